@@ -1,0 +1,88 @@
+# SoftMig build.  `make` builds the preload library, the simulated GPU and the
+# Go tools into build/; `make test` runs every CPU test through `go test`.
+# Site overrides (CC, CFLAGS, PREFIX, ...) go in an optional config.mak.
+
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+CC       ?= cc
+GO       ?= go
+BUILD    := build
+
+WARN     := -Wall -Wextra -Werror -Werror=implicit-function-declaration \
+            -Werror=int-conversion -Werror=incompatible-pointer-types
+CFLAGS   ?= -O2 -g
+BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -fPIC $(WARN)
+
+-include config.mak
+
+PRELOAD_SRCS := $(sort $(wildcard preload/*.c))
+PRELOAD_ASM  := $(sort $(wildcard preload/*.S))
+PRELOAD_HDRS := $(wildcard preload/*.h)
+SIM_COMMON   := $(sort $(wildcard sim/state_*.c))
+SIM_CUDA     := $(sort $(wildcard sim/cuda_*.c)) $(SIM_COMMON)
+SIM_NVML     := $(sort $(wildcard sim/nvml_*.c)) $(SIM_COMMON)
+SIM_HDRS     := $(wildcard sim/*.h) $(PRELOAD_HDRS)
+CPROGS       := $(patsubst test/cprog/%.c,$(BUILD)/test/%,$(sort $(wildcard test/cprog/*.c)))
+
+.PHONY: all lib sim tools cprogs test demo bench gpu-test install clean man
+
+all: lib sim tools cprogs
+
+lib: $(BUILD)/libsoftmig.so
+
+$(BUILD)/libsoftmig.so: $(PRELOAD_SRCS) $(PRELOAD_ASM) $(PRELOAD_HDRS) preload/exports.map
+	@mkdir -p $(BUILD)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -fvisibility=hidden -shared -o $@ \
+	    $(PRELOAD_SRCS) $(PRELOAD_ASM) \
+	    -Wl,-soname,libsoftmig.so -Wl,--no-undefined -Wl,-z,now \
+	    -Wl,--version-script=preload/exports.map -ldl -lpthread
+
+sim: $(BUILD)/sim/libcuda.so.1 $(BUILD)/sim/libnvidia-ml.so.1
+
+# -Bsymbolic: the simulator's own internal calls must never land in the
+# preload's hooks (the real driver behaves the same way).
+$(BUILD)/sim/libcuda.so.1: $(SIM_CUDA) $(SIM_HDRS)
+	@mkdir -p $(BUILD)/sim
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -Ipreload -shared -o $@ $(SIM_CUDA) \
+	    -Wl,-soname,libcuda.so.1 -Wl,-Bsymbolic -lpthread -lrt
+	ln -sf libcuda.so.1 $(BUILD)/sim/libcuda.so
+
+$(BUILD)/sim/libnvidia-ml.so.1: $(SIM_NVML) $(SIM_HDRS)
+	@mkdir -p $(BUILD)/sim
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -Ipreload -shared -o $@ $(SIM_NVML) \
+	    -Wl,-soname,libnvidia-ml.so.1 -Wl,-Bsymbolic -lpthread -lrt
+	ln -sf libnvidia-ml.so.1 $(BUILD)/sim/libnvidia-ml.so
+
+# Test clients: dl_*.c load libcuda.so.1 with dlopen; the others link -lcuda.
+cprogs: $(CPROGS)
+
+$(BUILD)/test/dl_%: test/cprog/dl_%.c test/cprog/*.h $(PRELOAD_HDRS)
+	@mkdir -p $(BUILD)/test
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -Ipreload -o $@ $< -ldl -lpthread
+
+$(BUILD)/test/%: test/cprog/%.c test/cprog/*.h $(PRELOAD_HDRS) $(BUILD)/sim/libcuda.so.1
+	@mkdir -p $(BUILD)/test
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -Ipreload -o $@ $< \
+	    -L$(BUILD)/sim -lcuda -ldl -lpthread
+
+tools:
+	@mkdir -p $(BUILD)/bin
+	$(GO) build -o $(BUILD)/bin/ ./cmd/...
+
+test: all
+	$(GO) test -count=1 ./...
+
+demo: all
+	./scripts/demo.sh
+
+bench: all
+	./scripts/bench.sh
+
+gpu-test:
+	./scripts/gpu-test.sh
+
+install: all
+	$(BUILD)/bin/softmig-install install --root "$(DESTDIR)/" --prefix "$(PREFIX)" --from "$(BUILD)"
+
+clean:
+	rm -rf $(BUILD)
