@@ -9,7 +9,8 @@ GO       ?= go
 BUILD    := build
 
 WARN     := -Wall -Wextra -Werror -Werror=implicit-function-declaration \
-            -Werror=int-conversion -Werror=incompatible-pointer-types
+            -Werror=int-conversion -Werror=incompatible-pointer-types \
+            -Wno-format-truncation
 CFLAGS   ?= -O2 -g
 BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -fPIC $(WARN)
 
@@ -34,7 +35,7 @@ $(BUILD)/libsoftmig.so: $(PRELOAD_SRCS) $(PRELOAD_ASM) $(PRELOAD_HDRS) preload/e
 	@mkdir -p $(BUILD)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) -fvisibility=hidden -shared -o $@ \
 	    $(PRELOAD_SRCS) $(PRELOAD_ASM) \
-	    -Wl,-soname,libsoftmig.so -Wl,--no-undefined -Wl,-z,now \
+	    -Wl,-soname,libsoftmig.so -Wl,--no-undefined -Wl,-z,now -Wl,-Bsymbolic \
 	    -Wl,--version-script=preload/exports.map -ldl -lpthread
 
 sim: $(BUILD)/sim/libcuda.so.1 $(BUILD)/sim/libnvidia-ml.so.1

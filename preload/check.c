@@ -1,0 +1,138 @@
+/*
+ * The NVML cross-check: at most once a second per device and job (and
+ * before any refusal), what NVML reports for the job's processes replaces
+ * the bookkeeping where it is higher.  Context memory, memory held by pools
+ * after a free, job processes that bypass the library and a region
+ * tampered with by its user therefore cannot raise the real limit.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "hooks.h"
+
+#define CHECK_INTERVAL_NS 1000000000ULL
+#define LIST_STACK 128
+
+/* Fills *infos (caller frees when != stack) with the device's compute
+ * processes; returns the count or -1. */
+static int process_list(nvmlDevice_t nd, nvmlProcessInfo_t *stack, nvmlProcessInfo_t **infos)
+{
+	unsigned int n = LIST_STACK;
+	nvmlReturn_t r;
+	nvmlReturn_t (*fn)(nvmlDevice_t, unsigned int *, nvmlProcessInfo_t *) =
+		real_nvmlDeviceGetComputeRunningProcesses_v3 ? real_nvmlDeviceGetComputeRunningProcesses_v3
+							     : real_nvmlDeviceGetComputeRunningProcesses_v2;
+
+	if (!fn)
+		return -1;
+	*infos = stack;
+	r = fn(nd, &n, stack);
+	if (r == NVML_ERROR_INSUFFICIENT_SIZE) {
+		n += 16;
+		*infos = calloc(n, sizeof(**infos));
+		if (!*infos)
+			return -1;
+		r = fn(nd, &n, *infos);
+	}
+	if (r != NVML_SUCCESS) {
+		if (*infos != stack)
+			free(*infos);
+		return -1;
+	}
+	return (int)n;
+}
+
+hidden int sm_pid_in_job(pid_t pid)
+{
+	char job[SM_JOB_MAX];
+
+	if (sm_pid_in_region(pid))
+		return 1;
+	if (!sm_cfg.job_from_cgroup)
+		return 0;
+	return sm_job_from_cgroup(pid, job, sizeof(job)) == 1 && strcmp(job, sm_cfg.job) == 0;
+}
+
+hidden int64_t sm_nvml_self_used(int ordinal)
+{
+	nvmlProcessInfo_t stack[LIST_STACK], *infos;
+	nvmlDevice_t nd = sm_dev_nvml(ordinal);
+	int n, i;
+	int64_t used = 0;
+	pid_t me = getpid();
+
+	if (!nd || (n = process_list(nd, stack, &infos)) < 0)
+		return -1;
+	for (i = 0; i < n; i++)
+		if ((pid_t)infos[i].pid == me)
+			used += (int64_t)infos[i].usedGpuMemory;
+	if (infos != stack)
+		free(infos);
+	return used;
+}
+
+hidden void sm_check_now(int d, int ordinal)
+{
+	nvmlProcessInfo_t stack[LIST_STACK], *infos;
+	nvmlDevice_t nd;
+	uint64_t untracked = 0, tracked = 0, excess;
+	int n, i, j;
+	struct sm_dev *dv;
+
+	if (d < 0 || !sm_region || !(nd = sm_dev_nvml(ordinal)))
+		return;
+	sm_depth++;
+	n = process_list(nd, stack, &infos);
+	sm_depth--;
+	if (n < 0)
+		return;
+	/* Job membership reads /proc: do it before taking the lock. */
+	for (i = 0; i < n; i++)
+		if (!sm_pid_in_region((pid_t)infos[i].pid) && sm_pid_in_job((pid_t)infos[i].pid))
+			untracked += infos[i].usedGpuMemory;
+	if (sm_region_lock() != 0) {
+		if (infos != stack)
+			free(infos);
+		return;
+	}
+	sm_region_cleanup_dead();
+	dv = &sm_region->devs[d];
+	excess = untracked;
+	for (j = 0; j < (int)sm_region->nprocs && j < SM_MAX_PROCS; j++) {
+		struct sm_proc *p = &sm_region->procs[j];
+		uint64_t t, v = 0;
+		if (!p->pid)
+			continue;
+		for (i = 0; i < n; i++)
+			if ((int32_t)infos[i].pid == p->pid)
+				v += infos[i].usedGpuMemory;
+		p->nvml[d] = v;
+		t = p->used[d] + p->ctx[d];
+		tracked += t;
+		if (v > t)
+			excess += v - t;
+	}
+	dv->tracked = tracked;
+	dv->excess = excess;
+	if (tracked + excess > dv->peak)
+		dv->peak = tracked + excess;
+	dv->last_check_ns = sm_now_coarse_ns();
+	sm_region_unlock();
+	if (infos != stack)
+		free(infos);
+}
+
+hidden void sm_check_maybe(int d, int ordinal)
+{
+	struct sm_dev *dv = &sm_region->devs[d];
+	uint64_t now = sm_now_coarse_ns();
+	uint64_t last = __atomic_load_n(&dv->last_check_ns, __ATOMIC_RELAXED);
+
+	if (now - last < CHECK_INTERVAL_NS && now >= last)
+		return;
+	/* One process of the job checks; the others see the new stamp. */
+	if (!__atomic_compare_exchange_n(&dv->last_check_ns, &last, now, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+		return;
+	sm_check_now(d, ordinal);
+}

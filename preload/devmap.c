@@ -1,0 +1,197 @@
+/*
+ * Devices: the CUDA ordinal a program uses, the device's UUID (which keys
+ * the shared region, so processes with different CUDA_VISIBLE_DEVICES
+ * agree), and its NVML handle.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hooks.h"
+
+struct devinfo {
+	int have_uuid;
+	int slot;              /* region device slot, -1 unknown */
+	uint8_t uuid[16];
+	nvmlDevice_t nvml;
+};
+
+static struct devinfo devs[SM_MAX_DEVICES];
+static int devs_ready;
+
+static void devs_init(void)
+{
+	int i;
+
+	if (devs_ready)
+		return;
+	for (i = 0; i < SM_MAX_DEVICES; i++)
+		devs[i].slot = -1;
+	devs_ready = 1;
+}
+
+hidden void sm_devmap_reset_after_fork(void)
+{
+	/* Ordinals and UUIDs stay valid; nothing to reset but the handles,
+	 * which NVML hands out again after nvmlInit in the child. */
+	int i;
+
+	for (i = 0; i < SM_MAX_DEVICES; i++)
+		devs[i].nvml = NULL;
+}
+
+hidden int sm_dev_current(CUdevice *dev)
+{
+	if (!real_cuCtxGetDevice || real_cuCtxGetDevice(dev) != CUDA_SUCCESS)
+		return -1;
+	return *dev >= 0 && *dev < SM_MAX_DEVICES ? 0 : -1;
+}
+
+hidden int sm_dev_uuid(CUdevice dev, uint8_t uuid[16])
+{
+	CUuuid u;
+	CUresult r = CUDA_ERROR_NOT_FOUND;
+
+	if (dev < 0 || dev >= SM_MAX_DEVICES)
+		return -1;
+	devs_init();
+	if (!devs[dev].have_uuid) {
+		if (real_cuDeviceGetUuid_v2)
+			r = real_cuDeviceGetUuid_v2(&u, dev);
+		if (r != CUDA_SUCCESS && real_cuDeviceGetUuid)
+			r = real_cuDeviceGetUuid(&u, dev);
+		if (r != CUDA_SUCCESS)
+			return -1;
+		memcpy(devs[dev].uuid, u.bytes, 16);
+		devs[dev].have_uuid = 1;
+	}
+	memcpy(uuid, devs[dev].uuid, 16);
+	return 0;
+}
+
+hidden int sm_dev_slot(CUdevice dev)
+{
+	uint8_t uuid[16];
+
+	if (dev < 0 || dev >= SM_MAX_DEVICES || !sm_region)
+		return -1;
+	devs_init();
+	if (devs[dev].slot >= 0)
+		return devs[dev].slot;
+	if (sm_dev_uuid(dev, uuid) != 0)
+		return -1;
+	devs[dev].slot = sm_region_dev(uuid);
+	return devs[dev].slot;
+}
+
+hidden void sm_uuid_format(const uint8_t u[16], char *out, size_t len)
+{
+	snprintf(out, len,
+		 "GPU-%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+		 u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13],
+		 u[14], u[15]);
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* "GPU-xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" -> 16 bytes. */
+hidden int sm_uuid_parse(const char *s, uint8_t uuid[16])
+{
+	int n = 0;
+
+	if (strncmp(s, "GPU-", 4) != 0)
+		return -1;
+	for (s += 4; *s && n < 32; s++) {
+		int v;
+		if (*s == '-')
+			continue;
+		if ((v = hexval(*s)) < 0)
+			return -1;
+		if (n % 2 == 0)
+			uuid[n / 2] = (uint8_t)(v << 4);
+		else
+			uuid[n / 2] |= (uint8_t)v;
+		n++;
+	}
+	return n == 32 && *s == 0 ? 0 : -1;
+}
+
+static int nvml_ready(void)
+{
+	static int state; /* 0 untried, 1 ok, -1 unavailable */
+
+	if (state == 0) {
+		if (sm_real_nvml(1) != 0 || !real_nvmlInit_v2 || real_nvmlInit_v2() != NVML_SUCCESS)
+			state = -1;
+		else
+			state = 1;
+	}
+	return state == 1;
+}
+
+hidden nvmlDevice_t sm_dev_nvml(CUdevice dev)
+{
+	uint8_t uuid[16];
+	char s[NVML_DEVICE_UUID_V2_BUFFER_SIZE];
+
+	if (dev < 0 || dev >= SM_MAX_DEVICES)
+		return NULL;
+	devs_init();
+	if (devs[dev].nvml)
+		return devs[dev].nvml;
+	if (sm_dev_uuid(dev, uuid) != 0 || !nvml_ready() || !real_nvmlDeviceGetHandleByUUID)
+		return NULL;
+	sm_uuid_format(uuid, s, sizeof(s));
+	if (real_nvmlDeviceGetHandleByUUID(s, &devs[dev].nvml) != NVML_SUCCESS)
+		devs[dev].nvml = NULL;
+	return devs[dev].nvml;
+}
+
+/*
+ * The CUDA ordinal an NVML device has for this program: its position in
+ * CUDA_VISIBLE_DEVICES (indices or GPU- UUID prefixes; CUDA stops at the
+ * first invalid entry), or its NVML index when the variable is unset.
+ * Without the variable CUDA orders devices fastest first, which on nodes
+ * with one GPU model is PCI order, as NVML's.
+ */
+hidden int sm_nvml_ordinal(nvmlDevice_t nd, uint8_t uuid[16])
+{
+	char us[NVML_DEVICE_UUID_V2_BUFFER_SIZE], list[1024], *save = NULL, *tok;
+	const char *cvd;
+	unsigned int index = 0;
+	int pos = 0;
+
+	if (!real_nvmlDeviceGetUUID || real_nvmlDeviceGetUUID(nd, us, sizeof(us)) != NVML_SUCCESS ||
+	    sm_uuid_parse(us, uuid) != 0)
+		return -1;
+	if (!real_nvmlDeviceGetIndex || real_nvmlDeviceGetIndex(nd, &index) != NVML_SUCCESS)
+		return -1;
+	cvd = getenv("CUDA_VISIBLE_DEVICES");
+	if (!cvd)
+		return index < SM_MAX_DEVICES ? (int)index : -1;
+	sm_strlcpy(list, cvd, sizeof(list));
+	for (tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save), pos++) {
+		uint64_t v;
+		while (*tok == ' ')
+			tok++;
+		if (strncmp(tok, "GPU-", 4) == 0) {
+			if (strncmp(us, tok, strlen(tok)) == 0)
+				return pos < SM_MAX_DEVICES ? pos : -1;
+		} else if (sm_parse_uint(tok, 1U << 20, &v) == 0) {
+			if (v == index)
+				return pos < SM_MAX_DEVICES ? pos : -1;
+		} else {
+			break;
+		}
+	}
+	return -1;
+}

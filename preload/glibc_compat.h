@@ -1,0 +1,37 @@
+/*
+ * Bind the glibc symbols the library uses to their oldest versions, so the
+ * library built on a new distribution still loads on glibc 2.17 (old-distro
+ * containers).  glibc 2.34 moved libdl and libpthread into libc and gave
+ * these functions new GLIBC_2.34 versions; the old versions remain as
+ * compatibility symbols in every later glibc.  The tests check that no
+ * version newer than GLIBC_2.17 is needed.
+ */
+#ifndef SOFTMIG_GLIBC_COMPAT_H
+#define SOFTMIG_GLIBC_COMPAT_H
+
+#if defined(__x86_64__)
+#define SM_GLIBC_BASE "GLIBC_2.2.5"
+#elif defined(__aarch64__)
+#define SM_GLIBC_BASE "GLIBC_2.17"
+#endif
+
+#ifdef SM_GLIBC_BASE
+__asm__(".symver dlopen,dlopen@" SM_GLIBC_BASE);
+__asm__(".symver dlvsym,dlvsym@" SM_GLIBC_BASE);
+__asm__(".symver dlerror,dlerror@" SM_GLIBC_BASE);
+__asm__(".symver dladdr,dladdr@" SM_GLIBC_BASE);
+__asm__(".symver pthread_mutexattr_setpshared,pthread_mutexattr_setpshared@" SM_GLIBC_BASE);
+__asm__(".symver pthread_once,pthread_once@" SM_GLIBC_BASE);
+__asm__(".symver pthread_mutex_timedlock,pthread_mutex_timedlock@" SM_GLIBC_BASE);
+__asm__(".symver pthread_mutexattr_init,pthread_mutexattr_init@" SM_GLIBC_BASE);
+__asm__(".symver pthread_mutexattr_destroy,pthread_mutexattr_destroy@" SM_GLIBC_BASE);
+#if defined(__x86_64__)
+__asm__(".symver pthread_mutexattr_setrobust,pthread_mutexattr_setrobust@GLIBC_2.12");
+__asm__(".symver pthread_mutex_consistent,pthread_mutex_consistent@GLIBC_2.12");
+#else
+__asm__(".symver pthread_mutexattr_setrobust,pthread_mutexattr_setrobust@" SM_GLIBC_BASE);
+__asm__(".symver pthread_mutex_consistent,pthread_mutex_consistent@" SM_GLIBC_BASE);
+#endif
+#endif
+
+#endif

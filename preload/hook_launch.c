@@ -1,0 +1,74 @@
+/*
+ * Kernel launch hooks.  Every launch path is hooked so that the compute
+ * share (CUDA_DEVICE_SM_LIMIT) can hold each of them; without an SM limit
+ * a launch costs one predictable branch on top of the driver's call.
+ */
+#include "hooks.h"
+
+#define LAUNCH(realcall) \
+	do { \
+		if (unlikely(sm_mode != SM_ACTIVE)) { \
+			if (sm_init() && sm_mode == SM_FAILCLOSED) \
+				return SM_CU_DENIED; \
+			return (realcall); \
+		} \
+		return (realcall); \
+	} while (0)
+
+SOFTMIG_EXPORT CUresult cuLaunchKernel(CUfunction f, unsigned int gx, unsigned int gy, unsigned int gz,
+				       unsigned int bx, unsigned int by, unsigned int bz, unsigned int shmem,
+				       CUstream s, void **params, void **extra)
+{
+	SM_NEED_REAL(cuLaunchKernel);
+	LAUNCH(real_cuLaunchKernel(f, gx, gy, gz, bx, by, bz, shmem, s, params, extra));
+}
+
+SOFTMIG_EXPORT CUresult cuLaunchKernel_ptsz(CUfunction f, unsigned int gx, unsigned int gy, unsigned int gz,
+					    unsigned int bx, unsigned int by, unsigned int bz, unsigned int shmem,
+					    CUstream s, void **params, void **extra)
+{
+	SM_NEED_REAL(cuLaunchKernel_ptsz);
+	LAUNCH(real_cuLaunchKernel_ptsz(f, gx, gy, gz, bx, by, bz, shmem, s, params, extra));
+}
+
+SOFTMIG_EXPORT CUresult cuLaunchKernelEx(const CUlaunchConfig *config, CUfunction f, void **params, void **extra)
+{
+	SM_NEED_REAL(cuLaunchKernelEx);
+	LAUNCH(real_cuLaunchKernelEx(config, f, params, extra));
+}
+
+SOFTMIG_EXPORT CUresult cuLaunchKernelEx_ptsz(const CUlaunchConfig *config, CUfunction f, void **params,
+					      void **extra)
+{
+	SM_NEED_REAL(cuLaunchKernelEx_ptsz);
+	LAUNCH(real_cuLaunchKernelEx_ptsz(config, f, params, extra));
+}
+
+SOFTMIG_EXPORT CUresult cuLaunchCooperativeKernel(CUfunction f, unsigned int gx, unsigned int gy, unsigned int gz,
+						  unsigned int bx, unsigned int by, unsigned int bz,
+						  unsigned int shmem, CUstream s, void **params)
+{
+	SM_NEED_REAL(cuLaunchCooperativeKernel);
+	LAUNCH(real_cuLaunchCooperativeKernel(f, gx, gy, gz, bx, by, bz, shmem, s, params));
+}
+
+SOFTMIG_EXPORT CUresult cuLaunchCooperativeKernel_ptsz(CUfunction f, unsigned int gx, unsigned int gy,
+						       unsigned int gz, unsigned int bx, unsigned int by,
+						       unsigned int bz, unsigned int shmem, CUstream s,
+						       void **params)
+{
+	SM_NEED_REAL(cuLaunchCooperativeKernel_ptsz);
+	LAUNCH(real_cuLaunchCooperativeKernel_ptsz(f, gx, gy, gz, bx, by, bz, shmem, s, params));
+}
+
+SOFTMIG_EXPORT CUresult cuGraphLaunch(CUgraphExec exec, CUstream s)
+{
+	SM_NEED_REAL(cuGraphLaunch);
+	LAUNCH(real_cuGraphLaunch(exec, s));
+}
+
+SOFTMIG_EXPORT CUresult cuGraphLaunch_ptsz(CUgraphExec exec, CUstream s)
+{
+	SM_NEED_REAL(cuGraphLaunch_ptsz);
+	LAUNCH(real_cuGraphLaunch_ptsz(exec, s));
+}

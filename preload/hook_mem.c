@@ -1,0 +1,437 @@
+/*
+ * Memory allocation hooks: every path that takes device memory reserves
+ * its size in the job's region before the driver is asked (so concurrent
+ * processes can never overshoot together), gives it back if the driver
+ * fails, and credits it back when freed.
+ */
+#include <string.h>
+
+#include "hooks.h"
+
+static uint64_t mul_sat(uint64_t a, uint64_t b)
+{
+	if (a && b > UINT64_MAX / a)
+		return UINT64_MAX;
+	return a * b;
+}
+
+static uint64_t current_ctx(void)
+{
+	CUcontext c = NULL;
+
+	if (real_cuCtxGetCurrent && real_cuCtxGetCurrent(&c) != CUDA_SUCCESS)
+		c = NULL;
+	return (uint64_t)(uintptr_t)c;
+}
+
+/* After the driver answered: undo the reservation or remember the cost. */
+static void settle(CUresult r, int d, int ordinal, uint64_t bytes, int kind, uint64_t key, uint64_t owner)
+{
+	if (d < 0)
+		return;
+	if (r != CUDA_SUCCESS) {
+		sm_release(d, bytes);
+		return;
+	}
+	if (sm_ptr_put(kind, key, bytes, d, ordinal, owner) != 0)
+		sm_log(SM_WARN, ordinal, "allocation not tracked for its free", "bytes=%llu",
+		       (unsigned long long)bytes);
+}
+
+/* Reserve for an allocation on the current context's device. */
+static CUresult admit_current(uint64_t bytes, const char *api, int *d, int *ordinal)
+{
+	CUdevice dev;
+
+	*d = -1;
+	*ordinal = -1;
+	if (sm_dev_current(&dev) != 0)
+		return CUDA_SUCCESS; /* no context: the driver will say so */
+	*ordinal = dev;
+	return sm_admit(dev, bytes, api, d);
+}
+
+/* Gives back what a free (of any kind) had cost, once the driver freed it. */
+static CUresult credit(CUresult r, int kind, uint64_t key, const struct sm_alloc *a)
+{
+	if (r == CUDA_SUCCESS)
+		sm_release(a->dev, a->size);
+	else
+		sm_ptr_put(kind, key, a->size, a->dev, a->ordinal, a->owner);
+	return r;
+}
+
+#define ALLOC_CURRENT(realcall, bytes, api, dptr) \
+	do { \
+		int d_, o_; \
+		CUresult r_ = admit_current((bytes), (api), &d_, &o_); \
+		if (r_ != CUDA_SUCCESS) \
+			return r_; \
+		r_ = (realcall); \
+		settle(r_, d_, o_, (bytes), SM_K_MEM, (uint64_t)*(dptr), current_ctx()); \
+		return r_; \
+	} while (0)
+
+#define FREE_KEY(kind, key, realcall) \
+	do { \
+		struct sm_alloc a_; \
+		if (!sm_ptr_take((kind), (key), &a_)) \
+			return (realcall); \
+		return credit((realcall), (kind), (key), &a_); \
+	} while (0)
+
+SOFTMIG_EXPORT CUresult cuMemAlloc_v2(CUdeviceptr *dptr, size_t bytesize)
+{
+	SM_NEED_REAL(cuMemAlloc_v2);
+	SM_PASS(real_cuMemAlloc_v2(dptr, bytesize));
+	ALLOC_CURRENT(real_cuMemAlloc_v2(dptr, bytesize), bytesize, "cuMemAlloc_v2", dptr);
+}
+
+SOFTMIG_EXPORT CUresult cuMemAlloc(CUdeviceptr_v1 *dptr, unsigned int bytesize)
+{
+	SM_NEED_REAL(cuMemAlloc);
+	SM_PASS(real_cuMemAlloc(dptr, bytesize));
+	ALLOC_CURRENT(real_cuMemAlloc(dptr, bytesize), bytesize, "cuMemAlloc", dptr);
+}
+
+SOFTMIG_EXPORT CUresult cuMemAllocManaged(CUdeviceptr *dptr, size_t bytesize, unsigned int flags)
+{
+	SM_NEED_REAL(cuMemAllocManaged);
+	SM_PASS(real_cuMemAllocManaged(dptr, bytesize, flags));
+	ALLOC_CURRENT(real_cuMemAllocManaged(dptr, bytesize, flags), bytesize, "cuMemAllocManaged", dptr);
+}
+
+SOFTMIG_EXPORT CUresult cuMemAllocAsync(CUdeviceptr *dptr, size_t bytesize, CUstream s)
+{
+	SM_NEED_REAL(cuMemAllocAsync);
+	SM_PASS(real_cuMemAllocAsync(dptr, bytesize, s));
+	ALLOC_CURRENT(real_cuMemAllocAsync(dptr, bytesize, s), bytesize, "cuMemAllocAsync", dptr);
+}
+
+SOFTMIG_EXPORT CUresult cuMemAllocAsync_ptsz(CUdeviceptr *dptr, size_t bytesize, CUstream s)
+{
+	SM_NEED_REAL(cuMemAllocAsync_ptsz);
+	SM_PASS(real_cuMemAllocAsync_ptsz(dptr, bytesize, s));
+	ALLOC_CURRENT(real_cuMemAllocAsync_ptsz(dptr, bytesize, s), bytesize, "cuMemAllocAsync_ptsz", dptr);
+}
+
+SOFTMIG_EXPORT CUresult cuMemAllocFromPoolAsync(CUdeviceptr *dptr, size_t bytesize, CUmemoryPool pool,
+						CUstream s)
+{
+	SM_NEED_REAL(cuMemAllocFromPoolAsync);
+	SM_PASS(real_cuMemAllocFromPoolAsync(dptr, bytesize, pool, s));
+	ALLOC_CURRENT(real_cuMemAllocFromPoolAsync(dptr, bytesize, pool, s), bytesize,
+		      "cuMemAllocFromPoolAsync", dptr);
+}
+
+SOFTMIG_EXPORT CUresult cuMemAllocFromPoolAsync_ptsz(CUdeviceptr *dptr, size_t bytesize, CUmemoryPool pool,
+						     CUstream s)
+{
+	SM_NEED_REAL(cuMemAllocFromPoolAsync_ptsz);
+	SM_PASS(real_cuMemAllocFromPoolAsync_ptsz(dptr, bytesize, pool, s));
+	ALLOC_CURRENT(real_cuMemAllocFromPoolAsync_ptsz(dptr, bytesize, pool, s), bytesize,
+		      "cuMemAllocFromPoolAsync_ptsz", dptr);
+}
+
+/*
+ * Pitched allocations: the driver picks the pitch, so reserve the width
+ * rounded up to 512 bytes per row, then settle on pitch x height once it
+ * is known (reserving any difference, or giving the memory back).
+ */
+static CUresult pitch_settle(CUresult r, int d, int o, uint64_t reserved, uint64_t actual, uint64_t key,
+			     CUresult (*freefn)(uint64_t))
+{
+	uint64_t used;
+
+	if (d < 0 || r != CUDA_SUCCESS) {
+		settle(r, d, o, reserved, SM_K_MEM, key, 0);
+		return r;
+	}
+	if (actual > reserved) {
+		if (sm_reserve(d, actual - reserved, sm_mem_limit(o), &used) != 0) {
+			sm_release(d, reserved);
+			freefn(key);
+			return CUDA_ERROR_OUT_OF_MEMORY;
+		}
+	} else if (actual < reserved) {
+		sm_release(d, reserved - actual);
+	}
+	settle(r, d, o, actual, SM_K_MEM, key, current_ctx());
+	return r;
+}
+
+static CUresult free_v2(uint64_t p)
+{
+	return real_cuMemFree_v2 ? real_cuMemFree_v2((CUdeviceptr)p) : CUDA_ERROR_NOT_INITIALIZED;
+}
+
+static CUresult free_v1(uint64_t p)
+{
+	return real_cuMemFree ? real_cuMemFree((CUdeviceptr_v1)p) : CUDA_ERROR_NOT_INITIALIZED;
+}
+
+SOFTMIG_EXPORT CUresult cuMemAllocPitch_v2(CUdeviceptr *dptr, size_t *pitch, size_t width, size_t height,
+					   unsigned int elementSize)
+{
+	uint64_t est;
+	int d, o;
+	CUresult r;
+
+	SM_NEED_REAL(cuMemAllocPitch_v2);
+	SM_PASS(real_cuMemAllocPitch_v2(dptr, pitch, width, height, elementSize));
+	est = mul_sat((width + 511) & ~(size_t)511, height);
+	if ((r = admit_current(est, "cuMemAllocPitch_v2", &d, &o)) != CUDA_SUCCESS)
+		return r;
+	r = real_cuMemAllocPitch_v2(dptr, pitch, width, height, elementSize);
+	return pitch_settle(r, d, o, est, r == CUDA_SUCCESS ? mul_sat(*pitch, height) : 0,
+			    r == CUDA_SUCCESS ? *dptr : 0, free_v2);
+}
+
+SOFTMIG_EXPORT CUresult cuMemAllocPitch(CUdeviceptr_v1 *dptr, unsigned int *pitch, unsigned int width,
+					unsigned int height, unsigned int elementSize)
+{
+	uint64_t est;
+	int d, o;
+	CUresult r;
+
+	SM_NEED_REAL(cuMemAllocPitch);
+	SM_PASS(real_cuMemAllocPitch(dptr, pitch, width, height, elementSize));
+	est = mul_sat(((uint64_t)width + 511) & ~(uint64_t)511, height);
+	if ((r = admit_current(est, "cuMemAllocPitch", &d, &o)) != CUDA_SUCCESS)
+		return r;
+	r = real_cuMemAllocPitch(dptr, pitch, width, height, elementSize);
+	return pitch_settle(r, d, o, est, r == CUDA_SUCCESS ? mul_sat(*pitch, height) : 0,
+			    r == CUDA_SUCCESS ? *dptr : 0, free_v1);
+}
+
+SOFTMIG_EXPORT CUresult cuMemFree_v2(CUdeviceptr dptr)
+{
+	SM_NEED_REAL(cuMemFree_v2);
+	SM_PASS(real_cuMemFree_v2(dptr));
+	FREE_KEY(SM_K_MEM, dptr, real_cuMemFree_v2(dptr));
+}
+
+SOFTMIG_EXPORT CUresult cuMemFree(CUdeviceptr_v1 dptr)
+{
+	SM_NEED_REAL(cuMemFree);
+	SM_PASS(real_cuMemFree(dptr));
+	FREE_KEY(SM_K_MEM, dptr, real_cuMemFree(dptr));
+}
+
+SOFTMIG_EXPORT CUresult cuMemFreeAsync(CUdeviceptr dptr, CUstream s)
+{
+	SM_NEED_REAL(cuMemFreeAsync);
+	SM_PASS(real_cuMemFreeAsync(dptr, s));
+	FREE_KEY(SM_K_MEM, dptr, real_cuMemFreeAsync(dptr, s));
+}
+
+SOFTMIG_EXPORT CUresult cuMemFreeAsync_ptsz(CUdeviceptr dptr, CUstream s)
+{
+	SM_NEED_REAL(cuMemFreeAsync_ptsz);
+	SM_PASS(real_cuMemFreeAsync_ptsz(dptr, s));
+	FREE_KEY(SM_K_MEM, dptr, real_cuMemFreeAsync_ptsz(dptr, s));
+}
+
+/* Virtual memory management: physical memory is taken by cuMemCreate on
+ * the device the properties name; mapping it takes nothing more. */
+SOFTMIG_EXPORT CUresult cuMemCreate(CUmemGenericAllocationHandle *handle, size_t size,
+				    const CUmemAllocationProp *prop, unsigned long long flags)
+{
+	int d = -1, o = -1;
+	CUresult r;
+
+	SM_NEED_REAL(cuMemCreate);
+	SM_PASS(real_cuMemCreate(handle, size, prop, flags));
+	if (prop && prop->location.type == CU_MEM_LOCATION_TYPE_DEVICE) {
+		o = prop->location.id;
+		if ((r = sm_admit(o, size, "cuMemCreate", &d)) != CUDA_SUCCESS)
+			return r;
+	}
+	r = real_cuMemCreate(handle, size, prop, flags);
+	settle(r, d, o, size, SM_K_HANDLE, r == CUDA_SUCCESS ? *handle : 0, 0);
+	return r;
+}
+
+SOFTMIG_EXPORT CUresult cuMemRelease(CUmemGenericAllocationHandle handle)
+{
+	SM_NEED_REAL(cuMemRelease);
+	SM_PASS(real_cuMemRelease(handle));
+	FREE_KEY(SM_K_HANDLE, handle, real_cuMemRelease(handle));
+}
+
+/* Arrays: the driver's footprint includes tiling we cannot see; the
+ * NVML check adds what this estimate misses. */
+static uint64_t format_bytes(CUarray_format f)
+{
+	switch (f) {
+	case CU_AD_FORMAT_UNSIGNED_INT8:
+	case CU_AD_FORMAT_SIGNED_INT8:
+		return 1;
+	case CU_AD_FORMAT_UNSIGNED_INT16:
+	case CU_AD_FORMAT_SIGNED_INT16:
+	case CU_AD_FORMAT_HALF:
+		return 2;
+	default:
+		return 4;
+	}
+}
+
+static uint64_t array_bytes(uint64_t w, uint64_t h, uint64_t depth, CUarray_format f, unsigned int ch)
+{
+	uint64_t n = mul_sat(w ? w : 1, h ? h : 1);
+
+	n = mul_sat(n, depth ? depth : 1);
+	return mul_sat(n, mul_sat(format_bytes(f), ch ? ch : 1));
+}
+
+SOFTMIG_EXPORT CUresult cuArrayCreate_v2(CUarray *pHandle, const CUDA_ARRAY_DESCRIPTOR *desc)
+{
+	uint64_t bytes;
+	int d, o;
+	CUresult r;
+
+	SM_NEED_REAL(cuArrayCreate_v2);
+	SM_PASS(real_cuArrayCreate_v2(pHandle, desc));
+	if (!desc)
+		return real_cuArrayCreate_v2(pHandle, desc);
+	bytes = array_bytes(desc->Width, desc->Height, 1, desc->Format, desc->NumChannels);
+	if ((r = admit_current(bytes, "cuArrayCreate_v2", &d, &o)) != CUDA_SUCCESS)
+		return r;
+	r = real_cuArrayCreate_v2(pHandle, desc);
+	settle(r, d, o, bytes, SM_K_ARRAY, r == CUDA_SUCCESS ? (uint64_t)(uintptr_t)*pHandle : 0, current_ctx());
+	return r;
+}
+
+SOFTMIG_EXPORT CUresult cuArrayCreate(CUarray *pHandle, const CUDA_ARRAY_DESCRIPTOR_v1 *desc)
+{
+	uint64_t bytes;
+	int d, o;
+	CUresult r;
+
+	SM_NEED_REAL(cuArrayCreate);
+	SM_PASS(real_cuArrayCreate(pHandle, desc));
+	if (!desc)
+		return real_cuArrayCreate(pHandle, desc);
+	bytes = array_bytes(desc->Width, desc->Height, 1, desc->Format, desc->NumChannels);
+	if ((r = admit_current(bytes, "cuArrayCreate", &d, &o)) != CUDA_SUCCESS)
+		return r;
+	r = real_cuArrayCreate(pHandle, desc);
+	settle(r, d, o, bytes, SM_K_ARRAY, r == CUDA_SUCCESS ? (uint64_t)(uintptr_t)*pHandle : 0, current_ctx());
+	return r;
+}
+
+SOFTMIG_EXPORT CUresult cuArray3DCreate_v2(CUarray *pHandle, const CUDA_ARRAY3D_DESCRIPTOR *desc)
+{
+	uint64_t bytes;
+	int d, o;
+	CUresult r;
+
+	SM_NEED_REAL(cuArray3DCreate_v2);
+	SM_PASS(real_cuArray3DCreate_v2(pHandle, desc));
+	if (!desc)
+		return real_cuArray3DCreate_v2(pHandle, desc);
+	bytes = array_bytes(desc->Width, desc->Height, desc->Depth, desc->Format, desc->NumChannels);
+	if ((r = admit_current(bytes, "cuArray3DCreate_v2", &d, &o)) != CUDA_SUCCESS)
+		return r;
+	r = real_cuArray3DCreate_v2(pHandle, desc);
+	settle(r, d, o, bytes, SM_K_ARRAY, r == CUDA_SUCCESS ? (uint64_t)(uintptr_t)*pHandle : 0, current_ctx());
+	return r;
+}
+
+SOFTMIG_EXPORT CUresult cuArray3DCreate(CUarray *pHandle, const CUDA_ARRAY3D_DESCRIPTOR_v1 *desc)
+{
+	uint64_t bytes;
+	int d, o;
+	CUresult r;
+
+	SM_NEED_REAL(cuArray3DCreate);
+	SM_PASS(real_cuArray3DCreate(pHandle, desc));
+	if (!desc)
+		return real_cuArray3DCreate(pHandle, desc);
+	bytes = array_bytes(desc->Width, desc->Height, desc->Depth, desc->Format, desc->NumChannels);
+	if ((r = admit_current(bytes, "cuArray3DCreate", &d, &o)) != CUDA_SUCCESS)
+		return r;
+	r = real_cuArray3DCreate(pHandle, desc);
+	settle(r, d, o, bytes, SM_K_ARRAY, r == CUDA_SUCCESS ? (uint64_t)(uintptr_t)*pHandle : 0, current_ctx());
+	return r;
+}
+
+SOFTMIG_EXPORT CUresult cuArrayDestroy(CUarray hArray)
+{
+	SM_NEED_REAL(cuArrayDestroy);
+	SM_PASS(real_cuArrayDestroy(hArray));
+	FREE_KEY(SM_K_ARRAY, (uint64_t)(uintptr_t)hArray, real_cuArrayDestroy(hArray));
+}
+
+SOFTMIG_EXPORT CUresult cuMipmappedArrayCreate(CUmipmappedArray *pHandle, const CUDA_ARRAY3D_DESCRIPTOR *desc,
+					       unsigned int numLevels)
+{
+	uint64_t bytes = 0;
+	unsigned int l;
+	int d, o;
+	CUresult r;
+
+	SM_NEED_REAL(cuMipmappedArrayCreate);
+	SM_PASS(real_cuMipmappedArrayCreate(pHandle, desc, numLevels));
+	if (!desc)
+		return real_cuMipmappedArrayCreate(pHandle, desc, numLevels);
+	/* Layered and cube maps keep their layer count (Depth) at every level. */
+	for (l = 0; l < numLevels && l < 64; l++) {
+		uint64_t w = desc->Width >> l, h = desc->Height >> l, dp = desc->Depth;
+		if (!(desc->Flags & (CUDA_ARRAY3D_LAYERED | CUDA_ARRAY3D_CUBEMAP)))
+			dp >>= l;
+		bytes += array_bytes(w ? w : 1, h ? h : 1, dp ? dp : 1, desc->Format, desc->NumChannels);
+	}
+	if ((r = admit_current(bytes, "cuMipmappedArrayCreate", &d, &o)) != CUDA_SUCCESS)
+		return r;
+	r = real_cuMipmappedArrayCreate(pHandle, desc, numLevels);
+	settle(r, d, o, bytes, SM_K_MIPMAP, r == CUDA_SUCCESS ? (uint64_t)(uintptr_t)*pHandle : 0, current_ctx());
+	return r;
+}
+
+SOFTMIG_EXPORT CUresult cuMipmappedArrayDestroy(CUmipmappedArray h)
+{
+	SM_NEED_REAL(cuMipmappedArrayDestroy);
+	SM_PASS(real_cuMipmappedArrayDestroy(h));
+	FREE_KEY(SM_K_MIPMAP, (uint64_t)(uintptr_t)h, real_cuMipmappedArrayDestroy(h));
+}
+
+/*
+ * Graph memory nodes: the graph owns the memory from the node's creation
+ * until the graph is destroyed (the driver keeps it for reuse by later
+ * launches), so that is the span it is counted for.
+ */
+SOFTMIG_EXPORT CUresult cuGraphAddMemAllocNode(CUgraphNode *node, CUgraph graph, const CUgraphNode *deps,
+					       size_t ndeps, CUDA_MEM_ALLOC_NODE_PARAMS *params)
+{
+	int d = -1, o = -1;
+	uint64_t bytes = 0;
+	CUresult r;
+
+	SM_NEED_REAL(cuGraphAddMemAllocNode);
+	SM_PASS(real_cuGraphAddMemAllocNode(node, graph, deps, ndeps, params));
+	if (params && params->poolProps.location.type == CU_MEM_LOCATION_TYPE_DEVICE) {
+		o = params->poolProps.location.id;
+		bytes = params->bytesize;
+		if ((r = sm_admit(o, bytes, "cuGraphAddMemAllocNode", &d)) != CUDA_SUCCESS)
+			return r;
+	}
+	r = real_cuGraphAddMemAllocNode(node, graph, deps, ndeps, params);
+	settle(r, d, o, bytes, SM_K_GRAPHNODE, r == CUDA_SUCCESS ? (uint64_t)(uintptr_t)*node : 0,
+	       (uint64_t)(uintptr_t)graph);
+	return r;
+}
+
+SOFTMIG_EXPORT CUresult cuGraphDestroy(CUgraph graph)
+{
+	struct sm_alloc a;
+	CUresult r;
+
+	SM_NEED_REAL(cuGraphDestroy);
+	SM_PASS(real_cuGraphDestroy(graph));
+	r = real_cuGraphDestroy(graph);
+	if (r == CUDA_SUCCESS)
+		while (sm_ptr_take_owned((uint64_t)(uintptr_t)graph, &a))
+			sm_release(a.dev, a.size);
+	return r;
+}

@@ -1,0 +1,99 @@
+/*
+ * One-time initialisation, on the first CUDA or NVML call (never in a
+ * constructor: the library is in every process of the node).
+ *
+ * States of init_state: 0 idle; 1 running, by thread init_tid; 2 done.
+ * The thread that moves 0 -> 1 loads the config and maps the region; a
+ * call from that same thread during it (re-entry) gets 0 and passes
+ * through; other threads wait for 2.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hooks.h"
+
+hidden int sm_mode = SM_PASSIVE;
+hidden SM_TLS int sm_depth;
+
+static int init_state;
+static long init_tid;
+
+static long gettid_(void)
+{
+	return syscall(SYS_gettid);
+}
+
+static void atfork_child(void)
+{
+	/* A fork child shares the parent's region mapping but is a new
+	 * process: it claims its own slot when it first uses the GPU. */
+	sm_slot = -1;
+	sm_ptr_reset_after_fork();
+	sm_log_reset_after_fork();
+	sm_devmap_reset_after_fork();
+}
+
+static void announce_failure(void)
+{
+	char line[768];
+	int n;
+
+	n = snprintf(line, sizeof(line),
+		     "softmig: GPU disabled for this process: %s; contact your cluster administrators\n",
+		     sm_cfg.fail_reason);
+	if (n > 0 && write(STDERR_FILENO, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1) < 0) {
+		/* stderr closed: the log below still has it */
+	}
+	sm_log(SM_ERROR, -1, "config error", "reason=\"%s\"", sm_cfg.fail_reason);
+}
+
+static void do_init(void)
+{
+	char exe[512];
+	ssize_t n;
+	int mode = sm_config_load(&sm_cfg);
+
+	if (mode == SM_ACTIVE && sm_region_attach() != 0)
+		mode = SM_FAILCLOSED;
+	if (mode == SM_FAILCLOSED) {
+		announce_failure();
+	} else if (mode == SM_ACTIVE) {
+		pthread_atfork(NULL, NULL, atfork_child);
+		atexit(sm_exit_report);
+		n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+		exe[n > 0 ? n : 0] = 0;
+		sm_log(SM_EVENT, -1, "process start", "exe=\"%s\" uid=%u source=\"%s\"", exe, (unsigned)getuid(),
+		       sm_cfg.source);
+	}
+	sm_mode = mode;
+}
+
+hidden int sm_init(void)
+{
+	int s = __atomic_load_n(&init_state, __ATOMIC_ACQUIRE), zero = 0, saved;
+	struct timespec ts = { 0, 100000 };
+
+	if (likely(s == 2))
+		return 1;
+	if (s == 0 && __atomic_compare_exchange_n(&init_state, &zero, 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+		saved = errno;
+		init_tid = gettid_();
+		sm_depth++;
+		do_init();
+		sm_depth--;
+		__atomic_store_n(&init_state, 2, __ATOMIC_RELEASE);
+		errno = saved;
+		return 1;
+	}
+	if (init_tid == gettid_())
+		return 0;
+	while (__atomic_load_n(&init_state, __ATOMIC_ACQUIRE) != 2)
+		nanosleep(&ts, NULL);
+	return 1;
+}

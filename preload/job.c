@@ -1,0 +1,62 @@
+/*
+ * Job identity (contract 1): from the cgroup, which the user cannot
+ * change; SLURM_JOB_ID only when no job cgroup exists (config.c).
+ * v1: "6:freezer:/slurm_vm/uid_0/job_1/step_batch"
+ * v2: "0::/system.slice/slurmstepd.scope/job_42/step_0/user/task_0"
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "softmig.h"
+
+/* "^[0-9]+(_[0-9]+)?$", at most SM_JOB_MAX-1 characters. */
+hidden int sm_job_id_valid(const char *s)
+{
+	size_t n = 0, digits = 0;
+	int underscore = 0;
+
+	for (; s[n]; n++) {
+		if (s[n] >= '0' && s[n] <= '9') {
+			digits++;
+		} else if (s[n] == '_' && !underscore && digits) {
+			underscore = 1;
+			digits = 0;
+		} else {
+			return 0;
+		}
+	}
+	return digits > 0 && n < SM_JOB_MAX;
+}
+
+/* Finds the first path component "job_<digits>" in /proc/<pid>/cgroup. */
+hidden int sm_job_parse_cgroup(const char *text, char *job, size_t len)
+{
+	const char *p = text;
+
+	while ((p = strstr(p, "/job_")) != NULL) {
+		const char *d = p + 5, *e = d;
+		while (*e >= '0' && *e <= '9')
+			e++;
+		if (e > d && (*e == '/' || *e == '\n' || *e == 0) && (size_t)(e - d) < len &&
+		    (size_t)(e - d) < SM_JOB_MAX) {
+			memcpy(job, d, (size_t)(e - d));
+			job[e - d] = 0;
+			return 1;
+		}
+		p = e;
+	}
+	return 0;
+}
+
+hidden int sm_job_from_cgroup(pid_t pid, char *job, size_t len)
+{
+	char path[64], buf[4096];
+
+	if (pid == 0)
+		sm_strlcpy(path, "/proc/self/cgroup", sizeof(path));
+	else
+		snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
+	if (sm_read_file(path, buf, sizeof(buf)) < 0)
+		return -1;
+	return sm_job_parse_cgroup(buf, job, len);
+}

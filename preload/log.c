@@ -1,0 +1,132 @@
+/*
+ * Logging (contract 5): one logfmt line per event, formatted on the stack
+ * and written with a single write(2) to an O_APPEND descriptor, so lines of
+ * concurrent processes never interleave.  Never from setuid/setgid
+ * (AT_SECURE) processes, never through a symlink, never to stderr below
+ * level 3, and the caller's errno is preserved.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "softmig.h"
+
+static const char *const level_names[] = { "error", "event", "warn", "debug", "info", "trace" };
+/* The lowest SOFTMIG_LOG_LEVEL at which each level is written. */
+static const int level_min[] = { 0, 0, 1, 2, 3, 4 };
+
+static int log_fd = -1;      /* -2: no log file can be had */
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int open_log(const char *path)
+{
+	return open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0640);
+}
+
+static int log_open(void)
+{
+	char path[600];
+	const char *p;
+	int fd = -1;
+
+	p = sm_getenv("SOFTMIG_LOG_FILE");
+	if (p && p[0] == '/') {
+		fd = open_log(p);
+		if (fd >= 0)
+			return fd;
+	}
+	if (sm_cfg.job[0]) {
+		snprintf(path, sizeof(path), "%s/%s.log", SM_LOG_DIR, sm_cfg.job);
+		fd = open_log(path);
+		if (fd < 0) {
+			p = sm_getenv("SLURM_TMPDIR");
+			if (p && p[0] == '/') {
+				snprintf(path, sizeof(path), "%s/softmig_%s.log", p, sm_cfg.job);
+				fd = open_log(path);
+			}
+		}
+	} else {
+		snprintf(path, sizeof(path), "%s/pid%d.log", SM_LOG_DIR, (int)getpid());
+		fd = open_log(path);
+	}
+	return fd;
+}
+
+/* Appends s to the buffer, quoting when needed; returns the new offset. */
+static size_t put_quoted(char *buf, size_t off, size_t len, const char *s)
+{
+	if (off + 1 < len)
+		buf[off++] = '"';
+	for (; *s && off + 3 < len; s++) {
+		if (*s == '"' || *s == '\\')
+			buf[off++] = '\\';
+		buf[off++] = (*s == '\n' || *s == '\r') ? ' ' : *s;
+	}
+	if (off + 1 < len)
+		buf[off++] = '"';
+	return off;
+}
+
+hidden void sm_log(int level, int dev, const char *msg, const char *kvfmt, ...)
+{
+	char buf[1536];
+	struct timespec ts;
+	struct tm tm;
+	size_t off;
+	int saved = errno, n;
+	va_list ap;
+
+	if (level < 0 || level > SM_TRACE || sm_cfg.log_level < level_min[level])
+		return;
+	if (sm_is_secure())
+		return;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	n = snprintf(buf, sizeof(buf), "ts=%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ level=%s job=%s pid=%d dev=",
+		     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+		     ts.tv_nsec / 1000, level_names[level], sm_cfg.job[0] ? sm_cfg.job : "-",
+		     (int)getpid());
+	off = n > 0 ? (size_t)n : 0;
+	if (dev >= 0)
+		n = snprintf(buf + off, sizeof(buf) - off, "%d msg=", dev);
+	else
+		n = snprintf(buf + off, sizeof(buf) - off, "- msg=");
+	off += n > 0 ? (size_t)n : 0;
+	off = put_quoted(buf, off, sizeof(buf) - 2, msg);
+	if (kvfmt && *kvfmt) {
+		buf[off++] = ' ';
+		va_start(ap, kvfmt);
+		n = vsnprintf(buf + off, sizeof(buf) - off - 1, kvfmt, ap);
+		va_end(ap);
+		if (n > 0)
+			off += (size_t)n < sizeof(buf) - off - 1 ? (size_t)n : sizeof(buf) - off - 2;
+	}
+	buf[off++] = '\n';
+
+	pthread_mutex_lock(&log_lock);
+	if (log_fd == -1) {
+		log_fd = log_open();
+		if (log_fd < 0)
+			log_fd = -2;
+	}
+	if (log_fd >= 0 && write(log_fd, buf, off) < 0) {
+		/* a full disk loses the line, never the process */
+	}
+	pthread_mutex_unlock(&log_lock);
+	if (sm_cfg.log_level >= 3 && write(STDERR_FILENO, buf, off) < 0) {
+		/* nothing to do */
+	}
+	errno = saved;
+}
+
+/* The child of a fork keeps the parent's descriptor (same file, O_APPEND),
+ * but the lock may have been held by another thread of the parent. */
+hidden void sm_log_reset_after_fork(void)
+{
+	pthread_mutex_init(&log_lock, NULL);
+}

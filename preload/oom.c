@@ -1,0 +1,53 @@
+/*
+ * ACTIVE_OOM_KILLER=1: on a refusal, kill the job's own processes on that
+ * GPU.  A target must be on the device (NVML), belong to this job (its
+ * cgroup, or its slot in the job's region for jobs known only from the
+ * environment), run as this process's user, and never be root.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "hooks.h"
+
+static uid_t uid_of(pid_t pid)
+{
+	char path[64], buf[2048], *p;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	if (sm_read_file(path, buf, sizeof(buf)) <= 0 || !(p = strstr(buf, "\nUid:")))
+		return 0;
+	return (uid_t)strtoul(p + 5, NULL, 10);
+}
+
+hidden void sm_oom_kill(int d, int ordinal)
+{
+	nvmlProcessInfo_t infos[256];
+	unsigned int n = 256, i;
+	nvmlDevice_t nd = sm_dev_nvml(ordinal);
+	pid_t me = getpid();
+	uid_t uid = getuid();
+	int self = 0;
+
+	(void)d;
+	if (uid == 0 || !nd || !real_nvmlDeviceGetComputeRunningProcesses_v3 ||
+	    real_nvmlDeviceGetComputeRunningProcesses_v3(nd, &n, infos) != NVML_SUCCESS)
+		return;
+	for (i = 0; i < n; i++) {
+		pid_t pid = (pid_t)infos[i].pid;
+		if (!sm_pid_in_job(pid) || uid_of(pid) != uid || uid_of(pid) == 0)
+			continue;
+		if (pid == me) {
+			self = 1;
+			continue;
+		}
+		sm_log(SM_EVENT, ordinal, "oom kill", "target=%d", (int)pid);
+		kill(pid, SIGKILL);
+	}
+	if (self) {
+		sm_log(SM_EVENT, ordinal, "oom kill", "target=%d", (int)me);
+		kill(me, SIGKILL);
+	}
+}

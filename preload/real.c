@@ -1,0 +1,176 @@
+/*
+ * Symbol resolution: the typed table of the driver's (and NVML's) own
+ * functions, and the identity table that maps each of them to its hook.
+ *
+ * A hook replaces a driver function only where the pointer the driver gave
+ * out IS that function (dlsym on a libcuda handle, cuGetProcAddress): no
+ * names are guessed, so a new "_v3" the driver hands out for a base name is
+ * passed through untouched rather than wrongly hooked.
+ */
+#include <dlfcn.h>
+#include <pthread.h>
+#include <string.h>
+
+#include "hooks.h"
+
+#define SM_DEFINE(name, params) hidden CUresult (*real_##name) params;
+#define SM_DEFINE_NVML(name, params) hidden nvmlReturn_t (*real_##name) params;
+SM_CUDA_HOOKS(SM_DEFINE)
+SM_CUDA_REAL(SM_DEFINE)
+SM_NVML_HOOKS(SM_DEFINE_NVML)
+SM_NVML_REAL(SM_DEFINE_NVML)
+
+struct sm_sym {
+	const char *name;
+	void *hook;     /* NULL: resolved only, never substituted */
+	void **real;
+};
+
+#define SM_HOOK_ENTRY(name, params) { #name, (void *)name, (void **)&real_##name },
+#define SM_REAL_ENTRY(name, params) { #name, NULL, (void **)&real_##name },
+static const struct sm_sym cuda_syms[] = {
+	SM_CUDA_HOOKS(SM_HOOK_ENTRY)
+	SM_CUDA_REAL(SM_REAL_ENTRY)
+};
+static const struct sm_sym nvml_syms[] = {
+	SM_NVML_HOOKS(SM_HOOK_ENTRY)
+	SM_NVML_REAL(SM_REAL_ENTRY)
+};
+
+#define NSYMS(a) (sizeof(a) / sizeof((a)[0]))
+
+/* 0 unresolved, 1 resolved; writes happen under resolve_lock. */
+static int cuda_done, nvml_done;
+static pthread_mutex_t resolve_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Set by dlsym.S on the first dlsym call; see sm_resolve_dlsym. */
+hidden void *(*sm_real_dlsym_fn)(void *, const char *);
+static SM_TLS int resolving_dlsym;
+
+/*
+ * The real dlsym.  glibc 2.34 moved it from libdl into libc with a new
+ * version; dlvsym with RTLD_NEXT finds the next definition after us.  A
+ * malloc interposer that calls dlsym from malloc while dlvsym allocates
+ * would recurse here: that thread gets NULL instead of a deadlock
+ * (libfaketime issue #130 describes the same hazard).
+ */
+hidden void *sm_resolve_dlsym(void)
+{
+	void *p;
+
+	if (sm_real_dlsym_fn)
+		return (void *)sm_real_dlsym_fn;
+	if (resolving_dlsym)
+		return NULL;
+	resolving_dlsym = 1;
+	p = dlvsym(RTLD_NEXT, "dlsym", "GLIBC_2.34");
+#ifdef SM_GLIBC_BASE
+	if (!p)
+		p = dlvsym(RTLD_NEXT, "dlsym", SM_GLIBC_BASE);
+#endif
+	resolving_dlsym = 0;
+	if (p)
+		__atomic_store_n(&sm_real_dlsym_fn, (void *(*)(void *, const char *))p, __ATOMIC_RELEASE);
+	return p;
+}
+
+hidden void *sm_real_dlsym(void *handle, const char *name)
+{
+	void *(*fn)(void *, const char *) = __atomic_load_n(&sm_real_dlsym_fn, __ATOMIC_ACQUIRE);
+
+	if (!fn) {
+		fn = (void *(*)(void *, const char *))sm_resolve_dlsym();
+		if (!fn)
+			return NULL;
+	}
+	return fn(handle, name);
+}
+
+static int resolve(const char *soname, const struct sm_sym *syms, size_t n, int *done, int load)
+{
+	void *h;
+	size_t i;
+
+	if (__atomic_load_n(done, __ATOMIC_ACQUIRE))
+		return 0;
+	pthread_mutex_lock(&resolve_lock);
+	if (*done) {
+		pthread_mutex_unlock(&resolve_lock);
+		return 0;
+	}
+	h = dlopen(soname, RTLD_LAZY | RTLD_NOLOAD);
+	if (!h && load)
+		h = dlopen(soname, RTLD_LAZY);
+	if (!h) {
+		pthread_mutex_unlock(&resolve_lock);
+		return -1;
+	}
+	for (i = 0; i < n; i++)
+		*syms[i].real = sm_real_dlsym(h, syms[i].name);
+	/* The handle stays open: the pointers must outlive any dlclose. */
+	__atomic_store_n(done, 1, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&resolve_lock);
+	return 0;
+}
+
+hidden int sm_real_cuda(int load)
+{
+	return resolve("libcuda.so.1", cuda_syms, NSYMS(cuda_syms), &cuda_done, load);
+}
+
+hidden int sm_real_nvml(int load)
+{
+	return resolve("libnvidia-ml.so.1", nvml_syms, NSYMS(nvml_syms), &nvml_done, load);
+}
+
+static void *lookup(const struct sm_sym *syms, size_t n, void *real)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (syms[i].hook && *syms[i].real == real)
+			return syms[i].hook;
+	return NULL;
+}
+
+hidden void *sm_hook_for(void *real)
+{
+	void *hook;
+
+	if (!real)
+		return NULL;
+	hook = lookup(cuda_syms, NSYMS(cuda_syms), real);
+	if (!hook)
+		hook = lookup(nvml_syms, NSYMS(nvml_syms), real);
+	return hook ? hook : real;
+}
+
+/*
+ * dlsym on a specific handle (dlsym.S sends RTLD_DEFAULT and RTLD_NEXT
+ * straight to glibc, whose answer depends on the caller's address).  Only
+ * names of the CUDA driver and NVML are looked at; a process that is
+ * passive gets the driver's own function.
+ */
+hidden void *sm_dlsym_handle(void *handle, const char *name)
+{
+	void *p = sm_real_dlsym(handle, name);
+	int nvml;
+
+	if (!p || !name || (name[0] != 'c' && name[0] != 'n'))
+		return p;
+	if (name[0] == 'c' && name[1] == 'u')
+		nvml = 0;
+	else if (strncmp(name, "nvml", 4) == 0)
+		nvml = 1;
+	else
+		return p;
+	if (sm_depth > 0)
+		return p;
+	if ((nvml ? sm_real_nvml(0) : sm_real_cuda(0)) != 0)
+		return p;
+	if (sm_hook_for(p) == p)
+		return p;
+	if (!sm_init() || sm_mode == SM_PASSIVE)
+		return p;
+	return sm_hook_for(p);
+}

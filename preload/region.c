@@ -1,0 +1,374 @@
+/*
+ * The job's shared region (contract 4, layout in region_abi.h): mapping,
+ * the init protocol, the robust lock, process slots and reservations.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "softmig.h"
+
+hidden struct sm_region *sm_region;
+hidden int sm_slot = -1;
+static pid_t slot_pid;
+
+#define LOCK(r) ((pthread_mutex_t *)(void *)(r)->lock)
+_Static_assert(sizeof(pthread_mutex_t) <= 64, "pthread_mutex_t fits the region's lock field");
+
+static uint64_t sat_sub(uint64_t a, uint64_t b)
+{
+	return a > b ? a - b : 0;
+}
+
+static void fail(const char *what)
+{
+	snprintf(sm_cfg.fail_reason, sizeof(sm_cfg.fail_reason), "shared region %s: %s", sm_cfg.region_path,
+		 what);
+}
+
+static int init_lock(struct sm_region *r)
+{
+	pthread_mutexattr_t a;
+	int e;
+
+	if ((e = pthread_mutexattr_init(&a)) != 0)
+		return e;
+	if ((e = pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED)) == 0 &&
+	    (e = pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST)) == 0)
+		e = pthread_mutex_init(LOCK(r), &a);
+	pthread_mutexattr_destroy(&a);
+	return e;
+}
+
+/* Brings the mapped file to SM_INIT_DONE; see region_abi.h. */
+static int init_protocol(struct sm_region *r)
+{
+	struct timespec ts;
+	int i;
+
+	for (i = 0; i < 5000; i++) {
+		uint32_t s = __atomic_load_n(&r->init_state, __ATOMIC_ACQUIRE);
+		uint32_t none = SM_INIT_NONE, running = SM_INIT_RUNNING;
+
+		if (s == SM_INIT_DONE) {
+			if (r->magic != SM_REGION_MAGIC || r->version != SM_REGION_VERSION ||
+			    r->size != SM_REGION_SIZE) {
+				fail("unknown layout (another SoftMig version, or damaged); ask your administrators");
+				return -1;
+			}
+			return 0;
+		}
+		if (s == SM_INIT_NONE &&
+		    __atomic_compare_exchange_n(&r->init_state, &none, SM_INIT_RUNNING, 0, __ATOMIC_ACQ_REL,
+						__ATOMIC_ACQUIRE)) {
+			r->init_pid = (int32_t)getpid();
+			if (init_lock(r) != 0) {
+				__atomic_store_n(&r->init_state, SM_INIT_NONE, __ATOMIC_RELEASE);
+				fail("cannot initialise its lock");
+				return -1;
+			}
+			clock_gettime(CLOCK_REALTIME, &ts);
+			r->created_ns = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+			sm_strlcpy(r->job, sm_cfg.job, sizeof(r->job));
+			r->size = SM_REGION_SIZE;
+			r->version = SM_REGION_VERSION;
+			r->magic = SM_REGION_MAGIC;
+			__atomic_store_n(&r->init_state, SM_INIT_DONE, __ATOMIC_RELEASE);
+			return 0;
+		}
+		if (s == SM_INIT_RUNNING && r->init_pid > 0 && !sm_pid_alive(r->init_pid, 0))
+			__atomic_compare_exchange_n(&r->init_state, &running, SM_INIT_NONE, 0, __ATOMIC_ACQ_REL,
+						    __ATOMIC_ACQUIRE);
+		ts.tv_sec = 0;
+		ts.tv_nsec = 1000000;
+		nanosleep(&ts, NULL);
+	}
+	fail("stuck in initialisation");
+	return -1;
+}
+
+hidden int sm_region_attach(void)
+{
+	struct stat st;
+	void *p;
+	int fd, tries;
+
+	if (sm_region)
+		return 0;
+	for (tries = 0; tries < 3; tries++) {
+		fd = open(sm_cfg.region_path, O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+		if (fd >= 0 || errno != ENOENT)
+			break;
+		fd = open(sm_cfg.region_path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
+		if (fd >= 0 || errno != EEXIST)
+			break;
+	}
+	if (fd < 0) {
+		fail(errno == ELOOP ? "is a symbolic link" : strerror(errno));
+		return -1;
+	}
+	if (sm_fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		fail("not a regular file");
+		return -1;
+	}
+	if ((st.st_uid != geteuid() && st.st_uid != 0) || (st.st_mode & 022)) {
+		close(fd);
+		fail("owned by another user or writable by others");
+		return -1;
+	}
+	if ((uint64_t)st.st_size < SM_REGION_SIZE && ftruncate(fd, (off_t)SM_REGION_SIZE) != 0) {
+		close(fd);
+		fail(strerror(errno));
+		return -1;
+	}
+	p = mmap(NULL, SM_REGION_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	if (p == MAP_FAILED) {
+		fail(strerror(errno));
+		return -1;
+	}
+	if (init_protocol(p) != 0) {
+		munmap(p, SM_REGION_SIZE);
+		return -1;
+	}
+	sm_region = p;
+	return 0;
+}
+
+/* Recomputes every device's tracked sum from the slots: after a holder
+ * died inside the lock, or after dead slots were freed. */
+static void retotal(void)
+{
+	uint32_t i, d, n = sm_region->nprocs;
+
+	for (d = 0; d < SM_MAX_DEVICES; d++) {
+		uint64_t t = 0;
+		for (i = 0; i < n && i < SM_MAX_PROCS; i++)
+			if (sm_region->procs[i].pid)
+				t += sm_region->procs[i].used[d] + sm_region->procs[i].ctx[d];
+		sm_region->devs[d].tracked = t;
+	}
+}
+
+hidden void sm_region_cleanup_dead(void)
+{
+	uint32_t i, n = sm_region->nprocs;
+	int freed = 0;
+
+	for (i = 0; i < n && i < SM_MAX_PROCS; i++) {
+		struct sm_proc *p = &sm_region->procs[i];
+		if (p->pid && !sm_pid_alive(p->pid, p->start_time)) {
+			memset(p, 0, sizeof(*p));
+			freed = 1;
+		}
+	}
+	if (freed)
+		retotal();
+}
+
+hidden int sm_region_lock(void)
+{
+	struct timespec ts;
+	int e;
+
+	/* A user can scribble on their own job's region; a lock word that
+	 * never frees must not hang the program, so wait at most 10 s. */
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 10;
+	e = pthread_mutex_timedlock(LOCK(sm_region), &ts);
+	if (e == EOWNERDEAD) {
+		pthread_mutex_consistent(LOCK(sm_region));
+		sm_region_cleanup_dead();
+		retotal();
+		return 0;
+	}
+	if (e != 0) {
+		sm_log(SM_ERROR, -1, "region lock failed", "error=%d", e);
+		return -1;
+	}
+	return 0;
+}
+
+hidden void sm_region_unlock(void)
+{
+	pthread_mutex_unlock(LOCK(sm_region));
+}
+
+hidden int sm_region_register(void)
+{
+	pid_t me = getpid();
+	uint32_t i;
+	int pass;
+
+	if (sm_slot >= 0 && slot_pid == me)
+		return 0;
+	if (!sm_region || sm_region_lock() != 0)
+		return -1;
+	for (pass = 0; pass < 2; pass++) {
+		for (i = 0; i < SM_MAX_PROCS; i++) {
+			struct sm_proc *p = &sm_region->procs[i];
+			if (p->pid == 0) {
+				memset(p, 0, sizeof(*p));
+				p->start_time = sm_proc_start_time(me);
+				p->pid = (int32_t)me;
+				if (i >= sm_region->nprocs)
+					sm_region->nprocs = i + 1;
+				sm_slot = (int)i;
+				slot_pid = me;
+				sm_region_unlock();
+				return 0;
+			}
+		}
+		sm_region_cleanup_dead();
+	}
+	sm_region_unlock();
+	sm_log(SM_ERROR, -1, "region full", "slots=%d", SM_MAX_PROCS);
+	return -1;
+}
+
+hidden int sm_region_find_dev(const uint8_t uuid[16])
+{
+	int d;
+
+	for (d = 0; d < SM_MAX_DEVICES; d++)
+		if (memcmp(sm_region->devs[d].uuid, uuid, 16) == 0)
+			return d;
+	return -1;
+}
+
+hidden int sm_region_dev(const uint8_t uuid[16])
+{
+	static const uint8_t zero[16];
+	int d;
+
+	if (memcmp(uuid, zero, 16) == 0)
+		return -1;
+	d = sm_region_find_dev(uuid);
+	if (d >= 0)
+		return d;
+	if (sm_region_lock() != 0)
+		return -1;
+	d = sm_region_find_dev(uuid);
+	if (d < 0) {
+		d = sm_region_find_dev(zero);
+		if (d >= 0) {
+			memcpy(sm_region->devs[d].uuid, uuid, 16);
+			sm_region->ndevs++;
+		}
+	}
+	sm_region_unlock();
+	return d;
+}
+
+static void note_peak(int d, uint64_t total)
+{
+	struct sm_proc *me = &sm_region->procs[sm_slot];
+
+	if (total > sm_region->devs[d].peak)
+		sm_region->devs[d].peak = total;
+	if (total > me->peak[d])
+		me->peak[d] = total;
+}
+
+hidden int sm_reserve(int d, uint64_t bytes, uint64_t limit, uint64_t *used_out)
+{
+	struct sm_dev *dv = &sm_region->devs[d];
+	struct sm_proc *me;
+	uint64_t used;
+	int pass;
+
+	if (sm_slot < 0 || sm_region_lock() != 0)
+		return -1;
+	me = &sm_region->procs[sm_slot];
+	for (pass = 0; pass < 2; pass++) {
+		used = dv->tracked + dv->excess;
+		*used_out = used;
+		if (bytes <= limit && used <= limit - bytes) {
+			me->used[d] += bytes;
+			dv->tracked += bytes;
+			note_peak(d, used + bytes);
+			sm_region_unlock();
+			return 0;
+		}
+		if (pass == 0)
+			sm_region_cleanup_dead();
+	}
+	dv->oom_count++;
+	sm_region_unlock();
+	return -1;
+}
+
+hidden void sm_release(int d, uint64_t bytes)
+{
+	struct sm_proc *me;
+
+	if (d < 0 || sm_slot < 0 || sm_region_lock() != 0)
+		return;
+	me = &sm_region->procs[sm_slot];
+	me->used[d] = sat_sub(me->used[d], bytes);
+	sm_region->devs[d].tracked = sat_sub(sm_region->devs[d].tracked, bytes);
+	sm_region_unlock();
+}
+
+/* Sets this process's context memory on device slot d. */
+hidden void sm_ctx_account(int d, int64_t bytes)
+{
+	struct sm_proc *me;
+	struct sm_dev *dv;
+	uint64_t old, nv = bytes > 0 ? (uint64_t)bytes : 0;
+
+	if (d < 0 || sm_slot < 0 || sm_region_lock() != 0)
+		return;
+	me = &sm_region->procs[sm_slot];
+	dv = &sm_region->devs[d];
+	old = me->ctx[d];
+	me->ctx[d] = nv;
+	dv->tracked = sat_sub(dv->tracked, old) + nv;
+	if (nv > old && nv - old > dv->ctx_estimate)
+		dv->ctx_estimate = nv - old;
+	note_peak(d, dv->tracked + dv->excess);
+	sm_region_unlock();
+}
+
+hidden uint64_t sm_dev_used(int d)
+{
+	struct sm_dev *dv = &sm_region->devs[d];
+
+	return __atomic_load_n(&dv->tracked, __ATOMIC_RELAXED) + __atomic_load_n(&dv->excess, __ATOMIC_RELAXED);
+}
+
+hidden int sm_pid_in_region(pid_t pid)
+{
+	uint32_t i, n;
+
+	if (!sm_region)
+		return 0;
+	n = sm_region->nprocs;
+	for (i = 0; i < n && i < SM_MAX_PROCS; i++)
+		if (sm_region->procs[i].pid == (int32_t)pid)
+			return 1;
+	return 0;
+}
+
+/* At exit the driver frees the process's memory: so does its slot. */
+hidden void sm_region_exit(void)
+{
+	struct sm_proc *me;
+	int d;
+
+	if (sm_slot < 0 || slot_pid != getpid() || sm_region_lock() != 0)
+		return;
+	me = &sm_region->procs[sm_slot];
+	for (d = 0; d < SM_MAX_DEVICES; d++)
+		sm_region->devs[d].tracked = sat_sub(sm_region->devs[d].tracked, me->used[d] + me->ctx[d]);
+	memset(me, 0, sizeof(*me));
+	sm_region_unlock();
+	sm_slot = -1;
+}

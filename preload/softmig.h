@@ -1,0 +1,183 @@
+/*
+ * Internal declarations shared by the files of libsoftmig.so.
+ *
+ * The library is preloaded into every process of a node, so it exports
+ * nothing but the hooked CUDA/NVML entry points, dlsym and
+ * softmig_version (see exports.map), does no work until the first CUDA or
+ * NVML call, and never exits, prints to stdout or changes errno.
+ */
+#ifndef SOFTMIG_H
+#define SOFTMIG_H
+
+#include "glibc_compat.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "cuda_abi.h"
+#include "region_abi.h"
+
+#define SOFTMIG_EXPORT __attribute__((visibility("default")))
+#define hidden __attribute__((visibility("hidden")))
+#define SM_TLS __thread __attribute__((tls_model("initial-exec")))
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+
+#define SOFTMIG_VERSION "0.1.0"
+#define SM_CONF_DIR "/var/run/softmig"
+#define SM_LOG_DIR "/var/log/softmig"
+#define SM_JOB_MAX 32
+
+/* ---- init.c: once-state and per-thread re-entry guard ------------------ */
+
+enum sm_mode {
+	SM_PASSIVE = 0,   /* no limits: every hook passes straight through */
+	SM_ACTIVE = 1,    /* limits enforced */
+	SM_FAILCLOSED = 2 /* unsafe or unparsable config: no GPU at all */
+};
+
+extern hidden int sm_mode;              /* valid once sm_init() returned 1 */
+extern hidden SM_TLS int sm_depth;      /* >0 while inside the library */
+
+/* Runs the one-time initialisation; returns 1 when the config is loaded,
+ * 0 when this thread is already inside the initialisation (re-entry). */
+hidden int sm_init(void);
+hidden pid_t sm_pid(void);
+
+/* ---- config.c ------------------------------------------------------------ */
+
+struct sm_config {
+	char job[SM_JOB_MAX];          /* job id, "" outside a job */
+	int job_from_cgroup;           /* job id came from /proc/self/cgroup */
+	uint64_t mem_limit[SM_MAX_DEVICES];   /* 0: no memory limit */
+	int sm_limit[SM_MAX_DEVICES];  /* 0: no compute limit (100 is stored as 0) */
+	int oom_killer;
+	int log_level;
+	char region_path[512];
+	char source[512];              /* config path or "environment" */
+	char fail_reason[512];         /* why SM_FAILCLOSED */
+};
+
+extern hidden struct sm_config sm_cfg;
+
+/* Fills sm_cfg and returns the mode. */
+hidden int sm_config_load(struct sm_config *cfg);
+hidden int sm_config_parse(struct sm_config *cfg, const char *text, size_t len,
+			   char *err, size_t errlen);
+
+/* ---- size.c / util.c -------------------------------------------------------- */
+
+/* Contract 3: returns 0 and stores the bytes, or -1 on malformed input. */
+hidden int sm_parse_size(const char *s, uint64_t *out);
+hidden int sm_parse_uint(const char *s, uint64_t max, uint64_t *out);
+hidden uint64_t sm_now_ns(void);          /* CLOCK_MONOTONIC */
+hidden uint64_t sm_now_coarse_ns(void);   /* CLOCK_MONOTONIC_COARSE */
+hidden ssize_t sm_read_file(const char *path, char *buf, size_t len);
+hidden uint64_t sm_proc_start_time(pid_t pid);
+hidden int sm_pid_alive(pid_t pid, uint64_t start_time);
+hidden int sm_fstat(int fd, void *st);
+hidden size_t sm_strlcpy(char *dst, const char *src, size_t len);
+hidden const char *sm_getenv(const char *name);
+hidden int sm_is_secure(void);
+
+/* ---- job.c ---------------------------------------------------------------- */
+
+/* Job id of pid (0: self) from its cgroup; 1 found, 0 none, -1 unreadable. */
+hidden int sm_job_from_cgroup(pid_t pid, char *job, size_t len);
+hidden int sm_job_parse_cgroup(const char *text, char *job, size_t len);
+hidden int sm_job_id_valid(const char *s);
+
+/* ---- log.c ------------------------------------------------------------------ */
+
+enum sm_level { SM_ERROR, SM_EVENT, SM_WARN, SM_DEBUG, SM_INFO, SM_TRACE };
+/* kv is "key=value key2=value2" already formatted; dev < 0 prints "-". */
+hidden void sm_log(int level, int dev, const char *msg, const char *kvfmt, ...)
+	__attribute__((format(printf, 4, 5)));
+hidden void sm_log_reset_after_fork(void);
+
+/* ---- region.c --------------------------------------------------------------- */
+
+extern hidden struct sm_region *sm_region;
+extern hidden int sm_slot;             /* this process's slot, -1 none */
+
+hidden int sm_region_attach(void);      /* 0 ok, -1 failed (sets fail reason) */
+hidden int sm_region_lock(void);
+hidden void sm_region_unlock(void);
+hidden int sm_region_register(void);    /* claims a process slot */
+hidden int sm_region_dev(const uint8_t uuid[16]); /* device slot, creating it */
+hidden int sm_region_find_dev(const uint8_t uuid[16]);
+/* Reserve bytes on device slot d against limit; 0 ok, -1 refused.
+ * *used_out gets the job's usage before the request. */
+hidden int sm_reserve(int d, uint64_t bytes, uint64_t limit, uint64_t *used_out);
+hidden void sm_release(int d, uint64_t bytes);
+hidden void sm_ctx_account(int d, int64_t delta);
+hidden uint64_t sm_dev_used(int d);     /* tracked + excess */
+hidden void sm_region_cleanup_dead(void);  /* caller holds the lock */
+hidden void sm_region_exit(void);
+hidden int sm_pid_in_region(pid_t pid);
+
+/* ---- check.c: NVML cross-check ------------------------------------------------- */
+
+hidden void sm_check_maybe(int d, int ordinal);  /* at most once a second */
+hidden void sm_check_now(int d, int ordinal);
+hidden int sm_pid_in_job(pid_t pid);
+/* Bytes NVML reports for our own pid on the device of this ordinal. */
+hidden int64_t sm_nvml_self_used(int ordinal);
+
+/* ---- devmap.c: CUDA ordinals, UUIDs, NVML handles ----------------------- */
+
+hidden int sm_dev_current(CUdevice *dev);      /* device of the current context */
+hidden int sm_dev_slot(CUdevice dev);          /* region device slot, -1 */
+hidden int sm_dev_uuid(CUdevice dev, uint8_t uuid[16]);
+hidden nvmlDevice_t sm_dev_nvml(CUdevice dev); /* NULL if unavailable */
+/* CUDA ordinal that the NVML device has in this process, -1 not visible. */
+hidden int sm_nvml_ordinal(nvmlDevice_t nd, uint8_t uuid[16]);
+hidden void sm_devmap_reset_after_fork(void);
+hidden int sm_uuid_parse(const char *s, uint8_t uuid[16]);
+hidden void sm_uuid_format(const uint8_t uuid[16], char *out, size_t len);
+
+/* ---- limits --------------------------------------------------------------------- */
+
+static inline uint64_t sm_mem_limit(int ordinal)
+{
+	if (ordinal < 0 || ordinal >= SM_MAX_DEVICES)
+		return 0;
+	return sm_cfg.mem_limit[ordinal];
+}
+
+/* ---- ptrmap.c: what each allocation cost, for its free ----------------- */
+
+enum sm_kind { SM_K_MEM = 1, SM_K_HANDLE, SM_K_ARRAY, SM_K_MIPMAP, SM_K_GRAPHNODE };
+
+struct sm_alloc {
+	uint64_t key;
+	uint64_t size;
+	uint64_t owner;   /* graph of a graph memory node */
+	int16_t dev;      /* region device slot */
+	int16_t ordinal;
+	uint8_t kind;
+};
+
+hidden int sm_ptr_put(int kind, uint64_t key, uint64_t size, int dev, int ordinal, uint64_t owner);
+hidden int sm_ptr_take(int kind, uint64_t key, struct sm_alloc *out);
+hidden int sm_ptr_take_owned(uint64_t owner, struct sm_alloc *out);
+hidden void sm_ptr_reset_after_fork(void);
+
+/* ---- oom.c -------------------------------------------------------------------- */
+
+hidden void sm_oom_kill(int d, int ordinal);
+
+/* ---- accounting entry points used by the hooks (account.c) ---------------- */
+
+/* Returns CUDA_SUCCESS to go ahead (with *d set, -1 when untracked) or
+ * CUDA_ERROR_OUT_OF_MEMORY; logs and rate-limits refusals. */
+hidden CUresult sm_admit(int ordinal, uint64_t bytes, const char *api, int *d);
+hidden void sm_note_device(int ordinal, int d);
+hidden void sm_exit_report(void);
+
+/* CUresult for a hook in fail-closed mode. */
+#define SM_CU_DENIED CUDA_ERROR_NOT_PERMITTED
+#define SM_NVML_DENIED NVML_ERROR_NO_PERMISSION
+
+#endif
