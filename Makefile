@@ -54,8 +54,15 @@ $(BUILD)/sim/libnvidia-ml.so.1: $(SIM_NVML) $(SIM_HDRS)
 	    -Wl,-soname,libnvidia-ml.so.1 -Wl,-Bsymbolic -lpthread -lrt
 	ln -sf libnvidia-ml.so.1 $(BUILD)/sim/libnvidia-ml.so
 
-# Test clients: dl_*.c load libcuda.so.1 with dlopen; the others link -lcuda.
+# Test clients: dl_*.c load libcuda.so.1 with dlopen; unit.c links the
+# library's parsers directly; the others link -lcuda.
 cprogs: $(CPROGS)
+
+UNIT_SRCS := preload/size.c preload/util.c preload/job.c preload/config.c
+
+$(BUILD)/test/unit: test/cprog/unit.c $(UNIT_SRCS) $(PRELOAD_HDRS)
+	@mkdir -p $(BUILD)/test
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -Ipreload -o $@ $< $(UNIT_SRCS)
 
 $(BUILD)/test/dl_%: test/cprog/dl_%.c test/cprog/*.h $(PRELOAD_HDRS)
 	@mkdir -p $(BUILD)/test

@@ -1,0 +1,158 @@
+package preloadtest
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+const confDir = "/var/run/softmig"
+
+// jobCgroup puts processes into a real Slurm-shaped job cgroup
+// (.../slurm_smtest/uid_0/job_<id>) and returns the id and a wrapper
+// prefix that moves the wrapped program into it.
+func jobCgroup(t *testing.T) (job string, wrap []string) {
+	t.Helper()
+	if os.Getuid() != 0 {
+		t.Skip("needs root: creates a job cgroup and writes /var/run/softmig")
+	}
+	job = uniqueJob()
+	var dir string
+	for _, base := range []string{"/sys/fs/cgroup/freezer", "/sys/fs/cgroup/pids", "/sys/fs/cgroup"} {
+		if _, err := os.Stat(filepath.Join(base, "cgroup.procs")); err != nil {
+			continue
+		}
+		d := filepath.Join(base, "slurm_smtest", "uid_0", "job_"+job)
+		if err := os.MkdirAll(d, 0o755); err == nil {
+			dir = d
+			break
+		}
+	}
+	if dir == "" {
+		t.Skip("no writable cgroup hierarchy to create a job cgroup in")
+	}
+	t.Cleanup(func() {
+		os.Remove(dir)
+		os.Remove(filepath.Dir(dir))
+		os.Remove(filepath.Dir(filepath.Dir(dir)))
+	})
+	return job, []string{"/bin/sh", "-c", `echo $$ > "$0" && exec "$@"`, filepath.Join(dir, "cgroup.procs")}
+}
+
+func writeConf(t *testing.T, job, text string, mode os.FileMode) string {
+	t.Helper()
+	if err := os.MkdirAll(confDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(confDir, job+".conf")
+	if err := os.WriteFile(path, []byte(text), mode); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(path, mode)
+	t.Cleanup(func() { os.Remove(path) })
+	return path
+}
+
+// runIn runs a client inside the job cgroup.
+func (r *rig) runIn(wrap []string, extra []string, name string, args ...string) (lines []string, stderr string) {
+	r.t.Helper()
+	c := r.cmd(true, extra, name, args...)
+	c.Args = append(append(append([]string{}, wrap[1:]...), c.Path), args...)
+	c.Path = wrap[0]
+	var out, errb strings.Builder
+	c.Stdout, c.Stderr = &out, &errb
+	c.Run()
+	return splitLines(out.String()), errb.String()
+}
+
+func TestJobConfigAndItsTampering(t *testing.T) {
+	job, wrap := jobCgroup(t)
+	r := newRig(t)
+	writeConf(t, job, "# quarter slice\nCUDA_DEVICE_MEMORY_LIMIT=1g\nSOFTMIG_REGION="+r.dir+"/job.region\n", 0o644)
+	cases := []struct {
+		name  string
+		env   []string
+		total uint64
+	}{
+		{"config", nil, GiB},
+		{"env cannot loosen", []string{"CUDA_DEVICE_MEMORY_LIMIT=8g"}, GiB},
+		{"env may tighten", []string{"CUDA_DEVICE_MEMORY_LIMIT=512m"}, 512 * MiB},
+		{"SLURM_JOB_ID changed", []string{"SLURM_JOB_ID=1"}, GiB},
+		{"SLURM_JOB_ID unset", []string{"SLURM_JOB_ID="}, GiB},
+		{"bad env ignored", []string{"CUDA_DEVICE_MEMORY_LIMIT=lots"}, GiB},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			lines, stderr := r.runIn(wrap, c.env, "cuclient", "dev", "0", "info")
+			if len(lines) != 2 {
+				t.Fatalf("output %q stderr %q", lines, stderr)
+			}
+			if total, _ := totalFree(t, lines[1]); total != c.total {
+				t.Fatalf("total %d, want %d", total, c.total)
+			}
+		})
+	}
+	if _, err := os.Stat(r.dir + "/job.region"); err != nil {
+		t.Fatalf("region not at the config's SOFTMIG_REGION: %v", err)
+	}
+}
+
+func TestUnsafeConfigFailsClosed(t *testing.T) {
+	job, wrap := jobCgroup(t)
+	r := newRig(t)
+	cases := []struct {
+		name, text string
+		setup      func(path string)
+		reason     string
+	}{
+		{"not owned by root", "CUDA_DEVICE_MEMORY_LIMIT=1g\n", func(p string) { os.Chown(p, 65534, 65534) }, "owned by root"},
+		{"group writable", "CUDA_DEVICE_MEMORY_LIMIT=1g\n", func(p string) { os.Chmod(p, 0o664) }, "owned by root"},
+		{"garbage", "CUDA_DEVICE_MEMORY_LIMIT=1g\nthis is not a config\n", nil, "line 2"},
+		{"bad size", "CUDA_DEVICE_MEMORY_LIMIT=12X\n", nil, "CUDA_DEVICE_MEMORY_LIMIT=12X"},
+		{"unknown key", "CUDA_DEVICE_MEMORY_LIMITS=1g\n", nil, "unknown key"},
+		{"disabled by the prolog", "SOFTMIG_DISABLED=softmig-conf: no GPU type l40s in softmig.yaml\n", nil, "no GPU type l40s"},
+		{"symlink", "", func(p string) {
+			target := filepath.Join(r.dir, "elsewhere.conf")
+			os.WriteFile(target, []byte("CUDA_DEVICE_MEMORY_LIMIT=40g\n"), 0o644)
+			os.Remove(p)
+			os.Symlink(target, p)
+		}, "symbolic link"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			path := writeConf(t, job, c.text, 0o644)
+			if c.setup != nil {
+				c.setup(path)
+			}
+			lines, stderr := r.runIn(wrap, []string{"CUDA_DEVICE_MEMORY_LIMIT=1g"}, "cuclient", "dev", "0")
+			want(t, "client", lines, "init=ERR 800")
+			if !strings.HasPrefix(stderr, "softmig: GPU disabled for this process: ") ||
+				!strings.Contains(stderr, c.reason) || strings.Count(stderr, "\n") != 1 {
+				t.Fatalf("stderr %q: want one line naming %q", stderr, c.reason)
+			}
+			lines, _ = r.runIn(wrap, nil, "dl_nvclient")
+			want(t, "nvml", lines, fmt.Sprintf("init=ERR %d", 4))
+		})
+	}
+}
+
+func TestNonJobProcessIsUntouchedBySomeoneElsesConfig(t *testing.T) {
+	if syscall.Getuid() != 0 {
+		t.Skip("needs root to write /var/run/softmig")
+	}
+	job := uniqueJob()
+	writeConf(t, job, "CUDA_DEVICE_MEMORY_LIMIT=1g\n", 0o644)
+	r := newRig(t)
+	// Outside any job cgroup SLURM_JOB_ID names the job: it is that job's config.
+	lines, _ := r.run([]string{"SLURM_JOB_ID=" + job}, "cuclient", "dev", "0", "info")
+	if total, _ := totalFree(t, lines[1]); total != GiB {
+		t.Fatalf("SLURM_JOB_ID=%s: total %d", job, total)
+	}
+	lines, _ = r.run(nil, "cuclient", "dev", "0", "info")
+	if total, _ := totalFree(t, lines[1]); total != 48*GiB {
+		t.Fatalf("no job: total %d, want the whole GPU", total)
+	}
+}

@@ -1,0 +1,180 @@
+package preloadtest
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"math/rand"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/softmig/softmig/internal/testutil"
+)
+
+const (
+	MiB = uint64(1) << 20
+	GiB = uint64(1) << 30
+	// The simulator's context footprint in these tests.
+	ctxMem = 300 * MiB
+)
+
+// rig is one simulated node: a GPU state file, a temp dir and the
+// environment every process of the test starts with.
+type rig struct {
+	t   *testing.T
+	dir string
+	env []string
+}
+
+func newRig(t *testing.T, extra ...string) *rig {
+	t.Helper()
+	testutil.Build(t, "lib", "sim", "cprogs")
+	dir := t.TempDir()
+	// Tests that run processes as another user need to reach the files.
+	if err := os.Chmod(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	env := testutil.SimEnv(t, dir,
+		"SOFTMIG_SIM_MEMORY=48g",
+		"SOFTMIG_SIM_CTX_MEMORY=300m",
+		"SOFTMIG_LOG_FILE="+filepath.Join(dir, "softmig.log"))
+	env = append(env, extra...)
+	return &rig{t: t, dir: dir, env: env}
+}
+
+func (r *rig) prog(name string) string { return testutil.Path(r.t, "build/test/"+name) }
+func (r *rig) lib() string             { return testutil.Path(r.t, "build/libsoftmig.so") }
+
+// cmd builds a command for a test client with the library preloaded
+// (unless preload is false) and extra environment.
+func (r *rig) cmd(preload bool, extra []string, name string, args ...string) *exec.Cmd {
+	c := exec.Command(r.prog(name), args...)
+	c.Env = append([]string{}, r.env...)
+	if preload {
+		c.Env = append(c.Env, "LD_PRELOAD="+r.lib())
+	}
+	c.Env = append(c.Env, extra...)
+	c.Dir = r.dir
+	return c
+}
+
+// run runs a client to completion and returns its stdout lines.
+func (r *rig) run(extra []string, name string, args ...string) (lines []string, stderr string) {
+	r.t.Helper()
+	c := r.cmd(true, extra, name, args...)
+	var out, errb bytes.Buffer
+	c.Stdout, c.Stderr = &out, &errb
+	if err := c.Run(); err != nil {
+		if _, ok := err.(*exec.ExitError); !ok {
+			r.t.Fatalf("%s %v: %v", name, args, err)
+		}
+	}
+	return splitLines(out.String()), errb.String()
+}
+
+func splitLines(s string) []string {
+	s = strings.TrimRight(s, "\n")
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, "\n")
+}
+
+// held is a client kept alive (command "hold") until released.
+type held struct {
+	cmd   *exec.Cmd
+	stdin io.WriteCloser
+	out   *bufio.Reader
+	lines []string
+}
+
+// start runs a client whose script ends in "ready hold"; it returns once
+// the client printed "ready".
+func (r *rig) start(extra []string, name string, args ...string) *held {
+	r.t.Helper()
+	c := r.cmd(true, extra, name, append(args, "ready", "hold")...)
+	in, err := c.StdinPipe()
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	outp, err := c.StdoutPipe()
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	c.Stderr = os.Stderr
+	if err := c.Start(); err != nil {
+		r.t.Fatal(err)
+	}
+	h := &held{cmd: c, stdin: in, out: bufio.NewReader(outp)}
+	r.t.Cleanup(func() { h.kill() })
+	for {
+		line, err := h.out.ReadString('\n')
+		if err != nil {
+			r.t.Fatalf("%s %v: exited before ready (output %q)", name, args, h.lines)
+		}
+		line = strings.TrimSpace(line)
+		if line == "ready" {
+			return h
+		}
+		h.lines = append(h.lines, line)
+	}
+}
+
+func (h *held) release() error {
+	h.stdin.Close()
+	io.Copy(io.Discard, h.out)
+	return h.cmd.Wait()
+}
+
+func (h *held) kill() {
+	if h.cmd.ProcessState == nil && h.cmd.Process != nil {
+		h.cmd.Process.Kill()
+		h.cmd.Wait()
+	}
+}
+
+// want asserts that got has exactly the expected lines.
+func want(t *testing.T, what string, got []string, expected ...string) {
+	t.Helper()
+	if strings.Join(got, "|") != strings.Join(expected, "|") {
+		t.Fatalf("%s:\n got  %q\n want %q", what, got, expected)
+	}
+}
+
+func totalFree(t *testing.T, line string) (total, free uint64) {
+	t.Helper()
+	if _, err := fmt.Sscanf(line, "total=%d free=%d", &total, &free); err != nil {
+		t.Fatalf("parse %q: %v", line, err)
+	}
+	return
+}
+
+func uniqueJob() string {
+	return fmt.Sprintf("%d", 900000000+rand.Intn(99999999))
+}
+
+// eventually polls f until it returns true or the deadline passes.
+func eventually(t *testing.T, d time.Duration, what string, f func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !f() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	return string(b)
+}

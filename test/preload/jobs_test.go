@@ -1,0 +1,151 @@
+package preloadtest
+
+import (
+	"fmt"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Two processes of one job share one slice.
+func TestTwoProcessesShareOneSlice(t *testing.T) {
+	job := uniqueJob()
+	r := newRig(t, "SLURM_JOB_ID="+job, "CUDA_DEVICE_MEMORY_LIMIT=2g")
+	a := r.start(nil, "cuclient", "dev", "0", "alloc", "1g")
+	want(t, "first process", a.lines, "dev=OK", "alloc=OK")
+	// Both contexts (2 x 300 MiB) and the first GiB leave 424 MiB.
+	lines, _ := r.run(nil, "cuclient", "dev", "0", "info", "alloc", "500m", "alloc", "400m")
+	_, free := totalFree(t, lines[1])
+	if free != 2*GiB-2*ctxMem-GiB {
+		t.Fatalf("second process sees free=%d, want %d", free, 2*GiB-2*ctxMem-GiB)
+	}
+	want(t, "second process", lines[2:], "alloc=ERR 2", "alloc=OK")
+	if err := a.release(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A holder killed with SIGKILL never returns its slot; the next refusal
+// finds it dead and frees its share.
+func TestKilledHolderIsCleaned(t *testing.T) {
+	job := uniqueJob()
+	r := newRig(t, "SLURM_JOB_ID="+job, "CUDA_DEVICE_MEMORY_LIMIT=2g")
+	a := r.start(nil, "cuclient", "dev", "0", "alloc", "1g")
+	a.cmd.Process.Signal(syscall.SIGKILL)
+	a.cmd.Wait()
+	lines, _ := r.run(nil, "cuclient", "dev", "0", "alloc", "1g", "info")
+	want(t, "after SIGKILL", lines[:2], "dev=OK", "alloc=OK")
+	for _, pid := range readRegion(t, r.regionPath(job)).livePids() {
+		if int(pid) == a.cmd.Process.Pid {
+			t.Fatalf("dead pid %d still holds a slot", pid)
+		}
+	}
+}
+
+// 8 processes x 4 threads allocate and free at random for 10 s: the
+// simulator (the GPU's own truth) never sees the job above its slice, and
+// the region ends at zero.
+func TestConcurrentProcessesNeverOvershoot(t *testing.T) {
+	if testing.Short() {
+		t.Skip("10 s stress test")
+	}
+	job := uniqueJob()
+	limit := 4 * GiB
+	r := newRig(t, "SLURM_JOB_ID="+job, fmt.Sprintf("CUDA_DEVICE_MEMORY_LIMIT=%d", limit))
+	watch := r.cmd(false, nil, "dl_nvclient", "0", "watch", "1", "11")
+	var watchOut strings.Builder
+	watch.Stdout = &watchOut
+	if err := watch.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	results := make([]string, 8)
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			out, err := r.cmd(true, nil, "stress", "10", "4", strconv.FormatUint(256*MiB, 10)).Output()
+			if err != nil {
+				results[i] = "error: " + err.Error()
+				return
+			}
+			results[i] = strings.TrimSpace(string(out))
+		}(i)
+	}
+	wg.Wait()
+	if err := watch.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	var ok, refused int
+	for _, res := range results {
+		var o, rf, e int
+		if _, err := fmt.Sscanf(res, "ok=%d refused=%d errors=%d", &o, &rf, &e); err != nil || e != 0 {
+			t.Fatalf("stress process: %q", res)
+		}
+		ok += o
+		refused += rf
+	}
+	var max uint64
+	fmt.Sscanf(strings.TrimSpace(watchOut.String()), "max_used=%d", &max)
+	t.Logf("%d allocations, %d refused, highest usage the GPU saw %d MiB of %d MiB", ok, refused, max/MiB, limit/MiB)
+	if max == 0 || max > limit {
+		t.Fatalf("the GPU saw the job use %d bytes, limit %d", max, limit)
+	}
+	if refused == 0 {
+		t.Fatal("no allocation was refused: the test did not reach the limit")
+	}
+	v := readRegion(t, r.regionPath(job))
+	if v.tracked(0) != 0 || len(v.livePids()) != 0 {
+		t.Fatalf("region after all exited: tracked=%d pids=%v", v.tracked(0), v.livePids())
+	}
+}
+
+// A user who zeroes their job's region cannot raise the real limit: the
+// NVML cross-check restores what the job really holds.
+func TestTamperedRegionDoesNotRaiseTheLimit(t *testing.T) {
+	job := uniqueJob()
+	r := newRig(t, "SLURM_JOB_ID="+job, "CUDA_DEVICE_MEMORY_LIMIT=2g")
+	a := r.start(nil, "cuclient", "dev", "0", "alloc", "1g")
+	zeroAccounting(t, r.regionPath(job), 0)
+	time.Sleep(1100 * time.Millisecond) // past the check interval
+	lines, _ := r.run(nil, "cuclient", "dev", "0", "alloc", "1g", "alloc", "400m")
+	want(t, "after tampering", lines, "dev=OK", "alloc=ERR 2", "alloc=OK")
+	a.release()
+}
+
+func TestOOMKillerKillsTheJobsProcesses(t *testing.T) {
+	if syscall.Getuid() != 0 {
+		t.Skip("needs root to run the job as an unprivileged user (the killer never acts for root)")
+	}
+	job := uniqueJob()
+	r := newRig(t, "SLURM_JOB_ID="+job, "CUDA_DEVICE_MEMORY_LIMIT=2g", "ACTIVE_OOM_KILLER=1")
+	asNobody := func(c *exec.Cmd) *exec.Cmd {
+		c.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		return c
+	}
+	holder := asNobody(r.cmd(true, nil, "cuclient", "dev", "0", "alloc", "1g", "sleep", "20000"))
+	if err := holder.Start(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, "holder allocation", func() bool {
+		lines, _ := r.run([]string{"LD_PRELOAD="}, "dl_nvclient")
+		return strings.Contains(strings.Join(lines, " "), fmt.Sprintf("pid=%d ", holder.Process.Pid))
+	})
+	out, _ := asNobody(r.cmd(true, nil, "cuclient", "dev", "0", "alloc", "1g")).Output()
+	holderErr := holder.Wait()
+	ws, _ := holder.ProcessState.Sys().(syscall.WaitStatus)
+	if holderErr == nil || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
+		t.Fatalf("holder was not killed: %v", holderErr)
+	}
+	if strings.Contains(string(out), "alloc=OK") {
+		t.Fatalf("the refused process went on: %q", out)
+	}
+	log := readFile(t, r.dir+"/softmig.log")
+	if !strings.Contains(log, fmt.Sprintf(`msg="oom kill" target=%d`, holder.Process.Pid)) {
+		t.Fatalf("kill not logged:\n%s", log)
+	}
+}

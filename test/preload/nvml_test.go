@@ -1,0 +1,65 @@
+package preloadtest
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// What NVML says inside a job: the slice, the job's usage, the job's
+// processes only.
+func TestNVMLShowsTheSlice(t *testing.T) {
+	job := uniqueJob()
+	r := newRig(t)
+	jobEnv := []string{"SLURM_JOB_ID=" + job, "CUDA_DEVICE_MEMORY_LIMIT=12g"}
+	mine := r.start(jobEnv, "cuclient", "dev", "0", "alloc", "1g")
+	// Another job's process on the same GPU, not under the library.
+	other := r.start([]string{"LD_PRELOAD=", "SLURM_JOB_ID=1"}, "cuclient", "dev", "0", "alloc", "2g")
+
+	lines, _ := r.run(jobEnv, "dl_nvclient")
+	used := GiB + ctxMem
+	want(t, "job view", lines,
+		fmt.Sprintf("mem total=%d free=%d used=%d", 12*GiB, 12*GiB-used, used),
+		fmt.Sprintf("mem2 total=%d free=%d used=%d", 12*GiB, 12*GiB-used, used),
+		"procs=1",
+		fmt.Sprintf("proc pid=%d used=%d", mine.cmd.Process.Pid, used))
+
+	// Passive (no job, no limit): NVML's own answer, every process.
+	lines, _ = r.run(nil, "dl_nvclient")
+	total := 48 * GiB
+	all := used + 2*GiB + ctxMem
+	if lines[0] != fmt.Sprintf("mem total=%d free=%d used=%d", total, total-all, all) || lines[2] != "procs=2" {
+		t.Fatalf("passive view: %q", lines)
+	}
+	mine.release()
+	other.release()
+}
+
+func TestLogEventsAndQuietStderr(t *testing.T) {
+	job := uniqueJob()
+	r := newRig(t, "SLURM_JOB_ID="+job, "CUDA_DEVICE_MEMORY_LIMIT=1g")
+	lines, stderr := r.run(nil, "cuclient", "dev", "0", "alloc", "2g", "alloc", "2g", "alloc", "100m")
+	want(t, "client", lines, "dev=OK", "alloc=ERR 2", "alloc=ERR 2", "alloc=OK")
+	if stderr != "" {
+		t.Fatalf("level 0 wrote to stderr: %q", stderr)
+	}
+	log := readFile(t, r.dir+"/softmig.log")
+	for _, w := range []string{
+		`level=event job=` + job + ` pid=`, `dev=- msg="process start" exe="` + r.prog("cuclient") + `"`,
+		`dev=0 msg="device attach" uuid=GPU-`, `mem_limit=1073741824 sm_limit=0`,
+		`dev=0 msg="oom refused" api=cuMemAlloc_v2 requested=2147483648 used=314572800 limit=1073741824 suppressed=0`,
+		`dev=0 msg="process exit" peak=419430400 throttled_ms=0`,
+	} {
+		if !strings.Contains(log, w) {
+			t.Errorf("log lacks %q:\n%s", w, log)
+		}
+	}
+	if n := strings.Count(log, "\n"); n != 5 {
+		t.Errorf("log has %d lines, want 5:\n%s", n, log)
+	}
+	// Level 3 copies the lines to stderr.
+	_, stderr = r.run([]string{"SOFTMIG_LOG_LEVEL=3"}, "cuclient", "dev", "0", "alloc", "2g")
+	if !strings.Contains(stderr, `msg="oom refused"`) {
+		t.Fatalf("level 3 stderr %q", stderr)
+	}
+}
