@@ -266,4 +266,54 @@ typedef struct nvmlProcessUtilizationSample_st {
 
 #define NVML_DEVICE_UUID_V2_BUFFER_SIZE 96
 
+/* ---- Added for the simulated GPU (sim/) ------------------------------------ */
+
+/* More CUresult values (cuda.h). */
+enum {
+	CUDA_ERROR_INVALID_IMAGE = 200,
+	CUDA_ERROR_CONTEXT_ALREADY_CURRENT = 202,
+	CUDA_ERROR_FILE_NOT_FOUND = 301,
+	CUDA_ERROR_NOT_MAPPED = 211,
+	CUDA_ERROR_INVALID_SOURCE = 300,
+	CUDA_ERROR_CONTEXT_IS_DESTROYED = 709,
+};
+
+typedef struct CUkern_st *CUkernel;
+
+/* cuda.h 12.x: the _v2 kernel node parameters (cuGraphAddKernelNode_v2). */
+typedef struct CUDA_KERNEL_NODE_PARAMS_v2_st {
+	CUfunction func;
+	unsigned int gridDimX, gridDimY, gridDimZ;
+	unsigned int blockDimX, blockDimY, blockDimZ;
+	unsigned int sharedMemBytes;
+	void **kernelParams;
+	void **extra;
+	CUkernel kern;
+	CUcontext ctx;
+} CUDA_KERNEL_NODE_PARAMS_v2;
+
+/* More nvmlReturn_t values (nvml.h). */
+enum {
+	NVML_ERROR_ARGUMENT_VERSION_MISMATCH = 25,
+};
+
+#define NVML_DEVICE_PCI_BUS_ID_BUFFER_SIZE 32
+#define NVML_DEVICE_PCI_BUS_ID_BUFFER_V2_SIZE 16
+
+typedef struct nvmlPciInfo_st {
+	char busIdLegacy[NVML_DEVICE_PCI_BUS_ID_BUFFER_V2_SIZE];
+	unsigned int domain;
+	unsigned int bus;
+	unsigned int device;
+	unsigned int pciDeviceId;    /* device id << 16 | vendor id */
+	unsigned int pciSubSystemId;
+	char busId[NVML_DEVICE_PCI_BUS_ID_BUFFER_SIZE];
+} nvmlPciInfo_t;
+
+typedef struct nvmlBAR1Memory_st {
+	unsigned long long bar1Total;
+	unsigned long long bar1Free;
+	unsigned long long bar1Used;
+} nvmlBAR1Memory_t;
+
 #endif

@@ -1,0 +1,129 @@
+/*
+ * Internal API of the simulated NVIDIA GPU (sim/): the state shared by every
+ * process that uses the same SOFTMIG_SIM_STATE file, and the helpers both
+ * fake libraries (libcuda.so.1 from cuda_*.c, libnvidia-ml.so.1 from
+ * nvml_*.c) build on.  Every symbol declared here is hidden: the libraries
+ * export only the CUDA / NVML entry points.
+ *
+ * Adding NVML functions (sim/nvml_extra*.c): include "sim.h" and
+ * "nvml_sim.h", check nvml_ready() first (NVML_ERROR_UNINITIALIZED), turn a
+ * handle into a device index with nvml_dev_index(), then either read the
+ * immutable device fields (sim_st->dev[i].uuid, .total, .sms, .name, ...)
+ * without the lock, or take sim_lock()/sim_unlock() around anything that
+ * reads processes or the busy ring (sim_reap_locked() first drops dead
+ * processes; the sim_*_locked helpers below do the arithmetic).
+ *
+ * Lock protocol: one robust process-shared mutex (sim_st->lock) guards the
+ * whole mapped state except the fields written once by the creator before
+ * init_state becomes SIM_INIT_DONE.  A holder that dies leaves the mutex
+ * EOWNERDEAD; the next sim_lock() marks it consistent and goes on (every
+ * update is a few word stores, so the state stays usable).
+ *
+ * Time is CLOCK_REALTIME in nanoseconds (NVML timestamps are microseconds
+ * since the epoch and must compare across processes).
+ */
+#ifndef SOFTMIG_SIM_H
+#define SOFTMIG_SIM_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cuda_abi.h"
+
+#pragma GCC visibility push(hidden)
+
+#define SIM_MAGIC 0x4d495347494d5353ULL /* "SSMIGSIM" */
+#define SIM_VERSION 1
+#define SIM_MAX_DEVICES 8
+#define SIM_MAX_PROCS 256
+#define SIM_RING 8192
+
+enum { SIM_INIT_NONE = 0, SIM_INIT_BUSY = 1, SIM_INIT_DONE = 2 };
+
+/* One busy interval of a device: a kernel (or a run of back-to-back kernels
+ * of one process, merged) executing from start_ns to end_ns. */
+struct sim_interval {
+	uint64_t start_ns;
+	uint64_t end_ns;
+	uint32_t pid;
+	uint32_t pad;
+};
+
+struct sim_device {
+	uint8_t uuid[16];      /* cuDeviceGetUuid bytes; NVML prints them */
+	uint64_t total;        /* bytes of memory */
+	uint32_t sms;          /* multiprocessors */
+	uint32_t pci_bus;      /* PCI bus number (domain 0, device 0, fn 0) */
+	char name[96];
+	char serial[32];
+	uint64_t busy_until_ns; /* end of the last kernel queued on the device */
+	uint64_t ring_next;     /* number of intervals ever written */
+	struct sim_interval ring[SIM_RING]; /* ring[(ring_next-1) % SIM_RING] is newest */
+};
+
+/* A process that uses the simulated GPU.  pid 0 marks a free slot. */
+struct sim_proc {
+	uint32_t pid;
+	uint32_t pad;
+	uint64_t starttime;                  /* /proc/<pid>/stat field 22 */
+	uint64_t alloc[SIM_MAX_DEVICES];     /* bytes of live allocations */
+	uint64_t ctx_bytes[SIM_MAX_DEVICES]; /* bytes charged for contexts */
+	uint32_t ctx_count[SIM_MAX_DEVICES]; /* contexts held on the device */
+	uint64_t busy_ns[SIM_MAX_DEVICES];   /* kernel time launched, total */
+};
+
+struct sim_state {
+	uint64_t magic;
+	uint32_t version;
+	uint32_t init_state; /* SIM_INIT_*; written last by the creator */
+	uint64_t size;       /* sizeof(struct sim_state) */
+	uint32_t ndev;
+	int32_t cuda_driver_version; /* cuDriverGetVersion */
+	uint64_t ctx_memory;         /* bytes one context costs */
+	char driver_string[32];      /* nvmlSystemGetDriverVersion */
+	union {
+		pthread_mutex_t lock;
+		char lock_pad[64];
+	};
+	struct sim_device dev[SIM_MAX_DEVICES];
+	struct sim_proc proc[SIM_MAX_PROCS];
+};
+
+/* A process's view of one device, for process lists. */
+struct sim_proc_info {
+	uint32_t pid;
+	uint64_t used; /* context + allocations, bytes */
+	uint64_t busy_ns;
+};
+
+extern struct sim_state *sim_st;
+
+/* state_shm.c */
+int sim_attach(void); /* map the state (once per library); 0 or -errno */
+void sim_lock(void);
+void sim_unlock(void);
+void sim_reap_locked(void);                   /* drop dead processes */
+struct sim_proc *sim_self_locked(int create); /* this process's slot */
+uint64_t sim_dev_used_locked(int dev);
+/* Charge bytes of memory (ctx != 0: a context) to this process on dev;
+ * -ENOMEM when the device's free memory is smaller. */
+int sim_charge(int dev, uint64_t bytes, int ctx);
+void sim_uncharge(int dev, uint64_t bytes, int ctx);
+int sim_list_procs_locked(int dev, struct sim_proc_info *out, int max);
+void sim_uuid_string(int dev, char *buf, size_t len); /* "GPU-xxxxxxxx-..." */
+int sim_parse_size(const char *s, uint64_t *out);
+
+/* state_time.c */
+uint64_t sim_now_ns(void);
+void sim_sleep_until(uint64_t t_ns);
+/* Queue a kernel of dur_ns on dev for this process; returns its end time. */
+uint64_t sim_launch(int dev, uint64_t dur_ns);
+/* Busy nanoseconds of dev within [from, to), of one pid (0: all). */
+uint64_t sim_busy_ns_locked(int dev, uint64_t from, uint64_t to, uint32_t pid);
+/* Distinct pids with busy time in [from, to); returns how many (<= max). */
+int sim_busy_pids_locked(int dev, uint64_t from, uint64_t to, uint32_t *pids, int max);
+
+#pragma GCC visibility pop
+
+#endif
