@@ -1,6 +1,8 @@
 /*
- * stress SECONDS THREADS MAXBYTES: threads allocate and free at random on
- * device 0 for SECONDS, then free everything.  Prints
+ * stress SECONDS THREADS MAXBYTES [GO]: threads allocate and free at random
+ * on device 0 for SECONDS, then free everything.  With GO, the program
+ * creates GO.<pid> once its context exists and starts only when the file
+ * GO appears, so that every process of a test has its context first.  Prints
  * "ok=<n> refused=<n> errors=<n>".  Refusals are expected near the limit;
  * errors (anything but OUT_OF_MEMORY) are not.
  */
@@ -74,8 +76,8 @@ int main(int argc, char **argv)
 	pthread_t t[64];
 	int i, nt;
 
-	if (argc != 4) {
-		fprintf(stderr, "usage: stress SECONDS THREADS MAXBYTES\n");
+	if (argc != 4 && argc != 5) {
+		fprintf(stderr, "usage: stress SECONDS THREADS MAXBYTES [GO]\n");
 		return 2;
 	}
 	seconds = atof(argv[1]);
@@ -86,6 +88,16 @@ int main(int argc, char **argv)
 	if (cuInit(0) != CUDA_SUCCESS || cuDevicePrimaryCtxRetain(&ctx, 0) != CUDA_SUCCESS) {
 		printf("init failed\n");
 		return 1;
+	}
+	if (argc == 5) {
+		char ready[4096];
+		FILE *f;
+		snprintf(ready, sizeof(ready), "%s.%d", argv[4], (int)getpid());
+		if (!(f = fopen(ready, "w")))
+			return 1;
+		fclose(f);
+		while (access(argv[4], F_OK) != 0)
+			usleep(1000);
 	}
 	for (i = 0; i < nt; i++)
 		pthread_create(&t[i], NULL, worker, (void *)(uintptr_t)(i + 1));

@@ -60,7 +60,7 @@ func writeConf(t *testing.T, job, text string, mode os.FileMode) string {
 func (r *rig) runIn(wrap []string, extra []string, name string, args ...string) (lines []string, stderr string) {
 	r.t.Helper()
 	c := r.cmd(true, extra, name, args...)
-	c.Args = append(append(append([]string{}, wrap[1:]...), c.Path), args...)
+	c.Args = append(append(append([]string{}, wrap...), c.Path), args...)
 	c.Path = wrap[0]
 	var out, errb strings.Builder
 	c.Stdout, c.Stderr = &out, &errb

@@ -1,7 +1,11 @@
 package preloadtest
 
 import (
+	"os"
+	"path/filepath"
+
 	"fmt"
+	"github.com/softmig/softmig/internal/testutil"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -56,7 +60,7 @@ func TestConcurrentProcessesNeverOvershoot(t *testing.T) {
 	job := uniqueJob()
 	limit := 4 * GiB
 	r := newRig(t, "SLURM_JOB_ID="+job, fmt.Sprintf("CUDA_DEVICE_MEMORY_LIMIT=%d", limit))
-	watch := r.cmd(false, nil, "dl_nvclient", "0", "watch", "1", "11")
+	watch := r.cmd(false, nil, "dl_nvclient", "0", "watch", "1", "12")
 	var watchOut strings.Builder
 	watch.Stdout = &watchOut
 	if err := watch.Start(); err != nil {
@@ -64,17 +68,25 @@ func TestConcurrentProcessesNeverOvershoot(t *testing.T) {
 	}
 	var wg sync.WaitGroup
 	results := make([]string, 8)
+	gate := filepath.Join(r.dir, "go")
 	for i := 0; i < 8; i++ {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			out, err := r.cmd(true, nil, "stress", "10", "4", strconv.FormatUint(256*MiB, 10)).Output()
+			out, err := r.cmd(true, nil, "stress", "10", "4", strconv.FormatUint(256*MiB, 10), gate).Output()
 			if err != nil {
 				results[i] = "error: " + err.Error()
 				return
 			}
 			results[i] = strings.TrimSpace(string(out))
 		}(i)
+	}
+	eventually(t, 20*time.Second, "8 contexts", func() bool {
+		m, _ := filepath.Glob(gate + ".*")
+		return len(m) == 8
+	})
+	if err := os.WriteFile(gate, nil, 0o644); err != nil {
+		t.Fatal(err)
 	}
 	wg.Wait()
 	if err := watch.Wait(); err != nil {
@@ -123,7 +135,15 @@ func TestOOMKillerKillsTheJobsProcesses(t *testing.T) {
 	}
 	job := uniqueJob()
 	r := newRig(t, "SLURM_JOB_ID="+job, "CUDA_DEVICE_MEMORY_LIMIT=2g", "ACTIVE_OOM_KILLER=1")
+	// The unprivileged user may not reach the build tree: run copies.
+	bin := r.dir + "/bin"
+	for _, f := range []string{"build/test/cuclient", "build/libsoftmig.so", "build/sim/libcuda.so.1", "build/sim/libnvidia-ml.so.1"} {
+		copyFile(t, testutil.Path(t, f), filepath.Join(bin, filepath.Base(f)))
+	}
+	r.env = append(r.env, "LD_LIBRARY_PATH="+bin)
 	asNobody := func(c *exec.Cmd) *exec.Cmd {
+		c.Path = filepath.Join(bin, "cuclient")
+		c.Env = append(c.Env, "LD_PRELOAD="+filepath.Join(bin, "libsoftmig.so"))
 		c.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
 		return c
 	}
