@@ -27,6 +27,8 @@ type System struct {
 	NVMLVersion   string
 	CUDAVersion   string // "13.0"
 	Devices       []*Device
+	// Attached is the number of GPUs on the node, whatever -i selects.
+	Attached int
 }
 
 // Device is what softmig-smi shows about one GPU. Memory is in bytes, power

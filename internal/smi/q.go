@@ -73,7 +73,7 @@ func Detail(w io.Writer, sys *System, display map[string]bool) {
 	q.kv(0, "Driver Version", orNA(sys.DriverVersion))
 	q.kv(0, "CUDA Version", orNA(sys.CUDAVersion))
 	q.b.WriteString("\n")
-	q.kv(0, "Attached GPUs", strconv.Itoa(len(sys.Devices)))
+	q.kv(0, "Attached GPUs", strconv.Itoa(attached(sys)))
 	for _, d := range sys.Devices {
 		q.head(0, "GPU "+d.BusID)
 		if all {
@@ -155,4 +155,11 @@ func Detail(w io.Writer, sys *System, display map[string]bool) {
 		q.b.WriteString("\n")
 	}
 	io.WriteString(w, q.b.String())
+}
+
+func attached(sys *System) int {
+	if sys.Attached > 0 {
+		return sys.Attached
+	}
+	return len(sys.Devices)
 }

@@ -106,7 +106,7 @@ func addApp(names []string, unit string, f func(*System, *Device, *Process) stri
 func init() {
 	addGPU([]string{"timestamp"}, "", func(s *System, d *Device) string { return timestamp(s) })
 	addGPU([]string{"driver_version"}, "", func(s *System, d *Device) string { return csvStr(s.DriverVersion) })
-	addGPU([]string{"count"}, "", func(s *System, d *Device) string { return strconv.Itoa(len(s.Devices)) })
+	addGPU([]string{"count"}, "", func(s *System, d *Device) string { return strconv.Itoa(attached(s)) })
 	addGPU([]string{"name", "gpu_name"}, "", func(s *System, d *Device) string { return d.Name })
 	addGPU([]string{"serial", "gpu_serial"}, "", func(s *System, d *Device) string { return csvStr(d.Serial) })
 	addGPU([]string{"uuid", "gpu_uuid"}, "", func(s *System, d *Device) string { return d.UUID })

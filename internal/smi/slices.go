@@ -74,8 +74,8 @@ func Slices(sys *System, dir, procRoot string) (rows []SliceRow, warnings []erro
 		rows = append(rows, jobRows(sys, id, cfg, reg, owner, procRoot)...)
 	}
 	sort.Slice(rows, func(i, j int) bool {
-		if rows[i].GPU != rows[j].GPU {
-			return rows[i].GPU < rows[j].GPU
+		if gi, gj := uint(rows[i].GPU), uint(rows[j].GPU); gi != gj {
+			return gi < gj // NA (no GPU yet) last
 		}
 		return jobLess(rows[i].Job, rows[j].Job)
 	})
