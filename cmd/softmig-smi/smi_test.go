@@ -28,6 +28,7 @@ type node struct {
 	proc, conf string
 	sys        *smi.System
 	env        map[string]string
+	ctx        context.Context
 }
 
 func writeFile(t *testing.T, path, data string, mode os.FileMode) {
@@ -46,7 +47,8 @@ func newNode(t *testing.T, selfCgroup string) *node {
 		t.Skip("job configs must be root-owned (contract 2): run as root")
 	}
 	dir := t.TempDir()
-	n := &node{proc: filepath.Join(dir, "proc"), conf: filepath.Join(dir, "softmig"), env: map[string]string{}}
+	n := &node{proc: filepath.Join(dir, "proc"), conf: filepath.Join(dir, "softmig"), env: map[string]string{},
+		ctx: context.Background()}
 	writeFile(t, filepath.Join(n.proc, "self", "cgroup"), selfCgroup, 0o644)
 	writeFile(t, filepath.Join(n.proc, "2178454", "cgroup"), "0::/system.slice/slurmstepd.scope/job_42/step_0/user/task_0\n", 0o644)
 	writeFile(t, filepath.Join(n.proc, "2178999", "cgroup"), "0::/system.slice/slurmstepd.scope/job_43/step_batch/user/task_0\n", 0o644)
@@ -104,7 +106,7 @@ func (n *node) run(t *testing.T, args ...string) result {
 			return nil
 		},
 		selfExe:  "/proc/self/exe",
-		ctx:      context.Background(),
+		ctx:      n.ctx,
 		maxLoops: 2,
 	}
 	var out, errb bytes.Buffer
@@ -320,8 +322,11 @@ func TestLoop(t *testing.T) {
 	if r.stdout != "index\n0\n1\n0\n1\n" {
 		t.Errorf("-lms 1 twice: %q; want the header once and two rounds", r.stdout)
 	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // an interrupt during the first sleep
+	n.ctx = ctx
 	r = n.run(t, "-l", "--query-gpu=index", "--format=csv,noheader", "-i", "0")
-	if r.err != nil || r.execPath != "" {
+	if r.err != nil || r.execPath != "" || r.stdout != "0\n" {
 		t.Errorf("-l without a value: %v, exec %q; want the default interval", r.err, r.execPath)
 	}
 }
