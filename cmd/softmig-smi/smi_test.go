@@ -360,3 +360,37 @@ func TestNormalize(t *testing.T) {
 		}
 	}
 }
+
+// TestRealLayout compares the fixed parts of the default view with a capture
+// of the real nvidia-smi (scripts/gpu-smi-capture.sh), when one is present.
+func TestRealLayout(t *testing.T) {
+	real, err := os.ReadFile(filepath.Join("testdata", "real", "default.txt"))
+	if err != nil {
+		t.Skip("no capture of the real nvidia-smi in testdata/real (scripts/gpu-smi-capture.sh)")
+	}
+	ours, err := os.ReadFile(filepath.Join("testdata", "admin-table.golden"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fixed := func(s string) []string {
+		var keep []string
+		for _, l := range strings.Split(s, "\n") {
+			if strings.HasPrefix(l, "+") || strings.HasPrefix(l, "|=") || strings.Contains(l, "Persistence-M") ||
+				strings.Contains(l, "Memory-Usage") || strings.Contains(l, "MIG M.") || strings.Contains(l, "Processes:") ||
+				strings.Contains(l, "Process name") || strings.Contains(l, "Usage      |") {
+				keep = append(keep, l)
+			}
+		}
+		return keep
+	}
+	r, o := fixed(string(real)), fixed(string(ours))
+	seen := map[string]bool{}
+	for _, l := range r {
+		seen[l] = true
+	}
+	for _, l := range o {
+		if !seen[l] && !strings.Contains(l, "SoftMig") {
+			t.Errorf("layout line not in the real nvidia-smi's output:\n%s", l)
+		}
+	}
+}
