@@ -311,7 +311,8 @@ func execute(d deps, c *cli, p planT, stdout, stderr io.Writer) error {
 	case modeQueryGPU, modeList:
 		need |= smi.NeedDetail
 	}
-	if scope.InSlice || p.mode == modeTable || p.mode == modeSlices {
+	_, noSlices := os.Stat(d.env.ConfDir)
+	if scope.InSlice || p.mode == modeSlices || (p.mode == modeTable && noSlices == nil) {
 		// the job's utilisation, or the slices' SM use
 		need |= smi.NeedProcUtil | smi.NeedProcs
 	}
