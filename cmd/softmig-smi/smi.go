@@ -1,0 +1,456 @@
+// Softmig-smi is nvidia-smi for a GPU slice.
+//
+// Synopsis:
+//
+//	softmig-smi [nvidia-smi options] [--real PATH] [--softmig-dir DIR] [--slices]
+//
+// Description:
+//
+// Installed in place of nvidia-smi, it shows a job its slice: memory totals
+// and free memory are the job's memory limit, used memory and utilisation
+// are the job's, and only the job's processes (found by cgroup) are listed.
+// Outside a job it shows what nvidia-smi shows, followed by a table of the
+// slices on each GPU (job, user, memory slice and use, SM limit and use).
+// It implements the default table, -L, -i, -l/--loop, -lms, -q (with -d
+// MEMORY, UTILIZATION, PIDS, TEMPERATURE, POWER, CLOCK), -f, and
+// --query-gpu/--query-compute-apps with --format=csv[,noheader][,nounits],
+// in nvidia-smi's layout; any other option runs the real nvidia-smi.
+//
+// Options:
+//
+//	--real PATH         the real nvidia-smi (env SOFTMIG_NVIDIA_SMI, site config
+//	                    paths.nvidia_smi_real, default /usr/bin/nvidia-smi.real)
+//	--softmig-dir DIR   job configs and regions (default /var/run/softmig)
+//	--slices            print only the table of slices (CSV with --format)
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/alecthomas/kong"
+	"gopkg.in/yaml.v3"
+
+	"github.com/softmig/softmig/internal/smi"
+)
+
+type cli struct {
+	ListGPUs  bool   `name:"list-gpus" short:"L" help:"List the GPUs."`
+	ID        string `name:"id" short:"i" placeholder:"ID" help:"Show only these GPUs: indices, UUIDs or PCI bus ids, comma-separated."`
+	Loop      int    `name:"loop" short:"l" placeholder:"SEC" help:"Repeat every SEC seconds until interrupted (default 5)."`
+	LoopMs    int    `name:"loop-ms" placeholder:"MS" help:"Repeat every MS milliseconds until interrupted."`
+	Query     bool   `name:"query" short:"q" help:"Show details (memory, utilisation, processes, ...)."`
+	Display   string `name:"display" short:"d" placeholder:"TYPES" help:"With -q: only MEMORY, UTILIZATION, PIDS, TEMPERATURE, POWER, CLOCK."`
+	QueryGPU  string `name:"query-gpu" placeholder:"FIELDS" help:"Print GPU fields (memory.total, memory.used, memory.free, utilization.gpu, name, index, uuid, pci.bus_id, ...)."`
+	QueryApps string `name:"query-compute-apps" placeholder:"FIELDS" help:"Print process fields (pid, process_name, used_memory, gpu_uuid, gpu_bus_id, ...)."`
+	Format    string `name:"format" placeholder:"csv[,noheader][,nounits]" help:"Output format of the queries."`
+	Filename  string `name:"filename" short:"f" placeholder:"FILE" help:"Write to FILE instead of standard output."`
+
+	Real       string `name:"real" placeholder:"PATH" help:"The real nvidia-smi, run for every other option (env SOFTMIG_NVIDIA_SMI, site config paths.nvidia_smi_real, default /usr/bin/nvidia-smi.real)."`
+	SoftmigDir string `name:"softmig-dir" placeholder:"DIR" help:"Directory of the job configs and regions (site config paths.config_dir, default /var/run/softmig)."`
+	SiteConfig string `name:"site-config" default:"/etc/softmig/softmig.yaml" placeholder:"FILE" help:"Site configuration."`
+	Slices     bool   `name:"slices" help:"Print only the table of slices (CSV with --format)."`
+}
+
+// exitError carries nvidia-smi's exit status for an error.
+type exitError struct {
+	code int
+	msg  string
+}
+
+func (e *exitError) Error() string { return e.msg }
+
+// nvidia-smi's exit statuses.
+const (
+	exitArgs       = 2
+	exitPermission = 4
+	exitNotFound   = 6
+	exitDriver     = 9
+	exitNoLibrary  = 12
+	exitOther      = 255
+)
+
+// deps is the host, replaceable in tests.
+type deps struct {
+	open     func(procRoot string) (smi.Source, error)
+	env      smi.Env
+	exec     func(path string, argv []string) error
+	selfExe  string
+	ctx      context.Context
+	maxLoops int // tests: stop after this many iterations (0: never)
+}
+
+func hostDeps(ctx context.Context) deps {
+	return deps{
+		open: func(procRoot string) (smi.Source, error) { return smi.OpenNVML(procRoot) },
+		env: smi.Env{ProcRoot: "/proc", ConfDir: "/var/run/softmig", LookupEnv: os.LookupEnv,
+			UID: os.Getuid()},
+		exec:    func(path string, argv []string) error { return syscall.Exec(path, argv, os.Environ()) },
+		selfExe: "/proc/self/exe",
+		ctx:     ctx,
+	}
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := runWith(hostDeps(ctx), os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		code := 1
+		var ee *exitError
+		if errors.As(err, &ee) {
+			code = ee.code
+		}
+		if msg := err.Error(); msg != "" {
+			fmt.Fprintln(os.Stderr, msg)
+		}
+		os.Exit(code)
+	}
+}
+
+// run is softmig-smi with the host's NVML, /proc and environment.
+func run(args []string, stdout, stderr io.Writer) error {
+	return runWith(hostDeps(context.Background()), args, stdout, stderr)
+}
+
+type kongExit int
+
+func runWith(d deps, args []string, stdout, stderr io.Writer) (err error) {
+	kargs, realArgs, implemented := normalize(args)
+	var c cli
+	parser, err := kong.New(&c, kong.Name("softmig-smi"),
+		kong.Description("nvidia-smi for a GPU slice: a job sees its slice and its own processes; an admin sees every slice."),
+		kong.Writers(stdout, stderr),
+		kong.Exit(func(code int) { panic(kongExit(code)) }))
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			code, ok := r.(kongExit)
+			if !ok {
+				panic(r)
+			}
+			err = nil
+			if code != 0 {
+				err = &exitError{int(code), ""}
+			}
+		}
+	}()
+	if _, perr := parser.Parse(kargs); perr != nil {
+		if !implemented {
+			return passthrough(d, &c, realArgs)
+		}
+		return &exitError{exitArgs, "softmig-smi: " + perr.Error()}
+	}
+	site := readSite(c.SiteConfig)
+	if c.SoftmigDir == "" {
+		c.SoftmigDir = site.Paths.ConfigDir
+	}
+	if c.SoftmigDir != "" {
+		d.env.ConfDir = c.SoftmigDir
+	}
+	if c.Real == "" {
+		c.Real, _ = d.env.LookupEnv("SOFTMIG_NVIDIA_SMI")
+	}
+	if c.Real == "" {
+		c.Real = site.Paths.NvidiaSmiReal
+	}
+	if c.Real == "" {
+		c.Real = "/usr/bin/nvidia-smi.real"
+	}
+	p, ok := plan(&c)
+	if !implemented || !ok {
+		return passthrough(d, &c, realArgs)
+	}
+	return execute(d, &c, p, stdout, stderr)
+}
+
+// siteConfig is the part of /etc/softmig/softmig.yaml softmig-smi reads.
+type siteConfig struct {
+	Paths struct {
+		NvidiaSmiReal string `yaml:"nvidia_smi_real"`
+		ConfigDir     string `yaml:"config_dir"`
+	} `yaml:"paths"`
+}
+
+func readSite(path string) siteConfig {
+	var s siteConfig
+	data, err := os.ReadFile(path)
+	if err == nil {
+		_ = yaml.Unmarshal(data, &s) // softmig-conf validates it; here only two paths are read
+	}
+	return s
+}
+
+// passthrough runs the real nvidia-smi with the arguments softmig-smi does
+// not implement. Inside a job the preload library keeps filtering what the
+// real nvidia-smi's NVML calls report.
+func passthrough(d deps, c *cli, realArgs []string) error {
+	if fi, err := os.Stat(c.Real); err != nil {
+		return &exitError{exitOther, fmt.Sprintf("softmig-smi: the real nvidia-smi is needed for %q but %v; set --real, SOFTMIG_NVIDIA_SMI or paths.nvidia_smi_real in %s",
+			strings.Join(realArgs, " "), err, c.SiteConfig)}
+	} else if self, err := os.Stat(d.selfExe); err == nil && os.SameFile(fi, self) {
+		return &exitError{exitOther, fmt.Sprintf("softmig-smi: %q is softmig-smi itself, not the real nvidia-smi; set --real, SOFTMIG_NVIDIA_SMI or paths.nvidia_smi_real in %s", c.Real, c.SiteConfig)}
+	}
+	if err := d.exec(c.Real, append([]string{c.Real}, realArgs...)); err != nil {
+		return &exitError{exitOther, fmt.Sprintf("softmig-smi: running %q: %v", c.Real, err)}
+	}
+	return nil
+}
+
+// what softmig-smi will print
+type mode int
+
+const (
+	modeTable mode = iota
+	modeList
+	modeDetail
+	modeQueryGPU
+	modeQueryApps
+	modeSlices
+)
+
+type planT struct {
+	mode    mode
+	query   *smi.Query
+	format  smi.Format
+	csv     bool
+	display map[string]bool
+}
+
+// plan checks the combination of options; ok is false when the real
+// nvidia-smi must answer (including with its own error text).
+func plan(c *cli) (p planT, ok bool) {
+	n := 0
+	for _, b := range []bool{c.ListGPUs, c.Query, c.QueryGPU != "", c.QueryApps != "", c.Slices} {
+		if b {
+			n++
+		}
+	}
+	if n > 1 || (c.Display != "" && !c.Query) || c.Loop < 0 || c.LoopMs < 0 {
+		return p, false
+	}
+	if c.Format != "" {
+		if p.format, ok = smi.ParseFormat(c.Format); !ok {
+			return p, false
+		}
+		p.csv = true
+		if c.QueryGPU == "" && c.QueryApps == "" && !c.Slices {
+			return p, false
+		}
+	}
+	switch {
+	case c.ListGPUs:
+		p.mode = modeList
+	case c.Query:
+		p.mode = modeDetail
+		if c.Display != "" {
+			if p.display, _, ok = smi.ParseDisplay(c.Display); !ok {
+				return p, false
+			}
+		}
+	case c.QueryGPU != "" || c.QueryApps != "":
+		if !p.csv {
+			return p, false
+		}
+		p.mode = modeQueryGPU
+		list, apps := c.QueryGPU, false
+		if c.QueryApps != "" {
+			p.mode, list, apps = modeQueryApps, c.QueryApps, true
+		}
+		if p.query, _, ok = smi.ParseQuery(list, apps); !ok {
+			return p, false
+		}
+	case c.Slices:
+		p.mode = modeSlices
+	default:
+		p.mode = modeTable
+	}
+	return p, true
+}
+
+func execute(d deps, c *cli, p planT, stdout, stderr io.Writer) error {
+	scope, err := smi.ResolveScope(d.env)
+	if err != nil {
+		var ce *smi.ConfigError
+		if errors.As(err, &ce) {
+			return &exitError{exitPermission, "softmig: " + ce.Error()}
+		}
+		return &exitError{exitPermission, "softmig-smi: cannot tell which job this process belongs to (" + err.Error() + "); showing nothing; contact your cluster administrators"}
+	}
+	src, err := d.open(d.env.ProcRoot)
+	if err != nil {
+		return nvmlError(err)
+	}
+	defer src.Close()
+
+	out := stdout
+	if c.Filename != "" {
+		f, err := os.Create(c.Filename)
+		if err != nil {
+			return &exitError{exitArgs, fmt.Sprintf("softmig-smi: %v", err)}
+		}
+		defer f.Close()
+		out = f
+	}
+	need := smi.NeedTable
+	switch p.mode {
+	case modeTable, modeQueryApps, modeSlices:
+		need |= smi.NeedProcs
+	case modeDetail:
+		need |= smi.NeedProcs | smi.NeedDetail
+	case modeQueryGPU, modeList:
+		need |= smi.NeedDetail
+	}
+	_, noSlices := os.Stat(d.env.ConfDir)
+	if scope.InSlice || p.mode == modeSlices || (p.mode == modeTable && noSlices == nil) {
+		// the job's utilisation, or the slices' SM use
+		need |= smi.NeedProcUtil | smi.NeedProcs
+	}
+	interval := time.Duration(c.Loop) * time.Second
+	if c.LoopMs > 0 {
+		interval = time.Duration(c.LoopMs) * time.Millisecond
+	}
+	for i := 0; ; i++ {
+		sys, err := src.Snapshot(need)
+		if err != nil {
+			return nvmlError(err)
+		}
+		allDevs := sys.Devices
+		sys.Attached = len(allDevs)
+		scope.Apply(sys)
+		if c.ID != "" {
+			sel, ok := selectDevices(sys.Devices, c.ID)
+			if !ok {
+				return &exitError{exitNotFound, "No devices were found"}
+			}
+			sys.Devices = sel
+		}
+		if err := render(out, stderr, sys, allDevs, scope, d, c, p, i == 0); err != nil {
+			return err
+		}
+		if interval <= 0 || (d.maxLoops > 0 && i+1 >= d.maxLoops) {
+			return nil
+		}
+		select {
+		case <-d.ctx.Done():
+			return nil
+		case <-time.After(interval):
+		}
+	}
+}
+
+func render(out, stderr io.Writer, sys *smi.System, allDevs []*smi.Device, scope *smi.Scope, d deps, c *cli, p planT, first bool) error {
+	switch p.mode {
+	case modeList:
+		smi.List(out, sys)
+	case modeDetail:
+		smi.Detail(out, sys, p.display)
+	case modeQueryGPU, modeQueryApps:
+		if first && !p.format.NoHeader {
+			p.query.Header(out)
+		}
+		p.query.Rows(out, sys, p.format)
+	case modeTable, modeSlices:
+		if p.mode == modeTable {
+			smi.Table(out, sys)
+			if _, err := os.Stat(d.env.ConfDir); scope.InSlice || err != nil {
+				return nil // a job's view, or a node without SoftMig
+			}
+		}
+		full := &smi.System{Time: sys.Time, Devices: allDevs}
+		rows, warnings := smi.Slices(full, d.env.ConfDir, d.env.ProcRoot)
+		rows = filterRows(rows, sys, scope)
+		for _, w := range warnings {
+			fmt.Fprintln(stderr, "softmig-smi: warning:", w)
+		}
+		if p.csv {
+			if !first {
+				p.format.NoHeader = true
+			}
+			smi.SlicesCSV(out, rows, p.format)
+		} else {
+			smi.SlicesTable(out, rows)
+		}
+	}
+	return nil
+}
+
+// filterRows keeps the rows of the shown devices, and inside a job only the
+// job's own.
+func filterRows(rows []smi.SliceRow, sys *smi.System, scope *smi.Scope) []smi.SliceRow {
+	shown := map[int]bool{}
+	for _, d := range sys.Devices {
+		shown[d.Index] = true
+	}
+	var out []smi.SliceRow
+	for _, r := range rows {
+		if scope.InSlice && r.Job != scope.JobID {
+			continue
+		}
+		if r.GPU != smi.NA && !shown[r.GPU] {
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// selectDevices applies -i: indices, UUIDs or PCI bus ids.
+func selectDevices(devs []*smi.Device, ids string) ([]*smi.Device, bool) {
+	var sel []*smi.Device
+	for _, id := range strings.Split(ids, ",") {
+		id = strings.TrimSpace(id)
+		var found *smi.Device
+		for _, d := range devs {
+			if n, err := strconv.Atoi(id); err == nil && n == d.Index ||
+				strings.EqualFold(id, d.UUID) || busMatch(id, d.BusID) {
+				found = d
+				break
+			}
+		}
+		if found == nil {
+			return nil, false
+		}
+		sel = append(sel, found)
+	}
+	return sel, true
+}
+
+// busMatch compares PCI bus ids with or without the domain's leading zeros.
+func busMatch(a, b string) bool {
+	norm := func(s string) string {
+		s = strings.ToLower(s)
+		parts := strings.Split(s, ":")
+		if len(parts) == 3 {
+			dom, _ := strconv.ParseUint(parts[0], 16, 32)
+			return fmt.Sprintf("%08x:%s:%s", dom, parts[1], parts[2])
+		}
+		if len(parts) == 2 {
+			return "00000000:" + s
+		}
+		return s
+	}
+	return strings.Contains(a, ":") && norm(a) == norm(b)
+}
+
+// nvmlError turns a failure to reach NVML into nvidia-smi's own message.
+func nvmlError(err error) error {
+	if errors.Is(err, smi.ErrNoLibrary) {
+		return &exitError{exitNoLibrary, "NVIDIA-SMI couldn't find libnvidia-ml.so library in your system. Please make sure that the NVIDIA Display Driver is properly installed and present in your system.\nPlease also try adding directory that contains libnvidia-ml.so to your system PATH."}
+	}
+	var ne *smi.NVMLError
+	if errors.As(err, &ne) && ne.Call == "nvmlInit" {
+		return &exitError{exitDriver, "NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver. Make sure that the latest NVIDIA driver is installed and running."}
+	}
+	return &exitError{exitOther, "softmig-smi: " + err.Error()}
+}

@@ -1,0 +1,315 @@
+package smi
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/NVIDIA/go-nvml/pkg/nvml"
+)
+
+// ErrNoLibrary means libnvidia-ml.so.1 could not be loaded.
+var ErrNoLibrary = errors.New("libnvidia-ml.so.1 not found")
+
+// NVMLError is a failing NVML call.
+type NVMLError struct {
+	Call string
+	Ret  nvml.Return
+}
+
+func (e *NVMLError) Error() string {
+	return e.Call + ": " + nvml.ErrorString(e.Ret)
+}
+
+// NVMLSource reads the GPUs through NVML (go-nvml, which dlopens
+// libnvidia-ml.so.1). Functions the loaded library lacks (older drivers,
+// the simulator) are skipped and their values shown as N/A.
+type NVMLSource struct {
+	lib      nvml.Interface
+	procRoot string
+	syms     map[string]bool
+}
+
+// OpenNVML initialises NVML. procRoot ("/proc") is where process names are read.
+func OpenNVML(procRoot string) (*NVMLSource, error) {
+	lib := nvml.New()
+	ret := lib.Init()
+	if ret == nvml.ERROR_LIBRARY_NOT_FOUND {
+		return nil, ErrNoLibrary
+	}
+	if ret != nvml.SUCCESS {
+		return nil, &NVMLError{"nvmlInit", ret}
+	}
+	return &NVMLSource{lib: lib, procRoot: procRoot, syms: map[string]bool{}}, nil
+}
+
+// Close shuts NVML down.
+func (s *NVMLSource) Close() error {
+	if ret := s.lib.Shutdown(); ret != nvml.SUCCESS {
+		return &NVMLError{"nvmlShutdown", ret}
+	}
+	return nil
+}
+
+// has reports whether the library exports name (any versioned variant is
+// looked up by go-nvml itself; this guards calls that would otherwise abort
+// the process with an unresolved symbol).
+func (s *NVMLSource) has(name string) bool {
+	ok, seen := s.syms[name]
+	if !seen {
+		ok = s.lib.Extensions().LookupSymbol(name) == nil
+		s.syms[name] = ok
+	}
+	return ok
+}
+
+// Snapshot implements Source.
+func (s *NVMLSource) Snapshot(need Need) (*System, error) {
+	sys := &System{Time: time.Now()}
+	if v, ret := s.lib.SystemGetDriverVersion(); ret == nvml.SUCCESS {
+		sys.DriverVersion = v
+	}
+	if s.has("nvmlSystemGetNVMLVersion") {
+		if v, ret := s.lib.SystemGetNVMLVersion(); ret == nvml.SUCCESS {
+			sys.NVMLVersion = v
+		}
+	}
+	if v, ret := s.lib.SystemGetCudaDriverVersion(); ret == nvml.SUCCESS {
+		sys.CUDAVersion = fmt.Sprintf("%d.%d", v/1000, v%1000/10)
+	}
+	n, ret := s.lib.DeviceGetCount()
+	if ret != nvml.SUCCESS {
+		return nil, &NVMLError{"nvmlDeviceGetCount", ret}
+	}
+	for i := 0; i < n; i++ {
+		h, ret := s.lib.DeviceGetHandleByIndex(i)
+		if ret != nvml.SUCCESS {
+			return nil, &NVMLError{"nvmlDeviceGetHandleByIndex", ret}
+		}
+		d, err := s.device(i, h, need)
+		if err != nil {
+			return nil, err
+		}
+		sys.Devices = append(sys.Devices, d)
+	}
+	return sys, nil
+}
+
+func state(v nvml.EnableState, ret nvml.Return) State {
+	if ret != nvml.SUCCESS {
+		return StateNA
+	}
+	if v == nvml.FEATURE_ENABLED {
+		return Enabled
+	}
+	return Disabled
+}
+
+func cstr(b []int8) string {
+	u := make([]byte, 0, len(b))
+	for _, c := range b {
+		if c == 0 {
+			break
+		}
+		u = append(u, byte(c))
+	}
+	return string(u)
+}
+
+var archNames = map[nvml.DeviceArchitecture]string{
+	nvml.DEVICE_ARCH_KEPLER: "Kepler", nvml.DEVICE_ARCH_MAXWELL: "Maxwell",
+	nvml.DEVICE_ARCH_PASCAL: "Pascal", nvml.DEVICE_ARCH_VOLTA: "Volta",
+	nvml.DEVICE_ARCH_TURING: "Turing", nvml.DEVICE_ARCH_AMPERE: "Ampere",
+	nvml.DEVICE_ARCH_ADA: "Ada Lovelace", nvml.DEVICE_ARCH_HOPPER: "Hopper",
+	nvml.DEVICE_ARCH_BLACKWELL: "Blackwell",
+}
+
+func (s *NVMLSource) device(i int, h nvml.Device, need Need) (*Device, error) {
+	d := &Device{Index: i, Minor: NA, ComputeMode: NA, ECCUncorr: NA,
+		UtilGPU: NA, UtilMem: NA, TempC: NA, PowerMW: NA, PowerCapMW: NA, FanPct: NA, PState: NA,
+		ClockGraphics: NA, ClockSM: NA, ClockMem: NA, ClockVideo: NA, MaxGraphics: NA, MaxSM: NA, MaxMem: NA,
+		Persistence: StateNA, DisplayMode: StateNA, DisplayActive: StateNA, MIGCurrent: StateNA, MIGPending: StateNA,
+		CCMajor: NA, CCMinor: NA}
+	var ret nvml.Return
+	if d.Name, ret = h.GetName(); ret != nvml.SUCCESS {
+		return nil, &NVMLError{"nvmlDeviceGetName", ret}
+	}
+	if d.UUID, ret = h.GetUUID(); ret != nvml.SUCCESS {
+		return nil, &NVMLError{"nvmlDeviceGetUUID", ret}
+	}
+	if pci, ret := h.GetPciInfo(); ret == nvml.SUCCESS {
+		d.BusID = cstr(pci.BusId[:])
+		d.Domain, d.Bus, d.PCIDevice = pci.Domain, pci.Bus, pci.Device
+		d.PCIDeviceID, d.PCISubsystemID = pci.PciDeviceId, pci.PciSubSystemId
+	}
+	if s.has("nvmlDeviceGetMemoryInfo_v2") {
+		if m, ret := h.GetMemoryInfo_v2(); ret == nvml.SUCCESS {
+			d.MemOK, d.MemTotal, d.MemReserved, d.MemUsed, d.MemFree = true, m.Total, m.Reserved, m.Used, m.Free
+		}
+	}
+	if !d.MemOK {
+		if m, ret := h.GetMemoryInfo(); ret == nvml.SUCCESS {
+			d.MemOK, d.MemTotal, d.MemUsed, d.MemFree = true, m.Total, m.Used, m.Free
+		}
+	}
+	if need&(NeedTable|NeedDetail) != 0 {
+		s.tableValues(h, d)
+	}
+	if need&NeedDetail != 0 {
+		s.detailValues(h, d)
+	}
+	if need&(NeedProcs|NeedProcUtil) != 0 {
+		s.procs(h, d)
+	}
+	if need&NeedProcUtil != 0 && s.has("nvmlDeviceGetProcessUtilization") {
+		// Samples of the last second, as nvidia-smi's own pmon reads them.
+		since := uint64(time.Now().Add(-time.Second).UnixMicro())
+		samples, ret := h.GetProcessUtilization(since)
+		switch ret {
+		case nvml.SUCCESS, nvml.ERROR_NOT_FOUND:
+			d.ProcUtilOK = true
+			for _, p := range samples {
+				d.ProcUtil = append(d.ProcUtil, ProcUtil{PID: p.Pid, SM: int(p.SmUtil), Mem: int(p.MemUtil)})
+			}
+		}
+	}
+	return d, nil
+}
+
+func (s *NVMLSource) tableValues(h nvml.Device, d *Device) {
+	d.Persistence = state(h.GetPersistenceMode())
+	d.DisplayActive = state(h.GetDisplayActive())
+	if u, ret := h.GetUtilizationRates(); ret == nvml.SUCCESS {
+		d.UtilGPU, d.UtilMem = int(u.Gpu), int(u.Memory)
+	}
+	if t, ret := h.GetTemperature(nvml.TEMPERATURE_GPU); ret == nvml.SUCCESS {
+		d.TempC = int(t)
+	}
+	if p, ret := h.GetPowerUsage(); ret == nvml.SUCCESS {
+		d.PowerMW = int64(p)
+	}
+	if s.has("nvmlDeviceGetEnforcedPowerLimit") {
+		if p, ret := h.GetEnforcedPowerLimit(); ret == nvml.SUCCESS {
+			d.PowerCapMW = int64(p)
+		}
+	}
+	if d.PowerCapMW == NA && s.has("nvmlDeviceGetPowerManagementLimit") {
+		if p, ret := h.GetPowerManagementLimit(); ret == nvml.SUCCESS {
+			d.PowerCapMW = int64(p)
+		}
+	}
+	if f, ret := h.GetFanSpeed(); ret == nvml.SUCCESS {
+		d.FanPct = int(f)
+	}
+	if p, ret := h.GetPerformanceState(); ret == nvml.SUCCESS && p != nvml.PSTATE_UNKNOWN {
+		d.PState = int(p)
+	}
+	if m, ret := h.GetComputeMode(); ret == nvml.SUCCESS {
+		d.ComputeMode = int(m)
+	}
+	if s.has("nvmlDeviceGetMigMode") {
+		if cur, pend, ret := h.GetMigMode(); ret == nvml.SUCCESS {
+			d.MIGCurrent, d.MIGPending = State(cur), State(pend)
+		}
+	}
+	if s.has("nvmlDeviceGetEccMode") && s.has("nvmlDeviceGetTotalEccErrors") {
+		if cur, _, ret := h.GetEccMode(); ret == nvml.SUCCESS && cur == nvml.FEATURE_ENABLED {
+			if n, ret := h.GetTotalEccErrors(nvml.MEMORY_ERROR_TYPE_UNCORRECTED, nvml.VOLATILE_ECC); ret == nvml.SUCCESS {
+				d.ECCUncorr = int64(n)
+			}
+		}
+	}
+}
+
+func (s *NVMLSource) detailValues(h nvml.Device, d *Device) {
+	if v, ret := h.GetSerial(); ret == nvml.SUCCESS {
+		d.Serial = v
+	}
+	if v, ret := h.GetMinorNumber(); ret == nvml.SUCCESS {
+		d.Minor = v
+	}
+	if s.has("nvmlDeviceGetArchitecture") {
+		if a, ret := h.GetArchitecture(); ret == nvml.SUCCESS {
+			d.Arch = archNames[a]
+		}
+	}
+	if s.has("nvmlDeviceGetCudaComputeCapability") {
+		if ma, mi, ret := h.GetCudaComputeCapability(); ret == nvml.SUCCESS {
+			d.CCMajor, d.CCMinor = ma, mi
+		}
+	}
+	d.DisplayMode = state(h.GetDisplayMode())
+	if s.has("nvmlDeviceGetBAR1MemoryInfo") {
+		if b, ret := h.GetBAR1MemoryInfo(); ret == nvml.SUCCESS {
+			d.Bar1OK, d.Bar1Total, d.Bar1Used = true, b.Bar1Total, b.Bar1Used
+		}
+	}
+	clock := func(get func(nvml.ClockType) (uint32, nvml.Return), t nvml.ClockType) int {
+		if v, ret := get(t); ret == nvml.SUCCESS {
+			return int(v)
+		}
+		return NA
+	}
+	if s.has("nvmlDeviceGetClockInfo") {
+		d.ClockGraphics = clock(h.GetClockInfo, nvml.CLOCK_GRAPHICS)
+		d.ClockSM = clock(h.GetClockInfo, nvml.CLOCK_SM)
+		d.ClockMem = clock(h.GetClockInfo, nvml.CLOCK_MEM)
+		d.ClockVideo = clock(h.GetClockInfo, nvml.CLOCK_VIDEO)
+	}
+	if s.has("nvmlDeviceGetMaxClockInfo") {
+		d.MaxGraphics = clock(h.GetMaxClockInfo, nvml.CLOCK_GRAPHICS)
+		d.MaxSM = clock(h.GetMaxClockInfo, nvml.CLOCK_SM)
+		d.MaxMem = clock(h.GetMaxClockInfo, nvml.CLOCK_MEM)
+	}
+}
+
+// procs merges compute and graphics processes ("C", "G", "C+G").
+func (s *NVMLSource) procs(h nvml.Device, d *Device) {
+	byPID := map[uint32]int{}
+	add := func(list []nvml.ProcessInfo, typ string) {
+		for _, p := range list {
+			if i, ok := byPID[p.Pid]; ok {
+				d.Procs[i].Type = "C+G"
+				continue
+			}
+			pr := Process{PID: p.Pid, Type: typ, GI: NA, CI: NA}
+			if p.UsedGpuMemory != ^uint64(0) {
+				pr.UsedMem, pr.MemOK = p.UsedGpuMemory, true
+			}
+			if p.GpuInstanceId != 0xFFFFFFFF && d.MIGCurrent == Enabled {
+				pr.GI, pr.CI = int(p.GpuInstanceId), int(p.ComputeInstanceId)
+			}
+			pr.Name = ProcessName(s.procRoot, p.Pid)
+			byPID[p.Pid] = len(d.Procs)
+			d.Procs = append(d.Procs, pr)
+		}
+	}
+	if list, ret := h.GetComputeRunningProcesses(); ret == nvml.SUCCESS {
+		add(list, "C")
+	}
+	if list, ret := h.GetGraphicsRunningProcesses(); ret == nvml.SUCCESS {
+		add(list, "G")
+	}
+}
+
+// ProcessName is what nvidia-smi shows for a pid: argv[0] of its command
+// line, else its comm, else "N/A" (another PID namespace, or gone).
+func ProcessName(procRoot string, pid uint32) string {
+	dir := filepath.Join(procRoot, strconv.FormatUint(uint64(pid), 10))
+	if b, err := os.ReadFile(filepath.Join(dir, "cmdline")); err == nil && len(b) > 0 {
+		if i := bytes.IndexByte(b, 0); i >= 0 {
+			b = b[:i]
+		}
+		if len(b) > 0 {
+			return string(b)
+		}
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "comm")); err == nil && len(b) > 0 {
+		return string(bytes.TrimRight(b, "\n"))
+	}
+	return "N/A"
+}
