@@ -1,0 +1,61 @@
+/*
+ * bench_launch MODULE KERNEL [N]: mean CPU time of one asynchronous
+ * cuLaunchKernel of KERNEL (no parameters, 1 block of 32 threads) from
+ * MODULE (a cubin on a real GPU; any file on the simulator), best of 5
+ * rounds of N launches, synchronising between rounds only.  Prints
+ * "launch_ns=<x>".
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "cuda_abi.h"
+
+CUresult cuInit(unsigned int);
+CUresult cuDevicePrimaryCtxRetain(CUcontext *, CUdevice);
+CUresult cuCtxSetCurrent(CUcontext);
+CUresult cuModuleLoad(CUmodule *, const char *);
+CUresult cuModuleGetFunction(CUfunction *, CUmodule, const char *);
+CUresult cuLaunchKernel(CUfunction, unsigned int, unsigned int, unsigned int, unsigned int, unsigned int,
+			unsigned int, unsigned int, CUstream, void **, void **);
+CUresult cuCtxSynchronize(void);
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+int main(int argc, char **argv)
+{
+	long n = argc > 3 ? atol(argv[3]) : 100000, i;
+	double best = 1e18;
+	CUcontext ctx;
+	CUmodule mod;
+	CUfunction f;
+	int round;
+	CUresult r;
+
+	if (argc < 3)
+		return 2;
+	if (cuInit(0) || cuDevicePrimaryCtxRetain(&ctx, 0) || cuCtxSetCurrent(ctx))
+		return 1;
+	if ((r = cuModuleLoad(&mod, argv[1])) != CUDA_SUCCESS || (r = cuModuleGetFunction(&f, mod, argv[2])) != CUDA_SUCCESS) {
+		fprintf(stderr, "bench_launch: module: %d\n", r);
+		return 1;
+	}
+	for (round = 0; round < 5; round++) {
+		double t0 = now(), t;
+		for (i = 0; i < n; i++)
+			if (cuLaunchKernel(f, 1, 1, 1, 32, 1, 1, 0, NULL, NULL, NULL) != CUDA_SUCCESS)
+				return 1;
+		t = (now() - t0) / (double)n;
+		cuCtxSynchronize();
+		if (t < best)
+			best = t;
+	}
+	printf("launch_ns=%.1f\n", best);
+	return 0;
+}
