@@ -410,11 +410,14 @@ func formatSize(n int64, up bool) string {
 	return fmt.Sprintf("%d.%d %s", tenths/10, tenths%10, units[u])
 }
 
-// FormatMS writes a duration in milliseconds as "0s", "1.5s", "2m3.4s",
-// "1h2m3s" (tenths of a second below an hour).
+// FormatMS writes a duration in milliseconds as "0s", "120ms", "1.5s",
+// "2m3.4s", "1h2m3s" (tenths of a second from a second to an hour).
 func FormatMS(ms int64) string {
 	d := time.Duration(ms) * time.Millisecond
-	if d >= time.Hour {
+	switch {
+	case d < time.Second:
+		return d.String()
+	case d >= time.Hour:
 		return d.Round(time.Second).String()
 	}
 	return d.Round(100 * time.Millisecond).String()

@@ -190,7 +190,7 @@ func TestFormatSize(t *testing.T) {
 			t.Errorf("FormatSize(%d) = %q, FormatSizeUp = %q; want %q, %q", tt.n, got, up, tt.want, tt.up)
 		}
 	}
-	for ms, want := range map[int64]string{0: "0s", 1500: "1.5s", 123456: "2m3.5s", 3723000: "1h2m3s"} {
+	for ms, want := range map[int64]string{0: "0s", 120: "120ms", 1500: "1.5s", 123456: "2m3.5s", 3723000: "1h2m3s"} {
 		if got := FormatMS(ms); got != want {
 			t.Errorf("FormatMS(%d) = %q; want %q", ms, got, want)
 		}
