@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 )
 
@@ -165,4 +166,48 @@ func Records(r io.Reader, bad func(Item)) ([]Record, error) {
 		}
 		recs = append(recs, it.Rec)
 	}
+}
+
+// ReadFile reads the log at path: its records, and the lines it skipped.
+func ReadFile(path string) (recs []Record, skipped []Item, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer f.Close()
+	recs, err = Records(f, func(it Item) { skipped = append(skipped, it) })
+	if err != nil {
+		return recs, skipped, fmt.Errorf("%s: %w", path, err)
+	}
+	return recs, skipped, nil
+}
+
+// ErrNotCanonical is wrapped by Canonical for a record that parses but is
+// not written the way Format writes it.
+var ErrNotCanonical = errors.New("not in canonical form")
+
+// Canonical checks one line written by a SoftMig writer (the C library
+// under test): it must parse, carry the keys its event needs, and be
+// byte for byte what Format writes for the same record.
+func Canonical(line string) error {
+	line = strings.TrimSuffix(line, "\n")
+	r, err := Parse(line)
+	if err != nil {
+		return err
+	}
+	if err := r.CheckEvent(); err != nil {
+		return err
+	}
+	want, err := Format(r)
+	if err != nil {
+		return err
+	}
+	if want != line {
+		i := 0
+		for i < len(want) && i < len(line) && want[i] == line[i] {
+			i++
+		}
+		return fmt.Errorf("%w: differs at column %d: got %q, want %q", ErrNotCanonical, i+1, clip(line[i:], 40), clip(want[i:], 40))
+	}
+	return nil
 }
