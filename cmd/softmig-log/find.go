@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +13,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/softmig/softmig/internal/logrec"
 )
 
 var (
@@ -52,6 +55,9 @@ func (e *env) logPath(id string) (string, error) {
 				return p, nil
 			}
 		}
+	}
+	if p := e.byContent(id); p != "" {
+		return p, nil
 	}
 	msg := fmt.Sprintf("%v for job %s in %q (looked for %s)", errNoLog, id, e.dir, strings.Join(tried, ", "))
 	if !strings.ContainsAny(id, "_p") {
@@ -143,4 +149,41 @@ func nonEmptyLines(s string) []string {
 		}
 	}
 	return lines
+}
+
+// byContent finds, without Slurm, an array task's log named in the seed's
+// form (123_4.log) whose records carry the task's own job id (job=130): the
+// first record of each such file is read.
+func (e *env) byContent(id string) string {
+	if strings.ContainsAny(id, "_p") {
+		return ""
+	}
+	names, _ := filepath.Glob(filepath.Join(e.dir, "*_*.log"))
+	sort.Strings(names)
+	for _, p := range names {
+		if firstJob(p) == id {
+			return p
+		}
+	}
+	return ""
+}
+
+// firstJob returns the job of the first record among the first lines of a log.
+func firstJob(path string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	r := logrec.NewReader(io.LimitReader(f, 64<<10))
+	for i := 0; i < 16; i++ {
+		it, err := r.Next()
+		if err != nil {
+			return ""
+		}
+		if it.Err == nil && it.Rec.Job != logrec.NoJob {
+			return it.Rec.Job
+		}
+	}
+	return ""
 }

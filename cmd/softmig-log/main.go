@@ -15,7 +15,8 @@
 // seed's form (123_4), pid<N> for a process outside a job, or the path of a
 // log file. An array task is found by either of its names: given 123_4 the
 // tool opens 123_4.log, or the log named by the task's own job id, which it
-// asks Slurm for (scontrol, then sacct), and the other way round.
+// asks Slurm for (scontrol, then sacct), and the other way round; without
+// Slurm, a 123_4.log whose records carry the given job id.
 //
 // Lines that are not records (garbage, fragments of interleaved writes, a
 // partial last line) are reported on stderr with their line numbers and

@@ -161,7 +161,7 @@ func TestLs(t *testing.T) {
 	for _, l := range strings.Split(strings.TrimSpace(out), "\n")[1:] {
 		jobs = append(jobs, strings.Fields(l)[0])
 	}
-	want := []string{"123_4", "131", "12345", "23456", "34567", "45678", "56789", "pid999"}
+	want := []string{"123_4", "131", "200_7", "12345", "23456", "34567", "45678", "56789", "pid999"}
 	if !reflect.DeepEqual(jobs, want) {
 		t.Errorf("ls jobs = %q; want %q\n%s", jobs, want, out)
 	}
