@@ -113,9 +113,10 @@ func writeSummary(w io.Writer, o *summaryOut) error {
 	s := o.Summary
 	fmt.Fprintf(w, "job %s (%s)\n", s.Job, o.Log)
 	if s.First != nil {
-		fmt.Fprintf(w, "from %s to %s (%s): %s, %s, %s",
+		fmt.Fprintf(w, "from %s to %s (%s): %s, %s, %s, %s",
 			fmtTime(s.First), fmtTime(s.Last), s.Last.Sub(*s.First).Round(time.Second),
-			countText(s.Records, "record", "records"), countText(s.Errors, "error", "errors"), countText(s.Warnings, "warning", "warnings"))
+			countText(s.Records, "record", "records"), countText(len(s.Processes), "process", "processes"),
+			countText(s.Errors, "error", "errors"), countText(s.Warnings, "warning", "warnings"))
 	} else {
 		fmt.Fprintf(w, "no records")
 	}

@@ -58,6 +58,8 @@ type Device struct {
 	ThrottledMS    int64      `json:"throttled_ms"`
 	Processes      int        `json:"processes"` // processes that attached to it
 	Verdict        string     `json:"verdict"`
+
+	attached map[*Process]bool
 }
 
 // Kill is one "oom kill" line.
@@ -196,7 +198,11 @@ func (b *Builder) Add(r logrec.Record, line int) {
 	case logrec.MsgDeviceAttach:
 		d, p := b.dev(r.Dev), b.proc(r.PID)
 		p.addDev(r.Dev)
-		d.Processes++
+		if d.attached == nil {
+			d.attached = map[*Process]bool{}
+		}
+		d.attached[p] = true
+		d.Processes = len(d.attached)
 		d.UUID, _ = r.Get("uuid")
 		if lim := must(&r, "mem_limit"); lim > 0 {
 			if d.MemLimit == 0 || lim > d.MemLimit {
