@@ -1,0 +1,129 @@
+// softmig-log reads the per-job logs that libsoftmig.so writes: what happened
+// to a job on its GPU slice, and whether it needed that slice.
+//
+// Synopsis:
+//
+//	softmig-log [--dir DIR] ls [--json]
+//	softmig-log [--dir DIR] tail [-f] [-n N] JOB
+//	softmig-log [--dir DIR] show [--level L,...] [--since T] [--pid P,...] [--grep RE] [--json] JOB
+//	softmig-log [--dir DIR] summary [--json] JOB
+//
+// Description:
+//
+// Logs are /var/log/softmig/<jobid>.log, one logfmt line per event (contract
+// 5 in docs/contracts.md). JOB is a job id (12345), an array task in the
+// seed's form (123_4), pid<N> for a process outside a job, or the path of a
+// log file. An array task is found by either of its names: given 123_4 the
+// tool opens 123_4.log, or the log named by the task's own job id, which it
+// asks Slurm for (scontrol, then sacct), and the other way round; without
+// Slurm, a 123_4.log whose records carry the given job id.
+//
+// Lines that are not records (garbage, fragments of interleaved writes, a
+// partial last line) are reported on stderr with their line numbers and
+// skipped; everything else is kept.
+//
+// Options:
+//
+//	-d, --dir DIR   directory of the logs (default /var/log/softmig)
+//	tail -f         follow the log across rotation and truncation, like tail -F
+//	tail -n N       print the last N records first (default 10)
+//	show --level    only these levels, or 0-4 for what SOFTMIG_LOG_LEVEL=N writes
+//	show --since    only records at or after a time (RFC 3339, a date, or a duration ago)
+//	show --pid      only records of these processes
+//	show --grep     only lines matching a regular expression
+//	--json          JSON (show: one object per record)
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/alecthomas/kong"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := runEnv(newEnv(ctx, os.Stdout, os.Stderr), os.Args[1:])
+	stop()
+	if err != nil {
+		var ex exitError
+		if !errors.As(err, &ex) {
+			fmt.Fprintf(os.Stderr, "softmig-log: %v\n", err)
+			os.Exit(1)
+		}
+		os.Exit(int(ex))
+	}
+}
+
+// env is what the commands need from the outside world; tests replace parts.
+type env struct {
+	ctx            context.Context
+	stdout, stderr io.Writer
+	dir            string
+	now            func() time.Time
+	slurm          func(ctx context.Context, id string) []string // other names of a job
+	poll           time.Duration                                 // tail -f
+}
+
+func newEnv(ctx context.Context, stdout, stderr io.Writer) *env {
+	return &env{ctx: ctx, stdout: stdout, stderr: stderr, now: time.Now, slurm: slurmNames, poll: 250 * time.Millisecond}
+}
+
+type cli struct {
+	Dir string `short:"d" default:"/var/log/softmig" placeholder:"DIR" help:"Directory of the per-job logs."`
+
+	Ls      lsCmd      `cmd:"" help:"List the jobs that have a log: size, last event, errors, out-of-memory refusals."`
+	Tail    tailCmd    `cmd:"" help:"Print the last records of a job's log; with -f, follow it."`
+	Show    showCmd    `cmd:"" help:"Print a job's records, filtered."`
+	Summary summaryCmd `cmd:"" help:"Per device: the slice, peak memory and when, refusals, kills, time throttled; the processes; a right-sizing verdict."`
+}
+
+// exitError is an exit status with nothing more to say (kong has printed
+// the help or the usage error).
+type exitError int
+
+func (e exitError) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
+
+// run is the command line: args without the program name.
+func run(args []string, stdout, stderr io.Writer) error {
+	return runEnv(newEnv(context.Background(), stdout, stderr), args)
+}
+
+func runEnv(e *env, args []string) (err error) {
+	var c cli
+	parser, err := kong.New(&c,
+		kong.Name("softmig-log"),
+		kong.Description("Read the per-job logs of libsoftmig.so: what happened to a job on its GPU slice, and did it need that slice."),
+		kong.Writers(e.stdout, e.stderr),
+		kong.Exit(func(code int) { panic(exitError(code)) }),
+	)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			ex, ok := r.(exitError)
+			if !ok {
+				panic(r)
+			}
+			if ex == 0 {
+				err = nil
+			} else {
+				err = ex
+			}
+		}
+	}()
+	kctx, err := parser.Parse(args)
+	if err != nil {
+		parser.Errorf("%s (see softmig-log --help)", err)
+		return exitError(2)
+	}
+	e.dir = c.Dir
+	return kctx.Run(e)
+}

@@ -1,0 +1,190 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/softmig/softmig/internal/logrec"
+	"github.com/softmig/softmig/internal/logsum"
+)
+
+type summaryCmd struct {
+	JSON bool   `name:"json" help:"The summary as one JSON object (sizes in bytes, durations in ms)."`
+	Job  string `arg:"" help:"Job id (12345), array task (12345_7), pid<N>, or a log file path."`
+}
+
+// summaryOut is the JSON form: the log, the lines skipped, the summary.
+type summaryOut struct {
+	Log     string        `json:"log"`
+	Skipped []skippedLine `json:"skipped_lines"`
+	*logsum.Summary
+}
+
+type skippedLine struct {
+	Line int    `json:"line"`
+	Err  string `json:"error"`
+}
+
+func (c *summaryCmd) Run(e *env) error {
+	path, err := e.logPath(c.Job)
+	if err != nil {
+		return err
+	}
+	file, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer file.Close()
+	job := strings.TrimSuffix(filepath.Base(path), ".log")
+	b := logsum.New(job)
+	out := summaryOut{Log: path, Skipped: []skippedLine{}}
+	r := logrec.NewReader(file)
+	for {
+		it, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		if it.Err != nil {
+			reportBad(e.stderr, path, it)
+			out.Skipped = append(out.Skipped, skippedLine{it.Line, it.Err.Error()})
+			continue
+		}
+		b.Add(it.Rec, it.Line)
+	}
+	out.Summary = b.Summary()
+	for _, m := range out.Summary.Malformed {
+		fmt.Fprintf(e.stderr, "softmig-log: %s:%d: skipped: %s\n", path, m.Line, m.Err)
+	}
+	if c.JSON {
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(out)
+	}
+	return writeSummary(e.stdout, &out)
+}
+
+func fmtTime(t *time.Time) string {
+	if t == nil {
+		return "-"
+	}
+	return t.UTC().Format(timeLayout)
+}
+
+func sliceText(d *logsum.Device) string {
+	switch {
+	case d.MemLimit == 0:
+		return "none"
+	case d.MemLimitMin > 0:
+		return logsum.FormatSize(d.MemLimitMin) + "-" + logsum.FormatSize(d.MemLimit)
+	}
+	return logsum.FormatSize(d.MemLimit)
+}
+
+func smText(n int) string {
+	switch {
+	case n < 0:
+		return "?"
+	case n == 0 || n >= 100:
+		return "none"
+	}
+	return strconv.Itoa(n) + "%"
+}
+
+func countText(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.Itoa(n) + " " + many
+}
+
+// writeSummary writes the human form of a summary.
+func writeSummary(w io.Writer, o *summaryOut) error {
+	s := o.Summary
+	fmt.Fprintf(w, "job %s (%s)\n", s.Job, o.Log)
+	if s.First != nil {
+		fmt.Fprintf(w, "from %s to %s (%s): %s, %s, %s, %s",
+			fmtTime(s.First), fmtTime(s.Last), s.Last.Sub(*s.First).Round(time.Second),
+			countText(s.Records, "record", "records"), countText(len(s.Processes), "process", "processes"),
+			countText(s.Errors, "error", "errors"), countText(s.Warnings, "warning", "warnings"))
+	} else {
+		fmt.Fprintf(w, "no records")
+	}
+	if n := len(o.Skipped) + len(s.Malformed); n > 0 {
+		fmt.Fprintf(w, ", %s skipped (see stderr)", countText(n, "line", "lines"))
+	}
+	fmt.Fprintln(w)
+	for _, ce := range s.ConfigErrors {
+		what := ce.Path
+		if what == "" {
+			what = ce.Var
+		}
+		fmt.Fprintf(w, "config error: %s pid %d: %s: %s\n", fmtTime(&ce.Time), ce.PID, what, ce.Reason)
+	}
+
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	if len(s.Devices) > 0 {
+		fmt.Fprintln(w)
+		fmt.Fprintln(tw, "DEV\tSLICE\tSM\tPEAK\tAT\tOF SLICE\tOOM REFUSED\tOOM KILLS\tTHROTTLED\tPROCESSES\tUUID")
+		for _, d := range s.Devices {
+			peak, pct := "-", "-"
+			if d.PeakTime != nil {
+				peak = logsum.FormatSize(d.Peak)
+				if d.MemLimit > 0 {
+					pct = fmt.Sprintf("%.0f%%", d.PeakPercent)
+				}
+			}
+			uuid := d.UUID
+			if uuid == "" {
+				uuid = "-"
+			}
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t%d\t%s\n", d.Dev, sliceText(d), smText(d.SMLimit),
+				peak, fmtTime(d.PeakTime), pct, d.Refused, len(d.Kills), logsum.FormatMS(d.ThrottledMS), d.Processes, uuid)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	if len(s.Processes) > 0 {
+		fmt.Fprintln(w)
+		fmt.Fprintln(tw, "PID\tEXE\tSTART\tEXIT\tDEVICES\tPEAK\tTHROTTLED")
+		for _, p := range s.Processes {
+			exe := p.Exe
+			if exe == "" {
+				exe = "-"
+			}
+			exit := fmtTime(p.Exit)
+			if p.Killed != nil {
+				exit = "killed " + fmtTime(p.Killed)
+			}
+			devs, peak := "-", "-"
+			if len(p.Devices) > 0 {
+				ds := make([]string, len(p.Devices))
+				for i, d := range p.Devices {
+					ds[i] = strconv.Itoa(d)
+				}
+				devs = strings.Join(ds, ",")
+			}
+			if len(p.Peak) > 0 {
+				peak = logsum.FormatSize(p.MaxPeak())
+			}
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", p.PID, exe, fmtTime(p.Start), exit, devs, peak, logsum.FormatMS(p.ThrottledMS))
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintln(w)
+	_, err := fmt.Fprintf(w, "verdict: %s\n", s.Verdict)
+	return err
+}
