@@ -310,14 +310,7 @@ func (a *app) jobInfo(w *writeCmd, paths siteconf.Paths, id string) (*slurm.Job,
 	if err != nil {
 		return nil, err
 	}
-	info, err := slurm.ParseJob(string(data))
-	if err != nil {
-		return nil, err
-	}
-	if info.JobID != id && !strings.HasPrefix(id, info.JobID+"_") {
-		return nil, fmt.Errorf("scontrol describes job %s, not job %s", info.JobID, id)
-	}
-	return info, nil
+	return slurm.FindJob(string(data), id)
 }
 
 func (a *app) header(j *job, gres []slurm.Gres) []string {

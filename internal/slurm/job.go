@@ -55,8 +55,8 @@ func ParseJob(line string) (*Job, error) {
 		}
 		return nil, fmt.Errorf("%w: want a line starting with JobId=, got %q", ErrSyntax, trunc(line, 120))
 	}
-	if strings.Contains(line, "\nJobId=") {
-		return nil, fmt.Errorf("%w: more than one job in scontrol output (a job array? give the task's own job id)", ErrSyntax)
+	if strings.Contains(line, "\n") {
+		return nil, fmt.Errorf("%w: more than one line in scontrol output (use FindJob)", ErrSyntax)
 	}
 	type kv struct{ k, v string }
 	var fields []kv
@@ -105,6 +105,32 @@ func ParseJob(line string) (*Job, error) {
 		return nil, fmt.Errorf("%w: JobId=%q is not a number", ErrSyntax, j.JobID)
 	}
 	return j, nil
+}
+
+// FindJob parses the output of `scontrol show job -d -o <id>` and returns
+// the record of job id, or of array task <arrayjobid>_<taskid>. For the
+// task of an array that kept the array's base id, scontrol prints one line
+// for every task of the array.
+func FindJob(output, id string) (*Job, error) {
+	arrayID, taskID, isTask := strings.Cut(id, "_")
+	var ids []string
+	for _, line := range strings.Split(strings.TrimSpace(output), "\n") {
+		if strings.TrimSpace(line) == "" {
+			continue
+		}
+		j, err := ParseJob(line)
+		if err != nil {
+			return nil, err
+		}
+		if (!isTask && j.JobID == id) || (isTask && j.ArrayJobID == arrayID && j.ArrayTaskID == taskID) {
+			return j, nil
+		}
+		ids = append(ids, j.JobID)
+	}
+	if len(ids) == 0 {
+		return nil, fmt.Errorf("%w: empty output from scontrol", ErrSyntax)
+	}
+	return nil, fmt.Errorf("scontrol describes job %s, not job %s", strings.Join(ids, ","), id)
 }
 
 func nullable(s string) string {

@@ -78,6 +78,7 @@ func TestParseJobErrors(t *testing.T) {
 		"JobId=1 Nodes=vm GRES=gpu::1(IDX:0)",
 		"JobId=1 Nodes=vm GRES=gpu(IDX:0)",
 		"JobId=1\nJobId=2",
+		"JobId=1 x\n",
 	} {
 		if j, err := ParseJob(in); err == nil || !errors.Is(err, ErrSyntax) {
 			t.Errorf("ParseJob(%q) = %+v, %v; want ErrSyntax", in, j, err)
@@ -164,5 +165,30 @@ func TestReferenceCapture(t *testing.T) {
 	j, err := ParseJob(strings.TrimSpace(string(data)))
 	if err != nil || j.JobGres != "shard:l40s:2" {
 		t.Fatalf("ParseJob(reference) = %+v, %v", j, err)
+	}
+}
+
+func TestFindJob(t *testing.T) {
+	// scontrol show job -d -o 9 for the last task of array 9, which keeps the base id.
+	out := "JobId=10 ArrayJobId=9 ArrayTaskId=0 JobState=RUNNING Nodes=vm GRES=shard:l40s:1(IDX:0)\n" +
+		"JobId=11 ArrayJobId=9 ArrayTaskId=1 JobState=RUNNING Nodes=vm GRES=shard:l40s:1(IDX:0)\n" +
+		"JobId=9 ArrayJobId=9 ArrayTaskId=2 JobState=RUNNING Nodes=vm GRES=shard:l40s:2(IDX:0)\n"
+	j, err := FindJob(out, "9")
+	if err != nil || j.ArrayTaskID != "2" || j.Alloc[0].Gres[0].Count != 2 {
+		t.Fatalf("FindJob(9) = %+v, %v", j, err)
+	}
+	if j, err := FindJob(out, "11"); err != nil || j.ArrayTaskID != "1" {
+		t.Fatalf("FindJob(11) = %+v, %v", j, err)
+	}
+	if j, err := FindJob(out, "9_0"); err != nil || j.JobID != "10" {
+		t.Fatalf("FindJob(9_0) = %+v, %v", j, err)
+	}
+	if _, err := FindJob(out, "12"); err == nil || !strings.Contains(err.Error(), "describes job 10,11,9, not job 12") {
+		t.Fatalf("FindJob(12) error %v", err)
+	}
+	for _, bad := range []string{"", "\n\n", "JobId=x"} {
+		if j, err := FindJob(bad, "1"); err == nil {
+			t.Errorf("FindJob(%q) = %+v", bad, j)
+		}
 	}
 }
