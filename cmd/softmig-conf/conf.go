@@ -506,7 +506,7 @@ func (a *app) check() error {
 				line += fmt.Sprintf(", memory %s", size.Format(fraction(g.Memory, s, uint64(g.Shards))))
 			}
 			if site.Policy.SMLimit == siteconf.SMFraction {
-				line += fmt.Sprintf(", SM %d%%", max(1, 100*g.Shards/d/g.Shards))
+				line += fmt.Sprintf(", SM %d%%", smPercent(s, uint64(g.Shards)))
 			}
 			fmt.Fprintln(a.stdout, line)
 		}

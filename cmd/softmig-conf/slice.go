@@ -185,10 +185,7 @@ func limits(site *siteconf.Config, devs []device, mem memoryFunc) (*jobconf.Conf
 		c.DeviceMemoryLimit[ord] = lim
 		sm := ""
 		if site.Policy.SMLimit == siteconf.SMFraction {
-			pct := int(100 * d.Shards / uint64(g.Shards))
-			if pct < 1 {
-				pct = 1
-			}
+			pct := smPercent(d.Shards, uint64(g.Shards))
 			if c.DeviceSMLimit == nil {
 				c.DeviceSMLimit = map[int]int{}
 			}
@@ -218,6 +215,12 @@ func limits(site *siteconf.Config, devs []device, mem memoryFunc) (*jobconf.Conf
 		c.LogLevel = &n
 	}
 	return c, notes, nil
+}
+
+// smPercent is the SM limit of shards of a GPU of perGPU shards: their
+// share x 100, rounded down, at least 1.
+func smPercent(shards, perGPU uint64) int {
+	return max(1, int(100*shards/perGPU))
 }
 
 func same[V comparable](m map[int]V) (V, bool) {

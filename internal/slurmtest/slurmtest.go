@@ -35,15 +35,15 @@ type Options struct {
 
 // Cluster is a running cluster.
 type Cluster struct {
-	Dir        string // everything lives below: etc/, state/, log/, run/, out/
-	ConfDir    string
-	SiteConfig string // path of softmig.yaml (tests may rewrite it)
-	LogDir     string // SoftMig job logs (SOFTMIG_LOG_DIR of the prolog)
-	Out        string // world-writable output directory for jobs
-	Node       string
-	Env        []string // environment for Slurm clients (SLURM_CONF)
+	Dir          string // everything lives below: etc/, state/, log/, run/, out/
+	ConfDir      string
+	SiteConfig   string // path of softmig.yaml (tests may rewrite it)
+	LogDir       string // SoftMig job logs (SOFTMIG_LOG_DIR of the prolog)
+	Out          string // world-writable output directory for jobs
+	Node         string
+	Env          []string // environment for Slurm clients (SLURM_CONF)
 	startedMunge int
-	pids       []int
+	pids         []int
 }
 
 var required = []string{"slurmctld", "slurmd", "munged", "munge", "scontrol", "sbatch", "srun", "squeue", "sinfo"}
@@ -139,9 +139,9 @@ func (c *Cluster) setup(o Options) error {
 		return fmt.Errorf("chown: %w: %s", err, out)
 	}
 	files := map[string]string{
-		"slurm.conf":  c.slurmConf(),
-		"gres.conf":   fmt.Sprintf("AutoDetect=off\nNodeName=%s Name=gpu Type=l40s File=/dev/nvidia0\nNodeName=%s Name=shard Type=l40s Count=4 File=/dev/nvidia0\n", c.Node, c.Node),
-		"cgroup.conf": "CgroupPlugin=autodetect\nCgroupMountpoint=/sys/fs/cgroup\nConstrainCores=yes\nConstrainRAMSpace=yes\nConstrainDevices=yes\n",
+		"slurm.conf":   c.slurmConf(),
+		"gres.conf":    fmt.Sprintf("AutoDetect=off\nNodeName=%s Name=gpu Type=l40s File=/dev/nvidia0\nNodeName=%s Name=shard Type=l40s Count=4 File=/dev/nvidia0\n", c.Node, c.Node),
+		"cgroup.conf":  "CgroupPlugin=autodetect\nCgroupMountpoint=/sys/fs/cgroup\nConstrainCores=yes\nConstrainRAMSpace=yes\nConstrainDevices=yes\n",
 		"softmig.yaml": o.SiteConfig,
 	}
 	env := fmt.Sprintf("SOFTMIG_CONF=%s SOFTMIG_SITE_CONFIG=%s SOFTMIG_LOG_DIR=%s", o.SoftmigBin, c.SiteConfig, c.LogDir)
