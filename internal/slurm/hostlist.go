@@ -11,7 +11,7 @@ import (
 // which is what Slurm prints for node lists.
 func ExpandHostlist(s string) ([]string, error) {
 	var out []string
-	for _, item := range splitOutsideBrackets(s) {
+	for _, item := range splitOutside(s, '[', ']') {
 		open := strings.IndexByte(item, '[')
 		if open < 0 {
 			if item != "" {
@@ -40,23 +40,4 @@ func ExpandHostlist(s string) ([]string, error) {
 		}
 	}
 	return out, nil
-}
-
-func splitOutsideBrackets(s string) []string {
-	var out []string
-	depth, start := 0, 0
-	for i, c := range s {
-		switch c {
-		case '[':
-			depth++
-		case ']':
-			depth--
-		case ',':
-			if depth == 0 {
-				out = append(out, s[start:i])
-				start = i + 1
-			}
-		}
-	}
-	return append(out, s[start:])
 }

@@ -182,7 +182,7 @@ func ParseGres(s string) ([]Gres, error) {
 		return nil, nil
 	}
 	var out []Gres
-	for _, item := range splitOutside(s) {
+	for _, item := range splitOutside(s, '(', ')') {
 		g, err := parseGresItem(item)
 		if err != nil {
 			return nil, fmt.Errorf("%w: GRES %q: %w", ErrSyntax, s, err)
@@ -192,15 +192,16 @@ func ParseGres(s string) ([]Gres, error) {
 	return out, nil
 }
 
-// splitOutside splits at commas that are not inside parentheses.
-func splitOutside(s string) []string {
+// splitOutside splits s at the commas that are not between open and close
+// (the parentheses of a GRES detail, the brackets of a hostlist).
+func splitOutside(s string, open, close rune) []string {
 	var out []string
 	depth, start := 0, 0
 	for i, c := range s {
 		switch c {
-		case '(':
+		case open:
 			depth++
-		case ')':
+		case close:
 			depth--
 		case ',':
 			if depth == 0 {
