@@ -1,0 +1,54 @@
+// softmig-conf writes the SoftMig config of a Slurm job: the limits that
+// libsoftmig.so enforces for the job's GPU slice.
+//
+// Synopsis:
+//
+//	softmig-conf [flags] write [--dry-run] [--job-id=ID] [--job-info=FILE|-]
+//	softmig-conf [flags] remove JOBID
+//	softmig-conf [flags] show JOBID
+//	softmig-conf [flags] check
+//
+// Description:
+//
+// The Slurm prolog runs `softmig-conf write` as root. It reads the site
+// config (/etc/softmig/softmig.yaml), the job from the prolog environment
+// (SLURM_JOB_ID, SLURM_JOB_UID, SLURM_JOB_GPUS, SLURMD_NODENAME) and its
+// allocation from `scontrol show job -d -o <id>` (run by the tool, or read
+// from --job-info), and writes /var/run/softmig/<jobid>.conf atomically,
+// root:root 0644. A job holding shards of a GPU gets shards/shards-per-GPU
+// of the GPU's memory and, by default, the same share of SM time; a whole
+// GPU gets no limit; a job without a GPU gets no config. It also creates
+// the job's empty shared region file, owned by the job's user, mode 0600.
+//
+// When something concerns only this job (an allocation that cannot be
+// sliced, a GPU type missing from the site config, a broken site config),
+// write fails closed: it writes a config holding SOFTMIG_DISABLED=<reason>,
+// so that the library refuses the GPU to this job with that reason, logs
+// the error and exits 3. The prolog then still exits 0 and the node stays
+// up. The epilog runs `softmig-conf remove <jobid>`.
+//
+// Exit status: 0 success, 1 error, 3 the job's config was written failed
+// closed (write only).
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+)
+
+func main() {
+	err := run(os.Args[1:], sysEnv(), os.Stdin, os.Stdout, os.Stderr)
+	var code exitCode
+	switch {
+	case err == nil:
+	case errors.As(err, &code):
+		os.Exit(int(code))
+	case errors.Is(err, errFailedClosed):
+		fmt.Fprintln(os.Stderr, "softmig-conf:", err)
+		os.Exit(3)
+	default:
+		fmt.Fprintln(os.Stderr, "softmig-conf:", err)
+		os.Exit(1)
+	}
+}

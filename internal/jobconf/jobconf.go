@@ -1,0 +1,260 @@
+// Package jobconf reads and writes the per-job config
+// /var/run/softmig/<jobid>.conf (docs/contracts.md, section 2): KEY=VALUE
+// lines that tell libsoftmig.so a job's limits, written only by root.
+package jobconf
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/softmig/softmig/internal/size"
+)
+
+// Keys of the job config.
+const (
+	KeyMemoryLimit   = "CUDA_DEVICE_MEMORY_LIMIT"
+	KeySMLimit       = "CUDA_DEVICE_SM_LIMIT"
+	KeyOOMKiller     = "ACTIVE_OOM_KILLER"
+	KeyLogLevel      = "SOFTMIG_LOG_LEVEL"
+	KeyRegion        = "SOFTMIG_REGION"
+	KeyDisabled      = "SOFTMIG_DISABLED"
+	MaxDevices       = 16
+	MaxFileSize      = 64 << 10
+	MaxLineLength    = 4096
+	maxDisabledBytes = 512
+)
+
+var (
+	// ErrSyntax is wrapped by every error about the content of a config.
+	ErrSyntax = errors.New("invalid job config")
+	// ErrUnsafe is wrapped when a config's file or directory could be
+	// changed by someone other than root.
+	ErrUnsafe = errors.New("unsafe job config")
+)
+
+// Config is one job's config. Zero values mean "not set": a memory limit is
+// always > 0, and the pointer fields tell unset from 0.
+type Config struct {
+	Comments          []string       // header comment lines, written as "# <line>"
+	MemoryLimit       uint64         // CUDA_DEVICE_MEMORY_LIMIT, bytes; 0 = unset
+	DeviceMemoryLimit map[int]uint64 // CUDA_DEVICE_MEMORY_LIMIT_<i>
+	SMLimit           *int           // CUDA_DEVICE_SM_LIMIT
+	DeviceSMLimit     map[int]int    // CUDA_DEVICE_SM_LIMIT_<i>
+	ActiveOOMKiller   *bool          // ACTIVE_OOM_KILLER
+	LogLevel          *int           // SOFTMIG_LOG_LEVEL
+	Region            string         // SOFTMIG_REGION, absolute path
+	Disabled          string         // SOFTMIG_DISABLED: fail closed with this reason
+}
+
+// Parse reads a job config. A key given twice, an unknown key, a bad value,
+// a line without "=", a line over 4096 bytes or a file over 64 KiB is an
+// error wrapping ErrSyntax that names the line.
+func Parse(r io.Reader) (*Config, error) {
+	data, err := io.ReadAll(io.LimitReader(r, MaxFileSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > MaxFileSize {
+		return nil, fmt.Errorf("%w: larger than %d bytes", ErrSyntax, MaxFileSize)
+	}
+	c := &Config{}
+	seen := map[string]int{}
+	for n, line := range strings.Split(string(data), "\n") {
+		lineno := n + 1
+		if len(line) > MaxLineLength {
+			return nil, fmt.Errorf("%w: line %d: longer than %d bytes", ErrSyntax, lineno, MaxLineLength)
+		}
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		key, val, ok := strings.Cut(line, "=")
+		if !ok {
+			return nil, fmt.Errorf("%w: line %d: %q is not KEY=VALUE", ErrSyntax, lineno, line)
+		}
+		key, val = strings.TrimSpace(key), strings.TrimSpace(val)
+		if prev, dup := seen[key]; dup {
+			return nil, fmt.Errorf("%w: line %d: %s given again (first on line %d)", ErrSyntax, lineno, key, prev)
+		}
+		seen[key] = lineno
+		if err := c.set(key, val); err != nil {
+			return nil, fmt.Errorf("%w: line %d: %s: %w", ErrSyntax, lineno, key, err)
+		}
+	}
+	return c, nil
+}
+
+func (c *Config) set(key, val string) error {
+	if base, dev, ok := deviceKey(key); ok {
+		switch base {
+		case KeyMemoryLimit:
+			n, err := memory(val)
+			if err != nil {
+				return err
+			}
+			if c.DeviceMemoryLimit == nil {
+				c.DeviceMemoryLimit = map[int]uint64{}
+			}
+			c.DeviceMemoryLimit[dev] = n
+		case KeySMLimit:
+			n, err := intRange(val, 0, 100)
+			if err != nil {
+				return err
+			}
+			if c.DeviceSMLimit == nil {
+				c.DeviceSMLimit = map[int]int{}
+			}
+			c.DeviceSMLimit[dev] = n
+		}
+		return nil
+	}
+	switch key {
+	case KeyMemoryLimit:
+		n, err := memory(val)
+		c.MemoryLimit = n
+		return err
+	case KeySMLimit:
+		n, err := intRange(val, 0, 100)
+		c.SMLimit = &n
+		return err
+	case KeyOOMKiller:
+		n, err := intRange(val, 0, 1)
+		b := n == 1
+		c.ActiveOOMKiller = &b
+		return err
+	case KeyLogLevel:
+		n, err := intRange(val, 0, 4)
+		c.LogLevel = &n
+		return err
+	case KeyRegion:
+		if !filepath.IsAbs(val) || filepath.Clean(val) != val {
+			return fmt.Errorf("%q is not a clean absolute path", val)
+		}
+		c.Region = val
+		return nil
+	case KeyDisabled:
+		if val == "" {
+			return errors.New("empty reason")
+		}
+		c.Disabled = val
+		return nil
+	}
+	return errors.New("unknown key")
+}
+
+// deviceKey splits "CUDA_DEVICE_MEMORY_LIMIT_3" into its base key and 3.
+func deviceKey(key string) (string, int, bool) {
+	for _, base := range []string{KeyMemoryLimit, KeySMLimit} {
+		rest, ok := strings.CutPrefix(key, base+"_")
+		if !ok {
+			continue
+		}
+		i, err := strconv.Atoi(rest)
+		if err != nil || i < 0 || i >= MaxDevices || strconv.Itoa(i) != rest {
+			return "", 0, false
+		}
+		return base, i, true
+	}
+	return "", 0, false
+}
+
+func memory(val string) (uint64, error) {
+	n, err := size.Parse(val)
+	if err != nil {
+		return 0, err
+	}
+	if n == 0 {
+		return 0, errors.New("must be greater than 0")
+	}
+	return n, nil
+}
+
+func intRange(val string, lo, hi int) (int, error) {
+	n, err := strconv.Atoi(val)
+	if err != nil || n < lo || n > hi || strconv.Itoa(n) != val {
+		return 0, fmt.Errorf("%q is not an integer from %d to %d", val, lo, hi)
+	}
+	return n, nil
+}
+
+// Marshal writes c in the config syntax, in a fixed key order; Parse of
+// the result gives c back (comments and SOFTMIG_DISABLED reasons are
+// reduced to one printable line).
+func (c *Config) Marshal() []byte {
+	var b bytes.Buffer
+	for _, line := range c.Comments {
+		fmt.Fprintf(&b, "# %s\n", oneLine(line, MaxLineLength-2))
+	}
+	if c.Disabled != "" {
+		fmt.Fprintf(&b, "%s=%s\n", KeyDisabled, oneLine(c.Disabled, maxDisabledBytes))
+	}
+	if c.MemoryLimit != 0 {
+		fmt.Fprintf(&b, "%s=%s\n", KeyMemoryLimit, size.Format(c.MemoryLimit))
+	}
+	for _, i := range sortedKeys(c.DeviceMemoryLimit) {
+		fmt.Fprintf(&b, "%s_%d=%s\n", KeyMemoryLimit, i, size.Format(c.DeviceMemoryLimit[i]))
+	}
+	if c.SMLimit != nil {
+		fmt.Fprintf(&b, "%s=%d\n", KeySMLimit, *c.SMLimit)
+	}
+	for _, i := range sortedKeys(c.DeviceSMLimit) {
+		fmt.Fprintf(&b, "%s_%d=%d\n", KeySMLimit, i, c.DeviceSMLimit[i])
+	}
+	if c.ActiveOOMKiller != nil {
+		v := 0
+		if *c.ActiveOOMKiller {
+			v = 1
+		}
+		fmt.Fprintf(&b, "%s=%d\n", KeyOOMKiller, v)
+	}
+	if c.LogLevel != nil {
+		fmt.Fprintf(&b, "%s=%d\n", KeyLogLevel, *c.LogLevel)
+	}
+	if c.Region != "" {
+		fmt.Fprintf(&b, "%s=%s\n", KeyRegion, c.Region)
+	}
+	return b.Bytes()
+}
+
+// oneLine replaces control characters with spaces, trims and truncates s.
+func oneLine(s string, max int) string {
+	s = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, s)
+	s = strings.TrimSpace(s)
+	if len(s) > max {
+		s = strings.TrimSpace(s[:max])
+	}
+	return s
+}
+
+func sortedKeys[V any](m map[int]V) []int {
+	keys := make([]int, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Ints(keys)
+	return keys
+}
+
+// Lines returns the config's KEY=VALUE lines, without comments.
+func (c *Config) Lines() []string {
+	var out []string
+	sc := bufio.NewScanner(bytes.NewReader(c.Marshal()))
+	for sc.Scan() {
+		if !strings.HasPrefix(sc.Text(), "#") {
+			out = append(out, sc.Text())
+		}
+	}
+	return out
+}

@@ -1,0 +1,144 @@
+package siteconf
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestParse(t *testing.T) {
+	in := `# comment
+gpus:
+  l40s:
+    shards: 4
+    memory: 48g
+  h100:
+    shards: 8
+    denominators: [8, 2]
+  a100:
+    shards: 6
+    memory: 85899345920
+policy:
+  sm_limit: none
+  oom_killer: true
+  log_level: 2
+paths:
+  run_dir: /run/sm
+  log_dir: /tmp/log
+  scontrol: /opt/slurm/bin/scontrol
+`
+	c, err := Parse(strings.NewReader(in), "softmig.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, two := true, 2
+	want := &Config{
+		GPUs: map[string]GPU{
+			"l40s": {Shards: 4, Memory: 48 << 30, Denominators: []int{2, 4}},
+			"h100": {Shards: 8, Denominators: []int{2, 8}},
+			"a100": {Shards: 6, Memory: 80 << 30, Denominators: []int{2, 3, 6}},
+		},
+		Policy: Policy{SMLimit: SMNone, OOMKiller: &tr, LogLevel: &two},
+		Paths:  Paths{RunDir: "/run/sm", RegionDir: "/run/sm", LogDir: "/tmp/log", Scontrol: "/opt/slurm/bin/scontrol"},
+	}
+	if !reflect.DeepEqual(c, want) {
+		t.Fatalf("Parse =\n%+v\nwant\n%+v", c, want)
+	}
+	if !c.GPUs["h100"].Allowed(8) || c.GPUs["h100"].Allowed(4) {
+		t.Fatal("Allowed does not follow denominators")
+	}
+}
+
+func TestParseDefaults(t *testing.T) {
+	c, err := Parse(strings.NewReader("gpus:\n  l40s:\n    shards: 1\n"), "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Policy.SMLimit != SMFraction || c.Policy.OOMKiller != nil || c.Policy.LogLevel != nil {
+		t.Errorf("policy defaults = %+v", c.Policy)
+	}
+	if c.Paths != Defaults() {
+		t.Errorf("paths = %+v, want %+v", c.Paths, Defaults())
+	}
+	if g := c.GPUs["l40s"]; g.Memory != 0 || len(g.Denominators) != 0 {
+		t.Errorf("gpu = %+v, want no memory and no slices", g)
+	}
+	c, err = Parse(strings.NewReader("gpus:\n  x:\n    shards: 2\npaths:\n  region_dir: /r\n"), "x")
+	if err != nil || c.Paths.RegionDir != "/r" || c.Paths.RunDir != "/var/run/softmig" {
+		t.Fatalf("region_dir alone: %+v, %v", c, err)
+	}
+}
+
+// Every bad site config names its line and what to do.
+func TestParseErrors(t *testing.T) {
+	const ok = "gpus:\n  l40s:\n    shards: 4\n"
+	for _, tc := range []struct{ name, in, want string }{
+		{"empty", "", "x.yaml:1: no GPU types"},
+		{"no gpus", "policy:\n  sm_limit: none\n", "no GPU types"},
+		{"gpus empty", "gpus: {}\n", "x.yaml:1: no GPU types"},
+		{"gpus list", "gpus:\n  - l40s\n", "x.yaml:2: found a list where a mapping of GPU types"},
+		{"top typo", ok + "polcy:\n  sm_limit: none\n", `x.yaml:4: unknown key "polcy"; known keys here: gpus, policy, paths`},
+		{"gpu typo", "gpus:\n  l40s:\n    shard: 4\n", `x.yaml:3: unknown key "shard"; known keys here: shards, memory, denominators`},
+		{"policy typo", ok + "policy:\n  smlimit: none\n", `x.yaml:5: unknown key "smlimit"`},
+		{"paths typo", ok + "paths:\n  rundir: /x\n", `x.yaml:5: unknown key "rundir"`},
+		{"tab", "gpus:\n\tl40s:\n", "x.yaml:2: YAML syntax"},
+		{"shards missing", "gpus:\n  l40s:\n    memory: 48g\n", "x.yaml:2: gpus.l40s: shards missing"},
+		{"shards zero", "gpus:\n  l40s:\n    shards: 0\n", "x.yaml:3: gpus.l40s.shards: \"0\" is not a whole number from 1 to 128"},
+		{"shards word", "gpus:\n  l40s:\n    shards: four\n", "x.yaml:3: gpus.l40s.shards: \"four\""},
+		{"shards big", "gpus:\n  l40s:\n    shards: 129\n", "from 1 to 128"},
+		{"shards fraction", "gpus:\n  l40s:\n    shards: 2.5\n", "gpus.l40s.shards: \"2.5\""},
+		{"memory bad", ok + "    memory: 48 GB\n", "x.yaml:4: gpus.l40s.memory: \"48 GB\" is not a size"},
+		{"memory zero", ok + "    memory: 0\n", "x.yaml:4: gpus.l40s.memory: must be greater than 0"},
+		{"memory list", ok + "    memory: [1]\n", "x.yaml:4: gpus.l40s.memory: \"<list>\" is not a size"},
+		{"denominator not dividing", ok + "    denominators: [2, 3]\n", "x.yaml:4: gpus.l40s.denominators: l40s.3 cannot be served by 4 shards per GPU"},
+		{"denominator one", ok + "    denominators: [1]\n", "gpus.l40s.denominators: \"1\" is not a whole number from 2 to 128"},
+		{"denominator twice", ok + "    denominators:\n      - 2\n      - 2\n", "x.yaml:6: gpus.l40s.denominators: 2 given twice"},
+		{"denominators scalar", ok + "    denominators: 2\n", "x.yaml:4: gpus.l40s.denominators: want a list"},
+		{"type with dot", "gpus:\n  l40s.2:\n    shards: 4\n", "x.yaml:2: GPU type \"l40s.2\""},
+		{"type with colon", "gpus:\n  \"a:b\":\n    shards: 4\n", "x.yaml:2: GPU type \"a:b\""},
+		{"sm_limit", ok + "policy:\n  sm_limit: half\n", "x.yaml:5: policy.sm_limit: \"half\": use \"fraction\""},
+		{"oom_killer", ok + "policy:\n  oom_killer: yes\n", "x.yaml:5: policy.oom_killer: \"yes\": use true or false"},
+		{"log_level", ok + "policy:\n  log_level: 9\n", "x.yaml:5: policy.log_level: \"9\" is not a whole number from 0 to 4"},
+		{"run_dir relative", ok + "paths:\n  run_dir: run/softmig\n", "x.yaml:5: paths.run_dir: \"run/softmig\" is not a clean absolute path"},
+		{"log_dir unclean", ok + "paths:\n  log_dir: /var/log/../x\n", "x.yaml:5: paths.log_dir"},
+		{"scontrol relative", ok + "paths:\n  scontrol: bin/scontrol\n", "x.yaml:5: paths.scontrol"},
+		{"policy scalar", ok + "policy: none\n", "x.yaml:4: found text \"none\" where a mapping of keys is expected"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Parse(strings.NewReader(tc.in), "x.yaml")
+			if err == nil || !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Parse(%q) = %+v, %v\nwant ErrInvalid containing %q", tc.in, c, err, tc.want)
+			}
+		})
+	}
+}
+
+func TestParseReportsAll(t *testing.T) {
+	_, err := Parse(strings.NewReader("gpus:\n  a:\n    shards: 0\n  b:\n    shards: 4\n    memory: x\n"), "x.yaml")
+	if err == nil || !strings.Contains(err.Error(), "x.yaml:3:") || !strings.Contains(err.Error(), "x.yaml:6:") {
+		t.Fatalf("want both errors, got %v", err)
+	}
+}
+
+func TestLoad(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := Load(filepath.Join(dir, "none.yaml")); err == nil || !strings.Contains(err.Error(), "does not exist: create it") {
+		t.Fatalf("Load of a missing file: %v", err)
+	}
+	p := filepath.Join(dir, "softmig.yaml")
+	os.WriteFile(p, []byte("gpus:\n  l40s:\n    shards: 4\n"), 0o644)
+	if c, err := Load(p); err != nil || c.GPUs["l40s"].Shards != 4 {
+		t.Fatalf("Load = %+v, %v", c, err)
+	}
+	// The examples shipped in slurm/ are valid.
+	examples, _ := filepath.Glob("../../slurm/*softmig*.yaml")
+	more, _ := filepath.Glob("../../slurm/examples/*/softmig.yaml")
+	for _, ex := range append(examples, more...) {
+		if _, err := Load(ex); err != nil {
+			t.Errorf("example %s: %v", ex, err)
+		}
+	}
+}

@@ -1,0 +1,33 @@
+#!/bin/sh
+# SoftMig Slurm Epilog: slurm.conf "Epilog=/etc/slurm/epilog.sh".
+# slurmd runs it as root on the compute node after each job. It removes the
+# job's config and shared region with `softmig-conf remove` (idempotent).
+# It always exits 0: a failing epilog drains the node.
+#
+# Settings (environment, as for prolog.sh): SOFTMIG_CONF, SOFTMIG_SITE_CONFIG,
+# SOFTMIG_RUN_DIR.
+
+# Helper functions
+log() {
+	logger -t softmig-epilog -p daemon.err -- "$*" 2>/dev/null
+	printf 'softmig-epilog: %s\n' "$*" >&2
+}
+
+# Main
+PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export PATH
+conf=${SOFTMIG_CONF:-/usr/local/bin/softmig-conf}
+[ -n "${SLURM_JOB_ID:-}" ] || exit 0
+
+set -- --config "${SOFTMIG_SITE_CONFIG:-/etc/softmig/softmig.yaml}"
+[ -n "${SOFTMIG_RUN_DIR:-}" ] && set -- "$@" --run-dir "$SOFTMIG_RUN_DIR"
+
+if ! out=$("$conf" "$@" remove "$SLURM_JOB_ID" 2>&1); then
+	log "job $SLURM_JOB_ID: $conf remove failed: $out"
+	dir=${SOFTMIG_RUN_DIR:-/var/run/softmig}
+	case $SLURM_JOB_ID in
+	*[!0-9_]*) ;;
+	*) rm -f "$dir/$SLURM_JOB_ID.conf" "$dir/$SLURM_JOB_ID.region" ;;
+	esac
+fi
+exit 0

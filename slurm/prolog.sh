@@ -1,0 +1,63 @@
+#!/bin/sh
+# SoftMig Slurm Prolog: slurm.conf "Prolog=/etc/slurm/prolog.sh".
+# slurmd runs it as root on the compute node before each job. It writes the
+# job's config /var/run/softmig/$SLURM_JOB_ID.conf with softmig-conf(1).
+#
+# A problem that concerns one job (a request that cannot be sliced, a GPU
+# type missing from the site config, a broken site config) never fails the
+# prolog, since a failing prolog drains the node for everyone: softmig-conf
+# writes a config with SOFTMIG_DISABLED=<reason> instead, the library then
+# refuses the GPU to that job with the reason, and this script logs it.
+# Only when no config at all can be written for a GPU job (softmig-conf
+# missing, /var/run/softmig unusable) does it exit 1: the node cannot
+# enforce slices, and Slurm drains it rather than run the job unlimited.
+#
+# Settings (environment; a wrapper script may set them, slurmd does not):
+#   SOFTMIG_CONF         softmig-conf program   (/usr/local/bin/softmig-conf)
+#   SOFTMIG_SITE_CONFIG  site config            (/etc/softmig/softmig.yaml)
+#   SOFTMIG_RUN_DIR      job config directory   (the site config's, /var/run/softmig)
+#   SOFTMIG_LOG_DIR      job log directory      (the site config's, /var/log/softmig)
+
+# Helper functions
+log() {
+	logger -t softmig-prolog -p daemon.err -- "$*" 2>/dev/null
+	printf 'softmig-prolog: %s\n' "$*" >&2
+}
+
+# fail_closed REASON: write a config that disables the GPU for this job,
+# without softmig-conf. Returns non-zero when even that is impossible.
+fail_closed() {
+	dir=${SOFTMIG_RUN_DIR:-/var/run/softmig}
+	mkdir -p "$dir" && chmod 755 "$dir" || return 1
+	tmp=$(mktemp "$dir/.$SLURM_JOB_ID.conf.XXXXXX") || return 1
+	printf '# SoftMig job config written by prolog.sh after softmig-conf failed\nSOFTMIG_DISABLED=%s\n' \
+		"$(printf '%s' "$1" | tr -d '\n\r' | cut -c1-400)" >"$tmp" &&
+		chmod 644 "$tmp" && chown 0:0 "$tmp" && mv -f "$tmp" "$dir/$SLURM_JOB_ID.conf" ||
+		{ rm -f "$tmp"; return 1; }
+}
+
+# Main
+PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export PATH
+conf=${SOFTMIG_CONF:-/usr/local/bin/softmig-conf}
+[ -n "${SLURM_JOB_ID:-}" ] || { log "SLURM_JOB_ID is not set: nothing to do"; exit 0; }
+
+set -- --config "${SOFTMIG_SITE_CONFIG:-/etc/softmig/softmig.yaml}"
+[ -n "${SOFTMIG_RUN_DIR:-}" ] && set -- "$@" --run-dir "$SOFTMIG_RUN_DIR"
+[ -n "${SOFTMIG_LOG_DIR:-}" ] && set -- "$@" --log-dir "$SOFTMIG_LOG_DIR"
+
+out=$("$conf" "$@" write 2>&1 >/dev/null)
+rc=$?
+case $rc in
+0) exit 0 ;;
+3) log "job $SLURM_JOB_ID: $out"; exit 0 ;;
+esac
+log "job $SLURM_JOB_ID: $conf failed (exit $rc): $out"
+# A job without a GPU needs no config.
+[ -n "${SLURM_JOB_GPUS:-}" ] || exit 0
+if fail_closed "the Slurm prolog on ${SLURMD_NODENAME:-this node} could not run softmig-conf (exit $rc)"; then
+	log "job $SLURM_JOB_ID: GPU disabled for this job"
+	exit 0
+fi
+log "job $SLURM_JOB_ID: cannot write any SoftMig config: this node cannot enforce GPU slices"
+exit 1

@@ -1,0 +1,105 @@
+-- SoftMig GPU slice requests for Slurm's lua plugins. Loaded with dofile by
+-- job_submit.lua (slurmctld) and cli_filter.lua (sbatch, salloc, srun) from
+-- the directory of slurm.conf; install all three files there.
+--
+-- A slice is --gres=gpu:<type>.<denominator>[:1]: gpu:l40s.4:1 is a quarter
+-- of an l40s, gpu:l40s.2:1 a half, gpu:l40s.1:1 (like gpu:l40s:1) a whole
+-- GPU. It becomes a request for <shards per GPU>/<denominator> shards of that
+-- GPU type, e.g. shard:l40s:1 with 4 shards per GPU.
+
+local M = {}
+
+-- Site settings: GPU type -> shards per GPU (the Count= of Name=shard for one
+-- GPU in gres.conf) and the allowed denominators. Keep them in step with
+-- gres.conf and /etc/softmig/softmig.yaml (`softmig-conf check` prints them).
+M.types = {
+	l40s = { shards = 4, denominators = { 2, 4 } },
+	h100 = { shards = 8, denominators = { 2, 4, 8 } },
+}
+
+local names = { [2] = "half", [3] = "third", [4] = "quarter", [8] = "eighth" }
+
+local function allowed(t, d)
+	for _, a in ipairs(t.denominators) do
+		if a == d then return true end
+	end
+	return false
+end
+
+local function sorted_types()
+	local out = {}
+	for name in pairs(M.types) do table.insert(out, name) end
+	table.sort(out)
+	return out
+end
+
+-- slices(typ) describes the allowed slices of one type.
+function M.slices(typ)
+	local t, out = M.types[typ], {}
+	for _, d in ipairs(t.denominators) do
+		table.insert(out, string.format("%s.%d (%s)", typ, d, names[d] or ("1/" .. d)))
+	end
+	table.insert(out, typ .. " (whole GPU)")
+	return table.concat(out, ", ")
+end
+
+local function strip(spec)
+	return (string.gsub(string.gsub(spec, "^gres[:/]", ""), ",gres[:/]", ","))
+end
+
+-- translate(spec, keep_prefix) rewrites the slice in a GRES request such as
+-- "gres:gpu:l40s.2:1" (Slurm 22.05) or "gres/gpu:l40s.2:1" (newer). Returns
+-- the new request, or nil when there is no slice, or nil and a message for
+-- the user when the request is invalid. keep_prefix keeps each item's
+-- "gres:"/"gres/" prefix (job_submit); cli_filter drops it.
+function M.translate(spec, keep_prefix)
+	if spec == nil or spec == "" then return nil, nil end
+	local out, nslices, nother = {}, 0, 0
+	for item in string.gmatch(spec, "[^,]+") do
+		local prefix, body = string.match(item, "^(gres[:/])(.*)$")
+		if prefix == nil then prefix, body = "", item end
+		if not keep_prefix then prefix = "" end
+		local typ, den, cnt = string.match(body, "^gpu:([^:.]+)%.([^:]*):?(.*)$")
+		if typ == nil then
+			if string.match(body, "^gpu") or string.match(body, "^shard") then nother = nother + 1 end
+			table.insert(out, prefix .. body)
+		else
+			local t = M.types[typ]
+			if t == nil then
+				local known = {}
+				for _, name in ipairs(sorted_types()) do table.insert(known, name) end
+				return nil, string.format("SoftMig: --gres=%s: GPU type '%s' cannot be sliced here; sliced GPU types: %s", body, typ, table.concat(known, ", "))
+			end
+			if not string.match(den, "^[1-9]%d*$") then
+				return nil, string.format("SoftMig: --gres=%s: '%s.%s' is not a slice; write <type>.<denominator>: %s", body, typ, den, M.slices(typ))
+			end
+			if cnt ~= "" and not string.match(cnt, "^%d+$") then
+				return nil, string.format("SoftMig: --gres=%s: the count '%s' is not a number; a slice request is gpu:%s.%s:1", body, cnt, typ, den)
+			end
+			if cnt ~= "" and tonumber(cnt) ~= 1 then
+				return nil, string.format("SoftMig: --gres=%s asks for %s slices; a job gets one slice, so the count must be 1 (for more, ask for a bigger slice or whole GPUs, e.g. --gres=gpu:%s:%s)", body, cnt, typ, cnt)
+			end
+			local d = tonumber(den)
+			if d == 1 then
+				table.insert(out, prefix .. "gpu:" .. typ .. ":1")
+			elseif allowed(t, d) then
+				table.insert(out, prefix .. "shard:" .. typ .. ":" .. (t.shards / d))
+			else
+				return nil, string.format("SoftMig: --gres=%s: %s.%d is not an allowed slice; %s GPUs are split into %d shards; use %s", body, typ, d, typ, t.shards, M.slices(typ))
+			end
+			nslices = nslices + 1
+		end
+	end
+	if nslices == 0 then return nil, nil end
+	if nslices > 1 or nother > 0 then
+		return nil, string.format("SoftMig: --gres=%s: a job gets one GPU slice, not combined with other GPU slices, GPUs or shards; ask for one slice (e.g. --gres=gpu:l40s.2:1) or whole GPUs (e.g. --gres=gpu:l40s:2)", strip(spec))
+	end
+	return table.concat(out, ","), nil
+end
+
+-- has_slice(spec) tells whether spec holds a gpu:<type>.<n> item.
+function M.has_slice(spec)
+	return spec ~= nil and string.match("," .. strip(spec), ",gpu:[^:.,]+%.") ~= nil
+end
+
+return M
