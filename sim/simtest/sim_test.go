@@ -529,3 +529,21 @@ func TestStateFixedByCreator(t *testing.T) {
 		}
 	}
 }
+
+func TestNVMLDeviceQueries(t *testing.T) {
+	s := newSim(t, "SOFTMIG_SIM_DEVICES=2")
+	out := s.run("sim_probe", nil, "init", "info:1", "nvml-all:1")
+	l := find(t, out, "nvml-all", 0)
+	want := map[string]string{
+		"Index": "1", "MinorNumber": "1", "Architecture": "9", "FanSpeed": "err",
+		"busId": "00000000:28:00.0", "driver": "580.159.04", "EnforcedPowerLimit": "700000",
+	}
+	for k, v := range want {
+		if l.kv[k] != v {
+			t.Errorf("%s=%q, want %q (%v)", k, l.kv[k], v, l.kv)
+		}
+	}
+	if pci := find(t, out, "info", 0).kv["pci"]; !strings.EqualFold("0000"+pci, l.kv["busId"]) {
+		t.Errorf("CUDA PCI bus id %s, NVML %s", pci, l.kv["busId"])
+	}
+}
