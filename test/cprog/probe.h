@@ -71,6 +71,7 @@ struct probe_api {
 			 unsigned int, unsigned int, unsigned int, CUstream, void **);
 	CUresult (*streamcreate)(CUstream *, unsigned int);
 	CUresult (*streamsync)(CUstream);
+	CUresult (*streamquery)(CUstream);
 	CUresult (*eventcreate)(CUevent *, unsigned int);
 	CUresult (*eventrecord)(CUevent, CUstream);
 	CUresult (*eventsync)(CUevent);
@@ -144,6 +145,7 @@ static const struct probe_sym probe_syms[] = {
 	{"cuLaunchCooperativeKernel", "cuLaunchCooperativeKernel", 0},
 	{"cuStreamCreate", "cuStreamCreate", 0},
 	{"cuStreamSynchronize", "cuStreamSynchronize", 0},
+	{"cuStreamQuery", "cuStreamQuery", 0},
 	{"cuEventCreate", "cuEventCreate", 0},
 	{"cuEventRecord", "cuEventRecord", 0},
 	{"cuEventSynchronize", "cuEventSynchronize", 0},
@@ -628,6 +630,8 @@ static int probe_cmd(struct probe *p, char *word)
 		r = a->streamsync(p->stream);
 		probe_rc(p, cmd, r);
 		printf(" ms=%.3f", probe_ms() - t0);
+	} else if (strcmp(cmd, "query") == 0) {
+		probe_rc(p, cmd, a->streamquery(p->stream));
 	} else if (strcmp(cmd, "time") == 0) {
 		unsigned long long us = strtoull(args[0] ? args[0] : "0", NULL, 10);
 		int count = args[1] ? atoi(args[1]) : 1;
