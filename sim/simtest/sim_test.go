@@ -559,3 +559,84 @@ func TestUtilisation(t *testing.T) {
 		t.Fatalf("idle process %s has a utilisation sample", opid)
 	}
 }
+
+// Processes that start together on a missing state file agree on one set
+// of devices, and their allocations near the device limit never overshoot.
+func TestConcurrentStart(t *testing.T) {
+	s := newSim(t, "SOFTMIG_SIM_MEMORY=4g", "SOFTMIG_SIM_CTX_MEMORY=100m")
+	const n = 8
+	outs := make(chan []line, n)
+	for i := 0; i < n; i++ {
+		go func() {
+			c := s.cmd("sim_probe", nil, "init", "retain", "alloc:64m:6", "hold")
+			out, _ := c.Output() // stdin is /dev/null: hold returns at once
+			outs <- parse(string(out))
+		}()
+	}
+	var done int64
+	for i := 0; i < n; i++ {
+		out := <-outs
+		wantRC(t, find(t, out, "init", 0), 0)
+		wantRC(t, find(t, out, "retain", 0), 0)
+		done += find(t, out, "alloc", 0).int(t, "done")
+	}
+	if done != n*6 {
+		t.Fatalf("%d of %d allocations succeeded; 8 x (100m + 384m) fits in 4g", done, n*6)
+	}
+	// Now fill the device from 8 processes at once, all alive at the end:
+	// the device ends full, never over.
+	var ctxs int64
+	done = 0
+	for _, out := range s.startAll(n, "init", "retain", "alloc:100m:40") {
+		if find(t, out, "retain", 0).int(t, "rc") == 0 {
+			ctxs++
+		}
+		done += find(t, out, "alloc", 0).int(t, "done")
+	}
+	m := find(t, s.run("sim_probe", nil, "nvml-mem:0"), "nvml-mem", 0)
+	if used := m.int(t, "used"); used != (ctxs+done)*100*mib || used > 4*gib || m.int(t, "free") >= 100*mib {
+		t.Fatalf("%d contexts and %d allocations of 100m: %v", ctxs, done, m.kv)
+	}
+}
+
+// startAll starts n probes with the same commands at once, each holding at
+// the end, and returns their lines once all hold (released at cleanup).
+func (s *sim) startAll(n int, args ...string) [][]line {
+	s.t.Helper()
+	type proc struct {
+		c  *exec.Cmd
+		in io.WriteCloser
+		sc *bufio.Scanner
+	}
+	procs := make([]proc, n)
+	for i := range procs {
+		c := s.cmd("sim_probe", nil, append(args, "hold")...)
+		in, err := c.StdinPipe()
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		out, err := c.StdoutPipe()
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		procs[i] = proc{c, in, bufio.NewScanner(out)}
+	}
+	for _, p := range procs {
+		if err := p.c.Start(); err != nil {
+			s.t.Fatal(err)
+		}
+		s.t.Cleanup(func() { p.in.Close(); p.c.Wait() })
+	}
+	var all [][]line
+	for _, p := range procs {
+		var text strings.Builder
+		for p.sc.Scan() {
+			text.WriteString(p.sc.Text() + "\n")
+			if strings.HasPrefix(p.sc.Text(), "hold ") {
+				break
+			}
+		}
+		all = append(all, parse(text.String()))
+	}
+	return all
+}
