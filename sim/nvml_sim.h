@@ -5,6 +5,7 @@
 #ifndef SOFTMIG_SIM_NVML_SIM_H
 #define SOFTMIG_SIM_NVML_SIM_H
 
+#include "nvml_api.h"
 #include "sim.h"
 
 #pragma GCC visibility push(hidden)

@@ -81,9 +81,9 @@ static uint64_t env_num(const char *name, uint64_t def, uint64_t lo, uint64_t hi
 		return def;
 	errno = 0;
 	v = strtoull(s, &end, 10);
-	if (errno || *end || v < lo || v > hi)
+	if (errno || *end || v < lo)
 		return def;
-	return v;
+	return v > hi ? hi : v;
 }
 
 static uint64_t splitmix(uint64_t *x)

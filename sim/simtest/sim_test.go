@@ -453,45 +453,31 @@ func TestProcAddressClient(t *testing.T) {
 
 func TestKernelTime(t *testing.T) {
 	s := newSim(t)
-	alone := s.run("sim_probe", nil, "init", "retain", "time:1000:10", "stream", "launch:2000:5", "ssync", "launchex:1000:3", "coop:1000:2", "sync")
-	if ms := find(t, alone, "time", 0).float(t, "ms"); ms < 10 || ms > 15 {
+	alone := s.run("sim_probe", nil, "init", "retain", "time:1000:10",
+		"stream", "launch:300000", "query", "ssync", "query",
+		"launchex:1000:3", "coop:1000:2", "sync", "query")
+	// Event times are simulated completion times: 10 ms of kernels plus
+	// whatever the process spent between the records (generous bound).
+	if ms := find(t, alone, "time", 0).float(t, "ms"); ms < 10 || ms > 500 {
 		t.Fatalf("10 kernels of 1 ms: %.3f ms by events", ms)
 	}
-	if ms := find(t, alone, "ssync", 0).float(t, "ms"); ms < 9 {
-		t.Fatalf("stream sync after 5 x 2 ms returned after %.3f ms", ms)
-	}
-	if ms := find(t, alone, "sync", 0).float(t, "ms"); ms < 4 {
-		t.Fatalf("context sync after 5 x 1 ms returned after %.3f ms", ms)
+	wantRC(t, find(t, alone, "query", 0), 600) // CUDA_ERROR_NOT_READY: 300 ms kernel running
+	wantRC(t, find(t, alone, "query", 1), 0)
+	wantRC(t, find(t, alone, "query", 2), 0)
+	if ms := find(t, alone, "ssync", 0).float(t, "ms"); ms < 100 {
+		t.Fatalf("stream sync on a 300 ms kernel returned after %.3f ms", ms)
 	}
 	// A second process's kernels queue behind the first one's.
-	a := s.start(nil, "init", "retain", "launch:1000:400")
+	a := s.start(nil, "init", "retain", "launch:1000:1000")
 	b := s.run("sim_probe", nil, "init", "retain", "time:1000:10")
 	if ms := find(t, b, "time", 0).float(t, "ms"); ms < 100 {
-		t.Fatalf("behind 400 ms of another process: %.3f ms", ms)
+		t.Fatalf("behind 1 s of another process's kernels: %.3f ms", ms)
 	}
 	a.release(t)
 	// More than 1024 outstanding launches block the launching thread.
-	q := s.run("sim_probe", nil, "init", "retain", "launch:1000:1100")
+	q := newSim(t).run("sim_probe", nil, "init", "retain", "launch:1000:1100")
 	if ms := find(t, q, "launch", 0).float(t, "ms"); ms < 50 {
 		t.Fatalf("1100 launches of 1 ms returned after %.3f ms", ms)
-	}
-}
-
-func TestUtilisation(t *testing.T) {
-	s := newSim(t)
-	idle := s.run("sim_probe", nil, "init", "retain", "nvml-util:0", "nvml-putil:0")
-	if g := find(t, idle, "nvml-util", 0).int(t, "gpu"); g != 0 {
-		t.Fatalf("idle device: gpu=%d", g)
-	}
-	wantRC(t, find(t, idle, "nvml-putil", 0), 6) // NVML_ERROR_NOT_FOUND: no samples
-	busy := s.run("sim_probe", nil, "init", "retain", "pid", "launch:1000:1300", "sync", "nvml-util:0", "nvml-putil:0")
-	pid := find(t, busy, "pid", 0).kv["pid"]
-	if g := find(t, busy, "nvml-util", 0).int(t, "gpu"); g < 90 {
-		t.Fatalf("after 1.3 s of back-to-back kernels: gpu=%d", g)
-	}
-	pu := find(t, busy, "nvml-putil", 0)
-	if pu.int(t, "n") != 1 || pu.int(t, "pid"+pid) < 90 {
-		t.Fatalf("process utilisation %v, want pid %s near 100", pu.kv, pid)
 	}
 }
 
@@ -528,4 +514,129 @@ func TestStateFixedByCreator(t *testing.T) {
 			t.Fatalf("info %v", info.kv)
 		}
 	}
+}
+
+func TestNVMLDeviceQueries(t *testing.T) {
+	s := newSim(t, "SOFTMIG_SIM_DEVICES=2")
+	out := s.run("sim_probe", nil, "init", "info:1", "nvml-all:1")
+	l := find(t, out, "nvml-all", 0)
+	want := map[string]string{
+		"Index": "1", "MinorNumber": "1", "Architecture": "9", "FanSpeed": "err",
+		"busId": "00000000:28:00.0", "driver": "580.159.04", "EnforcedPowerLimit": "700000",
+	}
+	for k, v := range want {
+		if l.kv[k] != v {
+			t.Errorf("%s=%q, want %q (%v)", k, l.kv[k], v, l.kv)
+		}
+	}
+	if pci := find(t, out, "info", 0).kv["pci"]; !strings.EqualFold("0000"+pci, l.kv["busId"]) {
+		t.Errorf("CUDA PCI bus id %s, NVML %s", pci, l.kv["busId"])
+	}
+}
+
+func TestUtilisation(t *testing.T) {
+	s := newSim(t)
+	idle := s.run("sim_probe", nil, "init", "retain", "nvml-util:0", "nvml-putil:0")
+	if g := find(t, idle, "nvml-util", 0).int(t, "gpu"); g != 0 {
+		t.Fatalf("idle device: gpu=%d", g)
+	}
+	wantRC(t, find(t, idle, "nvml-putil", 0), 6) // NVML_ERROR_NOT_FOUND: no samples
+	// 1.3 s of back-to-back 1 ms kernels, then NVML looks at the last second.
+	busy := s.run("sim_probe", nil, "init", "retain", "pid", "launch:1000:1300", "sync", "nvml-util:0", "nvml-putil:0")
+	pid := find(t, busy, "pid", 0).kv["pid"]
+	// Near 100; the bound leaves room for a process descheduled after sync.
+	if g := find(t, busy, "nvml-util", 0).int(t, "gpu"); g < 50 {
+		t.Fatalf("after 1.3 s of back-to-back kernels: gpu=%d", g)
+	}
+	pu := find(t, busy, "nvml-putil", 0)
+	if pu.int(t, "n") != 1 || pu.int(t, "pid"+pid) < 50 {
+		t.Fatalf("process utilisation %v, want pid %s near 100", pu.kv, pid)
+	}
+	// Another process that only holds a context shows no samples.
+	other := s.run("sim_probe", nil, "init", "retain", "pid", "nvml-putil:0")
+	opid := find(t, other, "pid", 0).kv["pid"]
+	if _, ok := find(t, other, "nvml-putil", 0).kv["pid"+opid]; ok {
+		t.Fatalf("idle process %s has a utilisation sample", opid)
+	}
+}
+
+// Processes that start together on a missing state file agree on one set
+// of devices, and their allocations near the device limit never overshoot.
+func TestConcurrentStart(t *testing.T) {
+	s := newSim(t, "SOFTMIG_SIM_MEMORY=4g", "SOFTMIG_SIM_CTX_MEMORY=100m")
+	const n = 8
+	outs := make(chan []line, n)
+	for i := 0; i < n; i++ {
+		go func() {
+			c := s.cmd("sim_probe", nil, "init", "retain", "alloc:64m:6", "hold")
+			out, _ := c.Output() // stdin is /dev/null: hold returns at once
+			outs <- parse(string(out))
+		}()
+	}
+	var done int64
+	for i := 0; i < n; i++ {
+		out := <-outs
+		wantRC(t, find(t, out, "init", 0), 0)
+		wantRC(t, find(t, out, "retain", 0), 0)
+		done += find(t, out, "alloc", 0).int(t, "done")
+	}
+	if done != n*6 {
+		t.Fatalf("%d of %d allocations succeeded; 8 x (100m + 384m) fits in 4g", done, n*6)
+	}
+	// Now fill the device from 8 processes at once, all alive at the end:
+	// the device ends full, never over.
+	var ctxs int64
+	done = 0
+	for _, out := range s.startAll(n, "init", "retain", "alloc:100m:40") {
+		if find(t, out, "retain", 0).int(t, "rc") == 0 {
+			ctxs++
+		}
+		done += find(t, out, "alloc", 0).int(t, "done")
+	}
+	m := find(t, s.run("sim_probe", nil, "nvml-mem:0"), "nvml-mem", 0)
+	if used := m.int(t, "used"); used != (ctxs+done)*100*mib || used > 4*gib || m.int(t, "free") >= 100*mib {
+		t.Fatalf("%d contexts and %d allocations of 100m: %v", ctxs, done, m.kv)
+	}
+}
+
+// startAll starts n probes with the same commands at once, each holding at
+// the end, and returns their lines once all hold (released at cleanup).
+func (s *sim) startAll(n int, args ...string) [][]line {
+	s.t.Helper()
+	type proc struct {
+		c  *exec.Cmd
+		in io.WriteCloser
+		sc *bufio.Scanner
+	}
+	procs := make([]proc, n)
+	for i := range procs {
+		c := s.cmd("sim_probe", nil, append(args, "hold")...)
+		in, err := c.StdinPipe()
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		out, err := c.StdoutPipe()
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		procs[i] = proc{c, in, bufio.NewScanner(out)}
+	}
+	for _, p := range procs {
+		if err := p.c.Start(); err != nil {
+			s.t.Fatal(err)
+		}
+		s.t.Cleanup(func() { p.in.Close(); p.c.Wait() })
+	}
+	var all [][]line
+	for _, p := range procs {
+		var text strings.Builder
+		for p.sc.Scan() {
+			text.WriteString(p.sc.Text() + "\n")
+			if strings.HasPrefix(p.sc.Text(), "hold ") {
+				break
+			}
+		}
+		all = append(all, parse(text.String()))
+	}
+	return all
 }

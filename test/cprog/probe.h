@@ -71,6 +71,7 @@ struct probe_api {
 			 unsigned int, unsigned int, unsigned int, CUstream, void **);
 	CUresult (*streamcreate)(CUstream *, unsigned int);
 	CUresult (*streamsync)(CUstream);
+	CUresult (*streamquery)(CUstream);
 	CUresult (*eventcreate)(CUevent *, unsigned int);
 	CUresult (*eventrecord)(CUevent, CUstream);
 	CUresult (*eventsync)(CUevent);
@@ -144,6 +145,7 @@ static const struct probe_sym probe_syms[] = {
 	{"cuLaunchCooperativeKernel", "cuLaunchCooperativeKernel", 0},
 	{"cuStreamCreate", "cuStreamCreate", 0},
 	{"cuStreamSynchronize", "cuStreamSynchronize", 0},
+	{"cuStreamQuery", "cuStreamQuery", 0},
 	{"cuEventCreate", "cuEventCreate", 0},
 	{"cuEventRecord", "cuEventRecord", 0},
 	{"cuEventSynchronize", "cuEventSynchronize", 0},
@@ -343,6 +345,52 @@ static void probe_nvml_cmd(struct probe *p, const char *cmd, const char *arg)
 		printf("%s rc=%d query=%d n=%u small=%d small_n=%u exact=%d exact_n=%u", cmd, e, q, n,
 		       s, small, e, exact);
 		r = e;
+	} else if (!r && strcmp(cmd, "nvml-all") == 0) {
+		/* Every simple device query, for smoke tests and for comparing
+		 * with nvidia-smi. */
+		static const char *const uints[] = {
+			"nvmlDeviceGetPowerUsage", "nvmlDeviceGetEnforcedPowerLimit",
+			"nvmlDeviceGetPowerManagementLimit", "nvmlDeviceGetArchitecture",
+			"nvmlDeviceGetMinorNumber", "nvmlDeviceGetIndex", "nvmlDeviceGetPerformanceState",
+			"nvmlDeviceGetPersistenceMode", "nvmlDeviceGetComputeMode",
+			"nvmlDeviceGetDisplayMode", "nvmlDeviceGetDisplayActive", "nvmlDeviceGetFanSpeed",
+		};
+		static const char *const strs[] = {"nvmlDeviceGetSerial", "nvmlDeviceGetBoardPartNumber",
+						    "nvmlDeviceGetVbiosVersion"};
+		nvmlReturn_t (*fu)(nvmlDevice_t, unsigned int *);
+		nvmlReturn_t (*fs)(nvmlDevice_t, char *, unsigned int);
+		nvmlReturn_t (*f2)(nvmlDevice_t, int, unsigned int *);
+		nvmlReturn_t (*fpci)(nvmlDevice_t, nvmlPciInfo_t *);
+		nvmlReturn_t (*fver)(char *, unsigned int);
+		nvmlPciInfo_t pci;
+		unsigned int u;
+		char buf[96];
+		printf("%s rc=0", cmd);
+		for (size_t k = 0; k < sizeof uints / sizeof uints[0]; k++) {
+			*(void **)&fu = dlsym(nv.h, uints[k]);
+			u = 0;
+			nvmlReturn_t q = fu ? fu(d, &u) : NVML_ERROR_FUNCTION_NOT_FOUND;
+			printf(" %s=%s", uints[k] + 13, q ? "err" : "");
+			if (!q)
+				printf("%u", u);
+		}
+		for (size_t k = 0; k < sizeof strs / sizeof strs[0]; k++) {
+			*(void **)&fs = dlsym(nv.h, strs[k]);
+			nvmlReturn_t q = fs ? fs(d, buf, sizeof buf) : NVML_ERROR_FUNCTION_NOT_FOUND;
+			printf(" %s=%s", strs[k] + 13, q ? "err" : buf);
+		}
+		*(void **)&f2 = dlsym(nv.h, "nvmlDeviceGetTemperature");
+		if (f2 && !f2(d, 0, &u))
+			printf(" Temperature=%u", u);
+		*(void **)&f2 = dlsym(nv.h, "nvmlDeviceGetMaxClockInfo");
+		if (f2 && !f2(d, 1, &u))
+			printf(" MaxClockSM=%u", u);
+		*(void **)&fpci = dlsym(nv.h, "nvmlDeviceGetPciInfo_v3");
+		if (fpci && !fpci(d, &pci))
+			printf(" busId=%s bus=%u pciDeviceId=0x%08x", pci.busId, pci.bus, pci.pciDeviceId);
+		*(void **)&fver = dlsym(nv.h, "nvmlSystemGetDriverVersion");
+		if (fver && !fver(buf, sizeof buf))
+			printf(" driver=%s", buf);
 	} else if (!r && strcmp(cmd, "nvml-util") == 0) {
 		nvmlUtilization_t u;
 		r = nv.util(d, &u);
@@ -582,6 +630,8 @@ static int probe_cmd(struct probe *p, char *word)
 		r = a->streamsync(p->stream);
 		probe_rc(p, cmd, r);
 		printf(" ms=%.3f", probe_ms() - t0);
+	} else if (strcmp(cmd, "query") == 0) {
+		probe_rc(p, cmd, a->streamquery(p->stream));
 	} else if (strcmp(cmd, "time") == 0) {
 		unsigned long long us = strtoull(args[0] ? args[0] : "0", NULL, 10);
 		int count = args[1] ? atoi(args[1]) : 1;

@@ -20,7 +20,7 @@ int main(int argc, char **argv)
 		cuMemMap, cuMemUnmap, cuMemSetAccess, cuArrayCreate_v2, cuArray3DCreate_v2,
 		cuArrayDestroy, cuMipmappedArrayCreate, cuMipmappedArrayDestroy, cuModuleLoadData,
 		cuModuleGetFunction, cuLaunchKernel, cuLaunchKernelEx, cuLaunchCooperativeKernel,
-		cuStreamCreate, cuStreamSynchronize, cuEventCreate, cuEventRecord,
+		cuStreamCreate, cuStreamSynchronize, cuStreamQuery, cuEventCreate, cuEventRecord,
 		cuEventSynchronize, cuEventElapsedTime, cuEventDestroy_v2, cuGraphCreate,
 		cuGraphAddKernelNode_v2, cuGraphAddMemAllocNode, cuGraphAddMemFreeNode,
 		cuGraphInstantiateWithFlags, cuGraphLaunch, cuGraphExecDestroy, cuGraphDestroy,
