@@ -1,0 +1,23 @@
+#!/bin/bash
+# Overhead of libsoftmig.so on a real GPU: alloc+free pair, kernel launch,
+# process start, each with and without the library (a slice active, no SM
+# limit).  Prints a markdown table.  Run from the repo root after `make`.
+set -u
+cd "$(dirname "$0")/.."
+LIB=$PWD/build/libsoftmig.so T=$PWD/build/test W=$(mktemp -d)
+NVCC=$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)
+"$NVCC" -cubin -o "$W/empty.cubin" test/gpu/empty.cu || exit 1
+export TMPDIR=$W SLURM_JOB_ID=77
+val() { sed 's/.*=//'; }
+start() { # mean µs to start /bin/true, 2000 times
+	local t0 t1; t0=$(date +%s%N); for _ in $(seq 2000); do "$@" /bin/true; done; t1=$(date +%s%N)
+	echo "scale=1; ($t1 - $t0) / 2000 / 1000" | bc; }
+a0=$("$T/bench_alloc" 20000 | val); a1=$(CUDA_DEVICE_MEMORY_LIMIT=40g LD_PRELOAD=$LIB "$T/bench_alloc" 20000 | val)
+l0=$("$T/bench_launch" "$W/empty.cubin" empty 100000 | val)
+l1=$(CUDA_DEVICE_MEMORY_LIMIT=40g LD_PRELOAD=$LIB "$T/bench_launch" "$W/empty.cubin" empty 100000 | val)
+s0=$(start env); s1=$(start env LD_PRELOAD=$LIB)
+echo "| measure | without | with libsoftmig.so | added |"
+echo "| --- | --- | --- | --- |"
+echo "| cuMemAlloc_v2 + cuMemFree_v2 (1 MiB), ns/pair | $a0 | $a1 | $(echo "$a1 - $a0" | bc) |"
+echo "| cuLaunchKernel (empty kernel, async), ns/launch | $l0 | $l1 | $(echo "$l1 - $l0" | bc) |"
+echo "| start /bin/true, µs/process | $s0 | $s1 | $(echo "$s1 - $s0" | bc) |"

@@ -1,0 +1,108 @@
+#!/bin/bash
+# make gpu-test: the memory slice on a real NVIDIA GPU (CUDA 12/13).
+# Builds the CUDA C checks with nvcc, then runs the prebuilt test clients
+# (build/test), PyTorch, CuPy, JAX and nvidia-smi under build/libsoftmig.so.
+# Run from the repository root after `make` (the Go tools and the C clients
+# are built on the CPU machine and carried over).  Prints PASS/FAIL lines and
+# "N passed, N failed"; exits non-zero on any failure.
+set -u
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+LIB=$ROOT/build/libsoftmig.so
+T=$ROOT/build/test
+W=${GPU_TEST_DIR:-$(mktemp -d)}
+mkdir -p "$W"
+chmod 755 "$W"
+PASS=0 FAIL=0
+ok() { PASS=$((PASS + 1)); printf 'PASS %s\n' "$*"; }
+bad() { FAIL=$((FAIL + 1)); printf 'FAIL %s\n' "$*"; }
+check() { local n=$1; shift; if "$@"; then ok "$n"; else bad "$n"; fi; }
+GiB=$((1 << 30))
+job() { printf '%s' "$((800000000 + RANDOM * 1000 + RANDOM % 1000))"; }
+# Run a command in a fresh "job" with a slice (env mode, no Slurm here).
+slice() { local gib=$1; shift; env SLURM_JOB_ID="$JOB" CUDA_DEVICE_MEMORY_LIMIT="${gib}g" TMPDIR="$W" \
+	SOFTMIG_LOG_FILE="$W/softmig.log" LD_PRELOAD="$LIB" "$@"; }
+
+command -v nvidia-smi >/dev/null && nvidia-smi -L || { echo "no nvidia-smi: no GPU here"; exit 0; }
+NGPU=$(nvidia-smi -L | wc -l)
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+CUDA_HOME=${CUDA_HOME:-/usr/local/cuda}
+NVCC=$(command -v nvcc || echo "$CUDA_HOME/bin/nvcc")
+"$NVCC" --version | tail -1
+
+# 1. Our ABI subset against the real headers.
+INC=$(dirname "$(dirname "$NVCC")")/include
+gcc -DREAL -I"$INC" -Itest/gpu -o "$W/abi_real" test/gpu/abi_check.c && "$W/abi_real" > "$W/abi_real.txt"
+gcc -Ipreload -Itest/gpu -o "$W/abi_ours" test/gpu/abi_check.c && "$W/abi_ours" > "$W/abi_ours.txt"
+check "ABI subset matches cuda.h/nvml.h" cmp -s "$W/abi_real.txt" "$W/abi_ours.txt" || diff "$W/abi_real.txt" "$W/abi_ours.txt"
+
+# 2. cuGetProcAddress hands out the exported functions (hooks match by identity).
+out=$("$T/dl_procaddr" init proc:cuMemAlloc:13000:0:cuMemAlloc_v2 proc:cuLaunchKernel:13000:2:cuLaunchKernel_ptsz \
+	proc:cuGetProcAddress:13000:0:cuGetProcAddress_v2 proc:cuMemGetInfo:12000:0:cuMemGetInfo_v2 \
+	proc:cuCtxCreate:13000:0 proc:cuGraphLaunch:13000:0:cuGraphLaunch 2>&1)
+echo "$out"
+check "driver pointers are its exported symbols" test "$(grep -c 'match=1' <<<"$out")" -ge 5
+
+# 3. Passive: the driver's own answers.
+JOB=$(job)
+a=$("$T/cuclient" dev 0 devtotal); b=$(LD_PRELOAD=$LIB "$T/cuclient" dev 0 devtotal)
+check "passive cuDeviceTotalMem unchanged ($b)" test "$a" = "$b"
+a=$(nvidia-smi --query-gpu=memory.total,name --format=csv,noheader)
+b=$(LD_PRELOAD=$LIB nvidia-smi --query-gpu=memory.total,name --format=csv,noheader)
+check "passive nvidia-smi unchanged ($b)" test "$a" = "$b"
+
+# 4. A 12 GiB slice through the driver API, linked and through cuGetProcAddress.
+for c in cuclient dl_client; do
+	JOB=$(job)
+	out=$(slice 12 "$T/$c" dev 0 info devtotal alloc 10g alloc 3g free alloc 3g)
+	echo "$c: $out" | tr '\n' ' '; echo
+	check "$c: total is the slice" grep -q "^total=$((12 * GiB)) " <<<"$out"
+	check "$c: devtotal is the slice" grep -qx "devtotal=$((12 * GiB))" <<<"$out"
+	check "$c: past the slice refused" test "$(tr '\n' ' ' <<<"$out" | grep -o 'alloc=[A-Z]* *[0-9]*' | tr '\n' ,)" = "alloc=OK ,alloc=ERR 2,alloc=OK ,"
+done
+JOB=$(job)
+out=$(slice 12 "$T/cuclient" dev 0 managed 8g async 3g pool 3g vmm 2g info)
+echo "paths: $out" | tr '\n' ' '; echo
+check "managed/async/pool/vmm held to the slice" test "$(grep -c 'alloc=OK' <<<"$out")$(grep -c 'alloc=ERR 2' <<<"$out")" = "22"
+
+# 5. Frameworks.
+PY=${PYTHON:-python3}
+JOB=$(job); out=$(slice 12 "$PY" test/gpu/torch_slice.py 12 2>&1); echo "$out"
+check "PyTorch: mem_get_info is the slice, past it OOM" grep -qx "torch ok" <<<"$out"
+JOB=$(job); out=$(slice 12 "$PY" test/gpu/cupy_slice.py 12 2>&1); echo "$out" | tail -3
+check "CuPy: memGetInfo is the slice, past it OOM" grep -qx "cupy ok" <<<"$out"
+JOB=$(job); out=$(slice 12 "$PY" test/gpu/jax_slice.py 12 2>&1); echo "$out" | tail -3
+check "JAX: pool within the slice, past it OOM" grep -qx "jax ok" <<<"$out"
+
+# 6. Two processes of one job share one slice.
+JOB=$(job)
+coproc HOLD { slice 12 "$PY" test/gpu/torch_hold.py 6; }
+read -r line <&"${HOLD[0]}"
+out=$(slice 12 "$PY" -c 'import torch,sys
+try:
+    x=torch.empty(6<<30,dtype=torch.uint8,device="cuda"); print("second=ALLOCATED")
+except torch.OutOfMemoryError: print("second=OOM")
+y=torch.empty(2<<30,dtype=torch.uint8,device="cuda"); print("small=OK")' 2>&1)
+echo "$line / $out" | tr '\n' ' '; echo
+check "two processes: the second 6 GiB is refused, 2 GiB fits" test "$(tr '\n' ' ' <<<"$out")" = "second=OOM small=OK "
+out=$(slice 12 nvidia-smi --query-gpu=memory.total,memory.used --format=csv,noheader,nounits)
+echo "nvidia-smi in the job: $out"
+check "nvidia-smi under the library shows the 12288 MiB slice" grep -q '^12288, ' <<<"$out"
+out=$(slice 12 nvidia-smi --query-compute-apps=pid,used_memory --format=csv,noheader)
+check "nvidia-smi lists the job's process" test -n "$out"
+exec {HOLD[1]}>&-
+wait
+
+# 7. Per-device limits under CUDA_VISIBLE_DEVICES (two GPUs).
+if [ "$NGPU" -ge 2 ]; then
+	JOB=$(job)
+	out=$(CUDA_VISIBLE_DEVICES=1 CUDA_DEVICE_MEMORY_LIMIT_0=8g slice 12 "$T/cuclient" dev 0 info)
+	check "CUDA_VISIBLE_DEVICES=1: ordinal 0 gets _0's 8 GiB" grep -q "^total=$((8 * GiB)) " <<<"$out"
+	out=$(CUDA_DEVICE_MEMORY_LIMIT_1=4g slice 12 "$T/cuclient" dev 1 info dev 0 info)
+	check "two devices: 4 GiB on 1, 12 GiB on 0" test "$(grep -o '^total=[0-9]*' <<<"$out" | tr '\n' ,)" = "total=$((4 * GiB)),total=$((12 * GiB)),"
+else
+	echo "SKIP per-device limits: one GPU"
+fi
+grep -c . "$W/softmig.log" | sed 's/^/log lines: /'
+echo "$PASS passed, $FAIL failed"
+[ "$FAIL" = 0 ]
