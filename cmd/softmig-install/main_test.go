@@ -167,6 +167,8 @@ func newFixture(t *testing.T, slurm bool) *fixture {
 	}
 	os.WriteFile(filepath.Join(f.root, "etc/group"), []byte(group), 0o644)
 	os.WriteFile(filepath.Join(f.root, "etc/ld.so.preload"), []byte("# site\n/usr/lib/other.so\n"), 0o644)
+	os.MkdirAll(filepath.Join(f.root, "usr/lib"), 0o755)
+	os.WriteFile(filepath.Join(f.root, "usr/lib/other.so"), nil, 0o644)
 	return f
 }
 

@@ -16,11 +16,12 @@ func Good(version string) string {
 	return `const char *softmig_version(void) { return "` + version + `"; }` + "\n"
 }
 
-// Crashing is a library whose constructor dereferences NULL: every process
-// that preloads it dies before main.
+// Crashing is a library whose constructor writes through a NULL pointer:
+// every process that preloads it dies of SIGSEGV before main. (Both the pointer
+// and the store are volatile: GCC deletes a plain store through NULL.)
 const Crashing = `
 const char *softmig_version(void) { return "crash"; }
-__attribute__((constructor)) static void boom(void) { *(volatile int *)0 = 1; }
+__attribute__((constructor)) static void boom(void) { volatile int *volatile p = 0; *p = 1; }
 `
 
 // NoVersion is a well-formed library that does not export softmig_version.
@@ -60,10 +61,11 @@ func NeedCC(t testing.TB) {
 	}
 }
 
-// Lib compiles src into dir/name as a shared object and returns its path.
-func Lib(t testing.TB, dir, name, src string) string {
+// Lib compiles src into dir/name as a shared object named libsoftmig.so
+// (its soname) and returns its path. extra are more compiler arguments.
+func Lib(t testing.TB, dir, name, src string, extra ...string) string {
 	t.Helper()
-	return compile(t, dir, name, src, "-shared", "-fPIC", "-Wl,-soname,libsoftmig.so")
+	return compile(t, dir, name, src, append([]string{"-shared", "-fPIC", "-Wl,-soname,libsoftmig.so"}, extra...)...)
 }
 
 // Program compiles src into dir/name as an executable and returns its path.
