@@ -86,6 +86,9 @@ func mainExit(args []string, stdout, stderr io.Writer) int {
 		if errors.As(err, &ec) {
 			return int(ec)
 		}
+		if errors.Is(err, errVerifyFailed) {
+			return 1 // the checklist said it all
+		}
 		fmt.Fprintf(stderr, "softmig-install: %v\n", err)
 		return 1
 	}

@@ -63,13 +63,13 @@ func (c *verifyCmd) Run(e *env, g *cli) error {
 // with the given mode and owner.
 func (c *checklist) checkPath(l layout, path string, dir bool, mode uint32, uid, gid int, why string) bool {
 	p := l.host(path)
-	kind, mk := "file", fmt.Sprintf("install -m %04o -o root -g %s SOURCE %s", mode, groupName(l.root, gid), p)
+	kind, mk := "file", "softmig-install install"
 	if dir {
-		kind, mk = "directory", fmt.Sprintf("install -d -m %04o -o root -g %s %s", mode, groupName(l.root, gid), p)
+		kind, mk = "directory", fmt.Sprintf("install -d -m %04o -o root -g %s %s   (or: softmig-install install)", mode, groupName(l.root, gid), p)
 	}
 	fi, err := os.Stat(p)
 	if err != nil {
-		c.fail(mk+"   (or: softmig-install install)", "%s: %v", path, unwrapPath(err))
+		c.fail(mk, "%s: %v", path, unwrapPath(err))
 		return false
 	}
 	if fi.IsDir() != dir || !dir && !fi.Mode().IsRegular() {
