@@ -68,9 +68,18 @@ func (c *installCmd) Run(e *env, g *cli) error {
 			return fmt.Errorf("path %q: tabs and newlines are not supported", f.path)
 		}
 	}
-	// Check the library before touching anything.
-	if err := elfcheck.Check(files[0].src, libprobe.Symbol); err != nil {
+	// Check and try the library before touching anything (when it is not
+	// the installed one already); the staged copy is tried again.
+	lib := files[0].src
+	if err := elfcheck.Check(lib, libprobe.Symbol); err != nil {
 		return fmt.Errorf("refusing the library: %w; nothing was changed", err)
+	}
+	if data, err := os.ReadFile(lib); err != nil {
+		return err
+	} else if same, _ := fsutil.SameContent(l.host(l.lib()), data); !same {
+		if _, err := e.trial(lib); err != nil {
+			return fmt.Errorf("refusing %q: %w; nothing was changed", lib, err)
+		}
 	}
 	if err := os.MkdirAll(l.root, 0o755); err != nil {
 		return err
@@ -181,7 +190,7 @@ func (in *installer) enforce(path string, fi os.FileInfo, mode uint32, uid, gid 
 
 func (in *installer) setModeOwner(p string, mode uint32, uid, gid int) error {
 	if in.e.euid == 0 {
-		if err := os.Lchown(p, uid, gid); err != nil {
+		if err := os.Chown(p, uid, gid); err != nil {
 			return fmt.Errorf("chown %q: %w", p, err)
 		}
 	}

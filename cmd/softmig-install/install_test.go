@@ -2,10 +2,13 @@ package main
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/softmig/softmig/internal/testlibs"
 )
 
 func TestInstallModes(t *testing.T) {
@@ -166,15 +169,26 @@ func TestInstallNoPreload(t *testing.T) {
 
 func TestInstallRefusesBadLibrary(t *testing.T) {
 	needRootNS(t)
-	f := newFixture(t, true)
-	os.WriteFile(filepath.Join(f.build, libName), []byte("not a library"), 0o644)
-	before := snapshot(t, f.root, true)
-	_, err := runTool(t, "install", "--root", f.root, "--from", f.build)
-	if err == nil || !strings.Contains(err.Error(), "not an ELF file") || !strings.Contains(err.Error(), "nothing was changed") {
-		t.Errorf("install with a text file as library = %v, want a not-an-ELF refusal", err)
-	}
-	if after := snapshot(t, f.root, true); after != before {
-		t.Errorf("a refused install changed the root:\n%s", diffLines(before, after))
+	for _, tc := range []struct{ name, src, want string }{
+		{"text file", "", "not an ELF file"},
+		{"crashing constructor", testlibs.Crashing, "killed by SIGSEGV"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, true)
+			if tc.src == "" {
+				os.WriteFile(filepath.Join(f.build, libName), []byte("not a library"), 0o644)
+			} else {
+				testlibs.Lib(t, f.build, libName, tc.src)
+			}
+			before := snapshot(t, f.root, true)
+			_, err := runTool(t, "install", "--root", f.root, "--from", f.build)
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "nothing was changed") {
+				t.Errorf("install with a bad library = %v, want a refusal mentioning %q", err, tc.want)
+			}
+			if after := snapshot(t, f.root, true); after != before {
+				t.Errorf("a refused install changed the root:\n%s", diffLines(before, after))
+			}
+		})
 	}
 }
 
@@ -207,5 +221,33 @@ func TestManifestRoundTrip(t *testing.T) {
 		if _, err := parseManifest(strings.NewReader(bad)); err == nil {
 			t.Errorf("parseManifest(%q) = nil error, want one", bad)
 		}
+	}
+}
+
+// TestPackageFlow stages a package (make install DESTDIR=...: no preload
+// line), unpacks it on a node and enables it there from the installed
+// library.
+func TestPackageFlow(t *testing.T) {
+	needRootNS(t)
+	f := newFixture(t, false)
+	pkg := filepath.Join(t.TempDir(), "pkg")
+	mustRun(t, "install", "--root", pkg, "--from", f.build, "--no-preload")
+	if _, err := os.Stat(filepath.Join(pkg, "etc/ld.so.preload")); !os.IsNotExist(err) {
+		t.Fatalf("the staged package has an etc/ld.so.preload (%v)", err)
+	}
+	// The node: the package's files, plus a slurm group.
+	node := f.root
+	if out, err := exec.Command("cp", "-a", pkg+"/.", node+"/").CombinedOutput(); err != nil {
+		t.Fatalf("cp: %v\n%s", err, out)
+	}
+	os.WriteFile(filepath.Join(node, "etc/group"), []byte("slurm:x:64030:\n"), 0o644)
+	out := mustRun(t, "install", "--root", node, "--from", filepath.Join(node, "var/lib/shared"))
+	for _, w := range []string{"changed /var/log/softmig: 0775 root:slurm, was 1777 root:root", "added /var/lib/shared/libsoftmig.so to /etc/ld.so.preload"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("node install output lacks %q:\n%s", w, out)
+		}
+	}
+	if out, err := runTool(t, "verify", "--root", node); err != nil {
+		t.Errorf("verify on the node: %v\n%s", err, out)
 	}
 }

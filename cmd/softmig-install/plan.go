@@ -110,11 +110,13 @@ func coreDirs(l layout) ([]dirSpec, error) {
 	if mode == 0o775 {
 		logWhy = "members of group slurm (every job's user) may create their logs here"
 	}
+	// The manifest's directory comes first: once anything is created, the
+	// manifest can record it.
 	return []dirSpec{
+		{path: stateDir, mode: 0o755, enforce: true, why: "install manifest"},
 		{path: l.libDir, mode: 0o755, enforce: true, why: "every user must be able to read the preloaded library"},
 		{path: logDir, mode: mode, gid: gid, enforce: true, why: logWhy},
 		{path: runDir, mode: 0o755, enforce: true, why: "job configs: readable by all, writable by root only"},
-		{path: stateDir, mode: 0o755, enforce: true, why: "install manifest"},
 	}, nil
 }
 

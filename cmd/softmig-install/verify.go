@@ -42,8 +42,10 @@ func (c *verifyCmd) Run(e *env, g *cli) error {
 	if err != nil {
 		return err
 	}
-	for _, d := range dirs[:3] { // the state directory is checked with the manifest
-		cl.checkPath(l, d.path, true, d.mode, d.uid, d.gid, d.why)
+	for _, d := range dirs {
+		if d.path != stateDir { // checked with the manifest
+			cl.checkPath(l, d.path, true, d.mode, d.uid, d.gid, d.why)
+		}
 	}
 	libOK := cl.checkLibrary(l)
 	cl.checkPreload(l)

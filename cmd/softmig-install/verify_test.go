@@ -13,9 +13,9 @@ import (
 func TestVerify(t *testing.T) {
 	needRootNS(t)
 	tests := []struct {
-		name  string
-		break_ func(t *testing.T, f *fixture)
-		want  []string // lines (or parts) the checklist must print
+		name   string
+		mutate func(t *testing.T, f *fixture)
+		want   []string // lines (or parts) the checklist must print
 	}{
 		{"good install", func(*testing.T, *fixture) {}, []string{
 			"ok    /var/log/softmig: directory 0775 root:slurm",
@@ -72,7 +72,7 @@ func TestVerify(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t, true)
 			f.install(t)
-			tc.break_(t, f)
+			tc.mutate(t, f)
 			out, err := runTool(t, "verify", "--root", f.root)
 			good := tc.name == "good install"
 			if good && err != nil || !good && !errors.Is(err, errVerifyFailed) {
