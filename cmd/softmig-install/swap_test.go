@@ -196,7 +196,7 @@ func TestHotSwapZeroFailedStarts(t *testing.T) {
 		t.Errorf("the process that ran during the swaps: %v", err)
 	}
 	if n := failures.Load(); n > 0 || starts.Load() == 0 {
-		t.Errorf("%d of %d starts failed during 50 updates: %s", n, starts.Load(), strings.Join(failMsgs, "; "))
+		t.Fatalf("%d of %d starts failed during 50 updates: %s", n, starts.Load(), strings.Join(failMsgs, "; "))
 	}
 	if left := stagedLeft(t, filepath.Dir(f.lib())); len(left) > 0 {
 		t.Errorf("staged files left: %v", left)
