@@ -48,6 +48,9 @@ func (c *updateCmd) Run(e *env, g *cli) error {
 			from = e.defaultFrom()
 		}
 		lib = filepath.Join(from, libName)
+		if _, err := os.Stat(lib); err != nil {
+			return fmt.Errorf("no library given and none at %q: name it, as in softmig-install update PATH/libsoftmig.so", lib)
+		}
 	}
 	if err := elfcheck.Check(lib, libprobe.Symbol); err != nil {
 		return fmt.Errorf("refusing the new library: %w; nothing was changed", err)
