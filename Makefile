@@ -90,8 +90,10 @@ bench: all
 gpu-test:
 	./scripts/gpu-test.sh
 
+# A staged install (DESTDIR set, for a package) never ships an ld.so.preload:
+# the package's post-install step adds the line on the node.
 install: all
-	$(BUILD)/bin/softmig-install install --root "$(DESTDIR)/" --prefix "$(PREFIX)" --from "$(BUILD)"
+	$(BUILD)/bin/softmig-install install --root "$(DESTDIR)/" --prefix "$(PREFIX)" --from "$(BUILD)" $(if $(DESTDIR),--no-preload)
 
 clean:
 	rm -rf $(BUILD)

@@ -1,0 +1,106 @@
+package main
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/softmig/softmig/internal/testlibs"
+)
+
+func TestVerify(t *testing.T) {
+	needRootNS(t)
+	tests := []struct {
+		name   string
+		mutate func(t *testing.T, f *fixture)
+		want   []string // lines (or parts) the checklist must print
+	}{
+		{"good install", func(*testing.T, *fixture) {}, []string{
+			"ok    /var/log/softmig: directory 0775 root:slurm",
+			"ok    /var/lib/shared/libsoftmig.so: loads in a fresh process, answers version 1",
+			"ok    /etc/ld.so.preload: lists /var/lib/shared/libsoftmig.so",
+			"skip  new processes on the node map",
+			"all checks passed",
+		}},
+		{"log directory mode", func(t *testing.T, f *fixture) {
+			os.Chmod(filepath.Join(f.root, "var/log/softmig"), 0o755)
+		}, []string{
+			"FAIL  /var/log/softmig: directory 0755 root:slurm, want 0775 root:slurm",
+			"fix: chown root:slurm " + "ROOT/var/log/softmig && chmod 0775 ROOT/var/log/softmig",
+		}},
+		{"library mode", func(t *testing.T, f *fixture) {
+			os.Chmod(f.lib(), 0o600)
+		}, []string{
+			"FAIL  /var/lib/shared/libsoftmig.so: file 0600 root:root, want 0644 root:root",
+			"fix: chown root:root ROOT/var/lib/shared/libsoftmig.so && chmod 0644 ROOT/var/lib/shared/libsoftmig.so",
+		}},
+		{"library directory not searchable", func(t *testing.T, f *fixture) {
+			os.Chmod(filepath.Join(f.root, "var/lib"), 0o750)
+		}, []string{
+			"FAIL  /var/lib: not searchable by other users",
+			"fix: chmod o+x ROOT/var/lib",
+		}},
+		{"preload line missing", func(t *testing.T, f *fixture) {
+			os.WriteFile(filepath.Join(f.root, "etc/ld.so.preload"), []byte("/usr/lib/other.so\n"), 0o644)
+		}, []string{
+			"FAIL  /etc/ld.so.preload: does not list /var/lib/shared/libsoftmig.so",
+			"fix: softmig-install install",
+		}},
+		{"preload names a missing file", func(t *testing.T, f *fixture) {
+			os.Remove(filepath.Join(f.root, "usr/lib/other.so"))
+		}, []string{
+			"FAIL  /etc/ld.so.preload: lists /usr/lib/other.so, which does not exist",
+			"fix: remove /usr/lib/other.so from /etc/ld.so.preload",
+		}},
+		{"library not passive", func(t *testing.T, f *fixture) {
+			noisy := testlibs.Lib(t, f.libs, "noisy.so", testlibs.Noisy)
+			b, _ := os.ReadFile(noisy)
+			os.WriteFile(f.lib(), b, 0o644)
+		}, []string{
+			"FAIL  /var/lib/shared/libsoftmig.so: it is not passive",
+			"fix: put a good build in place: softmig-install update BUILD/libsoftmig.so",
+		}},
+		{"tool removed", func(t *testing.T, f *fixture) {
+			os.Remove(filepath.Join(f.root, "usr/local/bin/softmig-conf"))
+		}, []string{
+			"FAIL  /usr/local/bin/softmig-conf: no such file or directory (installed by softmig-install)",
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, true)
+			f.install(t)
+			tc.mutate(t, f)
+			out, err := runTool(t, "verify", "--root", f.root)
+			good := tc.name == "good install"
+			if good && err != nil || !good && !errors.Is(err, errVerifyFailed) {
+				t.Errorf("verify = %v, want failure %v\n%s", err, !good, out)
+			}
+			for _, w := range tc.want {
+				w = strings.ReplaceAll(w, "ROOT", f.root)
+				if !strings.Contains(out, w) {
+					t.Errorf("checklist lacks %q:\n%s", w, out)
+				}
+			}
+		})
+	}
+}
+
+func TestVerifyExitStatus(t *testing.T) {
+	needRootNS(t)
+	f := newFixture(t, false)
+	var out, errb strings.Builder
+	if code := mainExit([]string{"verify", "--root", f.root}, &out, &errb); code != 1 {
+		t.Errorf("verify of an empty root exited %d, want 1\n%s", code, out.String())
+	}
+	if !strings.Contains(out.String(), "FAIL  /var/lib/shared:") {
+		t.Errorf("checklist lacks the missing library directory:\n%s", out.String())
+	}
+	f.install(t)
+	out.Reset()
+	if code := mainExit([]string{"verify", "--root", f.root}, &out, &errb); code != 0 {
+		t.Errorf("verify after install exited %d, want 0\n%s", code, out.String())
+	}
+}

@@ -1,0 +1,104 @@
+// Package testlibs builds tiny shared objects and programs with the C
+// compiler for tests of the installer: a good preload library, broken ones,
+// and a program that reports which library it has preloaded.
+package testlibs
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// Good is a passive library that answers softmig_version() with version.
+func Good(version string) string {
+	return `const char *softmig_version(void) { return "` + version + `"; }` + "\n"
+}
+
+// Crashing is a library whose constructor writes through a NULL pointer:
+// every process that preloads it dies of SIGSEGV before main. (Both the pointer
+// and the store are volatile: GCC deletes a plain store through NULL.)
+const Crashing = `
+const char *softmig_version(void) { return "crash"; }
+__attribute__((constructor)) static void boom(void) { volatile int *volatile p = 0; *p = 1; }
+`
+
+// NoVersion is a well-formed library that does not export softmig_version.
+const NoVersion = `int softmig_other(void) { return 1; }` + "\n"
+
+// Hidden defines softmig_version with hidden visibility (not exported).
+const Hidden = `__attribute__((visibility("hidden"))) const char *softmig_version(void) { return "h"; }
+int keep(void) { return softmig_version()[0]; }
+`
+
+// Noisy is a library that is not passive: its constructor sets the umask.
+const Noisy = `
+#include <sys/stat.h>
+const char *softmig_version(void) { return "noisy"; }
+__attribute__((constructor)) static void noisy(void) { umask(0); }
+`
+
+// Starter is a program that prints the softmig_version() of the library it
+// has preloaded and exits 3 when there is none.
+const Starter = `
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stdio.h>
+int main(void) {
+	const char *(*v)(void) = (const char *(*)(void))dlsym(RTLD_DEFAULT, "softmig_version");
+	if (!v) { fputs("no softmig_version in this process\n", stderr); return 3; }
+	puts(v());
+	return 0;
+}
+`
+
+// NeedCC skips the test when there is no C compiler.
+func NeedCC(t testing.TB) {
+	t.Helper()
+	if _, err := exec.LookPath("cc"); err != nil {
+		t.Skip("no C compiler (cc) to build test libraries")
+	}
+}
+
+// Lib compiles src into dir/name as a shared object named libsoftmig.so
+// (its soname) and returns its path. extra are more compiler arguments.
+func Lib(t testing.TB, dir, name, src string, extra ...string) string {
+	t.Helper()
+	return compile(t, dir, name, src, append([]string{"-shared", "-fPIC", "-Wl,-soname,libsoftmig.so"}, extra...)...)
+}
+
+// Program compiles src into dir/name as an executable and returns its path.
+func Program(t testing.TB, dir, name, src string) string {
+	t.Helper()
+	return compile(t, dir, name, src, "-ldl")
+}
+
+func compile(t testing.TB, dir, name, src string, flags ...string) string {
+	t.Helper()
+	NeedCC(t)
+	c := filepath.Join(dir, name+".c")
+	if err := os.WriteFile(c, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, name)
+	args := append([]string{"-O1", "-o", out, c}, flags...)
+	if b, err := exec.Command("cc", args...).CombinedOutput(); err != nil {
+		t.Fatalf("cc %s: %v\n%s", strings.Join(args, " "), err, b)
+	}
+	return out
+}
+
+// Truncated writes the first half of the file at src to dir/name.
+func Truncated(t testing.TB, src, dir, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, name)
+	if err := os.WriteFile(out, b[:len(b)/2], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
