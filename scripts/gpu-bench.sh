@@ -6,18 +6,20 @@ set -u
 cd "$(dirname "$0")/.."
 LIB=$PWD/build/libsoftmig.so T=$PWD/build/test W=$(mktemp -d)
 NVCC=$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)
-"$NVCC" -cubin -o "$W/empty.cubin" test/gpu/empty.cu || exit 1
+CC_ARCH=sm_$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader | head -1 | tr -d .)
+"$NVCC" -cubin -arch="$CC_ARCH" -o "$W/empty.cubin" test/gpu/empty.cu || exit 1
 export TMPDIR=$W SLURM_JOB_ID=77
 val() { sed 's/.*=//'; }
 start() { # mean µs to start /bin/true, 2000 times
 	local t0 t1; t0=$(date +%s%N); for _ in $(seq 2000); do "$@" /bin/true; done; t1=$(date +%s%N)
-	echo "scale=1; ($t1 - $t0) / 2000 / 1000" | bc; }
+	awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", (b - a) / 2000 / 1000 }'; }
+sub() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
 a0=$("$T/bench_alloc" 20000 | val); a1=$(CUDA_DEVICE_MEMORY_LIMIT=40g LD_PRELOAD=$LIB "$T/bench_alloc" 20000 | val)
 l0=$("$T/bench_launch" "$W/empty.cubin" empty 100000 | val)
 l1=$(CUDA_DEVICE_MEMORY_LIMIT=40g LD_PRELOAD=$LIB "$T/bench_launch" "$W/empty.cubin" empty 100000 | val)
 s0=$(start env); s1=$(start env LD_PRELOAD=$LIB)
 echo "| measure | without | with libsoftmig.so | added |"
 echo "| --- | --- | --- | --- |"
-echo "| cuMemAlloc_v2 + cuMemFree_v2 (1 MiB), ns/pair | $a0 | $a1 | $(echo "$a1 - $a0" | bc) |"
-echo "| cuLaunchKernel (empty kernel, async), ns/launch | $l0 | $l1 | $(echo "$l1 - $l0" | bc) |"
-echo "| start /bin/true, µs/process | $s0 | $s1 | $(echo "$s1 - $s0" | bc) |"
+echo "| cuMemAlloc_v2 + cuMemFree_v2 (1 MiB), ns/pair | $a0 | $a1 | $(sub "$a0" "$a1") |"
+echo "| cuLaunchKernel (empty kernel, async), ns/launch | $l0 | $l1 | $(sub "$l0" "$l1") |"
+echo "| start /bin/true, µs/process | $s0 | $s1 | $(sub "$s0" "$s1") |"
