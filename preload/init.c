@@ -41,7 +41,7 @@ static void atfork_child(void)
 
 static void announce_failure(void)
 {
-	char line[768];
+	char line[768], q[700];
 	int n;
 
 	n = snprintf(line, sizeof(line),
@@ -50,12 +50,12 @@ static void announce_failure(void)
 	if (n > 0 && write(STDERR_FILENO, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1) < 0) {
 		/* stderr closed: the log below still has it */
 	}
-	sm_log(SM_ERROR, -1, "config error", "reason=\"%s\"", sm_cfg.fail_reason);
+	sm_log(SM_ERROR, -1, "config error", "reason=%s", sm_quote(sm_cfg.fail_reason, q, sizeof(q)));
 }
 
 static void do_init(void)
 {
-	char exe[512];
+	char exe[512], qexe[600], qsrc[600];
 	ssize_t n;
 	int mode = sm_config_load(&sm_cfg);
 
@@ -68,8 +68,8 @@ static void do_init(void)
 		atexit(sm_exit_report);
 		n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 		exe[n > 0 ? n : 0] = 0;
-		sm_log(SM_EVENT, -1, "process start", "exe=\"%s\" uid=%u source=\"%s\"", exe, (unsigned)getuid(),
-		       sm_cfg.source);
+		sm_log(SM_EVENT, -1, "process start", "exe=%s uid=%u source=%s", sm_quote(exe, qexe, sizeof(qexe)),
+		       (unsigned)getuid(), sm_quote(sm_cfg.source, qsrc, sizeof(qsrc)));
 	}
 	sm_mode = mode;
 }

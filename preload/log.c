@@ -57,19 +57,60 @@ static int log_open(void)
 	return fd;
 }
 
-/* Appends s to the buffer, quoting when needed; returns the new offset. */
+/* Appends s as a logfmt quoted value: \" and \\ escaped, control bytes
+ * as \n, \r, \t or \xHH (a path holding a newline cannot forge a line).
+ * Returns the new offset; stops short of len. */
 static size_t put_quoted(char *buf, size_t off, size_t len, const char *s)
 {
+	static const char hex[] = "0123456789abcdef";
+
 	if (off + 1 < len)
 		buf[off++] = '"';
-	for (; *s && off + 3 < len; s++) {
-		if (*s == '"' || *s == '\\')
+	for (; *s && off + 5 < len; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\') {
 			buf[off++] = '\\';
-		buf[off++] = (*s == '\n' || *s == '\r') ? ' ' : *s;
+			buf[off++] = (char)c;
+		} else if (c == '\n' || c == '\r' || c == '\t') {
+			buf[off++] = '\\';
+			buf[off++] = c == '\n' ? 'n' : c == '\r' ? 'r' : 't';
+		} else if (c < 0x20 || c == 0x7f) {
+			buf[off++] = '\\';
+			buf[off++] = 'x';
+			buf[off++] = hex[c >> 4];
+			buf[off++] = hex[c & 15];
+		} else {
+			buf[off++] = (char)c;
+		}
 	}
 	if (off + 1 < len)
 		buf[off++] = '"';
 	return off;
+}
+
+/* As internal/logrec: bare unless empty or holding a space, '=', '"' or a
+ * control byte. */
+static int needs_quote(const char *s)
+{
+	if (!*s)
+		return 1;
+	for (; *s; s++)
+		if (*s == ' ' || *s == '=' || *s == '"' || (unsigned char)*s < 0x20 || *s == 0x7f)
+			return 1;
+	return 0;
+}
+
+hidden const char *sm_quote(const char *s, char *buf, size_t len)
+{
+	size_t off;
+
+	if (!needs_quote(s)) {
+		sm_strlcpy(buf, s, len);
+		return buf;
+	}
+	off = put_quoted(buf, 0, len, s);
+	buf[off < len ? off : len - 1] = 0;
+	return buf;
 }
 
 hidden void sm_log(int level, int dev, const char *msg, const char *kvfmt, ...)

@@ -95,6 +95,8 @@ enum sm_level { SM_ERROR, SM_EVENT, SM_WARN, SM_DEBUG, SM_INFO, SM_TRACE };
 hidden void sm_log(int level, int dev, const char *msg, const char *kvfmt, ...)
 	__attribute__((format(printf, 4, 5)));
 hidden void sm_log_reset_after_fork(void);
+/* s as a quoted logfmt value, in buf. */
+hidden const char *sm_quote(const char *s, char *buf, size_t len);
 
 /* ---- region.c --------------------------------------------------------------- */
 

@@ -2,6 +2,7 @@ package preloadtest
 
 import (
 	"fmt"
+	"github.com/softmig/softmig/internal/logrec"
 	"strings"
 	"testing"
 )
@@ -45,13 +46,20 @@ func TestLogEventsAndQuietStderr(t *testing.T) {
 	}
 	log := readFile(t, r.dir+"/softmig.log")
 	for _, w := range []string{
-		`level=event job=` + job + ` pid=`, `dev=- msg="process start" exe="` + r.prog("cuclient") + `"`,
+		`level=event job=` + job + ` pid=`, `dev=- msg="process start" exe=` + r.prog("cuclient") + ` uid=`,
 		`dev=0 msg="device attach" uuid=GPU-`, `mem_limit=1073741824 sm_limit=0`,
 		`dev=0 msg="oom refused" api=cuMemAlloc_v2 requested=2147483648 used=314572800 limit=1073741824 suppressed=0`,
 		`dev=0 msg="process exit" peak=419430400 throttled_ms=0`,
 	} {
 		if !strings.Contains(log, w) {
 			t.Errorf("log lacks %q:\n%s", w, log)
+		}
+	}
+	// Every line is exactly what the Go reference encoder (softmig-log's
+	// parser) writes for the same record.
+	for _, line := range strings.Split(strings.TrimSpace(log), "\n") {
+		if err := logrec.Canonical(line); err != nil {
+			t.Errorf("log line %q: %v", line, err)
 		}
 	}
 	if n := strings.Count(log, "\n"); n != 5 {
