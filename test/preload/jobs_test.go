@@ -169,3 +169,18 @@ func TestOOMKillerKillsTheJobsProcesses(t *testing.T) {
 		t.Fatalf("kill not logged:\n%s", log)
 	}
 }
+
+// The killer never acts for root: root's processes are not the job's to kill.
+func TestOOMKillerSparesRoot(t *testing.T) {
+	if syscall.Getuid() != 0 {
+		t.Skip("needs root")
+	}
+	job := uniqueJob()
+	r := newRig(t, "SLURM_JOB_ID="+job, "CUDA_DEVICE_MEMORY_LIMIT=2g", "ACTIVE_OOM_KILLER=1")
+	a := r.start(nil, "cuclient", "dev", "0", "alloc", "1g")
+	lines, _ := r.run(nil, "cuclient", "dev", "0", "alloc", "1g")
+	want(t, "refused", lines, "dev=OK", "alloc=ERR 2")
+	if err := a.release(); err != nil {
+		t.Fatalf("root's holder did not survive: %v", err)
+	}
+}

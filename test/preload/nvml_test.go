@@ -3,6 +3,7 @@ package preloadtest
 import (
 	"fmt"
 	"github.com/softmig/softmig/internal/logrec"
+	"os"
 	"strings"
 	"testing"
 )
@@ -69,5 +70,36 @@ func TestLogEventsAndQuietStderr(t *testing.T) {
 	_, stderr = r.run([]string{"SOFTMIG_LOG_LEVEL=3"}, "cuclient", "dev", "0", "alloc", "2g")
 	if !strings.Contains(stderr, `msg="oom refused"`) {
 		t.Fatalf("level 3 stderr %q", stderr)
+	}
+}
+
+// The log is never written through a symlink, and a program whose path
+// holds a newline cannot forge a log line.
+func TestLogNeverFollowsSymlinksNorForgesLines(t *testing.T) {
+	r := newRig(t, "SLURM_JOB_ID=5", "CUDA_DEVICE_MEMORY_LIMIT=1g")
+	target := r.dir + "/target"
+	if err := os.WriteFile(target, []byte("precious\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(target, r.dir+"/link.log"); err != nil {
+		t.Fatal(err)
+	}
+	r.run([]string{"SOFTMIG_LOG_FILE=" + r.dir + "/link.log"}, "cuclient", "dev", "0", "alloc", "2g")
+	if got := readFile(t, target); got != "precious\n" {
+		t.Fatalf("the symlink's target was written: %q", got)
+	}
+	evil := r.dir + "/cu\nts=2020-01-01T00:00:00.000000Z level=error job=1 pid=1 dev=- msg=\"forged\""
+	copyFile(t, r.prog("cuclient"), evil)
+	c := r.cmd(true, nil, "cuclient", "dev", "0")
+	c.Path = evil
+	c.Args[0] = evil
+	if err := c.Run(); err != nil {
+		t.Fatal(err)
+	}
+	log := readFile(t, r.dir+"/softmig.log")
+	for _, line := range strings.Split(strings.TrimSpace(log), "\n") {
+		if err := logrec.Canonical(line); err != nil || strings.HasPrefix(line, "ts=2020") {
+			t.Fatalf("log line %q: %v", line, err)
+		}
 	}
 }
