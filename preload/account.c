@@ -11,6 +11,7 @@
 
 #define REFUSAL_BURST 10
 #define REFUSAL_INTERVAL_NS 1000000000ULL
+#define RECHECK_NS 50000000ULL
 
 static int attached[SM_MAX_DEVICES]; /* region slot + 1 once logged */
 
@@ -68,9 +69,13 @@ hidden CUresult sm_admit(int ordinal, uint64_t bytes, const char *api, int *dslo
 		*dslot = d;
 		return CUDA_SUCCESS;
 	}
-	/* Before refusing, bring the usage up to date: memory may have been
-	 * freed by a process that died or a pool that was trimmed. */
-	sm_check_now(d, ordinal);
+	/* Before refusing, bring the usage up to date (memory may have been
+	 * freed by a process that died or a pool that was trimmed), unless it
+	 * is fresh: a program looping on a refusal must not hammer NVML. */
+	if (sm_now_coarse_ns() - __atomic_load_n(&sm_region->devs[d].last_check_ns, __ATOMIC_RELAXED) >
+	    RECHECK_NS) {
+		sm_check_now(d, ordinal);
+	}
 	if (sm_reserve(d, bytes, limit, &used) == 0) {
 		sm_depth--;
 		*dslot = d;
