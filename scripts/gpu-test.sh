@@ -80,6 +80,11 @@ check "CuPy: memGetInfo is the slice, past it OOM" grep -qx "cupy ok" <<<"$out"
 JOB=$(job); out=$(slice 12 "$PY" test/gpu/jax_slice.py 12 2>&1); echo "$out" | tail -3
 check "JAX: pool within the slice, past it OOM" grep -qx "jax ok" <<<"$out"
 
+# Fail closed: a malformed limit gives no GPU and one clear line.
+out=$(CUDA_DEVICE_MEMORY_LIMIT=12X LD_PRELOAD=$LIB "$PY" -c 'import torch; torch.zeros(1, device="cuda")' 2>&1)
+echo "$out" | grep -E "softmig|Error" | head -3
+check "fail closed: torch gets no GPU, stderr says why" grep -q "softmig: GPU disabled for this process: environment variable CUDA_DEVICE_MEMORY_LIMIT" <<<"$out"
+
 # 6. Two processes of one job share one slice.
 JOB=$(job)
 coproc HOLD { slice 12 "$PY" test/gpu/torch_hold.py 6; }
