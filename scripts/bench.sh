@@ -10,20 +10,17 @@ trap 'rm -rf "$W"' EXIT
 export LD_LIBRARY_PATH=$B/sim SOFTMIG_SIM_STATE=$W/gpu.state TMPDIR=$W SLURM_JOB_ID=77
 val() { sed 's/.*=//'; }
 best() { sort -g | head -1; }
-sub() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f", b - a }'; }
-start_us() { # mean µs to start /bin/true, 1000 times
-	local t0 t1; t0=$(date +%s%N); for _ in $(seq 1000); do "$@" /bin/true; done; t1=$(date +%s%N)
-	awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", (b - a) / 1000 / 1000 }'; }
+sub() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
 for i in 1 2 3; do
 	"$T/bench_alloc" 20000 | val >> "$W/a0"
 	CUDA_DEVICE_MEMORY_LIMIT=40g LD_PRELOAD=$B/libsoftmig.so "$T/bench_alloc" 20000 | val >> "$W/a1"
 	"$T/bench_launch" /dev/null noop 1000 | val >> "$W/l0"
 	CUDA_DEVICE_MEMORY_LIMIT=40g LD_PRELOAD=$B/libsoftmig.so "$T/bench_launch" /dev/null noop 1000 | val >> "$W/l1"
-	start_us env >> "$W/s0"; echo >> "$W/s0"
-	start_us env LD_PRELOAD=$B/libsoftmig.so >> "$W/s1"; echo >> "$W/s1"
+	"$T/dl_bench_spawn" 300 | val >> "$W/s0"
+	LD_PRELOAD=$B/libsoftmig.so "$T/dl_bench_spawn" 300 | val >> "$W/s1"
 done
 a0=$(best < "$W/a0") a1=$(best < "$W/a1") l0=$(best < "$W/l0") l1=$(best < "$W/l1")
-s0=$(grep . "$W/s0" | best) s1=$(grep . "$W/s1" | best)
+s0=$(best < "$W/s0") s1=$(best < "$W/s1")
 echo "$(uname -n), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), simulated GPU, $(date -u +%F)"
 echo
 echo "| measure | without | with libsoftmig.so | added | target |"

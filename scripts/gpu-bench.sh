@@ -10,14 +10,11 @@ CC_ARCH=sm_$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader | head -1 
 "$NVCC" -cubin -arch="$CC_ARCH" -o "$W/empty.cubin" test/gpu/empty.cu || exit 1
 export TMPDIR=$W SLURM_JOB_ID=77
 val() { sed 's/.*=//'; }
-start() { # mean µs to start /bin/true, 2000 times
-	local t0 t1; t0=$(date +%s%N); for _ in $(seq 2000); do "$@" /bin/true; done; t1=$(date +%s%N)
-	awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", (b - a) / 2000 / 1000 }'; }
 sub() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
 a0=$("$T/bench_alloc" 20000 | val); a1=$(CUDA_DEVICE_MEMORY_LIMIT=40g LD_PRELOAD=$LIB "$T/bench_alloc" 20000 | val)
 l0=$("$T/bench_launch" "$W/empty.cubin" empty 100000 | val)
 l1=$(CUDA_DEVICE_MEMORY_LIMIT=40g LD_PRELOAD=$LIB "$T/bench_launch" "$W/empty.cubin" empty 100000 | val)
-s0=$(start env); s1=$(start env LD_PRELOAD=$LIB)
+s0=$("$T/dl_bench_spawn" 1000 | val); s1=$(LD_PRELOAD=$LIB "$T/dl_bench_spawn" 1000 | val)
 echo "| measure | without | with libsoftmig.so | added |"
 echo "| --- | --- | --- | --- |"
 echo "| cuMemAlloc_v2 + cuMemFree_v2 (1 MiB), ns/pair | $a0 | $a1 | $(sub "$a0" "$a1") |"

@@ -65,6 +65,15 @@ func TestGlibcVersionsAndExports(t *testing.T) {
 			}
 		}
 	}
+	libs, err := f.ImportedLibraries()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Before glibc 2.34, dlopen/dlvsym and the robust mutex calls live in
+	// libdl and libpthread: they must stay NEEDED.
+	if strings.Join(libs, " ") != "libdl.so.2 libpthread.so.0 libc.so.6" {
+		t.Errorf("NEEDED %v, want libdl.so.2 libpthread.so.0 libc.so.6", libs)
+	}
 	if exported < 60 {
 		t.Errorf("only %d exported symbols", exported)
 	}
