@@ -250,6 +250,9 @@ func plan(c *cli) (p planT, ok bool) {
 	}
 	switch {
 	case c.ListGPUs:
+		if c.ID != "" {
+			return p, false // nvidia-smi's "Option -i is not valid for this command"
+		}
 		p.mode = modeList
 	case c.Query:
 		p.mode = modeDetail
@@ -302,20 +305,7 @@ func execute(d deps, c *cli, p planT, stdout, stderr io.Writer) error {
 		defer f.Close()
 		out = f
 	}
-	need := smi.NeedTable
-	switch p.mode {
-	case modeTable, modeQueryApps, modeSlices:
-		need |= smi.NeedProcs
-	case modeDetail:
-		need |= smi.NeedProcs | smi.NeedDetail
-	case modeQueryGPU, modeList:
-		need |= smi.NeedDetail
-	}
-	_, noSlices := os.Stat(d.env.ConfDir)
-	if scope.InSlice || p.mode == modeSlices || (p.mode == modeTable && noSlices == nil) {
-		// the job's utilisation, or the slices' SM use
-		need |= smi.NeedProcUtil | smi.NeedProcs
-	}
+	need := needs(c, p, scope, d.env.ConfDir)
 	interval := time.Duration(c.Loop) * time.Second
 	if c.LoopMs > 0 {
 		interval = time.Duration(c.LoopMs) * time.Millisecond
@@ -347,6 +337,40 @@ func execute(d deps, c *cli, p planT, stdout, stderr io.Writer) error {
 		case <-time.After(interval):
 		}
 	}
+}
+
+// needs is what the snapshot must read: only the values printed, so that
+// -L and a short --query-gpu cost as few NVML calls as nvidia-smi's.
+func needs(c *cli, p planT, scope *smi.Scope, confDir string) smi.Need {
+	var need smi.Need
+	switch p.mode {
+	case modeTable:
+		need = smi.NeedTable
+		if _, err := os.Stat(confDir); err == nil && !scope.InSlice {
+			need |= smi.NeedProcUtil // the slices' SM use
+		}
+	case modeList:
+		need = 0
+	case modeDetail:
+		need = smi.DetailNeeds(p.display)
+	case modeQueryGPU, modeQueryApps:
+		need = p.query.Needs()
+	case modeSlices:
+		need = smi.NeedProcs | smi.NeedProcUtil
+	}
+	if c.ID != "" {
+		need |= smi.NeedPCI // -i may name a PCI bus id
+	}
+	if scope.InSlice {
+		// the job's used memory and utilisation come from its processes
+		if need&smi.NeedMem != 0 {
+			need |= smi.NeedProcs
+		}
+		if need&smi.NeedUtil != 0 {
+			need |= smi.NeedProcs | smi.NeedProcUtil
+		}
+	}
+	return need
 }
 
 func render(out, stderr io.Writer, sys *smi.System, allDevs []*smi.Device, scope *smi.Scope, d deps, c *cli, p planT, first bool) error {

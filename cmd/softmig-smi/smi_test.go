@@ -7,6 +7,8 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -393,4 +395,185 @@ func TestRealLayout(t *testing.T) {
 			t.Errorf("layout line not in the real nvidia-smi's output:\n%s", l)
 		}
 	}
+}
+
+// readCapture returns a capture of the real nvidia-smi and its exit status.
+func readCapture(t *testing.T, name string) (string, int) {
+	t.Helper()
+	out, err := os.ReadFile(filepath.Join("testdata", "real", name+".txt"))
+	if err != nil {
+		t.Skipf("no capture %s of the real nvidia-smi (scripts/gpu-smi-capture.sh)", name)
+	}
+	rc, err := os.ReadFile(filepath.Join("testdata", "real", name+".rc"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, err := strconv.Atoi(strings.TrimSpace(string(rc)))
+	if err != nil {
+		t.Fatalf("%s.rc: %v", name, err)
+	}
+	return string(out), code
+}
+
+var (
+	digits = regexp.MustCompile(`[0-9]+(\.[0-9]+)?`)
+	busID  = regexp.MustCompile(`[0-9A-Fa-f]{8}:[0-9A-Fa-f]{2}:[0-9A-Fa-f]{2}\.[0-7]`)
+)
+
+// qShape is a -q line with its value's numbers masked; names, UUIDs and
+// serials (which differ between GPUs) are masked whole.
+func qShape(l string) string {
+	l = busID.ReplaceAllString(l, "BUS")
+	i := strings.Index(l, ": ")
+	if i < 0 {
+		return digits.ReplaceAllString(l, "N")
+	}
+	key, val := l[:i+2], l[i+2:]
+	switch strings.TrimSpace(key[:i]) {
+	case "Name", "Product Name", "GPU UUID", "Serial Number", "Timestamp":
+		val = "X"
+	}
+	return key + digits.ReplaceAllString(val, "N")
+}
+
+// cellShape is a CSV cell's kind: [N/A], or a value with its unit.
+func cellShape(c string) string {
+	if c == "[N/A]" || strings.HasPrefix(c, "[") {
+		return c
+	}
+	for _, u := range []string{" MiB", " %", " W", " MHz"} {
+		if strings.HasSuffix(c, u) {
+			return "v" + u
+		}
+	}
+	return "v"
+}
+
+func csvShape(l string) string {
+	cells := strings.Split(l, ", ")
+	for i, c := range cells {
+		cells[i] = cellShape(c)
+	}
+	return strings.Join(cells, ", ")
+}
+
+// TestRealCaptures compares softmig-smi (on the fake H100 node, same
+// options) with the captures of the real nvidia-smi 580 in testdata/real:
+// -q lines in nvidia-smi's order and alignment, CSV headers, units and N/A
+// texts, -L's lines, error texts and exit statuses, and which option
+// combinations the real nvidia-smi must answer itself.
+func TestRealCaptures(t *testing.T) {
+	t.Run("-q lines in nvidia-smi's, in order", func(t *testing.T) {
+		for _, tt := range []struct {
+			capture string
+			args    []string
+		}{
+			{"q-i0", []string{"-q", "-i", "0"}},
+			{"q-mem-util-pids", []string{"-q", "-d", "MEMORY,UTILIZATION,PIDS"}},
+			{"q-memory", []string{"-q", "-d", "MEMORY"}},
+			{"q-pids", []string{"-q", "-d", "PIDS"}},
+			{"q-utilization", []string{"-q", "-d", "UTILIZATION"}},
+		} {
+			real, _ := readCapture(t, tt.capture)
+			// job 42's view: one process on GPU 0, none on GPU 1, as captured
+			n := newNode(t, inJob42)
+			r := n.run(t, tt.args...)
+			if r.err != nil {
+				t.Fatalf("%v: %v", tt.args, r.err)
+			}
+			var want []string
+			for _, l := range strings.Split(real, "\n") {
+				want = append(want, qShape(l))
+			}
+			i := 0
+			for _, l := range strings.Split(r.stdout, "\n") {
+				j := i
+				for j < len(want) && want[j] != qShape(l) {
+					j++
+				}
+				if j == len(want) {
+					t.Errorf("%v: line %q is not in %s.txt (after line %d)", tt.args, l, tt.capture, i)
+					continue
+				}
+				i = j + 1
+			}
+		}
+	})
+	t.Run("CSV", func(t *testing.T) {
+		for _, tt := range []struct{ capture, golden string }{
+			{"query-gpu", "job-query-gpu"},
+			{"query-gpu-nounits", "job-query-gpu-nounits"},
+			{"query-apps", "job-query-apps"},
+		} {
+			real, _ := readCapture(t, tt.capture)
+			ours, err := os.ReadFile(filepath.Join("testdata", tt.golden+".golden"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			rl, ol := strings.Split(strings.TrimSpace(real), "\n"), strings.Split(strings.TrimSpace(string(ours)), "\n")
+			if !strings.Contains(tt.capture, "noheader") && !strings.Contains(tt.capture, "nounits") && rl[0] != ol[0] {
+				t.Errorf("%s: header %q; nvidia-smi's is %q", tt.golden, ol[0], rl[0])
+			}
+			if got, want := csvShape(ol[len(ol)-1]), csvShape(rl[len(rl)-1]); got != want {
+				t.Errorf("%s: row %q (%s); nvidia-smi's is %q (%s)", tt.golden, ol[len(ol)-1], got, rl[len(rl)-1], want)
+			}
+		}
+	})
+	t.Run("-L", func(t *testing.T) {
+		real, _ := readCapture(t, "list")
+		line := regexp.MustCompile(`^GPU [0-9]+: NVIDIA H100 80GB HBM3 \(UUID: GPU-[0-9a-f-]+\)$`)
+		for _, l := range strings.Split(strings.TrimSpace(real), "\n") {
+			if !line.MatchString(l) {
+				t.Fatalf("the pattern does not fit the capture's %q", l)
+			}
+		}
+		n := newNode(t, outside)
+		r := n.run(t, "-L")
+		for _, l := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
+			if !line.MatchString(l) {
+				t.Errorf("-L line %q does not look like nvidia-smi's", l)
+			}
+		}
+	})
+	t.Run("-i 99", func(t *testing.T) {
+		real, code := readCapture(t, "bad-id")
+		n := newNode(t, outside)
+		r := n.run(t, "-i", "99")
+		var ee *exitError
+		if !errors.As(r.err, &ee) || ee.code != code || ee.msg+"\n" != real || r.stdout != "" {
+			t.Errorf("-i 99: %q, %v; want %q and exit %d", r.stdout, r.err, real, code)
+		}
+	})
+	// The real nvidia-smi answers these itself (its own error texts and
+	// exit statuses: minor_number is no field of nvidia-smi 580).
+	t.Run("passed to nvidia-smi", func(t *testing.T) {
+		for _, tt := range []struct {
+			capture string
+			args    []string
+		}{
+			{"query-bad-field", []string{"--query-gpu=no.such.field", "--format=csv"}},
+			{"query-gpu-more", []string{"--query-gpu=timestamp,count,serial,pci.domain,pci.bus,pci.device,pci.device_id,pci.sub_device_id,minor_number,persistence_mode,display_mode", "--format=csv"}},
+			{"version", []string{"--version"}},
+			{"help-query-gpu", []string{"--help-query-gpu"}},
+			{"list", []string{"-i", "0", "-L"}},
+		} {
+			readCapture(t, tt.capture)
+			n := newNode(t, outside)
+			real := filepath.Join(t.TempDir(), "nvidia-smi.real")
+			writeFile(t, real, "#!/bin/sh\n", 0o755)
+			n.env["SOFTMIG_NVIDIA_SMI"] = real
+			r := n.run(t, tt.args...)
+			if r.err != nil || r.execPath != real || r.stdout != "" {
+				t.Errorf("%v: %q, exec %q, %v; want the real nvidia-smi to answer", tt.args, r.stdout, r.execPath, r.err)
+			}
+		}
+	})
+	t.Run("display_mode", func(t *testing.T) {
+		n := newNode(t, outside)
+		r := n.run(t, "--query-gpu=display_mode", "--format=csv")
+		want := "display_mode\n[Requested functionality has been deprecated]\n[Requested functionality has been deprecated]\n"
+		if r.err != nil || r.stdout != want {
+			t.Errorf("display_mode: %q, %v; want nvidia-smi 580's %q", r.stdout, r.err, want)
+		}
+	})
 }

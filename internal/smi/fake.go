@@ -50,13 +50,13 @@ func H100(n int) *System {
 			BusID:  "00000000:" + hexByte(bus) + ":00.0", Domain: 0, Bus: bus, PCIDevice: 0,
 			PCIDeviceID: 0x233010DE, PCISubsystemID: 0x16C110DE, Minor: i,
 			Arch: "Hopper", CCMajor: 9, CCMinor: 0,
-			Persistence: Enabled, DisplayMode: Disabled, DisplayActive: Disabled,
+			Persistence: Enabled, DisplayMode: Enabled, DisplayActive: Disabled,
 			ComputeMode: 0, MIGCurrent: Disabled, MIGPending: Disabled, ECCUncorr: 0,
 			MemOK: true, MemTotal: 81559 << 20, MemReserved: 551 << 20, MemUsed: 0, MemFree: 81008 << 20,
-			Bar1OK: true, Bar1Total: 131072 << 20, Bar1Used: 1 << 20,
+			Bar1OK: true, Bar1Total: 131072 << 20, Bar1Used: 1 << 20, CCMemOK: true,
 			UtilGPU: 0, UtilMem: 0, TempC: 31, PowerMW: 70123, PowerCapMW: 700000, FanPct: NA, PState: 0,
 			ClockGraphics: 345, ClockSM: 345, ClockMem: 2619, ClockVideo: 765,
-			MaxGraphics: 1980, MaxSM: 1980, MaxMem: 2619,
+			MaxGraphics: 1980, MaxSM: 1980, MaxMem: 2619, MaxVideo: 1545,
 			ProcUtilOK: true,
 		})
 	}

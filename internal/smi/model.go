@@ -65,6 +65,9 @@ type Device struct {
 	Bar1OK      bool
 	Bar1Total   uint64
 	Bar1Used    uint64
+	// confidential computing's protected memory
+	CCMemOK                          bool
+	CCMemTotal, CCMemUsed, CCMemFree uint64
 
 	UtilGPU    int
 	UtilMem    int
@@ -75,7 +78,7 @@ type Device struct {
 	PState     int
 
 	ClockGraphics, ClockSM, ClockMem, ClockVideo int
-	MaxGraphics, MaxSM, MaxMem                   int
+	MaxGraphics, MaxSM, MaxMem, MaxVideo         int
 
 	Procs []Process
 	// ProcUtil is the per-process utilisation of the last second;
@@ -120,15 +123,41 @@ type Source interface {
 	Close() error
 }
 
-// Need selects groups of device values.
+// Need selects groups of values, so that a snapshot makes only the NVML
+// calls the output prints (nvidia-smi -L makes two per GPU; so must we).
+// A device's index, name and UUID are always read.
 type Need uint
 
-// Groups of values, by what prints them.
+// Groups of values.
 const (
-	NeedTable    Need = 1 << iota // the default table's columns
-	NeedProcs                     // running processes
-	NeedProcUtil                  // per-process utilisation
-	NeedDetail                    // everything -q and the queries print
+	NeedVersions   Need = 1 << iota // driver, NVML and CUDA versions
+	NeedPCI                         // PCI info (bus id)
+	NeedMem                         // FB memory
+	NeedUtil                        // GPU and memory utilisation
+	NeedTemp                        // temperature
+	NeedPower                       // power draw
+	NeedPowerLimit                  // enforced power limit
+	NeedFan                         // fan speed
+	NeedPState                      // performance state
+	NeedModes                       // persistence, display active, compute mode, MIG mode
+	NeedDisplay                     // display attached (nvmlDeviceGetDisplayMode)
+	NeedECC                         // volatile uncorrected ECC errors
+	NeedSerial                      // serial number
+	NeedMinor                       // minor number
+	NeedArch                        // architecture and compute capability
+	NeedBAR1                        // BAR1 and protected (confidential computing) memory
+	NeedClocks                      // current clocks
+	NeedMaxClocks                   // maximum clocks
+	NeedProcs                       // running processes
+	NeedProcNames                   // their names (read from /proc)
+	NeedProcUtil                    // per-process utilisation
+
+	// NeedTable is what the default table prints.
+	NeedTable = NeedVersions | NeedPCI | NeedMem | NeedUtil | NeedTemp | NeedPower | NeedPowerLimit |
+		NeedFan | NeedPState | NeedModes | NeedECC | NeedProcs | NeedProcNames
+	// NeedAll is every value (-q).
+	NeedAll = NeedTable | NeedDisplay | NeedSerial | NeedMinor | NeedArch | NeedBAR1 | NeedClocks |
+		NeedMaxClocks
 )
 
 // MiB converts bytes to MiB as nvidia-smi does (rounding down).

@@ -44,7 +44,11 @@ func OpenNVML(procRoot string) (*NVMLSource, error) {
 	if ret != nvml.SUCCESS {
 		return nil, &NVMLError{"nvmlInit", ret}
 	}
-	return &NVMLSource{lib: lib, procRoot: procRoot, syms: map[string]bool{}}, nil
+	return newNVMLSource(lib, procRoot), nil
+}
+
+func newNVMLSource(lib nvml.Interface, procRoot string) *NVMLSource {
+	return &NVMLSource{lib: lib, procRoot: procRoot, syms: map[string]bool{}}
 }
 
 // Close shuts NVML down.
@@ -70,16 +74,18 @@ func (s *NVMLSource) has(name string) bool {
 // Snapshot implements Source.
 func (s *NVMLSource) Snapshot(need Need) (*System, error) {
 	sys := &System{Time: time.Now()}
-	if v, ret := s.lib.SystemGetDriverVersion(); ret == nvml.SUCCESS {
-		sys.DriverVersion = v
-	}
-	if s.has("nvmlSystemGetNVMLVersion") {
-		if v, ret := s.lib.SystemGetNVMLVersion(); ret == nvml.SUCCESS {
-			sys.NVMLVersion = v
+	if need&NeedVersions != 0 {
+		if v, ret := s.lib.SystemGetDriverVersion(); ret == nvml.SUCCESS {
+			sys.DriverVersion = v
 		}
-	}
-	if v, ret := s.lib.SystemGetCudaDriverVersion(); ret == nvml.SUCCESS {
-		sys.CUDAVersion = fmt.Sprintf("%d.%d", v/1000, v%1000/10)
+		if s.has("nvmlSystemGetNVMLVersion") {
+			if v, ret := s.lib.SystemGetNVMLVersion(); ret == nvml.SUCCESS {
+				sys.NVMLVersion = v
+			}
+		}
+		if v, ret := s.lib.SystemGetCudaDriverVersion(); ret == nvml.SUCCESS {
+			sys.CUDAVersion = fmt.Sprintf("%d.%d", v/1000, v%1000/10)
+		}
 	}
 	n, ret := s.lib.DeviceGetCount()
 	if ret != nvml.SUCCESS {
@@ -128,10 +134,11 @@ var archNames = map[nvml.DeviceArchitecture]string{
 	nvml.DEVICE_ARCH_BLACKWELL: "Blackwell",
 }
 
+// device reads one GPU: its name and UUID, and the groups need selects.
 func (s *NVMLSource) device(i int, h nvml.Device, need Need) (*Device, error) {
 	d := &Device{Index: i, Minor: NA, ComputeMode: NA, ECCUncorr: NA,
 		UtilGPU: NA, UtilMem: NA, TempC: NA, PowerMW: NA, PowerCapMW: NA, FanPct: NA, PState: NA,
-		ClockGraphics: NA, ClockSM: NA, ClockMem: NA, ClockVideo: NA, MaxGraphics: NA, MaxSM: NA, MaxMem: NA,
+		ClockGraphics: NA, ClockSM: NA, ClockMem: NA, ClockVideo: NA, MaxGraphics: NA, MaxSM: NA, MaxMem: NA, MaxVideo: NA,
 		Persistence: StateNA, DisplayMode: StateNA, DisplayActive: StateNA, MIGCurrent: StateNA, MIGPending: StateNA,
 		CCMajor: NA, CCMinor: NA}
 	var ret nvml.Return
@@ -141,29 +148,20 @@ func (s *NVMLSource) device(i int, h nvml.Device, need Need) (*Device, error) {
 	if d.UUID, ret = h.GetUUID(); ret != nvml.SUCCESS {
 		return nil, &NVMLError{"nvmlDeviceGetUUID", ret}
 	}
-	if pci, ret := h.GetPciInfo(); ret == nvml.SUCCESS {
-		d.BusID = cstr(pci.BusId[:])
-		d.Domain, d.Bus, d.PCIDevice = pci.Domain, pci.Bus, pci.Device
-		d.PCIDeviceID, d.PCISubsystemID = pci.PciDeviceId, pci.PciSubSystemId
-	}
-	if s.has("nvmlDeviceGetMemoryInfo_v2") {
-		if m, ret := h.GetMemoryInfo_v2(); ret == nvml.SUCCESS {
-			d.MemOK, d.MemTotal, d.MemReserved, d.MemUsed, d.MemFree = true, m.Total, m.Reserved, m.Used, m.Free
+	if need&NeedPCI != 0 {
+		if pci, ret := h.GetPciInfo(); ret == nvml.SUCCESS {
+			d.BusID = cstr(pci.BusId[:])
+			d.Domain, d.Bus, d.PCIDevice = pci.Domain, pci.Bus, pci.Device
+			d.PCIDeviceID, d.PCISubsystemID = pci.PciDeviceId, pci.PciSubSystemId
 		}
 	}
-	if !d.MemOK {
-		if m, ret := h.GetMemoryInfo(); ret == nvml.SUCCESS {
-			d.MemOK, d.MemTotal, d.MemUsed, d.MemFree = true, m.Total, m.Used, m.Free
-		}
+	if need&NeedMem != 0 {
+		s.memory(h, d)
 	}
-	if need&(NeedTable|NeedDetail) != 0 {
-		s.tableValues(h, d)
-	}
-	if need&NeedDetail != 0 {
-		s.detailValues(h, d)
-	}
+	s.tableValues(h, d, need)
+	s.detailValues(h, d, need)
 	if need&(NeedProcs|NeedProcUtil) != 0 {
-		s.procs(h, d)
+		s.procs(h, d, need&NeedProcNames != 0)
 	}
 	if need&NeedProcUtil != 0 && s.has("nvmlDeviceGetProcessUtilization") {
 		// Samples of the last second, as nvidia-smi's own pmon reads them.
@@ -180,43 +178,69 @@ func (s *NVMLSource) device(i int, h nvml.Device, need Need) (*Device, error) {
 	return d, nil
 }
 
-func (s *NVMLSource) tableValues(h nvml.Device, d *Device) {
-	d.Persistence = state(h.GetPersistenceMode())
-	d.DisplayActive = state(h.GetDisplayActive())
-	if u, ret := h.GetUtilizationRates(); ret == nvml.SUCCESS {
-		d.UtilGPU, d.UtilMem = int(u.Gpu), int(u.Memory)
-	}
-	if t, ret := h.GetTemperature(nvml.TEMPERATURE_GPU); ret == nvml.SUCCESS {
-		d.TempC = int(t)
-	}
-	if p, ret := h.GetPowerUsage(); ret == nvml.SUCCESS {
-		d.PowerMW = int64(p)
-	}
-	if s.has("nvmlDeviceGetEnforcedPowerLimit") {
-		if p, ret := h.GetEnforcedPowerLimit(); ret == nvml.SUCCESS {
-			d.PowerCapMW = int64(p)
+func (s *NVMLSource) memory(h nvml.Device, d *Device) {
+	if s.has("nvmlDeviceGetMemoryInfo_v2") {
+		if m, ret := h.GetMemoryInfo_v2(); ret == nvml.SUCCESS {
+			d.MemOK, d.MemTotal, d.MemReserved, d.MemUsed, d.MemFree = true, m.Total, m.Reserved, m.Used, m.Free
+			return
 		}
 	}
-	if d.PowerCapMW == NA && s.has("nvmlDeviceGetPowerManagementLimit") {
-		if p, ret := h.GetPowerManagementLimit(); ret == nvml.SUCCESS {
-			d.PowerCapMW = int64(p)
+	if m, ret := h.GetMemoryInfo(); ret == nvml.SUCCESS {
+		d.MemOK, d.MemTotal, d.MemUsed, d.MemFree = true, m.Total, m.Used, m.Free
+	}
+}
+
+func (s *NVMLSource) tableValues(h nvml.Device, d *Device, need Need) {
+	if need&NeedModes != 0 {
+		d.Persistence = state(h.GetPersistenceMode())
+		d.DisplayActive = state(h.GetDisplayActive())
+		if m, ret := h.GetComputeMode(); ret == nvml.SUCCESS {
+			d.ComputeMode = int(m)
+		}
+		if s.has("nvmlDeviceGetMigMode") {
+			if cur, pend, ret := h.GetMigMode(); ret == nvml.SUCCESS {
+				d.MIGCurrent, d.MIGPending = State(cur), State(pend)
+			}
 		}
 	}
-	if f, ret := h.GetFanSpeed(); ret == nvml.SUCCESS {
-		d.FanPct = int(f)
-	}
-	if p, ret := h.GetPerformanceState(); ret == nvml.SUCCESS && p != nvml.PSTATE_UNKNOWN {
-		d.PState = int(p)
-	}
-	if m, ret := h.GetComputeMode(); ret == nvml.SUCCESS {
-		d.ComputeMode = int(m)
-	}
-	if s.has("nvmlDeviceGetMigMode") {
-		if cur, pend, ret := h.GetMigMode(); ret == nvml.SUCCESS {
-			d.MIGCurrent, d.MIGPending = State(cur), State(pend)
+	if need&NeedUtil != 0 {
+		if u, ret := h.GetUtilizationRates(); ret == nvml.SUCCESS {
+			d.UtilGPU, d.UtilMem = int(u.Gpu), int(u.Memory)
 		}
 	}
-	if s.has("nvmlDeviceGetEccMode") && s.has("nvmlDeviceGetTotalEccErrors") {
+	if need&NeedTemp != 0 {
+		if t, ret := h.GetTemperature(nvml.TEMPERATURE_GPU); ret == nvml.SUCCESS {
+			d.TempC = int(t)
+		}
+	}
+	if need&NeedPower != 0 {
+		if p, ret := h.GetPowerUsage(); ret == nvml.SUCCESS {
+			d.PowerMW = int64(p)
+		}
+	}
+	if need&NeedPowerLimit != 0 {
+		if s.has("nvmlDeviceGetEnforcedPowerLimit") {
+			if p, ret := h.GetEnforcedPowerLimit(); ret == nvml.SUCCESS {
+				d.PowerCapMW = int64(p)
+			}
+		}
+		if d.PowerCapMW == NA && s.has("nvmlDeviceGetPowerManagementLimit") {
+			if p, ret := h.GetPowerManagementLimit(); ret == nvml.SUCCESS {
+				d.PowerCapMW = int64(p)
+			}
+		}
+	}
+	if need&NeedFan != 0 {
+		if f, ret := h.GetFanSpeed(); ret == nvml.SUCCESS {
+			d.FanPct = int(f)
+		}
+	}
+	if need&NeedPState != 0 {
+		if p, ret := h.GetPerformanceState(); ret == nvml.SUCCESS && p != nvml.PSTATE_UNKNOWN {
+			d.PState = int(p)
+		}
+	}
+	if need&NeedECC != 0 && s.has("nvmlDeviceGetEccMode") && s.has("nvmlDeviceGetTotalEccErrors") {
 		if cur, _, ret := h.GetEccMode(); ret == nvml.SUCCESS && cur == nvml.FEATURE_ENABLED {
 			if n, ret := h.GetTotalEccErrors(nvml.MEMORY_ERROR_TYPE_UNCORRECTED, nvml.VOLATILE_ECC); ret == nvml.SUCCESS {
 				d.ECCUncorr = int64(n)
@@ -225,27 +249,40 @@ func (s *NVMLSource) tableValues(h nvml.Device, d *Device) {
 	}
 }
 
-func (s *NVMLSource) detailValues(h nvml.Device, d *Device) {
-	if v, ret := h.GetSerial(); ret == nvml.SUCCESS {
-		d.Serial = v
-	}
-	if v, ret := h.GetMinorNumber(); ret == nvml.SUCCESS {
-		d.Minor = v
-	}
-	if s.has("nvmlDeviceGetArchitecture") {
-		if a, ret := h.GetArchitecture(); ret == nvml.SUCCESS {
-			d.Arch = archNames[a]
+func (s *NVMLSource) detailValues(h nvml.Device, d *Device, need Need) {
+	if need&NeedSerial != 0 {
+		if v, ret := h.GetSerial(); ret == nvml.SUCCESS {
+			d.Serial = v
 		}
 	}
-	if s.has("nvmlDeviceGetCudaComputeCapability") {
-		if ma, mi, ret := h.GetCudaComputeCapability(); ret == nvml.SUCCESS {
-			d.CCMajor, d.CCMinor = ma, mi
+	if need&NeedMinor != 0 {
+		if v, ret := h.GetMinorNumber(); ret == nvml.SUCCESS {
+			d.Minor = v
 		}
 	}
-	d.DisplayMode = state(h.GetDisplayMode())
-	if s.has("nvmlDeviceGetBAR1MemoryInfo") {
+	if need&NeedArch != 0 {
+		if s.has("nvmlDeviceGetArchitecture") {
+			if a, ret := h.GetArchitecture(); ret == nvml.SUCCESS {
+				d.Arch = archNames[a]
+			}
+		}
+		if s.has("nvmlDeviceGetCudaComputeCapability") {
+			if ma, mi, ret := h.GetCudaComputeCapability(); ret == nvml.SUCCESS {
+				d.CCMajor, d.CCMinor = ma, mi
+			}
+		}
+	}
+	if need&NeedDisplay != 0 {
+		d.DisplayMode = state(h.GetDisplayMode())
+	}
+	if need&NeedBAR1 != 0 && s.has("nvmlDeviceGetBAR1MemoryInfo") {
 		if b, ret := h.GetBAR1MemoryInfo(); ret == nvml.SUCCESS {
 			d.Bar1OK, d.Bar1Total, d.Bar1Used = true, b.Bar1Total, b.Bar1Used
+		}
+	}
+	if need&NeedBAR1 != 0 && s.has("nvmlDeviceGetConfComputeProtectedMemoryUsage") {
+		if m, ret := h.GetConfComputeProtectedMemoryUsage(); ret == nvml.SUCCESS {
+			d.CCMemOK, d.CCMemTotal, d.CCMemUsed, d.CCMemFree = true, m.Total, m.Used, m.Free
 		}
 	}
 	clock := func(get func(nvml.ClockType) (uint32, nvml.Return), t nvml.ClockType) int {
@@ -254,21 +291,22 @@ func (s *NVMLSource) detailValues(h nvml.Device, d *Device) {
 		}
 		return NA
 	}
-	if s.has("nvmlDeviceGetClockInfo") {
+	if need&NeedClocks != 0 && s.has("nvmlDeviceGetClockInfo") {
 		d.ClockGraphics = clock(h.GetClockInfo, nvml.CLOCK_GRAPHICS)
 		d.ClockSM = clock(h.GetClockInfo, nvml.CLOCK_SM)
 		d.ClockMem = clock(h.GetClockInfo, nvml.CLOCK_MEM)
 		d.ClockVideo = clock(h.GetClockInfo, nvml.CLOCK_VIDEO)
 	}
-	if s.has("nvmlDeviceGetMaxClockInfo") {
+	if need&NeedMaxClocks != 0 && s.has("nvmlDeviceGetMaxClockInfo") {
 		d.MaxGraphics = clock(h.GetMaxClockInfo, nvml.CLOCK_GRAPHICS)
 		d.MaxSM = clock(h.GetMaxClockInfo, nvml.CLOCK_SM)
 		d.MaxMem = clock(h.GetMaxClockInfo, nvml.CLOCK_MEM)
+		d.MaxVideo = clock(h.GetMaxClockInfo, nvml.CLOCK_VIDEO)
 	}
 }
 
 // procs merges compute and graphics processes ("C", "G", "C+G").
-func (s *NVMLSource) procs(h nvml.Device, d *Device) {
+func (s *NVMLSource) procs(h nvml.Device, d *Device, names bool) {
 	byPID := map[uint32]int{}
 	add := func(list []nvml.ProcessInfo, typ string) {
 		for _, p := range list {
@@ -283,7 +321,9 @@ func (s *NVMLSource) procs(h nvml.Device, d *Device) {
 			if p.GpuInstanceId != 0xFFFFFFFF && d.MIGCurrent == Enabled {
 				pr.GI, pr.CI = int(p.GpuInstanceId), int(p.ComputeInstanceId)
 			}
-			pr.Name = ProcessName(s.procRoot, p.Pid)
+			if names {
+				pr.Name = ProcessName(s.procRoot, p.Pid)
+			}
 			byPID[p.Pid] = len(d.Procs)
 			d.Procs = append(d.Procs, pr)
 		}

@@ -28,6 +28,22 @@ func ParseDisplay(s string) (set map[string]bool, bad string, ok bool) {
 	return set, "", true
 }
 
+// DetailNeeds is what -q prints with -d's sections (nil: all).
+func DetailNeeds(display map[string]bool) Need {
+	if display == nil {
+		return NeedAll
+	}
+	need := NeedVersions | NeedPCI
+	for t, n := range map[string]Need{"MEMORY": NeedMem | NeedBAR1, "UTILIZATION": NeedUtil,
+		"PIDS": NeedProcs | NeedProcNames | NeedModes, "TEMPERATURE": NeedTemp, "POWER": NeedPower | NeedPowerLimit,
+		"CLOCK": NeedClocks | NeedMaxClocks} {
+		if display[t] {
+			need |= n
+		}
+	}
+	return need
+}
+
 // qWriter writes "key : value" lines with nvidia-smi -q's alignment: the
 // colon in column 56, whatever the indentation.
 type qWriter struct{ b strings.Builder }
@@ -35,6 +51,13 @@ type qWriter struct{ b strings.Builder }
 func (q *qWriter) kv(indent int, key, val string) {
 	k := strings.Repeat("    ", indent) + key
 	fmt.Fprintf(&q.b, "%-55s: %s\n", k, val)
+}
+
+// kvProc is a line of a process under Processes: nvidia-smi aligns those
+// colons in column 43.
+func (q *qWriter) kvProc(indent int, key, val string) {
+	k := strings.Repeat("    ", indent) + key
+	fmt.Fprintf(&q.b, "%-42s: %s\n", k, val)
 }
 
 func (q *qWriter) head(indent int, title string) {
@@ -79,7 +102,8 @@ func Detail(w io.Writer, sys *System, display map[string]bool) {
 		if all {
 			q.kv(1, "Product Name", d.Name)
 			q.kv(1, "Product Architecture", orNA(d.Arch))
-			q.kv(1, "Display Mode", enabled(d.DisplayMode))
+			q.kv(1, "Display Mode", deprecated)
+			q.kv(1, "Display Attached", yesNo(d.DisplayMode))
 			q.kv(1, "Display Active", enabled(d.DisplayActive))
 			q.kv(1, "Persistence Mode", enabled(d.Persistence))
 			q.head(1, "MIG Mode")
@@ -108,6 +132,12 @@ func Detail(w io.Writer, sys *System, display map[string]bool) {
 			q.kv(2, "Total", qMiB(d.Bar1OK, d.Bar1Total))
 			q.kv(2, "Used", qMiB(d.Bar1OK, d.Bar1Used))
 			q.kv(2, "Free", qMiB(d.Bar1OK, d.Bar1Total-min(d.Bar1Used, d.Bar1Total)))
+			if d.CCMemOK { // drivers before 535 have no such section
+				q.head(1, "Conf Compute Protected Memory Usage")
+				q.kv(2, "Total", qMiB(true, d.CCMemTotal))
+				q.kv(2, "Used", qMiB(true, d.CCMemUsed))
+				q.kv(2, "Free", qMiB(true, d.CCMemFree))
+			}
 		}
 		if all {
 			q.kv(1, "Compute Mode", computeModeLong(d.ComputeMode))
@@ -136,6 +166,7 @@ func Detail(w io.Writer, sys *System, display map[string]bool) {
 			q.kv(2, "Graphics", qInt(d.MaxGraphics, "MHz"))
 			q.kv(2, "SM", qInt(d.MaxSM, "MHz"))
 			q.kv(2, "Memory", qInt(d.MaxMem, "MHz"))
+			q.kv(2, "Video", qInt(d.MaxVideo, "MHz"))
 		}
 		if show("PIDS") {
 			if len(d.Procs) == 0 {
@@ -143,18 +174,31 @@ func Detail(w io.Writer, sys *System, display map[string]bool) {
 			} else {
 				q.head(1, "Processes")
 				for _, p := range d.Procs {
-					q.kv(2, "GPU instance ID", na(p.GI, ""))
-					q.kv(2, "Compute instance ID", na(p.CI, ""))
-					q.kv(2, "Process ID", strconv.FormatUint(uint64(p.PID), 10))
-					q.kv(3, "Type", p.Type)
-					q.kv(3, "Name", p.Name)
-					q.kv(3, "Used GPU Memory", qMiB(p.MemOK, p.UsedMem))
+					q.kvProc(2, "GPU instance ID", na(p.GI, ""))
+					q.kvProc(2, "Compute instance ID", na(p.CI, ""))
+					q.kvProc(2, "Process ID", strconv.FormatUint(uint64(p.PID), 10))
+					q.kvProc(3, "Type", p.Type)
+					q.kvProc(3, "Name", p.Name)
+					q.kvProc(3, "Used GPU Memory", qMiB(p.MemOK, p.UsedMem))
 				}
 			}
 		}
 		q.b.WriteString("\n")
 	}
 	io.WriteString(w, q.b.String())
+}
+
+// deprecated is -q's Display Mode since driver 580.
+const deprecated = "Requested functionality has been deprecated"
+
+func yesNo(s State) string {
+	switch s {
+	case Enabled:
+		return "Yes"
+	case Disabled:
+		return "No"
+	}
+	return "N/A"
 }
 
 func attached(sys *System) int {

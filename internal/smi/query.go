@@ -37,11 +37,15 @@ func ParseFormat(s string) (f Format, ok bool) {
 type field struct {
 	header string // canonical name printed in the header
 	unit   string // "MiB", "%", "W", "MHz" or ""
+	need   Need   // the values it prints
 	gpu    func(sys *System, d *Device) string
 	proc   func(sys *System, d *Device, p *Process) string
 }
 
 const naCSV = "[N/A]"
+
+// deprecatedCSV is what nvidia-smi 580 prints for display_mode.
+const deprecatedCSV = "[Requested functionality has been deprecated]"
 
 func csvInt(v int) string {
 	if v == NA {
@@ -89,82 +93,81 @@ func timestamp(sys *System) string {
 var gpuFields = map[string]*field{}
 var appFields = map[string]*field{}
 
-func addGPU(names []string, unit string, f func(*System, *Device) string) {
-	fl := &field{header: names[0], unit: unit, gpu: f}
+func addGPU(names []string, unit string, need Need, f func(*System, *Device) string) {
+	fl := &field{header: names[0], unit: unit, need: need, gpu: f}
 	for _, n := range names {
 		gpuFields[n] = fl
 	}
 }
 
-func addApp(names []string, unit string, f func(*System, *Device, *Process) string) {
-	fl := &field{header: names[0], unit: unit, proc: f}
+func addApp(names []string, unit string, need Need, f func(*System, *Device, *Process) string) {
+	fl := &field{header: names[0], unit: unit, need: need, proc: f}
 	for _, n := range names {
 		appFields[n] = fl
 	}
 }
 
 func init() {
-	addGPU([]string{"timestamp"}, "", func(s *System, d *Device) string { return timestamp(s) })
-	addGPU([]string{"driver_version"}, "", func(s *System, d *Device) string { return csvStr(s.DriverVersion) })
-	addGPU([]string{"count"}, "", func(s *System, d *Device) string { return strconv.Itoa(attached(s)) })
-	addGPU([]string{"name", "gpu_name"}, "", func(s *System, d *Device) string { return d.Name })
-	addGPU([]string{"serial", "gpu_serial"}, "", func(s *System, d *Device) string { return csvStr(d.Serial) })
-	addGPU([]string{"uuid", "gpu_uuid"}, "", func(s *System, d *Device) string { return d.UUID })
-	addGPU([]string{"pci.bus_id", "gpu_bus_id"}, "", func(s *System, d *Device) string { return d.BusID })
-	addGPU([]string{"pci.domain"}, "", func(s *System, d *Device) string { return hex32(d.Domain, 4) })
-	addGPU([]string{"pci.bus"}, "", func(s *System, d *Device) string { return hex32(d.Bus, 2) })
-	addGPU([]string{"pci.device"}, "", func(s *System, d *Device) string { return hex32(d.PCIDevice, 2) })
-	addGPU([]string{"pci.device_id"}, "", func(s *System, d *Device) string { return hex32(d.PCIDeviceID, 8) })
-	addGPU([]string{"pci.sub_device_id"}, "", func(s *System, d *Device) string { return hex32(d.PCISubsystemID, 8) })
-	addGPU([]string{"index"}, "", func(s *System, d *Device) string { return strconv.Itoa(d.Index) })
-	addGPU([]string{"minor_number"}, "", func(s *System, d *Device) string { return csvInt(d.Minor) })
-	addGPU([]string{"persistence_mode"}, "", func(s *System, d *Device) string { return csvState(d.Persistence) })
-	addGPU([]string{"display_mode"}, "", func(s *System, d *Device) string { return csvState(d.DisplayMode) })
-	addGPU([]string{"display_active"}, "", func(s *System, d *Device) string { return csvState(d.DisplayActive) })
-	addGPU([]string{"pstate"}, "", func(s *System, d *Device) string { return pstateCSV(d.PState) })
-	addGPU([]string{"fan.speed"}, "%", func(s *System, d *Device) string { return csvInt(d.FanPct) })
-	addGPU([]string{"memory.total"}, "MiB", func(s *System, d *Device) string { return csvMiB(d.MemOK, d.MemTotal) })
-	addGPU([]string{"memory.reserved"}, "MiB", func(s *System, d *Device) string { return csvMiB(d.MemOK, d.MemReserved) })
-	addGPU([]string{"memory.used"}, "MiB", func(s *System, d *Device) string { return csvMiB(d.MemOK, d.MemUsed) })
-	addGPU([]string{"memory.free"}, "MiB", func(s *System, d *Device) string { return csvMiB(d.MemOK, d.MemFree) })
-	addGPU([]string{"utilization.gpu"}, "%", func(s *System, d *Device) string { return csvInt(d.UtilGPU) })
-	addGPU([]string{"utilization.memory"}, "%", func(s *System, d *Device) string { return csvInt(d.UtilMem) })
-	addGPU([]string{"temperature.gpu"}, "", func(s *System, d *Device) string { return csvInt(d.TempC) })
-	addGPU([]string{"power.draw"}, "W", func(s *System, d *Device) string { return csvWatts(d.PowerMW) })
-	addGPU([]string{"power.draw.instant"}, "W", func(s *System, d *Device) string { return csvWatts(d.PowerMW) })
-	addGPU([]string{"power.limit"}, "W", func(s *System, d *Device) string { return csvWatts(d.PowerCapMW) })
-	addGPU([]string{"enforced.power.limit"}, "W", func(s *System, d *Device) string { return csvWatts(d.PowerCapMW) })
-	addGPU([]string{"clocks.current.graphics", "clocks.gr"}, "MHz", func(s *System, d *Device) string { return csvInt(d.ClockGraphics) })
-	addGPU([]string{"clocks.current.sm", "clocks.sm"}, "MHz", func(s *System, d *Device) string { return csvInt(d.ClockSM) })
-	addGPU([]string{"clocks.current.memory", "clocks.mem"}, "MHz", func(s *System, d *Device) string { return csvInt(d.ClockMem) })
-	addGPU([]string{"clocks.current.video", "clocks.video"}, "MHz", func(s *System, d *Device) string { return csvInt(d.ClockVideo) })
-	addGPU([]string{"clocks.max.graphics", "clocks.max.gr"}, "MHz", func(s *System, d *Device) string { return csvInt(d.MaxGraphics) })
-	addGPU([]string{"clocks.max.sm"}, "MHz", func(s *System, d *Device) string { return csvInt(d.MaxSM) })
-	addGPU([]string{"clocks.max.memory", "clocks.max.mem"}, "MHz", func(s *System, d *Device) string { return csvInt(d.MaxMem) })
-	addGPU([]string{"compute_mode"}, "", func(s *System, d *Device) string { return computeModeLong(d.ComputeMode) })
-	addGPU([]string{"compute_cap"}, "", func(s *System, d *Device) string {
+	addGPU([]string{"timestamp"}, "", 0, func(s *System, d *Device) string { return timestamp(s) })
+	addGPU([]string{"driver_version"}, "", NeedVersions, func(s *System, d *Device) string { return csvStr(s.DriverVersion) })
+	addGPU([]string{"count"}, "", 0, func(s *System, d *Device) string { return strconv.Itoa(attached(s)) })
+	addGPU([]string{"name", "gpu_name"}, "", 0, func(s *System, d *Device) string { return d.Name })
+	addGPU([]string{"serial", "gpu_serial"}, "", NeedSerial, func(s *System, d *Device) string { return csvStr(d.Serial) })
+	addGPU([]string{"uuid", "gpu_uuid"}, "", 0, func(s *System, d *Device) string { return d.UUID })
+	addGPU([]string{"pci.bus_id", "gpu_bus_id"}, "", NeedPCI, func(s *System, d *Device) string { return d.BusID })
+	addGPU([]string{"pci.domain"}, "", NeedPCI, func(s *System, d *Device) string { return hex32(d.Domain, 4) })
+	addGPU([]string{"pci.bus"}, "", NeedPCI, func(s *System, d *Device) string { return hex32(d.Bus, 2) })
+	addGPU([]string{"pci.device"}, "", NeedPCI, func(s *System, d *Device) string { return hex32(d.PCIDevice, 2) })
+	addGPU([]string{"pci.device_id"}, "", NeedPCI, func(s *System, d *Device) string { return hex32(d.PCIDeviceID, 8) })
+	addGPU([]string{"pci.sub_device_id"}, "", NeedPCI, func(s *System, d *Device) string { return hex32(d.PCISubsystemID, 8) })
+	addGPU([]string{"index"}, "", 0, func(s *System, d *Device) string { return strconv.Itoa(d.Index) })
+	addGPU([]string{"persistence_mode"}, "", NeedModes, func(s *System, d *Device) string { return csvState(d.Persistence) })
+	addGPU([]string{"display_mode"}, "", 0, func(s *System, d *Device) string { return deprecatedCSV })
+	addGPU([]string{"display_active"}, "", NeedModes, func(s *System, d *Device) string { return csvState(d.DisplayActive) })
+	addGPU([]string{"pstate"}, "", NeedPState, func(s *System, d *Device) string { return pstateCSV(d.PState) })
+	addGPU([]string{"fan.speed"}, "%", NeedFan, func(s *System, d *Device) string { return csvInt(d.FanPct) })
+	addGPU([]string{"memory.total"}, "MiB", NeedMem, func(s *System, d *Device) string { return csvMiB(d.MemOK, d.MemTotal) })
+	addGPU([]string{"memory.reserved"}, "MiB", NeedMem, func(s *System, d *Device) string { return csvMiB(d.MemOK, d.MemReserved) })
+	addGPU([]string{"memory.used"}, "MiB", NeedMem, func(s *System, d *Device) string { return csvMiB(d.MemOK, d.MemUsed) })
+	addGPU([]string{"memory.free"}, "MiB", NeedMem, func(s *System, d *Device) string { return csvMiB(d.MemOK, d.MemFree) })
+	addGPU([]string{"utilization.gpu"}, "%", NeedUtil, func(s *System, d *Device) string { return csvInt(d.UtilGPU) })
+	addGPU([]string{"utilization.memory"}, "%", NeedUtil, func(s *System, d *Device) string { return csvInt(d.UtilMem) })
+	addGPU([]string{"temperature.gpu"}, "", NeedTemp, func(s *System, d *Device) string { return csvInt(d.TempC) })
+	addGPU([]string{"power.draw"}, "W", NeedPower, func(s *System, d *Device) string { return csvWatts(d.PowerMW) })
+	addGPU([]string{"power.draw.instant"}, "W", NeedPower, func(s *System, d *Device) string { return csvWatts(d.PowerMW) })
+	addGPU([]string{"power.limit"}, "W", NeedPowerLimit, func(s *System, d *Device) string { return csvWatts(d.PowerCapMW) })
+	addGPU([]string{"enforced.power.limit"}, "W", NeedPowerLimit, func(s *System, d *Device) string { return csvWatts(d.PowerCapMW) })
+	addGPU([]string{"clocks.current.graphics", "clocks.gr"}, "MHz", NeedClocks, func(s *System, d *Device) string { return csvInt(d.ClockGraphics) })
+	addGPU([]string{"clocks.current.sm", "clocks.sm"}, "MHz", NeedClocks, func(s *System, d *Device) string { return csvInt(d.ClockSM) })
+	addGPU([]string{"clocks.current.memory", "clocks.mem"}, "MHz", NeedClocks, func(s *System, d *Device) string { return csvInt(d.ClockMem) })
+	addGPU([]string{"clocks.current.video", "clocks.video"}, "MHz", NeedClocks, func(s *System, d *Device) string { return csvInt(d.ClockVideo) })
+	addGPU([]string{"clocks.max.graphics", "clocks.max.gr"}, "MHz", NeedMaxClocks, func(s *System, d *Device) string { return csvInt(d.MaxGraphics) })
+	addGPU([]string{"clocks.max.sm"}, "MHz", NeedMaxClocks, func(s *System, d *Device) string { return csvInt(d.MaxSM) })
+	addGPU([]string{"clocks.max.memory", "clocks.max.mem"}, "MHz", NeedMaxClocks, func(s *System, d *Device) string { return csvInt(d.MaxMem) })
+	addGPU([]string{"compute_mode"}, "", NeedModes, func(s *System, d *Device) string { return computeModeLong(d.ComputeMode) })
+	addGPU([]string{"compute_cap"}, "", NeedArch, func(s *System, d *Device) string {
 		if d.CCMajor == NA {
 			return naCSV
 		}
 		return fmt.Sprintf("%d.%d", d.CCMajor, d.CCMinor)
 	})
-	addGPU([]string{"mig.mode.current"}, "", func(s *System, d *Device) string { return csvState(d.MIGCurrent) })
-	addGPU([]string{"mig.mode.pending"}, "", func(s *System, d *Device) string { return csvState(d.MIGPending) })
-	addGPU([]string{"ecc.errors.uncorrected.volatile.total"}, "", func(s *System, d *Device) string {
+	addGPU([]string{"mig.mode.current"}, "", NeedModes, func(s *System, d *Device) string { return csvState(d.MIGCurrent) })
+	addGPU([]string{"mig.mode.pending"}, "", NeedModes, func(s *System, d *Device) string { return csvState(d.MIGPending) })
+	addGPU([]string{"ecc.errors.uncorrected.volatile.total"}, "", NeedECC, func(s *System, d *Device) string {
 		if d.ECCUncorr == NA {
 			return naCSV
 		}
 		return strconv.FormatInt(d.ECCUncorr, 10)
 	})
 
-	addApp([]string{"timestamp"}, "", func(s *System, d *Device, p *Process) string { return timestamp(s) })
-	addApp([]string{"gpu_name"}, "", func(s *System, d *Device, p *Process) string { return d.Name })
-	addApp([]string{"gpu_bus_id"}, "", func(s *System, d *Device, p *Process) string { return d.BusID })
-	addApp([]string{"gpu_serial"}, "", func(s *System, d *Device, p *Process) string { return csvStr(d.Serial) })
-	addApp([]string{"gpu_uuid"}, "", func(s *System, d *Device, p *Process) string { return d.UUID })
-	addApp([]string{"pid"}, "", func(s *System, d *Device, p *Process) string { return strconv.FormatUint(uint64(p.PID), 10) })
-	addApp([]string{"process_name", "name"}, "", func(s *System, d *Device, p *Process) string { return p.Name })
-	addApp([]string{"used_gpu_memory", "used_memory"}, "MiB", func(s *System, d *Device, p *Process) string {
+	addApp([]string{"timestamp"}, "", 0, func(s *System, d *Device, p *Process) string { return timestamp(s) })
+	addApp([]string{"gpu_name"}, "", 0, func(s *System, d *Device, p *Process) string { return d.Name })
+	addApp([]string{"gpu_bus_id"}, "", NeedPCI, func(s *System, d *Device, p *Process) string { return d.BusID })
+	addApp([]string{"gpu_serial"}, "", NeedSerial, func(s *System, d *Device, p *Process) string { return csvStr(d.Serial) })
+	addApp([]string{"gpu_uuid"}, "", 0, func(s *System, d *Device, p *Process) string { return d.UUID })
+	addApp([]string{"pid"}, "", 0, func(s *System, d *Device, p *Process) string { return strconv.FormatUint(uint64(p.PID), 10) })
+	addApp([]string{"process_name", "name"}, "", NeedProcNames, func(s *System, d *Device, p *Process) string { return p.Name })
+	addApp([]string{"used_gpu_memory", "used_memory"}, "MiB", 0, func(s *System, d *Device, p *Process) string {
 		return csvMiB(p.MemOK, p.UsedMem)
 	})
 }
@@ -204,10 +207,14 @@ func ParseQuery(list string, apps bool) (q *Query, bad string, ok bool) {
 
 // Needs says which values the query reads.
 func (q *Query) Needs() Need {
-	if q.apps {
-		return NeedProcs | NeedDetail
+	var n Need
+	for _, f := range q.fields {
+		n |= f.need
 	}
-	return NeedTable | NeedDetail
+	if q.apps {
+		n |= NeedProcs
+	}
+	return n
 }
 
 // Header writes the CSV header line.
