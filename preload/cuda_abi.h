@@ -157,14 +157,15 @@ typedef struct CUDA_MEM_ALLOC_NODE_PARAMS_st {
 	CUdeviceptr dptr;
 } CUDA_MEM_ALLOC_NODE_PARAMS;
 
-typedef struct CUDA_KERNEL_NODE_PARAMS_st {
+/* cuGraphAddKernelNode (v1); CUDA 12 made CUDA_KERNEL_NODE_PARAMS the v2 below. */
+typedef struct CUDA_KERNEL_NODE_PARAMS_v1_st {
 	CUfunction func;
 	unsigned int gridDimX, gridDimY, gridDimZ;
 	unsigned int blockDimX, blockDimY, blockDimZ;
 	unsigned int sharedMemBytes;
 	void **kernelParams;
 	void **extra;
-} CUDA_KERNEL_NODE_PARAMS;
+} CUDA_KERNEL_NODE_PARAMS_v1;
 
 typedef struct CUlaunchAttribute_st {
 	int id;
@@ -291,6 +292,7 @@ typedef struct CUDA_KERNEL_NODE_PARAMS_v2_st {
 	CUkernel kern;
 	CUcontext ctx;
 } CUDA_KERNEL_NODE_PARAMS_v2;
+typedef CUDA_KERNEL_NODE_PARAMS_v2 CUDA_KERNEL_NODE_PARAMS;
 
 /* More nvmlReturn_t values (nvml.h). */
 enum {

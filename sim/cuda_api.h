@@ -147,7 +147,7 @@ CUresult cuEventDestroy_v2(CUevent hEvent);
 CUresult cuGraphCreate(CUgraph *phGraph, unsigned int flags);
 CUresult cuGraphAddKernelNode(CUgraphNode *phGraphNode, CUgraph hGraph,
 			      const CUgraphNode *dependencies, size_t numDependencies,
-			      const CUDA_KERNEL_NODE_PARAMS *nodeParams);
+			      const CUDA_KERNEL_NODE_PARAMS_v1 *nodeParams);
 CUresult cuGraphAddKernelNode_v2(CUgraphNode *phGraphNode, CUgraph hGraph,
 				 const CUgraphNode *dependencies, size_t numDependencies,
 				 const CUDA_KERNEL_NODE_PARAMS_v2 *nodeParams);

@@ -97,7 +97,7 @@ static CUresult kernel_node(CUgraphNode *out, CUgraph g, const CUgraphNode *deps
 
 CUresult cuGraphAddKernelNode(CUgraphNode *phGraphNode, CUgraph hGraph,
 			      const CUgraphNode *dependencies, size_t numDependencies,
-			      const CUDA_KERNEL_NODE_PARAMS *p)
+			      const CUDA_KERNEL_NODE_PARAMS_v1 *p)
 {
 	if (!p)
 		return CUDA_ERROR_INVALID_VALUE;
