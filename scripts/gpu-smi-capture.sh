@@ -46,7 +46,7 @@ cap q-pids -q -d PIDS
 cap q-mem-util-pids -q -d MEMORY,UTILIZATION,PIDS
 cap query-gpu --query-gpu=index,name,uuid,pci.bus_id,driver_version,memory.total,memory.used,memory.free,utilization.gpu,utilization.memory --format=csv
 cap query-gpu-nounits --query-gpu=memory.total,memory.used,memory.free,utilization.gpu,fan.speed,power.draw,temperature.gpu --format=csv,noheader,nounits
-cap query-gpu-more --query-gpu=timestamp,count,serial,pci.domain,pci.bus,pci.device,pci.device_id,pci.sub_device_id,minor_number,persistence_mode,display_mode,display_active,pstate,memory.reserved,power.limit,enforced.power.limit,clocks.sm,clocks.gr,clocks.mem,clocks.max.sm,compute_mode,compute_cap,mig.mode.current,ecc.errors.uncorrected.volatile.total --format=csv
+cap query-gpu-more --query-gpu=timestamp,count,serial,pci.domain,pci.bus,pci.device,pci.device_id,pci.sub_device_id,persistence_mode,display_mode,display_active,pstate,memory.reserved,power.limit,enforced.power.limit,clocks.sm,clocks.gr,clocks.mem,clocks.max.sm,compute_mode,compute_cap,mig.mode.current,ecc.errors.uncorrected.volatile.total --format=csv
 cap query-apps --query-compute-apps=pid,process_name,used_gpu_memory,gpu_uuid,gpu_bus_id --format=csv
 cap query-apps-aliases --query-compute-apps=timestamp,gpu_name,gpu_serial,name,used_memory --format=csv
 cap query-bad-field --query-gpu=no.such.field --format=csv
