@@ -284,9 +284,8 @@ static int any_limit(const struct sm_config *cfg)
 static int read_config(const char *path, char *buf, size_t len, size_t *n, char *err, size_t errlen)
 {
 	struct stat st;
-	int fd, dfd;
+	int fd, dfd, saved;
 	ssize_t r;
-	size_t off = 0;
 
 	dfd = open(SM_CONF_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	if (dfd < 0) {
@@ -328,22 +327,14 @@ static int read_config(const char *path, char *buf, size_t len, size_t *n, char 
 		snprintf(err, errlen, "%s/%s: larger than %zu bytes", SM_CONF_DIR, path, len - 1);
 		return -1;
 	}
-	while (off + 1 < len) {
-		r = read(fd, buf + off, len - 1 - off);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			close(fd);
-			snprintf(err, errlen, "%s/%s: read: %s", SM_CONF_DIR, path, strerror(errno));
-			return -1;
-		}
-		if (r == 0)
-			break;
-		off += (size_t)r;
-	}
+	r = sm_read_fd(fd, buf, len);
+	saved = errno;
 	close(fd);
-	buf[off] = 0;
-	*n = off;
+	if (r < 0) {
+		snprintf(err, errlen, "%s/%s: read: %s", SM_CONF_DIR, path, strerror(saved));
+		return -1;
+	}
+	*n = (size_t)r;
 	return 0;
 }
 

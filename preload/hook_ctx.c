@@ -144,27 +144,19 @@ static void after_teardown(uint64_t ctx)
 	}
 }
 
-SOFTMIG_EXPORT CUresult cuCtxDestroy_v2(CUcontext ctx)
-{
-	CUresult r;
+#define CTX_DESTROY(name) \
+	SOFTMIG_EXPORT CUresult name(CUcontext ctx) \
+	{ \
+		CUresult r; \
+		SM_NEED_REAL(name); \
+		SM_PASS(real_##name(ctx)); \
+		if ((r = real_##name(ctx)) == CUDA_SUCCESS) \
+			after_teardown((uint64_t)(uintptr_t)ctx); \
+		return r; \
+	}
 
-	SM_NEED_REAL(cuCtxDestroy_v2);
-	SM_PASS(real_cuCtxDestroy_v2(ctx));
-	if ((r = real_cuCtxDestroy_v2(ctx)) == CUDA_SUCCESS)
-		after_teardown((uint64_t)(uintptr_t)ctx);
-	return r;
-}
-
-SOFTMIG_EXPORT CUresult cuCtxDestroy(CUcontext ctx)
-{
-	CUresult r;
-
-	SM_NEED_REAL(cuCtxDestroy);
-	SM_PASS(real_cuCtxDestroy(ctx));
-	if ((r = real_cuCtxDestroy(ctx)) == CUDA_SUCCESS)
-		after_teardown((uint64_t)(uintptr_t)ctx);
-	return r;
-}
+CTX_DESTROY(cuCtxDestroy_v2)
+CTX_DESTROY(cuCtxDestroy)
 
 /* The primary context survives a release while others hold it. */
 static void primary_released(CUdevice dev, int reset)
@@ -180,46 +172,18 @@ static void primary_released(CUdevice dev, int reset)
 	after_teardown(primary[dev]);
 }
 
-SOFTMIG_EXPORT CUresult cuDevicePrimaryCtxRelease_v2(CUdevice dev)
-{
-	CUresult r;
+#define PRIMARY_TEARDOWN(name, reset) \
+	SOFTMIG_EXPORT CUresult name(CUdevice dev) \
+	{ \
+		CUresult r; \
+		SM_NEED_REAL(name); \
+		SM_PASS(real_##name(dev)); \
+		if ((r = real_##name(dev)) == CUDA_SUCCESS) \
+			primary_released(dev, (reset)); \
+		return r; \
+	}
 
-	SM_NEED_REAL(cuDevicePrimaryCtxRelease_v2);
-	SM_PASS(real_cuDevicePrimaryCtxRelease_v2(dev));
-	if ((r = real_cuDevicePrimaryCtxRelease_v2(dev)) == CUDA_SUCCESS)
-		primary_released(dev, 0);
-	return r;
-}
-
-SOFTMIG_EXPORT CUresult cuDevicePrimaryCtxRelease(CUdevice dev)
-{
-	CUresult r;
-
-	SM_NEED_REAL(cuDevicePrimaryCtxRelease);
-	SM_PASS(real_cuDevicePrimaryCtxRelease(dev));
-	if ((r = real_cuDevicePrimaryCtxRelease(dev)) == CUDA_SUCCESS)
-		primary_released(dev, 0);
-	return r;
-}
-
-SOFTMIG_EXPORT CUresult cuDevicePrimaryCtxReset_v2(CUdevice dev)
-{
-	CUresult r;
-
-	SM_NEED_REAL(cuDevicePrimaryCtxReset_v2);
-	SM_PASS(real_cuDevicePrimaryCtxReset_v2(dev));
-	if ((r = real_cuDevicePrimaryCtxReset_v2(dev)) == CUDA_SUCCESS)
-		primary_released(dev, 1);
-	return r;
-}
-
-SOFTMIG_EXPORT CUresult cuDevicePrimaryCtxReset(CUdevice dev)
-{
-	CUresult r;
-
-	SM_NEED_REAL(cuDevicePrimaryCtxReset);
-	SM_PASS(real_cuDevicePrimaryCtxReset(dev));
-	if ((r = real_cuDevicePrimaryCtxReset(dev)) == CUDA_SUCCESS)
-		primary_released(dev, 1);
-	return r;
-}
+PRIMARY_TEARDOWN(cuDevicePrimaryCtxRelease_v2, 0)
+PRIMARY_TEARDOWN(cuDevicePrimaryCtxRelease, 0)
+PRIMARY_TEARDOWN(cuDevicePrimaryCtxReset_v2, 1)
+PRIMARY_TEARDOWN(cuDevicePrimaryCtxReset, 1)

@@ -25,68 +25,43 @@ static void slice_view(CUdevice dev, uint64_t *freep, uint64_t *totalp)
 		*freep = left;
 }
 
-SOFTMIG_EXPORT CUresult cuMemGetInfo_v2(size_t *freep, size_t *totalp)
-{
-	CUdevice dev;
-	uint64_t f, t;
-	CUresult r;
+/* cuMemGetInfo in its 64-bit (_v2) and 32-bit (v1) forms. */
+#define MEM_GET_INFO(name, type) \
+	SOFTMIG_EXPORT CUresult name(type *freep, type *totalp) \
+	{ \
+		CUdevice dev; \
+		uint64_t f, t; \
+		CUresult r; \
+		SM_NEED_REAL(name); \
+		SM_PASS(real_##name(freep, totalp)); \
+		r = real_##name(freep, totalp); \
+		if (r != CUDA_SUCCESS || !freep || !totalp || sm_dev_current(&dev) != 0) \
+			return r; \
+		f = *freep; \
+		t = *totalp; \
+		slice_view(dev, &f, &t); \
+		*freep = (type)f; \
+		*totalp = (type)t; \
+		return r; \
+	}
 
-	SM_NEED_REAL(cuMemGetInfo_v2);
-	SM_PASS(real_cuMemGetInfo_v2(freep, totalp));
-	r = real_cuMemGetInfo_v2(freep, totalp);
-	if (r != CUDA_SUCCESS || !freep || !totalp || sm_dev_current(&dev) != 0)
-		return r;
-	f = *freep;
-	t = *totalp;
-	slice_view(dev, &f, &t);
-	*freep = (size_t)f;
-	*totalp = (size_t)t;
-	return r;
-}
+MEM_GET_INFO(cuMemGetInfo_v2, size_t)
+MEM_GET_INFO(cuMemGetInfo, unsigned int)
 
-SOFTMIG_EXPORT CUresult cuMemGetInfo(unsigned int *freep, unsigned int *totalp)
-{
-	CUdevice dev;
-	uint64_t f, t;
-	CUresult r;
+/* cuDeviceTotalMem in both forms: the slice where it is smaller. */
+#define DEVICE_TOTAL_MEM(name, type) \
+	SOFTMIG_EXPORT CUresult name(type *bytes, CUdevice dev) \
+	{ \
+		CUresult r; \
+		uint64_t limit; \
+		SM_NEED_REAL(name); \
+		SM_PASS(real_##name(bytes, dev)); \
+		r = real_##name(bytes, dev); \
+		limit = sm_mem_limit(dev); \
+		if (r == CUDA_SUCCESS && bytes && limit && limit < *bytes) \
+			*bytes = (type)limit; \
+		return r; \
+	}
 
-	SM_NEED_REAL(cuMemGetInfo);
-	SM_PASS(real_cuMemGetInfo(freep, totalp));
-	r = real_cuMemGetInfo(freep, totalp);
-	if (r != CUDA_SUCCESS || !freep || !totalp || sm_dev_current(&dev) != 0)
-		return r;
-	f = *freep;
-	t = *totalp;
-	slice_view(dev, &f, &t);
-	*freep = (unsigned int)f;
-	*totalp = (unsigned int)t;
-	return r;
-}
-
-SOFTMIG_EXPORT CUresult cuDeviceTotalMem_v2(size_t *bytes, CUdevice dev)
-{
-	CUresult r;
-	uint64_t limit;
-
-	SM_NEED_REAL(cuDeviceTotalMem_v2);
-	SM_PASS(real_cuDeviceTotalMem_v2(bytes, dev));
-	r = real_cuDeviceTotalMem_v2(bytes, dev);
-	limit = sm_mem_limit(dev);
-	if (r == CUDA_SUCCESS && bytes && limit && limit < *bytes)
-		*bytes = (size_t)limit;
-	return r;
-}
-
-SOFTMIG_EXPORT CUresult cuDeviceTotalMem(unsigned int *bytes, CUdevice dev)
-{
-	CUresult r;
-	uint64_t limit;
-
-	SM_NEED_REAL(cuDeviceTotalMem);
-	SM_PASS(real_cuDeviceTotalMem(bytes, dev));
-	r = real_cuDeviceTotalMem(bytes, dev);
-	limit = sm_mem_limit(dev);
-	if (r == CUDA_SUCCESS && bytes && limit && limit < *bytes)
-		*bytes = (unsigned int)limit;
-	return r;
-}
+DEVICE_TOTAL_MEM(cuDeviceTotalMem_v2, size_t)
+DEVICE_TOTAL_MEM(cuDeviceTotalMem, unsigned int)

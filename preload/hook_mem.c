@@ -61,16 +61,20 @@ static CUresult credit(CUresult r, int kind, uint64_t key, const struct sm_alloc
 	return r;
 }
 
-#define ALLOC_CURRENT(realcall, bytes, api, dptr) \
+/* Reserve on the current device, call the driver, settle: the object the
+ * call creates is found afterwards through keyexpr. */
+#define TRACK_CURRENT(realcall, bytes, api, kind, keyexpr) \
 	do { \
 		int d_, o_; \
 		CUresult r_ = admit_current((bytes), (api), &d_, &o_); \
 		if (r_ != CUDA_SUCCESS) \
 			return r_; \
 		r_ = (realcall); \
-		settle(r_, d_, o_, (bytes), SM_K_MEM, (uint64_t)*(dptr), current_ctx()); \
+		settle(r_, d_, o_, (bytes), (kind), r_ == CUDA_SUCCESS ? (uint64_t)(keyexpr) : 0, current_ctx()); \
 		return r_; \
 	} while (0)
+
+#define ALLOC_CURRENT(realcall, bytes, api, dptr) TRACK_CURRENT(realcall, bytes, api, SM_K_MEM, *(dptr))
 
 #define FREE_KEY(kind, key, realcall) \
 	do { \
@@ -287,73 +291,49 @@ static uint64_t array_bytes(uint64_t w, uint64_t h, uint64_t depth, CUarray_form
 SOFTMIG_EXPORT CUresult cuArrayCreate_v2(CUarray *pHandle, const CUDA_ARRAY_DESCRIPTOR *desc)
 {
 	uint64_t bytes;
-	int d, o;
-	CUresult r;
 
 	SM_NEED_REAL(cuArrayCreate_v2);
 	SM_PASS(real_cuArrayCreate_v2(pHandle, desc));
 	if (!desc)
 		return real_cuArrayCreate_v2(pHandle, desc);
 	bytes = array_bytes(desc->Width, desc->Height, 1, desc->Format, desc->NumChannels);
-	if ((r = admit_current(bytes, "cuArrayCreate_v2", &d, &o)) != CUDA_SUCCESS)
-		return r;
-	r = real_cuArrayCreate_v2(pHandle, desc);
-	settle(r, d, o, bytes, SM_K_ARRAY, r == CUDA_SUCCESS ? (uint64_t)(uintptr_t)*pHandle : 0, current_ctx());
-	return r;
+	TRACK_CURRENT(real_cuArrayCreate_v2(pHandle, desc), bytes, "cuArrayCreate_v2", SM_K_ARRAY, (uintptr_t)*pHandle);
 }
 
 SOFTMIG_EXPORT CUresult cuArrayCreate(CUarray *pHandle, const CUDA_ARRAY_DESCRIPTOR_v1 *desc)
 {
 	uint64_t bytes;
-	int d, o;
-	CUresult r;
 
 	SM_NEED_REAL(cuArrayCreate);
 	SM_PASS(real_cuArrayCreate(pHandle, desc));
 	if (!desc)
 		return real_cuArrayCreate(pHandle, desc);
 	bytes = array_bytes(desc->Width, desc->Height, 1, desc->Format, desc->NumChannels);
-	if ((r = admit_current(bytes, "cuArrayCreate", &d, &o)) != CUDA_SUCCESS)
-		return r;
-	r = real_cuArrayCreate(pHandle, desc);
-	settle(r, d, o, bytes, SM_K_ARRAY, r == CUDA_SUCCESS ? (uint64_t)(uintptr_t)*pHandle : 0, current_ctx());
-	return r;
+	TRACK_CURRENT(real_cuArrayCreate(pHandle, desc), bytes, "cuArrayCreate", SM_K_ARRAY, (uintptr_t)*pHandle);
 }
 
 SOFTMIG_EXPORT CUresult cuArray3DCreate_v2(CUarray *pHandle, const CUDA_ARRAY3D_DESCRIPTOR *desc)
 {
 	uint64_t bytes;
-	int d, o;
-	CUresult r;
 
 	SM_NEED_REAL(cuArray3DCreate_v2);
 	SM_PASS(real_cuArray3DCreate_v2(pHandle, desc));
 	if (!desc)
 		return real_cuArray3DCreate_v2(pHandle, desc);
 	bytes = array_bytes(desc->Width, desc->Height, desc->Depth, desc->Format, desc->NumChannels);
-	if ((r = admit_current(bytes, "cuArray3DCreate_v2", &d, &o)) != CUDA_SUCCESS)
-		return r;
-	r = real_cuArray3DCreate_v2(pHandle, desc);
-	settle(r, d, o, bytes, SM_K_ARRAY, r == CUDA_SUCCESS ? (uint64_t)(uintptr_t)*pHandle : 0, current_ctx());
-	return r;
+	TRACK_CURRENT(real_cuArray3DCreate_v2(pHandle, desc), bytes, "cuArray3DCreate_v2", SM_K_ARRAY, (uintptr_t)*pHandle);
 }
 
 SOFTMIG_EXPORT CUresult cuArray3DCreate(CUarray *pHandle, const CUDA_ARRAY3D_DESCRIPTOR_v1 *desc)
 {
 	uint64_t bytes;
-	int d, o;
-	CUresult r;
 
 	SM_NEED_REAL(cuArray3DCreate);
 	SM_PASS(real_cuArray3DCreate(pHandle, desc));
 	if (!desc)
 		return real_cuArray3DCreate(pHandle, desc);
 	bytes = array_bytes(desc->Width, desc->Height, desc->Depth, desc->Format, desc->NumChannels);
-	if ((r = admit_current(bytes, "cuArray3DCreate", &d, &o)) != CUDA_SUCCESS)
-		return r;
-	r = real_cuArray3DCreate(pHandle, desc);
-	settle(r, d, o, bytes, SM_K_ARRAY, r == CUDA_SUCCESS ? (uint64_t)(uintptr_t)*pHandle : 0, current_ctx());
-	return r;
+	TRACK_CURRENT(real_cuArray3DCreate(pHandle, desc), bytes, "cuArray3DCreate", SM_K_ARRAY, (uintptr_t)*pHandle);
 }
 
 SOFTMIG_EXPORT CUresult cuArrayDestroy(CUarray hArray)
@@ -368,8 +348,6 @@ SOFTMIG_EXPORT CUresult cuMipmappedArrayCreate(CUmipmappedArray *pHandle, const 
 {
 	uint64_t bytes = 0;
 	unsigned int l;
-	int d, o;
-	CUresult r;
 
 	SM_NEED_REAL(cuMipmappedArrayCreate);
 	SM_PASS(real_cuMipmappedArrayCreate(pHandle, desc, numLevels));
@@ -382,11 +360,8 @@ SOFTMIG_EXPORT CUresult cuMipmappedArrayCreate(CUmipmappedArray *pHandle, const 
 			dp >>= l;
 		bytes += array_bytes(w ? w : 1, h ? h : 1, dp ? dp : 1, desc->Format, desc->NumChannels);
 	}
-	if ((r = admit_current(bytes, "cuMipmappedArrayCreate", &d, &o)) != CUDA_SUCCESS)
-		return r;
-	r = real_cuMipmappedArrayCreate(pHandle, desc, numLevels);
-	settle(r, d, o, bytes, SM_K_MIPMAP, r == CUDA_SUCCESS ? (uint64_t)(uintptr_t)*pHandle : 0, current_ctx());
-	return r;
+	TRACK_CURRENT(real_cuMipmappedArrayCreate(pHandle, desc, numLevels), bytes, "cuMipmappedArrayCreate",
+		      SM_K_MIPMAP, (uintptr_t)*pHandle);
 }
 
 SOFTMIG_EXPORT CUresult cuMipmappedArrayDestroy(CUmipmappedArray h)

@@ -74,6 +74,7 @@ hidden int sm_parse_uint(const char *s, uint64_t max, uint64_t *out);
 hidden uint64_t sm_now_ns(void);          /* CLOCK_MONOTONIC */
 hidden uint64_t sm_now_coarse_ns(void);   /* CLOCK_MONOTONIC_COARSE */
 hidden ssize_t sm_read_file(const char *path, char *buf, size_t len);
+hidden ssize_t sm_read_fd(int fd, char *buf, size_t len);
 hidden uint64_t sm_proc_start_time(pid_t pid);
 hidden int sm_pid_alive(pid_t pid, uint64_t start_time);
 hidden int sm_fstat(int fd, void *st);

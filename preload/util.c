@@ -48,29 +48,38 @@ hidden size_t sm_strlcpy(char *dst, const char *src, size_t len)
 	return n;
 }
 
-/* Reads up to len-1 bytes and NUL-terminates; -1 on error (errno kept). */
-hidden ssize_t sm_read_file(const char *path, char *buf, size_t len)
+/* Reads fd to its end, up to len-1 bytes, and NUL-terminates; -1 on error. */
+hidden ssize_t sm_read_fd(int fd, char *buf, size_t len)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	size_t off = 0;
 
-	if (fd < 0)
-		return -1;
 	while (off + 1 < len) {
 		ssize_t r = read(fd, buf + off, len - 1 - off);
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
-			close(fd);
 			return -1;
 		}
 		if (r == 0)
 			break;
 		off += (size_t)r;
 	}
-	close(fd);
 	buf[off] = 0;
 	return (ssize_t)off;
+}
+
+hidden ssize_t sm_read_file(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY), saved;
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = sm_read_fd(fd, buf, len);
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return n;
 }
 
 /* Field 22 of /proc/<pid>/stat: start time in clock ticks since boot.
