@@ -38,7 +38,8 @@
 #define LEASE_MS 300U                 /* a leader silent this long is replaced */
 #define DEAD_GATE_MS 1000U            /* a closed gate whose leader is gone this long is ignored */
 #define WAIT_NS 500000L               /* a closed gate is re-read this often */
-#define BURST_NS 100000000LL          /* credit cap: limit x this */
+#define BURST_NS 100000000LL          /* credit cap: limit x this, */
+#define BURST_MAX_NS 50000000LL       /* at most this: 5 points of a 1 s window */
 #define DEBT_NS 10000000000LL         /* debt floor */
 #define STALE_US 200000ULL            /* NVML sample lag assumed when it reports nothing */
 #define RESTART_US 2000000ULL         /* measurement older than this: start over */
@@ -72,6 +73,8 @@ struct tdev {
 	uint64_t hist_t[HIST];  /* CLOCK_REALTIME us at which hist_open began */
 	uint8_t hist_open[HIST];
 	unsigned int hist_n;
+	uint64_t last_fresh;    /* time stamp of the last new NVML sample */
+	uint64_t period_us;     /* NVML's sampling period as seen */
 };
 
 static struct tdev tdevs[SM_MAX_DEVICES];
@@ -145,7 +148,7 @@ static int in_job(pid_t pid, uint64_t now_ns)
 /* The job's GPU time (ns) in NVML samples newer than seen (us); *covered
  * gets the time the samples reach.  -1: NVML cannot say. */
 static int measure(struct tdev *t, uint64_t seen, uint64_t now_us, uint64_t now_ns, uint64_t *busy,
-		   uint64_t *covered)
+		   uint64_t *covered, int *fresh)
 {
 	nvmlProcessUtilizationSample_t stack[SAMPLES], *s = stack;
 	unsigned int n = SAMPLES, i;
@@ -153,6 +156,7 @@ static int measure(struct tdev *t, uint64_t seen, uint64_t now_us, uint64_t now_
 
 	*busy = 0;
 	*covered = seen;
+	*fresh = 0;
 	r = putil(t->nvml, s, &n, seen);
 	if (r == NVML_ERROR_INSUFFICIENT_SIZE) {
 		n += 16;
@@ -173,8 +177,10 @@ static int measure(struct tdev *t, uint64_t seen, uint64_t now_us, uint64_t now_
 		return -1;
 	}
 	for (i = 0; i < n; i++)
-		if (s[i].timeStamp > *covered && s[i].timeStamp <= now_us + 1000000ULL)
+		if (s[i].timeStamp > *covered && s[i].timeStamp <= now_us + 1000000ULL) {
 			*covered = s[i].timeStamp;
+			*fresh = 1;
+		}
 	for (i = 0; i < n; i++) {
 		uint64_t ts = s[i].timeStamp > *covered ? *covered : s[i].timeStamp;
 		if (ts <= seen || !in_job((pid_t)s[i].pid, now_ns))
@@ -211,10 +217,11 @@ static uint64_t open_between(const struct tdev *t, uint64_t from, uint64_t to)
 /* One step of the leader: measure, integrate, predict, set the gate. */
 static void control(struct tdev *t, uint64_t now_ns)
 {
-	uint64_t now_us = realtime_us(), seen, covered, busy, dt, opened, gate;
-	int64_t credit, cap = BURST_NS * t->limit / 100, pred;
+	uint64_t now_us = realtime_us(), seen, covered, busy, dt, opened, gate, horizon;
+	int64_t credit, cap = BURST_NS * t->limit / 100 < BURST_MAX_NS ? BURST_NS * t->limit / 100 : BURST_MAX_NS;
+	int64_t pred;
 	int64_t ratio = (int64_t)__atomic_load_n(word(t->d, SM_THR_RATIO), __ATOMIC_RELAXED);
-	int open;
+	int open, fresh;
 
 	seen = __atomic_load_n(word(t->d, SM_THR_SEEN), __ATOMIC_RELAXED);
 	credit = (int64_t)__atomic_load_n(word(t->d, SM_THR_CREDIT), __ATOMIC_RELAXED);
@@ -223,7 +230,7 @@ static void control(struct tdev *t, uint64_t now_ns)
 		credit = cap; /* a job starts under its share */
 		ratio = 1000000;
 	}
-	if (measure(t, seen, now_us, now_ns, &busy, &covered) != 0) {
+	if (measure(t, seen, now_us, now_ns, &busy, &covered, &fresh) != 0) {
 		if (!t->warned) {
 			t->warned = 1;
 			sm_log(SM_ERROR, (int)(t - tdevs), "compute limit not enforced",
@@ -248,10 +255,19 @@ static void control(struct tdev *t, uint64_t now_ns)
 		credit = cap;
 	if (credit < -DEBT_NS)
 		credit = -DEBT_NS;
-	/* What the job probably used, and earned, since the samples end. */
-	opened = open_between(t, covered, now_us);
-	pred = credit + (int64_t)((now_us > covered ? now_us - covered : 0) * 10ULL * (uint64_t)t->limit) -
-	       (int64_t)opened * ratio / 1000;
+	/* NVML's sampling period, as seen: how far behind its answers are. */
+	if (fresh) {
+		if (t->last_fresh && covered > t->last_fresh && covered - t->last_fresh < 1000000ULL)
+			t->period_us = (t->period_us * 3 + (covered - t->last_fresh)) / 4;
+		t->last_fresh = covered;
+	}
+	/* What the job probably used, and earned, in the last period, which
+	 * NVML has not reported yet (nothing when it is up to date). */
+	horizon = now_us > covered ? now_us - covered : 0;
+	if (horizon > t->period_us + TICK_NS / 1000)
+		horizon = t->period_us + TICK_NS / 1000;
+	opened = open_between(t, now_us - horizon, now_us);
+	pred = credit + (int64_t)(horizon * 10ULL * (uint64_t)t->limit) - (int64_t)opened * ratio / 1000;
 	open = pred > 0;
 	__atomic_store_n(word(t->d, SM_THR_CREDIT), (uint64_t)credit, __ATOMIC_RELAXED);
 	__atomic_store_n(word(t->d, SM_THR_SEEN), covered, __ATOMIC_RELAXED);
@@ -262,6 +278,11 @@ static void control(struct tdev *t, uint64_t now_ns)
 		__atomic_store_n(word(t->d, SM_THR_GATE), 0, __ATOMIC_RELEASE);
 	else if (!open && !gate)
 		__atomic_store_n(word(t->d, SM_THR_GATE), now_ns | 1, __ATOMIC_RELEASE);
+	if (open != !gate)
+		sm_log(SM_TRACE, (int)(t - tdevs), open ? "gate open" : "gate closed",
+		       "credit_us=%lld pred_us=%lld busy_us=%llu dt_us=%llu lag_us=%llu ratio_ppm=%lld",
+		       (long long)credit / 1000, (long long)pred / 1000, (unsigned long long)busy / 1000,
+		       (unsigned long long)dt, (unsigned long long)(now_us - covered), (long long)ratio);
 	t->hist_t[t->hist_n % HIST] = now_us;
 	t->hist_open[t->hist_n % HIST] = (uint8_t)open;
 	t->hist_n++;
@@ -286,6 +307,8 @@ static int lead(struct tdev *t, uint64_t now_ns)
 		return 0;
 	t->hist_n = 0;
 	t->next_ns = 0;
+	t->last_fresh = 0;
+	t->period_us = TICK_NS / 1000;
 	return 1;
 }
 
