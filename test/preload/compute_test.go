@@ -225,8 +225,8 @@ func TestComputeTwoJobs30And70(t *testing.T) {
 	computeTest(t)
 	r := newRig(t)
 	u := r.runJobs(1500, 4,
-		limitJob("a", uniqueJob(), 30, []string{"secs=6", "us=1000", "sync=4"}),
-		limitJob("b", uniqueJob(), 70, []string{"secs=6", "us=1000", "sync=4"}))
+		limitJob("a", uniqueJob(), 30, []string{"secs=6", "us=1000", "sync=16"}),
+		limitJob("b", uniqueJob(), 70, []string{"secs=6", "us=1000", "sync=16"}))
 	near(t, u, "a", 30, 3)
 	near(t, u, "b", 70, 4)
 }
