@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "hooks.h"
+#include "throttle.h"
 
 #define REFUSAL_BURST 10
 #define REFUSAL_INTERVAL_NS 1000000000ULL
@@ -100,7 +101,7 @@ hidden void sm_exit_report(void)
 			continue;
 		sm_log(SM_EVENT, i, "process exit", "peak=%llu throttled_ms=%llu",
 		       (unsigned long long)sm_region->procs[sm_slot].peak[d],
-		       (unsigned long long)0);
+		       (unsigned long long)sm_thr_throttled_ms(i));
 	}
 	sm_region_exit();
 }

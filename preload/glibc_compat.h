@@ -25,6 +25,9 @@ __asm__(".symver pthread_once,pthread_once@" SM_GLIBC_BASE);
 __asm__(".symver pthread_mutex_timedlock,pthread_mutex_timedlock@" SM_GLIBC_BASE);
 __asm__(".symver pthread_mutexattr_init,pthread_mutexattr_init@" SM_GLIBC_BASE);
 __asm__(".symver pthread_mutexattr_destroy,pthread_mutexattr_destroy@" SM_GLIBC_BASE);
+__asm__(".symver pthread_create,pthread_create@" SM_GLIBC_BASE);
+__asm__(".symver pthread_detach,pthread_detach@" SM_GLIBC_BASE);
+__asm__(".symver pthread_sigmask,pthread_sigmask@" SM_GLIBC_BASE);
 #if defined(__x86_64__)
 __asm__(".symver pthread_mutexattr_setrobust,pthread_mutexattr_setrobust@GLIBC_2.12");
 __asm__(".symver pthread_mutex_consistent,pthread_mutex_consistent@GLIBC_2.12");

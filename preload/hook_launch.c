@@ -1,9 +1,11 @@
 /*
  * Kernel launch hooks.  Every launch path is hooked so that the compute
- * share (CUDA_DEVICE_SM_LIMIT) can hold each of them; without an SM limit
- * a launch costs one predictable branch on top of the driver's call.
+ * share (CUDA_DEVICE_SM_LIMIT) can hold each of them (throttle.h): without
+ * an SM limit a launch costs one predictable branch on top of the driver's
+ * call; with one, the job under its share, one load and compare more.
  */
 #include "hooks.h"
+#include "throttle.h"
 
 #define LAUNCH(realcall) \
 	do { \
@@ -12,6 +14,7 @@
 				return SM_CU_DENIED; \
 			return (realcall); \
 		} \
+		sm_thr_gate(); \
 		return (realcall); \
 	} while (0)
 

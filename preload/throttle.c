@@ -1,0 +1,506 @@
+/*
+ * Compute slicing: holds a job to its share of GPU time on each device
+ * (CUDA_DEVICE_SM_LIMIT).  docs/compute.md describes the design; in short:
+ *
+ *   measure   every TICK, one process of the job (the leader, chosen by a
+ *             lease word in the region) reads the job's GPU time from NVML
+ *             (nvmlDeviceGetProcessUtilization, summed over the job's pids);
+ *   integrate the job's credit grows by limit x elapsed and shrinks by the
+ *             GPU time it used (clamped: a small burst allowance above,
+ *             a bounded debt below), so the average converges to the limit
+ *             whatever the kernel lengths, queue depths or launch paths;
+ *   predict   NVML samples lag; the gate decision subtracts what the job
+ *             probably used since the last sample (the time the gate was
+ *             open times the measured busy/open ratio);
+ *   gate      one word per device in the region: 0 open, else closed.  A
+ *             launch reads it (one relaxed load); only a closed gate sleeps
+ *             the launching thread, until the leader reopens it.
+ *
+ * State lives in struct sm_dev.sm[8] (indices in throttle.h), so leadership
+ * moves between the job's processes without losing the credit.  A process
+ * starts its controller thread on its first launch on a device with a
+ * limit, never earlier; a fork child starts its own when it launches.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hooks.h"
+#include "throttle.h"
+
+#define TICK_NS 20000000ULL           /* control period */
+#define IDLE_TICK_NS 100000000ULL     /* period while the job is idle and in credit */
+#define LEASE_MS 300U                 /* a leader silent this long is replaced */
+#define DEAD_GATE_MS 1000U            /* a closed gate whose leader is gone this long is ignored */
+#define WAIT_NS 500000L               /* a closed gate is re-read this often */
+#define BURST_NS 100000000LL          /* credit cap: limit x this, */
+#define BURST_MAX_NS 50000000LL       /* at most this: 5 points of a 1 s window */
+#define DEBT_NS 10000000000LL         /* debt floor */
+#define STALE_US 200000ULL            /* NVML sample lag assumed when it reports nothing */
+#define RESTART_US 2000000ULL         /* measurement older than this: start over */
+#define LOG_INTERVAL_NS 10000000000ULL
+#define HIST 128                      /* ticks of gate history for the predictor */
+#define PIDCACHE 64
+#define SAMPLES 256
+
+typedef nvmlReturn_t (*putil_fn)(nvmlDevice_t, nvmlProcessUtilizationSample_t *, unsigned int *,
+				 unsigned long long);
+
+static uint64_t open_word; /* the gate of devices without a limit: always 0 */
+static uint64_t *gates[SM_MAX_DEVICES]; /* per ordinal, NULL: not seen yet */
+hidden uint64_t *sm_thr_seen[SM_MAX_DEVICES];
+hidden int sm_thr_ngates;
+hidden SM_TLS unsigned int sm_thr_count;
+hidden int sm_thr_any = -1;
+
+struct tdev {
+	int on;                 /* registered: the thread looks after it */
+	int d;                  /* region device slot */
+	int limit;              /* percent, 1..99 */
+	nvmlDevice_t nvml;
+	uint64_t throttled_ns;  /* this process slept this long at the gate */
+	uint64_t logged_ns;     /* part of it already in a throttle line */
+	uint64_t last_log_ns;
+	uint64_t next_ns;       /* next control step */
+	int leader;
+	int warned;
+	/* leader only: when the gate was open (predictor) */
+	uint64_t hist_t[HIST];  /* CLOCK_REALTIME us at which hist_open began */
+	uint8_t hist_open[HIST];
+	unsigned int hist_n;
+	uint64_t last_fresh;    /* time stamp of the last new NVML sample */
+	uint64_t period_us;     /* NVML's sampling period as seen */
+};
+
+static struct tdev tdevs[SM_MAX_DEVICES];
+static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
+static int thread_started;
+static int atfork_done;
+static putil_fn putil;
+
+static struct {
+	pid_t pid;
+	int in;
+	uint64_t t;
+} pidcache[PIDCACHE];
+
+static uint64_t realtime_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000ULL + (uint64_t)ts.tv_nsec / 1000ULL;
+}
+
+static uint32_t ms32(uint64_t ns)
+{
+	return (uint32_t)(ns / 1000000ULL);
+}
+
+static uint64_t *word(int d, int i)
+{
+	return &sm_region->devs[d].sm[i];
+}
+
+hidden int sm_thr_any_init(void)
+{
+	int i, any = 0;
+
+	if (sm_mode == SM_ACTIVE)
+		for (i = 0; i < SM_MAX_DEVICES; i++)
+			if (sm_cfg.sm_limit[i] > 0 && sm_cfg.sm_limit[i] < 100)
+				any = 1;
+	__atomic_store_n(&sm_thr_any, any, __ATOMIC_RELAXED);
+	return any;
+}
+
+hidden uint64_t sm_thr_throttled_ms(int ordinal)
+{
+	if (ordinal < 0 || ordinal >= SM_MAX_DEVICES)
+		return 0;
+	return __atomic_load_n(&tdevs[ordinal].throttled_ns, __ATOMIC_RELAXED) / 1000000ULL;
+}
+
+/* ---- the job's GPU time ------------------------------------------------ */
+
+static int in_job(pid_t pid, uint64_t now_ns)
+{
+	int i, slot = (int)((unsigned int)pid % PIDCACHE);
+
+	if (sm_pid_in_region(pid))
+		return 1;
+	for (i = 0; i < PIDCACHE; i++) {
+		int k = (slot + i) % PIDCACHE;
+		if (pidcache[k].pid == pid && now_ns - pidcache[k].t < 2000000000ULL)
+			return pidcache[k].in;
+	}
+	pidcache[slot].pid = pid;
+	pidcache[slot].in = sm_pid_in_job(pid);
+	pidcache[slot].t = now_ns;
+	return pidcache[slot].in;
+}
+
+/* The job's GPU time (ns) in NVML samples newer than seen (us); *covered
+ * gets the time the samples reach.  -1: NVML cannot say. */
+static int measure(struct tdev *t, uint64_t seen, uint64_t now_us, uint64_t now_ns, uint64_t *busy,
+		   uint64_t *covered, int *fresh)
+{
+	nvmlProcessUtilizationSample_t stack[SAMPLES], *s = stack;
+	unsigned int n = SAMPLES, i;
+	nvmlReturn_t r;
+
+	*busy = 0;
+	*covered = seen;
+	*fresh = 0;
+	r = putil(t->nvml, s, &n, seen);
+	if (r == NVML_ERROR_INSUFFICIENT_SIZE) {
+		n += 16;
+		if (!(s = calloc(n, sizeof(*s))))
+			return -1;
+		r = putil(t->nvml, s, &n, seen);
+	}
+	if (r == NVML_ERROR_NOT_FOUND) {
+		/* Nothing ran since seen, or the samples are still to come. */
+		if (now_us > seen + STALE_US)
+			*covered = now_us - STALE_US;
+		r = NVML_SUCCESS;
+		n = 0;
+	}
+	if (r != NVML_SUCCESS) {
+		if (s != stack)
+			free(s);
+		return -1;
+	}
+	for (i = 0; i < n; i++)
+		if (s[i].timeStamp > *covered && s[i].timeStamp <= now_us + 1000000ULL) {
+			*covered = s[i].timeStamp;
+			*fresh = 1;
+		}
+	for (i = 0; i < n; i++) {
+		uint64_t ts = s[i].timeStamp > *covered ? *covered : s[i].timeStamp;
+		if (ts <= seen || !in_job((pid_t)s[i].pid, now_ns))
+			continue;
+		*busy += (uint64_t)(s[i].smUtil > 100 ? 100 : s[i].smUtil) * (ts - seen) * 10ULL;
+	}
+	if (s != stack)
+		free(s);
+	return 0;
+}
+
+/* Microseconds the gate was open in (from, to]. */
+static uint64_t open_between(const struct tdev *t, uint64_t from, uint64_t to)
+{
+	unsigned int n = t->hist_n < HIST ? t->hist_n : HIST, i;
+	uint64_t sum = 0;
+
+	for (i = 0; i < n; i++) {
+		unsigned int k = (t->hist_n - n + i) % HIST;
+		uint64_t a = t->hist_t[k];
+		uint64_t b = i + 1 < n ? t->hist_t[(k + 1) % HIST] : to;
+		if (!t->hist_open[k])
+			continue;
+		if (a < from)
+			a = from;
+		if (b > to)
+			b = to;
+		if (b > a)
+			sum += b - a;
+	}
+	return sum;
+}
+
+/* One step of the leader: measure, integrate, predict, set the gate. */
+static void control(struct tdev *t, uint64_t now_ns)
+{
+	uint64_t now_us = realtime_us(), seen, covered, busy, dt, opened, gate, horizon;
+	int64_t credit, cap = BURST_NS * t->limit / 100 < BURST_MAX_NS ? BURST_NS * t->limit / 100 : BURST_MAX_NS;
+	int64_t pred;
+	int64_t ratio = (int64_t)__atomic_load_n(word(t->d, SM_THR_RATIO), __ATOMIC_RELAXED);
+	int open, fresh;
+
+	seen = __atomic_load_n(word(t->d, SM_THR_SEEN), __ATOMIC_RELAXED);
+	credit = (int64_t)__atomic_load_n(word(t->d, SM_THR_CREDIT), __ATOMIC_RELAXED);
+	if (!seen || seen > now_us + 1000000ULL || now_us - seen > RESTART_US) {
+		seen = now_us - TICK_NS / 1000;
+		credit = cap; /* a job starts under its share */
+		ratio = 1000000;
+	}
+	if (measure(t, seen, now_us, now_ns, &busy, &covered, &fresh) != 0) {
+		if (!t->warned) {
+			t->warned = 1;
+			sm_log(SM_ERROR, (int)(t - tdevs), "compute limit not enforced",
+			       "reason=\"nvmlDeviceGetProcessUtilization failed\" sm_limit=%d", t->limit);
+		}
+		__atomic_store_n(word(t->d, SM_THR_GATE), 0, __ATOMIC_RELAXED);
+		return;
+	}
+	dt = covered - seen;
+	if (dt) {
+		uint64_t was_open = open_between(t, seen, covered);
+		credit += (int64_t)(dt * 10ULL * (uint64_t)t->limit) - (int64_t)busy;
+		if (was_open * 4 > dt) {
+			int64_t r = (int64_t)(busy / was_open); /* ns per us: thousandths */
+			if (r > 1500)
+				r = 1500;
+			ratio = (ratio + r * 1000) / 2;    /* parts per million */
+		}
+		__atomic_store_n(word(t->d, SM_THR_UTIL), busy / dt, __ATOMIC_RELAXED); /* ns/us = permille */
+	}
+	if (credit > cap)
+		credit = cap;
+	if (credit < -DEBT_NS)
+		credit = -DEBT_NS;
+	/* NVML's sampling period, as seen: how far behind its answers are. */
+	if (fresh) {
+		if (t->last_fresh && covered > t->last_fresh && covered - t->last_fresh < 1000000ULL)
+			t->period_us = (t->period_us * 3 + (covered - t->last_fresh)) / 4;
+		t->last_fresh = covered;
+	}
+	/* What the job probably used, and earned, in the last period, which
+	 * NVML has not reported yet (nothing when it is up to date). */
+	horizon = now_us > covered ? now_us - covered : 0;
+	if (horizon > t->period_us + TICK_NS / 1000)
+		horizon = t->period_us + TICK_NS / 1000;
+	opened = open_between(t, now_us - horizon, now_us);
+	pred = credit + (int64_t)(horizon * 10ULL * (uint64_t)t->limit) - (int64_t)opened * ratio / 1000;
+	open = pred > 0;
+	__atomic_store_n(word(t->d, SM_THR_CREDIT), (uint64_t)credit, __ATOMIC_RELAXED);
+	__atomic_store_n(word(t->d, SM_THR_SEEN), covered, __ATOMIC_RELAXED);
+	__atomic_store_n(word(t->d, SM_THR_RATIO), (uint64_t)ratio, __ATOMIC_RELAXED);
+	__atomic_store_n(word(t->d, SM_THR_LIMIT), (uint64_t)t->limit, __ATOMIC_RELAXED);
+	gate = __atomic_load_n(word(t->d, SM_THR_GATE), __ATOMIC_RELAXED);
+	if (open && gate)
+		__atomic_store_n(word(t->d, SM_THR_GATE), 0, __ATOMIC_RELEASE);
+	else if (!open && !gate)
+		__atomic_store_n(word(t->d, SM_THR_GATE), now_ns | 1, __ATOMIC_RELEASE);
+	if (open != !gate)
+		sm_log(SM_TRACE, (int)(t - tdevs), open ? "gate open" : "gate closed",
+		       "credit_us=%lld pred_us=%lld busy_us=%llu dt_us=%llu lag_us=%llu ratio_ppm=%lld",
+		       (long long)credit / 1000, (long long)pred / 1000, (unsigned long long)busy / 1000,
+		       (unsigned long long)dt, (unsigned long long)(now_us - covered), (long long)ratio);
+	t->hist_t[t->hist_n % HIST] = now_us;
+	t->hist_open[t->hist_n % HIST] = (uint8_t)open;
+	t->hist_n++;
+	/* Idle and in credit: look less often. */
+	t->next_ns = now_ns + (credit >= cap && !busy && open ? IDLE_TICK_NS : TICK_NS);
+}
+
+/* Takes or renews the device's lease; 1 when this process leads. */
+static int lead(struct tdev *t, uint64_t now_ns)
+{
+	uint64_t *lw = word(t->d, SM_THR_LEASE);
+	uint64_t lease = __atomic_load_n(lw, __ATOMIC_ACQUIRE);
+	uint64_t mine = (uint64_t)(uint32_t)getpid() << 32 | ms32(now_ns);
+
+	if ((uint32_t)(lease >> 32) == (uint32_t)getpid()) {
+		__atomic_store_n(lw, mine, __ATOMIC_RELEASE);
+		return 1;
+	}
+	if (lease && ms32(now_ns) - (uint32_t)lease <= LEASE_MS)
+		return 0;
+	if (!__atomic_compare_exchange_n(lw, &lease, mine, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		return 0;
+	t->hist_n = 0;
+	t->next_ns = 0;
+	t->last_fresh = 0;
+	t->period_us = TICK_NS / 1000;
+	return 1;
+}
+
+static void maybe_log(int o, struct tdev *t, uint64_t now_ns)
+{
+	uint64_t total, delta;
+
+	if (now_ns - t->last_log_ns < LOG_INTERVAL_NS)
+		return;
+	total = __atomic_load_n(&t->throttled_ns, __ATOMIC_RELAXED);
+	delta = total - t->logged_ns;
+	if (delta < 1000000ULL)
+		return;
+	t->logged_ns = total;
+	t->last_log_ns = now_ns;
+	sm_log(SM_EVENT, o, "throttle", "throttled_ms=%llu sm_limit=%d", (unsigned long long)(delta / 1000000ULL),
+	       t->limit);
+}
+
+static void *controller(void *arg)
+{
+	struct timespec ts;
+	uint64_t next = sm_now_ns();
+	int o;
+
+	(void)arg;
+	sm_depth = 1; /* anything this thread calls passes the hooks */
+	for (;;) {
+		uint64_t now = sm_now_ns();
+		for (o = 0; o < SM_MAX_DEVICES; o++) {
+			struct tdev *t = &tdevs[o];
+			if (!__atomic_load_n(&t->on, __ATOMIC_ACQUIRE))
+				continue;
+			t->leader = lead(t, now);
+			if (t->leader && now >= t->next_ns)
+				control(t, now);
+			maybe_log(o, t, now);
+		}
+		next += TICK_NS;
+		if (next < now)
+			next = now + TICK_NS;
+		ts.tv_sec = (time_t)(next / 1000000000ULL);
+		ts.tv_nsec = (long)(next % 1000000000ULL);
+		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+			;
+	}
+	return NULL;
+}
+
+/* ---- registration (first launch on a device) and fork ------------------ */
+
+static void atfork_child(void)
+{
+	int o;
+
+	/* The child has no controller thread: it registers again, and starts
+	 * one, on its first launch. */
+	pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+	reg_lock = fresh;
+	thread_started = 0;
+	sm_thr_ngates = 0;
+	for (o = 0; o < SM_MAX_DEVICES; o++) {
+		gates[o] = NULL;
+		memset(&tdevs[o], 0, sizeof(tdevs[o]));
+	}
+}
+
+static int start_thread(void)
+{
+	sigset_t all, old;
+	pthread_t th;
+	int r;
+
+	if (thread_started)
+		return 0;
+	if (!atfork_done) {
+		if (pthread_atfork(NULL, NULL, atfork_child) != 0)
+			return -1;
+		atfork_done = 1;
+	}
+	/* The thread takes no signals: the program's handlers stay on its own threads. */
+	sigfillset(&all);
+	if (pthread_sigmask(SIG_SETMASK, &all, &old) != 0)
+		return -1;
+	r = pthread_create(&th, NULL, controller, NULL);
+	if (pthread_sigmask(SIG_SETMASK, &old, NULL) != 0 && r == 0) {
+		/* cannot happen with a valid set; the thread runs anyway */
+	}
+	if (r != 0)
+		return -1;
+	if (pthread_detach(th) != 0) {
+		/* a joinable thread that never exits costs nothing more */
+	}
+	thread_started = 1;
+	return 0;
+}
+
+static putil_fn resolve_putil(void)
+{
+	void *h;
+
+	if (putil)
+		return putil;
+	h = dlopen("libnvidia-ml.so.1", RTLD_LAZY | RTLD_NOLOAD);
+	if (!h)
+		return NULL;
+	putil = (putil_fn)sm_real_dlsym(h, "nvmlDeviceGetProcessUtilization");
+	/* The handle stays open, like real.c's. */
+	return putil;
+}
+
+/* The gate of a limited device: registers the process and the device in
+ * the region and starts the controller thread.  NULL: cannot be enforced. */
+static uint64_t *enroll_limited(int o, int limit)
+{
+	struct tdev *t = &tdevs[o];
+	const char *why = NULL;
+	int d = -1;
+
+	if (sm_region_register() != 0 || (d = sm_dev_slot(o)) < 0)
+		why = "no shared region";
+	else if (!(t->nvml = sm_dev_nvml(o)))
+		why = "NVML unavailable";
+	else if (!resolve_putil())
+		why = "nvmlDeviceGetProcessUtilization missing";
+	if (why) {
+		sm_log(SM_ERROR, o, "compute limit not enforced", "reason=\"%s\" sm_limit=%d", why, limit);
+		return NULL;
+	}
+	sm_note_device(o, d);
+	t->d = d;
+	t->limit = limit;
+	t->last_log_ns = sm_now_ns();
+	__atomic_store_n(&t->on, 1, __ATOMIC_RELEASE);
+	if (start_thread() != 0)
+		sm_log(SM_WARN, o, "no controller thread", "reason=\"pthread_create failed\"");
+	return word(d, SM_THR_GATE);
+}
+
+/* First launch on ordinal o; caller holds reg_lock. */
+static void enroll(int o)
+{
+	uint64_t *gate = NULL;
+	int limit = sm_cfg.sm_limit[o];
+
+	if (limit > 0 && limit < 100) {
+		sm_depth++;
+		gate = enroll_limited(o, limit);
+		sm_depth--;
+	}
+	if (!gate)
+		gate = &open_word;
+	__atomic_store_n(&gates[o], gate, __ATOMIC_RELEASE);
+	sm_thr_seen[sm_thr_ngates] = gate;
+	__atomic_store_n(&sm_thr_ngates, sm_thr_ngates + 1, __ATOMIC_RELEASE);
+}
+
+static void wait_open(int o, uint64_t *gate)
+{
+	struct timespec ts = { 0, WAIT_NS };
+	uint64_t t0 = sm_now_ns(), now = t0, dt;
+	struct tdev *t = &tdevs[o];
+
+	while (__atomic_load_n(gate, __ATOMIC_ACQUIRE)) {
+		uint64_t lease = __atomic_load_n(word(t->d, SM_THR_LEASE), __ATOMIC_RELAXED);
+		if (ms32(now) - (uint32_t)lease > DEAD_GATE_MS)
+			break; /* no controller left: do not hang the program */
+		nanosleep(&ts, NULL);
+		now = sm_now_ns();
+	}
+	dt = now - t0;
+	__atomic_add_fetch(&t->throttled_ns, dt, __ATOMIC_RELAXED);
+	__atomic_add_fetch(word(t->d, SM_THR_THROTTLED), dt, __ATOMIC_RELAXED);
+}
+
+hidden void sm_thr_slow(void)
+{
+	uint64_t *gate;
+	CUdevice o;
+	int saved = errno;
+
+	if (sm_dev_current(&o) != 0)
+		return;
+	if (!(gate = __atomic_load_n(&gates[o], __ATOMIC_ACQUIRE))) {
+		if (pthread_mutex_lock(&reg_lock) != 0)
+			return;
+		if (!gates[o])
+			enroll(o);
+		gate = gates[o];
+		pthread_mutex_unlock(&reg_lock);
+	}
+	if (gate != &open_word && __atomic_load_n(gate, __ATOMIC_ACQUIRE))
+		wait_open(o, gate);
+	errno = saved;
+}
