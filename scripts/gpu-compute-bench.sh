@@ -30,7 +30,8 @@ mkdir -p build/gpu "$out"
 "$nvcc" -O2 -o build/gpu/burner test/gpu/burner.cu || fail "nvcc burner.cu failed"
 set --
 if [ -x build/test/bench_launch ]; then
-	"$nvcc" -cubin -o build/gpu/empty.cubin test/gpu/empty.cu || fail "nvcc empty.cu failed"
+	arch=sm_$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader | head -1 | tr -d .)
+	"$nvcc" -cubin -arch="$arch" -o build/gpu/empty.cubin test/gpu/empty.cu || fail "nvcc empty.cu failed"
 	set -- --bench-launch build/test/bench_launch --cubin build/gpu/empty.cubin
 fi
 # The loads must not inherit a preload or limit from this shell.
