@@ -31,15 +31,14 @@ all: lib sim tools cprogs
 
 lib: $(BUILD)/libsoftmig.so
 
-# libdl and libpthread stay NEEDED (--no-as-needed): before glibc 2.34 dlvsym
-# and the robust-mutex calls live there, and the library must load on such
-# nodes.  Lazy binding keeps the start of every (idle) process cheap.
+# Only libc is NEEDED and binding is lazy: the start of every (idle) process
+# on the node stays cheap.  See preload/glibc_compat.h for glibc before 2.34.
 $(BUILD)/libsoftmig.so: $(PRELOAD_SRCS) $(PRELOAD_ASM) $(PRELOAD_HDRS) preload/exports.map Makefile
 	@mkdir -p $(BUILD)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) -fvisibility=hidden -shared -o $@ \
 	    $(PRELOAD_SRCS) $(PRELOAD_ASM) \
 	    -Wl,-soname,libsoftmig.so -Wl,--no-undefined -Wl,-Bsymbolic \
-	    -Wl,--version-script=preload/exports.map -Wl,--no-as-needed -l:libdl.so.2 -l:libpthread.so.0
+	    -Wl,--version-script=preload/exports.map -Wl,--as-needed -ldl -lpthread
 
 sim: $(BUILD)/sim/libcuda.so.1 $(BUILD)/sim/libnvidia-ml.so.1
 

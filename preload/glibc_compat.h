@@ -37,4 +37,25 @@ __asm__(".symver pthread_mutex_consistent,pthread_mutex_consistent@" SM_GLIBC_BA
 #endif
 #endif
 
+/*
+ * Before glibc 2.34 these lived in libdl and libpthread.  The library does
+ * not list those as NEEDED (loading two more files costs every process
+ * start on the node about 100 us on the machines measured); the references
+ * are weak, so the library loads even with LD_BIND_NOW, and sm_init checks
+ * that they resolve before the first use (init.c: libs_ready).  Only a
+ * process that uses CUDA ever calls them, and such a process has libdl and
+ * libpthread loaded: libcuda.so.1 itself needs them on those systems.
+ */
+#pragma weak dlopen
+#pragma weak dlvsym
+#pragma weak pthread_create
+#pragma weak pthread_detach
+#pragma weak pthread_sigmask
+#pragma weak pthread_mutex_consistent
+#pragma weak pthread_mutex_timedlock
+#pragma weak pthread_mutexattr_init
+#pragma weak pthread_mutexattr_destroy
+#pragma weak pthread_mutexattr_setpshared
+#pragma weak pthread_mutexattr_setrobust
+
 #endif

@@ -1,6 +1,7 @@
 package preloadtest
 
 import (
+	"bufio"
 	"os"
 	"path/filepath"
 
@@ -147,14 +148,25 @@ func TestOOMKillerKillsTheJobsProcesses(t *testing.T) {
 		c.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
 		return c
 	}
-	holder := asNobody(r.cmd(true, nil, "cuclient", "dev", "0", "alloc", "1g", "sleep", "20000"))
+	holder := asNobody(r.cmd(true, nil, "cuclient", "dev", "0", "alloc", "1g", "ready", "sleep", "20000"))
+	stdout, err := holder.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := holder.Start(); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 5*time.Second, "holder allocation", func() bool {
-		lines, _ := r.run([]string{"LD_PRELOAD="}, "dl_nvclient")
-		return strings.Contains(strings.Join(lines, " "), fmt.Sprintf("pid=%d ", holder.Process.Pid))
-	})
+	// The holder has its 1 GiB once it says "ready".
+	br := bufio.NewReader(stdout)
+	for {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			t.Fatalf("holder exited before its allocation: %v", err)
+		}
+		if strings.HasPrefix(line, "ready") {
+			break
+		}
+	}
 	out, _ := asNobody(r.cmd(true, nil, "cuclient", "dev", "0", "alloc", "1g")).Output()
 	holderErr := holder.Wait()
 	ws, _ := holder.ProcessState.Sys().(syscall.WaitStatus)
