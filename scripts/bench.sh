@@ -20,10 +20,11 @@ for i in 1 2 3; do
 	CUDA_DEVICE_MEMORY_LIMIT=40g LD_PRELOAD=$LIB null "$T/bench_alloc" 200000 | val >> "$W/a1"
 	null "$T/bench_launch" none empty 1000000 | val >> "$W/l0"
 	CUDA_DEVICE_MEMORY_LIMIT=40g LD_PRELOAD=$LIB null "$T/bench_launch" none empty 1000000 | val >> "$W/l1"
+	CUDA_DEVICE_SM_LIMIT=50 LD_PRELOAD=$LIB null "$T/bench_launch" none empty 1000000 | val >> "$W/l2"
 	"$T/dl_bench_spawn" 300 | val >> "$W/s0"
 	LD_PRELOAD=$LIB "$T/dl_bench_spawn" 300 | val >> "$W/s1"
 done
-a0=$(best < "$W/a0") a1=$(best < "$W/a1") l0=$(best < "$W/l0") l1=$(best < "$W/l1")
+a0=$(best < "$W/a0") a1=$(best < "$W/a1") l0=$(best < "$W/l0") l1=$(best < "$W/l1") l2=$(best < "$W/l2")
 s0=$(best < "$W/s0") s1=$(best < "$W/s1")
 echo "$(uname -n), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), null driver, $(date -u +%F)"
 echo
@@ -31,4 +32,5 @@ echo "| measure | without | with libsoftmig.so | added | target |"
 echo "| --- | --- | --- | --- | --- |"
 echo "| cuMemAlloc_v2 + cuMemFree_v2, ns/pair (40 GiB slice active) | $a0 | $a1 | $(sub "$a0" "$a1") | ≤ 2000 |"
 echo "| cuLaunchKernel, ns/launch (slice active, no SM limit) | $l0 | $l1 | $(sub "$l0" "$l1") | ≤ 50 |"
+echo "| cuLaunchKernel, ns/launch (SM limit 50, job under its share) | $l0 | $l2 | $(sub "$l0" "$l2") | ≤ 150 |"
 echo "| start /bin/true, µs/process (preloaded, idle) | $s0 | $s1 | $(sub "$s0" "$s1") | ≤ 50 |"
