@@ -175,6 +175,8 @@ hidden int sm_nvml_ordinal(nvmlDevice_t nd, uint8_t uuid[16])
 		return -1;
 	if (!real_nvmlDeviceGetIndex || real_nvmlDeviceGetIndex(nd, &index) != NVML_SUCCESS)
 		return -1;
+	/* getenv, not secure_getenv: the driver reads it so, and this must
+	 * agree with the ordinals the driver gives the program. */
 	cvd = getenv("CUDA_VISIBLE_DEVICES");
 	if (!cvd)
 		return index < SM_MAX_DEVICES ? (int)index : -1;

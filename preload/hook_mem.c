@@ -288,53 +288,23 @@ static uint64_t array_bytes(uint64_t w, uint64_t h, uint64_t depth, CUarray_form
 	return mul_sat(n, mul_sat(format_bytes(f), ch ? ch : 1));
 }
 
-SOFTMIG_EXPORT CUresult cuArrayCreate_v2(CUarray *pHandle, const CUDA_ARRAY_DESCRIPTOR *desc)
-{
-	uint64_t bytes;
+/* The four array creators differ only in their descriptor's type and depth. */
+#define ARRAY_CREATE(name, desc_type, depth) \
+	SOFTMIG_EXPORT CUresult name(CUarray *pHandle, const desc_type *desc) \
+	{ \
+		uint64_t bytes; \
+		SM_NEED_REAL(name); \
+		SM_PASS(real_##name(pHandle, desc)); \
+		if (!desc) \
+			return real_##name(pHandle, desc); \
+		bytes = array_bytes(desc->Width, desc->Height, (depth), desc->Format, desc->NumChannels); \
+		TRACK_CURRENT(real_##name(pHandle, desc), bytes, #name, SM_K_ARRAY, (uintptr_t)*pHandle); \
+	}
 
-	SM_NEED_REAL(cuArrayCreate_v2);
-	SM_PASS(real_cuArrayCreate_v2(pHandle, desc));
-	if (!desc)
-		return real_cuArrayCreate_v2(pHandle, desc);
-	bytes = array_bytes(desc->Width, desc->Height, 1, desc->Format, desc->NumChannels);
-	TRACK_CURRENT(real_cuArrayCreate_v2(pHandle, desc), bytes, "cuArrayCreate_v2", SM_K_ARRAY, (uintptr_t)*pHandle);
-}
-
-SOFTMIG_EXPORT CUresult cuArrayCreate(CUarray *pHandle, const CUDA_ARRAY_DESCRIPTOR_v1 *desc)
-{
-	uint64_t bytes;
-
-	SM_NEED_REAL(cuArrayCreate);
-	SM_PASS(real_cuArrayCreate(pHandle, desc));
-	if (!desc)
-		return real_cuArrayCreate(pHandle, desc);
-	bytes = array_bytes(desc->Width, desc->Height, 1, desc->Format, desc->NumChannels);
-	TRACK_CURRENT(real_cuArrayCreate(pHandle, desc), bytes, "cuArrayCreate", SM_K_ARRAY, (uintptr_t)*pHandle);
-}
-
-SOFTMIG_EXPORT CUresult cuArray3DCreate_v2(CUarray *pHandle, const CUDA_ARRAY3D_DESCRIPTOR *desc)
-{
-	uint64_t bytes;
-
-	SM_NEED_REAL(cuArray3DCreate_v2);
-	SM_PASS(real_cuArray3DCreate_v2(pHandle, desc));
-	if (!desc)
-		return real_cuArray3DCreate_v2(pHandle, desc);
-	bytes = array_bytes(desc->Width, desc->Height, desc->Depth, desc->Format, desc->NumChannels);
-	TRACK_CURRENT(real_cuArray3DCreate_v2(pHandle, desc), bytes, "cuArray3DCreate_v2", SM_K_ARRAY, (uintptr_t)*pHandle);
-}
-
-SOFTMIG_EXPORT CUresult cuArray3DCreate(CUarray *pHandle, const CUDA_ARRAY3D_DESCRIPTOR_v1 *desc)
-{
-	uint64_t bytes;
-
-	SM_NEED_REAL(cuArray3DCreate);
-	SM_PASS(real_cuArray3DCreate(pHandle, desc));
-	if (!desc)
-		return real_cuArray3DCreate(pHandle, desc);
-	bytes = array_bytes(desc->Width, desc->Height, desc->Depth, desc->Format, desc->NumChannels);
-	TRACK_CURRENT(real_cuArray3DCreate(pHandle, desc), bytes, "cuArray3DCreate", SM_K_ARRAY, (uintptr_t)*pHandle);
-}
+ARRAY_CREATE(cuArrayCreate_v2, CUDA_ARRAY_DESCRIPTOR, 1)
+ARRAY_CREATE(cuArrayCreate, CUDA_ARRAY_DESCRIPTOR_v1, 1)
+ARRAY_CREATE(cuArray3DCreate_v2, CUDA_ARRAY3D_DESCRIPTOR, desc->Depth)
+ARRAY_CREATE(cuArray3DCreate, CUDA_ARRAY3D_DESCRIPTOR_v1, desc->Depth)
 
 SOFTMIG_EXPORT CUresult cuArrayDestroy(CUarray hArray)
 {
