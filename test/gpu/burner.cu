@@ -1,19 +1,25 @@
-// burner US SECS [SYNC]: keeps the GPU busy with kernels of about US
-// microseconds each (every SM spinning on clock64), launched through the
-// CUDA runtime (cudaLaunchKernel -> cuGetProcAddress -> cuLaunchKernel),
-// synchronising every SYNC launches (default 8, like a training step).
-// Prints "ready" once initialised, then after SECS seconds
+// burner US SECS [SYNC]: keeps the GPU busy with kernels of a fixed amount
+// of arithmetic (every SM running dependent FMAs), calibrated at start to
+// take about US microseconds each, launched through the CUDA runtime
+// (cudaLaunchKernel -> cuGetProcAddress -> cuLaunchKernel), synchronising
+// every SYNC launches (default 8, like a training step).
+// A kernel's work is fixed, not its duration: a spin on clock64() would
+// count the time the kernel spent switched out by another job's time slice,
+// and overstate the work of the job that is preempted more.
+// Prints "ready" once calibrated, then after SECS seconds
 // "kernels=<n> secs=<s> rate=<kernels per second>".
 #include <cstdio>
 #include <cstdlib>
 #include <chrono>
 #include <cuda_runtime.h>
 
-__global__ void spin(long long cycles)
+__global__ void burn(long iters, float *out)
 {
-	long long t0 = clock64();
-	while (clock64() - t0 < cycles)
-		;
+	float x = threadIdx.x * 1e-3f, a = 1.000001f, b = 1e-7f;
+	for (long i = 0; i < iters; i++)
+		x = x * a + b;
+	if (x == 12345.0f)  // never true; keeps the loop
+		out[blockIdx.x] = x;
 }
 
 #define CK(x) do { cudaError_t e_ = (x); if (e_ != cudaSuccess) { \
@@ -22,19 +28,31 @@ __global__ void spin(long long cycles)
 int main(int argc, char **argv)
 {
 	double us = argc > 1 ? atof(argv[1]) : 1000, secs = argc > 2 ? atof(argv[2]) : 10;
-	long sync = argc > 3 ? atol(argv[3]) : 8, n = 0;
-	int khz = 0, sms = 0;
-	CK(cudaDeviceGetAttribute(&khz, cudaDevAttrClockRate, 0));
+	long sync = argc > 3 ? atol(argv[3]) : 8, n = 0, iters = 1 << 16;
+	int sms = 0;
+	float *out, ms = 0;
+	cudaEvent_t e0, e1;
 	CK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0));
-	long long cycles = (long long)(us * khz / 1000.0);
-	spin<<<sms * 2, 128>>>(cycles);
-	CK(cudaDeviceSynchronize());
+	CK(cudaMalloc(&out, sizeof(float) * sms * 4));
+	CK(cudaEventCreate(&e0));
+	CK(cudaEventCreate(&e1));
+	for (int round = 0; round < 4; round++) {  // calibrate iterations to ~US
+		CK(cudaEventRecord(e0));
+		burn<<<sms * 4, 256>>>(iters, out);
+		CK(cudaEventRecord(e1));
+		CK(cudaEventSynchronize(e1));
+		CK(cudaEventElapsedTime(&ms, e0, e1));
+		if (ms > 0)
+			iters = (long)(iters * (us / 1000.0) / ms);
+		if (iters < 1)
+			iters = 1;
+	}
 	printf("ready\n");
 	fflush(stdout);
 	auto t0 = std::chrono::steady_clock::now();
 	double el = 0;
 	while (el < secs) {
-		spin<<<sms * 2, 128>>>(cycles);
+		burn<<<sms * 4, 256>>>(iters, out);
 		CK(cudaGetLastError());
 		if (++n % sync == 0) {
 			CK(cudaDeviceSynchronize());
