@@ -1,4 +1,4 @@
-// burner US SECS [SYNC]: keeps the GPU busy with kernels of a fixed amount
+// burner US SECS [SYNC [ITERS]]: keeps the GPU busy with kernels of a fixed amount
 // of arithmetic (every SM running dependent FMAs), calibrated at start to
 // take about US microseconds each, launched through the CUDA runtime
 // (cudaLaunchKernel -> cuGetProcAddress -> cuLaunchKernel), synchronising
@@ -6,7 +6,9 @@
 // A kernel's work is fixed, not its duration: a spin on clock64() would
 // count the time the kernel spent switched out by another job's time slice,
 // and overstate the work of the job that is preempted more.
-// Prints "ready" once calibrated, then after SECS seconds
+// With ITERS, kernels run that many iterations (no calibration), so that
+// concurrent jobs do identical work per kernel.  Prints "iters=<n>" and
+// "ready" once calibrated, then after SECS seconds
 // "kernels=<n> secs=<s> rate=<kernels per second>".
 #include <cstdio>
 #include <cstdlib>
@@ -28,7 +30,8 @@ __global__ void burn(long iters, float *out)
 int main(int argc, char **argv)
 {
 	double us = argc > 1 ? atof(argv[1]) : 1000, secs = argc > 2 ? atof(argv[2]) : 10;
-	long sync = argc > 3 ? atol(argv[3]) : 8, n = 0, iters = 1 << 16;
+	long sync = argc > 3 ? atol(argv[3]) : 8, n = 0, iters = argc > 4 ? atol(argv[4]) : 1 << 16;
+	int calibrate = argc <= 4;
 	int sms = 0;
 	float *out, ms = 0;
 	cudaEvent_t e0, e1;
@@ -36,7 +39,7 @@ int main(int argc, char **argv)
 	CK(cudaMalloc(&out, sizeof(float) * sms * 4));
 	CK(cudaEventCreate(&e0));
 	CK(cudaEventCreate(&e1));
-	for (int round = 0; round < 4; round++) {  // calibrate iterations to ~US
+	for (int round = 0; calibrate && round < 4; round++) {  // calibrate iterations to ~US
 		CK(cudaEventRecord(e0));
 		burn<<<sms * 4, 256>>>(iters, out);
 		CK(cudaEventRecord(e1));
@@ -47,7 +50,7 @@ int main(int argc, char **argv)
 		if (iters < 1)
 			iters = 1;
 	}
-	printf("ready\n");
+	printf("iters=%ld\nready\n", iters);
 	fflush(stdout);
 	auto t0 = std::chrono::steady_clock::now();
 	double el = 0;

@@ -94,7 +94,9 @@ class Bench:
 
     def cmd(self, load, secs):
         if load == "burner":
-            return [self.a.burner, "1000", str(secs), "8"]
+            # After the baseline, every burner does the baseline's work per kernel.
+            extra = [str(self.burner_iters)] if getattr(self, "burner_iters", None) else []
+            return [self.a.burner, "1000", str(secs), "8"] + extra
         return [sys.executable, os.path.join(HERE, "compute_load.py"), load, str(secs)]
 
     def run(self, jobs, secs):
@@ -153,9 +155,11 @@ class Bench:
                 if p[2] > 0:
                     samples.append((p[0], 100.0 * p[1][n] / p[2]))
             rates = [p.rate() for p in procs if p.job == n]
+            iters = [int(l.split("=")[1]) for p in procs if p.job == n for l in p.lines if l.startswith("iters=")]
             clocks = [p[4] for p in polls if p[4]]
             res[n] = {"win": wins, "dev": devw, "samples": samples,
                       "rate": sum(r for r in rates if r is not None),
+                      "iters": iters[0] if iters else None,
                       "clock": statistics.median(clocks) if clocks else float("nan")}
         return res
 
@@ -235,6 +239,8 @@ def main():
     for load in loads:
         r = b.run([("job", None, [load])], min(a.secs, 8))["job"]
         base[load] = r["rate"]
+        if load == "burner" and r.get("iters"):
+            b.burner_iters = r["iters"]
         base_clock[load] = r["clock"]
         print("baseline %s: rate %.1f, util %.1f" % (load, r["rate"], stats(r["win"], 100)[0]), flush=True)
     md += ["## Single jobs", "",
