@@ -18,6 +18,7 @@ import (
 	"github.com/alecthomas/kong"
 	"golang.org/x/sys/unix"
 
+	"github.com/softmig/softmig/internal/cmdline"
 	"github.com/softmig/softmig/internal/jobconf"
 	"github.com/softmig/softmig/internal/siteconf"
 	"github.com/softmig/softmig/internal/size"
@@ -87,28 +88,17 @@ func newApp(env func(string) string, stdin io.Reader, stdout, stderr io.Writer) 
 	return &app{env: env, stdin: stdin, stdout: stdout, stderr: stderr, memory: nvmlMemory, now: time.Now}
 }
 
-func (a *app) run(args []string) (err error) {
+func (a *app) run(args []string) error {
 	a.cli = &cli{}
-	defer func() {
-		if r := recover(); r != nil {
-			code, ok := r.(exitCode)
-			if !ok {
-				panic(r)
-			}
-			err = code
-		}
-	}()
-	parser, err := kong.New(a.cli,
+	ctx, _, err := cmdline.Parse(a.cli, args, a.stdout, a.stderr,
 		kong.Name("softmig-conf"),
 		kong.Description("Write, remove, show and check SoftMig job configs (see softmig-conf(1))."),
-		kong.Writers(a.stdout, a.stderr),
-		kong.Exit(func(code int) { panic(exitCode(code)) }),
 		kong.UsageOnError(),
 	)
-	if err != nil {
-		return err
+	var ex *cmdline.Exit
+	if errors.As(err, &ex) {
+		return exitCode(ex.Code)
 	}
-	ctx, err := parser.Parse(args)
 	if err != nil {
 		return err
 	}

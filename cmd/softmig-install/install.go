@@ -52,6 +52,7 @@ import (
 
 	"github.com/alecthomas/kong"
 
+	"github.com/softmig/softmig/internal/cmdline"
 	"github.com/softmig/softmig/internal/fsutil"
 	"github.com/softmig/softmig/internal/preloadcfg"
 )
@@ -143,31 +144,24 @@ type cli struct {
 	Probe     probeCmd     `cmd:"" hidden:"" help:"(internal) call softmig_version() of a preloaded library."`
 }
 
-func (e *env) run(args []string) (err error) {
+func (e *env) run(args []string) error {
 	var c cli
-	parser, err := kong.New(&c,
+	ctx, parser, err := cmdline.Parse(&c, args, e.stdout, e.stderr,
 		kong.Name("softmig-install"),
 		kong.Description("Install, hot-swap, verify and uninstall SoftMig on a node."),
-		kong.Writers(e.stdout, e.stderr),
-		kong.Exit(func(code int) { panic(exitCode(code)) }),
 		kong.UsageOnError(),
 	)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if r := recover(); r != nil {
-			code, ok := r.(exitCode)
-			if !ok {
-				panic(r)
-			}
-			if code != 0 {
-				err = code
-			}
+	var ex *cmdline.Exit
+	if errors.As(err, &ex) {
+		if ex.Code == 0 {
+			return nil
 		}
-	}()
-	ctx, err := parser.Parse(args)
+		return exitCode(ex.Code)
+	}
 	if err != nil {
+		if parser == nil {
+			return err
+		}
 		parser.Errorf("%s", err)
 		return exitCode(2)
 	}

@@ -45,6 +45,8 @@ import (
 	"time"
 
 	"github.com/alecthomas/kong"
+
+	"github.com/softmig/softmig/internal/cmdline"
 )
 
 func main() {
@@ -95,32 +97,23 @@ func run(args []string, stdout, stderr io.Writer) error {
 	return runEnv(newEnv(context.Background(), stdout, stderr), args)
 }
 
-func runEnv(e *env, args []string) (err error) {
+func runEnv(e *env, args []string) error {
 	var c cli
-	parser, err := kong.New(&c,
+	kctx, parser, err := cmdline.Parse(&c, args, e.stdout, e.stderr,
 		kong.Name("softmig-log"),
 		kong.Description("Read the per-job logs of libsoftmig.so: what happened to a job on its GPU slice, and did it need that slice."),
-		kong.Writers(e.stdout, e.stderr),
-		kong.Exit(func(code int) { panic(exitError(code)) }),
 	)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if r := recover(); r != nil {
-			ex, ok := r.(exitError)
-			if !ok {
-				panic(r)
-			}
-			if ex == 0 {
-				err = nil
-			} else {
-				err = ex
-			}
+	var ex *cmdline.Exit
+	if errors.As(err, &ex) {
+		if ex.Code == 0 {
+			return nil
 		}
-	}()
-	kctx, err := parser.Parse(args)
+		return exitError(ex.Code)
+	}
 	if err != nil {
+		if parser == nil {
+			return err
+		}
 		parser.Errorf("%s (see softmig-log --help)", err)
 		return exitError(2)
 	}

@@ -39,6 +39,7 @@ import (
 	"github.com/alecthomas/kong"
 	"gopkg.in/yaml.v3"
 
+	"github.com/softmig/softmig/internal/cmdline"
 	"github.com/softmig/softmig/internal/smi"
 )
 
@@ -121,31 +122,22 @@ func run(args []string, stdout, stderr io.Writer) error {
 	return runWith(hostDeps(context.Background()), args, stdout, stderr)
 }
 
-type kongExit int
-
-func runWith(d deps, args []string, stdout, stderr io.Writer) (err error) {
+func runWith(d deps, args []string, stdout, stderr io.Writer) error {
 	kargs, realArgs, implemented := normalize(args)
 	var c cli
-	parser, err := kong.New(&c, kong.Name("softmig-smi"),
-		kong.Description("nvidia-smi for a GPU slice: a job sees its slice and its own processes; an admin sees every slice."),
-		kong.Writers(stdout, stderr),
-		kong.Exit(func(code int) { panic(kongExit(code)) }))
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if r := recover(); r != nil {
-			code, ok := r.(kongExit)
-			if !ok {
-				panic(r)
-			}
-			err = nil
-			if code != 0 {
-				err = &exitError{int(code), ""}
-			}
+	_, parser, perr := cmdline.Parse(&c, kargs, stdout, stderr, kong.Name("softmig-smi"),
+		kong.Description("nvidia-smi for a GPU slice: a job sees its slice and its own processes; an admin sees every slice."))
+	var ex *cmdline.Exit
+	if errors.As(perr, &ex) {
+		if ex.Code == 0 {
+			return nil
 		}
-	}()
-	if _, perr := parser.Parse(kargs); perr != nil {
+		return &exitError{ex.Code, ""}
+	}
+	if perr != nil && parser == nil {
+		return perr
+	}
+	if perr != nil {
 		if !implemented {
 			return passthrough(d, &c, realArgs)
 		}

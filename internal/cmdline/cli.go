@@ -1,0 +1,43 @@
+// Package cmdline parses a kong command line inside a function: --help and
+// other kong exits come back as an *Exit error instead of ending the
+// process, so each tool's run(args, stdout, stderr) error stays testable.
+package cmdline
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/alecthomas/kong"
+)
+
+// Exit is an exit kong asked for (0 after --help).
+type Exit struct{ Code int }
+
+func (e *Exit) Error() string { return fmt.Sprintf("exit status %d", e.Code) }
+
+type exitPanic int
+
+// Parse builds a parser for grammar that writes to stdout and stderr, with
+// the options given, and parses args.  A kong exit returns a nil context
+// and an *Exit; a parse error returns the parser (for its Errorf) and the
+// error.
+func Parse(grammar any, args []string, stdout, stderr io.Writer, opts ...kong.Option) (ctx *kong.Context, parser *kong.Kong, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			code, ok := r.(exitPanic)
+			if !ok {
+				panic(r)
+			}
+			ctx, err = nil, &Exit{Code: int(code)}
+		}
+	}()
+	all := append([]kong.Option{
+		kong.Writers(stdout, stderr),
+		kong.Exit(func(code int) { panic(exitPanic(code)) }),
+	}, opts...)
+	if parser, err = kong.New(grammar, all...); err != nil {
+		return nil, nil, err
+	}
+	ctx, err = parser.Parse(args)
+	return ctx, parser, err
+}
