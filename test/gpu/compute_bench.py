@@ -178,7 +178,8 @@ class Bench:
                 if p[2] > 0:
                     samples.append((p[0], 100.0 * p[1][n] / p[2]))
             rates = [p.rate() for p in procs if p.job == n]
-            iters = [int(l.split("=")[1]) for p in procs if p.job == n for l in p.lines if l.startswith("iters=")]
+            iters = [int(l[6:]) for p in procs if p.job == n for l in p.lines
+                     if l.startswith("iters=") and l[6:].isdigit()]
             clocks = [p[4] for p in polls if p[4]]
             res[n] = {"win": wins, "dev": devw, "samples": samples,
                       "rate": sum(r for r in rates if r is not None),
