@@ -41,14 +41,12 @@
 #define BURST_NS 100000000LL          /* credit cap: limit x this, */
 #define BURST_MAX_NS 50000000LL       /* at most this: 5 points of a 1 s window */
 #define DEBT_NS 10000000000LL         /* debt floor */
-#define STALE_US 200000ULL            /* NVML sample lag assumed when it reports nothing, at most */
+#define STALE_US 200000ULL            /* NVML sample lag assumed when it reports nothing */
 #define RESTART_US 2000000ULL         /* measurement older than this: start over */
 #define LOG_INTERVAL_NS 10000000000ULL
 #define HIST 128                      /* ticks of gate history for the predictor */
 #define PIDCACHE 64
 #define SAMPLES 256
-#define PIDTAB 64                     /* pids whose last NVML sample the leader keeps */
-#define SPAN_MAX_US 1000000ULL        /* longer between two samples of a pid: not a span */
 
 typedef nvmlReturn_t (*putil_fn)(nvmlDevice_t, nvmlProcessUtilizationSample_t *, unsigned int *,
 				 unsigned long long);
@@ -77,13 +75,6 @@ struct tdev {
 	unsigned int hist_n;
 	uint64_t last_fresh;    /* time stamp of the last new NVML sample */
 	uint64_t period_us;     /* NVML's sampling period as seen */
-	/* leader only: each pid's newest NVML sample (us); a sample stands
-	 * for the time since the same pid's previous one */
-	struct {
-		uint32_t pid;
-		uint64_t ts;
-	} last[PIDTAB];
-	uint64_t span_us;       /* learnt time between one pid's samples; 0: not yet */
 };
 
 static struct tdev tdevs[SM_MAX_DEVICES];
@@ -154,57 +145,13 @@ static int in_job(pid_t pid, uint64_t now_ns)
 	return pidcache[slot].in;
 }
 
-static int by_time(const void *a, const void *b)
-{
-	unsigned long long x = ((const nvmlProcessUtilizationSample_t *)a)->timeStamp;
-	unsigned long long y = ((const nvmlProcessUtilizationSample_t *)b)->timeStamp;
-
-	return x < y ? -1 : x > y;
-}
-
-/* The time (us) an NVML sample of pid stamped ts stands for.  The driver
- * samples each process once per sampling period, and smUtil is its use
- * over that period: the time since the same pid's previous sample.  A
- * pid's first sample, or one after a gap of over 1.5 periods (the pid was
- * idle), counts one learnt period; before one is learnt, the time since
- * seen.  0: a sample already counted. */
-static uint64_t sample_span(struct tdev *t, uint32_t pid, uint64_t ts, uint64_t seen)
-{
-	uint64_t span = t->span_us ? t->span_us : ts - seen, gap;
-	int k, e = -1, old = 0;
-
-	for (k = 0; k < PIDTAB && e < 0; k++) {
-		if (t->last[k].pid == pid && t->last[k].ts)
-			e = k;
-		else if (t->last[k].ts < t->last[old].ts)
-			old = k;
-	}
-	if (e < 0) {
-		e = old;
-		t->last[e].pid = pid;
-	} else if (ts <= t->last[e].ts) {
-		return 0;
-	} else {
-		gap = ts - t->last[e].ts;
-		if (t->span_us && gap * 2 <= t->span_us * 3)
-			span = gap;
-		/* The period: the shortest gap, drifting up with jitter. */
-		if (gap <= SPAN_MAX_US && (!t->span_us || gap < t->span_us))
-			t->span_us = gap;
-		else if (gap * 2 <= t->span_us * 3)
-			t->span_us = (t->span_us * 3 + gap) / 4;
-	}
-	t->last[e].ts = ts;
-	return span;
-}
-
 /* The job's GPU time (ns) in NVML samples newer than seen (us); *covered
  * gets the time the samples reach.  -1: NVML cannot say. */
 static int measure(struct tdev *t, uint64_t seen, uint64_t now_us, uint64_t now_ns, uint64_t *busy,
 		   uint64_t *covered, int *fresh)
 {
 	nvmlProcessUtilizationSample_t stack[SAMPLES], *s = stack;
-	unsigned int n = SAMPLES, i, m;
+	unsigned int n = SAMPLES, i;
 	nvmlReturn_t r;
 
 	*busy = 0;
@@ -218,14 +165,9 @@ static int measure(struct tdev *t, uint64_t seen, uint64_t now_us, uint64_t now_
 		r = putil(t->nvml, s, &n, seen);
 	}
 	if (r == NVML_ERROR_NOT_FOUND) {
-		/* Nothing ran since seen, or the samples are still to come:
-		 * they come about one sampling period late, so once one is
-		 * learnt, nothing ran before two periods (and a tick) ago. */
-		uint64_t lag = STALE_US;
-		if (t->span_us && 2 * t->span_us + TICK_NS / 1000 < lag)
-			lag = 2 * t->span_us + TICK_NS / 1000;
-		if (now_us > seen + lag)
-			*covered = now_us - lag;
+		/* Nothing ran since seen, or the samples are still to come. */
+		if (now_us > seen + STALE_US)
+			*covered = now_us - STALE_US;
 		r = NVML_SUCCESS;
 		n = 0;
 	}
@@ -239,15 +181,11 @@ static int measure(struct tdev *t, uint64_t seen, uint64_t now_us, uint64_t now_
 			*covered = s[i].timeStamp;
 			*fresh = 1;
 		}
-	for (i = 0, m = 0; i < n; i++)
-		if (s[i].timeStamp > seen && s[i].timeStamp <= *covered)
-			s[m++] = s[i];
-	qsort(s, m, sizeof(*s), by_time);
-	for (i = 0; i < m; i++) {
-		uint64_t span = sample_span(t, s[i].pid, s[i].timeStamp, seen);
-		if (!span || !in_job((pid_t)s[i].pid, now_ns))
+	for (i = 0; i < n; i++) {
+		uint64_t ts = s[i].timeStamp > *covered ? *covered : s[i].timeStamp;
+		if (ts <= seen || !in_job((pid_t)s[i].pid, now_ns))
 			continue;
-		*busy += (uint64_t)(s[i].smUtil > 100 ? 100 : s[i].smUtil) * span * 10ULL;
+		*busy += (uint64_t)(s[i].smUtil > 100 ? 100 : s[i].smUtil) * (ts - seen) * 10ULL;
 	}
 	if (s != stack)
 		free(s);
@@ -371,8 +309,6 @@ static int lead(struct tdev *t, uint64_t now_ns)
 	t->next_ns = 0;
 	t->last_fresh = 0;
 	t->period_us = TICK_NS / 1000;
-	memset(t->last, 0, sizeof(t->last));
-	t->span_us = 0;
 	return 1;
 }
 

@@ -2,14 +2,11 @@
  * NVML memory, process lists and utilisation, computed from the shared
  * state: memory from the process table, utilisation from the busy ring.
  */
-#include <stdlib.h>
 #include <string.h>
 
 #include "nvml_sim.h"
 
 #define SECOND_NS 1000000000ULL
-#define SAMPLE_NS 20000000ULL /* the driver's sampling period */
-#define SAMPLE_KEEP 128 /* periods kept: 2.56 s */
 #define NO_INSTANCE 0xffffffffu /* gpuInstanceId / computeInstanceId without MIG */
 
 nvmlReturn_t nvmlDeviceGetMemoryInfo(nvmlDevice_t device, nvmlMemory_t *memory)
@@ -158,11 +155,28 @@ nvmlReturn_t nvmlDeviceGetUtilizationRates(nvmlDevice_t device, nvmlUtilization_
 	return NVML_SUCCESS;
 }
 
-/* Fills the size protocol's answer: NVML_ERROR_INSUFFICIENT_SIZE with
- * the count when utilization is NULL or too small. */
-static nvmlReturn_t samples_out(nvmlProcessUtilizationSample_t *utilization,
-				unsigned int *processSamplesCount, int n)
+nvmlReturn_t nvmlDeviceGetProcessUtilization(nvmlDevice_t device,
+					     nvmlProcessUtilizationSample_t *utilization,
+					     unsigned int *processSamplesCount,
+					     unsigned long long lastSeenTimeStamp)
 {
+	uint32_t pids[SIM_MAX_PROCS];
+	uint64_t busy[SIM_MAX_PROCS];
+	uint64_t now = sim_now_ns(), from;
+	int i, n;
+	nvmlReturn_t r = nvml_dev(device, &i);
+	if (r)
+		return r;
+	if (!processSamplesCount)
+		return NVML_ERROR_INVALID_ARGUMENT;
+	from = lastSeenTimeStamp ? lastSeenTimeStamp * 1000ULL : now - SECOND_NS;
+	if (from >= now)
+		return NVML_ERROR_NOT_FOUND;
+	sim_lock();
+	n = sim_busy_pids_locked(i, from, now, pids, SIM_MAX_PROCS);
+	for (int k = 0; k < n; k++)
+		busy[k] = sim_busy_ns_locked(i, from, now, pids[k]);
+	sim_unlock();
 	if (!n)
 		return NVML_ERROR_NOT_FOUND;
 	if (!utilization || *processSamplesCount < (unsigned int)n) {
@@ -170,121 +184,13 @@ static nvmlReturn_t samples_out(nvmlProcessUtilizationSample_t *utilization,
 		return NVML_ERROR_INSUFFICIENT_SIZE;
 	}
 	*processSamplesCount = (unsigned int)n;
-	return NVML_SUCCESS;
-}
-
-static void sample(nvmlProcessUtilizationSample_t *u, uint32_t pid, uint64_t t_ns, uint64_t busy,
-		   uint64_t window)
-{
-	uint64_t pct = (busy * 100 + window / 2) / window;
-	memset(u, 0, sizeof *u);
-	u->pid = pid;
-	u->timeStamp = t_ns / 1000ULL;
-	u->smUtil = (unsigned int)(pct > 100 ? 100 : pct);
-	u->memUtil = u->smUtil * 2 / 5;
-}
-
-/* Without lastSeenTimeStamp: one sample per process, its busy share of the
- * last second, stamped now. */
-static nvmlReturn_t putil_second(int i, nvmlProcessUtilizationSample_t *utilization,
-				 unsigned int *processSamplesCount)
-{
-	uint32_t pids[SIM_MAX_PROCS];
-	uint64_t busy[SIM_MAX_PROCS];
-	uint64_t now = sim_now_ns(), from = now - SECOND_NS;
-	nvmlReturn_t r;
-	int n;
-
-	sim_lock();
-	n = sim_busy_pids_locked(i, from, now, pids, SIM_MAX_PROCS);
-	for (int k = 0; k < n; k++)
-		busy[k] = sim_busy_ns_locked(i, from, now, pids[k]);
-	sim_unlock();
-	if ((r = samples_out(utilization, processSamplesCount, n)))
-		return r;
-	for (int k = 0; k < n; k++)
-		sample(&utilization[k], pids[k], now, busy[k], now - from);
-	return NVML_SUCCESS;
-}
-
-/* With lastSeenTimeStamp, like the driver: the device is sampled at every
- * multiple of SAMPLE_NS of the clock; at each boundary b in (lastSeen, now],
- * every process busy in (b - SAMPLE_NS, b] gets a sample stamped b with its
- * busy share of that period.  At most SAMPLE_KEEP periods are kept. */
-static nvmlReturn_t putil_periods(int i, uint64_t from, nvmlProcessUtilizationSample_t *utilization,
-				  unsigned int *processSamplesCount)
-{
-	struct sim_device *d = &sim_st->dev[i];
-	uint32_t pids[SIM_MAX_PROCS];
-	uint64_t now = sim_now_ns(), first, last, lo, rn;
-	uint64_t *busy;
-	nvmlReturn_t r;
-	int np, nper, n = 0;
-
-	if (from >= now)
-		return NVML_ERROR_NOT_FOUND;
-	first = (from / SAMPLE_NS + 1) * SAMPLE_NS;
-	last = now / SAMPLE_NS * SAMPLE_NS;
-	if (first > last)
-		return NVML_ERROR_NOT_FOUND;
-	if ((last - first) / SAMPLE_NS >= SAMPLE_KEEP)
-		first = last - (SAMPLE_KEEP - 1) * SAMPLE_NS;
-	nper = (int)((last - first) / SAMPLE_NS) + 1;
-	lo = first - SAMPLE_NS;
-	if (!(busy = calloc((size_t)nper * SIM_MAX_PROCS, sizeof *busy)))
-		return NVML_ERROR_UNKNOWN;
-	sim_lock();
-	np = sim_busy_pids_locked(i, lo, last, pids, SIM_MAX_PROCS);
-	rn = d->ring_next < SIM_RING ? d->ring_next : SIM_RING;
-	for (uint64_t k = 0; k < rn; k++) {
-		const struct sim_interval *iv = &d->ring[k];
-		uint64_t s = iv->start_ns > lo ? iv->start_ns : lo;
-		uint64_t e = iv->end_ns < last ? iv->end_ns : last;
-		int p = 0;
-		if (e <= s)
-			continue;
-		while (p < np && pids[p] != iv->pid)
-			p++;
-		if (p == np)
-			continue;
-		for (int q = (int)((s - lo) / SAMPLE_NS); q < nper; q++) {
-			uint64_t ps = lo + (uint64_t)q * SAMPLE_NS, pe = ps + SAMPLE_NS;
-			if (ps >= e)
-				break;
-			busy[(size_t)q * SIM_MAX_PROCS + (size_t)p] +=
-				(e < pe ? e : pe) - (s > ps ? s : ps);
-		}
+	for (int k = 0; k < n; k++) {
+		uint64_t pct = (busy[k] * 100 + (now - from) / 2) / (now - from);
+		memset(&utilization[k], 0, sizeof utilization[k]);
+		utilization[k].pid = pids[k];
+		utilization[k].timeStamp = now / 1000ULL;
+		utilization[k].smUtil = (unsigned int)(pct > 100 ? 100 : pct);
+		utilization[k].memUtil = utilization[k].smUtil * 2 / 5;
 	}
-	sim_unlock();
-	for (int q = 0; q < nper; q++)
-		for (int p = 0; p < np; p++)
-			n += busy[(size_t)q * SIM_MAX_PROCS + (size_t)p] > 0;
-	if ((r = samples_out(utilization, processSamplesCount, n))) {
-		free(busy);
-		return r;
-	}
-	n = 0;
-	for (int q = 0; q < nper; q++)
-		for (int p = 0; p < np; p++)
-			if (busy[(size_t)q * SIM_MAX_PROCS + (size_t)p])
-				sample(&utilization[n++], pids[p], first + (uint64_t)q * SAMPLE_NS,
-				       busy[(size_t)q * SIM_MAX_PROCS + (size_t)p], SAMPLE_NS);
-	free(busy);
 	return NVML_SUCCESS;
-}
-
-nvmlReturn_t nvmlDeviceGetProcessUtilization(nvmlDevice_t device,
-					     nvmlProcessUtilizationSample_t *utilization,
-					     unsigned int *processSamplesCount,
-					     unsigned long long lastSeenTimeStamp)
-{
-	int i;
-	nvmlReturn_t r = nvml_dev(device, &i);
-	if (r)
-		return r;
-	if (!processSamplesCount)
-		return NVML_ERROR_INVALID_ARGUMENT;
-	if (!lastSeenTimeStamp)
-		return putil_second(i, utilization, processSamplesCount);
-	return putil_periods(i, lastSeenTimeStamp * 1000ULL, utilization, processSamplesCount);
 }

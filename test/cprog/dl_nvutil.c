@@ -3,11 +3,7 @@
  * time of groups of processes (jobs) the way an outside observer does: it
  * loads libnvidia-ml.so.1 itself (run it without the preload) and calls
  * nvmlDeviceGetProcessUtilization every 100 ms with the previous sample's
- * time stamp.  The driver samples each process once per sampling period
- * and smUtil is its use over that period, so a sample counts the time
- * since the same pid's previous sample (a pid's first sample, or one after
- * a gap of over 1.5 periods, one learnt period; never time before the
- * measurement began).  After SKIP_MS it measures for SECS seconds and prints one
+ * time stamp.  After SKIP_MS it measures for SECS seconds and prints one
  * line per 1-second window and one for the whole measurement:
  *   win <i> NAME=<percent>... dev=<percent>
  *   mean NAME=<percent>... dev=<percent>
@@ -22,8 +18,6 @@
 
 #define MAXG 8
 #define MAXP 32
-#define MAXT 256 /* pids whose last sample is kept */
-#define SPAN_MAX_US 1000000ULL
 
 struct group {
 	char name[32];
@@ -38,49 +32,6 @@ static unsigned long long realtime_us(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (unsigned long long)ts.tv_sec * 1000000ULL + (unsigned long long)ts.tv_nsec / 1000ULL;
-}
-
-static unsigned int tpid[MAXT];
-static unsigned long long tts[MAXT];
-static unsigned long long span_us; /* learnt time between one pid's samples; 0: not yet */
-
-/* The time (us) a sample of pid stamped ts stands for; 0: already counted. */
-static unsigned long long sample_span(unsigned int pid, unsigned long long ts, unsigned long long last)
-{
-	unsigned long long span = span_us ? span_us : ts - last, gap;
-	int k, e = -1, old = 0;
-
-	for (k = 0; k < MAXT && e < 0; k++) {
-		if (tpid[k] == pid && tts[k])
-			e = k;
-		else if (tts[k] < tts[old])
-			old = k;
-	}
-	if (e < 0) {
-		e = old;
-		tpid[e] = pid;
-	} else if (ts <= tts[e]) {
-		return 0;
-	} else {
-		gap = ts - tts[e];
-		if (span_us && gap * 2 <= span_us * 3)
-			span = gap;
-		/* The period: the shortest gap, drifting up with jitter. */
-		if (gap <= SPAN_MAX_US && (!span_us || gap < span_us))
-			span_us = gap;
-		else if (gap * 2 <= span_us * 3)
-			span_us = (span_us * 3 + gap) / 4;
-	}
-	tts[e] = ts;
-	return span;
-}
-
-static int by_time(const void *a, const void *b)
-{
-	unsigned long long x = ((const nvmlProcessUtilizationSample_t *)a)->timeStamp;
-	unsigned long long y = ((const nvmlProcessUtilizationSample_t *)b)->timeStamp;
-
-	return x < y ? -1 : x > y;
 }
 
 static void print(const char *what, struct group *g, int ng, double dev_us, double span_us, int win)
@@ -103,7 +54,7 @@ int main(int argc, char **argv)
 	nvmlReturn_t (*byindex)(unsigned int, nvmlDevice_t *);
 	nvmlReturn_t (*putil)(nvmlDevice_t, nvmlProcessUtilizationSample_t *, unsigned int *, unsigned long long);
 	struct group g[MAXG];
-	static nvmlProcessUtilizationSample_t s[4096];
+	nvmlProcessUtilizationSample_t s[256];
 	nvmlDevice_t dev;
 	struct timespec tick = { 0, 100000000L };
 	unsigned long long last, start, wstart;
@@ -138,7 +89,7 @@ int main(int argc, char **argv)
 	}
 	last = start = wstart = realtime_us();
 	for (;;) {
-		unsigned int n = 4096, k, m;
+		unsigned int n = 256, k;
 		unsigned long long covered = last, now;
 		nanosleep(&tick, NULL);
 		now = realtime_us();
@@ -152,16 +103,8 @@ int main(int argc, char **argv)
 		for (k = 0; k < n; k++)
 			if (s[k].timeStamp > covered)
 				covered = s[k].timeStamp;
-		for (k = 0, m = 0; k < n; k++)
-			if (s[k].timeStamp > last && s[k].timeStamp <= covered)
-				s[m++] = s[k];
-		qsort(s, m, sizeof(s[0]), by_time);
-		for (k = 0; k < m; k++) {
-			unsigned long long span = sample_span(s[k].pid, s[k].timeStamp, last);
-			double b;
-			if (span > s[k].timeStamp - start)
-				span = s[k].timeStamp - start;
-			b = (double)s[k].smUtil / 100.0 * (double)span;
+		for (k = 0; k < n; k++) {
+			double b = (double)s[k].smUtil / 100.0 * (double)(covered - last);
 			dev_us += b;
 			win_dev_us += b;
 			for (i = 0; i < ng; i++)

@@ -120,19 +120,10 @@ class Bench:
         time.sleep(1.0)
         names = [j[0] for j in jobs]
         last = int(time.time() * 1e6)
-        prev = {}  # pid -> time stamp of its last sample
         for _ in range(3):  # drop what came before the window
             got = self.nvml.proc_util(last)
             last = max([last] + [s[1] for s in got])
-            for pid, ts, _util in got:
-                prev[pid] = max(prev.get(pid, 0), ts)
             time.sleep(0.05)
-        # The driver samples each process once per sampling period and smUtil
-        # is its use over that period: a sample counts the time since the
-        # same pid's previous sample (a pid's first, or one after a gap of
-        # over 1.5 periods, one learnt period; never time before t0).
-        span = None  # learnt time between one pid's samples (us)
-        start = last
         t0 = time.monotonic()
         polls = []  # (t, {job: busy_us}, covered_us, dev%)
         while time.monotonic() - t0 < secs:
@@ -140,25 +131,11 @@ class Bench:
             got = self.nvml.proc_util(last)
             covered = max([last] + [s[1] for s in got])
             busy = {n: 0.0 for n in names}
-            for pid, ts, util in sorted(got, key=lambda s: s[1]):
-                if ts <= last or ts <= prev.get(pid, 0):
-                    continue
-                us = span if span else ts - last
-                if pid in prev:
-                    gap = ts - prev[pid]
-                    if span and gap <= span * 1.5:
-                        us = gap
-                    # The period: the shortest gap, drifting up with jitter.
-                    if gap <= 1000000 and (not span or gap < span):
-                        span = gap
-                    elif span and gap <= span * 1.5:
-                        span = (span * 3 + gap) / 4
-                prev[pid] = ts
-                us = min(us, ts - start)
+            for pid, ts, util in got:
                 if pid not in pid_job:
                     pid_job[pid] = owner(pid, pid_job)
-                if pid_job[pid]:
-                    busy[pid_job[pid]] += util / 100.0 * us
+                if pid_job[pid] and ts > last:
+                    busy[pid_job[pid]] += util / 100.0 * (min(ts, covered) - last)
             polls.append((time.monotonic() - t0, busy, covered - last, self.nvml.dev_util(), self.nvml.sm_clock()))
             last = covered
         for p in procs:
