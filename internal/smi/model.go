@@ -100,7 +100,8 @@ type Process struct {
 	GI, CI  int // MIG instance ids, NA without MIG
 }
 
-// ProcUtil is one process's utilisation sample (NVML process utilisation).
+// ProcUtil is one process's utilisation over the last second (the mean of
+// its NVML process utilisation samples).
 type ProcUtil struct {
 	PID uint32
 	SM  int

@@ -170,9 +170,7 @@ func (s *NVMLSource) device(i int, h nvml.Device, need Need) (*Device, error) {
 		switch ret {
 		case nvml.SUCCESS, nvml.ERROR_NOT_FOUND:
 			d.ProcUtilOK = true
-			for _, p := range samples {
-				d.ProcUtil = append(d.ProcUtil, ProcUtil{PID: p.Pid, SM: int(p.SmUtil), Mem: int(p.MemUtil)})
-			}
+			d.ProcUtil = perProcess(samples)
 		}
 	}
 	return d, nil
@@ -352,4 +350,31 @@ func ProcessName(procRoot string, pid uint32) string {
 		return string(bytes.TrimRight(b, "\n"))
 	}
 	return "N/A"
+}
+
+// perProcess turns NVML's samples into one utilisation per process: the
+// driver samples each process once per sampling period, so a second holds
+// several samples of a busy process, and its utilisation over the second is
+// their mean, not their sum.
+func perProcess(samples []nvml.ProcessUtilizationSample) []ProcUtil {
+	type acc struct{ sm, mem, n int }
+	sums := map[uint32]*acc{}
+	var order []uint32
+	for _, p := range samples {
+		a := sums[p.Pid]
+		if a == nil {
+			a = &acc{}
+			sums[p.Pid] = a
+			order = append(order, p.Pid)
+		}
+		a.sm += int(p.SmUtil)
+		a.mem += int(p.MemUtil)
+		a.n++
+	}
+	out := make([]ProcUtil, 0, len(order))
+	for _, pid := range order {
+		a := sums[pid]
+		out = append(out, ProcUtil{PID: pid, SM: (a.sm + a.n/2) / a.n, Mem: (a.mem + a.n/2) / a.n})
+	}
+	return out
 }
