@@ -34,7 +34,7 @@ hidden void sm_note_device(int ordinal, int d)
 	       (unsigned long long)sm_mem_limit(ordinal), sm_cfg.sm_limit[ordinal]);
 }
 
-static void log_refusal(int ordinal, const char *api, uint64_t bytes, uint64_t used, uint64_t limit)
+hidden void sm_log_refusal(int ordinal, const char *api, uint64_t bytes, uint64_t used, uint64_t limit)
 {
 	uint64_t now = sm_now_ns();
 
@@ -82,7 +82,7 @@ hidden CUresult sm_admit(int ordinal, uint64_t bytes, const char *api, int *dslo
 		*dslot = d;
 		return CUDA_SUCCESS;
 	}
-	log_refusal(ordinal, api, bytes, used, limit);
+	sm_log_refusal(ordinal, api, bytes, used, limit);
 	if (sm_cfg.oom_killer)
 		sm_oom_kill(d, ordinal);
 	sm_depth--;

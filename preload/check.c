@@ -12,13 +12,10 @@
 #include "hooks.h"
 
 #define CHECK_INTERVAL_NS 1000000000ULL
-#define LIST_STACK 128
 
-/* Fills *infos (caller frees when != stack) with the device's compute
- * processes; returns the count or -1. */
-static int process_list(nvmlDevice_t nd, nvmlProcessInfo_t *stack, nvmlProcessInfo_t **infos)
+hidden int sm_nvml_processes(nvmlDevice_t nd, nvmlProcessInfo_t *stack, nvmlProcessInfo_t **infos)
 {
-	unsigned int n = LIST_STACK;
+	unsigned int n = SM_PROC_STACK;
 	nvmlReturn_t r;
 	nvmlReturn_t (*fn)(nvmlDevice_t, unsigned int *, nvmlProcessInfo_t *) =
 		real_nvmlDeviceGetComputeRunningProcesses_v3 ? real_nvmlDeviceGetComputeRunningProcesses_v3
@@ -56,13 +53,13 @@ hidden int sm_pid_in_job(pid_t pid)
 
 hidden int64_t sm_nvml_self_used(int ordinal)
 {
-	nvmlProcessInfo_t stack[LIST_STACK], *infos;
+	nvmlProcessInfo_t stack[SM_PROC_STACK], *infos;
 	nvmlDevice_t nd = sm_dev_nvml(ordinal);
 	int n, i;
 	int64_t used = 0;
 	pid_t me = getpid();
 
-	if (!nd || (n = process_list(nd, stack, &infos)) < 0)
+	if (!nd || (n = sm_nvml_processes(nd, stack, &infos)) < 0)
 		return -1;
 	for (i = 0; i < n; i++)
 		if ((pid_t)infos[i].pid == me)
@@ -74,7 +71,7 @@ hidden int64_t sm_nvml_self_used(int ordinal)
 
 hidden void sm_check_now(int d, int ordinal)
 {
-	nvmlProcessInfo_t stack[LIST_STACK], *infos;
+	nvmlProcessInfo_t stack[SM_PROC_STACK], *infos;
 	nvmlDevice_t nd;
 	uint64_t untracked = 0, tracked = 0, excess;
 	int n, i, j;
@@ -83,7 +80,7 @@ hidden void sm_check_now(int d, int ordinal)
 	if (d < 0 || !sm_region || !(nd = sm_dev_nvml(ordinal)))
 		return;
 	sm_depth++;
-	n = process_list(nd, stack, &infos);
+	n = sm_nvml_processes(nd, stack, &infos);
 	sm_depth--;
 	if (n < 0)
 		return;

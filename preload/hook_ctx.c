@@ -29,8 +29,7 @@ static CUresult ctx_admit(CUdevice dev, const char *api, int *d)
 	used = sm_dev_used(*d);
 	sm_depth--;
 	if (est && (est > limit || used > limit - est)) {
-		sm_log(SM_EVENT, dev, "oom refused", "api=%s requested=%llu used=%llu limit=%llu suppressed=0", api,
-		       (unsigned long long)est, (unsigned long long)used, (unsigned long long)limit);
+		sm_log_refusal(dev, api, est, used, limit);
 		return CUDA_ERROR_OUT_OF_MEMORY;
 	}
 	return CUDA_SUCCESS;

@@ -41,23 +41,16 @@ SOFTMIG_EXPORT nvmlReturn_t nvmlInitWithFlags(unsigned int flags)
 /* Sum of NVML's per-process memory over the job's processes. */
 static uint64_t job_nvml_used(nvmlDevice_t nd)
 {
-	nvmlProcessInfo_t stack[64], *infos = stack;
-	unsigned int n = 64, i;
+	nvmlProcessInfo_t stack[SM_PROC_STACK], *infos;
+	int n, i;
 	uint64_t sum = 0;
-	nvmlReturn_t r;
 
-	if (!real_nvmlDeviceGetComputeRunningProcesses_v3)
+	if ((n = sm_nvml_processes(nd, stack, &infos)) < 0)
 		return 0;
-	r = real_nvmlDeviceGetComputeRunningProcesses_v3(nd, &n, infos);
-	if (r == NVML_ERROR_INSUFFICIENT_SIZE && (infos = calloc(n + 16, sizeof(*infos))) != NULL) {
-		n += 16;
-		r = real_nvmlDeviceGetComputeRunningProcesses_v3(nd, &n, infos);
-	}
-	if (r == NVML_SUCCESS)
-		for (i = 0; i < n; i++)
-			if (sm_pid_in_job((pid_t)infos[i].pid))
-				sum += infos[i].usedGpuMemory;
-	if (infos && infos != stack)
+	for (i = 0; i < n; i++)
+		if (sm_pid_in_job((pid_t)infos[i].pid))
+			sum += infos[i].usedGpuMemory;
+	if (infos != stack)
 		free(infos);
 	return sum;
 }

@@ -24,16 +24,14 @@ static uid_t uid_of(pid_t pid)
 
 hidden void sm_oom_kill(int d, int ordinal)
 {
-	nvmlProcessInfo_t infos[256];
-	unsigned int n = 256, i;
+	nvmlProcessInfo_t stack[SM_PROC_STACK], *infos;
 	nvmlDevice_t nd = sm_dev_nvml(ordinal);
 	pid_t me = getpid();
 	uid_t uid = getuid();
-	int self = 0;
+	int self = 0, n, i;
 
 	(void)d;
-	if (uid == 0 || !nd || !real_nvmlDeviceGetComputeRunningProcesses_v3 ||
-	    real_nvmlDeviceGetComputeRunningProcesses_v3(nd, &n, infos) != NVML_SUCCESS)
+	if (uid == 0 || !nd || (n = sm_nvml_processes(nd, stack, &infos)) < 0)
 		return;
 	for (i = 0; i < n; i++) {
 		pid_t pid = (pid_t)infos[i].pid;
@@ -46,6 +44,8 @@ hidden void sm_oom_kill(int d, int ordinal)
 		sm_log(SM_EVENT, ordinal, "oom kill", "target=%d", (int)pid);
 		kill(pid, SIGKILL);
 	}
+	if (infos != stack)
+		free(infos);
 	if (self) {
 		sm_log(SM_EVENT, ordinal, "oom kill", "target=%d", (int)me);
 		kill(me, SIGKILL);

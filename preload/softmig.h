@@ -125,6 +125,11 @@ hidden int sm_pid_in_region(pid_t pid);
 hidden void sm_check_maybe(int d, int ordinal);  /* at most once a second */
 hidden void sm_check_now(int d, int ordinal);
 hidden int sm_pid_in_job(pid_t pid);
+/* The device's compute processes (NVML _v3, else _v2): a caller's array of
+ * SM_PROC_STACK entries, or a larger one in *infos that the caller frees
+ * when it is not stack.  Returns the count, -1 on failure. */
+#define SM_PROC_STACK 128
+hidden int sm_nvml_processes(nvmlDevice_t nd, nvmlProcessInfo_t *stack, nvmlProcessInfo_t **infos);
 /* Bytes NVML reports for our own pid on the device of this ordinal. */
 hidden int64_t sm_nvml_self_used(int ordinal);
 
@@ -177,6 +182,8 @@ hidden void sm_oom_kill(int d, int ordinal);
  * CUDA_ERROR_OUT_OF_MEMORY; logs and rate-limits refusals. */
 hidden CUresult sm_admit(int ordinal, uint64_t bytes, const char *api, int *d);
 hidden void sm_note_device(int ordinal, int d);
+/* Logs a refused allocation or context, rate-limited. */
+hidden void sm_log_refusal(int ordinal, const char *api, uint64_t bytes, uint64_t used, uint64_t limit);
 hidden void sm_exit_report(void);
 
 /* CUresult for a hook in fail-closed mode. */
