@@ -16,11 +16,15 @@ hidden struct sm_config sm_cfg;
 #define CONF_MAX (64 * 1024)
 #define LINE_MAX_LEN 4096
 
-enum { K_MEM, K_SM, K_OOM, K_LOG, K_REGION, K_DISABLED, K_NKEYS };
+enum { K_MEM, K_SM, K_OOM, K_LOG, K_REGION, K_DISABLED, K_SLOT, K_GPU, K_NKEYS };
 static const char *const key_names[K_NKEYS] = {
 	"CUDA_DEVICE_MEMORY_LIMIT", "CUDA_DEVICE_SM_LIMIT", "ACTIVE_OOM_KILLER",
 	"SOFTMIG_LOG_LEVEL", "SOFTMIG_REGION", "SOFTMIG_DISABLED",
+	"SOFTMIG_SM_SLOT", "SOFTMIG_GPU",
 };
+
+/* Keys that take a device suffix "_<i>" (and whether they need one). */
+#define PER_DEVICE(k) ((k) == K_MEM || (k) == K_SM || (k) == K_SLOT || (k) == K_GPU)
 
 /* What a config or the environment asked for; index SM_MAX_DEVICES is
  * the unsuffixed key. */
@@ -29,6 +33,8 @@ struct request {
 	uint64_t mem[SM_MAX_DEVICES + 1];
 	int has_sm[SM_MAX_DEVICES + 1];
 	uint64_t sm[SM_MAX_DEVICES + 1];
+	int has_slot[SM_MAX_DEVICES + 1];
+	uint64_t slot[SM_MAX_DEVICES + 1][2];
 	int has_oom, has_log, has_region, has_disabled;
 	uint64_t oom, log;
 	char region[512];
@@ -54,11 +60,11 @@ static int key_of(const char *k, int *idx)
 		uint64_t v;
 		if (strncmp(k, key_names[i], n) != 0)
 			continue;
-		if (k[n] == 0) {
+		if (k[n] == 0 && i != K_GPU) {
 			*idx = SM_MAX_DEVICES;
 			return i;
 		}
-		if ((i == K_MEM || i == K_SM) && k[n] == '_' &&
+		if (PER_DEVICE(i) && k[n] == '_' &&
 		    sm_parse_uint(k + n + 1, SM_MAX_DEVICES - 1, &v) == 0 && k[n + 1] != 0 &&
 		    !(k[n + 1] == '0' && k[n + 2] != 0)) {
 			*idx = (int)v;
@@ -66,6 +72,48 @@ static int key_of(const char *k, int *idx)
 		}
 	}
 	return -1;
+}
+
+/* "A-B[,C-D...]": ascending, disjoint, unmerged-free percent ranges [A,B)
+ * of the compute period, at most SM_SLOT_RANGES, as a 100-bit mask. */
+static const char *parse_slot(const char *val, uint64_t mask[2])
+{
+	const char *p = val;
+	uint64_t a, b, last = 0;
+	int n = 0, first = 1;
+	char num[4];
+
+	mask[0] = mask[1] = 0;
+	for (;;) {
+		size_t len = strspn(p, "0123456789");
+		if (len == 0 || len >= sizeof(num) || (len > 1 && *p == '0'))
+			goto bad;
+		memcpy(num, p, len);
+		num[len] = 0;
+		if (sm_parse_uint(num, 100, &a) != 0 || p[len] != '-')
+			goto bad;
+		p += len + 1;
+		len = strspn(p, "0123456789");
+		if (len == 0 || len >= sizeof(num) || (len > 1 && *p == '0'))
+			goto bad;
+		memcpy(num, p, len);
+		num[len] = 0;
+		if (sm_parse_uint(num, 100, &b) != 0 || a >= b || (!first && a <= last))
+			goto bad;
+		p += len;
+		if (++n > SM_SLOT_RANGES)
+			return "more than 8 ranges";
+		for (; a < b; a++)
+			mask[a / 64] |= 1ULL << (a % 64);
+		last = b;
+		first = 0;
+		if (*p == 0)
+			return NULL;
+		if (*p++ != ',')
+			goto bad;
+	}
+bad:
+	return "not ascending, disjoint percent ranges A-B[,C-D...] with 0 <= A < B <= 100 (example: 25-50)";
 }
 
 /* Sets one key; returns NULL or an error text. */
@@ -114,6 +162,14 @@ static const char *set_key(struct request *rq, int key, int idx, const char *val
 		rq->has_region = 1;
 		sm_strlcpy(rq->region, val, sizeof(rq->region));
 		return NULL;
+	case K_SLOT:
+		if (rq->has_slot[idx])
+			return "given twice";
+		rq->has_slot[idx] = 1;
+		return parse_slot(val, rq->slot[idx]);
+	case K_GPU:
+		/* Slurm's index of the GPU, for softmig-conf's slot allocation. */
+		return sm_parse_uint(val, 1023, &v) != 0 ? "not a GPU index 0-1023" : NULL;
 	case K_DISABLED:
 		rq->has_disabled = 1;
 		sm_strlcpy(rq->disabled, *val ? val : "disabled by the administrator", sizeof(rq->disabled));
@@ -182,7 +238,7 @@ static int parse_text(struct request *rq, const char *text, size_t len, char *er
 /* Applies a request as the base configuration. */
 static void apply(struct sm_config *cfg, const struct request *rq)
 {
-	int i;
+	int i, k;
 
 	for (i = 0; i < SM_MAX_DEVICES; i++) {
 		if (rq->has_mem[i])
@@ -195,6 +251,11 @@ static void apply(struct sm_config *cfg, const struct request *rq)
 			cfg->sm_limit[i] = (int)rq->sm[SM_MAX_DEVICES];
 		if (cfg->sm_limit[i] == 100)
 			cfg->sm_limit[i] = 0;
+		k = rq->has_slot[i] ? i : SM_MAX_DEVICES;
+		if (rq->has_slot[k]) {
+			cfg->sm_slot[i][0] = rq->slot[k][0];
+			cfg->sm_slot[i][1] = rq->slot[k][1];
+		}
 	}
 	if (rq->has_oom)
 		cfg->oom_killer = (int)rq->oom;
@@ -204,7 +265,8 @@ static void apply(struct sm_config *cfg, const struct request *rq)
 		sm_strlcpy(cfg->region_path, rq->region, sizeof(cfg->region_path));
 }
 
-/* Applies the environment on top of a config: it may only tighten. */
+/* Applies the environment on top of a config: it may only tighten (a time
+ * slot is the config's alone: another one would collide with other jobs). */
 static void tighten(struct sm_config *cfg, const struct request *rq)
 {
 	int i;
@@ -242,7 +304,7 @@ hidden int sm_config_parse(struct sm_config *cfg, const char *text, size_t len, 
 /* Reads the environment's limits; names the first bad variable in err. */
 static int env_request(struct request *rq, char *err, size_t errlen)
 {
-	static const int keys[] = { K_MEM, K_SM, K_OOM, K_LOG };
+	static const int keys[] = { K_MEM, K_SM, K_OOM, K_LOG, K_SLOT };
 	char name[64];
 	size_t k;
 	int i;
@@ -251,7 +313,7 @@ static int env_request(struct request *rq, char *err, size_t errlen)
 	for (k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
 		for (i = 0; i <= SM_MAX_DEVICES; i++) {
 			const char *v, *why;
-			if (i < SM_MAX_DEVICES && keys[k] != K_MEM && keys[k] != K_SM)
+			if (i < SM_MAX_DEVICES && !PER_DEVICE(keys[k]))
 				continue;
 			if (i < SM_MAX_DEVICES)
 				snprintf(name, sizeof(name), "%s_%d", key_names[keys[k]], i);

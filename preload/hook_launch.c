@@ -7,14 +7,17 @@
 #include "hooks.h"
 #include "throttle.h"
 
-#define LAUNCH(realcall) \
+/* The stream a _ptsz launch with stream 0 runs on. */
+#define PTSZ(s) ((s) ? (s) : CU_STREAM_PER_THREAD)
+
+#define LAUNCH(stream, realcall) \
 	do { \
 		if (unlikely(sm_mode != SM_ACTIVE)) { \
 			if (sm_init() && sm_mode == SM_FAILCLOSED) \
 				return SM_CU_DENIED; \
 			return (realcall); \
 		} \
-		sm_thr_gate(); \
+		sm_thr_gate(stream); \
 		return (realcall); \
 	} while (0)
 
@@ -23,7 +26,7 @@ SOFTMIG_EXPORT CUresult cuLaunchKernel(CUfunction f, unsigned int gx, unsigned i
 				       CUstream s, void **params, void **extra)
 {
 	SM_NEED_REAL(cuLaunchKernel);
-	LAUNCH(real_cuLaunchKernel(f, gx, gy, gz, bx, by, bz, shmem, s, params, extra));
+	LAUNCH(s, real_cuLaunchKernel(f, gx, gy, gz, bx, by, bz, shmem, s, params, extra));
 }
 
 SOFTMIG_EXPORT CUresult cuLaunchKernel_ptsz(CUfunction f, unsigned int gx, unsigned int gy, unsigned int gz,
@@ -31,20 +34,20 @@ SOFTMIG_EXPORT CUresult cuLaunchKernel_ptsz(CUfunction f, unsigned int gx, unsig
 					    CUstream s, void **params, void **extra)
 {
 	SM_NEED_REAL(cuLaunchKernel_ptsz);
-	LAUNCH(real_cuLaunchKernel_ptsz(f, gx, gy, gz, bx, by, bz, shmem, s, params, extra));
+	LAUNCH(PTSZ(s), real_cuLaunchKernel_ptsz(f, gx, gy, gz, bx, by, bz, shmem, s, params, extra));
 }
 
 SOFTMIG_EXPORT CUresult cuLaunchKernelEx(const CUlaunchConfig *config, CUfunction f, void **params, void **extra)
 {
 	SM_NEED_REAL(cuLaunchKernelEx);
-	LAUNCH(real_cuLaunchKernelEx(config, f, params, extra));
+	LAUNCH(config ? config->hStream : NULL, real_cuLaunchKernelEx(config, f, params, extra));
 }
 
 SOFTMIG_EXPORT CUresult cuLaunchKernelEx_ptsz(const CUlaunchConfig *config, CUfunction f, void **params,
 					      void **extra)
 {
 	SM_NEED_REAL(cuLaunchKernelEx_ptsz);
-	LAUNCH(real_cuLaunchKernelEx_ptsz(config, f, params, extra));
+	LAUNCH(config ? PTSZ(config->hStream) : NULL, real_cuLaunchKernelEx_ptsz(config, f, params, extra));
 }
 
 SOFTMIG_EXPORT CUresult cuLaunchCooperativeKernel(CUfunction f, unsigned int gx, unsigned int gy, unsigned int gz,
@@ -52,7 +55,7 @@ SOFTMIG_EXPORT CUresult cuLaunchCooperativeKernel(CUfunction f, unsigned int gx,
 						  unsigned int shmem, CUstream s, void **params)
 {
 	SM_NEED_REAL(cuLaunchCooperativeKernel);
-	LAUNCH(real_cuLaunchCooperativeKernel(f, gx, gy, gz, bx, by, bz, shmem, s, params));
+	LAUNCH(s, real_cuLaunchCooperativeKernel(f, gx, gy, gz, bx, by, bz, shmem, s, params));
 }
 
 SOFTMIG_EXPORT CUresult cuLaunchCooperativeKernel_ptsz(CUfunction f, unsigned int gx, unsigned int gy,
@@ -61,17 +64,17 @@ SOFTMIG_EXPORT CUresult cuLaunchCooperativeKernel_ptsz(CUfunction f, unsigned in
 						       void **params)
 {
 	SM_NEED_REAL(cuLaunchCooperativeKernel_ptsz);
-	LAUNCH(real_cuLaunchCooperativeKernel_ptsz(f, gx, gy, gz, bx, by, bz, shmem, s, params));
+	LAUNCH(PTSZ(s), real_cuLaunchCooperativeKernel_ptsz(f, gx, gy, gz, bx, by, bz, shmem, s, params));
 }
 
 SOFTMIG_EXPORT CUresult cuGraphLaunch(CUgraphExec exec, CUstream s)
 {
 	SM_NEED_REAL(cuGraphLaunch);
-	LAUNCH(real_cuGraphLaunch(exec, s));
+	LAUNCH(s, real_cuGraphLaunch(exec, s));
 }
 
 SOFTMIG_EXPORT CUresult cuGraphLaunch_ptsz(CUgraphExec exec, CUstream s)
 {
 	SM_NEED_REAL(cuGraphLaunch_ptsz);
-	LAUNCH(real_cuGraphLaunch_ptsz(exec, s));
+	LAUNCH(PTSZ(s), real_cuGraphLaunch_ptsz(exec, s));
 }

@@ -87,6 +87,8 @@
 	X(cuDeviceGetUuid_v2, (CUuuid *uuid, CUdevice dev)) \
 	X(cuDeviceGetCount, (int *count)) \
 	X(cuStreamSynchronize, (CUstream stream)) \
+	X(cuStreamQuery, (CUstream stream)) \
+	X(cuStreamIsCapturing, (CUstream stream, int *status)) \
 	X(cuCtxSynchronize, (void))
 
 #define SM_NVML_HOOKS(X) \

@@ -47,11 +47,15 @@ hidden pid_t sm_pid(void);
 
 /* ---- config.c ------------------------------------------------------------ */
 
+#define SM_SLOT_RANGES 8 /* ranges in a SOFTMIG_SM_SLOT value */
+
 struct sm_config {
 	char job[SM_JOB_MAX];          /* job id, "" outside a job */
 	int job_from_cgroup;           /* job id came from /proc/self/cgroup */
 	uint64_t mem_limit[SM_MAX_DEVICES];   /* 0: no memory limit */
 	int sm_limit[SM_MAX_DEVICES];  /* 0: no compute limit (100 is stored as 0) */
+	uint64_t sm_slot[SM_MAX_DEVICES][2]; /* percent p of the compute period is the job's
+					      * time slot if bit p is set; none set: no slot */
 	int oom_killer;
 	int log_level;
 	char region_path[512];

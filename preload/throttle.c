@@ -16,6 +16,12 @@
  *             launch reads it (one relaxed load); only a closed gate sleeps
  *             the launching thread, until the leader reopens it.
  *
+ * With a time slot (SOFTMIG_SM_SLOT, slot.h) the gate follows the slot
+ * instead: open in the job's parts of each period, closed early by the time
+ * its queued work takes to finish (measured by the threads that wait), so
+ * that jobs sharing a GPU do not time-slice against each other; out of its
+ * slot a job that is not busy may still spend its credit.
+ *
  * State lives in struct sm_dev.sm[8] (indices in throttle.h), so leadership
  * moves between the job's processes without losing the credit.  A process
  * starts its controller thread on its first launch on a device with a
@@ -31,6 +37,7 @@
 #include <unistd.h>
 
 #include "hooks.h"
+#include "slot.h"
 #include "throttle.h"
 
 #define TICK_NS 20000000ULL           /* control period */
@@ -47,6 +54,10 @@
 #define HIST 128                      /* ticks of gate history for the predictor */
 #define PIDCACHE 64
 #define SAMPLES 256
+#define ALONE_US 2000000ULL           /* no other process in NVML's samples this long: alone */
+#define ALONE_DEBT_NS 100000000LL     /* in its slot, a job alone waits only beyond this debt */
+#define CONFINE_MS 1000U              /* a job that waited this recently keeps to its slot */
+#define SLOT_DEBT_NS 10000000000ULL   /* most slot time a job can owe */
 
 typedef nvmlReturn_t (*putil_fn)(nvmlDevice_t, nvmlProcessUtilizationSample_t *, unsigned int *,
 				 unsigned long long);
@@ -69,12 +80,22 @@ struct tdev {
 	uint64_t next_ns;       /* next control step */
 	int leader;
 	int warned;
+	struct sm_slots slots;  /* n == 0: no time slot */
 	/* leader only: when the gate was open (predictor) */
 	uint64_t hist_t[HIST];  /* CLOCK_REALTIME us at which hist_open began */
 	uint8_t hist_open[HIST];
 	unsigned int hist_n;
 	uint64_t last_fresh;    /* time stamp of the last new NVML sample */
 	uint64_t period_us;     /* NVML's sampling period as seen */
+	int64_t ratio;          /* busy time per open time, parts per million */
+	int64_t pred;           /* credit, less what the job used that NVML has not reported */
+	uint64_t foreign_us;    /* newest NVML sample of a process not in the job */
+	/* leader only, time slots (CLOCK_REALTIME ns) */
+	uint64_t occ_start, occ_end; /* the slot range now or last in use */
+	uint64_t occ_open, occ_close;/* the gate is open between these */
+	uint64_t margin_ns;     /* closes this early: the job's queued work at the close */
+	uint64_t debt_ns;       /* slot time the job ran over and still owes */
+	int in_slot;
 };
 
 static struct tdev tdevs[SM_MAX_DEVICES];
@@ -183,8 +204,13 @@ static int measure(struct tdev *t, uint64_t seen, uint64_t now_us, uint64_t now_
 		}
 	for (i = 0; i < n; i++) {
 		uint64_t ts = s[i].timeStamp > *covered ? *covered : s[i].timeStamp;
-		if (ts <= seen || !in_job((pid_t)s[i].pid, now_ns))
+		if (ts <= seen)
 			continue;
+		if (!in_job((pid_t)s[i].pid, now_ns)) {
+			if (s[i].smUtil && ts > t->foreign_us)
+				t->foreign_us = ts;
+			continue;
+		}
 		*busy += (uint64_t)(s[i].smUtil > 100 ? 100 : s[i].smUtil) * (ts - seen) * 10ULL;
 	}
 	if (s != stack)
@@ -214,13 +240,31 @@ static uint64_t open_between(const struct tdev *t, uint64_t from, uint64_t to)
 	return sum;
 }
 
+/* Opens or closes the gate (bits: SM_GATE_SLOT_END), and keeps the history
+ * of when it was open for the predictor. */
+static void set_gate(struct tdev *t, int open, uint64_t bits, uint64_t now_ns, uint64_t now_us)
+{
+	uint64_t *g = word(t->d, SM_THR_GATE);
+	uint64_t gate = __atomic_load_n(g, __ATOMIC_RELAXED);
+
+	if (open == !gate)
+		return;
+	if (open)
+		__atomic_store_n(g, 0, __ATOMIC_RELEASE);
+	else
+		__atomic_store_n(g, (now_ns & ~3ULL) | SM_GATE_CLOSED | bits, __ATOMIC_RELEASE);
+	t->hist_t[t->hist_n % HIST] = now_us;
+	t->hist_open[t->hist_n % HIST] = (uint8_t)open;
+	t->hist_n++;
+}
+
 /* One step of the leader: measure, integrate, predict, set the gate. */
 static void control(struct tdev *t, uint64_t now_ns)
 {
-	uint64_t now_us = realtime_us(), seen, covered, busy, dt, opened, gate, horizon;
+	uint64_t now_us = realtime_us(), seen, covered, busy, dt, opened, horizon;
 	int64_t credit, cap = BURST_NS * t->limit / 100 < BURST_MAX_NS ? BURST_NS * t->limit / 100 : BURST_MAX_NS;
 	int64_t pred;
-	int64_t ratio = (int64_t)__atomic_load_n(word(t->d, SM_THR_RATIO), __ATOMIC_RELAXED);
+	int64_t ratio = t->ratio;
 	int open, fresh;
 
 	seen = __atomic_load_n(word(t->d, SM_THR_SEEN), __ATOMIC_RELAXED);
@@ -236,7 +280,8 @@ static void control(struct tdev *t, uint64_t now_ns)
 			sm_log(SM_ERROR, (int)(t - tdevs), "compute limit not enforced",
 			       "reason=\"nvmlDeviceGetProcessUtilization failed\" sm_limit=%d", t->limit);
 		}
-		__atomic_store_n(word(t->d, SM_THR_GATE), 0, __ATOMIC_RELAXED);
+		t->pred = cap;
+		set_gate(t, 1, 0, now_ns, now_us);
 		return;
 	}
 	dt = covered - seen;
@@ -249,7 +294,6 @@ static void control(struct tdev *t, uint64_t now_ns)
 				r = 1500;
 			ratio = (ratio + r * 1000) / 2;    /* parts per million */
 		}
-		__atomic_store_n(word(t->d, SM_THR_UTIL), busy / dt, __ATOMIC_RELAXED); /* ns/us = permille */
 	}
 	if (credit > cap)
 		credit = cap;
@@ -269,25 +313,95 @@ static void control(struct tdev *t, uint64_t now_ns)
 	opened = open_between(t, now_us - horizon, now_us);
 	pred = credit + (int64_t)(horizon * 10ULL * (uint64_t)t->limit) - (int64_t)opened * ratio / 1000;
 	open = pred > 0;
+	t->pred = pred;
+	t->ratio = ratio;
 	__atomic_store_n(word(t->d, SM_THR_CREDIT), (uint64_t)credit, __ATOMIC_RELAXED);
 	__atomic_store_n(word(t->d, SM_THR_SEEN), covered, __ATOMIC_RELAXED);
-	__atomic_store_n(word(t->d, SM_THR_RATIO), (uint64_t)ratio, __ATOMIC_RELAXED);
 	__atomic_store_n(word(t->d, SM_THR_LIMIT), (uint64_t)t->limit, __ATOMIC_RELAXED);
-	gate = __atomic_load_n(word(t->d, SM_THR_GATE), __ATOMIC_RELAXED);
-	if (open && gate)
-		__atomic_store_n(word(t->d, SM_THR_GATE), 0, __ATOMIC_RELEASE);
-	else if (!open && !gate)
-		__atomic_store_n(word(t->d, SM_THR_GATE), now_ns | 1, __ATOMIC_RELEASE);
-	if (open != !gate)
-		sm_log(SM_TRACE, (int)(t - tdevs), open ? "gate open" : "gate closed",
-		       "credit_us=%lld pred_us=%lld busy_us=%llu dt_us=%llu lag_us=%llu ratio_ppm=%lld",
-		       (long long)credit / 1000, (long long)pred / 1000, (unsigned long long)busy / 1000,
-		       (unsigned long long)dt, (unsigned long long)(now_us - covered), (long long)ratio);
-	t->hist_t[t->hist_n % HIST] = now_us;
-	t->hist_open[t->hist_n % HIST] = (uint8_t)open;
-	t->hist_n++;
+	if (!t->slots.n) {
+		int was_open = !__atomic_load_n(word(t->d, SM_THR_GATE), __ATOMIC_RELAXED);
+		set_gate(t, open, 0, now_ns, now_us);
+		if (open != was_open)
+			sm_log(SM_TRACE, (int)(t - tdevs), open ? "gate open" : "gate closed",
+			       "credit_us=%lld pred_us=%lld busy_us=%llu dt_us=%llu lag_us=%llu ratio_ppm=%lld",
+			       (long long)credit / 1000, (long long)pred / 1000, (unsigned long long)busy / 1000,
+			       (unsigned long long)dt, (unsigned long long)(now_us - covered), (long long)ratio);
+	}
 	/* Idle and in credit: look less often. */
 	t->next_ns = now_ns + (credit >= cap && !busy && open ? IDLE_TICK_NS : TICK_NS);
+}
+
+/* ---- time slots --------------------------------------------------------- */
+
+/* A new occurrence of the job's slot begins: learn from the last one how
+ * long the job's queued work ran on after its close, and pay debt. */
+static void slot_begin(struct tdev *t, uint64_t start, uint64_t end, int alone)
+{
+	uint64_t len = end - start, cap = len / 2, d, over, delay;
+
+	d = __atomic_exchange_n(word(t->d, SM_THR_DRAIN), 0, __ATOMIC_ACQ_REL);
+	if (d && t->occ_end) {
+		/* The work queued at the close took d to finish.  Close earlier
+		 * by a low estimate of it: down fast, up slowly, since a close
+		 * too early leaves the GPU idle while one too late only delays
+		 * the next job's first kernels. */
+		over = d > t->margin_ns ? d - t->margin_ns : 0;
+		if (d < t->margin_ns)
+			t->margin_ns = (t->margin_ns + d) / 2;
+		else
+			t->margin_ns = (15 * t->margin_ns + (d < cap ? d : cap)) / 16;
+		/* What the margin cannot cover (work queued longer than half
+		 * the slot) ran in other jobs' time: the job owes it, and opens
+		 * its next slots that much later.  Alone, NVML's debt counts it
+		 * already. */
+		if (!alone && t->margin_ns >= cap * 7 / 8 && over && t->debt_ns < SLOT_DEBT_NS)
+			t->debt_ns += over;
+	}
+	if (t->margin_ns > cap)
+		t->margin_ns = cap;
+	sm_log(SM_TRACE, (int)(t - tdevs), "slot", "drain_us=%llu margin_us=%llu debt_us=%llu",
+	       (unsigned long long)d / 1000, (unsigned long long)t->margin_ns / 1000,
+	       (unsigned long long)t->debt_ns / 1000);
+	delay = t->debt_ns < len - t->margin_ns ? t->debt_ns : len - t->margin_ns;
+	t->debt_ns -= delay;
+	t->occ_start = start;
+	t->occ_end = end;
+	t->occ_open = start + delay;
+	t->occ_close = end - t->margin_ns;
+}
+
+/* The gate of a job with a time slot at realtime rt; returns the
+ * CLOCK_MONOTONIC time of the next change. */
+static uint64_t slot_step(struct tdev *t, uint64_t now_ns, uint64_t rt)
+{
+	int64_t reserve = (BURST_NS * t->limit / 100 < BURST_MAX_NS ? BURST_NS * t->limit / 100 : BURST_MAX_NS) / 2;
+	uint64_t start, end, next, bits = 0;
+	uint32_t waited = (uint32_t)__atomic_load_n(word(t->d, SM_THR_WAITED), __ATOMIC_RELAXED);
+	int inside = sm_slot_find(&t->slots, rt, &start, &end), in, open;
+	/* NVML's per-process time is exact only for a job alone on the GPU:
+	 * only then may a debt it shows (kernels longer than the slot) close
+	 * the slot. */
+	int alone = rt / 1000 - t->foreign_us > ALONE_US;
+
+	if (inside && start != t->occ_start)
+		slot_begin(t, start, end, alone);
+	in = inside && rt >= t->occ_open && rt < t->occ_close;
+	if (in) {
+		open = !(alone && t->pred < -ALONE_DEBT_NS);
+		next = t->occ_close;
+	} else {
+		/* Out of its slot, a job spends credit only while it is not busy:
+		 * a busy job waits at its slot's end and is kept to its slot. */
+		open = t->pred > reserve && (!waited || ms32(now_ns) - waited > CONFINE_MS);
+		if (t->in_slot)
+			bits = SM_GATE_SLOT_END;
+		next = !inside ? start : rt < t->occ_open ? t->occ_open : end;
+	}
+	t->in_slot = in;
+	set_gate(t, open, bits, now_ns, rt / 1000);
+	if (next <= rt)
+		next = rt + 100000;
+	return now_ns + (next - rt);
 }
 
 /* Takes or renews the device's lease; 1 when this process leads. */
@@ -309,6 +423,12 @@ static int lead(struct tdev *t, uint64_t now_ns)
 	t->next_ns = 0;
 	t->last_fresh = 0;
 	t->period_us = TICK_NS / 1000;
+	t->ratio = 1000000;
+	t->pred = 0;
+	t->foreign_us = 0;
+	t->occ_start = t->occ_end = 0;
+	t->margin_ns = t->debt_ns = 0;
+	t->in_slot = 0;
 	return 1;
 }
 
@@ -328,16 +448,31 @@ static void maybe_log(int o, struct tdev *t, uint64_t now_ns)
 	       t->limit);
 }
 
+static uint64_t realtime_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* Wakes every TICK, and at the slot boundaries of the devices it leads. */
 static void *controller(void *arg)
 {
 	struct timespec ts;
-	uint64_t next = sm_now_ns();
+	uint64_t tick = sm_now_ns(), wake;
 	int o;
 
 	(void)arg;
 	sm_depth = 1; /* anything this thread calls passes the hooks */
 	for (;;) {
 		uint64_t now = sm_now_ns();
+		if (now >= tick) {
+			tick += TICK_NS;
+			if (tick < now)
+				tick = now + TICK_NS;
+		}
+		wake = tick;
 		for (o = 0; o < SM_MAX_DEVICES; o++) {
 			struct tdev *t = &tdevs[o];
 			if (!__atomic_load_n(&t->on, __ATOMIC_ACQUIRE))
@@ -345,13 +480,15 @@ static void *controller(void *arg)
 			t->leader = lead(t, now);
 			if (t->leader && now >= t->next_ns)
 				control(t, now);
+			if (t->leader && t->slots.n) {
+				uint64_t w = slot_step(t, now, realtime_ns());
+				if (w < wake)
+					wake = w;
+			}
 			maybe_log(o, t, now);
 		}
-		next += TICK_NS;
-		if (next < now)
-			next = now + TICK_NS;
-		ts.tv_sec = (time_t)(next / 1000000000ULL);
-		ts.tv_nsec = (long)(next % 1000000000ULL);
+		ts.tv_sec = (time_t)(wake / 1000000000ULL);
+		ts.tv_nsec = (long)(wake % 1000000000ULL);
 		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
 			;
 	}
@@ -441,6 +578,7 @@ static uint64_t *enroll_limited(int o, int limit)
 	sm_note_device(o, d);
 	t->d = d;
 	t->limit = limit;
+	sm_slots_from_mask(sm_cfg.sm_slot[o], &t->slots);
 	t->last_log_ns = sm_now_ns();
 	__atomic_store_n(&t->on, 1, __ATOMIC_RELEASE);
 	if (start_thread() != 0)
@@ -466,25 +604,55 @@ static void enroll(int o)
 	__atomic_store_n(&sm_thr_ngates, sm_thr_ngates + 1, __ATOMIC_RELEASE);
 }
 
-static void wait_open(int o, uint64_t *gate)
+/* Reports how long the job's queued work ran on after its slot closed. */
+static void report_drain(struct tdev *t, uint64_t d)
+{
+	uint64_t *w = word(t->d, SM_THR_DRAIN);
+	uint64_t cur = __atomic_load_n(w, __ATOMIC_RELAXED);
+
+	while (d > cur && !__atomic_compare_exchange_n(w, &cur, d, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		;
+}
+
+/* Sleeps until the gate opens.  A gate closed at the end of the job's
+ * slot: meanwhile, watches the stream for the job's queued work to finish. */
+static void wait_open(int o, uint64_t *gate, CUstream stream)
 {
 	struct timespec ts = { 0, WAIT_NS };
-	uint64_t t0 = sm_now_ns(), now = t0, dt;
+	uint64_t t0 = sm_now_ns(), now = t0, dt, g = __atomic_load_n(gate, __ATOMIC_ACQUIRE);
+	uint64_t closed_at = g & ~3ULL;
 	struct tdev *t = &tdevs[o];
+	int drain = (g & SM_GATE_SLOT_END) && real_cuStreamQuery && closed_at <= t0;
 
+	__atomic_store_n(word(t->d, SM_THR_WAITED), (uint64_t)(ms32(t0) | 1), __ATOMIC_RELAXED);
 	while (__atomic_load_n(gate, __ATOMIC_ACQUIRE)) {
 		uint64_t lease = __atomic_load_n(word(t->d, SM_THR_LEASE), __ATOMIC_RELAXED);
+		if (drain && real_cuStreamQuery(stream) != CUDA_ERROR_NOT_READY) {
+			report_drain(t, now - closed_at);
+			drain = 0;
+		}
 		if (ms32(now) - (uint32_t)lease > DEAD_GATE_MS)
 			break; /* no controller left: do not hang the program */
 		nanosleep(&ts, NULL);
 		now = sm_now_ns();
 	}
+	if (drain) /* still running when the slot came back: at least this */
+		report_drain(t, now - closed_at);
 	dt = now - t0;
 	__atomic_add_fetch(&t->throttled_ns, dt, __ATOMIC_RELAXED);
 	__atomic_add_fetch(word(t->d, SM_THR_THROTTLED), dt, __ATOMIC_RELAXED);
 }
 
-hidden void sm_thr_slow(void)
+/* A launch into a stream being captured adds to a graph and runs nothing. */
+static int capturing(CUstream stream)
+{
+	int status = 0;
+
+	return real_cuStreamIsCapturing && real_cuStreamIsCapturing(stream, &status) == CUDA_SUCCESS &&
+	       status != 0;
+}
+
+hidden void sm_thr_slow(CUstream stream)
 {
 	uint64_t *gate;
 	CUdevice o;
@@ -500,7 +668,7 @@ hidden void sm_thr_slow(void)
 		gate = gates[o];
 		pthread_mutex_unlock(&reg_lock);
 	}
-	if (gate != &open_word && __atomic_load_n(gate, __ATOMIC_ACQUIRE))
-		wait_open(o, gate);
+	if (gate != &open_word && __atomic_load_n(gate, __ATOMIC_ACQUIRE) && !capturing(stream))
+		wait_open(o, gate, stream);
 	errno = saved;
 }

@@ -15,19 +15,24 @@
 
 /* Indices into struct sm_dev.sm[8] (region_abi.h), per device and job. */
 enum {
-	SM_THR_GATE = 0,      /* 0 open; else closed (CLOCK_MONOTONIC ns it closed) */
+	SM_THR_GATE = 0,      /* 0 open; else closed: CLOCK_MONOTONIC ns it closed, with the
+			       * SM_GATE_* bits in the low two */
 	SM_THR_LEASE = 1,     /* controller lease: pid << 32 | CLOCK_MONOTONIC ms (low 32 bits) */
 	SM_THR_CREDIT = 2,    /* int64 ns of GPU time the job may still use */
 	SM_THR_SEEN = 3,      /* NVML sample time (us, CLOCK_REALTIME) measured up to */
 	SM_THR_THROTTLED = 4, /* ns that the job's launching threads slept, total */
 	SM_THR_LIMIT = 5,     /* limit the controller enforces, percent */
-	SM_THR_UTIL = 6,      /* job utilisation of the last measurement, permille */
-	SM_THR_RATIO = 7      /* busy time per open time, parts per million (predictor) */
+	SM_THR_DRAIN = 6,     /* time slots: longest wait (ns) for the job's queued work to
+			       * finish after its slot closed, reported by waiting threads */
+	SM_THR_WAITED = 7     /* CLOCK_MONOTONIC ms (low 32 bits) a thread last waited */
 };
+
+#define SM_GATE_CLOSED 1ULL
+#define SM_GATE_SLOT_END 2ULL /* closed at the end of the job's time slot */
 
 /* Slow part of the gate: finds the launching device, registers it the
  * first time, and waits while its gate is closed. */
-hidden void sm_thr_slow(void);
+hidden void sm_thr_slow(CUstream stream);
 
 extern hidden int sm_thr_any;   /* -1 unknown, 0 no SM limit anywhere, 1 some */
 hidden int sm_thr_any_init(void);
@@ -41,7 +46,7 @@ extern hidden SM_TLS unsigned int sm_thr_count;
 /* Every 64th launch of a thread looks up its device (a launch on a new
  * device is registered by then); the others only read the gates of the
  * devices already seen, usually one word, and go on when all are open. */
-static inline void sm_thr_gate(void)
+static inline void sm_thr_gate(CUstream stream)
 {
 	int any = sm_thr_any, n, i;
 	uint64_t closed = 0;
@@ -59,7 +64,7 @@ static inline void sm_thr_gate(void)
 		if (likely(!closed))
 			return;
 	}
-	sm_thr_slow();
+	sm_thr_slow(stream);
 }
 
 /* Milliseconds this process slept at a closed gate of the ordinal. */

@@ -1,0 +1,30 @@
+/*
+ * Compute time slots (SOFTMIG_SM_SLOT): the parts of a fixed period, the
+ * same on every process of the node (CLOCK_REALTIME), in which a busy job
+ * may launch.  softmig-conf gives the jobs of a GPU disjoint parts, so
+ * their kernels stop time-slicing against each other.  Pure arithmetic;
+ * the controller that uses it is throttle.c.
+ */
+#ifndef SOFTMIG_SLOT_H
+#define SOFTMIG_SLOT_H
+
+#include "softmig.h"
+
+#define SM_SLOT_PERIOD_NS 100000000ULL /* 100 ms: divides NVML's 200 ms samples and any 1 s window */
+
+/* A slot as ranges [a, b) of nanoseconds from the start of a period,
+ * ascending; a range that wraps past the period's end has b > period. */
+struct sm_slots {
+	int n;
+	uint64_t a[SM_SLOT_RANGES], b[SM_SLOT_RANGES];
+};
+
+/* Turns a percent mask (sm_config.sm_slot) into ranges; returns their
+ * number, 0 for no slot. */
+hidden int sm_slots_from_mask(const uint64_t mask[2], struct sm_slots *s);
+
+/* The occurrence [*start, *end) of a range that contains t (ns, realtime):
+ * returns 1; else the next occurrence after t: returns 0.  s->n > 0. */
+hidden int sm_slot_find(const struct sm_slots *s, uint64_t t, uint64_t *start, uint64_t *end);
+
+#endif
