@@ -158,6 +158,7 @@ type job struct {
 	uid, gid       int
 	info           *slurm.Job
 	gpus           []int
+	devs           []device // CUDA order; sliced ones with PerGPU set
 }
 
 func (a *app) write(w *writeCmd) error {
@@ -224,6 +225,8 @@ func (a *app) write(w *writeCmd) error {
 	c.Region = regionPath(paths, j.id)
 	c.Comments = append(a.header(&j, gres), notes...)
 	if w.DryRun {
+		// Without the lock: what the job would get now.
+		c.Comments = append(c.Comments, assignSlots(c, j.devs, site.Policy.SMLimit, heldSlots(paths.RunDir, j.id, a.stderr), j.id, a.stderr)...)
 		fmt.Fprintf(a.stdout, "# dry run: would write %s\n", confPath(paths, j.id))
 		_, err := a.stdout.Write(c.Marshal())
 		return err
@@ -239,6 +242,18 @@ func (a *app) write(w *writeCmd) error {
 	if err := createRegion(c.Region, j.uid, j.gid); err != nil {
 		return a.failClosed(w, paths, &j, fmt.Errorf("cannot create the shared region: %w", err))
 	}
+	// Time slots: held under the lock until the config is in place, so
+	// that concurrent prologs never hand out the same unit.
+	policy := site.Policy.SMLimit
+	var held map[int][]heldSlot
+	if unlock, err := lockSlots(paths.RunDir); err != nil {
+		fmt.Fprintf(a.stderr, "softmig-conf: warning: job %s: %v: no time slots\n", j.id, err)
+		policy = siteconf.SMNone // SOFTMIG_GPU_<i> only
+	} else {
+		defer unlock()
+		held = heldSlots(paths.RunDir, j.id, a.stderr)
+	}
+	c.Comments = append(c.Comments, assignSlots(c, j.devs, policy, held, j.id, a.stderr)...)
 	if err := jobconf.Write(confPath(paths, j.id), c); err != nil {
 		return err
 	}
@@ -265,7 +280,9 @@ func (a *app) compute(site *siteconf.Config, siteErr, infoErr error, gres []slur
 	for _, d := range devs {
 		j.gpus = append(j.gpus, d.Index)
 	}
-	return limits(site, devs, a.memory)
+	c, notes, err := limits(site, devs, a.memory)
+	j.devs = devs
+	return c, notes, err
 }
 
 func hasGPUGres(gres []slurm.Gres) bool {
