@@ -478,6 +478,7 @@ func (a *app) show(id string) error {
 	if c.Disabled != "" {
 		fmt.Fprintf(a.stdout, "# status: GPU disabled for this job: %s\n", c.Disabled)
 	}
+	a.showSlots(c, paths.RunDir, id)
 	if c.Region != "" {
 		if fi, err := os.Lstat(c.Region); err != nil {
 			fmt.Fprintf(a.stdout, "# region: %v\n", err)
@@ -517,9 +518,79 @@ func (a *app) check() error {
 			}
 			fmt.Fprintln(a.stdout, line)
 		}
+		if site.Policy.SMLimit == siteconf.SMFraction && g.Shards <= 16 {
+			units := make([]string, g.Shards)
+			for k := range units {
+				units[k] = jobconf.Slot{jobconf.Unit(k, g.Shards)}.String()
+			}
+			fmt.Fprintf(a.stdout, "  time slot units (%% of the period): %s\n", strings.Join(units, " "))
+		} else if site.Policy.SMLimit == siteconf.SMFraction && g.Shards > 100 {
+			fmt.Fprintf(a.stdout, "  no time slots: over 100 shards per GPU\n")
+		}
 	}
 	fmt.Fprintf(a.stdout, "configs in %s, regions in %s, logs in %s, scontrol %s\n", paths.RunDir, paths.RegionDir, paths.LogDir, paths.Scontrol)
+	a.checkSlots(paths.RunDir)
 	return nil
+}
+
+// showSlots prints the time slots of job id's config c and warns of a slot
+// that strays from the SM limit or overlaps another job's on its GPU.
+func (a *app) showSlots(c *jobconf.Config, runDir, id string) {
+	var warnings []string
+	held := heldSlots(runDir, id, io.Discard)
+	for _, o := range sortedOrds(c.DeviceGPU) {
+		gpu := c.DeviceGPU[o]
+		s := c.SlotFor(o)
+		if len(s) == 0 {
+			fmt.Fprintf(a.stdout, "# CUDA device %d = GPU %d: no time slot\n", o, gpu)
+			continue
+		}
+		fmt.Fprintf(a.stdout, "# CUDA device %d = GPU %d: time slot %s (%d%% of the period)\n", o, gpu, s, s.Len())
+		for _, h := range held[gpu] {
+			if overlap(s, h.slot) {
+				warnings = append(warnings, fmt.Sprintf("GPU %d: overlaps job %s's time slot %s", gpu, h.job, h.slot))
+			}
+		}
+	}
+	for _, w := range append(slotWarnings(c), warnings...) {
+		fmt.Fprintf(a.stdout, "# warning: %s\n", w)
+	}
+}
+
+// checkSlots prints the time slots the configs in runDir hold and warns,
+// on stderr, of overlapping slots and of slots that stray from their SM
+// limit. Warnings do not make check fail.
+func (a *app) checkSlots(runDir string) {
+	paths, _ := filepath.Glob(filepath.Join(runDir, "*.conf"))
+	if len(paths) == 0 {
+		return
+	}
+	lines, warnings := slotOverlaps(runDir, a.stderr)
+	for _, p := range paths {
+		c, err := jobconf.Load(p)
+		if err != nil {
+			continue // noted by slotOverlaps
+		}
+		for _, w := range slotWarnings(c) {
+			warnings = append(warnings, p+": "+w)
+		}
+	}
+	fmt.Fprintf(a.stdout, "time slots in %s: %d held\n", runDir, len(lines))
+	for _, l := range lines {
+		fmt.Fprintf(a.stdout, "  %s\n", l)
+	}
+	for _, w := range warnings {
+		fmt.Fprintf(a.stderr, "softmig-conf: warning: %s\n", w)
+	}
+}
+
+func sortedOrds[V any](m map[int]V) []int {
+	out := make([]int, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Ints(out)
+	return out
 }
 
 func firstOf(vals ...string) string {

@@ -90,7 +90,11 @@ func heldSlots(runDir, self string, stderr io.Writer) map[int][]heldSlot {
 			continue // removed by an epilog meanwhile
 		}
 		if err != nil {
-			fmt.Fprintf(stderr, "softmig-conf: note: skipping %s for time slots: %v\n", p, err)
+			msg := err.Error()
+			if !strings.Contains(msg, p) {
+				msg = p + ": " + msg
+			}
+			fmt.Fprintf(stderr, "softmig-conf: note: time slots: skipping %s\n", msg)
 			continue
 		}
 		for ord, gpu := range c.DeviceGPU {
