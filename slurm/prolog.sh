@@ -49,7 +49,11 @@ set -- --config "${SOFTMIG_SITE_CONFIG:-/etc/softmig/softmig.yaml}"
 out=$("$conf" "$@" write 2>&1 >/dev/null)
 rc=$?
 case $rc in
-0) exit 0 ;;
+0)
+	# Warnings (no time slot for a GPU) and notes: the job runs anyway.
+	[ -z "$out" ] || log "job $SLURM_JOB_ID: $out"
+	exit 0
+	;;
 3) log "job $SLURM_JOB_ID: $out"; exit 0 ;;
 esac
 log "job $SLURM_JOB_ID: $conf failed (exit $rc): $out"

@@ -126,10 +126,10 @@ func TestSlices(t *testing.T) {
 		want       []string
 		bad        []string
 	}{
-		{"quarter", "gpu:l40s.4:1", []string{"\nCUDA_DEVICE_MEMORY_LIMIT=12288M\n", "\nCUDA_DEVICE_MEMORY_LIMIT_0=12288M\n", "\nCUDA_DEVICE_SM_LIMIT=25\n", "\nCUDA_DEVICE_SM_LIMIT_0=25\n", "shards=1 cvd=0"}, nil},
+		{"quarter", "gpu:l40s.4:1", []string{"\nCUDA_DEVICE_MEMORY_LIMIT=12288M\n", "\nCUDA_DEVICE_MEMORY_LIMIT_0=12288M\n", "\nCUDA_DEVICE_SM_LIMIT=25\n", "\nCUDA_DEVICE_SM_LIMIT_0=25\n", "\nSOFTMIG_SM_SLOT_0=0-25\n", "\nSOFTMIG_GPU_0=", "shards=1 cvd=0"}, nil},
 		{"half", "gpu:l40s.2:1", []string{"\nCUDA_DEVICE_MEMORY_LIMIT=24576M\n", "\nCUDA_DEVICE_SM_LIMIT=50\n", "shards=2 cvd=0"}, nil},
 		{"half without count", "gpu:l40s.2", []string{"\nCUDA_DEVICE_MEMORY_LIMIT=24576M\n", "shards=2"}, nil},
-		{"whole", "gpu:l40s:1", []string{"whole GPU, no limit", "cvd=0"}, []string{"CUDA_DEVICE_MEMORY_LIMIT", "CUDA_DEVICE_SM_LIMIT", "SOFTMIG_DISABLED"}},
+		{"whole", "gpu:l40s:1", []string{"whole GPU, no limit", "cvd=0", "\nSOFTMIG_GPU_0="}, []string{"CUDA_DEVICE_MEMORY_LIMIT", "CUDA_DEVICE_SM_LIMIT", "SOFTMIG_DISABLED", "SOFTMIG_SM_SLOT"}},
 		{"whole as .1", "gpu:l40s.1:1", []string{"whole GPU, no limit"}, []string{"CUDA_DEVICE_MEMORY_LIMIT"}},
 		{"raw shards", "shard:l40s:3", []string{"\nCUDA_DEVICE_MEMORY_LIMIT=36864M\n", "\nCUDA_DEVICE_SM_LIMIT=75\n"}, nil},
 	} {

@@ -158,6 +158,7 @@ type job struct {
 	uid, gid       int
 	info           *slurm.Job
 	gpus           []int
+	devs           []device // CUDA order; sliced ones with PerGPU set
 }
 
 func (a *app) write(w *writeCmd) error {
@@ -224,6 +225,8 @@ func (a *app) write(w *writeCmd) error {
 	c.Region = regionPath(paths, j.id)
 	c.Comments = append(a.header(&j, gres), notes...)
 	if w.DryRun {
+		// Without the lock: what the job would get now.
+		c.Comments = append(c.Comments, assignSlots(c, j.devs, site.Policy.SMLimit, heldSlots(paths.RunDir, j.id, a.stderr), j.id, a.stderr)...)
 		fmt.Fprintf(a.stdout, "# dry run: would write %s\n", confPath(paths, j.id))
 		_, err := a.stdout.Write(c.Marshal())
 		return err
@@ -239,6 +242,18 @@ func (a *app) write(w *writeCmd) error {
 	if err := createRegion(c.Region, j.uid, j.gid); err != nil {
 		return a.failClosed(w, paths, &j, fmt.Errorf("cannot create the shared region: %w", err))
 	}
+	// Time slots: held under the lock until the config is in place, so
+	// that concurrent prologs never hand out the same unit.
+	policy := site.Policy.SMLimit
+	var held map[int][]heldSlot
+	if unlock, err := lockSlots(paths.RunDir); err != nil {
+		fmt.Fprintf(a.stderr, "softmig-conf: warning: job %s: %v: no time slots\n", j.id, err)
+		policy = siteconf.SMNone // SOFTMIG_GPU_<i> only
+	} else {
+		defer unlock()
+		held = heldSlots(paths.RunDir, j.id, a.stderr)
+	}
+	c.Comments = append(c.Comments, assignSlots(c, j.devs, policy, held, j.id, a.stderr)...)
 	if err := jobconf.Write(confPath(paths, j.id), c); err != nil {
 		return err
 	}
@@ -265,7 +280,9 @@ func (a *app) compute(site *siteconf.Config, siteErr, infoErr error, gres []slur
 	for _, d := range devs {
 		j.gpus = append(j.gpus, d.Index)
 	}
-	return limits(site, devs, a.memory)
+	c, notes, err := limits(site, devs, a.memory)
+	j.devs = devs
+	return c, notes, err
 }
 
 func hasGPUGres(gres []slurm.Gres) bool {
@@ -461,6 +478,7 @@ func (a *app) show(id string) error {
 	if c.Disabled != "" {
 		fmt.Fprintf(a.stdout, "# status: GPU disabled for this job: %s\n", c.Disabled)
 	}
+	a.showSlots(c, paths.RunDir, id)
 	if c.Region != "" {
 		if fi, err := os.Lstat(c.Region); err != nil {
 			fmt.Fprintf(a.stdout, "# region: %v\n", err)
@@ -500,9 +518,79 @@ func (a *app) check() error {
 			}
 			fmt.Fprintln(a.stdout, line)
 		}
+		if site.Policy.SMLimit == siteconf.SMFraction && g.Shards <= 16 {
+			units := make([]string, g.Shards)
+			for k := range units {
+				units[k] = jobconf.Slot{jobconf.Unit(k, g.Shards)}.String()
+			}
+			fmt.Fprintf(a.stdout, "  time slot units (%% of the period): %s\n", strings.Join(units, " "))
+		} else if site.Policy.SMLimit == siteconf.SMFraction && g.Shards > 100 {
+			fmt.Fprintf(a.stdout, "  no time slots: over 100 shards per GPU\n")
+		}
 	}
 	fmt.Fprintf(a.stdout, "configs in %s, regions in %s, logs in %s, scontrol %s\n", paths.RunDir, paths.RegionDir, paths.LogDir, paths.Scontrol)
+	a.checkSlots(paths.RunDir)
 	return nil
+}
+
+// showSlots prints the time slots of job id's config c and warns of a slot
+// that strays from the SM limit or overlaps another job's on its GPU.
+func (a *app) showSlots(c *jobconf.Config, runDir, id string) {
+	var warnings []string
+	held := heldSlots(runDir, id, io.Discard)
+	for _, o := range sortedOrds(c.DeviceGPU) {
+		gpu := c.DeviceGPU[o]
+		s := c.SlotFor(o)
+		if len(s) == 0 {
+			fmt.Fprintf(a.stdout, "# CUDA device %d = GPU %d: no time slot\n", o, gpu)
+			continue
+		}
+		fmt.Fprintf(a.stdout, "# CUDA device %d = GPU %d: time slot %s (%d%% of the period)\n", o, gpu, s, s.Len())
+		for _, h := range held[gpu] {
+			if overlap(s, h.slot) {
+				warnings = append(warnings, fmt.Sprintf("GPU %d: overlaps job %s's time slot %s", gpu, h.job, h.slot))
+			}
+		}
+	}
+	for _, w := range append(slotWarnings(c), warnings...) {
+		fmt.Fprintf(a.stdout, "# warning: %s\n", w)
+	}
+}
+
+// checkSlots prints the time slots the configs in runDir hold and warns,
+// on stderr, of overlapping slots and of slots that stray from their SM
+// limit. Warnings do not make check fail.
+func (a *app) checkSlots(runDir string) {
+	paths, _ := filepath.Glob(filepath.Join(runDir, "*.conf"))
+	if len(paths) == 0 {
+		return
+	}
+	lines, warnings := slotOverlaps(runDir, a.stderr)
+	for _, p := range paths {
+		c, err := jobconf.Load(p)
+		if err != nil {
+			continue // noted by slotOverlaps
+		}
+		for _, w := range slotWarnings(c) {
+			warnings = append(warnings, p+": "+w)
+		}
+	}
+	fmt.Fprintf(a.stdout, "time slots in %s: %d held\n", runDir, len(lines))
+	for _, l := range lines {
+		fmt.Fprintf(a.stdout, "  %s\n", l)
+	}
+	for _, w := range warnings {
+		fmt.Fprintf(a.stderr, "softmig-conf: warning: %s\n", w)
+	}
+}
+
+func sortedOrds[V any](m map[int]V) []int {
+	out := make([]int, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Ints(out)
+	return out
 }
 
 func firstOf(vals ...string) string {

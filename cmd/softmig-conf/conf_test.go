@@ -173,10 +173,13 @@ func TestWrite(t *testing.T) {
 # job=42 user=alice uid=1001 node=vm date=2026-11-25T12:00:00Z
 # request=gres:shard:l40s:1(IDX:0) allocation=shard:l40s:1(IDX:0)
 # CUDA device 0 = GPU 0 (l40s): 1 of 4 shards = 12288M of 49152M, SM 25%
+# CUDA device 0 = GPU 0: time slot 0-25 of the period (1 of 4 units)
 CUDA_DEVICE_MEMORY_LIMIT=12288M
 CUDA_DEVICE_MEMORY_LIMIT_0=12288M
 CUDA_DEVICE_SM_LIMIT=25
 CUDA_DEVICE_SM_LIMIT_0=25
+SOFTMIG_SM_SLOT_0=0-25
+SOFTMIG_GPU_0=0
 SOFTMIG_REGION=` + f.run + `/42.region
 `
 	if string(data) != want {
@@ -218,7 +221,7 @@ SOFTMIG_REGION=` + f.run + `/42.region
 			t.Fatalf("remove #%d: %v", i+1, err)
 		}
 	}
-	if m, _ := filepath.Glob(filepath.Join(f.run, "*")); len(m) != 0 {
+	if m, _ := filepath.Glob(filepath.Join(f.run, "*")); len(m) != 1 || m[0] != filepath.Join(f.run, slotLockName) {
 		t.Fatalf("left after remove: %v", m)
 	}
 	if _, _, err := f.run_(t, e, "show", "42"); err == nil || !strings.Contains(err.Error(), "no config for job 42") {

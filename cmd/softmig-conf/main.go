@@ -20,6 +20,13 @@
 // GPU gets no limit; a job without a GPU gets no config. It also creates
 // the job's empty shared region file, owned by the job's user, mode 0600.
 //
+// Each sliced GPU also gets a time slot (SOFTMIG_SM_SLOT_<i>): the lowest
+// units of the GPU's compute period, one unit per shard, that no other
+// job's config in the run directory holds on the same GPU (their
+// SOFTMIG_GPU_<i>), chosen and written under a lock on
+// <run_dir>/.slots.lock. Too few free units give no slot and a warning,
+// never a failure.
+//
 // When something concerns only this job (an allocation that cannot be
 // sliced, a GPU type missing from the site config, a broken site config),
 // write fails closed: it writes a config holding SOFTMIG_DISABLED=<reason>,

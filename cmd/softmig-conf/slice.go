@@ -19,6 +19,7 @@ type device struct {
 	Type   string // GRES type
 	Whole  bool   // a whole GPU: no limit
 	Shards uint64 // shards held on this GPU when not whole
+	PerGPU int    // shards per GPU of its type; set by limits for a sliced GPU
 }
 
 // memoryFunc returns the total memory of GPU index (Slurm's IDX).
@@ -144,7 +145,8 @@ func fraction(total, num, den uint64) uint64 {
 // limits computes the job config's limits for devs: a sliced GPU gets
 // shards/shards-per-GPU of its memory and, by policy, the same share of
 // SM time; a whole GPU gets no limit. Notes describe each GPU for the
-// config's header.
+// config's header. limits also records each sliced GPU's shards per GPU
+// in devs[i].PerGPU, for its time slot.
 func limits(site *siteconf.Config, devs []device, mem memoryFunc) (*jobconf.Config, []string, error) {
 	c := &jobconf.Config{}
 	var notes []string
@@ -178,6 +180,7 @@ func limits(site *siteconf.Config, devs []device, mem memoryFunc) (*jobconf.Conf
 			}
 			total = m
 		}
+		devs[ord].PerGPU = g.Shards
 		lim := fraction(total, d.Shards, uint64(g.Shards))
 		if c.DeviceMemoryLimit == nil {
 			c.DeviceMemoryLimit = map[int]uint64{}

@@ -25,6 +25,8 @@ const (
 	KeyLogLevel      = "SOFTMIG_LOG_LEVEL"
 	KeyRegion        = "SOFTMIG_REGION"
 	KeyDisabled      = "SOFTMIG_DISABLED"
+	KeySMSlot        = "SOFTMIG_SM_SLOT" // and SOFTMIG_SM_SLOT_<i>
+	KeyGPU           = "SOFTMIG_GPU"     // only as SOFTMIG_GPU_<i>
 	MaxDevices       = 16
 	MaxFileSize      = 64 << 10
 	MaxLineLength    = 4096
@@ -51,6 +53,9 @@ type Config struct {
 	LogLevel          *int           // SOFTMIG_LOG_LEVEL
 	Region            string         // SOFTMIG_REGION, absolute path
 	Disabled          string         // SOFTMIG_DISABLED: fail closed with this reason
+	SMSlot            Slot           // SOFTMIG_SM_SLOT: time slot on every device; nil = unset
+	DeviceSMSlot      map[int]Slot   // SOFTMIG_SM_SLOT_<i>
+	DeviceGPU         map[int]int    // SOFTMIG_GPU_<i>: Slurm GPU index (IDX) of CUDA device i
 }
 
 // Parse reads a job config. A key given twice, an unknown key, a bad value,
@@ -112,6 +117,24 @@ func (c *Config) set(key, val string) error {
 				c.DeviceSMLimit = map[int]int{}
 			}
 			c.DeviceSMLimit[dev] = n
+		case KeySMSlot:
+			slot, err := ParseSlot(val)
+			if err != nil {
+				return err
+			}
+			if c.DeviceSMSlot == nil {
+				c.DeviceSMSlot = map[int]Slot{}
+			}
+			c.DeviceSMSlot[dev] = slot
+		case KeyGPU:
+			n, err := intRange(val, 0, MaxGPUIndex)
+			if err != nil {
+				return err
+			}
+			if c.DeviceGPU == nil {
+				c.DeviceGPU = map[int]int{}
+			}
+			c.DeviceGPU[dev] = n
 		}
 		return nil
 	}
@@ -139,6 +162,12 @@ func (c *Config) set(key, val string) error {
 		}
 		c.Region = val
 		return nil
+	case KeySMSlot:
+		slot, err := ParseSlot(val)
+		c.SMSlot = slot
+		return err
+	case KeyGPU:
+		return fmt.Errorf("give it per device, as %s_<i> (i = CUDA device ordinal)", KeyGPU)
 	case KeyDisabled:
 		if val == "" {
 			return errors.New("empty reason")
@@ -151,7 +180,7 @@ func (c *Config) set(key, val string) error {
 
 // deviceKey splits "CUDA_DEVICE_MEMORY_LIMIT_3" into its base key and 3.
 func deviceKey(key string) (string, int, bool) {
-	for _, base := range []string{KeyMemoryLimit, KeySMLimit} {
+	for _, base := range []string{KeyMemoryLimit, KeySMLimit, KeySMSlot, KeyGPU} {
 		rest, ok := strings.CutPrefix(key, base+"_")
 		if !ok {
 			continue
@@ -206,6 +235,15 @@ func (c *Config) Marshal() []byte {
 	}
 	for _, i := range sortedKeys(c.DeviceSMLimit) {
 		fmt.Fprintf(&b, "%s_%d=%d\n", KeySMLimit, i, c.DeviceSMLimit[i])
+	}
+	if len(c.SMSlot) > 0 {
+		fmt.Fprintf(&b, "%s=%s\n", KeySMSlot, c.SMSlot)
+	}
+	for _, i := range sortedKeys(c.DeviceSMSlot) {
+		fmt.Fprintf(&b, "%s_%d=%s\n", KeySMSlot, i, c.DeviceSMSlot[i])
+	}
+	for _, i := range sortedKeys(c.DeviceGPU) {
+		fmt.Fprintf(&b, "%s_%d=%d\n", KeyGPU, i, c.DeviceGPU[i])
 	}
 	if c.ActiveOOMKiller != nil {
 		v := 0

@@ -16,6 +16,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/softmig/softmig/internal/jobconf"
 )
 
 // Limits are a job's limits; 0 means no limit.
@@ -93,11 +95,12 @@ func ParseSize(s string) (uint64, error) {
 var configKeys = map[string]bool{
 	"CUDA_DEVICE_MEMORY_LIMIT": true, "CUDA_DEVICE_SM_LIMIT": true,
 	"ACTIVE_OOM_KILLER": true, "SOFTMIG_LOG_LEVEL": true, "SOFTMIG_REGION": true,
+	"SOFTMIG_SM_SLOT": true,
 }
 
 // ordinalKey splits "CUDA_DEVICE_MEMORY_LIMIT_3" into the base key and 3.
 func ordinalKey(k string) (base string, ord int, ok bool) {
-	for _, b := range []string{"CUDA_DEVICE_MEMORY_LIMIT_", "CUDA_DEVICE_SM_LIMIT_"} {
+	for _, b := range []string{"CUDA_DEVICE_MEMORY_LIMIT_", "CUDA_DEVICE_SM_LIMIT_", "SOFTMIG_SM_SLOT_", "SOFTMIG_GPU_"} {
 		if rest, found := strings.CutPrefix(k, b); found {
 			n, err := strconv.Atoi(rest)
 			if err != nil || n < 0 || n > 15 || strconv.Itoa(n) != rest {
@@ -153,6 +156,19 @@ func (l *Limits) set(k, v string) error {
 	case "ACTIVE_OOM_KILLER":
 		if v != "0" && v != "1" {
 			return fmt.Errorf("ACTIVE_OOM_KILLER=%q: want 0 or 1", v)
+		}
+	case "SOFTMIG_SM_SLOT":
+		// A time slot: softmig-smi shows the SM limit, the slot only has to
+		// be valid.
+		if _, err := jobconf.ParseSlot(v); err != nil {
+			return fmt.Errorf("%s: %w", k, err)
+		}
+	case "SOFTMIG_GPU":
+		if !per {
+			return fmt.Errorf("%s: give it per device, as SOFTMIG_GPU_<i>", k)
+		}
+		if n, err := strconv.Atoi(v); err != nil || n < 0 || n > jobconf.MaxGPUIndex || strconv.Itoa(n) != v {
+			return fmt.Errorf("%s=%q: want a Slurm GPU index from 0 to %d", k, v, jobconf.MaxGPUIndex)
 		}
 	case "SOFTMIG_LOG_LEVEL":
 		if n, err := strconv.Atoi(v); err != nil || n < 0 || n > 4 {

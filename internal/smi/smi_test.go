@@ -45,7 +45,7 @@ func TestParseSize(t *testing.T) {
 }
 
 func TestParseConfig(t *testing.T) {
-	good := "# job 42\n\n CUDA_DEVICE_MEMORY_LIMIT = 20g \nCUDA_DEVICE_MEMORY_LIMIT_1=4g\nCUDA_DEVICE_SM_LIMIT=25\nCUDA_DEVICE_SM_LIMIT_1=100\nACTIVE_OOM_KILLER=1\nSOFTMIG_LOG_LEVEL=2\nSOFTMIG_REGION=/var/run/softmig/42.region\n"
+	good := "# job 42\n\n CUDA_DEVICE_MEMORY_LIMIT = 20g \nCUDA_DEVICE_MEMORY_LIMIT_1=4g\nCUDA_DEVICE_SM_LIMIT=25\nCUDA_DEVICE_SM_LIMIT_1=100\nACTIVE_OOM_KILLER=1\nSOFTMIG_LOG_LEVEL=2\nSOFTMIG_REGION=/var/run/softmig/42.region\nSOFTMIG_SM_SLOT=0-25\nSOFTMIG_SM_SLOT_1=25-50,75-100\nSOFTMIG_GPU_0=3\nSOFTMIG_GPU_1=0\n"
 	l, err := ParseConfig(strings.NewReader(good))
 	if err != nil {
 		t.Fatalf("ParseConfig(good): %v", err)
@@ -69,6 +69,11 @@ func TestParseConfig(t *testing.T) {
 		"just words\n",
 		"SOFTMIG_REGION=relative/path\n",
 		"ACTIVE_OOM_KILLER=yes\n",
+		"SOFTMIG_SM_SLOT=0-25,25-50\n",
+		"SOFTMIG_SM_SLOT_0=50-40\n",
+		"SOFTMIG_GPU=0\n",
+		"SOFTMIG_GPU_0=abc\n",
+		"SOFTMIG_GPU_16=1\n",
 	} {
 		if _, err := ParseConfig(strings.NewReader(bad)); err == nil {
 			t.Errorf("ParseConfig(%q) accepted it; want an error", bad)
