@@ -10,7 +10,11 @@
 
 #include "softmig.h"
 
-#define SM_SLOT_PERIOD_NS 100000000ULL /* 100 ms: divides NVML's 200 ms samples and any 1 s window */
+/* One second: a 1 s window always holds exactly the slot's share, and the
+ * GPU's power management (which averages over some 100 ms) keeps the
+ * clocks of a power-bound load where they are when the GPU is shared, so
+ * that a share of time is the same share of work (docs/compute.md). */
+#define SM_SLOT_PERIOD_NS 1000000000ULL
 
 /* A slot as ranges [a, b) of nanoseconds from the start of a period,
  * ascending; a range that wraps past the period's end has b > period. */

@@ -54,7 +54,7 @@
 #define HIST 128                      /* ticks of gate history for the predictor */
 #define PIDCACHE 64
 #define SAMPLES 256
-#define ALONE_US 2000000ULL           /* no other process in NVML's samples this long: alone */
+#define ALONE_CHECK_NS 1000000000ULL  /* how often the leader looks for other jobs' processes */
 #define ALONE_DEBT_NS 100000000LL     /* in its slot, a job alone waits only beyond this debt */
 #define CONFINE_MS 1000U              /* a job that waited this recently keeps to its slot */
 #define SLOT_DEBT_NS 10000000000ULL   /* most slot time a job can owe */
@@ -89,7 +89,8 @@ struct tdev {
 	uint64_t period_us;     /* NVML's sampling period as seen */
 	int64_t ratio;          /* busy time per open time, parts per million */
 	int64_t pred;           /* credit, less what the job used that NVML has not reported */
-	uint64_t foreign_us;    /* newest NVML sample of a process not in the job */
+	uint64_t alone_ns;      /* when the GPU last had no process of another job (0: never) */
+	uint64_t alone_check_ns;
 	/* leader only, time slots (CLOCK_REALTIME ns) */
 	uint64_t occ_start, occ_end; /* the slot range now or last in use */
 	uint64_t occ_open, occ_close;/* the gate is open between these */
@@ -206,11 +207,8 @@ static int measure(struct tdev *t, uint64_t seen, uint64_t now_us, uint64_t now_
 		uint64_t ts = s[i].timeStamp > *covered ? *covered : s[i].timeStamp;
 		if (ts <= seen)
 			continue;
-		if (!in_job((pid_t)s[i].pid, now_ns)) {
-			if (s[i].smUtil && ts > t->foreign_us)
-				t->foreign_us = ts;
+		if (!in_job((pid_t)s[i].pid, now_ns))
 			continue;
-		}
 		*busy += (uint64_t)(s[i].smUtil > 100 ? 100 : s[i].smUtil) * (ts - seen) * 10ULL;
 	}
 	if (s != stack)
@@ -333,9 +331,31 @@ static void control(struct tdev *t, uint64_t now_ns)
 
 /* ---- time slots --------------------------------------------------------- */
 
+/* Whether the job is alone on the GPU: no process of another job holds a
+ * context there (NVML's process list, looked at once a second).  NVML's
+ * per-process time is exact only then: with several processes it gives
+ * each 200 ms sample whole to one of them (docs/compute.md). */
+static int alone(struct tdev *t, uint64_t now_ns)
+{
+	nvmlProcessInfo_t stack[SM_PROC_STACK], *infos = stack;
+	int n, i, others = 0;
+
+	if (now_ns - t->alone_check_ns < ALONE_CHECK_NS && t->alone_check_ns)
+		return t->alone_ns == t->alone_check_ns;
+	t->alone_check_ns = now_ns;
+	n = sm_nvml_processes(t->nvml, stack, &infos);
+	for (i = 0; i < n && !others; i++)
+		others = !in_job((pid_t)infos[i].pid, now_ns);
+	if (infos != stack)
+		free(infos);
+	if (n >= 0 && !others)
+		t->alone_ns = now_ns;
+	return t->alone_ns == now_ns;
+}
+
 /* A new occurrence of the job's slot begins: learn from the last one how
  * long the job's queued work ran on after its close, and pay debt. */
-static void slot_begin(struct tdev *t, uint64_t start, uint64_t end, int alone)
+static void slot_begin(struct tdev *t, uint64_t start, uint64_t end, int solo)
 {
 	uint64_t len = end - start, cap = len / 2, d, over, delay;
 
@@ -354,7 +374,7 @@ static void slot_begin(struct tdev *t, uint64_t start, uint64_t end, int alone)
 		 * the slot) ran in other jobs' time: the job owes it, and opens
 		 * its next slots that much later.  Alone, NVML's debt counts it
 		 * already. */
-		if (!alone && t->margin_ns >= cap * 7 / 8 && over && t->debt_ns < SLOT_DEBT_NS)
+		if (!solo && t->margin_ns >= cap * 7 / 8 && over && t->debt_ns < SLOT_DEBT_NS)
 			t->debt_ns += over;
 	}
 	if (t->margin_ns > cap)
@@ -378,16 +398,15 @@ static uint64_t slot_step(struct tdev *t, uint64_t now_ns, uint64_t rt)
 	uint64_t start, end, next, bits = 0;
 	uint32_t waited = (uint32_t)__atomic_load_n(word(t->d, SM_THR_WAITED), __ATOMIC_RELAXED);
 	int inside = sm_slot_find(&t->slots, rt, &start, &end), in, open;
-	/* NVML's per-process time is exact only for a job alone on the GPU:
-	 * only then may a debt it shows (kernels longer than the slot) close
-	 * the slot. */
-	int alone = rt / 1000 - t->foreign_us > ALONE_US;
+	/* Only for a job alone may NVML's debt (kernels longer than the slot)
+	 * close the slot. */
+	int solo = alone(t, now_ns);
 
 	if (inside && start != t->occ_start)
-		slot_begin(t, start, end, alone);
+		slot_begin(t, start, end, solo);
 	in = inside && rt >= t->occ_open && rt < t->occ_close;
 	if (in) {
-		open = !(alone && t->pred < -ALONE_DEBT_NS);
+		open = !(solo && t->pred < -ALONE_DEBT_NS);
 		next = t->occ_close;
 	} else {
 		/* Out of its slot, a job spends credit only while it is not busy:
@@ -425,7 +444,7 @@ static int lead(struct tdev *t, uint64_t now_ns)
 	t->period_us = TICK_NS / 1000;
 	t->ratio = 1000000;
 	t->pred = 0;
-	t->foreign_us = 0;
+	t->alone_ns = t->alone_check_ns = 0;
 	t->occ_start = t->occ_end = 0;
 	t->margin_ns = t->debt_ns = 0;
 	t->in_slot = 0;

@@ -13,7 +13,7 @@
 # docs/compute.png).  Takes about 6 minutes.
 #
 # Environment: OUT (default ./out), SECS, LOADS (default burner,matmul,graph),
-# LIMITS (default 10,25,50,75), NVCC (default nvcc).
+# LIMITS (default 10,25,50,75), NVCC (default nvcc), NO_SLOTS (set: no time slots).
 
 set -eu
 
@@ -37,4 +37,4 @@ fi
 # The loads must not inherit a preload or limit from this shell.
 unset LD_PRELOAD CUDA_DEVICE_SM_LIMIT
 exec timeout 530 python3 test/gpu/compute_bench.py --lib "$lib" --burner build/gpu/burner --out "$out" \
-	--secs "${SECS:-12}" --loads "${LOADS:-burner,matmul,graph}" --limits "${LIMITS:-10,25,50,75}" "$@"
+	${NO_SLOTS:+--no-slots} --secs "${SECS:-12}" --loads "${LOADS:-burner,matmul,graph}" --limits "${LIMITS:-10,25,50,75}" "$@"

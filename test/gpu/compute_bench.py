@@ -100,17 +100,20 @@ class Bench:
         return [sys.executable, os.path.join(HERE, "compute_load.py"), load, str(secs)]
 
     def run(self, jobs, secs):
-        """jobs: [(name, limit or None, [load, ...])].  Returns per job: windows
-        (list of %), device windows, samples [(t, %)], rates."""
+        """jobs: [(name, limit or None, [load, ...], slot or None)].  Returns per
+        job: windows (list of %), device windows, samples [(t, %)], rates."""
         procs = []
-        for name, limit, loads in jobs:
+        for name, limit, loads, slot in jobs:
             self.jobid += 1
             env = dict(os.environ, SLURM_JOB_ID=str(self.jobid),
                        SOFTMIG_LOG_FILE=os.path.join(self.a.out, "softmig.log"))
             env.pop("CUDA_DEVICE_SM_LIMIT", None)
+            env.pop("SOFTMIG_SM_SLOT", None)
             if limit is not None:
                 env["LD_PRELOAD"] = self.a.lib
                 env["CUDA_DEVICE_SM_LIMIT"] = str(limit)
+            if slot and not self.a.no_slots:
+                env["SOFTMIG_SM_SLOT"] = slot
             for load in loads:
                 procs.append(Proc(name, self.cmd(load, secs + 3), env))
         for p in procs:
@@ -222,6 +225,8 @@ def main():
     ap.add_argument("--limits", default="10,25,50,75")
     ap.add_argument("--bench-launch")
     ap.add_argument("--cubin")
+    ap.add_argument("--no-slots", action="store_true",
+                    help="no SOFTMIG_SM_SLOT: the NVML controller alone, as before time slots")
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
     b = Bench(a)
@@ -232,13 +237,15 @@ def main():
         name = subprocess.run(["nvidia-smi", "--query-gpu=name,driver_version", "--format=csv,noheader"],
                               capture_output=True, text=True).stdout.strip()
         md += ["GPU: %s. Windows of 1 s over %g s per run; job utilisation from "
-               "nvmlDeviceGetProcessUtilization summed over the job's pids." % (name, a.secs), ""]
+               "nvmlDeviceGetProcessUtilization summed over the job's pids. %s" % (
+                   name, a.secs, "No time slots (NVML controller alone)." if a.no_slots else
+                   "Time slots as softmig-conf gives them (a single job at L: SOFTMIG_SM_SLOT=0-L)."), ""]
     except OSError:
         pass
     plots = []
     base, base_clock = {}, {}
     for load in loads:
-        r = b.run([("job", None, [load])], min(a.secs, 8))["job"]
+        r = b.run([("job", None, [load], None)], min(a.secs, 8))["job"]
         base[load] = r["rate"]
         if load == "burner" and r.get("iters"):
             b.burner_iters = r["iters"]
@@ -249,7 +256,7 @@ def main():
            "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for load in loads:
         for lim in limits:
-            r = b.run([("job", lim, [load])], a.secs)["job"]
+            r = b.run([("job", lim, [load], "0-%d" % lim)], a.secs)["job"]
             med, merr, p90 = stats(r["win"], lim)
             dmed = statistics.median(r["dev"]) if r["dev"] else float("nan")
             thr = 100.0 * r["rate"] / base[load] if base[load] else float("nan")
@@ -272,7 +279,7 @@ def main():
                     100.0 * r[n]["rate"] / base["burner"] if base.get("burner") else float("nan"),
                     100.0 * r[n]["rate"] / tr if tr else float("nan")) for n in names}
 
-    r = b.run([("a", 30, ["burner"]), ("b", 70, ["burner"])], a.secs)
+    r = b.run([("a", 30, ["burner"], "0-30"), ("b", 70, ["burner"], "30-100")], a.secs)
     sh = shares(r, ["a", "b"])
     for n, lim in (("a", 30), ("b", 70)):
         med, merr, p90 = stats(r[n]["win"], lim)
@@ -280,11 +287,11 @@ def main():
         md.append("| 30/70 | %s | %d | %.1f | %.1f | %.1f | %.1f | %s |" % (
             n, lim, med, us, thr, ts, ok(abs(ts - lim) <= 3 and abs(us - lim) <= 3)))
     plots.append(("two jobs 30/70", r, {"a": 30, "b": 70}))
-    q = [("q%d" % i, 25, ["burner"]) for i in range(4)]
+    q = [("q%d" % i, 25, ["burner"], "%d-%d" % (25 * i, 25 * i + 25)) for i in range(4)]
     r = b.run(q, a.secs)
     total = 0.0
-    sh = shares(r, [n for n, _, _ in q])
-    for n, _, _ in q:
+    sh = shares(r, [n for n, _, _, _ in q])
+    for n, _, _, _ in q:
         med, merr, p90 = stats(r[n]["win"], 25)
         total += r[n]["rate"]
         us, thr, ts = sh[n]
@@ -293,7 +300,7 @@ def main():
     share = 100.0 * total / base["burner"] if base.get("burner") else float("nan")
     md += ["", "Four quarter jobs together: %.1f%% of one unthrottled burner's throughput (target >= 95%%): %s."
            % (share, ok(share >= 95)), ""]
-    plots.append(("four quarter jobs", r, {n: 25 for n, _, _ in q}))
+    plots.append(("four quarter jobs", r, {n: 25 for n, _, _, _ in q}))
     print("\n".join(md[-12:]), flush=True)
     if a.bench_launch and a.cubin:
         rows = bench_launch(a)
