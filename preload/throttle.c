@@ -55,8 +55,10 @@
 #define PIDCACHE 64
 #define SAMPLES 256
 #define ALONE_CHECK_NS 1000000000ULL  /* how often the leader looks for other jobs' processes */
-#define ALONE_DEBT_NS 100000000LL     /* in its slot, a job alone waits only beyond this debt */
-#define CONFINE_MS 1000U              /* a job that waited this recently keeps to its slot */
+#define ALONE_DEBT_NS ((int64_t)SM_SLOT_PERIOD_NS) /* in its slot, a job alone waits only
+						     * beyond this debt (a slot's own swing is less) */
+#define CONFINE_MS (2 * (uint32_t)(SM_SLOT_PERIOD_NS / 1000000ULL)) /* a job that waited this
+						     * recently keeps to its slot */
 #define SLOT_DEBT_NS 10000000000ULL   /* most slot time a job can owe */
 
 typedef nvmlReturn_t (*putil_fn)(nvmlDevice_t, nvmlProcessUtilizationSample_t *, unsigned int *,
@@ -657,6 +659,7 @@ static void wait_open(int o, uint64_t *gate, CUstream stream)
 	}
 	if (drain) /* still running when the slot came back: at least this */
 		report_drain(t, now - closed_at);
+	__atomic_store_n(word(t->d, SM_THR_WAITED), (uint64_t)(ms32(now) | 1), __ATOMIC_RELAXED);
 	dt = now - t0;
 	__atomic_add_fetch(&t->throttled_ns, dt, __ATOMIC_RELAXED);
 	__atomic_add_fetch(word(t->d, SM_THR_THROTTLED), dt, __ATOMIC_RELAXED);

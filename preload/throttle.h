@@ -24,7 +24,7 @@ enum {
 	SM_THR_LIMIT = 5,     /* limit the controller enforces, percent */
 	SM_THR_DRAIN = 6,     /* time slots: longest wait (ns) for the job's queued work to
 			       * finish after its slot closed, reported by waiting threads */
-	SM_THR_WAITED = 7     /* CLOCK_MONOTONIC ms (low 32 bits) a thread last waited */
+	SM_THR_WAITED = 7     /* CLOCK_MONOTONIC ms (low 32 bits) a thread last began or ended a wait */
 };
 
 #define SM_GATE_CLOSED 1ULL
