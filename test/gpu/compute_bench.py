@@ -146,12 +146,17 @@ class Bench:
         res = {}
         for n in names:
             wins, devw, samples = [], [], []
+            # A window is 1 s of NVML's samples (five of 200 ms), not the
+            # polls of 1 s of wall time, which may cover 0.8 or 1.2 s.
+            busy = span = 0.0
+            for p in polls:
+                busy += p[1][n]
+                span += p[2]
+                if span >= 0.99e6:
+                    wins.append(100.0 * busy / span)
+                    busy = span = 0.0
             for w in range(int(secs)):
-                ps = [p for p in polls if w <= p[0] < w + 1]
-                span = sum(p[2] for p in ps)
-                if span > 0:
-                    wins.append(100.0 * sum(p[1][n] for p in ps) / span)
-                dv = [p[3] for p in ps if p[3] is not None]
+                dv = [p[3] for p in polls if w <= p[0] < w + 1 and p[3] is not None]
                 if dv:
                     devw.append(statistics.mean(dv))
             for p in polls:
