@@ -23,7 +23,7 @@ static const char *const key_names[K_NKEYS] = {
 	"SOFTMIG_SM_SLOT", "SOFTMIG_GPU",
 };
 
-/* Keys that take a device suffix "_<i>" (and whether they need one). */
+/* Keys that take a device suffix "_<i>" (SOFTMIG_GPU only with one). */
 #define PER_DEVICE(k) ((k) == K_MEM || (k) == K_SM || (k) == K_SLOT || (k) == K_GPU)
 
 /* What a config or the environment asked for; index SM_MAX_DEVICES is

@@ -91,8 +91,8 @@ struct tdev {
 	uint64_t period_us;     /* NVML's sampling period as seen */
 	int64_t ratio;          /* busy time per open time, parts per million */
 	int64_t pred;           /* credit, less what the job used that NVML has not reported */
-	uint64_t alone_ns;      /* when the GPU last had no process of another job (0: never) */
-	uint64_t alone_check_ns;
+	int solo;               /* no process of another job on the GPU, last we looked */
+	uint64_t solo_check_ns; /* when we looked */
 	/* leader only, time slots (CLOCK_REALTIME ns) */
 	uint64_t occ_start, occ_end; /* the slot range now or last in use */
 	uint64_t occ_open, occ_close;/* the gate is open between these */
@@ -113,12 +113,17 @@ static struct {
 	uint64_t t;
 } pidcache[PIDCACHE];
 
-static uint64_t realtime_us(void)
+static uint64_t realtime_ns(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000ULL + (uint64_t)ts.tv_nsec / 1000ULL;
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t realtime_us(void)
+{
+	return realtime_ns() / 1000ULL;
 }
 
 static uint32_t ms32(uint64_t ns)
@@ -207,9 +212,7 @@ static int measure(struct tdev *t, uint64_t seen, uint64_t now_us, uint64_t now_
 		}
 	for (i = 0; i < n; i++) {
 		uint64_t ts = s[i].timeStamp > *covered ? *covered : s[i].timeStamp;
-		if (ts <= seen)
-			continue;
-		if (!in_job((pid_t)s[i].pid, now_ns))
+		if (ts <= seen || !in_job((pid_t)s[i].pid, now_ns))
 			continue;
 		*busy += (uint64_t)(s[i].smUtil > 100 ? 100 : s[i].smUtil) * (ts - seen) * 10ULL;
 	}
@@ -240,6 +243,14 @@ static uint64_t open_between(const struct tdev *t, uint64_t from, uint64_t to)
 	return sum;
 }
 
+/* The most credit a job banks: limit x BURST_NS, at most BURST_MAX_NS. */
+static int64_t burst_cap(const struct tdev *t)
+{
+	int64_t cap = BURST_NS * t->limit / 100;
+
+	return cap < BURST_MAX_NS ? cap : BURST_MAX_NS;
+}
+
 /* Opens or closes the gate (bits: SM_GATE_SLOT_END), and keeps the history
  * of when it was open for the predictor. */
 static void set_gate(struct tdev *t, int open, uint64_t bits, uint64_t now_ns, uint64_t now_us)
@@ -262,7 +273,7 @@ static void set_gate(struct tdev *t, int open, uint64_t bits, uint64_t now_ns, u
 static void control(struct tdev *t, uint64_t now_ns)
 {
 	uint64_t now_us = realtime_us(), seen, covered, busy, dt, opened, horizon;
-	int64_t credit, cap = BURST_NS * t->limit / 100 < BURST_MAX_NS ? BURST_NS * t->limit / 100 : BURST_MAX_NS;
+	int64_t credit, cap = burst_cap(t);
 	int64_t pred;
 	int64_t ratio = t->ratio;
 	int open, fresh;
@@ -342,17 +353,16 @@ static int alone(struct tdev *t, uint64_t now_ns)
 	nvmlProcessInfo_t stack[SM_PROC_STACK], *infos = stack;
 	int n, i, others = 0;
 
-	if (now_ns - t->alone_check_ns < ALONE_CHECK_NS && t->alone_check_ns)
-		return t->alone_ns == t->alone_check_ns;
-	t->alone_check_ns = now_ns;
+	if (t->solo_check_ns && now_ns - t->solo_check_ns < ALONE_CHECK_NS)
+		return t->solo;
+	t->solo_check_ns = now_ns;
 	n = sm_nvml_processes(t->nvml, stack, &infos);
 	for (i = 0; i < n && !others; i++)
 		others = !in_job((pid_t)infos[i].pid, now_ns);
 	if (infos != stack)
 		free(infos);
-	if (n >= 0 && !others)
-		t->alone_ns = now_ns;
-	return t->alone_ns == now_ns;
+	t->solo = n >= 0 && !others;
+	return t->solo;
 }
 
 /* A new occurrence of the job's slot begins: learn from the last one how
@@ -396,7 +406,7 @@ static void slot_begin(struct tdev *t, uint64_t start, uint64_t end, int solo)
  * CLOCK_MONOTONIC time of the next change. */
 static uint64_t slot_step(struct tdev *t, uint64_t now_ns, uint64_t rt)
 {
-	int64_t reserve = (BURST_NS * t->limit / 100 < BURST_MAX_NS ? BURST_NS * t->limit / 100 : BURST_MAX_NS) / 2;
+	int64_t reserve = burst_cap(t) / 2;
 	uint64_t start, end, next, bits = 0;
 	uint32_t waited = (uint32_t)__atomic_load_n(word(t->d, SM_THR_WAITED), __ATOMIC_RELAXED);
 	int inside = sm_slot_find(&t->slots, rt, &start, &end), in, open;
@@ -446,7 +456,8 @@ static int lead(struct tdev *t, uint64_t now_ns)
 	t->period_us = TICK_NS / 1000;
 	t->ratio = 1000000;
 	t->pred = 0;
-	t->alone_ns = t->alone_check_ns = 0;
+	t->solo = 0;
+	t->solo_check_ns = 0;
 	t->occ_start = t->occ_end = 0;
 	t->margin_ns = t->debt_ns = 0;
 	t->in_slot = 0;
@@ -467,14 +478,6 @@ static void maybe_log(int o, struct tdev *t, uint64_t now_ns)
 	t->last_log_ns = now_ns;
 	sm_log(SM_EVENT, o, "throttle", "throttled_ms=%llu sm_limit=%d", (unsigned long long)(delta / 1000000ULL),
 	       t->limit);
-}
-
-static uint64_t realtime_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
 /* Wakes every TICK, and at the slot boundaries of the devices it leads. */
