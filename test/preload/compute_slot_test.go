@@ -40,8 +40,8 @@ func TestComputeSlots30And70(t *testing.T) {
 	computeTest(t)
 	r := newRig(t)
 	u := r.runJobs(1500, 4,
-		slotJob("a", uniqueJob(), 30, "0-30", []string{"secs=6", "us=1000", "sync=8"}),
-		slotJob("b", uniqueJob(), 70, "30-100", []string{"secs=6", "us=1000", "sync=8"}))
+		slotJob("a", uniqueJob(), 30, "0-30", []string{"secs=6", "us=1000", "sync=16"}),
+		slotJob("b", uniqueJob(), 70, "30-100", []string{"secs=6", "us=1000", "sync=16"}))
 	near(t, u, "a", 30, 3)
 	near(t, u, "b", 70, 3)
 }
