@@ -12,9 +12,14 @@ WARN     := -Wall -Wextra -Werror -Werror=implicit-function-declaration \
             -Werror=int-conversion -Werror=incompatible-pointer-types \
             -Wno-format-truncation
 CFLAGS   ?= -O2 -g
-BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -fPIC $(WARN)
+BASE_CFLAGS = -std=c11 -D_GNU_SOURCE -fPIC $(WARN) $(DEFS_CFLAGS)
 
 -include config.mak
+# RUNDIR, LOGDIR: the one definition of the paths the library trusts.
+include internal/defs/defs.mk
+DEFS_CFLAGS := -DSM_RUN_DIR='"$(RUNDIR)"' -DSM_LOG_DIR='"$(LOGDIR)"'
+GO_LDFLAGS  := -X github.com/softmig/softmig/internal/defs.runDir=$(RUNDIR) \
+               -X github.com/softmig/softmig/internal/defs.logDir=$(LOGDIR)
 
 PRELOAD_SRCS := $(sort $(wildcard preload/*.c))
 PRELOAD_ASM  := $(sort $(wildcard preload/*.S))
@@ -84,10 +89,10 @@ $(BUILD)/test/%: test/cprog/%.c test/cprog/*.h $(PRELOAD_HDRS) $(BUILD)/sim/libc
 tools:
 	@mkdir -p $(BUILD)/bin
 	@if ls cmd/*/*.go >/dev/null 2>&1; then echo "$(GO) build -o $(BUILD)/bin/ ./cmd/..."; \
-	    $(GO) build -o $(BUILD)/bin/ ./cmd/...; fi
+	    $(GO) build -ldflags "$(GO_LDFLAGS)" -o $(BUILD)/bin/ ./cmd/...; fi
 
 test: all
-	$(GO) test -count=1 ./...
+	$(GO) test -ldflags "$(GO_LDFLAGS)" -count=1 ./...
 
 demo: all
 	./scripts/demo.sh

@@ -349,17 +349,17 @@ static int read_config(const char *path, char *buf, size_t len, size_t *n, char 
 	int fd, dfd, saved;
 	ssize_t r;
 
-	dfd = open(SM_CONF_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	dfd = open(SM_RUN_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	if (dfd < 0) {
 		if (errno == ENOENT)
 			return 1;
-		snprintf(err, errlen, "%s: cannot open: %s", SM_CONF_DIR, strerror(errno));
+		snprintf(err, errlen, "%s: cannot open: %s", SM_RUN_DIR, strerror(errno));
 		return -1;
 	}
 	if (sm_fstat(dfd, &st) != 0 || st.st_uid != 0 || (st.st_mode & 022)) {
 		close(dfd);
 		snprintf(err, errlen, "%s: directory must be owned by root and writable only by root",
-			 SM_CONF_DIR);
+			 SM_RUN_DIR);
 		return -1;
 	}
 	fd = openat(dfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
@@ -368,32 +368,32 @@ static int read_config(const char *path, char *buf, size_t len, size_t *n, char 
 		if (errno == ENOENT)
 			return 1;
 		if (errno == ELOOP)
-			snprintf(err, errlen, "%s/%s: is a symbolic link", SM_CONF_DIR, path);
+			snprintf(err, errlen, "%s/%s: is a symbolic link", SM_RUN_DIR, path);
 		else
-			snprintf(err, errlen, "%s/%s: cannot open: %s", SM_CONF_DIR, path, strerror(errno));
+			snprintf(err, errlen, "%s/%s: cannot open: %s", SM_RUN_DIR, path, strerror(errno));
 		return -1;
 	}
 	if (sm_fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
-		snprintf(err, errlen, "%s/%s: not a regular file", SM_CONF_DIR, path);
+		snprintf(err, errlen, "%s/%s: not a regular file", SM_RUN_DIR, path);
 		return -1;
 	}
 	if (st.st_uid != 0 || (st.st_mode & 022)) {
 		close(fd);
 		snprintf(err, errlen, "%s/%s: must be owned by root and writable only by root (mode 0644)",
-			 SM_CONF_DIR, path);
+			 SM_RUN_DIR, path);
 		return -1;
 	}
 	if ((size_t)st.st_size >= len) {
 		close(fd);
-		snprintf(err, errlen, "%s/%s: larger than %zu bytes", SM_CONF_DIR, path, len - 1);
+		snprintf(err, errlen, "%s/%s: larger than %zu bytes", SM_RUN_DIR, path, len - 1);
 		return -1;
 	}
 	r = sm_read_fd(fd, buf, len);
 	saved = errno;
 	close(fd);
 	if (r < 0) {
-		snprintf(err, errlen, "%s/%s: read: %s", SM_CONF_DIR, path, strerror(saved));
+		snprintf(err, errlen, "%s/%s: read: %s", SM_RUN_DIR, path, strerror(saved));
 		return -1;
 	}
 	*n = (size_t)r;
@@ -438,7 +438,7 @@ hidden int sm_config_load(struct sm_config *cfg)
 			return SM_FAILCLOSED;
 		}
 		if (r == 0) {
-			snprintf(cfg->source, sizeof(cfg->source), "%s/%s", SM_CONF_DIR, name);
+			snprintf(cfg->source, sizeof(cfg->source), "%s/%s", SM_RUN_DIR, name);
 			if (sm_config_parse(cfg, buf, n, err, sizeof(err)) != 0) {
 				snprintf(cfg->fail_reason, sizeof(cfg->fail_reason), "%s: %s", cfg->source, err);
 				return SM_FAILCLOSED;

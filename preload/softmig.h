@@ -25,8 +25,11 @@
 #define unlikely(x) __builtin_expect(!!(x), 0)
 
 #define SOFTMIG_VERSION "0.1.0"
-#define SM_CONF_DIR "/var/run/softmig"
-#define SM_LOG_DIR "/var/log/softmig"
+/* The directories the library trusts come from internal/defs/defs.mk, given
+ * by the Makefile (make RUNDIR=...); there is no default here on purpose. */
+#if !defined(SM_RUN_DIR) || !defined(SM_LOG_DIR)
+#error "SM_RUN_DIR and SM_LOG_DIR come from internal/defs/defs.mk: build with make"
+#endif
 #define SM_JOB_MAX 32
 
 /* ---- init.c: once-state and per-thread re-entry guard ------------------ */

@@ -28,6 +28,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/softmig/softmig/internal/defs"
 	"io"
 	"os"
 	"os/signal"
@@ -92,7 +93,7 @@ type deps struct {
 func hostDeps(ctx context.Context) deps {
 	return deps{
 		open: func(procRoot string) (smi.Source, error) { return smi.OpenNVML(procRoot) },
-		env: smi.Env{ProcRoot: "/proc", ConfDir: "/var/run/softmig", LookupEnv: os.LookupEnv,
+		env: smi.Env{ProcRoot: "/proc", ConfDir: defs.RunDir(), LookupEnv: os.LookupEnv,
 			UID: os.Getuid()},
 		exec:    func(path string, argv []string) error { return syscall.Exec(path, argv, os.Environ()) },
 		selfExe: "/proc/self/exe",

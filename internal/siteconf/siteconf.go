@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/softmig/softmig/internal/defs"
 	"io"
 	"os"
 	"path/filepath"
@@ -67,7 +68,7 @@ type Paths struct {
 
 // Defaults returns the paths used where the site config leaves them out.
 func Defaults() Paths {
-	return Paths{RunDir: "/var/run/softmig", RegionDir: "/var/run/softmig", LogDir: "/var/log/softmig", Scontrol: "scontrol"}
+	return Paths{RunDir: defs.RunDir(), RegionDir: defs.RunDir(), LogDir: defs.LogDir(), Scontrol: "scontrol"}
 }
 
 // Allowed reports whether <type>.<d> is an allowed slice of this GPU type.

@@ -2,6 +2,7 @@ package siteconf
 
 import (
 	"errors"
+	"github.com/softmig/softmig/internal/defs"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -67,7 +68,7 @@ func TestParseDefaults(t *testing.T) {
 		t.Errorf("gpu = %+v, want no memory and no slices", g)
 	}
 	c, err = Parse(strings.NewReader("gpus:\n  x:\n    shards: 2\npaths:\n  region_dir: /r\n"), "x")
-	if err != nil || c.Paths.RegionDir != "/r" || c.Paths.RunDir != "/var/run/softmig" {
+	if err != nil || c.Paths.RegionDir != "/r" || c.Paths.RunDir != defs.RunDir() {
 		t.Fatalf("region_dir alone: %+v, %v", c, err)
 	}
 }

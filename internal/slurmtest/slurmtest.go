@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/softmig/softmig/internal/defs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,7 +22,7 @@ import (
 
 // RunDir is where the prolog writes job configs: the real path, since the
 // prolog runs as root and the library trusts only it.
-const RunDir = "/var/run/softmig"
+var RunDir = defs.RunDir()
 
 // User is the unprivileged user created for tests.
 const User = "smtest"

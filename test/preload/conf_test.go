@@ -2,6 +2,7 @@ package preloadtest
 
 import (
 	"fmt"
+	"github.com/softmig/softmig/internal/defs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,7 +10,7 @@ import (
 	"testing"
 )
 
-const confDir = "/var/run/softmig"
+var confDir = defs.RunDir()
 
 // jobCgroup puts processes into a real Slurm-shaped job cgroup
 // (.../slurm_smtest/uid_0/job_<id>) and returns the id and a wrapper
