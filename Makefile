@@ -24,7 +24,7 @@ GO_LDFLAGS  := -X github.com/softmig/softmig/internal/defs.runDir=$(RUNDIR) \
 PRELOAD_SRCS := $(sort $(wildcard preload/*.c))
 PRELOAD_ASM  := $(sort $(wildcard preload/*.S))
 PRELOAD_HDRS := $(wildcard preload/*.h)
-SIM_COMMON   := $(sort $(wildcard sim/state_*.c))
+SIM_COMMON   := $(sort $(wildcard sim/state_*.c)) preload/size.c
 SIM_CUDA     := $(sort $(wildcard sim/cuda_*.c)) $(SIM_COMMON)
 SIM_NVML     := $(sort $(wildcard sim/nvml_*.c)) $(SIM_COMMON)
 SIM_HDRS     := $(wildcard sim/*.h) $(PRELOAD_HDRS)
