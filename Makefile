@@ -71,11 +71,11 @@ $(BUILD)/bench/libcuda.so.1: test/bench/nulldriver.c $(PRELOAD_HDRS)
 # library's parsers directly; the others link -lcuda.
 cprogs: $(CPROGS)
 
-UNIT_SRCS := preload/size.c preload/util.c preload/job.c preload/config.c
+UNIT_SRCS := preload/size.c preload/util.c preload/job.c preload/config.c preload/log.c
 
 $(BUILD)/test/unit: test/cprog/unit.c $(UNIT_SRCS) $(PRELOAD_HDRS)
 	@mkdir -p $(BUILD)/test
-	$(CC) $(BASE_CFLAGS) $(CFLAGS) -Ipreload -o $@ $< $(UNIT_SRCS)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -Ipreload -o $@ $< $(UNIT_SRCS) -lpthread
 
 $(BUILD)/test/dl_%: test/cprog/dl_%.c test/cprog/*.h $(PRELOAD_HDRS)
 	@mkdir -p $(BUILD)/test

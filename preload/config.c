@@ -35,6 +35,7 @@ struct request {
 	uint64_t sm[SM_MAX_DEVICES + 1];
 	int has_slot[SM_MAX_DEVICES + 1];
 	uint64_t slot[SM_MAX_DEVICES + 1][2];
+	int has_gpu[SM_MAX_DEVICES + 1];
 	int has_oom, has_log, has_region, has_disabled;
 	uint64_t oom, log;
 	char region[512];
@@ -116,6 +117,27 @@ bad:
 	return "not ascending, disjoint percent ranges A-B[,C-D...] with 0 <= A < B <= 100 (example: 25-50)";
 }
 
+/* What Go's filepath.Clean leaves unchanged: "/" or "/a/b", without
+ * empty, "." or ".." components and without a trailing slash. */
+static int clean_abs_path(const char *p)
+{
+	const char *c;
+
+	if (p[0] != '/')
+		return 0;
+	if (p[1] == 0)
+		return 1;
+	for (c = p + 1;; ) {
+		const char *e = strchr(c, '/');
+		size_t n = e ? (size_t)(e - c) : strlen(c);
+		if (n == 0 || (n == 1 && c[0] == '.') || (n == 2 && c[0] == '.' && c[1] == '.'))
+			return 0;
+		if (!e)
+			return 1;
+		c = e + 1;
+	}
+}
+
 /* Sets one key; returns NULL or an error text. */
 static const char *set_key(struct request *rq, int key, int idx, const char *val)
 {
@@ -157,8 +179,8 @@ static const char *set_key(struct request *rq, int key, int idx, const char *val
 	case K_REGION:
 		if (rq->has_region)
 			return "given twice";
-		if (val[0] != '/' || strstr(val, "/../") || strlen(val) >= sizeof(rq->region))
-			return "must be an absolute path without /../";
+		if (!clean_abs_path(val) || strlen(val) >= sizeof(rq->region))
+			return "must be a clean absolute path (no //, /./, /../, trailing /) under 512 bytes";
 		rq->has_region = 1;
 		sm_strlcpy(rq->region, val, sizeof(rq->region));
 		return NULL;
@@ -169,10 +191,17 @@ static const char *set_key(struct request *rq, int key, int idx, const char *val
 		return parse_slot(val, rq->slot[idx]);
 	case K_GPU:
 		/* Slurm's index of the GPU, for softmig-conf's slot allocation. */
+		if (rq->has_gpu[idx])
+			return "given twice";
+		rq->has_gpu[idx] = 1;
 		return sm_parse_uint(val, 1023, &v) != 0 ? "not a GPU index 0-1023" : NULL;
 	case K_DISABLED:
+		if (rq->has_disabled)
+			return "given twice";
+		if (!*val)
+			return "empty reason (say why the job has no GPU)";
 		rq->has_disabled = 1;
-		sm_strlcpy(rq->disabled, *val ? val : "disabled by the administrator", sizeof(rq->disabled));
+		sm_strlcpy(rq->disabled, val, sizeof(rq->disabled));
 		return NULL;
 	}
 	return "unknown key";
@@ -183,6 +212,10 @@ static int parse_text(struct request *rq, const char *text, size_t len, char *er
 	const char *p = text, *end = text + len;
 	int lineno = 0;
 
+	if (len > CONF_MAX) {
+		snprintf(err, errlen, "larger than %d bytes", CONF_MAX);
+		return -1;
+	}
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		const char *le = nl ? nl : end;
@@ -292,13 +325,13 @@ hidden int sm_config_parse(struct sm_config *cfg, const char *text, size_t len, 
 
 	memset(&rq, 0, sizeof(rq));
 	if (parse_text(&rq, text, len, err, errlen) != 0)
-		return -1;
+		return SM_CONF_INVALID;
 	if (rq.has_disabled) {
 		snprintf(err, errlen, "%s", rq.disabled);
-		return -1;
+		return SM_CONF_DISABLED;
 	}
 	apply(cfg, &rq);
-	return 0;
+	return SM_CONF_OK;
 }
 
 /* Reads the environment's limits; names the first bad variable in err. */
@@ -342,62 +375,83 @@ static int any_limit(const struct sm_config *cfg)
 	return cfg->oom_killer;
 }
 
-/* 0: safe and read into buf; 1: no config; -1: unsafe/unreadable (err). */
-static int read_config(const char *path, char *buf, size_t len, size_t *n, char *err, size_t errlen)
+/* The safety rules of contract 2, the same in internal/jobconf/file.go:
+ * the directory is a directory (not a symlink), owned by root and not
+ * writable by group or others; the file is a regular file (not a symlink),
+ * owned by root and not writable by group or others.  A missing directory
+ * or file is no config.  Reads dir/name into buf. */
+static int read_config(const char *dir, const char *name, char *buf, size_t len, size_t *n,
+		       char *err, size_t errlen)
 {
 	struct stat st;
 	int fd, dfd, saved;
 	ssize_t r;
 
-	dfd = open(SM_RUN_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	if (dfd < 0) {
 		if (errno == ENOENT)
-			return 1;
-		snprintf(err, errlen, "%s: cannot open: %s", SM_RUN_DIR, strerror(errno));
-		return -1;
+			return SM_CONF_ABSENT;
+		if (errno == ELOOP || errno == ENOTDIR)
+			snprintf(err, errlen, "%s: not a directory (a symbolic link?)", dir);
+		else
+			snprintf(err, errlen, "%s: cannot open: %s", dir, strerror(errno));
+		return SM_CONF_UNSAFE;
 	}
 	if (sm_fstat(dfd, &st) != 0 || st.st_uid != 0 || (st.st_mode & 022)) {
 		close(dfd);
-		snprintf(err, errlen, "%s: directory must be owned by root and writable only by root",
-			 SM_RUN_DIR);
-		return -1;
+		snprintf(err, errlen, "%s: directory must be owned by root and writable only by root (mode 0755)",
+			 dir);
+		return SM_CONF_UNSAFE;
 	}
-	fd = openat(dfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+	fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
 	close(dfd);
 	if (fd < 0) {
 		if (errno == ENOENT)
-			return 1;
+			return SM_CONF_ABSENT;
 		if (errno == ELOOP)
-			snprintf(err, errlen, "%s/%s: is a symbolic link", SM_RUN_DIR, path);
+			snprintf(err, errlen, "%s/%s: is a symbolic link", dir, name);
 		else
-			snprintf(err, errlen, "%s/%s: cannot open: %s", SM_RUN_DIR, path, strerror(errno));
-		return -1;
+			snprintf(err, errlen, "%s/%s: cannot open: %s", dir, name, strerror(errno));
+		return SM_CONF_UNSAFE;
 	}
 	if (sm_fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
-		snprintf(err, errlen, "%s/%s: not a regular file", SM_RUN_DIR, path);
-		return -1;
+		snprintf(err, errlen, "%s/%s: not a regular file", dir, name);
+		return SM_CONF_UNSAFE;
 	}
 	if (st.st_uid != 0 || (st.st_mode & 022)) {
 		close(fd);
 		snprintf(err, errlen, "%s/%s: must be owned by root and writable only by root (mode 0644)",
-			 SM_RUN_DIR, path);
-		return -1;
-	}
-	if ((size_t)st.st_size >= len) {
-		close(fd);
-		snprintf(err, errlen, "%s/%s: larger than %zu bytes", SM_RUN_DIR, path, len - 1);
-		return -1;
+			 dir, name);
+		return SM_CONF_UNSAFE;
 	}
 	r = sm_read_fd(fd, buf, len);
 	saved = errno;
 	close(fd);
 	if (r < 0) {
-		snprintf(err, errlen, "%s/%s: read: %s", SM_RUN_DIR, path, strerror(saved));
-		return -1;
+		snprintf(err, errlen, "%s/%s: read: %s", dir, name, strerror(saved));
+		return SM_CONF_UNSAFE;
 	}
 	*n = (size_t)r;
-	return 0;
+	return SM_CONF_OK;
+}
+
+hidden int sm_config_file(struct sm_config *cfg, const char *dir, const char *name, char *err,
+			  size_t errlen)
+{
+	static char buf[CONF_MAX + 2]; /* one byte more than allowed shows an oversize file */
+	char why[400];
+	size_t n = 0;
+	int r;
+
+	r = read_config(dir, name, buf, sizeof(buf), &n, err, errlen);
+	if (r != SM_CONF_OK)
+		return r;
+	snprintf(cfg->source, sizeof(cfg->source), "%s/%s", dir, name);
+	r = sm_config_parse(cfg, buf, n, why, sizeof(why));
+	if (r != SM_CONF_OK)
+		snprintf(err, errlen, "%s: %s", cfg->source, why);
+	return r;
 }
 
 static void default_region(struct sm_config *cfg)
@@ -414,10 +468,8 @@ static void default_region(struct sm_config *cfg)
 
 hidden int sm_config_load(struct sm_config *cfg)
 {
-	static char buf[CONF_MAX + 1];
 	char name[SM_JOB_MAX + 8], err[400];
 	struct request env;
-	size_t n = 0;
 	int r, env_bad;
 
 	memset(cfg, 0, sizeof(*cfg));
@@ -432,17 +484,10 @@ hidden int sm_config_load(struct sm_config *cfg)
 
 	if (cfg->job[0]) {
 		snprintf(name, sizeof(name), "%s.conf", cfg->job);
-		r = read_config(name, buf, sizeof(buf), &n, err, sizeof(err));
-		if (r < 0) {
-			snprintf(cfg->fail_reason, sizeof(cfg->fail_reason), "%s", err);
+		r = sm_config_file(cfg, SM_RUN_DIR, name, cfg->fail_reason, sizeof(cfg->fail_reason));
+		if (r != SM_CONF_OK && r != SM_CONF_ABSENT)
 			return SM_FAILCLOSED;
-		}
-		if (r == 0) {
-			snprintf(cfg->source, sizeof(cfg->source), "%s/%s", SM_RUN_DIR, name);
-			if (sm_config_parse(cfg, buf, n, err, sizeof(err)) != 0) {
-				snprintf(cfg->fail_reason, sizeof(cfg->fail_reason), "%s: %s", cfg->source, err);
-				return SM_FAILCLOSED;
-			}
+		if (r == SM_CONF_OK) {
 			/* A bad environment cannot loosen anything here: ignore it. */
 			if (!env_bad)
 				tighten(cfg, &env);

@@ -28,22 +28,79 @@ hidden int sm_job_id_valid(const char *s)
 	return digits > 0 && n < SM_JOB_MAX;
 }
 
-/* Finds the first path component "job_<digits>" in /proc/<pid>/cgroup. */
+/* 1 when [s, e) is "job_<digits>" with fewer than SM_JOB_MAX digits. */
+static int job_component(const char *s, const char *e)
+{
+	const char *d = s + 4;
+
+	if (e - s < 5 || e - d >= SM_JOB_MAX || strncmp(s, "job_", 4) != 0)
+		return 0;
+	for (; d < e; d++)
+		if (*d < '0' || *d > '9')
+			return 0;
+	return 1;
+}
+
+/* 1 when [s, e) is "uid_<digits>". */
+static int uid_component(const char *s, const char *e)
+{
+	const char *d = s + 4;
+
+	if (e - s < 5 || strncmp(s, "uid_", 4) != 0)
+		return 0;
+	for (; d < e; d++)
+		if (*d < '0' || *d > '9')
+			return 0;
+	return 1;
+}
+
+/* The job of one line "hierarchy:controllers:path": on the v2 line
+ * ("0::") the first job_<M> component, on a v1 line only one below
+ * /slurm.../uid_<N>/, as slurmd lays it out (internal/job does the same;
+ * testdata/cgroup.tsv pins both). */
+static int job_of_line(const char *line, const char *end, char *job, size_t len)
+{
+	const char *c1 = memchr(line, ':', (size_t)(end - line)), *c2, *p;
+	const char *prev[2] = { NULL, NULL }, *prev_end[2] = { NULL, NULL };
+	int v2;
+
+	if (!c1 || !(c2 = memchr(c1 + 1, ':', (size_t)(end - c1 - 1))))
+		return 0;
+	v2 = c1 == line + 1 && line[0] == '0' && c2 == c1 + 1;
+	for (p = c2 + 1; p <= end;) {
+		const char *e = memchr(p, '/', (size_t)(end - p));
+		if (!e)
+			e = end;
+		if (job_component(p, e) &&
+		    (v2 || (prev[0] && !strncmp(prev[0], "slurm", 5) && prev_end[0] - prev[0] >= 5 &&
+			    uid_component(prev[1], prev_end[1])))) {
+			if ((size_t)(e - p - 4) >= len)
+				return 0;
+			memcpy(job, p + 4, (size_t)(e - p - 4));
+			job[e - p - 4] = 0;
+			return 1;
+		}
+		prev[0] = prev[1];
+		prev_end[0] = prev_end[1];
+		prev[1] = p;
+		prev_end[1] = e;
+		p = e + 1;
+	}
+	return 0;
+}
+
+/* Finds the job of /proc/<pid>/cgroup text: the first line that names one. */
 hidden int sm_job_parse_cgroup(const char *text, char *job, size_t len)
 {
 	const char *p = text;
 
-	while ((p = strstr(p, "/job_")) != NULL) {
-		const char *d = p + 5, *e = d;
-		while (*e >= '0' && *e <= '9')
-			e++;
-		if (e > d && (*e == '/' || *e == '\n' || *e == 0) && (size_t)(e - d) < len &&
-		    (size_t)(e - d) < SM_JOB_MAX) {
-			memcpy(job, d, (size_t)(e - d));
-			job[e - d] = 0;
+	while (*p) {
+		const char *nl = strchr(p, '\n'), *end = nl ? nl : p + strlen(p);
+		if (job_of_line(p, end, job, len))
 			return 1;
-		}
-		p = e;
+		if (!nl)
+			break;
+		p = nl + 1;
 	}
 	return 0;
 }

@@ -113,11 +113,36 @@ hidden const char *sm_quote(const char *s, char *buf, size_t len)
 	return buf;
 }
 
+/* "ts=... level=... job=... pid=... dev=... msg=\"...\"" in buf; returns its
+ * length (< len).  Split from sm_log so that the vectors in
+ * testdata/logrec.tsv can hold it to internal/logrec byte for byte. */
+hidden size_t sm_log_header(char *buf, size_t len, const struct timespec *ts, int level,
+			    const char *job, int pid, int dev, const char *msg)
+{
+	struct tm tm;
+	size_t off;
+	int n;
+
+	gmtime_r(&ts->tv_sec, &tm);
+	n = snprintf(buf, len, "ts=%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ level=%s job=%s pid=%d dev=",
+		     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+		     ts->tv_nsec / 1000, level >= 0 && level <= SM_TRACE ? level_names[level] : "-",
+		     job[0] ? job : "-", pid);
+	off = n > 0 ? (size_t)n : 0;
+	if (dev >= 0)
+		n = snprintf(buf + off, len - off, "%d msg=", dev);
+	else
+		n = snprintf(buf + off, len - off, "- msg=");
+	off += n > 0 ? (size_t)n : 0;
+	off = put_quoted(buf, off, len - 1, msg);
+	buf[off] = 0;
+	return off;
+}
+
 hidden void sm_log(int level, int dev, const char *msg, const char *kvfmt, ...)
 {
 	char buf[1536];
 	struct timespec ts;
-	struct tm tm;
 	size_t off;
 	int saved = errno, n;
 	va_list ap;
@@ -127,18 +152,7 @@ hidden void sm_log(int level, int dev, const char *msg, const char *kvfmt, ...)
 	if (sm_is_secure())
 		return;
 	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	n = snprintf(buf, sizeof(buf), "ts=%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ level=%s job=%s pid=%d dev=",
-		     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-		     ts.tv_nsec / 1000, level_names[level], sm_cfg.job[0] ? sm_cfg.job : "-",
-		     (int)getpid());
-	off = n > 0 ? (size_t)n : 0;
-	if (dev >= 0)
-		n = snprintf(buf + off, sizeof(buf) - off, "%d msg=", dev);
-	else
-		n = snprintf(buf + off, sizeof(buf) - off, "- msg=");
-	off += n > 0 ? (size_t)n : 0;
-	off = put_quoted(buf, off, sizeof(buf) - 2, msg);
+	off = sm_log_header(buf, sizeof(buf) - 1, &ts, level, sm_cfg.job, (int)getpid(), dev, msg);
 	if (kvfmt && *kvfmt) {
 		buf[off++] = ' ';
 		va_start(ap, kvfmt);

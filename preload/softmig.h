@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "cuda_abi.h"
 #include "region_abi.h"
@@ -70,8 +71,21 @@ extern hidden struct sm_config sm_cfg;
 
 /* Fills sm_cfg and returns the mode. */
 hidden int sm_config_load(struct sm_config *cfg);
+
+/* Verdicts on a job config, as internal/jobconf gives them (testdata/jobconf). */
+enum sm_conf_verdict {
+	SM_CONF_OK = 0,
+	SM_CONF_ABSENT,   /* no such file or directory: no config */
+	SM_CONF_UNSAFE,   /* file or directory not root's alone, a symlink, ... */
+	SM_CONF_INVALID,  /* unparsable */
+	SM_CONF_DISABLED  /* SOFTMIG_DISABLED: err holds the reason */
+};
+/* Parses a config's text into cfg; err says why when not SM_CONF_OK. */
 hidden int sm_config_parse(struct sm_config *cfg, const char *text, size_t len,
 			   char *err, size_t errlen);
+/* Checks that dir/name is safe, reads and parses it (sets cfg->source). */
+hidden int sm_config_file(struct sm_config *cfg, const char *dir, const char *name,
+			  char *err, size_t errlen);
 
 /* ---- size.c / util.c -------------------------------------------------------- */
 
@@ -103,6 +117,9 @@ enum sm_level { SM_ERROR, SM_EVENT, SM_WARN, SM_DEBUG, SM_INFO, SM_TRACE };
 hidden void sm_log(int level, int dev, const char *msg, const char *kvfmt, ...)
 	__attribute__((format(printf, 4, 5)));
 hidden void sm_log_reset_after_fork(void);
+/* The fixed keys of a line up to msg, in buf; returns the length. */
+hidden size_t sm_log_header(char *buf, size_t len, const struct timespec *ts, int level,
+			    const char *job, int pid, int dev, const char *msg);
 /* s as a quoted logfmt value, in buf. */
 hidden const char *sm_quote(const char *s, char *buf, size_t len);
 

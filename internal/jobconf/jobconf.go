@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/softmig/softmig/internal/defs"
 	"github.com/softmig/softmig/internal/size"
 )
 
@@ -27,11 +28,16 @@ const (
 	KeyDisabled      = "SOFTMIG_DISABLED"
 	KeySMSlot        = "SOFTMIG_SM_SLOT" // and SOFTMIG_SM_SLOT_<i>
 	KeyGPU           = "SOFTMIG_GPU"     // only as SOFTMIG_GPU_<i>
-	MaxDevices       = 16
+	MaxDevices       = defs.MaxDevices // CUDA ordinals 0..MaxDevices-1
 	MaxFileSize      = 64 << 10
 	MaxLineLength    = 4096
+	MaxRegionPath    = 511 // bytes of SOFTMIG_REGION (the library's buffer holds 512)
 	maxDisabledBytes = 512
 )
+
+// blanks are what the parser trims around lines, keys and values, as the
+// library does (not Unicode spaces: a key must look the same to both).
+const blanks = " \t\r"
 
 var (
 	// ErrSyntax is wrapped by every error about the content of a config.
@@ -59,8 +65,9 @@ type Config struct {
 }
 
 // Parse reads a job config. A key given twice, an unknown key, a bad value,
-// a line without "=", a line over 4096 bytes or a file over 64 KiB is an
-// error wrapping ErrSyntax that names the line.
+// a line without "=", a NUL byte, a line over 4096 bytes or a file over
+// 64 KiB is an error wrapping ErrSyntax that names the line. The library's
+// parser (preload/config.c) gives the same verdicts: testdata/jobconf.
 func Parse(r io.Reader) (*Config, error) {
 	data, err := io.ReadAll(io.LimitReader(r, MaxFileSize+1))
 	if err != nil {
@@ -76,7 +83,10 @@ func Parse(r io.Reader) (*Config, error) {
 		if len(line) > MaxLineLength {
 			return nil, fmt.Errorf("%w: line %d: longer than %d bytes", ErrSyntax, lineno, MaxLineLength)
 		}
-		line = strings.TrimSpace(line)
+		if strings.IndexByte(line, 0) >= 0 {
+			return nil, fmt.Errorf("%w: line %d: contains a NUL byte", ErrSyntax, lineno)
+		}
+		line = strings.Trim(line, blanks)
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
@@ -84,7 +94,7 @@ func Parse(r io.Reader) (*Config, error) {
 		if !ok {
 			return nil, fmt.Errorf("%w: line %d: %q is not KEY=VALUE", ErrSyntax, lineno, line)
 		}
-		key, val = strings.TrimSpace(key), strings.TrimSpace(val)
+		key, val = strings.Trim(key, blanks), strings.Trim(val, blanks)
 		if prev, dup := seen[key]; dup {
 			return nil, fmt.Errorf("%w: line %d: %s given again (first on line %d)", ErrSyntax, lineno, key, prev)
 		}
@@ -148,17 +158,19 @@ func (c *Config) set(key, val string) error {
 		c.SMLimit = &n
 		return err
 	case KeyOOMKiller:
-		n, err := intRange(val, 0, 1)
-		b := n == 1
+		if val != "0" && val != "1" {
+			return fmt.Errorf("%q is not 0 or 1", val)
+		}
+		b := val == "1"
 		c.ActiveOOMKiller = &b
-		return err
+		return nil
 	case KeyLogLevel:
 		n, err := intRange(val, 0, 4)
 		c.LogLevel = &n
 		return err
 	case KeyRegion:
-		if !filepath.IsAbs(val) || filepath.Clean(val) != val {
-			return fmt.Errorf("%q is not a clean absolute path", val)
+		if !filepath.IsAbs(val) || filepath.Clean(val) != val || len(val) > MaxRegionPath {
+			return fmt.Errorf("%q is not a clean absolute path (no //, /./, /../, trailing /) of at most %d bytes", val, MaxRegionPath)
 		}
 		c.Region = val
 		return nil
@@ -205,12 +217,19 @@ func memory(val string) (uint64, error) {
 	return n, nil
 }
 
+// intRange parses decimal digits only (no sign or spaces; leading zeros
+// allowed, as in sizes and in the library's sm_parse_uint).
 func intRange(val string, lo, hi int) (int, error) {
-	n, err := strconv.Atoi(val)
-	if err != nil || n < lo || n > hi || strconv.Itoa(n) != val {
-		return 0, fmt.Errorf("%q is not an integer from %d to %d", val, lo, hi)
+	bad := val == "" || len(strings.TrimLeft(val, "0")) > 9
+	for i := 0; i < len(val); i++ {
+		bad = bad || val[i] < '0' || val[i] > '9'
 	}
-	return n, nil
+	if !bad {
+		if n, _ := strconv.Atoi(val); n >= lo && n <= hi {
+			return n, nil
+		}
+	}
+	return 0, fmt.Errorf("%q is not an integer from %d to %d", val, lo, hi)
 }
 
 // Marshal writes c in the config syntax, in a fixed key order; Parse of

@@ -55,7 +55,7 @@ func TestParseErrors(t *testing.T) {
 		{"sm plus", "CUDA_DEVICE_SM_LIMIT=+5", "0 to 100"},
 		{"device 16", "CUDA_DEVICE_MEMORY_LIMIT_16=1g", "unknown key"},
 		{"device 01", "CUDA_DEVICE_MEMORY_LIMIT_01=1g", "unknown key"},
-		{"oom 2", "ACTIVE_OOM_KILLER=2", "0 to 1"},
+		{"oom 2", "ACTIVE_OOM_KILLER=2", "not 0 or 1"},
 		{"log 5", "SOFTMIG_LOG_LEVEL=5", "0 to 4"},
 		{"relative region", "SOFTMIG_REGION=x.region", "absolute"},
 		{"unclean region", "SOFTMIG_REGION=/a/../b", "absolute"},
@@ -197,18 +197,18 @@ func TestLoadUnsafe(t *testing.T) {
 		{"group writable", func(t *testing.T, dir, path string) {
 			os.WriteFile(path, []byte(""), 0o644)
 			os.Chmod(path, 0o664)
-		}, "writable by group or others"},
+		}, "mode 0664"},
 		{"other writable", func(t *testing.T, dir, path string) {
 			os.WriteFile(path, []byte(""), 0o644)
 			os.Chmod(path, 0o646)
-		}, "writable by group or others"},
+		}, "mode 0646"},
 		{"fifo", func(t *testing.T, dir, path string) {
 			syscall.Mkfifo(path, 0o644)
 		}, "not a regular file"},
 		{"dir writable", func(t *testing.T, dir, path string) {
 			os.WriteFile(path, []byte(""), 0o644)
 			os.Chmod(dir, 0o777)
-		}, "writable by others"},
+		}, "mode 0777"},
 		{"dir not root", func(t *testing.T, dir, path string) {
 			os.WriteFile(path, []byte(""), 0o644)
 			os.Chown(dir, 65534, 65534)
