@@ -85,3 +85,22 @@ func TestCgroupVectors(t *testing.T) {
 		}
 	}
 }
+
+// The library's log encoder writes every vector's line byte for byte
+// (internal/logrec's TestVectors holds the Go encoder to the same lines).
+func TestLogVectors(t *testing.T) {
+	cases := testvec.LogCases(t)
+	data, err := os.ReadFile(testutil.Path(t, testvec.LogFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Split(unit(t, "log", string(data)), "\n")
+	if len(got) != len(cases) {
+		t.Fatalf("unit log answered %d lines for %d vectors", len(got), len(cases))
+	}
+	for i, c := range cases {
+		if got[i] != c.Want {
+			t.Errorf("%s: the library writes\n %s\nwant\n %s", c.Line, got[i], c.Want)
+		}
+	}
+}
