@@ -53,16 +53,21 @@ import (
 	"github.com/alecthomas/kong"
 
 	"github.com/softmig/softmig/internal/cmdline"
+	"github.com/softmig/softmig/internal/defs"
 	"github.com/softmig/softmig/internal/fsutil"
 	"github.com/softmig/softmig/internal/preloadcfg"
+)
+
+// The directories the library trusts, as built (internal/defs).
+var (
+	logDir = defs.LogDir()
+	runDir = defs.RunDir()
 )
 
 // Node paths (as seen on the node, below --root).
 const (
 	libName       = "libsoftmig.so"
 	defaultLibDir = "/var/lib/shared"
-	logDir        = "/var/log/softmig"
-	runDir        = "/var/run/softmig"
 	stateDir      = "/var/lib/softmig"
 	manifestPath  = stateDir + "/install.manifest"
 	confDir       = "/etc/softmig"

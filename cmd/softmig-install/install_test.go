@@ -32,8 +32,8 @@ func TestInstallModes(t *testing.T) {
 				uid, gid int
 			}{
 				{"/var/lib/shared", true, 0o755, 0, 0},
-				{"/var/log/softmig", true, logMode, 0, logGID},
-				{"/var/run/softmig", true, 0o755, 0, 0},
+				{logDir, true, logMode, 0, logGID},
+				{runDir, true, 0o755, 0, 0},
 				{"/var/lib/softmig", true, 0o755, 0, 0},
 				{"/var/lib/shared/libsoftmig.so", false, 0o644, 0, 0},
 				{"/usr/local/bin/softmig-conf", false, 0o755, 0, 0},

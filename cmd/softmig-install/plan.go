@@ -176,7 +176,7 @@ func planFiles(l layout, prefix, from, src string) (files []fileSpec, notes []st
 	}
 	files = append(files,
 		fileSpec{path: logrotateConf, data: logrotate(l, logMode), mode: 0o644, conf: true},
-		fileSpec{path: tmpfilesConf, data: tmpfiles(l), mode: 0o644, conf: true})
+		fileSpec{path: tmpfilesConf, data: tmpfiles(), mode: 0o644, conf: true})
 	return files, notes, nil
 }
 
@@ -209,15 +209,6 @@ func logrotate(l layout, logMode uint32) []byte {
 }
 
 // tmpfiles recreates the job config directory at boot (/run is a tmpfs).
-func tmpfiles(l layout) []byte {
-	dir := runDir
-	if t, err := os.Readlink(l.host("/var/run")); err == nil {
-		if !filepath.IsAbs(t) {
-			t = filepath.Join("/var", t)
-		}
-		if filepath.Clean(t) == "/run" {
-			dir = "/run/softmig"
-		}
-	}
-	return []byte(fmt.Sprintf("# SoftMig job configs (installed by softmig-install).\nd %s 0755 root root -\n", dir))
+func tmpfiles() []byte {
+	return []byte(fmt.Sprintf("# SoftMig job configs (installed by softmig-install).\nd %s 0755 root root -\n", runDir))
 }

@@ -24,7 +24,7 @@
 //
 // Options:
 //
-//	-d, --dir DIR   directory of the logs (default /var/log/softmig)
+//	-d, --dir DIR   directory of the logs (default: the build's, /var/log/softmig)
 //	tail -f         follow the log across rotation and truncation, like tail -F
 //	tail -n N       print the last N records first (default 10)
 //	show --level    only these levels, or 0-4 for what SOFTMIG_LOG_LEVEL=N writes
@@ -45,6 +45,8 @@ import (
 	"time"
 
 	"github.com/alecthomas/kong"
+
+	"github.com/softmig/softmig/internal/defs"
 
 	"github.com/softmig/softmig/internal/cmdline"
 )
@@ -78,7 +80,7 @@ func newEnv(ctx context.Context, stdout, stderr io.Writer) *env {
 }
 
 type cli struct {
-	Dir string `short:"d" default:"/var/log/softmig" placeholder:"DIR" help:"Directory of the per-job logs."`
+	Dir string `short:"d" default:"${log_dir}" placeholder:"DIR" help:"Directory of the per-job logs."`
 
 	Ls      lsCmd      `cmd:"" help:"List the jobs that have a log: size, last event, errors, out-of-memory refusals."`
 	Tail    tailCmd    `cmd:"" help:"Print the last records of a job's log; with -f, follow it."`
@@ -101,6 +103,7 @@ func runEnv(e *env, args []string) error {
 	var c cli
 	kctx, parser, err := cmdline.Parse(&c, args, e.stdout, e.stderr,
 		kong.Name("softmig-log"),
+		kong.Vars{"log_dir": defs.LogDir()},
 		kong.Description("Read the per-job logs of libsoftmig.so: what happened to a job on its GPU slice, and did it need that slice."),
 	)
 	var ex *cmdline.Exit

@@ -28,7 +28,6 @@ const (
 	KeyDisabled      = "SOFTMIG_DISABLED"
 	KeySMSlot        = "SOFTMIG_SM_SLOT" // and SOFTMIG_SM_SLOT_<i>
 	KeyGPU           = "SOFTMIG_GPU"     // only as SOFTMIG_GPU_<i>
-	MaxDevices       = defs.MaxDevices // CUDA ordinals 0..MaxDevices-1
 	MaxFileSize      = 64 << 10
 	MaxLineLength    = 4096
 	MaxRegionPath    = 511 // bytes of SOFTMIG_REGION (the library's buffer holds 512)
@@ -198,7 +197,7 @@ func deviceKey(key string) (string, int, bool) {
 			continue
 		}
 		i, err := strconv.Atoi(rest)
-		if err != nil || i < 0 || i >= MaxDevices || strconv.Itoa(i) != rest {
+		if err != nil || i < 0 || i >= defs.MaxDevices || strconv.Itoa(i) != rest {
 			return "", 0, false
 		}
 		return base, i, true

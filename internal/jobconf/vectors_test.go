@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/softmig/softmig/internal/defs"
 	"github.com/softmig/softmig/internal/testutil"
 	"github.com/softmig/softmig/internal/testvec"
 )
@@ -33,7 +34,7 @@ func verdict(path string) string {
 // values is c as the library applies it to each CUDA ordinal.
 func values(c *Config) testvec.Values {
 	var v testvec.Values
-	for d := 0; d < MaxDevices; d++ {
+	for d := 0; d < defs.MaxDevices; d++ {
 		v.Mem[d] = c.MemoryLimit
 		if m, ok := c.DeviceMemoryLimit[d]; ok {
 			v.Mem[d] = m
