@@ -21,9 +21,15 @@ DEFS_CFLAGS := -DSM_RUN_DIR='"$(RUNDIR)"' -DSM_LOG_DIR='"$(LOGDIR)"'
 GO_LDFLAGS  := -X github.com/softmig/softmig/internal/defs.runDir=$(RUNDIR) \
                -X github.com/softmig/softmig/internal/defs.logDir=$(LOGDIR)
 
+# The paths are compiled in: a build with other values must rebuild the C
+# parts (make tracks files, not flags), so they depend on this stamp, which
+# changes only when the values do.
+DEFS_STAMP  := $(BUILD)/defs.stamp
+$(shell mkdir -p $(BUILD) && echo '$(DEFS_CFLAGS)' | cmp -s - $(DEFS_STAMP) || echo '$(DEFS_CFLAGS)' > $(DEFS_STAMP))
+
 PRELOAD_SRCS := $(sort $(wildcard preload/*.c))
 PRELOAD_ASM  := $(sort $(wildcard preload/*.S))
-PRELOAD_HDRS := $(wildcard preload/*.h)
+PRELOAD_HDRS := $(wildcard preload/*.h) $(DEFS_STAMP)
 SIM_COMMON   := $(sort $(wildcard sim/state_*.c)) preload/size.c
 SIM_CUDA     := $(sort $(wildcard sim/cuda_*.c)) $(SIM_COMMON)
 SIM_NVML     := $(sort $(wildcard sim/nvml_*.c)) $(SIM_COMMON)

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/softmig/softmig/internal/defs"
 	"github.com/softmig/softmig/internal/testlibs"
 )
 
@@ -20,6 +21,7 @@ func TestVerify(t *testing.T) {
 		{"good install", func(*testing.T, *fixture) {}, []string{
 			"ok    /var/log/softmig: directory 0775 root:slurm",
 			"ok    /var/lib/shared/libsoftmig.so: loads in a fresh process, answers version 1",
+			"ok    /var/lib/shared/libsoftmig.so: built with version=test " + defs.Facts() + ", as these tools",
 			"ok    /etc/ld.so.preload: lists /var/lib/shared/libsoftmig.so",
 			"skip  new processes on the node map",
 			"all checks passed",
@@ -61,6 +63,22 @@ func TestVerify(t *testing.T) {
 		}, []string{
 			"FAIL  /var/lib/shared/libsoftmig.so: it is not passive",
 			"fix: put a good build in place: softmig-install update BUILD/libsoftmig.so",
+		}},
+		{"library built with another run dir", func(t *testing.T, f *fixture) {
+			other := strings.Replace(defs.Facts(), "run_dir="+defs.RunDir(), "run_dir=/srv/softmig", 1)
+			lib := testlibs.Lib(t, f.libs, "other.so", `const char *softmig_version(void) { return "1"; }`+"\n"+testlibs.BuildInfo(other))
+			b, _ := os.ReadFile(lib)
+			os.WriteFile(f.lib(), b, 0o644)
+		}, []string{
+			"FAIL  /var/lib/shared/libsoftmig.so: library built with run_dir=/srv/softmig (tools: " + defs.RunDir() + "): it trusts other paths than these tools",
+			"fix: build the library and the tools together (make RUNDIR=... LOGDIR=... all)",
+		}},
+		{"library without build info", func(t *testing.T, f *fixture) {
+			lib := testlibs.Lib(t, f.libs, "old.so", `const char *softmig_version(void) { return "1"; }`+"\n")
+			b, _ := os.ReadFile(lib)
+			os.WriteFile(f.lib(), b, 0o644)
+		}, []string{
+			"FAIL  /var/lib/shared/libsoftmig.so: does not export the string softmig_build_info (a build older than these tools?)",
 		}},
 		{"tool removed", func(t *testing.T, f *fixture) {
 			os.Remove(filepath.Join(f.root, "usr/local/bin/softmig-conf"))
