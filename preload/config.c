@@ -335,7 +335,7 @@ hidden int sm_config_parse(struct sm_config *cfg, const char *text, size_t len, 
 }
 
 /* Reads the environment's limits; names the first bad variable in err. */
-static int env_request(struct request *rq, char *err, size_t errlen)
+static int env_request(struct request *rq, char *err, size_t errlen, char *var, size_t varlen)
 {
 	static const int keys[] = { K_MEM, K_SM, K_OOM, K_LOG, K_SLOT };
 	char name[64];
@@ -358,6 +358,7 @@ static int env_request(struct request *rq, char *err, size_t errlen)
 			why = set_key(rq, keys[k], i, v);
 			if (why) {
 				snprintf(err, errlen, "environment variable %s=\"%.64s\": %s", name, v, why);
+				sm_strlcpy(var, name, varlen);
 				return -1;
 			}
 		}
@@ -480,15 +481,19 @@ hidden int sm_config_load(struct sm_config *cfg)
 		if (j && sm_job_id_valid(j))
 			sm_strlcpy(cfg->job, j, sizeof(cfg->job));
 	}
-	env_bad = env_request(&env, err, sizeof(err)) != 0;
+	env_bad = env_request(&env, err, sizeof(err), cfg->fail_var, sizeof(cfg->fail_var)) != 0;
 
 	if (cfg->job[0]) {
 		snprintf(name, sizeof(name), "%s.conf", cfg->job);
 		r = sm_config_file(cfg, SM_RUN_DIR, name, cfg->fail_reason, sizeof(cfg->fail_reason));
-		if (r != SM_CONF_OK && r != SM_CONF_ABSENT)
+		if (r != SM_CONF_OK && r != SM_CONF_ABSENT) {
+			snprintf(cfg->fail_path, sizeof(cfg->fail_path), "%s/%s", SM_RUN_DIR, name);
+			cfg->fail_var[0] = 0;
 			return SM_FAILCLOSED;
+		}
 		if (r == SM_CONF_OK) {
 			/* A bad environment cannot loosen anything here: ignore it. */
+			cfg->fail_var[0] = 0;
 			if (!env_bad)
 				tighten(cfg, &env);
 			if (!cfg->region_path[0])

@@ -30,6 +30,7 @@ static void fail(const char *what)
 {
 	snprintf(sm_cfg.fail_reason, sizeof(sm_cfg.fail_reason), "shared region %s: %s", sm_cfg.region_path,
 		 what);
+	sm_strlcpy(sm_cfg.fail_path, sm_cfg.region_path, sizeof(sm_cfg.fail_path));
 }
 
 static int init_lock(struct sm_region *r)

@@ -65,6 +65,8 @@ struct sm_config {
 	char region_path[512];
 	char source[512];              /* config path or "environment" */
 	char fail_reason[512];         /* why SM_FAILCLOSED */
+	char fail_path[512];           /* the file it is about (config, region), or "" */
+	char fail_var[64];             /* the environment variable it is about, or "" */
 };
 
 extern hidden struct sm_config sm_cfg;

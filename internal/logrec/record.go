@@ -192,11 +192,9 @@ func (r *Record) CheckEvent() error {
 		}
 	}
 	if r.Msg == MsgConfigError {
-		_, p := r.Get("path")
-		_, v := r.Get("var")
-		if !p && !v {
-			return fmt.Errorf("%w %q: %w path (or var)", ErrEvent, r.Msg, ErrMissingKey)
-		}
+		// path= (a config or region file) or var= (an environment
+		// variable) only when the failure is about one: a process
+		// without libdl, say, is about neither.
 		if r.Level != LevelError {
 			return fmt.Errorf("%w %q: level=%s, want error", ErrEvent, r.Msg, r.Level)
 		}

@@ -94,3 +94,28 @@ func Unescape(s string) string {
 	}
 	return b.String()
 }
+
+// Escape writes s as a vector field (the inverse of Unescape).
+func Escape(s string) string {
+	if s == "" {
+		return "<empty>"
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '\\':
+			b.WriteString(`\\`)
+		case c == '\n':
+			b.WriteString(`\n`)
+		case c == '\t':
+			b.WriteString(`\t`)
+		case c == '\r':
+			b.WriteString(`\r`)
+		case c < 0x20 || c == 0x7f:
+			b.WriteString(`\x` + strconv.FormatUint(uint64(c)|0x100, 16)[1:])
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
