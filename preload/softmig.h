@@ -2,8 +2,8 @@
  * Internal declarations shared by the files of libsoftmig.so.
  *
  * The library is preloaded into every process of a node, so it exports
- * nothing but the hooked CUDA/NVML entry points, dlsym and
- * softmig_version (see exports.map), does no work until the first CUDA or
+ * nothing but the hooked CUDA/NVML entry points, dlsym, softmig_version
+ * and the softmig_build_info string (see exports.map), does no work until the first CUDA or
  * NVML call, and never exits, prints to stdout or changes errno.
  */
 #ifndef SOFTMIG_H
