@@ -57,7 +57,7 @@ func load(path string, owner uint32) (*Config, error) {
 	}
 	c, err := Parse(f)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, fmt.Errorf("%q: %w", path, err)
 	}
 	return c, nil
 }
