@@ -170,3 +170,26 @@ func TestNonJobProcessIsUntouchedBySomeoneElsesConfig(t *testing.T) {
 		t.Fatalf("no job: total %d, want the whole GPU", total)
 	}
 }
+
+// Without a config, a malformed limit in the environment fails closed, and
+// the job's log names the variable (var=), as softmig-log summary reads it.
+func TestBadEnvironmentIsLoggedWithItsVariable(t *testing.T) {
+	r := newRig(t)
+	logFile := filepath.Join(r.dir, "env.log")
+	lines, stderr := r.run([]string{"CUDA_DEVICE_SM_LIMIT=lots", "SOFTMIG_LOG_FILE=" + logFile}, "cuclient", "dev", "0")
+	want(t, "client", lines, "init=ERR 800")
+	if !strings.Contains(stderr, "CUDA_DEVICE_SM_LIMIT") {
+		t.Fatalf("stderr %q does not name the variable", stderr)
+	}
+	recs, skipped, err := logrec.ReadFile(logFile)
+	if err != nil || len(skipped) != 0 || len(recs) == 0 {
+		t.Fatalf("log: %d records, skipped %v, %v", len(recs), skipped, err)
+	}
+	rec := recs[0]
+	if v, _ := rec.Get("var"); rec.Msg != logrec.MsgConfigError || v != "CUDA_DEVICE_SM_LIMIT" || rec.CheckEvent() != nil {
+		t.Fatalf("first record %+v, want a config error with var=CUDA_DEVICE_SM_LIMIT", rec)
+	}
+	if _, ok := rec.Get("path"); ok {
+		t.Errorf("config error %+v names a path: the failure is about the variable", rec)
+	}
+}
