@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/softmig/softmig/internal/defs"
 	"github.com/softmig/softmig/internal/size"
 )
 
@@ -27,7 +28,7 @@ const (
 	KeyDisabled      = "SOFTMIG_DISABLED"
 	KeySMSlot        = "SOFTMIG_SM_SLOT" // and SOFTMIG_SM_SLOT_<i>
 	KeyGPU           = "SOFTMIG_GPU"     // only as SOFTMIG_GPU_<i>
-	MaxDevices       = 16
+	MaxDevices       = defs.MaxDevices
 	MaxFileSize      = 64 << 10
 	MaxLineLength    = 4096
 	maxDisabledBytes = 512
