@@ -22,6 +22,7 @@ func TestVerify(t *testing.T) {
 			"ok    /var/lib/shared/libsoftmig.so: loads in a fresh process, answers version 1",
 			"ok    /etc/ld.so.preload: lists /var/lib/shared/libsoftmig.so",
 			"skip  new processes on the node map",
+			"ok    /etc/softmig/softmig.yaml: a site config with 1 GPU type(s), jobs get their slices",
 			"all checks passed",
 		}},
 		{"log directory mode", func(t *testing.T, f *fixture) {
@@ -61,6 +62,11 @@ func TestVerify(t *testing.T) {
 		}, []string{
 			"FAIL  /var/lib/shared/libsoftmig.so: it is not passive",
 			"fix: put a good build in place: softmig-install update BUILD/libsoftmig.so",
+		}},
+		{"site config moves the run directory", func(t *testing.T, f *fixture) {
+			os.WriteFile(filepath.Join(f.root, "etc/softmig/softmig.yaml"), []byte("gpus:\n  l40s:\n    shards: 4\npaths:\n  run_dir: /srv/softmig\n"), 0o644)
+		}, []string{
+			"FAIL  /etc/softmig/softmig.yaml: GPU jobs fail closed: ROOT/etc/softmig/softmig.yaml:5: paths.run_dir: \"/srv/softmig\": this directory is set at build time",
 		}},
 		{"tool removed", func(t *testing.T, f *fixture) {
 			os.Remove(filepath.Join(f.root, "usr/local/bin/softmig-conf"))
