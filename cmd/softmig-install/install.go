@@ -53,9 +53,9 @@ import (
 	"github.com/alecthomas/kong"
 
 	"github.com/softmig/softmig/internal/cmdline"
-	"github.com/softmig/softmig/internal/siteconf"
 	"github.com/softmig/softmig/internal/fsutil"
 	"github.com/softmig/softmig/internal/preloadcfg"
+	"github.com/softmig/softmig/internal/siteconf"
 )
 
 // Node paths (as seen on the node, below --root).
