@@ -171,3 +171,20 @@ end
 		}
 	}
 }
+
+// remove (the epilog) needs no site config: a broken one is not its
+// business and leaves nothing behind.
+func TestRemoveIgnoresSiteConfig(t *testing.T) {
+	f := newFixture(t, "gpus: [\n", "")
+	os.Mkdir(f.run, 0o755)
+	for _, n := range []string{"5.conf", "5.region"} {
+		os.WriteFile(filepath.Join(f.run, n), nil, 0o644)
+	}
+	_, stderr, err := f.run_(t, env(), "remove", "5")
+	if err != nil || stderr != "" {
+		t.Fatalf("remove: %v, stderr %q", err, stderr)
+	}
+	if m, _ := filepath.Glob(filepath.Join(f.run, "5.*")); len(m) != 0 {
+		t.Fatalf("left after remove: %v", m)
+	}
+}

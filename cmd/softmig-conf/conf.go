@@ -149,7 +149,7 @@ type hostPaths struct {
 // scontrol from the flag over the site config over the default.
 func (a *app) paths() (*siteconf.Config, hostPaths, error) {
 	site, err := a.cli.Flag.Load()
-	p := hostPaths{RunDir: a.runDir, RegionDir: a.runDir, LogDir: a.logDir, Scontrol: siteconf.Defaults().Scontrol}
+	p := a.dirs()
 	if site != nil && err == nil {
 		p.Scontrol = site.Paths.Scontrol
 	}
@@ -157,6 +157,11 @@ func (a *app) paths() (*siteconf.Config, hostPaths, error) {
 		p.Scontrol = a.cli.Scontrol
 	}
 	return site, p, err
+}
+
+// dirs are the paths without the site config: the built-in directories.
+func (a *app) dirs() hostPaths {
+	return hostPaths{RunDir: a.runDir, RegionDir: a.runDir, LogDir: a.logDir, Scontrol: siteconf.Defaults().Scontrol}
 }
 
 func confPath(p hostPaths, id string) string   { return filepath.Join(p.RunDir, id+".conf") }
@@ -436,18 +441,15 @@ func (a *app) remove(id string) error {
 	if err := checkJobID(id); err != nil {
 		return err
 	}
-	_, paths, err := a.paths()
-	if err != nil {
-		fmt.Fprintf(a.stderr, "softmig-conf: %v (removing from %s)\n", err, paths.RunDir)
-	}
-	return a.removeFiles(paths, id)
+	// The directories are built in: remove needs no site config.
+	return a.removeFiles(a.dirs(), id)
 }
 
 func (a *app) show(id string) error {
 	if err := checkJobID(id); err != nil {
 		return err
 	}
-	_, paths, _ := a.paths()
+	paths := a.dirs()
 	path := confPath(paths, id)
 	c, err := jobconf.Load(path)
 	if errors.Is(err, os.ErrNotExist) {
