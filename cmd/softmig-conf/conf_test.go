@@ -313,7 +313,13 @@ func TestWriteFailsClosed(t *testing.T) {
 			if !strings.HasPrefix(string(log), "ts=2026-11-25T12:00:00.000000Z level=error job=9 pid=") || !strings.Contains(string(log), `msg="config error" path=`+f.run+`/9.conf reason="the Slurm prolog`) {
 				t.Fatalf("log line: %s", log)
 			}
-			// softmig-log's reader takes the record whole: nothing skipped.
+			if tc.name == "two errors" && !strings.Contains(string(log), `shards: \"0\"`) || tc.name == "two errors" && !strings.Contains(string(log), `\n`) {
+				t.Fatalf("the reason of two errors should hold both, with an escaped newline:\n%s", log)
+			}
+			if err := logrec.Canonical(string(log)); err != nil {
+				t.Fatalf("log line not as logrec writes it: %v\n%s", err, log)
+			}
+			// softmig-log's reader (logrec.Reader) takes the record whole: nothing skipped.
 			recs, skipped, err := logrec.ReadFile(filepath.Join(f.logs, "9.log"))
 			if err != nil || len(skipped) != 0 || len(recs) != 1 || strings.Count(string(log), "\n") != 1 {
 				t.Fatalf("log read back: %d records, skipped %v, %v:\n%s", len(recs), skipped, err, log)
