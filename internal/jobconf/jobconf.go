@@ -1,5 +1,5 @@
 // Package jobconf reads and writes the per-job config
-// /var/run/softmig/<jobid>.conf (docs/contracts.md, section 2): KEY=VALUE
+// <run dir>/<jobid>.conf (defs.RunDir(); docs/contracts.md, section 2): KEY=VALUE
 // lines that tell libsoftmig.so a job's limits, written only by root.
 package jobconf
 
