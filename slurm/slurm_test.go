@@ -285,6 +285,7 @@ func TestFailClosed(t *testing.T) {
 		{"broken site config", "gpus:\n  l40s:\n    shardz: 4\n", `unknown key \"shardz\"`},
 		{"type missing", "gpus:\n  h100:\n    shards: 8\n    memory: 80g\n", `GPU type \"l40s\" (GPU 0) is not in the site config`},
 		{"memory unknown", "gpus:\n  l40s:\n    shards: 4\n", "set gpus.l40s.memory"},
+		{"run dir moved", siteConfig + "paths:\n  run_dir: /srv/softmig\n", `paths.run_dir: \"/srv/softmig\": this directory is set at build time`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			os.WriteFile(c.SiteConfig, []byte(tc.site), 0o644)
@@ -303,9 +304,15 @@ func TestFailClosed(t *testing.T) {
 			assertGone(t, id)
 		})
 	}
+	// A mistake in a key the prolog does not need leaves the slice alone.
+	os.WriteFile(c.SiteConfig, []byte(siteConfig+"paths:\n  nvidia_smi_real: nvidia-smi.real\nmonitoring: {}\n"), 0o644)
+	id, _ := submit(t, c, "", "--gres=gpu:l40s.4:1", "--wrap", showConf)
+	out := readOut(t, c, id)
+	mustContain(t, "output with a site config warning", out, "CUDA_DEVICE_MEMORY_LIMIT=12288M")
+	mustNotContain(t, "output with a site config warning", out, "SOFTMIG_DISABLED")
 	// Non-GPU jobs are not affected by a broken site config.
 	os.WriteFile(c.SiteConfig, []byte("bogus: [\n"), 0o644)
-	id, _ := submit(t, c, "", "--wrap", "true")
+	id, _ = submit(t, c, "", "--wrap", "true")
 	if _, err := os.Lstat(confPath(id)); err == nil {
 		t.Errorf("job %s without GPU got a config", id)
 	}
