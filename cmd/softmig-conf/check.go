@@ -34,14 +34,16 @@ func (a *app) check(c *checkCmd) error {
 		}
 	}
 	if site != nil && err == nil {
+		var gres []gresLine
 		if data, rerr := os.ReadFile(c.GresConf); rerr == nil {
-			for _, p := range compareGres(site, parseGresConf(string(data)), c.GresConf, a.cli.Config) {
+			gres = forNode(parseGresConf(string(data)), a.nodeName(c.Node))
+			for _, p := range compareGres(site, gres, c.GresConf, a.cli.Config) {
 				problems = append(problems, "error: "+p)
 			}
 		} else {
 			fmt.Fprintf(a.stdout, "%s not compared: %v\n", c.GresConf, rerr)
 		}
-		problems = append(problems, a.checkMemory(site, c.GresConf)...)
+		problems = append(problems, a.checkMemory(site, gres)...)
 		a.printSlices(site)
 	}
 	fmt.Fprintf(a.stdout, "configs and regions in %s, logs in %s (built in), scontrol %s\n", paths.RunDir, paths.LogDir, paths.Scontrol)
@@ -56,6 +58,19 @@ func (a *app) check(c *checkCmd) error {
 	return nil
 }
 
+// nodeName is this node's Slurm name: flag, $SLURMD_NODENAME, short host name.
+func (a *app) nodeName(flag string) string {
+	if flag != "" {
+		return flag
+	}
+	if v := a.env("SLURMD_NODENAME"); v != "" {
+		return v
+	}
+	h, _ := os.Hostname()
+	short, _, _ := strings.Cut(h, ".")
+	return short
+}
+
 func plural(n int, s string) string {
 	if n == 1 {
 		return s
@@ -67,19 +82,17 @@ func plural(n int, s string) string {
 // GPU of that type, and warns when it is larger than what the driver
 // leaves. A GPU's type is the site's only type, or gres.conf's Type= of
 // its File=/dev/nvidia<minor>. Without NVML nothing is compared.
-func (a *app) checkMemory(site *siteconf.Config, gresConf string) []string {
+func (a *app) checkMemory(site *siteconf.Config, gres []gresLine) []string {
 	gpus, err := a.gpus()
 	if err != nil {
 		fmt.Fprintf(a.stdout, "memory not compared with NVML: %v\n", err)
 		return nil
 	}
 	typeOf := map[int]string{} // minor -> type
-	if data, err := os.ReadFile(gresConf); err == nil {
-		for _, l := range parseGresConf(string(data)) {
-			if l.Name == "gpu" && l.Type != "" {
-				for _, m := range l.Files {
-					typeOf[m] = l.Type
-				}
+	for _, l := range gres {
+		if l.Name == "gpu" && l.Type != "" {
+			for _, m := range l.Files {
+				typeOf[m] = l.Type
 			}
 		}
 	}

@@ -50,30 +50,58 @@ NodeName=gpu[01-02] Name=gpu Type=l40s File=/dev/nvidia[0-1]
 NodeName=gpu[01-02] Name=shard Type=l40s Count=4 File=/dev/nvidia0
 NodeName=gpu[01-02] Name=shard Type=l40s Count=8 File=/dev/nvidia1
 nodename=gpu03 name=shard type=a100 count=4 file=/dev/nvidia0
-NodeName=gpu04 Name=shard Type=l40s Count=6 File=/dev/nvidia[0,2-3]
+NodeName=gpu[4-12] Name=shard Type=l40s Count=6 File=/dev/nvidia[0,2-3]
+Name=shard Type=h100 Count=8 File=/dev/nvidia7
 `
 	os.WriteFile(f.gres, []byte(gres), 0o644)
-	_, stderr, err := f.run_(t, env(), "check")
-	if !errors.Is(err, errProblems) {
-		t.Fatalf("check: %v", err)
-	}
-	for _, w := range []string{
-		f.gres + ":5: Name=shard Type=l40s Count=8 on 1 GPU(s) is 8 shards per GPU, but " + f.site + ":3 says gpus.l40s.shards: 4; make them equal (expected Count=4)",
-		f.gres + `:6: shards of GPU type "a100", which ` + f.site + " does not list",
-		f.gres + ":7: Name=shard Type=l40s Count=6 on 3 GPU(s) is 2 shards per GPU",
-		f.gres + ": no Name=shard line of Type=h100",
+	for _, tc := range []struct {
+		node      string
+		want, not []string
+	}{
+		{"gpu02", []string{
+			":5: Name=shard Type=l40s Count=8 on 1 GPU(s) is 8 shards per GPU, but " + f.site + ":3 says gpus.l40s.shards: 4; make them equal (expected Count=4)",
+		}, []string{":4:", ":6:", ":7:", ":8:", "no Name=shard line"}},
+		{"gpu03", []string{
+			`:6: shards of GPU type "a100", which ` + f.site + " does not list",
+			": no Name=shard line of Type=l40s",
+		}, []string{":5:", ":7:"}},
+		{"gpu10", []string{":7: Name=shard Type=l40s Count=6 on 3 GPU(s) is 2 shards per GPU"}, []string{":5:", ":6:"}},
 	} {
-		if !strings.Contains(stderr, w) {
-			t.Errorf("check stderr lacks %q:\n%s", w, stderr)
+		_, stderr, err := f.run_(t, env("SLURMD_NODENAME="+tc.node), "check")
+		if !errors.Is(err, errProblems) {
+			t.Fatalf("check on %s: %v", tc.node, err)
 		}
-	}
-	if strings.Contains(stderr, f.gres+":4:") {
-		t.Errorf("line 4 agrees with the site config but was reported:\n%s", stderr)
+		for _, w := range tc.want {
+			if !strings.Contains(stderr, f.gres+w) {
+				t.Errorf("check on %s: stderr lacks %q:\n%s", tc.node, f.gres+w, stderr)
+			}
+		}
+		for _, w := range tc.not {
+			if strings.Contains(stderr, f.gres+w) {
+				t.Errorf("check on %s: stderr has %q, which does not apply to it:\n%s", tc.node, f.gres+w, stderr)
+			}
+		}
 	}
 	os.WriteFile(f.site, []byte("gpus:\n  l40s:\n    shards: 4\n"), 0o644)
 	os.WriteFile(f.gres, []byte("Name=gpu Type=l40s File=/dev/nvidia[0-1]\nName=shard Type=l40s Count=8 File=/dev/nvidia[0-1]\n"), 0o644)
 	if out, stderr, err := f.run_(t, env(), "check"); err != nil {
 		t.Fatalf("check of agreeing files: %v\n%s%s", err, out, stderr)
+	}
+}
+
+func TestInHostList(t *testing.T) {
+	for _, tc := range []struct {
+		list, host string
+		want       bool
+	}{
+		{"gpu[01-04]", "gpu03", true}, {"gpu[01-04]", "gpu05", false}, {"gpu[01-04]", "gpu3", false},
+		{"gpu[8-12]", "gpu10", true}, {"gpu[8-12]", "gpu7", false}, {"gpu[1,3-4]", "gpu3", true},
+		{"a1,gpu[1-2],b", "b", true}, {"a1,gpu[1-2],b", "c", false}, {"n[1-2]x", "n2x", true},
+		{"odd[[", "x", true}, // unreadable: kept
+	} {
+		if got := inHostList(tc.list, tc.host); got != tc.want {
+			t.Errorf("inHostList(%q, %q) = %v, want %v", tc.list, tc.host, got, tc.want)
+		}
 	}
 }
 

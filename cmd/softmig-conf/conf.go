@@ -66,6 +66,7 @@ type showCmd struct {
 
 type checkCmd struct {
 	GresConf string `name:"gres-conf" default:"/etc/slurm/gres.conf" placeholder:"FILE" help:"Slurm's gres.conf, compared with the site config when readable."`
+	Node     string `help:"This node's Slurm name, to pick its gres.conf lines (default: $SLURMD_NODENAME, else the short host name)." placeholder:"NAME"`
 }
 
 type pathsCmd struct{}

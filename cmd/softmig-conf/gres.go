@@ -11,7 +11,8 @@ import (
 
 // gresLine is one line of gres.conf that names GPUs or shards.
 type gresLine struct {
-	N     int // line number
+	N     int    // line number
+	Nodes string // NodeName=, "" for every node
 	Name  string
 	Type  string
 	Count uint64 // 0: not given
@@ -32,6 +33,8 @@ func parseGresConf(data string) []gresLine {
 		for _, f := range strings.Fields(text) {
 			k, v, _ := strings.Cut(f, "=")
 			switch strings.ToLower(k) {
+			case "nodename":
+				l.Nodes = v
 			case "name":
 				l.Name = strings.ToLower(v)
 			case "type":
@@ -47,6 +50,75 @@ func parseGresConf(data string) []gresLine {
 		}
 	}
 	return out
+}
+
+// forNode keeps the lines that apply to node: those without NodeName= and
+// those whose host list names it (a list it cannot expand is kept).
+func forNode(lines []gresLine, node string) []gresLine {
+	var out []gresLine
+	for _, l := range lines {
+		if l.Nodes == "" || node == "" || inHostList(l.Nodes, node) {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+var reHostRange = regexp.MustCompile(`^([^\[\],]*)\[([0-9,-]+)\]([^\[\],]*)$`)
+
+// inHostList reports whether Slurm's host list (gpu[01-04,07],login1)
+// names host. A pattern it cannot read counts as naming it.
+func inHostList(list, host string) bool {
+	depth, start := 0, 0
+	var items []string
+	for i, c := range list + "," {
+		switch {
+		case c == '[':
+			depth++
+		case c == ']':
+			depth--
+		case c == ',' && depth == 0:
+			items = append(items, list[start:i])
+			start = i + 1
+		}
+	}
+	if depth != 0 {
+		return true // unbalanced brackets: cannot tell
+	}
+	for _, it := range items {
+		if it == host || it == "ALL" {
+			return true
+		}
+		if !strings.Contains(it, "[") {
+			continue
+		}
+		m := reHostRange.FindStringSubmatch(it)
+		if m == nil {
+			return true
+		}
+		if !strings.HasPrefix(host, m[1]) || !strings.HasSuffix(host, m[3]) || len(host) < len(m[1])+len(m[3]) {
+			continue
+		}
+		num := host[len(m[1]) : len(host)-len(m[3])]
+		for _, r := range strings.Split(m[2], ",") {
+			lo, hi, isRange := strings.Cut(r, "-")
+			if !isRange {
+				hi = lo
+			}
+			if len(num) == len(lo) && num >= lo && num <= hi && len(hi) == len(lo) || len(lo) != len(hi) && atoiOK(num, lo, hi) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// atoiOK compares num with lo-hi numerically (ranges like 8-12).
+func atoiOK(num, lo, hi string) bool {
+	n, err1 := strconv.Atoi(num)
+	a, err2 := strconv.Atoi(lo)
+	b, err3 := strconv.Atoi(hi)
+	return err1 == nil && err2 == nil && err3 == nil && n >= a && n <= b && strconv.Itoa(n) == num
 }
 
 // devMinors expands /dev/nvidia0 and /dev/nvidia[0-3,5]; nil when it cannot.
