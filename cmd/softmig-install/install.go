@@ -56,6 +56,7 @@ import (
 	"github.com/softmig/softmig/internal/defs"
 	"github.com/softmig/softmig/internal/fsutil"
 	"github.com/softmig/softmig/internal/preloadcfg"
+	"github.com/softmig/softmig/internal/siteconf"
 )
 
 // The directories the library trusts, as built (internal/defs).
@@ -140,6 +141,7 @@ func (c exitCode) Error() string { return fmt.Sprintf("exit status %d", int(c)) 
 type cli struct {
 	Root   string `default:"/" placeholder:"DIR" help:"Operate on the tree below DIR instead of / (packaging, tests)."`
 	LibDir string `default:"/var/lib/shared" placeholder:"DIR" help:"Directory of libsoftmig.so on the node."`
+	siteconf.Flag
 
 	Install   installCmd   `cmd:"" help:"Install SoftMig (directories, library, tools, man pages, Slurm scripts, configs, ld.so.preload line)."`
 	Update    updateCmd    `cmd:"" help:"Swap in a new libsoftmig.so on a live node after trying it in a private mount namespace."`

@@ -24,6 +24,7 @@ func TestVerify(t *testing.T) {
 			"ok    /var/lib/shared/libsoftmig.so: built with version=test " + defs.Facts() + ", as these tools",
 			"ok    /etc/ld.so.preload: lists /var/lib/shared/libsoftmig.so",
 			"skip  new processes on the node map",
+			"ok    /etc/softmig/softmig.yaml: a site config with 1 GPU type(s), jobs get their slices",
 			"all checks passed",
 		}},
 		{"log directory mode", func(t *testing.T, f *fixture) {
@@ -79,6 +80,11 @@ func TestVerify(t *testing.T) {
 			os.WriteFile(f.lib(), b, 0o644)
 		}, []string{
 			"FAIL  /var/lib/shared/libsoftmig.so: does not export the string softmig_build_info (a build older than these tools?)",
+		}},
+		{"site config moves the run directory", func(t *testing.T, f *fixture) {
+			os.WriteFile(filepath.Join(f.root, "etc/softmig/softmig.yaml"), []byte("gpus:\n  l40s:\n    shards: 4\npaths:\n  run_dir: /srv/softmig\n"), 0o644)
+		}, []string{
+			"FAIL  /etc/softmig/softmig.yaml: GPU jobs fail closed: ROOT/etc/softmig/softmig.yaml:5: paths.run_dir: \"/srv/softmig\": this directory is set at build time",
 		}},
 		{"tool removed", func(t *testing.T, f *fixture) {
 			os.Remove(filepath.Join(f.root, "usr/local/bin/softmig-conf"))

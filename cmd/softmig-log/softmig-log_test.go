@@ -153,7 +153,7 @@ func TestParseSlurm(t *testing.T) {
 }
 
 func TestLs(t *testing.T) {
-	out, stderr, err := runT(t, "-d", logs, "ls")
+	out, stderr, err := runT(t, "-d", logs, "--config", "/nonexistent/softmig.yaml", "ls")
 	if err != nil || stderr != "" {
 		t.Fatalf("ls = %v, stderr %q", err, stderr)
 	}

@@ -1,5 +1,5 @@
 // Package jobconf reads and writes the per-job config
-// /var/run/softmig/<jobid>.conf (docs/contracts.md, section 2): KEY=VALUE
+// <run dir>/<jobid>.conf (defs.RunDir(); docs/contracts.md, section 2): KEY=VALUE
 // lines that tell libsoftmig.so a job's limits, written only by root.
 package jobconf
 
@@ -28,6 +28,7 @@ const (
 	KeyDisabled      = "SOFTMIG_DISABLED"
 	KeySMSlot        = "SOFTMIG_SM_SLOT" // and SOFTMIG_SM_SLOT_<i>
 	KeyGPU           = "SOFTMIG_GPU"     // only as SOFTMIG_GPU_<i>
+	MaxDevices       = defs.MaxDevices
 	MaxFileSize      = 64 << 10
 	MaxLineLength    = 4096
 	MaxRegionPath    = 511 // bytes of SOFTMIG_REGION (the library's buffer holds 512)
