@@ -400,6 +400,8 @@ static int read_config(const char *path, char *buf, size_t len, size_t *n, char 
 	return 0;
 }
 
+/* Without a config (testing, nodes without the prolog) the limits are the
+ * user's own choice, and so is the region's place. */
 static void default_region(struct sm_config *cfg)
 {
 	const char *dir = sm_getenv("SLURM_TMPDIR");
@@ -446,8 +448,11 @@ hidden int sm_config_load(struct sm_config *cfg)
 			/* A bad environment cannot loosen anything here: ignore it. */
 			if (!env_bad)
 				tighten(cfg, &env);
+			/* Inside a job the region is root's choice: the run
+			 * dir, never a place the user's environment names. */
 			if (!cfg->region_path[0])
-				default_region(cfg);
+				snprintf(cfg->region_path, sizeof(cfg->region_path), "%s/%s.region", SM_RUN_DIR,
+					 cfg->job);
 			return any_limit(cfg) ? SM_ACTIVE : SM_PASSIVE;
 		}
 	}

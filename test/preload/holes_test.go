@@ -1,0 +1,50 @@
+package preloadtest
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// Issue 12, item 1: what a user can do to their own process must not
+// loosen the slice.
+
+func needRoot(t *testing.T) {
+	t.Helper()
+	if syscall.Getuid() != 0 {
+		t.Skip("needs root to write the job config in the run directory")
+	}
+}
+
+// A config without SOFTMIG_REGION puts the region in the run directory
+// (root's choice): four processes with four TMPDIRs share one slice.
+func TestRegionIgnoresTheUsersTMPDIR(t *testing.T) {
+	needRoot(t)
+	job := uniqueJob()
+	writeConf(t, job, "CUDA_DEVICE_MEMORY_LIMIT=2g\n", 0o644)
+	region := filepath.Join(confDir, job+".region")
+	t.Cleanup(func() { os.Remove(region) })
+	r := newRig(t, "SLURM_JOB_ID="+job)
+	ok := 0
+	for i := 0; i < 4; i++ {
+		tmp := filepath.Join(r.dir, "tmp"+string(rune('a'+i)))
+		os.Mkdir(tmp, 0o700)
+		h := r.start([]string{"TMPDIR=" + tmp, "SLURM_TMPDIR=" + tmp}, "cuclient", "dev", "0", "alloc", "500m")
+		defer h.release()
+		if strings.Join(h.lines, " ") == "dev=OK alloc=OK" {
+			ok++
+		}
+		if m, _ := filepath.Glob(tmp + "/*"); len(m) != 0 {
+			t.Fatalf("files in the user's TMPDIR: %v", m)
+		}
+	}
+	// 2 GiB hold two processes of 300 MiB context + 500 MiB.
+	if ok != 2 {
+		t.Fatalf("%d processes got their 500 MiB, want 2 (one slice)", ok)
+	}
+	if _, err := os.Stat(region); err != nil {
+		t.Fatalf("region not in the run directory: %v", err)
+	}
+}
