@@ -2,20 +2,78 @@
  * Context hooks.  A context costs device memory the program never asked
  * for (hundreds of MiB on a big GPU); the library measures it through
  * NVML around the driver call and charges it to the process.  A new
- * context is refused when the slice cannot hold another one of the size
- * last seen on the device.  Destroying a context frees what was allocated
+ * context reserves the largest context size seen on the device (or a
+ * default) before the driver creates it, and is refused when the slice
+ * cannot hold that; the reservation is settled to the measured size.  Destroying a context frees what was allocated
  * in it, so those allocations are credited back too.
  */
 #include "hooks.h"
 
 static uint64_t primary[SM_MAX_DEVICES]; /* primary context of each ordinal */
 
-/* Admission before the driver creates a context on dev. */
-static CUresult ctx_admit(CUdevice dev, const char *api, int *d)
+/* What a context is assumed to cost before one was measured on the
+ * device: about what CUDA 12/13 take on a large GPU. */
+#define CTX_DEFAULT_RESERVE (512ULL << 20)
+
+/* Reserves a context's size on device slot d (as this process's context
+ * memory) before the driver creates it, so that concurrent creations
+ * cannot all pass one check; 0 ok, -1 over the slice (*used_out). */
+static int ctx_reserve(int d, uint64_t bytes, uint64_t limit, uint64_t *used_out)
 {
-	uint64_t limit = sm_mem_limit(dev), est, used;
+	struct sm_dev *dv = &sm_region->devs[d];
+	int pass;
+
+	if (sm_region_lock() != 0)
+		return -1;
+	for (pass = 0; pass < 2; pass++) {
+		uint64_t used = dv->tracked + dv->excess;
+		*used_out = used;
+		if (bytes <= limit && used <= limit - bytes) {
+			sm_region->procs[sm_slot].ctx[d] += bytes;
+			dv->tracked += bytes;
+			sm_region_unlock();
+			return 0;
+		}
+		if (pass == 0)
+			sm_region_cleanup_dead();
+	}
+	dv->oom_count++;
+	sm_region_unlock();
+	return -1;
+}
+
+/* Replaces the reservation by what the context really cost (measured
+ * bytes of context memory of this process on d), or gives it back when
+ * the driver created nothing; measured < 0 (NVML silent) keeps it. */
+static void ctx_settle(int d, uint64_t reserved, int64_t measured, int created)
+{
+	struct sm_dev *dv = &sm_region->devs[d];
+	struct sm_proc *me;
+	uint64_t old, base, nv;
+
+	if (sm_region_lock() != 0)
+		return;
+	me = &sm_region->procs[sm_slot];
+	old = me->ctx[d];
+	base = old > reserved ? old - reserved : 0;
+	nv = !created ? base : measured < 0 ? old : (uint64_t)measured;
+	me->ctx[d] = nv;
+	dv->tracked = (dv->tracked > old ? dv->tracked - old : 0) + nv;
+	if (created && measured >= 0 && nv > base && nv - base > dv->ctx_estimate)
+		dv->ctx_estimate = nv - base;
+	if (dv->tracked + dv->excess > dv->peak)
+		dv->peak = dv->tracked + dv->excess;
+	sm_region_unlock();
+}
+
+/* Admission before the driver creates a context on dev: reserves the
+ * largest context seen on the device (or the default) in *reserved. */
+static CUresult ctx_admit(CUdevice dev, const char *api, int *d, uint64_t *reserved)
+{
+	uint64_t limit = sm_mem_limit(dev), est, used = 0;
 
 	*d = -1;
+	*reserved = 0;
 	if (!limit)
 		return CUDA_SUCCESS;
 	sm_depth++;
@@ -25,14 +83,36 @@ static CUresult ctx_admit(CUdevice dev, const char *api, int *d)
 		return CUDA_SUCCESS; /* no device slot: the allocations will fail closed */
 	}
 	sm_note_device(dev, *d);
-	est = sm_region->devs[*d].ctx_estimate;
-	used = sm_dev_used(*d);
-	sm_depth--;
-	if (est && (est > limit || used > limit - est)) {
+	est = __atomic_load_n(&sm_region->devs[*d].ctx_estimate, __ATOMIC_RELAXED);
+	if (!est)
+		est = CTX_DEFAULT_RESERVE;
+	if (ctx_reserve(*d, est, limit, &used) != 0) {
+		sm_depth--;
 		sm_log_refusal(dev, api, est, used, limit);
 		return CUDA_ERROR_OUT_OF_MEMORY;
 	}
+	sm_depth--;
+	*reserved = est;
 	return CUDA_SUCCESS;
+}
+
+/* After the driver call: the context's real cost replaces the reservation. */
+static void ctx_created(CUdevice dev, int d, uint64_t reserved, int created)
+{
+	int64_t self = -1, measured = -1;
+
+	if (d < 0 || sm_slot < 0)
+		return;
+	if (created) {
+		sm_depth++;
+		self = sm_nvml_self_used(dev);
+		sm_depth--;
+	}
+	if (self >= 0) {
+		uint64_t mine = sm_region->procs[sm_slot].used[d];
+		measured = (uint64_t)self > mine ? self - (int64_t)mine : 0;
+	}
+	ctx_settle(d, reserved, measured, created);
 }
 
 /* Context memory of this process on dev = what NVML shows for it minus
@@ -72,30 +152,29 @@ static int device_slot_known(CUdevice dev)
 #define CTX_CREATE(api, realcall, pctx, dev) \
 	do { \
 		int d_; \
-		CUresult r_ = ctx_admit((dev), (api), &d_); \
+		uint64_t res_; \
+		CUresult r_ = ctx_admit((dev), (api), &d_, &res_); \
 		if (r_ != CUDA_SUCCESS) \
 			return r_; \
 		r_ = (realcall); \
-		if (r_ == CUDA_SUCCESS) \
-			ctx_measure((dev), d_); \
+		ctx_created((dev), d_, res_, r_ == CUDA_SUCCESS); \
 		return r_; \
 	} while (0)
 
 SOFTMIG_EXPORT CUresult cuDevicePrimaryCtxRetain(CUcontext *pctx, CUdevice dev)
 {
 	int d;
+	uint64_t reserved;
 	CUresult r;
 
 	SM_NEED_REAL(cuDevicePrimaryCtxRetain);
 	SM_PASS(real_cuDevicePrimaryCtxRetain(pctx, dev));
-	if ((r = ctx_admit(dev, "cuDevicePrimaryCtxRetain", &d)) != CUDA_SUCCESS)
+	if ((r = ctx_admit(dev, "cuDevicePrimaryCtxRetain", &d, &reserved)) != CUDA_SUCCESS)
 		return r;
 	r = real_cuDevicePrimaryCtxRetain(pctx, dev);
-	if (r == CUDA_SUCCESS) {
-		if (dev >= 0 && dev < SM_MAX_DEVICES)
-			primary[dev] = (uint64_t)(uintptr_t)*pctx;
-		ctx_measure(dev, d);
-	}
+	if (r == CUDA_SUCCESS && dev >= 0 && dev < SM_MAX_DEVICES)
+		primary[dev] = (uint64_t)(uintptr_t)*pctx;
+	ctx_created(dev, d, reserved, r == CUDA_SUCCESS);
 	return r;
 }
 

@@ -1,11 +1,15 @@
 package preloadtest
 
 import (
+	"bufio"
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // Issue 12, item 1: what a user can do to their own process must not
@@ -46,5 +50,49 @@ func TestRegionIgnoresTheUsersTMPDIR(t *testing.T) {
 	}
 	if _, err := os.Stat(region); err != nil {
 		t.Fatalf("region not in the run directory: %v", err)
+	}
+}
+
+// Eight contexts created at once where one fits: the first reserves a
+// context's size before the driver creates it, so exactly one gets in.
+func TestConcurrentContextsCannotOvershoot(t *testing.T) {
+	job := uniqueJob()
+	// Contexts of 400 MiB: two would be 800 MiB.
+	r := newRig(t, "SLURM_JOB_ID="+job, "CUDA_DEVICE_MEMORY_LIMIT=700m", "SOFTMIG_SIM_CTX_MEMORY=400m")
+	gate := filepath.Join(r.dir, "gate")
+	type proc struct {
+		cmd *exec.Cmd
+		in  io.WriteCloser
+		out *bufio.Reader
+	}
+	var ps []proc
+	for i := 0; i < 8; i++ {
+		c := r.cmd(true, nil, "cuclient", "gate", gate, "dev", "0", "ready", "hold")
+		in, _ := c.StdinPipe()
+		out, _ := c.StdoutPipe()
+		c.Stderr = os.Stderr
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		p := proc{c, in, bufio.NewReader(out)}
+		ps = append(ps, p)
+		t.Cleanup(func() { p.in.Close(); p.cmd.Process.Kill(); p.cmd.Wait() })
+	}
+	time.Sleep(300 * time.Millisecond) // all eight loaded and waiting
+	if err := os.WriteFile(gate, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	in := 0
+	for _, p := range ps {
+		line, err := p.out.ReadString('\n')
+		if err != nil {
+			t.Fatalf("client: %v", err)
+		}
+		if strings.TrimSpace(line) == "dev=OK" {
+			in++
+		}
+	}
+	if in != 1 {
+		t.Fatalf("%d of 8 contexts created in a slice that holds one", in)
 	}
 }
