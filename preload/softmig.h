@@ -132,6 +132,13 @@ hidden int sm_pid_in_region(pid_t pid);
 hidden void sm_check_maybe(int d, int ordinal);  /* at most once a second */
 hidden void sm_check_now(int d, int ordinal);
 hidden int sm_pid_in_job(pid_t pid);
+/* This process's private view of device slot d (check.c): its own
+ * allocations (+) and frees (-) since its last check; whether seen + those
+ * + bytes fit the limit (*seen_out: that sum); the age of its last check. */
+hidden void sm_check_note(int d, int64_t delta);
+hidden int sm_check_fits(int d, uint64_t bytes, uint64_t limit, uint64_t *seen_out);
+hidden uint64_t sm_check_age_ns(int d);
+hidden void sm_check_reset_after_fork(void);
 /* The device's compute processes (NVML _v3, else _v2): a caller's array of
  * SM_PROC_STACK entries, or a larger one in *infos that the caller frees
  * when it is not stack.  Returns the count, -1 on failure. */

@@ -2,6 +2,7 @@ package preloadtest
 
 import (
 	"bufio"
+	"encoding/binary"
 	"io"
 	"os"
 	"os/exec"
@@ -10,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Issue 12, item 1: what a user can do to their own process must not
@@ -94,5 +97,63 @@ func TestConcurrentContextsCannotOvershoot(t *testing.T) {
 	}
 	if in != 1 {
 		t.Fatalf("%d of 8 contexts created in a slice that holds one", in)
+	}
+}
+
+// A user who zeroes the region's counters before every allocation (and
+// its check stamps) is still held to the slice: each process keeps what
+// NVML last showed, and its own allocations since, in its own memory.
+func TestRegionZeroedBeforeEveryAllocation(t *testing.T) {
+	job := uniqueJob()
+	r := newRig(t, "SLURM_JOB_ID="+job, "CUDA_DEVICE_MEMORY_LIMIT=2g")
+	a := r.start(nil, "cuclient", "dev", "0", "alloc", "1g")
+	defer a.release()
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			zeroRegion(t, r.regionPath(job))
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	// 1 GiB and two contexts of 300 MiB leave 424 MiB: one 256 MiB fits.
+	args := []string{"dev", "0"}
+	for i := 0; i < 12; i++ {
+		args = append(args, "alloc", "256m", "sleep", "50")
+	}
+	lines, _ := r.run(nil, "cuclient", args...)
+	close(stop)
+	<-done
+	if n := strings.Count(strings.Join(lines, "\n"), "alloc=OK"); n != 1 {
+		t.Fatalf("%d allocations of 256 MiB got in, want 1: %q", n, lines)
+	}
+}
+
+// zeroRegion zeroes every device's counters and check stamp and every
+// process slot's usage, as a user writing their own region could.
+func zeroRegion(t *testing.T, path string) {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return // not created yet
+	}
+	defer f.Close()
+	var ts unix.Timespec
+	unix.ClockGettime(unix.CLOCK_MONOTONIC_COARSE, &ts)
+	// tracked, excess, ctx_estimate, peak, last_check_ns (now: "just
+	// checked"), oom_count; the UUID before them stays.
+	counters := make([]byte, 48)
+	binary.LittleEndian.PutUint64(counters[32:], uint64(ts.Nano()))
+	for d := 0; d < 16; d++ {
+		f.WriteAt(counters, int64(regionDevs+d*devSize+16))
+	}
+	used := make([]byte, 8*16*2)
+	for i := 0; i < 64; i++ {
+		f.WriteAt(used, int64(regionProcs+i*procSize+procUsed))
 	}
 }
