@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/softmig/softmig/internal/defs"
 	"golang.org/x/sys/unix"
 )
 
@@ -155,5 +156,49 @@ func zeroRegion(t *testing.T, path string) {
 	used := make([]byte, 8*16*2)
 	for i := 0; i < 64; i++ {
 		f.WriteAt(used, int64(regionProcs+i*procSize+procUsed))
+	}
+}
+
+// A log file planted by another user (0666, theirs) is never appended to:
+// the job's lines go to the fallback, and the planter forges nothing.
+func TestPlantedLogIsNotAppendedTo(t *testing.T) {
+	needRoot(t)
+	logDir := defs.LogDir()
+	if _, err := os.Stat(logDir); os.IsNotExist(err) {
+		if err := os.MkdirAll(logDir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.Remove(logDir) })
+	}
+	job := uniqueJob()
+	planted := filepath.Join(logDir, job+".log")
+	r := newRig(t, "SLURM_JOB_ID="+job, "CUDA_DEVICE_MEMORY_LIMIT=1g")
+	own := filepath.Join(r.dir, "own.log")
+	for _, p := range []string{planted, own} {
+		if err := os.WriteFile(p, nil, 0o666); err != nil {
+			t.Fatal(err)
+		}
+		os.Chmod(p, 0o666)
+		os.Chown(p, 65534, 65534)
+		p := p
+		t.Cleanup(func() { os.Remove(p) })
+	}
+	tmp := filepath.Join(r.dir, "slurmtmp")
+	if err := os.Mkdir(tmp, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	// The job's default log, and a SOFTMIG_LOG_FILE, both planted.
+	for _, logFile := range []string{"", own} {
+		lines, _ := r.run([]string{"SOFTMIG_LOG_FILE=" + logFile, "SLURM_TMPDIR=" + tmp}, "cuclient", "dev", "0", "alloc", "2g")
+		want(t, "client", lines, "dev=OK", "alloc=ERR 2")
+	}
+	for _, p := range []string{planted, own} {
+		if got := readFile(t, p); got != "" {
+			t.Fatalf("%s (another user's, 0666) was appended to:\n%s", p, got)
+		}
+	}
+	fallback := readFile(t, filepath.Join(tmp, "softmig_"+job+".log"))
+	if strings.Count(fallback, `msg="process start"`) != 2 {
+		t.Fatalf("the fallback log lacks the job's lines:\n%s", fallback)
 	}
 }
