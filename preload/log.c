@@ -35,9 +35,10 @@ static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 static int open_log(const char *path, int check_dir)
 {
 	char dir[600];
-	const char *slash = strrchr(path, '/');
+	const char *slash = strrchr(path, '/'), *name = path;
 	struct stat st;
-	int fd;
+	int fd, dfd = AT_FDCWD;
+	const int flags = O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
 
 	if (check_dir && slash) {
 		size_t n = slash == path ? 1 : (size_t)(slash - path);
@@ -45,11 +46,18 @@ static int open_log(const char *path, int check_dir)
 			return -1;
 		memcpy(dir, path, n);
 		dir[n] = 0;
-		if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode) ||
-		    ((st.st_mode & 022) && !(st.st_mode & S_ISVTX)))
+		dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dfd < 0)
 			return -1;
+		if (sm_fstat(dfd, &st) != 0 || ((st.st_mode & 022) && !(st.st_mode & S_ISVTX))) {
+			close(dfd);
+			return -1;
+		}
+		name = slash + 1;
 	}
-	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0640);
+	fd = openat(dfd, name, flags, 0640);
+	if (dfd >= 0)
+		close(dfd);
 	if (fd < 0)
 		return -1;
 	if (sm_fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1 ||
