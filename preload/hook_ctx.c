@@ -7,6 +7,8 @@
  * cannot hold that; the reservation is settled to the measured size.  Destroying a context frees what was allocated
  * in it, so those allocations are credited back too.
  */
+#include <unistd.h>
+
 #include "hooks.h"
 
 static uint64_t primary[SM_MAX_DEVICES]; /* primary context of each ordinal */
@@ -66,6 +68,24 @@ static void ctx_settle(int d, uint64_t reserved, int64_t measured, int created)
 	sm_region_unlock();
 }
 
+/* A sliced job whose memory NVML cannot count fails closed: one line on
+ * stderr, once. */
+static CUresult nvml_missing(CUdevice dev, const char *api)
+{
+	static int told;
+	static const char line[] = "softmig: GPU disabled for this process: NVML (libnvidia-ml.so.1 beside the "
+				   "driver's libcuda.so.1) does not work, so the job's GPU memory cannot be "
+				   "counted; contact your cluster administrators\n";
+
+	if (!__atomic_exchange_n(&told, 1, __ATOMIC_RELAXED)) {
+		if (write(STDERR_FILENO, line, sizeof(line) - 1) < 0) {
+			/* stderr closed: the log has it */
+		}
+		sm_log(SM_ERROR, dev, "nvml unavailable", "api=%s", api);
+	}
+	return SM_CU_DENIED;
+}
+
 /* Admission before the driver creates a context on dev: reserves the
  * largest context seen on the device (or the default) in *reserved. */
 static CUresult ctx_admit(CUdevice dev, const char *api, int *d, uint64_t *reserved)
@@ -77,6 +97,10 @@ static CUresult ctx_admit(CUdevice dev, const char *api, int *d, uint64_t *reser
 	if (!limit)
 		return CUDA_SUCCESS;
 	sm_depth++;
+	if (!sm_dev_nvml(dev)) {
+		sm_depth--;
+		return nvml_missing(dev, api);
+	}
 	if (sm_region_register() != 0 || (*d = sm_dev_slot(dev)) < 0) {
 		sm_depth--;
 		*d = -1;

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/softmig/softmig/internal/defs"
+	"github.com/softmig/softmig/internal/testutil"
 	"golang.org/x/sys/unix"
 )
 
@@ -201,4 +202,50 @@ func TestPlantedLogIsNotAppendedTo(t *testing.T) {
 	if strings.Count(fallback, `msg="process start"`) != 2 {
 		t.Fatalf("the fallback log lacks the job's lines:\n%s", fallback)
 	}
+}
+
+// stubNVML builds a libnvidia-ml.so.1 whose nvmlInit fails, in dir.
+func stubNVML(t *testing.T, dir string) {
+	t.Helper()
+	src := filepath.Join(dir, "stub.c")
+	code := "int nvmlInit_v2(void) { return 999; }\nint nvmlInit(void) { return 999; }\n"
+	if err := os.WriteFile(src, []byte(code), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("cc", "-shared", "-fPIC", "-o", filepath.Join(dir, "libnvidia-ml.so.1"), src).CombinedOutput(); err != nil {
+		t.Skipf("cannot build a stub NVML (cc): %v %s", err, out)
+	}
+}
+
+// A user's NVML found first through LD_LIBRARY_PATH does not switch off
+// accounting: the library uses the NVML beside the driver it hooks.  And
+// when the NVML beside the driver does not work, a sliced job fails closed.
+func TestUsersNVMLIsNotTrusted(t *testing.T) {
+	job := uniqueJob()
+	r := newRig(t, "SLURM_JOB_ID="+job)
+	stub := filepath.Join(r.dir, "stub")
+	os.Mkdir(stub, 0o755)
+	stubNVML(t, stub)
+	sim := testutil.Path(t, "build/sim")
+
+	// The context (300 MiB) is measured and counted: 700 MiB fit, 100 more do not.
+	lines, stderr := r.run([]string{"LD_LIBRARY_PATH=" + stub + ":" + sim, "CUDA_DEVICE_MEMORY_LIMIT=1g"}, "cuclient", "dev", "0", "alloc", "700m", "alloc", "100m")
+	want(t, "stub NVML first in LD_LIBRARY_PATH", lines, "dev=OK", "alloc=OK", "alloc=ERR 2")
+	if stderr != "" {
+		t.Fatalf("stderr %q", stderr)
+	}
+
+	// A driver directory whose NVML is broken: no GPU for a sliced job.
+	broken := filepath.Join(r.dir, "driver")
+	os.Mkdir(broken, 0o755)
+	copyFile(t, filepath.Join(sim, "libcuda.so.1"), filepath.Join(broken, "libcuda.so.1"))
+	copyFile(t, filepath.Join(stub, "libnvidia-ml.so.1"), filepath.Join(broken, "libnvidia-ml.so.1"))
+	lines, stderr = r.run([]string{"LD_LIBRARY_PATH=" + broken, "CUDA_DEVICE_MEMORY_LIMIT=1g"}, "cuclient", "dev", "0", "alloc", "100m")
+	want(t, "broken NVML beside the driver", lines, "dev=ERR 800", "alloc=ERR 201")
+	if !strings.HasPrefix(stderr, "softmig: GPU disabled for this process: NVML") || strings.Count(stderr, "\n") != 1 {
+		t.Fatalf("stderr %q: want one line naming NVML", stderr)
+	}
+	// Without a slice nothing needs NVML: a whole-GPU process runs.
+	lines, _ = r.run([]string{"LD_LIBRARY_PATH=" + broken}, "cuclient", "dev", "0", "alloc", "100m")
+	want(t, "no slice", lines, "dev=OK", "alloc=OK")
 }
