@@ -35,6 +35,8 @@ struct request {
 	uint64_t sm[SM_MAX_DEVICES + 1];
 	int has_slot[SM_MAX_DEVICES + 1];
 	uint64_t slot[SM_MAX_DEVICES + 1][2];
+	int has_gpu[SM_MAX_DEVICES + 1];
+	uint64_t gpu[SM_MAX_DEVICES + 1];
 	int has_oom, has_log, has_region, has_disabled;
 	uint64_t oom, log;
 	char region[512];
@@ -168,8 +170,15 @@ static const char *set_key(struct request *rq, int key, int idx, const char *val
 		rq->has_slot[idx] = 1;
 		return parse_slot(val, rq->slot[idx]);
 	case K_GPU:
-		/* Slurm's index of the GPU, for softmig-conf's slot allocation. */
-		return sm_parse_uint(val, 1023, &v) != 0 ? "not a GPU index 0-1023" : NULL;
+		/* Slurm's index of the GPU: the limits of ordinal idx follow
+		 * that GPU wherever CUDA_VISIBLE_DEVICES puts it. */
+		if (rq->has_gpu[idx])
+			return "given twice";
+		if (sm_parse_uint(val, 1023, &v) != 0)
+			return "not a GPU index 0-1023";
+		rq->has_gpu[idx] = 1;
+		rq->gpu[idx] = v;
+		return NULL;
 	case K_DISABLED:
 		rq->has_disabled = 1;
 		sm_strlcpy(rq->disabled, *val ? val : "disabled by the administrator", sizeof(rq->disabled));
@@ -251,6 +260,8 @@ static void apply(struct sm_config *cfg, const struct request *rq)
 			cfg->sm_limit[i] = (int)rq->sm[SM_MAX_DEVICES];
 		if (cfg->sm_limit[i] == 100)
 			cfg->sm_limit[i] = 0;
+		if (rq->has_gpu[i])
+			cfg->gpu_index[i] = (int)rq->gpu[i] + 1;
 		k = rq->has_slot[i] ? i : SM_MAX_DEVICES;
 		if (rq->has_slot[k]) {
 			cfg->sm_slot[i][0] = rq->slot[k][0];

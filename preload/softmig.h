@@ -59,6 +59,8 @@ struct sm_config {
 	int sm_limit[SM_MAX_DEVICES];  /* 0: no compute limit (100 is stored as 0) */
 	uint64_t sm_slot[SM_MAX_DEVICES][2]; /* percent p of the compute period is the job's
 					      * time slot if bit p is set; none set: no slot */
+	int gpu_index[SM_MAX_DEVICES]; /* SOFTMIG_GPU_<i> + 1: Slurm (NVML) index of the
+					* GPU the limits of ordinal i are for; 0 unset */
 	int oom_killer;
 	int log_level;
 	char region_path[512];
@@ -156,6 +158,10 @@ hidden nvmlDevice_t sm_dev_nvml(CUdevice dev); /* NULL if unavailable */
 /* CUDA ordinal that the NVML device has in this process, -1 not visible. */
 hidden int sm_nvml_ordinal(nvmlDevice_t nd, uint8_t uuid[16]);
 hidden void sm_devmap_reset_after_fork(void);
+/* Moves the per-ordinal limits to the ordinals the job's GPUs have in this
+ * process (SOFTMIG_GPU_<i>), once, after cuInit. */
+hidden void sm_limits_by_gpu(void);
+hidden uint64_t sm_nvml_mem_limit(nvmlDevice_t nd, int ord);
 hidden int sm_uuid_parse(const char *s, uint8_t uuid[16]);
 hidden void sm_uuid_format(const uint8_t uuid[16], char *out, size_t len);
 

@@ -3,6 +3,7 @@ package preloadtest
 import (
 	"bufio"
 	"encoding/binary"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -248,4 +249,37 @@ func TestUsersNVMLIsNotTrusted(t *testing.T) {
 	// Without a slice nothing needs NVML: a whole-GPU process runs.
 	lines, _ = r.run([]string{"LD_LIBRARY_PATH=" + broken}, "cuclient", "dev", "0", "alloc", "100m")
 	want(t, "no slice", lines, "dev=OK", "alloc=OK")
+}
+
+// Per-GPU limits follow the physical GPU (SOFTMIG_GPU_<i>), not the CUDA
+// ordinal: reordering CUDA_VISIBLE_DEVICES does not swap them.
+func TestReorderedDevicesKeepTheirLimits(t *testing.T) {
+	needRoot(t)
+	job := uniqueJob()
+	writeConf(t, job, "CUDA_DEVICE_MEMORY_LIMIT_0=1g\nCUDA_DEVICE_MEMORY_LIMIT_1=4g\nSOFTMIG_GPU_0=0\nSOFTMIG_GPU_1=1\n", 0o644)
+	t.Cleanup(func() { os.Remove(filepath.Join(confDir, job+".region")) })
+	r := newRig(t, "SLURM_JOB_ID="+job, "SOFTMIG_SIM_DEVICES=2")
+	totals := func(cvd string) (d0, d1 uint64) {
+		lines, stderr := r.run([]string{"CUDA_VISIBLE_DEVICES=" + cvd}, "cuclient", "dev", "0", "info", "dev", "1", "info")
+		if len(lines) != 4 {
+			t.Fatalf("CUDA_VISIBLE_DEVICES=%s: %q %q", cvd, lines, stderr)
+		}
+		d0, _ = totalFree(t, lines[1])
+		d1, _ = totalFree(t, lines[3])
+		return
+	}
+	if d0, d1 := totals("0,1"); d0 != GiB || d1 != 4*GiB {
+		t.Fatalf("in order: %d MiB, %d MiB; want 1024, 4096", d0/MiB, d1/MiB)
+	}
+	if d0, d1 := totals("1,0"); d0 != 4*GiB || d1 != GiB {
+		t.Fatalf("reordered: ordinal 0 (GPU 1) %d MiB, ordinal 1 (GPU 0) %d MiB; want 4096, 1024", d0/MiB, d1/MiB)
+	}
+	// A 3 GiB allocation fits GPU 1's slice, whatever its ordinal.
+	lines, _ := r.run([]string{"CUDA_VISIBLE_DEVICES=1,0"}, "cuclient", "dev", "0", "alloc", "3g", "dev", "1", "alloc", "3g")
+	want(t, "allocations", lines, "dev=OK", "alloc=OK", "dev=OK", "alloc=ERR 2")
+	// NVML (which ignores CUDA_VISIBLE_DEVICES) shows GPU 0's slice for index 0.
+	lines, _ = r.run([]string{"CUDA_VISIBLE_DEVICES=1,0"}, "dl_nvclient", "0")
+	if len(lines) == 0 || !strings.HasPrefix(lines[0], fmt.Sprintf("mem total=%d ", GiB)) {
+		t.Fatalf("NVML index 0 under CUDA_VISIBLE_DEVICES=1,0: %q", lines)
+	}
 }
