@@ -2,6 +2,7 @@
  * Configuration (contract 2): /var/run/softmig/<jobid>.conf, then the
  * environment, else passive.  Read once, during sm_init.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -16,11 +17,11 @@ hidden struct sm_config sm_cfg;
 #define CONF_MAX (64 * 1024)
 #define LINE_MAX_LEN 4096
 
-enum { K_MEM, K_SM, K_OOM, K_LOG, K_REGION, K_DISABLED, K_SLOT, K_GPU, K_NKEYS };
+enum { K_MEM, K_SM, K_OOM, K_LOG, K_REGION, K_DISABLED, K_SLOT, K_GPU, K_UID, K_NKEYS };
 static const char *const key_names[K_NKEYS] = {
 	"CUDA_DEVICE_MEMORY_LIMIT", "CUDA_DEVICE_SM_LIMIT", "ACTIVE_OOM_KILLER",
 	"SOFTMIG_LOG_LEVEL", "SOFTMIG_REGION", "SOFTMIG_DISABLED",
-	"SOFTMIG_SM_SLOT", "SOFTMIG_GPU",
+	"SOFTMIG_SM_SLOT", "SOFTMIG_GPU", "SOFTMIG_UID",
 };
 
 /* Keys that take a device suffix "_<i>" (SOFTMIG_GPU only with one). */
@@ -37,8 +38,8 @@ struct request {
 	uint64_t slot[SM_MAX_DEVICES + 1][2];
 	int has_gpu[SM_MAX_DEVICES + 1];
 	uint64_t gpu[SM_MAX_DEVICES + 1];
-	int has_oom, has_log, has_region, has_disabled;
-	uint64_t oom, log;
+	int has_oom, has_log, has_region, has_disabled, has_uid;
+	uint64_t oom, log, uid;
 	char region[512];
 	char disabled[256];
 };
@@ -179,6 +180,15 @@ static const char *set_key(struct request *rq, int key, int idx, const char *val
 		rq->has_gpu[idx] = 1;
 		rq->gpu[idx] = v;
 		return NULL;
+	case K_UID:
+		/* The job's user: that user's processes outside any job fail closed. */
+		if (rq->has_uid)
+			return "given twice";
+		if (sm_parse_uint(val, 4294967294ULL, &v) != 0)
+			return "not a user id";
+		rq->has_uid = 1;
+		rq->uid = v;
+		return NULL;
 	case K_DISABLED:
 		rq->has_disabled = 1;
 		sm_strlcpy(rq->disabled, *val ? val : "disabled by the administrator", sizeof(rq->disabled));
@@ -274,6 +284,8 @@ static void apply(struct sm_config *cfg, const struct request *rq)
 		cfg->log_level = (int)rq->log;
 	if (rq->has_region)
 		sm_strlcpy(cfg->region_path, rq->region, sizeof(cfg->region_path));
+	if (rq->has_uid)
+		cfg->job_uid = (int64_t)rq->uid;
 }
 
 /* Applies the environment on top of a config: it may only tighten (a time
@@ -353,8 +365,11 @@ static int any_limit(const struct sm_config *cfg)
 	return cfg->oom_killer;
 }
 
-/* 0: safe and read into buf; 1: no config; -1: unsafe/unreadable (err). */
-static int read_config(const char *path, char *buf, size_t len, size_t *n, char *err, size_t errlen)
+/* 0: safe and read into buf; 1: no config; -1: unsafe/unreadable (err).
+ * owners 0: skip the owner checks (in a user namespace of its own, root's
+ * files show as the overflow uid and the user's own as root's). */
+static int read_config_as(const char *path, char *buf, size_t len, size_t *n, char *err, size_t errlen,
+			  int owners)
 {
 	struct stat st;
 	int fd, dfd, saved;
@@ -367,7 +382,7 @@ static int read_config(const char *path, char *buf, size_t len, size_t *n, char 
 		snprintf(err, errlen, "%s: cannot open: %s", SM_RUN_DIR, strerror(errno));
 		return -1;
 	}
-	if (sm_fstat(dfd, &st) != 0 || st.st_uid != 0 || (st.st_mode & 022)) {
+	if (sm_fstat(dfd, &st) != 0 || (owners && (st.st_uid != 0 || (st.st_mode & 022)))) {
 		close(dfd);
 		snprintf(err, errlen, "%s: directory must be owned by root and writable only by root",
 			 SM_RUN_DIR);
@@ -389,7 +404,7 @@ static int read_config(const char *path, char *buf, size_t len, size_t *n, char 
 		snprintf(err, errlen, "%s/%s: not a regular file", SM_RUN_DIR, path);
 		return -1;
 	}
-	if (st.st_uid != 0 || (st.st_mode & 022)) {
+	if (owners && (st.st_uid != 0 || (st.st_mode & 022))) {
 		close(fd);
 		snprintf(err, errlen, "%s/%s: must be owned by root and writable only by root (mode 0644)",
 			 SM_RUN_DIR, path);
@@ -409,6 +424,89 @@ static int read_config(const char *path, char *buf, size_t len, size_t *n, char 
 	}
 	*n = (size_t)r;
 	return 0;
+}
+
+static int read_config(const char *path, char *buf, size_t len, size_t *n, char *err, size_t errlen)
+{
+	return read_config_as(path, buf, len, n, err, errlen, 1);
+}
+
+/* A config that slices the GPU (or fails its job closed): what a process
+ * of that job's user outside every job must not escape. */
+static int slices(const struct request *rq)
+{
+	int i;
+
+	if (rq->has_disabled)
+		return 1;
+	for (i = 0; i <= SM_MAX_DEVICES; i++)
+		if (rq->has_mem[i] || (rq->has_sm[i] && rq->sm[i] > 0 && rq->sm[i] < 100))
+			return 1;
+	return 0;
+}
+
+/*
+ * A process in no job of its own (no job cgroup, no config of its own)
+ * must not run unlimited while its user has sliced jobs on this node: a
+ * cgroup namespace (unshare -C) hides the job cgroup without privilege.
+ * The configs are root's and name their job's user (SOFTMIG_UID); in a
+ * user namespace of its own the process's uid means nothing, so there any
+ * sliced job on the node counts.  Returns 1 (reason in cfg) to fail closed.
+ * Root in the initial namespace is never held (slurmd, admins' tools).
+ */
+static int escapes_a_slice(struct sm_config *cfg, int init_ns, char *buf, size_t len)
+{
+	char name[300], err[400];
+	struct dirent *e;
+	struct request rq;
+	uid_t uid = getuid();
+	DIR *dir;
+	size_t n;
+	int found = 0;
+
+	if (init_ns && uid == 0)
+		return 0;
+	if (!(dir = opendir(SM_RUN_DIR)))
+		return 0;
+	while (!found && (e = readdir(dir)) != NULL) {
+		size_t l = strlen(e->d_name);
+		if (l < 6 || l >= sizeof(name) || strcmp(e->d_name + l - 5, ".conf") != 0)
+			continue;
+		sm_strlcpy(name, e->d_name, sizeof(name));
+		name[l - 5] = 0;
+		if (!sm_job_id_valid(name))
+			continue;
+		name[l - 5] = '.';
+		/* Not root's: not a job root set up.  In a user namespace the
+		 * owner cannot be told, and a planted config would only hold
+		 * its planter. */
+		if (read_config_as(name, buf, len, &n, err, sizeof(err), init_ns) != 0)
+			continue;
+		memset(&rq, 0, sizeof(rq));
+		if (parse_text(&rq, buf, n, err, sizeof(err)) != 0) {
+			if (init_ns)
+				continue; /* unparsable: whose it is cannot be told */
+			found = 1;
+		} else if (slices(&rq) && (!init_ns || (rq.has_uid && rq.uid == (uint64_t)uid))) {
+			found = 1;
+		}
+		if (found)
+			name[l - 5] = 0;
+	}
+	closedir(dir);
+	if (!found)
+		return 0;
+	if (init_ns)
+		snprintf(cfg->fail_reason, sizeof(cfg->fail_reason),
+			 "user %u has a sliced job (%s) on this node but this process is in no job "
+			 "(a new cgroup namespace, or a shell outside the job); run GPU work inside the job",
+			 (unsigned)uid, name);
+	else
+		snprintf(cfg->fail_reason, sizeof(cfg->fail_reason),
+			 "this process is in a user namespace of its own and in no job, while sliced jobs "
+			 "(%s) run on this node; run GPU work inside the job, without unshare -U",
+			 name);
+	return 1;
 }
 
 /* Without a config (testing, nodes without the prolog) the limits are the
@@ -431,12 +529,16 @@ hidden int sm_config_load(struct sm_config *cfg)
 	char name[SM_JOB_MAX + 8], err[400];
 	struct request env;
 	size_t n = 0;
-	int r, env_bad;
+	int r, env_bad, init_ns;
 
 	memset(cfg, 0, sizeof(*cfg));
+	cfg->job_uid = -1;
+	init_ns = sm_init_userns();
 	if (sm_job_from_cgroup(0, cfg->job, sizeof(cfg->job)) == 1) {
 		cfg->job_from_cgroup = 1;
-	} else {
+	} else if (init_ns) {
+		/* In a user namespace of its own a process could name any
+		 * job, another user's whole-GPU job too: only here. */
 		const char *j = sm_getenv("SLURM_JOB_ID");
 		if (j && sm_job_id_valid(j))
 			sm_strlcpy(cfg->job, j, sizeof(cfg->job));
@@ -456,6 +558,17 @@ hidden int sm_config_load(struct sm_config *cfg)
 				snprintf(cfg->fail_reason, sizeof(cfg->fail_reason), "%s: %s", cfg->source, err);
 				return SM_FAILCLOSED;
 			}
+		}
+		if (r == 0 && !cfg->job_from_cgroup && cfg->job_uid >= 0 && cfg->job_uid != (int64_t)getuid()) {
+			/* SLURM_JOB_ID names another user's job: not this one's. */
+			char job[SM_JOB_MAX];
+			sm_strlcpy(job, cfg->job, sizeof(job));
+			memset(cfg, 0, sizeof(*cfg));
+			cfg->job_uid = -1;
+			sm_strlcpy(cfg->job, job, sizeof(cfg->job));
+			r = 1;
+		}
+		if (r == 0) {
 			/* A bad environment cannot loosen anything here: ignore it. */
 			if (!env_bad)
 				tighten(cfg, &env);
@@ -467,6 +580,8 @@ hidden int sm_config_load(struct sm_config *cfg)
 			return any_limit(cfg) ? SM_ACTIVE : SM_PASSIVE;
 		}
 	}
+	if (escapes_a_slice(cfg, init_ns, buf, sizeof(buf)))
+		return SM_FAILCLOSED;
 	if (env_bad) {
 		snprintf(cfg->fail_reason, sizeof(cfg->fail_reason), "%s", err);
 		return SM_FAILCLOSED;

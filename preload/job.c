@@ -4,8 +4,14 @@
  * v1: "6:freezer:/slurm_vm/uid_0/job_1/step_batch"
  * v2: "0::/system.slice/slurmstepd.scope/job_42/step_0/user/task_0"
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "softmig.h"
 
@@ -48,15 +54,51 @@ hidden int sm_job_parse_cgroup(const char *text, char *job, size_t len)
 	return 0;
 }
 
+/* The file must be the kernel's (procfs): in a mount namespace of their
+ * own, users can bind a file of their making over /proc/self/cgroup. */
+#define PROC_SUPER_MAGIC 0x9fa0
+
 hidden int sm_job_from_cgroup(pid_t pid, char *job, size_t len)
 {
 	char path[64], buf[4096];
+	struct statfs sf;
+	ssize_t n;
+	int fd, saved;
 
 	if (pid == 0)
 		sm_strlcpy(path, "/proc/self/cgroup", sizeof(path));
 	else
 		snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
-	if (sm_read_file(path, buf, sizeof(buf)) < 0)
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0)
+		return -1;
+	if (syscall(SYS_fstatfs, fd, &sf) != 0 || sf.f_type != PROC_SUPER_MAGIC) {
+		close(fd);
+		return -1;
+	}
+	n = sm_read_fd(fd, buf, sizeof(buf));
+	saved = errno;
+	close(fd);
+	errno = saved;
+	if (n < 0)
 		return -1;
 	return sm_job_parse_cgroup(buf, job, len);
+}
+
+/* 1 when this process is in the initial user namespace (getuid() is the
+ * uid root sees), 0 in another: there a user maps any uid, root included. */
+#define NSFS_MAGIC 0x6e736673
+#define PROC_USER_INIT_INO 0xEFFFFFFDU
+
+hidden int sm_init_userns(void)
+{
+	struct statfs sf;
+	struct stat st;
+	int fd = open("/proc/self/ns/user", O_RDONLY | O_CLOEXEC | O_NOCTTY), ok;
+
+	if (fd < 0)
+		return 0;
+	ok = syscall(SYS_fstatfs, fd, &sf) == 0 && sf.f_type == NSFS_MAGIC && sm_fstat(fd, &st) == 0 &&
+	     st.st_ino == PROC_USER_INIT_INO;
+	close(fd);
+	return ok;
 }

@@ -55,6 +55,7 @@ hidden pid_t sm_pid(void);
 struct sm_config {
 	char job[SM_JOB_MAX];          /* job id, "" outside a job */
 	int job_from_cgroup;           /* job id came from /proc/self/cgroup */
+	int64_t job_uid;               /* SOFTMIG_UID: the job's user, -1 unset */
 	uint64_t mem_limit[SM_MAX_DEVICES];   /* 0: no memory limit */
 	int sm_limit[SM_MAX_DEVICES];  /* 0: no compute limit (100 is stored as 0) */
 	uint64_t sm_slot[SM_MAX_DEVICES][2]; /* percent p of the compute period is the job's
@@ -97,6 +98,7 @@ hidden int sm_is_secure(void);
 hidden int sm_job_from_cgroup(pid_t pid, char *job, size_t len);
 hidden int sm_job_parse_cgroup(const char *text, char *job, size_t len);
 hidden int sm_job_id_valid(const char *s);
+hidden int sm_init_userns(void);
 
 /* ---- log.c ------------------------------------------------------------------ */
 

@@ -95,7 +95,7 @@ func ParseSize(s string) (uint64, error) {
 var configKeys = map[string]bool{
 	"CUDA_DEVICE_MEMORY_LIMIT": true, "CUDA_DEVICE_SM_LIMIT": true,
 	"ACTIVE_OOM_KILLER": true, "SOFTMIG_LOG_LEVEL": true, "SOFTMIG_REGION": true,
-	"SOFTMIG_SM_SLOT": true,
+	"SOFTMIG_SM_SLOT": true, "SOFTMIG_UID": true,
 }
 
 // ordinalKey splits "CUDA_DEVICE_MEMORY_LIMIT_3" into the base key and 3.
@@ -169,6 +169,10 @@ func (l *Limits) set(k, v string) error {
 		}
 		if n, err := strconv.Atoi(v); err != nil || n < 0 || n > jobconf.MaxGPUIndex || strconv.Itoa(n) != v {
 			return fmt.Errorf("%s=%q: want a Slurm GPU index from 0 to %d", k, v, jobconf.MaxGPUIndex)
+		}
+	case "SOFTMIG_UID":
+		if n, err := strconv.Atoi(v); err != nil || n < 0 || strconv.Itoa(n) != v {
+			return fmt.Errorf("SOFTMIG_UID=%q: want a user id", v)
 		}
 	case "SOFTMIG_LOG_LEVEL":
 		if n, err := strconv.Atoi(v); err != nil || n < 0 || n > 4 {

@@ -283,3 +283,67 @@ func TestReorderedDevicesKeepTheirLimits(t *testing.T) {
 		t.Fatalf("NVML index 0 under CUDA_VISIBLE_DEVICES=1,0: %q", lines)
 	}
 }
+
+// A user with a sliced job on the node never runs unlimited outside it:
+// not from a shell outside the job, not in a cgroup namespace (which hides
+// the job cgroup, unshare -U -C, no privilege needed), not by naming
+// another user's job in SLURM_JOB_ID.
+func TestNoJobButASlicedUserFailsClosed(t *testing.T) {
+	needRoot(t)
+	const user = 65534
+	r := newRig(t)
+	bin := r.dir + "/bin"
+	for _, f := range []string{"build/test/cuclient", "build/libsoftmig.so", "build/sim/libcuda.so.1", "build/sim/libnvidia-ml.so.1"} {
+		copyFile(t, testutil.Path(t, f), filepath.Join(bin, filepath.Base(f)))
+	}
+	r.env = append(r.env, "LD_LIBRARY_PATH="+bin)
+	sliced, other := uniqueJob(), uniqueJob()
+	writeConf(t, sliced, fmt.Sprintf("CUDA_DEVICE_MEMORY_LIMIT=1g\nSOFTMIG_REGION=%s/sliced.region\nSOFTMIG_UID=%d\n", r.dir, user), 0o644)
+	// Another user's whole-GPU job.
+	writeConf(t, other, "SOFTMIG_GPU_0=0\nSOFTMIG_UID=4242\n", 0o644)
+	run := func(wrap []string, env ...string) (lines []string, stderr string) {
+		c := r.cmd(true, env, "cuclient", "dev", "0", "info")
+		c.Env = append(c.Env, "LD_PRELOAD="+filepath.Join(bin, "libsoftmig.so"))
+		c.Args = append(append(append([]string{}, wrap...), filepath.Join(bin, "cuclient")), c.Args[1:]...)
+		c.Path = filepath.Join(bin, "cuclient")
+		if len(wrap) != 0 {
+			p, err := exec.LookPath(wrap[0])
+			if err != nil {
+				t.Skipf("%s: %v", wrap[0], err)
+			}
+			c.Path = p
+		}
+		c.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: user, Gid: user}}
+		var out, errb strings.Builder
+		c.Stdout, c.Stderr = &out, &errb
+		c.Run()
+		return splitLines(out.String()), errb.String()
+	}
+	failsClosed := func(what string, lines []string, stderr string) {
+		t.Helper()
+		want(t, what, lines, "init=ERR 800")
+		if !strings.HasPrefix(stderr, "softmig: GPU disabled for this process: ") || !strings.Contains(stderr, sliced) ||
+			strings.Count(stderr, "\n") != 1 {
+			t.Fatalf("%s: stderr %q: want one line naming job %s", what, stderr, sliced)
+		}
+	}
+	lines, stderr := run(nil)
+	failsClosed("outside the job", lines, stderr)
+	lines, stderr = run(nil, "SLURM_JOB_ID="+other)
+	failsClosed("SLURM_JOB_ID of another user's job", lines, stderr)
+	// Its own job by SLURM_JOB_ID (no job cgroup here): the slice.
+	lines, stderr = run(nil, "SLURM_JOB_ID="+sliced)
+	if len(lines) != 2 {
+		t.Fatalf("own job: %q %q", lines, stderr)
+	}
+	if total, _ := totalFree(t, lines[1]); total != GiB {
+		t.Fatalf("own job: total %d, want 1 GiB", total)
+	}
+	if err := exec.Command("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "unshare", "-U", "-r", "-C", "true").Run(); err != nil {
+		t.Logf("unprivileged unshare -U -r -C unavailable here (%v): namespace case not run", err)
+		return
+	}
+	// Root in a user namespace of its own, and a cgroup namespace.
+	lines, stderr = run([]string{"unshare", "-U", "-r", "-C"}, "SLURM_JOB_ID="+sliced)
+	failsClosed("unshare -U -r -C", lines, stderr)
+}
