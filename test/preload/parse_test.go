@@ -62,6 +62,11 @@ func TestConfigParser(t *testing.T) {
 		{"just words\n", "error: line 1: expected KEY=VALUE"},
 		{"SOFTMIG_DISABLED=no slice for you\n", "error: no slice for you"},
 		{"CUDA_DEVICE_MEMORY_LIMIT=1g\x00\n", "error: line 1: contains a NUL byte"},
+		{"SOFTMIG_UID=1000\nSOFTMIG_GPU_0=3\nCUDA_DEVICE_MEMORY_LIMIT=1g\n",
+			"ok mem0=1073741824 mem1=1073741824 sm0=0 sm1=0 oom=0 log=0 region="},
+		{"SOFTMIG_UID=alice\n", "error: line 1: SOFTMIG_UID=alice: not a user id"},
+		{"SOFTMIG_UID=1\nSOFTMIG_UID=1\n", "error: line 2: SOFTMIG_UID=1: given twice"},
+		{"SOFTMIG_GPU_0=1\nSOFTMIG_GPU_0=1\n", "error: line 2: SOFTMIG_GPU_0=1: given twice"},
 	}
 	for _, c := range cases {
 		if got := unit(t, "conf", c.in); got != c.want {
