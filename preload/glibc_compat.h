@@ -48,6 +48,7 @@ __asm__(".symver pthread_mutex_consistent,pthread_mutex_consistent@" SM_GLIBC_BA
  */
 #pragma weak dlopen
 #pragma weak dladdr
+#pragma weak dlerror
 #pragma weak dlvsym
 #pragma weak pthread_create
 #pragma weak pthread_detach

@@ -102,6 +102,9 @@ static int resolve(const char *soname, const struct sm_sym *syms, size_t n, int 
 	if (!h && load)
 		h = dlopen(soname, RTLD_LAZY);
 	if (!h) {
+		/* The program's dlerror() must not see our failed probe. */
+		if (dlerror)
+			dlerror();
 		pthread_mutex_unlock(&resolve_lock);
 		return -1;
 	}
