@@ -365,11 +365,13 @@ static int any_limit(const struct sm_config *cfg)
 	return cfg->oom_killer;
 }
 
-/* 0: safe and read into buf; 1: no config; -1: unsafe/unreadable (err).
- * owners 0: skip the owner checks (in a user namespace of its own, root's
- * files show as the overflow uid and the user's own as root's). */
-static int read_config_as(const char *path, char *buf, size_t len, size_t *n, char *err, size_t errlen,
-			  int owners)
+/* The uid root's files show as here (sm_root_uid): 0 but in a user
+ * namespace, where root is usually unmapped (the overflow uid) and the
+ * user's own files may show as 0. */
+static int64_t root_uid;
+
+/* 0: safe and read into buf; 1: no config; -1: unsafe/unreadable (err). */
+static int read_config(const char *path, char *buf, size_t len, size_t *n, char *err, size_t errlen)
 {
 	struct stat st;
 	int fd, dfd, saved;
@@ -382,7 +384,7 @@ static int read_config_as(const char *path, char *buf, size_t len, size_t *n, ch
 		snprintf(err, errlen, "%s: cannot open: %s", SM_RUN_DIR, strerror(errno));
 		return -1;
 	}
-	if (sm_fstat(dfd, &st) != 0 || (owners && (st.st_uid != 0 || (st.st_mode & 022)))) {
+	if (sm_fstat(dfd, &st) != 0 || (int64_t)st.st_uid != root_uid || (st.st_mode & 022)) {
 		close(dfd);
 		snprintf(err, errlen, "%s: directory must be owned by root and writable only by root",
 			 SM_RUN_DIR);
@@ -404,7 +406,7 @@ static int read_config_as(const char *path, char *buf, size_t len, size_t *n, ch
 		snprintf(err, errlen, "%s/%s: not a regular file", SM_RUN_DIR, path);
 		return -1;
 	}
-	if (owners && (st.st_uid != 0 || (st.st_mode & 022))) {
+	if ((int64_t)st.st_uid != root_uid || (st.st_mode & 022)) {
 		close(fd);
 		snprintf(err, errlen, "%s/%s: must be owned by root and writable only by root (mode 0644)",
 			 SM_RUN_DIR, path);
@@ -424,11 +426,6 @@ static int read_config_as(const char *path, char *buf, size_t len, size_t *n, ch
 	}
 	*n = (size_t)r;
 	return 0;
-}
-
-static int read_config(const char *path, char *buf, size_t len, size_t *n, char *err, size_t errlen)
-{
-	return read_config_as(path, buf, len, n, err, errlen, 1);
 }
 
 /* A config that slices the GPU (or fails its job closed): what a process
@@ -477,11 +474,8 @@ static int escapes_a_slice(struct sm_config *cfg, int init_ns, char *buf, size_t
 		if (!sm_job_id_valid(name))
 			continue;
 		name[l - 5] = '.';
-		/* Not root's: not a job root set up.  In a user namespace the
-		 * owner cannot be told, and a planted config would only hold
-		 * its planter. */
-		if (read_config_as(name, buf, len, &n, err, sizeof(err), init_ns) != 0)
-			continue;
+		if (read_config(name, buf, len, &n, err, sizeof(err)) != 0)
+			continue; /* gone, or not root's: not a job root set up */
 		memset(&rq, 0, sizeof(rq));
 		if (parse_text(&rq, buf, n, err, sizeof(err)) != 0) {
 			if (init_ns)
@@ -534,6 +528,7 @@ hidden int sm_config_load(struct sm_config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->job_uid = -1;
 	init_ns = sm_init_userns();
+	root_uid = sm_root_uid(init_ns);
 	if (sm_job_from_cgroup(0, cfg->job, sizeof(cfg->job)) == 1) {
 		cfg->job_from_cgroup = 1;
 	} else if (init_ns) {

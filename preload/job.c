@@ -102,3 +102,51 @@ hidden int sm_init_userns(void)
 	close(fd);
 	return ok;
 }
+
+/* Reads a small procfs file (not one bound over it); -1 on failure. */
+static ssize_t read_proc(const char *path, char *buf, size_t len)
+{
+	struct statfs sf;
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY), saved;
+
+	if (fd < 0)
+		return -1;
+	if (syscall(SYS_fstatfs, fd, &sf) != 0 || sf.f_type != PROC_SUPER_MAGIC) {
+		close(fd);
+		return -1;
+	}
+	n = sm_read_fd(fd, buf, len);
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return n;
+}
+
+/*
+ * The uid that files of the real root show as in this process: 0 in the
+ * initial user namespace; in another, what /proc/self/uid_map maps uid 0
+ * to, else (root unmapped, as in every namespace an unprivileged user
+ * makes, Apptainer's included) the overflow uid.  -1 unknown.
+ */
+hidden int64_t sm_root_uid(int init_ns)
+{
+	char buf[4096], *p, *end;
+	uint64_t v;
+
+	if (init_ns)
+		return 0;
+	if (read_proc("/proc/self/uid_map", buf, sizeof(buf)) < 0)
+		return -1;
+	for (p = buf; *p; p = end) {
+		unsigned long long in, out, count;
+		end = strchr(p, '\n');
+		end = end ? end + 1 : p + strlen(p);
+		if (sscanf(p, "%llu %llu %llu", &in, &out, &count) == 3 && out == 0 && count > 0)
+			return (int64_t)in;
+	}
+	if (read_proc("/proc/sys/kernel/overflowuid", buf, sizeof(buf)) < 0)
+		return -1;
+	buf[strcspn(buf, "\n")] = 0;
+	return sm_parse_uint(buf, 4294967294ULL, &v) == 0 ? (int64_t)v : -1;
+}

@@ -99,6 +99,7 @@ hidden int sm_job_from_cgroup(pid_t pid, char *job, size_t len);
 hidden int sm_job_parse_cgroup(const char *text, char *job, size_t len);
 hidden int sm_job_id_valid(const char *s);
 hidden int sm_init_userns(void);
+hidden int64_t sm_root_uid(int init_ns);
 
 /* ---- log.c ------------------------------------------------------------------ */
 

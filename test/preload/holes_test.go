@@ -347,3 +347,54 @@ func TestNoJobButASlicedUserFailsClosed(t *testing.T) {
 	lines, stderr = run([]string{"unshare", "-U", "-r", "-C"}, "SLURM_JOB_ID="+sliced)
 	failsClosed("unshare -U -r -C", lines, stderr)
 }
+
+// A job's process in a user namespace of its own (as unprivileged
+// Apptainer runs containers) keeps its slice: root's config shows as the
+// overflow uid there and is still root's.  Adding a cgroup namespace hides
+// the job: that fails closed, since the job is sliced.
+func TestJobInAUserNamespace(t *testing.T) {
+	job, wrap := jobCgroup(t)
+	if err := exec.Command("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "unshare", "-U", "-C", "true").Run(); err != nil {
+		t.Skipf("unprivileged unshare -U -C unavailable here: %v", err)
+	}
+	r := newRig(t)
+	bin := r.dir + "/bin"
+	for _, f := range []string{"build/test/cuclient", "build/libsoftmig.so", "build/sim/libcuda.so.1", "build/sim/libnvidia-ml.so.1"} {
+		copyFile(t, testutil.Path(t, f), filepath.Join(bin, filepath.Base(f)))
+	}
+	r.env = append(r.env, "LD_LIBRARY_PATH="+bin, "LD_PRELOAD="+filepath.Join(bin, "libsoftmig.so"))
+	region := filepath.Join(r.dir, "job.region")
+	// The prolog creates the region owned by the job's user.
+	if err := os.WriteFile(region, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	os.Chown(region, 65534, 65534)
+	writeConf(t, job, "CUDA_DEVICE_MEMORY_LIMIT=1g\nSOFTMIG_REGION="+region+"\nSOFTMIG_UID=65534\n", 0o644)
+	asUser := []string{"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"}
+	// The copies in bin, which the user can reach, under wrap.
+	runIn := func(wrap []string) (lines []string, stderr string) {
+		c := r.cmd(false, nil, "cuclient")
+		c.Path = wrap[0]
+		c.Args = append(append([]string{}, wrap...), filepath.Join(bin, "cuclient"), "dev", "0", "info")
+		var out, errb strings.Builder
+		c.Stdout, c.Stderr = &out, &errb
+		c.Run()
+		return splitLines(out.String()), errb.String()
+	}
+	for _, ns := range [][]string{{"unshare", "-U"}, {"unshare", "-U", "-r"}} {
+		w := append(append(append([]string{}, wrap...), asUser...), ns...)
+		lines, stderr := runIn(w)
+		if len(lines) != 2 {
+			t.Fatalf("%v: %q %q", ns, lines, stderr)
+		}
+		if total, _ := totalFree(t, lines[1]); total != GiB {
+			t.Fatalf("%v: total %d, want the 1 GiB slice", ns, total)
+		}
+	}
+	w := append(append(append([]string{}, wrap...), asUser...), "unshare", "-U", "-r", "-C")
+	lines, stderr := runIn(w)
+	want(t, "unshare -U -r -C in the job", lines, "init=ERR 800")
+	if !strings.Contains(stderr, "user namespace") || !strings.Contains(stderr, job) {
+		t.Fatalf("stderr %q", stderr)
+	}
+}
