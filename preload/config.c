@@ -492,8 +492,9 @@ static int escapes_a_slice(struct sm_config *cfg, int init_ns, char *buf, size_t
 		return 0;
 	if (init_ns)
 		snprintf(cfg->fail_reason, sizeof(cfg->fail_reason),
-			 "user %u has a sliced job (%s) on this node but this process is in no job "
-			 "(a new cgroup namespace, or a shell outside the job); run GPU work inside the job",
+			 "user %u has a sliced job (%s) on this node but this process is not in it "
+			 "(a new cgroup namespace, a shell outside it, or a job without a GPU); "
+			 "run GPU work inside that job",
 			 (unsigned)uid, name);
 	else
 		snprintf(cfg->fail_reason, sizeof(cfg->fail_reason),
