@@ -2,8 +2,9 @@
  * Logging (contract 5): one logfmt line per event, formatted on the stack
  * and written with a single write(2) to an O_APPEND descriptor, so lines of
  * concurrent processes never interleave.  Never from setuid/setgid
- * (AT_SECURE) processes, never through a symlink, never to stderr below
- * level 3, and the caller's errno is preserved.
+ * (AT_SECURE) processes, never through a symlink, never to a file another
+ * user could have planted (open_log), never to stderr below level 3, and
+ * the caller's errno is preserved.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -11,6 +12,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -23,9 +25,47 @@ static const int level_min[] = { 0, 0, 1, 2, 3, 4 };
 static int log_fd = -1;      /* -2: no log file can be had */
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static int open_log(const char *path)
+/*
+ * Opens a log file the library may append to: not a symlink, a regular
+ * file with one link, owned by this process's user or root and writable by
+ * no one else, so no other user can have planted it or read the job's
+ * records through it.  With check_dir, its directory must be one other
+ * users cannot write (unless sticky: then they cannot replace the file).
+ */
+static int open_log(const char *path, int check_dir)
 {
-	return open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0640);
+	char dir[600];
+	const char *slash = strrchr(path, '/'), *name = path;
+	struct stat st;
+	int fd, dfd = AT_FDCWD;
+	const int flags = O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
+
+	if (check_dir && slash) {
+		size_t n = slash == path ? 1 : (size_t)(slash - path);
+		if (n >= sizeof(dir))
+			return -1;
+		memcpy(dir, path, n);
+		dir[n] = 0;
+		dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dfd < 0)
+			return -1;
+		if (sm_fstat(dfd, &st) != 0 || ((st.st_mode & 022) && !(st.st_mode & S_ISVTX))) {
+			close(dfd);
+			return -1;
+		}
+		name = slash + 1;
+	}
+	fd = openat(dfd, name, flags, 0640);
+	if (dfd >= 0)
+		close(dfd);
+	if (fd < 0)
+		return -1;
+	if (sm_fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1 ||
+	    (st.st_uid != geteuid() && st.st_uid != 0) || (st.st_mode & 022)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
 }
 
 static int log_open(void)
@@ -36,23 +76,25 @@ static int log_open(void)
 
 	p = sm_getenv("SOFTMIG_LOG_FILE");
 	if (p && p[0] == '/') {
-		fd = open_log(p);
+		/* The user's own choice for their own processes: the file
+		 * must still be theirs (or root's). */
+		fd = open_log(p, 0);
 		if (fd >= 0)
 			return fd;
 	}
 	if (sm_cfg.job[0]) {
 		snprintf(path, sizeof(path), "%s/%s.log", SM_LOG_DIR, sm_cfg.job);
-		fd = open_log(path);
+		fd = open_log(path, 1);
 		if (fd < 0) {
 			p = sm_getenv("SLURM_TMPDIR");
 			if (p && p[0] == '/') {
 				snprintf(path, sizeof(path), "%s/softmig_%s.log", p, sm_cfg.job);
-				fd = open_log(path);
+				fd = open_log(path, 1);
 			}
 		}
 	} else {
 		snprintf(path, sizeof(path), "%s/pid%d.log", SM_LOG_DIR, (int)getpid());
-		fd = open_log(path);
+		fd = open_log(path, 1);
 	}
 	return fd;
 }

@@ -312,6 +312,7 @@ hidden void sm_release(int d, uint64_t bytes)
 
 	if (d < 0 || sm_slot < 0 || sm_region_lock() != 0)
 		return;
+	sm_check_note(d, -(int64_t)bytes);
 	me = &sm_region->procs[sm_slot];
 	me->used[d] = sat_sub(me->used[d], bytes);
 	sm_region->devs[d].tracked = sat_sub(sm_region->devs[d].tracked, bytes);

@@ -246,6 +246,8 @@ func (a *app) write(w *writeCmd) error {
 		return a.failClosed(w, paths, &j, errors.New("the job's user id is unknown (no SLURM_JOB_UID, no UserId from scontrol)"))
 	}
 	c.Region = regionPath(paths, j.id)
+	uid := j.uid
+	c.UID = &uid // the library fails closed for this user's processes outside any job
 	c.Comments = append(a.header(&j, gres), notes...)
 	if w.DryRun {
 		// Without the lock: what the job would get now.

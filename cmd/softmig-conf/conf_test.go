@@ -196,6 +196,7 @@ CUDA_DEVICE_SM_LIMIT_0=25
 SOFTMIG_SM_SLOT_0=0-25
 SOFTMIG_GPU_0=0
 SOFTMIG_REGION=` + f.run + `/42.region
+SOFTMIG_UID=1001
 `
 	if string(data) != want {
 		t.Fatalf("config:\n%s\nwant:\n%s", data, want)

@@ -37,6 +37,7 @@ var libraryRecords = []written{
 	{"event", 0, "device attach", []string{"uuid", "GPU-0f6e1c2a-8d3b-4c11-9a5e-2b7f00c0ffee", "mem_limit", "12884901888", "sm_limit", "25"}},
 	{"event", 0, "oom refused", []string{"api", "cuMemAlloc_v2", "requested", "1073741824", "used", "12348030976", "limit", "12884901888", "suppressed", "3"}},
 	{"error", 0, "cannot account allocation", []string{"api", "cuMemCreate"}},
+	{"error", 0, "nvml unavailable", []string{"api", "cuDevicePrimaryCtxRetain"}},
 	{"warn", 0, "allocation not tracked for its free", []string{"bytes", "4096"}},
 	{"event", 0, "oom kill", []string{"target", "4243"}},
 	{"error", -1, "region lock failed", []string{"error", "131"}},

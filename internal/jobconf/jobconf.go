@@ -28,6 +28,7 @@ const (
 	KeyDisabled      = "SOFTMIG_DISABLED"
 	KeySMSlot        = "SOFTMIG_SM_SLOT" // and SOFTMIG_SM_SLOT_<i>
 	KeyGPU           = "SOFTMIG_GPU"     // only as SOFTMIG_GPU_<i>
+	KeyUID           = "SOFTMIG_UID"
 	MaxDevices       = defs.MaxDevices
 	MaxFileSize      = 64 << 10
 	MaxLineLength    = 4096
@@ -62,6 +63,7 @@ type Config struct {
 	SMSlot            Slot           // SOFTMIG_SM_SLOT: time slot on every device; nil = unset
 	DeviceSMSlot      map[int]Slot   // SOFTMIG_SM_SLOT_<i>
 	DeviceGPU         map[int]int    // SOFTMIG_GPU_<i>: Slurm GPU index (IDX) of CUDA device i
+	UID               *int           // SOFTMIG_UID: the job's user (processes of that user outside any job fail closed)
 }
 
 // Parse reads a job config. A key given twice, an unknown key, a bad value,
@@ -180,6 +182,10 @@ func (c *Config) set(key, val string) error {
 		return err
 	case KeyGPU:
 		return fmt.Errorf("give it per device, as %s_<i> (i = CUDA device ordinal)", KeyGPU)
+	case KeyUID:
+		n, err := intRange(val, 0, 1<<31-1)
+		c.UID = &n
+		return err
 	case KeyDisabled:
 		if val == "" {
 			return errors.New("empty reason")
@@ -276,6 +282,9 @@ func (c *Config) Marshal() []byte {
 	}
 	if c.Region != "" {
 		fmt.Fprintf(&b, "%s=%s\n", KeyRegion, c.Region)
+	}
+	if c.UID != nil {
+		fmt.Fprintf(&b, "%s=%d\n", KeyUID, *c.UID)
 	}
 	return b.Bytes()
 }

@@ -27,8 +27,8 @@ func TestParse(t *testing.T) {
 		{"spaces trimmed", "  CUDA_DEVICE_MEMORY_LIMIT =  16g  \n", &Config{MemoryLimit: 16 << 30}},
 		{"per device", "CUDA_DEVICE_MEMORY_LIMIT_0=1G\nCUDA_DEVICE_MEMORY_LIMIT_15=2048M\nCUDA_DEVICE_SM_LIMIT_1=50",
 			&Config{DeviceMemoryLimit: map[int]uint64{0: 1 << 30, 15: 2 << 30}, DeviceSMLimit: map[int]int{1: 50}}},
-		{"all keys", "ACTIVE_OOM_KILLER=1\nSOFTMIG_LOG_LEVEL=4\nSOFTMIG_REGION=/var/run/softmig/7.region\nSOFTMIG_DISABLED=no GPU for you\nCUDA_DEVICE_SM_LIMIT=0",
-			&Config{ActiveOOMKiller: boolp(true), LogLevel: intp(4), Region: "/var/run/softmig/7.region", Disabled: "no GPU for you", SMLimit: intp(0)}},
+		{"all keys", "ACTIVE_OOM_KILLER=1\nSOFTMIG_LOG_LEVEL=4\nSOFTMIG_REGION=/var/run/softmig/7.region\nSOFTMIG_DISABLED=no GPU for you\nCUDA_DEVICE_SM_LIMIT=0\nSOFTMIG_UID=1000",
+			&Config{ActiveOOMKiller: boolp(true), LogLevel: intp(4), Region: "/var/run/softmig/7.region", Disabled: "no GPU for you", SMLimit: intp(0), UID: intp(1000)}},
 		{"crlf-free value with =", "SOFTMIG_DISABLED=a=b", &Config{Disabled: "a=b"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -83,6 +83,7 @@ func TestMarshalRoundTrip(t *testing.T) {
 		ActiveOOMKiller:   boolp(false),
 		LogLevel:          intp(2),
 		Region:            "/var/run/softmig/1.region",
+		UID:               intp(1000),
 	}
 	out := c.Marshal()
 	want := `# SoftMig job config
@@ -97,6 +98,7 @@ CUDA_DEVICE_SM_LIMIT_1=12
 ACTIVE_OOM_KILLER=0
 SOFTMIG_LOG_LEVEL=2
 SOFTMIG_REGION=/var/run/softmig/1.region
+SOFTMIG_UID=1000
 `
 	if string(out) != want {
 		t.Fatalf("Marshal =\n%s\nwant\n%s", out, want)
@@ -109,8 +111,8 @@ SOFTMIG_REGION=/var/run/softmig/1.region
 	if !reflect.DeepEqual(back, c) {
 		t.Fatalf("Parse(Marshal(c)) = %+v, want %+v", back, c)
 	}
-	if got := len(c.Lines()); got != 10 {
-		t.Fatalf("Lines() has %d lines, want 10", got)
+	if got := len(c.Lines()); got != 11 {
+		t.Fatalf("Lines() has %d lines, want 11", got)
 	}
 }
 
