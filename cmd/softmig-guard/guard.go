@@ -257,7 +257,9 @@ func (g *guard) due(k watchKey, now time.Time, v *verdict) bool {
 		t = now
 	}
 	v.since = t
-	if now.Sub(t) < g.opts.grace {
+	// A round a little early (ticker jitter) must not put the kill off by
+	// a whole interval.
+	if now.Sub(t)+g.opts.interval/10 < g.opts.grace {
 		return false
 	}
 	delete(g.since, k)
