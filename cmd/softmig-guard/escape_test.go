@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -144,5 +145,32 @@ func zeroFile(path string) {
 	defer f.Close()
 	if fi, err := f.Stat(); err == nil {
 		f.WriteAt(make([]byte, fi.Size()), 0)
+	}
+}
+
+// --once --dry-run reports an escape and kills nothing; --once kills it and
+// exits, as from cron.
+func TestOnceAndDryRun(t *testing.T) {
+	t.Parallel()
+	n := newNode(t)
+	j := n.job(slicedConf)
+	c := n.start(j, false, nil, "cuclient", "dev", "0", "alloc", "13g", "ready", "hold")
+	once := func(args ...string) string {
+		cmd := exec.Command(os.Args[0], append([]string{"--library", n.lib(), "--once"}, args...)...)
+		cmd.Env = append(append([]string{}, n.env...), "SOFTMIG_GUARD_TEST_MAIN=1")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("softmig-guard --once %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	out := once("--dry-run")
+	if !strings.Contains(out, "dry run, would kill: job "+j.id) || !c.alive() || j.guardLog(t) != "" {
+		t.Fatalf("--dry-run: alive %v, log %q, output:\n%s", c.alive(), j.guardLog(t), out)
+	}
+	out = once()
+	c.killedWithin(t, 2*time.Second)
+	if !strings.Contains(out, "guard kill: job "+j.id) {
+		t.Errorf("--once output:\n%s", out)
 	}
 }

@@ -276,3 +276,24 @@ func (g *guardProc) stop(t *testing.T) string {
 	}
 	return g.output()
 }
+
+// nvmlUsed sums what NVML reports for pids on GPU index.
+func (n *node) nvmlUsed(index int, pids ...int) uint64 {
+	n.t.Helper()
+	c := exec.Command(testutil.Path(n.t, "build/test/sim_probe"), fmt.Sprintf("nvml-procs:%d", index))
+	c.Env = n.env
+	out, err := c.Output()
+	if err != nil {
+		n.t.Fatalf("sim_probe nvml-procs: %v", err)
+	}
+	var sum uint64
+	for _, f := range strings.Fields(string(out)) {
+		for _, pid := range pids {
+			var v uint64
+			if _, err := fmt.Sscanf(f, fmt.Sprintf("pid%d=%%d", pid), &v); err == nil {
+				sum += v
+			}
+		}
+	}
+	return sum
+}
