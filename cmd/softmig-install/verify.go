@@ -53,6 +53,7 @@ func (c *verifyCmd) Run(e *env, g *cli) error {
 		cl.checkLoad(l)
 	}
 	cl.checkManifest(l)
+	cl.checkGuard(l)
 	if cl.failed > 0 {
 		fmt.Fprintf(e.stdout, "%d check(s) failed\n", cl.failed)
 		return errVerifyFailed
