@@ -207,15 +207,7 @@ func (g *guard) observe(now time.Time, gpus []gpu) []verdict {
 			}
 			sort.Ints(pids)
 			base := verdict{facts: facts, dev: js.ordinal(d.index)}
-			if sl.memory && used[job] > sl.limit+g.marginFor(sl.limit) {
-				k := watchKey{job: job, gpu: d.index}
-				seen[k] = true
-				v := base
-				v.watchKey, v.reason, v.used, v.limit, v.pids = k, reasonOver, used[job], sl.limit, pids
-				if g.due(k, now, &v) {
-					due = append(due, v)
-				}
-			}
+			// Escapes first: their event names the likely cause.
 			for _, pid := range pids {
 				cause := g.escapeCause(now, pid, facts[pid].start)
 				if cause == "" {
@@ -225,6 +217,15 @@ func (g *guard) observe(now time.Time, gpus []gpu) []verdict {
 				seen[k] = true
 				v := base
 				v.watchKey, v.reason, v.used, v.limit, v.pids, v.cause = k, reasonEscape, used[job], sl.limit, []int{pid}, cause
+				if g.due(k, now, &v) {
+					due = append(due, v)
+				}
+			}
+			if sl.memory && used[job] > sl.limit+g.marginFor(sl.limit) {
+				k := watchKey{job: job, gpu: d.index}
+				seen[k] = true
+				v := base
+				v.watchKey, v.reason, v.used, v.limit, v.pids = k, reasonOver, used[job], sl.limit, pids
 				if g.due(k, now, &v) {
 					due = append(due, v)
 				}

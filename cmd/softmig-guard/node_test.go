@@ -126,22 +126,28 @@ type client struct {
 }
 
 // start runs prog as nobody, in job j's cgroup unless j is nil, with the
-// library preloaded if preload; it returns once the client printed
-// "ready" or exited.
+// library preloaded if preload.
 func (n *node) start(j *sjob, preload bool, env []string, prog string, args ...string) *client {
 	t := n.t
 	t.Helper()
 	argv := []string{"setpriv", fmt.Sprintf("--reuid=%d", nobody), fmt.Sprintf("--regid=%d", nobody), "--clear-groups",
 		testutil.Path(t, "build/test/"+prog)}
-	argv = append(argv, args...)
+	if preload {
+		env = append(env, "LD_PRELOAD="+n.lib())
+	}
+	return n.startArgv(j, env, append(argv, args...))
+}
+
+// startArgv runs argv (which drops root itself), in job j's cgroup unless
+// j is nil, and returns once it printed "ready" or exited.
+func (n *node) startArgv(j *sjob, env, argv []string) *client {
+	t := n.t
+	t.Helper()
 	if j != nil {
 		argv = append([]string{"/bin/sh", "-c", `echo $$ > "$0" && exec "$@"`, j.procs}, argv...)
 	}
 	c := exec.Command(argv[0], argv[1:]...)
 	c.Env = append(append([]string{}, n.env...), env...)
-	if preload {
-		c.Env = append(c.Env, "LD_PRELOAD="+n.lib())
-	}
 	c.Dir = n.dir
 	c.Stderr = os.Stderr
 	in, err := c.StdinPipe()
