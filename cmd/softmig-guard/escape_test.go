@@ -4,9 +4,12 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/softmig/softmig/internal/defs"
 )
 
 // killLimit is the bound: an escape is killed within 1 s of
@@ -98,7 +101,7 @@ func TestEscapeRegionTampering(t *testing.T) {
 	n := newNode(t)
 	j := n.job(slicedConf)
 	g := n.guard()
-	region := n.dir + "/" + j.id + ".region"
+	region := filepath.Join(defs.RunDir(), j.id+".region")
 	stop := make(chan struct{})
 	done := make(chan struct{})
 	go func() {

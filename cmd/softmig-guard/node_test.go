@@ -89,13 +89,22 @@ func (n *node) job(conf string) *sjob {
 	if dir == "" {
 		t.Skip("no writable cgroup hierarchy to create a job cgroup in")
 	}
-	conf = strings.ReplaceAll(conf, "$REGION", filepath.Join(n.dir, id+".region"))
+	// The region where and as the prolog makes it: empty, the job user's, 0600.
+	region := filepath.Join(defs.RunDir(), id+".region")
+	if err := os.WriteFile(region, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(region, nobody, nobody); err != nil {
+		t.Fatal(err)
+	}
+	conf = strings.ReplaceAll(conf, "$REGION", region)
 	path := filepath.Join(defs.RunDir(), id+".conf")
 	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		os.Remove(path)
+		os.Remove(region)
 		os.Remove(filepath.Join(defs.LogDir(), id+".log"))
 		for i := 0; i < 50 && os.Remove(dir) != nil; i++ {
 			time.Sleep(20 * time.Millisecond) // killed members leave the cgroup
