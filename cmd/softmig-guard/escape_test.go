@@ -158,9 +158,14 @@ func TestOnceAndDryRun(t *testing.T) {
 	n := newNode(t)
 	j := n.job(slicedConf)
 	c := n.start(j, false, nil, "cuclient", "dev", "0", "alloc", "13g", "ready", "hold")
+	// A stand-in for Slurm's scontrol that records what the job is told.
+	bin := filepath.Join(n.dir, "bin")
+	told := filepath.Join(n.dir, "told")
+	os.Mkdir(bin, 0o755)
+	os.WriteFile(filepath.Join(bin, "scontrol"), []byte("#!/bin/sh\nprintf '%s|' \"$@\" >> "+told+"\n"), 0o755)
 	once := func(args ...string) string {
 		cmd := exec.Command(os.Args[0], append([]string{"--library", n.lib(), "--once"}, args...)...)
-		cmd.Env = append(append([]string{}, n.env...), "SOFTMIG_GUARD_TEST_MAIN=1")
+		cmd.Env = append(append([]string{}, n.env...), "SOFTMIG_GUARD_TEST_MAIN=1", "PATH="+bin+":"+os.Getenv("PATH"))
 		out, err := cmd.CombinedOutput()
 		if err != nil {
 			t.Fatalf("softmig-guard --once %v: %v\n%s", args, err, out)
@@ -175,5 +180,10 @@ func TestOnceAndDryRun(t *testing.T) {
 	c.killedWithin(t, 2*time.Second)
 	if !strings.Contains(out, "guard kill: job "+j.id) {
 		t.Errorf("--once output:\n%s", out)
+	}
+	b, _ := os.ReadFile(told)
+	want := fmt.Sprintf("notify|%s|softmig-guard killed pid %d on GPU 0: it used the GPU outside SoftMig (", j.id, c.pid())
+	if !strings.HasPrefix(string(b), want) {
+		t.Errorf("scontrol was called with %q; want %q...", b, want)
 	}
 }
