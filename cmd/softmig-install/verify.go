@@ -58,6 +58,7 @@ func (c *verifyCmd) Run(e *env, g *cli) error {
 	}
 	cl.checkManifest(l)
 	cl.checkSiteConfig(l, g.Config)
+	cl.checkGuard(l)
 	if cl.failed > 0 {
 		fmt.Fprintf(e.stdout, "%d check(s) failed\n", cl.failed)
 		return errVerifyFailed

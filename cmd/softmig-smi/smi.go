@@ -401,6 +401,7 @@ func render(out, stderr io.Writer, sys *smi.System, allDevs []*smi.Device, scope
 			smi.SlicesCSV(out, rows, p.format)
 		} else {
 			smi.SlicesTable(out, rows)
+			printGuardKills(out, rows)
 		}
 	}
 	return nil

@@ -142,6 +142,7 @@ const (
 	MsgThrottle     = "throttle"
 	MsgProcessExit  = "process exit"
 	MsgConfigError  = "config error"
+	MsgGuardKill    = "guard kill" // written by softmig-guard
 )
 
 // eventKeys lists, per event, the further keys it must carry and whether
@@ -159,6 +160,7 @@ var eventKeys = map[string]struct {
 	MsgThrottle:     {dev: true, ints: []string{"throttled_ms", "sm_limit"}},
 	MsgProcessExit:  {dev: true, ints: []string{"peak", "throttled_ms"}},
 	MsgConfigError:  {strs: []string{"reason"}},
+	MsgGuardKill:    {strs: []string{"reason", "pids"}, ints: []string{"gpu", "used", "limit"}},
 }
 
 // IsEvent reports whether msg is one of the events of contract 5.
