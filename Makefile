@@ -77,9 +77,12 @@ $(BUILD)/test/unit: test/cprog/unit.c $(UNIT_SRCS) $(PRELOAD_HDRS)
 	@mkdir -p $(BUILD)/test
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) -Ipreload -o $@ $< $(UNIT_SRCS)
 
+# dl_errstate looks up its own symbols: they must be in its dynamic table.
+$(BUILD)/test/dl_errstate: DL_LDFLAGS := -rdynamic
+
 $(BUILD)/test/dl_%: test/cprog/dl_%.c test/cprog/*.h $(PRELOAD_HDRS)
 	@mkdir -p $(BUILD)/test
-	$(CC) $(BASE_CFLAGS) $(CFLAGS) -Ipreload -o $@ $< -ldl -lpthread
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -Ipreload -o $@ $< $(DL_LDFLAGS) -ldl -lpthread
 
 $(BUILD)/test/%: test/cprog/%.c test/cprog/*.h $(PRELOAD_HDRS) $(BUILD)/sim/libcuda.so.1
 	@mkdir -p $(BUILD)/test
