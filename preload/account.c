@@ -49,6 +49,22 @@ hidden void sm_log_refusal(int ordinal, const char *api, uint64_t bytes, uint64_
 	       (unsigned long long)__atomic_exchange_n(&refusals.suppressed, 0, __ATOMIC_RELAXED));
 }
 
+/* Before any refusal, bring the usage up to date: the slots of processes
+ * that died (kill -9, the OOM killer, a scancel'ed step) go, and NVML's
+ * numbers replace the bookkeeping (memory freed by a dead process or a
+ * trimmed pool) unless they are fresh: a program looping on a refusal must
+ * not hammer NVML. */
+hidden void sm_reclaim(int d, int ordinal)
+{
+	if (sm_region_lock() == 0) {
+		sm_region_cleanup_dead();
+		sm_region_unlock();
+	}
+	if (sm_now_coarse_ns() - __atomic_load_n(&sm_region->devs[d].last_check_ns, __ATOMIC_RELAXED) >
+	    RECHECK_NS)
+		sm_check_now(d, ordinal);
+}
+
 hidden CUresult sm_admit(int ordinal, uint64_t bytes, const char *api, int *dslot)
 {
 	uint64_t limit = sm_mem_limit(ordinal), used = 0;
@@ -70,13 +86,7 @@ hidden CUresult sm_admit(int ordinal, uint64_t bytes, const char *api, int *dslo
 		*dslot = d;
 		return CUDA_SUCCESS;
 	}
-	/* Before refusing, bring the usage up to date (memory may have been
-	 * freed by a process that died or a pool that was trimmed), unless it
-	 * is fresh: a program looping on a refusal must not hammer NVML. */
-	if (sm_now_coarse_ns() - __atomic_load_n(&sm_region->devs[d].last_check_ns, __ATOMIC_RELAXED) >
-	    RECHECK_NS) {
-		sm_check_now(d, ordinal);
-	}
+	sm_reclaim(d, ordinal);
 	if (sm_reserve(d, bytes, limit, &used) == 0) {
 		sm_depth--;
 		*dslot = d;

@@ -27,6 +27,12 @@ static CUresult ctx_admit(CUdevice dev, const char *api, int *d)
 	sm_note_device(dev, *d);
 	est = sm_region->devs[*d].ctx_estimate;
 	used = sm_dev_used(*d);
+	if (est && (est > limit || used > limit - est)) {
+		/* A process of the job that was killed must not lock the job out:
+		 * its place is reclaimed before a context is refused. */
+		sm_reclaim(*d, dev);
+		used = sm_dev_used(*d);
+	}
 	sm_depth--;
 	if (est && (est > limit || used > limit - est)) {
 		sm_log_refusal(dev, api, est, used, limit);

@@ -82,6 +82,7 @@ hidden uint64_t sm_now_ns(void);          /* CLOCK_MONOTONIC */
 hidden uint64_t sm_now_coarse_ns(void);   /* CLOCK_MONOTONIC_COARSE */
 hidden ssize_t sm_read_file(const char *path, char *buf, size_t len);
 hidden ssize_t sm_read_fd(int fd, char *buf, size_t len);
+hidden int sm_proc_stat(pid_t pid, char *state, uint64_t *start);
 hidden uint64_t sm_proc_start_time(pid_t pid);
 hidden int sm_pid_alive(pid_t pid, uint64_t start_time);
 hidden int sm_fstat(int fd, void *st);
@@ -189,6 +190,9 @@ hidden void sm_oom_kill(int d, int ordinal);
  * CUDA_ERROR_OUT_OF_MEMORY; logs and rate-limits refusals. */
 hidden CUresult sm_admit(int ordinal, uint64_t bytes, const char *api, int *d);
 hidden void sm_note_device(int ordinal, int d);
+/* Before a refusal on device slot d: dead processes' slots go, NVML's
+ * numbers are taken unless fresh. */
+hidden void sm_reclaim(int d, int ordinal);
 /* Logs a refused allocation or context, rate-limited. */
 hidden void sm_log_refusal(int ordinal, const char *api, uint64_t bytes, uint64_t used, uint64_t limit);
 hidden void sm_exit_report(void);
