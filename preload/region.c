@@ -144,7 +144,7 @@ hidden int sm_region_attach(void)
 
 /* Recomputes every device's tracked sum from the slots: after a holder
  * died inside the lock, or after dead slots were freed. */
-static void retotal(void)
+hidden void sm_region_retotal(void)
 {
 	uint32_t i, d, n = sm_region->nprocs;
 
@@ -170,35 +170,7 @@ hidden void sm_region_cleanup_dead(void)
 		}
 	}
 	if (freed)
-		retotal();
-}
-
-hidden int sm_region_lock(void)
-{
-	struct timespec ts;
-	int e;
-
-	/* A user can scribble on their own job's region; a lock word that
-	 * never frees must not hang the program, so wait at most 10 s. */
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += 10;
-	e = pthread_mutex_timedlock(LOCK(sm_region), &ts);
-	if (e == EOWNERDEAD) {
-		pthread_mutex_consistent(LOCK(sm_region));
-		sm_region_cleanup_dead();
-		retotal();
-		return 0;
-	}
-	if (e != 0) {
-		sm_log(SM_ERROR, -1, "region lock failed", "error=%d", e);
-		return -1;
-	}
-	return 0;
-}
-
-hidden void sm_region_unlock(void)
-{
-	pthread_mutex_unlock(LOCK(sm_region));
+		sm_region_retotal();
 }
 
 hidden int sm_region_register(void)
@@ -211,6 +183,9 @@ hidden int sm_region_register(void)
 		return 0;
 	if (!sm_region || sm_region_lock() != 0)
 		return -1;
+	/* A process joining the job sees it as it is: the places of those
+	 * that died (kill -9, the OOM killer) go now, not at a refusal. */
+	sm_region_cleanup_dead();
 	for (pass = 0; pass < 2; pass++) {
 		for (i = 0; i < SM_MAX_PROCS; i++) {
 			struct sm_proc *p = &sm_region->procs[i];

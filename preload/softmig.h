@@ -113,8 +113,14 @@ extern hidden struct sm_region *sm_region;
 extern hidden int sm_slot;             /* this process's slot, -1 none */
 
 hidden int sm_region_attach(void);      /* 0 ok, -1 failed (sets fail reason) */
+/* The region lock (lock.c): never fails; a holder that does not let go is
+ * taken over (see lock.c for why that is safe). */
+#define SM_LOCK_SLICE_NS 5000000ULL     /* a holder this long is looked at */
+#define SM_LOCK_STUCK_NS 100000000ULL   /* a holder not running: 100 ms */
+#define SM_LOCK_MAX_NS 1000000000ULL    /* a holder running: 1 s */
 hidden int sm_region_lock(void);
 hidden void sm_region_unlock(void);
+hidden void sm_region_retotal(void);    /* caller holds the lock */
 hidden int sm_region_register(void);    /* claims a process slot */
 hidden int sm_region_dev(const uint8_t uuid[16]); /* device slot, creating it */
 hidden int sm_region_find_dev(const uint8_t uuid[16]);
