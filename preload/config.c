@@ -34,6 +34,7 @@ struct request {
 	int has_sm[SM_MAX_DEVICES + 1];
 	uint64_t sm[SM_MAX_DEVICES + 1];
 	int has_slot[SM_MAX_DEVICES + 1];
+	int has_gpu[SM_MAX_DEVICES + 1];
 	uint64_t slot[SM_MAX_DEVICES + 1][2];
 	int has_oom, has_log, has_region, has_disabled;
 	uint64_t oom, log;
@@ -169,8 +170,13 @@ static const char *set_key(struct request *rq, int key, int idx, const char *val
 		return parse_slot(val, rq->slot[idx]);
 	case K_GPU:
 		/* Slurm's index of the GPU, for softmig-conf's slot allocation. */
+		if (rq->has_gpu[idx])
+			return "given twice";
+		rq->has_gpu[idx] = 1;
 		return sm_parse_uint(val, 1023, &v) != 0 ? "not a GPU index 0-1023" : NULL;
 	case K_DISABLED:
+		if (rq->has_disabled)
+			return "given twice";
 		rq->has_disabled = 1;
 		sm_strlcpy(rq->disabled, *val ? val : "disabled by the administrator", sizeof(rq->disabled));
 		return NULL;
