@@ -105,6 +105,7 @@ hidden void sm_exit_report(void)
 
 	if (!sm_region || sm_slot < 0)
 		return;
+	sm_region_guard();
 	for (i = 0; i < SM_MAX_DEVICES; i++) {
 		int d = attached[i] - 1;
 		if (d < 0)

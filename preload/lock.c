@@ -84,14 +84,17 @@ static void took_over(struct glibc_mutex *m, uint32_t me, uint32_t holder, char 
 
 hidden int sm_region_lock(void)
 {
-	struct glibc_mutex *m = mutex();
+	struct glibc_mutex *m;
 	uint32_t me = self_tid(), cur = 0, holder = 0;
 	uint64_t start = 0, since = 0, now;
 	int saved = errno;
 	char state = '?';
 
+	sm_region_guard(); /* before the first touch of the mapping */
+	m = mutex();
 	if (__atomic_compare_exchange_n(&m->lock, &cur, me, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
 		m->owner = (int32_t)me;
+		sm_region_verify();
 		return 0;
 	}
 	for (;;) {
@@ -132,6 +135,7 @@ hidden int sm_region_lock(void)
 		futex_wait(&m->lock, cur | FUTEX_WAITERS, SM_LOCK_SLICE_NS);
 		cur = __atomic_load_n(&m->lock, __ATOMIC_RELAXED);
 	}
+	sm_region_verify();
 	errno = saved;
 	return 0;
 }

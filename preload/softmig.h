@@ -133,6 +133,21 @@ hidden uint64_t sm_dev_used(int d);     /* tracked + excess */
 hidden void sm_region_cleanup_dead(void);  /* caller holds the lock */
 hidden void sm_region_exit(void);
 hidden int sm_pid_in_region(pid_t pid);
+/* Rewrites the header of r (zeroed, overwritten, or new private memory) and
+ * puts back this process's slot and the devices it knows. */
+hidden void sm_region_rebuild(struct sm_region *r);
+/* Under the lock: the header is intact and this process's slot its own. */
+hidden void sm_region_verify(void);
+
+/* ---- region_guard.c: damage to the region file ------------------------------ */
+
+enum { SM_DAMAGE_SHORT = 1, SM_DAMAGE_REPLACED = 2, SM_DAMAGE_HEADER = 4, SM_DAMAGE_SLOT = 8, SM_DAMAGE_NOMEM = 16 };
+hidden void sm_region_keep_fd(int fd);
+hidden void sm_region_catch_sigbus(void); /* a fault in the region is survived */
+/* Before touching the mapping: a file that shrank is swapped for private
+ * memory, so that nothing faults on it. */
+hidden void sm_region_guard(void);
+hidden void sm_region_damaged(unsigned kind, const char *what, const char *action);
 
 /* ---- check.c: NVML cross-check ------------------------------------------------- */
 

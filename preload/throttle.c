@@ -491,6 +491,9 @@ static void *controller(void *arg)
 	sm_depth = 1; /* anything this thread calls passes the hooks */
 	for (;;) {
 		uint64_t now = sm_now_ns();
+		/* The launches read the region without a lock: a file cut short
+		 * is found here within a tick (region_guard.c). */
+		sm_region_guard();
 		if (now >= tick) {
 			tick += TICK_NS;
 			if (tick < now)
