@@ -38,6 +38,7 @@ static void atfork_child(void)
 	sm_ptr_reset_after_fork();
 	sm_log_reset_after_fork();
 	sm_devmap_reset_after_fork();
+	sm_lock_reset_after_fork();
 }
 
 static void announce_failure(void)

@@ -41,9 +41,19 @@ static struct glibc_mutex *mutex(void)
 	return (struct glibc_mutex *)(void *)sm_region->lock;
 }
 
+static SM_TLS uint32_t tid_cache;
+
 static uint32_t self_tid(void)
 {
-	return (uint32_t)syscall(SYS_gettid);
+	if (unlikely(!tid_cache))
+		tid_cache = (uint32_t)syscall(SYS_gettid);
+	return tid_cache;
+}
+
+/* The thread that forked is a new thread in the child. */
+hidden void sm_lock_reset_after_fork(void)
+{
+	tid_cache = 0;
 }
 
 static void futex_wait(uint32_t *w, uint32_t val, uint64_t ns)

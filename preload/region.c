@@ -259,7 +259,8 @@ hidden void sm_region_verify(void)
 		sm_region_rebuild(r);
 		sm_region_damaged(SM_DAMAGE_HEADER, "zeroed or overwritten", "rebuilt, checked against NVML");
 	}
-	if (sm_slot < 0 || slot_pid != getpid() || r->procs[sm_slot].pid == (int32_t)slot_pid)
+	/* sm_slot is reset in a fork child: a slot here is this process's. */
+	if (sm_slot < 0 || r->procs[sm_slot].pid == (int32_t)slot_pid)
 		return;
 	/* This process's slot was wiped or given away: take it again, or
 	 * another one.  What it had counted comes back from NVML. */

@@ -31,6 +31,10 @@
 
 #include "softmig.h"
 
+/* The SIGBUS handler is the net; the size check, at most every
+ * SIZE_CHECK_NS, turns damage into an orderly switch (and covers a program
+ * that replaced the handler) without a system call per allocation. */
+#define SIZE_CHECK_NS 10000000ULL
 #define PATH_CHECK_NS 1000000000ULL
 
 static int region_fd = -1;
@@ -38,7 +42,7 @@ static dev_t region_dev;
 static ino_t region_ino;
 static int is_private;
 static unsigned logged;    /* one bit per kind of damage */
-static uint64_t path_checked_ns;
+static uint64_t path_checked_ns, size_checked_ns;
 static pthread_mutex_t guard_lock = PTHREAD_MUTEX_INITIALIZER; /* this process's threads */
 
 hidden void sm_region_keep_fd(int fd)
@@ -168,6 +172,7 @@ hidden void sm_region_guard(void)
 {
 	int saved;
 	int64_t size;
+	uint64_t now;
 	struct stat st;
 
 	if (!sm_region)
@@ -177,6 +182,10 @@ hidden void sm_region_guard(void)
 			sm_region_damaged(SM_DAMAGE_SHORT, "truncated", "private copy checked against NVML");
 		return;
 	}
+	now = sm_now_coarse_ns();
+	if (now - __atomic_load_n(&size_checked_ns, __ATOMIC_RELAXED) < SIZE_CHECK_NS)
+		return;
+	__atomic_store_n(&size_checked_ns, now, __ATOMIC_RELAXED);
 	saved = errno;
 	size = ours(region_fd, &st) ? (int64_t)st.st_size : -1;
 	if (size < (int64_t)SM_REGION_SIZE) {
@@ -188,8 +197,8 @@ hidden void sm_region_guard(void)
 				go_private(size < 0 ? "gone and its descriptor closed" : "truncated");
 		}
 		pthread_mutex_unlock(&guard_lock);
-	} else if (sm_now_coarse_ns() - path_checked_ns > PATH_CHECK_NS) {
-		path_checked_ns = sm_now_coarse_ns();
+	} else if (now - path_checked_ns > PATH_CHECK_NS) {
+		path_checked_ns = now;
 		if (ours(region_fd, &st) && !same_file_at_path(&st))
 			sm_region_damaged(SM_DAMAGE_REPLACED, "replaced or removed",
 					  "this process keeps the old file, checked against NVML");

@@ -120,6 +120,7 @@ hidden int sm_region_attach(void);      /* 0 ok, -1 failed (sets fail reason) */
 #define SM_LOCK_MAX_NS 1000000000ULL    /* a holder running: 1 s */
 hidden int sm_region_lock(void);
 hidden void sm_region_unlock(void);
+hidden void sm_lock_reset_after_fork(void);
 hidden void sm_region_retotal(void);    /* caller holds the lock */
 hidden int sm_region_register(void);    /* claims a process slot */
 hidden int sm_region_dev(const uint8_t uuid[16]); /* device slot, creating it */
