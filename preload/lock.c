@@ -81,15 +81,22 @@ static enum holder holder_state(uint32_t tid, char *state)
 	return *state == 'R' ? H_RUNNING : H_IDLE;
 }
 
+/* A take-over to log once the lock is released (a log write may be slow). */
+static SM_TLS struct {
+	uint32_t holder;
+	char state;
+	uint64_t waited_ns;
+} taken;
+
 static void took_over(struct glibc_mutex *m, uint32_t me, uint32_t holder, char state, uint64_t waited)
 {
 	m->owner = (int32_t)me;
 	/* Whatever the holder had half-done is recomputed from the slots. */
 	sm_region_cleanup_dead();
 	sm_region_retotal();
-	if (holder)
-		sm_log(SM_EVENT, -1, "region lock taken over", "holder_tid=%u holder_state=%c waited_ms=%llu", holder,
-		       state, (unsigned long long)(waited / 1000000ULL));
+	taken.holder = holder;
+	taken.state = state;
+	taken.waited_ns = waited;
 }
 
 hidden int sm_region_lock(void)
@@ -163,6 +170,11 @@ hidden void sm_region_unlock(void)
 				futex_wake(&m->lock);
 			break;
 		}
+	}
+	if (unlikely(taken.holder)) {
+		sm_log(SM_EVENT, -1, "region lock taken over", "holder_tid=%u holder_state=%c waited_ms=%llu",
+		       taken.holder, taken.state, (unsigned long long)(taken.waited_ns / 1000000ULL));
+		taken.holder = 0;
 	}
 	errno = saved;
 }
