@@ -144,14 +144,15 @@ hidden int sm_region_attach(void)
 		fail(strerror(errno));
 		return -1;
 	}
+	sm_region_catch_sigbus(p);
 	if (init_protocol(p) != 0) {
+		sm_region_catch_sigbus(NULL);
 		close(fd);
 		munmap(p, SM_REGION_SIZE);
 		return -1;
 	}
 	sm_region = p;
 	sm_region_keep_fd(fd); /* its size is checked before each use */
-	sm_region_catch_sigbus();
 	return 0;
 }
 

@@ -128,10 +128,12 @@ static int same_file_at_path(const struct stat *st)
 
 static struct sigaction prev_bus;
 static volatile sig_atomic_t bus_faulted;
+static char *mapped; /* the region's mapping, from the moment it exists */
+static int installed;
 
 static void on_sigbus(int sig, siginfo_t *si, void *uc)
 {
-	char *a = (char *)si->si_addr, *base = (char *)sm_region;
+	char *a = (char *)si->si_addr, *base = __atomic_load_n(&mapped, __ATOMIC_ACQUIRE);
 	int saved = errno;
 
 	if (si->si_code > 0 && base && a >= base && a < base + SM_REGION_SIZE &&
@@ -157,10 +159,14 @@ static void on_sigbus(int sig, siginfo_t *si, void *uc)
 	errno = saved;
 }
 
-hidden void sm_region_catch_sigbus(void)
+hidden void sm_region_catch_sigbus(void *base)
 {
 	struct sigaction sa;
 
+	__atomic_store_n(&mapped, (char *)base, __ATOMIC_RELEASE);
+	if (!base || installed)
+		return;
+	installed = 1;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = on_sigbus;
 	sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;

@@ -144,7 +144,8 @@ hidden void sm_region_verify(void);
 
 enum { SM_DAMAGE_SHORT = 1, SM_DAMAGE_REPLACED = 2, SM_DAMAGE_HEADER = 4, SM_DAMAGE_SLOT = 8, SM_DAMAGE_NOMEM = 16 };
 hidden void sm_region_keep_fd(int fd);
-hidden void sm_region_catch_sigbus(void); /* a fault in the region is survived */
+/* From now on a fault in the mapping at base is survived (NULL: none). */
+hidden void sm_region_catch_sigbus(void *base);
 /* Before touching the mapping: a file that shrank is swapped for private
  * memory, so that nothing faults on it. */
 hidden void sm_region_guard(void);
