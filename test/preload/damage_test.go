@@ -78,6 +78,14 @@ func TestDamagedRegionKillsNoProcess(t *testing.T) {
 				stress = append(stress, c)
 				outs = append(outs, out)
 			}
+			// A compute-limited process: its launches read the region
+			// without the lock.
+			launcher := r.cmd(true, []string{"CUDA_DEVICE_SM_LIMIT=50"}, "loadgen", "us=200", "secs=1.5")
+			launcherOut := &strings.Builder{}
+			launcher.Stdout, launcher.Stderr = launcherOut, launcherOut
+			if err := launcher.Start(); err != nil {
+				t.Fatal(err)
+			}
 			eventually(t, 20*time.Second, "3 contexts", func() bool {
 				m, _ := filepath.Glob(gate + ".*")
 				return len(m) == 3
@@ -104,6 +112,9 @@ func TestDamagedRegionKillsNoProcess(t *testing.T) {
 				if !strings.Contains(outs[i].String(), "errors=0") {
 					t.Fatalf("an allocating process: %s", outs[i])
 				}
+			}
+			if err := launcher.Wait(); err != nil || !strings.Contains(launcherOut.String(), "launches=") {
+				t.Fatalf("a launching process: %v\n%s", err, launcherOut)
 			}
 			if err := held.release(); err != nil {
 				t.Fatalf("the process holding memory, at its exit: %v", err)
