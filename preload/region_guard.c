@@ -3,22 +3,23 @@
  * must never kill a process.  A mapped file that shrinks turns every access
  * past its new end into SIGBUS, so the library keeps the file open and
  * checks its size before it touches the mapping (the lock, and each read
- * outside it that can come first); the only window left is the
- * microseconds between that check and the access.  A short (or no longer
- * checkable) file is replaced in this process by private memory at the same
- * address: nothing in the process can fault on it afterwards, and the job's
- * usage is rebuilt from NVML at the next check (which counts the job's
- * processes that are not in the region).  A file replaced by another (a
- * rename over it) keeps working as the old one for the processes that
- * have it; one that is zeroed or overwritten is rebuilt in place under the
- * lock (region.c).  Each kind of damage is logged once per process.
+ * outside it that can come first), at most every SIZE_CHECK_NS.  A short
+ * (or no longer checkable) file is replaced in this process by private
+ * memory at the same address: nothing in the process can fault on it
+ * afterwards, and the job's usage is rebuilt from NVML at the next check
+ * (which counts the job's processes that are not in the region).  A file
+ * replaced by another (a rename over it) keeps working as the old one for
+ * the processes that have it; one that is zeroed or overwritten is rebuilt
+ * in place under the lock (region.c).  Each kind of damage is logged once
+ * per process.
  *
  * The check cannot cover a truncation between it and the access (a thread
- * waiting for the lock, or inside it).  For that window, a process that
- * maps a region (and only such a process: an idle one has no handler of
- * ours) handles SIGBUS: a fault inside the region swaps in the private
- * copy and the access is retried; any other SIGBUS goes to the handler the
- * program had, or kills the process as it would have without the library.
+ * waiting for the lock, inside it, or within SIZE_CHECK_NS of the last
+ * check).  For that window, a process that maps a region (and only such a
+ * process: an idle one has no handler of ours) handles SIGBUS: a fault
+ * inside the region swaps in the private copy and the access is retried;
+ * any other SIGBUS goes to the handler the program had, or kills the
+ * process as it would have without the library.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -60,12 +61,12 @@ hidden void sm_region_keep_fd(int fd)
 
 hidden void sm_region_damaged(unsigned kind, const char *what, const char *action)
 {
-	char q[600];
+	char q[600], qw[128], qa[128];
 
 	if (__atomic_fetch_or(&logged, kind, __ATOMIC_RELAXED) & kind)
 		return;
-	sm_log(SM_ERROR, -1, "shared region damaged", "what=%s action=%s path=%s", what, action,
-	       sm_quote(sm_cfg.region_path, q, sizeof(q)));
+	sm_log(SM_ERROR, -1, "shared region damaged", "what=%s action=%s path=%s", sm_quote(what, qw, sizeof(qw)),
+	       sm_quote(action, qa, sizeof(qa)), sm_quote(sm_cfg.region_path, q, sizeof(q)));
 }
 
 static int ours(int fd, struct stat *st)
