@@ -179,6 +179,18 @@ hidden void sm_region_cleanup_dead(void)
 	for (i = 0; i < n && i < SM_MAX_PROCS; i++) {
 		struct sm_proc *p = &sm_region->procs[i];
 		if (p->pid && !sm_pid_alive(p->pid, p->start_time)) {
+			int d;
+			/* What NVML last saw of it beyond its bookkeeping is in
+			 * the device's excess: that goes too, and NVML is asked
+			 * again at the next allocation. */
+			for (d = 0; d < SM_MAX_DEVICES; d++) {
+				uint64_t t = p->used[d] + p->ctx[d];
+				struct sm_dev *dv = &sm_region->devs[d];
+				if (p->nvml[d] > t)
+					dv->excess = sat_sub(dv->excess, p->nvml[d] - t);
+				if (p->nvml[d] || t)
+					dv->last_check_ns = 0;
+			}
 			memset(p, 0, sizeof(*p));
 			freed = 1;
 		}
