@@ -75,8 +75,11 @@ static enum holder holder_state(uint32_t tid, char *state)
 {
 	uint64_t start;
 
-	*state = '?';
-	if (sm_proc_stat((pid_t)tid, state, &start) != 0 || *state == 'Z' || *state == 'X' || *state == 'x')
+	if (sm_proc_stat((pid_t)tid, state, &start) != 0) {
+		*state = 'X'; /* no such thread: as dead as a reaped one */
+		return H_GONE;
+	}
+	if (*state == 'Z' || *state == 'X' || *state == 'x')
 		return H_GONE;
 	return *state == 'R' ? H_RUNNING : H_IDLE;
 }
