@@ -1,9 +1,10 @@
 /*
- * dl_lockstop REGION: takes the job's region lock as the library does
- * (its futex word: 0 free, else the holder's thread id) and stops itself
- * with SIGSTOP while holding it, as a process stopped by a debugger or a
- * frozen cgroup would be.  Prints "locked" before it stops; after SIGCONT
- * it releases the lock only if it is still its own and prints
+ * dl_lockstop REGION [spin SECONDS]: takes the job's region lock as the
+ * library does (its futex word: 0 free, else the holder's thread id) and
+ * stops itself with SIGSTOP while holding it, as a process stopped by a
+ * debugger or a frozen cgroup would be; with "spin", it keeps running on
+ * the CPU for SECONDS instead.  Prints "locked" before; after SIGCONT
+ * (or the spin) it releases the lock only if it is still its own and prints
  * "released=<1|0>" (0: another process took it over meanwhile).  The lock
  * is a test client's doing, not a hook in the library.
  */
@@ -12,7 +13,10 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/mman.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "region_abi.h"
@@ -23,8 +27,8 @@ int main(int argc, char **argv)
 	uint32_t *word, me = (uint32_t)syscall(SYS_gettid), zero;
 	int fd;
 
-	if (argc != 2) {
-		fprintf(stderr, "usage: dl_lockstop REGION\n");
+	if (argc != 2 && (argc != 4 || strcmp(argv[2], "spin") != 0)) {
+		fprintf(stderr, "usage: dl_lockstop REGION [spin SECONDS]\n");
 		return 2;
 	}
 	fd = open(argv[1], O_RDWR);
@@ -46,7 +50,15 @@ int main(int argc, char **argv)
 	}
 	printf("locked\n");
 	fflush(stdout);
-	raise(SIGSTOP);
+	if (argc == 4) {
+		struct timespec t0, t;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		do
+			clock_gettime(CLOCK_MONOTONIC, &t);
+		while ((double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9 < atof(argv[3]));
+	} else {
+		raise(SIGSTOP);
+	}
 	zero = me;
 	printf("released=%d\n",
 	       __atomic_compare_exchange_n(word, &zero, 0, 0, __ATOMIC_RELEASE, __ATOMIC_RELAXED) ? 1 : 0);

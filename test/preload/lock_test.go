@@ -130,3 +130,37 @@ func TestKilledLockHolderIsTakenOverAtOnce(t *testing.T) {
 	}
 	a.release()
 }
+
+// A holder that runs but never lets go (a loop inside the lock, a user's
+// process that scribbled a live thread's id) is taken over after 1 s: the
+// job waits once, nothing is refused.
+func TestSpinningLockHolderIsTakenOverAfterOneSecond(t *testing.T) {
+	const runningHolderBound = time.Second
+	job := uniqueJob()
+	r := newRig(t, "SLURM_JOB_ID="+job, "CUDA_DEVICE_MEMORY_LIMIT=4g")
+	a := r.start(nil, "cuclient", "dev", "0")
+	_, baseline := timedRun(r, "cuclient", "dev", "0", "alloc", "256m")
+	c := r.cmd(false, nil, "dl_lockstop", r.regionPath(job), "spin", "2")
+	out, err := c.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Process.Kill(); c.Wait() })
+	rd := bufio.NewReader(out)
+	if line, _ := rd.ReadString('\n'); strings.TrimSpace(line) != "locked" {
+		t.Fatalf("dl_lockstop: %q", line)
+	}
+	lines, d := timedRun(r, "cuclient", "dev", "0", "alloc", "256m")
+	want(t, "with a spinning holder", lines, "dev=OK", "alloc=OK")
+	t.Logf("with a spinning lock holder: %v (without: %v)", d, baseline)
+	if d < runningHolderBound-100*time.Millisecond || d > baseline+runningHolderBound+slack {
+		t.Fatalf("took %v with a spinning holder, want about %v", d, runningHolderBound)
+	}
+	if line, _ := rd.ReadString('\n'); strings.TrimSpace(line) != "released=0" {
+		t.Fatalf("the spinning holder: %q", line)
+	}
+	a.release()
+}
