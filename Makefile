@@ -34,7 +34,8 @@ SIM_COMMON   := $(sort $(wildcard sim/state_*.c)) preload/size.c
 SIM_CUDA     := $(sort $(wildcard sim/cuda_*.c)) $(SIM_COMMON)
 SIM_NVML     := $(sort $(wildcard sim/nvml_*.c)) $(SIM_COMMON)
 SIM_HDRS     := $(wildcard sim/*.h) $(PRELOAD_HDRS)
-CPROGS       := $(patsubst test/cprog/%.c,$(BUILD)/test/%,$(sort $(wildcard test/cprog/*.c)))
+CPROGS       := $(patsubst test/cprog/%.c,$(BUILD)/test/%,$(sort $(wildcard test/cprog/*.c))) \
+                $(BUILD)/test/static_idle
 
 .PHONY: all lib sim tools cprogs test demo bench gpu-test install clean man
 
@@ -83,9 +84,17 @@ $(BUILD)/test/unit: test/cprog/unit.c $(UNIT_SRCS) $(PRELOAD_HDRS)
 	@mkdir -p $(BUILD)/test
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) -Ipreload -o $@ $< $(UNIT_SRCS) -lpthread
 
+# dl_idle again, static: LD_PRELOAD must change nothing for it either.
+$(BUILD)/test/static_idle: test/cprog/dl_idle.c
+	@mkdir -p $(BUILD)/test
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -DSTATIC_PROBE -static -o $@ $<
+
+# dl_errstate looks up its own symbols: they must be in its dynamic table.
+$(BUILD)/test/dl_errstate: DL_LDFLAGS := -rdynamic
+
 $(BUILD)/test/dl_%: test/cprog/dl_%.c test/cprog/*.h $(PRELOAD_HDRS)
 	@mkdir -p $(BUILD)/test
-	$(CC) $(BASE_CFLAGS) $(CFLAGS) -Ipreload -o $@ $< -ldl -lpthread
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -Ipreload -o $@ $< $(DL_LDFLAGS) -ldl -lpthread
 
 $(BUILD)/test/%: test/cprog/%.c test/cprog/*.h $(PRELOAD_HDRS) $(BUILD)/sim/libcuda.so.1
 	@mkdir -p $(BUILD)/test

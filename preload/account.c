@@ -65,6 +65,21 @@ static int admit(int d, uint64_t bytes, uint64_t limit, uint64_t *used)
 	return 0;
 }
 
+/* Before any refusal, bring the usage up to date: the slots of processes
+ * that died (kill -9, the OOM killer, a scancel'ed step) go, and NVML's
+ * numbers replace the bookkeeping (memory freed by a dead process or a
+ * trimmed pool) unless they are fresh: a program looping on a refusal must
+ * not hammer NVML. */
+hidden void sm_reclaim(int d, int ordinal)
+{
+	if (sm_region_lock() == 0) {
+		sm_region_cleanup_dead();
+		sm_region_unlock();
+	}
+	if (sm_check_age_ns(d) > RECHECK_NS)
+		sm_check_now(d, ordinal);
+}
+
 hidden CUresult sm_admit(int ordinal, uint64_t bytes, const char *api, int *dslot)
 {
 	uint64_t limit = sm_mem_limit(ordinal), used = 0;
@@ -86,11 +101,7 @@ hidden CUresult sm_admit(int ordinal, uint64_t bytes, const char *api, int *dslo
 		*dslot = d;
 		return CUDA_SUCCESS;
 	}
-	/* Before refusing, bring the usage up to date (memory may have been
-	 * freed by a process that died or a pool that was trimmed), unless it
-	 * is fresh: a program looping on a refusal must not hammer NVML. */
-	if (sm_check_age_ns(d) > RECHECK_NS)
-		sm_check_now(d, ordinal);
+	sm_reclaim(d, ordinal);
 	if (admit(d, bytes, limit, &used) == 0) {
 		sm_depth--;
 		*dslot = d;
@@ -109,6 +120,7 @@ hidden void sm_exit_report(void)
 
 	if (!sm_region || sm_slot < 0)
 		return;
+	sm_region_guard();
 	for (i = 0; i < SM_MAX_DEVICES; i++) {
 		int d = attached[i] - 1;
 		if (d < 0)

@@ -110,8 +110,12 @@ static CUresult ctx_admit(CUdevice dev, const char *api, int *d, uint64_t *reser
 	est = __atomic_load_n(&sm_region->devs[*d].ctx_estimate, __ATOMIC_RELAXED);
 	if (!est)
 		est = CTX_DEFAULT_RESERVE;
-	/* What this process itself last saw from NVML must leave room too. */
-	if (!sm_check_fits(*d, est, limit, &used) || ctx_reserve(*d, est, limit, &used) != 0) {
+	/* What this process itself last saw from NVML must leave room too.  A
+	 * process of the job that was killed must not lock the job out: its
+	 * place is reclaimed, and NVML re-read, before a context is refused. */
+	if ((!sm_check_fits(*d, est, limit, &used) || ctx_reserve(*d, est, limit, &used) != 0) &&
+	    (sm_reclaim(*d, dev), !sm_check_fits(*d, est, limit, &used) ||
+				    ctx_reserve(*d, est, limit, &used) != 0)) {
 		sm_depth--;
 		sm_log_refusal(dev, api, est, used, limit);
 		return CUDA_ERROR_OUT_OF_MEMORY;

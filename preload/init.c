@@ -39,6 +39,7 @@ static void atfork_child(void)
 	sm_log_reset_after_fork();
 	sm_devmap_reset_after_fork();
 	sm_check_reset_after_fork();
+	sm_lock_reset_after_fork();
 }
 
 static void announce_failure(void)
@@ -71,7 +72,7 @@ static int libs_ready(void)
 {
 	static const char *const need[] = {
 		"pthread_mutexattr_init", "pthread_mutexattr_destroy", "pthread_mutexattr_setpshared",
-		"pthread_mutexattr_setrobust", "pthread_mutex_consistent", "pthread_mutex_timedlock",
+		"pthread_mutexattr_setrobust",
 		"pthread_create", "pthread_detach", "pthread_sigmask",
 	};
 	size_t i;

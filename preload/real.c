@@ -8,6 +8,7 @@
  * passed through untouched rather than wrongly hooked.
  */
 #include <dlfcn.h>
+#include <errno.h>
 #include <pthread.h>
 #include <string.h>
 
@@ -57,11 +58,13 @@ static SM_TLS int resolving_dlsym;
 hidden void *sm_resolve_dlsym(void)
 {
 	void *p;
+	int saved;
 
 	if (sm_real_dlsym_fn)
 		return (void *)sm_real_dlsym_fn;
 	if (resolving_dlsym)
 		return NULL;
+	saved = errno;
 	resolving_dlsym = 1;
 	p = dlvsym(RTLD_NEXT, "dlsym", "GLIBC_2.34");
 #ifdef SM_GLIBC_BASE
@@ -69,6 +72,7 @@ hidden void *sm_resolve_dlsym(void)
 		p = dlvsym(RTLD_NEXT, "dlsym", SM_GLIBC_BASE);
 #endif
 	resolving_dlsym = 0;
+	errno = saved;
 	if (p)
 		__atomic_store_n(&sm_real_dlsym_fn, (void *(*)(void *, const char *))p, __ATOMIC_RELEASE);
 	return p;
@@ -198,14 +202,19 @@ hidden void *sm_hook_for(void *real)
  * straight to glibc, whose answer depends on the caller's address).  Only
  * names of the CUDA driver and NVML are looked at; a process that is
  * passive gets the driver's own function.
+ *
+ * The caller must see errno and dlerror() exactly as glibc's dlsym leaves
+ * them.  Finding out whether a name is the driver's may dlopen libcuda,
+ * which fails where there is no driver and leaves its error behind (glibc
+ * keeps one pending error per thread, and each dl* call replaces it).  So
+ * once the library did any such work, the real dlsym runs again last: its
+ * state is the one the caller reads.  A name that is not found returns
+ * before any work, so its error is glibc's own.
  */
-hidden void *sm_dlsym_handle(void *handle, const char *name)
+static void *substitute(void *handle, const char *name, void *p)
 {
-	void *p = sm_real_dlsym(handle, name);
 	int nvml;
 
-	if (!p || !name || (name[0] != 'c' && name[0] != 'n'))
-		return p;
 	if (name[0] == 'c' && name[1] == 'u')
 		nvml = 0;
 	else if (strncmp(name, "nvml", 4) == 0)
@@ -214,11 +223,23 @@ hidden void *sm_dlsym_handle(void *handle, const char *name)
 		return p;
 	if (sm_depth > 0)
 		return p;
-	if ((nvml ? sm_real_nvml(0) : sm_real_cuda(0)) != 0)
+	if ((nvml ? sm_real_nvml(0) : sm_real_cuda(0)) == 0 && sm_hook_for(p) != p && sm_init() &&
+	    sm_mode != SM_PASSIVE)
+		p = sm_hook_for(p);
+	/* The answer is the same; only its dlerror state matters. */
+	sm_real_dlsym(handle, name);
+	return p;
+}
+
+hidden void *sm_dlsym_handle(void *handle, const char *name)
+{
+	void *p = sm_real_dlsym(handle, name);
+	int saved;
+
+	if (!p || !name || (name[0] != 'c' && name[0] != 'n'))
 		return p;
-	if (sm_hook_for(p) == p)
-		return p;
-	if (!sm_init() || sm_mode == SM_PASSIVE)
-		return p;
-	return sm_hook_for(p);
+	saved = errno;
+	p = substitute(handle, name, p);
+	errno = saved;
+	return p;
 }

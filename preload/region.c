@@ -47,6 +47,19 @@ static int init_lock(struct sm_region *r)
 	return e;
 }
 
+static void write_header(struct sm_region *r)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	r->created_ns = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+	sm_strlcpy(r->job, sm_cfg.job, sizeof(r->job));
+	r->size = SM_REGION_SIZE;
+	r->version = SM_REGION_VERSION;
+	r->magic = SM_REGION_MAGIC;
+	__atomic_store_n(&r->init_state, SM_INIT_DONE, __ATOMIC_RELEASE);
+}
+
 /* Brings the mapped file to SM_INIT_DONE; see region_abi.h. */
 static int init_protocol(struct sm_region *r)
 {
@@ -74,13 +87,7 @@ static int init_protocol(struct sm_region *r)
 				fail("cannot initialise its lock");
 				return -1;
 			}
-			clock_gettime(CLOCK_REALTIME, &ts);
-			r->created_ns = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-			sm_strlcpy(r->job, sm_cfg.job, sizeof(r->job));
-			r->size = SM_REGION_SIZE;
-			r->version = SM_REGION_VERSION;
-			r->magic = SM_REGION_MAGIC;
-			__atomic_store_n(&r->init_state, SM_INIT_DONE, __ATOMIC_RELEASE);
+			write_header(r);
 			return 0;
 		}
 		if (s == SM_INIT_RUNNING && r->init_pid > 0 && !sm_pid_alive(r->init_pid, 0))
@@ -129,23 +136,30 @@ hidden int sm_region_attach(void)
 		fail(strerror(errno));
 		return -1;
 	}
+	/* Empty is new (the prolog creates it so); anything else short was cut. */
+	if (st.st_size > 0 && (uint64_t)st.st_size < SM_REGION_SIZE)
+		sm_region_damaged(SM_DAMAGE_SHORT, "truncated", "grown back, checked against NVML");
 	p = mmap(NULL, SM_REGION_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	close(fd);
 	if (p == MAP_FAILED) {
+		close(fd);
 		fail(strerror(errno));
 		return -1;
 	}
+	sm_region_catch_sigbus(p);
 	if (init_protocol(p) != 0) {
+		sm_region_catch_sigbus(NULL);
+		close(fd);
 		munmap(p, SM_REGION_SIZE);
 		return -1;
 	}
 	sm_region = p;
+	sm_region_keep_fd(fd); /* its size is checked before each use */
 	return 0;
 }
 
 /* Recomputes every device's tracked sum from the slots: after a holder
  * died inside the lock, or after dead slots were freed. */
-static void retotal(void)
+hidden void sm_region_retotal(void)
 {
 	uint32_t i, d, n = sm_region->nprocs;
 
@@ -166,40 +180,24 @@ hidden void sm_region_cleanup_dead(void)
 	for (i = 0; i < n && i < SM_MAX_PROCS; i++) {
 		struct sm_proc *p = &sm_region->procs[i];
 		if (p->pid && !sm_pid_alive(p->pid, p->start_time)) {
+			int d;
+			/* What NVML last saw of it beyond its bookkeeping is in
+			 * the device's excess: that goes too, and NVML is asked
+			 * again at the next allocation. */
+			for (d = 0; d < SM_MAX_DEVICES; d++) {
+				uint64_t t = p->used[d] + p->ctx[d];
+				struct sm_dev *dv = &sm_region->devs[d];
+				if (p->nvml[d] > t)
+					dv->excess = sat_sub(dv->excess, p->nvml[d] - t);
+				if (p->nvml[d] || t)
+					dv->last_check_ns = 0;
+			}
 			memset(p, 0, sizeof(*p));
 			freed = 1;
 		}
 	}
 	if (freed)
-		retotal();
-}
-
-hidden int sm_region_lock(void)
-{
-	struct timespec ts;
-	int e;
-
-	/* A user can scribble on their own job's region; a lock word that
-	 * never frees must not hang the program, so wait at most 10 s. */
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += 10;
-	e = pthread_mutex_timedlock(LOCK(sm_region), &ts);
-	if (e == EOWNERDEAD) {
-		pthread_mutex_consistent(LOCK(sm_region));
-		sm_region_cleanup_dead();
-		retotal();
-		return 0;
-	}
-	if (e != 0) {
-		sm_log(SM_ERROR, -1, "region lock failed", "error=%d", e);
-		return -1;
-	}
-	return 0;
-}
-
-hidden void sm_region_unlock(void)
-{
-	pthread_mutex_unlock(LOCK(sm_region));
+		sm_region_retotal();
 }
 
 hidden int sm_region_register(void)
@@ -208,10 +206,16 @@ hidden int sm_region_register(void)
 	uint32_t i;
 	int pass;
 
+	/* Every admission passes here first: the mapping is checked before
+	 * the reads that follow outside the lock. */
+	sm_region_guard();
 	if (sm_slot >= 0 && slot_pid == me)
 		return 0;
 	if (!sm_region || sm_region_lock() != 0)
 		return -1;
+	/* A process joining the job sees it as it is: the places of those
+	 * that died (kill -9, the OOM killer) go now, not at a refusal. */
+	sm_region_cleanup_dead();
 	for (pass = 0; pass < 2; pass++) {
 		for (i = 0; i < SM_MAX_PROCS; i++) {
 			struct sm_proc *p = &sm_region->procs[i];
@@ -234,6 +238,61 @@ hidden int sm_region_register(void)
 	return -1;
 }
 
+/* The devices this process uses, by region slot: put back into a region
+ * that was zeroed or replaced by private memory. */
+static uint8_t known_dev[SM_MAX_DEVICES][16];
+
+hidden void sm_region_rebuild(struct sm_region *r)
+{
+	static const uint8_t zero[16];
+	int d;
+
+	write_header(r);
+	for (d = 0; d < SM_MAX_DEVICES; d++) {
+		if (memcmp(known_dev[d], zero, 16) == 0 || memcmp(r->devs[d].uuid, known_dev[d], 16) == 0)
+			continue;
+		memcpy(r->devs[d].uuid, known_dev[d], 16);
+		r->ndevs++;
+		r->devs[d].last_check_ns = 0; /* NVML's numbers at the next allocation */
+	}
+	if (sm_slot >= 0 && slot_pid == getpid() && r->procs[sm_slot].pid == 0) {
+		r->procs[sm_slot].pid = (int32_t)slot_pid;
+		r->procs[sm_slot].start_time = sm_proc_start_time(slot_pid);
+		if ((uint32_t)sm_slot >= r->nprocs)
+			r->nprocs = (uint32_t)sm_slot + 1;
+	}
+}
+
+hidden void sm_region_verify(void)
+{
+	struct sm_region *r = sm_region;
+	uint32_t i;
+
+	if (r->magic != SM_REGION_MAGIC || r->version != SM_REGION_VERSION || r->size != SM_REGION_SIZE ||
+	    __atomic_load_n(&r->init_state, __ATOMIC_ACQUIRE) != SM_INIT_DONE) {
+		sm_region_rebuild(r);
+		sm_region_damaged(SM_DAMAGE_HEADER, "zeroed or overwritten", "rebuilt, checked against NVML");
+	}
+	/* sm_slot is reset in a fork child: a slot here is this process's. */
+	if (sm_slot < 0 || r->procs[sm_slot].pid == (int32_t)slot_pid)
+		return;
+	/* This process's slot was wiped or given away: take it again, or
+	 * another one.  What it had counted comes back from NVML. */
+	if (r->procs[sm_slot].pid == 0) {
+		sm_region_rebuild(r);
+	} else {
+		for (i = 0; i < SM_MAX_PROCS && r->procs[i].pid; i++)
+			;
+		if (i == SM_MAX_PROCS) {
+			sm_slot = -1;
+			return;
+		}
+		sm_slot = (int)i;
+		sm_region_rebuild(r);
+	}
+	sm_region_damaged(SM_DAMAGE_SLOT, "a process slot overwritten", "slot taken again, checked against NVML");
+}
+
 hidden int sm_region_find_dev(const uint8_t uuid[16])
 {
 	int d;
@@ -251,9 +310,6 @@ hidden int sm_region_dev(const uint8_t uuid[16])
 
 	if (memcmp(uuid, zero, 16) == 0)
 		return -1;
-	d = sm_region_find_dev(uuid);
-	if (d >= 0)
-		return d;
 	if (sm_region_lock() != 0)
 		return -1;
 	d = sm_region_find_dev(uuid);
@@ -264,6 +320,8 @@ hidden int sm_region_dev(const uint8_t uuid[16])
 			sm_region->ndevs++;
 		}
 	}
+	if (d >= 0)
+		memcpy(known_dev[d], uuid, 16);
 	sm_region_unlock();
 	return d;
 }
@@ -341,7 +399,10 @@ hidden void sm_ctx_account(int d, int64_t bytes)
 
 hidden uint64_t sm_dev_used(int d)
 {
-	struct sm_dev *dv = &sm_region->devs[d];
+	struct sm_dev *dv;
+
+	sm_region_guard();
+	dv = &sm_region->devs[d];
 
 	return __atomic_load_n(&dv->tracked, __ATOMIC_RELAXED) + __atomic_load_n(&dv->excess, __ATOMIC_RELAXED);
 }

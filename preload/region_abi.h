@@ -12,7 +12,9 @@
  *
  * Locking: lock[] holds a pthread_mutex_t (PTHREAD_PROCESS_SHARED,
  * PTHREAD_MUTEX_ROBUST).  Every write below happens under it; readers that
- * only display (softmig-smi) may read without it.
+ * only display (softmig-smi) may read without it.  The library takes it
+ * through its futex word as glibc does and takes it over from a holder
+ * that is dead, stopped or stuck (preload/lock.c).
  *
  * Accounting (bytes): for each process slot p and device d,
  *   p.used[d]  allocations the library saw succeed and not yet freed;

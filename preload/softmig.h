@@ -101,6 +101,7 @@ hidden uint64_t sm_now_ns(void);          /* CLOCK_MONOTONIC */
 hidden uint64_t sm_now_coarse_ns(void);   /* CLOCK_MONOTONIC_COARSE */
 hidden ssize_t sm_read_file(const char *path, char *buf, size_t len);
 hidden ssize_t sm_read_fd(int fd, char *buf, size_t len);
+hidden int sm_proc_stat(pid_t pid, char *state, uint64_t *start);
 hidden uint64_t sm_proc_start_time(pid_t pid);
 hidden int sm_pid_alive(pid_t pid, uint64_t start_time);
 hidden int sm_fstat(int fd, void *st);
@@ -136,8 +137,15 @@ extern hidden struct sm_region *sm_region;
 extern hidden int sm_slot;             /* this process's slot, -1 none */
 
 hidden int sm_region_attach(void);      /* 0 ok, -1 failed (sets fail reason) */
+/* The region lock (lock.c): never fails; a holder that does not let go is
+ * taken over (see lock.c for why that is safe). */
+#define SM_LOCK_SLICE_NS 5000000ULL     /* a holder this long is looked at */
+#define SM_LOCK_STUCK_NS 100000000ULL   /* a holder not running: 100 ms */
+#define SM_LOCK_MAX_NS 1000000000ULL    /* a holder running: 1 s */
 hidden int sm_region_lock(void);
 hidden void sm_region_unlock(void);
+hidden void sm_lock_reset_after_fork(void);
+hidden void sm_region_retotal(void);    /* caller holds the lock */
 hidden int sm_region_register(void);    /* claims a process slot */
 hidden int sm_region_dev(const uint8_t uuid[16]); /* device slot, creating it */
 hidden int sm_region_find_dev(const uint8_t uuid[16]);
@@ -150,6 +158,22 @@ hidden uint64_t sm_dev_used(int d);     /* tracked + excess */
 hidden void sm_region_cleanup_dead(void);  /* caller holds the lock */
 hidden void sm_region_exit(void);
 hidden int sm_pid_in_region(pid_t pid);
+/* Rewrites the header of r (zeroed, overwritten, or new private memory) and
+ * puts back this process's slot and the devices it knows. */
+hidden void sm_region_rebuild(struct sm_region *r);
+/* Under the lock: the header is intact and this process's slot its own. */
+hidden void sm_region_verify(void);
+
+/* ---- region_guard.c: damage to the region file ------------------------------ */
+
+enum { SM_DAMAGE_SHORT = 1, SM_DAMAGE_REPLACED = 2, SM_DAMAGE_HEADER = 4, SM_DAMAGE_SLOT = 8, SM_DAMAGE_NOMEM = 16 };
+hidden void sm_region_keep_fd(int fd);
+/* From now on a fault in the mapping at base is survived (NULL: none). */
+hidden void sm_region_catch_sigbus(void *base);
+/* Before touching the mapping: a file that shrank is swapped for private
+ * memory, so that nothing faults on it. */
+hidden void sm_region_guard(void);
+hidden void sm_region_damaged(unsigned kind, const char *what, const char *action);
 
 /* ---- check.c: NVML cross-check ------------------------------------------------- */
 
@@ -224,6 +248,9 @@ hidden void sm_oom_kill(int d, int ordinal);
  * CUDA_ERROR_OUT_OF_MEMORY; logs and rate-limits refusals. */
 hidden CUresult sm_admit(int ordinal, uint64_t bytes, const char *api, int *d);
 hidden void sm_note_device(int ordinal, int d);
+/* Before a refusal on device slot d: dead processes' slots go, NVML's
+ * numbers are taken unless fresh. */
+hidden void sm_reclaim(int d, int ordinal);
 /* Logs a refused allocation or context, rate-limited. */
 hidden void sm_log_refusal(int ordinal, const char *api, uint64_t bytes, uint64_t used, uint64_t limit);
 hidden void sm_exit_report(void);

@@ -484,13 +484,23 @@ static void maybe_log(int o, struct tdev *t, uint64_t now_ns)
 static void *controller(void *arg)
 {
 	struct timespec ts;
+	sigset_t bus;
 	uint64_t tick = sm_now_ns(), wake;
 	int o;
 
 	(void)arg;
 	sm_depth = 1; /* anything this thread calls passes the hooks */
+	/* ... but a fault on a region cut short must reach the library's
+	 * handler (region_guard.c): a blocked SIGBUS fault kills the process.
+	 * A SIGBUS sent to the process still goes to the program's threads. */
+	sigemptyset(&bus);
+	sigaddset(&bus, SIGBUS);
+	pthread_sigmask(SIG_UNBLOCK, &bus, NULL);
 	for (;;) {
 		uint64_t now = sm_now_ns();
+		/* The launches read the region without a lock: a file cut short
+		 * is found here within a tick (region_guard.c). */
+		sm_region_guard();
 		if (now >= tick) {
 			tick += TICK_NS;
 			if (tick < now)

@@ -82,39 +82,51 @@ hidden ssize_t sm_read_file(const char *path, char *buf, size_t len)
 	return n;
 }
 
-/* Field 22 of /proc/<pid>/stat: start time in clock ticks since boot.
- * The command name (field 2) may hold spaces and ')', so parse after the
- * last ')'.  0 when unreadable. */
-hidden uint64_t sm_proc_start_time(pid_t pid)
+/* State (field 3) and start time (field 22, clock ticks since boot: guards
+ * pid reuse) of /proc/<pid>/stat.  The command name (field 2) may hold
+ * spaces and ')', so parse after the last ')'.  -1 when unreadable. */
+hidden int sm_proc_stat(pid_t pid, char *state, uint64_t *start)
 {
 	char path[64], buf[1024], *p;
 	int field;
 
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
 	if (sm_read_file(path, buf, sizeof(buf)) <= 0)
-		return 0;
+		return -1;
 	p = strrchr(buf, ')');
-	if (!p)
-		return 0;
+	if (!p || p[1] != ' ' || !p[2])
+		return -1;
+	*state = p[2];
 	/* after ')' comes " S ..." = field 3 */
 	for (field = 2; *p && field < 22; p++)
 		if (*p == ' ')
 			field++;
-	return strtoull(p, NULL, 10);
+	*start = strtoull(p, NULL, 10);
+	return 0;
 }
 
-/* 1 when pid runs and (if start_time is known) is the same process. */
+hidden uint64_t sm_proc_start_time(pid_t pid)
+{
+	uint64_t start;
+	char state;
+
+	return sm_proc_stat(pid, &state, &start) == 0 ? start : 0;
+}
+
+/* 1 when pid runs and (if start_time is known) is the same process.  A
+ * zombie is dead: the driver freed its memory when it exited, and a
+ * killed process's parent may take its time to reap it. */
 hidden int sm_pid_alive(pid_t pid, uint64_t start_time)
 {
 	int saved = errno, alive;
 	uint64_t st;
+	char state;
 
 	if (pid <= 0)
 		return 0;
 	alive = kill(pid, 0) == 0 || errno == EPERM;
-	if (alive && start_time) {
-		st = sm_proc_start_time(pid);
-		if (st && st != start_time)
+	if (alive && sm_proc_stat(pid, &state, &st) == 0) {
+		if (state == 'Z' || state == 'X' || (start_time && st != start_time))
 			alive = 0;
 	}
 	errno = saved;

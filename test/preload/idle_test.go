@@ -1,10 +1,15 @@
 package preloadtest
 
 import (
+	"bytes"
 	"debug/elf"
+	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/softmig/softmig/internal/testutil"
@@ -100,4 +105,160 @@ func TestOtherPreloadsKeepRTLDNext(t *testing.T) {
 	if err != nil || strings.TrimSpace(string(out)) != "next=libsoftmig.so default=libsoftmig.so getpid=libc.so.6" {
 		t.Fatalf("dl_rtldnext: %v %q", err, out)
 	}
+}
+
+// outcome is what a process showed the world: its stdout, its exit code and
+// (separately, not compared) its stderr.
+type outcome struct {
+	stdout string
+	code   int
+	stderr string
+}
+
+func runOutcome(t *testing.T, c *exec.Cmd) outcome {
+	t.Helper()
+	var out, errb bytes.Buffer
+	c.Stdout, c.Stderr = &out, &errb
+	err := c.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("%s: %v", c.Path, err)
+	}
+	return outcome{out.String(), code, errb.String()}
+}
+
+// idleCompare runs the same command without and with the library preloaded
+// (by the name or path lib) and wants the same stdout and exit code; the
+// run with the library must report it loaded (stderr "softmig=1"), so the
+// comparison compared something.
+func idleCompare(t *testing.T, r *rig, lib string, mk func() *exec.Cmd) {
+	t.Helper()
+	without := runOutcome(t, mk())
+	c := mk()
+	c.Env = append(c.Env, "LD_PRELOAD="+lib)
+	with := runOutcome(t, c)
+	if with.stdout != without.stdout || with.code != without.code {
+		t.Fatalf("with the library: exit %d, without: exit %d\n%s", with.code, without.code,
+			lineDiff(without.stdout, with.stdout))
+	}
+	if !strings.Contains(with.stderr, "softmig=1") || strings.Contains(without.stderr, "softmig=1") {
+		t.Fatalf("the library was not (only) in the run with it: with %q, without %q", with.stderr, without.stderr)
+	}
+}
+
+// A process that never uses CUDA behaves byte for byte as without the
+// library: stdout, exit code, errno, dlerror(), umask, signal dispositions
+// and mask, environment; for a C program, a shell and Python, with limits
+// set as inside a job, where libcuda.so.1 can be loaded and where not.
+func TestIdleProcessesAsWithout(t *testing.T) {
+	for _, libcuda := range []string{"sim", "none"} {
+		t.Run("libcuda="+libcuda, func(t *testing.T) {
+			r := newRig(t, "CUDA_DEVICE_MEMORY_LIMIT=1g", "SLURM_JOB_ID=77")
+			if libcuda == "none" {
+				r.env = append(r.env, "LD_LIBRARY_PATH=")
+			}
+			idleKinds(t, r)
+		})
+	}
+}
+
+func idleKinds(t *testing.T, r *rig) {
+	cmd := func(name string, args ...string) func() *exec.Cmd {
+		return func() *exec.Cmd {
+			c := exec.Command(name, args...)
+			c.Env = append([]string{}, r.env...)
+			c.Dir = r.dir
+			return c
+		}
+	}
+	t.Run("C", func(t *testing.T) {
+		idleCompare(t, r, r.lib(), cmd(r.prog("dl_idle"), "3"))
+	})
+	t.Run("shell", func(t *testing.T) {
+		idleCompare(t, r, r.lib(), cmd("/bin/sh", "-c", `umask; trap; export -p | grep -v LD_PRELOAD
+			ls /nonexistent-softmig 2>&1; echo "ls=$?"; echo out; echo err >&2
+			grep -q libsoftmig /proc/$$/maps && echo softmig=1 >&2; exit 7`))
+	})
+	t.Run("python", func(t *testing.T) {
+		python, err := exec.LookPath("python3")
+		if err != nil {
+			t.Skip("no python3 on PATH")
+		}
+		// The shim of a version manager is a shell script: ask for the
+		// interpreter itself.
+		if b, err := exec.Command(python, "-c", "import sys; print(sys.executable)").Output(); err == nil {
+			python = strings.TrimSpace(string(b))
+		}
+		idleCompare(t, r, r.lib(), cmd(python, "-c", `
+import ctypes, os, signal, sys
+print("umask", oct(os.umask(0o22)))
+print("signals", [str(signal.getsignal(s)) for s in sorted(signal.valid_signals()) if s not in (signal.SIGKILL, signal.SIGSTOP)])
+print("blocked", sorted(signal.pthread_sigmask(signal.SIG_BLOCK, [])))
+print("env", sorted(k + "=" + v for k, v in os.environ.items() if k != "LD_PRELOAD"))
+dlerror = ctypes.CDLL(None).dlerror
+dlerror.restype = ctypes.c_char_p
+libc = ctypes.CDLL("libc.so.6")
+libc.cuserid  # found; its name starts like the driver's
+print("dlerror after a found cu name", dlerror())
+try:
+    libc.cuNoSuchThing
+except AttributeError as e:
+    print("missing", e)
+print("dlerror after", dlerror())
+sys.stderr.write("softmig=%d\n" % ("libsoftmig" in open("/proc/self/maps").read()))
+sys.exit(5)
+`))
+	})
+	t.Run("static", func(t *testing.T) {
+		// Nothing can preload into a static binary: the run with the
+		// library says softmig=0 too, so compare by hand.
+		without := runOutcome(t, cmd(r.prog("static_idle"), "4")())
+		c := cmd(r.prog("static_idle"), "4")()
+		c.Env = append(c.Env, "LD_PRELOAD="+r.lib())
+		with := runOutcome(t, c)
+		if with != without || without.code != 4 {
+			t.Fatalf("static binary with the library %+v, without %+v", with, without)
+		}
+	})
+}
+
+// A setuid program run by an unprivileged user: the loader preloads only
+// setuid libraries from its trusted directories by name, as
+// /etc/ld.so.preload would; the program sees nothing different.
+func TestIdleSetuidProgramAsWithout(t *testing.T) {
+	if syscall.Getuid() != 0 {
+		t.Skip("needs root to make a setuid program and a library in a trusted directory")
+	}
+	r := newRig(t, "CUDA_DEVICE_MEMORY_LIMIT=1g", "SLURM_JOB_ID=77")
+	var trusted string
+	for _, d := range []string{"/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib/aarch64-linux-gnu",
+		"/usr/lib/aarch64-linux-gnu", "/lib64", "/usr/lib64"} {
+		if _, err := os.Stat(filepath.Join(d, "libc.so.6")); err == nil {
+			trusted = d
+			break
+		}
+	}
+	if trusted == "" {
+		t.Skip("no trusted library directory holding libc.so.6 found")
+	}
+	name := fmt.Sprintf("libsoftmig-idletest-%d.so", os.Getpid())
+	lib := filepath.Join(trusted, name)
+	copyFile(t, r.lib(), lib)
+	t.Cleanup(func() { os.Remove(lib) })
+	prog := filepath.Join(r.dir, "bin", "suid_idle")
+	copyFile(t, r.prog("dl_idle"), prog)
+	for _, f := range []string{lib, prog} {
+		if err := os.Chmod(f, 0o4755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	idleCompare(t, r, name, func() *exec.Cmd {
+		c := exec.Command(prog, "6")
+		c.Env = append([]string{}, r.env...)
+		c.Dir = r.dir
+		c.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		return c
+	})
 }

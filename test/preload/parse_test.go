@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/softmig/softmig/internal/jobconf"
 	"github.com/softmig/softmig/internal/testutil"
 	"github.com/softmig/softmig/internal/testvec"
 )
@@ -101,6 +102,36 @@ func TestLogVectors(t *testing.T) {
 	for i, c := range cases {
 		if got[i] != c.Want {
 			t.Errorf("%s: the library writes\n %s\nwant\n %s", c.Line, got[i], c.Want)
+		}
+	}
+}
+
+// Contract 2: a config with any key given twice is unparsable, in the
+// library and in the Go tools alike, SOFTMIG_GPU_<i> and SOFTMIG_DISABLED
+// included, even with the same value.
+func TestEveryKeyTwiceIsUnparsable(t *testing.T) {
+	for _, line := range []string{
+		"CUDA_DEVICE_MEMORY_LIMIT=1g", "CUDA_DEVICE_MEMORY_LIMIT_0=1g", "CUDA_DEVICE_SM_LIMIT=50",
+		"CUDA_DEVICE_SM_LIMIT_3=50", "ACTIVE_OOM_KILLER=0", "SOFTMIG_LOG_LEVEL=1",
+		"SOFTMIG_REGION=/var/run/softmig/7.region", "SOFTMIG_SM_SLOT=0-50", "SOFTMIG_SM_SLOT_1=0-50",
+		"SOFTMIG_GPU_0=1", "SOFTMIG_GPU_15=3", "SOFTMIG_DISABLED=maintenance",
+	} {
+		once := line + "\n"
+		if _, err := jobconf.Parse(strings.NewReader(once)); err != nil {
+			t.Errorf("Go: %q once: %v", line, err)
+		}
+		if got := unit(t, "conf", once); strings.Contains(got, "twice") ||
+			!strings.HasPrefix(got, "ok ") && got != "error: maintenance" {
+			t.Errorf("C: %q once: %s", line, got)
+		}
+		twice := "# x\n" + once + once
+		if _, err := jobconf.Parse(strings.NewReader(twice)); err == nil ||
+			!strings.Contains(err.Error(), "line 3: ") || !strings.Contains(err.Error(), "given again") {
+			t.Errorf("Go: %q twice: %v, want line 3 given again", line, err)
+		}
+		if got := unit(t, "conf", twice); !strings.HasPrefix(got, "error: line 3: ") ||
+			!strings.HasSuffix(got, ": given twice") {
+			t.Errorf("C: %q twice: %s, want line 3 given twice", line, got)
 		}
 	}
 }
