@@ -91,8 +91,10 @@ tools:
 	@if ls cmd/*/*.go >/dev/null 2>&1; then echo "$(GO) build -o $(BUILD)/bin/ ./cmd/..."; \
 	    $(GO) build -ldflags "$(GO_LDFLAGS)" -o $(BUILD)/bin/ ./cmd/...; fi
 
+# testsum prints each package as it finishes (and what still runs when all is
+# quiet), every skip with its reason, and "N passed, N failed, N skipped" last.
 test: all
-	$(GO) test -ldflags "$(GO_LDFLAGS)" -count=1 ./...
+	$(GO) run ./internal/testsum $(GO) test -json -ldflags "$(GO_LDFLAGS)" -count=1 ./...
 
 # The oldest Go the tools build with: EL8/EL9 build hosts ship Go 1.22
 # (go-toolset).  The go command fetches this toolchain through the module
@@ -109,6 +111,7 @@ demo: all
 bench: all $(BUILD)/bench/libcuda.so.1
 	./scripts/bench.sh
 
+# Exits 77 (automake's SKIP) on a machine without an NVIDIA GPU.
 gpu-test:
 	./scripts/gpu-test.sh
 
