@@ -30,7 +30,7 @@ SIM_NVML     := $(sort $(wildcard sim/nvml_*.c)) $(SIM_COMMON)
 SIM_HDRS     := $(wildcard sim/*.h) $(PRELOAD_HDRS)
 CPROGS       := $(patsubst test/cprog/%.c,$(BUILD)/test/%,$(sort $(wildcard test/cprog/*.c)))
 
-.PHONY: all lib sim tools cprogs test go-floor demo bench gpu-test install clean man
+.PHONY: all lib sim tools cprogs test go-floor demo bench gpu-test install uninstall clean man
 
 all: lib sim tools cprogs
 
@@ -117,8 +117,14 @@ gpu-test:
 
 # A staged install (DESTDIR set, for a package) never ships an ld.so.preload:
 # the package's post-install step adds the line on the node.
+# The Slurm scripts get PREFIX/bin in place of @BINDIR@, so they run the
+# tools where this install put them.
 install: all
 	$(BUILD)/bin/softmig-install install --root "$(DESTDIR)/" --prefix "$(PREFIX)" --from "$(BUILD)" $(if $(DESTDIR),--no-preload)
+
+# Removes exactly what install recorded in its manifest (edited configs stay).
+uninstall:
+	$(BUILD)/bin/softmig-install uninstall --root "$(DESTDIR)/"
 
 clean:
 	rm -rf $(BUILD)

@@ -13,7 +13,8 @@
 # enforce slices, and Slurm drains it rather than run the job unlimited.
 #
 # Settings (environment; a wrapper script may set them, slurmd does not):
-#   SOFTMIG_CONF         softmig-conf program   (/usr/local/bin/softmig-conf)
+#   SOFTMIG_CONF         softmig-conf program   (PREFIX/bin/softmig-conf: softmig-install
+#                        puts the install prefix in place of @BINDIR@)
 #   SOFTMIG_SITE_CONFIG  site config            (/etc/softmig/softmig.yaml)
 #   SOFTMIG_RUN_DIR      job config directory   (the site config's, /var/run/softmig)
 #   SOFTMIG_LOG_DIR      job log directory      (the site config's, /var/log/softmig)
@@ -39,7 +40,7 @@ fail_closed() {
 # Main
 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export PATH
-conf=${SOFTMIG_CONF:-/usr/local/bin/softmig-conf}
+conf=${SOFTMIG_CONF:-@BINDIR@/softmig-conf}
 [ -n "${SLURM_JOB_ID:-}" ] || { log "SLURM_JOB_ID is not set: nothing to do"; exit 0; }
 
 set -- --config "${SOFTMIG_SITE_CONFIG:-/etc/softmig/softmig.yaml}"

@@ -18,17 +18,17 @@ func TestVerify(t *testing.T) {
 		want   []string // lines (or parts) the checklist must print
 	}{
 		{"good install", func(*testing.T, *fixture) {}, []string{
-			"ok    /var/log/softmig: directory 0775 root:slurm",
+			"ok    /var/log/softmig: directory 0755 root:root",
 			"ok    /var/lib/shared/libsoftmig.so: loads in a fresh process, answers version 1",
 			"ok    /etc/ld.so.preload: lists /var/lib/shared/libsoftmig.so",
 			"skip  new processes on the node map",
 			"all checks passed",
 		}},
 		{"log directory mode", func(t *testing.T, f *fixture) {
-			os.Chmod(filepath.Join(f.root, "var/log/softmig"), 0o755)
+			os.Chmod(filepath.Join(f.root, "var/log/softmig"), 0o777)
 		}, []string{
-			"FAIL  /var/log/softmig: directory 0755 root:slurm, want 0775 root:slurm",
-			"fix: chown root:slurm " + "ROOT/var/log/softmig && chmod 0775 ROOT/var/log/softmig",
+			"FAIL  /var/log/softmig: directory 0777 root:root, want 0755 root:root",
+			"fix: chown root:root " + "ROOT/var/log/softmig && chmod 0755 ROOT/var/log/softmig",
 		}},
 		{"library mode", func(t *testing.T, f *fixture) {
 			os.Chmod(f.lib(), 0o600)
