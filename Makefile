@@ -17,9 +17,13 @@ BASE_CFLAGS = -std=c11 -D_GNU_SOURCE -fPIC $(WARN) $(DEFS_CFLAGS)
 -include config.mak
 # RUNDIR, LOGDIR: the one definition of the paths the library trusts.
 include internal/defs/defs.mk
-DEFS_CFLAGS := -DSM_RUN_DIR='"$(RUNDIR)"' -DSM_LOG_DIR='"$(LOGDIR)"'
+# VERSION: what the library's softmig_version() and every tool's --version
+# say: the VERSION file of a release tarball (make dist), else git describe.
+VERSION     ?= $(shell cat VERSION 2>/dev/null || git describe --tags --always --dirty 2>/dev/null || echo unknown)
+DEFS_CFLAGS := -DSM_RUN_DIR='"$(RUNDIR)"' -DSM_LOG_DIR='"$(LOGDIR)"' -DSOFTMIG_VERSION='"$(VERSION)"'
 GO_LDFLAGS  := -X github.com/softmig/softmig/internal/defs.runDir=$(RUNDIR) \
-               -X github.com/softmig/softmig/internal/defs.logDir=$(LOGDIR)
+               -X github.com/softmig/softmig/internal/defs.logDir=$(LOGDIR) \
+               -X github.com/softmig/softmig/internal/defs.version=$(VERSION)
 
 PRELOAD_SRCS := $(sort $(wildcard preload/*.c))
 PRELOAD_ASM  := $(sort $(wildcard preload/*.S))
@@ -38,7 +42,13 @@ lib: $(BUILD)/libsoftmig.so
 
 # Only libc is NEEDED and binding is lazy: the start of every (idle) process
 # on the node stays cheap.  See preload/glibc_compat.h for glibc before 2.34.
-$(BUILD)/libsoftmig.so: $(PRELOAD_SRCS) $(PRELOAD_ASM) $(PRELOAD_HDRS) preload/exports.map Makefile
+# Rewritten only when VERSION changes, so a new commit rebuilds the library.
+$(BUILD)/version: FORCE
+	@mkdir -p $(BUILD)
+	@echo '$(VERSION)' | cmp -s - $@ || echo '$(VERSION)' > $@
+FORCE:
+
+$(BUILD)/libsoftmig.so: $(PRELOAD_SRCS) $(PRELOAD_ASM) $(PRELOAD_HDRS) preload/exports.map Makefile $(BUILD)/version
 	@mkdir -p $(BUILD)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) -fvisibility=hidden -shared -o $@ \
 	    $(PRELOAD_SRCS) $(PRELOAD_ASM) \

@@ -43,6 +43,15 @@ export PATH
 conf=${SOFTMIG_CONF:-@BINDIR@/softmig-conf}
 [ -n "${SLURM_JOB_ID:-}" ] || { log "SLURM_JOB_ID is not set: nothing to do"; exit 0; }
 
+# The job's log, made here because no user may write the log directory: the
+# job's processes append to it, its user reads it (0600), root reads all.
+logdir=${SOFTMIG_LOG_DIR:-@LOGDIR@}
+if [ -n "${SLURM_JOB_GPUS:-}" ] && [ -n "${SLURM_JOB_UID:-}" ] && [ -d "$logdir" ]; then
+	logf=$logdir/$SLURM_JOB_ID.log
+	{ [ ! -L "$logf" ] && (umask 077 && : >>"$logf") && chown "$SLURM_JOB_UID" "$logf" && chmod 600 "$logf"; } ||
+		log "job $SLURM_JOB_ID: cannot create its log $logf: the library falls back to the job's temporary directory"
+fi
+
 set -- --config "${SOFTMIG_SITE_CONFIG:-/etc/softmig/softmig.yaml}"
 [ -n "${SOFTMIG_RUN_DIR:-}" ] && set -- "$@" --run-dir "$SOFTMIG_RUN_DIR"
 [ -n "${SOFTMIG_LOG_DIR:-}" ] && set -- "$@" --log-dir "$SOFTMIG_LOG_DIR"

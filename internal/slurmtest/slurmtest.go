@@ -124,7 +124,7 @@ func (c *Cluster) setup(o Options) error {
 	}
 	os.Chmod(c.Dir, 0o755)
 	os.Chmod(c.Out, 0o1777)
-	os.Chmod(c.LogDir, 0o1777)
+	os.Chmod(c.LogDir, 0o755) // as softmig-install makes it: the prolog creates each job's log
 	if _, err := os.Stat("/dev/nvidia0"); err != nil {
 		// A fake GPU: open() gives ENXIO, enough for Slurm's device cgroup.
 		if err := syscall.Mknod("/dev/nvidia0", syscall.S_IFCHR|0o666, 195<<8); err != nil {
