@@ -34,7 +34,7 @@ SIM_NVML     := $(sort $(wildcard sim/nvml_*.c)) $(SIM_COMMON)
 SIM_HDRS     := $(wildcard sim/*.h) $(PRELOAD_HDRS)
 CPROGS       := $(patsubst test/cprog/%.c,$(BUILD)/test/%,$(sort $(wildcard test/cprog/*.c)))
 
-.PHONY: all lib sim tools cprogs test go-floor demo bench gpu-test install uninstall clean man
+.PHONY: all lib sim tools cprogs test go-floor demo bench gpu-test install uninstall dist rpm deb clean man
 
 all: lib sim tools cprogs
 
@@ -129,12 +129,42 @@ gpu-test:
 # the package's post-install step adds the line on the node.
 # The Slurm scripts get PREFIX/bin in place of @BINDIR@, so they run the
 # tools where this install put them.
-install: all
-	$(BUILD)/bin/softmig-install install --root "$(DESTDIR)/" --prefix "$(PREFIX)" --from "$(BUILD)" $(if $(DESTDIR),--no-preload)
+install: lib tools
+	$(BUILD)/bin/softmig-install install --root "$(DESTDIR)/" --prefix "$(PREFIX)" --from "$(BUILD)" --src "$(CURDIR)" $(if $(DESTDIR),--no-preload)
 
 # Removes exactly what install recorded in its manifest (edited configs stay).
 uninstall:
 	$(BUILD)/bin/softmig-install uninstall --root "$(DESTDIR)/"
+
+# Packages.  PKG_VERSION is VERSION as rpm and dpkg accept it (no dashes,
+# starting with a digit).  dist: the source tarball rpmbuild builds from,
+# git archive of the work tree (what was built) + vendored Go modules (the
+# build host needs no network) + VERSION.
+PKG_VERSION := $(shell echo '$(VERSION)' | sed -e 's/^v//' -e '/^[0-9][0-9]*\./!s/^/0.0.0.git/' -e 's/-/./g')
+DIST        := softmig-$(PKG_VERSION)
+PKG_OUT     ?= $(BUILD)/pkg
+RPMBUILD    ?= rpmbuild
+# On a host whose packages are not RPMs, rpmbuild cannot see the build tools.
+RPMBUILD_FLAGS ?= $(if $(wildcard /var/lib/dpkg/status),--nodeps)
+
+dist:
+	rm -rf $(BUILD)/dist && mkdir -p $(BUILD)/dist/$(DIST) $(PKG_OUT)
+	tree=$$(git stash create); git archive --format=tar $${tree:-HEAD} | tar -x -C $(BUILD)/dist/$(DIST)
+	echo '$(VERSION)' > $(BUILD)/dist/$(DIST)/VERSION
+	cd $(BUILD)/dist/$(DIST) && $(GO) mod vendor
+	tar -C $(BUILD)/dist -czf $(PKG_OUT)/$(DIST).tar.gz $(DIST)
+
+rpm: dist
+	rm -rf $(BUILD)/rpmbuild && mkdir -p $(BUILD)/rpmbuild/SOURCES
+	cp $(PKG_OUT)/$(DIST).tar.gz $(BUILD)/rpmbuild/SOURCES/
+	$(RPMBUILD) $(RPMBUILD_FLAGS) -ba --define "_topdir $(abspath $(BUILD)/rpmbuild)" \
+	    --define "softmig_version $(VERSION)" --define "pkg_version $(PKG_VERSION)" packaging/rpm/softmig.spec
+	cp $(BUILD)/rpmbuild/SRPMS/*.src.rpm $(BUILD)/rpmbuild/RPMS/*/*.rpm $(PKG_OUT)/
+
+deb: lib tools
+	rm -rf $(BUILD)/deb && mkdir -p $(PKG_OUT)
+	$(MAKE) install PREFIX=/usr DESTDIR=$(abspath $(BUILD)/deb)
+	packaging/deb/build.sh $(BUILD)/deb $(PKG_VERSION) $(PKG_OUT)/softmig_$(PKG_VERSION)_$$(dpkg --print-architecture).deb
 
 clean:
 	rm -rf $(BUILD)
