@@ -34,11 +34,12 @@ type exitCode int
 func (e exitCode) Error() string { return fmt.Sprintf("exit %d", int(e)) }
 
 type cli struct {
-	Config    string `help:"Site config." default:"/etc/softmig/softmig.yaml" placeholder:"FILE"`
-	RunDir    string `help:"Directory of the job configs (default: the site config's paths.run_dir, /var/run/softmig)." placeholder:"DIR"`
-	RegionDir string `help:"Directory of the jobs' shared regions (default: paths.region_dir, else the run directory)." placeholder:"DIR"`
-	LogDir    string `help:"Directory of the job logs (default: paths.log_dir, /var/log/softmig)." placeholder:"DIR"`
-	Scontrol  string `help:"scontrol command (default: paths.scontrol, scontrol)." placeholder:"CMD"`
+	Version   cmdline.VersionFlag `help:"Print the version (the library's softmig_version) and exit."`
+	Config    string              `help:"Site config." default:"/etc/softmig/softmig.yaml" placeholder:"FILE"`
+	RunDir    string              `help:"Directory of the job configs (default: the site config's paths.run_dir, /var/run/softmig)." placeholder:"DIR"`
+	RegionDir string              `help:"Directory of the jobs' shared regions (default: paths.region_dir, else the run directory)." placeholder:"DIR"`
+	LogDir    string              `help:"Directory of the job logs (default: paths.log_dir, /var/log/softmig)." placeholder:"DIR"`
+	Scontrol  string              `help:"scontrol command (default: paths.scontrol, scontrol)." placeholder:"CMD"`
 
 	Write  writeCmd  `cmd:"" help:"Write the config of the job in the prolog environment."`
 	Remove removeCmd `cmd:"" help:"Remove a job's config and shared region (epilog). Idempotent."`

@@ -148,8 +148,9 @@ func (c exitCode) Error() string { return fmt.Sprintf("exit status %d", int(c)) 
 
 // cli is the command line.
 type cli struct {
-	Root   string `default:"/" placeholder:"DIR" help:"Operate on the tree below DIR instead of / (packaging, tests)."`
-	LibDir string `default:"/var/lib/shared" placeholder:"DIR" help:"Directory of libsoftmig.so on the node."`
+	Version cmdline.VersionFlag `help:"Print the version (the library's softmig_version) and exit."`
+	Root    string              `default:"/" placeholder:"DIR" help:"Operate on the tree below DIR instead of / (packaging, tests)."`
+	LibDir  string              `default:"/var/lib/shared" placeholder:"DIR" help:"Directory of libsoftmig.so on the node."`
 
 	Install   installCmd   `cmd:"" help:"Install SoftMig (directories, library, tools, man pages, Slurm scripts, configs, ld.so.preload line)."`
 	Update    updateCmd    `cmd:"" help:"Swap in a new libsoftmig.so on a live node after trying it in a private mount namespace."`

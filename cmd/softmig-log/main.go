@@ -78,7 +78,8 @@ func newEnv(ctx context.Context, stdout, stderr io.Writer) *env {
 }
 
 type cli struct {
-	Dir string `short:"d" default:"/var/log/softmig" placeholder:"DIR" help:"Directory of the per-job logs."`
+	Version cmdline.VersionFlag `help:"Print the version (the library's softmig_version) and exit."`
+	Dir     string              `short:"d" default:"/var/log/softmig" placeholder:"DIR" help:"Directory of the per-job logs."`
 
 	Ls      lsCmd      `cmd:"" help:"List the jobs that have a log: size, last event, errors, out-of-memory refusals."`
 	Tail    tailCmd    `cmd:"" help:"Print the last records of a job's log; with -f, follow it."`

@@ -7,10 +7,13 @@ import (
 	"testing"
 
 	"github.com/alecthomas/kong"
+
+	"github.com/softmig/softmig/internal/defs"
 )
 
 type grammar struct {
-	Name string `help:"A name." required:""`
+	Name    string      `help:"A name." required:""`
+	Version VersionFlag `help:"Print the version."`
 }
 
 func TestParse(t *testing.T) {
@@ -26,7 +29,13 @@ func TestParse(t *testing.T) {
 		t.Fatalf("Parse(--help) = %v, output %q; want exit 0 and the help", err, out.String())
 	}
 	_, parser, err := Parse(&grammar{}, []string{"--bogus"}, &out, &errb, kong.Name("t"))
-	if err == nil || parser == nil || errors.As(err, &ex) {
-		t.Fatalf("Parse(--bogus) = %v, %v; want a parse error and the parser", parser, err)
+	var usage *UsageError
+	if err == nil || parser == nil || errors.As(err, &ex) || !errors.As(err, &usage) {
+		t.Fatalf("Parse(--bogus) = %v, %v; want a *UsageError and the parser", parser, err)
+	}
+	out.Reset()
+	_, _, err = Parse(&grammar{}, []string{"--version"}, &out, &errb, kong.Name("t"))
+	if !errors.As(err, &ex) || ex.Code != 0 || out.String() != "t "+defs.Version()+"\n" {
+		t.Fatalf("Parse(--version) = %v, output %q; want exit 0 and \"t %s\" (no --name needed)", err, out.String(), defs.Version())
 	}
 }
