@@ -97,8 +97,20 @@ func checkInstalled(t *testing.T, root string) {
 		t.Errorf("installing the package wrote etc/ld.so.preload: it must wait for softmig-install enable")
 	}
 	run(t, tool, "--root", root, "enable")
-	if out, err := exec.Command(tool, "--root", root, "verify").CombinedOutput(); err != nil {
+	out, err := exec.Command(tool, "--root", root, "verify").CombinedOutput()
+	if err != nil {
 		t.Errorf("softmig-install verify after enable: %v\n%s", err, out)
+	}
+	// Every packaged tool says the version the packaged library answers.
+	m := regexp.MustCompile(`answers version ([^,\s]+)`).FindSubmatch(out)
+	if m == nil {
+		t.Fatalf("verify does not say the library's version:\n%s", out)
+	}
+	for _, name := range []string{"softmig-conf", "softmig-install", "softmig-log", "softmig-smi"} {
+		v, _ := exec.Command(filepath.Join(root, "usr/bin", name), "--version").Output()
+		if first, _, _ := strings.Cut(string(v), "\n"); first != name+" "+string(m[1]) {
+			t.Errorf("%s --version = %q, want %q (the library's softmig_version)", name, first, name+" "+string(m[1]))
+		}
 	}
 	run(t, tool, "--root", root, "disable")
 	if b, _ := os.ReadFile(filepath.Join(root, "etc/ld.so.preload")); strings.Contains(string(b), "libsoftmig") {
