@@ -172,7 +172,8 @@ func TestInvalidRequests(t *testing.T) {
 				c.Wait(strings.TrimSpace(out))
 				t.Fatalf("sbatch %s was accepted (job %s); stderr: %s", tc.args, out, stderr)
 			}
-			mustContain(t, "sbatch stderr", stderr, tc.want)
+			mustContain(t, "sbatch stderr", stderr, tc.want, "Invalid generic resource (gres) specification")
+			mustNotContain(t, "sbatch stderr", stderr, "Unspecified error")
 		})
 	}
 }
