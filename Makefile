@@ -137,9 +137,10 @@ uninstall:
 	$(BUILD)/bin/softmig-install uninstall --root "$(DESTDIR)/"
 
 # Packages.  PKG_VERSION is VERSION as rpm and dpkg accept it (no dashes,
-# starting with a digit).  dist: the source tarball rpmbuild builds from,
-# git archive of the work tree (what was built) + vendored Go modules (the
-# build host needs no network) + VERSION.
+# starting with a digit).  dist: the source tarball rpmbuild builds from:
+# the work tree's files as git sees them (tracked and new, not ignored, so
+# the package holds what was built), the vendored Go modules (the build host
+# needs no network) and VERSION.
 PKG_VERSION := $(shell echo '$(VERSION)' | sed -e 's/^v//' -e '/^[0-9][0-9]*\./!s/^/0.0.0.git/' -e 's/-/./g')
 DIST        := softmig-$(PKG_VERSION)
 PKG_OUT     ?= $(BUILD)/pkg
@@ -149,7 +150,8 @@ RPMBUILD_FLAGS ?= $(if $(wildcard /var/lib/dpkg/status),--nodeps)
 
 dist:
 	rm -rf $(BUILD)/dist && mkdir -p $(BUILD)/dist/$(DIST) $(PKG_OUT)
-	tree=$$(git stash create); git archive --format=tar $${tree:-HEAD} | tar -x -C $(BUILD)/dist/$(DIST)
+	git ls-files -z --cached --others --exclude-standard | \
+	    tar --null -T - --ignore-failed-read -cf - 2>/dev/null | tar -x -C $(BUILD)/dist/$(DIST)
 	echo '$(VERSION)' > $(BUILD)/dist/$(DIST)/VERSION
 	cd $(BUILD)/dist/$(DIST) && $(GO) mod vendor
 	tar -C $(BUILD)/dist -czf $(PKG_OUT)/$(DIST).tar.gz $(DIST)

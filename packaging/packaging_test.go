@@ -112,7 +112,13 @@ func checkInstalled(t *testing.T, root string) {
 			t.Errorf("%s --version = %q, want %q (the library's softmig_version)", name, first, name+" "+string(m[1]))
 		}
 	}
+	if target, err := os.Readlink(filepath.Join(root, "usr/local/bin/nvidia-smi")); err != nil || target != "/usr/bin/softmig-smi" {
+		t.Errorf("after enable /usr/local/bin/nvidia-smi -> %q (%v), want /usr/bin/softmig-smi", target, err)
+	}
 	run(t, tool, "--root", root, "disable")
+	if _, err := os.Lstat(filepath.Join(root, "usr/local/bin/nvidia-smi")); !os.IsNotExist(err) {
+		t.Errorf("after disable /usr/local/bin/nvidia-smi is still there (%v)", err)
+	}
 	if b, _ := os.ReadFile(filepath.Join(root, "etc/ld.so.preload")); strings.Contains(string(b), "libsoftmig") {
 		t.Errorf("after disable etc/ld.so.preload still lists the library: %q", b)
 	}

@@ -119,6 +119,11 @@ func (c *installCmd) Run(e *env, g *cli) error {
 			return err
 		}
 	}
+	if smi := filepath.Join(filepath.Clean(c.Prefix), "bin/softmig-smi"); !c.NoPreload && isFile(l.host(smi)) {
+		if err := in.linkSmi(smi); err != nil {
+			return err
+		}
+	}
 	if !c.NoPreload {
 		if err := in.addPreload(); err != nil {
 			return err

@@ -12,7 +12,9 @@ import (
 // enableCmd switches SoftMig on where a package (or install --no-preload)
 // put the files: the directories the library needs, then the preload line.
 // A package never does this by itself; the admin runs it once per node.
-type enableCmd struct{}
+type enableCmd struct {
+	Smi string `placeholder:"PATH" help:"softmig-smi on the node, linked as /usr/local/bin/nvidia-smi (default: the one beside this program)."`
+}
 
 func (c *enableCmd) Run(e *env, g *cli) error {
 	l, err := g.layout()
@@ -53,6 +55,15 @@ func (c *enableCmd) Run(e *env, g *cli) error {
 			return err
 		}
 	}
+	smi := c.Smi
+	if smi == "" {
+		smi = e.besideSelf(l)
+	}
+	if smi != "" {
+		if err := in.linkSmi(smi); err != nil {
+			return err
+		}
+	}
 	if err := in.addPreload(); err != nil {
 		return err
 	}
@@ -62,8 +73,9 @@ func (c *enableCmd) Run(e *env, g *cli) error {
 	return nil
 }
 
-// disableCmd switches SoftMig off: new processes no longer map the library.
-// Files, logs and job configs stay; enable switches it on again.
+// disableCmd switches SoftMig off: new processes no longer map the library,
+// and nvidia-smi is the driver's again. Files, logs and job configs stay;
+// enable switches it on again.
 type disableCmd struct{}
 
 func (c *disableCmd) Run(e *env, g *cli) error {
@@ -79,6 +91,15 @@ func (c *disableCmd) Run(e *env, g *cli) error {
 		return err
 	}
 	defer unlock()
+	if m, _, err := readManifest(l.host(manifestPath)); err == nil {
+		if en := m.find("link", smiLink); en != nil {
+			if removed, err := unlinkSmi(l, en.sum); err != nil {
+				return err
+			} else if removed {
+				e.say("removed %s: nvidia-smi is the driver's again", smiLink)
+			}
+		}
+	}
 	p := l.host(preloadPath)
 	pf, exists, err := preloadcfg.Read(p)
 	if err != nil {

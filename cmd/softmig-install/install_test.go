@@ -234,11 +234,14 @@ func TestPackageFlow(t *testing.T) {
 	if out, err := exec.Command("cp", "-a", pkg+"/.", node+"/").CombinedOutput(); err != nil {
 		t.Fatalf("cp: %v\n%s", err, out)
 	}
-	out := mustRun(t, "enable", "--root", node)
+	out := mustRun(t, "enable", "--root", node, "--smi", "/usr/local/bin/softmig-smi")
 	for _, w := range []string{"created " + runDir, "added /var/lib/shared/libsoftmig.so to /etc/ld.so.preload"} {
 		if !strings.Contains(out, w) {
 			t.Errorf("enable output lacks %q:\n%s", w, out)
 		}
+	}
+	if target, err := os.Readlink(filepath.Join(node, smiLink)); err != nil || target != "/usr/local/bin/softmig-smi" {
+		t.Errorf("after enable %s -> %q (%v), want softmig-smi", smiLink, target, err)
 	}
 	if out, err := runTool(t, "verify", "--root", node); err != nil {
 		t.Errorf("verify on the node: %v\n%s", err, out)
@@ -253,5 +256,8 @@ func TestPackageFlow(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(node, "var/lib/shared/libsoftmig.so")); err != nil {
 		t.Errorf("disable removed the library: %v", err)
+	}
+	if _, err := os.Lstat(filepath.Join(node, smiLink)); !os.IsNotExist(err) {
+		t.Errorf("after disable %s is still there (%v)", smiLink, err)
 	}
 }

@@ -145,6 +145,7 @@ func newFixture(t *testing.T, slurm bool) *fixture {
 	files := map[string]string{
 		"build/bin/softmig-conf":    "#!/bin/sh\necho conf\n",
 		"build/bin/softmig-install": "#!/bin/sh\necho install\n",
+		"build/bin/softmig-smi":     "#!/bin/sh\necho smi\n",
 		"man/softmig-install.8":     ".TH SOFTMIG-INSTALL 8\n",
 		"man/softmig.conf.5":        ".TH SOFTMIG.CONF 5\n",
 		"man/softmig-log.1":         ".TH SOFTMIG-LOG 1\n",
