@@ -100,6 +100,9 @@ tools:
 	@mkdir -p $(BUILD)/bin
 	@if ls cmd/*/*.go >/dev/null 2>&1; then echo "$(GO) build -o $(BUILD)/bin/ ./cmd/..."; \
 	    $(GO) build -ldflags "$(GO_LDFLAGS)" -o $(BUILD)/bin/ ./cmd/...; fi
+	@mkdir -p $(BUILD)/completion
+	@for t in $(BUILD)/bin/softmig-*; do [ -x "$$t" ] || continue; \
+	    "$$t" --completion-bash > $(BUILD)/completion/$${t##*/} || exit 1; done
 
 # testsum prints each package as it finishes (and what still runs when all is
 # quiet), every skip with its reason, and "N passed, N failed, N skipped" last.

@@ -19,6 +19,7 @@ var (
 		"/usr/bin/softmig-conf", "/usr/bin/softmig-smi", "/usr/bin/softmig-install", "/usr/bin/softmig-log",
 		"/var/lib/shared/libsoftmig.so", "/usr/share/softmig/slurm/prolog.sh", "/usr/share/softmig/slurm/epilog.sh",
 		"/usr/share/man/man8/softmig-install.8", "/var/log/softmig",
+		"/usr/share/bash-completion/completions/softmig-conf", "/usr/share/bash-completion/completions/softmig-smi",
 	}
 	configs = []string{"/etc/logrotate.d/softmig", "/etc/softmig/softmig.yaml", "/etc/tmpfiles.d/softmig.conf"}
 )

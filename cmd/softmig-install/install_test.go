@@ -35,6 +35,7 @@ func TestInstallModes(t *testing.T) {
 				{"/usr/local/bin/softmig-conf", false, 0o755, 0, 0},
 				{"/usr/local/bin/softmig-install", false, 0o755, 0, 0},
 				{"/usr/local/share/man/man8/softmig-install.8", false, 0o644, 0, 0},
+				{"/usr/local/share/bash-completion/completions/softmig-conf", false, 0o644, 0, 0},
 				{"/usr/local/share/man/man5/softmig.conf.5", false, 0o644, 0, 0},
 				{"/usr/local/share/man/man1/softmig-log.1", false, 0o644, 0, 0},
 				{"/usr/local/share/softmig/slurm/prolog.sh", false, 0o755, 0, 0},

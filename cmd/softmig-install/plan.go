@@ -114,6 +114,11 @@ func planFiles(l layout, prefix, from, src string) (files []fileSpec, notes []st
 			files = append(files, fileSpec{path: filepath.Join(prefix, "bin", t), src: p, mode: 0o755})
 		}
 	}
+	for _, t := range tools {
+		if p := filepath.Join(from, "completion", t); isFile(p) {
+			files = append(files, fileSpec{path: filepath.Join(prefix, "share/bash-completion/completions", t), src: p, mode: 0o644})
+		}
+	}
 	for _, sec := range []string{"1", "5", "8"} {
 		pages, _ := filepath.Glob(filepath.Join(src, "man", "*."+sec))
 		sort.Strings(pages)

@@ -38,6 +38,10 @@ func Parse(grammar any, args []string, stdout, stderr io.Writer, opts ...kong.Op
 	if parser, err = kong.New(grammar, all...); err != nil {
 		return nil, nil, err
 	}
+	if len(args) == 1 && args[0] == CompletionArg {
+		writeBashCompletion(stdout, parser)
+		return nil, parser, &Exit{Code: 0}
+	}
 	if ctx, err = parser.Parse(args); err != nil {
 		err = &UsageError{Err: err}
 	}

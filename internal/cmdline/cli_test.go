@@ -3,6 +3,8 @@ package cmdline
 import (
 	"bytes"
 	"errors"
+	"fmt"
+	"os/exec"
 	"strings"
 	"testing"
 
@@ -37,5 +39,39 @@ func TestParse(t *testing.T) {
 	_, _, err = Parse(&grammar{}, []string{"--version"}, &out, &errb, kong.Name("t"))
 	if !errors.As(err, &ex) || ex.Code != 0 || out.String() != "t "+defs.Version()+"\n" {
 		t.Fatalf("Parse(--version) = %v, output %q; want exit 0 and \"t %s\" (no --name needed)", err, out.String(), defs.Version())
+	}
+}
+
+type withCommands struct {
+	Config string                `help:"Config."`
+	Write  struct{ DryRun bool } `cmd:"" help:"Write."`
+	Show   struct{}              `cmd:"" help:"Show."`
+}
+
+// The completion script completes commands, then each command's flags, in
+// a real bash.
+func TestBashCompletion(t *testing.T) {
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		t.Skip("no bash here")
+	}
+	var out, errb bytes.Buffer
+	_, _, err = Parse(&withCommands{}, []string{CompletionArg}, &out, &errb, kong.Name("my-tool"))
+	var ex *Exit
+	if !errors.As(err, &ex) || ex.Code != 0 {
+		t.Fatalf("Parse(%s) = %v, want exit 0", CompletionArg, err)
+	}
+	for _, tt := range []struct{ words, want string }{
+		{"my-tool wr", "write"},
+		{"my-tool write --dr", "--dry-run"},
+		{"my-tool show --c", "--config"},
+		{"my-tool show --dr", ""},
+	} {
+		w := strings.Fields(tt.words)
+		script := out.String() + fmt.Sprintf("\nCOMP_WORDS=(%s); COMP_CWORD=%d; _my_tool; echo \"${COMPREPLY[*]}\"\n", tt.words, len(w)-1)
+		got, err := exec.Command(bash, "-c", script).Output()
+		if err != nil || strings.TrimSpace(string(got)) != tt.want {
+			t.Errorf("completing %q = %q, %v; want %q", tt.words, got, err, tt.want)
+		}
 	}
 }
