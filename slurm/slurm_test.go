@@ -139,7 +139,7 @@ func TestSlices(t *testing.T) {
 			id, _ := submit(t, c, "", "--gres="+tc.gres, "--wrap", showConf)
 			out := readOut(t, c, id)
 			mustContain(t, "job "+id+" output", out, append(tc.want,
-				"\nSOFTMIG_REGION=/var/run/softmig/"+id+".region\n",
+				"\nSOFTMIG_REGION="+regionPath(id)+"\n",
 				"# job="+id+" user=root uid=0 ",
 				"conf_stat=root:root:644", "region_stat=root:600:0")...)
 			mustNotContain(t, "job "+id+" output", out, append(tc.bad, "SOFTMIG_DISABLED")...)
@@ -233,7 +233,7 @@ func TestArrayJob(t *testing.T) {
 			continue
 		}
 		seen[m[1]] = true
-		mustContain(t, f, s, "# job="+m[2]+" ", "# array="+id+"_"+m[1], "CUDA_DEVICE_MEMORY_LIMIT=12288M", "SOFTMIG_REGION=/var/run/softmig/"+m[2]+".region")
+		mustContain(t, f, s, "# job="+m[2]+" ", "# array="+id+"_"+m[1], "CUDA_DEVICE_MEMORY_LIMIT=12288M", "SOFTMIG_REGION="+regionPath(m[2]))
 		assertGone(t, m[2])
 	}
 	if len(seen) != 3 {
