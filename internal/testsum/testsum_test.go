@@ -42,7 +42,9 @@ func TestSummaryOfRealRun(t *testing.T) {
 	cmd := exec.Command(bin, "go", "test", "-json", "-count=1", "./...")
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "GOFLAGS=", "GOWORK=off")
-	outb, err := cmd.Output()
+	// Build errors come as JSON from Go 1.24 on, on stderr before: either
+	// way the reader of make test sees them.
+	outb, err := cmd.CombinedOutput()
 	out := string(outb)
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
