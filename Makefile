@@ -20,15 +20,21 @@ include internal/defs/defs.mk
 # VERSION: what the library's softmig_version() and every tool's --version
 # say: the VERSION file of a release tarball (make dist), else git describe.
 VERSION     ?= $(shell cat VERSION 2>/dev/null || git describe --tags --always --dirty 2>/dev/null || echo unknown)
-DEFS_CFLAGS := -DSM_RUN_DIR='"$(RUNDIR)"' -DSM_LOG_DIR='"$(LOGDIR)"' -DSOFTMIG_VERSION='"$(VERSION)"'
+DEFS_CFLAGS := -DSM_RUN_DIR='"$(RUNDIR)"' -DSM_LOG_DIR='"$(LOGDIR)"'
 GO_LDFLAGS  := -X github.com/softmig/softmig/internal/defs.runDir=$(RUNDIR) \
                -X github.com/softmig/softmig/internal/defs.logDir=$(LOGDIR) \
                -X github.com/softmig/softmig/internal/defs.version=$(VERSION)
 
+# The paths are compiled in: a build with other values must rebuild the C
+# parts (make tracks files, not flags), so they depend on this stamp, which
+# changes only when the values do.
+DEFS_STAMP  := $(BUILD)/defs.stamp
+$(shell mkdir -p $(BUILD) && echo '$(DEFS_CFLAGS)' | cmp -s - $(DEFS_STAMP) || echo '$(DEFS_CFLAGS)' > $(DEFS_STAMP))
+
 PRELOAD_SRCS := $(sort $(wildcard preload/*.c))
 PRELOAD_ASM  := $(sort $(wildcard preload/*.S))
-PRELOAD_HDRS := $(wildcard preload/*.h)
-SIM_COMMON   := $(sort $(wildcard sim/state_*.c))
+PRELOAD_HDRS := $(wildcard preload/*.h) $(DEFS_STAMP)
+SIM_COMMON   := $(sort $(wildcard sim/state_*.c)) preload/size.c
 SIM_CUDA     := $(sort $(wildcard sim/cuda_*.c)) $(SIM_COMMON)
 SIM_NVML     := $(sort $(wildcard sim/nvml_*.c)) $(SIM_COMMON)
 SIM_HDRS     := $(wildcard sim/*.h) $(PRELOAD_HDRS)
@@ -40,17 +46,18 @@ all: lib sim tools cprogs
 
 lib: $(BUILD)/libsoftmig.so
 
-# Only libc is NEEDED and binding is lazy: the start of every (idle) process
-# on the node stays cheap.  See preload/glibc_compat.h for glibc before 2.34.
-# Rewritten only when VERSION changes, so a new commit rebuilds the library.
+# Rewritten only when VERSION changes, so a new commit rebuilds the library
+# (and only the library: the version is compiled into it alone).
 $(BUILD)/version: FORCE
 	@mkdir -p $(BUILD)
 	@echo '$(VERSION)' | cmp -s - $@ || echo '$(VERSION)' > $@
 FORCE:
 
+# Only libc is NEEDED and binding is lazy: the start of every (idle) process
+# on the node stays cheap.  See preload/glibc_compat.h for glibc before 2.34.
 $(BUILD)/libsoftmig.so: $(PRELOAD_SRCS) $(PRELOAD_ASM) $(PRELOAD_HDRS) preload/exports.map Makefile $(BUILD)/version
 	@mkdir -p $(BUILD)
-	$(CC) $(BASE_CFLAGS) $(CFLAGS) -fvisibility=hidden -shared -o $@ \
+	$(CC) $(BASE_CFLAGS) -DSOFTMIG_VERSION='"$(VERSION)"' $(CFLAGS) -fvisibility=hidden -shared -o $@ \
 	    $(PRELOAD_SRCS) $(PRELOAD_ASM) \
 	    -Wl,-soname,libsoftmig.so -Wl,--no-undefined -Wl,-Bsymbolic \
 	    -Wl,--version-script=preload/exports.map -Wl,--as-needed -ldl -lpthread
@@ -81,11 +88,11 @@ $(BUILD)/bench/libcuda.so.1: test/bench/nulldriver.c $(PRELOAD_HDRS)
 # library's parsers directly; the others link -lcuda.
 cprogs: $(CPROGS)
 
-UNIT_SRCS := preload/size.c preload/util.c preload/job.c preload/config.c
+UNIT_SRCS := preload/size.c preload/util.c preload/job.c preload/config.c preload/log.c
 
 $(BUILD)/test/unit: test/cprog/unit.c $(UNIT_SRCS) $(PRELOAD_HDRS)
 	@mkdir -p $(BUILD)/test
-	$(CC) $(BASE_CFLAGS) $(CFLAGS) -Ipreload -o $@ $< $(UNIT_SRCS)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -Ipreload -o $@ $< $(UNIT_SRCS) -lpthread
 
 $(BUILD)/test/dl_%: test/cprog/dl_%.c test/cprog/*.h $(PRELOAD_HDRS)
 	@mkdir -p $(BUILD)/test

@@ -16,12 +16,12 @@ import (
 
 var (
 	mustHave = []string{
-		"/usr/bin/softmig-conf", "/usr/bin/softmig-smi", "/usr/bin/softmig-install", "/usr/bin/softmig-log",
+		"/usr/bin/softmig-conf", "/usr/bin/softmig-smi", "/usr/bin/softmig-install", "/usr/bin/softmig-log", "/usr/bin/softmig-guard",
 		"/var/lib/shared/libsoftmig.so", "/usr/share/softmig/slurm/prolog.sh", "/usr/share/softmig/slurm/epilog.sh",
 		"/usr/share/man/man8/softmig-install.8", "/var/log/softmig",
 		"/usr/share/bash-completion/completions/softmig-conf", "/usr/share/bash-completion/completions/softmig-smi",
 	}
-	configs = []string{"/etc/logrotate.d/softmig", "/etc/softmig/softmig.yaml", "/etc/tmpfiles.d/softmig.conf"}
+	configs = []string{"/etc/logrotate.d/softmig", "/etc/softmig/softmig.yaml", "/etc/systemd/system/softmig-guard.service", "/etc/tmpfiles.d/softmig.conf"}
 )
 
 // build runs make TARGET with its own build directory, so the packages never
@@ -107,7 +107,7 @@ func checkInstalled(t *testing.T, root string) {
 	if m == nil {
 		t.Fatalf("verify does not say the library's version:\n%s", out)
 	}
-	for _, name := range []string{"softmig-conf", "softmig-install", "softmig-log", "softmig-smi"} {
+	for _, name := range []string{"softmig-conf", "softmig-install", "softmig-log", "softmig-smi", "softmig-guard"} {
 		v, _ := exec.Command(filepath.Join(root, "usr/bin", name), "--version").Output()
 		if first, _, _ := strings.Cut(string(v), "\n"); first != name+" "+string(m[1]) {
 			t.Errorf("%s --version = %q, want %q (the library's softmig_version)", name, first, name+" "+string(m[1]))
@@ -155,7 +155,7 @@ func TestRPM(t *testing.T) {
 	if out, err := exec.Command("rpm", "--root", root, "-V", "--nodeps", "softmig").CombinedOutput(); err != nil || len(out) > 0 {
 		t.Errorf("rpm -V right after install: %v\n%s", err, out)
 	}
-	os.WriteFile(filepath.Join(root, "etc/softmig/softmig.yaml"), []byte("gpus: {}\n"), 0o644)
+	editConfig(t, root)
 	out, _ := exec.Command("rpm", "--root", root, "-V", "--nodeps", "softmig").CombinedOutput()
 	if !regexp.MustCompile(`(?m)^S\.5\S*\s+c /etc/softmig/softmig.yaml$`).Match(out) {
 		t.Errorf("rpm -V does not flag the edited config as a changed config file:\n%s", out)
@@ -197,7 +197,7 @@ func TestDeb(t *testing.T) {
 	} else if _, err := os.Stat(filepath.Join(root, "run/softmig")); err != nil {
 		t.Errorf("postinst did not make /run/softmig through tmpfiles.d: %v", err)
 	}
-	os.WriteFile(filepath.Join(root, "etc/softmig/softmig.yaml"), []byte("gpus: {}\n"), 0o644)
+	editConfig(t, root)
 	if out := run(t, "dpkg", "--root", root, "--verify", "softmig"); !regexp.MustCompile(`(?m)^\?\?5\S* c /etc/softmig/softmig.yaml$`).MatchString(out) {
 		t.Errorf("dpkg --verify does not flag the edited conffile:\n%s", out)
 	}
@@ -205,5 +205,18 @@ func TestDeb(t *testing.T) {
 	run(t, "dpkg", "--root", root, "--force-script-chrootless", "-r", "softmig")
 	if _, err := os.Stat(filepath.Join(root, "usr/bin/softmig-conf")); err == nil {
 		t.Errorf("dpkg -r left /usr/bin/softmig-conf")
+	}
+}
+
+// editConfig edits the site config as an admin would (a comment added).
+func editConfig(t *testing.T, root string) {
+	t.Helper()
+	f, err := os.OpenFile(filepath.Join(root, "etc/softmig/softmig.yaml"), os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString("# edited by the site\n"); err != nil {
+		t.Fatal(err)
 	}
 }

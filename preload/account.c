@@ -49,6 +49,22 @@ hidden void sm_log_refusal(int ordinal, const char *api, uint64_t bytes, uint64_
 	       (unsigned long long)__atomic_exchange_n(&refusals.suppressed, 0, __ATOMIC_RELAXED));
 }
 
+/* The region's bookkeeping and what this process itself last saw from
+ * NVML (plus its own allocations since) must both leave room. */
+static int admit(int d, uint64_t bytes, uint64_t limit, uint64_t *used)
+{
+	uint64_t seen = 0;
+
+	if (!sm_check_fits(d, bytes, limit, &seen)) {
+		*used = seen;
+		return -1;
+	}
+	if (sm_reserve(d, bytes, limit, used) != 0)
+		return -1;
+	sm_check_note(d, (int64_t)bytes);
+	return 0;
+}
+
 hidden CUresult sm_admit(int ordinal, uint64_t bytes, const char *api, int *dslot)
 {
 	uint64_t limit = sm_mem_limit(ordinal), used = 0;
@@ -65,7 +81,7 @@ hidden CUresult sm_admit(int ordinal, uint64_t bytes, const char *api, int *dslo
 	}
 	sm_note_device(ordinal, d);
 	sm_check_maybe(d, ordinal);
-	if (sm_reserve(d, bytes, limit, &used) == 0) {
+	if (admit(d, bytes, limit, &used) == 0) {
 		sm_depth--;
 		*dslot = d;
 		return CUDA_SUCCESS;
@@ -73,11 +89,9 @@ hidden CUresult sm_admit(int ordinal, uint64_t bytes, const char *api, int *dslo
 	/* Before refusing, bring the usage up to date (memory may have been
 	 * freed by a process that died or a pool that was trimmed), unless it
 	 * is fresh: a program looping on a refusal must not hammer NVML. */
-	if (sm_now_coarse_ns() - __atomic_load_n(&sm_region->devs[d].last_check_ns, __ATOMIC_RELAXED) >
-	    RECHECK_NS) {
+	if (sm_check_age_ns(d) > RECHECK_NS)
 		sm_check_now(d, ordinal);
-	}
-	if (sm_reserve(d, bytes, limit, &used) == 0) {
+	if (admit(d, bytes, limit, &used) == 0) {
 		sm_depth--;
 		*dslot = d;
 		return CUDA_SUCCESS;

@@ -13,6 +13,56 @@
 
 #define CHECK_INTERVAL_NS 1000000000ULL
 
+/*
+ * What this process last saw, in its own memory (the region is the user's
+ * to write): when it last asked NVML about device slot d, what NVML showed
+ * the job holding there, and what this process allocated (+) and freed (-)
+ * since.  Admission also holds seen + since to the slice.
+ */
+static struct {
+	uint64_t last_ns;
+	uint64_t seen;
+	int64_t since;
+	int valid;
+} mine[SM_MAX_DEVICES];
+
+hidden void sm_check_note(int d, int64_t delta)
+{
+	if (d >= 0 && d < SM_MAX_DEVICES)
+		__atomic_add_fetch(&mine[d].since, delta, __ATOMIC_RELAXED);
+}
+
+hidden int sm_check_fits(int d, uint64_t bytes, uint64_t limit, uint64_t *seen_out)
+{
+	int64_t since;
+	uint64_t seen;
+
+	if (d < 0 || d >= SM_MAX_DEVICES || !__atomic_load_n(&mine[d].valid, __ATOMIC_ACQUIRE))
+		return 1;
+	seen = __atomic_load_n(&mine[d].seen, __ATOMIC_RELAXED);
+	since = __atomic_load_n(&mine[d].since, __ATOMIC_RELAXED);
+	if (since > 0)
+		seen += (uint64_t)since;
+	else if ((uint64_t)-since < seen)
+		seen -= (uint64_t)-since;
+	else
+		seen = 0;
+	*seen_out = seen;
+	return bytes <= limit && seen <= limit - bytes;
+}
+
+hidden uint64_t sm_check_age_ns(int d)
+{
+	uint64_t last = d >= 0 && d < SM_MAX_DEVICES ? __atomic_load_n(&mine[d].last_ns, __ATOMIC_RELAXED) : 0;
+
+	return last ? sm_now_coarse_ns() - last : UINT64_MAX;
+}
+
+hidden void sm_check_reset_after_fork(void)
+{
+	memset(mine, 0, sizeof(mine));
+}
+
 hidden int sm_nvml_processes(nvmlDevice_t nd, nvmlProcessInfo_t *stack, nvmlProcessInfo_t **infos)
 {
 	unsigned int n = SM_PROC_STACK;
@@ -73,7 +123,7 @@ hidden void sm_check_now(int d, int ordinal)
 {
 	nvmlProcessInfo_t stack[SM_PROC_STACK], *infos;
 	nvmlDevice_t nd;
-	uint64_t untracked = 0, tracked = 0, excess;
+	uint64_t untracked = 0, tracked = 0, excess, job_nvml = 0;
 	int n, i, j;
 	struct sm_dev *dv;
 
@@ -85,9 +135,19 @@ hidden void sm_check_now(int d, int ordinal)
 	if (n < 0)
 		return;
 	/* Job membership reads /proc: do it before taking the lock. */
-	for (i = 0; i < n; i++)
-		if (!sm_pid_in_region((pid_t)infos[i].pid) && sm_pid_in_job((pid_t)infos[i].pid))
+	for (i = 0; i < n; i++) {
+		if (sm_pid_in_region((pid_t)infos[i].pid))
+			job_nvml += infos[i].usedGpuMemory;
+		else if (sm_pid_in_job((pid_t)infos[i].pid))
 			untracked += infos[i].usedGpuMemory;
+	}
+	job_nvml += untracked;
+	if (d < SM_MAX_DEVICES) {
+		__atomic_store_n(&mine[d].seen, job_nvml, __ATOMIC_RELAXED);
+		__atomic_store_n(&mine[d].since, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&mine[d].last_ns, sm_now_coarse_ns(), __ATOMIC_RELAXED);
+		__atomic_store_n(&mine[d].valid, 1, __ATOMIC_RELEASE);
+	}
 	if (sm_region_lock() != 0) {
 		if (infos != stack)
 			free(infos);
@@ -126,10 +186,13 @@ hidden void sm_check_maybe(int d, int ordinal)
 	uint64_t now = sm_now_coarse_ns();
 	uint64_t last = __atomic_load_n(&dv->last_check_ns, __ATOMIC_RELAXED);
 
-	if (now - last < CHECK_INTERVAL_NS && now >= last)
+	/* The shared stamp spares NVML when another process of the job just
+	 * checked; this process's own stamp (which its user cannot touch)
+	 * bounds how long it goes without a check of its own. */
+	if (sm_check_age_ns(d) < 2 * CHECK_INTERVAL_NS && now - last < CHECK_INTERVAL_NS && now >= last)
 		return;
-	/* One process of the job checks; the others see the new stamp. */
-	if (!__atomic_compare_exchange_n(&dv->last_check_ns, &last, now, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+	if (sm_check_age_ns(d) < CHECK_INTERVAL_NS)
 		return;
+	__atomic_store_n(&dv->last_check_ns, now, __ATOMIC_RELAXED);
 	sm_check_now(d, ordinal);
 }

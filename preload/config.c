@@ -2,6 +2,7 @@
  * Configuration (contract 2): /var/run/softmig/<jobid>.conf, then the
  * environment, else passive.  Read once, during sm_init.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -16,11 +17,11 @@ hidden struct sm_config sm_cfg;
 #define CONF_MAX (64 * 1024)
 #define LINE_MAX_LEN 4096
 
-enum { K_MEM, K_SM, K_OOM, K_LOG, K_REGION, K_DISABLED, K_SLOT, K_GPU, K_NKEYS };
+enum { K_MEM, K_SM, K_OOM, K_LOG, K_REGION, K_DISABLED, K_SLOT, K_GPU, K_UID, K_NKEYS };
 static const char *const key_names[K_NKEYS] = {
 	"CUDA_DEVICE_MEMORY_LIMIT", "CUDA_DEVICE_SM_LIMIT", "ACTIVE_OOM_KILLER",
 	"SOFTMIG_LOG_LEVEL", "SOFTMIG_REGION", "SOFTMIG_DISABLED",
-	"SOFTMIG_SM_SLOT", "SOFTMIG_GPU",
+	"SOFTMIG_SM_SLOT", "SOFTMIG_GPU", "SOFTMIG_UID",
 };
 
 /* Keys that take a device suffix "_<i>" (SOFTMIG_GPU only with one). */
@@ -35,8 +36,10 @@ struct request {
 	uint64_t sm[SM_MAX_DEVICES + 1];
 	int has_slot[SM_MAX_DEVICES + 1];
 	uint64_t slot[SM_MAX_DEVICES + 1][2];
-	int has_oom, has_log, has_region, has_disabled;
-	uint64_t oom, log;
+	int has_gpu[SM_MAX_DEVICES + 1];
+	uint64_t gpu[SM_MAX_DEVICES + 1];
+	int has_oom, has_log, has_region, has_disabled, has_uid;
+	uint64_t oom, log, uid;
 	char region[512];
 	char disabled[256];
 };
@@ -116,6 +119,27 @@ bad:
 	return "not ascending, disjoint percent ranges A-B[,C-D...] with 0 <= A < B <= 100 (example: 25-50)";
 }
 
+/* What Go's filepath.Clean leaves unchanged: "/" or "/a/b", without
+ * empty, "." or ".." components and without a trailing slash. */
+static int clean_abs_path(const char *p)
+{
+	const char *c;
+
+	if (p[0] != '/')
+		return 0;
+	if (p[1] == 0)
+		return 1;
+	for (c = p + 1;; ) {
+		const char *e = strchr(c, '/');
+		size_t n = e ? (size_t)(e - c) : strlen(c);
+		if (n == 0 || (n == 1 && c[0] == '.') || (n == 2 && c[0] == '.' && c[1] == '.'))
+			return 0;
+		if (!e)
+			return 1;
+		c = e + 1;
+	}
+}
+
 /* Sets one key; returns NULL or an error text. */
 static const char *set_key(struct request *rq, int key, int idx, const char *val)
 {
@@ -157,8 +181,8 @@ static const char *set_key(struct request *rq, int key, int idx, const char *val
 	case K_REGION:
 		if (rq->has_region)
 			return "given twice";
-		if (val[0] != '/' || strstr(val, "/../") || strlen(val) >= sizeof(rq->region))
-			return "must be an absolute path without /../";
+		if (!clean_abs_path(val) || strlen(val) >= sizeof(rq->region))
+			return "must be a clean absolute path (no //, /./, /../, trailing /) under 512 bytes";
 		rq->has_region = 1;
 		sm_strlcpy(rq->region, val, sizeof(rq->region));
 		return NULL;
@@ -168,11 +192,31 @@ static const char *set_key(struct request *rq, int key, int idx, const char *val
 		rq->has_slot[idx] = 1;
 		return parse_slot(val, rq->slot[idx]);
 	case K_GPU:
-		/* Slurm's index of the GPU, for softmig-conf's slot allocation. */
-		return sm_parse_uint(val, 1023, &v) != 0 ? "not a GPU index 0-1023" : NULL;
+		/* Slurm's index of the GPU: the limits of ordinal idx follow
+		 * that GPU wherever CUDA_VISIBLE_DEVICES puts it. */
+		if (rq->has_gpu[idx])
+			return "given twice";
+		if (sm_parse_uint(val, 1023, &v) != 0)
+			return "not a GPU index 0-1023";
+		rq->has_gpu[idx] = 1;
+		rq->gpu[idx] = v;
+		return NULL;
+	case K_UID:
+		/* The job's user: that user's processes outside any job fail closed. */
+		if (rq->has_uid)
+			return "given twice";
+		if (sm_parse_uint(val, 4294967294ULL, &v) != 0)
+			return "not a user id";
+		rq->has_uid = 1;
+		rq->uid = v;
+		return NULL;
 	case K_DISABLED:
+		if (rq->has_disabled)
+			return "given twice";
+		if (!*val)
+			return "empty reason (say why the job has no GPU)";
 		rq->has_disabled = 1;
-		sm_strlcpy(rq->disabled, *val ? val : "disabled by the administrator", sizeof(rq->disabled));
+		sm_strlcpy(rq->disabled, val, sizeof(rq->disabled));
 		return NULL;
 	}
 	return "unknown key";
@@ -183,6 +227,10 @@ static int parse_text(struct request *rq, const char *text, size_t len, char *er
 	const char *p = text, *end = text + len;
 	int lineno = 0;
 
+	if (len > CONF_MAX) {
+		snprintf(err, errlen, "larger than %d bytes", CONF_MAX);
+		return -1;
+	}
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		const char *le = nl ? nl : end;
@@ -251,6 +299,8 @@ static void apply(struct sm_config *cfg, const struct request *rq)
 			cfg->sm_limit[i] = (int)rq->sm[SM_MAX_DEVICES];
 		if (cfg->sm_limit[i] == 100)
 			cfg->sm_limit[i] = 0;
+		if (rq->has_gpu[i])
+			cfg->gpu_index[i] = (int)rq->gpu[i] + 1;
 		k = rq->has_slot[i] ? i : SM_MAX_DEVICES;
 		if (rq->has_slot[k]) {
 			cfg->sm_slot[i][0] = rq->slot[k][0];
@@ -263,6 +313,8 @@ static void apply(struct sm_config *cfg, const struct request *rq)
 		cfg->log_level = (int)rq->log;
 	if (rq->has_region)
 		sm_strlcpy(cfg->region_path, rq->region, sizeof(cfg->region_path));
+	if (rq->has_uid)
+		cfg->job_uid = (int64_t)rq->uid;
 }
 
 /* Applies the environment on top of a config: it may only tighten (a time
@@ -292,17 +344,17 @@ hidden int sm_config_parse(struct sm_config *cfg, const char *text, size_t len, 
 
 	memset(&rq, 0, sizeof(rq));
 	if (parse_text(&rq, text, len, err, errlen) != 0)
-		return -1;
+		return SM_CONF_INVALID;
 	if (rq.has_disabled) {
 		snprintf(err, errlen, "%s", rq.disabled);
-		return -1;
+		return SM_CONF_DISABLED;
 	}
 	apply(cfg, &rq);
-	return 0;
+	return SM_CONF_OK;
 }
 
 /* Reads the environment's limits; names the first bad variable in err. */
-static int env_request(struct request *rq, char *err, size_t errlen)
+static int env_request(struct request *rq, char *err, size_t errlen, char *var, size_t varlen)
 {
 	static const int keys[] = { K_MEM, K_SM, K_OOM, K_LOG, K_SLOT };
 	char name[64];
@@ -325,6 +377,7 @@ static int env_request(struct request *rq, char *err, size_t errlen)
 			why = set_key(rq, keys[k], i, v);
 			if (why) {
 				snprintf(err, errlen, "environment variable %s=\"%.64s\": %s", name, v, why);
+				sm_strlcpy(var, name, varlen);
 				return -1;
 			}
 		}
@@ -342,64 +395,170 @@ static int any_limit(const struct sm_config *cfg)
 	return cfg->oom_killer;
 }
 
-/* 0: safe and read into buf; 1: no config; -1: unsafe/unreadable (err). */
-static int read_config(const char *path, char *buf, size_t len, size_t *n, char *err, size_t errlen)
+/* The uid root's files show as here (sm_root_uid): 0 but in a user
+ * namespace, where root is usually unmapped (the overflow uid) and the
+ * user's own files may show as 0. */
+static int64_t root_uid;
+
+/* The safety rules of contract 2, the same in internal/jobconf/file.go:
+ * the directory is a directory (not a symlink), owned by root and not
+ * writable by group or others; the file is a regular file (not a symlink),
+ * owned by root and not writable by group or others.  A missing directory
+ * or file is no config.  Reads dir/name into buf. */
+static int read_config(const char *dir, const char *name, char *buf, size_t len, size_t *n,
+		       char *err, size_t errlen)
 {
 	struct stat st;
 	int fd, dfd, saved;
 	ssize_t r;
 
-	dfd = open(SM_RUN_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	if (dfd < 0) {
 		if (errno == ENOENT)
-			return 1;
-		snprintf(err, errlen, "%s: cannot open: %s", SM_RUN_DIR, strerror(errno));
-		return -1;
+			return SM_CONF_ABSENT;
+		if (errno == ELOOP || errno == ENOTDIR)
+			snprintf(err, errlen, "%s: not a directory (a symbolic link?)", dir);
+		else
+			snprintf(err, errlen, "%s: cannot open: %s", dir, strerror(errno));
+		return SM_CONF_UNSAFE;
 	}
-	if (sm_fstat(dfd, &st) != 0 || st.st_uid != 0 || (st.st_mode & 022)) {
+	if (sm_fstat(dfd, &st) != 0 || (int64_t)st.st_uid != root_uid || (st.st_mode & 022)) {
 		close(dfd);
-		snprintf(err, errlen, "%s: directory must be owned by root and writable only by root",
-			 SM_RUN_DIR);
-		return -1;
+		snprintf(err, errlen, "%s: directory must be owned by root and writable only by root (mode 0755)",
+			 dir);
+		return SM_CONF_UNSAFE;
 	}
-	fd = openat(dfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+	fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
 	close(dfd);
 	if (fd < 0) {
 		if (errno == ENOENT)
-			return 1;
+			return SM_CONF_ABSENT;
 		if (errno == ELOOP)
-			snprintf(err, errlen, "%s/%s: is a symbolic link", SM_RUN_DIR, path);
+			snprintf(err, errlen, "%s/%s: is a symbolic link", dir, name);
 		else
-			snprintf(err, errlen, "%s/%s: cannot open: %s", SM_RUN_DIR, path, strerror(errno));
-		return -1;
+			snprintf(err, errlen, "%s/%s: cannot open: %s", dir, name, strerror(errno));
+		return SM_CONF_UNSAFE;
 	}
 	if (sm_fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
-		snprintf(err, errlen, "%s/%s: not a regular file", SM_RUN_DIR, path);
-		return -1;
+		snprintf(err, errlen, "%s/%s: not a regular file", dir, name);
+		return SM_CONF_UNSAFE;
 	}
-	if (st.st_uid != 0 || (st.st_mode & 022)) {
+	if ((int64_t)st.st_uid != root_uid || (st.st_mode & 022)) {
 		close(fd);
 		snprintf(err, errlen, "%s/%s: must be owned by root and writable only by root (mode 0644)",
-			 SM_RUN_DIR, path);
-		return -1;
-	}
-	if ((size_t)st.st_size >= len) {
-		close(fd);
-		snprintf(err, errlen, "%s/%s: larger than %zu bytes", SM_RUN_DIR, path, len - 1);
-		return -1;
+			 dir, name);
+		return SM_CONF_UNSAFE;
 	}
 	r = sm_read_fd(fd, buf, len);
 	saved = errno;
 	close(fd);
 	if (r < 0) {
-		snprintf(err, errlen, "%s/%s: read: %s", SM_RUN_DIR, path, strerror(saved));
-		return -1;
+		snprintf(err, errlen, "%s/%s: read: %s", dir, name, strerror(saved));
+		return SM_CONF_UNSAFE;
 	}
 	*n = (size_t)r;
+	return SM_CONF_OK;
+}
+
+hidden int sm_config_file(struct sm_config *cfg, const char *dir, const char *name, char *err,
+			  size_t errlen)
+{
+	static char buf[CONF_MAX + 2]; /* one byte more than allowed shows an oversize file */
+	char why[400];
+	size_t n = 0;
+	int r;
+
+	r = read_config(dir, name, buf, sizeof(buf), &n, err, errlen);
+	if (r != SM_CONF_OK)
+		return r;
+	snprintf(cfg->source, sizeof(cfg->source), "%s/%s", dir, name);
+	r = sm_config_parse(cfg, buf, n, why, sizeof(why));
+	if (r != SM_CONF_OK)
+		snprintf(err, errlen, "%s: %s", cfg->source, why);
+	return r;
+}
+
+/* A config that slices the GPU (or fails its job closed): what a process
+ * of that job's user outside every job must not escape. */
+static int slices(const struct request *rq)
+{
+	int i;
+
+	if (rq->has_disabled)
+		return 1;
+	for (i = 0; i <= SM_MAX_DEVICES; i++)
+		if (rq->has_mem[i] || (rq->has_sm[i] && rq->sm[i] > 0 && rq->sm[i] < 100))
+			return 1;
 	return 0;
 }
 
+/*
+ * A process in no job of its own (no job cgroup, no config of its own)
+ * must not run unlimited while its user has sliced jobs on this node: a
+ * cgroup namespace (unshare -C) hides the job cgroup without privilege.
+ * The configs are root's and name their job's user (SOFTMIG_UID); in a
+ * user namespace of its own the process's uid means nothing, so there any
+ * sliced job on the node counts.  Returns 1 (reason in cfg) to fail closed.
+ * Root in the initial namespace is never held (slurmd, admins' tools).
+ */
+static int escapes_a_slice(struct sm_config *cfg, int init_ns)
+{
+	static char buf[CONF_MAX + 2];
+	const size_t len = sizeof(buf);
+	char name[300], err[400];
+	struct dirent *e;
+	struct request rq;
+	uid_t uid = getuid();
+	DIR *dir;
+	size_t n;
+	int found = 0;
+
+	if (init_ns && uid == 0)
+		return 0;
+	if (!(dir = opendir(SM_RUN_DIR)))
+		return 0;
+	while (!found && (e = readdir(dir)) != NULL) {
+		size_t l = strlen(e->d_name);
+		if (l < 6 || l >= sizeof(name) || strcmp(e->d_name + l - 5, ".conf") != 0)
+			continue;
+		sm_strlcpy(name, e->d_name, sizeof(name));
+		name[l - 5] = 0;
+		if (!sm_job_id_valid(name))
+			continue;
+		name[l - 5] = '.';
+		if (read_config(SM_RUN_DIR, name, buf, len, &n, err, sizeof(err)) != SM_CONF_OK)
+			continue; /* gone, or not root's: not a job root set up */
+		memset(&rq, 0, sizeof(rq));
+		if (parse_text(&rq, buf, n, err, sizeof(err)) != 0) {
+			if (init_ns)
+				continue; /* unparsable: whose it is cannot be told */
+			found = 1;
+		} else if (slices(&rq) && (!init_ns || (rq.has_uid && rq.uid == (uint64_t)uid))) {
+			found = 1;
+		}
+		if (found)
+			name[l - 5] = 0;
+	}
+	closedir(dir);
+	if (!found)
+		return 0;
+	if (init_ns)
+		snprintf(cfg->fail_reason, sizeof(cfg->fail_reason),
+			 "user %u has a sliced job (%s) on this node but this process is not in it "
+			 "(a new cgroup namespace, a shell outside it, or a job without a GPU); "
+			 "run GPU work inside that job",
+			 (unsigned)uid, name);
+	else
+		snprintf(cfg->fail_reason, sizeof(cfg->fail_reason),
+			 "this process is in a user namespace of its own and in no job, while sliced jobs "
+			 "(%s) run on this node; run GPU work inside the job, without unshare -U",
+			 name);
+	return 1;
+}
+
+/* Without a config (testing, nodes without the prolog) the limits are the
+ * user's own choice, and so is the region's place. */
 static void default_region(struct sm_config *cfg)
 {
 	const char *dir = sm_getenv("SLURM_TMPDIR");
@@ -414,43 +573,58 @@ static void default_region(struct sm_config *cfg)
 
 hidden int sm_config_load(struct sm_config *cfg)
 {
-	static char buf[CONF_MAX + 1];
 	char name[SM_JOB_MAX + 8], err[400];
 	struct request env;
-	size_t n = 0;
-	int r, env_bad;
+	int r, env_bad, init_ns;
 
 	memset(cfg, 0, sizeof(*cfg));
+	cfg->job_uid = -1;
+	init_ns = sm_init_userns();
+	root_uid = sm_root_uid(init_ns);
 	if (sm_job_from_cgroup(0, cfg->job, sizeof(cfg->job)) == 1) {
 		cfg->job_from_cgroup = 1;
-	} else {
+	} else if (init_ns) {
+		/* In a user namespace of its own a process could name any
+		 * job, another user's whole-GPU job too: only here. */
 		const char *j = sm_getenv("SLURM_JOB_ID");
 		if (j && sm_job_id_valid(j))
 			sm_strlcpy(cfg->job, j, sizeof(cfg->job));
 	}
-	env_bad = env_request(&env, err, sizeof(err)) != 0;
+	env_bad = env_request(&env, err, sizeof(err), cfg->fail_var, sizeof(cfg->fail_var)) != 0;
 
 	if (cfg->job[0]) {
 		snprintf(name, sizeof(name), "%s.conf", cfg->job);
-		r = read_config(name, buf, sizeof(buf), &n, err, sizeof(err));
-		if (r < 0) {
-			snprintf(cfg->fail_reason, sizeof(cfg->fail_reason), "%s", err);
+		r = sm_config_file(cfg, SM_RUN_DIR, name, cfg->fail_reason, sizeof(cfg->fail_reason));
+		if (r != SM_CONF_OK && r != SM_CONF_ABSENT) {
+			snprintf(cfg->fail_path, sizeof(cfg->fail_path), "%s/%s", SM_RUN_DIR, name);
+			cfg->fail_var[0] = 0;
 			return SM_FAILCLOSED;
 		}
-		if (r == 0) {
-			snprintf(cfg->source, sizeof(cfg->source), "%s/%s", SM_RUN_DIR, name);
-			if (sm_config_parse(cfg, buf, n, err, sizeof(err)) != 0) {
-				snprintf(cfg->fail_reason, sizeof(cfg->fail_reason), "%s: %s", cfg->source, err);
-				return SM_FAILCLOSED;
-			}
+		if (r == SM_CONF_OK && !cfg->job_from_cgroup && cfg->job_uid >= 0 &&
+		    cfg->job_uid != (int64_t)getuid()) {
+			/* SLURM_JOB_ID names another user's job: not this one's. */
+			char job[SM_JOB_MAX];
+			sm_strlcpy(job, cfg->job, sizeof(job));
+			memset(cfg, 0, sizeof(*cfg));
+			cfg->job_uid = -1;
+			sm_strlcpy(cfg->job, job, sizeof(cfg->job));
+			r = SM_CONF_ABSENT;
+		}
+		if (r == SM_CONF_OK) {
 			/* A bad environment cannot loosen anything here: ignore it. */
+			cfg->fail_var[0] = 0;
 			if (!env_bad)
 				tighten(cfg, &env);
+			/* Inside a job the region is root's choice: the run
+			 * dir, never a place the user's environment names. */
 			if (!cfg->region_path[0])
-				default_region(cfg);
+				snprintf(cfg->region_path, sizeof(cfg->region_path), "%s/%s.region", SM_RUN_DIR,
+					 cfg->job);
 			return any_limit(cfg) ? SM_ACTIVE : SM_PASSIVE;
 		}
 	}
+	if (escapes_a_slice(cfg, init_ns))
+		return SM_FAILCLOSED;
 	if (env_bad) {
 		snprintf(cfg->fail_reason, sizeof(cfg->fail_reason), "%s", err);
 		return SM_FAILCLOSED;

@@ -47,6 +47,8 @@ __asm__(".symver pthread_mutex_consistent,pthread_mutex_consistent@" SM_GLIBC_BA
  * libpthread loaded: libcuda.so.1 itself needs them on those systems.
  */
 #pragma weak dlopen
+#pragma weak dladdr
+#pragma weak dlerror
 #pragma weak dlvsym
 #pragma weak pthread_create
 #pragma weak pthread_detach

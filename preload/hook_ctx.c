@@ -2,37 +2,142 @@
  * Context hooks.  A context costs device memory the program never asked
  * for (hundreds of MiB on a big GPU); the library measures it through
  * NVML around the driver call and charges it to the process.  A new
- * context is refused when the slice cannot hold another one of the size
- * last seen on the device.  Destroying a context frees what was allocated
+ * context reserves the largest context size seen on the device (or a
+ * default) before the driver creates it, and is refused when the slice
+ * cannot hold that; the reservation is settled to the measured size.  Destroying a context frees what was allocated
  * in it, so those allocations are credited back too.
  */
+#include <unistd.h>
+
 #include "hooks.h"
 
 static uint64_t primary[SM_MAX_DEVICES]; /* primary context of each ordinal */
 
-/* Admission before the driver creates a context on dev. */
-static CUresult ctx_admit(CUdevice dev, const char *api, int *d)
+/* What a context is assumed to cost before one was measured on the
+ * device: about what CUDA 12/13 take on a large GPU. */
+#define CTX_DEFAULT_RESERVE (512ULL << 20)
+
+/* Reserves a context's size on device slot d (as this process's context
+ * memory) before the driver creates it, so that concurrent creations
+ * cannot all pass one check; 0 ok, -1 over the slice (*used_out). */
+static int ctx_reserve(int d, uint64_t bytes, uint64_t limit, uint64_t *used_out)
 {
-	uint64_t limit = sm_mem_limit(dev), est, used;
+	struct sm_dev *dv = &sm_region->devs[d];
+	int pass;
+
+	if (sm_region_lock() != 0)
+		return -1;
+	for (pass = 0; pass < 2; pass++) {
+		uint64_t used = dv->tracked + dv->excess;
+		*used_out = used;
+		if (bytes <= limit && used <= limit - bytes) {
+			sm_region->procs[sm_slot].ctx[d] += bytes;
+			dv->tracked += bytes;
+			sm_region_unlock();
+			return 0;
+		}
+		if (pass == 0)
+			sm_region_cleanup_dead();
+	}
+	dv->oom_count++;
+	sm_region_unlock();
+	return -1;
+}
+
+/* Replaces the reservation by what the context really cost (measured
+ * bytes of context memory of this process on d), or gives it back when
+ * the driver created nothing; measured < 0 (NVML silent) keeps it. */
+static void ctx_settle(int d, uint64_t reserved, int64_t measured, int created)
+{
+	struct sm_dev *dv = &sm_region->devs[d];
+	struct sm_proc *me;
+	uint64_t old, base, nv;
+
+	if (sm_region_lock() != 0)
+		return;
+	me = &sm_region->procs[sm_slot];
+	old = me->ctx[d];
+	base = old > reserved ? old - reserved : 0;
+	nv = !created ? base : measured < 0 ? old : (uint64_t)measured;
+	me->ctx[d] = nv;
+	dv->tracked = (dv->tracked > old ? dv->tracked - old : 0) + nv;
+	if (created && measured >= 0 && nv > base && nv - base > dv->ctx_estimate)
+		dv->ctx_estimate = nv - base;
+	if (dv->tracked + dv->excess > dv->peak)
+		dv->peak = dv->tracked + dv->excess;
+	sm_region_unlock();
+}
+
+/* A sliced job whose memory NVML cannot count fails closed: one line on
+ * stderr, once. */
+static CUresult nvml_missing(CUdevice dev, const char *api)
+{
+	static int told;
+	static const char line[] = "softmig: GPU disabled for this process: NVML (libnvidia-ml.so.1 beside the "
+				   "driver's libcuda.so.1) does not work, so the job's GPU memory cannot be "
+				   "counted; contact your cluster administrators\n";
+
+	if (!__atomic_exchange_n(&told, 1, __ATOMIC_RELAXED)) {
+		if (write(STDERR_FILENO, line, sizeof(line) - 1) < 0) {
+			/* stderr closed: the log has it */
+		}
+		sm_log(SM_ERROR, dev, "nvml unavailable", "api=%s", api);
+	}
+	return SM_CU_DENIED;
+}
+
+/* Admission before the driver creates a context on dev: reserves the
+ * largest context seen on the device (or the default) in *reserved. */
+static CUresult ctx_admit(CUdevice dev, const char *api, int *d, uint64_t *reserved)
+{
+	uint64_t limit = sm_mem_limit(dev), est, used = 0;
 
 	*d = -1;
+	*reserved = 0;
 	if (!limit)
 		return CUDA_SUCCESS;
 	sm_depth++;
+	if (!sm_dev_nvml(dev)) {
+		sm_depth--;
+		return nvml_missing(dev, api);
+	}
 	if (sm_region_register() != 0 || (*d = sm_dev_slot(dev)) < 0) {
 		sm_depth--;
 		*d = -1;
 		return CUDA_SUCCESS; /* no device slot: the allocations will fail closed */
 	}
 	sm_note_device(dev, *d);
-	est = sm_region->devs[*d].ctx_estimate;
-	used = sm_dev_used(*d);
-	sm_depth--;
-	if (est && (est > limit || used > limit - est)) {
+	est = __atomic_load_n(&sm_region->devs[*d].ctx_estimate, __ATOMIC_RELAXED);
+	if (!est)
+		est = CTX_DEFAULT_RESERVE;
+	/* What this process itself last saw from NVML must leave room too. */
+	if (!sm_check_fits(*d, est, limit, &used) || ctx_reserve(*d, est, limit, &used) != 0) {
+		sm_depth--;
 		sm_log_refusal(dev, api, est, used, limit);
 		return CUDA_ERROR_OUT_OF_MEMORY;
 	}
+	sm_depth--;
+	*reserved = est;
 	return CUDA_SUCCESS;
+}
+
+/* After the driver call: the context's real cost replaces the reservation. */
+static void ctx_created(CUdevice dev, int d, uint64_t reserved, int created)
+{
+	int64_t self = -1, measured = -1;
+
+	if (d < 0 || sm_slot < 0)
+		return;
+	if (created) {
+		sm_depth++;
+		self = sm_nvml_self_used(dev);
+		sm_depth--;
+	}
+	if (self >= 0) {
+		uint64_t mine = sm_region->procs[sm_slot].used[d];
+		measured = (uint64_t)self > mine ? self - (int64_t)mine : 0;
+	}
+	ctx_settle(d, reserved, measured, created);
 }
 
 /* Context memory of this process on dev = what NVML shows for it minus
@@ -72,30 +177,29 @@ static int device_slot_known(CUdevice dev)
 #define CTX_CREATE(api, realcall, pctx, dev) \
 	do { \
 		int d_; \
-		CUresult r_ = ctx_admit((dev), (api), &d_); \
+		uint64_t res_; \
+		CUresult r_ = ctx_admit((dev), (api), &d_, &res_); \
 		if (r_ != CUDA_SUCCESS) \
 			return r_; \
 		r_ = (realcall); \
-		if (r_ == CUDA_SUCCESS) \
-			ctx_measure((dev), d_); \
+		ctx_created((dev), d_, res_, r_ == CUDA_SUCCESS); \
 		return r_; \
 	} while (0)
 
 SOFTMIG_EXPORT CUresult cuDevicePrimaryCtxRetain(CUcontext *pctx, CUdevice dev)
 {
 	int d;
+	uint64_t reserved;
 	CUresult r;
 
 	SM_NEED_REAL(cuDevicePrimaryCtxRetain);
 	SM_PASS(real_cuDevicePrimaryCtxRetain(pctx, dev));
-	if ((r = ctx_admit(dev, "cuDevicePrimaryCtxRetain", &d)) != CUDA_SUCCESS)
+	if ((r = ctx_admit(dev, "cuDevicePrimaryCtxRetain", &d, &reserved)) != CUDA_SUCCESS)
 		return r;
 	r = real_cuDevicePrimaryCtxRetain(pctx, dev);
-	if (r == CUDA_SUCCESS) {
-		if (dev >= 0 && dev < SM_MAX_DEVICES)
-			primary[dev] = (uint64_t)(uintptr_t)*pctx;
-		ctx_measure(dev, d);
-	}
+	if (r == CUDA_SUCCESS && dev >= 0 && dev < SM_MAX_DEVICES)
+		primary[dev] = (uint64_t)(uintptr_t)*pctx;
+	ctx_created(dev, d, reserved, r == CUDA_SUCCESS);
 	return r;
 }
 

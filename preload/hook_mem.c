@@ -157,6 +157,7 @@ static CUresult pitch_settle(CUresult r, int d, int o, uint64_t reserved, uint64
 			freefn(key);
 			return CUDA_ERROR_OUT_OF_MEMORY;
 		}
+		sm_check_note(d, (int64_t)(actual - reserved));
 	} else if (actual < reserved) {
 		sm_release(d, reserved - actual);
 	}

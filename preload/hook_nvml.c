@@ -64,7 +64,7 @@ static int slice_of(nvmlDevice_t nd, uint64_t real_total, uint64_t *total, uint6
 
 	sm_depth++;
 	ord = sm_nvml_ordinal(nd, uuid);
-	limit = sm_mem_limit(ord);
+	limit = sm_nvml_mem_limit(nd, ord);
 	if (!limit) {
 		sm_depth--;
 		return -1;

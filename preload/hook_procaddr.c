@@ -40,7 +40,12 @@ SOFTMIG_EXPORT CUresult cuGetProcAddress_v2(const char *symbol, void **pfn, int 
  * unsafe: every later call would fail the same way. */
 SOFTMIG_EXPORT CUresult cuInit(unsigned int flags)
 {
+	CUresult r;
+
 	SM_NEED_REAL(cuInit);
 	SM_PASS(real_cuInit(flags));
-	return real_cuInit(flags);
+	r = real_cuInit(flags);
+	if (r == CUDA_SUCCESS)
+		sm_limits_by_gpu();
+	return r;
 }

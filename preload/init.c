@@ -38,11 +38,12 @@ static void atfork_child(void)
 	sm_ptr_reset_after_fork();
 	sm_log_reset_after_fork();
 	sm_devmap_reset_after_fork();
+	sm_check_reset_after_fork();
 }
 
 static void announce_failure(void)
 {
-	char line[768], q[700];
+	char line[768], q[700], about[600], qp[560];
 	int n;
 
 	n = snprintf(line, sizeof(line),
@@ -51,7 +52,14 @@ static void announce_failure(void)
 	if (n > 0 && write(STDERR_FILENO, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1) < 0) {
 		/* stderr closed: the log below still has it */
 	}
-	sm_log(SM_ERROR, -1, "config error", "reason=%s", sm_quote(sm_cfg.fail_reason, q, sizeof(q)));
+	/* path= or var= when the failure is about one (contract 5). */
+	if (sm_cfg.fail_path[0])
+		snprintf(about, sizeof(about), "path=%s ", sm_quote(sm_cfg.fail_path, qp, sizeof(qp)));
+	else if (sm_cfg.fail_var[0])
+		snprintf(about, sizeof(about), "var=%s ", sm_cfg.fail_var);
+	else
+		about[0] = 0;
+	sm_log(SM_ERROR, -1, "config error", "%sreason=%s", about, sm_quote(sm_cfg.fail_reason, q, sizeof(q)));
 }
 
 /*

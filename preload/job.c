@@ -4,8 +4,14 @@
  * v1: "6:freezer:/slurm_vm/uid_0/job_1/step_batch"
  * v2: "0::/system.slice/slurmstepd.scope/job_42/step_0/user/task_0"
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "softmig.h"
 
@@ -28,35 +34,176 @@ hidden int sm_job_id_valid(const char *s)
 	return digits > 0 && n < SM_JOB_MAX;
 }
 
-/* Finds the first path component "job_<digits>" in /proc/<pid>/cgroup. */
-hidden int sm_job_parse_cgroup(const char *text, char *job, size_t len)
+/* 1 when [s, e) is "job_<digits>" with fewer than SM_JOB_MAX digits. */
+static int job_component(const char *s, const char *e)
 {
-	const char *p = text;
+	const char *d = s + 4;
 
-	while ((p = strstr(p, "/job_")) != NULL) {
-		const char *d = p + 5, *e = d;
-		while (*e >= '0' && *e <= '9')
-			e++;
-		if (e > d && (*e == '/' || *e == '\n' || *e == 0) && (size_t)(e - d) < len &&
-		    (size_t)(e - d) < SM_JOB_MAX) {
-			memcpy(job, d, (size_t)(e - d));
-			job[e - d] = 0;
+	if (e - s < 5 || e - d >= SM_JOB_MAX || strncmp(s, "job_", 4) != 0)
+		return 0;
+	for (; d < e; d++)
+		if (*d < '0' || *d > '9')
+			return 0;
+	return 1;
+}
+
+/* 1 when [s, e) is "uid_<digits>". */
+static int uid_component(const char *s, const char *e)
+{
+	const char *d = s + 4;
+
+	if (e - s < 5 || strncmp(s, "uid_", 4) != 0)
+		return 0;
+	for (; d < e; d++)
+		if (*d < '0' || *d > '9')
+			return 0;
+	return 1;
+}
+
+/* The job of one line "hierarchy:controllers:path": on the v2 line
+ * ("0::") the first job_<M> component, on a v1 line only one below
+ * /slurm.../uid_<N>/, as slurmd lays it out (internal/job does the same;
+ * testdata/cgroup.tsv pins both). */
+static int job_of_line(const char *line, const char *end, char *job, size_t len)
+{
+	const char *c1 = memchr(line, ':', (size_t)(end - line)), *c2, *p;
+	const char *prev[2] = { NULL, NULL }, *prev_end[2] = { NULL, NULL };
+	int v2;
+
+	if (!c1 || !(c2 = memchr(c1 + 1, ':', (size_t)(end - c1 - 1))))
+		return 0;
+	v2 = c1 == line + 1 && line[0] == '0' && c2 == c1 + 1;
+	for (p = c2 + 1; p <= end;) {
+		const char *e = memchr(p, '/', (size_t)(end - p));
+		if (!e)
+			e = end;
+		if (job_component(p, e) &&
+		    (v2 || (prev[0] && !strncmp(prev[0], "slurm", 5) && prev_end[0] - prev[0] >= 5 &&
+			    uid_component(prev[1], prev_end[1])))) {
+			if ((size_t)(e - p - 4) >= len)
+				return 0;
+			memcpy(job, p + 4, (size_t)(e - p - 4));
+			job[e - p - 4] = 0;
 			return 1;
 		}
-		p = e;
+		prev[0] = prev[1];
+		prev_end[0] = prev_end[1];
+		prev[1] = p;
+		prev_end[1] = e;
+		p = e + 1;
 	}
 	return 0;
 }
 
+/* Finds the job of /proc/<pid>/cgroup text: the first line that names one. */
+hidden int sm_job_parse_cgroup(const char *text, char *job, size_t len)
+{
+	const char *p = text;
+
+	while (*p) {
+		const char *nl = strchr(p, '\n'), *end = nl ? nl : p + strlen(p);
+		if (job_of_line(p, end, job, len))
+			return 1;
+		if (!nl)
+			break;
+		p = nl + 1;
+	}
+	return 0;
+}
+
+/* The file must be the kernel's (procfs): in a mount namespace of their
+ * own, users can bind a file of their making over /proc/self/cgroup. */
+#define PROC_SUPER_MAGIC 0x9fa0
+
 hidden int sm_job_from_cgroup(pid_t pid, char *job, size_t len)
 {
 	char path[64], buf[4096];
+	struct statfs sf;
+	ssize_t n;
+	int fd, saved;
 
 	if (pid == 0)
 		sm_strlcpy(path, "/proc/self/cgroup", sizeof(path));
 	else
 		snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
-	if (sm_read_file(path, buf, sizeof(buf)) < 0)
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0)
+		return -1;
+	if (syscall(SYS_fstatfs, fd, &sf) != 0 || sf.f_type != PROC_SUPER_MAGIC) {
+		close(fd);
+		return -1;
+	}
+	n = sm_read_fd(fd, buf, sizeof(buf));
+	saved = errno;
+	close(fd);
+	errno = saved;
+	if (n < 0)
 		return -1;
 	return sm_job_parse_cgroup(buf, job, len);
+}
+
+/* 1 when this process is in the initial user namespace (getuid() is the
+ * uid root sees), 0 in another: there a user maps any uid, root included. */
+#define NSFS_MAGIC 0x6e736673
+#define PROC_USER_INIT_INO 0xEFFFFFFDU
+
+hidden int sm_init_userns(void)
+{
+	struct statfs sf;
+	struct stat st;
+	int fd = open("/proc/self/ns/user", O_RDONLY | O_CLOEXEC | O_NOCTTY), ok;
+
+	if (fd < 0)
+		return 0;
+	ok = syscall(SYS_fstatfs, fd, &sf) == 0 && sf.f_type == NSFS_MAGIC && sm_fstat(fd, &st) == 0 &&
+	     st.st_ino == PROC_USER_INIT_INO;
+	close(fd);
+	return ok;
+}
+
+/* Reads a small procfs file (not one bound over it); -1 on failure. */
+static ssize_t read_proc(const char *path, char *buf, size_t len)
+{
+	struct statfs sf;
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY), saved;
+
+	if (fd < 0)
+		return -1;
+	if (syscall(SYS_fstatfs, fd, &sf) != 0 || sf.f_type != PROC_SUPER_MAGIC) {
+		close(fd);
+		return -1;
+	}
+	n = sm_read_fd(fd, buf, len);
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return n;
+}
+
+/*
+ * The uid that files of the real root show as in this process: 0 in the
+ * initial user namespace; in another, what /proc/self/uid_map maps uid 0
+ * to, else (root unmapped, as in every namespace an unprivileged user
+ * makes, Apptainer's included) the overflow uid.  -1 unknown.
+ */
+hidden int64_t sm_root_uid(int init_ns)
+{
+	char buf[4096], *p, *end;
+	uint64_t v;
+
+	if (init_ns)
+		return 0;
+	if (read_proc("/proc/self/uid_map", buf, sizeof(buf)) < 0)
+		return -1;
+	for (p = buf; *p; p = end) {
+		unsigned long long in, out, count;
+		end = strchr(p, '\n');
+		end = end ? end + 1 : p + strlen(p);
+		if (sscanf(p, "%llu %llu %llu", &in, &out, &count) == 3 && out == 0 && count > 0)
+			return (int64_t)in;
+	}
+	if (read_proc("/proc/sys/kernel/overflowuid", buf, sizeof(buf)) < 0)
+		return -1;
+	buf[strcspn(buf, "\n")] = 0;
+	return sm_parse_uint(buf, 4294967294ULL, &v) == 0 ? (int64_t)v : -1;
 }

@@ -102,6 +102,9 @@ static int resolve(const char *soname, const struct sm_sym *syms, size_t n, int 
 	if (!h && load)
 		h = dlopen(soname, RTLD_LAZY);
 	if (!h) {
+		/* The program's dlerror() must not see our failed probe. */
+		if (dlerror)
+			dlerror();
 		pthread_mutex_unlock(&resolve_lock);
 		return -1;
 	}
@@ -118,9 +121,54 @@ hidden int sm_real_cuda(int load)
 	return resolve("libcuda.so.1", cuda_syms, NSYMS(cuda_syms), &cuda_done, load);
 }
 
+/*
+ * The NVML the library trusts is the one beside the libcuda.so.1 this
+ * process has mapped (the driver installs both in one directory), never
+ * one LD_LIBRARY_PATH finds first: a user's stub whose nvmlInit fails
+ * would switch off context accounting and the cross-check.  A process
+ * without libcuda (nvidia-smi, monitoring) uses the NVML it loads: what
+ * NVML tells it is only its own view.  nvml_done: 1 the process's NVML,
+ * 2 the trusted one (which replaces the first once libcuda is there).
+ */
+static int cuda_dir_nvml(char *path, size_t len)
+{
+	Dl_info info;
+	const char *slash;
+	size_t i;
+
+	if (sm_real_cuda(0) != 0 || !dladdr)
+		return -1;
+	for (i = 0; i < NSYMS(cuda_syms); i++)
+		if (*cuda_syms[i].real)
+			break;
+	if (i == NSYMS(cuda_syms) || !dladdr(*cuda_syms[i].real, &info) || !info.dli_fname ||
+	    !(slash = strrchr(info.dli_fname, '/')))
+		return -1;
+	if ((size_t)(slash - info.dli_fname) + sizeof("/libnvidia-ml.so.1") > len)
+		return -1;
+	memcpy(path, info.dli_fname, (size_t)(slash - info.dli_fname));
+	strcpy(path + (slash - info.dli_fname), "/libnvidia-ml.so.1");
+	return 0;
+}
+
 hidden int sm_real_nvml(int load)
 {
-	return resolve("libnvidia-ml.so.1", nvml_syms, NSYMS(nvml_syms), &nvml_done, load);
+	static int nvml_trusted;
+	char path[4096];
+	int r;
+
+	if (__atomic_load_n(&nvml_trusted, __ATOMIC_ACQUIRE))
+		return 0;
+	if (cuda_dir_nvml(path, sizeof(path)) != 0)
+		return resolve("libnvidia-ml.so.1", nvml_syms, NSYMS(nvml_syms), &nvml_done, load);
+	/* Resolve again from the trusted file, whatever was resolved before. */
+	pthread_mutex_lock(&resolve_lock);
+	nvml_done = 0;
+	pthread_mutex_unlock(&resolve_lock);
+	r = resolve(path, nvml_syms, NSYMS(nvml_syms), &nvml_done, load);
+	if (r == 0)
+		__atomic_store_n(&nvml_trusted, 1, __ATOMIC_RELEASE);
+	return r;
 }
 
 static void *lookup(const struct sm_sym *syms, size_t n, void *real)

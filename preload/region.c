@@ -30,6 +30,7 @@ static void fail(const char *what)
 {
 	snprintf(sm_cfg.fail_reason, sizeof(sm_cfg.fail_reason), "shared region %s: %s", sm_cfg.region_path,
 		 what);
+	sm_strlcpy(sm_cfg.fail_path, sm_cfg.region_path, sizeof(sm_cfg.fail_path));
 }
 
 static int init_lock(struct sm_region *r)
@@ -311,6 +312,7 @@ hidden void sm_release(int d, uint64_t bytes)
 
 	if (d < 0 || sm_slot < 0 || sm_region_lock() != 0)
 		return;
+	sm_check_note(d, -(int64_t)bytes);
 	me = &sm_region->procs[sm_slot];
 	me->used[d] = sat_sub(me->used[d], bytes);
 	sm_region->devs[d].tracked = sat_sub(sm_region->devs[d].tracked, bytes);

@@ -2,8 +2,8 @@
  * Internal declarations shared by the files of libsoftmig.so.
  *
  * The library is preloaded into every process of a node, so it exports
- * nothing but the hooked CUDA/NVML entry points, dlsym and
- * softmig_version (see exports.map), does no work until the first CUDA or
+ * nothing but the hooked CUDA/NVML entry points, dlsym, softmig_version
+ * and the softmig_build_info string (see exports.map), does no work until the first CUDA or
  * NVML call, and never exits, prints to stdout or changes errno.
  */
 #ifndef SOFTMIG_H
@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "cuda_abi.h"
 #include "region_abi.h"
@@ -59,23 +60,41 @@ hidden pid_t sm_pid(void);
 struct sm_config {
 	char job[SM_JOB_MAX];          /* job id, "" outside a job */
 	int job_from_cgroup;           /* job id came from /proc/self/cgroup */
+	int64_t job_uid;               /* SOFTMIG_UID: the job's user, -1 unset */
 	uint64_t mem_limit[SM_MAX_DEVICES];   /* 0: no memory limit */
 	int sm_limit[SM_MAX_DEVICES];  /* 0: no compute limit (100 is stored as 0) */
 	uint64_t sm_slot[SM_MAX_DEVICES][2]; /* percent p of the compute period is the job's
 					      * time slot if bit p is set; none set: no slot */
+	int gpu_index[SM_MAX_DEVICES]; /* SOFTMIG_GPU_<i> + 1: Slurm (NVML) index of the
+					* GPU the limits of ordinal i are for; 0 unset */
 	int oom_killer;
 	int log_level;
 	char region_path[512];
 	char source[512];              /* config path or "environment" */
 	char fail_reason[512];         /* why SM_FAILCLOSED */
+	char fail_path[512];           /* the file it is about (config, region), or "" */
+	char fail_var[64];             /* the environment variable it is about, or "" */
 };
 
 extern hidden struct sm_config sm_cfg;
 
 /* Fills sm_cfg and returns the mode. */
 hidden int sm_config_load(struct sm_config *cfg);
+
+/* Verdicts on a job config, as internal/jobconf gives them (testdata/jobconf). */
+enum sm_conf_verdict {
+	SM_CONF_OK = 0,
+	SM_CONF_ABSENT,   /* no such file or directory: no config */
+	SM_CONF_UNSAFE,   /* file or directory not root's alone, a symlink, ... */
+	SM_CONF_INVALID,  /* unparsable */
+	SM_CONF_DISABLED  /* SOFTMIG_DISABLED: err holds the reason */
+};
+/* Parses a config's text into cfg; err says why when not SM_CONF_OK. */
 hidden int sm_config_parse(struct sm_config *cfg, const char *text, size_t len,
 			   char *err, size_t errlen);
+/* Checks that dir/name is safe, reads and parses it (sets cfg->source). */
+hidden int sm_config_file(struct sm_config *cfg, const char *dir, const char *name,
+			  char *err, size_t errlen);
 
 /* ---- size.c / util.c -------------------------------------------------------- */
 
@@ -99,6 +118,8 @@ hidden int sm_is_secure(void);
 hidden int sm_job_from_cgroup(pid_t pid, char *job, size_t len);
 hidden int sm_job_parse_cgroup(const char *text, char *job, size_t len);
 hidden int sm_job_id_valid(const char *s);
+hidden int sm_init_userns(void);
+hidden int64_t sm_root_uid(int init_ns);
 
 /* ---- log.c ------------------------------------------------------------------ */
 
@@ -107,6 +128,9 @@ enum sm_level { SM_ERROR, SM_EVENT, SM_WARN, SM_DEBUG, SM_INFO, SM_TRACE };
 hidden void sm_log(int level, int dev, const char *msg, const char *kvfmt, ...)
 	__attribute__((format(printf, 4, 5)));
 hidden void sm_log_reset_after_fork(void);
+/* The fixed keys of a line up to msg, in buf; returns the length. */
+hidden size_t sm_log_header(char *buf, size_t len, const struct timespec *ts, int level,
+			    const char *job, int pid, int dev, const char *msg);
 /* s as a quoted logfmt value, in buf. */
 hidden const char *sm_quote(const char *s, char *buf, size_t len);
 
@@ -136,6 +160,13 @@ hidden int sm_pid_in_region(pid_t pid);
 hidden void sm_check_maybe(int d, int ordinal);  /* at most once a second */
 hidden void sm_check_now(int d, int ordinal);
 hidden int sm_pid_in_job(pid_t pid);
+/* This process's private view of device slot d (check.c): its own
+ * allocations (+) and frees (-) since its last check; whether seen + those
+ * + bytes fit the limit (*seen_out: that sum); the age of its last check. */
+hidden void sm_check_note(int d, int64_t delta);
+hidden int sm_check_fits(int d, uint64_t bytes, uint64_t limit, uint64_t *seen_out);
+hidden uint64_t sm_check_age_ns(int d);
+hidden void sm_check_reset_after_fork(void);
 /* The device's compute processes (NVML _v3, else _v2): a caller's array of
  * SM_PROC_STACK entries, or a larger one in *infos that the caller frees
  * when it is not stack.  Returns the count, -1 on failure. */
@@ -153,6 +184,10 @@ hidden nvmlDevice_t sm_dev_nvml(CUdevice dev); /* NULL if unavailable */
 /* CUDA ordinal that the NVML device has in this process, -1 not visible. */
 hidden int sm_nvml_ordinal(nvmlDevice_t nd, uint8_t uuid[16]);
 hidden void sm_devmap_reset_after_fork(void);
+/* Moves the per-ordinal limits to the ordinals the job's GPUs have in this
+ * process (SOFTMIG_GPU_<i>), once, after cuInit. */
+hidden void sm_limits_by_gpu(void);
+hidden uint64_t sm_nvml_mem_limit(nvmlDevice_t nd, int ord);
 hidden int sm_uuid_parse(const char *s, uint8_t uuid[16]);
 hidden void sm_uuid_format(const uint8_t uuid[16], char *out, size_t len);
 

@@ -1,6 +1,18 @@
 /* softmig_version: lets softmig-install check that a candidate library
- * loads and answers before it is swapped into place. */
+ * loads and answers before it is swapped into place.
+ * softmig_build_info: the facts this build trusts, read from the file
+ * (ELF symbol, no loading) by `softmig-install verify`, which fails when
+ * they differ from the Go tools' (internal/defs: a library built with
+ * another RUNDIR than the tools would read configs the prolog never
+ * writes). */
 #include "softmig.h"
+
+#define SM_STR_(x) #x
+#define SM_STR(x) SM_STR_(x)
+
+SOFTMIG_EXPORT const char softmig_build_info[] =
+	"version=" SOFTMIG_VERSION " run_dir=" SM_RUN_DIR " log_dir=" SM_LOG_DIR
+	" max_devices=" SM_STR(SM_MAX_DEVICES);
 
 SOFTMIG_EXPORT const char *softmig_version(void)
 {

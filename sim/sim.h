@@ -112,7 +112,10 @@ int sim_charge(int dev, uint64_t bytes, int ctx);
 void sim_uncharge(int dev, uint64_t bytes, int ctx);
 int sim_list_procs_locked(int dev, struct sim_proc_info *out, int max);
 void sim_uuid_string(int dev, char *buf, size_t len); /* "GPU-xxxxxxxx-..." */
-int sim_parse_size(const char *s, uint64_t *out);
+
+/* preload/size.c: the library's own size parser (contract 3), so
+ * SOFTMIG_SIM_MEMORY and friends read sizes as a job config does. */
+int sm_parse_size(const char *s, uint64_t *out);
 
 /* state_time.c */
 uint64_t sim_now_ns(void);

@@ -3,7 +3,8 @@
 -- slice request (--gres=gpu:l40s.2:1) into shards (shard:l40s:2) before
 -- submission, so that a plain `srun --gres=gpu:l40s.2:1 cmd` also asks its
 -- step for shards. Invalid requests are left alone: job_submit.lua rejects
--- them with the message. Needs softmig_gres.lua in the same directory.
+-- them with the message. Needs softmig_gres.lua and softmig_types.lua
+-- (softmig-conf gres-lua) in the same directory.
 
 local function load_softmig()
 	local src = debug.getinfo(1, "S").source

@@ -4,8 +4,8 @@
 # job's config and shared region with `softmig-conf remove` (idempotent).
 # It always exits 0: a failing epilog drains the node.
 #
-# Settings (environment, as for prolog.sh): SOFTMIG_CONF, SOFTMIG_SITE_CONFIG,
-# SOFTMIG_RUN_DIR.
+# Settings (environment, as for prolog.sh): SOFTMIG_CONF, SOFTMIG_SITE_CONFIG.
+# The run directory is built in (`softmig-conf paths`).
 
 # Helper functions
 log() {
@@ -19,15 +19,12 @@ export PATH
 conf=${SOFTMIG_CONF:-@BINDIR@/softmig-conf}
 [ -n "${SLURM_JOB_ID:-}" ] || exit 0
 
-set -- --config "${SOFTMIG_SITE_CONFIG:-/etc/softmig/softmig.yaml}"
-[ -n "${SOFTMIG_RUN_DIR:-}" ] && set -- "$@" --run-dir "$SOFTMIG_RUN_DIR"
-
-if ! out=$("$conf" "$@" remove "$SLURM_JOB_ID" 2>&1); then
+if ! out=$("$conf" --config "${SOFTMIG_SITE_CONFIG:-/etc/softmig/softmig.yaml}" remove "$SLURM_JOB_ID" 2>&1); then
 	log "job $SLURM_JOB_ID: $conf remove failed: $out"
-	dir=${SOFTMIG_RUN_DIR:-/var/run/softmig}
+	dir=$("$conf" paths 2>/dev/null | sed -n 's/^run_dir=//p')
 	case $SLURM_JOB_ID in
 	*[!0-9_]*) ;;
-	*) rm -f "$dir/$SLURM_JOB_ID.conf" "$dir/$SLURM_JOB_ID.region" ;;
+	*) [ -z "$dir" ] || rm -f "$dir/$SLURM_JOB_ID.conf" "$dir/$SLURM_JOB_ID.region" ;;
 	esac
 fi
 exit 0

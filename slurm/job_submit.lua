@@ -3,7 +3,8 @@
 -- (--gres=gpu:l40s.4:1) into shards (shard:l40s:1) and rejects invalid
 -- slices with a message the user sees. This is the authoritative check:
 -- cli_filter.lua only spares srun a step error, and users can bypass it.
--- Needs softmig_gres.lua in the same directory.
+-- Needs softmig_gres.lua and softmig_types.lua (softmig-conf gres-lua) in
+-- the same directory.
 
 local function load_softmig()
 	local src = debug.getinfo(1, "S").source

@@ -1,7 +1,8 @@
 #!/bin/sh
 # SoftMig Slurm Prolog: slurm.conf "Prolog=/etc/slurm/prolog.sh".
 # slurmd runs it as root on the compute node before each job. It writes the
-# job's config /var/run/softmig/$SLURM_JOB_ID.conf with softmig-conf(1).
+# job's config <run_dir>/$SLURM_JOB_ID.conf with softmig-conf(1); run_dir is
+# built into SoftMig (`softmig-conf paths`), the one place the library reads.
 #
 # A problem that concerns one job (a request that cannot be sliced, a GPU
 # type missing from the site config, a broken site config) never fails the
@@ -9,15 +10,14 @@
 # writes a config with SOFTMIG_DISABLED=<reason> instead, the library then
 # refuses the GPU to that job with the reason, and this script logs it.
 # Only when no config at all can be written for a GPU job (softmig-conf
-# missing, /var/run/softmig unusable) does it exit 1: the node cannot
+# missing, the run directory unusable) does it exit 1: the node cannot
 # enforce slices, and Slurm drains it rather than run the job unlimited.
 #
 # Settings (environment; a wrapper script may set them, slurmd does not):
 #   SOFTMIG_CONF         softmig-conf program   (PREFIX/bin/softmig-conf: softmig-install
 #                        puts the install prefix in place of @BINDIR@)
 #   SOFTMIG_SITE_CONFIG  site config            (/etc/softmig/softmig.yaml)
-#   SOFTMIG_RUN_DIR      job config directory   (the site config's, /var/run/softmig)
-#   SOFTMIG_LOG_DIR      job log directory      (the site config's, /var/log/softmig)
+# The run and log directories are not settings: softmig-conf has them built in.
 
 # Helper functions
 log() {
@@ -26,9 +26,11 @@ log() {
 }
 
 # fail_closed REASON: write a config that disables the GPU for this job,
-# without softmig-conf. Returns non-zero when even that is impossible.
+# without softmig-conf's write, in the run directory softmig-conf names.
+# Returns non-zero when even that is impossible.
 fail_closed() {
-	dir=${SOFTMIG_RUN_DIR:-/var/run/softmig}
+	dir=$("$conf" paths 2>/dev/null | sed -n 's/^run_dir=//p')
+	[ -n "$dir" ] || return 1
 	mkdir -p "$dir" && chmod 755 "$dir" || return 1
 	tmp=$(mktemp "$dir/.$SLURM_JOB_ID.conf.XXXXXX") || return 1
 	printf '# SoftMig job config written by prolog.sh after softmig-conf failed\nSOFTMIG_DISABLED=%s\n' \
@@ -43,24 +45,22 @@ export PATH
 conf=${SOFTMIG_CONF:-@BINDIR@/softmig-conf}
 [ -n "${SLURM_JOB_ID:-}" ] || { log "SLURM_JOB_ID is not set: nothing to do"; exit 0; }
 
-# The job's log, made here because no user may write the log directory: the
-# job's processes append to it, its user reads it (0600), root reads all.
-logdir=${SOFTMIG_LOG_DIR:-@LOGDIR@}
-if [ -n "${SLURM_JOB_GPUS:-}" ] && [ -n "${SLURM_JOB_UID:-}" ] && [ -d "$logdir" ]; then
+# The job's log, made here because no user may write the log directory
+# (softmig-conf's, built in): the job's processes append to it, its user
+# reads it (0600), root reads all.
+logdir=$("$conf" paths 2>/dev/null | sed -n 's/^log_dir=//p')
+if [ -n "$logdir" ] && [ -d "$logdir" ] && [ -n "${SLURM_JOB_GPUS:-}" ] && [ -n "${SLURM_JOB_UID:-}" ]; then
 	logf=$logdir/$SLURM_JOB_ID.log
 	{ [ ! -L "$logf" ] && (umask 077 && : >>"$logf") && chown "$SLURM_JOB_UID" "$logf" && chmod 600 "$logf"; } ||
 		log "job $SLURM_JOB_ID: cannot create its log $logf: the library falls back to the job's temporary directory"
 fi
 
-set -- --config "${SOFTMIG_SITE_CONFIG:-/etc/softmig/softmig.yaml}"
-[ -n "${SOFTMIG_RUN_DIR:-}" ] && set -- "$@" --run-dir "$SOFTMIG_RUN_DIR"
-[ -n "${SOFTMIG_LOG_DIR:-}" ] && set -- "$@" --log-dir "$SOFTMIG_LOG_DIR"
-
-out=$("$conf" "$@" write 2>&1 >/dev/null)
+out=$("$conf" --config "${SOFTMIG_SITE_CONFIG:-/etc/softmig/softmig.yaml}" write 2>&1 >/dev/null)
 rc=$?
 case $rc in
 0)
-	# Warnings (no time slot for a GPU) and notes: the job runs anyway.
+	# Warnings (no time slot for a GPU, a mistake in a site config key the
+	# limits do not depend on) and notes: the job runs anyway.
 	[ -z "$out" ] || log "job $SLURM_JOB_ID: $out"
 	exit 0
 	;;

@@ -78,9 +78,13 @@ func readOut(t *testing.T, c *slurmtest.Cluster, id string) string {
 
 // showConf is what a job runs: its config, the config's owner and mode,
 // the region's, and its cgroup.
-const showConf = `c=/var/run/softmig/$SLURM_JOB_ID.conf; r=/var/run/softmig/$SLURM_JOB_ID.region
+var showConf = rd(`c=RUNDIR/$SLURM_JOB_ID.conf; r=RUNDIR/$SLURM_JOB_ID.region
 cat $c; echo "conf_stat=$(stat -c '%U:%G:%a' $c)"; [ -e $r ] && echo "region_stat=$(stat -c '%U:%a:%s' $r)"
-echo "shards=$SLURM_SHARDS_ON_NODE cvd=$CUDA_VISIBLE_DEVICES"; true`
+echo "shards=$SLURM_SHARDS_ON_NODE cvd=$CUDA_VISIBLE_DEVICES"; true`)
+
+// rd puts the built-in run directory (where the library reads job
+// configs) for RUNDIR in a job's script.
+func rd(script string) string { return strings.ReplaceAll(script, "RUNDIR", slurmtest.RunDir) }
 
 func submit(t *testing.T, c *slurmtest.Cluster, user string, args ...string) (string, string) {
 	t.Helper()
@@ -150,7 +154,7 @@ func TestSlices(t *testing.T) {
 
 func TestNoGPUNoConfig(t *testing.T) {
 	c := getCluster(t)
-	id, _ := submit(t, c, "", "--wrap", "ls /var/run/softmig/$SLURM_JOB_ID.conf 2>&1; true")
+	id, _ := submit(t, c, "", "--wrap", rd("ls RUNDIR/$SLURM_JOB_ID.conf 2>&1; true"))
 	mustContain(t, "output", readOut(t, c, id), "No such file")
 }
 
@@ -207,7 +211,7 @@ func TestJobSubmitWithoutCliFilter(t *testing.T) {
 // A plain srun with a slice works through cli_filter.lua.
 func TestSrun(t *testing.T) {
 	c := getCluster(t)
-	out, stderr, err := c.Run("", "srun", "--gres=gpu:l40s.2:1", "sh", "-c", `echo shards=$SLURM_SHARDS_ON_NODE; grep -x 'CUDA_DEVICE_MEMORY_LIMIT=24576M' /var/run/softmig/$SLURM_JOB_ID.conf`)
+	out, stderr, err := c.Run("", "srun", "--gres=gpu:l40s.2:1", "sh", "-c", rd(`echo shards=$SLURM_SHARDS_ON_NODE; grep -x 'CUDA_DEVICE_MEMORY_LIMIT=24576M' RUNDIR/$SLURM_JOB_ID.conf`))
 	if err != nil {
 		t.Fatalf("srun: %v\n%s\n%s", err, stderr, c.Logs())
 	}
@@ -222,7 +226,7 @@ func TestSrun(t *testing.T) {
 func TestArrayJob(t *testing.T) {
 	c := getCluster(t)
 	id, _ := submit(t, c, "", "--array=0-2", "--gres=gpu:l40s.4:1", "--wrap",
-		`echo "task=${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID} id=$SLURM_JOB_ID"; cat /var/run/softmig/$SLURM_JOB_ID.conf`)
+		rd(`echo "task=${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID} id=$SLURM_JOB_ID"; cat RUNDIR/$SLURM_JOB_ID.conf`))
 	outs, _ := filepath.Glob(filepath.Join(c.Out, "job-*.out"))
 	seen := map[string]bool{}
 	for _, f := range outs {
@@ -243,14 +247,14 @@ func TestArrayJob(t *testing.T) {
 
 func TestUserCannotWriteRunDir(t *testing.T) {
 	c := getCluster(t)
-	script := `c=/var/run/softmig/$SLURM_JOB_ID.conf; echo "id=$(id -un)"
+	script := rd(`c=RUNDIR/$SLURM_JOB_ID.conf; echo "id=$(id -un)"
 grep -q CUDA_DEVICE_MEMORY_LIMIT= $c && echo CAN_READ
-touch /var/run/softmig/evil 2>/dev/null && echo CAN_CREATE
+touch RUNDIR/evil 2>/dev/null && echo CAN_CREATE
 echo CUDA_DEVICE_MEMORY_LIMIT=1t 2>/dev/null >> $c && echo CAN_APPEND
 rm -f $c 2>/dev/null && echo CAN_REMOVE
-mv $c /var/run/softmig/x 2>/dev/null && echo CAN_RENAME
-ln -s /tmp/x /var/run/softmig/$SLURM_JOB_ID.x 2>/dev/null && echo CAN_LINK
-echo "region=$(stat -c %U /var/run/softmig/$SLURM_JOB_ID.region)"; true`
+mv $c RUNDIR/x 2>/dev/null && echo CAN_RENAME
+ln -s /tmp/x RUNDIR/$SLURM_JOB_ID.x 2>/dev/null && echo CAN_LINK
+echo "region=$(stat -c %U RUNDIR/$SLURM_JOB_ID.region)"; true`)
 	id, stderr, err := c.Sbatch(slurmtest.User, "-o", filepath.Join(c.Out, "job-%j.out"), "--gres=gpu:l40s.4:1", "--wrap", script)
 	if err != nil {
 		t.Fatalf("%v: %s", err, stderr)
@@ -313,6 +317,7 @@ func TestFailClosed(t *testing.T) {
 		{"broken site config", "gpus:\n  l40s:\n    shardz: 4\n", `unknown key \"shardz\"`},
 		{"type missing", "gpus:\n  h100:\n    shards: 8\n    memory: 80g\n", `GPU type \"l40s\" (GPU 0) is not in the site config`},
 		{"memory unknown", "gpus:\n  l40s:\n    shards: 4\n", "set gpus.l40s.memory"},
+		{"run dir moved", siteConfig + "paths:\n  run_dir: /srv/softmig\n", `paths.run_dir: \"/srv/softmig\": this directory is set at build time`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			os.WriteFile(c.SiteConfig, []byte(tc.site), 0o644)
@@ -331,9 +336,15 @@ func TestFailClosed(t *testing.T) {
 			assertGone(t, id)
 		})
 	}
+	// A mistake in a key the prolog does not need leaves the slice alone.
+	os.WriteFile(c.SiteConfig, []byte(siteConfig+"paths:\n  nvidia_smi_real: nvidia-smi.real\nmonitoring: {}\n"), 0o644)
+	id, _ := submit(t, c, "", "--gres=gpu:l40s.4:1", "--wrap", showConf)
+	out := readOut(t, c, id)
+	mustContain(t, "output with a site config warning", out, "CUDA_DEVICE_MEMORY_LIMIT=12288M")
+	mustNotContain(t, "output with a site config warning", out, "SOFTMIG_DISABLED")
 	// Non-GPU jobs are not affected by a broken site config.
 	os.WriteFile(c.SiteConfig, []byte("bogus: [\n"), 0o644)
-	id, _ := submit(t, c, "", "--wrap", "true")
+	id, _ = submit(t, c, "", "--wrap", "true")
 	if _, err := os.Lstat(confPath(id)); err == nil {
 		t.Errorf("job %s without GPU got a config", id)
 	}

@@ -9,13 +9,23 @@
 
 local M = {}
 
--- Site settings: GPU type -> shards per GPU (the Count= of Name=shard for one
--- GPU in gres.conf) and the allowed denominators. Keep them in step with
--- gres.conf and /etc/softmig/softmig.yaml (`softmig-conf check` prints them).
-M.types = {
-	l40s = { shards = 4, denominators = { 2, 4 } },
-	h100 = { shards = 8, denominators = { 2, 4, 8 } },
-}
+-- Site settings: GPU type -> shards per GPU and allowed denominators. They
+-- come from /etc/softmig/softmig.yaml, their one home, through the table
+-- `softmig-conf gres-lua > softmig_types.lua` generates next to this file
+-- (and so on every host that has slurm.conf, softmig.yaml or not).
+-- `softmig-conf check` compares gres.conf with the same site config.
+local function load_types()
+	local src = debug.getinfo(1, "S").source
+	local dir = string.match(src, "^@(.*)/[^/]*$") or "."
+	local path = dir .. "/softmig_types.lua"
+	local ok, types = pcall(dofile, path)
+	if not ok then return nil, tostring(types) end
+	if type(types) ~= "table" then return nil, path .. " does not return a table" end
+	return types, nil
+end
+
+local types_error
+M.types, types_error = load_types()
 
 local names = { [2] = "half", [3] = "third", [4] = "quarter", [8] = "eighth" }
 
@@ -63,6 +73,8 @@ function M.translate(spec, keep_prefix)
 		if typ == nil then
 			if string.match(body, "^gpu") or string.match(body, "^shard") then nother = nother + 1 end
 			table.insert(out, prefix .. body)
+		elseif M.types == nil then
+			return nil, string.format("SoftMig: --gres=%s: GPU slices are not set up on this cluster (%s); ask your administrators to run softmig-conf gres-lua > softmig_types.lua next to slurm.conf", body, types_error)
 		else
 			local t = M.types[typ]
 			if t == nil then
@@ -83,7 +95,8 @@ function M.translate(spec, keep_prefix)
 			if d == 1 then
 				table.insert(out, prefix .. "gpu:" .. typ .. ":1")
 			elseif allowed(t, d) then
-				table.insert(out, prefix .. "shard:" .. typ .. ":" .. (t.shards / d))
+				-- math.floor: an integer, never "4.0" (Lua 5.3's / gives a float)
+				table.insert(out, prefix .. "shard:" .. typ .. ":" .. math.floor(t.shards / d))
 			else
 				return nil, string.format("SoftMig: --gres=%s: %s.%d is not an allowed slice; %s GPUs are split into %d shards; use %s", body, typ, d, typ, t.shards, M.slices(typ))
 			end

@@ -19,9 +19,9 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/softmig/softmig/internal/cmdline"
+	"github.com/softmig/softmig/internal/defs"
 	"github.com/softmig/softmig/internal/jobconf"
 	"github.com/softmig/softmig/internal/siteconf"
-	"github.com/softmig/softmig/internal/size"
 	"github.com/softmig/softmig/internal/slurm"
 )
 
@@ -34,17 +34,16 @@ type exitCode int
 func (e exitCode) Error() string { return fmt.Sprintf("exit %d", int(e)) }
 
 type cli struct {
-	Version   cmdline.VersionFlag `help:"Print the version (the library's softmig_version) and exit."`
-	Config    string              `help:"Site config." default:"/etc/softmig/softmig.yaml" placeholder:"FILE"`
-	RunDir    string              `help:"Directory of the job configs (default: the site config's paths.run_dir, /var/run/softmig)." placeholder:"DIR"`
-	RegionDir string              `help:"Directory of the jobs' shared regions (default: paths.region_dir, else the run directory)." placeholder:"DIR"`
-	LogDir    string              `help:"Directory of the job logs (default: paths.log_dir, /var/log/softmig)." placeholder:"DIR"`
-	Scontrol  string              `help:"scontrol command (default: paths.scontrol, scontrol)." placeholder:"CMD"`
+	Version cmdline.VersionFlag `help:"Print the version (the library's softmig_version) and exit."`
+	siteconf.Flag
+	Scontrol string `help:"scontrol command (default: paths.scontrol, scontrol)." placeholder:"CMD"`
 
-	Write  writeCmd  `cmd:"" help:"Write the config of the job in the prolog environment."`
-	Remove removeCmd `cmd:"" help:"Remove a job's config and shared region (epilog). Idempotent."`
-	Show   showCmd   `cmd:"" help:"Check and print a job's config."`
-	Check  checkCmd  `cmd:"" help:"Validate the site config and print the slices it offers."`
+	Write   writeCmd   `cmd:"" help:"Write the config of the job in the prolog environment."`
+	Remove  removeCmd  `cmd:"" help:"Remove a job's config and shared region (epilog). Idempotent."`
+	Show    showCmd    `cmd:"" help:"Check and print a job's config."`
+	Check   checkCmd   `cmd:"" help:"Validate the site config (and gres.conf, NVML) and print the slices it offers; exit 1 on any problem."`
+	Paths   pathsCmd   `cmd:"" help:"Print the directories built in: run_dir=DIR and log_dir=DIR, one per line."`
+	GresLua gresLuaCmd `cmd:"" name:"gres-lua" help:"Print softmig_types.lua, the table of GPU types that softmig_gres.lua reads, from the site config."`
 }
 
 type writeCmd struct {
@@ -66,7 +65,14 @@ type showCmd struct {
 	JobID string `arg:"" name:"jobid" help:"Job id."`
 }
 
-type checkCmd struct{}
+type checkCmd struct {
+	GresConf string `name:"gres-conf" default:"/etc/slurm/gres.conf" placeholder:"FILE" help:"Slurm's gres.conf, compared with the site config when readable."`
+	Node     string `help:"This node's Slurm name, to pick its gres.conf lines (default: $SLURMD_NODENAME, else the short host name)." placeholder:"NAME"`
+}
+
+type pathsCmd struct{}
+
+type gresLuaCmd struct{}
 
 // app carries what a command needs from the outside world.
 type app struct {
@@ -76,7 +82,11 @@ type app struct {
 	stdout io.Writer
 	stderr io.Writer
 	memory memoryFunc
+	gpus   gpusFunc
 	now    func() time.Time
+	// The directories the library trusts, fixed at build time; tests
+	// point them at temporary ones (no flag can).
+	runDir, logDir string
 }
 
 func sysEnv() func(string) string { return os.Getenv }
@@ -86,7 +96,8 @@ func run(args []string, env func(string) string, stdin io.Reader, stdout, stderr
 }
 
 func newApp(env func(string) string, stdin io.Reader, stdout, stderr io.Writer) *app {
-	return &app{env: env, stdin: stdin, stdout: stdout, stderr: stderr, memory: nvmlMemory, now: time.Now}
+	return &app{env: env, stdin: stdin, stdout: stdout, stderr: stderr, memory: nvmlMemory, gpus: nvmlGPUs, now: time.Now,
+		runDir: defs.RunDir(), logDir: defs.LogDir()}
 }
 
 func (a *app) run(args []string) error {
@@ -111,7 +122,12 @@ func (a *app) run(args []string) error {
 	case "show <jobid>":
 		return a.show(a.cli.Show.JobID)
 	case "check":
-		return a.check()
+		return a.check(&a.cli.Check)
+	case "paths":
+		fmt.Fprintf(a.stdout, "run_dir=%s\nlog_dir=%s\n", a.runDir, a.logDir)
+		return nil
+	case "gres-lua":
+		return a.gresLua()
 	}
 	return fmt.Errorf("unknown command %q", ctx.Command())
 }
@@ -125,33 +141,34 @@ func checkJobID(id string) error {
 	return nil
 }
 
-// paths returns the site config (nil when it cannot be loaded, with the
-// error) and the paths to use: flags over the site config over defaults.
-func (a *app) paths() (*siteconf.Config, siteconf.Paths, error) {
-	site, err := siteconf.Load(a.cli.Config)
-	p := siteconf.Defaults()
-	if site != nil {
-		p = site.Paths
+// hostPaths are where softmig-conf reads and writes.
+type hostPaths struct {
+	RunDir, RegionDir, LogDir, Scontrol string
+}
+
+// paths returns the site config (with the error joining its vital
+// problems) and the paths to use: the build-time directories, and
+// scontrol from the flag over the site config over the default.
+func (a *app) paths() (*siteconf.Config, hostPaths, error) {
+	site, err := a.cli.Flag.Load()
+	p := a.dirs()
+	if site != nil && err == nil {
+		p.Scontrol = site.Paths.Scontrol
 	}
-	if a.cli.RunDir != "" {
-		if p.RegionDir == p.RunDir {
-			p.RegionDir = a.cli.RunDir
-		}
-		p.RunDir = a.cli.RunDir
-	}
-	for _, o := range []struct{ flag, dst *string }{
-		{&a.cli.RegionDir, &p.RegionDir}, {&a.cli.LogDir, &p.LogDir}, {&a.cli.Scontrol, &p.Scontrol},
-	} {
-		if *o.flag != "" {
-			*o.dst = *o.flag
-		}
+	if a.cli.Scontrol != "" {
+		p.Scontrol = a.cli.Scontrol
 	}
 	return site, p, err
 }
 
-func confPath(p siteconf.Paths, id string) string   { return filepath.Join(p.RunDir, id+".conf") }
-func regionPath(p siteconf.Paths, id string) string { return filepath.Join(p.RegionDir, id+".region") }
-func logPath(p siteconf.Paths, id string) string    { return filepath.Join(p.LogDir, id+".log") }
+// dirs are the paths without the site config: the built-in directories.
+func (a *app) dirs() hostPaths {
+	return hostPaths{RunDir: a.runDir, RegionDir: a.runDir, LogDir: a.logDir, Scontrol: siteconf.Defaults().Scontrol}
+}
+
+func confPath(p hostPaths, id string) string   { return filepath.Join(p.RunDir, id+".conf") }
+func regionPath(p hostPaths, id string) string { return filepath.Join(p.RegionDir, id+".region") }
+func logPath(p hostPaths, id string) string    { return filepath.Join(p.LogDir, id+".log") }
 
 // job is what write learned about the job.
 type job struct {
@@ -164,6 +181,12 @@ type job struct {
 
 func (a *app) write(w *writeCmd) error {
 	site, paths, siteErr := a.paths()
+	if site != nil {
+		// Keys the limits do not depend on: the job keeps its slice.
+		for _, w := range site.Warnings {
+			fmt.Fprintf(a.stderr, "softmig-conf: warning: %s\n", w)
+		}
+	}
 	j := job{id: firstOf(w.JobID, a.env("SLURM_JOB_ID")), node: firstOf(w.Node, a.env("SLURMD_NODENAME")), uid: -1}
 	if err := checkJobID(j.id); err != nil {
 		return err
@@ -224,6 +247,8 @@ func (a *app) write(w *writeCmd) error {
 		return a.failClosed(w, paths, &j, errors.New("the job's user id is unknown (no SLURM_JOB_UID, no UserId from scontrol)"))
 	}
 	c.Region = regionPath(paths, j.id)
+	uid := j.uid
+	c.UID = &uid // the library fails closed for this user's processes outside any job
 	c.Comments = append(a.header(&j, gres), notes...)
 	if w.DryRun {
 		// Without the lock: what the job would get now.
@@ -296,7 +321,7 @@ func hasGPUGres(gres []slurm.Gres) bool {
 }
 
 // jobInfo reads the job's scontrol line from --job-info or runs scontrol.
-func (a *app) jobInfo(w *writeCmd, paths siteconf.Paths, id string) (*slurm.Job, error) {
+func (a *app) jobInfo(w *writeCmd, paths hostPaths, id string) (*slurm.Job, error) {
 	var data []byte
 	var err error
 	switch w.JobInfo {
@@ -337,7 +362,7 @@ func (a *app) header(j *job, gres []slurm.Gres) []string {
 
 // failClosed writes a config that makes the library refuse the GPU to this
 // job with reason, logs the error and returns errFailedClosed.
-func (a *app) failClosed(w *writeCmd, paths siteconf.Paths, j *job, reason error) error {
+func (a *app) failClosed(w *writeCmd, paths hostPaths, j *job, reason error) error {
 	node := j.node
 	if node == "" {
 		node, _ = os.Hostname()
@@ -362,36 +387,6 @@ func (a *app) failClosed(w *writeCmd, paths siteconf.Paths, j *job, reason error
 	fmt.Fprintf(a.stdout, "# %s\n", confPath(paths, j.id))
 	a.stdout.Write(c.Marshal())
 	return fmt.Errorf("job %s: %w: %w", j.id, errFailedClosed, reason)
-}
-
-// logError appends a "config error" event (docs/contracts.md, section 5)
-// to the job's log when the log directory exists; a new log file is given
-// to the job's user, who appends to it later.
-func (a *app) logError(paths siteconf.Paths, j *job, reason string) {
-	path := logPath(paths, j.id)
-	if fi, err := os.Stat(paths.LogDir); err != nil || !fi.IsDir() {
-		return
-	}
-	_, statErr := os.Lstat(path)
-	fd, err := unix.Open(path, unix.O_WRONLY|unix.O_APPEND|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o640)
-	if err != nil {
-		fmt.Fprintf(a.stderr, "softmig-conf: cannot log to %s: %v\n", path, err)
-		return
-	}
-	f := os.NewFile(uintptr(fd), path)
-	defer f.Close()
-	if errors.Is(statErr, os.ErrNotExist) && j.uid > 0 {
-		unix.Fchown(fd, j.uid, j.gid)
-	}
-	fmt.Fprintf(f, "ts=%s level=error job=%s pid=%d dev=- msg=\"config error\" path=%s reason=%s\n",
-		a.now().UTC().Format("2006-01-02T15:04:05.000000Z"), j.id, os.Getpid(), logValue(confPath(paths, j.id)), logValue(reason))
-}
-
-func logValue(s string) string {
-	if !strings.ContainsAny(s, " =\"\\") {
-		return s
-	}
-	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
 }
 
 // ensureDir creates dir (0755) when missing and checks that it is a
@@ -442,7 +437,7 @@ func createRegion(path string, uid, gid int) error {
 	}
 }
 
-func (a *app) removeFiles(paths siteconf.Paths, id string) error {
+func (a *app) removeFiles(paths hostPaths, id string) error {
 	return errors.Join(jobconf.Remove(confPath(paths, id)), jobconf.Remove(regionPath(paths, id)))
 }
 
@@ -450,18 +445,15 @@ func (a *app) remove(id string) error {
 	if err := checkJobID(id); err != nil {
 		return err
 	}
-	_, paths, err := a.paths()
-	if err != nil {
-		fmt.Fprintf(a.stderr, "softmig-conf: %v (removing from %s)\n", err, paths.RunDir)
-	}
-	return a.removeFiles(paths, id)
+	// The directories are built in: remove needs no site config.
+	return a.removeFiles(a.dirs(), id)
 }
 
 func (a *app) show(id string) error {
 	if err := checkJobID(id); err != nil {
 		return err
 	}
-	_, paths, _ := a.paths()
+	paths := a.dirs()
 	path := confPath(paths, id)
 	c, err := jobconf.Load(path)
 	if errors.Is(err, os.ErrNotExist) {
@@ -487,50 +479,6 @@ func (a *app) show(id string) error {
 			fmt.Fprintf(a.stdout, "# region: %s, %d bytes, %v\n", c.Region, fi.Size(), fi.Mode())
 		}
 	}
-	return nil
-}
-
-func (a *app) check() error {
-	site, paths, err := a.paths()
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(a.stdout, "%s: OK\n", a.cli.Config)
-	names := make([]string, 0, len(site.GPUs))
-	for n := range site.GPUs {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		g := site.GPUs[n]
-		mem := "memory from NVML"
-		if g.Memory > 0 {
-			mem = size.Format(g.Memory)
-		}
-		fmt.Fprintf(a.stdout, "%s: %d shards per GPU, %s; --gres=gpu:%s:1 is a whole GPU\n", n, g.Shards, mem, n)
-		for _, d := range g.Denominators {
-			s := uint64(g.Shards / d)
-			line := fmt.Sprintf("  --gres=gpu:%s.%d:1 -> shard:%s:%d", n, d, n, s)
-			if g.Memory > 0 {
-				line += fmt.Sprintf(", memory %s", size.Format(fraction(g.Memory, s, uint64(g.Shards))))
-			}
-			if site.Policy.SMLimit == siteconf.SMFraction {
-				line += fmt.Sprintf(", SM %d%%", smPercent(s, uint64(g.Shards)))
-			}
-			fmt.Fprintln(a.stdout, line)
-		}
-		if site.Policy.SMLimit == siteconf.SMFraction && g.Shards <= 16 {
-			units := make([]string, g.Shards)
-			for k := range units {
-				units[k] = jobconf.Slot{jobconf.Unit(k, g.Shards)}.String()
-			}
-			fmt.Fprintf(a.stdout, "  time slot units (%% of the period): %s\n", strings.Join(units, " "))
-		} else if site.Policy.SMLimit == siteconf.SMFraction && g.Shards > 100 {
-			fmt.Fprintf(a.stdout, "  no time slots: over 100 shards per GPU\n")
-		}
-	}
-	fmt.Fprintf(a.stdout, "configs in %s, regions in %s, logs in %s, scontrol %s\n", paths.RunDir, paths.RegionDir, paths.LogDir, paths.Scontrol)
-	a.checkSlots(paths.RunDir)
 	return nil
 }
 

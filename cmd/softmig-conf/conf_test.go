@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/softmig/softmig/internal/jobconf"
+	"github.com/softmig/softmig/internal/logrec"
 	"github.com/softmig/softmig/internal/siteconf"
 	"github.com/softmig/softmig/internal/slurm"
 )
@@ -119,7 +120,8 @@ func env(kv ...string) func(string) string {
 }
 
 type fixture struct {
-	dir, site, run, logs, info string
+	dir, site, run, logs, info, gres string
+	gpus                             gpusFunc
 }
 
 func newFixture(t *testing.T, siteYAML, scontrol string) *fixture {
@@ -130,6 +132,8 @@ func newFixture(t *testing.T, siteYAML, scontrol string) *fixture {
 	f.run = filepath.Join(f.dir, "run")
 	f.logs = filepath.Join(f.dir, "log")
 	f.info = filepath.Join(f.dir, "scontrol.txt")
+	f.gres = filepath.Join(f.dir, "gres.conf") // none unless a test writes it
+	f.gpus = func() ([]gpuInfo, error) { return nil, errors.New("no NVML here") }
 	os.Mkdir(f.logs, 0o755)
 	os.WriteFile(f.site, []byte(siteYAML), 0o644)
 	os.WriteFile(f.info, []byte(scontrol), 0o644)
@@ -140,11 +144,22 @@ func (f *fixture) run_(t *testing.T, e func(string) string, args ...string) (str
 	t.Helper()
 	var out, errb bytes.Buffer
 	a := newApp(e, strings.NewReader(""), &out, &errb)
-	a.memory = noNVML
-	a.now = func() time.Time { return time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC) }
-	all := append([]string{"--config", f.site, "--run-dir", f.run, "--log-dir", f.logs}, args...)
+	f.setup(a)
+	all := append([]string{"--config", f.site}, args...)
+	if len(args) > 0 && args[0] == "check" {
+		all = append(all, "--gres-conf", f.gres)
+	}
 	err := a.run(all)
 	return out.String(), errb.String(), err
+}
+
+// setup points a at the fixture: its directories stand for the built-in
+// ones, which no flag can change.
+func (f *fixture) setup(a *app) {
+	a.memory = noNVML
+	a.gpus = f.gpus
+	a.now = func() time.Time { return time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC) }
+	a.runDir, a.logDir = f.run, f.logs
 }
 
 const site4 = "gpus:\n  l40s:\n    shards: 4\n    memory: 48g\n"
@@ -181,6 +196,7 @@ CUDA_DEVICE_SM_LIMIT_0=25
 SOFTMIG_SM_SLOT_0=0-25
 SOFTMIG_GPU_0=0
 SOFTMIG_REGION=` + f.run + `/42.region
+SOFTMIG_UID=1001
 `
 	if string(data) != want {
 		t.Fatalf("config:\n%s\nwant:\n%s", data, want)
@@ -233,7 +249,8 @@ func TestWriteStdinAndDryRun(t *testing.T) {
 	f := newFixture(t, site4, "")
 	var out, errb bytes.Buffer
 	a := newApp(env("SLURM_JOB_ID=7", "SLURM_JOB_UID=5"), strings.NewReader(line("7", "shard:l40s:2(IDX:0)")), &out, &errb)
-	if err := a.run([]string{"--config", f.site, "--run-dir", f.run, "write", "--dry-run", "--job-info", "-"}); err != nil {
+	f.setup(a)
+	if err := a.run([]string{"--config", f.site, "write", "--dry-run", "--job-info", "-"}); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(out.String(), "# dry run: would write "+f.run+"/7.conf") || !strings.Contains(out.String(), "CUDA_DEVICE_MEMORY_LIMIT=24576M") {
@@ -270,6 +287,11 @@ func TestWriteFailsClosed(t *testing.T) {
 		{"type not configured", "gpus:\n  h100:\n    shards: 8\n    memory: 80g\n", line("9", "shard:l40s:1(IDX:0)"), "", `GPU type "l40s"`},
 		{"scontrol fails", site4, "slurm_load_jobs error: Invalid job id specified", "SLURM_JOB_GPUS=0", "cannot parse Slurm output"},
 		{"spread shards", site4, line("9", "shard:l40s:2(IDX:0-1)"), "", "cannot be attributed"},
+		// The library reads job configs only in the built-in directory.
+		{"moved run dir", site4 + "paths:\n  run_dir: /srv/softmig\n", line("9", "shard:l40s:1(IDX:0)"), "", `paths.run_dir: "/srv/softmig": this directory is set at build time`},
+		{"moved log dir", site4 + "paths:\n  log_dir: /srv/log\n", line("9", "shard:l40s:1(IDX:0)"), "", "make LOGDIR=/srv/log"},
+		// Two errors: a reason of several lines, still one log record.
+		{"two errors", "gpus:\n  l40s:\n    shards: 0\npolicy:\n  sm_limit: half\n", line("9", "shard:l40s:1(IDX:0)"), "", `softmig.yaml:5: policy.sm_limit: "half"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t, tc.site, tc.info)
@@ -291,6 +313,20 @@ func TestWriteFailsClosed(t *testing.T) {
 			}
 			if !strings.HasPrefix(string(log), "ts=2026-11-25T12:00:00.000000Z level=error job=9 pid=") || !strings.Contains(string(log), `msg="config error" path=`+f.run+`/9.conf reason="the Slurm prolog`) {
 				t.Fatalf("log line: %s", log)
+			}
+			if tc.name == "two errors" && !strings.Contains(string(log), `shards: \"0\"`) || tc.name == "two errors" && !strings.Contains(string(log), `\n`) {
+				t.Fatalf("the reason of two errors should hold both, with an escaped newline:\n%s", log)
+			}
+			if err := logrec.Canonical(string(log)); err != nil {
+				t.Fatalf("log line not as logrec writes it: %v\n%s", err, log)
+			}
+			// softmig-log's reader (logrec.Reader) takes the record whole: nothing skipped.
+			recs, skipped, err := logrec.ReadFile(filepath.Join(f.logs, "9.log"))
+			if err != nil || len(skipped) != 0 || len(recs) != 1 || strings.Count(string(log), "\n") != 1 {
+				t.Fatalf("log read back: %d records, skipped %v, %v:\n%s", len(recs), skipped, err, log)
+			}
+			if reason, _ := recs[0].Get("reason"); reason != c.Disabled && !strings.Contains(reason, tc.want) || recs[0].CheckEvent() != nil {
+				t.Fatalf("logged reason %q (%v); want it to hold %q", reason, recs[0].CheckEvent(), tc.want)
 			}
 			fi, _ := os.Stat(filepath.Join(f.logs, "9.log"))
 			if st := fi.Sys().(*syscall.Stat_t); st.Uid != 1001 || fi.Mode().Perm() != 0o640 {
@@ -352,16 +388,18 @@ func TestCheck(t *testing.T) {
 		"  --gres=gpu:h100.4:1 -> shard:h100:1, SM 25%",
 		"  --gres=gpu:l40s.2:1 -> shard:l40s:4, memory 24576M, SM 50%",
 		"  --gres=gpu:l40s.8:1 -> shard:l40s:1, memory 6144M, SM 12%",
-		"configs in " + f.run,
+		"configs and regions in " + f.run + ", logs in " + f.logs + " (built in)",
+		f.gres + " not compared",
+		"memory not compared with NVML: no NVML here",
 	} {
 		if !strings.Contains(out, w) {
 			t.Errorf("check output lacks %q:\n%s", w, out)
 		}
 	}
 	os.WriteFile(f.site, []byte("gpus:\n  l40s:\n    shards: 4\n    denominators: [3]\n"), 0o644)
-	_, _, err = f.run_(t, env(), "check")
-	if err == nil || !strings.Contains(err.Error(), "softmig.yaml:4: gpus.l40s.denominators: l40s.3 cannot be served") {
-		t.Fatalf("check of a bad config: %v", err)
+	_, stderr, err := f.run_(t, env(), "check")
+	if !errors.Is(err, errProblems) || !strings.Contains(stderr, "softmig-conf: error: "+f.site+":4: gpus.l40s.denominators: l40s.3 cannot be served") {
+		t.Fatalf("check of a bad config: %v\n%s", err, stderr)
 	}
 }
 
@@ -383,7 +421,7 @@ func TestManPage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, flag := range []string{"config", "run-dir", "region-dir", "log-dir", "scontrol", "dry-run", "job-id", "job-info", "uid", "gid", "gpus", "node", "timeout"} {
+	for _, flag := range []string{"config", "gres-conf", "scontrol", "dry-run", "job-id", "job-info", "uid", "gid", "gpus", "node", "timeout"} {
 		if !strings.Contains(string(man), `\-\-`+strings.ReplaceAll(flag, "-", `\-`)) {
 			t.Errorf("man/softmig-conf.1 does not describe --%s", flag)
 		}

@@ -6,7 +6,9 @@
 //	softmig-conf [flags] write [--dry-run] [--job-id=ID] [--job-info=FILE|-]
 //	softmig-conf [flags] remove JOBID
 //	softmig-conf [flags] show JOBID
-//	softmig-conf [flags] check
+//	softmig-conf [flags] check [--gres-conf=FILE]
+//	softmig-conf [flags] gres-lua
+//	softmig-conf paths
 //
 // Description:
 //
@@ -14,7 +16,7 @@
 // config (/etc/softmig/softmig.yaml), the job from the prolog environment
 // (SLURM_JOB_ID, SLURM_JOB_UID, SLURM_JOB_GPUS, SLURMD_NODENAME) and its
 // allocation from `scontrol show job -d -o <id>` (run by the tool, or read
-// from --job-info), and writes /var/run/softmig/<jobid>.conf atomically,
+// from --job-info), and writes <run_dir>/<jobid>.conf atomically,
 // root:root 0644. A job holding shards of a GPU gets shards/shards-per-GPU
 // of the GPU's memory and, by default, the same share of SM time; a whole
 // GPU gets no limit; a job without a GPU gets no config. It also creates
@@ -33,6 +35,12 @@
 // so that the library refuses the GPU to this job with that reason, logs
 // the error and exits 3. The prolog then still exits 0 and the node stays
 // up. The epilog runs `softmig-conf remove <jobid>`.
+//
+// The run and log directories are built in (make RUNDIR=... LOGDIR=...;
+// `softmig-conf paths` prints them): the library reads job configs only
+// there, so no flag or site config key can move them. check validates the
+// site config (softmig.yaml(5)), gres.conf and the memory NVML reports;
+// gres-lua prints the Lua table of GPU types that softmig_gres.lua loads.
 //
 // Exit status: 0 success, 1 error, 3 the job's config was written failed
 // closed (write only).

@@ -66,6 +66,13 @@ import (
 	"github.com/softmig/softmig/internal/defs"
 	"github.com/softmig/softmig/internal/fsutil"
 	"github.com/softmig/softmig/internal/preloadcfg"
+	"github.com/softmig/softmig/internal/siteconf"
+)
+
+// The directories the library trusts, as built (internal/defs).
+var (
+	logDir = defs.LogDir()
+	runDir = defs.RunDir()
 )
 
 // Node paths (as seen on the node, below --root).
@@ -80,12 +87,6 @@ const (
 	tmpfilesConf  = "/etc/tmpfiles.d/softmig.conf"
 	preloadPath   = preloadcfg.DefaultPath
 	slurmGroup    = "slurm"
-)
-
-// The directories the library trusts: the one build-time definition.
-var (
-	logDir = defs.LogDir()
-	runDir = defs.RunDir()
 )
 
 // errVerifyFailed is returned by verify after it printed its checklist.
@@ -151,6 +152,7 @@ type cli struct {
 	Version cmdline.VersionFlag `help:"Print the version (the library's softmig_version) and exit."`
 	Root    string              `default:"/" placeholder:"DIR" help:"Operate on the tree below DIR instead of / (packaging, tests)."`
 	LibDir  string              `default:"/var/lib/shared" placeholder:"DIR" help:"Directory of libsoftmig.so on the node."`
+	siteconf.Flag
 
 	Install   installCmd   `cmd:"" help:"Install SoftMig (directories, library, tools, man pages, Slurm scripts, configs, ld.so.preload line)."`
 	Update    updateCmd    `cmd:"" help:"Swap in a new libsoftmig.so on a live node after trying it in a private mount namespace."`

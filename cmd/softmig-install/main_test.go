@@ -152,7 +152,7 @@ func newFixture(t *testing.T, slurm bool) *fixture {
 		"man/softmig-log.1":             ".TH SOFTMIG-LOG 1\n",
 		"slurm/prolog.sh":               "#!/bin/sh\n",
 		"slurm/job_submit.lua":          "-- lua\n",
-		"slurm/softmig.yaml":            "gpus: {}\n",
+		"slurm/softmig.yaml":            "gpus:\n  l40s:\n    shards: 4\n",
 	}
 	for name, content := range files {
 		mode := os.FileMode(0o644)

@@ -99,7 +99,7 @@ func coreDirs(l layout) ([]dirSpec, error) {
 }
 
 // tools are the programs installed from BUILD/bin when they were built.
-var tools = []string{"softmig-conf", "softmig-smi", "softmig-install", "softmig-log"}
+var tools = []string{"softmig-conf", "softmig-smi", "softmig-install", "softmig-log", "softmig-guard"}
 
 // siteConfigSources are the example site configs looked for in the source
 // tree, first found wins.
@@ -158,6 +158,8 @@ func planFiles(l layout, prefix, from, src string) (files []fileSpec, notes []st
 		notes = append(notes, fmt.Sprintf("no example site config in %q (looked for %s): %s not installed",
 			src, strings.Join(siteConfigSources, ", "), siteConfig))
 	}
+	unit, guardNotes := guardFiles(prefix, src)
+	files, notes = append(files, unit...), append(notes, guardNotes...)
 	files = append(files,
 		fileSpec{path: logrotateConf, data: logrotate(), mode: 0o644, conf: true},
 		fileSpec{path: tmpfilesConf, data: tmpfiles(), mode: 0o644, conf: true})

@@ -88,11 +88,16 @@ func (c *verifyCmd) Run(e *env, g *cli) error {
 		}
 	}
 	libOK := cl.checkLibrary(l)
+	if libOK {
+		cl.checkBuildInfo(l)
+	}
 	cl.checkPreload(l)
 	if libOK {
 		cl.checkLoad(l)
 	}
 	cl.checkManifest(l)
+	cl.checkSiteConfig(l, g.Config)
+	cl.checkGuard(l)
 	if cl.json {
 		if err := cl.printJSON(); err != nil {
 			return err
@@ -168,6 +173,25 @@ func (c *checklist) checkLibrary(l layout) bool {
 	}
 	c.ok("%s: every directory above it is searchable by all users", lib)
 	return true
+}
+
+// checkBuildInfo shows the facts the installed library was built with (its
+// softmig_build_info) and fails when they are not these tools': a library
+// built with another RUNDIR reads job configs where the prolog never writes
+// them, and every job would run with the whole GPU.
+func (c *checklist) checkBuildInfo(l layout) {
+	lib := l.lib()
+	fix := "build the library and the tools together (make RUNDIR=... LOGDIR=... all) and install both: softmig-install update BUILD/libsoftmig.so"
+	info, err := elfcheck.ReadString(l.host(lib), defs.BuildInfoSymbol)
+	if err != nil {
+		c.fail(fix, "%s: %v (a build older than these tools?)", lib, unwrapPath(err))
+		return
+	}
+	if err := defs.CheckBuildInfo(info); err != nil {
+		c.fail(fix, "%s: %v: it trusts other paths than these tools", lib, err)
+		return
+	}
+	c.ok("%s: built with %s, as these tools", lib, info)
 }
 
 // checkPreload checks the preload list: a plain root-owned file, our line

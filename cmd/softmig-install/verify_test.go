@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/softmig/softmig/internal/defs"
 	"github.com/softmig/softmig/internal/testlibs"
 )
 
@@ -21,8 +22,10 @@ func TestVerify(t *testing.T) {
 		{"good install", func(*testing.T, *fixture) {}, []string{
 			"ok    /var/log/softmig: directory 0755 root:root",
 			"ok    /var/lib/shared/libsoftmig.so: loads in a fresh process, answers version 1",
+			"ok    /var/lib/shared/libsoftmig.so: built with version=test " + defs.Facts() + ", as these tools",
 			"ok    /etc/ld.so.preload: lists /var/lib/shared/libsoftmig.so",
 			"skip  new processes on the node map",
+			"ok    /etc/softmig/softmig.yaml: a site config with 1 GPU type(s), jobs get their slices",
 			"all checks passed",
 		}},
 		{"log directory mode", func(t *testing.T, f *fixture) {
@@ -62,6 +65,27 @@ func TestVerify(t *testing.T) {
 		}, []string{
 			"FAIL  /var/lib/shared/libsoftmig.so: it is not passive",
 			"fix: put a good build in place: softmig-install update BUILD/libsoftmig.so",
+		}},
+		{"library built with another run dir", func(t *testing.T, f *fixture) {
+			other := strings.Replace(defs.Facts(), "run_dir="+defs.RunDir(), "run_dir=/srv/softmig", 1)
+			lib := testlibs.Lib(t, f.libs, "other.so", `const char *softmig_version(void) { return "1"; }`+"\n"+testlibs.BuildInfo(other))
+			b, _ := os.ReadFile(lib)
+			os.WriteFile(f.lib(), b, 0o644)
+		}, []string{
+			"FAIL  /var/lib/shared/libsoftmig.so: library built with run_dir=/srv/softmig (tools: " + defs.RunDir() + "): it trusts other paths than these tools",
+			"fix: build the library and the tools together (make RUNDIR=... LOGDIR=... all)",
+		}},
+		{"library without build info", func(t *testing.T, f *fixture) {
+			lib := testlibs.Lib(t, f.libs, "old.so", `const char *softmig_version(void) { return "1"; }`+"\n")
+			b, _ := os.ReadFile(lib)
+			os.WriteFile(f.lib(), b, 0o644)
+		}, []string{
+			"FAIL  /var/lib/shared/libsoftmig.so: does not export the string softmig_build_info (a build older than these tools?)",
+		}},
+		{"site config moves the run directory", func(t *testing.T, f *fixture) {
+			os.WriteFile(filepath.Join(f.root, "etc/softmig/softmig.yaml"), []byte("gpus:\n  l40s:\n    shards: 4\npaths:\n  run_dir: /srv/softmig\n"), 0o644)
+		}, []string{
+			"FAIL  /etc/softmig/softmig.yaml: GPU jobs fail closed: ROOT/etc/softmig/softmig.yaml:5: paths.run_dir: \"/srv/softmig\": this directory is set at build time",
 		}},
 		{"tool removed", func(t *testing.T, f *fixture) {
 			os.Remove(filepath.Join(f.root, "usr/local/bin/softmig-conf"))

@@ -24,7 +24,9 @@
 //
 // Options:
 //
-//	-d, --dir DIR   directory of the logs (default /var/log/softmig)
+//	-d, --dir DIR   directory of the logs (default: the one built in, /var/log/softmig)
+//	--config FILE   site config (softmig.yaml(5)); ls notes a problem in it that
+//	                fails GPU jobs closed
 //	tail -f         follow the log across rotation and truncation, like tail -F
 //	tail -n N       print the last N records first (default 10)
 //	show --level    only these levels, or 0-4 for what SOFTMIG_LOG_LEVEL=N writes
@@ -39,6 +41,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/signal"
 	"syscall"
@@ -47,6 +50,8 @@ import (
 	"github.com/alecthomas/kong"
 
 	"github.com/softmig/softmig/internal/cmdline"
+	"github.com/softmig/softmig/internal/defs"
+	"github.com/softmig/softmig/internal/siteconf"
 )
 
 func main() {
@@ -68,6 +73,7 @@ type env struct {
 	ctx            context.Context
 	stdout, stderr io.Writer
 	dir            string
+	siteConfig     string // --config: summary suggests its slices
 	now            func() time.Time
 	slurm          func(ctx context.Context, id string) []string // other names of a job
 	poll           time.Duration                                 // tail -f
@@ -79,7 +85,8 @@ func newEnv(ctx context.Context, stdout, stderr io.Writer) *env {
 
 type cli struct {
 	Version cmdline.VersionFlag `help:"Print the version (the library's softmig_version) and exit."`
-	Dir     string              `short:"d" default:"/var/log/softmig" placeholder:"DIR" help:"Directory of the per-job logs."`
+	Dir     string              `short:"d" default:"${logdir}" placeholder:"DIR" help:"Directory of the per-job logs (default: ${logdir}, built in)."`
+	siteconf.Flag
 
 	Ls      lsCmd      `cmd:"" help:"List the jobs that have a log: size, last event, errors, out-of-memory refusals."`
 	Tail    tailCmd    `cmd:"" help:"Print the last records of a job's log; with -f, follow it."`
@@ -102,6 +109,7 @@ func runEnv(e *env, args []string) error {
 	var c cli
 	kctx, parser, err := cmdline.Parse(&c, args, e.stdout, e.stderr,
 		kong.Name("softmig-log"),
+		kong.Vars{"logdir": defs.LogDir()},
 		kong.Description("Read the per-job logs of libsoftmig.so: what happened to a job on its GPU slice, and did it need that slice."),
 	)
 	var ex *cmdline.Exit
@@ -118,6 +126,18 @@ func runEnv(e *env, args []string) error {
 		parser.Errorf("%s (see softmig-log --help)", err)
 		return exitError(2)
 	}
-	e.dir = c.Dir
+	e.dir, e.siteConfig = c.Dir, c.Config
+	if kctx.Command() == "ls" {
+		noteSite(c.Flag, e.stderr)
+	}
 	return kctx.Run(e)
+}
+
+// noteSite tells the admin listing the logs that the site config (read as
+// every tool reads it) fails GPU jobs closed: the "config error" records
+// of the jobs then have one cause, named here with its line.
+func noteSite(f siteconf.Flag, stderr io.Writer) {
+	if _, err := f.Load(); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		fmt.Fprintf(stderr, "softmig-log: note: GPU jobs on this node fail closed until the site config is fixed (softmig-conf check):\n%v\n", err)
+	}
 }

@@ -156,7 +156,7 @@ func TestParseSlurm(t *testing.T) {
 }
 
 func TestLs(t *testing.T) {
-	out, stderr, err := runT(t, "-d", logs, "ls")
+	out, stderr, err := runT(t, "-d", logs, "--config", "/nonexistent/softmig.yaml", "ls")
 	if err != nil || stderr != "" {
 		t.Fatalf("ls = %v, stderr %q", err, stderr)
 	}
@@ -322,7 +322,7 @@ func TestBadLines(t *testing.T) {
 func TestSummaryGolden(t *testing.T) {
 	for _, job := range []string{"12345", "23456", "34567", "45678", "56789", "123_4"} {
 		t.Run(job, func(t *testing.T) {
-			out, _, err := runT(t, "-d", logs, "summary", "--site-config", site, job)
+			out, _, err := runT(t, "-d", logs, "--config", site, "summary", job)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -356,7 +356,7 @@ func TestSummaryVerdicts(t *testing.T) {
 		"pid999": "verdict: no GPU use logged\n",
 	}
 	for job, want := range tests {
-		out, _, err := runT(t, "-d", logs, "summary", "--site-config", site, job)
+		out, _, err := runT(t, "-d", logs, "--config", site, "summary", job)
 		if err != nil || !strings.HasSuffix(out, want) {
 			t.Errorf("summary %s = %v, output:\n%s\nwant it to end with %q", job, err, out, want)
 		}

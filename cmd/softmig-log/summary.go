@@ -17,9 +17,8 @@ import (
 )
 
 type summaryCmd struct {
-	JSON       bool   `name:"json" help:"The summary as one JSON object (sizes in bytes, durations in ms)."`
-	SiteConfig string `name:"site-config" default:"/etc/softmig/softmig.yaml" placeholder:"FILE" help:"Site config: the verdict suggests only the slices it offers."`
-	Job        string `arg:"" help:"Job id (12345), array task (12345_7), pid<N>, or a log file path."`
+	JSON bool   `name:"json" help:"The summary as one JSON object (sizes in bytes, durations in ms)."`
+	Job  string `arg:"" help:"Job id (12345), array task (12345_7), pid<N>, or a log file path."`
 }
 
 // summaryOut is the JSON form: the log, the lines skipped, the summary.
@@ -46,7 +45,7 @@ func (c *summaryCmd) Run(e *env) error {
 	defer file.Close()
 	job := strings.TrimSuffix(filepath.Base(path), ".log")
 	b := logsum.New(job)
-	if offers, err := siteOffers(c.SiteConfig); err == nil {
+	if offers, err := siteOffers(e.siteConfig); err == nil {
 		b.SetOffers(offers)
 	}
 	out := summaryOut{Log: path, Skipped: []skippedLine{}}

@@ -34,7 +34,7 @@ var nvOpts = map[string]optSpec{
 var ownOpts = map[string]optSpec{
 	"--real":        {long: "real", value: true},
 	"--softmig-dir": {long: "softmig-dir", value: true},
-	"--site-config": {long: "site-config", value: true},
+	"--config":      {long: "config", value: true},
 	"--slices":      {long: "slices"},
 	// The bash completion script of this tool (cmdline.CompletionArg).
 	"--completion-bash": {long: "completion-bash"},

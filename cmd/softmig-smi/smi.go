@@ -2,7 +2,7 @@
 //
 // Synopsis:
 //
-//	softmig-smi [nvidia-smi options] [--real PATH] [--softmig-dir DIR] [--slices]
+//	softmig-smi [nvidia-smi options] [--real PATH] [--config FILE] [--slices]
 //
 // Description:
 //
@@ -20,7 +20,8 @@
 //
 //	--real PATH         the real nvidia-smi (env SOFTMIG_NVIDIA_SMI, site config
 //	                    paths.nvidia_smi_real, default /usr/bin/nvidia-smi.real)
-//	--softmig-dir DIR   job configs and regions (default /var/run/softmig)
+//	--config FILE       site config (default /etc/softmig/softmig.yaml), read
+//	                    with siteconf.Load like every SoftMig tool
 //	--slices            print only the table of slices (CSV with --format)
 package main
 
@@ -30,6 +31,7 @@ import (
 	"fmt"
 	"github.com/softmig/softmig/internal/defs"
 	"io"
+	"io/fs"
 	"os"
 	"os/signal"
 	"strconv"
@@ -38,9 +40,9 @@ import (
 	"time"
 
 	"github.com/alecthomas/kong"
-	"gopkg.in/yaml.v3"
 
 	"github.com/softmig/softmig/internal/cmdline"
+	"github.com/softmig/softmig/internal/siteconf"
 	"github.com/softmig/softmig/internal/smi"
 )
 
@@ -56,10 +58,11 @@ type cli struct {
 	Format    string `name:"format" placeholder:"csv[,noheader][,nounits]" help:"Output format of the queries."`
 	Filename  string `name:"filename" short:"f" placeholder:"FILE" help:"Write to FILE instead of standard output."`
 
-	Real       string `name:"real" placeholder:"PATH" help:"The real nvidia-smi, run for every other option (env SOFTMIG_NVIDIA_SMI, site config paths.nvidia_smi_real, default: the first nvidia-smi in PATH that is not softmig-smi, else /usr/bin/nvidia-smi)."`
-	SoftmigDir string `name:"softmig-dir" placeholder:"DIR" help:"Directory of the job configs and regions (site config paths.config_dir, default /var/run/softmig)."`
-	SiteConfig string `name:"site-config" default:"/etc/softmig/softmig.yaml" placeholder:"FILE" help:"Site configuration."`
-	Slices     bool   `name:"slices" help:"Print only the table of slices (CSV with --format)."`
+	Real string `name:"real" placeholder:"PATH" help:"The real nvidia-smi, run for every other option (env SOFTMIG_NVIDIA_SMI, site config paths.nvidia_smi_real, default: the first nvidia-smi in PATH that is not softmig-smi, else /usr/bin/nvidia-smi)."`
+	// Tests only: the library reads job configs in defs.RunDir() alone.
+	SoftmigDir string `name:"softmig-dir" hidden:"" placeholder:"DIR" help:"(tests) Directory of the job configs and regions instead of the built-in one."`
+	siteconf.Flag
+	Slices bool `name:"slices" help:"Print only the table of slices (CSV with --format)."`
 }
 
 // exitError carries nvidia-smi's exit status for an error.
@@ -144,10 +147,7 @@ func runWith(d deps, args []string, stdout, stderr io.Writer) error {
 		}
 		return &exitError{exitArgs, "softmig-smi: " + perr.Error()}
 	}
-	site := readSite(c.SiteConfig)
-	if c.SoftmigDir == "" {
-		c.SoftmigDir = site.Paths.ConfigDir
-	}
+	site := readSite(c.Flag, stderr)
 	if c.SoftmigDir != "" {
 		d.env.ConfDir = c.SoftmigDir
 	}
@@ -155,7 +155,7 @@ func runWith(d deps, args []string, stdout, stderr io.Writer) error {
 		c.Real, _ = d.env.LookupEnv("SOFTMIG_NVIDIA_SMI")
 	}
 	if c.Real == "" {
-		c.Real = site.Paths.NvidiaSmiReal
+		c.Real = site.NvidiaSmiReal
 	}
 	if c.Real == "" {
 		path, _ := d.env.LookupEnv("PATH")
@@ -177,21 +177,25 @@ func runWith(d deps, args []string, stdout, stderr io.Writer) error {
 	return execute(d, &c, p, stdout, stderr)
 }
 
-// siteConfig is the part of /etc/softmig/softmig.yaml softmig-smi reads.
-type siteConfig struct {
-	Paths struct {
-		NvidiaSmiReal string `yaml:"nvidia_smi_real"`
-		ConfigDir     string `yaml:"config_dir"`
-	} `yaml:"paths"`
-}
-
-func readSite(path string) siteConfig {
-	var s siteConfig
-	data, err := os.ReadFile(path)
-	if err == nil {
-		_ = yaml.Unmarshal(data, &s) // softmig-conf validates it; here only two paths are read
+// readSite reads the site config as every tool does (siteconf.Load) for
+// the one key softmig-smi uses, paths.nvidia_smi_real. A file that cannot
+// be read as YAML, or a bad value of that key, is reported on stderr;
+// the site's other problems are softmig-conf check's to report.
+func readSite(f siteconf.Flag, stderr io.Writer) siteconf.Paths {
+	site, err := f.Load()
+	switch {
+	case site == nil && errors.Is(err, fs.ErrNotExist):
+		return siteconf.Paths{}
+	case site == nil:
+		fmt.Fprintf(stderr, "softmig-smi: warning: %v (see softmig-conf check)\n", err)
+		return siteconf.Paths{}
 	}
-	return s
+	for _, w := range site.Warnings {
+		if strings.Contains(w, "paths.nvidia_smi_real") {
+			fmt.Fprintf(stderr, "softmig-smi: warning: %s\n", w)
+		}
+	}
+	return site.Paths
 }
 
 // passthrough runs the real nvidia-smi with the arguments softmig-smi does
@@ -200,9 +204,9 @@ func readSite(path string) siteConfig {
 func passthrough(d deps, c *cli, realArgs []string) error {
 	if fi, err := os.Stat(c.Real); err != nil {
 		return &exitError{exitOther, fmt.Sprintf("softmig-smi: the real nvidia-smi is needed for %q but %v; set --real, SOFTMIG_NVIDIA_SMI or paths.nvidia_smi_real in %s",
-			strings.Join(realArgs, " "), err, c.SiteConfig)}
+			strings.Join(realArgs, " "), err, c.Config)}
 	} else if self, err := os.Stat(d.selfExe); err == nil && os.SameFile(fi, self) {
-		return &exitError{exitOther, fmt.Sprintf("softmig-smi: %q is softmig-smi itself, not the real nvidia-smi; set --real, SOFTMIG_NVIDIA_SMI or paths.nvidia_smi_real in %s", c.Real, c.SiteConfig)}
+		return &exitError{exitOther, fmt.Sprintf("softmig-smi: %q is softmig-smi itself, not the real nvidia-smi; set --real, SOFTMIG_NVIDIA_SMI or paths.nvidia_smi_real in %s", c.Real, c.Config)}
 	}
 	if err := d.exec(c.Real, append([]string{c.Real}, realArgs...)); err != nil {
 		return &exitError{exitOther, fmt.Sprintf("softmig-smi: running %q: %v", c.Real, err)}
@@ -407,6 +411,7 @@ func render(out, stderr io.Writer, sys *smi.System, allDevs []*smi.Device, scope
 			smi.SlicesCSV(out, rows, p.format)
 		} else {
 			smi.SlicesTable(out, rows)
+			printGuardKills(out, rows)
 		}
 	}
 	return nil

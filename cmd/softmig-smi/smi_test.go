@@ -113,7 +113,10 @@ func (n *node) run(t *testing.T, args ...string) result {
 		maxLoops: 2,
 	}
 	var out, errb bytes.Buffer
-	r.err = runWith(d, append(args, "--site-config=/nonexistent"), &out, &errb)
+	if !strings.HasPrefix(strings.Join(args, " "), "--config=") {
+		args = append(args, "--config=/nonexistent")
+	}
+	r.err = runWith(d, args, &out, &errb)
 	r.stdout, r.stderr = out.String(), errb.String()
 	return r
 }
@@ -238,7 +241,7 @@ func TestFailClosed(t *testing.T) {
 		n := newNode(t, inJob42)
 		os.Chmod(filepath.Join(n.conf, "42.conf"), 0o666)
 		r := n.run(t)
-		if r.err == nil || r.stdout != "" || !strings.Contains(r.err.Error(), "writable by group or others") {
+		if r.err == nil || r.stdout != "" || !strings.Contains(r.err.Error(), "writable only by root") {
 			t.Errorf("world-writable config: out %q, err %v; want nothing and the reason", r.stdout, r.err)
 		}
 	})
@@ -581,4 +584,30 @@ func TestRealCaptures(t *testing.T) {
 			t.Errorf("display_mode: %q, %v; want nvidia-smi 580's %q", r.stdout, r.err, want)
 		}
 	})
+}
+
+// softmig-smi reads the site config through siteconf, as every tool does:
+// paths.nvidia_smi_real is honoured, and a file that is not YAML or a bad
+// value of that key is said on stderr, never ignored.
+func TestSiteConfig(t *testing.T) {
+	dir := t.TempDir()
+	real := filepath.Join(dir, "nvidia-smi.real")
+	writeFile(t, real, "#!/bin/sh\n", 0o755)
+	site := filepath.Join(dir, "softmig.yaml")
+	writeFile(t, site, "gpus:\n  l40s:\n    shards: 4\npaths:\n  nvidia_smi_real: "+real+"\n", 0o644)
+	n := newNode(t, inJob42)
+	r := n.run(t, "--config="+site, "topo", "-m")
+	if r.err != nil || r.execPath != real || r.stderr != "" {
+		t.Errorf("paths.nvidia_smi_real: exec %q, %v, stderr %q; want exec %s", r.execPath, r.err, r.stderr, real)
+	}
+	writeFile(t, site, "gpus: [\n", 0o644)
+	r = n.run(t, "--config="+site, "--query-gpu=memory.total", "--format=csv,noheader")
+	if r.err != nil || !strings.Contains(r.stderr, "softmig-smi: warning: invalid site config: "+site+":1: YAML syntax") || r.stdout == "" {
+		t.Errorf("broken YAML: %v, stdout %q, stderr %q; want the output and a warning", r.err, r.stdout, r.stderr)
+	}
+	writeFile(t, site, "gpus:\n  l40s:\n    shards: 4\npaths:\n  nvidia_smi_real: nvidia-smi.real\n", 0o644)
+	r = n.run(t, "--config="+site, "--query-gpu=memory.total", "--format=csv,noheader")
+	if !strings.Contains(r.stderr, "softmig-smi: warning: "+site+`:5: paths.nvidia_smi_real: "nvidia-smi.real" is not a clean absolute path`) {
+		t.Errorf("bad nvidia_smi_real: stderr %q; want a warning naming the line", r.stderr)
+	}
 }

@@ -26,8 +26,9 @@ var (
 // Fixed numbers of the contracts; preload/region_abi.h and preload/slot.h
 // hold the C side (TestMatchesCHeaders).
 const (
-	MaxDevices = 16              // devices per job: SM_MAX_DEVICES
-	SlotPeriod = 1 * time.Second // compute period of time slots: SM_SLOT_PERIOD_NS
+	MaxDevices  = 16              // devices per job: SM_MAX_DEVICES
+	SlotPeriod  = 1 * time.Second // compute period of time slots: SM_SLOT_PERIOD_NS
+	MaxJobIDLen = 31              // characters of a job id: SM_JOB_MAX - 1 (its C buffer)
 )
 
 var defaults = parse(defsMk)

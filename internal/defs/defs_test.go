@@ -26,6 +26,9 @@ func TestMatchesCHeaders(t *testing.T) {
 	if got := cDefine(t, "region_abi.h", "SM_MAX_DEVICES"); got != strconv.Itoa(MaxDevices) {
 		t.Errorf("SM_MAX_DEVICES = %s, Go MaxDevices = %d", got, MaxDevices)
 	}
+	if got := cDefine(t, "softmig.h", "SM_JOB_MAX"); got != strconv.Itoa(MaxJobIDLen+1) {
+		t.Errorf("SM_JOB_MAX = %s, Go MaxJobIDLen = %d (want SM_JOB_MAX - 1)", got, MaxJobIDLen)
+	}
 	ns := regexp.MustCompile(`^(\d+)ULL$`).FindStringSubmatch(cDefine(t, "slot.h", "SM_SLOT_PERIOD_NS"))
 	if ns == nil {
 		t.Fatal("SM_SLOT_PERIOD_NS is not <digits>ULL")

@@ -13,10 +13,13 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/softmig/softmig/internal/defs"
 )
 
 // envJobID is the accepted form of SLURM_JOB_ID: digits, or the seed's
-// <jobid>_<taskid> form of array tasks.
+// <jobid>_<taskid> form of array tasks, at most defs.MaxJobIDLen long
+// (testdata/jobid.tsv).
 var envJobID = regexp.MustCompile(`^[0-9]+(_[0-9]+)?$`)
 
 // FromCgroup reads a /proc/<pid>/cgroup file and returns the id of the first
@@ -41,14 +44,16 @@ func FromCgroup(r io.Reader) (jobID string, ok bool) {
 	return "", false
 }
 
-// jobComponent finds job_<digits> in path. For cgroup v1 the job must sit
-// below a /slurm*/uid_<N>/ pair, as slurmd lays it out; for v2 any
-// component counts (the prefix depends on the systemd/slurmstepd setup).
+// jobComponent finds job_<digits> (at most defs.MaxJobIDLen digits) in
+// path. For cgroup v1 the job must sit below a /slurm*/uid_<N>/ pair, as
+// slurmd lays it out; for v2 any component counts (the prefix depends on
+// the systemd/slurmstepd setup). testdata/cgroup.tsv pins this, for the
+// library too.
 func jobComponent(path string, v2 bool) (string, bool) {
 	comps := strings.Split(path, "/")
 	for i, c := range comps {
 		id, ok := strings.CutPrefix(c, "job_")
-		if !ok || !digits(id) {
+		if !ok || !digits(id) || len(id) > defs.MaxJobIDLen {
 			continue
 		}
 		if v2 {
@@ -78,7 +83,7 @@ func digits(s string) bool {
 // accepted form, otherwise not ok. getenv is os.Getenv or a test map.
 func FromEnv(getenv func(string) string) (jobID string, ok bool) {
 	v := getenv("SLURM_JOB_ID")
-	if envJobID.MatchString(v) {
+	if len(v) <= defs.MaxJobIDLen && envJobID.MatchString(v) {
 		return v, true
 	}
 	return "", false

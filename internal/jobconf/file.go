@@ -12,9 +12,12 @@ import (
 )
 
 // Load opens a job config without following a symlink, checks that it is
-// safe (a regular file owned by root, not writable by group or others, in
-// a root-owned directory not writable by others) and parses it. A missing
-// file gives an error for which errors.Is(err, fs.ErrNotExist) holds.
+// safe and parses it. The rules are contract 2's, the same in the library
+// (preload/config.c, pinned by testdata/jobconf): the directory is a
+// directory (not a symlink), owned by root and not writable by group or
+// others; the file is a regular file (not a symlink), owned by root and not
+// writable by group or others. A missing directory or file gives an error
+// for which errors.Is(err, fs.ErrNotExist) holds (no config).
 func Load(path string) (*Config, error) {
 	return load(path, 0)
 }
@@ -27,16 +30,15 @@ func load(path string, owner uint32) (*Config, error) {
 	}
 	switch {
 	case dst.Mode&unix.S_IFMT != unix.S_IFDIR:
-		return nil, fmt.Errorf("%w: directory %q is not a directory (a symlink?)", ErrUnsafe, dir)
-	case dst.Uid != owner:
-		return nil, fmt.Errorf("%w: directory %q is owned by uid %d, not root", ErrUnsafe, dir, dst.Uid)
-	case dst.Mode&0o002 != 0:
-		return nil, fmt.Errorf("%w: directory %q is writable by others", ErrUnsafe, dir)
+		return nil, fmt.Errorf("%w: %s: not a directory (a symbolic link?)", ErrUnsafe, dir)
+	case dst.Uid != owner || dst.Mode&0o022 != 0:
+		return nil, fmt.Errorf("%w: %s: directory must be owned by root and writable only by root (mode 0755; it is owned by uid %d, mode %04o)",
+			ErrUnsafe, dir, dst.Uid, dst.Mode&0o7777)
 	}
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NONBLOCK|unix.O_NOCTTY, 0)
 	if err != nil {
 		if errors.Is(err, unix.ELOOP) {
-			return nil, fmt.Errorf("%w: %q is a symlink", ErrUnsafe, path)
+			return nil, fmt.Errorf("%w: %s: is a symbolic link", ErrUnsafe, path)
 		}
 		return nil, &os.PathError{Op: "open", Path: path, Err: err}
 	}
@@ -48,11 +50,10 @@ func load(path string, owner uint32) (*Config, error) {
 	}
 	switch {
 	case st.Mode&unix.S_IFMT != unix.S_IFREG:
-		return nil, fmt.Errorf("%w: %q is not a regular file", ErrUnsafe, path)
-	case st.Uid != owner:
-		return nil, fmt.Errorf("%w: %q is owned by uid %d, not root", ErrUnsafe, path, st.Uid)
-	case st.Mode&0o022 != 0:
-		return nil, fmt.Errorf("%w: %q is writable by group or others (mode %04o)", ErrUnsafe, path, st.Mode&0o7777)
+		return nil, fmt.Errorf("%w: %s: not a regular file", ErrUnsafe, path)
+	case st.Uid != owner || st.Mode&0o022 != 0:
+		return nil, fmt.Errorf("%w: %s: must be owned by root and writable only by root (mode 0644; it is owned by uid %d, mode %04o)",
+			ErrUnsafe, path, st.Uid, st.Mode&0o7777)
 	}
 	c, err := Parse(f)
 	if err != nil {

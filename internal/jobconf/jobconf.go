@@ -1,5 +1,5 @@
 // Package jobconf reads and writes the per-job config
-// /var/run/softmig/<jobid>.conf (docs/contracts.md, section 2): KEY=VALUE
+// <run dir>/<jobid>.conf (defs.RunDir(); docs/contracts.md, section 2): KEY=VALUE
 // lines that tell libsoftmig.so a job's limits, written only by root.
 package jobconf
 
@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/softmig/softmig/internal/defs"
 	"github.com/softmig/softmig/internal/size"
 )
 
@@ -27,11 +28,17 @@ const (
 	KeyDisabled      = "SOFTMIG_DISABLED"
 	KeySMSlot        = "SOFTMIG_SM_SLOT" // and SOFTMIG_SM_SLOT_<i>
 	KeyGPU           = "SOFTMIG_GPU"     // only as SOFTMIG_GPU_<i>
-	MaxDevices       = 16
+	KeyUID           = "SOFTMIG_UID"
+	MaxDevices       = defs.MaxDevices
 	MaxFileSize      = 64 << 10
 	MaxLineLength    = 4096
+	MaxRegionPath    = 511 // bytes of SOFTMIG_REGION (the library's buffer holds 512)
 	maxDisabledBytes = 512
 )
+
+// blanks are what the parser trims around lines, keys and values, as the
+// library does (not Unicode spaces: a key must look the same to both).
+const blanks = " \t\r"
 
 var (
 	// ErrSyntax is wrapped by every error about the content of a config.
@@ -56,11 +63,13 @@ type Config struct {
 	SMSlot            Slot           // SOFTMIG_SM_SLOT: time slot on every device; nil = unset
 	DeviceSMSlot      map[int]Slot   // SOFTMIG_SM_SLOT_<i>
 	DeviceGPU         map[int]int    // SOFTMIG_GPU_<i>: Slurm GPU index (IDX) of CUDA device i
+	UID               *int           // SOFTMIG_UID: the job's user (processes of that user outside any job fail closed)
 }
 
 // Parse reads a job config. A key given twice, an unknown key, a bad value,
-// a line without "=", a line over 4096 bytes or a file over 64 KiB is an
-// error wrapping ErrSyntax that names the line.
+// a line without "=", a NUL byte, a line over 4096 bytes or a file over
+// 64 KiB is an error wrapping ErrSyntax that names the line. The library's
+// parser (preload/config.c) gives the same verdicts: testdata/jobconf.
 func Parse(r io.Reader) (*Config, error) {
 	data, err := io.ReadAll(io.LimitReader(r, MaxFileSize+1))
 	if err != nil {
@@ -76,7 +85,10 @@ func Parse(r io.Reader) (*Config, error) {
 		if len(line) > MaxLineLength {
 			return nil, fmt.Errorf("%w: line %d: longer than %d bytes", ErrSyntax, lineno, MaxLineLength)
 		}
-		line = strings.TrimSpace(line)
+		if strings.IndexByte(line, 0) >= 0 {
+			return nil, fmt.Errorf("%w: line %d: contains a NUL byte", ErrSyntax, lineno)
+		}
+		line = strings.Trim(line, blanks)
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
@@ -84,7 +96,7 @@ func Parse(r io.Reader) (*Config, error) {
 		if !ok {
 			return nil, fmt.Errorf("%w: line %d: %q is not KEY=VALUE", ErrSyntax, lineno, line)
 		}
-		key, val = strings.TrimSpace(key), strings.TrimSpace(val)
+		key, val = strings.Trim(key, blanks), strings.Trim(val, blanks)
 		if prev, dup := seen[key]; dup {
 			return nil, fmt.Errorf("%w: line %d: %s given again (first on line %d)", ErrSyntax, lineno, key, prev)
 		}
@@ -148,17 +160,19 @@ func (c *Config) set(key, val string) error {
 		c.SMLimit = &n
 		return err
 	case KeyOOMKiller:
-		n, err := intRange(val, 0, 1)
-		b := n == 1
+		if val != "0" && val != "1" {
+			return fmt.Errorf("%q is not 0 or 1", val)
+		}
+		b := val == "1"
 		c.ActiveOOMKiller = &b
-		return err
+		return nil
 	case KeyLogLevel:
 		n, err := intRange(val, 0, 4)
 		c.LogLevel = &n
 		return err
 	case KeyRegion:
-		if !filepath.IsAbs(val) || filepath.Clean(val) != val {
-			return fmt.Errorf("%q is not a clean absolute path", val)
+		if !filepath.IsAbs(val) || filepath.Clean(val) != val || len(val) > MaxRegionPath {
+			return fmt.Errorf("%q is not a clean absolute path (no //, /./, /../, trailing /) of at most %d bytes", val, MaxRegionPath)
 		}
 		c.Region = val
 		return nil
@@ -168,6 +182,10 @@ func (c *Config) set(key, val string) error {
 		return err
 	case KeyGPU:
 		return fmt.Errorf("give it per device, as %s_<i> (i = CUDA device ordinal)", KeyGPU)
+	case KeyUID:
+		n, err := intRange(val, 0, 1<<31-1)
+		c.UID = &n
+		return err
 	case KeyDisabled:
 		if val == "" {
 			return errors.New("empty reason")
@@ -186,7 +204,7 @@ func deviceKey(key string) (string, int, bool) {
 			continue
 		}
 		i, err := strconv.Atoi(rest)
-		if err != nil || i < 0 || i >= MaxDevices || strconv.Itoa(i) != rest {
+		if err != nil || i < 0 || i >= defs.MaxDevices || strconv.Itoa(i) != rest {
 			return "", 0, false
 		}
 		return base, i, true
@@ -205,12 +223,19 @@ func memory(val string) (uint64, error) {
 	return n, nil
 }
 
+// intRange parses decimal digits only (no sign or spaces; leading zeros
+// allowed, as in sizes and in the library's sm_parse_uint).
 func intRange(val string, lo, hi int) (int, error) {
-	n, err := strconv.Atoi(val)
-	if err != nil || n < lo || n > hi || strconv.Itoa(n) != val {
-		return 0, fmt.Errorf("%q is not an integer from %d to %d", val, lo, hi)
+	bad := val == "" || len(strings.TrimLeft(val, "0")) > 9
+	for i := 0; i < len(val); i++ {
+		bad = bad || val[i] < '0' || val[i] > '9'
 	}
-	return n, nil
+	if !bad {
+		if n, _ := strconv.Atoi(val); n >= lo && n <= hi {
+			return n, nil
+		}
+	}
+	return 0, fmt.Errorf("%q is not an integer from %d to %d", val, lo, hi)
 }
 
 // Marshal writes c in the config syntax, in a fixed key order; Parse of
@@ -257,6 +282,9 @@ func (c *Config) Marshal() []byte {
 	}
 	if c.Region != "" {
 		fmt.Fprintf(&b, "%s=%s\n", KeyRegion, c.Region)
+	}
+	if c.UID != nil {
+		fmt.Fprintf(&b, "%s=%d\n", KeyUID, *c.UID)
 	}
 	return b.Bytes()
 }

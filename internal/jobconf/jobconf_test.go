@@ -27,8 +27,8 @@ func TestParse(t *testing.T) {
 		{"spaces trimmed", "  CUDA_DEVICE_MEMORY_LIMIT =  16g  \n", &Config{MemoryLimit: 16 << 30}},
 		{"per device", "CUDA_DEVICE_MEMORY_LIMIT_0=1G\nCUDA_DEVICE_MEMORY_LIMIT_15=2048M\nCUDA_DEVICE_SM_LIMIT_1=50",
 			&Config{DeviceMemoryLimit: map[int]uint64{0: 1 << 30, 15: 2 << 30}, DeviceSMLimit: map[int]int{1: 50}}},
-		{"all keys", "ACTIVE_OOM_KILLER=1\nSOFTMIG_LOG_LEVEL=4\nSOFTMIG_REGION=/var/run/softmig/7.region\nSOFTMIG_DISABLED=no GPU for you\nCUDA_DEVICE_SM_LIMIT=0",
-			&Config{ActiveOOMKiller: boolp(true), LogLevel: intp(4), Region: "/var/run/softmig/7.region", Disabled: "no GPU for you", SMLimit: intp(0)}},
+		{"all keys", "ACTIVE_OOM_KILLER=1\nSOFTMIG_LOG_LEVEL=4\nSOFTMIG_REGION=/var/run/softmig/7.region\nSOFTMIG_DISABLED=no GPU for you\nCUDA_DEVICE_SM_LIMIT=0\nSOFTMIG_UID=1000",
+			&Config{ActiveOOMKiller: boolp(true), LogLevel: intp(4), Region: "/var/run/softmig/7.region", Disabled: "no GPU for you", SMLimit: intp(0), UID: intp(1000)}},
 		{"crlf-free value with =", "SOFTMIG_DISABLED=a=b", &Config{Disabled: "a=b"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -55,7 +55,7 @@ func TestParseErrors(t *testing.T) {
 		{"sm plus", "CUDA_DEVICE_SM_LIMIT=+5", "0 to 100"},
 		{"device 16", "CUDA_DEVICE_MEMORY_LIMIT_16=1g", "unknown key"},
 		{"device 01", "CUDA_DEVICE_MEMORY_LIMIT_01=1g", "unknown key"},
-		{"oom 2", "ACTIVE_OOM_KILLER=2", "0 to 1"},
+		{"oom 2", "ACTIVE_OOM_KILLER=2", "not 0 or 1"},
 		{"log 5", "SOFTMIG_LOG_LEVEL=5", "0 to 4"},
 		{"relative region", "SOFTMIG_REGION=x.region", "absolute"},
 		{"unclean region", "SOFTMIG_REGION=/a/../b", "absolute"},
@@ -83,6 +83,7 @@ func TestMarshalRoundTrip(t *testing.T) {
 		ActiveOOMKiller:   boolp(false),
 		LogLevel:          intp(2),
 		Region:            "/var/run/softmig/1.region",
+		UID:               intp(1000),
 	}
 	out := c.Marshal()
 	want := `# SoftMig job config
@@ -97,6 +98,7 @@ CUDA_DEVICE_SM_LIMIT_1=12
 ACTIVE_OOM_KILLER=0
 SOFTMIG_LOG_LEVEL=2
 SOFTMIG_REGION=/var/run/softmig/1.region
+SOFTMIG_UID=1000
 `
 	if string(out) != want {
 		t.Fatalf("Marshal =\n%s\nwant\n%s", out, want)
@@ -109,8 +111,8 @@ SOFTMIG_REGION=/var/run/softmig/1.region
 	if !reflect.DeepEqual(back, c) {
 		t.Fatalf("Parse(Marshal(c)) = %+v, want %+v", back, c)
 	}
-	if got := len(c.Lines()); got != 10 {
-		t.Fatalf("Lines() has %d lines, want 10", got)
+	if got := len(c.Lines()); got != 11 {
+		t.Fatalf("Lines() has %d lines, want 11", got)
 	}
 }
 
@@ -197,18 +199,18 @@ func TestLoadUnsafe(t *testing.T) {
 		{"group writable", func(t *testing.T, dir, path string) {
 			os.WriteFile(path, []byte(""), 0o644)
 			os.Chmod(path, 0o664)
-		}, "writable by group or others"},
+		}, "mode 0664"},
 		{"other writable", func(t *testing.T, dir, path string) {
 			os.WriteFile(path, []byte(""), 0o644)
 			os.Chmod(path, 0o646)
-		}, "writable by group or others"},
+		}, "mode 0646"},
 		{"fifo", func(t *testing.T, dir, path string) {
 			syscall.Mkfifo(path, 0o644)
 		}, "not a regular file"},
 		{"dir writable", func(t *testing.T, dir, path string) {
 			os.WriteFile(path, []byte(""), 0o644)
 			os.Chmod(dir, 0o777)
-		}, "writable by others"},
+		}, "mode 0777"},
 		{"dir not root", func(t *testing.T, dir, path string) {
 			os.WriteFile(path, []byte(""), 0o644)
 			os.Chown(dir, 65534, 65534)

@@ -50,7 +50,7 @@ func TestSlotErrors(t *testing.T) {
 		{"gpu without suffix", "SOFTMIG_GPU=0", "line 1: SOFTMIG_GPU: give it per device, as SOFTMIG_GPU_<i>"},
 		{"gpu not a number", "# x\nSOFTMIG_GPU_0=abc", "line 2: SOFTMIG_GPU_0: \"abc\" is not an integer from 0 to 1023"},
 		{"gpu too large", "SOFTMIG_GPU_0=1024", "line 1: SOFTMIG_GPU_0: "},
-		{"gpu leading zero", "SOFTMIG_GPU_0=01", "line 1: SOFTMIG_GPU_0: "},
+		{"gpu sign", "SOFTMIG_GPU_0=+1", "line 1: SOFTMIG_GPU_0: "},
 		{"gpu device 01", "SOFTMIG_GPU_01=1", "line 1: SOFTMIG_GPU_01: unknown key"},
 		{"gpu twice", "SOFTMIG_GPU_1=1\nSOFTMIG_GPU_1=1", "line 2: SOFTMIG_GPU_1 given again (first on line 1)"},
 	} {

@@ -240,7 +240,8 @@ func TestCheckEvent(t *testing.T) {
 		{"throttle with size suffix", Event(ts, "1", 1, 0, MsgThrottle, "throttled_ms", "5ms", "sm_limit", "25"), `bad value throttled_ms="5ms"`},
 		{"start without exe", Event(ts, "1", 1, NoDev, MsgProcessStart, "uid", "0"), "missing key exe"},
 		{"kill without target", Event(ts, "1", 1, 0, MsgOOMKill), "missing key target"},
-		{"config error without path or var", Event(ts, "1", 1, NoDev, MsgConfigError, "reason", "x"), "missing key path (or var)"},
+		{"config error without path or var", Event(ts, "1", 1, NoDev, MsgConfigError, "reason", "x"), ""},
+		{"config error without reason", Event(ts, "1", 1, NoDev, MsgConfigError, "path", "/x"), "missing key reason"},
 		{"config error at level event", Record{Time: ts, Level: LevelEvent, Job: "1", PID: 1, Dev: NoDev, Msg: MsgConfigError, Fields: []Field{{"var", "X"}, {"reason", "r"}}}, "level=event, want error"},
 		{"config error with var", Event(ts, "1", 1, NoDev, MsgConfigError, "var", "X", "reason", "r"), ""},
 	}

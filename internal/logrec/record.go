@@ -142,6 +142,7 @@ const (
 	MsgThrottle     = "throttle"
 	MsgProcessExit  = "process exit"
 	MsgConfigError  = "config error"
+	MsgGuardKill    = "guard kill" // written by softmig-guard
 )
 
 // eventKeys lists, per event, the further keys it must carry and whether
@@ -159,6 +160,7 @@ var eventKeys = map[string]struct {
 	MsgThrottle:     {dev: true, ints: []string{"throttled_ms", "sm_limit"}},
 	MsgProcessExit:  {dev: true, ints: []string{"peak", "throttled_ms"}},
 	MsgConfigError:  {strs: []string{"reason"}},
+	MsgGuardKill:    {strs: []string{"reason", "pids"}, ints: []string{"gpu", "used", "limit"}},
 }
 
 // IsEvent reports whether msg is one of the events of contract 5.
@@ -192,11 +194,9 @@ func (r *Record) CheckEvent() error {
 		}
 	}
 	if r.Msg == MsgConfigError {
-		_, p := r.Get("path")
-		_, v := r.Get("var")
-		if !p && !v {
-			return fmt.Errorf("%w %q: %w path (or var)", ErrEvent, r.Msg, ErrMissingKey)
-		}
+		// path= (a config or region file) or var= (an environment
+		// variable) only when the failure is about one: a process
+		// without libdl, say, is about neither.
 		if r.Level != LevelError {
 			return fmt.Errorf("%w %q: level=%s, want error", ErrEvent, r.Msg, r.Level)
 		}

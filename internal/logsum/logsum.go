@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/softmig/softmig/internal/logrec"
@@ -55,6 +56,8 @@ type Device struct {
 	LargestRequest int64      `json:"largest_refused,omitempty"` // bytes
 	Needed         int64      `json:"needed,omitempty"`          // most memory asked for: used + requested at a refusal
 	Kills          []Kill     `json:"oom_kills"`
+	GuardOver      int        `json:"guard_over_slice"` // processes softmig-guard killed: the job over its slice
+	GuardEscapes   int        `json:"guard_escapes"`    // processes softmig-guard killed: run around the library
 	ThrottledMS    int64      `json:"throttled_ms"`
 	Processes      int        `json:"processes"` // processes that attached to it
 	Verdict        string     `json:"verdict"`
@@ -235,6 +238,18 @@ func (b *Builder) Add(r logrec.Record, line int) {
 		t := b.proc(k.Target)
 		t.Killed = timePtr(r.Time)
 		t.addDev(r.Dev)
+	case logrec.MsgGuardKill:
+		if r.Dev == logrec.NoDev {
+			break // a GPU the job's config does not name
+		}
+		d := b.dev(r.Dev)
+		pids, _ := r.Get("pids")
+		n := len(strings.Split(pids, ","))
+		if reason, _ := r.Get("reason"); reason == "escape" {
+			d.GuardEscapes += n
+		} else {
+			d.GuardOver += n
+		}
 	case logrec.MsgThrottle:
 		d, p := b.dev(r.Dev), b.proc(r.PID)
 		p.addDev(r.Dev)
@@ -289,7 +304,7 @@ func (b *Builder) Summary() *Summary {
 		if d.MemLimit > 0 {
 			d.PeakPercent = float64(d.Peak) * 100 / float64(d.MemLimit)
 		}
-		d.Verdict = verdict(d, b.offersFor(d.MemLimit))
+		d.Verdict = guardVerdict(d) + verdict(d, b.offersFor(d.MemLimit))
 	}
 	if s.Devices == nil {
 		s.Devices = []*Device{}
@@ -320,6 +335,21 @@ func plural(n int64, one, many string) string {
 		return "1 " + one
 	}
 	return strconv.FormatInt(n, 10) + " " + many
+}
+
+// guardVerdict says what softmig-guard did on d, as the verdict's start.
+func guardVerdict(d *Device) string {
+	var v []string
+	if d.GuardEscapes > 0 {
+		v = append(v, plural(int64(d.GuardEscapes), "process", "processes")+" killed by softmig-guard for using the GPU around libsoftmig.so")
+	}
+	if d.GuardOver > 0 {
+		v = append(v, plural(int64(d.GuardOver), "process", "processes")+" killed by softmig-guard with the job over its slice")
+	}
+	if len(v) == 0 {
+		return ""
+	}
+	return strings.Join(v, ", ") + "; "
 }
 
 func verdict(d *Device, offers []Offer) string {

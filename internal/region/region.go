@@ -14,13 +14,14 @@ import (
 	"strings"
 	"syscall"
 	"unsafe"
+
+	"github.com/softmig/softmig/internal/defs"
 )
 
 // Constants of preload/region_abi.h.
 const (
 	Magic       = 0x4752534d // "MSRG" little-endian
 	Version     = 1
-	MaxDevices  = 16
 	MaxProcs    = 1024
 	InitNone    = 0
 	InitRunning = 1
@@ -44,10 +45,10 @@ type Proc struct {
 	PID       int32 // 0: slot free
 	Flags     uint32
 	StartTime uint64
-	Used      [MaxDevices]uint64
-	Ctx       [MaxDevices]uint64
-	NVML      [MaxDevices]uint64
-	Peak      [MaxDevices]uint64
+	Used      [defs.MaxDevices]uint64
+	Ctx       [defs.MaxDevices]uint64
+	NVML      [defs.MaxDevices]uint64
+	Peak      [defs.MaxDevices]uint64
 }
 
 // Layout is struct sm_region.
@@ -63,7 +64,7 @@ type Layout struct {
 	NDevs     uint32
 	NProcs    uint32
 	Reserved  [120]byte
-	Devs      [MaxDevices]Dev
+	Devs      [defs.MaxDevices]Dev
 	Procs     [MaxProcs]Proc
 }
 
@@ -123,7 +124,7 @@ func (r *Region) check() error {
 		return fmt.Errorf("%w: version %d, this tool reads version %d", ErrInvalid, l.Version, Version)
 	case l.Size != uint64(Size):
 		return fmt.Errorf("%w: size field %d, want %d", ErrInvalid, l.Size, Size)
-	case l.NDevs > MaxDevices || l.NProcs > MaxProcs:
+	case l.NDevs > defs.MaxDevices || l.NProcs > MaxProcs:
 		return fmt.Errorf("%w: %d devices, %d process slots", ErrInvalid, l.NDevs, l.NProcs)
 	}
 	return nil
@@ -166,7 +167,7 @@ func (r *Region) Devs() map[int]*Dev {
 
 // Used is the job's memory on device slot i: tracked + excess.
 func (r *Region) Used(i int) uint64 {
-	if i < 0 || i >= MaxDevices {
+	if i < 0 || i >= defs.MaxDevices {
 		return 0
 	}
 	d := &r.L.Devs[i]

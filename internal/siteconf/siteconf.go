@@ -1,29 +1,37 @@
-// Package siteconf reads the site config /etc/softmig/softmig.yaml: the
-// GPU types a node slices (shards per GPU, memory, allowed slices), the
-// slice policy and the paths softmig-conf uses. Errors name the file, the
-// line and the fix.
+// Package siteconf reads the site config /etc/softmig/softmig.yaml
+// (softmig.yaml(5)): the GPU types a node slices (shards per GPU, memory,
+// allowed slices), the slice policy and the few paths the tools run. Every
+// SoftMig tool reads it through Load, named by the same --config flag (Flag).
+//
+// Problems are of two kinds. A problem in a vital key (gpus, policy,
+// paths.scontrol, a moved run or log directory) changes the limits a job
+// gets, so it is an error: the prolog fails GPU jobs closed. A problem in
+// any other key (an unknown top-level section, an unknown or bad key under
+// paths: such as paths.nvidia_smi_real) is a warning: jobs keep their
+// slices, `softmig-conf check` still exits non-zero. Each problem names the
+// file, the line and the fix.
 package siteconf
 
 import (
 	"bytes"
 	"errors"
 	"fmt"
-	"github.com/softmig/softmig/internal/defs"
 	"io"
 	"os"
-	"path/filepath"
-	"regexp"
-	"sort"
-	"strconv"
-	"strings"
 
 	"gopkg.in/yaml.v3"
-
-	"github.com/softmig/softmig/internal/size"
 )
 
-// DefaultPath is where softmig-conf looks for the site config.
+// DefaultPath is where every tool looks for the site config.
 const DefaultPath = "/etc/softmig/softmig.yaml"
+
+// Flag is the --config flag of every SoftMig tool (embed it in the kong CLI).
+type Flag struct {
+	Config string `name:"config" default:"/etc/softmig/softmig.yaml" placeholder:"FILE" help:"Site config (see softmig.yaml(5))."`
+}
+
+// Load reads the site config named by the flag; see Load.
+func (f Flag) Load() (*Config, error) { return Load(f.Config) }
 
 // Policy values for SMLimit.
 const (
@@ -37,11 +45,17 @@ const MaxShards = 128
 // ErrInvalid is wrapped by every error about the content of a site config.
 var ErrInvalid = errors.New("invalid site config")
 
-// Config is a checked site config.
+// Config is a site config.
 type Config struct {
 	GPUs   map[string]GPU
 	Policy Policy
 	Paths  Paths
+	// Warnings are the problems in keys that do not decide a job's limits,
+	// one "file:line: what; fix" each. They never disable a GPU job.
+	Warnings []string
+	// Lines gives the line of the GPU keys ("gpus.l40s", "gpus.l40s.shards",
+	// "gpus.l40s.memory"), for messages that point back into the file.
+	Lines map[string]int
 }
 
 // GPU describes one GPU type (the Type= of gres.conf).
@@ -58,17 +72,16 @@ type Policy struct {
 	LogLevel  *int   // SOFTMIG_LOG_LEVEL; nil = not written
 }
 
-// Paths are the host paths softmig-conf uses.
+// Paths are the programs the tools run. The directories the library
+// trusts are not here: they are fixed at build time (internal/defs).
 type Paths struct {
-	RunDir    string // job configs: <RunDir>/<jobid>.conf
-	RegionDir string // shared regions: <RegionDir>/<jobid>.region
-	LogDir    string // job logs: <LogDir>/<jobid>.log
-	Scontrol  string // scontrol command
+	Scontrol      string // scontrol command (softmig-conf write)
+	NvidiaSmiReal string // the real nvidia-smi (softmig-smi); "" = its default
 }
 
 // Defaults returns the paths used where the site config leaves them out.
 func Defaults() Paths {
-	return Paths{RunDir: defs.RunDir(), RegionDir: defs.RunDir(), LogDir: defs.LogDir(), Scontrol: "scontrol"}
+	return Paths{Scontrol: "scontrol"}
 }
 
 // Allowed reports whether <type>.<d> is an allowed slice of this GPU type.
@@ -81,54 +94,23 @@ func (g GPU) Allowed(d int) bool {
 	return false
 }
 
-// The file layout, decoded with KnownFields; leaves stay nodes so that
-// every check can name its line.
-type file struct {
-	GPUs   map[string]fileGPU `yaml:"gpus"`
-	Policy filePolicy         `yaml:"policy"`
-	Paths  filePaths          `yaml:"paths"`
-}
-
-type fileGPU struct {
-	Shards       yaml.Node `yaml:"shards"`
-	Memory       yaml.Node `yaml:"memory"`
-	Denominators yaml.Node `yaml:"denominators"`
-}
-
-type filePolicy struct {
-	SMLimit   yaml.Node `yaml:"sm_limit"`
-	OOMKiller yaml.Node `yaml:"oom_killer"`
-	LogLevel  yaml.Node `yaml:"log_level"`
-}
-
-type filePaths struct {
-	RunDir    yaml.Node `yaml:"run_dir"`
-	RegionDir yaml.Node `yaml:"region_dir"`
-	LogDir    yaml.Node `yaml:"log_dir"`
-	Scontrol  yaml.Node `yaml:"scontrol"`
-}
-
-var knownKeys = map[string]string{
-	"siteconf.file":       "gpus, policy, paths",
-	"siteconf.fileGPU":    "shards, memory, denominators",
-	"siteconf.filePolicy": "sm_limit, oom_killer, log_level",
-	"siteconf.filePaths":  "run_dir, region_dir, log_dir, scontrol",
-}
-
-// Load reads and checks the site config at path.
+// Load reads the site config at path. The error joins the vital problems
+// (each wrapping ErrInvalid); warnings are in Config.Warnings. The Config
+// is returned whenever the file is YAML, even with vital problems, so that
+// a tool that needs only a sound key (softmig-smi) can go on; a tool that
+// sets limits must not use it when the error is not nil.
 func Load(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("site config %q does not exist: create it (see softmig-conf(1), or slurm/softmig.yaml in the SoftMig sources): %w", path, err)
+			return nil, fmt.Errorf("site config %q does not exist: create it (see softmig.yaml(5), or slurm/softmig.yaml in the SoftMig sources): %w", path, err)
 		}
 		return nil, err
 	}
 	return Parse(bytes.NewReader(data), path)
 }
 
-// Parse reads and checks a site config; name is used in error messages.
-// All problems found are reported, one per line, as "name:line: what; fix".
+// Parse reads a site config; name is used in messages. See Load.
 func Parse(r io.Reader, name string) (*Config, error) {
 	data, err := io.ReadAll(r)
 	if err != nil {
@@ -137,275 +119,16 @@ func Parse(r io.Reader, name string) (*Config, error) {
 	p := &parser{name: name}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, p.yamlError(err)
+		p.syntax(err)
+		return nil, errors.Join(p.errs...)
 	}
 	var f file
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&f); err != nil && !errors.Is(err, io.EOF) {
-		return nil, p.yamlError(err)
+		p.decodeErrors(err)
 	}
 	c := p.check(&f, &root)
-	if len(p.errs) > 0 {
-		return nil, errors.Join(p.errs...)
-	}
-	return c, nil
-}
-
-type parser struct {
-	name string
-	errs []error
-}
-
-func (p *parser) errorf(line int, format string, args ...any) {
-	p.errs = append(p.errs, fmt.Errorf("%w: %s:%d: %s", ErrInvalid, p.name, line, fmt.Sprintf(format, args...)))
-}
-
-var (
-	reUnknown = regexp.MustCompile(`^line (\d+): field (\S+) not found in type (\S+)$`)
-	reType    = regexp.MustCompile("^line (\\d+): cannot unmarshal !!(\\w+)(?: `(.*)`)? into (.+)$")
-	reLine    = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
-)
-
-// yamlError rewrites yaml.v3's messages as "name:line: what; fix".
-func (p *parser) yamlError(err error) error {
-	var te *yaml.TypeError
-	if errors.As(err, &te) {
-		for _, e := range te.Errors {
-			if m := reUnknown.FindStringSubmatch(e); m != nil {
-				line, _ := strconv.Atoi(m[1])
-				p.errorf(line, "unknown key %q; known keys here: %s (check the spelling and the indentation)", m[2], knownKeys[m[3]])
-			} else if m := reType.FindStringSubmatch(e); m != nil {
-				line, _ := strconv.Atoi(m[1])
-				what := "a mapping of keys"
-				if strings.HasPrefix(m[4], "map[string]siteconf.fileGPU") {
-					what = "a mapping of GPU types, e.g. \"gpus:\\n  l40s:\\n    shards: 4\""
-				}
-				found := map[string]string{"seq": "a list", "map": "a mapping", "str": "text"}[m[2]]
-				if found == "" {
-					found = "a value"
-				}
-				if m[3] != "" {
-					found += fmt.Sprintf(" %q", m[3])
-				}
-				p.errorf(line, "found %s where %s is expected", found, what)
-			} else if m := reLine.FindStringSubmatch(e); m != nil {
-				line, _ := strconv.Atoi(m[1])
-				p.errorf(line, "%s", m[2])
-			} else {
-				p.errorf(0, "%s", e)
-			}
-		}
-		return errors.Join(p.errs...)
-	}
-	if m := reLine.FindStringSubmatch(err.Error()); m != nil {
-		line, _ := strconv.Atoi(m[1])
-		p.errorf(line, "YAML syntax: %s (check the indentation: spaces only, no tabs)", m[2])
-		return errors.Join(p.errs...)
-	}
-	return fmt.Errorf("%w: %s: %w", ErrInvalid, p.name, err)
-}
-
-var reTypeName = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
-
-func (p *parser) check(f *file, root *yaml.Node) *Config {
-	c := &Config{GPUs: map[string]GPU{}, Paths: Defaults()}
-	gpusLine := 1
-	if n := lookup(root, "gpus"); n != nil {
-		gpusLine = n.Line
-	}
-	if len(f.GPUs) == 0 {
-		p.errorf(gpusLine, "no GPU types: add one under gpus:, e.g. \"gpus:\\n  l40s:\\n    shards: 4\\n    memory: 48g\"")
-	}
-	names := make([]string, 0, len(f.GPUs))
-	for name := range f.GPUs {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		line := gpusLine
-		if k := lookupKey(root, "gpus", name); k != nil {
-			line = k.Line
-		}
-		if !reTypeName.MatchString(name) {
-			p.errorf(line, "GPU type %q: use the Type= of gres.conf: letters, digits, '_' and '-' only (a '.' separates the slice, as in l40s.4)", name)
-			continue
-		}
-		c.GPUs[name] = p.gpu(name, f.GPUs[name], line)
-	}
-	c.Policy = p.policy(&f.Policy)
-	p.paths(&f.Paths, &c.Paths)
-	return c
-}
-
-func (p *parser) gpu(name string, fg fileGPU, line int) GPU {
-	var g GPU
-	key := "gpus." + name
-	if fg.Shards.Kind == 0 {
-		p.errorf(line, "%s: shards missing: add \"shards: 4\" (the Count= of Name=shard Type=%s per GPU in gres.conf)", key, name)
-	} else if n, ok := p.integer(&fg.Shards, key+".shards", 1, MaxShards); ok {
-		g.Shards = n
-	}
-	if fg.Memory.Kind != 0 {
-		n, err := size.Parse(scalar(&fg.Memory))
-		switch {
-		case fg.Memory.Kind != yaml.ScalarNode || err != nil:
-			p.errorf(fg.Memory.Line, "%s.memory: %q is not a size: write it like 48g, 46068M or 51539607552, or leave it out to ask NVML", key, scalar(&fg.Memory))
-		case n == 0:
-			p.errorf(fg.Memory.Line, "%s.memory: must be greater than 0 (or leave it out to ask NVML)", key)
-		default:
-			g.Memory = n
-		}
-	}
-	if fg.Denominators.Kind == 0 {
-		for d := 2; d <= g.Shards; d++ {
-			if g.Shards%d == 0 {
-				g.Denominators = append(g.Denominators, d)
-			}
-		}
-		return g
-	}
-	if fg.Denominators.Kind != yaml.SequenceNode {
-		p.errorf(fg.Denominators.Line, "%s.denominators: want a list such as [2, 4]", key)
-		return g
-	}
-	seen := map[int]bool{}
-	for _, dn := range fg.Denominators.Content {
-		d, ok := p.integer(dn, key+".denominators", 2, MaxShards)
-		switch {
-		case !ok:
-		case seen[d]:
-			p.errorf(dn.Line, "%s.denominators: %d given twice", key, d)
-		case g.Shards > 0 && g.Shards%d != 0:
-			p.errorf(dn.Line, "%s.denominators: %s.%d cannot be served by %d shards per GPU (1/%d of %d shards is not whole); remove %d or make shards a multiple of it", key, name, d, g.Shards, d, g.Shards, d)
-		default:
-			seen[d] = true
-			g.Denominators = append(g.Denominators, d)
-		}
-	}
-	sort.Ints(g.Denominators)
-	return g
-}
-
-func (p *parser) policy(fp *filePolicy) Policy {
-	pol := Policy{SMLimit: SMFraction}
-	if fp.SMLimit.Kind != 0 {
-		switch v := scalar(&fp.SMLimit); v {
-		case SMFraction, SMNone:
-			pol.SMLimit = v
-		default:
-			p.errorf(fp.SMLimit.Line, "policy.sm_limit: %q: use %q (SM limit = the slice's share x 100) or %q (memory limit only)", v, SMFraction, SMNone)
-		}
-	}
-	if fp.OOMKiller.Kind != 0 {
-		var b bool
-		if err := fp.OOMKiller.Decode(&b); err != nil || fp.OOMKiller.Tag != "!!bool" {
-			p.errorf(fp.OOMKiller.Line, "policy.oom_killer: %q: use true or false", scalar(&fp.OOMKiller))
-		} else {
-			pol.OOMKiller = &b
-		}
-	}
-	if fp.LogLevel.Kind != 0 {
-		if n, ok := p.integer(&fp.LogLevel, "policy.log_level", 0, 4); ok {
-			pol.LogLevel = &n
-		}
-	}
-	return pol
-}
-
-func (p *parser) paths(fp *filePaths, out *Paths) {
-	for _, e := range []struct {
-		n   *yaml.Node
-		key string
-		dst *string
-	}{
-		{&fp.RunDir, "paths.run_dir", &out.RunDir},
-		{&fp.RegionDir, "paths.region_dir", &out.RegionDir},
-		{&fp.LogDir, "paths.log_dir", &out.LogDir},
-	} {
-		if e.n.Kind == 0 {
-			continue
-		}
-		v := scalar(e.n)
-		if !filepath.IsAbs(v) || filepath.Clean(v) != v {
-			p.errorf(e.n.Line, "%s: %q is not a clean absolute path, e.g. /var/run/softmig", e.key, v)
-			continue
-		}
-		*e.dst = v
-	}
-	if fp.RegionDir.Kind == 0 {
-		out.RegionDir = out.RunDir
-	}
-	if fp.Scontrol.Kind != 0 {
-		v := scalar(&fp.Scontrol)
-		if v == "" || (strings.Contains(v, "/") && !filepath.IsAbs(v)) {
-			p.errorf(fp.Scontrol.Line, "paths.scontrol: %q: give a command name (scontrol) or an absolute path", v)
-		} else {
-			out.Scontrol = v
-		}
-	}
-}
-
-func (p *parser) integer(n *yaml.Node, key string, lo, hi int) (int, bool) {
-	v, err := strconv.Atoi(scalar(n))
-	if n.Kind != yaml.ScalarNode || err != nil || v < lo || v > hi {
-		p.errorf(n.Line, "%s: %q is not a whole number from %d to %d", key, scalar(n), lo, hi)
-		return 0, false
-	}
-	return v, true
-}
-
-func scalar(n *yaml.Node) string {
-	if n.Kind == yaml.ScalarNode {
-		return n.Value
-	}
-	return fmt.Sprintf("<%s>", kindName(n.Kind))
-}
-
-func kindName(k yaml.Kind) string {
-	switch k {
-	case yaml.MappingNode:
-		return "mapping"
-	case yaml.SequenceNode:
-		return "list"
-	}
-	return "value"
-}
-
-// lookup returns the value node at a path of mapping keys below the document.
-func lookup(root *yaml.Node, keys ...string) *yaml.Node {
-	n := root
-	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
-		n = n.Content[0]
-	}
-	for _, k := range keys {
-		if n.Kind != yaml.MappingNode {
-			return nil
-		}
-		var next *yaml.Node
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			if n.Content[i].Value == k {
-				next = n.Content[i+1]
-			}
-		}
-		if next == nil {
-			return nil
-		}
-		n = next
-	}
-	return n
-}
-
-// lookupKey returns the key node named key in the mapping at parent.
-func lookupKey(root *yaml.Node, parent, key string) *yaml.Node {
-	m := lookup(root, parent)
-	if m == nil || m.Kind != yaml.MappingNode {
-		return nil
-	}
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		if m.Content[i].Value == key {
-			return m.Content[i]
-		}
-	}
-	return nil
+	c.Warnings = p.warnings
+	return c, errors.Join(p.errs...)
 }

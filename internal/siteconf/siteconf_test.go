@@ -27,9 +27,8 @@ policy:
   oom_killer: true
   log_level: 2
 paths:
-  run_dir: /run/sm
-  log_dir: /tmp/log
   scontrol: /opt/slurm/bin/scontrol
+  nvidia_smi_real: /usr/bin/nvidia-smi.real
 `
 	c, err := Parse(strings.NewReader(in), "softmig.yaml")
 	if err != nil {
@@ -43,7 +42,9 @@ paths:
 			"a100": {Shards: 6, Memory: 80 << 30, Denominators: []int{2, 3, 6}},
 		},
 		Policy: Policy{SMLimit: SMNone, OOMKiller: &tr, LogLevel: &two},
-		Paths:  Paths{RunDir: "/run/sm", RegionDir: "/run/sm", LogDir: "/tmp/log", Scontrol: "/opt/slurm/bin/scontrol"},
+		Paths:  Paths{Scontrol: "/opt/slurm/bin/scontrol", NvidiaSmiReal: "/usr/bin/nvidia-smi.real"},
+		Lines: map[string]int{"gpus.l40s": 3, "gpus.l40s.shards": 4, "gpus.l40s.memory": 5, "gpus.h100": 6, "gpus.h100.shards": 7,
+			"gpus.a100": 9, "gpus.a100.shards": 10, "gpus.a100.memory": 11},
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("Parse =\n%+v\nwant\n%+v", c, want)
@@ -61,15 +62,56 @@ func TestParseDefaults(t *testing.T) {
 	if c.Policy.SMLimit != SMFraction || c.Policy.OOMKiller != nil || c.Policy.LogLevel != nil {
 		t.Errorf("policy defaults = %+v", c.Policy)
 	}
-	if c.Paths != Defaults() {
-		t.Errorf("paths = %+v, want %+v", c.Paths, Defaults())
+	if c.Paths != Defaults() || len(c.Warnings) != 0 {
+		t.Errorf("paths = %+v, warnings %q; want %+v and none", c.Paths, c.Warnings, Defaults())
 	}
 	if g := c.GPUs["l40s"]; g.Memory != 0 || len(g.Denominators) != 0 {
 		t.Errorf("gpu = %+v, want no memory and no slices", g)
 	}
-	c, err = Parse(strings.NewReader("gpus:\n  x:\n    shards: 2\npaths:\n  region_dir: /r\n"), "x")
-	if err != nil || c.Paths.RegionDir != "/r" || c.Paths.RunDir != defs.RunDir() {
-		t.Fatalf("region_dir alone: %+v, %v", c, err)
+}
+
+// The directories the library trusts are fixed at build time: a site
+// config naming another one is refused (vital), naming the same one is
+// only redundant (a warning).
+func TestBuiltInDirectories(t *testing.T) {
+	const ok = "gpus:\n  l40s:\n    shards: 4\n"
+	for _, tc := range []struct{ key, dir, make string }{
+		{"run_dir", defs.RunDir(), "RUNDIR"},
+		{"region_dir", defs.RunDir(), "RUNDIR"},
+		{"log_dir", defs.LogDir(), "LOGDIR"},
+	} {
+		c, err := Parse(strings.NewReader(ok+"paths:\n  "+tc.key+": /srv/softmig\n"), "x.yaml")
+		want := "x.yaml:5: paths." + tc.key + ": \"/srv/softmig\": this directory is set at build time (" + tc.dir + " here)"
+		if err == nil || !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "make "+tc.make+"=/srv/softmig") {
+			t.Errorf("paths.%s moved: %v; want an error containing %q", tc.key, err, want)
+		}
+		c, err = Parse(strings.NewReader(ok+"paths:\n  "+tc.key+": "+tc.dir+"\n"), "x.yaml")
+		if err != nil || len(c.Warnings) != 1 || !strings.Contains(c.Warnings[0], "x.yaml:5: paths."+tc.key+": "+tc.dir+" is the built-in directory") {
+			t.Errorf("paths.%s at the built-in directory: %v, warnings %q; want one warning", tc.key, err, c.Warnings)
+		}
+	}
+}
+
+// A mistake in a key that does not decide limits is a warning: the config
+// is usable and the other keys are read.
+func TestWarnings(t *testing.T) {
+	const ok = "gpus:\n  l40s:\n    shards: 4\n"
+	for _, tc := range []struct{ name, in, want string }{
+		{"unknown section", ok + "monitoring:\n  port: 9\n", `x.yaml:4: unknown key "monitoring", ignored; known keys here: gpus, policy, paths`},
+		{"unknown path", ok + "paths:\n  nvidia_smi: /usr/bin/nvidia-smi.real\n", `x.yaml:5: unknown key "nvidia_smi", ignored; known keys here: scontrol, nvidia_smi_real`},
+		{"old smi key", ok + "paths:\n  config_dir: /run/softmig\n", `x.yaml:5: unknown key "config_dir"`},
+		{"relative nvidia_smi_real", ok + "paths:\n  nvidia_smi_real: nvidia-smi.real\n", `x.yaml:5: paths.nvidia_smi_real: "nvidia-smi.real" is not a clean absolute path`},
+		{"paths scalar", ok + "paths: /x\n", `x.yaml:4: found text "/x" where a mapping of keys is expected`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Parse(strings.NewReader(tc.in), "x.yaml")
+			if err != nil || c == nil || c.GPUs["l40s"].Shards != 4 {
+				t.Fatalf("Parse(%q) = %+v, %v; want a usable config", tc.in, c, err)
+			}
+			if len(c.Warnings) != 1 || !strings.Contains(c.Warnings[0], tc.want) {
+				t.Fatalf("warnings %q; want one containing %q", c.Warnings, tc.want)
+			}
+		})
 	}
 }
 
@@ -81,10 +123,8 @@ func TestParseErrors(t *testing.T) {
 		{"no gpus", "policy:\n  sm_limit: none\n", "no GPU types"},
 		{"gpus empty", "gpus: {}\n", "x.yaml:1: no GPU types"},
 		{"gpus list", "gpus:\n  - l40s\n", "x.yaml:2: found a list where a mapping of GPU types"},
-		{"top typo", ok + "polcy:\n  sm_limit: none\n", `x.yaml:4: unknown key "polcy"; known keys here: gpus, policy, paths`},
 		{"gpu typo", "gpus:\n  l40s:\n    shard: 4\n", `x.yaml:3: unknown key "shard"; known keys here: shards, memory, denominators`},
 		{"policy typo", ok + "policy:\n  smlimit: none\n", `x.yaml:5: unknown key "smlimit"`},
-		{"paths typo", ok + "paths:\n  rundir: /x\n", `x.yaml:5: unknown key "rundir"`},
 		{"tab", "gpus:\n\tl40s:\n", "x.yaml:2: YAML syntax"},
 		{"shards missing", "gpus:\n  l40s:\n    memory: 48g\n", "x.yaml:2: gpus.l40s: shards missing"},
 		{"shards zero", "gpus:\n  l40s:\n    shards: 0\n", "x.yaml:3: gpus.l40s.shards: \"0\" is not a whole number from 1 to 128"},
@@ -103,7 +143,7 @@ func TestParseErrors(t *testing.T) {
 		{"sm_limit", ok + "policy:\n  sm_limit: half\n", "x.yaml:5: policy.sm_limit: \"half\": use \"fraction\""},
 		{"oom_killer", ok + "policy:\n  oom_killer: yes\n", "x.yaml:5: policy.oom_killer: \"yes\": use true or false"},
 		{"log_level", ok + "policy:\n  log_level: 9\n", "x.yaml:5: policy.log_level: \"9\" is not a whole number from 0 to 4"},
-		{"run_dir relative", ok + "paths:\n  run_dir: run/softmig\n", "x.yaml:5: paths.run_dir: \"run/softmig\" is not a clean absolute path"},
+		{"run_dir relative", ok + "paths:\n  run_dir: run/softmig\n", "x.yaml:5: paths.run_dir: \"run/softmig\": this directory is set at build time"},
 		{"log_dir unclean", ok + "paths:\n  log_dir: /var/log/../x\n", "x.yaml:5: paths.log_dir"},
 		{"scontrol relative", ok + "paths:\n  scontrol: bin/scontrol\n", "x.yaml:5: paths.scontrol"},
 		{"policy scalar", ok + "policy: none\n", "x.yaml:4: found text \"none\" where a mapping of keys is expected"},
@@ -131,15 +171,15 @@ func TestLoad(t *testing.T) {
 	}
 	p := filepath.Join(dir, "softmig.yaml")
 	os.WriteFile(p, []byte("gpus:\n  l40s:\n    shards: 4\n"), 0o644)
-	if c, err := Load(p); err != nil || c.GPUs["l40s"].Shards != 4 {
+	if c, err := Load(p); err != nil || c.GPUs["l40s"].Shards != 4 || len(c.Warnings) != 0 {
 		t.Fatalf("Load = %+v, %v", c, err)
 	}
 	// The examples shipped in slurm/ are valid.
 	examples, _ := filepath.Glob("../../slurm/*softmig*.yaml")
 	more, _ := filepath.Glob("../../slurm/examples/*/softmig.yaml")
 	for _, ex := range append(examples, more...) {
-		if _, err := Load(ex); err != nil {
-			t.Errorf("example %s: %v", ex, err)
+		if c, err := Load(ex); err != nil || len(c.Warnings) != 0 {
+			t.Errorf("example %s: %v, warnings %q", ex, err, c.Warnings)
 		}
 	}
 }

@@ -39,7 +39,7 @@ type Cluster struct {
 	Dir          string // everything lives below: etc/, state/, log/, run/, out/
 	ConfDir      string
 	SiteConfig   string // path of softmig.yaml (tests may rewrite it)
-	LogDir       string // SoftMig job logs (SOFTMIG_LOG_DIR of the prolog)
+	LogDir       string // SoftMig job logs: the built-in directory, as RunDir
 	Out          string // world-writable output directory for jobs
 	Node         string
 	Env          []string // environment for Slurm clients (SLURM_CONF)
@@ -73,7 +73,7 @@ func Start(o Options) (c *Cluster, skip string, err error) {
 	}
 	host, _ := os.Hostname()
 	c = &Cluster{Dir: dir, ConfDir: filepath.Join(dir, "etc"), Out: filepath.Join(dir, "out"),
-		LogDir: filepath.Join(dir, "log", "softmig"), Node: strings.SplitN(host, ".", 2)[0]}
+		LogDir: defs.LogDir(), Node: strings.SplitN(host, ".", 2)[0]}
 	c.SiteConfig = filepath.Join(c.ConfDir, "softmig.yaml")
 	c.Env = append(os.Environ(), "SLURM_CONF="+filepath.Join(c.ConfDir, "slurm.conf"))
 	defer func() {
@@ -117,14 +117,19 @@ func Start(o Options) (c *Cluster, skip string, err error) {
 }
 
 func (c *Cluster) setup(o Options) error {
-	for _, d := range []string{"etc", "state/ctld", "state/d", "log/softmig", "run", "out", "user"} {
+	for _, d := range []string{"etc", "state/ctld", "state/d", "run", "out", "user"} {
 		if err := os.MkdirAll(filepath.Join(c.Dir, d), 0o755); err != nil {
 			return err
 		}
 	}
 	os.Chmod(c.Dir, 0o755)
 	os.Chmod(c.Out, 0o1777)
-	os.Chmod(c.LogDir, 0o755) // as softmig-install makes it: the prolog creates each job's log
+	// The built-in log directory, as softmig-install makes it (0755
+	// root:root): the prolog creates each job's log, no user can add one.
+	if err := os.Mkdir(c.LogDir, 0o755); err != nil && !os.IsExist(err) {
+		return err
+	}
+	os.Chmod(c.LogDir, 0o755)
 	if _, err := os.Stat("/dev/nvidia0"); err != nil {
 		// A fake GPU: open() gives ENXIO, enough for Slurm's device cgroup.
 		if err := syscall.Mknod("/dev/nvidia0", syscall.S_IFCHR|0o666, 195<<8); err != nil {
@@ -145,10 +150,19 @@ func (c *Cluster) setup(o Options) error {
 		"cgroup.conf":  "CgroupPlugin=autodetect\nCgroupMountpoint=/sys/fs/cgroup\nConstrainCores=yes\nConstrainRAMSpace=yes\nConstrainDevices=yes\n",
 		"softmig.yaml": o.SiteConfig,
 	}
-	env := fmt.Sprintf("SOFTMIG_CONF=%s SOFTMIG_SITE_CONFIG=%s SOFTMIG_LOG_DIR=%s", o.SoftmigBin, c.SiteConfig, c.LogDir)
+	env := fmt.Sprintf("SOFTMIG_CONF=%s SOFTMIG_SITE_CONFIG=%s", o.SoftmigBin, c.SiteConfig)
 	for _, s := range []string{"prolog", "epilog"} {
 		files[s+".sh"] = fmt.Sprintf("#!/bin/sh\n# test wrapper: slurmd passes no environment of its own\n%s exec %s \"$@\"\n", env, filepath.Join(o.Repo, "slurm", s+".sh"))
 	}
+	// The lua table of GPU types comes from the site config, as on a node.
+	if err := os.WriteFile(c.SiteConfig, []byte(o.SiteConfig), 0o644); err != nil {
+		return err
+	}
+	types, err := exec.Command(o.SoftmigBin, "--config", c.SiteConfig, "gres-lua").Output()
+	if err != nil {
+		return fmt.Errorf("softmig-conf gres-lua: %w", err)
+	}
+	files["softmig_types.lua"] = string(types)
 	for _, l := range []string{"job_submit.lua", "cli_filter.lua", "softmig_gres.lua"} {
 		b, err := os.ReadFile(filepath.Join(o.Repo, "slurm", l))
 		if err != nil {

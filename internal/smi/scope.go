@@ -3,6 +3,7 @@ package smi
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -10,6 +11,7 @@ import (
 	"syscall"
 
 	"github.com/softmig/softmig/internal/job"
+	"github.com/softmig/softmig/internal/jobconf"
 	"github.com/softmig/softmig/internal/region"
 )
 
@@ -18,7 +20,7 @@ import (
 type Scope struct {
 	InSlice    bool   // a job's or an environment's slice applies
 	JobID      string // "" outside a job
-	Limits     *Limits
+	Limits     *jobconf.Config
 	ConfigPath string // the job config read, "" if none
 	Region     *region.Region
 	// Visible is CUDA_VISIBLE_DEVICES split at commas; nil when unset.
@@ -32,7 +34,7 @@ type Scope struct {
 // Env is the host the scope is resolved on; tests pass their own.
 type Env struct {
 	ProcRoot  string                      // "/proc"
-	ConfDir   string                      // "/var/run/softmig"
+	ConfDir   string                      // defs.RunDir()
 	LookupEnv func(string) (string, bool) // os.LookupEnv
 	UID       int
 }
@@ -56,22 +58,24 @@ func ResolveScope(e Env) (*Scope, error) {
 			s.Visible = []string{}
 		}
 	}
-	env, envSet, envErr := limitsFromEnv(e.getenv)
+	env, envSet, envErr := jobconf.FromEnv(e.getenv)
 	if inJob {
 		s.InSlice, s.JobID = true, id
 		path := filepath.Join(e.ConfDir, id+".conf")
-		cfg, err := LoadConfig(path)
+		cfg, err := jobconf.Load(path)
 		switch {
-		case errors.Is(err, ErrNoConfig):
+		case errors.Is(err, fs.ErrNotExist):
 			if envErr != nil {
 				return nil, &ConfigError{"environment", envErr.Error()}
 			}
 			s.Limits = env
 		case err != nil:
-			return nil, err
+			return nil, &ConfigError{path, err.Error()}
+		case cfg.Disabled != "":
+			return nil, &ConfigError{path, cfg.Disabled}
 		default:
 			s.ConfigPath = path
-			s.Limits = tighten(cfg, env)
+			s.Limits = jobconf.Tighten(cfg, env)
 		}
 	} else {
 		if envErr != nil {
@@ -83,6 +87,16 @@ func ResolveScope(e Env) (*Scope, error) {
 		s.Region = openRegion(s, e)
 	}
 	return s, nil
+}
+
+// ConfigError is an unsafe, unparsable or disabled job config, or a bad
+// limit in the environment: the job gets no GPU and softmig-smi shows nothing.
+type ConfigError struct {
+	Path, Reason string
+}
+
+func (e *ConfigError) Error() string {
+	return "GPU disabled for this process: " + e.Path + ": " + e.Reason + "; contact your cluster administrators"
 }
 
 // openRegion opens the job's region where contract 4 puts it; any problem
@@ -188,7 +202,7 @@ func (s *Scope) Apply(sys *System) {
 	}
 	for _, d := range sys.Devices {
 		ord := s.Ordinal(d, sys.Devices)
-		si := &SliceInfo{Ordinal: ord, Limit: s.Limits.MemFor(ord), SMLimit: s.Limits.SMFor(ord)}
+		si := &SliceInfo{Ordinal: ord, Limit: s.Limits.MemoryFor(ord), SMLimit: s.Limits.SMFor(ord)}
 		d.Slice = si
 		var procs []Process
 		var sum uint64

@@ -13,6 +13,7 @@ import (
 	"syscall"
 
 	"github.com/softmig/softmig/internal/job"
+	"github.com/softmig/softmig/internal/jobconf"
 	"github.com/softmig/softmig/internal/region"
 )
 
@@ -29,7 +30,7 @@ type SliceRow struct {
 
 var confName = regexp.MustCompile(`^([0-9]+(_[0-9]+)?)\.conf$`)
 
-// Slices reads every job config in dir (/var/run/softmig) with its region
+// Slices reads every job config in dir (defs.RunDir()) with its region
 // and matches the jobs to sys's devices and processes. Problems with one
 // job (an unsafe config, say) are returned as warnings; that job is skipped.
 func Slices(sys *System, dir, procRoot string) (rows []SliceRow, warnings []error) {
@@ -58,9 +59,13 @@ func Slices(sys *System, dir, procRoot string) (rows []SliceRow, warnings []erro
 			continue
 		}
 		id := m[1]
-		cfg, err := LoadConfig(filepath.Join(dir, e.Name()))
+		cfg, err := jobconf.Load(filepath.Join(dir, e.Name()))
 		if err != nil {
-			warnings = append(warnings, err)
+			warnings = append(warnings, &ConfigError{filepath.Join(dir, e.Name()), err.Error()})
+			continue
+		}
+		if cfg.Disabled != "" {
+			warnings = append(warnings, &ConfigError{filepath.Join(dir, e.Name()), cfg.Disabled})
 			continue
 		}
 		rpath := cfg.Region
@@ -99,7 +104,7 @@ func jobLess(a, b string) bool {
 	return a < b
 }
 
-func jobRows(sys *System, id string, cfg *Limits, reg *region.Region, owner map[uint32]string, procRoot string) []SliceRow {
+func jobRows(sys *System, id string, cfg *jobconf.Config, reg *region.Region, owner map[uint32]string, procRoot string) []SliceRow {
 	name := "-"
 	uid := -1
 	if reg != nil {
@@ -132,7 +137,7 @@ func jobRows(sys *System, id string, cfg *Limits, reg *region.Region, owner map[
 		if ord < 0 {
 			ord = soleOrdinal(cfg)
 		}
-		r.Limit, r.SMLimit = cfg.MemFor(ord), cfg.SMFor(ord)
+		r.Limit, r.SMLimit = cfg.MemoryFor(ord), cfg.SMFor(ord)
 		if slot >= 0 {
 			r.Used = reg.Used(slot)
 		}
@@ -149,7 +154,7 @@ func jobRows(sys *System, id string, cfg *Limits, reg *region.Region, owner map[
 	}
 	if len(rows) == 0 {
 		ord := soleOrdinal(cfg)
-		rows = append(rows, SliceRow{GPU: NA, Job: id, Limit: cfg.MemFor(ord), SMLimit: cfg.SMFor(ord), SMUsed: NA})
+		rows = append(rows, SliceRow{GPU: NA, Job: id, Limit: cfg.MemoryFor(ord), SMLimit: cfg.SMFor(ord), SMUsed: NA})
 	}
 	if uid >= 0 {
 		name = userName(uid)
@@ -162,9 +167,9 @@ func jobRows(sys *System, id string, cfg *Limits, reg *region.Region, owner map[
 
 // soleOrdinal is the only per-device key's ordinal when the config has
 // no all-device memory limit, else NA.
-func soleOrdinal(cfg *Limits) int {
-	if cfg.Mem == 0 && len(cfg.MemDev) == 1 {
-		for k := range cfg.MemDev {
+func soleOrdinal(cfg *jobconf.Config) int {
+	if cfg.MemoryLimit == 0 && len(cfg.DeviceMemoryLimit) == 1 {
+		for k := range cfg.DeviceMemoryLimit {
 			return k
 		}
 	}

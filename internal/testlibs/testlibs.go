@@ -9,11 +9,20 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/softmig/softmig/internal/defs"
 )
 
-// Good is a passive library that answers softmig_version() with version.
+// Good is a passive library that answers softmig_version() with version
+// and was built with the tools' facts (BuildInfo).
 func Good(version string) string {
-	return `const char *softmig_version(void) { return "` + version + `"; }` + "\n"
+	return `const char *softmig_version(void) { return "` + version + `"; }` + "\n" + BuildInfo(defs.Facts())
+}
+
+// BuildInfo defines softmig_build_info, the facts a library was built with
+// (preload/version.c), as facts (see defs.Facts).
+func BuildInfo(facts string) string {
+	return `const char softmig_build_info[] = "version=test ` + facts + `";` + "\n"
 }
 
 // Crashing is a library whose constructor writes through a NULL pointer:

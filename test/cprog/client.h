@@ -24,6 +24,7 @@
  *   ctxcreate / ctxdestroy    a created context on the current device
  *   sleep MS         sleeps
  *   fork             forks a child that exits at once (fork=OK)
+ *   gate PATH        waits until PATH exists (processes that start together)
  *   ready            prints "ready" and flushes (for tests that wait)
  *   hold             waits until stdin reaches EOF
  * SIZE takes k/m/g suffixes (binary).
@@ -301,6 +302,11 @@ static int run_commands(const struct cu *cu, int argc, char **argv)
 				printf("fork=ERR\n");
 			else
 				printf("fork=OK\n");
+		} else if (!strcmp(c, "gate")) {
+			struct timespec ts = { 0, 200000 };
+			i++;
+			while (access(a1, F_OK) != 0)
+				nanosleep(&ts, NULL);
 		} else if (!strcmp(c, "ready")) {
 			printf("ready\n");
 			fflush(stdout);

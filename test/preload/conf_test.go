@@ -2,12 +2,14 @@ package preloadtest
 
 import (
 	"fmt"
-	"github.com/softmig/softmig/internal/defs"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/softmig/softmig/internal/defs"
+	"github.com/softmig/softmig/internal/logrec"
 )
 
 var confDir = defs.RunDir()
@@ -128,8 +130,19 @@ func TestUnsafeConfigFailsClosed(t *testing.T) {
 			if c.setup != nil {
 				c.setup(path)
 			}
-			lines, stderr := r.runIn(wrap, []string{"CUDA_DEVICE_MEMORY_LIMIT=1g"}, "cuclient", "dev", "0")
+			logFile := filepath.Join(r.dir, strings.ReplaceAll(c.name, " ", "_")+".log")
+			lines, stderr := r.runIn(wrap, []string{"CUDA_DEVICE_MEMORY_LIMIT=1g", "SOFTMIG_LOG_FILE=" + logFile}, "cuclient", "dev", "0")
 			want(t, "client", lines, "init=ERR 800")
+			// The job's log says it too, as softmig-log summary reads it.
+			recs, skipped, err := logrec.ReadFile(logFile)
+			if err != nil || len(skipped) != 0 || len(recs) == 0 {
+				t.Fatalf("log %s: %d records, skipped %v, %v", logFile, len(recs), skipped, err)
+			}
+			if rec := recs[0]; rec.Msg != logrec.MsgConfigError || rec.CheckEvent() != nil {
+				t.Fatalf("first record %+v (%v), want a config error", rec, rec.CheckEvent())
+			} else if p, _ := rec.Get("path"); p != path {
+				t.Fatalf("config error path=%q, want %s", p, path)
+			}
 			if !strings.HasPrefix(stderr, "softmig: GPU disabled for this process: ") ||
 				!strings.Contains(stderr, c.reason) || strings.Count(stderr, "\n") != 1 {
 				t.Fatalf("stderr %q: want one line naming %q", stderr, c.reason)
@@ -155,5 +168,28 @@ func TestNonJobProcessIsUntouchedBySomeoneElsesConfig(t *testing.T) {
 	lines, _ = r.run(nil, "cuclient", "dev", "0", "info")
 	if total, _ := totalFree(t, lines[1]); total != 48*GiB {
 		t.Fatalf("no job: total %d, want the whole GPU", total)
+	}
+}
+
+// Without a config, a malformed limit in the environment fails closed, and
+// the job's log names the variable (var=), as softmig-log summary reads it.
+func TestBadEnvironmentIsLoggedWithItsVariable(t *testing.T) {
+	r := newRig(t)
+	logFile := filepath.Join(r.dir, "env.log")
+	lines, stderr := r.run([]string{"CUDA_DEVICE_SM_LIMIT=lots", "SOFTMIG_LOG_FILE=" + logFile}, "cuclient", "dev", "0")
+	want(t, "client", lines, "init=ERR 800")
+	if !strings.Contains(stderr, "CUDA_DEVICE_SM_LIMIT") {
+		t.Fatalf("stderr %q does not name the variable", stderr)
+	}
+	recs, skipped, err := logrec.ReadFile(logFile)
+	if err != nil || len(skipped) != 0 || len(recs) == 0 {
+		t.Fatalf("log: %d records, skipped %v, %v", len(recs), skipped, err)
+	}
+	rec := recs[0]
+	if v, _ := rec.Get("var"); rec.Msg != logrec.MsgConfigError || v != "CUDA_DEVICE_SM_LIMIT" || rec.CheckEvent() != nil {
+		t.Fatalf("first record %+v, want a config error with var=CUDA_DEVICE_SM_LIMIT", rec)
+	}
+	if _, ok := rec.Get("path"); ok {
+		t.Errorf("config error %+v names a path: the failure is about the variable", rec)
 	}
 }

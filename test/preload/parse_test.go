@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/softmig/softmig/internal/testutil"
+	"github.com/softmig/softmig/internal/testvec"
 )
 
 func unit(t *testing.T, cmd, text string) string {
@@ -46,44 +47,60 @@ func TestSizeVectors(t *testing.T) {
 	}
 }
 
-func TestConfigParser(t *testing.T) {
-	cases := []struct{ in, want string }{
-		{"CUDA_DEVICE_MEMORY_LIMIT=12g\nCUDA_DEVICE_SM_LIMIT=25\n",
-			"ok mem0=12884901888 mem1=12884901888 sm0=25 sm1=25 oom=0 log=0 region="},
-		{"# c\n\n  CUDA_DEVICE_MEMORY_LIMIT = 12288M \nCUDA_DEVICE_MEMORY_LIMIT_1=1g\nCUDA_DEVICE_SM_LIMIT_1=100\nACTIVE_OOM_KILLER=1\nSOFTMIG_LOG_LEVEL=2\nSOFTMIG_REGION=/var/run/softmig/7.region",
-			"ok mem0=12884901888 mem1=1073741824 sm0=0 sm1=0 oom=1 log=2 region=/var/run/softmig/7.region"},
-		{"CUDA_DEVICE_MEMORY_LIMIT=12g\nCUDA_DEVICE_MEMORY_LIMIT=12g\n", "error: line 2: CUDA_DEVICE_MEMORY_LIMIT=12g: given twice"},
-		{"CUDA_DEVICE_MEMORY_LIMIT=0\n", "error: line 1: CUDA_DEVICE_MEMORY_LIMIT=0: not a size above zero (examples: 12g, 12288M, 512k)"},
-		{"CUDA_DEVICE_SM_LIMIT=101\n", "error: line 1: CUDA_DEVICE_SM_LIMIT=101: not a percentage 0-100"},
-		{"CUDA_DEVICE_MEMORY_LIMIT_16=1g\n", `error: line 1: unknown key "CUDA_DEVICE_MEMORY_LIMIT_16"`},
-		{"CUDA_DEVICE_MEMORY_LIMIT_01=1g\n", `error: line 1: unknown key "CUDA_DEVICE_MEMORY_LIMIT_01"`},
-		{"ACTIVE_OOM_KILLER=yes\n", "error: line 1: ACTIVE_OOM_KILLER=yes: must be 0 or 1"},
-		{"SOFTMIG_REGION=relative/path\n", "error: line 1: SOFTMIG_REGION=relative/path: must be an absolute path without /../"},
-		{"just words\n", "error: line 1: expected KEY=VALUE"},
-		{"SOFTMIG_DISABLED=no slice for you\n", "error: no slice for you"},
-		{"CUDA_DEVICE_MEMORY_LIMIT=1g\x00\n", "error: line 1: contains a NUL byte"},
-	}
-	for _, c := range cases {
-		if got := unit(t, "conf", c.in); got != c.want {
-			t.Errorf("parse %q:\n got  %s\n want %s", c.in, got, c.want)
+// The library's config checks and parser give every job-config vector its
+// verdict and values (internal/jobconf's TestVectors reads the same lines).
+func TestConfVectors(t *testing.T) {
+	testutil.Build(t, "cprogs")
+	unit := testutil.Path(t, "build/test/unit")
+	for _, c := range testvec.ConfCases(t) {
+		dir, name := c.Lay(t)
+		out, err := exec.Command(unit, "conf", dir, name).Output()
+		if err != nil {
+			t.Fatalf("%s: unit conf: %v", c.Line, err)
+		}
+		if msg := c.Check(strings.TrimRight(string(out), "\n")); msg != "" {
+			t.Error(msg)
 		}
 	}
 }
 
-func TestJobFromCgroup(t *testing.T) {
-	// /proc/self/cgroup of a batch job under Slurm 22.05, cgroup v1.
-	sample := "9:name=systemd:/\n8:pids:/\n6:freezer:/slurm_vm/uid_0/job_1/step_batch\n" +
-		"5:devices:/slurm_vm/uid_0/job_1/step_batch/task_0\n4:memory:/slurm_vm/uid_0/job_1/step_batch/task_0\n0::/\n"
-	cases := []struct{ in, want string }{
-		{sample, "job=1"},
-		{"0::/system.slice/slurmstepd.scope/job_42/step_0/user/task_0\n", "job=42"},
-		{"4:memory:/process_api/a2661a3dcc30f5a8\n0::/\n", "job="},
-		{"0::/user.slice/job_abc/x\n", "job="},
-		{"0::/job_123456789012345678901234567890123/\n", "job="},
+// The library finds the job of every cgroup vector, and accepts exactly the
+// SLURM_JOB_ID vectors marked yes (internal/job reads the same lines).
+func TestCgroupVectors(t *testing.T) {
+	for _, file := range []string{testvec.CgroupFile, testvec.JobIDFile} {
+		cases := testvec.JobCases(t, file)
+		data, err := os.ReadFile(testutil.Path(t, file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd := map[string]string{testvec.CgroupFile: "cgroup", testvec.JobIDFile: "jobid"}[file]
+		got := strings.Split(unit(t, cmd, string(data)), "\n")
+		if len(got) != len(cases) {
+			t.Fatalf("%s: unit %s answered %d lines for %d vectors", file, cmd, len(got), len(cases))
+		}
+		for i, c := range cases {
+			if got[i] != c.Want {
+				t.Errorf("%s: library says %s for %q, want %s", c.Line, got[i], c.In, c.Want)
+			}
+		}
 	}
-	for _, c := range cases {
-		if got := unit(t, "cgroup", c.in); got != c.want {
-			t.Errorf("cgroup %q: got %s, want %s", c.in, got, c.want)
+}
+
+// The library's log encoder writes every vector's line byte for byte
+// (internal/logrec's TestVectors holds the Go encoder to the same lines).
+func TestLogVectors(t *testing.T) {
+	cases := testvec.LogCases(t)
+	data, err := os.ReadFile(testutil.Path(t, testvec.LogFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Split(unit(t, "log", string(data)), "\n")
+	if len(got) != len(cases) {
+		t.Fatalf("unit log answered %d lines for %d vectors", len(got), len(cases))
+	}
+	for i, c := range cases {
+		if got[i] != c.Want {
+			t.Errorf("%s: the library writes\n %s\nwant\n %s", c.Line, got[i], c.Want)
 		}
 	}
 }

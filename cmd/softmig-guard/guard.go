@@ -1,0 +1,286 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"sort"
+	"time"
+
+	"github.com/softmig/softmig/internal/defs"
+	"github.com/softmig/softmig/internal/size"
+)
+
+type options struct {
+	interval, grace, mapsEvery time.Duration
+	margin                     uint64
+	marginPct                  float64
+	library                    string
+	once, dryRun               bool
+	procRoot                   string
+}
+
+// Reasons of a guard kill (the reason key of the event).
+const (
+	reasonOver   = "over_slice"
+	reasonEscape = "escape"
+)
+
+// watchKey is one condition being timed: a job over its slice on a GPU
+// (pid 0), or one escaped process.
+type watchKey struct {
+	job string
+	gpu int
+	pid int
+}
+
+// verdict is a condition that lasted the grace period: who to kill and why.
+type verdict struct {
+	watchKey
+	reason      string
+	dev         int // the job's CUDA ordinal of the GPU, or logrec.NoDev
+	used, limit uint64
+	pids        []int
+	facts       map[int]procFacts
+	cause       string
+	since       time.Time
+}
+
+type mapsEntry struct {
+	start string
+	m     mapped
+	at    time.Time
+}
+
+type guard struct {
+	opts    options
+	log     *logger
+	open    func() (gpuReader, error)
+	gpus    gpuReader
+	lib     libID
+	runDir  string
+	logDir  string
+	since   map[watchKey]time.Time
+	maps    map[int]mapsEntry
+	killed  map[int]string // pid -> start time of processes already killed
+	notify  *notifier
+	rounds  uint64
+	kills   uint64
+	started time.Time
+}
+
+func newGuard(opts options, log *logger) *guard {
+	return &guard{
+		opts: opts, log: log,
+		open:   func() (gpuReader, error) { return openNVML() },
+		runDir: defs.RunDir(), logDir: defs.LogDir(),
+		since:  map[watchKey]time.Time{},
+		maps:   map[int]mapsEntry{},
+		killed: map[int]string{},
+		notify: newNotifier(log),
+	}
+}
+
+// margin is how far over its slice a job may go: the driver rounds every
+// allocation to its pages and sizes contexts and pools its own way.
+func (g *guard) marginFor(limit uint64) uint64 {
+	pct := uint64(float64(limit) * g.opts.marginPct / 100)
+	if pct > g.opts.margin {
+		return pct
+	}
+	return g.opts.margin
+}
+
+func (g *guard) run(ctx context.Context) error {
+	var warn string
+	g.lib, warn = findLibrary(g.opts.library)
+	g.started = time.Now()
+	g.log.infof("start: interval=%s grace=%s margin=%s or %g%% library=%q run_dir=%s log_dir=%s dry_run=%v",
+		g.opts.interval, g.opts.grace, size.Format(g.opts.margin), g.opts.marginPct, g.lib.path, g.runDir, g.logDir, g.opts.dryRun)
+	if warn != "" {
+		g.log.warnf("%s", warn)
+	}
+	defer g.stop()
+	tick := time.NewTicker(g.opts.interval)
+	defer tick.Stop()
+	first := time.Now()
+	for {
+		now := time.Now()
+		err := g.step(now)
+		if g.opts.once {
+			if err != nil {
+				return err
+			}
+			if now.Sub(first) >= g.opts.grace {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+	}
+}
+
+func (g *guard) stop() {
+	g.notify.wait(5 * time.Second)
+	var calls uint64
+	if g.gpus != nil {
+		calls = g.gpus.calls()
+		g.gpus.close()
+	}
+	secs := time.Since(g.started).Seconds()
+	g.log.infof("stop: rounds=%d kills=%d nvml_calls=%d nvml_calls_per_s=%.1f cpu_ms=%d seconds=%.1f",
+		g.rounds, g.kills, calls, float64(calls)/secs, cpuMillis(), secs)
+}
+
+// step is one round: read the GPUs, time the conditions, act on those due.
+func (g *guard) step(now time.Time) error {
+	if g.gpus == nil {
+		r, err := g.open()
+		if err != nil {
+			g.log.errorf("nvml", "cannot start NVML (retrying every round): %v", err)
+			return err
+		}
+		g.gpus = r
+		g.log.infof("NVML started")
+	}
+	g.rounds++
+	gpus, err := g.gpus.read()
+	if err != nil {
+		// Nothing is judged without a full picture.
+		g.log.errorf("nvml", "%v (no kills this round)", err)
+		g.since = map[watchKey]time.Time{}
+		return err
+	}
+	for _, v := range g.observe(now, gpus) {
+		g.act(v)
+	}
+	return nil
+}
+
+// observe updates the timers from one round's GPU lists and returns what
+// stayed bad for the grace period. A condition not seen this round (the
+// job went back under, the process left, the GPU failed to answer) starts
+// over.
+func (g *guard) observe(now time.Time, gpus []gpu) []verdict {
+	seen := map[watchKey]bool{}
+	alive := map[int]bool{}
+	var due []verdict
+	slices := map[string]jobSlices{}
+	for _, d := range gpus {
+		if d.err != nil {
+			g.log.errorf("gpu", "%v (GPU skipped this round)", d.err)
+			continue
+		}
+		byJob := map[string][]int{}
+		used := map[string]uint64{}
+		facts := map[int]procFacts{}
+		for _, p := range d.procs {
+			alive[p.pid] = true
+			f, err := readFacts(g.opts.procRoot, p.pid)
+			if err != nil {
+				if !errors.Is(err, errGone) {
+					g.log.errorf("proc", "pid %d: %v", p.pid, err)
+				}
+				continue
+			}
+			if f.job == "" || f.root || g.killed[p.pid] == f.start {
+				continue
+			}
+			facts[p.pid] = f
+			byJob[f.job] = append(byJob[f.job], p.pid)
+			used[f.job] += p.used
+		}
+		for job, pids := range byJob {
+			js, ok := slices[job]
+			if !ok {
+				js = loadSlices(g.runDir, job)
+				slices[job] = js
+				if js.err != nil {
+					g.log.errorf("conf "+job, "job %s: %v (the guard leaves this job alone; its processes get no GPU from the library)", job, js.err)
+				}
+			}
+			sl := js.onGPU(d.index)
+			if !sl.sliced {
+				continue
+			}
+			sort.Ints(pids)
+			base := verdict{facts: facts, dev: js.ordinal(d.index)}
+			// Escapes first: their event names the likely cause.
+			for _, pid := range pids {
+				cause := g.escapeCause(now, pid, facts[pid].start)
+				if cause == "" {
+					continue
+				}
+				k := watchKey{job: job, gpu: d.index, pid: pid}
+				seen[k] = true
+				v := base
+				v.watchKey, v.reason, v.used, v.limit, v.pids, v.cause = k, reasonEscape, used[job], sl.limit, []int{pid}, cause
+				if g.due(k, now, &v) {
+					due = append(due, v)
+				}
+			}
+			if sl.memory && used[job] > sl.limit+g.marginFor(sl.limit) {
+				k := watchKey{job: job, gpu: d.index}
+				seen[k] = true
+				v := base
+				v.watchKey, v.reason, v.used, v.limit, v.pids = k, reasonOver, used[job], sl.limit, pids
+				if g.due(k, now, &v) {
+					due = append(due, v)
+				}
+			}
+		}
+	}
+	for k := range g.since {
+		if !seen[k] {
+			delete(g.since, k)
+		}
+	}
+	for pid := range g.maps {
+		if !alive[pid] {
+			delete(g.maps, pid)
+		}
+	}
+	for pid := range g.killed {
+		if !alive[pid] {
+			delete(g.killed, pid)
+		}
+	}
+	return due
+}
+
+// due starts or checks the timer of k.
+func (g *guard) due(k watchKey, now time.Time, v *verdict) bool {
+	t, ok := g.since[k]
+	if !ok {
+		g.since[k] = now
+		t = now
+	}
+	v.since = t
+	// A round a little early (ticker jitter) must not put the kill off by
+	// a whole interval.
+	if now.Sub(t)+g.opts.interval/10 < g.opts.grace {
+		return false
+	}
+	delete(g.since, k)
+	return true
+}
+
+// escapeCause judges a process by its mappings, read again at most every
+// mapsEvery (and at once for a new process).
+func (g *guard) escapeCause(now time.Time, pid int, start string) string {
+	e, ok := g.maps[pid]
+	if !ok || e.start != start || now.Sub(e.at) >= g.opts.mapsEvery {
+		m, err := readMaps(g.opts.procRoot, pid, g.lib)
+		if err != nil {
+			if !errors.Is(err, errGone) {
+				g.log.errorf("maps", "pid %d: %v", pid, err)
+			}
+			return ""
+		}
+		e = mapsEntry{start: start, m: m, at: now}
+		g.maps[pid] = e
+	}
+	return e.m.escape()
+}

@@ -1,0 +1,182 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/softmig/softmig/internal/job"
+)
+
+// errGone means the process exited (or its pid was reused) while it was read.
+var errGone = errors.New("process gone")
+
+// procFacts is what root reads about a process and its owner cannot change.
+type procFacts struct {
+	job   string // "" outside a job
+	uid   int    // real uid
+	gid   int    // real gid
+	root  bool   // real or effective uid 0
+	start string // start time (field 22 of stat): a pid reused is another process
+}
+
+// readFacts reads a process's job from its cgroup (never from its
+// environment, which its owner writes), its uids and its start time.
+func readFacts(procRoot string, pid int) (procFacts, error) {
+	dir := filepath.Join(procRoot, strconv.Itoa(pid))
+	var f procFacts
+	cg, err := os.ReadFile(filepath.Join(dir, "cgroup"))
+	if err != nil {
+		return f, gone(err)
+	}
+	if id, ok := job.FromCgroup(bytes.NewReader(cg)); ok {
+		f.job = id
+	}
+	status, err := os.ReadFile(filepath.Join(dir, "status"))
+	if err != nil {
+		return f, gone(err)
+	}
+	ruid, euid, ok := uids(status)
+	if !ok {
+		return f, fmt.Errorf("%s/status: no Uid line", dir)
+	}
+	f.uid, f.root = ruid, ruid == 0 || euid == 0
+	f.gid, _, _ = ids(status, "Gid:")
+	stat, err := os.ReadFile(filepath.Join(dir, "stat"))
+	if err != nil {
+		return f, gone(err)
+	}
+	if f.start, ok = startTime(stat); !ok {
+		return f, fmt.Errorf("%s/stat: cannot parse", dir)
+	}
+	return f, nil
+}
+
+func gone(err error) error {
+	if errors.Is(err, os.ErrNotExist) || errors.Is(err, errSearch) {
+		return errGone
+	}
+	return err
+}
+
+// uids parses the "Uid:\treal\teffective\tsaved\tfs" line of /proc/<pid>/status.
+func uids(status []byte) (ruid, euid int, ok bool) { return ids(status, "Uid:") }
+
+// ids parses the first two numbers of a Uid: or Gid: line.
+func ids(status []byte, prefix string) (real, effective int, ok bool) {
+	for _, line := range strings.Split(string(status), "\n") {
+		rest, found := strings.CutPrefix(line, prefix)
+		if !found {
+			continue
+		}
+		f := strings.Fields(rest)
+		if len(f) < 2 {
+			return 0, 0, false
+		}
+		r, err1 := strconv.Atoi(f[0])
+		e, err2 := strconv.Atoi(f[1])
+		return r, e, err1 == nil && err2 == nil
+	}
+	return 0, 0, false
+}
+
+// startTime returns field 22 of /proc/<pid>/stat; the command name (field
+// 2) may hold spaces and parentheses, so fields are counted after the last ')'.
+func startTime(stat []byte) (string, bool) {
+	i := bytes.LastIndexByte(stat, ')')
+	if i < 0 {
+		return "", false
+	}
+	f := strings.Fields(string(stat[i+1:]))
+	// f[0] is field 3 (state); field 22 is f[19].
+	if len(f) < 20 {
+		return "", false
+	}
+	return f[19], true
+}
+
+// mapped is what a process's mappings say about the driver it uses.
+type mapped struct {
+	library  int // loads of the preload library (mappings at offset 0)
+	libcuda  int // loads of libcuda (mappings at offset 0 of any libcuda.so*)
+	libc     int // loads of libc: more than one is a second link-map namespace
+	cudaPath string
+}
+
+// libID identifies the preload library's file: its path, and its device
+// and inode as /proc/<pid>/maps shows them (a bind mount into a container
+// keeps both). Without a known path, only its file name.
+type libID struct {
+	path  string
+	dev   string // "fd:01"
+	inode string
+	name  string
+}
+
+// readMaps counts the loads of the preload library, libcuda and libc in
+// /proc/<pid>/maps. A load maps its file at offset 0 once; a second
+// mapping at offset 0 of libcuda is a second copy of the driver, and a
+// second libc a second link-map namespace (dlmopen(LM_ID_NEWLM) loads its
+// own libc, and the preloaded library is not in it).
+func readMaps(procRoot string, pid int, lib libID) (mapped, error) {
+	var m mapped
+	f, err := os.Open(filepath.Join(procRoot, strconv.Itoa(pid), "maps"))
+	if err != nil {
+		return m, gone(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	for sc.Scan() {
+		// address perms offset dev inode pathname
+		fields := strings.Fields(sc.Text())
+		if len(fields) < 6 || strings.Trim(fields[2], "0") != "" {
+			continue
+		}
+		path := strings.Join(fields[5:], " ")
+		base := filepath.Base(path)
+		switch {
+		case lib.matches(fields[3], fields[4], path, base):
+			m.library++
+		case strings.HasPrefix(base, "libcuda.so"):
+			m.libcuda++
+			m.cudaPath = path
+		case base == "libc.so.6" || (strings.HasPrefix(base, "libc-") && strings.HasSuffix(base, ".so")):
+			m.libc++
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return m, gone(err)
+	}
+	return m, nil
+}
+
+// matches accepts the library's file, or its path in a root-owned
+// directory, also once an upgrade replaced it ("(deleted)").
+func (l libID) matches(dev, inode, path, base string) bool {
+	if l.path == "" {
+		return base == l.name
+	}
+	return (dev == l.dev && inode == l.inode) || path == l.path || path == l.path+" (deleted)"
+}
+
+// escape says why a process that uses a GPU does so without the library,
+// or "" when it runs under it.
+func (m mapped) escape() string {
+	switch {
+	case m.library == 0 && m.libcuda == 0:
+		return "GPU used without libsoftmig.so and without the system's libcuda: a private driver copy or a static binary"
+	case m.library == 0:
+		return "GPU used without libsoftmig.so: a container without SoftMig's binds (/etc/ld.so.preload, the library, the run dir), or a private loader"
+	case m.libcuda > 1:
+		return "a second copy of libcuda beside libsoftmig.so: dlmopen or a private loader namespace"
+	case m.libc > 1:
+		return "a second link-map namespace (dlmopen) beside libsoftmig.so: code libsoftmig.so cannot see"
+	}
+	return ""
+}

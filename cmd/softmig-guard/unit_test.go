@@ -1,0 +1,178 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/softmig/softmig/internal/jobconf"
+	"github.com/softmig/softmig/internal/logrec"
+)
+
+func conf(t *testing.T, text string) jobSlices {
+	t.Helper()
+	c, err := jobconf.Parse(strings.NewReader(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return jobSlices{conf: c}
+}
+
+func TestSliceOnGPU(t *testing.T) {
+	const g = 1 << 30
+	tests := []struct {
+		name  string
+		conf  string
+		index int
+		want  slice
+	}{
+		{"global limit, mapped", "CUDA_DEVICE_MEMORY_LIMIT=12g\nSOFTMIG_GPU_0=3\n", 3, slice{12 * g, true, true}},
+		{"per ordinal, by SOFTMIG_GPU (reordered devices)",
+			"CUDA_DEVICE_MEMORY_LIMIT_0=10g\nCUDA_DEVICE_MEMORY_LIMIT_1=20g\nSOFTMIG_GPU_0=5\nSOFTMIG_GPU_1=2\n", 2, slice{20 * g, true, true}},
+		{"per ordinal, other GPU", "CUDA_DEVICE_MEMORY_LIMIT_0=10g\nCUDA_DEVICE_MEMORY_LIMIT_1=20g\nSOFTMIG_GPU_0=5\nSOFTMIG_GPU_1=2\n", 5, slice{10 * g, true, true}},
+		{"unmapped GPU: the largest limit", "CUDA_DEVICE_MEMORY_LIMIT_0=10g\nCUDA_DEVICE_MEMORY_LIMIT_1=20g\nSOFTMIG_GPU_0=5\n", 7, slice{20 * g, true, true}},
+		{"no SOFTMIG_GPU keys", "CUDA_DEVICE_MEMORY_LIMIT=8g\n", 0, slice{8 * g, true, true}},
+		{"whole GPU", "# nothing\n", 0, slice{}},
+		{"SM share only", "CUDA_DEVICE_SM_LIMIT=25\nSOFTMIG_GPU_0=0\n", 0, slice{0, false, true}},
+		{"SM 100 is no limit", "CUDA_DEVICE_SM_LIMIT=100\nSOFTMIG_GPU_0=0\n", 0, slice{}},
+		{"time slot", "SOFTMIG_SM_SLOT=0-50\n", 0, slice{0, false, true}},
+		{"disabled: no GPU at all", "SOFTMIG_DISABLED=prolog failed\n", 0, slice{0, true, true}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := conf(t, tt.conf).onGPU(tt.index); got != tt.want {
+				t.Errorf("onGPU(%d) = %+v; want %+v", tt.index, got, tt.want)
+			}
+		})
+	}
+	if got := (jobSlices{}).onGPU(0); got != (slice{}) {
+		t.Errorf("no config: onGPU = %+v; want no slice", got)
+	}
+}
+
+func TestMapsEscape(t *testing.T) {
+	lib := libID{path: "/usr/lib/softmig/libsoftmig.so", dev: "fe:00", inode: "42", name: libName}
+	const (
+		prog    = "55c328f3f000-55c328f40000 r--p 00000000 fe:00 5317188 /home/u/prog\n"
+		softmig = "7f47f6169000-7f47f616d000 r--p 00000000 fe:00 42 /usr/lib/softmig/libsoftmig.so\n" +
+			"7f47f616d000-7f47f6170000 r-xp 00004000 fe:00 42 /usr/lib/softmig/libsoftmig.so\n"
+		cuda = "7f47f5f61000-7f47f5f65000 r--p 00000000 fe:00 77 /usr/lib/x86_64-linux-gnu/libcuda.so.580.1\n" +
+			"7f47f5f65000-7f47f5f70000 r-xp 00004000 fe:00 77 /usr/lib/x86_64-linux-gnu/libcuda.so.580.1\n"
+		libc = "7f47f5d7f000-7f47f5da5000 r--p 00000000 fe:00 326269 /usr/lib/x86_64-linux-gnu/libc.so.6\n"
+	)
+	tests := []struct {
+		name, maps string
+		escape     bool
+	}{
+		{"library and one driver", prog + softmig + cuda + libc, false},
+		{"library in a container (same file, bound)", prog + strings.ReplaceAll(softmig, "/usr/lib/softmig", "/.c/usr/lib/softmig") + cuda + libc, false},
+		{"library replaced by an upgrade", prog + strings.ReplaceAll(softmig, "libsoftmig.so\n", "libsoftmig.so (deleted)\n") + cuda + libc, false},
+		{"no library", prog + cuda + libc, true},
+		{"a look-alike library", prog + strings.ReplaceAll(strings.ReplaceAll(softmig, " 42 ", " 43 "), "/usr/lib/softmig", "/home/u") + cuda + libc, true},
+		{"two libcudas", prog + softmig + cuda + cuda + libc, true},
+		{"second namespace (dlmopen)", prog + softmig + cuda + libc + libc, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			os.MkdirAll(filepath.Join(dir, "7"), 0o755)
+			os.WriteFile(filepath.Join(dir, "7", "maps"), []byte(tt.maps), 0o644)
+			m, err := readMaps(dir, 7, lib)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := m.escape() != ""; got != tt.escape {
+				t.Errorf("escape() = %q (%+v); want escape %v", m.escape(), m, tt.escape)
+			}
+		})
+	}
+	if _, err := readMaps(t.TempDir(), 8, lib); !errors.Is(err, errGone) {
+		t.Errorf("readMaps of a missing process = %v; want errGone", err)
+	}
+}
+
+func TestProcFacts(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "9")
+	os.MkdirAll(p, 0o755)
+	os.WriteFile(filepath.Join(p, "cgroup"), []byte("0::/system.slice/slurmstepd.scope/job_77/step_0/user/task_0\n"), 0o644)
+	os.WriteFile(filepath.Join(p, "status"), []byte("Name:\tx\nUid:\t1000\t0\t1000\t1000\nGid:\t100\t100\t100\t100\n"), 0o644)
+	os.WriteFile(filepath.Join(p, "stat"), []byte("9 (a) b) (c) S 1 9 9 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 123456 1000 10\n"), 0o644)
+	f, err := readFacts(dir, 9)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := procFacts{job: "77", uid: 1000, gid: 100, root: true, start: "123456"}
+	if f != want {
+		t.Errorf("readFacts = %+v; want %+v (effective uid 0 is root)", f, want)
+	}
+	if _, err := readFacts(dir, 10); !errors.Is(err, errGone) {
+		t.Errorf("readFacts of a missing process = %v; want errGone", err)
+	}
+}
+
+// A GPU whose NVML calls fail is skipped and its pending kills forgotten;
+// a process that vanished between the list and /proc is skipped.
+func TestObserveErrorsNeverKill(t *testing.T) {
+	g := newGuard(options{grace: 0, interval: time.Millisecond, procRoot: t.TempDir()}, newLogger(&bytes.Buffer{}))
+	g.since[watchKey{job: "5", gpu: 0}] = time.Now().Add(-time.Hour)
+	due := g.observe(time.Now(), []gpu{
+		{index: 0, err: errors.New("nvmlDeviceGetComputeRunningProcesses: GPU is lost")},
+		{index: 1, procs: []gpuProc{{pid: 4242, used: 1 << 40}}},
+	})
+	if len(due) != 0 || len(g.since) != 0 {
+		t.Errorf("observe = %+v, timers %v; want nothing due and no timer", due, g.since)
+	}
+}
+
+func TestJobLogSafety(t *testing.T) {
+	rec := logrec.Event(time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC), "5", 7, 0, logrec.MsgGuardKill,
+		"reason", "escape", "gpu", "0", "used", "2", "limit", "1", "pids", "7")
+	dir := t.TempDir()
+	if err := appendJobLog(dir, "5", 1000, 1000, rec); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(filepath.Join(dir, "5.log"))
+	if err != nil || fi.Mode().Perm() != 0o640 {
+		t.Fatalf("new log: %v %v; want mode 0640", fi, err)
+	}
+	got, _ := os.ReadFile(filepath.Join(dir, "5.log"))
+	line, _ := logrec.Format(rec)
+	if string(got) != line+"\n" {
+		t.Errorf("log = %q; want %q", got, line)
+	}
+	os.Symlink("/etc/passwd", filepath.Join(dir, "6.log"))
+	if err := appendJobLog(dir, "6", 1000, 1000, rec); err == nil {
+		t.Error("appendJobLog followed a symlink")
+	}
+	os.WriteFile(filepath.Join(dir, "other"), nil, 0o666)
+	os.Link(filepath.Join(dir, "other"), filepath.Join(dir, "8.log"))
+	if err := appendJobLog(dir, "8", 1000, 1000, rec); err == nil {
+		t.Error("appendJobLog wrote through a hard link")
+	}
+	if os.Getuid() == 0 {
+		p := filepath.Join(dir, "9.log")
+		os.WriteFile(p, nil, 0o666)
+		os.Chown(p, 2000, 2000)
+		if err := appendJobLog(dir, "9", 1000, 1000, rec); err == nil {
+			t.Error("appendJobLog wrote to another user's file")
+		}
+	}
+}
+
+func TestFlags(t *testing.T) {
+	var out, errb bytes.Buffer
+	if err := run(context.Background(), []string{"--help"}, &out, &errb); err == nil || !strings.Contains(out.String(), "--dry-run") {
+		t.Errorf("--help: %v\n%s", err, out.String())
+	}
+	for _, args := range [][]string{{"--margin", "lots"}, {"--interval", "1ms"}, {"--margin-percent", "200"}} {
+		if err := run(context.Background(), args, &out, &errb); err == nil {
+			t.Errorf("%v: no error", args)
+		}
+	}
+}
