@@ -25,7 +25,11 @@
 #define likely(x) __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
 
-#define SOFTMIG_VERSION "0.1.0"
+/* The version (git describe, or a release tarball's VERSION file) comes from
+ * the Makefile, the same string the Go tools print for --version. */
+#ifndef SOFTMIG_VERSION
+#define SOFTMIG_VERSION "unknown (built without make)"
+#endif
 /* The directories the library trusts come from internal/defs/defs.mk, given
  * by the Makefile (make RUNDIR=...); there is no default here on purpose. */
 #if !defined(SM_RUN_DIR) || !defined(SM_LOG_DIR)

@@ -4,7 +4,9 @@
 # (build/test), PyTorch, CuPy, JAX and nvidia-smi under build/libsoftmig.so.
 # Run from the repository root after `make` (the Go tools and the C clients
 # are built on the CPU machine and carried over).  Prints PASS/FAIL lines and
-# "N passed, N failed"; exits non-zero on any failure.
+# "N passed, N failed"; exits 1 on any failure, and 77 (automake's SKIP) with
+# "SKIP: ..." when this machine has no NVIDIA GPU, so a script never takes a
+# machine without a GPU for a passing run.
 set -u
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -13,7 +15,7 @@ T=$ROOT/build/test
 W=${GPU_TEST_DIR:-$(mktemp -d)}
 mkdir -p "$W"
 chmod 755 "$W"
-PASS=0 FAIL=0
+PASS=0 FAIL=0 SKIPPED=0
 ok() { PASS=$((PASS + 1)); printf 'PASS %s\n' "$*"; }
 bad() { FAIL=$((FAIL + 1)); printf 'FAIL %s\n' "$*"; }
 check() { local n=$1; shift; if "$@"; then ok "$n"; else bad "$n"; fi; }
@@ -23,7 +25,11 @@ job() { printf '%s' "$((800000000 + RANDOM * 1000 + RANDOM % 1000))"; }
 slice() { local gib=$1; shift; env SLURM_JOB_ID="$JOB" CUDA_DEVICE_MEMORY_LIMIT="${gib}g" TMPDIR="$W" \
 	SOFTMIG_LOG_FILE="$W/softmig.log" LD_PRELOAD="$LIB" "$@"; }
 
-command -v nvidia-smi >/dev/null && nvidia-smi -L || { echo "no nvidia-smi: no GPU here"; exit 0; }
+SKIP_NO_GPU=77
+if ! command -v nvidia-smi >/dev/null || ! nvidia-smi -L; then
+	echo "SKIP: no NVIDIA GPU here (nvidia-smi missing or failing): nothing tested, exit $SKIP_NO_GPU"
+	exit $SKIP_NO_GPU
+fi
 NGPU=$(nvidia-smi -L | wc -l)
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 CUDA_HOME=${CUDA_HOME:-/usr/local/cuda}
@@ -112,8 +118,9 @@ if [ "$NGPU" -ge 2 ]; then
 	out=$(CUDA_DEVICE_MEMORY_LIMIT_1=4g slice 12 "$T/cuclient" dev 1 info dev 0 info)
 	check "two devices: 4 GiB on 1, 12 GiB on 0" test "$(grep -o '^total=[0-9]*' <<<"$out" | tr '\n' ,)" = "total=$((4 * GiB)),total=$((12 * GiB)),"
 else
+	SKIPPED=$((SKIPPED + 1))
 	echo "SKIP per-device limits: one GPU"
 fi
 grep -c . "$W/softmig.log" | sed 's/^/log lines: /'
-echo "$PASS passed, $FAIL failed"
+echo "$PASS passed, $FAIL failed, $SKIPPED skipped"
 [ "$FAIL" = 0 ]

@@ -16,7 +16,7 @@ log() {
 # Main
 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export PATH
-conf=${SOFTMIG_CONF:-/usr/local/bin/softmig-conf}
+conf=${SOFTMIG_CONF:-@BINDIR@/softmig-conf}
 [ -n "${SLURM_JOB_ID:-}" ] || exit 0
 
 if ! out=$("$conf" --config "${SOFTMIG_SITE_CONFIG:-/etc/softmig/softmig.yaml}" remove "$SLURM_JOB_ID" 2>&1); then

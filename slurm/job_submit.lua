@@ -22,13 +22,19 @@ end
 
 local softmig = load_softmig()
 
+-- The code a refusal returns: sbatch then says "Invalid generic resource
+-- (gres) specification" after SoftMig's message, not "Unspecified error".
+-- Slurm before 23.02 exposes few ESLURM_* names to lua; the number is
+-- fixed in slurm_errno.h.
+local EINVALID_GRES = slurm.ESLURM_INVALID_GRES or 2072
+
 local function check(job_desc, uid)
 	if softmig == nil then return slurm.SUCCESS end
 	for _, field in ipairs({ "tres_per_job", "tres_per_socket", "tres_per_task" }) do
 		local v = job_desc[field]
 		if softmig.has_slice(v) then
 			slurm.log_user("SoftMig: GPU slices are requested with --gres=gpu:<type>.<denominator>:1 (e.g. --gres=gpu:l40s.2:1), not with --gpus or --gpus-per-task")
-			return slurm.ERROR
+			return EINVALID_GRES
 		end
 	end
 	local old = job_desc.tres_per_node
@@ -36,7 +42,7 @@ local function check(job_desc, uid)
 	if err ~= nil then
 		slurm.log_user(err)
 		slurm.log_info("softmig: uid %d rejected: %s", uid, err)
-		return slurm.ERROR
+		return EINVALID_GRES
 	end
 	if new ~= nil then
 		job_desc.tres_per_node = new

@@ -14,7 +14,8 @@
 # enforce slices, and Slurm drains it rather than run the job unlimited.
 #
 # Settings (environment; a wrapper script may set them, slurmd does not):
-#   SOFTMIG_CONF         softmig-conf program   (/usr/local/bin/softmig-conf)
+#   SOFTMIG_CONF         softmig-conf program   (PREFIX/bin/softmig-conf: softmig-install
+#                        puts the install prefix in place of @BINDIR@)
 #   SOFTMIG_SITE_CONFIG  site config            (/etc/softmig/softmig.yaml)
 # The run and log directories are not settings: softmig-conf has them built in.
 
@@ -41,8 +42,18 @@ fail_closed() {
 # Main
 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export PATH
-conf=${SOFTMIG_CONF:-/usr/local/bin/softmig-conf}
+conf=${SOFTMIG_CONF:-@BINDIR@/softmig-conf}
 [ -n "${SLURM_JOB_ID:-}" ] || { log "SLURM_JOB_ID is not set: nothing to do"; exit 0; }
+
+# The job's log, made here because no user may write the log directory
+# (softmig-conf's, built in): the job's processes append to it, its user
+# reads it (0600), root reads all.
+logdir=$("$conf" paths 2>/dev/null | sed -n 's/^log_dir=//p')
+if [ -n "$logdir" ] && [ -d "$logdir" ] && [ -n "${SLURM_JOB_GPUS:-}" ] && [ -n "${SLURM_JOB_UID:-}" ]; then
+	logf=$logdir/$SLURM_JOB_ID.log
+	{ [ ! -L "$logf" ] && (umask 077 && : >>"$logf") && chown "$SLURM_JOB_UID" "$logf" && chmod 600 "$logf"; } ||
+		log "job $SLURM_JOB_ID: cannot create its log $logf: the library falls back to the job's temporary directory"
+fi
 
 out=$("$conf" --config "${SOFTMIG_SITE_CONFIG:-/etc/softmig/softmig.yaml}" write 2>&1 >/dev/null)
 rc=$?

@@ -6,10 +6,12 @@ package slurm_test
 import (
 	"fmt"
 	"os"
+	"os/user"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 
 	"github.com/softmig/softmig/internal/slurmtest"
@@ -174,7 +176,8 @@ func TestInvalidRequests(t *testing.T) {
 				c.Wait(strings.TrimSpace(out))
 				t.Fatalf("sbatch %s was accepted (job %s); stderr: %s", tc.args, out, stderr)
 			}
-			mustContain(t, "sbatch stderr", stderr, tc.want)
+			mustContain(t, "sbatch stderr", stderr, tc.want, "Invalid generic resource (gres) specification")
+			mustNotContain(t, "sbatch stderr", stderr, "Unspecified error")
 		})
 	}
 }
@@ -259,6 +262,35 @@ echo "region=$(stat -c %U RUNDIR/$SLURM_JOB_ID.region)"; true`)
 	out := readOut(t, c, id)
 	mustContain(t, "output", out, "id="+slurmtest.User, "CAN_READ", "region="+slurmtest.User)
 	mustNotContain(t, "output", out, "CAN_CREATE", "CAN_APPEND", "CAN_REMOVE", "CAN_RENAME", "CAN_LINK")
+}
+
+// The prolog creates a GPU job's log in the root-only log directory, owned
+// by the job's user (0600): the job appends to it and can add no other file.
+func TestJobLogOwnedByUser(t *testing.T) {
+	c := getCluster(t)
+	script := `l=` + c.LogDir + `; echo "appended by the job" >> $l/$SLURM_JOB_ID.log && echo CAN_APPEND
+touch $l/evil.log 2>/dev/null && echo CAN_CREATE; true`
+	id, stderr, err := c.Sbatch(slurmtest.User, "-o", filepath.Join(c.Out, "job-%j.out"), "--gres=gpu:l40s.4:1", "--wrap", script)
+	if err != nil {
+		t.Fatalf("%v: %s", err, stderr)
+	}
+	out := readOut(t, c, id)
+	mustContain(t, "output", out, "CAN_APPEND")
+	mustNotContain(t, "output", out, "CAN_CREATE")
+	p := filepath.Join(c.LogDir, id+".log")
+	var st syscall.Stat_t
+	if err := syscall.Lstat(p, &st); err != nil {
+		t.Fatalf("no job log: %v", err)
+	}
+	u, err := user.Lookup(slurmtest.User)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(st.Uid) != u.Uid || st.Mode&0o7777 != 0o600 || st.Mode&syscall.S_IFMT != syscall.S_IFREG {
+		t.Errorf("%s: uid %d mode %#o, want a file of uid %s mode 0600", p, st.Uid, st.Mode, u.Uid)
+	}
+	b, _ := os.ReadFile(p)
+	mustContain(t, "job log", string(b), "appended by the job")
 }
 
 // The job's identity comes from its cgroup (contract 1), which the job

@@ -34,6 +34,7 @@ type exitCode int
 func (e exitCode) Error() string { return fmt.Sprintf("exit %d", int(e)) }
 
 type cli struct {
+	Version cmdline.VersionFlag `help:"Print the version (the library's softmig_version) and exit."`
 	siteconf.Flag
 	Scontrol string `help:"scontrol command (default: paths.scontrol, scontrol)." placeholder:"CMD"`
 
@@ -61,10 +62,12 @@ type removeCmd struct {
 }
 
 type showCmd struct {
+	JSON  bool   `name:"json" help:"Print the config as the library reads it, as one JSON object."`
 	JobID string `arg:"" name:"jobid" help:"Job id."`
 }
 
 type checkCmd struct {
+	JSON     bool   `name:"json" help:"Print the verdict (ok, errors, warnings) and the slices offered as one JSON object."`
 	GresConf string `name:"gres-conf" default:"/etc/slurm/gres.conf" placeholder:"FILE" help:"Slurm's gres.conf, compared with the site config when readable."`
 	Node     string `help:"This node's Slurm name, to pick its gres.conf lines (default: $SLURMD_NODENAME, else the short host name)." placeholder:"NAME"`
 }
@@ -119,8 +122,14 @@ func (a *app) run(args []string) error {
 	case "remove <jobid>":
 		return a.remove(a.cli.Remove.JobID)
 	case "show <jobid>":
+		if a.cli.Show.JSON {
+			return a.showJSON(a.cli.Show.JobID)
+		}
 		return a.show(a.cli.Show.JobID)
 	case "check":
+		if a.cli.Check.JSON {
+			return a.checkJSON(&a.cli.Check)
+		}
 		return a.check(&a.cli.Check)
 	case "paths":
 		fmt.Fprintf(a.stdout, "run_dir=%s\nlog_dir=%s\n", a.runDir, a.logDir)

@@ -50,6 +50,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+
+	"github.com/softmig/softmig/internal/cmdline"
 )
 
 func main() {
@@ -59,6 +61,9 @@ func main() {
 	case err == nil:
 	case errors.As(err, &code):
 		os.Exit(int(code))
+	case errors.As(err, new(*cmdline.UsageError)):
+		fmt.Fprintf(os.Stderr, "softmig-conf: %v (see softmig-conf --help)\n", err)
+		os.Exit(cmdline.UsageExit)
 	case errors.Is(err, errFailedClosed):
 		fmt.Fprintln(os.Stderr, "softmig-conf:", err)
 		os.Exit(3)

@@ -55,14 +55,15 @@ import (
 )
 
 type cli struct {
-	Interval      time.Duration `default:"250ms" help:"Time between two looks at the GPUs."`
-	Grace         time.Duration `default:"500ms" help:"How long a job may stay over its slice, or a process escaped, before it is killed."`
-	Margin        string        `default:"64m" help:"Bytes over the slice that are tolerated (driver rounding), or --margin-percent of the slice if larger (default 64m)." placeholder:"SIZE"`
-	MarginPercent float64       `default:"1" help:"Tolerated percentage of the slice, if larger than --margin." placeholder:"N"`
-	MapsEvery     time.Duration `default:"1s" help:"How often the mappings of a process already judged are read again."`
-	Library       string        `help:"The preload library (default: the libsoftmig.so entry of /etc/ld.so.preload)." placeholder:"PATH" type:"path"`
-	Once          bool          `help:"Look, wait the grace period, look again, act on what stayed over, and exit (tests, cron)."`
-	DryRun        bool          `help:"Say on stderr what would be killed; kill nothing and write no job log."`
+	Version       cmdline.VersionFlag `help:"Print the version (the library's softmig_version) and exit."`
+	Interval      time.Duration       `default:"250ms" help:"Time between two looks at the GPUs."`
+	Grace         time.Duration       `default:"500ms" help:"How long a job may stay over its slice, or a process escaped, before it is killed."`
+	Margin        string              `default:"64m" help:"Bytes over the slice that are tolerated (driver rounding), or --margin-percent of the slice if larger (default 64m)." placeholder:"SIZE"`
+	MarginPercent float64             `default:"1" help:"Tolerated percentage of the slice, if larger than --margin." placeholder:"N"`
+	MapsEvery     time.Duration       `default:"1s" help:"How often the mappings of a process already judged are read again."`
+	Library       string              `help:"The preload library (default: the libsoftmig.so entry of /etc/ld.so.preload)." placeholder:"PATH" type:"path"`
+	Once          bool                `help:"Look, wait the grace period, look again, act on what stayed over, and exit (tests, cron)."`
+	DryRun        bool                `help:"Say on stderr what would be killed; kill nothing and write no job log."`
 }
 
 func main() {

@@ -19,7 +19,7 @@ type installCmd struct {
 	Prefix    string `default:"/usr/local" placeholder:"DIR" help:"Where tools, man pages and Slurm scripts go."`
 	From      string `placeholder:"BUILD" help:"Build directory holding libsoftmig.so and bin/ (default: the directory above this program's bin/)."`
 	Src       string `placeholder:"DIR" help:"Source tree holding man/ and slurm/ (default: the parent of BUILD)."`
-	NoPreload bool   `help:"Do not add the library to etc/ld.so.preload (for packages that add it when installed on the node)."`
+	NoPreload bool   `help:"Stage files for a package: no etc/ld.so.preload line, nothing under /run (softmig-install enable does both on the node)."`
 }
 
 // installer applies a plan to one tree and records it in the manifest.
@@ -107,12 +107,20 @@ func (c *installCmd) Run(e *env, g *cli) error {
 		return err
 	}
 	for _, d := range dirs {
+		if c.NoPreload && d.path == runDir {
+			continue // a package ships nothing under /run (a tmpfs): tmpfiles.d and enable make it
+		}
 		if err := in.ensureDir(d); err != nil {
 			return err
 		}
 	}
 	for _, f := range files {
 		if err := in.installFile(f); err != nil {
+			return err
+		}
+	}
+	if smi := filepath.Join(filepath.Clean(c.Prefix), "bin/softmig-smi"); !c.NoPreload && isFile(l.host(smi)) {
+		if err := in.linkSmi(smi); err != nil {
 			return err
 		}
 	}

@@ -6,16 +6,21 @@
 //
 //	softmig-install install   [--root DIR] [--prefix DIR] [--from BUILD] [--src DIR] [--lib-dir DIR] [--no-preload]
 //	softmig-install update    [--root DIR] [--lib-dir DIR] [--from BUILD] [LIBRARY]
+//	softmig-install enable    [--root DIR] [--lib-dir DIR]
+//	softmig-install disable   [--root DIR] [--lib-dir DIR]
 //	softmig-install verify    [--root DIR] [--lib-dir DIR]
 //	softmig-install uninstall [--root DIR]
 //
 // Description:
 //
-// install creates /var/lib/shared (0755), /var/log/softmig (0775 root:slurm
-// where a slurm group exists, else 1777) and /var/run/softmig (0755); puts
-// libsoftmig.so (0644 root:root), the tools, the man pages and the Slurm
-// scripts in place; adds an example /etc/softmig/softmig.yaml, a logrotate
-// and a tmpfiles.d config unless they exist; and, last, adds the library to
+// install creates /var/lib/shared (0755), /var/log/softmig and /run/softmig
+// (0755 root:root: the prolog creates each job's log, owned by the job's
+// user, so no user needs to write the directory); puts libsoftmig.so (0644
+// root:root), the tools, the man pages and the Slurm scripts in place (the
+// scripts name the tools at PREFIX/bin); adds an example
+// /etc/softmig/softmig.yaml, a logrotate config (deletes job logs 90 days
+// after their last write) and a tmpfiles.d config unless they exist; and,
+// last, adds the library to
 // /etc/ld.so.preload (atomically, once, other lines kept). What it created or
 // changed is recorded in /var/lib/softmig/install.manifest, which uninstall
 // reads to remove exactly that. Running install again changes nothing.
@@ -28,6 +33,11 @@
 // new one, and none ever sees a partial file. A refused library changes
 // nothing.
 //
+// enable switches SoftMig on where a package put the files (packages never
+// do it themselves): it checks and tries the installed library, creates the
+// log and run directories, and adds the library to /etc/ld.so.preload.
+// disable removes that line again; files, logs and job configs stay.
+//
 // verify prints a checklist (paths, owners, modes, the preload line, a trial
 // load) with the fix for each failure and exits 1 on any.
 //
@@ -38,7 +48,7 @@
 //	--prefix DIR   where tools, man pages and scripts go (default /usr/local)
 //	--from BUILD   build directory with libsoftmig.so and bin/ (default: above this program's bin/)
 //	--src DIR      source tree with man/ and slurm/ (default: the parent of BUILD)
-//	--no-preload   do not edit etc/ld.so.preload (packages that add it on the node)
+//	--no-preload   stage for a package: no ld.so.preload line, nothing under /run (enable does both)
 package main
 
 import (
@@ -139,12 +149,15 @@ func (c exitCode) Error() string { return fmt.Sprintf("exit status %d", int(c)) 
 
 // cli is the command line.
 type cli struct {
-	Root   string `default:"/" placeholder:"DIR" help:"Operate on the tree below DIR instead of / (packaging, tests)."`
-	LibDir string `default:"/var/lib/shared" placeholder:"DIR" help:"Directory of libsoftmig.so on the node."`
+	Version cmdline.VersionFlag `help:"Print the version (the library's softmig_version) and exit."`
+	Root    string              `default:"/" placeholder:"DIR" help:"Operate on the tree below DIR instead of / (packaging, tests)."`
+	LibDir  string              `default:"/var/lib/shared" placeholder:"DIR" help:"Directory of libsoftmig.so on the node."`
 	siteconf.Flag
 
 	Install   installCmd   `cmd:"" help:"Install SoftMig (directories, library, tools, man pages, Slurm scripts, configs, ld.so.preload line)."`
 	Update    updateCmd    `cmd:"" help:"Swap in a new libsoftmig.so on a live node after trying it in a private mount namespace."`
+	Enable    enableCmd    `cmd:"" help:"Switch SoftMig on after a package install: directories, then the ld.so.preload line."`
+	Disable   disableCmd   `cmd:"" help:"Switch SoftMig off: remove the library from ld.so.preload (files stay)."`
 	Verify    verifyCmd    `cmd:"" help:"Check an installation; print a checklist with fixes; exit 1 on any failure."`
 	Uninstall uninstallCmd `cmd:"" help:"Remove exactly what install added and restore what it changed."`
 	Trial     trialCmd     `cmd:"" hidden:"" help:"(internal) try a library in fresh processes."`

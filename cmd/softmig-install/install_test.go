@@ -21,10 +21,6 @@ func TestInstallModes(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			f := newFixture(t, slurm)
 			f.install(t)
-			logMode, logGID := uint32(0o1777), 0
-			if slurm {
-				logMode, logGID = 0o775, 64030
-			}
 			want := []struct {
 				path     string
 				dir      bool
@@ -32,13 +28,14 @@ func TestInstallModes(t *testing.T) {
 				uid, gid int
 			}{
 				{"/var/lib/shared", true, 0o755, 0, 0},
-				{logDir, true, logMode, 0, logGID},
+				{logDir, true, 0o755, 0, 0},
 				{runDir, true, 0o755, 0, 0},
 				{"/var/lib/softmig", true, 0o755, 0, 0},
 				{"/var/lib/shared/libsoftmig.so", false, 0o644, 0, 0},
 				{"/usr/local/bin/softmig-conf", false, 0o755, 0, 0},
 				{"/usr/local/bin/softmig-install", false, 0o755, 0, 0},
 				{"/usr/local/share/man/man8/softmig-install.8", false, 0o644, 0, 0},
+				{"/usr/local/share/bash-completion/completions/softmig-conf", false, 0o644, 0, 0},
 				{"/usr/local/share/man/man5/softmig.conf.5", false, 0o644, 0, 0},
 				{"/usr/local/share/man/man1/softmig-log.1", false, 0o644, 0, 0},
 				{"/usr/local/share/softmig/slurm/prolog.sh", false, 0o755, 0, 0},
@@ -69,13 +66,9 @@ func TestInstallModes(t *testing.T) {
 			if got, want := string(pre), "# site\n/usr/lib/other.so\n/var/lib/shared/libsoftmig.so\n"; got != want {
 				t.Errorf("ld.so.preload = %q, want %q", got, want)
 			}
-			rot, _ := os.ReadFile(filepath.Join(f.root, "etc/logrotate.d/softmig"))
-			wantSu := "su root root"
-			if slurm {
-				wantSu = "su root slurm"
-			}
-			if !strings.Contains(string(rot), "/var/log/softmig/*.log {") || !strings.Contains(string(rot), wantSu) {
-				t.Errorf("logrotate config lacks the log glob or %q:\n%s", wantSu, rot)
+			tmp, _ := os.ReadFile(filepath.Join(f.root, "etc/tmpfiles.d/softmig.conf"))
+			if want := "d " + runDir + " 0755 root root -\n"; !strings.Contains(string(tmp), want) {
+				t.Errorf("tmpfiles.d config lacks %q:\n%s", want, tmp)
 			}
 		})
 	}
@@ -225,29 +218,47 @@ func TestManifestRoundTrip(t *testing.T) {
 }
 
 // TestPackageFlow stages a package (make install DESTDIR=...: no preload
-// line), unpacks it on a node and enables it there from the installed
-// library.
+// line, nothing under /run), unpacks it on a node, enables it there with
+// the one command the README gives, verifies, and disables it again.
 func TestPackageFlow(t *testing.T) {
 	needRootNS(t)
 	f := newFixture(t, false)
 	pkg := filepath.Join(t.TempDir(), "pkg")
 	mustRun(t, "install", "--root", pkg, "--from", f.build, "--no-preload")
-	if _, err := os.Stat(filepath.Join(pkg, "etc/ld.so.preload")); !os.IsNotExist(err) {
-		t.Fatalf("the staged package has an etc/ld.so.preload (%v)", err)
+	for _, p := range []string{"etc/ld.so.preload", "run", "var/run"} {
+		if _, err := os.Lstat(filepath.Join(pkg, p)); !os.IsNotExist(err) {
+			t.Errorf("the staged package has %s (%v)", p, err)
+		}
 	}
-	// The node: the package's files, plus a slurm group.
+	// The node: the package's files.
 	node := f.root
 	if out, err := exec.Command("cp", "-a", pkg+"/.", node+"/").CombinedOutput(); err != nil {
 		t.Fatalf("cp: %v\n%s", err, out)
 	}
-	os.WriteFile(filepath.Join(node, "etc/group"), []byte("slurm:x:64030:\n"), 0o644)
-	out := mustRun(t, "install", "--root", node, "--from", filepath.Join(node, "var/lib/shared"))
-	for _, w := range []string{"changed /var/log/softmig: 0775 root:slurm, was 1777 root:root", "added /var/lib/shared/libsoftmig.so to /etc/ld.so.preload"} {
+	out := mustRun(t, "enable", "--root", node, "--smi", "/usr/local/bin/softmig-smi")
+	for _, w := range []string{"created " + runDir, "added /var/lib/shared/libsoftmig.so to /etc/ld.so.preload"} {
 		if !strings.Contains(out, w) {
-			t.Errorf("node install output lacks %q:\n%s", w, out)
+			t.Errorf("enable output lacks %q:\n%s", w, out)
 		}
+	}
+	if target, err := os.Readlink(filepath.Join(node, smiLink)); err != nil || target != "/usr/local/bin/softmig-smi" {
+		t.Errorf("after enable %s -> %q (%v), want softmig-smi", smiLink, target, err)
 	}
 	if out, err := runTool(t, "verify", "--root", node); err != nil {
 		t.Errorf("verify on the node: %v\n%s", err, out)
+	}
+	if out := mustRun(t, "enable", "--root", node); !strings.Contains(out, "already enabled") {
+		t.Errorf("second enable said %q, want already enabled", out)
+	}
+	mustRun(t, "disable", "--root", node)
+	pre, _ := os.ReadFile(filepath.Join(node, "etc/ld.so.preload"))
+	if got, want := string(pre), "# site\n/usr/lib/other.so\n"; got != want {
+		t.Errorf("after disable ld.so.preload = %q, want %q", got, want)
+	}
+	if _, err := os.Stat(filepath.Join(node, "var/lib/shared/libsoftmig.so")); err != nil {
+		t.Errorf("disable removed the library: %v", err)
+	}
+	if _, err := os.Lstat(filepath.Join(node, smiLink)); !os.IsNotExist(err) {
+		t.Errorf("after disable %s is still there (%v)", smiLink, err)
 	}
 }

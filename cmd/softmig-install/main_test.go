@@ -136,21 +136,23 @@ func newFixture(t *testing.T, slurm bool) *fixture {
 	base := t.TempDir()
 	f := &fixture{src: filepath.Join(base, "src"), root: filepath.Join(base, "root"), libs: filepath.Join(base, "libs")}
 	f.build = filepath.Join(f.src, "build")
-	for _, d := range []string{f.build + "/bin", f.src + "/man", f.src + "/slurm", f.root + "/etc", f.libs} {
+	for _, d := range []string{f.build + "/bin", f.build + "/completion", f.src + "/man", f.src + "/slurm", f.root + "/etc", f.libs} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			t.Fatal(err)
 		}
 	}
 	testlibs.Lib(t, f.build, libName, testlibs.Good("1"))
 	files := map[string]string{
-		"build/bin/softmig-conf":    "#!/bin/sh\necho conf\n",
-		"build/bin/softmig-install": "#!/bin/sh\necho install\n",
-		"man/softmig-install.8":     ".TH SOFTMIG-INSTALL 8\n",
-		"man/softmig.conf.5":        ".TH SOFTMIG.CONF 5\n",
-		"man/softmig-log.1":         ".TH SOFTMIG-LOG 1\n",
-		"slurm/prolog.sh":           "#!/bin/sh\n",
-		"slurm/job_submit.lua":      "-- lua\n",
-		"slurm/softmig.yaml":        "gpus:\n  l40s:\n    shards: 4\n",
+		"build/bin/softmig-conf":        "#!/bin/sh\necho conf\n",
+		"build/bin/softmig-install":     "#!/bin/sh\necho install\n",
+		"build/bin/softmig-smi":         "#!/bin/sh\necho smi\n",
+		"build/completion/softmig-conf": "complete -F _softmig_conf softmig-conf\n",
+		"man/softmig-install.8":         ".TH SOFTMIG-INSTALL 8\n",
+		"man/softmig.conf.5":            ".TH SOFTMIG.CONF 5\n",
+		"man/softmig-log.1":             ".TH SOFTMIG-LOG 1\n",
+		"slurm/prolog.sh":               "#!/bin/sh\n",
+		"slurm/job_submit.lua":          "-- lua\n",
+		"slurm/softmig.yaml":            "gpus:\n  l40s:\n    shards: 4\n",
 	}
 	for name, content := range files {
 		mode := os.FileMode(0o644)

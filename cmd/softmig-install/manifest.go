@@ -22,12 +22,13 @@ import (
 //	conf    PATH MODE UID GID SHA256   site config created (kept if edited since)
 //	chmod   PATH MODE UID GID          existing path whose mode/owner install changed: the old values
 //	preload PATH LIBRARY created|existed  LIBRARY line added to the preload list PATH
+//	link    PATH TARGET                symbolic link created
 type entry struct {
 	op       string
 	path     string
 	mode     uint32
 	uid, gid int
-	sum      string // conf: sha256 of the installed content; preload: the library
+	sum      string // conf: sha256 of the installed content; preload: the library; link: the target
 	created  bool   // preload: the list did not exist before
 }
 
@@ -75,6 +76,8 @@ func (m *manifest) bytes() []byte {
 			fmt.Fprintf(&b, "%s\t%s\t%s\t%s\n", e.op, e.path, e.sum, state)
 		case "conf":
 			fmt.Fprintf(&b, "%s\t%s\t%04o\t%d\t%d\t%s\n", e.op, e.path, e.mode, e.uid, e.gid, e.sum)
+		case "link":
+			fmt.Fprintf(&b, "%s\t%s\t%s\n", e.op, e.path, e.sum)
 		default:
 			fmt.Fprintf(&b, "%s\t%s\t%04o\t%d\t%d\n", e.op, e.path, e.mode, e.uid, e.gid)
 		}
@@ -100,7 +103,7 @@ func parseManifest(r io.Reader) (*manifest, error) {
 }
 
 func parseEntry(f []string) (entry, error) {
-	want := map[string]int{"mkdir": 5, "file": 5, "chmod": 5, "conf": 6, "preload": 4}
+	want := map[string]int{"mkdir": 5, "file": 5, "chmod": 5, "conf": 6, "preload": 4, "link": 3}
 	if len(f) == 0 || want[f[0]] == 0 {
 		return entry{}, fmt.Errorf("unknown entry %q", f[0])
 	}
@@ -110,6 +113,10 @@ func parseEntry(f []string) (entry, error) {
 	e := entry{op: f[0], path: f[1]}
 	if !strings.HasPrefix(e.path, "/") {
 		return entry{}, fmt.Errorf("path %q is not absolute", e.path)
+	}
+	if e.op == "link" {
+		e.sum = f[2]
+		return e, nil
 	}
 	if e.op == "preload" {
 		if f[3] != "created" && f[3] != "existed" {

@@ -33,20 +33,6 @@ type fileSpec struct {
 	lib  bool // the preload library: staged, tried, then renamed
 }
 
-// logOwner decides the log directory's group and mode the way the seed
-// does: group-writable by slurm where that group exists, else world-writable
-// with the sticky bit.
-func logOwner(root string) (gid int, mode uint32, err error) {
-	gid, ok, err := lookupGroup(root, slurmGroup)
-	if err != nil {
-		return 0, 0, err
-	}
-	if ok {
-		return gid, 0o775, nil
-	}
-	return 0, 0o1777, nil
-}
-
 // lookupGroup finds a group id: through the system's resolver (NSS, so
 // LDAP/SSSD groups count) on the live system, in root/etc/group otherwise.
 func lookupGroup(root, name string) (gid int, ok bool, err error) {
@@ -102,20 +88,12 @@ func groupName(root string, gid int) string {
 
 // coreDirs are the directories the library and the Slurm scripts rely on.
 func coreDirs(l layout) ([]dirSpec, error) {
-	gid, mode, err := logOwner(l.root)
-	if err != nil {
-		return nil, err
-	}
-	logWhy := "every job's user may create its log here (sticky: none may delete another's)"
-	if mode == 0o775 {
-		logWhy = "members of group slurm (every job's user) may create their logs here"
-	}
 	// The manifest's directory comes first: once anything is created, the
 	// manifest can record it.
 	return []dirSpec{
 		{path: stateDir, mode: 0o755, enforce: true, why: "install manifest"},
 		{path: l.libDir, mode: 0o755, enforce: true, why: "every user must be able to read the preloaded library"},
-		{path: logDir, mode: mode, gid: gid, enforce: true, why: logWhy},
+		{path: logDir, mode: 0o755, enforce: true, why: "job logs: the prolog creates each job's, owned by its user; no user may add or remove one"},
 		{path: runDir, mode: 0o755, enforce: true, why: "job configs: readable by all, writable by root only"},
 	}, nil
 }
@@ -136,6 +114,11 @@ func planFiles(l layout, prefix, from, src string) (files []fileSpec, notes []st
 			files = append(files, fileSpec{path: filepath.Join(prefix, "bin", t), src: p, mode: 0o755})
 		}
 	}
+	for _, t := range tools {
+		if p := filepath.Join(from, "completion", t); isFile(p) {
+			files = append(files, fileSpec{path: filepath.Join(prefix, "share/bash-completion/completions", t), src: p, mode: 0o644})
+		}
+	}
 	for _, sec := range []string{"1", "5", "8"} {
 		pages, _ := filepath.Glob(filepath.Join(src, "man", "*."+sec))
 		sort.Strings(pages)
@@ -149,14 +132,19 @@ func planFiles(l layout, prefix, from, src string) (files []fileSpec, notes []st
 	for _, d := range scripts {
 		p := filepath.Join(src, "slurm", d.Name())
 		fi, err := os.Stat(p)
-		if err != nil || !fi.Mode().IsRegular() || strings.HasPrefix(d.Name(), ".") {
+		if err != nil || !fi.Mode().IsRegular() || strings.HasPrefix(d.Name(), ".") || strings.HasSuffix(d.Name(), ".go") {
 			continue
 		}
 		mode := uint32(0o644)
 		if fi.Mode().Perm()&0o111 != 0 {
 			mode = 0o755
 		}
-		files = append(files, fileSpec{path: filepath.Join(prefix, "share/softmig/slurm", d.Name()), src: p, mode: mode})
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return nil, nil, err
+		}
+		files = append(files, fileSpec{path: filepath.Join(prefix, "share/softmig/slurm", d.Name()),
+			data: substitute(data, prefix), mode: mode})
 	}
 	found := false
 	for _, s := range siteConfigSources {
@@ -172,12 +160,8 @@ func planFiles(l layout, prefix, from, src string) (files []fileSpec, notes []st
 	}
 	unit, guardNotes := guardFiles(prefix, src)
 	files, notes = append(files, unit...), append(notes, guardNotes...)
-	_, logMode, err := logOwner(l.root)
-	if err != nil {
-		return nil, nil, err
-	}
 	files = append(files,
-		fileSpec{path: logrotateConf, data: logrotate(l, logMode), mode: 0o644, conf: true},
+		fileSpec{path: logrotateConf, data: logrotate(), mode: 0o644, conf: true},
 		fileSpec{path: tmpfilesConf, data: tmpfiles(), mode: 0o644, conf: true})
 	return files, notes, nil
 }
@@ -187,27 +171,37 @@ func isFile(p string) bool {
 	return err == nil && fi.Mode().IsRegular()
 }
 
-// logrotate returns the logrotate config for the per-job logs. The library
-// keeps its log open with O_APPEND, so copytruncate; the directory is
-// writable by others than root, so logrotate needs an explicit su.
-func logrotate(l layout, logMode uint32) []byte {
-	su := "root root"
-	if logMode == 0o775 {
-		su = "root " + slurmGroup
-	}
-	return []byte(fmt.Sprintf(`# SoftMig per-job logs (installed by softmig-install).
-%s/*.log {
-	su %s
-	weekly
-	rotate 4
-	maxage 60
-	missingok
-	notifempty
-	compress
-	delaycompress
-	copytruncate
+// substitute puts the install's paths into a Slurm script: @BINDIR@ (the
+// tools), @RUNDIR@ and @LOGDIR@ (the library's directories), so a prolog
+// installed under any prefix runs the softmig-conf installed beside it.
+func substitute(data []byte, prefix string) []byte {
+	return []byte(strings.NewReplacer(
+		"@BINDIR@", filepath.Join(prefix, "bin"),
+		"@RUNDIR@", runDir,
+		"@LOGDIR@", logDir,
+	).Replace(string(data)))
 }
-`, logDir, su))
+
+// logAgeDays is how long a job's log is kept after its last write.
+const logAgeDays = 90
+
+// logrotate returns the logrotate config that expires the per-job logs: a
+// job's log is written while the job runs and never again, so rotating is
+// pointless; "rotate 0" with "minage" deletes each log once its last write
+// is logAgeDays old ("nocreate": no empty file comes back).
+func logrotate() []byte {
+	return []byte(fmt.Sprintf(`# SoftMig per-job logs (installed by softmig-install): each is deleted
+# %[2]d days after its last write.  Change minage to keep them longer.
+%[1]s/*.log {
+	daily
+	minage %[2]d
+	rotate 0
+	ifempty
+	missingok
+	nocreate
+	nocompress
+}
+`, logDir, logAgeDays))
 }
 
 // tmpfiles recreates the job config directory at boot (/run is a tmpfs).

@@ -98,6 +98,11 @@ func (e *env) undo(l layout, en entry, manifest string) error {
 		return e.remove(p, en.path)
 	case "file":
 		return e.remove(p, en.path)
+	case "link":
+		if removed, err := unlinkSmi(l, en.sum); err != nil || !removed {
+			return err
+		}
+		e.say("removed %s", en.path)
 	case "chmod":
 		if _, err := os.Lstat(p); errors.Is(err, os.ErrNotExist) {
 			return nil

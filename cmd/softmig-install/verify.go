@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,25 +13,63 @@ import (
 	"github.com/softmig/softmig/internal/preloadcfg"
 )
 
-type verifyCmd struct{}
+type verifyCmd struct {
+	JSON bool `name:"json" help:"Print the checklist as one JSON object (ready, checks with status, what and fix)."`
+}
 
-// checklist collects verify's results.
+// checklist collects verify's results; it prints each as it comes, or,
+// for --json, all at the end.
 type checklist struct {
 	e      *env
+	json   bool
+	checks []check
 	failed int
 }
 
+// check is one line of the checklist.
+type check struct {
+	Status string `json:"status"` // ok, skip, fail
+	What   string `json:"what"`
+	Fix    string `json:"fix,omitempty"`
+}
+
+func (c *checklist) add(ch check) {
+	c.checks = append(c.checks, ch)
+	if c.json {
+		return
+	}
+	switch ch.Status {
+	case "fail":
+		fmt.Fprintf(c.e.stdout, "FAIL  %s\n      fix: %s\n", ch.What, ch.Fix)
+	default:
+		fmt.Fprintf(c.e.stdout, "%-5s %s\n", ch.Status, ch.What)
+	}
+}
+
 func (c *checklist) ok(format string, a ...any) {
-	fmt.Fprintf(c.e.stdout, "ok    %s\n", fmt.Sprintf(format, a...))
+	c.add(check{Status: "ok", What: fmt.Sprintf(format, a...)})
 }
 
 func (c *checklist) skip(format string, a ...any) {
-	fmt.Fprintf(c.e.stdout, "skip  %s\n", fmt.Sprintf(format, a...))
+	c.add(check{Status: "skip", What: fmt.Sprintf(format, a...)})
 }
 
 func (c *checklist) fail(fix, format string, a ...any) {
 	c.failed++
-	fmt.Fprintf(c.e.stdout, "FAIL  %s\n      fix: %s\n", fmt.Sprintf(format, a...), fix)
+	c.add(check{Status: "fail", What: fmt.Sprintf(format, a...), Fix: fix})
+}
+
+// printJSON writes the checklist for scripts: ready is true when nothing
+// failed.
+func (c *checklist) printJSON() error {
+	enc := json.NewEncoder(c.e.stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(struct {
+		Ready   bool    `json:"ready"`
+		Version string  `json:"version"`
+		Failed  int     `json:"failed"`
+		Checks  []check `json:"checks"`
+	}{c.failed == 0, defs.Version(), c.failed, c.checks})
 }
 
 func (c *verifyCmd) Run(e *env, g *cli) error {
@@ -38,7 +77,7 @@ func (c *verifyCmd) Run(e *env, g *cli) error {
 	if err != nil {
 		return err
 	}
-	cl := &checklist{e: e}
+	cl := &checklist{e: e, json: c.JSON}
 	dirs, err := coreDirs(l)
 	if err != nil {
 		return err
@@ -59,6 +98,15 @@ func (c *verifyCmd) Run(e *env, g *cli) error {
 	cl.checkManifest(l)
 	cl.checkSiteConfig(l, g.Config)
 	cl.checkGuard(l)
+	if cl.json {
+		if err := cl.printJSON(); err != nil {
+			return err
+		}
+		if cl.failed > 0 {
+			return errVerifyFailed
+		}
+		return nil
+	}
 	if cl.failed > 0 {
 		fmt.Fprintf(e.stdout, "%d check(s) failed\n", cl.failed)
 		return errVerifyFailed
@@ -160,7 +208,7 @@ func (c *checklist) checkPreload(l layout) {
 	}
 	switch n := pf.Count(lib); {
 	case n == 0:
-		c.fail("softmig-install install   (adds the line atomically)", "%s: does not list %s: processes start without SoftMig", preloadPath, lib)
+		c.fail("softmig-install enable   (adds the line atomically)", "%s: does not list %s: processes start without SoftMig", preloadPath, lib)
 	case n > 1:
 		c.fail(fmt.Sprintf("leave one %s line in %s", lib, preloadPath), "%s: lists %s %d times", preloadPath, lib, n)
 	default:

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -19,7 +20,7 @@ func TestVerify(t *testing.T) {
 		want   []string // lines (or parts) the checklist must print
 	}{
 		{"good install", func(*testing.T, *fixture) {}, []string{
-			"ok    /var/log/softmig: directory 0775 root:slurm",
+			"ok    /var/log/softmig: directory 0755 root:root",
 			"ok    /var/lib/shared/libsoftmig.so: loads in a fresh process, answers version 1",
 			"ok    /var/lib/shared/libsoftmig.so: built with version=test " + defs.Facts() + ", as these tools",
 			"ok    /etc/ld.so.preload: lists /var/lib/shared/libsoftmig.so",
@@ -28,10 +29,10 @@ func TestVerify(t *testing.T) {
 			"all checks passed",
 		}},
 		{"log directory mode", func(t *testing.T, f *fixture) {
-			os.Chmod(filepath.Join(f.root, "var/log/softmig"), 0o755)
+			os.Chmod(filepath.Join(f.root, "var/log/softmig"), 0o777)
 		}, []string{
-			"FAIL  /var/log/softmig: directory 0755 root:slurm, want 0775 root:slurm",
-			"fix: chown root:slurm " + "ROOT/var/log/softmig && chmod 0775 ROOT/var/log/softmig",
+			"FAIL  /var/log/softmig: directory 0777 root:root, want 0755 root:root",
+			"fix: chown root:root " + "ROOT/var/log/softmig && chmod 0755 ROOT/var/log/softmig",
 		}},
 		{"library mode", func(t *testing.T, f *fixture) {
 			os.Chmod(f.lib(), 0o600)
@@ -49,7 +50,7 @@ func TestVerify(t *testing.T) {
 			os.WriteFile(filepath.Join(f.root, "etc/ld.so.preload"), []byte("/usr/lib/other.so\n"), 0o644)
 		}, []string{
 			"FAIL  /etc/ld.so.preload: does not list /var/lib/shared/libsoftmig.so",
-			"fix: softmig-install install",
+			"fix: softmig-install enable",
 		}},
 		{"preload names a missing file", func(t *testing.T, f *fixture) {
 			os.Remove(filepath.Join(f.root, "usr/lib/other.so"))
@@ -126,5 +127,40 @@ func TestVerifyExitStatus(t *testing.T) {
 	out.Reset()
 	if code := mainExit([]string{"verify", "--root", f.root}, &out, &errb); code != 0 {
 		t.Errorf("verify after install exited %d, want 0\n%s", code, out.String())
+	}
+}
+
+// verify --json gives scripts the same checklist: ready, each check's
+// status, what and fix, and the exit status of the plain form.
+func TestVerifyJSON(t *testing.T) {
+	needRootNS(t)
+	f := newFixture(t, false)
+	f.install(t)
+	os.Chmod(filepath.Join(f.root, "var/log/softmig"), 0o777)
+	var out, errb strings.Builder
+	if code := mainExit([]string{"verify", "--json", "--root", f.root}, &out, &errb); code != 1 {
+		t.Errorf("verify --json with a bad log directory exited %d, want 1\n%s", code, out.String())
+	}
+	var got struct {
+		Ready  bool
+		Failed int
+		Checks []struct{ Status, What, Fix string }
+	}
+	if err := json.Unmarshal([]byte(out.String()), &got); err != nil {
+		t.Fatalf("verify --json printed no JSON object: %v\n%s", err, out.String())
+	}
+	var fails []string
+	for _, c := range got.Checks {
+		if c.Status == "fail" {
+			fails = append(fails, c.What+" / "+c.Fix)
+		}
+	}
+	if got.Ready || got.Failed != 1 || len(fails) != 1 || !strings.Contains(fails[0], "/var/log/softmig") || !strings.Contains(fails[0], "chmod 0755") {
+		t.Errorf("verify --json = ready %v, failed %d, failures %q; want one failure for /var/log/softmig with its fix", got.Ready, got.Failed, fails)
+	}
+	os.Chmod(filepath.Join(f.root, "var/log/softmig"), 0o755)
+	out.Reset()
+	if code := mainExit([]string{"verify", "--json", "--root", f.root}, &out, &errb); code != 0 || !strings.Contains(out.String(), `"ready": true`) {
+		t.Errorf("verify --json of a good install exited %d:\n%s", code, out.String())
 	}
 }

@@ -73,6 +73,7 @@ type env struct {
 	ctx            context.Context
 	stdout, stderr io.Writer
 	dir            string
+	siteConfig     string // --config: summary suggests its slices
 	now            func() time.Time
 	slurm          func(ctx context.Context, id string) []string // other names of a job
 	poll           time.Duration                                 // tail -f
@@ -83,7 +84,8 @@ func newEnv(ctx context.Context, stdout, stderr io.Writer) *env {
 }
 
 type cli struct {
-	Dir string `short:"d" default:"${logdir}" placeholder:"DIR" help:"Directory of the per-job logs (default: ${logdir}, built in)."`
+	Version cmdline.VersionFlag `help:"Print the version (the library's softmig_version) and exit."`
+	Dir     string              `short:"d" default:"${logdir}" placeholder:"DIR" help:"Directory of the per-job logs (default: ${logdir}, built in)."`
 	siteconf.Flag
 
 	Ls      lsCmd      `cmd:"" help:"List the jobs that have a log: size, last event, errors, out-of-memory refusals."`
@@ -124,7 +126,7 @@ func runEnv(e *env, args []string) error {
 		parser.Errorf("%s (see softmig-log --help)", err)
 		return exitError(2)
 	}
-	e.dir = c.Dir
+	e.dir, e.siteConfig = c.Dir, c.Config
 	if kctx.Command() == "ls" {
 		noteSite(c.Flag, e.stderr)
 	}

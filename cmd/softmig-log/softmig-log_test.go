@@ -19,6 +19,9 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/su
 
 const logs = "testdata/logs"
 
+// site is the site config of the test logs (summary suggests its slices).
+const site = "testdata/softmig.yaml"
+
 // fakeSlurm knows two array tasks: 123_4 is job 130, 123_5 is job 131.
 func fakeSlurm(_ context.Context, id string) []string {
 	switch id {
@@ -319,7 +322,7 @@ func TestBadLines(t *testing.T) {
 func TestSummaryGolden(t *testing.T) {
 	for _, job := range []string{"12345", "23456", "34567", "45678", "56789", "123_4"} {
 		t.Run(job, func(t *testing.T) {
-			out, _, err := runT(t, "-d", logs, "summary", job)
+			out, _, err := runT(t, "-d", logs, "--config", site, "summary", job)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -346,14 +349,14 @@ func TestSummaryGolden(t *testing.T) {
 func TestSummaryVerdicts(t *testing.T) {
 	tests := map[string]string{
 		"12345":  "verdict: peak 9.1 GiB of a 12 GiB slice (76%): the slice fits\n",
-		"23456":  "verdict: refused 14 allocations and killed 1 process: needs a larger slice, at least 15 GiB (has 12 GiB)\n",
-		"34567":  "verdict: dev 0: peak 2 GiB of a 24 GiB slice (8%): an eighth of it (3 GiB) would do; dev 1: peak 20 GiB of a 24 GiB slice (83%): the slice fits\n",
+		"23456":  "verdict: refused 14 allocations and killed 1 process: needs a larger slice, at least 15 GiB (has 12 GiB); next time ask for --gres=gpu:l40s.2:1 (24 GiB)\n",
+		"34567":  "verdict: dev 0: peak 2 GiB of a 24 GiB slice (8%): --gres=gpu:l40s.8:1 (6 GiB) would do; dev 1: peak 20 GiB of a 24 GiB slice (83%): the slice fits\n",
 		"45678":  "verdict: GPU disabled by a config error (/var/run/softmig/45678.conf: owned by uid 1004, not root)\n",
 		"130":    "verdict: peak 5 GiB of a 6 GiB slice (83%): the slice fits\n",
 		"pid999": "verdict: no GPU use logged\n",
 	}
 	for job, want := range tests {
-		out, _, err := runT(t, "-d", logs, "summary", job)
+		out, _, err := runT(t, "-d", logs, "--config", site, "summary", job)
 		if err != nil || !strings.HasSuffix(out, want) {
 			t.Errorf("summary %s = %v, output:\n%s\nwant it to end with %q", job, err, out, want)
 		}

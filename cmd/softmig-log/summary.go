@@ -45,6 +45,9 @@ func (c *summaryCmd) Run(e *env) error {
 	defer file.Close()
 	job := strings.TrimSuffix(filepath.Base(path), ".log")
 	b := logsum.New(job)
+	if offers, err := siteOffers(e.siteConfig); err == nil {
+		b.SetOffers(offers)
+	}
 	out := summaryOut{Log: path, Skipped: []skippedLine{}}
 	r := logrec.NewReader(file)
 	for {

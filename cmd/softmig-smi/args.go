@@ -36,6 +36,8 @@ var ownOpts = map[string]optSpec{
 	"--softmig-dir": {long: "softmig-dir", value: true},
 	"--config":      {long: "config", value: true},
 	"--slices":      {long: "slices"},
+	// The bash completion script of this tool (cmdline.CompletionArg).
+	"--completion-bash": {long: "completion-bash"},
 }
 
 // normalize returns kong's arguments, the arguments for the real

@@ -58,7 +58,7 @@ type cli struct {
 	Format    string `name:"format" placeholder:"csv[,noheader][,nounits]" help:"Output format of the queries."`
 	Filename  string `name:"filename" short:"f" placeholder:"FILE" help:"Write to FILE instead of standard output."`
 
-	Real string `name:"real" placeholder:"PATH" help:"The real nvidia-smi, run for every other option (env SOFTMIG_NVIDIA_SMI, site config paths.nvidia_smi_real, default /usr/bin/nvidia-smi.real)."`
+	Real string `name:"real" placeholder:"PATH" help:"The real nvidia-smi, run for every other option (env SOFTMIG_NVIDIA_SMI, site config paths.nvidia_smi_real, default: the first nvidia-smi in PATH that is not softmig-smi, else /usr/bin/nvidia-smi)."`
 	// Tests only: the library reads job configs in defs.RunDir() alone.
 	SoftmigDir string `name:"softmig-dir" hidden:"" placeholder:"DIR" help:"(tests) Directory of the job configs and regions instead of the built-in one."`
 	siteconf.Flag
@@ -158,7 +158,17 @@ func runWith(d deps, args []string, stdout, stderr io.Writer) error {
 		c.Real = site.NvidiaSmiReal
 	}
 	if c.Real == "" {
-		c.Real = "/usr/bin/nvidia-smi.real"
+		path, _ := d.env.LookupEnv("PATH")
+		if c.Real = findReal(path, d.selfExe); c.Real == "" {
+			c.Real = "nvidia-smi (none found in PATH or /usr/bin apart from softmig-smi)"
+		}
+	}
+	if isVersion(realArgs) {
+		// Ours first; then the driver's, as nvidia-smi --version prints it.
+		fmt.Fprintf(stdout, "softmig-smi %s\n", defs.Version())
+		if _, err := os.Stat(c.Real); err != nil {
+			return nil
+		}
 	}
 	p, ok := plan(&c)
 	if !implemented || !ok {

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/softmig/softmig/internal/defs"
 	"github.com/softmig/softmig/internal/region"
 	"github.com/softmig/softmig/internal/smi"
 )
@@ -566,8 +567,12 @@ func TestRealCaptures(t *testing.T) {
 			writeFile(t, real, "#!/bin/sh\n", 0o755)
 			n.env["SOFTMIG_NVIDIA_SMI"] = real
 			r := n.run(t, tt.args...)
-			if r.err != nil || r.execPath != real || r.stdout != "" {
-				t.Errorf("%v: %q, exec %q, %v; want the real nvidia-smi to answer", tt.args, r.stdout, r.execPath, r.err)
+			wantOut := ""
+			if tt.capture == "version" { // softmig-smi's own line first, as every tool's --version
+				wantOut = "softmig-smi " + defs.Version() + "\n"
+			}
+			if r.err != nil || r.execPath != real || r.stdout != wantOut {
+				t.Errorf("%v: %q, exec %q, %v; want %q and the real nvidia-smi to answer", tt.args, r.stdout, r.execPath, r.err, wantOut)
 			}
 		}
 	})

@@ -19,8 +19,8 @@ type exitPanic int
 
 // Parse builds a parser for grammar that writes to stdout and stderr, with
 // the options given, and parses args.  A kong exit returns a nil context
-// and an *Exit; a parse error returns the parser (for its Errorf) and the
-// error.
+// and an *Exit; a parse error returns the parser (for its Errorf) and a
+// *UsageError.
 func Parse(grammar any, args []string, stdout, stderr io.Writer, opts ...kong.Option) (ctx *kong.Context, parser *kong.Kong, err error) {
 	defer func() {
 		if r := recover(); r != nil {
@@ -38,6 +38,12 @@ func Parse(grammar any, args []string, stdout, stderr io.Writer, opts ...kong.Op
 	if parser, err = kong.New(grammar, all...); err != nil {
 		return nil, nil, err
 	}
-	ctx, err = parser.Parse(args)
+	if len(args) == 1 && args[0] == CompletionArg {
+		writeBashCompletion(stdout, parser)
+		return nil, parser, &Exit{Code: 0}
+	}
+	if ctx, err = parser.Parse(args); err != nil {
+		err = &UsageError{Err: err}
+	}
 	return ctx, parser, err
 }

@@ -118,7 +118,7 @@ func CheckReader(r io.ReaderAt, size int64, host Host, symbol string) error {
 		switch {
 		case s.Section == elf.SHN_UNDEF:
 			return fmt.Errorf("%w %s(): it is only referenced, not defined", ErrMissingSym, symbol)
-		case typ != elf.STT_FUNC && typ != elf.STT_GNU_IFUNC:
+		case typ != elf.STT_FUNC && typ != sttGnuIfunc:
 			return fmt.Errorf("%w %s(): the symbol is a %v, not a function", ErrMissingSym, symbol, typ)
 		case bind != elf.STB_GLOBAL && bind != elf.STB_WEAK:
 			return fmt.Errorf("%w %s(): the symbol is %v", ErrMissingSym, symbol, bind)
@@ -182,3 +182,7 @@ func checkExtent(r io.ReaderAt, size int64, ident [elf.EI_NIDENT]byte) error {
 	}
 	return nil
 }
+
+// sttGnuIfunc is STT_GNU_IFUNC (glibc's indirect functions, e.g. memcpy);
+// debug/elf names it only from Go 1.23 on, and the tools build with 1.22.
+const sttGnuIfunc = elf.SymType(10)

@@ -119,6 +119,7 @@ type Builder struct {
 	devs   map[int]*Device
 	procs  map[int]*Process // current process of each pid
 	jobSet bool
+	offers Offers
 }
 
 // New returns a Builder for the job named job (the records' job= wins if set).
@@ -303,7 +304,7 @@ func (b *Builder) Summary() *Summary {
 		if d.MemLimit > 0 {
 			d.PeakPercent = float64(d.Peak) * 100 / float64(d.MemLimit)
 		}
-		d.Verdict = guardVerdict(d) + verdict(d)
+		d.Verdict = guardVerdict(d) + verdict(d, b.offersFor(d.MemLimit))
 	}
 	if s.Devices == nil {
 		s.Devices = []*Device{}
@@ -351,7 +352,7 @@ func guardVerdict(d *Device) string {
 	return strings.Join(v, ", ") + "; "
 }
 
-func verdict(d *Device) string {
+func verdict(d *Device, offers []Offer) string {
 	slice := FormatSize(d.MemLimit)
 	switch {
 	case d.Refused > 0 || len(d.Kills) > 0:
@@ -366,9 +367,9 @@ func verdict(d *Device) string {
 			v += "killed " + plural(int64(len(d.Kills)), "process", "processes")
 		}
 		if d.Needed > d.MemLimit && d.MemLimit > 0 {
-			return v + fmt.Sprintf(": needs a larger slice, at least %s (has %s)", FormatSizeUp(d.Needed), slice)
+			return v + fmt.Sprintf(": needs a larger slice, at least %s (has %s)", FormatSizeUp(d.Needed), slice) + larger(d, offers)
 		}
-		return v + ": needs a larger slice"
+		return v + ": needs a larger slice" + larger(d, offers)
 	case d.PeakTime == nil:
 		return "no peak logged yet (no process has exited): cannot judge the slice"
 	case d.MemLimit == 0:
@@ -378,16 +379,7 @@ func verdict(d *Device) string {
 	if d.PeakPercent >= Tight*100 {
 		return head + ": the slice fits, with little headroom"
 	}
-	for _, f := range []struct {
-		div  int64
-		name string
-	}{{8, "an eighth"}, {4, "a quarter"}, {2, "half"}} {
-		part := d.MemLimit / f.div
-		if float64(d.Peak) <= Headroom*float64(part) {
-			return head + fmt.Sprintf(": %s of it (%s) would do", f.name, FormatSize(part))
-		}
-	}
-	return head + ": the slice fits"
+	return head + smaller(d, offers)
 }
 
 func jobVerdict(s *Summary) string {

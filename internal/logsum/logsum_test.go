@@ -1,6 +1,7 @@
 package logsum
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -41,7 +42,29 @@ func kill(s, pid, dev, target int) logrec.Record {
 }
 
 func summarize(recs ...logrec.Record) *Summary {
+	return summarizeOffers(l40s(2, 4, 8), recs...)
+}
+
+// l40s is a site offering a 48 GiB L40S whole and in the given parts.
+func l40s(dens ...int64) Offers {
+	return func(limit int64) []Offer {
+		offers := []Offer{}
+		match := limit == 48*gib
+		for i := len(dens) - 1; i >= 0; i-- {
+			m := 48 * gib / dens[i]
+			match = match || m == limit
+			offers = append(offers, Offer{Gres: fmt.Sprintf("--gres=gpu:l40s.%d:1", dens[i]), Memory: m})
+		}
+		if !match {
+			return nil
+		}
+		return append(offers, Offer{Gres: "--gres=gpu:l40s:1", Memory: 48 * gib})
+	}
+}
+
+func summarizeOffers(o Offers, recs ...logrec.Record) *Summary {
 	b := New("file-name")
+	b.SetOffers(o)
 	for i, r := range recs {
 		b.Add(r, i+1)
 	}
@@ -61,20 +84,20 @@ func TestVerdicts(t *testing.T) {
 		{"tight", []logrec.Record{attach(1, 10, 0, 24*gib, 0), exit(60, 10, 0, 23*gib, 0)},
 			"peak 23 GiB of a 24 GiB slice (96%): the slice fits, with little headroom"},
 		{"an eighth", []logrec.Record{attach(1, 10, 0, 24*gib, 0), exit(60, 10, 0, 2*gib, 0)},
-			"peak 2 GiB of a 24 GiB slice (8%): an eighth of it (3 GiB) would do"},
-		{"a quarter", []logrec.Record{attach(1, 10, 0, 24*gib, 0), exit(60, 10, 0, 4*gib, 0)},
-			"peak 4 GiB of a 24 GiB slice (17%): a quarter of it (6 GiB) would do"},
-		{"half", []logrec.Record{attach(1, 10, 0, 24*gib, 0), exit(60, 10, 0, 5*gib, 0)},
-			"peak 5 GiB of a 24 GiB slice (21%): half of it (12 GiB) would do"},
+			"peak 2 GiB of a 24 GiB slice (8%): --gres=gpu:l40s.8:1 (6 GiB) would do"},
+		{"a quarter", []logrec.Record{attach(1, 10, 0, 24*gib, 0), exit(60, 10, 0, 5*gib, 0)},
+			"peak 5 GiB of a 24 GiB slice (21%): --gres=gpu:l40s.4:1 (12 GiB) would do"},
+		{"half", []logrec.Record{attach(1, 10, 0, 48*gib, 0), exit(60, 10, 0, 10*gib, 0)},
+			"peak 10 GiB of a 48 GiB slice (21%): --gres=gpu:l40s.2:1 (24 GiB) would do"},
 		{"refused and killed", []logrec.Record{
 			attach(1, 10, 0, 12*gib, 0),
 			refused(10, 10, 0, 4*gib, 11*gib, 12*gib, 0),
 			refused(11, 10, 0, 1*gib, 11*gib+512*mib, 12*gib, 5),
 			refused(12, 10, 0, 2*gib, 11*gib, 12*gib, 6),
 			kill(12, 10, 0, 11)},
-			"refused 14 allocations and killed 1 process: needs a larger slice, at least 15 GiB (has 12 GiB)"},
+			"refused 14 allocations and killed 1 process: needs a larger slice, at least 15 GiB (has 12 GiB); next time ask for --gres=gpu:l40s.2:1 (24 GiB)"},
 		{"killed only", []logrec.Record{attach(1, 10, 0, 12*gib, 0), kill(12, 10, 0, 11)},
-			"killed 1 process: needs a larger slice"},
+			"killed 1 process: needs a larger slice; next time ask for --gres=gpu:l40s.2:1 (24 GiB)"},
 		{"guard kills", []logrec.Record{attach(1, 10, 0, 12*gib, 0),
 			logrec.Event(at(5), "42", 11, 0, logrec.MsgGuardKill, "reason", "escape", "gpu", "3", "used", "1", "limit", "2", "pids", "11"),
 			logrec.Event(at(6), "42", 10, 0, logrec.MsgGuardKill, "reason", "over_slice", "gpu", "3", "used", "3", "limit", "2", "pids", "10,12"),
@@ -87,7 +110,7 @@ func TestVerdicts(t *testing.T) {
 		{"two devices", []logrec.Record{
 			attach(1, 10, 0, 12*gib, 0), attach(1, 10, 1, 12*gib, 0),
 			exit(60, 10, 0, 10*gib, 0), exit(60, 10, 1, 1*gib, 0)},
-			"dev 0: peak 10 GiB of a 12 GiB slice (83%): the slice fits; dev 1: peak 1 GiB of a 12 GiB slice (8%): an eighth of it (1.5 GiB) would do"},
+			"dev 0: peak 10 GiB of a 12 GiB slice (83%): the slice fits; dev 1: peak 1 GiB of a 12 GiB slice (8%): --gres=gpu:l40s.8:1 (6 GiB) would do"},
 		{"config error", []logrec.Record{
 			start(0, 10, "/bin/py"),
 			logrec.Event(at(0), "42", 10, logrec.NoDev, logrec.MsgConfigError, "path", "/var/run/softmig/42.conf", "reason", "not owned by root")},
@@ -97,6 +120,32 @@ func TestVerdicts(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := summarize(tt.recs...).Verdict; got != tt.want {
+				t.Errorf("Verdict = %q\nwant      %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// A verdict names only slices the site offers, and none without a site.
+func TestVerdictsOfferedOnly(t *testing.T) {
+	small := []logrec.Record{attach(1, 10, 0, 48*gib, 0), exit(60, 10, 0, 2*gib, 0)}
+	over := []logrec.Record{attach(1, 10, 0, 24*gib, 0), refused(10, 10, 0, 4*gib, 23*gib, 24*gib, 0)}
+	for _, tt := range []struct {
+		name   string
+		offers Offers
+		recs   []logrec.Record
+		want   string
+	}{
+		{"halves only", l40s(2), small, "peak 2 GiB of a 48 GiB slice (4%): --gres=gpu:l40s.2:1 (24 GiB) would do"},
+		{"no site", nil, small, "peak 2 GiB of a 48 GiB slice (4%): a smaller slice would do (softmig-conf check lists the slices this site offers)"},
+		{"type unknown", l40s(2, 4), []logrec.Record{attach(1, 10, 0, 10*gib, 0), exit(60, 10, 0, 1*gib, 0)},
+			"peak 1 GiB of a 10 GiB slice (10%): a smaller slice would do (softmig-conf check lists the slices this site offers)"},
+		{"nothing larger", l40s(2), []logrec.Record{attach(1, 10, 0, 48*gib, 0), refused(10, 10, 0, 4*gib, 47*gib, 48*gib, 0)},
+			"refused 1 allocation: needs a larger slice, at least 51 GiB (has 48 GiB); this site offers no larger slice of this GPU"},
+		{"whole next", l40s(2), over, "refused 1 allocation: needs a larger slice, at least 27 GiB (has 24 GiB); next time ask for --gres=gpu:l40s:1 (48 GiB)"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := summarizeOffers(tt.offers, tt.recs...).Verdict; got != tt.want {
 				t.Errorf("Verdict = %q\nwant      %q", got, tt.want)
 			}
 		})

@@ -124,13 +124,12 @@ func (c *Cluster) setup(o Options) error {
 	}
 	os.Chmod(c.Dir, 0o755)
 	os.Chmod(c.Out, 0o1777)
-	// The built-in log directory, as softmig-install makes it without a
-	// slurm group; left alone when it exists.
-	if err := os.Mkdir(c.LogDir, 0o755); err == nil {
-		os.Chmod(c.LogDir, 0o1777)
-	} else if !os.IsExist(err) {
+	// The built-in log directory, as softmig-install makes it (0755
+	// root:root): the prolog creates each job's log, no user can add one.
+	if err := os.Mkdir(c.LogDir, 0o755); err != nil && !os.IsExist(err) {
 		return err
 	}
+	os.Chmod(c.LogDir, 0o755)
 	if _, err := os.Stat("/dev/nvidia0"); err != nil {
 		// A fake GPU: open() gives ENXIO, enough for Slurm's device cgroup.
 		if err := syscall.Mknod("/dev/nvidia0", syscall.S_IFCHR|0o666, 195<<8); err != nil {

@@ -1,0 +1,126 @@
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/softmig/softmig/internal/elfcheck"
+	"github.com/softmig/softmig/internal/libprobe"
+	"github.com/softmig/softmig/internal/preloadcfg"
+)
+
+// enableCmd switches SoftMig on where a package (or install --no-preload)
+// put the files: the directories the library needs, then the preload line.
+// A package never does this by itself; the admin runs it once per node.
+type enableCmd struct {
+	Smi string `placeholder:"PATH" help:"softmig-smi on the node, linked as /usr/local/bin/nvidia-smi (default: the one beside this program)."`
+}
+
+func (c *enableCmd) Run(e *env, g *cli) error {
+	l, err := g.layout()
+	if err != nil {
+		return err
+	}
+	if err := e.needRoot(l, "enable"); err != nil {
+		return err
+	}
+	lib := l.host(l.lib())
+	if err := elfcheck.Check(lib, libprobe.Symbol); err != nil {
+		return fmt.Errorf("refusing %s: %w; install the package (or softmig-install install) first; nothing was changed", l.lib(), err)
+	}
+	if _, err := e.trial(lib); err != nil {
+		return fmt.Errorf("refusing %q: %w; nothing was changed", lib, err)
+	}
+	unlock, err := lockRoot(l.root)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	m, _, err := readManifest(l.host(manifestPath))
+	if err != nil {
+		return fmt.Errorf("%w (fix or remove it)", err)
+	}
+	in := &installer{e: e, l: l, m: m}
+	defer func() {
+		if serr := m.save(l.host(manifestPath), e.owner()); serr != nil && err == nil {
+			err = serr
+		}
+	}()
+	dirs, err := coreDirs(l)
+	if err != nil {
+		return err
+	}
+	for _, d := range dirs {
+		if err := in.ensureDir(d); err != nil {
+			return err
+		}
+	}
+	smi := c.Smi
+	if smi == "" {
+		smi = e.besideSelf(l)
+	}
+	if smi != "" {
+		if err := in.linkSmi(smi); err != nil {
+			return err
+		}
+	}
+	if err := in.addPreload(); err != nil {
+		return err
+	}
+	if in.changed == 0 {
+		e.say("softmig-install: already enabled below %s", l.root)
+	}
+	return nil
+}
+
+// disableCmd switches SoftMig off: new processes no longer map the library,
+// and nvidia-smi is the driver's again. Files, logs and job configs stay;
+// enable switches it on again.
+type disableCmd struct{}
+
+func (c *disableCmd) Run(e *env, g *cli) error {
+	l, err := g.layout()
+	if err != nil {
+		return err
+	}
+	if err := e.needRoot(l, "disable"); err != nil {
+		return err
+	}
+	unlock, err := lockRoot(l.root)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if m, _, err := readManifest(l.host(manifestPath)); err == nil {
+		if en := m.find("link", smiLink); en != nil {
+			if removed, err := unlinkSmi(l, en.sum); err != nil {
+				return err
+			} else if removed {
+				e.say("removed %s: nvidia-smi is the driver's again", smiLink)
+			}
+		}
+	}
+	p := l.host(preloadPath)
+	pf, exists, err := preloadcfg.Read(p)
+	if err != nil {
+		return err
+	}
+	if !exists || !pf.Remove(l.lib()) {
+		e.say("softmig-install: %s does not list %s: already disabled", preloadPath, l.lib())
+		return nil
+	}
+	fi, err := os.Stat(p)
+	if err != nil {
+		return err
+	}
+	mode, uid, gid := statMode(fi)
+	owner := e.owner()
+	if owner != nil {
+		owner.UID, owner.GID = uid, gid
+	}
+	if err := preloadcfg.Write(p, pf, mode, owner); err != nil {
+		return err
+	}
+	e.say("removed %s from %s: new processes run without SoftMig", l.lib(), preloadPath)
+	return nil
+}

@@ -1,0 +1,31 @@
+package cmdline
+
+import (
+	"fmt"
+
+	"github.com/alecthomas/kong"
+
+	"github.com/softmig/softmig/internal/defs"
+)
+
+// VersionFlag is every tool's --version: it prints "<tool> <version>", the
+// version being the string the library's softmig_version() returns (both
+// come from the Makefile), and exits 0.
+type VersionFlag bool
+
+// BeforeReset runs as soon as kong sees the flag, before any required
+// argument is checked, as kong's own version flag does.
+func (v VersionFlag) BeforeReset(app *kong.Kong) error {
+	fmt.Fprintf(app.Stdout, "%s %s\n", app.Model.Name, defs.Version())
+	app.Exit(0)
+	return nil
+}
+
+// UsageExit is the exit status of every tool on a usage error.
+const UsageExit = 2
+
+// UsageError is a command line kong could not parse; tools exit UsageExit.
+type UsageError struct{ Err error }
+
+func (e *UsageError) Error() string { return e.Err.Error() }
+func (e *UsageError) Unwrap() error { return e.Err }
