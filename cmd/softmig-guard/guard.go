@@ -62,6 +62,7 @@ type guard struct {
 	since   map[watchKey]time.Time
 	maps    map[int]mapsEntry
 	killed  map[int]string // pid -> start time of processes already killed
+	forged  map[int]string // pid -> start time of processes in another user's job cgroup
 	notify  *notifier
 	rounds  uint64
 	kills   uint64
@@ -76,6 +77,7 @@ func newGuard(opts options, log *logger) *guard {
 		since:  map[watchKey]time.Time{},
 		maps:   map[int]mapsEntry{},
 		killed: map[int]string{},
+		forged: map[int]string{},
 		notify: newNotifier(log),
 	}
 }
@@ -188,19 +190,26 @@ func (g *guard) observe(now time.Time, gpus []gpu) []verdict {
 			if f.job == "" || f.root || g.killed[p.pid] == f.start {
 				continue
 			}
+			js, ok := slices[f.job]
+			if !ok {
+				js = g.loadSlices(f.job)
+				slices[f.job] = js
+			}
+			if !js.member(f) {
+				// A job_<M> cgroup the user made in a subtree of their own
+				// (systemd delegation): not the job's, never charged to it.
+				if g.forged[p.pid] != f.start {
+					g.forged[p.pid] = f.start
+					g.log.warnf("pid %d of uid %d is in a cgroup named for job %s, whose user is %d: not counted as the job's (a cgroup the user made)", p.pid, f.uid, f.job, *js.conf.UID)
+				}
+				continue
+			}
 			facts[p.pid] = f
 			byJob[f.job] = append(byJob[f.job], p.pid)
 			used[f.job] += p.used
 		}
 		for job, pids := range byJob {
-			js, ok := slices[job]
-			if !ok {
-				js = loadSlices(g.runDir, job)
-				slices[job] = js
-				if js.err != nil {
-					g.log.errorf("conf "+job, "job %s: %v (the guard leaves this job alone; its processes get no GPU from the library)", job, js.err)
-				}
-			}
+			js := slices[job]
 			sl := js.onGPU(d.index)
 			if !sl.sliced {
 				continue
@@ -247,7 +256,21 @@ func (g *guard) observe(now time.Time, gpus []gpu) []verdict {
 			delete(g.killed, pid)
 		}
 	}
+	for pid := range g.forged {
+		if !alive[pid] {
+			delete(g.forged, pid)
+		}
+	}
 	return due
+}
+
+// loadSlices reads a job's config once per round and says when it is unsafe.
+func (g *guard) loadSlices(job string) jobSlices {
+	js := loadSlices(g.runDir, job)
+	if js.err != nil {
+		g.log.errorf("conf "+job, "job %s: %v (the guard leaves this job alone; its processes get no GPU from the library)", job, js.err)
+	}
+	return js
 }
 
 // due starts or checks the timer of k.
