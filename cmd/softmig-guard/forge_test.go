@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -61,4 +62,39 @@ func TestAttackForgedJobCgroup(t *testing.T) {
 	if !v.alive() {
 		t.Fatalf("the victim's process was killed for the attacker's memory (forged job_%s cgroup):\nguard:\n%s", victim.id, g.output())
 	}
+}
+
+// In a user and mount namespace of their own, a user binds a do-nothing
+// file over the library's path and preloads it: /proc/<pid>/maps, as root
+// reads it, shows the library's path, with the other file's inode. The
+// process uses the GPU without the library, well inside the slice: an
+// escape all the same (its kernels run unthrottled, nothing in it counts).
+func TestEscapeFakeLibraryAtItsPath(t *testing.T) {
+	t.Parallel()
+	if err := exec.Command("unshare", "-U", "-m", "-r", "true").Run(); err != nil {
+		t.Skipf("unprivileged user and mount namespaces not available: %v", err)
+	}
+	cc, err := exec.LookPath("cc")
+	if err != nil {
+		t.Skip("no C compiler to build the look-alike library")
+	}
+	n := newNode(t)
+	fake := filepath.Join(n.dir, "fake.so")
+	src := filepath.Join(n.dir, "fake.c")
+	os.WriteFile(src, []byte("int softmig_fake;\n"), 0o644)
+	if out, err := exec.Command(cc, "-shared", "-fPIC", "-o", fake, src).CombinedOutput(); err != nil {
+		t.Fatalf("look-alike library: %v\n%s", err, out)
+	}
+	j := n.job(slicedConf)
+	g := n.guard()
+	argv := []string{"setpriv", fmt.Sprintf("--reuid=%d", nobody), fmt.Sprintf("--regid=%d", nobody), "--clear-groups",
+		"unshare", "-U", "-m", "-r", "/bin/sh", "-c", `mount --bind "$0" "$1" && LD_PRELOAD="$1" exec "$2" dev 0 alloc 1g ready hold`,
+		fake, n.lib(), testutil.Path(t, "build/test/cuclient")}
+	c := n.startArgv(j, nil, argv)
+	if c.ready.IsZero() {
+		t.Fatalf("attacker did not start: %q", c.lines)
+	}
+	took := c.killedWithin(t, 3*time.Second)
+	t.Logf("look-alike at the library's path: killed %s after it was ready", took.Round(time.Millisecond))
+	wantKillEvent(t, g, j, c.pid(), reasonEscape)
 }

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/softmig/softmig/internal/job"
 )
 
@@ -116,6 +118,7 @@ type libID struct {
 	dev   string // "fd:01"
 	inode string
 	name  string
+	known map[string]bool // "dev inode" of the library's files seen (upgrades)
 }
 
 // readMaps counts the loads of the preload library, libcuda and libc in
@@ -141,7 +144,7 @@ func readMaps(procRoot string, pid int, lib libID) (mapped, error) {
 		path := strings.Join(fields[5:], " ")
 		base := filepath.Base(path)
 		switch {
-		case lib.matches(fields[3], fields[4], path, base):
+		case lib.matches(fields[3], fields[4], path, base, filepath.Join(procRoot, strconv.Itoa(pid), "map_files", fields[0])):
 			m.library++
 		case strings.HasPrefix(base, "libcuda.so"):
 			m.libcuda++
@@ -156,13 +159,40 @@ func readMaps(procRoot string, pid int, lib libID) (mapped, error) {
 	return m, nil
 }
 
-// matches accepts the library's file, or its path in a root-owned
-// directory, also once an upgrade replaced it ("(deleted)").
-func (l libID) matches(dev, inode, path, base string) bool {
+// matches accepts the library's file: its device and inode, or those of
+// the file now at its path (an upgrade replaced it while the guard ran).
+// The path alone proves nothing: in a mount namespace of their own, a user
+// binds any file over it. A deleted file at the path (a process started
+// before an upgrade) counts when, read through mapFile, it is root's and
+// only root may write it.
+func (l libID) matches(dev, inode, path, base, mapFile string) bool {
 	if l.path == "" {
 		return base == l.name
 	}
-	return (dev == l.dev && inode == l.inode) || path == l.path || path == l.path+" (deleted)"
+	id := dev + " " + inode
+	if l.known[id] {
+		return true
+	}
+	switch path {
+	case l.path:
+		var st unix.Stat_t
+		if unix.Stat(l.path, &st) == nil && fileID(st) == id {
+			l.known[id] = true
+			return true
+		}
+	case l.path + " (deleted)":
+		var st unix.Stat_t
+		if dev == l.dev && unix.Stat(mapFile, &st) == nil && fileID(st) == id && st.Uid == 0 && st.Mode&0o022 == 0 {
+			l.known[id] = true
+			return true
+		}
+	}
+	return false
+}
+
+// fileID is a file's device and inode as /proc/<pid>/maps shows them.
+func fileID(st unix.Stat_t) string {
+	return fmt.Sprintf("%02x:%02x %d", unix.Major(st.Dev), unix.Minor(st.Dev), st.Ino)
 }
 
 // escape says why a process that uses a GPU does so without the library,
