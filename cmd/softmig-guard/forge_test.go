@@ -98,3 +98,44 @@ func TestEscapeFakeLibraryAtItsPath(t *testing.T) {
 	t.Logf("look-alike at the library's path: killed %s after it was ready", took.Round(time.Millisecond))
 	wantKillEvent(t, g, j, c.pid(), reasonEscape)
 }
+
+// On cgroup v1, a user moves their own job's GPU process, in a hierarchy
+// delegated to them (name=systemd, user@<uid>.service), into a
+// slurm_x/uid_<uid>/job_<none> they made there: that line now names a job
+// without a config, before the line of the job the process really is in.
+// It takes 13 GiB of its 12 GiB slice without the library: it is still
+// its job's, and killed.
+func TestAttackJobProcessForgesAnotherJob(t *testing.T) {
+	t.Parallel()
+	n := newNode(t)
+	j := n.job(slicedConf + "SOFTMIG_UID=65534\n")
+	deleg := filepath.Join("/sys/fs/cgroup/systemd", fmt.Sprintf("user_smdeleg_%d", rand.Intn(1e9)))
+	if err := os.Mkdir(deleg, 0o755); err != nil {
+		t.Skipf("no name=systemd hierarchy to delegate a subtree of: %v", err)
+	}
+	forged := filepath.Join(deleg, "slurm_x", fmt.Sprintf("uid_%d", nobody), "job_1")
+	t.Cleanup(func() {
+		for d := forged; d != "/sys/fs/cgroup/systemd"; d = filepath.Dir(d) {
+			for i := 0; i < 50 && os.Remove(d) != nil; i++ {
+				time.Sleep(20 * time.Millisecond)
+			}
+		}
+	})
+	for _, f := range []string{"", "cgroup.procs", "tasks"} {
+		if err := os.Chown(filepath.Join(deleg, f), nobody, nobody); err != nil && f != "tasks" {
+			t.Fatal(err)
+		}
+	}
+	n.guard()
+	script := `echo $$ > "$0/cgroup.procs" && exec setpriv --reuid=$1 --regid=$1 --clear-groups /bin/sh -c ` +
+		`'mkdir -p "$0" && echo $$ > "$0/cgroup.procs" && exec "$@"' "$2" "${@:3}"`
+	c := n.startArgv(j, nil, []string{"/bin/bash", "-c", script, deleg, fmt.Sprint(nobody), forged,
+		testutil.Path(t, "build/test/cuclient"), "dev", "0", "alloc", "13g", "ready", "hold"})
+	if c.ready.IsZero() {
+		t.Fatalf("attacker did not start: %q", c.lines)
+	}
+	cg, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", c.pid()))
+	t.Logf("pid %d cgroup:\n%s", c.pid(), cg)
+	took := c.killedWithin(t, 3*time.Second)
+	t.Logf("job process in a forged job_1 elsewhere: killed %s after crossing", took.Round(time.Millisecond))
+}

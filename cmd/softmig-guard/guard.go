@@ -187,26 +187,30 @@ func (g *guard) observe(now time.Time, gpus []gpu) []verdict {
 				}
 				continue
 			}
-			if f.job == "" || f.root || g.killed[p.pid] == f.start {
-				continue
-			}
-			js, ok := slices[f.job]
-			if !ok {
-				js = g.loadSlices(f.job)
-				slices[f.job] = js
-			}
-			if !js.member(f) {
-				// A job_<M> cgroup the user made in a subtree of their own
-				// (systemd delegation): not the job's, never charged to it.
-				if g.forged[p.pid] != f.start {
-					g.forged[p.pid] = f.start
-					g.log.warnf("pid %d of uid %d is in a cgroup named for job %s, whose user is %d: not counted as the job's (a cgroup the user made)", p.pid, f.uid, f.job, *js.conf.UID)
-				}
+			if len(f.jobs) == 0 || f.root || g.killed[p.pid] == f.start {
 				continue
 			}
 			facts[p.pid] = f
-			byJob[f.job] = append(byJob[f.job], p.pid)
-			used[f.job] += p.used
+			// Charged to every job its cgroup names and belongs to: a
+			// line of the user's making cannot take it out of its job.
+			for _, job := range f.jobs {
+				js, ok := slices[job]
+				if !ok {
+					js = g.loadSlices(job)
+					slices[job] = js
+				}
+				if !js.member(f) {
+					// A job_<M> cgroup the user made in a subtree of their
+					// own (systemd delegation): not the job's, never charged to it.
+					if g.forged[p.pid] != f.start {
+						g.forged[p.pid] = f.start
+						g.log.warnf("pid %d of uid %d is in a cgroup named for job %s, whose user is %d: not counted as the job's (a cgroup the user made)", p.pid, f.uid, job, *js.conf.UID)
+					}
+					continue
+				}
+				byJob[job] = append(byJob[job], p.pid)
+				used[job] += p.used
+			}
 		}
 		for job, pids := range byJob {
 			js := slices[job]

@@ -72,7 +72,7 @@ func killVerified(procRoot string, pid int, job, start string) error {
 	if err != nil {
 		return err
 	}
-	if f.job != job || f.start != start || f.root {
+	if !f.in(job) || f.start != start || f.root {
 		return errGone
 	}
 	if pinned {

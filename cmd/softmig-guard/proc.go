@@ -20,14 +20,14 @@ var errGone = errors.New("process gone")
 
 // procFacts is what root reads about a process and its owner cannot change.
 type procFacts struct {
-	job   string // "" outside a job
-	uid   int    // real uid
-	gid   int    // real gid
-	root  bool   // real or effective uid 0
-	start string // start time (field 22 of stat): a pid reused is another process
+	jobs  []string // every job its cgroup lines name; none outside a job
+	uid   int      // real uid
+	gid   int      // real gid
+	root  bool     // real or effective uid 0
+	start string   // start time (field 22 of stat): a pid reused is another process
 }
 
-// readFacts reads a process's job from its cgroup (never from its
+// readFacts reads a process's jobs from its cgroup (never from its
 // environment, which its owner writes), its uids and its start time.
 func readFacts(procRoot string, pid int) (procFacts, error) {
 	dir := filepath.Join(procRoot, strconv.Itoa(pid))
@@ -36,9 +36,7 @@ func readFacts(procRoot string, pid int) (procFacts, error) {
 	if err != nil {
 		return f, gone(err)
 	}
-	if id, ok := job.FromCgroup(bytes.NewReader(cg)); ok {
-		f.job = id
-	}
+	f.jobs = job.AllFromCgroup(bytes.NewReader(cg))
 	status, err := os.ReadFile(filepath.Join(dir, "status"))
 	if err != nil {
 		return f, gone(err)
@@ -57,6 +55,16 @@ func readFacts(procRoot string, pid int) (procFacts, error) {
 		return f, fmt.Errorf("%s/stat: cannot parse", dir)
 	}
 	return f, nil
+}
+
+// in says whether the process's cgroup names job.
+func (f procFacts) in(job string) bool {
+	for _, j := range f.jobs {
+		if j == job {
+			return true
+		}
+	}
+	return false
 }
 
 func gone(err error) error {

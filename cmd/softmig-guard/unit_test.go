@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -109,8 +110,8 @@ func TestProcFacts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := procFacts{job: "77", uid: 1000, gid: 100, root: true, start: "123456"}
-	if f != want {
+	want := procFacts{jobs: []string{"77"}, uid: 1000, gid: 100, root: true, start: "123456"}
+	if !reflect.DeepEqual(f, want) {
 		t.Errorf("readFacts = %+v; want %+v (effective uid 0 is root)", f, want)
 	}
 	if _, err := readFacts(dir, 10); !errors.Is(err, errGone) {
