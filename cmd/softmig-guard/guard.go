@@ -59,7 +59,8 @@ type guard struct {
 	lib     libID
 	runDir  string
 	logDir  string
-	since   map[watchKey]time.Time
+	since   map[watchKey]time.Time // when a condition was first seen
+	last    map[watchKey]time.Time // when it was last seen
 	maps    map[int]mapsEntry
 	killed  map[int]string // pid -> start time of processes already killed
 	forged  map[int]string // pid -> start time of processes in another user's job cgroup
@@ -75,6 +76,7 @@ func newGuard(opts options, log *logger) *guard {
 		open:   func() (gpuReader, error) { return openNVML() },
 		runDir: defs.RunDir(), logDir: defs.LogDir(),
 		since:  map[watchKey]time.Time{},
+		last:   map[watchKey]time.Time{},
 		maps:   map[int]mapsEntry{},
 		killed: map[int]string{},
 		forged: map[int]string{},
@@ -152,7 +154,7 @@ func (g *guard) step(now time.Time) error {
 	if err != nil {
 		// Nothing is judged without a full picture.
 		g.log.errorf("nvml", "%v (no kills this round)", err)
-		g.since = map[watchKey]time.Time{}
+		g.since, g.last = map[watchKey]time.Time{}, map[watchKey]time.Time{}
 		return err
 	}
 	for _, v := range g.observe(now, gpus) {
@@ -162,17 +164,19 @@ func (g *guard) step(now time.Time) error {
 }
 
 // observe updates the timers from one round's GPU lists and returns what
-// stayed bad for the grace period. A condition not seen this round (the
-// job went back under, the process left, the GPU failed to answer) starts
-// over.
+// stayed bad for the grace period. A condition on a GPU that failed to
+// answer starts over; one not seen for forgetAfter (the job went back
+// under, the process left) too.
 func (g *guard) observe(now time.Time, gpus []gpu) []verdict {
 	seen := map[watchKey]bool{}
+	failed := map[int]bool{}
 	alive := map[int]bool{}
 	var due []verdict
 	slices := map[string]jobSlices{}
 	for _, d := range gpus {
 		if d.err != nil {
 			g.log.errorf("gpu", "%v (GPU skipped this round)", d.err)
+			failed[d.index] = true
 			continue
 		}
 		byJob := map[string][]int{}
@@ -245,9 +249,16 @@ func (g *guard) observe(now time.Time, gpus []gpu) []verdict {
 			}
 		}
 	}
+	// A job that dips under its slice for a round and goes over again is
+	// still over: only a condition unseen for forgetAfter starts over, so
+	// pulses shorter than the grace period, a round apart, are not a way
+	// to hold more than the slice most of the time.
 	for k := range g.since {
-		if !seen[k] {
+		if seen[k] {
+			g.last[k] = now
+		} else if failed[k.gpu] || now.Sub(g.last[k]) >= g.forgetAfter() {
 			delete(g.since, k)
+			delete(g.last, k)
 		}
 	}
 	for pid := range g.maps {
@@ -277,6 +288,9 @@ func (g *guard) loadSlices(job string) jobSlices {
 	return js
 }
 
+// forgetAfter is how long a condition must stay unseen to start over.
+func (g *guard) forgetAfter() time.Duration { return 4 * g.opts.grace }
+
 // due starts or checks the timer of k.
 func (g *guard) due(k watchKey, now time.Time, v *verdict) bool {
 	t, ok := g.since[k]
@@ -291,6 +305,7 @@ func (g *guard) due(k watchKey, now time.Time, v *verdict) bool {
 		return false
 	}
 	delete(g.since, k)
+	delete(g.last, k)
 	return true
 }
 
