@@ -6,9 +6,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/softmig/softmig/internal/defs"
 	"github.com/softmig/softmig/internal/testutil"
 )
 
@@ -138,4 +141,32 @@ func TestAttackJobProcessForgesAnotherJob(t *testing.T) {
 	t.Logf("pid %d cgroup:\n%s", c.pid(), cg)
 	took := c.killedWithin(t, 3*time.Second)
 	t.Logf("job process in a forged job_1 elsewhere: killed %s after crossing", took.Round(time.Millisecond))
+}
+
+// Another user's process names the victim's job in SLURM_JOB_ID: the
+// library must not open (create) the victim's job log for it, or the
+// victim's own processes, the guard and softmig-log would find a log of
+// the attacker's in its place.
+func TestAttackOtherJobsLogThroughSlurmJobID(t *testing.T) {
+	t.Parallel()
+	n := newNode(t)
+	victim := n.job(slicedConf + "SOFTMIG_UID=65534\n")
+	logPath := filepath.Join(defs.LogDir(), victim.id+".log")
+	// As softmig-install leaves it: users create their jobs' logs.
+	if err := os.Chmod(defs.LogDir(), os.ModeSticky|0o777); err != nil {
+		t.Fatal(err)
+	}
+	argv := []string{"setpriv", fmt.Sprintf("--reuid=%d", attacker), fmt.Sprintf("--regid=%d", attacker), "--clear-groups",
+		testutil.Path(t, "build/test/cuclient"), "dev", "0", "alloc", "1g", "ready"}
+	a := n.startArgv(nil, []string{"LD_PRELOAD=" + n.lib(), "SLURM_JOB_ID=" + victim.id, "SOFTMIG_LOG_FILE="}, argv)
+	a.stop()
+	var st syscall.Stat_t
+	if err := syscall.Stat(logPath, &st); err == nil && st.Uid == attacker {
+		t.Fatalf("%s was created by uid %d's process, outside the job (SLURM_JOB_ID=%s): the job's own processes cannot log there", logPath, attacker, victim.id)
+	}
+	v := n.start(victim, true, []string{"SOFTMIG_LOG_FILE="}, "cuclient", "dev", "0", "alloc", "1g", "ready")
+	v.stop()
+	if log := victim.guardLog(t); !strings.Contains(log, "process start") {
+		t.Errorf("the victim's process did not log its start to %s: %q (attacker said %q, victim %q)", logPath, log, a.lines, v.lines)
+	}
 }
