@@ -170,3 +170,20 @@ func TestAttackOtherJobsLogThroughSlurmJobID(t *testing.T) {
 		t.Errorf("the victim's process did not log its start to %s: %q (attacker said %q, victim %q)", logPath, log, a.lines, v.lines)
 	}
 }
+
+// A user with a sliced job on the node runs a GPU process outside any job
+// cgroup (systemd-run --user, an ssh session pam_slurm_adopt did not
+// adopt), without the library, which would fail it closed: it is held to
+// its user's job all the same.
+func TestAttackOutsideTheJobCgroup(t *testing.T) {
+	t.Parallel()
+	n := newNode(t)
+	const user = 4343 // a user of its own: other tests' jobs are nobody's
+	j := n.job(slicedConf + fmt.Sprintf("SOFTMIG_UID=%d\n", user))
+	g := n.guard()
+	c := n.startArgv(nil, nil, []string{"setpriv", fmt.Sprintf("--reuid=%d", user), fmt.Sprintf("--regid=%d", user), "--clear-groups",
+		testutil.Path(t, "build/test/cuclient"), "dev", "0", "alloc", "13g", "ready", "hold"})
+	took := c.killedWithin(t, 3*time.Second)
+	t.Logf("outside the job cgroup: killed %s after crossing", took.Round(time.Millisecond))
+	wantKillEvent(t, g, j, c.pid(), reasonEscape, reasonOver)
+}

@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/softmig/softmig/internal/defs"
@@ -170,6 +172,7 @@ func (g *guard) step(now time.Time) error {
 func (g *guard) observe(now time.Time, gpus []gpu) []verdict {
 	seen := map[watchKey]bool{}
 	failed := map[int]bool{}
+	var byUID map[int][]string
 	alive := map[int]bool{}
 	var due []verdict
 	slices := map[string]jobSlices{}
@@ -191,8 +194,20 @@ func (g *guard) observe(now time.Time, gpus []gpu) []verdict {
 				}
 				continue
 			}
-			if len(f.jobs) == 0 || f.root || g.killed[p.pid] == f.start {
+			if f.root || g.killed[p.pid] == f.start {
 				continue
+			}
+			if len(f.jobs) == 0 {
+				// Outside any job cgroup (systemd-run --user, an ssh
+				// session not adopted): held to its user's jobs, as the
+				// library holds it (it fails such a process closed).
+				if byUID == nil {
+					byUID = g.jobsByUID(slices)
+				}
+				if f.jobs = byUID[f.uid]; len(f.jobs) == 0 {
+					continue
+				}
+				f.outside = true
 			}
 			facts[p.pid] = f
 			// Charged to every job its cgroup names and belongs to: a
@@ -229,6 +244,9 @@ func (g *guard) observe(now time.Time, gpus []gpu) []verdict {
 				cause := g.escapeCause(now, pid, facts[pid].start)
 				if cause == "" {
 					continue
+				}
+				if facts[pid].outside {
+					cause = "outside any job cgroup, its user has this job here; " + cause
 				}
 				k := watchKey{job: job, gpu: d.index, pid: pid}
 				seen[k] = true
@@ -286,6 +304,25 @@ func (g *guard) loadSlices(job string) jobSlices {
 		g.log.errorf("conf "+job, "job %s: %v (the guard leaves this job alone; its processes get no GPU from the library)", job, js.err)
 	}
 	return js
+}
+
+// jobsByUID maps each user to their jobs with a config naming them
+// (SOFTMIG_UID), loading the configs into slices.
+func (g *guard) jobsByUID(slices map[string]jobSlices) map[int][]string {
+	m := map[int][]string{}
+	names, _ := filepath.Glob(filepath.Join(g.runDir, "*.conf"))
+	for _, name := range names {
+		job := strings.TrimSuffix(filepath.Base(name), ".conf")
+		js, ok := slices[job]
+		if !ok {
+			js = g.loadSlices(job)
+			slices[job] = js
+		}
+		if js.conf != nil && js.conf.UID != nil {
+			m[*js.conf.UID] = append(m[*js.conf.UID], job)
+		}
+	}
+	return m
 }
 
 // forgetAfter is how long a condition must stay unseen to start over.

@@ -33,7 +33,7 @@ func (g *guard) act(v verdict) {
 		if g.killed[pid] == f.start {
 			continue // killed by another verdict this round
 		}
-		err := killVerified(g.opts.procRoot, pid, v.job, f.start)
+		err := killVerified(g.opts.procRoot, pid, v.job, f.start, f.outside)
 		if err == nil {
 			killed = append(killed, pid)
 			g.killed[pid] = f.start
@@ -57,9 +57,9 @@ func (g *guard) act(v verdict) {
 }
 
 // killVerified sends SIGKILL to pid only if it is still the process that
-// was judged: same job, same start time, not root. A pidfd pins the
+// was judged: same job (or still in none), same start time, not root. A pidfd pins the
 // process between the check and the signal, so a reused pid is never hit.
-func killVerified(procRoot string, pid int, job, start string) error {
+func killVerified(procRoot string, pid int, job, start string, outside bool) error {
 	fd, err := unix.PidfdOpen(pid, 0)
 	if errors.Is(err, unix.ESRCH) {
 		return errGone
@@ -72,7 +72,7 @@ func killVerified(procRoot string, pid int, job, start string) error {
 	if err != nil {
 		return err
 	}
-	if !f.in(job) || f.start != start || f.root {
+	if (outside && len(f.jobs) > 0) || (!outside && !f.in(job)) || f.start != start || f.root {
 		return errGone
 	}
 	if pinned {
