@@ -187,3 +187,32 @@ func TestAttackOutsideTheJobCgroup(t *testing.T) {
 	t.Logf("outside the job cgroup: killed %s after crossing", took.Round(time.Millisecond))
 	wantKillEvent(t, g, j, c.pid(), reasonEscape, reasonOver)
 }
+
+// A process names itself (prctl PR_SET_NAME) with a newline and a Uid line
+// of root's, and a ')' for /proc/<pid>/stat: the guard still reads its own
+// uid and start time (the kernel escapes the name in status).
+func TestAttackProcessNameLooksLikeRoot(t *testing.T) {
+	t.Parallel()
+	cc, err := exec.LookPath("cc")
+	if err != nil {
+		t.Skip("no C compiler")
+	}
+	n := newNode(t)
+	bin := filepath.Join(n.dir, "rename")
+	os.WriteFile(bin+".c", []byte(`#include <stdio.h>
+#include <sys/prctl.h>
+int main(void) { prctl(PR_SET_NAME, "x\nUid:\t0\t0) S 1", 0, 0, 0); puts("ready"); fflush(stdout); getchar(); return 0; }
+`), 0o644)
+	if out, err := exec.Command(cc, "-o", bin, bin+".c").CombinedOutput(); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	c := n.startArgv(nil, nil, []string{"setpriv", fmt.Sprintf("--reuid=%d", nobody), fmt.Sprintf("--regid=%d", nobody), "--clear-groups", bin})
+	f, err := readFacts("/proc", c.pid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	stat, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", c.pid()))
+	if f.uid != nobody || f.root || f.start == "" || f.start == "1" {
+		t.Fatalf("readFacts of a process named like root = %+v (stat %q); want uid %d, not root", f, stat, nobody)
+	}
+}
