@@ -216,3 +216,43 @@ int main(void) { prctl(PR_SET_NAME, "x\nUid:\t0\t0) S 1", 0, 0, 0); puts("ready"
 		t.Fatalf("readFacts of a process named like root = %+v (stat %q); want uid %d, not root", f, stat, nobody)
 	}
 }
+
+// A user with a sliced job here moves a GPU process, in a subtree
+// delegated to them, into a job_1 of their making (no such job, no
+// config): without the library (which fails it closed) it is held to its
+// user's jobs, as a process outside any job is.
+func TestAttackFakeJobWithoutConfig(t *testing.T) {
+	t.Parallel()
+	n := newNode(t)
+	const user = 4545 // a user of its own: other tests' jobs are nobody's
+	j := n.job(slicedConf + fmt.Sprintf("SOFTMIG_UID=%d\n", user))
+	base := filepath.Dir(filepath.Dir(filepath.Dir(filepath.Dir(j.procs))))
+	deleg := filepath.Join(base, fmt.Sprintf("user_smdeleg_%d", rand.Intn(1e9)))
+	if err := os.Mkdir(deleg, 0o755); err != nil {
+		t.Skipf("cannot make a delegated cgroup: %v", err)
+	}
+	forged := filepath.Join(deleg, "slurm_x", fmt.Sprintf("uid_%d", user), "job_1")
+	t.Cleanup(func() {
+		for d := forged; d != base; d = filepath.Dir(d) {
+			for i := 0; i < 50 && os.Remove(d) != nil; i++ {
+				time.Sleep(20 * time.Millisecond)
+			}
+		}
+	})
+	for _, f := range []string{"", "cgroup.procs", "tasks"} {
+		if err := os.Chown(filepath.Join(deleg, f), user, user); err != nil && f != "tasks" {
+			t.Fatal(err)
+		}
+	}
+	g := n.guard()
+	script := `echo $$ > "$0/cgroup.procs" && exec setpriv --reuid=$1 --regid=$1 --clear-groups /bin/sh -c ` +
+		`'mkdir -p "$0" && echo $$ > "$0/cgroup.procs" && exec "$@"' "$2" "${@:3}"`
+	c := n.startArgv(nil, nil, []string{"/bin/bash", "-c", script, deleg, fmt.Sprint(user), forged,
+		testutil.Path(t, "build/test/cuclient"), "dev", "0", "alloc", "13g", "ready", "hold"})
+	if c.ready.IsZero() {
+		t.Fatalf("client did not start: %q", c.lines)
+	}
+	took := c.killedWithin(t, 3*time.Second)
+	t.Logf("in a made-up job_1: killed %s after crossing", took.Round(time.Millisecond))
+	wantKillEvent(t, g, j, c.pid(), reasonEscape, reasonOver)
+}

@@ -197,36 +197,12 @@ func (g *guard) observe(now time.Time, gpus []gpu) []verdict {
 			if f.root || g.killed[p.pid] == f.start {
 				continue
 			}
-			if len(f.jobs) == 0 {
-				// Outside any job cgroup (systemd-run --user, an ssh
-				// session not adopted): held to its user's jobs, as the
-				// library holds it (it fails such a process closed).
-				if byUID == nil {
-					byUID = g.jobsByUID(slices)
-				}
-				if f.jobs = byUID[f.uid]; len(f.jobs) == 0 {
-					continue
-				}
-				f.outside = true
+			charged := g.chargedJobs(f, p.pid, slices, &byUID)
+			if len(charged) == 0 {
+				continue
 			}
 			facts[p.pid] = f
-			// Charged to every job its cgroup names and belongs to: a
-			// line of the user's making cannot take it out of its job.
-			for _, job := range f.jobs {
-				js, ok := slices[job]
-				if !ok {
-					js = g.loadSlices(job)
-					slices[job] = js
-				}
-				if !js.member(f) {
-					// A job_<M> cgroup the user made in a subtree of their
-					// own (systemd delegation): not the job's, never charged to it.
-					if g.forged[p.pid] != f.start {
-						g.forged[p.pid] = f.start
-						g.log.warnf("pid %d of uid %d is in a cgroup named for job %s, whose user is %d: not counted as the job's (a cgroup the user made)", p.pid, f.uid, job, *js.conf.UID)
-					}
-					continue
-				}
+			for _, job := range charged {
 				byJob[job] = append(byJob[job], p.pid)
 				used[job] += p.used
 			}
@@ -245,8 +221,8 @@ func (g *guard) observe(now time.Time, gpus []gpu) []verdict {
 				if cause == "" {
 					continue
 				}
-				if facts[pid].outside {
-					cause = "outside any job cgroup, its user has this job here; " + cause
+				if !facts[pid].in(job) {
+					cause = "outside its job's cgroup, held to its user's job; " + cause
 				}
 				k := watchKey{job: job, gpu: d.index, pid: pid}
 				seen[k] = true
@@ -304,6 +280,41 @@ func (g *guard) loadSlices(job string) jobSlices {
 		g.log.errorf("conf "+job, "job %s: %v (the guard leaves this job alone; its processes get no GPU from the library)", job, js.err)
 	}
 	return js
+}
+
+// chargedJobs returns the jobs a process is held to: each job its cgroup
+// names whose config is its user's (a job_<M> cgroup a user made in a
+// subtree delegated to them may name another user's job: never charged
+// to it). When none is, the process is in no SoftMig job of its user's (no
+// job cgroup, systemd-run --user, an ssh session not adopted, a job_<M>
+// the user made up): it is held to its user's jobs, as the library holds
+// it (it fails such a process closed). A line of the user's making beside
+// the job's own cannot take a process out of its job: all lines count.
+func (g *guard) chargedJobs(f procFacts, pid int, slices map[string]jobSlices, byUID *map[int][]string) []string {
+	var jobs []string
+	for _, job := range f.jobs {
+		js, ok := slices[job]
+		if !ok {
+			js = g.loadSlices(job)
+			slices[job] = js
+		}
+		switch {
+		case js.conf == nil && js.err == nil:
+			// No SoftMig job of that name.
+		case js.member(f):
+			jobs = append(jobs, job)
+		case g.forged[pid] != f.start:
+			g.forged[pid] = f.start
+			g.log.warnf("pid %d of uid %d is in a cgroup named for job %s, whose user is %d: not counted as the job's (a cgroup the user made)", pid, f.uid, job, *js.conf.UID)
+		}
+	}
+	if len(jobs) > 0 {
+		return jobs
+	}
+	if *byUID == nil {
+		*byUID = g.jobsByUID(slices)
+	}
+	return (*byUID)[f.uid]
 }
 
 // jobsByUID maps each user to their jobs with a config naming them

@@ -20,12 +20,11 @@ var errGone = errors.New("process gone")
 
 // procFacts is what root reads about a process and its owner cannot change.
 type procFacts struct {
-	jobs    []string // every job its cgroup lines name; none outside a job
-	outside bool     // in no job cgroup: jobs are its user's (guard.jobsByUID)
-	uid     int      // real uid
-	gid     int      // real gid
-	root    bool     // real or effective uid 0
-	start   string   // start time (field 22 of stat): a pid reused is another process
+	jobs  []string // every job its cgroup lines name; none outside a job
+	uid   int      // real uid
+	gid   int      // real gid
+	root  bool     // real or effective uid 0
+	start string   // start time (field 22 of stat): a pid reused is another process
 }
 
 // readFacts reads a process's jobs from its cgroup (never from its
