@@ -256,3 +256,35 @@ func TestAttackFakeJobWithoutConfig(t *testing.T) {
 	t.Logf("in a made-up job_1: killed %s after crossing", took.Round(time.Millisecond))
 	wantKillEvent(t, g, j, c.pid(), reasonEscape, reasonOver)
 }
+
+// On a node without job cgroups the library finds a job in SLURM_JOB_ID.
+// A user with two sliced jobs there runs one process for each, 8 GiB of
+// each 12 GiB slice, under the library: neither is charged to the other
+// job, nothing is killed.
+func TestOutsideProcessesOfTwoJobsUntouched(t *testing.T) {
+	t.Parallel()
+	n := newNode(t)
+	const user = 4646 // a user of its own: other tests' jobs are nobody's
+	conf := slicedConf + fmt.Sprintf("SOFTMIG_UID=%d\n", user)
+	j1, j2 := n.job(conf), n.job(conf)
+	g := n.guard()
+	var cs []*client
+	for _, j := range []*sjob{j1, j2} {
+		if err := os.Chown(filepath.Join(defs.RunDir(), j.id+".region"), user, user); err != nil {
+			t.Fatal(err)
+		}
+		c := n.startArgv(nil, []string{"LD_PRELOAD=" + n.lib(), "SLURM_JOB_ID=" + j.id}, []string{"setpriv",
+			fmt.Sprintf("--reuid=%d", user), fmt.Sprintf("--regid=%d", user), "--clear-groups",
+			testutil.Path(t, "build/test/cuclient"), "dev", "0", "alloc", "8g", "ready", "hold"})
+		if c.ready.IsZero() || len(c.lines) < 2 || c.lines[1] != "alloc=OK" {
+			t.Fatalf("job %s client: %q", j.id, c.lines)
+		}
+		cs = append(cs, c)
+	}
+	time.Sleep(killLimit + 500*time.Millisecond)
+	for i, c := range cs {
+		if !c.alive() {
+			t.Errorf("job %d's process (8 GiB of its 12 GiB slice) was killed:\n%s", i+1, g.output())
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/softmig/softmig/internal/defs"
+	"github.com/softmig/softmig/internal/job"
 	"github.com/softmig/softmig/internal/size"
 )
 
@@ -314,7 +315,21 @@ func (g *guard) chargedJobs(f procFacts, pid int, slices map[string]jobSlices, b
 	if *byUID == nil {
 		*byUID = g.jobsByUID(slices)
 	}
-	return (*byUID)[f.uid]
+	users := (*byUID)[f.uid]
+	if len(users) > 1 {
+		// On a node without job cgroups the library finds its job in
+		// SLURM_JOB_ID: one of the user's jobs named there takes the
+		// charge alone (naming another of their own jobs moves it only
+		// between their own slices).
+		if id, ok, err := job.FromProc(g.opts.procRoot, pid); err == nil && ok {
+			for _, j := range users {
+				if j == id {
+					return []string{id}
+				}
+			}
+		}
+	}
+	return users
 }
 
 // jobsByUID maps each user to their jobs with a config naming them
