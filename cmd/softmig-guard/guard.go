@@ -29,12 +29,14 @@ const (
 )
 
 // watchKey is one condition being timed: a job over its slice on a GPU
-// (pid 0), or one escaped process.
+// (pid 0), or with escaped processes there (pid escapeKey).
 type watchKey struct {
 	job string
 	gpu int
 	pid int
 }
+
+const escapeKey = -1
 
 // verdict is a condition that lasted the grace period: who to kill and why.
 type verdict struct {
@@ -216,19 +218,29 @@ func (g *guard) observe(now time.Time, gpus []gpu) []verdict {
 			}
 			sort.Ints(pids)
 			base := verdict{facts: facts, dev: js.ordinal(d.index)}
-			// Escapes first: their event names the likely cause.
+			// Escapes first: their event names the likely cause. They are
+			// timed per job and GPU, not per process: a chain of escaped
+			// processes, each gone before the grace period, is one escape.
+			var escaped []int
+			var cause string
 			for _, pid := range pids {
-				cause := g.escapeCause(now, pid, facts[pid].start)
-				if cause == "" {
+				c := g.escapeCause(now, pid, facts[pid].start)
+				if c == "" {
 					continue
 				}
 				if !facts[pid].in(job) {
-					cause = "outside its job's cgroup, held to its user's job; " + cause
+					c = "outside its job's cgroup, held to its user's job; " + c
 				}
-				k := watchKey{job: job, gpu: d.index, pid: pid}
+				if cause == "" {
+					cause = c
+				}
+				escaped = append(escaped, pid)
+			}
+			if len(escaped) > 0 {
+				k := watchKey{job: job, gpu: d.index, pid: escapeKey}
 				seen[k] = true
 				v := base
-				v.watchKey, v.reason, v.used, v.limit, v.pids, v.cause = k, reasonEscape, used[job], sl.limit, []int{pid}, cause
+				v.watchKey, v.reason, v.used, v.limit, v.pids, v.cause = k, reasonEscape, used[job], sl.limit, escaped, cause
 				if g.due(k, now, &v) {
 					due = append(due, v)
 				}

@@ -118,3 +118,25 @@ func TestAttackPulsesUnderTheGrace(t *testing.T) {
 	}
 	wantKillEvent(t, g, j, c.pid(), reasonOver)
 }
+
+// Escaped processes (no library) one after another, each gone after
+// 400 ms, before the grace period: one escape of the job, killed all the
+// same.
+func TestAttackChainOfShortEscapes(t *testing.T) {
+	t.Parallel()
+	n := newNode(t)
+	j := n.job(slicedConf)
+	g := n.guard()
+	for i := 0; i < 8; i++ {
+		c := n.start(j, false, nil, "cuclient", "dev", "0", "alloc", "1g", "ready", "hold")
+		select {
+		case <-c.exited:
+			t.Logf("escaped process %d killed %s after it was ready", i+1, c.exitAt.Sub(c.ready).Round(time.Millisecond))
+			wantKillEvent(t, g, j, c.pid(), reasonEscape)
+			return
+		case <-time.After(400 * time.Millisecond):
+		}
+		c.stop()
+	}
+	t.Fatalf("8 escaped processes of 400 ms each, none killed:\n%s", g.output())
+}
