@@ -23,7 +23,7 @@ type procFacts struct {
 	jobs  []string // every job its cgroup lines name; none outside a job
 	uid   int      // real uid
 	gid   int      // real gid
-	root  bool     // real or effective uid 0
+	root  bool     // real uid 0 (a setuid-root program a user runs is the user's)
 	start string   // start time (field 22 of stat): a pid reused is another process
 }
 
@@ -41,11 +41,11 @@ func readFacts(procRoot string, pid int) (procFacts, error) {
 	if err != nil {
 		return f, gone(err)
 	}
-	ruid, euid, ok := uids(status)
+	ruid, _, ok := uids(status)
 	if !ok {
 		return f, fmt.Errorf("%s/status: no Uid line", dir)
 	}
-	f.uid, f.root = ruid, ruid == 0 || euid == 0
+	f.uid, f.root = ruid, ruid == 0
 	f.gid, _, _ = ids(status, "Gid:")
 	stat, err := os.ReadFile(filepath.Join(dir, "stat"))
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -139,4 +140,70 @@ func TestAttackChainOfShortEscapes(t *testing.T) {
 		c.stop()
 	}
 	t.Fatalf("8 escaped processes of 400 ms each, none killed:\n%s", g.output())
+}
+
+// suidSrc takes 30 GiB without the library, then, before the grace period
+// is over, execs a setuid-root program (here a copy of sleep; su or sudo
+// waiting at a password prompt do as well), keeping the memory (the pid
+// and its driver file stay): the process now has effective uid 0.
+const suidSrc = `#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+int main(int argc, char **argv)
+{
+	(void)argc;
+	void *h = dlopen("libcuda.so.1", RTLD_NOW);
+	int (*init)(unsigned) = dlsym(h, "cuInit");
+	int (*get)(int *, int) = dlsym(h, "cuDeviceGet");
+	int (*ctx)(void **, unsigned, int) = dlsym(h, "cuCtxCreate_v2");
+	int (*alloc)(unsigned long long *, size_t) = dlsym(h, "cuMemAlloc_v2");
+	int dev; void *c; unsigned long long p;
+	if (!alloc || init(0) || get(&dev, 0) || ctx(&c, 0, dev) || alloc(&p, strtoull(argv[1], 0, 0)))
+		return 3;
+	printf("ready\n");
+	fflush(stdout);
+	execv(argv[2], argv + 2);
+	return 4;
+}
+`
+
+// A job's process that runs a setuid-root program after taking more than
+// its slice is still the user's: killed.
+func TestAttackSetuidRootAfterAllocating(t *testing.T) {
+	t.Parallel()
+	cc, err := exec.LookPath("cc")
+	if err != nil {
+		t.Skip("no C compiler")
+	}
+	n := newNode(t)
+	bin := filepath.Join(n.dir, "suid")
+	os.WriteFile(bin+".c", []byte(suidSrc), 0o644)
+	if out, err := exec.Command(cc, "-o", bin, bin+".c", "-ldl").CombinedOutput(); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	sleep := filepath.Join(n.dir, "suidsleep")
+	data, err := os.ReadFile("/bin/sleep")
+	if err != nil {
+		t.Skip("no /bin/sleep to make a setuid-root program of")
+	}
+	os.WriteFile(sleep, data, 0o755)
+	if err := os.Chmod(sleep, 0o755|os.ModeSetuid); err != nil {
+		t.Fatal(err)
+	}
+	j := n.job(slicedConf)
+	g := n.guard()
+	c := n.startArgv(j, nil, []string{"setpriv", fmt.Sprintf("--reuid=%d", nobody), fmt.Sprintf("--regid=%d", nobody), "--clear-groups",
+		bin, fmt.Sprint(30 << 30), sleep, "30"})
+	if c.ready.IsZero() {
+		t.Fatalf("client did not start: %q", c.lines)
+	}
+	time.Sleep(100 * time.Millisecond)
+	st, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", c.pid()))
+	if !strings.Contains(string(st), fmt.Sprintf("Uid:\t%d\t0\t", nobody)) {
+		t.Skipf("the setuid-root program did not run setuid (nosuid mount?): %q", st)
+	}
+	took := c.killedWithin(t, 3*time.Second)
+	t.Logf("setuid root after 30 GiB: killed %s after crossing", took.Round(time.Millisecond))
+	wantKillEvent(t, g, j, c.pid(), reasonEscape, reasonOver)
 }

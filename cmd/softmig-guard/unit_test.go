@@ -110,9 +110,9 @@ func TestProcFacts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := procFacts{jobs: []string{"77"}, uid: 1000, gid: 100, root: true, start: "123456"}
+	want := procFacts{jobs: []string{"77"}, uid: 1000, gid: 100, root: false, start: "123456"}
 	if !reflect.DeepEqual(f, want) {
-		t.Errorf("readFacts = %+v; want %+v (effective uid 0 is root)", f, want)
+		t.Errorf("readFacts = %+v; want %+v (effective uid 0 alone, a setuid-root program, is not root)", f, want)
 	}
 	if _, err := readFacts(dir, 10); !errors.Is(err, errGone) {
 		t.Errorf("readFacts of a missing process = %v; want errGone", err)
