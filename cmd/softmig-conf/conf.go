@@ -276,6 +276,11 @@ func (a *app) write(w *writeCmd) error {
 	if err := createRegion(c.Region, j.uid, j.gid); err != nil {
 		return a.failClosed(w, paths, &j, fmt.Errorf("cannot create the shared region: %w", err))
 	}
+	if fi, err := os.Stat(paths.LogDir); err == nil && fi.IsDir() {
+		if err := claimLog(logPath(paths, j.id), j.uid, j.gid); err != nil {
+			fmt.Fprintf(a.stderr, "softmig-conf: warning: job %s: cannot make its log its own: %v\n", j.id, err)
+		}
+	}
 	// Time slots: held under the lock until the config is in place, so
 	// that concurrent prologs never hand out the same unit.
 	policy := site.Policy.SMLimit

@@ -27,18 +27,57 @@ func (a *app) logError(paths hostPaths, j *job, reason string) {
 		fmt.Fprintf(a.stderr, "softmig-conf: cannot log to %s: %v\n", path, err)
 		return
 	}
-	_, statErr := os.Lstat(path)
-	fd, err := unix.Open(path, unix.O_WRONLY|unix.O_APPEND|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o640)
+	// The job's own file first: a FIFO another user left there would
+	// block the prolog in open(2).
+	if err := claimLog(path, j.uid, j.gid); err != nil {
+		fmt.Fprintf(a.stderr, "softmig-conf: cannot log to %s: %v\n", path, err)
+		return
+	}
+	fd, err := unix.Open(path, unix.O_WRONLY|unix.O_APPEND|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
 		fmt.Fprintf(a.stderr, "softmig-conf: cannot log to %s: %v\n", path, err)
 		return
 	}
 	defer unix.Close(fd)
-	if errors.Is(statErr, os.ErrNotExist) && j.uid > 0 {
-		unix.Fchown(fd, j.uid, j.gid)
-	}
 	// One write(2) of the whole line on an O_APPEND file, as the library.
 	if _, err := unix.Write(fd, []byte(line+"\n")); err != nil {
 		fmt.Fprintf(a.stderr, "softmig-conf: cannot log to %s: %v\n", path, err)
+	}
+}
+
+// claimLog makes the job's log its own before any of its processes run. A
+// file of that name that another user left in the (world-writable,
+// sticky) log directory would keep the job's records out, since the
+// library and softmig-guard append only to a file of root or the job's
+// user, and softmig-log and softmig-smi would read the squatter's lines as
+// the job's. A log that is already the job's (a requeued job) stays.
+func claimLog(path string, uid, gid int) error {
+	for try := 0; ; try++ {
+		var st unix.Stat_t
+		err := unix.Lstat(path, &st)
+		if err == nil {
+			if st.Mode&unix.S_IFMT == unix.S_IFREG && st.Nlink == 1 && (st.Uid == 0 || int(st.Uid) == uid) && st.Mode&0o022 == 0 {
+				return nil
+			}
+			if err := os.Remove(path); err != nil {
+				return err
+			}
+		} else if !errors.Is(err, unix.ENOENT) {
+			return &os.PathError{Op: "lstat", Path: path, Err: err}
+		}
+		fd, err := unix.Open(path, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o640)
+		if errors.Is(err, unix.EEXIST) && try < 2 {
+			continue // made again between the check and the create
+		}
+		if err != nil {
+			return &os.PathError{Op: "create", Path: path, Err: err}
+		}
+		defer unix.Close(fd)
+		if uid > 0 {
+			if err := unix.Fchown(fd, uid, gid); err != nil {
+				return &os.PathError{Op: "chown", Path: path, Err: err}
+			}
+		}
+		return nil
 	}
 }

@@ -4,13 +4,16 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/softmig/softmig/internal/testutil"
 )
 
 // Jobs that behave are never touched, across a guard started after them
 // and restarted mid-run: a sliced job at 99 % of its 12 GiB slice with two
 // processes (contexts, a created context, async and pool allocations) on
 // GPU 0, a whole-GPU job at 100 % of GPU 1 without the library, and a
-// process outside any job holding 20 GiB of GPU 0 without the library.
+// process outside any job, of a user without a job here, holding 20 GiB of
+// GPU 0 without the library.
 // The issue asks for 60 s; -short runs 6 s.
 func TestBehavingJobsUntouched(t *testing.T) {
 	t.Parallel()
@@ -25,7 +28,10 @@ func TestBehavingJobsUntouched(t *testing.T) {
 	p1 := n.start(sliced, true, nil, "cuclient", "dev", "0", "alloc", "5g", "pool", "1g", "ready", "hold")
 	p2 := n.start(sliced, true, nil, "cuclient", "dev", "0", "ctxcreate", "alloc", "4g", "async", "1100m", "ready", "hold")
 	w := n.start(whole, false, []string{"CUDA_VISIBLE_DEVICES=1"}, "cuclient", "dev", "0", "alloc", "48852m", "ready", "hold")
-	out := n.start(nil, false, nil, "cuclient", "dev", "0", "alloc", "20g", "ready", "hold")
+	// Outside: a user with no job here (nobody's outside processes are
+	// held to nobody's jobs, which other tests make at the same time).
+	out := n.startArgv(nil, nil, []string{"setpriv", "--reuid=4444", "--regid=4444", "--clear-groups",
+		testutil.Path(t, "build/test/cuclient"), "dev", "0", "alloc", "20g", "ready", "hold"})
 	for name, c := range map[string]*client{"sliced 1": p1, "sliced 2": p2, "whole GPU": w, "outside": out} {
 		for _, l := range c.lines {
 			if strings.Contains(l, "ERR") {

@@ -33,7 +33,7 @@ func (g *guard) act(v verdict) {
 		if g.killed[pid] == f.start {
 			continue // killed by another verdict this round
 		}
-		err := killVerified(g.opts.procRoot, pid, v.job, f.start)
+		err := killVerified(g.opts.procRoot, pid, f.jobs, f.start)
 		if err == nil {
 			killed = append(killed, pid)
 			g.killed[pid] = f.start
@@ -57,9 +57,10 @@ func (g *guard) act(v verdict) {
 }
 
 // killVerified sends SIGKILL to pid only if it is still the process that
-// was judged: same job, same start time, not root. A pidfd pins the
-// process between the check and the signal, so a reused pid is never hit.
-func killVerified(procRoot string, pid int, job, start string) error {
+// was judged: in the same job cgroups (or still in none), same start time,
+// not root. A pidfd pins the process between the check and the signal, so
+// a reused pid is never hit.
+func killVerified(procRoot string, pid int, jobs []string, start string) error {
 	fd, err := unix.PidfdOpen(pid, 0)
 	if errors.Is(err, unix.ESRCH) {
 		return errGone
@@ -72,7 +73,7 @@ func killVerified(procRoot string, pid int, job, start string) error {
 	if err != nil {
 		return err
 	}
-	if f.job != job || f.start != start || f.root {
+	if strings.Join(f.jobs, ",") != strings.Join(jobs, ",") || f.start != start || f.root {
 		return errGone
 	}
 	if pinned {

@@ -31,12 +31,15 @@ func findLibrary(path string) (libID, string) {
 	}
 	var st unix.Stat_t
 	if err := unix.Stat(path, &st); err != nil {
-		return libID{path: path, name: libName}, fmt.Sprintf("library %s: %v: processes are judged by its path only", path, err)
+		return libID{path: path, name: libName, known: map[string]bool{}}, fmt.Sprintf("library %s: %v: processes are judged by the file at that path once it exists", path, err)
 	}
-	return libID{
+	l := libID{
 		path:  path,
 		dev:   fmt.Sprintf("%02x:%02x", unix.Major(st.Dev), unix.Minor(st.Dev)),
 		inode: strconv.FormatUint(st.Ino, 10),
 		name:  libName,
-	}, ""
+		known: map[string]bool{},
+	}
+	l.known[fileID(st)] = true
+	return l, ""
 }

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/softmig/softmig/internal/job"
 )
 
@@ -18,14 +20,14 @@ var errGone = errors.New("process gone")
 
 // procFacts is what root reads about a process and its owner cannot change.
 type procFacts struct {
-	job   string // "" outside a job
-	uid   int    // real uid
-	gid   int    // real gid
-	root  bool   // real or effective uid 0
-	start string // start time (field 22 of stat): a pid reused is another process
+	jobs  []string // every job its cgroup lines name; none outside a job
+	uid   int      // real uid
+	gid   int      // real gid
+	root  bool     // real uid 0 (a setuid-root program a user runs is the user's)
+	start string   // start time (field 22 of stat): a pid reused is another process
 }
 
-// readFacts reads a process's job from its cgroup (never from its
+// readFacts reads a process's jobs from its cgroup (never from its
 // environment, which its owner writes), its uids and its start time.
 func readFacts(procRoot string, pid int) (procFacts, error) {
 	dir := filepath.Join(procRoot, strconv.Itoa(pid))
@@ -34,18 +36,16 @@ func readFacts(procRoot string, pid int) (procFacts, error) {
 	if err != nil {
 		return f, gone(err)
 	}
-	if id, ok := job.FromCgroup(bytes.NewReader(cg)); ok {
-		f.job = id
-	}
+	f.jobs = job.AllFromCgroup(bytes.NewReader(cg))
 	status, err := os.ReadFile(filepath.Join(dir, "status"))
 	if err != nil {
 		return f, gone(err)
 	}
-	ruid, euid, ok := uids(status)
+	ruid, _, ok := uids(status)
 	if !ok {
 		return f, fmt.Errorf("%s/status: no Uid line", dir)
 	}
-	f.uid, f.root = ruid, ruid == 0 || euid == 0
+	f.uid, f.root = ruid, ruid == 0
 	f.gid, _, _ = ids(status, "Gid:")
 	stat, err := os.ReadFile(filepath.Join(dir, "stat"))
 	if err != nil {
@@ -55,6 +55,16 @@ func readFacts(procRoot string, pid int) (procFacts, error) {
 		return f, fmt.Errorf("%s/stat: cannot parse", dir)
 	}
 	return f, nil
+}
+
+// in says whether the process's cgroup names job.
+func (f procFacts) in(job string) bool {
+	for _, j := range f.jobs {
+		if j == job {
+			return true
+		}
+	}
+	return false
 }
 
 func gone(err error) error {
@@ -116,6 +126,7 @@ type libID struct {
 	dev   string // "fd:01"
 	inode string
 	name  string
+	known map[string]bool // "dev inode" of the library's files seen (upgrades)
 }
 
 // readMaps counts the loads of the preload library, libcuda and libc in
@@ -141,7 +152,7 @@ func readMaps(procRoot string, pid int, lib libID) (mapped, error) {
 		path := strings.Join(fields[5:], " ")
 		base := filepath.Base(path)
 		switch {
-		case lib.matches(fields[3], fields[4], path, base):
+		case lib.matches(fields[3], fields[4], path, base, filepath.Join(procRoot, strconv.Itoa(pid), "map_files", fields[0])):
 			m.library++
 		case strings.HasPrefix(base, "libcuda.so"):
 			m.libcuda++
@@ -156,13 +167,40 @@ func readMaps(procRoot string, pid int, lib libID) (mapped, error) {
 	return m, nil
 }
 
-// matches accepts the library's file, or its path in a root-owned
-// directory, also once an upgrade replaced it ("(deleted)").
-func (l libID) matches(dev, inode, path, base string) bool {
+// matches accepts the library's file: its device and inode, or those of
+// the file now at its path (an upgrade replaced it while the guard ran).
+// The path alone proves nothing: in a mount namespace of their own, a user
+// binds any file over it. A deleted file at the path (a process started
+// before an upgrade) counts when, read through mapFile, it is root's and
+// only root may write it.
+func (l libID) matches(dev, inode, path, base, mapFile string) bool {
 	if l.path == "" {
 		return base == l.name
 	}
-	return (dev == l.dev && inode == l.inode) || path == l.path || path == l.path+" (deleted)"
+	id := dev + " " + inode
+	if l.known[id] {
+		return true
+	}
+	switch path {
+	case l.path:
+		var st unix.Stat_t
+		if unix.Stat(l.path, &st) == nil && fileID(st) == id {
+			l.known[id] = true
+			return true
+		}
+	case l.path + " (deleted)":
+		var st unix.Stat_t
+		if dev == l.dev && unix.Stat(mapFile, &st) == nil && fileID(st) == id && st.Uid == 0 && st.Mode&0o022 == 0 {
+			l.known[id] = true
+			return true
+		}
+	}
+	return false
+}
+
+// fileID is a file's device and inode as /proc/<pid>/maps shows them.
+func fileID(st unix.Stat_t) string {
+	return fmt.Sprintf("%02x:%02x %d", unix.Major(st.Dev), unix.Minor(st.Dev), st.Ino)
 }
 
 // escape says why a process that uses a GPU does so without the library,

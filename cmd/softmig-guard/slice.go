@@ -36,6 +36,14 @@ func loadSlices(runDir, job string) jobSlices {
 	return jobSlices{conf: c}
 }
 
+// member says whether a process whose cgroup names the job is the job's:
+// Slurm runs a job's processes as its user (SOFTMIG_UID), while a cgroup
+// named job_<M> can also be made by any user in a subtree delegated to
+// them, for a job that is not theirs.
+func (s jobSlices) member(f procFacts) bool {
+	return s.conf == nil || s.conf.UID == nil || f.uid == *s.conf.UID
+}
+
 // onGPU returns the job's slice on NVML device index. Limits are keyed by
 // CUDA ordinal i; SOFTMIG_GPU_<i> names the GPU index of ordinal i, which
 // is NVML's when gres.conf lists GPUs in PCI order (AutoDetect=nvml). A

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -56,7 +57,7 @@ func TestSliceOnGPU(t *testing.T) {
 }
 
 func TestMapsEscape(t *testing.T) {
-	lib := libID{path: "/usr/lib/softmig/libsoftmig.so", dev: "fe:00", inode: "42", name: libName}
+	lib := libID{path: "/usr/lib/softmig/libsoftmig.so", dev: "fe:00", inode: "42", name: libName, known: map[string]bool{"fe:00 42": true}}
 	const (
 		prog    = "55c328f3f000-55c328f40000 r--p 00000000 fe:00 5317188 /home/u/prog\n"
 		softmig = "7f47f6169000-7f47f616d000 r--p 00000000 fe:00 42 /usr/lib/softmig/libsoftmig.so\n" +
@@ -73,6 +74,8 @@ func TestMapsEscape(t *testing.T) {
 		{"library in a container (same file, bound)", prog + strings.ReplaceAll(softmig, "/usr/lib/softmig", "/.c/usr/lib/softmig") + cuda + libc, false},
 		{"library replaced by an upgrade", prog + strings.ReplaceAll(softmig, "libsoftmig.so\n", "libsoftmig.so (deleted)\n") + cuda + libc, false},
 		{"no library", prog + cuda + libc, true},
+		{"another file at the library's path (bound over it in a mount namespace)", prog + strings.ReplaceAll(softmig, " 42 ", " 43 ") + cuda + libc, true},
+		{"another deleted file at the library's path", prog + strings.ReplaceAll(strings.ReplaceAll(softmig, " 42 ", " 43 "), "libsoftmig.so\n", "libsoftmig.so (deleted)\n") + cuda + libc, true},
 		{"a look-alike library", prog + strings.ReplaceAll(strings.ReplaceAll(softmig, " 42 ", " 43 "), "/usr/lib/softmig", "/home/u") + cuda + libc, true},
 		{"two libcudas", prog + softmig + cuda + cuda + libc, true},
 		{"second namespace (dlmopen)", prog + softmig + cuda + libc + libc, true},
@@ -107,9 +110,9 @@ func TestProcFacts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := procFacts{job: "77", uid: 1000, gid: 100, root: true, start: "123456"}
-	if f != want {
-		t.Errorf("readFacts = %+v; want %+v (effective uid 0 is root)", f, want)
+	want := procFacts{jobs: []string{"77"}, uid: 1000, gid: 100, root: false, start: "123456"}
+	if !reflect.DeepEqual(f, want) {
+		t.Errorf("readFacts = %+v; want %+v (effective uid 0 alone, a setuid-root program, is not root)", f, want)
 	}
 	if _, err := readFacts(dir, 10); !errors.Is(err, errGone) {
 		t.Errorf("readFacts of a missing process = %v; want errGone", err)

@@ -44,6 +44,36 @@ func FromCgroup(r io.Reader) (jobID string, ok bool) {
 	return "", false
 }
 
+// AllFromCgroup returns every job a /proc/<pid>/cgroup file names, once
+// each, in the order of its lines. On cgroup v1 a user can move their own
+// job's process, in a hierarchy delegated to them (systemd's
+// user@<uid>.service on name=systemd), into a job_<M> of their making, on
+// a line before their job's: whoever holds a process to its job must look
+// at every job it names, not at the first.
+func AllFromCgroup(r io.Reader) []string {
+	var jobs []string
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 4096), 1<<20)
+	for sc.Scan() {
+		parts := strings.SplitN(sc.Text(), ":", 3)
+		if len(parts) != 3 {
+			continue
+		}
+		id, ok := jobComponent(parts[2], parts[0] == "0" && parts[1] == "")
+		if !ok {
+			continue
+		}
+		seen := false
+		for _, j := range jobs {
+			seen = seen || j == id
+		}
+		if !seen {
+			jobs = append(jobs, id)
+		}
+	}
+	return jobs
+}
+
 // jobComponent finds job_<digits> (at most defs.MaxJobIDLen digits) in
 // path. For cgroup v1 the job must sit below a /slurm*/uid_<N>/ pair, as
 // slurmd lays it out; for v2 any component counts (the prefix depends on

@@ -144,3 +144,17 @@ func TestFromProcReal(t *testing.T) {
 		t.Errorf("FromProc(/proc, self) = %q, %v; want %q from the cgroup", got, ok, want)
 	}
 }
+
+// A v1 process in a job_<M> of the user's making (name=systemd, delegated)
+// and in its real job: both are named, in the order of the lines.
+func TestAllFromCgroup(t *testing.T) {
+	cg := "9:name=systemd:/user.slice/user@1000.service/slurm_x/uid_1000/job_1\n" +
+		"6:freezer:/slurm/uid_1000/job_42/step_0\n4:memory:/slurm/uid_1000/job_42/step_0\n0::/user.slice\n"
+	got := AllFromCgroup(strings.NewReader(cg))
+	if len(got) != 2 || got[0] != "1" || got[1] != "42" {
+		t.Errorf("AllFromCgroup = %q; want [1 42]", got)
+	}
+	if got := AllFromCgroup(strings.NewReader("0::/user.slice\n")); len(got) != 0 {
+		t.Errorf("AllFromCgroup outside a job = %q; want none", got)
+	}
+}
