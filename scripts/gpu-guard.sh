@@ -49,8 +49,11 @@ GUARD=$!
 sleep 1
 
 # 1. Two PyTorch processes fill a 12 GiB slice to the library's refusal and
-#    hold it 30 s.
-FILL='import sys, torch
+#    hold it 30 s (both make their contexts first: a slice already full
+#    refuses a new context, as it must).
+FILL='import sys, time, torch
+torch.zeros(1, device="cuda")  # the context first: a full slice refuses a new one
+time.sleep(6)
 xs = []
 step = 64 << 20
 while True:
@@ -65,8 +68,8 @@ print("alive")'
 newjob 12; GOOD=$J
 (sleep 32 | injob LD_PRELOAD="$LIB" "$PY" -c "$FILL" > "$W/fill1.out" 2>&1) &
 P1=$!
-sleep 8
-(sleep 24 | injob LD_PRELOAD="$LIB" "$PY" -c "$FILL" > "$W/fill2.out" 2>&1) &
+sleep 2
+(sleep 30 | injob LD_PRELOAD="$LIB" "$PY" -c "$FILL" > "$W/fill2.out" 2>&1) &
 P2=$!
 sleep 10
 nvidia-smi --query-compute-apps=pid,used_memory --format=csv,noheader | tee "$LOGS/apps.txt"

@@ -121,6 +121,27 @@ else
 	SKIPPED=$((SKIPPED + 1))
 	echo "SKIP per-device limits: one GPU"
 fi
+# 8. A killed process never locks its job out, and a damaged region kills no
+#    process (issue 13), on the real driver.
+JOB=$(job)
+slice 12 "$PY" test/gpu/torch_hold.py 10 > "$W/fill.out" < <(sleep 600) &
+for _ in $(seq 100); do grep -q held "$W/fill.out" 2>/dev/null && break; sleep 0.2; done
+pkill -9 -f "torch_hold.py 10"
+wait 2>/dev/null
+out=$(slice 12 "$PY" -c 'import torch; x=torch.empty(10<<30,dtype=torch.uint8,device="cuda"); print("refill=OK")' 2>&1 | tail -1)
+check "kill -9 of a process holding 10 of 12 GiB: the next process gets them back ($out)" test "$out" = "refill=OK"
+JOB=$(job)
+coproc HOLD2 { slice 12 "$PY" test/gpu/torch_hold.py 4; echo "exit=$?"; }
+read -r line <&"${HOLD2[0]}"
+for f in "$W"/*"$JOB"*.region; do [ -f "$f" ] && truncate -s 0 "$f"; done
+out=$(slice 12 "$PY" -c 'import torch; x=torch.empty(2<<30,dtype=torch.uint8,device="cuda"); print("after=OK")' 2>&1; echo "exit=$?")
+exec {HOLD2[1]}>&-
+read -r held_exit <&"${HOLD2[0]}"
+echo "region truncated: $line / $(tr '\n' ' ' <<<"$out") / holder $held_exit"
+check "truncated region: the holder exits normally ($held_exit)" test "$held_exit" = "exit=0"
+check "truncated region: a new process still allocates, no signal" grep -q "^exit=0" <<<"$(tail -1 <<<"$out")"
+wait
+
 grep -c . "$W/softmig.log" | sed 's/^/log lines: /'
 echo "$PASS passed, $FAIL failed, $SKIPPED skipped"
 [ "$FAIL" = 0 ]

@@ -38,6 +38,8 @@ var libraryRecords = []written{
 	{"event", 0, "oom refused", []string{"api", "cuMemAlloc_v2", "requested", "1073741824", "used", "12348030976", "limit", "12884901888", "suppressed", "3"}},
 	{"error", 0, "cannot account allocation", []string{"api", "cuMemCreate"}},
 	{"error", 0, "nvml unavailable", []string{"api", "cuDevicePrimaryCtxRetain"}},
+	{"event", -1, "region lock taken over", []string{"holder_tid", "4242", "holder_state", "T", "waited_ms", "100"}},
+	{"error", -1, "shared region damaged", []string{"what", "file cut short", "action", "private memory, usage from NVML", "path", "/run/softmig/42.region"}},
 	{"warn", 0, "allocation not tracked for its free", []string{"bytes", "4096"}},
 	{"event", 0, "oom kill", []string{"target", "4243"}},
 	{"error", -1, "region lock failed", []string{"error", "131"}},
