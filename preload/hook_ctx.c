@@ -17,33 +17,6 @@ static uint64_t primary[SM_MAX_DEVICES]; /* primary context of each ordinal */
  * device: about what CUDA 12/13 take on a large GPU. */
 #define CTX_DEFAULT_RESERVE (512ULL << 20)
 
-/* Reserves a context's size on device slot d (as this process's context
- * memory) before the driver creates it, so that concurrent creations
- * cannot all pass one check; 0 ok, -1 over the slice (*used_out). */
-static int ctx_reserve(int d, uint64_t bytes, uint64_t limit, uint64_t *used_out)
-{
-	struct sm_dev *dv = &sm_region->devs[d];
-	int pass;
-
-	if (sm_region_lock() != 0)
-		return -1;
-	for (pass = 0; pass < 2; pass++) {
-		uint64_t used = dv->tracked + dv->excess;
-		*used_out = used;
-		if (bytes <= limit && used <= limit - bytes) {
-			sm_region->procs[sm_slot].ctx[d] += bytes;
-			dv->tracked += bytes;
-			sm_region_unlock();
-			return 0;
-		}
-		if (pass == 0)
-			sm_region_cleanup_dead();
-	}
-	dv->oom_count++;
-	sm_region_unlock();
-	return -1;
-}
-
 /* Replaces the reservation by what the context really cost (measured
  * bytes of context memory of this process on d), or gives it back when
  * the driver created nothing; measured < 0 (NVML silent) keeps it. */
@@ -113,9 +86,9 @@ static CUresult ctx_admit(CUdevice dev, const char *api, int *d, uint64_t *reser
 	/* What this process itself last saw from NVML must leave room too.  A
 	 * process of the job that was killed must not lock the job out: its
 	 * place is reclaimed, and NVML re-read, before a context is refused. */
-	if ((!sm_check_fits(*d, est, limit, &used) || ctx_reserve(*d, est, limit, &used) != 0) &&
+	if ((!sm_check_fits(*d, est, limit, &used) || sm_reserve_ctx(*d, est, limit, &used) != 0) &&
 	    (sm_reclaim(*d, dev), !sm_check_fits(*d, est, limit, &used) ||
-				    ctx_reserve(*d, est, limit, &used) != 0)) {
+				    sm_reserve_ctx(*d, est, limit, &used) != 0)) {
 		sm_depth--;
 		sm_log_refusal(dev, api, est, used, limit);
 		return CUDA_ERROR_OUT_OF_MEMORY;

@@ -336,7 +336,10 @@ static void note_peak(int d, uint64_t total)
 		me->peak[d] = total;
 }
 
-hidden int sm_reserve(int d, uint64_t bytes, uint64_t limit, uint64_t *used_out)
+/* Reserves bytes on device slot d for this process, as an allocation or
+ * (as_ctx) as context memory, if the slice holds them; the slots of dead
+ * processes are cleared before a refusal.  0 ok, -1 over (*used_out). */
+static int reserve(int d, uint64_t bytes, uint64_t limit, uint64_t *used_out, int as_ctx)
 {
 	struct sm_dev *dv = &sm_region->devs[d];
 	struct sm_proc *me;
@@ -350,9 +353,13 @@ hidden int sm_reserve(int d, uint64_t bytes, uint64_t limit, uint64_t *used_out)
 		used = dv->tracked + dv->excess;
 		*used_out = used;
 		if (bytes <= limit && used <= limit - bytes) {
-			me->used[d] += bytes;
 			dv->tracked += bytes;
-			note_peak(d, used + bytes);
+			if (as_ctx) {
+				me->ctx[d] += bytes;
+			} else {
+				me->used[d] += bytes;
+				note_peak(d, used + bytes);
+			}
 			sm_region_unlock();
 			return 0;
 		}
@@ -362,6 +369,18 @@ hidden int sm_reserve(int d, uint64_t bytes, uint64_t limit, uint64_t *used_out)
 	dv->oom_count++;
 	sm_region_unlock();
 	return -1;
+}
+
+hidden int sm_reserve(int d, uint64_t bytes, uint64_t limit, uint64_t *used_out)
+{
+	return reserve(d, bytes, limit, used_out, 0);
+}
+
+/* A context's size, before the driver creates it, so that concurrent
+ * creations cannot all pass one check. */
+hidden int sm_reserve_ctx(int d, uint64_t bytes, uint64_t limit, uint64_t *used_out)
+{
+	return reserve(d, bytes, limit, used_out, 1);
 }
 
 hidden void sm_release(int d, uint64_t bytes)

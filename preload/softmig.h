@@ -156,6 +156,7 @@ hidden int sm_region_find_dev(const uint8_t uuid[16]);
 /* Reserve bytes on device slot d against limit; 0 ok, -1 refused.
  * *used_out gets the job's usage before the request. */
 hidden int sm_reserve(int d, uint64_t bytes, uint64_t limit, uint64_t *used_out);
+hidden int sm_reserve_ctx(int d, uint64_t bytes, uint64_t limit, uint64_t *used_out);
 hidden void sm_release(int d, uint64_t bytes);
 hidden void sm_ctx_account(int d, int64_t delta);
 hidden uint64_t sm_dev_used(int d);     /* tracked + excess */
