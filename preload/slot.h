@@ -3,7 +3,7 @@
  * same on every process of the node (CLOCK_REALTIME), in which a busy job
  * may launch.  softmig-conf gives the jobs of a GPU disjoint parts, so
  * their kernels stop time-slicing against each other.  Pure arithmetic;
- * the controller that uses it is throttle.c.
+ * the controller that uses it is controller.c.
  */
 #ifndef SOFTMIG_SLOT_H
 #define SOFTMIG_SLOT_H

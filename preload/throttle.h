@@ -1,6 +1,7 @@
 /*
  * Compute slicing (CUDA_DEVICE_SM_LIMIT): the per-launch gate and the
- * job-wide controller behind it (throttle.c; design in docs/compute.md).
+ * job-wide controller behind it (gate.c, controller.c, leader.c over
+ * throttle_impl.h; design in docs/compute.md).
  *
  * The launch hooks call sm_thr_gate() before the driver's launch.  With no
  * SM limit on any device it is one predictable branch; with a limit on the
