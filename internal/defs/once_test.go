@@ -15,7 +15,6 @@ import (
 var spelledElsewhere = map[string]bool{
 	"slurm/prolog.sh":               true,
 	"slurm/epilog.sh":               true,
-	"cmd/softmig-conf/conf.go":      true,
 	"cmd/softmig-smi/smi.go":        true,
 	"internal/siteconf/siteconf.go": true,
 }
