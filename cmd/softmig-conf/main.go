@@ -47,7 +47,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -61,28 +60,10 @@ import (
 )
 
 func main() {
-	err := run(os.Args[1:], sysEnv(), os.Stdin, os.Stdout, os.Stderr)
-	var code exitCode
-	switch {
-	case err == nil:
-	case errors.As(err, &code):
-		os.Exit(int(code))
-	case errors.As(err, new(*cmdline.UsageError)):
-		fmt.Fprintf(os.Stderr, "softmig-conf: %v (see softmig-conf --help)\n", err)
-		os.Exit(cmdline.UsageExit)
-	case errors.Is(err, errFailedClosed):
-		fmt.Fprintln(os.Stderr, "softmig-conf:", err)
-		os.Exit(3)
-	default:
-		fmt.Fprintln(os.Stderr, "softmig-conf:", err)
-		os.Exit(1)
-	}
+	cmdline.Main("softmig-conf", func(args []string, stdout, stderr io.Writer) error {
+		return run(args, sysEnv(), os.Stdin, stdout, stderr)
+	})
 }
-
-// exitCode is returned when kong asked to exit (after --help).
-type exitCode int
-
-func (e exitCode) Error() string { return fmt.Sprintf("exit %d", int(e)) }
 
 type cli struct {
 	Version cmdline.VersionFlag `help:"Print the version (the library's softmig_version) and exit."`
@@ -130,11 +111,7 @@ func (a *app) run(args []string) error {
 		kong.Description("Write, remove, show and check SoftMig job configs (see softmig-conf(1))."),
 		kong.UsageOnError(),
 	)
-	var ex *cmdline.Exit
-	if errors.As(err, &ex) {
-		return exitCode(ex.Code)
-	}
-	if err != nil {
+	if err != nil { // an *cmdline.Exit (after --help) or a *cmdline.UsageError
 		return err
 	}
 	switch ctx.Command() {

@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/softmig/softmig/internal/cmdline"
 	"github.com/softmig/softmig/internal/jobconf"
 	"github.com/softmig/softmig/internal/siteconf"
 	"github.com/softmig/softmig/internal/slurm"
@@ -23,6 +24,16 @@ import (
 
 // errFailedClosed marks a job whose config was written with SOFTMIG_DISABLED.
 var errFailedClosed = errors.New("GPU disabled for this job (failed closed)")
+
+// exitFailedClosed is softmig-conf write's exit status for a job whose
+// config was written failed closed; the prolog still exits 0.
+const exitFailedClosed = 3
+
+// failedClosed is write's error for job id failed closed with reason.
+func failedClosed(id string, reason error) error {
+	err := fmt.Errorf("job %s: %w: %w", id, errFailedClosed, reason)
+	return &cmdline.Exit{Code: exitFailedClosed, Msg: "softmig-conf: " + err.Error(), Err: err}
+}
 
 type writeCmd struct {
 	DryRun  bool          `help:"Print the config, write nothing."`
@@ -244,7 +255,7 @@ func (a *app) failClosed(w *writeCmd, paths hostPaths, j *job, reason error) err
 	if w.DryRun {
 		fmt.Fprintf(a.stdout, "# dry run: would write %s\n", confPath(paths, j.id))
 		a.stdout.Write(c.Marshal())
-		return fmt.Errorf("job %s: %w: %w", j.id, errFailedClosed, reason)
+		return failedClosed(j.id, reason)
 	}
 	if err := ensureDir(paths.RunDir); err != nil {
 		return fmt.Errorf("job %s: %v; and cannot fail closed: %w", j.id, reason, err)
@@ -256,7 +267,7 @@ func (a *app) failClosed(w *writeCmd, paths hostPaths, j *job, reason error) err
 	a.logError(paths, j, c.Disabled)
 	fmt.Fprintf(a.stdout, "# %s\n", confPath(paths, j.id))
 	a.stdout.Write(c.Marshal())
-	return fmt.Errorf("job %s: %w: %w", j.id, errFailedClosed, reason)
+	return failedClosed(j.id, reason)
 }
 
 // ensureDir creates dir (0755) when missing and checks that it is a

@@ -89,27 +89,17 @@ const (
 	slurmGroup    = "slurm"
 )
 
-// errVerifyFailed is returned by verify after it printed its checklist.
+// errVerifyFailed is the cause of verify's exit 1, after it printed its
+// checklist (which said it all).
 var errVerifyFailed = errors.New("verify: the installation has problems (see the checklist above)")
 
 func main() {
-	os.Exit(mainExit(os.Args[1:], os.Stdout, os.Stderr))
+	cmdline.Main("softmig-install", run)
 }
 
 // mainExit runs the command and returns the process exit status.
 func mainExit(args []string, stdout, stderr io.Writer) int {
-	if err := run(args, stdout, stderr); err != nil {
-		var ec exitCode
-		if errors.As(err, &ec) {
-			return int(ec)
-		}
-		if errors.Is(err, errVerifyFailed) {
-			return 1 // the checklist said it all
-		}
-		fmt.Fprintf(stderr, "softmig-install: %v\n", err)
-		return 1
-	}
-	return 0
+	return cmdline.Status("softmig-install", run(args, stdout, stderr), stderr)
 }
 
 func run(args []string, stdout, stderr io.Writer) error {
@@ -143,10 +133,6 @@ func newEnv(stdout, stderr io.Writer) *env {
 	return e
 }
 
-type exitCode int
-
-func (c exitCode) Error() string { return fmt.Sprintf("exit status %d", int(c)) }
-
 // cli is the command line.
 type cli struct {
 	Version cmdline.VersionFlag `help:"Print the version (the library's softmig_version) and exit."`
@@ -176,14 +162,14 @@ func (e *env) run(args []string) error {
 		if ex.Code == 0 {
 			return nil
 		}
-		return exitCode(ex.Code)
+		return ex
 	}
 	if err != nil {
 		if parser == nil {
 			return err
 		}
 		parser.Errorf("%s", err)
-		return exitCode(2)
+		return &cmdline.Exit{Code: cmdline.UsageExit}
 	}
 	return ctx.Run(e, &c)
 }
