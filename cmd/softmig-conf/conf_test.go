@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/softmig/softmig/internal/cmdline"
 	"github.com/softmig/softmig/internal/jobconf"
 	"github.com/softmig/softmig/internal/logrec"
 	"github.com/softmig/softmig/internal/siteconf"
@@ -406,8 +407,8 @@ func TestCheck(t *testing.T) {
 func TestHelp(t *testing.T) {
 	var out bytes.Buffer
 	err := run([]string{"--help"}, env(), nil, &out, &out)
-	var code exitCode
-	if !errors.As(err, &code) || code != 0 || !strings.Contains(out.String(), "remove <jobid>") {
+	var code *cmdline.Exit
+	if !errors.As(err, &code) || code.Code != 0 || !strings.Contains(out.String(), "remove <jobid>") {
 		t.Fatalf("--help: %v\n%s", err, out.String())
 	}
 	if err := run([]string{"bogus"}, env(), nil, &out, &out); err == nil {

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/softmig/softmig/internal/cmdline"
 	"github.com/softmig/softmig/internal/jobconf"
 	"github.com/softmig/softmig/internal/siteconf"
 )
@@ -77,7 +78,7 @@ func (a *app) checkJSON(c *checkCmd) error {
 		return werr
 	}
 	if err != nil {
-		return exitCode(1)
+		return &cmdline.Exit{Code: 1}
 	}
 	return nil
 }

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/softmig/softmig/internal/cmdline"
 )
 
 // check --json: the same verdict and exit status as the text, the problems
@@ -28,8 +30,8 @@ func TestCheckJSON(t *testing.T) {
 	out, _, err = f.run_(t, env(), "check", "--json")
 	got = checkJSON{}
 	json.Unmarshal([]byte(out), &got)
-	var code exitCode
-	if !errors.As(err, &code) || code != 1 || got.OK || len(got.Warnings) != 2 || !strings.Contains(strings.Join(got.Warnings, "\n"), `unknown key "gpuz"`) {
+	var code *cmdline.Exit
+	if !errors.As(err, &code) || code.Code != 1 || got.OK || len(got.Warnings) != 2 || !strings.Contains(strings.Join(got.Warnings, "\n"), `unknown key "gpuz"`) {
 		t.Errorf("check --json of a config with two warnings = %v, %+v", err, got)
 	}
 }

@@ -47,28 +47,92 @@
 package main
 
 import (
-	"errors"
 	"fmt"
+	"io"
 	"os"
+	"time"
+
+	"github.com/alecthomas/kong"
 
 	"github.com/softmig/softmig/internal/cmdline"
+	"github.com/softmig/softmig/internal/defs"
+	"github.com/softmig/softmig/internal/siteconf"
 )
 
 func main() {
-	err := run(os.Args[1:], sysEnv(), os.Stdin, os.Stdout, os.Stderr)
-	var code exitCode
-	switch {
-	case err == nil:
-	case errors.As(err, &code):
-		os.Exit(int(code))
-	case errors.As(err, new(*cmdline.UsageError)):
-		fmt.Fprintf(os.Stderr, "softmig-conf: %v (see softmig-conf --help)\n", err)
-		os.Exit(cmdline.UsageExit)
-	case errors.Is(err, errFailedClosed):
-		fmt.Fprintln(os.Stderr, "softmig-conf:", err)
-		os.Exit(3)
-	default:
-		fmt.Fprintln(os.Stderr, "softmig-conf:", err)
-		os.Exit(1)
+	cmdline.Main("softmig-conf", func(args []string, stdout, stderr io.Writer) error {
+		return run(args, sysEnv(), os.Stdin, stdout, stderr)
+	})
+}
+
+type cli struct {
+	Version cmdline.VersionFlag `help:"Print the version (the library's softmig_version) and exit."`
+	siteconf.Flag
+	Scontrol string `help:"scontrol command (default: paths.scontrol, scontrol)." placeholder:"CMD"`
+
+	Write   writeCmd   `cmd:"" help:"Write the config of the job in the prolog environment."`
+	Remove  removeCmd  `cmd:"" help:"Remove a job's config and shared region (epilog). Idempotent."`
+	Show    showCmd    `cmd:"" help:"Check and print a job's config."`
+	Check   checkCmd   `cmd:"" help:"Validate the site config (and gres.conf, NVML) and print the slices it offers; exit 1 on any problem."`
+	Paths   pathsCmd   `cmd:"" help:"Print the directories built in: run_dir=DIR and log_dir=DIR, one per line."`
+	GresLua gresLuaCmd `cmd:"" name:"gres-lua" help:"Print softmig_types.lua, the table of GPU types that softmig_gres.lua reads, from the site config."`
+}
+
+// app carries what a command needs from the outside world.
+type app struct {
+	cli    *cli
+	env    func(string) string
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+	memory memoryFunc
+	gpus   gpusFunc
+	now    func() time.Time
+	// The directories the library trusts, fixed at build time; tests
+	// point them at temporary ones (no flag can).
+	runDir, logDir string
+}
+
+func sysEnv() func(string) string { return os.Getenv }
+
+func run(args []string, env func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	return newApp(env, stdin, stdout, stderr).run(args)
+}
+
+func newApp(env func(string) string, stdin io.Reader, stdout, stderr io.Writer) *app {
+	return &app{env: env, stdin: stdin, stdout: stdout, stderr: stderr, memory: nvmlMemory, gpus: nvmlGPUs, now: time.Now,
+		runDir: defs.RunDir(), logDir: defs.LogDir()}
+}
+
+func (a *app) run(args []string) error {
+	a.cli = &cli{}
+	ctx, _, err := cmdline.Parse(a.cli, args, a.stdout, a.stderr,
+		kong.Name("softmig-conf"),
+		kong.Description("Write, remove, show and check SoftMig job configs (see softmig-conf(1))."),
+		kong.UsageOnError(),
+	)
+	if err != nil { // an *cmdline.Exit (after --help) or a *cmdline.UsageError
+		return err
 	}
+	switch ctx.Command() {
+	case "write":
+		return a.write(&a.cli.Write)
+	case "remove <jobid>":
+		return a.remove(a.cli.Remove.JobID)
+	case "show <jobid>":
+		if a.cli.Show.JSON {
+			return a.showJSON(a.cli.Show.JobID)
+		}
+		return a.show(a.cli.Show.JobID)
+	case "check":
+		if a.cli.Check.JSON {
+			return a.checkJSON(&a.cli.Check)
+		}
+		return a.check(&a.cli.Check)
+	case "paths":
+		return a.printPaths()
+	case "gres-lua":
+		return a.gresLua()
+	}
+	return fmt.Errorf("unknown command %q", ctx.Command())
 }

@@ -67,17 +67,11 @@ type cli struct {
 }
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	var ex *cmdline.Exit
-	switch {
-	case errors.As(err, &ex):
-		os.Exit(ex.Code)
-	case err != nil:
-		fmt.Fprintf(os.Stderr, "softmig-guard: %v\n", err)
-		os.Exit(1)
-	}
+	cmdline.Main("softmig-guard", func(args []string, stdout, stderr io.Writer) error {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		return run(ctx, args, stdout, stderr)
+	})
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -94,7 +88,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		parser.Errorf("%s (see softmig-guard --help)", err)
-		return &cmdline.Exit{Code: 2}
+		return &cmdline.Exit{Code: cmdline.UsageExit}
 	}
 	opts, err := c.options()
 	if err != nil {

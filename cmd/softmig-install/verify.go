@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/softmig/softmig/internal/cmdline"
 	"github.com/softmig/softmig/internal/defs"
 	"github.com/softmig/softmig/internal/elfcheck"
 	"github.com/softmig/softmig/internal/libprobe"
@@ -103,13 +104,13 @@ func (c *verifyCmd) Run(e *env, g *cli) error {
 			return err
 		}
 		if cl.failed > 0 {
-			return errVerifyFailed
+			return &cmdline.Exit{Code: 1, Err: errVerifyFailed}
 		}
 		return nil
 	}
 	if cl.failed > 0 {
 		fmt.Fprintf(e.stdout, "%d check(s) failed\n", cl.failed)
-		return errVerifyFailed
+		return &cmdline.Exit{Code: 1, Err: errVerifyFailed}
 	}
 	fmt.Fprintln(e.stdout, "all checks passed")
 	return nil

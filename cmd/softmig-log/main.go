@@ -55,17 +55,11 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := runEnv(newEnv(ctx, os.Stdout, os.Stderr), os.Args[1:])
-	stop()
-	if err != nil {
-		var ex exitError
-		if !errors.As(err, &ex) {
-			fmt.Fprintf(os.Stderr, "softmig-log: %v\n", err)
-			os.Exit(1)
-		}
-		os.Exit(int(ex))
-	}
+	cmdline.Main("softmig-log", func(args []string, stdout, stderr io.Writer) error {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		return runEnv(newEnv(ctx, stdout, stderr), args)
+	})
 }
 
 // env is what the commands need from the outside world; tests replace parts.
@@ -94,12 +88,6 @@ type cli struct {
 	Summary summaryCmd `cmd:"" help:"Per device: the slice, peak memory and when, refusals, kills, time throttled; the processes; a right-sizing verdict."`
 }
 
-// exitError is an exit status with nothing more to say (kong has printed
-// the help or the usage error).
-type exitError int
-
-func (e exitError) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
-
 // run is the command line: args without the program name.
 func run(args []string, stdout, stderr io.Writer) error {
 	return runEnv(newEnv(context.Background(), stdout, stderr), args)
@@ -117,14 +105,14 @@ func runEnv(e *env, args []string) error {
 		if ex.Code == 0 {
 			return nil
 		}
-		return exitError(ex.Code)
+		return ex
 	}
 	if err != nil {
 		if parser == nil {
 			return err
 		}
 		parser.Errorf("%s (see softmig-log --help)", err)
-		return exitError(2)
+		return &cmdline.Exit{Code: cmdline.UsageExit}
 	}
 	e.dir, e.siteConfig = c.Dir, c.Config
 	if kctx.Command() == "ls" {

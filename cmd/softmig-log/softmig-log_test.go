@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/softmig/softmig/internal/cmdline"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/summary")
@@ -94,8 +96,8 @@ func TestUsageErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		_, stderr, err := runT(t, tt.args...)
-		var ex exitError
-		if !errors.As(err, &ex) || ex != 2 || !strings.Contains(stderr, tt.want) {
+		var ex *cmdline.Exit
+		if !errors.As(err, &ex) || ex.Code != 2 || !strings.Contains(stderr, tt.want) {
 			t.Errorf("run(%q) = %v, stderr %q; want exit 2 and %q", tt.args, err, stderr, tt.want)
 		}
 	}

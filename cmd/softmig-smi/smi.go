@@ -65,14 +65,6 @@ type cli struct {
 	Slices bool `name:"slices" help:"Print only the table of slices (CSV with --format)."`
 }
 
-// exitError carries nvidia-smi's exit status for an error.
-type exitError struct {
-	code int
-	msg  string
-}
-
-func (e *exitError) Error() string { return e.msg }
-
 // nvidia-smi's exit statuses.
 const (
 	exitArgs       = 2
@@ -105,20 +97,16 @@ func hostDeps(ctx context.Context) deps {
 }
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := runWith(hostDeps(ctx), os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	if err != nil {
-		code := 1
-		var ee *exitError
-		if errors.As(err, &ee) {
-			code = ee.code
+	cmdline.Main("softmig-smi", func(args []string, stdout, stderr io.Writer) error {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		err := runWith(hostDeps(ctx), args, stdout, stderr)
+		if err != nil && !errors.As(err, new(*cmdline.Exit)) {
+			// Printed as it is, as nvidia-smi prints its errors.
+			return &cmdline.Exit{Code: 1, Msg: err.Error()}
 		}
-		if msg := err.Error(); msg != "" {
-			fmt.Fprintln(os.Stderr, msg)
-		}
-		os.Exit(code)
-	}
+		return err
+	})
 }
 
 // run is softmig-smi with the host's NVML, /proc and environment.
@@ -136,7 +124,7 @@ func runWith(d deps, args []string, stdout, stderr io.Writer) error {
 		if ex.Code == 0 {
 			return nil
 		}
-		return &exitError{ex.Code, ""}
+		return &cmdline.Exit{Code: ex.Code, Msg: ""}
 	}
 	if perr != nil && parser == nil {
 		return perr
@@ -145,7 +133,7 @@ func runWith(d deps, args []string, stdout, stderr io.Writer) error {
 		if !implemented {
 			return passthrough(d, &c, realArgs)
 		}
-		return &exitError{exitArgs, "softmig-smi: " + perr.Error()}
+		return &cmdline.Exit{Code: exitArgs, Msg: "softmig-smi: " + perr.Error()}
 	}
 	site := readSite(c.Flag, stderr)
 	if c.SoftmigDir != "" {
@@ -203,13 +191,13 @@ func readSite(f siteconf.Flag, stderr io.Writer) siteconf.Paths {
 // real nvidia-smi's NVML calls report.
 func passthrough(d deps, c *cli, realArgs []string) error {
 	if fi, err := os.Stat(c.Real); err != nil {
-		return &exitError{exitOther, fmt.Sprintf("softmig-smi: the real nvidia-smi is needed for %q but %v; set --real, SOFTMIG_NVIDIA_SMI or paths.nvidia_smi_real in %s",
+		return &cmdline.Exit{Code: exitOther, Msg: fmt.Sprintf("softmig-smi: the real nvidia-smi is needed for %q but %v; set --real, SOFTMIG_NVIDIA_SMI or paths.nvidia_smi_real in %s",
 			strings.Join(realArgs, " "), err, c.Config)}
 	} else if self, err := os.Stat(d.selfExe); err == nil && os.SameFile(fi, self) {
-		return &exitError{exitOther, fmt.Sprintf("softmig-smi: %q is softmig-smi itself, not the real nvidia-smi; set --real, SOFTMIG_NVIDIA_SMI or paths.nvidia_smi_real in %s", c.Real, c.Config)}
+		return &cmdline.Exit{Code: exitOther, Msg: fmt.Sprintf("softmig-smi: %q is softmig-smi itself, not the real nvidia-smi; set --real, SOFTMIG_NVIDIA_SMI or paths.nvidia_smi_real in %s", c.Real, c.Config)}
 	}
 	if err := d.exec(c.Real, append([]string{c.Real}, realArgs...)); err != nil {
-		return &exitError{exitOther, fmt.Sprintf("softmig-smi: running %q: %v", c.Real, err)}
+		return &cmdline.Exit{Code: exitOther, Msg: fmt.Sprintf("softmig-smi: running %q: %v", c.Real, err)}
 	}
 	return nil
 }
@@ -293,9 +281,9 @@ func execute(d deps, c *cli, p planT, stdout, stderr io.Writer) error {
 	if err != nil {
 		var ce *smi.ConfigError
 		if errors.As(err, &ce) {
-			return &exitError{exitPermission, "softmig: " + ce.Error()}
+			return &cmdline.Exit{Code: exitPermission, Msg: "softmig: " + ce.Error()}
 		}
-		return &exitError{exitPermission, "softmig-smi: cannot tell which job this process belongs to (" + err.Error() + "); showing nothing; contact your cluster administrators"}
+		return &cmdline.Exit{Code: exitPermission, Msg: "softmig-smi: cannot tell which job this process belongs to (" + err.Error() + "); showing nothing; contact your cluster administrators"}
 	}
 	src, err := d.open(d.env.ProcRoot)
 	if err != nil {
@@ -307,7 +295,7 @@ func execute(d deps, c *cli, p planT, stdout, stderr io.Writer) error {
 	if c.Filename != "" {
 		f, err := os.Create(c.Filename)
 		if err != nil {
-			return &exitError{exitArgs, fmt.Sprintf("softmig-smi: %v", err)}
+			return &cmdline.Exit{Code: exitArgs, Msg: fmt.Sprintf("softmig-smi: %v", err)}
 		}
 		defer f.Close()
 		out = f
@@ -328,7 +316,7 @@ func execute(d deps, c *cli, p planT, stdout, stderr io.Writer) error {
 		if c.ID != "" {
 			sel, ok := selectDevices(sys.Devices, c.ID)
 			if !ok {
-				return &exitError{exitNotFound, "No devices were found"}
+				return &cmdline.Exit{Code: exitNotFound, Msg: "No devices were found"}
 			}
 			sys.Devices = sel
 		}
@@ -478,11 +466,11 @@ func busMatch(a, b string) bool {
 // nvmlError turns a failure to reach NVML into nvidia-smi's own message.
 func nvmlError(err error) error {
 	if errors.Is(err, smi.ErrNoLibrary) {
-		return &exitError{exitNoLibrary, "NVIDIA-SMI couldn't find libnvidia-ml.so library in your system. Please make sure that the NVIDIA Display Driver is properly installed and present in your system.\nPlease also try adding directory that contains libnvidia-ml.so to your system PATH."}
+		return &cmdline.Exit{Code: exitNoLibrary, Msg: "NVIDIA-SMI couldn't find libnvidia-ml.so library in your system. Please make sure that the NVIDIA Display Driver is properly installed and present in your system.\nPlease also try adding directory that contains libnvidia-ml.so to your system PATH."}
 	}
 	var ne *smi.NVMLError
 	if errors.As(err, &ne) && ne.Call == "nvmlInit" {
-		return &exitError{exitDriver, "NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver. Make sure that the latest NVIDIA driver is installed and running."}
+		return &cmdline.Exit{Code: exitDriver, Msg: "NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver. Make sure that the latest NVIDIA driver is installed and running."}
 	}
-	return &exitError{exitOther, "softmig-smi: " + err.Error()}
+	return &cmdline.Exit{Code: exitOther, Msg: "softmig-smi: " + err.Error()}
 }

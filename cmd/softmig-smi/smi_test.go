@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/softmig/softmig/internal/cmdline"
 	"github.com/softmig/softmig/internal/defs"
 	"github.com/softmig/softmig/internal/region"
 	"github.com/softmig/softmig/internal/smi"
@@ -232,8 +233,8 @@ func TestFailClosed(t *testing.T) {
 		n := newNode(t, inJob42)
 		os.Remove(filepath.Join(n.proc, "self", "cgroup"))
 		r := n.run(t)
-		var ee *exitError
-		if !errors.As(r.err, &ee) || ee.code != exitPermission || r.stdout != "" {
+		var ee *cmdline.Exit
+		if !errors.As(r.err, &ee) || ee.Code != exitPermission || r.stdout != "" {
 			t.Errorf("without /proc/self/cgroup: out %q, err %v; want nothing and exit %d", r.stdout, r.err, exitPermission)
 		}
 	})
@@ -316,8 +317,8 @@ func TestIDs(t *testing.T) {
 		}
 	}
 	r := n.run(t, "-i", "7")
-	var ee *exitError
-	if !errors.As(r.err, &ee) || ee.code != exitNotFound || ee.msg != "No devices were found" {
+	var ee *cmdline.Exit
+	if !errors.As(r.err, &ee) || ee.Code != exitNotFound || ee.Msg != "No devices were found" {
 		t.Errorf("-i 7: %v; want \"No devices were found\", exit %d", r.err, exitNotFound)
 	}
 }
@@ -543,8 +544,8 @@ func TestRealCaptures(t *testing.T) {
 		real, code := readCapture(t, "bad-id")
 		n := newNode(t, outside)
 		r := n.run(t, "-i", "99")
-		var ee *exitError
-		if !errors.As(r.err, &ee) || ee.code != code || ee.msg+"\n" != real || r.stdout != "" {
+		var ee *cmdline.Exit
+		if !errors.As(r.err, &ee) || ee.Code != code || ee.Msg+"\n" != real || r.stdout != "" {
 			t.Errorf("-i 99: %q, %v; want %q and exit %d", r.stdout, r.err, real, code)
 		}
 	})

@@ -4,16 +4,10 @@
 package cmdline
 
 import (
-	"fmt"
 	"io"
 
 	"github.com/alecthomas/kong"
 )
-
-// Exit is an exit kong asked for (0 after --help).
-type Exit struct{ Code int }
-
-func (e *Exit) Error() string { return fmt.Sprintf("exit status %d", e.Code) }
 
 type exitPanic int
 

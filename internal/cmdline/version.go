@@ -20,12 +20,3 @@ func (v VersionFlag) BeforeReset(app *kong.Kong) error {
 	app.Exit(0)
 	return nil
 }
-
-// UsageExit is the exit status of every tool on a usage error.
-const UsageExit = 2
-
-// UsageError is a command line kong could not parse; tools exit UsageExit.
-type UsageError struct{ Err error }
-
-func (e *UsageError) Error() string { return e.Err.Error() }
-func (e *UsageError) Unwrap() error { return e.Err }

@@ -1,3 +1,6 @@
+// query.go: the CSV queries, --query-gpu and --query-compute-apps with
+// --format (Query, Format).
+
 package smi
 
 import (

@@ -1,3 +1,5 @@
+// write: the prolog's command, which writes a job's config and region.
+
 package main
 
 import (
@@ -8,18 +10,13 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/alecthomas/kong"
 	"golang.org/x/sys/unix"
 
 	"github.com/softmig/softmig/internal/cmdline"
-	"github.com/softmig/softmig/internal/defs"
 	"github.com/softmig/softmig/internal/jobconf"
 	"github.com/softmig/softmig/internal/siteconf"
 	"github.com/softmig/softmig/internal/slurm"
@@ -28,22 +25,14 @@ import (
 // errFailedClosed marks a job whose config was written with SOFTMIG_DISABLED.
 var errFailedClosed = errors.New("GPU disabled for this job (failed closed)")
 
-// exitCode is returned when kong asked to exit (after --help).
-type exitCode int
+// exitFailedClosed is softmig-conf write's exit status for a job whose
+// config was written failed closed; the prolog still exits 0.
+const exitFailedClosed = 3
 
-func (e exitCode) Error() string { return fmt.Sprintf("exit %d", int(e)) }
-
-type cli struct {
-	Version cmdline.VersionFlag `help:"Print the version (the library's softmig_version) and exit."`
-	siteconf.Flag
-	Scontrol string `help:"scontrol command (default: paths.scontrol, scontrol)." placeholder:"CMD"`
-
-	Write   writeCmd   `cmd:"" help:"Write the config of the job in the prolog environment."`
-	Remove  removeCmd  `cmd:"" help:"Remove a job's config and shared region (epilog). Idempotent."`
-	Show    showCmd    `cmd:"" help:"Check and print a job's config."`
-	Check   checkCmd   `cmd:"" help:"Validate the site config (and gres.conf, NVML) and print the slices it offers; exit 1 on any problem."`
-	Paths   pathsCmd   `cmd:"" help:"Print the directories built in: run_dir=DIR and log_dir=DIR, one per line."`
-	GresLua gresLuaCmd `cmd:"" name:"gres-lua" help:"Print softmig_types.lua, the table of GPU types that softmig_gres.lua reads, from the site config."`
+// failedClosed is write's error for job id failed closed with reason.
+func failedClosed(id string, reason error) error {
+	err := fmt.Errorf("job %s: %w: %w", id, errFailedClosed, reason)
+	return &cmdline.Exit{Code: exitFailedClosed, Msg: "softmig-conf: " + err.Error(), Err: err}
 }
 
 type writeCmd struct {
@@ -56,127 +45,6 @@ type writeCmd struct {
 	Node    string        `help:"This node's Slurm name (default: $SLURMD_NODENAME)." placeholder:"NAME"`
 	Timeout time.Duration `help:"Time limit for scontrol." default:"30s"`
 }
-
-type removeCmd struct {
-	JobID string `arg:"" name:"jobid" help:"Job id."`
-}
-
-type showCmd struct {
-	JSON  bool   `name:"json" help:"Print the config as the library reads it, as one JSON object."`
-	JobID string `arg:"" name:"jobid" help:"Job id."`
-}
-
-type checkCmd struct {
-	JSON     bool   `name:"json" help:"Print the verdict (ok, errors, warnings) and the slices offered as one JSON object."`
-	GresConf string `name:"gres-conf" default:"/etc/slurm/gres.conf" placeholder:"FILE" help:"Slurm's gres.conf, compared with the site config when readable."`
-	Node     string `help:"This node's Slurm name, to pick its gres.conf lines (default: $SLURMD_NODENAME, else the short host name)." placeholder:"NAME"`
-}
-
-type pathsCmd struct{}
-
-type gresLuaCmd struct{}
-
-// app carries what a command needs from the outside world.
-type app struct {
-	cli    *cli
-	env    func(string) string
-	stdin  io.Reader
-	stdout io.Writer
-	stderr io.Writer
-	memory memoryFunc
-	gpus   gpusFunc
-	now    func() time.Time
-	// The directories the library trusts, fixed at build time; tests
-	// point them at temporary ones (no flag can).
-	runDir, logDir string
-}
-
-func sysEnv() func(string) string { return os.Getenv }
-
-func run(args []string, env func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
-	return newApp(env, stdin, stdout, stderr).run(args)
-}
-
-func newApp(env func(string) string, stdin io.Reader, stdout, stderr io.Writer) *app {
-	return &app{env: env, stdin: stdin, stdout: stdout, stderr: stderr, memory: nvmlMemory, gpus: nvmlGPUs, now: time.Now,
-		runDir: defs.RunDir(), logDir: defs.LogDir()}
-}
-
-func (a *app) run(args []string) error {
-	a.cli = &cli{}
-	ctx, _, err := cmdline.Parse(a.cli, args, a.stdout, a.stderr,
-		kong.Name("softmig-conf"),
-		kong.Description("Write, remove, show and check SoftMig job configs (see softmig-conf(1))."),
-		kong.UsageOnError(),
-	)
-	var ex *cmdline.Exit
-	if errors.As(err, &ex) {
-		return exitCode(ex.Code)
-	}
-	if err != nil {
-		return err
-	}
-	switch ctx.Command() {
-	case "write":
-		return a.write(&a.cli.Write)
-	case "remove <jobid>":
-		return a.remove(a.cli.Remove.JobID)
-	case "show <jobid>":
-		if a.cli.Show.JSON {
-			return a.showJSON(a.cli.Show.JobID)
-		}
-		return a.show(a.cli.Show.JobID)
-	case "check":
-		if a.cli.Check.JSON {
-			return a.checkJSON(&a.cli.Check)
-		}
-		return a.check(&a.cli.Check)
-	case "paths":
-		fmt.Fprintf(a.stdout, "run_dir=%s\nlog_dir=%s\n", a.runDir, a.logDir)
-		return nil
-	case "gres-lua":
-		return a.gresLua()
-	}
-	return fmt.Errorf("unknown command %q", ctx.Command())
-}
-
-var reJobID = regexp.MustCompile(`^[0-9]+(_[0-9]+)?$`)
-
-func checkJobID(id string) error {
-	if !reJobID.MatchString(id) {
-		return fmt.Errorf("job id %q: want digits, or <jobid>_<taskid> (is SLURM_JOB_ID set?)", id)
-	}
-	return nil
-}
-
-// hostPaths are where softmig-conf reads and writes.
-type hostPaths struct {
-	RunDir, RegionDir, LogDir, Scontrol string
-}
-
-// paths returns the site config (with the error joining its vital
-// problems) and the paths to use: the build-time directories, and
-// scontrol from the flag over the site config over the default.
-func (a *app) paths() (*siteconf.Config, hostPaths, error) {
-	site, err := a.cli.Flag.Load()
-	p := a.dirs()
-	if site != nil && err == nil {
-		p.Scontrol = site.Paths.Scontrol
-	}
-	if a.cli.Scontrol != "" {
-		p.Scontrol = a.cli.Scontrol
-	}
-	return site, p, err
-}
-
-// dirs are the paths without the site config: the built-in directories.
-func (a *app) dirs() hostPaths {
-	return hostPaths{RunDir: a.runDir, RegionDir: a.runDir, LogDir: a.logDir, Scontrol: siteconf.Defaults().Scontrol}
-}
-
-func confPath(p hostPaths, id string) string   { return filepath.Join(p.RunDir, id+".conf") }
-func regionPath(p hostPaths, id string) string { return filepath.Join(p.RegionDir, id+".region") }
-func logPath(p hostPaths, id string) string    { return filepath.Join(p.LogDir, id+".log") }
 
 // job is what write learned about the job.
 type job struct {
@@ -387,7 +255,7 @@ func (a *app) failClosed(w *writeCmd, paths hostPaths, j *job, reason error) err
 	if w.DryRun {
 		fmt.Fprintf(a.stdout, "# dry run: would write %s\n", confPath(paths, j.id))
 		a.stdout.Write(c.Marshal())
-		return fmt.Errorf("job %s: %w: %w", j.id, errFailedClosed, reason)
+		return failedClosed(j.id, reason)
 	}
 	if err := ensureDir(paths.RunDir); err != nil {
 		return fmt.Errorf("job %s: %v; and cannot fail closed: %w", j.id, reason, err)
@@ -399,7 +267,7 @@ func (a *app) failClosed(w *writeCmd, paths hostPaths, j *job, reason error) err
 	a.logError(paths, j, c.Disabled)
 	fmt.Fprintf(a.stdout, "# %s\n", confPath(paths, j.id))
 	a.stdout.Write(c.Marshal())
-	return fmt.Errorf("job %s: %w: %w", j.id, errFailedClosed, reason)
+	return failedClosed(j.id, reason)
 }
 
 // ensureDir creates dir (0755) when missing and checks that it is a
@@ -448,111 +316,6 @@ func createRegion(path string, uid, gid int) error {
 		}
 		return nil
 	}
-}
-
-func (a *app) removeFiles(paths hostPaths, id string) error {
-	return errors.Join(jobconf.Remove(confPath(paths, id)), jobconf.Remove(regionPath(paths, id)))
-}
-
-func (a *app) remove(id string) error {
-	if err := checkJobID(id); err != nil {
-		return err
-	}
-	// The directories are built in: remove needs no site config.
-	return a.removeFiles(a.dirs(), id)
-}
-
-func (a *app) show(id string) error {
-	if err := checkJobID(id); err != nil {
-		return err
-	}
-	paths := a.dirs()
-	path := confPath(paths, id)
-	c, err := jobconf.Load(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("no config for job %s at %s: its processes run without SoftMig limits (unless set in their environment)", id, path)
-	}
-	if err != nil {
-		return fmt.Errorf("%w: the library refuses the GPU to this job", err)
-	}
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(a.stdout, "# %s (root-owned, safe)\n", path)
-	a.stdout.Write(raw)
-	if c.Disabled != "" {
-		fmt.Fprintf(a.stdout, "# status: GPU disabled for this job: %s\n", c.Disabled)
-	}
-	a.showSlots(c, paths.RunDir, id)
-	if c.Region != "" {
-		if fi, err := os.Lstat(c.Region); err != nil {
-			fmt.Fprintf(a.stdout, "# region: %v\n", err)
-		} else {
-			fmt.Fprintf(a.stdout, "# region: %s, %d bytes, %v\n", c.Region, fi.Size(), fi.Mode())
-		}
-	}
-	return nil
-}
-
-// showSlots prints the time slots of job id's config c and warns of a slot
-// that strays from the SM limit or overlaps another job's on its GPU.
-func (a *app) showSlots(c *jobconf.Config, runDir, id string) {
-	var warnings []string
-	held := heldSlots(runDir, id, io.Discard)
-	for _, o := range sortedOrds(c.DeviceGPU) {
-		gpu := c.DeviceGPU[o]
-		s := c.SlotFor(o)
-		if len(s) == 0 {
-			fmt.Fprintf(a.stdout, "# CUDA device %d = GPU %d: no time slot\n", o, gpu)
-			continue
-		}
-		fmt.Fprintf(a.stdout, "# CUDA device %d = GPU %d: time slot %s (%d%% of the period)\n", o, gpu, s, s.Len())
-		for _, h := range held[gpu] {
-			if overlap(s, h.slot) {
-				warnings = append(warnings, fmt.Sprintf("GPU %d: overlaps job %s's time slot %s", gpu, h.job, h.slot))
-			}
-		}
-	}
-	for _, w := range append(slotWarnings(c), warnings...) {
-		fmt.Fprintf(a.stdout, "# warning: %s\n", w)
-	}
-}
-
-// checkSlots prints the time slots the configs in runDir hold and warns,
-// on stderr, of overlapping slots and of slots that stray from their SM
-// limit. Warnings do not make check fail.
-func (a *app) checkSlots(runDir string) {
-	paths, _ := filepath.Glob(filepath.Join(runDir, "*.conf"))
-	if len(paths) == 0 {
-		return
-	}
-	lines, warnings := slotOverlaps(runDir, a.stderr)
-	for _, p := range paths {
-		c, err := jobconf.Load(p)
-		if err != nil {
-			continue // noted by slotOverlaps
-		}
-		for _, w := range slotWarnings(c) {
-			warnings = append(warnings, p+": "+w)
-		}
-	}
-	fmt.Fprintf(a.stdout, "time slots in %s: %d held\n", runDir, len(lines))
-	for _, l := range lines {
-		fmt.Fprintf(a.stdout, "  %s\n", l)
-	}
-	for _, w := range warnings {
-		fmt.Fprintf(a.stderr, "softmig-conf: warning: %s\n", w)
-	}
-}
-
-func sortedOrds[V any](m map[int]V) []int {
-	out := make([]int, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Ints(out)
-	return out
 }
 
 func firstOf(vals ...string) string {

@@ -1,3 +1,6 @@
+// detail.go: the -q report (Detail), nvidia-smi's detailed listing of each GPU,
+// limited by -d to the sections softmig-smi implements.
+
 package smi
 
 import (
