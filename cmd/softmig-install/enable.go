@@ -14,7 +14,7 @@ type enableCmd struct {
 	Smi string `placeholder:"PATH" help:"softmig-smi on the node, linked as /usr/local/bin/nvidia-smi (default: the one beside this program)."`
 }
 
-func (c *enableCmd) Run(e *env, g *cli) error {
+func (c *enableCmd) Run(e *env, g *cli) (err error) {
 	l, err := g.layout()
 	if err != nil {
 		return err
@@ -34,16 +34,11 @@ func (c *enableCmd) Run(e *env, g *cli) error {
 		return err
 	}
 	defer unlock()
-	m, _, err := readManifest(l.host(manifestPath))
+	in, save, err := openInstaller(e, l)
 	if err != nil {
-		return fmt.Errorf("%w (fix or remove it)", err)
+		return err
 	}
-	in := &installer{e: e, l: l, m: m}
-	defer func() {
-		if serr := m.save(l.host(manifestPath), e.owner()); serr != nil && err == nil {
-			err = serr
-		}
-	}()
+	defer save(&err)
 	dirs, err := coreDirs(l)
 	if err != nil {
 		return err

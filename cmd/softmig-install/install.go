@@ -24,7 +24,7 @@ func (e *env) defaultFrom() string {
 	return filepath.Dir(filepath.Dir(e.self[0]))
 }
 
-func (c *installCmd) Run(e *env, g *cli) error {
+func (c *installCmd) Run(e *env, g *cli) (err error) {
 	l, err := g.layout()
 	if err != nil {
 		return err
@@ -78,17 +78,11 @@ func (c *installCmd) Run(e *env, g *cli) error {
 	}
 	defer unlock()
 
-	m, _, err := readManifest(l.host(manifestPath))
+	in, save, err := openInstaller(e, l)
 	if err != nil {
-		return fmt.Errorf("%w (fix or remove it)", err)
+		return err
 	}
-	in := &installer{e: e, l: l, m: m}
-	defer func() {
-		// Whatever happened, record what was created so uninstall can undo it.
-		if serr := m.save(l.host(manifestPath), e.owner()); serr != nil && err == nil {
-			err = serr
-		}
-	}()
+	defer save(&err)
 
 	dirs, err := coreDirs(l)
 	if err != nil {

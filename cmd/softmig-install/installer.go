@@ -218,3 +218,20 @@ func (in *installer) addPreload() error {
 	in.note("added %s to %s", lib, preloadPath)
 	return nil
 }
+
+// openInstaller reads the node's install manifest for an installer. Defer
+// the returned save with the command's named error: what was created is
+// recorded whatever happened (uninstall undoes it), and a manifest that
+// cannot be saved is the command's error when it had none.
+func openInstaller(e *env, l layout) (*installer, func(*error), error) {
+	m, _, err := readManifest(l.host(manifestPath))
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w (fix or remove it)", err)
+	}
+	save := func(err *error) {
+		if serr := m.save(l.host(manifestPath), e.owner()); serr != nil && *err == nil {
+			*err = serr
+		}
+	}
+	return &installer{e: e, l: l, m: m}, save, nil
+}
