@@ -144,21 +144,15 @@ hidden void *sm_real_dlsym(void *handle, const char *name);
 #define SM_CU_DENIED CUDA_ERROR_NOT_PERMITTED
 #define SM_NVML_DENIED NVML_ERROR_NO_PERMISSION
 
-#define SM_PASS(call) \
+#define SM_PASS_OR(call, denied) \
 	do { \
 		if (unlikely(sm_depth > 0) || unlikely(!sm_init()) || sm_mode == SM_PASSIVE) \
 			return (call); \
 		if (unlikely(sm_mode == SM_FAILCLOSED)) \
-			return SM_CU_DENIED; \
+			return (denied); \
 	} while (0)
-
-#define SM_NVML_PASS(call) \
-	do { \
-		if (unlikely(sm_depth > 0) || unlikely(!sm_init()) || sm_mode == SM_PASSIVE) \
-			return (call); \
-		if (unlikely(sm_mode == SM_FAILCLOSED)) \
-			return SM_NVML_DENIED; \
-	} while (0)
+#define SM_PASS(call) SM_PASS_OR(call, SM_CU_DENIED)
+#define SM_NVML_PASS(call) SM_PASS_OR(call, SM_NVML_DENIED)
 
 /* A launch's fast path reads sm_mode alone: once active, the compute gate
  * (throttle.h) is the only work; the launch itself is realcall. */
