@@ -89,7 +89,7 @@ $(BUILD)/bench/libcuda.so.1: test/bench/nulldriver.c $(PRELOAD_HDRS)
 # library's parsers directly; the others link -lcuda.
 cprogs: $(CPROGS)
 
-UNIT_SRCS := preload/size.c preload/util.c preload/job.c preload/config.c preload/log.c
+UNIT_SRCS := preload/size.c preload/util.c preload/job.c preload/config.c preload/config_parse.c preload/log.c
 
 $(BUILD)/test/unit: test/cprog/unit.c $(UNIT_SRCS) $(PRELOAD_HDRS)
 	@mkdir -p $(BUILD)/test
