@@ -277,7 +277,7 @@ func TestComputeNoLimitNoThread(t *testing.T) {
 	r := newRig(t)
 	threads := func(limit string) int {
 		c := r.cmd(true, []string{"SLURM_JOB_ID=" + uniqueJob(), "CUDA_DEVICE_MEMORY_LIMIT=1g", "CUDA_DEVICE_SM_LIMIT=" + limit},
-			"sim_probe", "init", "retain", "launch:10:100", "sync", "hold")
+			"cuclient", "init", "retain", "launch:10:100", "sync", "hold")
 		in, _ := c.StdinPipe()
 		outp, _ := c.StdoutPipe()
 		if err := c.Start(); err != nil {
