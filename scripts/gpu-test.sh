@@ -23,7 +23,7 @@ GiB=$((1 << 30))
 job() { printf '%s' "$((800000000 + RANDOM * 1000 + RANDOM % 1000))"; }
 # Run a command in a fresh "job" with a slice (env mode, no Slurm here).
 slice() { local gib=$1; shift; env SLURM_JOB_ID="$JOB" CUDA_DEVICE_MEMORY_LIMIT="${gib}g" TMPDIR="$W" \
-	SOFTMIG_LOG_FILE="$W/softmig.log" LD_PRELOAD="$LIB" "$@"; }
+	SOFTMIG_LOG_FILE="$W/softmig.log" LD_PRELOAD="$LIB" timeout 300 "$@"; }
 
 SKIP_NO_GPU=77
 if ! command -v nvidia-smi >/dev/null || ! nvidia-smi -L; then
@@ -124,10 +124,13 @@ fi
 # 8. A killed process never locks its job out, and a damaged region kills no
 #    process (issue 13), on the real driver.
 JOB=$(job)
-slice 12 "$PY" test/gpu/torch_hold.py 10 > "$W/fill.out" < <(sleep 600) &
-for _ in $(seq 100); do grep -q held "$W/fill.out" 2>/dev/null && break; sleep 0.2; done
+# (A coprocess, waited for by its pid: a plain `wait` would also wait for
+# a process substitution's sleep where bash does so.)
+coproc FILL { slice 12 "$PY" test/gpu/torch_hold.py 10; }
+FILL_PID_=$FILL_PID
+read -r line <&"${FILL[0]}"
 pkill -9 -f "torch_hold.py 10"
-wait 2>/dev/null
+wait "$FILL_PID_" 2>/dev/null
 out=$(slice 12 "$PY" -c 'import torch; x=torch.empty(10<<30,dtype=torch.uint8,device="cuda"); print("refill=OK")' 2>&1 | tail -1)
 check "kill -9 of a process holding 10 of 12 GiB: the next process gets them back ($out)" test "$out" = "refill=OK"
 JOB=$(job)

@@ -14,9 +14,9 @@ func TestPitchWiderThanTheEstimateIsRefusedLikeAnyAllocation(t *testing.T) {
 	// 2 GiB less the 300 MiB context leaves 1748 MiB: 1M rows of 1536
 	// bytes (the estimate, 1.5 GiB) fit; at a 2048-byte pitch (2 GiB) not.
 	r := newRig(t, "CUDA_DEVICE_MEMORY_LIMIT=2g", "SOFTMIG_SIM_PITCH_ALIGN=2048")
-	lines, _ := r.run(nil, "cuclient", "dev", "0", "pitch", "1536", "1048576", "alloc", "1g", "info")
-	want(t, "pitch", lines[:3], "dev=OK", "alloc=ERR 2", "alloc=OK")
-	_, free := totalFree(t, lines[3])
+	lines, _ := r.run(nil, "cuclient", "init", "dev:0", "pitch:1536:1048576", "alloc:1g", "meminfo")
+	want(t, "pitch", results(lines[:4]), "init rc=0", "dev rc=0", "pitch rc=2", "alloc rc=0")
+	_, free := totalFree(t, lines[4])
 	if free != 2*GiB-ctxMem-GiB {
 		t.Fatalf("after the refused pitch and 1 GiB free=%d, want %d (the pitch left nothing behind)",
 			free, 2*GiB-ctxMem-GiB)
@@ -27,6 +27,6 @@ func TestPitchWiderThanTheEstimateIsRefusedLikeAnyAllocation(t *testing.T) {
 	}
 	// Without the wider pitch the same call fits.
 	r = newRig(t, "CUDA_DEVICE_MEMORY_LIMIT=2g")
-	lines, _ = r.run(nil, "cuclient", "dev", "0", "pitch", "1536", "1048576")
-	want(t, "pitch at 512", lines, "dev=OK", "alloc=OK")
+	lines, _ = r.run(nil, "cuclient", "init", "dev:0", "pitch:1536:1048576")
+	want(t, "pitch at 512", results(lines), "init rc=0", "dev rc=0", "pitch rc=0")
 }
