@@ -86,10 +86,16 @@ $(BUILD)/bench/libcuda.so.1: test/bench/nulldriver.c $(PRELOAD_HDRS)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) -Ipreload -fvisibility=hidden -shared -o $@ $< -Wl,-soname,libcuda.so.1
 
 # Test clients: dl_*.c load libcuda.so.1 with dlopen; unit.c links the
-# library's parsers directly; the others link -lcuda.
+# library's parsers directly; the others link -lcuda.  test/cprog/client/
+# is the command interpreter that cuclient, dl_client and dl_dlmopen share
+# (a folder, so that the wildcard above makes no program of it).
 cprogs: $(CPROGS)
 
-UNIT_SRCS := preload/size.c preload/util.c preload/job.c preload/config.c preload/log.c
+CLIENT_SRCS := $(sort $(wildcard test/cprog/client/*.c))
+CLIENT_DEPS := $(CLIENT_SRCS) test/cprog/client/client.h
+$(BUILD)/test/cuclient $(BUILD)/test/dl_client $(BUILD)/test/dl_dlmopen: PROG_SRCS := $(CLIENT_SRCS)
+
+UNIT_SRCS := preload/size.c preload/util.c preload/job.c preload/config.c preload/config_parse.c preload/log.c
 
 $(BUILD)/test/unit: test/cprog/unit.c $(UNIT_SRCS) $(PRELOAD_HDRS)
 	@mkdir -p $(BUILD)/test
@@ -103,13 +109,13 @@ $(BUILD)/test/static_idle: test/cprog/dl_idle.c
 # dl_errstate looks up its own symbols: they must be in its dynamic table.
 $(BUILD)/test/dl_errstate: DL_LDFLAGS := -rdynamic
 
-$(BUILD)/test/dl_%: test/cprog/dl_%.c test/cprog/*.h $(PRELOAD_HDRS)
+$(BUILD)/test/dl_%: test/cprog/dl_%.c $(CLIENT_DEPS) $(PRELOAD_HDRS)
 	@mkdir -p $(BUILD)/test
-	$(CC) $(BASE_CFLAGS) $(CFLAGS) -Ipreload -o $@ $< $(DL_LDFLAGS) -ldl -lpthread
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -Ipreload -o $@ $< $(PROG_SRCS) $(DL_LDFLAGS) -ldl -lpthread
 
-$(BUILD)/test/%: test/cprog/%.c test/cprog/*.h $(PRELOAD_HDRS) $(BUILD)/sim/libcuda.so.1
+$(BUILD)/test/%: test/cprog/%.c $(CLIENT_DEPS) $(PRELOAD_HDRS) $(BUILD)/sim/libcuda.so.1
 	@mkdir -p $(BUILD)/test
-	$(CC) $(BASE_CFLAGS) $(CFLAGS) -Ipreload -o $@ $< \
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -Ipreload -o $@ $< $(PROG_SRCS) \
 	    -L$(BUILD)/sim -lcuda -ldl -lpthread
 
 tools:

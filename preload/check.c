@@ -15,7 +15,7 @@
 
 /*
  * What this process last saw, in its own memory (the region is the user's
- * to write): when it last asked NVML about device slot d, what NVML showed
+ * to write): when it last asked NVML about device entry d, what NVML showed
  * the job holding there, and what this process allocated (+) and freed (-)
  * since.  Admission also holds seen + since to the slice.
  */
@@ -123,9 +123,8 @@ hidden void sm_check_now(int d, int ordinal)
 {
 	nvmlProcessInfo_t stack[SM_PROC_STACK], *infos;
 	nvmlDevice_t nd;
-	uint64_t untracked = 0, tracked = 0, excess, job_nvml = 0;
-	int n, i, j;
-	struct sm_dev *dv;
+	uint64_t untracked = 0, job_nvml = 0;
+	int n, i;
 
 	if (d < 0 || !sm_region || !(nd = sm_dev_nvml(ordinal)))
 		return;
@@ -148,43 +147,15 @@ hidden void sm_check_now(int d, int ordinal)
 		__atomic_store_n(&mine[d].last_ns, sm_now_coarse_ns(), __ATOMIC_RELAXED);
 		__atomic_store_n(&mine[d].valid, 1, __ATOMIC_RELEASE);
 	}
-	if (sm_region_lock() != 0) {
-		if (infos != stack)
-			free(infos);
-		return;
-	}
-	sm_region_cleanup_dead();
-	dv = &sm_region->devs[d];
-	excess = untracked;
-	for (j = 0; j < (int)sm_region->nprocs && j < SM_MAX_PROCS; j++) {
-		struct sm_proc *p = &sm_region->procs[j];
-		uint64_t t, v = 0;
-		if (!p->pid)
-			continue;
-		for (i = 0; i < n; i++)
-			if ((int32_t)infos[i].pid == p->pid)
-				v += infos[i].usedGpuMemory;
-		p->nvml[d] = v;
-		t = p->used[d] + p->ctx[d];
-		tracked += t;
-		if (v > t)
-			excess += v - t;
-	}
-	dv->tracked = tracked;
-	dv->excess = excess;
-	if (tracked + excess > dv->peak)
-		dv->peak = tracked + excess;
-	dv->last_check_ns = sm_now_coarse_ns();
-	sm_region_unlock();
+	sm_ledger_nvml(d, infos, n, untracked);
 	if (infos != stack)
 		free(infos);
 }
 
 hidden void sm_check_maybe(int d, int ordinal)
 {
-	struct sm_dev *dv = &sm_region->devs[d];
 	uint64_t now = sm_now_coarse_ns();
-	uint64_t last = __atomic_load_n(&dv->last_check_ns, __ATOMIC_RELAXED);
+	uint64_t last = sm_ledger_checked_ns(d);
 
 	/* The shared stamp spares NVML when another process of the job just
 	 * checked; this process's own stamp (which its user cannot touch)
@@ -193,6 +164,6 @@ hidden void sm_check_maybe(int d, int ordinal)
 		return;
 	if (sm_check_age_ns(d) < CHECK_INTERVAL_NS)
 		return;
-	__atomic_store_n(&dv->last_check_ns, now, __ATOMIC_RELAXED);
+	sm_ledger_mark_checked(d, now);
 	sm_check_now(d, ordinal);
 }

@@ -34,6 +34,9 @@
 
 #include "throttle_impl.h"
 
+hidden struct tdev tdevs[SM_MAX_DEVICES];
+hidden putil_fn putil;
+
 static struct {
 	pid_t pid;
 	int in;
@@ -44,19 +47,19 @@ static struct {
 
 static int in_job(pid_t pid, uint64_t now_ns)
 {
-	int i, slot = (int)((unsigned int)pid % PIDCACHE);
+	int i, h = (int)((unsigned int)pid % PIDCACHE);
 
 	if (sm_pid_in_region(pid))
 		return 1;
 	for (i = 0; i < PIDCACHE; i++) {
-		int k = (slot + i) % PIDCACHE;
+		int k = (h + i) % PIDCACHE;
 		if (pidcache[k].pid == pid && now_ns - pidcache[k].t < 2000000000ULL)
 			return pidcache[k].in;
 	}
-	pidcache[slot].pid = pid;
-	pidcache[slot].in = sm_pid_in_job(pid);
-	pidcache[slot].t = now_ns;
-	return pidcache[slot].in;
+	pidcache[h].pid = pid;
+	pidcache[h].in = sm_pid_in_job(pid);
+	pidcache[h].t = now_ns;
+	return pidcache[h].in;
 }
 
 /* The job's GPU time (ns) in NVML samples newer than seen (us); *covered

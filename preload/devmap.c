@@ -11,7 +11,8 @@
 
 struct devinfo {
 	int have_uuid;
-	int slot;              /* region device slot, -1 unknown */
+	int entry;             /* device entry in the region, -1 unknown */
+	int noted;             /* "device attach" logged */
 	uint8_t uuid[16];
 	nvmlDevice_t nvml;
 };
@@ -26,7 +27,7 @@ static void devs_init(void)
 	if (devs_ready)
 		return;
 	for (i = 0; i < SM_MAX_DEVICES; i++)
-		devs[i].slot = -1;
+		devs[i].entry = -1;
 	devs_ready = 1;
 }
 
@@ -69,19 +70,41 @@ hidden int sm_dev_uuid(CUdevice dev, uint8_t uuid[16])
 	return 0;
 }
 
-hidden int sm_dev_slot(CUdevice dev)
+hidden int sm_dev_entry(CUdevice dev)
 {
 	uint8_t uuid[16];
 
 	if (dev < 0 || dev >= SM_MAX_DEVICES || !sm_region)
 		return -1;
 	devs_init();
-	if (devs[dev].slot >= 0)
-		return devs[dev].slot;
+	if (devs[dev].entry >= 0)
+		return devs[dev].entry;
 	if (sm_dev_uuid(dev, uuid) != 0)
 		return -1;
-	devs[dev].slot = sm_region_dev(uuid);
-	return devs[dev].slot;
+	devs[dev].entry = sm_region_dev(uuid);
+	return devs[dev].entry;
+}
+
+hidden int sm_dev_enter(CUdevice dev)
+{
+	return sm_region_register() == 0 ? sm_dev_entry(dev) : -1;
+}
+
+hidden void sm_dev_note(CUdevice dev)
+{
+	char us[64];
+
+	if (dev < 0 || dev >= SM_MAX_DEVICES || devs[dev].noted)
+		return;
+	devs[dev].noted = 1;
+	sm_uuid_format(devs[dev].uuid, us, sizeof(us));
+	sm_log(SM_EVENT, dev, "device attach", "uuid=%s mem_limit=%llu sm_limit=%d", us,
+	       (unsigned long long)sm_mem_limit(dev), sm_cfg.sm_limit[dev]);
+}
+
+hidden int sm_dev_noted(CUdevice dev)
+{
+	return dev >= 0 && dev < SM_MAX_DEVICES && devs[dev].noted ? devs[dev].entry : -1;
 }
 
 hidden void sm_uuid_format(const uint8_t u[16], char *out, size_t len)

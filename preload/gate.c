@@ -20,11 +20,9 @@ hidden int sm_thr_ngates;
 hidden SM_TLS unsigned int sm_thr_count;
 hidden int sm_thr_any = -1;
 
-hidden struct tdev tdevs[SM_MAX_DEVICES];
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
 static int thread_started;
 static int atfork_done;
-hidden putil_fn putil;
 
 hidden int sm_thr_any_init(void)
 {
@@ -115,7 +113,7 @@ static uint64_t *enroll_limited(int o, int limit)
 	const char *why = NULL;
 	int d = -1;
 
-	if (sm_region_register() != 0 || (d = sm_dev_slot(o)) < 0)
+	if ((d = sm_dev_enter(o)) < 0)
 		why = "no shared region";
 	else if (!(t->nvml = sm_dev_nvml(o)))
 		why = "NVML unavailable";
@@ -125,7 +123,7 @@ static uint64_t *enroll_limited(int o, int limit)
 		sm_log(SM_ERROR, o, "compute limit not enforced", "reason=\"%s\" sm_limit=%d", why, limit);
 		return NULL;
 	}
-	sm_note_device(o, d);
+	sm_dev_note(o);
 	t->d = d;
 	t->limit = limit;
 	sm_slots_from_mask(sm_cfg.sm_slot[o], &t->slots);

@@ -12,11 +12,7 @@
 
 #define LAUNCH(stream, realcall) \
 	do { \
-		if (unlikely(sm_mode != SM_ACTIVE)) { \
-			if (sm_init() && sm_mode == SM_FAILCLOSED) \
-				return SM_CU_DENIED; \
-			return (realcall); \
-		} \
+		SM_LAUNCH_PASS(realcall); \
 		sm_thr_gate(stream); \
 		return (realcall); \
 	} while (0)

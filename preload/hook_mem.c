@@ -1,12 +1,13 @@
 /*
- * Memory allocation hooks: every path that takes device memory reserves
- * its size in the job's region before the driver is asked (so concurrent
- * processes can never overshoot together), gives it back if the driver
- * fails, and credits it back when freed.
+ * Memory allocation hooks: every path that takes device memory is admitted
+ * by the slice (slice.h) before the driver is asked (so concurrent
+ * processes can never overshoot together), settled after it (given back if
+ * the driver failed), and credited back when freed.
  */
 #include <string.h>
 
 #include "hooks.h"
+#include "slice.h"
 
 static uint64_t mul_sat(uint64_t a, uint64_t b)
 {
@@ -24,53 +25,16 @@ static uint64_t current_ctx(void)
 	return (uint64_t)(uintptr_t)c;
 }
 
-/* After the driver answered: undo the reservation or remember the cost. */
-static void settle(CUresult r, int d, int ordinal, uint64_t bytes, int kind, uint64_t key, uint64_t owner)
-{
-	if (d < 0)
-		return;
-	if (r != CUDA_SUCCESS) {
-		sm_release(d, bytes);
-		return;
-	}
-	if (sm_ptr_put(kind, key, bytes, d, ordinal, owner) != 0)
-		sm_log(SM_WARN, ordinal, "allocation not tracked for its free", "bytes=%llu",
-		       (unsigned long long)bytes);
-}
-
-/* Reserve for an allocation on the current context's device. */
-static CUresult admit_current(uint64_t bytes, const char *api, int *d, int *ordinal)
-{
-	CUdevice dev;
-
-	*d = -1;
-	*ordinal = -1;
-	if (sm_dev_current(&dev) != 0)
-		return CUDA_SUCCESS; /* no context: the driver will say so */
-	*ordinal = dev;
-	return sm_admit(dev, bytes, api, d);
-}
-
-/* Gives back what a free (of any kind) had cost, once the driver freed it. */
-static CUresult credit(CUresult r, int kind, uint64_t key, const struct sm_alloc *a)
-{
-	if (r == CUDA_SUCCESS)
-		sm_release(a->dev, a->size);
-	else
-		sm_ptr_put(kind, key, a->size, a->dev, a->ordinal, a->owner);
-	return r;
-}
-
 /* Reserve on the current device, call the driver, settle: the object the
  * call creates is found afterwards through keyexpr. */
 #define TRACK_CURRENT(realcall, bytes, api, kind, keyexpr) \
 	do { \
-		int d_, o_; \
-		CUresult r_ = admit_current((bytes), (api), &d_, &o_); \
+		struct sm_take t_; \
+		CUresult r_ = sm_slice_admit_current((bytes), (api), &t_); \
 		if (r_ != CUDA_SUCCESS) \
 			return r_; \
 		r_ = (realcall); \
-		settle(r_, d_, o_, (bytes), (kind), r_ == CUDA_SUCCESS ? (uint64_t)(keyexpr) : 0, current_ctx()); \
+		sm_slice_settle(r_, &t_, (kind), r_ == CUDA_SUCCESS ? (uint64_t)(keyexpr) : 0, current_ctx()); \
 		return r_; \
 	} while (0)
 
@@ -79,9 +43,9 @@ static CUresult credit(CUresult r, int kind, uint64_t key, const struct sm_alloc
 #define FREE_KEY(kind, key, realcall) \
 	do { \
 		struct sm_alloc a_; \
-		if (!sm_ptr_take((kind), (key), &a_)) \
+		if (!sm_slice_forget((kind), (key), &a_)) \
 			return (realcall); \
-		return credit((realcall), (kind), (key), &a_); \
+		return sm_slice_credit((realcall), (kind), (key), &a_); \
 	} while (0)
 
 SOFTMIG_EXPORT CUresult cuMemAlloc_v2(CUdeviceptr *dptr, size_t bytesize)
@@ -140,73 +104,50 @@ SOFTMIG_EXPORT CUresult cuMemAllocFromPoolAsync_ptsz(CUdeviceptr *dptr, size_t b
 /*
  * Pitched allocations: the driver picks the pitch, so reserve the width
  * rounded up to 512 bytes per row, then settle on pitch x height once it
- * is known (reserving any difference, or giving the memory back).
+ * is known (admitting any difference, or giving the memory back).  A
+ * pitch the slice cannot hold is freed and refused like any allocation.
  */
-static CUresult pitch_settle(CUresult r, int d, int o, uint64_t reserved, uint64_t actual, uint64_t key,
-			     CUresult (*freefn)(uint64_t))
-{
-	uint64_t used;
+#define ALLOC_PITCH(realcall, freecall, api, dptr, pitch, width, height) \
+	do { \
+		struct sm_take t_; \
+		CUresult r_ = sm_slice_admit_current(mul_sat(((uint64_t)(width) + 511) & ~(uint64_t)511, (height)), \
+						     (api), &t_); \
+		if (r_ != CUDA_SUCCESS) \
+			return r_; \
+		r_ = (realcall); \
+		if (r_ == CUDA_SUCCESS) { \
+			CUresult over_ = sm_slice_resize(&t_, mul_sat(*(pitch), (height)), (api)); \
+			if (over_ != CUDA_SUCCESS) { \
+				freecall; \
+				return over_; \
+			} \
+		} \
+		sm_slice_settle(r_, &t_, SM_K_MEM, r_ == CUDA_SUCCESS ? (uint64_t)*(dptr) : 0, current_ctx()); \
+		return r_; \
+	} while (0)
 
-	if (d < 0 || r != CUDA_SUCCESS) {
-		settle(r, d, o, reserved, SM_K_MEM, key, 0);
-		return r;
-	}
-	if (actual > reserved) {
-		if (sm_reserve(d, actual - reserved, sm_mem_limit(o), &used) != 0) {
-			sm_release(d, reserved);
-			freefn(key);
-			return CUDA_ERROR_OUT_OF_MEMORY;
-		}
-		sm_check_note(d, (int64_t)(actual - reserved));
-	} else if (actual < reserved) {
-		sm_release(d, reserved - actual);
-	}
-	settle(r, d, o, actual, SM_K_MEM, key, current_ctx());
-	return r;
-}
-
-static CUresult free_v2(uint64_t p)
-{
-	return real_cuMemFree_v2 ? real_cuMemFree_v2((CUdeviceptr)p) : CUDA_ERROR_NOT_INITIALIZED;
-}
-
-static CUresult free_v1(uint64_t p)
-{
-	return real_cuMemFree ? real_cuMemFree((CUdeviceptr_v1)p) : CUDA_ERROR_NOT_INITIALIZED;
-}
+#define FREE_IF(fn, p) \
+	do { \
+		if (fn) \
+			fn(p); \
+	} while (0)
 
 SOFTMIG_EXPORT CUresult cuMemAllocPitch_v2(CUdeviceptr *dptr, size_t *pitch, size_t width, size_t height,
 					   unsigned int elementSize)
 {
-	uint64_t est;
-	int d, o;
-	CUresult r;
-
 	SM_NEED_REAL(cuMemAllocPitch_v2);
 	SM_PASS(real_cuMemAllocPitch_v2(dptr, pitch, width, height, elementSize));
-	est = mul_sat((width + 511) & ~(size_t)511, height);
-	if ((r = admit_current(est, "cuMemAllocPitch_v2", &d, &o)) != CUDA_SUCCESS)
-		return r;
-	r = real_cuMemAllocPitch_v2(dptr, pitch, width, height, elementSize);
-	return pitch_settle(r, d, o, est, r == CUDA_SUCCESS ? mul_sat(*pitch, height) : 0,
-			    r == CUDA_SUCCESS ? *dptr : 0, free_v2);
+	ALLOC_PITCH(real_cuMemAllocPitch_v2(dptr, pitch, width, height, elementSize),
+		    FREE_IF(real_cuMemFree_v2, *dptr), "cuMemAllocPitch_v2", dptr, pitch, width, height);
 }
 
 SOFTMIG_EXPORT CUresult cuMemAllocPitch(CUdeviceptr_v1 *dptr, unsigned int *pitch, unsigned int width,
 					unsigned int height, unsigned int elementSize)
 {
-	uint64_t est;
-	int d, o;
-	CUresult r;
-
 	SM_NEED_REAL(cuMemAllocPitch);
 	SM_PASS(real_cuMemAllocPitch(dptr, pitch, width, height, elementSize));
-	est = mul_sat(((uint64_t)width + 511) & ~(uint64_t)511, height);
-	if ((r = admit_current(est, "cuMemAllocPitch", &d, &o)) != CUDA_SUCCESS)
-		return r;
-	r = real_cuMemAllocPitch(dptr, pitch, width, height, elementSize);
-	return pitch_settle(r, d, o, est, r == CUDA_SUCCESS ? mul_sat(*pitch, height) : 0,
-			    r == CUDA_SUCCESS ? *dptr : 0, free_v1);
+	ALLOC_PITCH(real_cuMemAllocPitch(dptr, pitch, width, height, elementSize),
+		    FREE_IF(real_cuMemFree, *dptr), "cuMemAllocPitch", dptr, pitch, width, height);
 }
 
 SOFTMIG_EXPORT CUresult cuMemFree_v2(CUdeviceptr dptr)
@@ -242,18 +183,16 @@ SOFTMIG_EXPORT CUresult cuMemFreeAsync_ptsz(CUdeviceptr dptr, CUstream s)
 SOFTMIG_EXPORT CUresult cuMemCreate(CUmemGenericAllocationHandle *handle, size_t size,
 				    const CUmemAllocationProp *prop, unsigned long long flags)
 {
-	int d = -1, o = -1;
+	struct sm_take t = { -1, -1, 0 };
 	CUresult r;
 
 	SM_NEED_REAL(cuMemCreate);
 	SM_PASS(real_cuMemCreate(handle, size, prop, flags));
-	if (prop && prop->location.type == CU_MEM_LOCATION_TYPE_DEVICE) {
-		o = prop->location.id;
-		if ((r = sm_admit(o, size, "cuMemCreate", &d)) != CUDA_SUCCESS)
-			return r;
-	}
+	if (prop && prop->location.type == CU_MEM_LOCATION_TYPE_DEVICE &&
+	    (r = sm_slice_admit(prop->location.id, size, "cuMemCreate", &t)) != CUDA_SUCCESS)
+		return r;
 	r = real_cuMemCreate(handle, size, prop, flags);
-	settle(r, d, o, size, SM_K_HANDLE, r == CUDA_SUCCESS ? *handle : 0, 0);
+	sm_slice_settle(r, &t, SM_K_HANDLE, r == CUDA_SUCCESS ? *handle : 0, 0);
 	return r;
 }
 
@@ -350,34 +289,29 @@ SOFTMIG_EXPORT CUresult cuMipmappedArrayDestroy(CUmipmappedArray h)
 SOFTMIG_EXPORT CUresult cuGraphAddMemAllocNode(CUgraphNode *node, CUgraph graph, const CUgraphNode *deps,
 					       size_t ndeps, CUDA_MEM_ALLOC_NODE_PARAMS *params)
 {
-	int d = -1, o = -1;
-	uint64_t bytes = 0;
+	struct sm_take t = { -1, -1, 0 };
 	CUresult r;
 
 	SM_NEED_REAL(cuGraphAddMemAllocNode);
 	SM_PASS(real_cuGraphAddMemAllocNode(node, graph, deps, ndeps, params));
-	if (params && params->poolProps.location.type == CU_MEM_LOCATION_TYPE_DEVICE) {
-		o = params->poolProps.location.id;
-		bytes = params->bytesize;
-		if ((r = sm_admit(o, bytes, "cuGraphAddMemAllocNode", &d)) != CUDA_SUCCESS)
-			return r;
-	}
+	if (params && params->poolProps.location.type == CU_MEM_LOCATION_TYPE_DEVICE &&
+	    (r = sm_slice_admit(params->poolProps.location.id, params->bytesize, "cuGraphAddMemAllocNode", &t)) !=
+		    CUDA_SUCCESS)
+		return r;
 	r = real_cuGraphAddMemAllocNode(node, graph, deps, ndeps, params);
-	settle(r, d, o, bytes, SM_K_GRAPHNODE, r == CUDA_SUCCESS ? (uint64_t)(uintptr_t)*node : 0,
-	       (uint64_t)(uintptr_t)graph);
+	sm_slice_settle(r, &t, SM_K_GRAPHNODE, r == CUDA_SUCCESS ? (uint64_t)(uintptr_t)*node : 0,
+			(uint64_t)(uintptr_t)graph);
 	return r;
 }
 
 SOFTMIG_EXPORT CUresult cuGraphDestroy(CUgraph graph)
 {
-	struct sm_alloc a;
 	CUresult r;
 
 	SM_NEED_REAL(cuGraphDestroy);
 	SM_PASS(real_cuGraphDestroy(graph));
 	r = real_cuGraphDestroy(graph);
 	if (r == CUDA_SUCCESS)
-		while (sm_ptr_take_owned((uint64_t)(uintptr_t)graph, &a))
-			sm_release(a.dev, a.size);
+		sm_slice_credit_owned((uint64_t)(uintptr_t)graph);
 	return r;
 }

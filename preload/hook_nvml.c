@@ -8,78 +8,27 @@
 #include <string.h>
 
 #include "hooks.h"
-
-#define NVML_PASS(call) \
-	do { \
-		if (unlikely(sm_depth > 0) || unlikely(!sm_init()) || sm_mode == SM_PASSIVE) \
-			return (call); \
-		if (unlikely(sm_mode == SM_FAILCLOSED)) \
-			return SM_NVML_DENIED; \
-	} while (0)
+#include "slice.h"
 
 SOFTMIG_EXPORT nvmlReturn_t nvmlInit_v2(void)
 {
 	SM_NEED_NVML(nvmlInit_v2);
-	NVML_PASS(real_nvmlInit_v2());
+	SM_NVML_PASS(real_nvmlInit_v2());
 	return real_nvmlInit_v2();
 }
 
 SOFTMIG_EXPORT nvmlReturn_t nvmlInit(void)
 {
 	SM_NEED_NVML(nvmlInit);
-	NVML_PASS(real_nvmlInit());
+	SM_NVML_PASS(real_nvmlInit());
 	return real_nvmlInit();
 }
 
 SOFTMIG_EXPORT nvmlReturn_t nvmlInitWithFlags(unsigned int flags)
 {
 	SM_NEED_NVML(nvmlInitWithFlags);
-	NVML_PASS(real_nvmlInitWithFlags(flags));
+	SM_NVML_PASS(real_nvmlInitWithFlags(flags));
 	return real_nvmlInitWithFlags(flags);
-}
-
-/* Sum of NVML's per-process memory over the job's processes. */
-static uint64_t job_nvml_used(nvmlDevice_t nd)
-{
-	nvmlProcessInfo_t stack[SM_PROC_STACK], *infos;
-	int n, i;
-	uint64_t sum = 0;
-
-	if ((n = sm_nvml_processes(nd, stack, &infos)) < 0)
-		return 0;
-	for (i = 0; i < n; i++)
-		if (sm_pid_in_job((pid_t)infos[i].pid))
-			sum += infos[i].usedGpuMemory;
-	if (infos != stack)
-		free(infos);
-	return sum;
-}
-
-/* The slice view of an NVML device: 0 with total/used set, -1 no limit. */
-static int slice_of(nvmlDevice_t nd, uint64_t real_total, uint64_t *total, uint64_t *used)
-{
-	uint8_t uuid[16];
-	uint64_t limit, u = 0;
-	int ord, d;
-
-	sm_depth++;
-	ord = sm_nvml_ordinal(nd, uuid);
-	limit = sm_nvml_mem_limit(nd, ord);
-	if (!limit) {
-		sm_depth--;
-		return -1;
-	}
-	if (sm_region_attach() == 0 && (d = sm_region_find_dev(uuid)) >= 0)
-		u = sm_dev_used(d);
-	if (sm_cfg.job[0]) {
-		uint64_t n = job_nvml_used(nd);
-		if (n > u)
-			u = n;
-	}
-	sm_depth--;
-	*total = limit < real_total ? limit : real_total;
-	*used = u;
-	return 0;
 }
 
 SOFTMIG_EXPORT nvmlReturn_t nvmlDeviceGetMemoryInfo(nvmlDevice_t nd, nvmlMemory_t *m)
@@ -88,9 +37,9 @@ SOFTMIG_EXPORT nvmlReturn_t nvmlDeviceGetMemoryInfo(nvmlDevice_t nd, nvmlMemory_
 	nvmlReturn_t r;
 
 	SM_NEED_NVML(nvmlDeviceGetMemoryInfo);
-	NVML_PASS(real_nvmlDeviceGetMemoryInfo(nd, m));
+	SM_NVML_PASS(real_nvmlDeviceGetMemoryInfo(nd, m));
 	r = real_nvmlDeviceGetMemoryInfo(nd, m);
-	if (r != NVML_SUCCESS || !m || slice_of(nd, m->total, &total, &used) != 0)
+	if (r != NVML_SUCCESS || !m || sm_slice_nvml_view(nd, m->total, &total, &used) != 0)
 		return r;
 	m->total = total;
 	m->used = used < total ? used : total;
@@ -104,9 +53,9 @@ SOFTMIG_EXPORT nvmlReturn_t nvmlDeviceGetMemoryInfo_v2(nvmlDevice_t nd, nvmlMemo
 	nvmlReturn_t r;
 
 	SM_NEED_NVML(nvmlDeviceGetMemoryInfo_v2);
-	NVML_PASS(real_nvmlDeviceGetMemoryInfo_v2(nd, m));
+	SM_NVML_PASS(real_nvmlDeviceGetMemoryInfo_v2(nd, m));
 	r = real_nvmlDeviceGetMemoryInfo_v2(nd, m);
-	if (r != NVML_SUCCESS || !m || slice_of(nd, m->total, &total, &used) != 0)
+	if (r != NVML_SUCCESS || !m || sm_slice_nvml_view(nd, m->total, &total, &used) != 0)
 		return r;
 	m->total = total;
 	m->reserved = 0;
@@ -152,7 +101,7 @@ static nvmlReturn_t filtered_list(list_fn fn, size_t elem, nvmlDevice_t nd, unsi
 	for (i = 0; i < n; i++) {
 		unsigned int pid;
 		memcpy(&pid, buf + (size_t)i * elem, sizeof(pid));
-		if (sm_pid_in_job((pid_t)pid)) {
+		if (sm_slice_has_pid((pid_t)pid)) {
 			if (kept != i)
 				memmove(buf + (size_t)kept * elem, buf + (size_t)i * elem, elem);
 			kept++;
@@ -178,7 +127,7 @@ static nvmlReturn_t filtered_list(list_fn fn, size_t elem, nvmlDevice_t nd, unsi
 	SOFTMIG_EXPORT nvmlReturn_t name(nvmlDevice_t nd, unsigned int *count, type *infos) \
 	{ \
 		SM_NEED_NVML(name); \
-		NVML_PASS(real_##name(nd, count, infos)); \
+		SM_NVML_PASS(real_##name(nd, count, infos)); \
 		if (!sm_cfg.job[0]) \
 			return real_##name(nd, count, infos); \
 		return filtered_list((list_fn)real_##name, sizeof(type), nd, count, infos); \

@@ -133,18 +133,36 @@ SM_NVML_REAL(SM_DECLARE_NVML_REAL)
  * loaded yet.  Return 0 when resolved. */
 hidden int sm_real_cuda(int load);
 hidden int sm_real_nvml(int load);
-/* The hook for a driver pointer, or the pointer itself. */
-hidden void *sm_hook_for(void *real);
 hidden void *sm_real_dlsym(void *handle, const char *name);
 
-/* Common prologue of a hook: passes through when the library is passive,
- * re-entered or not initialised (re-entry during init). */
-#define SM_PASS(call) \
+/*
+ * The prologues of the hooks: what a hook does in each mode, in one place.
+ * Passive, re-entered (the library's own calls) or not initialised (a call
+ * during the initialisation itself): the driver's answer.  Fail-closed: the
+ * error below, for CUDA, NVML and launches alike.
+ */
+#define SM_CU_DENIED CUDA_ERROR_NOT_PERMITTED
+#define SM_NVML_DENIED NVML_ERROR_NO_PERMISSION
+
+#define SM_PASS_OR(call, denied) \
 	do { \
 		if (unlikely(sm_depth > 0) || unlikely(!sm_init()) || sm_mode == SM_PASSIVE) \
 			return (call); \
 		if (unlikely(sm_mode == SM_FAILCLOSED)) \
-			return SM_CU_DENIED; \
+			return (denied); \
+	} while (0)
+#define SM_PASS(call) SM_PASS_OR(call, SM_CU_DENIED)
+#define SM_NVML_PASS(call) SM_PASS_OR(call, SM_NVML_DENIED)
+
+/* A launch's fast path reads sm_mode alone: once active, the compute gate
+ * (throttle.h) is the only work; the launch itself is realcall. */
+#define SM_LAUNCH_PASS(realcall) \
+	do { \
+		if (unlikely(sm_mode != SM_ACTIVE)) { \
+			if (sm_init() && sm_mode == SM_FAILCLOSED) \
+				return SM_CU_DENIED; \
+			return (realcall); \
+		} \
 	} while (0)
 
 #define SM_NEED_REAL(name) \

@@ -18,9 +18,7 @@
 #include <unistd.h>
 
 #include "hooks.h"
-
-hidden int sm_mode = SM_PASSIVE;
-hidden SM_TLS int sm_depth;
+#include "throttle.h"
 
 static int init_state;
 static long init_tid;
@@ -33,13 +31,31 @@ static long gettid_(void)
 static void atfork_child(void)
 {
 	/* A fork child shares the parent's region mapping but is a new
-	 * process: it claims its own slot when it first uses the GPU. */
-	sm_slot = -1;
+	 * process: it claims its own entry when it first uses the GPU. */
+	sm_proc_entry = -1;
 	sm_ptr_reset_after_fork();
 	sm_log_reset_after_fork();
 	sm_devmap_reset_after_fork();
 	sm_check_reset_after_fork();
 	sm_lock_reset_after_fork();
+}
+
+/* What each device this process used cost it, then its entry goes. */
+static void exit_report(void)
+{
+	int i;
+
+	if (!sm_region || sm_proc_entry < 0)
+		return;
+	sm_region_guard();
+	for (i = 0; i < SM_MAX_DEVICES; i++) {
+		int d = sm_dev_noted(i);
+		if (d < 0)
+			continue;
+		sm_log(SM_EVENT, i, "process exit", "peak=%llu throttled_ms=%llu",
+		       (unsigned long long)sm_proc_peak(d), (unsigned long long)sm_thr_throttled_ms(i));
+	}
+	sm_region_exit();
 }
 
 static void announce_failure(void)
@@ -109,7 +125,7 @@ static void do_init(void)
 		announce_failure();
 	} else if (mode == SM_ACTIVE) {
 		pthread_atfork(NULL, NULL, atfork_child);
-		atexit(sm_exit_report);
+		atexit(exit_report);
 		n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 		exe[n > 0 ? n : 0] = 0;
 		sm_log(SM_EVENT, -1, "process start", "exe=%s uid=%u source=%s", sm_quote(exe, qexe, sizeof(qexe)),

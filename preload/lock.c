@@ -1,5 +1,7 @@
 /*
- * The region lock.  lock[] holds a robust process-shared pthread_mutex_t
+ * The region's lock, as a primitive over its bytes (region.c takes it
+ * through sm_region_lock, which repairs what a taken-over holder left).
+ * lock[] holds a robust process-shared pthread_mutex_t
  * (region_abi.h); the library takes and releases it through its futex word
  * the way glibc does (0 free; the holder's thread id, with FUTEX_WAITERS
  * when someone sleeps on it; FUTEX_OWNER_DIED after a holder died), so
@@ -15,7 +17,7 @@
  *   - running but holding for SM_LOCK_MAX_NS: taken over.
  * Taking over never fails an allocation.  The holder, if it resumes, finds
  * the lock no longer its own and leaves it alone; what it had half-written
- * is recomputed from the process slots at once and from NVML at the next
+ * is recomputed from the process entries at once and from NVML at the next
  * check.  docs/contracts.md (section 4) and libsoftmig.8 give the bounds.
  */
 #include <errno.h>
@@ -35,11 +37,6 @@ struct glibc_mutex {
 	uint32_t count;
 	int32_t owner;
 };
-
-static struct glibc_mutex *mutex(void)
-{
-	return (struct glibc_mutex *)(void *)sm_region->lock;
-}
 
 static SM_TLS uint32_t tid_cache;
 
@@ -94,27 +91,21 @@ static SM_TLS struct {
 static void took_over(struct glibc_mutex *m, uint32_t me, uint32_t holder, char state, uint64_t waited)
 {
 	m->owner = (int32_t)me;
-	/* Whatever the holder had half-done is recomputed from the slots. */
-	sm_region_cleanup_dead();
-	sm_region_retotal();
 	taken.holder = holder;
 	taken.state = state;
 	taken.waited_ns = waited;
 }
 
-hidden int sm_region_lock(void)
+hidden int sm_lock_take(void *lock)
 {
-	struct glibc_mutex *m;
+	struct glibc_mutex *m = lock;
 	uint32_t me = self_tid(), cur = 0, holder = 0;
 	uint64_t start = 0, since = 0, now;
-	int saved = errno;
+	int saved = errno, over = 0;
 	char state = '?';
 
-	sm_region_guard(); /* before the first touch of the mapping */
-	m = mutex();
 	if (__atomic_compare_exchange_n(&m->lock, &cur, me, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
 		m->owner = (int32_t)me;
-		sm_region_verify();
 		return 0;
 	}
 	for (;;) {
@@ -123,10 +114,12 @@ hidden int sm_region_lock(void)
 			 * id and set FUTEX_OWNER_DIED): others may sleep on it. */
 			if (__atomic_compare_exchange_n(&m->lock, &cur, me | FUTEX_WAITERS, 0, __ATOMIC_ACQUIRE,
 							__ATOMIC_RELAXED)) {
-				if (cur & FUTEX_OWNER_DIED)
+				if (cur & FUTEX_OWNER_DIED) {
 					took_over(m, me, 0, 'X', 0);
-				else
+					over = 1;
+				} else {
 					m->owner = (int32_t)me;
+				}
 				break;
 			}
 			continue;
@@ -144,6 +137,7 @@ hidden int sm_region_lock(void)
 				if (__atomic_compare_exchange_n(&m->lock, &cur, me | FUTEX_WAITERS, 0, __ATOMIC_ACQUIRE,
 								__ATOMIC_RELAXED)) {
 					took_over(m, me, holder, state, now - start);
+					over = 1;
 					break;
 				}
 				continue;
@@ -155,14 +149,13 @@ hidden int sm_region_lock(void)
 		futex_wait(&m->lock, cur | FUTEX_WAITERS, SM_LOCK_SLICE_NS);
 		cur = __atomic_load_n(&m->lock, __ATOMIC_RELAXED);
 	}
-	sm_region_verify();
 	errno = saved;
-	return 0;
+	return over;
 }
 
-hidden void sm_region_unlock(void)
+hidden void sm_lock_give(void *lock)
 {
-	struct glibc_mutex *m = mutex();
+	struct glibc_mutex *m = lock;
 	uint32_t me = self_tid(), cur = __atomic_load_n(&m->lock, __ATOMIC_RELAXED);
 	int saved = errno;
 

@@ -1,7 +1,7 @@
 /*
  * ACTIVE_OOM_KILLER=1: on a refusal, kill the job's own processes on that
  * GPU.  A target must be on the device (NVML), belong to this job (its
- * cgroup, or its slot in the job's region for jobs known only from the
+ * cgroup, or its entry in the job's region for jobs known only from the
  * environment), run as this process's user, and never be root.
  */
 #include <signal.h>
@@ -22,7 +22,7 @@ static uid_t uid_of(pid_t pid)
 	return (uid_t)strtoul(p + 5, NULL, 10);
 }
 
-hidden void sm_oom_kill(int d, int ordinal)
+hidden void sm_oom_kill(int ordinal)
 {
 	nvmlProcessInfo_t stack[SM_PROC_STACK], *infos;
 	nvmlDevice_t nd = sm_dev_nvml(ordinal);
@@ -30,7 +30,6 @@ hidden void sm_oom_kill(int d, int ordinal)
 	uid_t uid = getuid();
 	int self = 0, n, i;
 
-	(void)d;
 	if (uid == 0 || !nd || (n = sm_nvml_processes(nd, stack, &infos)) < 0)
 		return;
 	for (i = 0; i < n; i++) {

@@ -14,7 +14,7 @@
 #define TOMB 0xff
 
 static struct sm_alloc *tab;
-static size_t cap, used_slots, live;
+static size_t cap, used_cells, live;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
 static size_t hash(int kind, uint64_t key)
@@ -46,7 +46,7 @@ static int grow(void)
 	free(old);
 	tab = n;
 	cap = ncap;
-	used_slots = live;
+	used_cells = live;
 	return 0;
 }
 
@@ -55,7 +55,7 @@ hidden int sm_ptr_put(int kind, uint64_t key, uint64_t size, int dev, int ordina
 	size_t j;
 
 	pthread_mutex_lock(&lock);
-	if ((used_slots + 1) * 2 > cap && grow() != 0) {
+	if ((used_cells + 1) * 2 > cap && grow() != 0) {
 		pthread_mutex_unlock(&lock);
 		return -1;
 	}
@@ -63,7 +63,7 @@ hidden int sm_ptr_put(int kind, uint64_t key, uint64_t size, int dev, int ordina
 	while (tab[j].kind != EMPTY && tab[j].kind != TOMB)
 		j = (j + 1) & (cap - 1);
 	if (tab[j].kind == EMPTY)
-		used_slots++;
+		used_cells++;
 	tab[j].kind = (uint8_t)kind;
 	tab[j].key = key;
 	tab[j].size = size;
@@ -123,5 +123,5 @@ hidden void sm_ptr_reset_after_fork(void)
 	pthread_mutex_init(&lock, NULL);
 	free(tab);
 	tab = NULL;
-	cap = used_slots = live = 0;
+	cap = used_cells = live = 0;
 }

@@ -1,11 +1,7 @@
 /*
  * Symbol resolution: the typed table of the driver's (and NVML's) own
- * functions, and the identity table that maps each of them to its hook.
- *
- * A hook replaces a driver function only where the pointer the driver gave
- * out IS that function (dlsym on a libcuda handle, cuGetProcAddress): no
- * names are guessed, so a new "_v3" the driver hands out for a base name is
- * passed through untouched rather than wrongly hooked.
+ * functions, real_<name>, and the real dlsym.  Which hook stands for which
+ * of them is hook_lookup.c's.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -23,18 +19,16 @@ SM_NVML_REAL(SM_DEFINE_NVML)
 
 struct sm_sym {
 	const char *name;
-	void *hook;     /* NULL: resolved only, never substituted */
 	void **real;
 };
 
-#define SM_HOOK_ENTRY(name, params) { #name, (void *)name, (void **)&real_##name },
-#define SM_REAL_ENTRY(name, params) { #name, NULL, (void **)&real_##name },
+#define SM_REAL_ENTRY(name, params) { #name, (void **)&real_##name },
 static const struct sm_sym cuda_syms[] = {
-	SM_CUDA_HOOKS(SM_HOOK_ENTRY)
+	SM_CUDA_HOOKS(SM_REAL_ENTRY)
 	SM_CUDA_REAL(SM_REAL_ENTRY)
 };
 static const struct sm_sym nvml_syms[] = {
-	SM_NVML_HOOKS(SM_HOOK_ENTRY)
+	SM_NVML_HOOKS(SM_REAL_ENTRY)
 	SM_NVML_REAL(SM_REAL_ENTRY)
 };
 
@@ -173,73 +167,4 @@ hidden int sm_real_nvml(int load)
 	if (r == 0)
 		__atomic_store_n(&nvml_trusted, 1, __ATOMIC_RELEASE);
 	return r;
-}
-
-static void *lookup(const struct sm_sym *syms, size_t n, void *real)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (syms[i].hook && *syms[i].real == real)
-			return syms[i].hook;
-	return NULL;
-}
-
-hidden void *sm_hook_for(void *real)
-{
-	void *hook;
-
-	if (!real)
-		return NULL;
-	hook = lookup(cuda_syms, NSYMS(cuda_syms), real);
-	if (!hook)
-		hook = lookup(nvml_syms, NSYMS(nvml_syms), real);
-	return hook ? hook : real;
-}
-
-/*
- * dlsym on a specific handle (dlsym.S sends RTLD_DEFAULT and RTLD_NEXT
- * straight to glibc, whose answer depends on the caller's address).  Only
- * names of the CUDA driver and NVML are looked at; a process that is
- * passive gets the driver's own function.
- *
- * The caller must see errno and dlerror() exactly as glibc's dlsym leaves
- * them.  Finding out whether a name is the driver's may dlopen libcuda,
- * which fails where there is no driver and leaves its error behind (glibc
- * keeps one pending error per thread, and each dl* call replaces it).  So
- * once the library did any such work, the real dlsym runs again last: its
- * state is the one the caller reads.  A name that is not found returns
- * before any work, so its error is glibc's own.
- */
-static void *substitute(void *handle, const char *name, void *p)
-{
-	int nvml;
-
-	if (name[0] == 'c' && name[1] == 'u')
-		nvml = 0;
-	else if (strncmp(name, "nvml", 4) == 0)
-		nvml = 1;
-	else
-		return p;
-	if (sm_depth > 0)
-		return p;
-	if ((nvml ? sm_real_nvml(0) : sm_real_cuda(0)) == 0 && sm_hook_for(p) != p && sm_init() &&
-	    sm_mode != SM_PASSIVE)
-		p = sm_hook_for(p);
-	/* The answer is the same; only its dlerror state matters. */
-	sm_real_dlsym(handle, name);
-	return p;
-}
-
-hidden void *sm_dlsym_handle(void *handle, const char *name)
-{
-	void *p = sm_real_dlsym(handle, name);
-	int saved;
-
-	if (!p || !name || (name[0] != 'c' && name[0] != 'n'))
-		return p;
-	saved = errno;
-	p = substitute(handle, name, p);
-	errno = saved;
-	return p;
 }

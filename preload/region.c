@@ -1,6 +1,8 @@
 /*
- * The job's shared region (contract 4, layout in region_abi.h): mapping,
- * the init protocol, the robust lock, process slots and reservations.
+ * The job's shared region (contract 4, layout in region_abi.h): the
+ * mapping and its init protocol, the header and its repair after damage,
+ * the lock, and the process and device entries.  What the entries hold
+ * (bytes reserved, context memory, NVML's numbers) is ledger.c's.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -15,16 +17,11 @@
 #include "softmig.h"
 
 hidden struct sm_region *sm_region;
-hidden int sm_slot = -1;
-static pid_t slot_pid;
+hidden int sm_proc_entry = -1;
+static pid_t entry_pid;
 
 #define LOCK(r) ((pthread_mutex_t *)(void *)(r)->lock)
 _Static_assert(sizeof(pthread_mutex_t) <= 64, "pthread_mutex_t fits the region's lock field");
-
-static uint64_t sat_sub(uint64_t a, uint64_t b)
-{
-	return a > b ? a - b : 0;
-}
 
 static void fail(const char *what)
 {
@@ -157,8 +154,8 @@ hidden int sm_region_attach(void)
 	return 0;
 }
 
-/* Recomputes every device's tracked sum from the slots: after a holder
- * died inside the lock, or after dead slots were freed. */
+/* Recomputes every device's tracked sum from the process entries: after
+ * a holder died inside the lock, or after dead entries were freed. */
 hidden void sm_region_retotal(void)
 {
 	uint32_t i, d, n = sm_region->nprocs;
@@ -188,7 +185,7 @@ hidden void sm_region_cleanup_dead(void)
 				uint64_t t = p->used[d] + p->ctx[d];
 				struct sm_dev *dv = &sm_region->devs[d];
 				if (p->nvml[d] > t)
-					dv->excess = sat_sub(dv->excess, p->nvml[d] - t);
+					dv->excess = sm_sat_sub(dv->excess, p->nvml[d] - t);
 				if (p->nvml[d] || t)
 					dv->last_check_ns = 0;
 			}
@@ -209,7 +206,7 @@ hidden int sm_region_register(void)
 	/* Every admission passes here first: the mapping is checked before
 	 * the reads that follow outside the lock. */
 	sm_region_guard();
-	if (sm_slot >= 0 && slot_pid == me)
+	if (sm_proc_entry >= 0 && entry_pid == me)
 		return 0;
 	if (!sm_region || sm_region_lock() != 0)
 		return -1;
@@ -225,8 +222,8 @@ hidden int sm_region_register(void)
 				p->pid = (int32_t)me;
 				if (i >= sm_region->nprocs)
 					sm_region->nprocs = i + 1;
-				sm_slot = (int)i;
-				slot_pid = me;
+				sm_proc_entry = (int)i;
+				entry_pid = me;
 				sm_region_unlock();
 				return 0;
 			}
@@ -234,11 +231,11 @@ hidden int sm_region_register(void)
 		sm_region_cleanup_dead();
 	}
 	sm_region_unlock();
-	sm_log(SM_ERROR, -1, "region full", "slots=%d", SM_MAX_PROCS);
+	sm_log(SM_ERROR, -1, "region full", "entries=%d", SM_MAX_PROCS);
 	return -1;
 }
 
-/* The devices this process uses, by region slot: put back into a region
+/* The devices this process uses, by device entry: put back into a region
  * that was zeroed or replaced by private memory. */
 static uint8_t known_dev[SM_MAX_DEVICES][16];
 
@@ -255,11 +252,11 @@ hidden void sm_region_rebuild(struct sm_region *r)
 		r->ndevs++;
 		r->devs[d].last_check_ns = 0; /* NVML's numbers at the next allocation */
 	}
-	if (sm_slot >= 0 && slot_pid == getpid() && r->procs[sm_slot].pid == 0) {
-		r->procs[sm_slot].pid = (int32_t)slot_pid;
-		r->procs[sm_slot].start_time = sm_proc_start_time(slot_pid);
-		if ((uint32_t)sm_slot >= r->nprocs)
-			r->nprocs = (uint32_t)sm_slot + 1;
+	if (sm_proc_entry >= 0 && entry_pid == getpid() && r->procs[sm_proc_entry].pid == 0) {
+		r->procs[sm_proc_entry].pid = (int32_t)entry_pid;
+		r->procs[sm_proc_entry].start_time = sm_proc_start_time(entry_pid);
+		if ((uint32_t)sm_proc_entry >= r->nprocs)
+			r->nprocs = (uint32_t)sm_proc_entry + 1;
 	}
 }
 
@@ -273,24 +270,58 @@ hidden void sm_region_verify(void)
 		sm_region_rebuild(r);
 		sm_region_damaged(SM_DAMAGE_HEADER, "zeroed or overwritten", "rebuilt, checked against NVML");
 	}
-	/* sm_slot is reset in a fork child: a slot here is this process's. */
-	if (sm_slot < 0 || r->procs[sm_slot].pid == (int32_t)slot_pid)
+	/* sm_proc_entry is reset in a fork child: an entry here is this process's. */
+	if (sm_proc_entry < 0 || r->procs[sm_proc_entry].pid == (int32_t)entry_pid)
 		return;
-	/* This process's slot was wiped or given away: take it again, or
+	/* This process's entry was wiped or given away: take it again, or
 	 * another one.  What it had counted comes back from NVML. */
-	if (r->procs[sm_slot].pid == 0) {
+	if (r->procs[sm_proc_entry].pid == 0) {
 		sm_region_rebuild(r);
 	} else {
 		for (i = 0; i < SM_MAX_PROCS && r->procs[i].pid; i++)
 			;
 		if (i == SM_MAX_PROCS) {
-			sm_slot = -1;
+			sm_proc_entry = -1;
 			return;
 		}
-		sm_slot = (int)i;
+		sm_proc_entry = (int)i;
 		sm_region_rebuild(r);
 	}
-	sm_region_damaged(SM_DAMAGE_SLOT, "a process slot overwritten", "slot taken again, checked against NVML");
+	sm_region_damaged(SM_DAMAGE_ENTRY, "a process entry overwritten", "entry taken again, checked against NVML");
+}
+
+/* Before any touch of the mapping: a file that shrank is swapped for
+ * private memory (region_guard.c), whose header is rebuilt here. */
+hidden void sm_region_guard(void)
+{
+	const char *went = sm_region_file_check();
+
+	if (unlikely(went != NULL)) {
+		sm_region_rebuild(sm_region);
+		sm_region_damaged(SM_DAMAGE_SHORT, went, "private copy checked against NVML");
+	}
+}
+
+/* The lock (lock.c) never fails.  Whatever a holder that was taken over
+ * had half-done is recomputed from the entries; a damaged header or entry
+ * of this process is put back. */
+hidden int sm_region_lock(void)
+{
+	int saved = errno;
+
+	sm_region_guard();
+	if (sm_lock_take(sm_region->lock)) {
+		sm_region_cleanup_dead();
+		sm_region_retotal();
+	}
+	sm_region_verify();
+	errno = saved;
+	return 0;
+}
+
+hidden void sm_region_unlock(void)
+{
+	sm_lock_give(sm_region->lock);
 }
 
 hidden int sm_region_find_dev(const uint8_t uuid[16])
@@ -326,104 +357,12 @@ hidden int sm_region_dev(const uint8_t uuid[16])
 	return d;
 }
 
-static void note_peak(int d, uint64_t total)
+hidden void sm_region_reclaim(void)
 {
-	struct sm_proc *me = &sm_region->procs[sm_slot];
-
-	if (total > sm_region->devs[d].peak)
-		sm_region->devs[d].peak = total;
-	if (total > me->peak[d])
-		me->peak[d] = total;
-}
-
-/* Reserves bytes on device slot d for this process, as an allocation or
- * (as_ctx) as context memory, if the slice holds them; the slots of dead
- * processes are cleared before a refusal.  0 ok, -1 over (*used_out). */
-static int reserve(int d, uint64_t bytes, uint64_t limit, uint64_t *used_out, int as_ctx)
-{
-	struct sm_dev *dv = &sm_region->devs[d];
-	struct sm_proc *me;
-	uint64_t used;
-	int pass;
-
-	if (sm_slot < 0 || sm_region_lock() != 0)
-		return -1;
-	me = &sm_region->procs[sm_slot];
-	for (pass = 0; pass < 2; pass++) {
-		used = dv->tracked + dv->excess;
-		*used_out = used;
-		if (bytes <= limit && used <= limit - bytes) {
-			dv->tracked += bytes;
-			if (as_ctx) {
-				me->ctx[d] += bytes;
-			} else {
-				me->used[d] += bytes;
-				note_peak(d, used + bytes);
-			}
-			sm_region_unlock();
-			return 0;
-		}
-		if (pass == 0)
-			sm_region_cleanup_dead();
+	if (sm_region_lock() == 0) {
+		sm_region_cleanup_dead();
+		sm_region_unlock();
 	}
-	dv->oom_count++;
-	sm_region_unlock();
-	return -1;
-}
-
-hidden int sm_reserve(int d, uint64_t bytes, uint64_t limit, uint64_t *used_out)
-{
-	return reserve(d, bytes, limit, used_out, 0);
-}
-
-/* A context's size, before the driver creates it, so that concurrent
- * creations cannot all pass one check. */
-hidden int sm_reserve_ctx(int d, uint64_t bytes, uint64_t limit, uint64_t *used_out)
-{
-	return reserve(d, bytes, limit, used_out, 1);
-}
-
-hidden void sm_release(int d, uint64_t bytes)
-{
-	struct sm_proc *me;
-
-	if (d < 0 || sm_slot < 0 || sm_region_lock() != 0)
-		return;
-	sm_check_note(d, -(int64_t)bytes);
-	me = &sm_region->procs[sm_slot];
-	me->used[d] = sat_sub(me->used[d], bytes);
-	sm_region->devs[d].tracked = sat_sub(sm_region->devs[d].tracked, bytes);
-	sm_region_unlock();
-}
-
-/* Sets this process's context memory on device slot d. */
-hidden void sm_ctx_account(int d, int64_t bytes)
-{
-	struct sm_proc *me;
-	struct sm_dev *dv;
-	uint64_t old, nv = bytes > 0 ? (uint64_t)bytes : 0;
-
-	if (d < 0 || sm_slot < 0 || sm_region_lock() != 0)
-		return;
-	me = &sm_region->procs[sm_slot];
-	dv = &sm_region->devs[d];
-	old = me->ctx[d];
-	me->ctx[d] = nv;
-	dv->tracked = sat_sub(dv->tracked, old) + nv;
-	if (nv > old && nv - old > dv->ctx_estimate)
-		dv->ctx_estimate = nv - old;
-	note_peak(d, dv->tracked + dv->excess);
-	sm_region_unlock();
-}
-
-hidden uint64_t sm_dev_used(int d)
-{
-	struct sm_dev *dv;
-
-	sm_region_guard();
-	dv = &sm_region->devs[d];
-
-	return __atomic_load_n(&dv->tracked, __ATOMIC_RELAXED) + __atomic_load_n(&dv->excess, __ATOMIC_RELAXED);
 }
 
 hidden int sm_pid_in_region(pid_t pid)
@@ -439,18 +378,18 @@ hidden int sm_pid_in_region(pid_t pid)
 	return 0;
 }
 
-/* At exit the driver frees the process's memory: so does its slot. */
+/* At exit the driver frees the process's memory: so does its entry. */
 hidden void sm_region_exit(void)
 {
 	struct sm_proc *me;
 	int d;
 
-	if (sm_slot < 0 || slot_pid != getpid() || sm_region_lock() != 0)
+	if (sm_proc_entry < 0 || entry_pid != getpid() || sm_region_lock() != 0)
 		return;
-	me = &sm_region->procs[sm_slot];
+	me = &sm_region->procs[sm_proc_entry];
 	for (d = 0; d < SM_MAX_DEVICES; d++)
-		sm_region->devs[d].tracked = sat_sub(sm_region->devs[d].tracked, me->used[d] + me->ctx[d]);
+		sm_region->devs[d].tracked = sm_sat_sub(sm_region->devs[d].tracked, me->used[d] + me->ctx[d]);
 	memset(me, 0, sizeof(*me));
 	sm_region_unlock();
-	sm_slot = -1;
+	sm_proc_entry = -1;
 }

@@ -8,7 +8,7 @@
  * moves init_state 0 -> 1 (writing init_pid), initialises the robust
  * process-shared mutex in lock[], sets magic and version, then stores
  * init_state = 2.  Everyone else waits for 2; an initialiser that died at 1
- * is detected through init_pid and the slot is reset to 0.
+ * is detected through init_pid and the state is reset to 0.
  *
  * Locking: lock[] holds a pthread_mutex_t (PTHREAD_PROCESS_SHARED,
  * PTHREAD_MUTEX_ROBUST).  Every write below happens under it; readers that
@@ -16,12 +16,12 @@
  * through its futex word as glibc does and takes it over from a holder
  * that is dead, stopped or stuck (preload/lock.c).
  *
- * Accounting (bytes): for each process slot p and device d,
+ * Accounting (bytes): for each process entry p and device entry d,
  *   p.used[d]  allocations the library saw succeed and not yet freed;
  *   p.ctx[d]   memory of the contexts p holds on d (measured through NVML);
  *   p.nvml[d]  what NVML reported for p on d at the last check.
  * A process counts max(p.used+p.ctx, p.nvml).  dev.tracked is the sum of
- * used+ctx over live slots, kept up to date on every allocation; dev.excess
+ * used+ctx over live entries, kept up to date on every allocation; dev.excess
  * is what the last NVML check found beyond it (job processes unknown to the
  * region, pools holding freed memory, tampering).  The job's usage on a
  * device is tracked + excess; a reservation succeeds only if it stays within
@@ -41,8 +41,8 @@
 enum { SM_INIT_NONE = 0, SM_INIT_RUNNING = 1, SM_INIT_DONE = 2 };
 
 struct sm_dev {
-	uint8_t uuid[16];      /* binary device UUID; all zero: slot unused */
-	uint64_t tracked;      /* sum over live slots of used + ctx */
+	uint8_t uuid[16];      /* binary device UUID; all zero: entry unused */
+	uint64_t tracked;      /* sum over live entries of used + ctx */
 	uint64_t excess;       /* NVML usage of the job beyond tracked, last check */
 	uint64_t ctx_estimate; /* largest context footprint seen on this device */
 	uint64_t peak;         /* highest tracked + excess seen */
@@ -52,7 +52,7 @@ struct sm_dev {
 };
 
 struct sm_proc {
-	int32_t pid;           /* 0: slot free */
+	int32_t pid;           /* 0: entry free */
 	uint32_t flags;
 	uint64_t start_time;   /* /proc/<pid>/stat field 22: guards pid reuse */
 	uint64_t used[SM_MAX_DEVICES];
@@ -70,8 +70,8 @@ struct sm_region {
 	int32_t init_pid;
 	uint64_t created_ns;   /* CLOCK_REALTIME at initialisation */
 	char job[32];          /* job id, NUL-terminated */
-	uint32_t ndevs;        /* device slots in use */
-	uint32_t nprocs;       /* high-water mark of process slots */
+	uint32_t ndevs;        /* device entries in use */
+	uint32_t nprocs;       /* high-water mark of process entries */
 	uint8_t reserved[120];
 	struct sm_dev devs[SM_MAX_DEVICES];
 	struct sm_proc procs[SM_MAX_PROCS];

@@ -10,7 +10,7 @@
  * (which counts the job's processes that are not in the region).  A file
  * replaced by another (a rename over it) keeps working as the old one for
  * the processes that have it; one that is zeroed or overwritten is rebuilt
- * in place under the lock (region.c).  Each kind of damage is logged once
+ * in place under the lock (region.c, which also rebuilds a private copy).  Each kind of damage is logged once
  * per process.
  *
  * The check cannot cover a truncation between it and the access (a thread
@@ -45,6 +45,10 @@ static int is_private;
 static unsigned logged;    /* one bit per kind of damage */
 static uint64_t path_checked_ns, size_checked_ns;
 static pthread_mutex_t guard_lock = PTHREAD_MUTEX_INITIALIZER; /* this process's threads */
+static char *mapped; /* the region's mapping, from the moment it exists */
+static struct sigaction prev_bus;
+static volatile sig_atomic_t bus_faulted;
+static int installed;
 
 hidden void sm_region_keep_fd(int fd)
 {
@@ -96,22 +100,22 @@ static int64_t mapped_size(void)
 	return (int64_t)st.st_size;
 }
 
-static void go_private(const char *what)
+/* Swaps the mapping for private zeros; region.c rebuilds the header. */
+static int go_private(const char *what)
 {
 	struct stat st;
 	void *p;
 
-	p = mmap(sm_region, SM_REGION_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+	p = mmap(mapped, SM_REGION_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
 	if (p == MAP_FAILED) {
 		sm_region_damaged(SM_DAMAGE_NOMEM, what, "none (no memory for a private copy)");
-		return;
+		return 0;
 	}
 	__atomic_store_n(&is_private, 1, __ATOMIC_RELEASE);
 	if (ours(region_fd, &st))
 		close(region_fd);
 	region_fd = -1;
-	sm_region_rebuild(sm_region);
-	sm_region_damaged(SM_DAMAGE_SHORT, what, "private copy checked against NVML");
+	return 1;
 }
 
 /* (stat(2) itself would need glibc 2.33's symbol.) */
@@ -127,11 +131,6 @@ static int same_file_at_path(const struct stat *st)
 	return same;
 }
 
-static struct sigaction prev_bus;
-static volatile sig_atomic_t bus_faulted;
-static char *mapped; /* the region's mapping, from the moment it exists */
-static int installed;
-
 static void on_sigbus(int sig, siginfo_t *si, void *uc)
 {
 	char *a = (char *)si->si_addr, *base = __atomic_load_n(&mapped, __ATOMIC_ACQUIRE);
@@ -140,7 +139,7 @@ static void on_sigbus(int sig, siginfo_t *si, void *uc)
 	if (si->si_code > 0 && base && a >= base && a < base + SM_REGION_SIZE &&
 	    mmap(base, SM_REGION_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) !=
 		    MAP_FAILED) {
-		/* Zeros: the lock (region.c) rebuilds the header and the slot. */
+		/* Zeros: the lock (region.c) rebuilds the header and the entry. */
 		__atomic_store_n(&is_private, 1, __ATOMIC_RELEASE);
 		bus_faulted = 1;
 		errno = saved;
@@ -175,23 +174,24 @@ hidden void sm_region_catch_sigbus(void *base)
 	sigaction(SIGBUS, &sa, &prev_bus);
 }
 
-hidden void sm_region_guard(void)
+hidden const char *sm_region_file_check(void)
 {
+	const char *went = NULL;
 	int saved;
 	int64_t size;
 	uint64_t now;
 	struct stat st;
 
-	if (!sm_region)
-		return;
+	if (!__atomic_load_n(&mapped, __ATOMIC_ACQUIRE))
+		return NULL;
 	if (__atomic_load_n(&is_private, __ATOMIC_ACQUIRE)) {
 		if (bus_faulted)
 			sm_region_damaged(SM_DAMAGE_SHORT, "truncated", "private copy checked against NVML");
-		return;
+		return NULL;
 	}
 	now = sm_now_coarse_ns();
 	if (now - __atomic_load_n(&size_checked_ns, __ATOMIC_RELAXED) < SIZE_CHECK_NS)
-		return;
+		return NULL;
 	__atomic_store_n(&size_checked_ns, now, __ATOMIC_RELAXED);
 	saved = errno;
 	size = ours(region_fd, &st) ? (int64_t)st.st_size : -1;
@@ -200,8 +200,11 @@ hidden void sm_region_guard(void)
 		pthread_mutex_lock(&guard_lock);
 		if (!__atomic_load_n(&is_private, __ATOMIC_ACQUIRE)) {
 			size = mapped_size();
-			if (size < (int64_t)SM_REGION_SIZE)
-				go_private(size < 0 ? "gone and its descriptor closed" : "truncated");
+			if (size < (int64_t)SM_REGION_SIZE) {
+				const char *what = size < 0 ? "gone and its descriptor closed" : "truncated";
+				if (go_private(what))
+					went = what;
+			}
 		}
 		pthread_mutex_unlock(&guard_lock);
 	} else if (now - path_checked_ns > PATH_CHECK_NS) {
@@ -211,4 +214,5 @@ hidden void sm_region_guard(void)
 					  "this process keeps the old file, checked against NVML");
 	}
 	errno = saved;
+	return went;
 }

@@ -37,7 +37,7 @@
 #endif
 #define SM_JOB_MAX 32
 
-/* ---- init.c: once-state and per-thread re-entry guard ------------------ */
+/* ---- mode.c, init.c: the mode, once-state and per-thread re-entry guard -- */
 
 enum sm_mode {
 	SM_PASSIVE = 0,   /* no limits: every hook passes straight through */
@@ -113,6 +113,11 @@ hidden size_t sm_strlcpy(char *dst, const char *src, size_t len);
 hidden const char *sm_getenv(const char *name);
 hidden int sm_is_secure(void);
 
+static inline uint64_t sm_sat_sub(uint64_t a, uint64_t b)
+{
+	return a > b ? a - b : 0;
+}
+
 /* ---- job.c ---------------------------------------------------------------- */
 
 /* Job id of pid (0: self) from its cgroup; 1 found, 0 none, -1 unreadable. */
@@ -135,49 +140,71 @@ hidden size_t sm_log_header(char *buf, size_t len, const struct timespec *ts, in
 /* s as a quoted logfmt value, in buf. */
 hidden const char *sm_quote(const char *s, char *buf, size_t len);
 
-/* ---- region.c --------------------------------------------------------------- */
+/* ---- region.c: the mapped region, its lock and entries ---------------------- */
 
 extern hidden struct sm_region *sm_region;
-extern hidden int sm_slot;             /* this process's slot, -1 none */
+extern hidden int sm_proc_entry;       /* this process's entry, -1 none */
 
 hidden int sm_region_attach(void);      /* 0 ok, -1 failed (sets fail reason) */
-/* The region lock (lock.c): never fails; a holder that does not let go is
- * taken over (see lock.c for why that is safe). */
+/* The region lock never fails; a holder that does not let go is taken
+ * over (lock.c says why that is safe). */
 #define SM_LOCK_SLICE_NS 5000000ULL     /* a holder this long is looked at */
 #define SM_LOCK_STUCK_NS 100000000ULL   /* a holder not running: 100 ms */
 #define SM_LOCK_MAX_NS 1000000000ULL    /* a holder running: 1 s */
 hidden int sm_region_lock(void);
 hidden void sm_region_unlock(void);
-hidden void sm_lock_reset_after_fork(void);
 hidden void sm_region_retotal(void);    /* caller holds the lock */
-hidden int sm_region_register(void);    /* claims a process slot */
-hidden int sm_region_dev(const uint8_t uuid[16]); /* device slot, creating it */
+hidden int sm_region_register(void);    /* claims a process entry */
+hidden int sm_region_dev(const uint8_t uuid[16]); /* device entry, creating it */
 hidden int sm_region_find_dev(const uint8_t uuid[16]);
-/* Reserve bytes on device slot d against limit; 0 ok, -1 refused.
- * *used_out gets the job's usage before the request. */
-hidden int sm_reserve(int d, uint64_t bytes, uint64_t limit, uint64_t *used_out);
-hidden int sm_reserve_ctx(int d, uint64_t bytes, uint64_t limit, uint64_t *used_out);
-hidden void sm_release(int d, uint64_t bytes);
-hidden void sm_ctx_account(int d, int64_t delta);
-hidden uint64_t sm_dev_used(int d);     /* tracked + excess */
 hidden void sm_region_cleanup_dead(void);  /* caller holds the lock */
+hidden void sm_region_reclaim(void);    /* the entries of dead processes go */
 hidden void sm_region_exit(void);
 hidden int sm_pid_in_region(pid_t pid);
 /* Rewrites the header of r (zeroed, overwritten, or new private memory) and
- * puts back this process's slot and the devices it knows. */
+ * puts back this process's entry and the devices it knows. */
 hidden void sm_region_rebuild(struct sm_region *r);
-/* Under the lock: the header is intact and this process's slot its own. */
+/* Under the lock: the header is intact and this process's entry its own. */
 hidden void sm_region_verify(void);
+/* Before touching the mapping: a file that shrank is swapped for private
+ * memory (region_guard.c), so that nothing faults on it. */
+hidden void sm_region_guard(void);
+
+/* ---- lock.c: the lock as a primitive over the region's lock bytes ----------- */
+
+/* Returns 1 when a holder was taken over (its half-done work must be
+ * recomputed), else 0. */
+hidden int sm_lock_take(void *lock);
+hidden void sm_lock_give(void *lock);
+hidden void sm_lock_reset_after_fork(void);
+
+/* ---- ledger.c: what the entries hold (under the lock) ------------------------ */
+
+/* Reserve bytes on device entry d against limit; 0 ok, -1 refused.
+ * *used_out gets the job's usage before the request. */
+hidden int sm_reserve(int d, uint64_t bytes, uint64_t limit, uint64_t *used_out);
+hidden int sm_reserve_ctx(int d, uint64_t bytes, uint64_t limit, uint64_t *used_out);
+hidden int sm_release(int d, uint64_t bytes); /* 0 given back, -1 no entry */
+hidden void sm_ctx_account(int d, int64_t bytes);
+hidden void sm_ctx_settle(int d, uint64_t reserved, int64_t measured, int created);
+hidden uint64_t sm_ctx_estimate(int d);
+hidden uint64_t sm_dev_used(int d);     /* tracked + excess */
+hidden uint64_t sm_proc_used(int d);    /* this process's allocations on d */
+hidden uint64_t sm_proc_ctx(int d);     /* ... and context memory */
+hidden uint64_t sm_proc_peak(int d);
+hidden void sm_ledger_nvml(int d, const nvmlProcessInfo_t *infos, int n, uint64_t untracked);
+hidden uint64_t sm_ledger_checked_ns(int d);
+hidden void sm_ledger_mark_checked(int d, uint64_t now);
 
 /* ---- region_guard.c: damage to the region file ------------------------------ */
 
-enum { SM_DAMAGE_SHORT = 1, SM_DAMAGE_REPLACED = 2, SM_DAMAGE_HEADER = 4, SM_DAMAGE_SLOT = 8, SM_DAMAGE_NOMEM = 16 };
+enum { SM_DAMAGE_SHORT = 1, SM_DAMAGE_REPLACED = 2, SM_DAMAGE_HEADER = 4, SM_DAMAGE_ENTRY = 8, SM_DAMAGE_NOMEM = 16 };
 hidden void sm_region_keep_fd(int fd);
 /* From now on a fault in the mapping at base is survived (NULL: none). */
 hidden void sm_region_catch_sigbus(void *base);
-/* Before touching the mapping: a file that shrank is swapped for private
- * memory, so that nothing faults on it. */
-hidden void sm_region_guard(void);
+/* A file that shrank is swapped for private memory: returns what happened
+ * to it when this call made the swap (region.c rebuilds), else NULL. */
+hidden const char *sm_region_file_check(void);
 hidden void sm_region_damaged(unsigned kind, const char *what, const char *action);
 
 /* ---- check.c: NVML cross-check ------------------------------------------------- */
@@ -185,7 +212,7 @@ hidden void sm_region_damaged(unsigned kind, const char *what, const char *actio
 hidden void sm_check_maybe(int d, int ordinal);  /* at most once a second */
 hidden void sm_check_now(int d, int ordinal);
 hidden int sm_pid_in_job(pid_t pid);
-/* This process's private view of device slot d (check.c): its own
+/* This process's private view of device entry d (check.c): its own
  * allocations (+) and frees (-) since its last check; whether seen + those
  * + bytes fit the limit (*seen_out: that sum); the age of its last check. */
 hidden void sm_check_note(int d, int64_t delta);
@@ -203,7 +230,12 @@ hidden int64_t sm_nvml_self_used(int ordinal);
 /* ---- devmap.c: CUDA ordinals, UUIDs, NVML handles ----------------------- */
 
 hidden int sm_dev_current(CUdevice *dev);      /* device of the current context */
-hidden int sm_dev_slot(CUdevice dev);          /* region device slot, -1 */
+hidden int sm_dev_entry(CUdevice dev);         /* device entry in the region, -1 */
+/* Registers this process in the region; the device entry of dev, -1. */
+hidden int sm_dev_enter(CUdevice dev);
+/* Logs "device attach" the first time dev is used; noted: its entry, -1. */
+hidden void sm_dev_note(CUdevice dev);
+hidden int sm_dev_noted(CUdevice dev);
 hidden int sm_dev_uuid(CUdevice dev, uint8_t uuid[16]);
 hidden nvmlDevice_t sm_dev_nvml(CUdevice dev); /* NULL if unavailable */
 /* CUDA ordinal that the NVML device has in this process, -1 not visible. */
@@ -233,7 +265,7 @@ struct sm_alloc {
 	uint64_t key;
 	uint64_t size;
 	uint64_t owner;   /* graph of a graph memory node */
-	int16_t dev;      /* region device slot */
+	int16_t dev;      /* device entry */
 	int16_t ordinal;
 	uint8_t kind;
 };
@@ -245,23 +277,6 @@ hidden void sm_ptr_reset_after_fork(void);
 
 /* ---- oom.c -------------------------------------------------------------------- */
 
-hidden void sm_oom_kill(int d, int ordinal);
-
-/* ---- accounting entry points used by the hooks (account.c) ---------------- */
-
-/* Returns CUDA_SUCCESS to go ahead (with *d set, -1 when untracked) or
- * CUDA_ERROR_OUT_OF_MEMORY; logs and rate-limits refusals. */
-hidden CUresult sm_admit(int ordinal, uint64_t bytes, const char *api, int *d);
-hidden void sm_note_device(int ordinal, int d);
-/* Before a refusal on device slot d: dead processes' slots go, NVML's
- * numbers are taken unless fresh. */
-hidden void sm_reclaim(int d, int ordinal);
-/* Logs a refused allocation or context, rate-limited. */
-hidden void sm_log_refusal(int ordinal, const char *api, uint64_t bytes, uint64_t used, uint64_t limit);
-hidden void sm_exit_report(void);
-
-/* CUresult for a hook in fail-closed mode. */
-#define SM_CU_DENIED CUDA_ERROR_NOT_PERMITTED
-#define SM_NVML_DENIED NVML_ERROR_NO_PERMISSION
+hidden void sm_oom_kill(int ordinal);
 
 #endif

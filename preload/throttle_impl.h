@@ -45,7 +45,7 @@ typedef nvmlReturn_t (*putil_fn)(nvmlDevice_t, nvmlProcessUtilizationSample_t *,
 
 struct tdev {
 	int on;                 /* registered: the thread looks after it */
-	int d;                  /* region device slot */
+	int d;                  /* device entry in the region */
 	int limit;              /* percent, 1..99 */
 	nvmlDevice_t nvml;
 	uint64_t throttled_ns;  /* this process slept this long at the gate */
@@ -73,7 +73,7 @@ struct tdev {
 	int in_slot;
 };
 
-/* Per ordinal; filled at the first launch on the device (gate.c). */
+/* Per ordinal (controller.c); filled at the first launch on the device (gate.c). */
 extern hidden struct tdev tdevs[SM_MAX_DEVICES];
 extern hidden putil_fn putil;
 

@@ -33,15 +33,15 @@ run "$B/bin/softmig-conf" write --dry-run --config slurm/softmig.yaml --job-id "
 say "2. Inside the job every process is held to that slice: 12 GiB, summed over the job."
 echo "  (Without Slurm the demo gives the same limit through the environment, the library's test mode.)"
 export SLURM_JOB_ID=$JOB CUDA_DEVICE_MEMORY_LIMIT=12g SOFTMIG_LOG_FILE=$W/softmig.log LD_PRELOAD=$B/libsoftmig.so
-coproc A { "$B/test/cuclient" dev 0 alloc 6g ready hold; }
-read -r l1 <&"${A[0]}"; read -r l2 <&"${A[0]}"; read -r l3 <&"${A[0]}"
-echo "  process A takes 6 GiB and keeps it:             $l2"
-out=$("$B/test/cuclient" dev 0 info alloc 4g info alloc 2g | tr '\n' ' ')
-set -- $out
-echo "  process B sees the slice, not the GPU:           cuMemGetInfo $2 $3  (bytes)"
-echo "  process B takes 4 GiB:                          $4"
+coproc A { "$B/test/cuclient" init dev:0 alloc:6g ready hold; }
+read -r l1 <&"${A[0]}"; read -r l2 <&"${A[0]}"; read -r l3 <&"${A[0]}"; read -r l4 <&"${A[0]}"
+echo "  process A takes 6 GiB and keeps it:             ${l3% ptr=*}"
+out=$("$B/test/cuclient" init dev:0 meminfo alloc:4g meminfo alloc:2g | cut -d' ' -f1-4)
+{ read -r _; read -r _; read -r _ _ free total; read -r a4; read -r _; read -r a2; } <<<"$out"
+echo "  process B sees the slice, not the GPU:           cuMemGetInfo $total $free  (bytes)"
+echo "  process B takes 4 GiB:                          ${a4% ptr=*}"
 echo "  process B asks for 2 GiB more (A 6 + B 4 + two contexts would pass 12 GiB):"
-echo "                                                   $7 $8  <- CUDA_ERROR_OUT_OF_MEMORY"
+echo "                                                   ${a2% ptr=*}"
 
 say "3. The job's memory view (softmig-smi, in nvidia-smi's own fields and layout):"
 LD_PRELOAD= run "$B/bin/softmig-smi" --query-gpu=index,name,memory.total,memory.used,memory.free --format=csv

@@ -85,7 +85,7 @@ fi
 for how in nolib dlmopen; do
 	newjob 12
 	if [ $how = nolib ]; then set -- "$T/cuclient"; else set -- env LD_PRELOAD="$LIB" "$T/dl_dlmopen"; fi
-	coproc C { injob "$@" dev 0 alloc 13g ready hold; }
+	coproc C { injob "$@" init dev:0 alloc:13g ready hold; }
 	CP=$C_PID
 	while read -r line <&"${C[0]}"; do [ "$line" = ready ] && break; done
 	t0=$(ms)

@@ -23,7 +23,7 @@ GiB=$((1 << 30))
 job() { printf '%s' "$((800000000 + RANDOM * 1000 + RANDOM % 1000))"; }
 # Run a command in a fresh "job" with a slice (env mode, no Slurm here).
 slice() { local gib=$1; shift; env SLURM_JOB_ID="$JOB" CUDA_DEVICE_MEMORY_LIMIT="${gib}g" TMPDIR="$W" \
-	SOFTMIG_LOG_FILE="$W/softmig.log" LD_PRELOAD="$LIB" "$@"; }
+	SOFTMIG_LOG_FILE="$W/softmig.log" LD_PRELOAD="$LIB" timeout 300 "$@"; }
 
 SKIP_NO_GPU=77
 if ! command -v nvidia-smi >/dev/null || ! nvidia-smi -L; then
@@ -49,7 +49,7 @@ else
 fi
 
 # 2. cuGetProcAddress hands out the exported functions (hooks match by identity).
-out=$("$T/dl_procaddr" init proc:cuMemAlloc:13000:0:cuMemAlloc_v2 proc:cuLaunchKernel:13000:2:cuLaunchKernel_ptsz \
+out=$("$T/dl_client" init proc:cuMemAlloc:13000:0:cuMemAlloc_v2 proc:cuLaunchKernel:13000:2:cuLaunchKernel_ptsz \
 	proc:cuGetProcAddress:13000:0:cuGetProcAddress_v2 proc:cuMemGetInfo:12000:0:cuMemGetInfo_v2 \
 	proc:cuCtxCreate:13000:0 proc:cuGraphLaunch:13000:0:cuGraphLaunch 2>&1)
 echo "$out"
@@ -57,7 +57,7 @@ check "driver pointers are its exported symbols" test "$(grep -c 'match=1' <<<"$
 
 # 3. Passive: the driver's own answers.
 JOB=$(job)
-a=$("$T/cuclient" dev 0 devtotal); b=$(LD_PRELOAD=$LIB "$T/cuclient" dev 0 devtotal)
+a=$("$T/cuclient" init dev:0 devtotal | tail -1); b=$(LD_PRELOAD=$LIB "$T/cuclient" init dev:0 devtotal | tail -1)
 check "passive cuDeviceTotalMem unchanged ($b)" test "$a" = "$b"
 a=$(nvidia-smi --query-gpu=memory.total,name --format=csv,noheader)
 b=$(LD_PRELOAD=$LIB nvidia-smi --query-gpu=memory.total,name --format=csv,noheader)
@@ -66,16 +66,16 @@ check "passive nvidia-smi unchanged ($b)" test "$a" = "$b"
 # 4. A 12 GiB slice through the driver API, linked and through cuGetProcAddress.
 for c in cuclient dl_client; do
 	JOB=$(job)
-	out=$(slice 12 "$T/$c" dev 0 info devtotal alloc 10g alloc 3g free alloc 3g)
+	out=$(slice 12 "$T/$c" init dev:0 meminfo devtotal alloc:10g alloc:3g free alloc:3g)
 	echo "$c: $out" | tr '\n' ' '; echo
-	check "$c: total is the slice" grep -q "^total=$((12 * GiB)) " <<<"$out"
-	check "$c: devtotal is the slice" grep -qx "devtotal=$((12 * GiB))" <<<"$out"
-	check "$c: past the slice refused" test "$(tr '\n' ' ' <<<"$out" | grep -o 'alloc=[A-Z]* *[0-9]*' | tr '\n' ,)" = "alloc=OK ,alloc=ERR 2,alloc=OK ,"
+	check "$c: total is the slice" grep -q "^meminfo rc=0 .* total=$((12 * GiB))$" <<<"$out"
+	check "$c: devtotal is the slice" grep -qx "devtotal rc=0 total=$((12 * GiB))" <<<"$out"
+	check "$c: past the slice refused" test "$(grep -o '^alloc rc=[0-9]*' <<<"$out" | tr '\n' ,)" = "alloc rc=0,alloc rc=2,alloc rc=0,"
 done
 JOB=$(job)
-out=$(slice 12 "$T/cuclient" dev 0 managed 8g async 3g pool 3g vmm 2g info)
+out=$(slice 12 "$T/cuclient" init dev:0 managed:8g async:3g pool:3g vmm:2g meminfo)
 echo "paths: $out" | tr '\n' ' '; echo
-check "managed/async/pool/vmm held to the slice" test "$(grep -c 'alloc=OK' <<<"$out")$(grep -c 'alloc=ERR 2' <<<"$out")" = "22"
+check "managed/async/pool/vmm held to the slice" test "$(grep -Ec '^(managed|async|pool|vmm) rc=0' <<<"$out")$(grep -Ec '^(managed|async|pool|vmm) rc=2 ' <<<"$out")" = "22"
 
 # 5. Frameworks.
 PY=${PYTHON:-python3}
@@ -113,10 +113,10 @@ wait
 # 7. Per-device limits under CUDA_VISIBLE_DEVICES (two GPUs).
 if [ "$NGPU" -ge 2 ]; then
 	JOB=$(job)
-	out=$(CUDA_VISIBLE_DEVICES=1 CUDA_DEVICE_MEMORY_LIMIT_0=8g slice 12 "$T/cuclient" dev 0 info)
-	check "CUDA_VISIBLE_DEVICES=1: ordinal 0 gets _0's 8 GiB" grep -q "^total=$((8 * GiB)) " <<<"$out"
-	out=$(CUDA_DEVICE_MEMORY_LIMIT_1=4g slice 12 "$T/cuclient" dev 1 info dev 0 info)
-	check "two devices: 4 GiB on 1, 12 GiB on 0" test "$(grep -o '^total=[0-9]*' <<<"$out" | tr '\n' ,)" = "total=$((4 * GiB)),total=$((12 * GiB)),"
+	out=$(CUDA_VISIBLE_DEVICES=1 CUDA_DEVICE_MEMORY_LIMIT_0=8g slice 12 "$T/cuclient" init dev:0 meminfo)
+	check "CUDA_VISIBLE_DEVICES=1: ordinal 0 gets _0's 8 GiB" grep -q "^meminfo rc=0 .* total=$((8 * GiB))$" <<<"$out"
+	out=$(CUDA_DEVICE_MEMORY_LIMIT_1=4g slice 12 "$T/cuclient" init dev:1 meminfo dev:0 meminfo)
+	check "two devices: 4 GiB on 1, 12 GiB on 0" test "$(grep -o ' total=[0-9]*$' <<<"$out" | tr '\n' ,)" = " total=$((4 * GiB)), total=$((12 * GiB)),"
 else
 	SKIPPED=$((SKIPPED + 1))
 	echo "SKIP per-device limits: one GPU"
@@ -124,10 +124,13 @@ fi
 # 8. A killed process never locks its job out, and a damaged region kills no
 #    process (issue 13), on the real driver.
 JOB=$(job)
-slice 12 "$PY" test/gpu/torch_hold.py 10 > "$W/fill.out" < <(sleep 600) &
-for _ in $(seq 100); do grep -q held "$W/fill.out" 2>/dev/null && break; sleep 0.2; done
+# (A coprocess, waited for by its pid: a plain `wait` would also wait for
+# a process substitution's sleep where bash does so.)
+coproc FILL { slice 12 "$PY" test/gpu/torch_hold.py 10; }
+FILL_PID_=$FILL_PID
+read -r line <&"${FILL[0]}"
 pkill -9 -f "torch_hold.py 10"
-wait 2>/dev/null
+wait "$FILL_PID_" 2>/dev/null
 out=$(slice 12 "$PY" -c 'import torch; x=torch.empty(10<<30,dtype=torch.uint8,device="cuda"); print("refill=OK")' 2>&1 | tail -1)
 check "kill -9 of a process holding 10 of 12 GiB: the next process gets them back ($out)" test "$out" = "refill=OK"
 JOB=$(job)

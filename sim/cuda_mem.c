@@ -218,10 +218,21 @@ CUresult cuMemAlloc(CUdeviceptr_v1 *dptr, unsigned int bytesize)
 	return r;
 }
 
+/* The row alignment of pitched allocations: 512 bytes, as on current
+ * GPUs, unless SOFTMIG_SIM_PITCH_ALIGN (a power of two) says otherwise,
+ * so that tests can give a pitch wider than the library's estimate. */
+static uint64_t pitch_align(void)
+{
+	const char *s = getenv("SOFTMIG_SIM_PITCH_ALIGN");
+	unsigned long long v = s ? strtoull(s, NULL, 10) : 0;
+
+	return v >= 512 && v <= (1ULL << 20) && !(v & (v - 1)) ? v : 512;
+}
+
 CUresult cuMemAllocPitch_v2(CUdeviceptr *dptr, size_t *pPitch, size_t WidthInBytes, size_t Height,
 			    unsigned int ElementSizeBytes)
 {
-	uint64_t p, pitch = round_up(WidthInBytes, 512);
+	uint64_t p, pitch = round_up(WidthInBytes, pitch_align());
 	CUresult r;
 	if (!dptr || !pPitch || !WidthInBytes || !Height ||
 	    (ElementSizeBytes != 4 && ElementSizeBytes != 8 && ElementSizeBytes != 16))
@@ -237,7 +248,7 @@ CUresult cuMemAllocPitch_v2(CUdeviceptr *dptr, size_t *pPitch, size_t WidthInByt
 CUresult cuMemAllocPitch(CUdeviceptr_v1 *dptr, unsigned int *pPitch, unsigned int WidthInBytes,
 			 unsigned int Height, unsigned int ElementSizeBytes)
 {
-	uint64_t p, pitch = round_up(WidthInBytes, 512);
+	uint64_t p, pitch = round_up(WidthInBytes, pitch_align());
 	CUresult r;
 	if (!dptr || !pPitch || !WidthInBytes || !Height ||
 	    (ElementSizeBytes != 4 && ElementSizeBytes != 8 && ElementSizeBytes != 16))

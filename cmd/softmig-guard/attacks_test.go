@@ -56,7 +56,7 @@ func TestAttackCgroupNamespace(t *testing.T) {
 	j := n.job(slicedConf)
 	g := n.guard()
 	argv := []string{"setpriv", fmt.Sprintf("--reuid=%d", nobody), fmt.Sprintf("--regid=%d", nobody), "--clear-groups",
-		"unshare", "-U", "-C", testutil.Path(t, "build/test/cuclient"), "dev", "0", "alloc", "13g", "ready", "hold"}
+		"unshare", "-U", "-C", testutil.Path(t, "build/test/cuclient"), "init", "dev:0", "alloc:13g", "ready", "hold"}
 	c := n.startArgv(j, []string{"LD_PRELOAD=" + n.lib()}, argv)
 	heldToSlice(t, n, g, j, 12<<30, c)
 }
@@ -72,7 +72,7 @@ func TestAttackTMPDIRRegions(t *testing.T) {
 		tmp := filepath.Join(n.dir, fmt.Sprintf("tmp%d", i))
 		os.Mkdir(tmp, 0o777)
 		os.Chmod(tmp, 0o777)
-		cs = append(cs, n.start(j, true, []string{"TMPDIR=" + tmp, "SLURM_TMPDIR=" + tmp}, "cuclient", "dev", "0", "alloc", "5g", "ready", "hold"))
+		cs = append(cs, n.start(j, true, []string{"TMPDIR=" + tmp, "SLURM_TMPDIR=" + tmp}, "cuclient", "init", "dev:0", "alloc:5g", "ready", "hold"))
 	}
 	heldToSlice(t, n, g, j, 12<<30, cs...)
 }
@@ -90,7 +90,7 @@ func TestAttackConcurrentContexts(t *testing.T) {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			cs[i] = n.start(j, true, nil, "cuclient", "dev", "0", "ready", "hold")
+			cs[i] = n.start(j, true, nil, "cuclient", "init", "dev:0", "ready", "hold")
 		}(i)
 	}
 	wg.Wait()
@@ -116,6 +116,6 @@ func TestAttackUserNVML(t *testing.T) {
 	j := n.job("CUDA_DEVICE_MEMORY_LIMIT=2g\nSOFTMIG_GPU_0=0\nSOFTMIG_REGION=$REGION\n")
 	g := n.guard()
 	env := []string{"LD_LIBRARY_PATH=" + stub + ":" + testutil.Path(t, "build/sim")}
-	c := n.start(j, true, env, "cuclient", "dev", "0", "alloc", "1500m", "ctxcreate", "ctxcreate", "ctxcreate", "ready", "hold")
+	c := n.start(j, true, env, "cuclient", "init", "dev:0", "alloc:1500m", "ctxcreate", "ctxcreate", "ctxcreate", "ready", "hold")
 	heldToSlice(t, n, g, j, 2<<30, c)
 }

@@ -25,13 +25,13 @@ func TestBehavingJobsUntouched(t *testing.T) {
 	sliced := n.job(slicedConf)
 	whole := n.job("# a whole GPU: no limit\nSOFTMIG_GPU_0=1\n")
 	// 300m + 5g + 1g and 300m + 300m + 4g + 1100m: 12264m of 12288m, 99.8 %.
-	p1 := n.start(sliced, true, nil, "cuclient", "dev", "0", "alloc", "5g", "pool", "1g", "ready", "hold")
-	p2 := n.start(sliced, true, nil, "cuclient", "dev", "0", "ctxcreate", "alloc", "4g", "async", "1100m", "ready", "hold")
-	w := n.start(whole, false, []string{"CUDA_VISIBLE_DEVICES=1"}, "cuclient", "dev", "0", "alloc", "48852m", "ready", "hold")
+	p1 := n.start(sliced, true, nil, "cuclient", "init", "dev:0", "alloc:5g", "pool:1g", "ready", "hold")
+	p2 := n.start(sliced, true, nil, "cuclient", "init", "dev:0", "ctxcreate", "alloc:4g", "async:1100m", "ready", "hold")
+	w := n.start(whole, false, []string{"CUDA_VISIBLE_DEVICES=1"}, "cuclient", "init", "dev:0", "alloc:48852m", "ready", "hold")
 	// Outside: a user with no job here (nobody's outside processes are
 	// held to nobody's jobs, which other tests make at the same time).
 	out := n.startArgv(nil, nil, []string{"setpriv", "--reuid=4444", "--regid=4444", "--clear-groups",
-		testutil.Path(t, "build/test/cuclient"), "dev", "0", "alloc", "20g", "ready", "hold"})
+		testutil.Path(t, "build/test/cuclient"), "init", "dev:0", "alloc:20g", "ready", "hold"})
 	for name, c := range map[string]*client{"sliced 1": p1, "sliced 2": p2, "whole GPU": w, "outside": out} {
 		for _, l := range c.lines {
 			if strings.Contains(l, "ERR") {
@@ -51,7 +51,7 @@ func TestBehavingJobsUntouched(t *testing.T) {
 	g = n.guard()
 	// The restarted guard still catches an escape.
 	esc := n.job(slicedConf)
-	e := n.start(esc, false, nil, "cuclient", "dev", "0", "alloc", "1g", "ready", "hold")
+	e := n.start(esc, false, nil, "cuclient", "init", "dev:0", "alloc:1g", "ready", "hold")
 	if took := e.killedWithin(t, 3*time.Second); took > killLimit {
 		t.Errorf("restarted guard killed the escape %s after it started; want within %s", took, killLimit)
 	}

@@ -126,15 +126,16 @@ func TestContainer(t *testing.T) {
 	g := n.guard()
 
 	bound := n.job(slicedConf)
-	c := enter(bound, append([]string{dataBind}, softmig...), "dev", "0", "info", "alloc", "13g", "alloc", "11g", "ready", "hold")
-	want := []string{"dev=OK", "total=12884901888 free=12570329088", "alloc=ERR 2", "alloc=OK"}
-	if strings.Join(c.lines, "|") != strings.Join(want, "|") {
+	c := enter(bound, append([]string{dataBind}, softmig...), "init", "dev:0", "meminfo", "alloc:13g", "alloc:11g", "ready", "hold")
+	want := []string{"init rc=0", "dev rc=0", "meminfo rc=0", "alloc rc=2", "alloc rc=0"}
+	if strings.Join(testutil.ClientResults(c.lines), "|") != strings.Join(want, "|") ||
+		c.lines[2] != "meminfo rc=0 free=12570329088 total=12884901888" {
 		t.Fatalf("with SoftMig's binds: %q; want %q (the slice, 13 GiB refused, 11 GiB given)", c.lines, want)
 	}
 
 	unbound := n.job(slicedConf)
-	e := enter(unbound, []string{dataBind}, "dev", "0", "info", "alloc", "13g", "ready", "hold")
-	if len(e.lines) != 3 || !strings.HasPrefix(e.lines[1], "total=51539607552 ") || e.lines[2] != "alloc=OK" {
+	e := enter(unbound, []string{dataBind}, "init", "dev:0", "meminfo", "alloc:13g", "ready", "hold")
+	if len(e.lines) != 4 || !strings.HasSuffix(e.lines[2], " total=51539607552") || !strings.HasPrefix(e.lines[3], "alloc rc=0 ") {
 		t.Fatalf("without the binds: %q; want the whole 48 GiB GPU and 13 GiB given", e.lines)
 	}
 	took := e.killedWithin(t, 3*time.Second)

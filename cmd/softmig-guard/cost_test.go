@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/softmig/softmig/internal/testutil"
 )
 
 // TestGuardCost measures the guard's own cost on a node with 8 simulated
@@ -23,8 +25,8 @@ func TestGuardCost(t *testing.T) {
 	for gpu := 0; gpu < 8; gpu++ {
 		j := n.job(fmt.Sprintf("CUDA_DEVICE_MEMORY_LIMIT=6g\nSOFTMIG_GPU_0=%d\nSOFTMIG_REGION=$REGION\n", gpu))
 		for p := 0; p < 4; p++ {
-			c := n.start(j, true, []string{fmt.Sprintf("CUDA_VISIBLE_DEVICES=%d", gpu)}, "cuclient", "dev", "0", "alloc", "1g", "ready", "hold")
-			if len(c.lines) != 2 || c.lines[1] != "alloc=OK" {
+			c := n.start(j, true, []string{fmt.Sprintf("CUDA_VISIBLE_DEVICES=%d", gpu)}, "cuclient", "init", "dev:0", "alloc:1g", "ready", "hold")
+			if res := testutil.ClientResults(c.lines); len(res) != 3 || res[2] != "alloc rc=0" {
 				t.Fatalf("client: %q", c.lines)
 			}
 		}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/softmig/softmig/internal/defs"
+	"github.com/softmig/softmig/internal/testutil"
 )
 
 // killLimit is the bound: an escape is killed within 1 s of
@@ -48,7 +49,7 @@ func TestEscapeWithoutLibrary(t *testing.T) {
 	n := newNode(t)
 	j := n.job(slicedConf)
 	g := n.guard()
-	c := n.start(j, false, nil, "cuclient", "dev", "0", "alloc", "13g", "ready", "hold")
+	c := n.start(j, false, nil, "cuclient", "init", "dev:0", "alloc:13g", "ready", "hold")
 	took := c.killedWithin(t, 3*time.Second)
 	t.Logf("no library: killed %s after crossing the slice", took.Round(time.Millisecond))
 	if took > killLimit {
@@ -67,8 +68,8 @@ func TestEscapeDlmopen(t *testing.T) {
 	n := newNode(t)
 	j := n.job(slicedConf)
 	g := n.guard()
-	c := n.start(j, true, nil, "dl_dlmopen", "dev", "0", "alloc", "13g", "ready", "hold")
-	if len(c.lines) < 2 || c.lines[1] != "alloc=OK" {
+	c := n.start(j, true, nil, "dl_dlmopen", "init", "dev:0", "alloc:13g", "ready", "hold")
+	if res := testutil.ClientResults(c.lines); len(res) < 3 || res[2] != "alloc rc=0" {
 		t.Fatalf("dlmopen client: %q; want its allocation beyond the slice to succeed (the copy is unhooked)", c.lines)
 	}
 	took := c.killedWithin(t, 3*time.Second)
@@ -86,7 +87,7 @@ func TestEscapeDlmopenSmall(t *testing.T) {
 	n := newNode(t)
 	j := n.job(slicedConf)
 	g := n.guard()
-	c := n.start(j, true, nil, "dl_dlmopen", "dev", "0", "alloc", "1g", "ready", "hold")
+	c := n.start(j, true, nil, "dl_dlmopen", "init", "dev:0", "alloc:1g", "ready", "hold")
 	c.killedWithin(t, 3*time.Second)
 	wantKillEvent(t, g, j, c.pid(), reasonEscape)
 }
@@ -115,13 +116,14 @@ func TestEscapeRegionTampering(t *testing.T) {
 			}
 		}
 	}()
-	c := n.start(j, true, nil, "cuclient", "dev", "0", "alloc", "8g", "sleep", "100", "alloc", "8g", "ready", "hold")
+	c := n.start(j, true, nil, "cuclient", "init", "dev:0", "alloc:8g", "sleep:100", "alloc:8g", "ready", "hold")
 	close(stop)
 	<-done
-	if len(c.lines) != 3 || c.lines[1] != "alloc=OK" {
+	res := testutil.ClientResults(c.lines)
+	if len(res) != 5 || res[2] != "alloc rc=0" {
 		t.Fatalf("client: %q", c.lines)
 	}
-	if c.lines[2] != "alloc=OK" {
+	if res[4] != "alloc rc=0" {
 		t.Logf("the library refused the allocation beyond the slice despite the zeroed region: %q", c.lines)
 		time.Sleep(2 * time.Second)
 		if !c.alive() {
@@ -157,7 +159,7 @@ func TestOnceAndDryRun(t *testing.T) {
 	t.Parallel()
 	n := newNode(t)
 	j := n.job(slicedConf)
-	c := n.start(j, false, nil, "cuclient", "dev", "0", "alloc", "13g", "ready", "hold")
+	c := n.start(j, false, nil, "cuclient", "init", "dev:0", "alloc:13g", "ready", "hold")
 	// A stand-in for Slurm's scontrol that records what the job is told.
 	bin := filepath.Join(n.dir, "bin")
 	told := filepath.Join(n.dir, "told")

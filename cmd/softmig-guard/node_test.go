@@ -295,11 +295,11 @@ func (g *guardProc) stop(t *testing.T) string {
 // nvmlUsed sums what NVML reports for pids on GPU index.
 func (n *node) nvmlUsed(index int, pids ...int) uint64 {
 	n.t.Helper()
-	c := exec.Command(testutil.Path(n.t, "build/test/sim_probe"), fmt.Sprintf("nvml-procs:%d", index))
+	c := exec.Command(testutil.Path(n.t, "build/test/cuclient"), fmt.Sprintf("nvml-procs:%d", index))
 	c.Env = n.env
 	out, err := c.Output()
 	if err != nil {
-		n.t.Fatalf("sim_probe nvml-procs: %v", err)
+		n.t.Fatalf("cuclient nvml-procs: %v", err)
 	}
 	var sum uint64
 	for _, f := range strings.Fields(string(out)) {

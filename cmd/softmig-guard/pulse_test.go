@@ -129,7 +129,7 @@ func TestAttackChainOfShortEscapes(t *testing.T) {
 	j := n.job(slicedConf)
 	g := n.guard()
 	for i := 0; i < 8; i++ {
-		c := n.start(j, false, nil, "cuclient", "dev", "0", "alloc", "1g", "ready", "hold")
+		c := n.start(j, false, nil, "cuclient", "init", "dev:0", "alloc:1g", "ready", "hold")
 		select {
 		case <-c.exited:
 			t.Logf("escaped process %d killed %s after it was ready", i+1, c.exitAt.Sub(c.ready).Round(time.Millisecond))

@@ -43,7 +43,7 @@ var libraryRecords = []written{
 	{"warn", 0, "allocation not tracked for its free", []string{"bytes", "4096"}},
 	{"event", 0, "oom kill", []string{"target", "4243"}},
 	{"error", -1, "region lock failed", []string{"error", "131"}},
-	{"error", -1, "region full", []string{"slots", "1024"}},
+	{"error", -1, "region full", []string{"entries", "1024"}},
 	{"error", 0, "compute limit not enforced", []string{"reason", "nvmlDeviceGetProcessUtilization failed", "sm_limit", "25"}},
 	{"trace", 0, "gate open", []string{"credit_us", "-1500", "pred_us", "200", "busy_us", "0", "dt_us", "1000", "lag_us", "3", "ratio_ppm", "250000"}},
 	{"trace", 0, "gate closed", []string{"credit_us", "12", "pred_us", "200", "busy_us", "800", "dt_us", "1000", "lag_us", "3", "ratio_ppm", "250000"}},

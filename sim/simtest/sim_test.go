@@ -18,7 +18,7 @@ const (
 	gib = int64(1) << 30
 )
 
-// line is one output line of a probe: the command and its key=value pairs.
+// line is one output line of the test client: the command and its key=value pairs.
 type line struct {
 	cmd string
 	kv  map[string]string
@@ -142,7 +142,7 @@ func wantRC(t *testing.T, l line, rc int64) {
 	}
 }
 
-// holder is a probe that stays alive (command "hold") until released.
+// holder is a client that stays alive (command "hold") until released.
 type holder struct {
 	cmd   *exec.Cmd
 	stdin io.WriteCloser
@@ -152,7 +152,7 @@ type holder struct {
 
 func (s *sim) start(env []string, args ...string) *holder {
 	s.t.Helper()
-	c := s.cmd("sim_probe", env, append(args, "hold")...)
+	c := s.cmd("cuclient", env, append(args, "hold")...)
 	stdin, err := c.StdinPipe()
 	if err != nil {
 		s.t.Fatal(err)
@@ -176,7 +176,7 @@ func (s *sim) start(env []string, args ...string) *holder {
 			return h
 		}
 	}
-	s.t.Fatalf("probe %v exited before hold:\n%s", args, out.String())
+	s.t.Fatalf("client %v exited before hold:\n%s", args, out.String())
 	return nil
 }
 
@@ -191,7 +191,7 @@ func (h *holder) release(t *testing.T) {
 func TestMemoryAcrossProcesses(t *testing.T) {
 	s := newSim(t, "SOFTMIG_SIM_MEMORY=8g", "SOFTMIG_SIM_CTX_MEMORY=300m")
 	a := s.start(nil, "init", "retain", "alloc:1g", "alloc:512m")
-	b := s.run("sim_probe", nil, "init", "retain", "meminfo", "nvml-mem:0", "nvml-procs:0", "pid")
+	b := s.run("cuclient", nil, "init", "retain", "meminfo", "nvml-mem:0", "nvml-procs:0", "pid")
 	total := 8 * gib
 	used := (300*mib + gib + 512*mib) + 300*mib
 	mi := find(t, b, "meminfo", 0)
@@ -206,10 +206,10 @@ func TestMemoryAcrossProcesses(t *testing.T) {
 	bpid := find(t, b, "pid", 0).int(t, "pid")
 	if procs.int(t, "n") != 2 || procs.int(t, "pid"+strconv.Itoa(a.pid)) != 300*mib+gib+512*mib ||
 		procs.int(t, "pid"+strconv.FormatInt(bpid, 10)) != 300*mib {
-		t.Fatalf("nvml-procs %v (holder %d, probe %d)", procs.kv, a.pid, bpid)
+		t.Fatalf("nvml-procs %v (holder %d, client %d)", procs.kv, a.pid, bpid)
 	}
 	a.release(t)
-	after := s.run("sim_probe", nil, "init", "nvml-mem:0", "nvml-procs:0")
+	after := s.run("cuclient", nil, "init", "nvml-mem:0", "nvml-procs:0")
 	if u := find(t, after, "nvml-mem", 0).int(t, "used"); u != 0 {
 		t.Fatalf("after both exited: used=%d, want 0", u)
 	}
@@ -220,9 +220,9 @@ func TestMemoryAcrossProcesses(t *testing.T) {
 
 func TestFreeAndContexts(t *testing.T) {
 	s := newSim(t, "SOFTMIG_SIM_MEMORY=8g", "SOFTMIG_SIM_CTX_MEMORY=100m")
-	out := s.run("sim_probe", nil,
+	out := s.run("cuclient", nil,
 		"meminfo", "init", "meminfo", "alloc:1m", // no context yet
-		"ctx", "meminfo", "alloc:1g", "managed:1m", "pitch:1000:1000", "async:2m", "poolalloc:2m",
+		"ctxcreate", "meminfo", "alloc:1g", "managed:1m", "pitch:1000:1000", "async:2m", "ownpool:2m",
 		"vmm:4m", "array:256:256", "array3d:16:16:16", "mipmap:64:64:2", "meminfo",
 		"freeall", "meminfo", "alloc:1g", "ctxdestroy", "nvml-mem:0", "retain", "alloc:1g",
 		"nvml-mem:0", "reset", "nvml-mem:0")
@@ -257,7 +257,7 @@ func TestFreeAndContexts(t *testing.T) {
 
 func TestDeviceOutOfMemory(t *testing.T) {
 	s := newSim(t, "SOFTMIG_SIM_MEMORY=2g", "SOFTMIG_SIM_CTX_MEMORY=300m")
-	out := s.run("sim_probe", nil, "init", "retain", "alloc:1g", "alloc:1g", "alloc:724m", "alloc:1", "meminfo")
+	out := s.run("cuclient", nil, "init", "retain", "alloc:1g", "alloc:1g", "alloc:724m", "alloc:1", "meminfo")
 	wantRC(t, find(t, out, "alloc", 0), 0)
 	wantRC(t, find(t, out, "alloc", 1), 2) // CUDA_ERROR_OUT_OF_MEMORY
 	wantRC(t, find(t, out, "alloc", 2), 0) // exactly the rest
@@ -267,16 +267,16 @@ func TestDeviceOutOfMemory(t *testing.T) {
 	}
 	// Another process cannot even create its context now.
 	a := s.start(nil, "init", "retain", "alloc:1400m")
-	b := s.run("sim_probe", nil, "init", "retain", "ctx")
+	b := s.run("cuclient", nil, "init", "retain", "ctxcreate")
 	wantRC(t, find(t, b, "retain", 0), 0)
-	wantRC(t, find(t, b, "ctx", 0), 2)
+	wantRC(t, find(t, b, "ctxcreate", 0), 2)
 	a.release(t)
 }
 
 func TestDeadProcessMemoryReleased(t *testing.T) {
 	s := newSim(t, "SOFTMIG_SIM_MEMORY=4g")
 	a := s.start(nil, "init", "retain", "alloc:3g")
-	before := s.run("sim_probe", nil, "init", "retain", "alloc:1g")
+	before := s.run("cuclient", nil, "init", "retain", "alloc:1g")
 	wantRC(t, find(t, before, "alloc", 0), 2)
 	// Killed but not yet waited for: a zombie holds no GPU memory.
 	if err := a.cmd.Process.Signal(syscall.SIGKILL); err != nil {
@@ -288,7 +288,7 @@ func TestDeadProcessMemoryReleased(t *testing.T) {
 			break
 		}
 	}
-	after := s.run("sim_probe", nil, "init", "retain", "alloc:3g", "nvml-procs:0")
+	after := s.run("cuclient", nil, "init", "retain", "alloc:3g", "nvml-procs:0")
 	wantRC(t, find(t, after, "alloc", 0), 0)
 	if n := find(t, after, "nvml-procs", 0).int(t, "n"); n != 1 {
 		t.Fatalf("%d processes listed, want 1", n)
@@ -298,14 +298,14 @@ func TestDeadProcessMemoryReleased(t *testing.T) {
 
 func TestNVMLSizeProtocol(t *testing.T) {
 	s := newSim(t)
-	empty := s.run("sim_probe", nil, "nvml-size:0")
+	empty := s.run("cuclient", nil, "nvml-size:0")
 	l := find(t, empty, "nvml-size", 0)
 	if l.int(t, "query") != 0 || l.int(t, "n") != 0 || l.int(t, "exact") != 0 {
 		t.Fatalf("no processes: %v", l.kv)
 	}
 	a := s.start(nil, "init", "retain")
 	b := s.start(nil, "init", "retain")
-	out := s.run("sim_probe", nil, "nvml-size:0")
+	out := s.run("cuclient", nil, "nvml-size:0")
 	l = find(t, out, "nvml-size", 0)
 	const insufficient = 7
 	if l.int(t, "query") != insufficient || l.int(t, "n") != 2 || l.int(t, "small") != insufficient ||
@@ -318,7 +318,7 @@ func TestNVMLSizeProtocol(t *testing.T) {
 
 func TestVisibleDevices(t *testing.T) {
 	s := newSim(t, "SOFTMIG_SIM_DEVICES=3")
-	all := s.run("sim_probe", nil, "init", "info:0", "info:1", "info:2")
+	all := s.run("cuclient", nil, "init", "info:0", "info:1", "info:2")
 	var uuid [3]string
 	for i := range uuid {
 		l := find(t, all, "info", i)
@@ -327,7 +327,7 @@ func TestVisibleDevices(t *testing.T) {
 			t.Fatalf("uuid %q", uuid[i])
 		}
 	}
-	nv := s.run("sim_probe", nil, "nvml-info:0", "nvml-info:2")
+	nv := s.run("cuclient", nil, "nvml-info:0", "nvml-info:2")
 	if find(t, nv, "nvml-info", 0).kv["uuid"] != uuid[0] || find(t, nv, "nvml-info", 1).kv["uuid"] != uuid[2] {
 		t.Fatalf("NVML uuids %v differ from CUDA's %v", nv, uuid)
 	}
@@ -347,7 +347,7 @@ func TestVisibleDevices(t *testing.T) {
 		{"", nil},
 	}
 	for _, c := range cases {
-		out := s.run("sim_probe", []string{"CUDA_VISIBLE_DEVICES=" + c.cvd}, "init", "info:0", "info:1", "nvml-info:0")
+		out := s.run("cuclient", []string{"CUDA_VISIBLE_DEVICES=" + c.cvd}, "init", "info:0", "info:1", "nvml-info:0")
 		in := find(t, out, "init", 0)
 		if c.want == nil {
 			wantRC(t, in, 100) // CUDA_ERROR_NO_DEVICE
@@ -368,7 +368,7 @@ func TestVisibleDevices(t *testing.T) {
 	}
 	// The device index a process allocates on is the physical one in NVML.
 	h := s.start([]string{"CUDA_VISIBLE_DEVICES=2"}, "init", "retain", "alloc:1g")
-	out := s.run("sim_probe", nil, "nvml-procs:0", "nvml-procs:2")
+	out := s.run("cuclient", nil, "nvml-procs:0", "nvml-procs:2")
 	if find(t, out, "nvml-procs", 0).int(t, "n") != 0 || find(t, out, "nvml-procs", 1).int(t, "n") != 1 {
 		t.Fatalf("process on CUDA_VISIBLE_DEVICES=2: %v", out)
 	}
@@ -421,7 +421,7 @@ func TestGetProcAddress(t *testing.T) {
 		}
 		args = append(args, a, "proc:cuInit:13000:3") // invalid flags
 	}
-	out := s.run("dl_procaddr", nil, args...)
+	out := s.run("dl_client", nil, args...)
 	for i, c := range cases {
 		l := find(t, out, "proc", 2*i)
 		if c.want == "" {
@@ -440,7 +440,7 @@ func TestGetProcAddress(t *testing.T) {
 func TestProcAddressClient(t *testing.T) {
 	s := newSim(t, "SOFTMIG_SIM_MEMORY=4g", "SOFTMIG_SIM_CTX_MEMORY=100m")
 	for _, flags := range []string{"0", "2"} {
-		out := s.run("dl_procaddr", []string{"SIM_PROBE_FLAGS=" + flags},
+		out := s.run("dl_client", []string{"CLIENT_PROC_FLAGS=" + flags},
 			"init", "retain", "alloc:1g", "async:1m", "meminfo", "launch:100:3", "sync", "graph:100:2:2m", "freeall", "meminfo")
 		for _, l := range out {
 			wantRC(t, l, 0)
@@ -453,7 +453,7 @@ func TestProcAddressClient(t *testing.T) {
 
 func TestKernelTime(t *testing.T) {
 	s := newSim(t)
-	alone := s.run("sim_probe", nil, "init", "retain", "time:1000:10",
+	alone := s.run("cuclient", nil, "init", "retain", "time:1000:10",
 		"stream", "launch:300000", "query", "ssync", "query",
 		"launchex:1000:3", "coop:1000:2", "sync", "query")
 	// Event times are simulated completion times: 10 ms of kernels plus
@@ -469,13 +469,13 @@ func TestKernelTime(t *testing.T) {
 	}
 	// A second process's kernels queue behind the first one's.
 	a := s.start(nil, "init", "retain", "launch:1000:1000")
-	b := s.run("sim_probe", nil, "init", "retain", "time:1000:10")
+	b := s.run("cuclient", nil, "init", "retain", "time:1000:10")
 	if ms := find(t, b, "time", 0).float(t, "ms"); ms < 100 {
 		t.Fatalf("behind 1 s of another process's kernels: %.3f ms", ms)
 	}
 	a.release(t)
 	// More than 1024 outstanding launches block the launching thread.
-	q := newSim(t).run("sim_probe", nil, "init", "retain", "launch:1000:1100")
+	q := newSim(t).run("cuclient", nil, "init", "retain", "launch:1000:1100")
 	if ms := find(t, q, "launch", 0).float(t, "ms"); ms < 50 {
 		t.Fatalf("1100 launches of 1 ms returned after %.3f ms", ms)
 	}
@@ -483,7 +483,7 @@ func TestKernelTime(t *testing.T) {
 
 func TestGraphs(t *testing.T) {
 	s := newSim(t, "SOFTMIG_SIM_CTX_MEMORY=100m")
-	out := s.run("sim_probe", nil, "init", "retain", "graph:1000:5:64m", "nvml-mem:0", "free", "nvml-mem:0", "time:1000:1")
+	out := s.run("cuclient", nil, "init", "retain", "graph:1000:5:64m", "nvml-mem:0", "free", "nvml-mem:0", "time:1000:1")
 	g := find(t, out, "graph", 0)
 	wantRC(t, g, 0)
 	if ms := g.float(t, "ms"); ms < 4.5 {
@@ -502,8 +502,8 @@ func TestGraphs(t *testing.T) {
 
 func TestStateFixedByCreator(t *testing.T) {
 	s := newSim(t, "SOFTMIG_SIM_DEVICES=2", "SOFTMIG_SIM_MEMORY=81559m", "SOFTMIG_SIM_SMS=114", "SOFTMIG_SIM_NAME=NVIDIA H100 PCIe", "SOFTMIG_SIM_DRIVER_VERSION=12080")
-	first := s.run("sim_probe", nil, "init", "info:1")
-	later := s.run("sim_probe", []string{"SOFTMIG_SIM_DEVICES=4", "SOFTMIG_SIM_MEMORY=1g"}, "init", "info:1")
+	first := s.run("cuclient", nil, "init", "info:1")
+	later := s.run("cuclient", []string{"SOFTMIG_SIM_DEVICES=4", "SOFTMIG_SIM_MEMORY=1g"}, "init", "info:1")
 	for _, out := range [][]line{first, later} {
 		in := find(t, out, "init", 0)
 		if in.int(t, "count") != 2 || in.int(t, "version") != 12080 {
@@ -518,7 +518,7 @@ func TestStateFixedByCreator(t *testing.T) {
 
 func TestNVMLDeviceQueries(t *testing.T) {
 	s := newSim(t, "SOFTMIG_SIM_DEVICES=2")
-	out := s.run("sim_probe", nil, "init", "info:1", "nvml-all:1")
+	out := s.run("cuclient", nil, "init", "info:1", "nvml-all:1")
 	l := find(t, out, "nvml-all", 0)
 	want := map[string]string{
 		"Index": "1", "MinorNumber": "1", "Architecture": "9", "FanSpeed": "err",
@@ -536,13 +536,13 @@ func TestNVMLDeviceQueries(t *testing.T) {
 
 func TestUtilisation(t *testing.T) {
 	s := newSim(t)
-	idle := s.run("sim_probe", nil, "init", "retain", "nvml-util:0", "nvml-putil:0")
+	idle := s.run("cuclient", nil, "init", "retain", "nvml-util:0", "nvml-putil:0")
 	if g := find(t, idle, "nvml-util", 0).int(t, "gpu"); g != 0 {
 		t.Fatalf("idle device: gpu=%d", g)
 	}
 	wantRC(t, find(t, idle, "nvml-putil", 0), 6) // NVML_ERROR_NOT_FOUND: no samples
 	// 1.3 s of back-to-back 1 ms kernels, then NVML looks at the last second.
-	busy := s.run("sim_probe", nil, "init", "retain", "pid", "launch:1000:1300", "sync", "nvml-util:0", "nvml-putil:0")
+	busy := s.run("cuclient", nil, "init", "retain", "pid", "launch:1000:1300", "sync", "nvml-util:0", "nvml-putil:0")
 	pid := find(t, busy, "pid", 0).kv["pid"]
 	// Near 100; the bound leaves room for a process descheduled after sync.
 	if g := find(t, busy, "nvml-util", 0).int(t, "gpu"); g < 50 {
@@ -553,7 +553,7 @@ func TestUtilisation(t *testing.T) {
 		t.Fatalf("process utilisation %v, want pid %s near 100", pu.kv, pid)
 	}
 	// Another process that only holds a context shows no samples.
-	other := s.run("sim_probe", nil, "init", "retain", "pid", "nvml-putil:0")
+	other := s.run("cuclient", nil, "init", "retain", "pid", "nvml-putil:0")
 	opid := find(t, other, "pid", 0).kv["pid"]
 	if _, ok := find(t, other, "nvml-putil", 0).kv["pid"+opid]; ok {
 		t.Fatalf("idle process %s has a utilisation sample", opid)
@@ -568,7 +568,7 @@ func TestConcurrentStart(t *testing.T) {
 	outs := make(chan []line, n)
 	for i := 0; i < n; i++ {
 		go func() {
-			c := s.cmd("sim_probe", nil, "init", "retain", "alloc:64m:6", "hold")
+			c := s.cmd("cuclient", nil, "init", "retain", "alloc:64m:6", "hold")
 			out, _ := c.Output() // stdin is /dev/null: hold returns at once
 			outs <- parse(string(out))
 		}()
@@ -593,13 +593,13 @@ func TestConcurrentStart(t *testing.T) {
 		}
 		done += find(t, out, "alloc", 0).int(t, "done")
 	}
-	m := find(t, s.run("sim_probe", nil, "nvml-mem:0"), "nvml-mem", 0)
+	m := find(t, s.run("cuclient", nil, "nvml-mem:0"), "nvml-mem", 0)
 	if used := m.int(t, "used"); used != (ctxs+done)*100*mib || used > 4*gib || m.int(t, "free") >= 100*mib {
 		t.Fatalf("%d contexts and %d allocations of 100m: %v", ctxs, done, m.kv)
 	}
 }
 
-// startAll starts n probes with the same commands at once, each holding at
+// startAll starts n clients with the same commands at once, each holding at
 // the end, and returns their lines once all hold (released at cleanup).
 func (s *sim) startAll(n int, args ...string) [][]line {
 	s.t.Helper()
@@ -610,7 +610,7 @@ func (s *sim) startAll(n int, args ...string) [][]line {
 	}
 	procs := make([]proc, n)
 	for i := range procs {
-		c := s.cmd("sim_probe", nil, append(args, "hold")...)
+		c := s.cmd("cuclient", nil, append(args, "hold")...)
 		in, err := c.StdinPipe()
 		if err != nil {
 			s.t.Fatal(err)

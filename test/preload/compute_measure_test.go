@@ -171,7 +171,7 @@ func (r *rig) bestLaunchNs(preload bool, env ...string) float64 {
 func (r *rig) threadsAtHold(limit string) int {
 	r.t.Helper()
 	c := r.cmd(true, []string{"SLURM_JOB_ID=" + uniqueJob(), "CUDA_DEVICE_MEMORY_LIMIT=1g", "CUDA_DEVICE_SM_LIMIT=" + limit},
-		"sim_probe", "init", "retain", "launch:10:100", "sync", "hold")
+		"cuclient", "init", "retain", "launch:10:100", "sync", "hold")
 	in, _ := c.StdinPipe()
 	outp, _ := c.StdoutPipe()
 	if err := c.Start(); err != nil {

@@ -89,11 +89,11 @@ func TestJobConfigAndItsTampering(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			lines, stderr := r.runIn(wrap, c.env, "cuclient", "dev", "0", "info")
-			if len(lines) != 2 {
+			lines, stderr := r.runIn(wrap, c.env, "cuclient", "init", "dev:0", "meminfo")
+			if len(lines) != 3 {
 				t.Fatalf("output %q stderr %q", lines, stderr)
 			}
-			if total, _ := totalFree(t, lines[1]); total != c.total {
+			if total, _ := totalFree(t, lines[2]); total != c.total {
 				t.Fatalf("total %d, want %d", total, c.total)
 			}
 		})
@@ -131,8 +131,8 @@ func TestUnsafeConfigFailsClosed(t *testing.T) {
 				c.setup(path)
 			}
 			logFile := filepath.Join(r.dir, strings.ReplaceAll(c.name, " ", "_")+".log")
-			lines, stderr := r.runIn(wrap, []string{"CUDA_DEVICE_MEMORY_LIMIT=1g", "SOFTMIG_LOG_FILE=" + logFile}, "cuclient", "dev", "0")
-			want(t, "client", lines, "init=ERR 800")
+			lines, stderr := r.runIn(wrap, []string{"CUDA_DEVICE_MEMORY_LIMIT=1g", "SOFTMIG_LOG_FILE=" + logFile}, "cuclient", "init")
+			want(t, "client", results(lines), "init rc=800")
 			// The job's log says it too, as softmig-log summary reads it.
 			recs, skipped, err := logrec.ReadFile(logFile)
 			if err != nil || len(skipped) != 0 || len(recs) == 0 {
@@ -161,12 +161,12 @@ func TestNonJobProcessIsUntouchedBySomeoneElsesConfig(t *testing.T) {
 	writeConf(t, job, "CUDA_DEVICE_MEMORY_LIMIT=1g\n", 0o644)
 	r := newRig(t)
 	// Outside any job cgroup SLURM_JOB_ID names the job: it is that job's config.
-	lines, _ := r.run([]string{"SLURM_JOB_ID=" + job}, "cuclient", "dev", "0", "info")
-	if total, _ := totalFree(t, lines[1]); total != GiB {
+	lines, _ := r.run([]string{"SLURM_JOB_ID=" + job}, "cuclient", "init", "dev:0", "meminfo")
+	if total, _ := totalFree(t, lines[2]); total != GiB {
 		t.Fatalf("SLURM_JOB_ID=%s: total %d", job, total)
 	}
-	lines, _ = r.run(nil, "cuclient", "dev", "0", "info")
-	if total, _ := totalFree(t, lines[1]); total != 48*GiB {
+	lines, _ = r.run(nil, "cuclient", "init", "dev:0", "meminfo")
+	if total, _ := totalFree(t, lines[2]); total != 48*GiB {
 		t.Fatalf("no job: total %d, want the whole GPU", total)
 	}
 }
@@ -176,8 +176,8 @@ func TestNonJobProcessIsUntouchedBySomeoneElsesConfig(t *testing.T) {
 func TestBadEnvironmentIsLoggedWithItsVariable(t *testing.T) {
 	r := newRig(t)
 	logFile := filepath.Join(r.dir, "env.log")
-	lines, stderr := r.run([]string{"CUDA_DEVICE_SM_LIMIT=lots", "SOFTMIG_LOG_FILE=" + logFile}, "cuclient", "dev", "0")
-	want(t, "client", lines, "init=ERR 800")
+	lines, stderr := r.run([]string{"CUDA_DEVICE_SM_LIMIT=lots", "SOFTMIG_LOG_FILE=" + logFile}, "cuclient", "init")
+	want(t, "client", results(lines), "init rc=800")
 	if !strings.Contains(stderr, "CUDA_DEVICE_SM_LIMIT") {
 		t.Fatalf("stderr %q does not name the variable", stderr)
 	}

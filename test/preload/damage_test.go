@@ -62,7 +62,7 @@ func TestDamagedRegionKillsNoProcess(t *testing.T) {
 			job := uniqueJob()
 			r := newRig(t, "SLURM_JOB_ID="+job, "CUDA_DEVICE_MEMORY_LIMIT=8g")
 			region := r.regionPath(job)
-			held := r.start(nil, "cuclient", "dev", "0", "alloc", "512m")
+			held := r.start(nil, "cuclient", "init", "dev:0", "alloc:512m")
 			gate := filepath.Join(r.dir, "go")
 			// At most 3 x 2 x 64 x 8 MiB: room is left for the process
 			// that starts after the damage.
@@ -96,13 +96,13 @@ func TestDamagedRegionKillsNoProcess(t *testing.T) {
 			time.Sleep(300 * time.Millisecond)
 			dm.do(t, region)
 			// A process that starts on the damaged file.
-			after := r.cmd(true, nil, "cuclient", "dev", "0", "alloc", "256m", "info", "free", "alloc", "256m")
+			after := r.cmd(true, nil, "cuclient", "init", "dev:0", "alloc:256m", "meminfo", "free", "alloc:256m")
 			out, err := after.CombinedOutput()
 			if err != nil {
 				t.Fatalf("a process started after the damage: %v\n%s", err, out)
 			}
-			if lines := splitLines(string(out)); len(lines) != 5 || lines[0] != "dev=OK" || lines[1] != "alloc=OK" ||
-				lines[4] != "alloc=OK" {
+			if lines := results(splitLines(string(out))); len(lines) != 6 || lines[1] != "dev rc=0" || lines[2] != "alloc rc=0" ||
+				lines[5] != "alloc rc=0" {
 				t.Fatalf("a process started after the damage: %q", lines)
 			}
 			for i, c := range stress {
@@ -139,7 +139,7 @@ func truncate(t *testing.T, path string, size int) {
 // the region: a SIGBUS sent to the process kills it as without the library.
 func TestForeignSIGBUSStillKills(t *testing.T) {
 	r := newRig(t, "SLURM_JOB_ID="+uniqueJob(), "CUDA_DEVICE_MEMORY_LIMIT=4g")
-	h := r.start(nil, "cuclient", "dev", "0", "alloc", "64m")
+	h := r.start(nil, "cuclient", "init", "dev:0", "alloc:64m")
 	if err := h.cmd.Process.Signal(syscall.SIGBUS); err != nil {
 		t.Fatal(err)
 	}

@@ -97,7 +97,7 @@ type held struct {
 }
 
 // start runs a client whose script ends in "ready hold"; it returns once
-// the client printed "ready".
+// the client printed "ready" (lines holds what it printed before).
 func (r *rig) start(extra []string, name string, args ...string) *held {
 	r.t.Helper()
 	c := r.cmd(true, extra, name, append(args, "ready", "hold")...)
@@ -149,9 +149,13 @@ func want(t *testing.T, what string, got []string, expected ...string) {
 	}
 }
 
+// results keeps of each client line its command and rc ("alloc rc=2").
+func results(lines []string) []string { return testutil.ClientResults(lines) }
+
+// totalFree parses a successful meminfo line.
 func totalFree(t *testing.T, line string) (total, free uint64) {
 	t.Helper()
-	if _, err := fmt.Sscanf(line, "total=%d free=%d", &total, &free); err != nil {
+	if _, err := fmt.Sscanf(line, "meminfo rc=0 free=%d total=%d", &free, &total); err != nil {
 		t.Fatalf("parse %q: %v", line, err)
 	}
 	return

@@ -41,9 +41,9 @@ func TestRegionIgnoresTheUsersTMPDIR(t *testing.T) {
 	for i := 0; i < 4; i++ {
 		tmp := filepath.Join(r.dir, "tmp"+string(rune('a'+i)))
 		os.Mkdir(tmp, 0o700)
-		h := r.start([]string{"TMPDIR=" + tmp, "SLURM_TMPDIR=" + tmp}, "cuclient", "dev", "0", "alloc", "500m")
+		h := r.start([]string{"TMPDIR=" + tmp, "SLURM_TMPDIR=" + tmp}, "cuclient", "init", "dev:0", "alloc:500m")
 		defer h.release()
-		if strings.Join(h.lines, " ") == "dev=OK alloc=OK" {
+		if strings.Join(results(h.lines), " ") == "init rc=0 dev rc=0 alloc rc=0" {
 			ok++
 		}
 		if m, _ := filepath.Glob(tmp + "/*"); len(m) != 0 {
@@ -73,7 +73,7 @@ func TestConcurrentContextsCannotOvershoot(t *testing.T) {
 	}
 	var ps []proc
 	for i := 0; i < 8; i++ {
-		c := r.cmd(true, nil, "cuclient", "gate", gate, "dev", "0", "ready", "hold")
+		c := r.cmd(true, nil, "cuclient", "init", "gate:"+gate, "dev:0", "ready", "hold")
 		in, _ := c.StdinPipe()
 		out, _ := c.StdoutPipe()
 		c.Stderr = os.Stderr
@@ -91,10 +91,13 @@ func TestConcurrentContextsCannotOvershoot(t *testing.T) {
 	in := 0
 	for _, p := range ps {
 		line, err := p.out.ReadString('\n')
+		for err == nil && !strings.HasPrefix(line, "dev ") { // init's and gate's lines first
+			line, err = p.out.ReadString('\n')
+		}
 		if err != nil {
 			t.Fatalf("client: %v", err)
 		}
-		if strings.TrimSpace(line) == "dev=OK" {
+		if strings.TrimSpace(line) == "dev rc=0" {
 			in++
 		}
 	}
@@ -109,7 +112,7 @@ func TestConcurrentContextsCannotOvershoot(t *testing.T) {
 func TestRegionZeroedBeforeEveryAllocation(t *testing.T) {
 	job := uniqueJob()
 	r := newRig(t, "SLURM_JOB_ID="+job, "CUDA_DEVICE_MEMORY_LIMIT=2g")
-	a := r.start(nil, "cuclient", "dev", "0", "alloc", "1g")
+	a := r.start(nil, "cuclient", "init", "dev:0", "alloc:1g")
 	defer a.release()
 	stop := make(chan struct{})
 	done := make(chan struct{})
@@ -126,14 +129,14 @@ func TestRegionZeroedBeforeEveryAllocation(t *testing.T) {
 		}
 	}()
 	// 1 GiB and two contexts of 300 MiB leave 424 MiB: one 256 MiB fits.
-	args := []string{"dev", "0"}
+	args := []string{"init", "dev:0"}
 	for i := 0; i < 12; i++ {
-		args = append(args, "alloc", "256m", "sleep", "50")
+		args = append(args, "alloc:256m", "sleep:50")
 	}
 	lines, _ := r.run(nil, "cuclient", args...)
 	close(stop)
 	<-done
-	if n := strings.Count(strings.Join(lines, "\n"), "alloc=OK"); n != 1 {
+	if n := strings.Count(strings.Join(results(lines), "\n"), "alloc rc=0"); n != 1 {
 		t.Fatalf("%d allocations of 256 MiB got in, want 1: %q", n, lines)
 	}
 }
@@ -191,8 +194,8 @@ func TestPlantedLogIsNotAppendedTo(t *testing.T) {
 	}
 	// The job's default log, and a SOFTMIG_LOG_FILE, both planted.
 	for _, logFile := range []string{"", own} {
-		lines, _ := r.run([]string{"SOFTMIG_LOG_FILE=" + logFile, "SLURM_TMPDIR=" + tmp}, "cuclient", "dev", "0", "alloc", "2g")
-		want(t, "client", lines, "dev=OK", "alloc=ERR 2")
+		lines, _ := r.run([]string{"SOFTMIG_LOG_FILE=" + logFile, "SLURM_TMPDIR=" + tmp}, "cuclient", "init", "dev:0", "alloc:2g")
+		want(t, "client", results(lines), "init rc=0", "dev rc=0", "alloc rc=2")
 	}
 	for _, p := range []string{planted, own} {
 		if got := readFile(t, p); got != "" {
@@ -230,8 +233,8 @@ func TestUsersNVMLIsNotTrusted(t *testing.T) {
 	sim := testutil.Path(t, "build/sim")
 
 	// The context (300 MiB) is measured and counted: 700 MiB fit, 100 more do not.
-	lines, stderr := r.run([]string{"LD_LIBRARY_PATH=" + stub + ":" + sim, "CUDA_DEVICE_MEMORY_LIMIT=1g"}, "cuclient", "dev", "0", "alloc", "700m", "alloc", "100m")
-	want(t, "stub NVML first in LD_LIBRARY_PATH", lines, "dev=OK", "alloc=OK", "alloc=ERR 2")
+	lines, stderr := r.run([]string{"LD_LIBRARY_PATH=" + stub + ":" + sim, "CUDA_DEVICE_MEMORY_LIMIT=1g"}, "cuclient", "init", "dev:0", "alloc:700m", "alloc:100m")
+	want(t, "stub NVML first in LD_LIBRARY_PATH", results(lines), "init rc=0", "dev rc=0", "alloc rc=0", "alloc rc=2")
 	if stderr != "" {
 		t.Fatalf("stderr %q", stderr)
 	}
@@ -241,14 +244,14 @@ func TestUsersNVMLIsNotTrusted(t *testing.T) {
 	os.Mkdir(broken, 0o755)
 	copyFile(t, filepath.Join(sim, "libcuda.so.1"), filepath.Join(broken, "libcuda.so.1"))
 	copyFile(t, filepath.Join(stub, "libnvidia-ml.so.1"), filepath.Join(broken, "libnvidia-ml.so.1"))
-	lines, stderr = r.run([]string{"LD_LIBRARY_PATH=" + broken, "CUDA_DEVICE_MEMORY_LIMIT=1g"}, "cuclient", "dev", "0", "alloc", "100m")
-	want(t, "broken NVML beside the driver", lines, "dev=ERR 800", "alloc=ERR 201")
+	lines, stderr = r.run([]string{"LD_LIBRARY_PATH=" + broken, "CUDA_DEVICE_MEMORY_LIMIT=1g"}, "cuclient", "init", "dev:0", "alloc:100m")
+	want(t, "broken NVML beside the driver", results(lines), "init rc=0", "dev rc=800", "alloc rc=201")
 	if !strings.HasPrefix(stderr, "softmig: GPU disabled for this process: NVML") || strings.Count(stderr, "\n") != 1 {
 		t.Fatalf("stderr %q: want one line naming NVML", stderr)
 	}
 	// Without a slice nothing needs NVML: a whole-GPU process runs.
-	lines, _ = r.run([]string{"LD_LIBRARY_PATH=" + broken}, "cuclient", "dev", "0", "alloc", "100m")
-	want(t, "no slice", lines, "dev=OK", "alloc=OK")
+	lines, _ = r.run([]string{"LD_LIBRARY_PATH=" + broken}, "cuclient", "init", "dev:0", "alloc:100m")
+	want(t, "no slice", results(lines), "init rc=0", "dev rc=0", "alloc rc=0")
 }
 
 // Per-GPU limits follow the physical GPU (SOFTMIG_GPU_<i>), not the CUDA
@@ -260,12 +263,12 @@ func TestReorderedDevicesKeepTheirLimits(t *testing.T) {
 	t.Cleanup(func() { os.Remove(filepath.Join(confDir, job+".region")) })
 	r := newRig(t, "SLURM_JOB_ID="+job, "SOFTMIG_SIM_DEVICES=2")
 	totals := func(cvd string) (d0, d1 uint64) {
-		lines, stderr := r.run([]string{"CUDA_VISIBLE_DEVICES=" + cvd}, "cuclient", "dev", "0", "info", "dev", "1", "info")
-		if len(lines) != 4 {
+		lines, stderr := r.run([]string{"CUDA_VISIBLE_DEVICES=" + cvd}, "cuclient", "init", "dev:0", "meminfo", "dev:1", "meminfo")
+		if len(lines) != 5 {
 			t.Fatalf("CUDA_VISIBLE_DEVICES=%s: %q %q", cvd, lines, stderr)
 		}
-		d0, _ = totalFree(t, lines[1])
-		d1, _ = totalFree(t, lines[3])
+		d0, _ = totalFree(t, lines[2])
+		d1, _ = totalFree(t, lines[4])
 		return
 	}
 	if d0, d1 := totals("0,1"); d0 != GiB || d1 != 4*GiB {
@@ -275,8 +278,8 @@ func TestReorderedDevicesKeepTheirLimits(t *testing.T) {
 		t.Fatalf("reordered: ordinal 0 (GPU 1) %d MiB, ordinal 1 (GPU 0) %d MiB; want 4096, 1024", d0/MiB, d1/MiB)
 	}
 	// A 3 GiB allocation fits GPU 1's slice, whatever its ordinal.
-	lines, _ := r.run([]string{"CUDA_VISIBLE_DEVICES=1,0"}, "cuclient", "dev", "0", "alloc", "3g", "dev", "1", "alloc", "3g")
-	want(t, "allocations", lines, "dev=OK", "alloc=OK", "dev=OK", "alloc=ERR 2")
+	lines, _ := r.run([]string{"CUDA_VISIBLE_DEVICES=1,0"}, "cuclient", "init", "dev:0", "alloc:3g", "dev:1", "alloc:3g")
+	want(t, "allocations", results(lines), "init rc=0", "dev rc=0", "alloc rc=0", "dev rc=0", "alloc rc=2")
 	// NVML (which ignores CUDA_VISIBLE_DEVICES) shows GPU 0's slice for index 0.
 	lines, _ = r.run([]string{"CUDA_VISIBLE_DEVICES=1,0"}, "dl_nvclient", "0")
 	if len(lines) == 0 || !strings.HasPrefix(lines[0], fmt.Sprintf("mem total=%d ", GiB)) {
@@ -302,7 +305,7 @@ func TestNoJobButASlicedUserFailsClosed(t *testing.T) {
 	// Another user's whole-GPU job.
 	writeConf(t, other, "SOFTMIG_GPU_0=0\nSOFTMIG_UID=4242\n", 0o644)
 	run := func(wrap []string, env ...string) (lines []string, stderr string) {
-		c := r.cmd(true, env, "cuclient", "dev", "0", "info")
+		c := r.cmd(true, env, "cuclient", "init", "dev:0", "meminfo")
 		c.Env = append(c.Env, "LD_PRELOAD="+filepath.Join(bin, "libsoftmig.so"))
 		c.Args = append(append(append([]string{}, wrap...), filepath.Join(bin, "cuclient")), c.Args[1:]...)
 		c.Path = filepath.Join(bin, "cuclient")
@@ -321,7 +324,8 @@ func TestNoJobButASlicedUserFailsClosed(t *testing.T) {
 	}
 	failsClosed := func(what string, lines []string, stderr string) {
 		t.Helper()
-		want(t, what, lines, "init=ERR 800")
+		// cuInit refused; what follows finds no driver.
+		want(t, what, results(lines), "init rc=800", "dev rc=3", "meminfo rc=800")
 		// In a user namespace of its own any sliced job on the node counts,
 		// and other tests' jobs may run beside this one: any job is named.
 		named := strings.Contains(stderr, sliced) || strings.HasPrefix(what, "unshare") && strings.Contains(stderr, "sliced jobs (")
@@ -336,10 +340,10 @@ func TestNoJobButASlicedUserFailsClosed(t *testing.T) {
 	failsClosed("SLURM_JOB_ID of another user's job", lines, stderr)
 	// Its own job by SLURM_JOB_ID (no job cgroup here): the slice.
 	lines, stderr = run(nil, "SLURM_JOB_ID="+sliced)
-	if len(lines) != 2 {
+	if len(lines) != 3 {
 		t.Fatalf("own job: %q %q", lines, stderr)
 	}
-	if total, _ := totalFree(t, lines[1]); total != GiB {
+	if total, _ := totalFree(t, lines[2]); total != GiB {
 		t.Fatalf("own job: total %d, want 1 GiB", total)
 	}
 	if err := exec.Command("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "unshare", "-U", "-r", "-C", "true").Run(); err != nil {
@@ -378,7 +382,7 @@ func TestJobInAUserNamespace(t *testing.T) {
 	runIn := func(wrap []string) (lines []string, stderr string) {
 		c := r.cmd(false, nil, "cuclient")
 		c.Path = wrap[0]
-		c.Args = append(append([]string{}, wrap...), filepath.Join(bin, "cuclient"), "dev", "0", "info")
+		c.Args = append(append([]string{}, wrap...), filepath.Join(bin, "cuclient"), "init", "dev:0", "meminfo")
 		var out, errb strings.Builder
 		c.Stdout, c.Stderr = &out, &errb
 		c.Run()
@@ -387,16 +391,16 @@ func TestJobInAUserNamespace(t *testing.T) {
 	for _, ns := range [][]string{{"unshare", "-U"}, {"unshare", "-U", "-r"}} {
 		w := append(append(append([]string{}, wrap...), asUser...), ns...)
 		lines, stderr := runIn(w)
-		if len(lines) != 2 {
+		if len(lines) != 3 {
 			t.Fatalf("%v: %q %q", ns, lines, stderr)
 		}
-		if total, _ := totalFree(t, lines[1]); total != GiB {
+		if total, _ := totalFree(t, lines[2]); total != GiB {
 			t.Fatalf("%v: total %d, want the 1 GiB slice", ns, total)
 		}
 	}
 	w := append(append(append([]string{}, wrap...), asUser...), "unshare", "-U", "-r", "-C")
 	lines, stderr := runIn(w)
-	want(t, "unshare -U -r -C in the job", lines, "init=ERR 800")
+	want(t, "unshare -U -r -C in the job", results(lines), "init rc=800", "dev rc=3", "meminfo rc=800")
 	if !strings.Contains(stderr, "user namespace") || !strings.Contains(stderr, "sliced jobs (") { // any sliced job of the node
 		t.Fatalf("stderr %q", stderr)
 	}

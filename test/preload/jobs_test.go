@@ -20,15 +20,15 @@ import (
 func TestTwoProcessesShareOneSlice(t *testing.T) {
 	job := uniqueJob()
 	r := newRig(t, "SLURM_JOB_ID="+job, "CUDA_DEVICE_MEMORY_LIMIT=2g")
-	a := r.start(nil, "cuclient", "dev", "0", "alloc", "1g")
-	want(t, "first process", a.lines, "dev=OK", "alloc=OK")
+	a := r.start(nil, "cuclient", "init", "dev:0", "alloc:1g")
+	want(t, "first process", results(a.lines), "init rc=0", "dev rc=0", "alloc rc=0")
 	// Both contexts (2 x 300 MiB) and the first GiB leave 424 MiB.
-	lines, _ := r.run(nil, "cuclient", "dev", "0", "info", "alloc", "500m", "alloc", "400m")
-	_, free := totalFree(t, lines[1])
+	lines, _ := r.run(nil, "cuclient", "init", "dev:0", "meminfo", "alloc:500m", "alloc:400m")
+	_, free := totalFree(t, lines[2])
 	if free != 2*GiB-2*ctxMem-GiB {
 		t.Fatalf("second process sees free=%d, want %d", free, 2*GiB-2*ctxMem-GiB)
 	}
-	want(t, "second process", lines[2:], "alloc=ERR 2", "alloc=OK")
+	want(t, "second process", results(lines[3:]), "alloc rc=2", "alloc rc=0")
 	if err := a.release(); err != nil {
 		t.Fatal(err)
 	}
@@ -39,11 +39,11 @@ func TestTwoProcessesShareOneSlice(t *testing.T) {
 func TestKilledHolderIsCleaned(t *testing.T) {
 	job := uniqueJob()
 	r := newRig(t, "SLURM_JOB_ID="+job, "CUDA_DEVICE_MEMORY_LIMIT=2g")
-	a := r.start(nil, "cuclient", "dev", "0", "alloc", "1g")
+	a := r.start(nil, "cuclient", "init", "dev:0", "alloc:1g")
 	a.cmd.Process.Signal(syscall.SIGKILL)
 	a.cmd.Wait()
-	lines, _ := r.run(nil, "cuclient", "dev", "0", "alloc", "1g", "info")
-	want(t, "after SIGKILL", lines[:2], "dev=OK", "alloc=OK")
+	lines, _ := r.run(nil, "cuclient", "init", "dev:0", "alloc:1g", "meminfo")
+	want(t, "after SIGKILL", results(lines[:3]), "init rc=0", "dev rc=0", "alloc rc=0")
 	for _, pid := range readRegion(t, r.regionPath(job)).livePids() {
 		if int(pid) == a.cmd.Process.Pid {
 			t.Fatalf("dead pid %d still holds a process entry", pid)
@@ -122,11 +122,11 @@ func TestConcurrentProcessesNeverOvershoot(t *testing.T) {
 func TestTamperedRegionDoesNotRaiseTheLimit(t *testing.T) {
 	job := uniqueJob()
 	r := newRig(t, "SLURM_JOB_ID="+job, "CUDA_DEVICE_MEMORY_LIMIT=2g")
-	a := r.start(nil, "cuclient", "dev", "0", "alloc", "1g")
+	a := r.start(nil, "cuclient", "init", "dev:0", "alloc:1g")
 	zeroAccounting(t, r.regionPath(job), 0)
 	time.Sleep(1100 * time.Millisecond) // past the check interval
-	lines, _ := r.run(nil, "cuclient", "dev", "0", "alloc", "1g", "alloc", "400m")
-	want(t, "after tampering", lines, "dev=OK", "alloc=ERR 2", "alloc=OK")
+	lines, _ := r.run(nil, "cuclient", "init", "dev:0", "alloc:1g", "alloc:400m")
+	want(t, "after tampering", results(lines), "init rc=0", "dev rc=0", "alloc rc=2", "alloc rc=0")
 	a.release()
 }
 
@@ -148,7 +148,7 @@ func TestOOMKillerKillsTheJobsProcesses(t *testing.T) {
 		c.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
 		return c
 	}
-	holder := asNobody(r.cmd(true, nil, "cuclient", "dev", "0", "alloc", "1g", "ready", "sleep", "20000"))
+	holder := asNobody(r.cmd(true, nil, "cuclient", "init", "dev:0", "alloc:1g", "ready", "sleep:20000"))
 	stdout, err := holder.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -167,13 +167,13 @@ func TestOOMKillerKillsTheJobsProcesses(t *testing.T) {
 			break
 		}
 	}
-	out, _ := asNobody(r.cmd(true, nil, "cuclient", "dev", "0", "alloc", "1g")).Output()
+	out, _ := asNobody(r.cmd(true, nil, "cuclient", "init", "dev:0", "alloc:1g")).Output()
 	holderErr := holder.Wait()
 	ws, _ := holder.ProcessState.Sys().(syscall.WaitStatus)
 	if holderErr == nil || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
 		t.Fatalf("holder was not killed: %v", holderErr)
 	}
-	if strings.Contains(string(out), "alloc=OK") {
+	if strings.Contains(string(out), "alloc rc=0") {
 		t.Fatalf("the refused process went on: %q", out)
 	}
 	log := readFile(t, r.dir+"/softmig.log")
@@ -189,9 +189,9 @@ func TestOOMKillerSparesRoot(t *testing.T) {
 	}
 	job := uniqueJob()
 	r := newRig(t, "SLURM_JOB_ID="+job, "CUDA_DEVICE_MEMORY_LIMIT=2g", "ACTIVE_OOM_KILLER=1")
-	a := r.start(nil, "cuclient", "dev", "0", "alloc", "1g")
-	lines, _ := r.run(nil, "cuclient", "dev", "0", "alloc", "1g")
-	want(t, "refused", lines, "dev=OK", "alloc=ERR 2")
+	a := r.start(nil, "cuclient", "init", "dev:0", "alloc:1g")
+	lines, _ := r.run(nil, "cuclient", "init", "dev:0", "alloc:1g")
+	want(t, "refused", results(lines), "init rc=0", "dev rc=0", "alloc rc=2")
 	if err := a.release(); err != nil {
 		t.Fatalf("root's holder did not survive: %v", err)
 	}

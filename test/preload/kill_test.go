@@ -23,10 +23,10 @@ func TestKilledProcessDoesNotLockTheJobOut(t *testing.T) {
 	job := uniqueJob()
 	r := newRig(t, "SLURM_JOB_ID="+job, "CUDA_DEVICE_MEMORY_LIMIT=2g")
 	// 300 MiB of context + 1.5 GiB: no room for another context.
-	a := r.start(nil, "cuclient", "dev", "0", "alloc", "1g", "alloc", "512m")
-	want(t, "filler", a.lines, "dev=OK", "alloc=OK", "alloc=OK")
-	lines, _ := r.run(nil, "cuclient", "dev", "0")
-	want(t, "while the filler lives", lines, "dev=ERR 2")
+	a := r.start(nil, "cuclient", "init", "dev:0", "alloc:1g", "alloc:512m")
+	want(t, "filler", results(a.lines), "init rc=0", "dev rc=0", "alloc rc=0", "alloc rc=0")
+	lines, _ := r.run(nil, "cuclient", "init", "dev:0")
+	want(t, "while the filler lives", results(lines), "init rc=0", "dev rc=2")
 	if err := a.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
@@ -36,15 +36,15 @@ func TestKilledProcessDoesNotLockTheJobOut(t *testing.T) {
 		return strings.Contains(string(b), ") Z ")
 	})
 	start := time.Now()
-	lines, _ = r.run(nil, "cuclient", "dev", "0", "info", "alloc", "1g", "alloc", "700m")
+	lines, _ = r.run(nil, "cuclient", "init", "dev:0", "meminfo", "alloc:1g", "alloc:700m")
 	took := time.Since(start)
 	a.cmd.Wait()
-	want(t, "after kill -9", lines[:1], "dev=OK")
-	total, free := totalFree(t, lines[1])
+	want(t, "after kill -9", results(lines[:2]), "init rc=0", "dev rc=0")
+	total, free := totalFree(t, lines[2])
 	if total != 2*GiB || free != 2*GiB-ctxMem {
 		t.Fatalf("after kill -9: total=%d free=%d, want the whole slice less one context", total, free)
 	}
-	want(t, "allocations after kill -9", lines[2:], "alloc=OK", "alloc=OK")
+	want(t, "allocations after kill -9", results(lines[3:]), "alloc rc=0", "alloc rc=0")
 	t.Logf("context and the whole slice back %v after kill -9", took)
 	if took > reclaimBound {
 		t.Fatalf("took %v, bound %v", took, reclaimBound)
@@ -99,12 +99,12 @@ func TestKillStormThenWholeSliceBack(t *testing.T) {
 	}
 	start := time.Now()
 	full := fmt.Sprintf("%d", limit-ctxMem)
-	lines, _ := r.run(nil, "cuclient", "dev", "0", "info", "alloc", full)
+	lines, _ := r.run(nil, "cuclient", "init", "dev:0", "meminfo", "alloc:"+full)
 	took := time.Since(start)
-	if len(lines) != 3 || lines[0] != "dev=OK" || lines[2] != "alloc=OK" {
+	if res := results(lines); len(res) != 4 || res[1] != "dev rc=0" || res[3] != "alloc rc=0" {
 		t.Fatalf("after the storm: %q (log:\n%s)", lines, readFile(t, r.dir+"/softmig.log"))
 	}
-	if _, free := totalFree(t, lines[1]); free != limit-ctxMem {
+	if _, free := totalFree(t, lines[2]); free != limit-ctxMem {
 		t.Fatalf("after the storm: free=%d, want %d", free, limit-ctxMem)
 	}
 	t.Logf("context and the whole slice back %v after the storm", took)

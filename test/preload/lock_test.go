@@ -62,25 +62,25 @@ func timedRun(r *rig, args ...string) ([]string, time.Duration) {
 func TestStoppedLockHolderIsBounded(t *testing.T) {
 	job := uniqueJob()
 	r := newRig(t, "SLURM_JOB_ID="+job, "CUDA_DEVICE_MEMORY_LIMIT=4g")
-	a := r.start(nil, "cuclient", "dev", "0", "alloc", "1g")
-	script := []string{"cuclient", "dev", "0", "alloc", "256m", "free", "alloc", "256m", "info"}
+	a := r.start(nil, "cuclient", "init", "dev:0", "alloc:1g")
+	script := []string{"cuclient", "init", "dev:0", "alloc:256m", "free", "alloc:256m", "meminfo"}
 	_, baseline := timedRun(r, script...)
 
 	holder, out := stopHolder(t, r, r.regionPath(job))
 	var wg sync.WaitGroup
 	took := make([]time.Duration, 4)
-	results := make([][]string, 4)
+	outs := make([][]string, 4)
 	for i := range took {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			results[i], took[i] = timedRun(r, script...)
+			outs[i], took[i] = timedRun(r, script...)
 		}(i)
 	}
 	wg.Wait()
 	for i := range took {
-		if len(results[i]) != 5 || results[i][1] != "alloc=OK" || results[i][3] != "alloc=OK" {
-			t.Fatalf("with a stopped holder: %q", results[i])
+		if res := results(outs[i]); len(res) != 6 || res[2] != "alloc rc=0" || res[4] != "alloc rc=0" {
+			t.Fatalf("with a stopped holder: %q", outs[i])
 		}
 		t.Logf("with a stopped lock holder: %v (alone, unstopped: %v)", took[i], baseline)
 		if took[i] > baseline+stuckHolderBound+slack {
@@ -99,8 +99,8 @@ func TestStoppedLockHolderIsBounded(t *testing.T) {
 	if err := holder.Wait(); err != nil {
 		t.Fatal(err)
 	}
-	lines, d := timedRun(r, "cuclient", "dev", "0", "info")
-	if total, free := totalFree(t, lines[1]); total != 4*GiB || free != 4*GiB-2*ctxMem-GiB {
+	lines, d := timedRun(r, "cuclient", "init", "dev:0", "meminfo")
+	if total, free := totalFree(t, lines[2]); total != 4*GiB || free != 4*GiB-2*ctxMem-GiB {
 		t.Fatalf("after: total=%d free=%d, want the filler's context and 1 GiB used and one context", total, free)
 	}
 	if d > baseline+slack {
@@ -114,16 +114,16 @@ func TestStoppedLockHolderIsBounded(t *testing.T) {
 func TestKilledLockHolderIsTakenOverAtOnce(t *testing.T) {
 	job := uniqueJob()
 	r := newRig(t, "SLURM_JOB_ID="+job, "CUDA_DEVICE_MEMORY_LIMIT=4g")
-	a := r.start(nil, "cuclient", "dev", "0")
-	_, baseline := timedRun(r, "cuclient", "dev", "0", "alloc", "256m")
+	a := r.start(nil, "cuclient", "init", "dev:0")
+	_, baseline := timedRun(r, "cuclient", "init", "dev:0", "alloc:256m")
 	holder, _ := stopHolder(t, r, r.regionPath(job))
 	holder.Process.Signal(syscall.SIGKILL)
 	eventually(t, 5*time.Second, "the holder to die", func() bool {
 		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", holder.Process.Pid))
 		return strings.Contains(string(b), ") Z ")
 	})
-	lines, d := timedRun(r, "cuclient", "dev", "0", "alloc", "256m")
-	want(t, "after the holder was killed", lines, "dev=OK", "alloc=OK")
+	lines, d := timedRun(r, "cuclient", "init", "dev:0", "alloc:256m")
+	want(t, "after the holder was killed", results(lines), "init rc=0", "dev rc=0", "alloc rc=0")
 	t.Logf("with a dead lock holder: %v (without: %v)", d, baseline)
 	if d > baseline+slack {
 		t.Fatalf("took %v with a dead holder, %v without", d, baseline)
@@ -138,8 +138,8 @@ func TestSpinningLockHolderIsTakenOverAfterOneSecond(t *testing.T) {
 	const runningHolderBound = time.Second
 	job := uniqueJob()
 	r := newRig(t, "SLURM_JOB_ID="+job, "CUDA_DEVICE_MEMORY_LIMIT=4g")
-	a := r.start(nil, "cuclient", "dev", "0")
-	_, baseline := timedRun(r, "cuclient", "dev", "0", "alloc", "256m")
+	a := r.start(nil, "cuclient", "init", "dev:0")
+	_, baseline := timedRun(r, "cuclient", "init", "dev:0", "alloc:256m")
 	c := r.cmd(false, nil, "dl_lockstop", r.regionPath(job), "spin", "2")
 	out, err := c.StdoutPipe()
 	if err != nil {
@@ -153,8 +153,8 @@ func TestSpinningLockHolderIsTakenOverAfterOneSecond(t *testing.T) {
 	if line, _ := rd.ReadString('\n'); strings.TrimSpace(line) != "locked" {
 		t.Fatalf("dl_lockstop: %q", line)
 	}
-	lines, d := timedRun(r, "cuclient", "dev", "0", "alloc", "256m")
-	want(t, "with a spinning holder", lines, "dev=OK", "alloc=OK")
+	lines, d := timedRun(r, "cuclient", "init", "dev:0", "alloc:256m")
+	want(t, "with a spinning holder", results(lines), "init rc=0", "dev rc=0", "alloc rc=0")
 	t.Logf("with a spinning lock holder: %v (without: %v)", d, baseline)
 	if d < runningHolderBound-100*time.Millisecond || d > baseline+runningHolderBound+slack {
 		t.Fatalf("took %v with a spinning holder, want about %v", d, runningHolderBound)

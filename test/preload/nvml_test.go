@@ -14,9 +14,9 @@ func TestNVMLShowsTheSlice(t *testing.T) {
 	job := uniqueJob()
 	r := newRig(t)
 	jobEnv := []string{"SLURM_JOB_ID=" + job, "CUDA_DEVICE_MEMORY_LIMIT=12g"}
-	mine := r.start(jobEnv, "cuclient", "dev", "0", "alloc", "1g")
+	mine := r.start(jobEnv, "cuclient", "init", "dev:0", "alloc:1g")
 	// Another job's process on the same GPU, not under the library.
-	other := r.start([]string{"LD_PRELOAD=", "SLURM_JOB_ID=1"}, "cuclient", "dev", "0", "alloc", "2g")
+	other := r.start([]string{"LD_PRELOAD=", "SLURM_JOB_ID=1"}, "cuclient", "init", "dev:0", "alloc:2g")
 
 	lines, _ := r.run(jobEnv, "dl_nvclient")
 	used := GiB + ctxMem
@@ -40,8 +40,8 @@ func TestNVMLShowsTheSlice(t *testing.T) {
 func TestLogEventsAndQuietStderr(t *testing.T) {
 	job := uniqueJob()
 	r := newRig(t, "SLURM_JOB_ID="+job, "CUDA_DEVICE_MEMORY_LIMIT=1g")
-	lines, stderr := r.run(nil, "cuclient", "dev", "0", "alloc", "2g", "alloc", "2g", "alloc", "100m")
-	want(t, "client", lines, "dev=OK", "alloc=ERR 2", "alloc=ERR 2", "alloc=OK")
+	lines, stderr := r.run(nil, "cuclient", "init", "dev:0", "alloc:2g", "alloc:2g", "alloc:100m")
+	want(t, "client", results(lines), "init rc=0", "dev rc=0", "alloc rc=2", "alloc rc=2", "alloc rc=0")
 	if stderr != "" {
 		t.Fatalf("level 0 wrote to stderr: %q", stderr)
 	}
@@ -67,7 +67,7 @@ func TestLogEventsAndQuietStderr(t *testing.T) {
 		t.Errorf("log has %d lines, want 5:\n%s", n, log)
 	}
 	// Level 3 copies the lines to stderr.
-	_, stderr = r.run([]string{"SOFTMIG_LOG_LEVEL=3"}, "cuclient", "dev", "0", "alloc", "2g")
+	_, stderr = r.run([]string{"SOFTMIG_LOG_LEVEL=3"}, "cuclient", "init", "dev:0", "alloc:2g")
 	if !strings.Contains(stderr, `msg="oom refused"`) {
 		t.Fatalf("level 3 stderr %q", stderr)
 	}
@@ -84,13 +84,13 @@ func TestLogNeverFollowsSymlinksNorForgesLines(t *testing.T) {
 	if err := os.Symlink(target, r.dir+"/link.log"); err != nil {
 		t.Fatal(err)
 	}
-	r.run([]string{"SOFTMIG_LOG_FILE=" + r.dir + "/link.log"}, "cuclient", "dev", "0", "alloc", "2g")
+	r.run([]string{"SOFTMIG_LOG_FILE=" + r.dir + "/link.log"}, "cuclient", "init", "dev:0", "alloc:2g")
 	if got := readFile(t, target); got != "precious\n" {
 		t.Fatalf("the symlink's target was written: %q", got)
 	}
 	evil := r.dir + "/cu\nts=2020-01-01T00:00:00.000000Z level=error job=1 pid=1 dev=- msg=\"forged\""
 	copyFile(t, r.prog("cuclient"), evil)
-	c := r.cmd(true, nil, "cuclient", "dev", "0")
+	c := r.cmd(true, nil, "cuclient", "init", "dev:0")
 	c.Path = evil
 	c.Args[0] = evil
 	if err := c.Run(); err != nil {

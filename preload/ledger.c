@@ -1,0 +1,207 @@
+/*
+ * The ledger: the bytes the job holds on each device, in the region's
+ * entries (contract 4): reservations and releases, context memory, peaks
+ * and NVML's numbers, each under the lock.  slice.c decides, the ledger
+ * counts.  An entry that goes (a dead process, or this one at exit) takes
+ * its bytes with it in region.c.
+ */
+#include <string.h>
+
+#include "softmig.h"
+
+static void note_peak(int d, uint64_t total)
+{
+	struct sm_proc *me = &sm_region->procs[sm_proc_entry];
+
+	if (total > sm_region->devs[d].peak)
+		sm_region->devs[d].peak = total;
+	if (total > me->peak[d])
+		me->peak[d] = total;
+}
+
+/* Reserves bytes on device entry d for this process, as an allocation or
+ * (as_ctx) as context memory, if the slice holds them; the entries of dead
+ * processes are cleared before a refusal.  0 ok, -1 over (*used_out). */
+static int reserve(int d, uint64_t bytes, uint64_t limit, uint64_t *used_out, int as_ctx)
+{
+	struct sm_dev *dv = &sm_region->devs[d];
+	struct sm_proc *me;
+	uint64_t used;
+	int pass;
+
+	if (sm_proc_entry < 0 || sm_region_lock() != 0)
+		return -1;
+	me = &sm_region->procs[sm_proc_entry];
+	for (pass = 0; pass < 2; pass++) {
+		used = dv->tracked + dv->excess;
+		*used_out = used;
+		if (bytes <= limit && used <= limit - bytes) {
+			dv->tracked += bytes;
+			if (as_ctx) {
+				me->ctx[d] += bytes;
+			} else {
+				me->used[d] += bytes;
+				note_peak(d, used + bytes);
+			}
+			sm_region_unlock();
+			return 0;
+		}
+		if (pass == 0)
+			sm_region_cleanup_dead();
+	}
+	dv->oom_count++;
+	sm_region_unlock();
+	return -1;
+}
+
+hidden int sm_reserve(int d, uint64_t bytes, uint64_t limit, uint64_t *used_out)
+{
+	return reserve(d, bytes, limit, used_out, 0);
+}
+
+/* A context's size, before the driver creates it, so that concurrent
+ * creations cannot all pass one check. */
+hidden int sm_reserve_ctx(int d, uint64_t bytes, uint64_t limit, uint64_t *used_out)
+{
+	return reserve(d, bytes, limit, used_out, 1);
+}
+
+hidden int sm_release(int d, uint64_t bytes)
+{
+	struct sm_proc *me;
+
+	if (d < 0 || sm_proc_entry < 0 || sm_region_lock() != 0)
+		return -1;
+	me = &sm_region->procs[sm_proc_entry];
+	me->used[d] = sm_sat_sub(me->used[d], bytes);
+	sm_region->devs[d].tracked = sm_sat_sub(sm_region->devs[d].tracked, bytes);
+	sm_region_unlock();
+	return 0;
+}
+
+/* Sets this process's context memory on device entry d. */
+hidden void sm_ctx_account(int d, int64_t bytes)
+{
+	struct sm_proc *me;
+	struct sm_dev *dv;
+	uint64_t old, nv = bytes > 0 ? (uint64_t)bytes : 0;
+
+	if (d < 0 || sm_proc_entry < 0 || sm_region_lock() != 0)
+		return;
+	me = &sm_region->procs[sm_proc_entry];
+	dv = &sm_region->devs[d];
+	old = me->ctx[d];
+	me->ctx[d] = nv;
+	dv->tracked = sm_sat_sub(dv->tracked, old) + nv;
+	if (nv > old && nv - old > dv->ctx_estimate)
+		dv->ctx_estimate = nv - old;
+	note_peak(d, dv->tracked + dv->excess);
+	sm_region_unlock();
+}
+
+hidden uint64_t sm_dev_used(int d)
+{
+	struct sm_dev *dv;
+
+	sm_region_guard();
+	dv = &sm_region->devs[d];
+
+	return __atomic_load_n(&dv->tracked, __ATOMIC_RELAXED) + __atomic_load_n(&dv->excess, __ATOMIC_RELAXED);
+}
+
+/* Replaces a context's reservation by what it really cost (measured bytes
+ * of context memory of this process on d), or gives it back when the
+ * driver created nothing; measured < 0 (NVML silent) keeps it. */
+hidden void sm_ctx_settle(int d, uint64_t reserved, int64_t measured, int created)
+{
+	struct sm_dev *dv;
+	struct sm_proc *me;
+	uint64_t old, base, nv;
+
+	if (d < 0 || sm_proc_entry < 0 || sm_region_lock() != 0)
+		return;
+	dv = &sm_region->devs[d];
+	me = &sm_region->procs[sm_proc_entry];
+	old = me->ctx[d];
+	base = old > reserved ? old - reserved : 0;
+	nv = !created ? base : measured < 0 ? old : (uint64_t)measured;
+	me->ctx[d] = nv;
+	dv->tracked = (dv->tracked > old ? dv->tracked - old : 0) + nv;
+	if (created && measured >= 0 && nv > base && nv - base > dv->ctx_estimate)
+		dv->ctx_estimate = nv - base;
+	if (dv->tracked + dv->excess > dv->peak)
+		dv->peak = dv->tracked + dv->excess;
+	sm_region_unlock();
+}
+
+/* What a new context on d is assumed to cost: the largest one seen. */
+hidden uint64_t sm_ctx_estimate(int d)
+{
+	return __atomic_load_n(&sm_region->devs[d].ctx_estimate, __ATOMIC_RELAXED);
+}
+
+/* This process's allocations and context memory on d. */
+hidden uint64_t sm_proc_used(int d)
+{
+	return sm_proc_entry < 0 ? 0 : sm_region->procs[sm_proc_entry].used[d];
+}
+
+hidden uint64_t sm_proc_ctx(int d)
+{
+	return sm_proc_entry < 0 ? 0 : sm_region->procs[sm_proc_entry].ctx[d];
+}
+
+hidden uint64_t sm_proc_peak(int d)
+{
+	return sm_proc_entry < 0 ? 0 : sm_region->procs[sm_proc_entry].peak[d];
+}
+
+/*
+ * NVML's numbers for device entry d replace the bookkeeping where they are
+ * higher: each process entry gets what NVML shows for its pid, the device
+ * what its processes hold beyond their bookkeeping (excess) plus the job's
+ * processes that have no entry (untracked).
+ */
+hidden void sm_ledger_nvml(int d, const nvmlProcessInfo_t *infos, int n, uint64_t untracked)
+{
+	struct sm_dev *dv;
+	uint64_t tracked = 0, excess = untracked;
+	int i, j;
+
+	if (sm_region_lock() != 0)
+		return;
+	sm_region_cleanup_dead();
+	dv = &sm_region->devs[d];
+	for (j = 0; j < (int)sm_region->nprocs && j < SM_MAX_PROCS; j++) {
+		struct sm_proc *p = &sm_region->procs[j];
+		uint64_t t, v = 0;
+		if (!p->pid)
+			continue;
+		for (i = 0; i < n; i++)
+			if ((int32_t)infos[i].pid == p->pid)
+				v += infos[i].usedGpuMemory;
+		p->nvml[d] = v;
+		t = p->used[d] + p->ctx[d];
+		tracked += t;
+		if (v > t)
+			excess += v - t;
+	}
+	dv->tracked = tracked;
+	dv->excess = excess;
+	if (tracked + excess > dv->peak)
+		dv->peak = tracked + excess;
+	dv->last_check_ns = sm_now_coarse_ns();
+	sm_region_unlock();
+}
+
+/* When a process of the job last asked NVML about d (a shared stamp that
+ * spares NVML; check.c keeps its own, which the user cannot touch). */
+hidden uint64_t sm_ledger_checked_ns(int d)
+{
+	return __atomic_load_n(&sm_region->devs[d].last_check_ns, __ATOMIC_RELAXED);
+}
+
+hidden void sm_ledger_mark_checked(int d, uint64_t now)
+{
+	__atomic_store_n(&sm_region->devs[d].last_check_ns, now, __ATOMIC_RELAXED);
+}

@@ -1,0 +1,181 @@
+/*
+ * Admission of an allocation against the job's slice.  Both the region's
+ * bookkeeping and what this process itself last saw from NVML (plus its
+ * own allocations since) must leave room; before a refusal the usage is
+ * brought up to date.  Refusals are rate-limited so that a program looping
+ * on one cannot fill the log disk.
+ */
+#include "slice_impl.h"
+
+#define REFUSAL_BURST 10
+#define REFUSAL_INTERVAL_NS 1000000000ULL
+#define RECHECK_NS 50000000ULL
+
+static struct {
+	int logged;
+	uint64_t last_ns;
+	uint64_t suppressed;
+} refusals;
+
+static void log_refusal(int ordinal, const char *api, uint64_t bytes, uint64_t used, uint64_t limit)
+{
+	uint64_t now = sm_now_ns();
+
+	if (refusals.logged >= REFUSAL_BURST && now - refusals.last_ns < REFUSAL_INTERVAL_NS) {
+		__atomic_add_fetch(&refusals.suppressed, 1, __ATOMIC_RELAXED);
+		return;
+	}
+	refusals.logged++;
+	refusals.last_ns = now;
+	sm_log(SM_EVENT, ordinal, "oom refused", "api=%s requested=%llu used=%llu limit=%llu suppressed=%llu", api,
+	       (unsigned long long)bytes, (unsigned long long)used, (unsigned long long)limit,
+	       (unsigned long long)__atomic_exchange_n(&refusals.suppressed, 0, __ATOMIC_RELAXED));
+}
+
+/* Reserves bytes on device entry d (as context memory when ctx) if both
+ * this process's view and the ledger hold them; *used says how much the
+ * job had.  0 ok, -1 over. */
+static int reserve(int d, uint64_t bytes, uint64_t limit, int ctx, uint64_t *used)
+{
+	uint64_t seen = 0;
+
+	if (!sm_check_fits(d, bytes, limit, &seen)) {
+		*used = seen;
+		return -1;
+	}
+	if ((ctx ? sm_reserve_ctx(d, bytes, limit, used) : sm_reserve(d, bytes, limit, used)) != 0)
+		return -1;
+	if (!ctx)
+		sm_check_note(d, (int64_t)bytes);
+	return 0;
+}
+
+/* Before any refusal, bring the usage up to date: the entries of processes
+ * that died (kill -9, the OOM killer, a scancel'ed step) go, and NVML's
+ * numbers replace the bookkeeping (memory freed by a dead process or a
+ * trimmed pool) unless they are fresh: a program looping on a refusal must
+ * not hammer NVML. */
+static void reclaim(int d, int ordinal)
+{
+	sm_region_reclaim();
+	if (sm_check_age_ns(d) > RECHECK_NS)
+		sm_check_now(d, ordinal);
+}
+
+hidden int sm_slice_reserve(int d, int ordinal, uint64_t bytes, int ctx, const char *api)
+{
+	uint64_t limit = sm_mem_limit(ordinal), used = 0;
+
+	if (reserve(d, bytes, limit, ctx, &used) == 0)
+		return 0;
+	reclaim(d, ordinal);
+	if (reserve(d, bytes, limit, ctx, &used) == 0)
+		return 0;
+	log_refusal(ordinal, api, bytes, used, limit);
+	if (!ctx && sm_cfg.oom_killer)
+		sm_oom_kill(ordinal);
+	return -1;
+}
+
+hidden CUresult sm_slice_admit(int ordinal, uint64_t bytes, const char *api, struct sm_take *t)
+{
+	int d, refused;
+
+	t->dev = -1;
+	t->ordinal = ordinal;
+	t->bytes = bytes;
+	if (!sm_mem_limit(ordinal))
+		return CUDA_SUCCESS;
+	sm_depth++;
+	if ((d = sm_dev_enter(ordinal)) < 0) {
+		sm_depth--;
+		sm_log(SM_ERROR, ordinal, "cannot account allocation", "api=%s", api);
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	}
+	sm_dev_note(ordinal);
+	sm_check_maybe(d, ordinal);
+	refused = sm_slice_reserve(d, ordinal, bytes, 0, api);
+	sm_depth--;
+	if (refused)
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	t->dev = d;
+	return CUDA_SUCCESS;
+}
+
+hidden CUresult sm_slice_admit_current(uint64_t bytes, const char *api, struct sm_take *t)
+{
+	CUdevice dev;
+
+	t->dev = -1;
+	t->ordinal = -1;
+	t->bytes = bytes;
+	if (sm_dev_current(&dev) != 0)
+		return CUDA_SUCCESS; /* no context: the driver will say so */
+	return sm_slice_admit(dev, bytes, api, t);
+}
+
+static void give_back(int d, uint64_t bytes)
+{
+	if (sm_release(d, bytes) == 0)
+		sm_check_note(d, -(int64_t)bytes);
+}
+
+hidden CUresult sm_slice_resize(struct sm_take *t, uint64_t actual, const char *api)
+{
+	int refused;
+
+	if (t->dev < 0) {
+		t->bytes = actual;
+		return CUDA_SUCCESS;
+	}
+	if (actual > t->bytes) {
+		sm_depth++;
+		refused = sm_slice_reserve(t->dev, t->ordinal, actual - t->bytes, 0, api);
+		sm_depth--;
+		if (refused) {
+			give_back(t->dev, t->bytes);
+			return CUDA_ERROR_OUT_OF_MEMORY;
+		}
+	} else if (actual < t->bytes) {
+		give_back(t->dev, t->bytes - actual);
+	}
+	t->bytes = actual;
+	return CUDA_SUCCESS;
+}
+
+hidden void sm_slice_settle(CUresult r, const struct sm_take *t, int kind, uint64_t key, uint64_t owner)
+{
+	if (t->dev < 0)
+		return;
+	if (r != CUDA_SUCCESS) {
+		give_back(t->dev, t->bytes);
+		return;
+	}
+	if (sm_ptr_put(kind, key, t->bytes, t->dev, t->ordinal, owner) != 0)
+		sm_log(SM_WARN, t->ordinal, "allocation not tracked for its free", "bytes=%llu",
+		       (unsigned long long)t->bytes);
+}
+
+hidden int sm_slice_forget(int kind, uint64_t key, struct sm_alloc *a)
+{
+	return sm_ptr_take(kind, key, a);
+}
+
+hidden CUresult sm_slice_credit(CUresult r, int kind, uint64_t key, const struct sm_alloc *a)
+{
+	if (r == CUDA_SUCCESS)
+		give_back(a->dev, a->size);
+	else
+		sm_ptr_put(kind, key, a->size, a->dev, a->ordinal, a->owner);
+	return r;
+}
+
+hidden void sm_slice_credit_owned(uint64_t owner)
+{
+	struct sm_alloc a;
+
+	if (!owner)
+		return;
+	while (sm_ptr_take_owned(owner, &a))
+		give_back(a.dev, a.size);
+}
