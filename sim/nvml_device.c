@@ -1,6 +1,9 @@
 /*
  * NVML device properties: identity, PCI, clocks, power, modes.  Values are
- * those of an H100 SXM unless the state says otherwise.
+ * those of an H100 SXM unless the state says otherwise.  What only
+ * `softmig-smi -q` would print (BAR1, VBIOS, board part number) is not
+ * simulated: its tests take that from their fake node (internal/smi/fake.go)
+ * and the real nvidia-smi's captures (cmd/softmig-smi/testdata/real).
  */
 #include <stdio.h>
 #include <string.h>
@@ -33,21 +36,6 @@ nvmlReturn_t nvmlDeviceGetSerial(nvmlDevice_t device, char *serial, unsigned int
 {
 	DEV_OR_RETURN(device, i);
 	return nvml_copy(serial, length, sim_st->dev[i].serial);
-}
-
-nvmlReturn_t nvmlDeviceGetBoardPartNumber(nvmlDevice_t device, char *partNumber,
-					  unsigned int length)
-{
-	DEV_OR_RETURN(device, i);
-	(void)i;
-	return nvml_copy(partNumber, length, "692-2G520-0200-000");
-}
-
-nvmlReturn_t nvmlDeviceGetVbiosVersion(nvmlDevice_t device, char *version, unsigned int length)
-{
-	DEV_OR_RETURN(device, i);
-	(void)i;
-	return nvml_copy(version, length, "96.00.99.00.01");
 }
 
 nvmlReturn_t nvmlDeviceGetPciInfo_v3(nvmlDevice_t device, nvmlPciInfo_t *pci)
@@ -213,17 +201,5 @@ nvmlReturn_t nvmlDeviceGetClockInfo(nvmlDevice_t device, int type, unsigned int 
 	if (!clock || type < 0 || type > 3)
 		return NVML_ERROR_INVALID_ARGUMENT;
 	*clock = clock_mhz((unsigned int)type, nvml_gpu_util(i) > 0);
-	return NVML_SUCCESS;
-}
-
-nvmlReturn_t nvmlDeviceGetBAR1MemoryInfo(nvmlDevice_t device, nvmlBAR1Memory_t *bar1Memory)
-{
-	DEV_OR_RETURN(device, i);
-	(void)i;
-	if (!bar1Memory)
-		return NVML_ERROR_INVALID_ARGUMENT;
-	bar1Memory->bar1Total = 128ULL << 30;
-	bar1Memory->bar1Used = 8ULL << 20;
-	bar1Memory->bar1Free = bar1Memory->bar1Total - bar1Memory->bar1Used;
 	return NVML_SUCCESS;
 }

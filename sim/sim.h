@@ -62,7 +62,7 @@ struct sim_device {
 	struct sim_interval ring[SIM_RING]; /* ring[(ring_next-1) % SIM_RING] is newest */
 };
 
-/* A process that uses the simulated GPU.  pid 0 marks a free slot. */
+/* A process that uses the simulated GPU.  pid 0 marks a free entry. */
 struct sim_proc {
 	uint32_t pid;
 	uint32_t pad;
@@ -104,7 +104,7 @@ int sim_attach(void); /* map the state (once per library); 0 or -errno */
 void sim_lock(void);
 void sim_unlock(void);
 void sim_reap_locked(void);                   /* drop dead processes */
-struct sim_proc *sim_self_locked(int create); /* this process's slot */
+struct sim_proc *sim_self_locked(int create); /* this process's entry */
 uint64_t sim_dev_used_locked(int dev);
 /* Charge bytes of memory (ctx != 0: a context) to this process on dev;
  * -ENOMEM when the device's free memory is smaller. */

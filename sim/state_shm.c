@@ -21,7 +21,7 @@ static pthread_mutex_t attach_mu = PTHREAD_MUTEX_INITIALIZER;
 static int attach_err;
 static uint32_t self_pid;
 static uint64_t self_start;
-static int self_slot = -1;
+static int self_entry = -1;
 
 static void warn(const char *path, const char *what)
 {
@@ -247,7 +247,7 @@ static void self_identity(void)
 		return;
 	self_pid = pid;
 	self_start = 0;
-	self_slot = -1;
+	self_entry = -1;
 	(void)proc_stat(pid, &st, &self_start);
 }
 
@@ -269,38 +269,38 @@ void sim_reap_locked(void)
 
 struct sim_proc *sim_self_locked(int create)
 {
-	struct sim_proc *free_slot = NULL;
+	struct sim_proc *free_entry = NULL;
 	self_identity();
-	if (self_slot >= 0 && sim_st->proc[self_slot].pid == self_pid &&
-	    sim_st->proc[self_slot].starttime == self_start)
-		return &sim_st->proc[self_slot];
+	if (self_entry >= 0 && sim_st->proc[self_entry].pid == self_pid &&
+	    sim_st->proc[self_entry].starttime == self_start)
+		return &sim_st->proc[self_entry];
 	for (int i = 0; i < SIM_MAX_PROCS; i++) {
 		struct sim_proc *p = &sim_st->proc[i];
 		if (p->pid == self_pid) {
 			if (p->starttime == self_start) {
-				self_slot = i;
+				self_entry = i;
 				return p;
 			}
 			memset(p, 0, sizeof *p); /* a dead process with our pid */
 		}
-		if (!p->pid && !free_slot)
-			free_slot = p;
+		if (!p->pid && !free_entry)
+			free_entry = p;
 	}
 	if (!create)
 		return NULL;
-	if (!free_slot) {
+	if (!free_entry) {
 		sim_reap_locked();
-		for (int i = 0; i < SIM_MAX_PROCS && !free_slot; i++)
+		for (int i = 0; i < SIM_MAX_PROCS && !free_entry; i++)
 			if (!sim_st->proc[i].pid)
-				free_slot = &sim_st->proc[i];
-		if (!free_slot)
+				free_entry = &sim_st->proc[i];
+		if (!free_entry)
 			return NULL;
 	}
-	memset(free_slot, 0, sizeof *free_slot);
-	free_slot->pid = self_pid;
-	free_slot->starttime = self_start;
-	self_slot = (int)(free_slot - sim_st->proc);
-	return free_slot;
+	memset(free_entry, 0, sizeof *free_entry);
+	free_entry->pid = self_pid;
+	free_entry->starttime = self_start;
+	self_entry = (int)(free_entry - sim_st->proc);
+	return free_entry;
 }
 
 uint64_t sim_dev_used_locked(int dev)

@@ -79,17 +79,17 @@ func TestOpen(t *testing.T) {
 	if r.Job() != "42" {
 		t.Errorf("Job() = %q; want \"42\"", r.Job())
 	}
-	if got := r.DevSlot(uuid0); got != 0 {
-		t.Errorf("DevSlot(%s) = %d; want 0", uuid0, got)
+	if got := r.DevEntry(uuid0); got != 0 {
+		t.Errorf("DevEntry(%s) = %d; want 0", uuid0, got)
 	}
-	if got := r.DevSlot("GPU-00000000-0000-0000-0000-000000000001"); got != -1 {
-		t.Errorf("DevSlot(other) = %d; want -1", got)
+	if got := r.DevEntry("GPU-00000000-0000-0000-0000-000000000001"); got != -1 {
+		t.Errorf("DevEntry(other) = %d; want -1", got)
 	}
 	if got, want := r.Used(0), uint64(3<<30+1<<20); got != want {
 		t.Errorf("Used(0) = %d; want %d", got, want)
 	}
 	if ps := r.Procs(); len(ps) != 1 || ps[0].PID != 1234 {
-		t.Errorf("Procs() = %v; want one slot with pid 1234", ps)
+		t.Errorf("Procs() = %v; want one entry with pid 1234", ps)
 	}
 	if len(r.Devs()) != 1 {
 		t.Errorf("Devs() has %d entries; want 1", len(r.Devs()))

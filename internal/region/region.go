@@ -28,10 +28,10 @@ const (
 	InitDone    = 2
 )
 
-// Dev is struct sm_dev: the job's usage of one device.
+// Dev is struct sm_dev, a device entry: the job's usage of one device.
 type Dev struct {
-	UUID        [16]byte // binary device UUID; all zero: slot unused
-	Tracked     uint64   // sum over live slots of used + ctx
+	UUID        [16]byte // binary device UUID; all zero: entry unused
+	Tracked     uint64   // sum over live process entries of used + ctx
 	Excess      uint64   // NVML usage of the job beyond tracked, last check
 	CtxEstimate uint64
 	Peak        uint64
@@ -40,9 +40,9 @@ type Dev struct {
 	SM          [8]uint64 // compute controller state
 }
 
-// Proc is struct sm_proc: one process slot.
+// Proc is struct sm_proc: one process entry.
 type Proc struct {
-	PID       int32 // 0: slot free
+	PID       int32 // 0: entry free
 	Flags     uint32
 	StartTime uint64
 	Used      [defs.MaxDevices]uint64
@@ -125,7 +125,7 @@ func (r *Region) check() error {
 	case l.Size != uint64(Size):
 		return fmt.Errorf("%w: size field %d, want %d", ErrInvalid, l.Size, Size)
 	case l.NDevs > defs.MaxDevices || l.NProcs > MaxProcs:
-		return fmt.Errorf("%w: %d devices, %d process slots", ErrInvalid, l.NDevs, l.NProcs)
+		return fmt.Errorf("%w: %d device entries, %d process entries", ErrInvalid, l.NDevs, l.NProcs)
 	}
 	return nil
 }
@@ -139,9 +139,9 @@ func (r *Region) Job() string {
 	return s
 }
 
-// DevSlot returns the slot index of the device with the given NVML UUID
-// ("GPU-xxxxxxxx-xxxx-..."), or -1.
-func (r *Region) DevSlot(uuid string) int {
+// DevEntry returns the index of the device entry of the device with the
+// given NVML UUID ("GPU-xxxxxxxx-xxxx-..."), or -1.
+func (r *Region) DevEntry(uuid string) int {
 	b, ok := ParseUUID(uuid)
 	if !ok {
 		return -1
@@ -154,7 +154,7 @@ func (r *Region) DevSlot(uuid string) int {
 	return -1
 }
 
-// Devs returns the slots in use (non-zero UUID) with their indices.
+// Devs returns the device entries in use (non-zero UUID) by index.
 func (r *Region) Devs() map[int]*Dev {
 	m := map[int]*Dev{}
 	for i := range r.L.Devs {
@@ -165,7 +165,7 @@ func (r *Region) Devs() map[int]*Dev {
 	return m
 }
 
-// Used is the job's memory on device slot i: tracked + excess.
+// Used is the job's memory in device entry i: tracked + excess.
 func (r *Region) Used(i int) uint64 {
 	if i < 0 || i >= defs.MaxDevices {
 		return 0
@@ -174,7 +174,7 @@ func (r *Region) Used(i int) uint64 {
 	return d.Tracked + d.Excess
 }
 
-// Procs returns the live process slots.
+// Procs returns the live process entries.
 func (r *Region) Procs() []*Proc {
 	var ps []*Proc
 	n := int(r.L.NProcs)

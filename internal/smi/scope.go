@@ -215,8 +215,8 @@ func (s *Scope) Apply(sys *System) {
 		d.Procs = procs
 		used := sum
 		if s.Region != nil {
-			if slot := s.Region.DevSlot(d.UUID); slot >= 0 {
-				used, si.FromRegion = s.Region.Used(slot), true
+			if entry := s.Region.DevEntry(d.UUID); entry >= 0 {
+				used, si.FromRegion = s.Region.Used(entry), true
 			}
 		}
 		total := d.MemTotal

@@ -112,12 +112,12 @@ func jobRows(sys *System, id string, cfg *jobconf.Config, reg *region.Region, ow
 	}
 	var rows []SliceRow
 	for _, d := range sys.Devices {
-		slot := -1
+		entry := -1
 		if reg != nil {
-			slot = reg.DevSlot(d.UUID)
+			entry = reg.DevEntry(d.UUID)
 		}
 		var sum uint64
-		has := slot >= 0
+		has := entry >= 0
 		for _, p := range d.Procs {
 			if owner[p.PID] == id {
 				has = true
@@ -131,15 +131,16 @@ func jobRows(sys *System, id string, cfg *jobconf.Config, reg *region.Region, ow
 			continue
 		}
 		r := SliceRow{GPU: d.Index, Job: id, Used: sum, SMUsed: NA}
-		// The region's slot is the job's CUDA ordinal; without one, only
-		// the all-device limit (or a single per-device one) is certain.
-		ord := slot
+		// The index of the region's device entry is the job's CUDA
+		// ordinal; without an entry, only the all-device limit (or a single
+		// per-device one) is certain.
+		ord := entry
 		if ord < 0 {
 			ord = soleOrdinal(cfg)
 		}
 		r.Limit, r.SMLimit = cfg.MemoryFor(ord), cfg.SMFor(ord)
-		if slot >= 0 {
-			r.Used = reg.Used(slot)
+		if entry >= 0 {
+			r.Used = reg.Used(entry)
 		}
 		if d.ProcUtilOK {
 			r.SMUsed = 0

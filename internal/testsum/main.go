@@ -1,8 +1,9 @@
 // Command testsum runs `go test -json` and tells what happened: a line per
-// package as it finishes, a note every few seconds naming what is still
-// running (so a long package is never silent), the output of each failed
-// test, every skipped test with its reason, and, alone on the last line,
-// "N passed, N failed, N skipped".  It exits 1 when a test or a package
+// package as it finishes ("ok   test/preload  53.1s  212 passed, 0 failed,
+// 1 skipped"), after 15 s without output a line per package still running
+// naming the tests that run at that moment (so a long package is never
+// silent), the output of each failed test, every skipped test with its
+// reason, and, alone on the last line, "N passed, N failed, N skipped".  It exits 1 when a test or a package
 // failed, and with go test's own status when go test failed otherwise.
 //
 // Usage: go run ./internal/testsum go test -json -count=1 ./...

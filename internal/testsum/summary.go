@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -13,6 +12,7 @@ import (
 
 // event is one line of `go test -json` (cmd/test2json).
 type event struct {
+	Time       time.Time
 	Action     string
 	Package    string
 	ImportPath string // build-output, build-fail (Go 1.24+)
@@ -23,8 +23,9 @@ type event struct {
 
 type pkgState struct {
 	passed, failed, skipped int
-	output                  []string // lines not inside a test (build errors, panics)
-	running                 map[string]time.Time
+	output                  []string             // lines not inside a test (build errors, panics)
+	started                 time.Time            // zero before "start" and after the end
+	running                 map[string]time.Time // test -> since when it runs (not paused)
 }
 
 // summary accumulates events; the mutex guards against the quiet-time ticker.
@@ -65,6 +66,15 @@ func (s *summary) read(r io.Reader) {
 	}
 }
 
+// at is when the event happened: its own time stamp (go test gives one),
+// else now.
+func (e event) at() time.Time {
+	if e.Time.IsZero() {
+		return time.Now()
+	}
+	return e.Time
+}
+
 func (s *summary) pkg(name string) *pkgState {
 	p := s.pkgs[name]
 	if p == nil {
@@ -88,8 +98,12 @@ func (s *summary) add(e event) {
 		s.testOut[key] = append(s.testOut[key], e.Output)
 	case e.Action == "output":
 		p.output = append(p.output, e.Output)
-	case e.Action == "run":
-		p.running[e.Test] = time.Now()
+	case e.Action == "start":
+		p.started = e.at()
+	case e.Action == "run" || e.Action == "cont":
+		p.running[e.Test] = e.at()
+	case e.Action == "pause":
+		delete(p.running, e.Test)
 	case e.Test != "" && (e.Action == "pass" || e.Action == "fail" || e.Action == "skip"):
 		delete(p.running, e.Test)
 		s.testDone(e, p, s.testOut[key])
@@ -116,6 +130,7 @@ func (s *summary) testDone(e event, p *pkgState, out []string) {
 }
 
 func (s *summary) pkgDone(e event, p *pkgState) {
+	p.started = time.Time{}
 	if p.passed+p.failed+p.skipped == 0 && e.Action == "skip" {
 		return // no test files
 	}
@@ -130,46 +145,6 @@ func (s *summary) pkgDone(e event, p *pkgState) {
 	}
 	s.printf("%s %-45s %6.1fs  %d passed, %d failed, %d skipped\n",
 		status, short(e.Package), e.Elapsed, p.passed, p.failed, p.skipped)
-}
-
-// tick names the tests still running whenever nothing was printed for a while.
-func (s *summary) tick() {
-	defer s.done.Done()
-	t := time.NewTicker(s.quiet / 3)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.stop:
-			return
-		case now := <-t.C:
-			s.mu.Lock()
-			if now.Sub(s.lastPrint) >= s.quiet {
-				if r := s.runningNow(now); r != "" {
-					s.printfLocked("     still running: %s\n", r)
-				}
-			}
-			s.mu.Unlock()
-		}
-	}
-}
-
-func (s *summary) runningNow(now time.Time) string {
-	var parts []string
-	for name, p := range s.pkgs {
-		var oldest string
-		var since time.Time
-		for test, t := range p.running {
-			if !strings.Contains(test, "/") && (oldest == "" || t.Before(since)) {
-				oldest, since = test, t
-			}
-		}
-		if oldest != "" {
-			parts = append(parts, fmt.Sprintf("%s %s (%ds; %d done)", short(name), oldest,
-				int(now.Sub(since).Seconds()), p.passed+p.failed+p.skipped))
-		}
-	}
-	sort.Strings(parts)
-	return strings.Join(parts, ", ")
 }
 
 func (s *summary) printf(format string, a ...any) {
@@ -192,60 +167,6 @@ func (s *summary) finish() {
 		}
 	}
 	fmt.Fprintf(s.w, "\n%d passed, %d failed, %d skipped\n", s.passed, s.failed, s.skipped)
-}
-
-type skip struct{ pkg, test, reason string }
-
-// groupSkips gives one line per package and reason, naming its tests, so ten
-// tests skipped for want of Slurm read as one line.
-func groupSkips(skips []skip) []string {
-	var order []string
-	tests := map[string][]string{}
-	for _, sk := range skips {
-		key := sk.pkg + ": " + sk.reason
-		if tests[key] == nil {
-			order = append(order, key)
-		}
-		tests[key] = append(tests[key], sk.test)
-	}
-	lines := make([]string, len(order))
-	for i, key := range order {
-		pkg, reason, _ := strings.Cut(key, ": ")
-		lines[i] = fmt.Sprintf("%s %s: %s", pkg, strings.Join(tests[key], ", "), reason)
-	}
-	return lines
-}
-
-// testLines drops go test's own framing lines from a test's output.
-func testLines(out []string) []string {
-	var keep []string
-	for _, l := range out {
-		t := strings.TrimSpace(l)
-		if strings.HasPrefix(t, "=== ") || strings.HasPrefix(t, "--- ") {
-			continue
-		}
-		keep = append(keep, l)
-	}
-	return keep
-}
-
-// skipReason is the last line the test logged (t.Skip's message), without
-// its file:line prefix.
-func skipReason(out []string) string {
-	lines := testLines(out)
-	for i := len(lines) - 1; i >= 0; i-- {
-		l := strings.TrimSpace(lines[i])
-		if l == "" {
-			continue
-		}
-		if i := strings.Index(l, ".go:"); i >= 0 && !strings.Contains(l[:i], " ") {
-			if j := strings.Index(l[i:], ": "); j >= 0 {
-				l = l[i+j+2:]
-			}
-		}
-		return l
-	}
-	return "(no reason given)"
 }
 
 // short drops the module path from a package name.

@@ -5,12 +5,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
 
 // A throwaway module with a passing, a failing and a skipped test, a
-// skipped subtest, and a package that does not compile.
+// skipped subtest, a package that passes and one that does not compile.
 var sample = map[string]string{
 	"go.mod": "module sample\n\ngo 1.22\n",
 	"good/good_test.go": `package good
@@ -22,6 +23,7 @@ func TestParent(t *testing.T) {
 }
 func TestFail(t *testing.T) { t.Log("the detail"); t.Fatal("wanted 2, got 3") }
 `,
+	"fine/fine_test.go":     "package fine\nimport \"testing\"\nfunc TestFine(t *testing.T) {}\n",
 	"broken/broken_test.go": "package broken\nimport \"testing\"\nfunc TestX(t *testing.T) { undefined() }\n",
 }
 
@@ -51,10 +53,20 @@ func TestSummaryOfRealRun(t *testing.T) {
 		t.Fatalf("testsum exit = %v; want 1 (a test failed)\n%s", err, out)
 	}
 	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
-	// Pass, Parent (its subtest skipped, it passes) pass; Fail and the
-	// broken package fail; Skip and Parent/sub skip.
-	if last := lines[len(lines)-1]; last != "2 passed, 2 failed, 2 skipped" {
-		t.Errorf("last line %q; want \"2 passed, 2 failed, 2 skipped\"\n%s", last, out)
+	// Pass, Parent (its subtest skipped, it passes) and Fine pass; Fail
+	// and the broken package fail; Skip and Parent/sub skip.
+	if last := lines[len(lines)-1]; last != "3 passed, 2 failed, 2 skipped" {
+		t.Errorf("last line %q; want \"3 passed, 2 failed, 2 skipped\"\n%s", last, out)
+	}
+	// A line per package as it finishes: status, name, time, its counts.
+	for _, want := range []string{
+		`^ok   sample/fine +\d+\.\ds  1 passed, 0 failed, 0 skipped$`,
+		`^FAIL sample/good +\d+\.\ds  2 passed, 1 failed, 2 skipped$`,
+		`^FAIL sample/broken +\d+\.\ds  0 passed, 1 failed, 0 skipped$`,
+	} {
+		if !regexp.MustCompile("(?m)" + want).MatchString(out) {
+			t.Errorf("output lacks a line matching %s\n%s", want, out)
+		}
 	}
 	for _, want := range []string{
 		"sample/good TestSkip: needs a GPU: none here",

@@ -141,8 +141,8 @@ func TestRegionZeroedBeforeEveryAllocation(t *testing.T) {
 	}
 }
 
-// zeroRegion zeroes every device's counters and check stamp and every
-// process slot's usage, as a user writing their own region could.
+// zeroRegion zeroes every device entry's counters and check stamp and
+// every process entry's usage, as a user writing their own region could.
 func zeroRegion(t *testing.T, path string) {
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {

@@ -34,7 +34,7 @@ func TestTwoProcessesShareOneSlice(t *testing.T) {
 	}
 }
 
-// A holder killed with SIGKILL never returns its slot; the next refusal
+// A holder killed with SIGKILL never frees its process entry; the next refusal
 // finds it dead and frees its share.
 func TestKilledHolderIsCleaned(t *testing.T) {
 	job := uniqueJob()
@@ -46,7 +46,7 @@ func TestKilledHolderIsCleaned(t *testing.T) {
 	want(t, "after SIGKILL", results(lines[:3]), "init rc=0", "dev rc=0", "alloc rc=0")
 	for _, pid := range readRegion(t, r.regionPath(job)).livePids() {
 		if int(pid) == a.cmd.Process.Pid {
-			t.Fatalf("dead pid %d still holds a slot", pid)
+			t.Fatalf("dead pid %d still holds a process entry", pid)
 		}
 	}
 }

@@ -45,11 +45,11 @@ func readRegion(t *testing.T, path string) regionView {
 
 func (v regionView) u64(off int) uint64 { return binary.LittleEndian.Uint64(v.b[off:]) }
 
-// tracked and excess of device slot d.
+// tracked and excess of device entry d.
 func (v regionView) tracked(d int) uint64 { return v.u64(regionDevs + d*devSize + devTracked) }
 func (v regionView) excess(d int) uint64  { return v.u64(regionDevs + d*devSize + devExcess) }
 
-// livePids lists the pids holding process slots.
+// livePids lists the pids holding process entries.
 func (v regionView) livePids() []int32 {
 	n := int(binary.LittleEndian.Uint32(v.b[regionNprocs:]))
 	var pids []int32
@@ -62,8 +62,8 @@ func (v regionView) livePids() []int32 {
 	return pids
 }
 
-// zero overwrites the accounting of device slot d and of every process
-// slot, as a user tampering with their own region would.
+// zeroAccounting overwrites the accounting of device entry d and of every
+// process entry, as a user tampering with their own region would.
 func zeroAccounting(t *testing.T, path string, d int) {
 	t.Helper()
 	f, err := os.OpenFile(path, os.O_RDWR, 0)

@@ -1,0 +1,192 @@
+package preloadtest
+
+import (
+	"bufio"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// How a compute scenario (compute_test.go) runs and measures its jobs:
+// real processes on a simulated GPU whose kernels take their stated time,
+// and an unhooked observer (dl_nvutil) that reads each job's GPU time from
+// the simulator's NVML, as nvidia-smi would.
+
+// job is one job of a compute test: its environment and one loadgen
+// argument list per process.
+type job struct {
+	name  string
+	env   []string
+	procs [][]string
+}
+
+type usage struct {
+	mean    map[string]float64
+	windows []map[string]float64
+	outputs []string // loadgen results, in start order
+}
+
+// median of the job's 1-second windows.
+func (u usage) median(name string) float64 {
+	var v []float64
+	for _, w := range u.windows {
+		v = append(v, w[name])
+	}
+	sort.Float64s(v)
+	if len(v) == 0 {
+		return math.NaN()
+	}
+	return v[len(v)/2]
+}
+
+// runJobs starts every process of every job, measures their GPU time from
+// skipMs for secs seconds, and waits for all to exit.
+func (r *rig) runJobs(skipMs int, secs float64, jobs ...job) usage {
+	r.t.Helper()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var groups []string
+	u := usage{mean: map[string]float64{}}
+	for _, j := range jobs {
+		var pids []string
+		for _, args := range j.procs {
+			c := r.cmd(true, j.env, "loadgen", args...)
+			var out strings.Builder
+			c.Stdout, c.Stderr = &out, os.Stderr
+			if err := c.Start(); err != nil {
+				r.t.Fatal(err)
+			}
+			pids = append(pids, strconv.Itoa(c.Process.Pid))
+			k := len(u.outputs)
+			u.outputs = append(u.outputs, "")
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				err := c.Wait()
+				mu.Lock()
+				u.outputs[k] = strings.TrimSpace(out.String())
+				if err != nil {
+					u.outputs[k] += " error: " + err.Error()
+				}
+				mu.Unlock()
+			}()
+		}
+		groups = append(groups, j.name+"="+strings.Join(pids, ","))
+	}
+	args := append([]string{"0", strconv.Itoa(skipMs), fmt.Sprint(secs)}, groups...)
+	out, err := r.cmd(false, nil, "dl_nvutil", args...).Output()
+	wg.Wait()
+	if err != nil {
+		r.t.Fatalf("dl_nvutil: %v (%s)", err, out)
+	}
+	for _, o := range u.outputs {
+		if strings.Contains(o, "error") {
+			r.t.Fatalf("loadgen: %s", o)
+		}
+	}
+	for _, line := range splitLines(string(out)) {
+		f := strings.Fields(line)
+		vals := map[string]float64{}
+		for _, kv := range f[1:] {
+			if k, v, ok := strings.Cut(kv, "="); ok {
+				vals[k], _ = strconv.ParseFloat(v, 64)
+			}
+		}
+		switch f[0] {
+		case "win":
+			u.windows = append(u.windows, vals)
+		case "mean":
+			u.mean = vals
+		}
+	}
+	r.t.Logf("measured: mean %v, %d windows %v", u.mean, len(u.windows), u.windows)
+	return u
+}
+
+// near fails unless the job's mean and median 1-second window are within
+// tol points of want.
+func near(t *testing.T, u usage, name string, want, tol float64) {
+	t.Helper()
+	if m := u.mean[name]; math.Abs(m-want) > tol {
+		t.Errorf("%s: mean utilisation %.1f%%, want %.0f +- %.0f", name, m, want, tol)
+	}
+	if m := u.median(name); math.Abs(m-want) > tol {
+		t.Errorf("%s: median 1 s window %.1f%%, want %.0f +- %.0f", name, m, want, tol)
+	}
+}
+
+var throttledRe = regexp.MustCompile(`msg="process exit" .*throttled_ms=(\d+)`)
+
+// exitThrottled returns the throttled_ms of every "process exit" line.
+func (r *rig) exitThrottled() []int {
+	var ms []int
+	for _, m := range throttledRe.FindAllStringSubmatch(readFile(r.t, filepath.Join(r.dir, "softmig.log")), -1) {
+		v, _ := strconv.Atoi(m[1])
+		ms = append(ms, v)
+	}
+	return ms
+}
+
+func limitJob(name, id string, limit int, procs ...[]string) job {
+	return job{name: name, env: []string{"SLURM_JOB_ID=" + id, "CUDA_DEVICE_SM_LIMIT=" + strconv.Itoa(limit)}, procs: procs}
+}
+
+// slotJob is limitJob with a time slot (SOFTMIG_SM_SLOT): jobs that share a
+// GPU launch only in their own parts of each period, so their kernels stop
+// time-slicing against each other (docs/compute.md).
+func slotJob(name, id string, limit int, slot string, procs ...[]string) job {
+	j := limitJob(name, id, limit, procs...)
+	j.env = append(j.env, "SOFTMIG_SM_SLOT="+slot)
+	return j
+}
+
+// bestLaunchNs is bench_launch's cost of one launch, the best of three
+// runs, with the library preloaded or not.
+func (r *rig) bestLaunchNs(preload bool, env ...string) float64 {
+	r.t.Helper()
+	b := math.Inf(1)
+	for i := 0; i < 3; i++ {
+		out, err := r.cmd(preload, env, "bench_launch", "/etc/hostname", "x", "500", "10", "10").Output()
+		if err != nil {
+			r.t.Fatalf("bench_launch: %v", err)
+		}
+		var ns float64
+		if _, err := fmt.Sscanf(string(out), "launch_ns=%g", &ns); err != nil {
+			r.t.Fatalf("bench_launch: %q", out)
+		}
+		b = math.Min(b, ns)
+	}
+	return b
+}
+
+// threadsAtHold is the number of threads of a process that initialised the
+// device, launched and synchronised under CUDA_DEVICE_SM_LIMIT=limit.
+func (r *rig) threadsAtHold(limit string) int {
+	r.t.Helper()
+	c := r.cmd(true, []string{"SLURM_JOB_ID=" + uniqueJob(), "CUDA_DEVICE_MEMORY_LIMIT=1g", "CUDA_DEVICE_SM_LIMIT=" + limit},
+		"cuclient", "init", "retain", "launch:10:100", "sync", "hold")
+	in, _ := c.StdinPipe()
+	outp, _ := c.StdoutPipe()
+	if err := c.Start(); err != nil {
+		r.t.Fatal(err)
+	}
+	defer func() { in.Close(); c.Wait() }()
+	sc := bufio.NewScanner(outp)
+	for sc.Scan() {
+		if strings.HasPrefix(sc.Text(), "hold") {
+			break
+		}
+	}
+	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", c.Process.Pid))
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return len(ents)
+}
