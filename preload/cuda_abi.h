@@ -310,10 +310,4 @@ typedef struct nvmlPciInfo_st {
 	char busId[NVML_DEVICE_PCI_BUS_ID_BUFFER_SIZE];
 } nvmlPciInfo_t;
 
-typedef struct nvmlBAR1Memory_st {
-	unsigned long long bar1Total;
-	unsigned long long bar1Free;
-	unsigned long long bar1Used;
-} nvmlBAR1Memory_t;
-
 #endif
