@@ -194,9 +194,32 @@ int sim_attach(void)
 	return err;
 }
 
+/*
+ * A waiter never sleeps more than LOCK_RECHECK_NS at a time.  glibc's
+ * unlock wakes one sleeper; if that one's process exits before it takes
+ * the lock (a test client ending while another of its threads waits), the
+ * wake is lost, the lock is free and every other process of the test
+ * sleeps on it for good.  The library's own region lock bounds its waits
+ * the same way (preload/lock.c); the real driver has no such shared lock.
+ */
+#define LOCK_RECHECK_NS 20000000L
+
 void sim_lock(void)
 {
-	int r = pthread_mutex_lock(&sim_st->lock);
+	struct timespec until;
+	int r;
+
+	for (;;) {
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += LOCK_RECHECK_NS;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		r = pthread_mutex_timedlock(&sim_st->lock, &until);
+		if (r != ETIMEDOUT)
+			break;
+	}
 	if (r == EOWNERDEAD)
 		pthread_mutex_consistent(&sim_st->lock);
 }
