@@ -9,10 +9,22 @@
 
 #include "softmig.h"
 
-static void note_peak(int d, uint64_t total)
+/* Takes the lock and returns this process's entry, or NULL (and no lock)
+ * when it has none: the lock's check of the region may just have found the
+ * entry given to another pid, with none free to take instead. */
+static struct sm_proc *lock_me(void)
 {
-	struct sm_proc *me = &sm_region->procs[sm_proc_entry];
+	if (sm_proc_entry < 0 || sm_region_lock() != 0)
+		return NULL;
+	if (sm_proc_entry < 0) {
+		sm_region_unlock();
+		return NULL;
+	}
+	return &sm_region->procs[sm_proc_entry];
+}
 
+static void note_peak(struct sm_proc *me, int d, uint64_t total)
+{
 	if (total > sm_region->devs[d].peak)
 		sm_region->devs[d].peak = total;
 	if (total > me->peak[d])
@@ -29,9 +41,8 @@ static int reserve(int d, uint64_t bytes, uint64_t limit, uint64_t *used_out, in
 	uint64_t used;
 	int pass;
 
-	if (sm_proc_entry < 0 || sm_region_lock() != 0)
+	if (!(me = lock_me()))
 		return -1;
-	me = &sm_region->procs[sm_proc_entry];
 	for (pass = 0; pass < 2; pass++) {
 		used = dv->tracked + dv->excess;
 		*used_out = used;
@@ -41,7 +52,7 @@ static int reserve(int d, uint64_t bytes, uint64_t limit, uint64_t *used_out, in
 				me->ctx[d] += bytes;
 			} else {
 				me->used[d] += bytes;
-				note_peak(d, used + bytes);
+				note_peak(me, d, used + bytes);
 			}
 			sm_region_unlock();
 			return 0;
@@ -70,9 +81,8 @@ hidden int sm_release(int d, uint64_t bytes)
 {
 	struct sm_proc *me;
 
-	if (d < 0 || sm_proc_entry < 0 || sm_region_lock() != 0)
+	if (d < 0 || !(me = lock_me()))
 		return -1;
-	me = &sm_region->procs[sm_proc_entry];
 	me->used[d] = sm_sat_sub(me->used[d], bytes);
 	sm_region->devs[d].tracked = sm_sat_sub(sm_region->devs[d].tracked, bytes);
 	sm_region_unlock();
@@ -86,16 +96,15 @@ hidden void sm_ctx_account(int d, int64_t bytes)
 	struct sm_dev *dv;
 	uint64_t old, nv = bytes > 0 ? (uint64_t)bytes : 0;
 
-	if (d < 0 || sm_proc_entry < 0 || sm_region_lock() != 0)
+	if (d < 0 || !(me = lock_me()))
 		return;
-	me = &sm_region->procs[sm_proc_entry];
 	dv = &sm_region->devs[d];
 	old = me->ctx[d];
 	me->ctx[d] = nv;
 	dv->tracked = sm_sat_sub(dv->tracked, old) + nv;
 	if (nv > old && nv - old > dv->ctx_estimate)
 		dv->ctx_estimate = nv - old;
-	note_peak(d, dv->tracked + dv->excess);
+	note_peak(me, d, dv->tracked + dv->excess);
 	sm_region_unlock();
 }
 
@@ -118,10 +127,9 @@ hidden void sm_ctx_settle(int d, uint64_t reserved, int64_t measured, int create
 	struct sm_proc *me;
 	uint64_t old, base, nv;
 
-	if (d < 0 || sm_proc_entry < 0 || sm_region_lock() != 0)
+	if (d < 0 || !(me = lock_me()))
 		return;
 	dv = &sm_region->devs[d];
-	me = &sm_region->procs[sm_proc_entry];
 	old = me->ctx[d];
 	base = old > reserved ? old - reserved : 0;
 	nv = !created ? base : measured < 0 ? old : (uint64_t)measured;
@@ -143,17 +151,23 @@ hidden uint64_t sm_ctx_estimate(int d)
 /* This process's allocations and context memory on d. */
 hidden uint64_t sm_proc_used(int d)
 {
-	return sm_proc_entry < 0 ? 0 : sm_region->procs[sm_proc_entry].used[d];
+	int me = sm_proc_entry;
+
+	return me < 0 ? 0 : sm_region->procs[me].used[d];
 }
 
 hidden uint64_t sm_proc_ctx(int d)
 {
-	return sm_proc_entry < 0 ? 0 : sm_region->procs[sm_proc_entry].ctx[d];
+	int me = sm_proc_entry;
+
+	return me < 0 ? 0 : sm_region->procs[me].ctx[d];
 }
 
 hidden uint64_t sm_proc_peak(int d)
 {
-	return sm_proc_entry < 0 ? 0 : sm_region->procs[sm_proc_entry].peak[d];
+	int me = sm_proc_entry;
+
+	return me < 0 ? 0 : sm_region->procs[me].peak[d];
 }
 
 /*

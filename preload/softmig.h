@@ -140,12 +140,15 @@ hidden size_t sm_log_header(char *buf, size_t len, const struct timespec *ts, in
 /* s as a quoted logfmt value, in buf. */
 hidden const char *sm_quote(const char *s, char *buf, size_t len);
 
-/* ---- region.c: the mapped region, its lock and entries ---------------------- */
+/* ---- region.c: the mapped region and its header; entries.c: lock, entries --- */
 
 extern hidden struct sm_region *sm_region;
 extern hidden int sm_proc_entry;       /* this process's entry, -1 none */
+extern hidden pid_t sm_entry_pid;      /* the pid it was taken for (fork) */
 
 hidden int sm_region_attach(void);      /* 0 ok, -1 failed (sets fail reason) */
+/* The device entries this process uses, put back by a rebuild. */
+hidden void sm_region_know_dev(int d, const uint8_t uuid[16]);
 /* The region lock never fails; a holder that does not let go is taken
  * over (lock.c says why that is safe). */
 #define SM_LOCK_SLICE_NS 5000000ULL     /* a holder this long is looked at */
