@@ -10,7 +10,8 @@
  * (which counts the job's processes that are not in the region).  A file
  * replaced by another (a rename over it) keeps working as the old one for
  * the processes that have it; one that is zeroed or overwritten is rebuilt
- * in place under the lock (region.c, which also rebuilds a private copy).  Each kind of damage is logged once
+ * in place under the lock (entries.c, region.c; region.c also rebuilds a
+ * private copy).  Each kind of damage is logged once
  * per process.
  *
  * The check cannot cover a truncation between it and the access (a thread
@@ -139,7 +140,7 @@ static void on_sigbus(int sig, siginfo_t *si, void *uc)
 	if (si->si_code > 0 && base && a >= base && a < base + SM_REGION_SIZE &&
 	    mmap(base, SM_REGION_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) !=
 		    MAP_FAILED) {
-		/* Zeros: the lock (region.c) rebuilds the header and the entry. */
+		/* Zeros: the lock (entries.c) has the header and entry rebuilt. */
 		__atomic_store_n(&is_private, 1, __ATOMIC_RELEASE);
 		bus_faulted = 1;
 		errno = saved;
