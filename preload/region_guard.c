@@ -11,8 +11,7 @@
  * replaced by another (a rename over it) keeps working as the old one for
  * the processes that have it; one that is zeroed or overwritten is rebuilt
  * in place under the lock (entries.c, region.c; region.c also rebuilds a
- * private copy).  Each kind of damage is logged once
- * per process.
+ * private copy).  Each kind of damage is logged once per process.
  *
  * The check cannot cover a truncation between it and the access (a thread
  * waiting for the lock, inside it, or within SIZE_CHECK_NS of the last
