@@ -44,6 +44,7 @@ func newNode(t *testing.T, extra ...string) *node {
 	if os.Getuid() != 0 {
 		t.Skip("needs root: creates job cgroups, writes job configs, runs clients as nobody")
 	}
+	testutil.NeedTreeReachableByOthers(t)
 	testutil.Build(t, "lib", "sim", "cprogs")
 	dir := t.TempDir()
 	for _, d := range []string{dir, filepath.Dir(dir)} {
