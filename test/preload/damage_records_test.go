@@ -1,7 +1,6 @@
 package preloadtest
 
 import (
-	"bufio"
 	"encoding/binary"
 	"os"
 	"path/filepath"
@@ -48,28 +47,8 @@ func TestEachDamageIsOneRecordOfItsKind(t *testing.T) {
 			job := uniqueJob()
 			r := newRig(t, "SLURM_JOB_ID="+job, "CUDA_DEVICE_MEMORY_LIMIT=2g")
 			gate := filepath.Join(r.dir, "go")
-			c := r.cmd(true, nil, "cuclient", "init", "dev:0", "alloc:256m", "ready", "gate:"+gate, "alloc:256m",
+			c := r.startReady(nil, "cuclient", "init", "dev:0", "alloc:256m", "ready", "gate:"+gate, "alloc:256m",
 				"meminfo")
-			out, err := c.StdoutPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := c.Start(); err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { c.Process.Kill(); c.Wait() })
-			br := bufio.NewReader(out)
-			var lines []string
-			for {
-				line, err := br.ReadString('\n')
-				if err != nil {
-					t.Fatalf("client exited before ready: %q", lines)
-				}
-				if line = strings.TrimSpace(line); line == "ready" {
-					break
-				}
-				lines = append(lines, line)
-			}
 			tc.do(t, r.regionPath(job))
 			// Longer than the library waits between two looks at the
 			// file's size: the next allocation looks first.
@@ -77,14 +56,8 @@ func TestEachDamageIsOneRecordOfItsKind(t *testing.T) {
 			if err := os.WriteFile(gate, nil, 0o644); err != nil {
 				t.Fatal(err)
 			}
-			for {
-				line, err := br.ReadString('\n')
-				if err != nil {
-					break
-				}
-				lines = append(lines, strings.TrimSpace(line))
-			}
-			if err := c.Wait(); err != nil {
+			lines, err := c.finish()
+			if err != nil {
 				t.Fatalf("client after the damage: %v %q", err, lines)
 			}
 			if res := results(lines); len(res) != 6 || res[4] != "alloc rc=0" {

@@ -1,7 +1,6 @@
 package preloadtest
 
 import (
-	"bufio"
 	"encoding/binary"
 	"os"
 	"path/filepath"
@@ -35,27 +34,7 @@ func TestNoEntryLeftRefusesAndWritesNothingElse(t *testing.T) {
 	job := uniqueJob()
 	r := newRig(t, "SLURM_JOB_ID="+job, "CUDA_DEVICE_MEMORY_LIMIT=2g")
 	gate := filepath.Join(r.dir, "go")
-	c := r.cmd(true, nil, "cuclient", "init", "dev:0", "alloc:256m", "ready", "gate:"+gate, "alloc:256m")
-	out, err := c.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Process.Kill(); c.Wait() })
-	br := bufio.NewReader(out)
-	var lines []string
-	for {
-		line, err := br.ReadString('\n')
-		if err != nil {
-			t.Fatalf("client exited before ready: %q", lines)
-		}
-		if line = strings.TrimSpace(line); line == "ready" {
-			break
-		}
-		lines = append(lines, line)
-	}
+	c := r.startReady(nil, "cuclient", "init", "dev:0", "alloc:256m", "ready", "gate:"+gate, "alloc:256m")
 	// Every process entry names init (alive, with its own start time).
 	path := r.regionPath(job)
 	b, err := os.ReadFile(path)
@@ -78,15 +57,9 @@ func TestNoEntryLeftRefusesAndWritesNothingElse(t *testing.T) {
 	if err := os.WriteFile(gate, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	for {
-		line, err := br.ReadString('\n')
-		if err != nil {
-			break
-		}
-		lines = append(lines, strings.TrimSpace(line))
-	}
 	// Exit status 1: a command failed (the refused allocation); no signal.
-	if err := c.Wait(); c.ProcessState == nil || c.ProcessState.ExitCode() != 1 {
+	lines, err := c.finish()
+	if c.cmd.ProcessState == nil || c.cmd.ProcessState.ExitCode() != 1 {
 		t.Fatalf("client without an entry: %v %q", err, lines)
 	}
 	if res := results(lines); len(res) != 5 || res[4] != "alloc rc=2" {

@@ -100,7 +100,14 @@ type held struct {
 // the client printed "ready" (lines holds what it printed before).
 func (r *rig) start(extra []string, name string, args ...string) *held {
 	r.t.Helper()
-	c := r.cmd(true, extra, name, append(args, "ready", "hold")...)
+	return r.startReady(extra, name, append(args, "ready", "hold")...)
+}
+
+// startReady runs a client whose script has a "ready" in it and returns
+// once the client printed it; finish collects the rest.
+func (r *rig) startReady(extra []string, name string, args ...string) *held {
+	r.t.Helper()
+	c := r.cmd(true, extra, name, args...)
 	in, err := c.StdinPipe()
 	if err != nil {
 		r.t.Fatal(err)
@@ -132,6 +139,20 @@ func (h *held) release() error {
 	h.stdin.Close()
 	io.Copy(io.Discard, h.out)
 	return h.cmd.Wait()
+}
+
+// finish closes the client's stdin, waits for it, and returns every line
+// it printed (before "ready" and after) with how it ended.
+func (h *held) finish() ([]string, error) {
+	h.stdin.Close()
+	for {
+		line, err := h.out.ReadString('\n')
+		if err != nil {
+			break
+		}
+		h.lines = append(h.lines, strings.TrimSpace(line))
+	}
+	return h.lines, h.cmd.Wait()
 }
 
 func (h *held) kill() {

@@ -1,13 +1,9 @@
 package preloadtest
 
 import (
-	"bufio"
+	"fmt"
 	"os"
 	"path/filepath"
-
-	"fmt"
-	"github.com/softmig/softmig/internal/testutil"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -131,43 +127,10 @@ func TestTamperedRegionDoesNotRaiseTheLimit(t *testing.T) {
 }
 
 func TestOOMKillerKillsTheJobsProcesses(t *testing.T) {
-	if syscall.Getuid() != 0 {
-		t.Skip("needs root to run the job as an unprivileged user (the killer never acts for root)")
-	}
-	job := uniqueJob()
-	r := newRig(t, "SLURM_JOB_ID="+job, "CUDA_DEVICE_MEMORY_LIMIT=2g", "ACTIVE_OOM_KILLER=1")
-	// The unprivileged user may not reach the build tree: run copies.
-	bin := r.dir + "/bin"
-	for _, f := range []string{"build/test/cuclient", "build/libsoftmig.so", "build/sim/libcuda.so.1", "build/sim/libnvidia-ml.so.1"} {
-		copyFile(t, testutil.Path(t, f), filepath.Join(bin, filepath.Base(f)))
-	}
-	r.env = append(r.env, "LD_LIBRARY_PATH="+bin)
-	asNobody := func(c *exec.Cmd) *exec.Cmd {
-		c.Path = filepath.Join(bin, "cuclient")
-		c.Env = append(c.Env, "LD_PRELOAD="+filepath.Join(bin, "libsoftmig.so"))
-		c.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
-		return c
-	}
-	holder := asNobody(r.cmd(true, nil, "cuclient", "init", "dev:0", "alloc:1g", "ready", "sleep:20000"))
-	stdout, err := holder.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := holder.Start(); err != nil {
-		t.Fatal(err)
-	}
+	j := newOOMJob(t)
 	// The holder has its 1 GiB once it says "ready".
-	br := bufio.NewReader(stdout)
-	for {
-		line, err := br.ReadString('\n')
-		if err != nil {
-			t.Fatalf("holder exited before its allocation: %v", err)
-		}
-		if strings.HasPrefix(line, "ready") {
-			break
-		}
-	}
-	out, _ := asNobody(r.cmd(true, nil, "cuclient", "init", "dev:0", "alloc:1g")).Output()
+	holder := j.holder(t, "1g")
+	out, _ := j.client("init", "dev:0", "alloc:1g").Output()
 	holderErr := holder.Wait()
 	ws, _ := holder.ProcessState.Sys().(syscall.WaitStatus)
 	if holderErr == nil || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
@@ -176,7 +139,7 @@ func TestOOMKillerKillsTheJobsProcesses(t *testing.T) {
 	if strings.Contains(string(out), "alloc rc=0") {
 		t.Fatalf("the refused process went on: %q", out)
 	}
-	log := readFile(t, r.dir+"/softmig.log")
+	log := readFile(t, j.r.dir+"/softmig.log")
 	if !strings.Contains(log, fmt.Sprintf(`msg="oom kill" target=%d`, holder.Process.Pid)) {
 		t.Fatalf("kill not logged:\n%s", log)
 	}
