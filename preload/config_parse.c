@@ -10,11 +10,11 @@
 
 #define LINE_MAX_LEN 4096
 
-enum { K_MEM, K_SM, K_OOM, K_LOG, K_REGION, K_DISABLED, K_SLOT, K_GPU, K_UID, K_NKEYS };
+enum { K_MEM, K_SM, K_OOM, K_LOG, K_REGION, K_DISABLED, K_SLOT, K_GPU, K_UID, K_POLICY, K_NKEYS };
 static const char *const key_names[K_NKEYS] = {
 	"CUDA_DEVICE_MEMORY_LIMIT", "CUDA_DEVICE_SM_LIMIT", "ACTIVE_OOM_KILLER",
 	"SOFTMIG_LOG_LEVEL", "SOFTMIG_REGION", "SOFTMIG_DISABLED",
-	"SOFTMIG_SM_SLOT", "SOFTMIG_GPU", "SOFTMIG_UID",
+	"SOFTMIG_SM_SLOT", "SOFTMIG_GPU", "SOFTMIG_UID", "SOFTMIG_TIME_POLICY",
 };
 
 /* Keys that take a device suffix "_<i>" (SOFTMIG_GPU only with one). */
@@ -185,6 +185,15 @@ static const char *set_key(struct sm_request *rq, int key, int idx, const char *
 			return "not a user id";
 		rq->has_uid = 1;
 		rq->uid = v;
+		return NULL;
+	case K_POLICY:
+		/* For softmig-guard, the time authority (cap or lend); the
+		 * library follows whatever gates it publishes. */
+		if (rq->has_policy)
+			return "given twice";
+		if (strcmp(val, "cap") != 0 && strcmp(val, "lend") != 0)
+			return "must be cap or lend";
+		rq->has_policy = 1;
 		return NULL;
 	case K_DISABLED:
 		if (rq->has_disabled)

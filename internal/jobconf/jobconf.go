@@ -29,11 +29,18 @@ const (
 	KeySMSlot        = "SOFTMIG_SM_SLOT" // and SOFTMIG_SM_SLOT_<i>
 	KeyGPU           = "SOFTMIG_GPU"     // only as SOFTMIG_GPU_<i>
 	KeyUID           = "SOFTMIG_UID"
+	KeyTimePolicy    = "SOFTMIG_TIME_POLICY"
 	MaxDevices       = defs.MaxDevices
 	MaxFileSize      = 64 << 10
 	MaxLineLength    = 4096
 	MaxRegionPath    = 511 // bytes of SOFTMIG_REGION (the library's buffer holds 512)
 	maxDisabledBytes = 512
+)
+
+// Time policies (SOFTMIG_TIME_POLICY, docs/compute.md).
+const (
+	TimeCap  = "cap"  // a job never gets more than its share, like MIG
+	TimeLend = "lend" // time idle jobs leave goes to busy ones
 )
 
 // blanks are what the parser trims around lines, keys and values, as the
@@ -64,6 +71,7 @@ type Config struct {
 	DeviceSMSlot      map[int]Slot   // SOFTMIG_SM_SLOT_<i>
 	DeviceGPU         map[int]int    // SOFTMIG_GPU_<i>: Slurm GPU index (IDX) of CUDA device i
 	UID               *int           // SOFTMIG_UID: the job's user (processes of that user outside any job fail closed)
+	TimePolicy        string         // SOFTMIG_TIME_POLICY: cap or lend, for softmig-guard's time authority; "" = unset
 }
 
 // Parse reads a job config. A key given twice, an unknown key, a bad value,
@@ -186,6 +194,12 @@ func (c *Config) set(key, val string) error {
 		n, err := intRange(val, 0, 1<<31-1)
 		c.UID = &n
 		return err
+	case KeyTimePolicy:
+		if val != TimeCap && val != TimeLend {
+			return fmt.Errorf("%q: must be %s or %s", val, TimeCap, TimeLend)
+		}
+		c.TimePolicy = val
+		return nil
 	case KeyDisabled:
 		if val == "" {
 			return errors.New("empty reason")
@@ -285,6 +299,9 @@ func (c *Config) Marshal() []byte {
 	}
 	if c.UID != nil {
 		fmt.Fprintf(&b, "%s=%d\n", KeyUID, *c.UID)
+	}
+	if c.TimePolicy != "" {
+		fmt.Fprintf(&b, "%s=%s\n", KeyTimePolicy, c.TimePolicy)
 	}
 	return b.Bytes()
 }
