@@ -189,6 +189,7 @@ func TestWrite(t *testing.T) {
 # job=42 user=alice uid=1001 node=vm date=2026-11-25T12:00:00Z
 # request=gres:shard:l40s:1(IDX:0) allocation=shard:l40s:1(IDX:0)
 # CUDA device 0 = GPU 0 (l40s): 1 of 4 shards = 12288M of 49152M, SM 25%
+# time policy lend (softmig.yaml: partitions.<name>.time, gpus.<type>.time, policy.time)
 # CUDA device 0 = GPU 0: time slot 0-25 of the period (1 of 4 units)
 CUDA_DEVICE_MEMORY_LIMIT=12288M
 CUDA_DEVICE_MEMORY_LIMIT_0=12288M
@@ -198,6 +199,7 @@ SOFTMIG_SM_SLOT_0=0-25
 SOFTMIG_GPU_0=0
 SOFTMIG_REGION=` + f.run + `/42.region
 SOFTMIG_UID=1001
+SOFTMIG_TIME_POLICY=lend
 `
 	if string(data) != want {
 		t.Fatalf("config:\n%s\nwant:\n%s", data, want)
@@ -426,5 +428,31 @@ func TestManPage(t *testing.T) {
 		if !strings.Contains(string(man), `\-\-`+strings.ReplaceAll(flag, "-", `\-`)) {
 			t.Errorf("man/softmig-conf.1 does not describe --%s", flag)
 		}
+	}
+}
+
+// The time policy follows the job's partition, then its GPU type, then
+// policy.time; a job with no SM limit gets none.
+func TestWriteTimePolicy(t *testing.T) {
+	requireRoot(t)
+	site := "gpus:\n  l40s:\n    shards: 4\n    memory: 48g\n    time: cap\npartitions:\n  lent:\n    time: lend\n"
+	for _, tt := range []struct{ part, want string }{{"gpu", "SOFTMIG_TIME_POLICY=cap\n"}, {"lent", "SOFTMIG_TIME_POLICY=lend\n"}} {
+		f := newFixture(t, site, strings.Replace(line("42", "shard:l40s:1(IDX:0)"), "JobState=RUNNING", "JobState=RUNNING Partition="+tt.part, 1))
+		e := env("SLURM_JOB_ID=42", "SLURM_JOB_UID=1001", "SLURM_JOB_GID=1002", "SLURM_JOB_USER=alice", "SLURM_JOB_GPUS=0", "SLURMD_NODENAME=vm")
+		if _, _, err := f.run_(t, e, "write", "--job-info", f.info); err != nil {
+			t.Fatal(err)
+		}
+		data, _ := os.ReadFile(filepath.Join(f.run, "42.conf"))
+		if !strings.HasSuffix(string(data), tt.want) {
+			t.Errorf("partition %s: config ends\n%s\nwant %s", tt.part, data, tt.want)
+		}
+	}
+	f := newFixture(t, "gpus:\n  l40s:\n    shards: 4\n    memory: 48g\npolicy:\n  sm_limit: none\n", line("42", "shard:l40s:1(IDX:0)"))
+	e := env("SLURM_JOB_ID=42", "SLURM_JOB_UID=1001", "SLURM_JOB_GID=1002", "SLURM_JOB_USER=alice", "SLURM_JOB_GPUS=0", "SLURMD_NODENAME=vm")
+	if _, _, err := f.run_(t, e, "write", "--job-info", f.info); err != nil {
+		t.Fatal(err)
+	}
+	if data, _ := os.ReadFile(filepath.Join(f.run, "42.conf")); strings.Contains(string(data), "TIME_POLICY") {
+		t.Errorf("a job without an SM limit got a time policy:\n%s", data)
 	}
 }
