@@ -61,7 +61,7 @@ var sections = map[string]struct {
 	"siteconf.fileGPU":       {"shards, memory, denominators, time", true},
 	"siteconf.filePolicy":    {"sm_limit, oom_killer, log_level, time", true},
 	"siteconf.filePartition": {"time", true},
-	"siteconf.filePaths":  {"scontrol, nvidia_smi_real", false},
+	"siteconf.filePaths":     {"scontrol, nvidia_smi_real", false},
 }
 
 type parser struct {
