@@ -8,7 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -262,6 +264,47 @@ static int proc_stat(uint32_t pid, char *state, uint64_t *start)
 	return 0;
 }
 
+/* A pidfd of each process entry, kept by this process: one poll() then
+ * tells which entries' processes have ended (a pidfd turns readable when
+ * its process exits, zombie or not, and never follows a reused pid), where
+ * reading every /proc/<pid>/stat at every call would make a node daemon's
+ * many NVML calls cost what the number of processes says.  Kernels without
+ * pidfd_open take the /proc way. */
+static struct {
+	uint32_t pid;
+	uint64_t start;
+	int fd;
+} pidfds[SIM_MAX_PROCS];
+
+static int pidfd_of(int slot, uint32_t pid, uint64_t start)
+{
+#ifdef SYS_pidfd_open
+	char st;
+	uint64_t real_start;
+	if (pidfds[slot].fd > 0 && pidfds[slot].pid == pid && pidfds[slot].start == start)
+		return pidfds[slot].fd;
+	if (pidfds[slot].fd > 0)
+		close(pidfds[slot].fd);
+	pidfds[slot].fd = 0;
+	int fd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
+	if (fd < 0)
+		return -1;
+	/* The pid may already be another process's: pin it, then check. */
+	if (proc_stat(pid, &st, &real_start) != 0 || real_start != start || st == 'Z' || st == 'X') {
+		close(fd);
+		return -1;
+	}
+	fcntl(fd, F_SETFD, FD_CLOEXEC);
+	pidfds[slot].pid = pid;
+	pidfds[slot].start = start;
+	pidfds[slot].fd = fd;
+	return fd;
+#else
+	(void)slot; (void)pid; (void)start;
+	return -1;
+#endif
+}
+
 static void self_identity(void)
 {
 	uint32_t pid = (uint32_t)getpid();
@@ -276,18 +319,33 @@ static void self_identity(void)
 
 void sim_reap_locked(void)
 {
+	struct pollfd fds[SIM_MAX_PROCS];
+	int slot[SIM_MAX_PROCS], n = 0;
+
 	self_identity();
 	for (int i = 0; i < SIM_MAX_PROCS; i++) {
 		struct sim_proc *p = &sim_st->proc[i];
 		uint64_t start;
 		char state;
+		int fd;
 		if (!p->pid || p->pid == self_pid)
 			continue;
+		if ((fd = pidfd_of(i, p->pid, p->starttime)) > 0) {
+			fds[n].fd = fd;
+			fds[n].events = POLLIN;
+			fds[n].revents = 0;
+			slot[n++] = i;
+			continue;
+		}
 		if (proc_stat(p->pid, &state, &start) == 0 && start == p->starttime &&
 		    state != 'Z' && state != 'X')
 			continue;
 		memset(p, 0, sizeof *p); /* exited: the driver frees its memory */
 	}
+	if (n && poll(fds, (nfds_t)n, 0) > 0)
+		for (int k = 0; k < n; k++)
+			if (fds[k].revents)
+				memset(&sim_st->proc[slot[k]], 0, sizeof sim_st->proc[0]);
 }
 
 struct sim_proc *sim_self_locked(int create)

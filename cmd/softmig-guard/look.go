@@ -212,9 +212,16 @@ func (g *guard) sighting(now time.Time, i int, job string, js jobSlices, sl slic
 }
 
 // nameEscape makes a kill for over_slice an escape when one of its
-// processes runs without the library: that is how it got over.
+// processes runs without the library: that is how it got over. It reads
+// mappings only within a small budget (a process whose mappings are
+// larger keeps its over_slice kill): the kill is decided, this only names
+// its cause, and must not wait on what a user makes long.
 func (g *guard) nameEscape(v *verdict) {
+	deadline := time.Now().Add(10 * time.Millisecond)
 	for _, pid := range v.pids {
+		if time.Now().After(deadline) {
+			return
+		}
 		f, ok := v.facts[pid]
 		if !ok {
 			continue

@@ -48,7 +48,7 @@ type scanned struct {
 
 func newScanner(procRoot string, lib libID, log *logger, every time.Duration, maxBytes int64) *scanner {
 	return &scanner{procRoot: procRoot, lib: lib, log: log, every: every, maxBytes: maxBytes,
-		maxTime: 100 * time.Millisecond, duty: 0.04, procs: map[int]*scanned{}, kick: make(chan struct{}, 1)}
+		maxTime: 50 * time.Millisecond, duty: 0.025, procs: map[int]*scanned{}, kick: make(chan struct{}, 1)}
 }
 
 // verdict says why pid escaped the library, "" when it did not or is not
@@ -151,13 +151,31 @@ func (s *scanner) judge(pid int) (string, error) {
 	return m.escape(), nil
 }
 
-// judgeNow judges pid at once (a kill names its cause), and keeps the
-// verdict for the escape timers.
+// nameBudget bounds judgeNow: a real escape (a container without the
+// binds, a private loader) maps little; what maps more is left to the
+// scanner.
+const (
+	nameBytes = 256 << 10
+	nameTime  = 5 * time.Millisecond
+)
+
+// judgeNow judges pid at once within the naming budget (a kill names its
+// cause) and keeps a verdict for the escape timers; "" when it is under
+// the library or cannot be judged that fast.
 func (s *scanner) judgeNow(pid int, start string) string {
-	cause, err := s.judge(pid)
+	s.mu.Lock()
+	if p, ok := s.procs[pid]; ok && p.start == start && !p.at.IsZero() {
+		s.mu.Unlock()
+		return p.cause
+	}
+	s.mu.Unlock()
+	s.libMu.Lock()
+	m, _, err := readMaps(s.procRoot, pid, s.lib, nameBytes, nameTime)
+	s.libMu.Unlock()
 	if err != nil {
 		return ""
 	}
+	cause := m.escape()
 	s.mu.Lock()
 	if p, ok := s.procs[pid]; ok && p.start == start {
 		p.at, p.cause = time.Now(), cause
