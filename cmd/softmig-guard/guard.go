@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/softmig/softmig/internal/defs"
+	"github.com/softmig/softmig/internal/guardstat"
 	"github.com/softmig/softmig/internal/logrec"
 	"github.com/softmig/softmig/internal/size"
 )
@@ -149,7 +150,7 @@ func (g *guard) run(ctx context.Context) error {
 		go func() { defer wg.Done(); g.auth.run(ctx) }()
 	}
 	first := time.Now()
-	report := first
+	report, status := first, time.Time{}
 	for {
 		now := time.Now()
 		due := g.look(now)
@@ -167,6 +168,10 @@ func (g *guard) run(ctx context.Context) error {
 		if now.Sub(report) >= time.Minute {
 			report = now
 			g.logStats("stats")
+		}
+		if now.Sub(status) >= guardstat.Every {
+			status = now
+			g.writeStatus(now)
 		}
 		t := time.NewTimer(g.nextLook())
 		select {
@@ -228,6 +233,29 @@ func (g *guard) logStats(what string) {
 	g.log.infof("%s: looks=%d full_looks=%d look_mean=%s look_max=%s kills=%d pauses=%d nvml_calls=%d nvml_calls_per_s=%.1f nvml_errors=%d maps_reads=%d maps_bytes=%d maps_over_budget=%d cpu_ms=%d seconds=%.1f",
 		what, looks, g.stats.fullLooks.Load(), mean, time.Duration(g.stats.lookMaxNs.Load()), g.stats.kills.Load(), g.stats.pauses.Load(),
 		calls, float64(calls)/secs, errs, reads, bytes, over, cpuMillis(), secs)
+}
+
+// writeStatus writes the status file softmig-smi's admin view reads.
+func (g *guard) writeStatus(now time.Time) {
+	if g.opts.dryRun || g.opts.once {
+		return
+	}
+	s := &guardstat.Status{PID: os.Getpid(), Started: g.started, Updated: now, TimeAuthority: g.auth != nil,
+		Looks: g.stats.looks.Load(), LookMax: time.Duration(g.stats.lookMaxNs.Load()),
+		CPU: time.Duration(cpuMillis()) * time.Millisecond, Kills: g.stats.kills.Load(), Pauses: g.stats.pauses.Load()}
+	if s.Looks > 0 {
+		s.LookMean = time.Duration(g.stats.lookNs.Load() / int64(s.Looks))
+	}
+	if g.gpus != nil {
+		s.NVMLCalls, s.NVMLErrors = g.gpus.calls(), g.gpus.errors()
+		s.GPUs, _ = g.gpus.count()
+	}
+	if g.scan != nil {
+		s.MapsReads, s.MapsOverBudget = g.scan.reads.Load(), g.scan.overBudget.Load()
+	}
+	if err := guardstat.Write(g.runDir, s); err != nil {
+		g.log.errorf("status", "status file: %v", err)
+	}
 }
 
 // afterLook forgets what concerns processes gone from every GPU.
