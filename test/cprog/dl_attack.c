@@ -9,8 +9,10 @@
  *   dl_attack lock GUARD_PID SIZE HOLD_MS SECS  SIZE for HOLD_MS after each time a
  *                                              thread of the guard ran (its schedstat)
  *   dl_attack hold SIZE                         SIZE until stdin closes
- *   dl_attack launch US SECS                    kernels of US microseconds, one after
- *                                              another, synchronised every 4, for SECS
+ *   dl_attack launch US SECS [CUBIN ITERS]      kernels of US microseconds (the simulator's
+ *                                              "busy"), or the burn kernel of CUBIN
+ *                                              (test/gpu/burner.cu) of ITERS iterations,
+ *                                              synchronised every 4, for SECS
  *   dl_attack maps N anon|PATH_LEN              first N mappings (anonymous, or of a file
  *                                              whose path is PATH_LEN bytes long), then
  *                                              a context, then waits on stdin
@@ -180,27 +182,50 @@ static int lock(const char *guard, unsigned long long size, double hold, double 
 	return 0;
 }
 
-static int launch(long us, double secs)
+static int launch(long us, double secs, const char *cubin, long iters)
 {
 	int (*load)(void **, const void *) = real("cuModuleLoadData");
+	int (*loadf)(void **, const char *) = real("cuModuleLoad");
 	int (*getf)(void **, void *, const char *) = real("cuModuleGetFunction");
 	int (*run)(void *, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned, void *, void **, void **) =
 		real("cuLaunchKernel");
 	int (*sync)(void) = real("cuCtxSynchronize");
 	void *mod, *f;
-	unsigned long long dur = (unsigned long long)us;
-	void *args[] = { &dur };
-	if (load(&mod, "busy") || getf(&f, mod, "busy"))
+	unsigned long long dur = (unsigned long long)us, out = 0;
+	void *busy_args[] = { &dur }, *burn_args[] = { &iters, &out }, **args = busy_args;
+	unsigned blocks = 1, threads = 1;
+	if (cubin) {
+		int (*attr)(int *, int, int) = real("cuDeviceGetAttribute");
+		int sms = 0;
+		if (loadf(&mod, cubin) || getf(&f, mod, "_Z4burnlPf") || attr(&sms, 16 /* MULTIPROCESSOR_COUNT */, 0) ||
+		    alloc_(&out, 4096 * 4))
+			return 5;
+		blocks = (unsigned)sms * 4;
+		threads = 256;
+		args = burn_args;
+	} else if (load(&mod, "busy") || getf(&f, mod, "busy")) {
 		return 5;
+	}
 	say("ready");
-	double end = now_ms() + secs * 1000;
-	for (int n = 0; now_ms() < end; n++) {
-		if (run(f, 1, 1, 1, 1, 1, 1, 0, 0, args, 0))
+	double t0 = now_ms(), end = t0 + secs * 1000, shown = t0;
+	int progress = getenv("BURNER_PROGRESS") != NULL;
+	long n = 0;
+	for (; now_ms() < end; n++) {
+		if (run(f, blocks, 1, 1, threads, 1, 1, 0, 0, args, 0))
 			return 6;
-		if (n % 4 == 3)
+		if (n % 4 == 3) {
 			sync();
+			if (progress && now_ms() - shown >= 100) {
+				struct timespec w;
+				clock_gettime(CLOCK_REALTIME, &w);
+				printf("progress t=%.3f kernels=%ld\n", w.tv_sec + w.tv_nsec / 1e9, n + 1);
+				fflush(stdout);
+				shown = now_ms();
+			}
+		}
 	}
 	sync();
+	printf("kernels=%ld secs=%.3f rate=%.3f\n", n, (now_ms() - t0) / 1e3, n / ((now_ms() - t0) / 1e3));
 	return 0;
 }
 
@@ -252,8 +277,8 @@ int main(int argc, char **argv)
 		rc = pulse(strtoull(argv[2], 0, 0), atof(argv[3]), atof(argv[4]), atof(argv[5]));
 	else if (!strcmp(cmd, "lock") && argc == 6)
 		rc = lock(argv[2], strtoull(argv[3], 0, 0), atof(argv[4]), atof(argv[5]));
-	else if (!strcmp(cmd, "launch") && argc == 4)
-		rc = launch(atol(argv[2]), atof(argv[3]));
+	else if (!strcmp(cmd, "launch") && (argc == 4 || argc == 6))
+		rc = launch(atol(argv[2]), atof(argv[3]), argc == 6 ? argv[4] : NULL, argc == 6 ? atol(argv[5]) : 0);
 	else if (!strcmp(cmd, "hold") && argc == 3) {
 		unsigned long long p;
 		if (alloc_(&p, strtoull(argv[2], 0, 0)))
