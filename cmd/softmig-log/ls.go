@@ -13,8 +13,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/softmig/softmig/cmd/softmig-log/logsum"
 	"github.com/softmig/softmig/internal/logrec"
-	"github.com/softmig/softmig/internal/logsum"
 )
 
 type lsCmd struct {

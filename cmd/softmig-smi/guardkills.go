@@ -7,9 +7,9 @@ import (
 	"path/filepath"
 	"sort"
 
+	"github.com/softmig/softmig/cmd/softmig-smi/smi"
 	"github.com/softmig/softmig/internal/defs"
 	"github.com/softmig/softmig/internal/logrec"
-	"github.com/softmig/softmig/internal/smi"
 )
 
 // guardLogDir is where the job logs are (a variable for tests).

@@ -41,9 +41,9 @@ import (
 
 	"github.com/alecthomas/kong"
 
+	"github.com/softmig/softmig/cmd/softmig-smi/smi"
 	"github.com/softmig/softmig/internal/cmdline"
 	"github.com/softmig/softmig/internal/siteconf"
-	"github.com/softmig/softmig/internal/smi"
 )
 
 type cli struct {

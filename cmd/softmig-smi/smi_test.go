@@ -12,10 +12,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/softmig/softmig/cmd/softmig-smi/smi"
 	"github.com/softmig/softmig/internal/cmdline"
 	"github.com/softmig/softmig/internal/defs"
 	"github.com/softmig/softmig/internal/region"
-	"github.com/softmig/softmig/internal/smi"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden from the current output")
