@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -43,7 +42,7 @@ func (c *summaryCmd) Run(e *env) error {
 		return err
 	}
 	defer file.Close()
-	job := strings.TrimSuffix(filepath.Base(path), ".log")
+	job := logJob(path)
 	b := logsum.New(job)
 	if offers, err := siteOffers(e.siteConfig); err == nil {
 		b.SetOffers(offers)

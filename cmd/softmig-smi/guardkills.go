@@ -4,11 +4,11 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"sort"
 
 	"github.com/softmig/softmig/cmd/softmig-smi/smi"
 	"github.com/softmig/softmig/internal/defs"
+	"github.com/softmig/softmig/internal/jobpath"
 	"github.com/softmig/softmig/internal/logrec"
 )
 
@@ -32,7 +32,7 @@ func printGuardKills(w io.Writer, rows []smi.SliceRow) {
 			continue
 		}
 		seen[r.Job] = true
-		kills = append(kills, guardKills(filepath.Join(guardLogDir(), r.Job+".log"), r.Job)...)
+		kills = append(kills, guardKills(jobpath.Log(guardLogDir(), r.Job), r.Job)...)
 	}
 	if len(kills) == 0 {
 		return

@@ -29,7 +29,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/softmig/softmig/internal/defs"
 	"io"
 	"io/fs"
 	"os"
@@ -38,6 +37,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/softmig/softmig/internal/defs"
 
 	"github.com/alecthomas/kong"
 

@@ -139,3 +139,23 @@ func TestEveryKeyTwiceIsUnparsable(t *testing.T) {
 		}
 	}
 }
+
+// The library names a job's config, region and log, and the region
+// outside Slurm, as every paths vector says (internal/jobpath's
+// TestVectors holds the Go tools to the same lines).
+func TestPathVectors(t *testing.T) {
+	cases := testvec.PathCases(t)
+	data, err := os.ReadFile(testutil.Path(t, testvec.PathsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Split(unit(t, "paths", string(data)), "\n")
+	if len(got) != len(cases) {
+		t.Fatalf("unit paths answered %d lines for %d vectors", len(got), len(cases))
+	}
+	for i, c := range cases {
+		if got[i] != c.Want {
+			t.Errorf("%s: the library names %s%q %q, want %q", c.Line, c.What, c.Args, got[i], c.Want)
+		}
+	}
+}
