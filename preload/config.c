@@ -1,5 +1,5 @@
 /*
- * Configuration (contract 2): /var/run/softmig/<jobid>.conf, then the
+ * Configuration (contract 2): /run/softmig/<jobid>.conf, then the
  * environment, else passive.  Read once, during sm_init.
  */
 #include <dirent.h>

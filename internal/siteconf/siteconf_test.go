@@ -2,12 +2,13 @@ package siteconf
 
 import (
 	"errors"
-	"github.com/softmig/softmig/internal/defs"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/softmig/softmig/internal/defs"
 )
 
 func TestParse(t *testing.T) {
@@ -88,6 +89,17 @@ func TestBuiltInDirectories(t *testing.T) {
 		c, err = Parse(strings.NewReader(ok+"paths:\n  "+tc.key+": "+tc.dir+"\n"), "x.yaml")
 		if err != nil || len(c.Warnings) != 1 || !strings.Contains(c.Warnings[0], "x.yaml:5: paths."+tc.key+": "+tc.dir+" is the built-in directory") {
 			t.Errorf("paths.%s at the built-in directory: %v, warnings %q; want one warning", tc.key, err, c.Warnings)
+		}
+		// Spelled through a symbolic link (as /var/run/softmig for
+		// /run/softmig), it is still the built-in directory.
+		link := filepath.Join(t.TempDir(), "link")
+		if err := os.Symlink(filepath.Dir(tc.dir), link); err != nil {
+			t.Fatal(err)
+		}
+		other := filepath.Join(link, filepath.Base(tc.dir))
+		c, err = Parse(strings.NewReader(ok+"paths:\n  "+tc.key+": "+other+"\n"), "x.yaml")
+		if err != nil || len(c.Warnings) != 1 || !strings.Contains(c.Warnings[0], "x.yaml:5: paths."+tc.key+": "+other+" is the built-in directory ("+tc.dir+")") {
+			t.Errorf("paths.%s at the built-in directory through a link: %v, warnings %q; want one warning", tc.key, err, c.Warnings)
 		}
 	}
 }
