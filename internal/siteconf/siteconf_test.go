@@ -182,13 +182,18 @@ func TestLoad(t *testing.T) {
 		t.Fatalf("Load of a missing file: %v", err)
 	}
 	p := filepath.Join(dir, "softmig.yaml")
-	os.WriteFile(p, []byte("gpus:\n  l40s:\n    shards: 4\n"), 0o644)
+	if err := os.WriteFile(p, []byte("gpus:\n  l40s:\n    shards: 4\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if c, err := Load(p); err != nil || c.GPUs["l40s"].Shards != 4 || len(c.Warnings) != 0 {
 		t.Fatalf("Load = %+v, %v", c, err)
 	}
 	// The examples shipped in slurm/ are valid.
 	examples, _ := filepath.Glob("../../slurm/*softmig*.yaml")
 	more, _ := filepath.Glob("../../slurm/examples/*/softmig.yaml")
+	if len(examples) == 0 || len(more) == 0 {
+		t.Fatalf("found %d examples in slurm/ and %d in slurm/examples/*/: the globs no longer match the examples", len(examples), len(more))
+	}
 	for _, ex := range append(examples, more...) {
 		if c, err := Load(ex); err != nil || len(c.Warnings) != 0 {
 			t.Errorf("example %s: %v, warnings %q", ex, err, c.Warnings)
