@@ -185,9 +185,13 @@ func TestDeb(t *testing.T) {
 	// set; they act on that tree only.
 	root := t.TempDir()
 	for _, d := range []string{"var/lib/dpkg/info", "var/lib/dpkg/updates"} {
-		os.MkdirAll(filepath.Join(root, d), 0o755)
+		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
 	}
-	os.WriteFile(filepath.Join(root, "var/lib/dpkg/status"), nil, 0o644)
+	if err := os.WriteFile(filepath.Join(root, "var/lib/dpkg/status"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	run(t, "dpkg", "--root", root, "--force-depends", "--force-script-chrootless", "-i", deb)
 	if out := run(t, "dpkg", "--root", root, "--verify", "softmig"); out != "" {
 		t.Errorf("dpkg --verify right after install:\n%s", out)

@@ -44,7 +44,9 @@ func TestPrologEpilogRunDir(t *testing.T) {
 	if err != nil || !strings.Contains(c.Disabled, "could not run softmig-conf (exit 2)") {
 		t.Fatalf("prolog fallback config: %+v, %v\n%s", c, err, out)
 	}
-	os.WriteFile(filepath.Join(run, "77.region"), nil, 0o600)
+	if err := os.WriteFile(filepath.Join(run, "77.region"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	cmd = exec.Command("sh", filepath.Join(root, "slurm/epilog.sh"))
 	cmd.Env = env
 	if out, err := cmd.CombinedOutput(); err != nil {

@@ -22,18 +22,37 @@ func TestWriteClaimsTheJobLog(t *testing.T) {
 		plant func(path string)
 		keep  bool
 	}{
-		{"another user's file", func(p string) { os.WriteFile(p, []byte(forged), 0o640); os.Chown(p, 4242, 4242) }, false},
-		{"a symlink", func(p string) { os.Symlink("/etc/hostname", p) }, false},
+		{"another user's file", func(p string) {
+			if err := os.WriteFile(p, []byte(forged), 0o640); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chown(p, 4242, 4242); err != nil {
+				t.Fatal(err)
+			}
+		}, false},
+		{"a symlink", func(p string) {
+			if err := os.Symlink("/etc/hostname", p); err != nil {
+				t.Fatal(err)
+			}
+		}, false},
 		{"a hard link", func(p string) {
-			os.WriteFile(p+".x", []byte(forged), 0o640)
-			os.Chown(p+".x", 1001, 1002)
-			os.Link(p+".x", p)
+			if err := os.WriteFile(p+".x", []byte(forged), 0o640); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chown(p+".x", 1001, 1002); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Link(p+".x", p); err != nil {
+				t.Fatal(err)
+			}
 		}, false},
 		{"the job's own", func(p string) { os.WriteFile(p, []byte(forged), 0o640); os.Chown(p, 1001, 1002) }, true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFixture(t, site4, line("42", "shard:l40s:1(IDX:0)"))
-			os.Chmod(f.logs, os.ModeSticky|0o777)
+			if err := os.Chmod(f.logs, os.ModeSticky|0o777); err != nil {
+				t.Fatal(err)
+			}
 			path := filepath.Join(f.logs, "42.log")
 			tt.plant(path)
 			if _, _, err := f.run_(t, e, "write", "--job-info", f.info); err != nil {
@@ -60,7 +79,9 @@ func TestWriteClaimsTheJobLog(t *testing.T) {
 func TestFailClosedLogsPastAPlantedFIFO(t *testing.T) {
 	requireRoot(t)
 	f := newFixture(t, "gpus: [", line("9", "shard:l40s:1(IDX:0)"))
-	os.Chmod(f.logs, os.ModeSticky|0o777)
+	if err := os.Chmod(f.logs, os.ModeSticky|0o777); err != nil {
+		t.Fatal(err)
+	}
 	path := filepath.Join(f.logs, "9.log")
 	if err := syscall.Mkfifo(path, 0o666); err != nil {
 		t.Fatal(err)

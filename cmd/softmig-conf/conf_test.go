@@ -128,16 +128,24 @@ type fixture struct {
 func newFixture(t *testing.T, siteYAML, scontrol string) *fixture {
 	t.Helper()
 	f := &fixture{dir: t.TempDir()}
-	os.Chmod(f.dir, 0o755)
+	if err := os.Chmod(f.dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	f.site = filepath.Join(f.dir, "softmig.yaml")
 	f.run = filepath.Join(f.dir, "run")
 	f.logs = filepath.Join(f.dir, "log")
 	f.info = filepath.Join(f.dir, "scontrol.txt")
 	f.gres = filepath.Join(f.dir, "gres.conf") // none unless a test writes it
 	f.gpus = func() ([]gpuInfo, error) { return nil, errors.New("no NVML here") }
-	os.Mkdir(f.logs, 0o755)
-	os.WriteFile(f.site, []byte(siteYAML), 0o644)
-	os.WriteFile(f.info, []byte(scontrol), 0o644)
+	if err := os.Mkdir(f.logs, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(f.site, []byte(siteYAML), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(f.info, []byte(scontrol), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	return f
 }
 
@@ -221,7 +229,9 @@ SOFTMIG_UID=1001
 	}
 	// Written again (a requeued job): the region is replaced, not followed.
 	os.Remove(filepath.Join(f.run, "42.region"))
-	os.Symlink("/etc/passwd", filepath.Join(f.run, "42.region"))
+	if err := os.Symlink("/etc/passwd", filepath.Join(f.run, "42.region")); err != nil {
+		t.Fatal(err)
+	}
 	if _, _, err := f.run_(t, e, "write", "--job-info", f.info); err != nil {
 		t.Fatal(err)
 	}
@@ -265,8 +275,12 @@ func TestWriteStdinAndDryRun(t *testing.T) {
 func TestWriteNoGPU(t *testing.T) {
 	requireRoot(t)
 	f := newFixture(t, site4, "JobId=8 UserId=a(1) Nodes=vm CPU_IDs=0 GRES= MinCPUsNode=1\n")
-	os.Mkdir(f.run, 0o755)
-	os.WriteFile(filepath.Join(f.run, "8.conf"), []byte("stale"), 0o644)
+	if err := os.Mkdir(f.run, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(f.run, "8.conf"), []byte("stale"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	out, _, err := f.run_(t, env("SLURM_JOB_ID=8"), "write", "--job-info", f.info)
 	if err != nil || !strings.Contains(out, "no GPU") {
 		t.Fatalf("write: %v\n%s", err, out)
@@ -356,8 +370,12 @@ func TestWriteErrors(t *testing.T) {
 		}
 	}
 	if os.Geteuid() == 0 {
-		os.MkdirAll(f.run, 0o777)
-		os.Chmod(f.run, 0o777)
+		if err := os.MkdirAll(f.run, 0o777); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(f.run, 0o777); err != nil {
+			t.Fatal(err)
+		}
 		_, _, err := f.run_(t, env("SLURM_JOB_ID=1", "SLURM_JOB_UID=3"), "write", "--job-info", f.info)
 		if err == nil || errors.Is(err, errFailedClosed) || !strings.Contains(err.Error(), "writable by group or others: chmod 755") {
 			t.Fatalf("write into a world-writable run dir: %v", err)
@@ -368,9 +386,15 @@ func TestWriteErrors(t *testing.T) {
 func TestShowUnsafe(t *testing.T) {
 	requireRoot(t)
 	f := newFixture(t, site4, "")
-	os.Mkdir(f.run, 0o755)
-	os.WriteFile(filepath.Join(f.run, "3.conf"), []byte("CUDA_DEVICE_SM_LIMIT=5\n"), 0o666)
-	os.Chmod(filepath.Join(f.run, "3.conf"), 0o666)
+	if err := os.Mkdir(f.run, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(f.run, "3.conf"), []byte("CUDA_DEVICE_SM_LIMIT=5\n"), 0o666); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(filepath.Join(f.run, "3.conf"), 0o666); err != nil {
+		t.Fatal(err)
+	}
 	_, _, err := f.run_(t, env(), "show", "3")
 	if !errors.Is(err, jobconf.ErrUnsafe) || !strings.Contains(err.Error(), "refuses the GPU") {
 		t.Fatalf("show of a world-writable config: %v", err)
@@ -397,7 +421,9 @@ func TestCheck(t *testing.T) {
 			t.Errorf("check output lacks %q:\n%s", w, out)
 		}
 	}
-	os.WriteFile(f.site, []byte("gpus:\n  l40s:\n    shards: 4\n    denominators: [3]\n"), 0o644)
+	if err := os.WriteFile(f.site, []byte("gpus:\n  l40s:\n    shards: 4\n    denominators: [3]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	_, stderr, err := f.run_(t, env(), "check")
 	if !errors.Is(err, errProblems) || !strings.Contains(stderr, "softmig-conf: error: "+f.site+":4: gpus.l40s.denominators: l40s.3 cannot be served") {
 		t.Fatalf("check of a bad config: %v\n%s", err, stderr)

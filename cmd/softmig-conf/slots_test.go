@@ -122,11 +122,17 @@ func TestSlots(t *testing.T) {
 func TestSlotsSkipBadConfig(t *testing.T) {
 	requireRoot(t)
 	f := newFixture(t, site4, "")
-	os.Mkdir(f.run, 0o755)
+	if err := os.Mkdir(f.run, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	bad := filepath.Join(f.run, "99.conf")
-	os.WriteFile(bad, []byte("SOFTMIG_SM_SLOT_0=0-25,25-50\nSOFTMIG_GPU_0=0\n"), 0o644)
+	if err := os.WriteFile(bad, []byte("SOFTMIG_SM_SLOT_0=0-25,25-50\nSOFTMIG_GPU_0=0\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	// A hand-written config holding 25-75 on GPU 0 for every device.
-	os.WriteFile(filepath.Join(f.run, "98.conf"), []byte("CUDA_DEVICE_SM_LIMIT=50\nSOFTMIG_SM_SLOT=25-75\nSOFTMIG_GPU_0=0\n"), 0o644)
+	if err := os.WriteFile(filepath.Join(f.run, "98.conf"), []byte("CUDA_DEVICE_SM_LIMIT=50\nSOFTMIG_SM_SLOT=25-75\nSOFTMIG_GPU_0=0\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	c, stderr, err := f.job(t, "1", "shard:l40s:2(IDX:0)", "0")
 	if err != nil {
 		t.Fatal(err)
@@ -176,9 +182,15 @@ func TestSlotsConcurrent(t *testing.T) {
 func TestShowCheckSlotWarnings(t *testing.T) {
 	requireRoot(t)
 	f := newFixture(t, site4, "")
-	os.Mkdir(f.run, 0o755)
-	os.WriteFile(filepath.Join(f.run, "5.conf"), []byte("CUDA_DEVICE_SM_LIMIT_0=25\nSOFTMIG_SM_SLOT_0=0-26\nSOFTMIG_GPU_0=0\n"), 0o644)
-	os.WriteFile(filepath.Join(f.run, "6.conf"), []byte("CUDA_DEVICE_SM_LIMIT_0=25\nSOFTMIG_SM_SLOT_0=20-50\nSOFTMIG_GPU_0=0\n"), 0o644)
+	if err := os.Mkdir(f.run, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(f.run, "5.conf"), []byte("CUDA_DEVICE_SM_LIMIT_0=25\nSOFTMIG_SM_SLOT_0=0-26\nSOFTMIG_GPU_0=0\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(f.run, "6.conf"), []byte("CUDA_DEVICE_SM_LIMIT_0=25\nSOFTMIG_SM_SLOT_0=20-50\nSOFTMIG_GPU_0=0\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	out, _, err := f.run_(t, env(), "show", "5")
 	if err != nil || !strings.Contains(out, "# CUDA device 0 = GPU 0: time slot 0-26 (26% of the period)") || !strings.Contains(out, "# warning: GPU 0: overlaps job 6's time slot 20-50") || strings.Contains(out, "SM limit is") {
 		t.Errorf("show 5: %v\n%s", err, out)

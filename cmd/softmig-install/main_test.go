@@ -72,8 +72,11 @@ func overlayEtc() func() {
 		return func() {}
 	}
 	up, work := filepath.Join(dir, "upper"), filepath.Join(dir, "work")
-	os.Mkdir(up, 0o755)
-	os.Mkdir(work, 0o755)
+	if err := errors.Join(os.Mkdir(up, 0o755), os.Mkdir(work, 0o755)); err != nil {
+		fmt.Fprintf(os.Stderr, "note: cannot make the overlay's directories (%v): the hot-swap test preloads with LD_PRELOAD\n", err)
+		os.RemoveAll(dir)
+		return func() {}
+	}
 	err = unix.Mount("overlay", "/etc", "overlay", 0, "lowerdir=/etc,upperdir="+up+",workdir="+work)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "note: cannot overlay /etc (%v): the hot-swap test preloads with LD_PRELOAD\n", err)
@@ -167,10 +170,18 @@ func newFixture(t *testing.T, slurm bool) *fixture {
 	if slurm {
 		group += "slurm:x:64030:\n"
 	}
-	os.WriteFile(filepath.Join(f.root, "etc/group"), []byte(group), 0o644)
-	os.WriteFile(filepath.Join(f.root, "etc/ld.so.preload"), []byte("# site\n/usr/lib/other.so\n"), 0o644)
-	os.MkdirAll(filepath.Join(f.root, "usr/lib"), 0o755)
-	os.WriteFile(filepath.Join(f.root, "usr/lib/other.so"), nil, 0o644)
+	if err := os.WriteFile(filepath.Join(f.root, "etc/group"), []byte(group), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(f.root, "etc/ld.so.preload"), []byte("# site\n/usr/lib/other.so\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(f.root, "usr/lib"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(f.root, "usr/lib/other.so"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	return f
 }
 

@@ -61,7 +61,9 @@ func newNode(t *testing.T, selfCgroup string) *node {
 	writeFile(t, filepath.Join(n.conf, "42.conf"), "# softmig-conf\nCUDA_DEVICE_MEMORY_LIMIT=20g\nCUDA_DEVICE_SM_LIMIT=25\nSOFTMIG_REGION="+filepath.Join(n.conf, "42.region")+"\n", 0o644)
 	writeFile(t, filepath.Join(n.conf, "43.conf"), "CUDA_DEVICE_MEMORY_LIMIT=40960M\nCUDA_DEVICE_SM_LIMIT=50\n", 0o644)
 	writeFile(t, filepath.Join(n.conf, "44.conf"), "CUDA_DEVICE_MEMORY_LIMIT=10g\n", 0o644)
-	os.Chmod(n.conf, 0o755)
+	if err := os.Chmod(n.conf, 0o755); err != nil {
+		t.Fatal(err)
+	}
 
 	n.sys = smi.H100(2)
 	d0, d1 := n.sys.Devices[0], n.sys.Devices[1]
@@ -240,7 +242,9 @@ func TestFailClosed(t *testing.T) {
 	})
 	t.Run("unsafe config", func(t *testing.T) {
 		n := newNode(t, inJob42)
-		os.Chmod(filepath.Join(n.conf, "42.conf"), 0o666)
+		if err := os.Chmod(filepath.Join(n.conf, "42.conf"), 0o666); err != nil {
+			t.Fatal(err)
+		}
 		r := n.run(t)
 		if r.err == nil || r.stdout != "" || !strings.Contains(r.err.Error(), "writable only by root") {
 			t.Errorf("world-writable config: out %q, err %v; want nothing and the reason", r.stdout, r.err)

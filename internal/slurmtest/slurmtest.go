@@ -122,14 +122,21 @@ func (c *Cluster) setup(o Options) error {
 			return err
 		}
 	}
-	os.Chmod(c.Dir, 0o755)
-	os.Chmod(c.Out, 0o1777)
+	// Chmod: the umask may have narrowed what MkdirAll made.
+	if err := os.Chmod(c.Dir, 0o755); err != nil {
+		return err
+	}
+	if err := os.Chmod(c.Out, 0o1777); err != nil {
+		return err
+	}
 	// The built-in log directory, as softmig-install makes it (0755
 	// root:root): the prolog creates each job's log, no user can add one.
 	if err := os.Mkdir(c.LogDir, 0o755); err != nil && !os.IsExist(err) {
 		return err
 	}
-	os.Chmod(c.LogDir, 0o755)
+	if err := os.Chmod(c.LogDir, 0o755); err != nil {
+		return err
+	}
 	if _, err := os.Stat("/dev/nvidia0"); err != nil {
 		// A fake GPU: open() gives ENXIO, enough for Slurm's device cgroup.
 		if err := syscall.Mknod("/dev/nvidia0", syscall.S_IFCHR|0o666, 195<<8); err != nil {
@@ -237,7 +244,9 @@ func (c *Cluster) startMunge() error {
 	if exec.Command("sh", "-c", "munge -n | unmunge").Run() == nil {
 		return nil // a munged is running already: use it, leave it running
 	}
-	os.MkdirAll("/run/munge", 0o755)
+	if err := os.MkdirAll("/run/munge", 0o755); err != nil {
+		return err
+	}
 	exec.Command("chown", "munge:", "/run/munge").Run()
 	if out, err := exec.Command("runuser", "-u", "munge", "--", "/usr/sbin/munged").CombinedOutput(); err != nil {
 		return fmt.Errorf("munged: %w: %s", err, out)

@@ -54,7 +54,9 @@ func writeConf(t *testing.T, job, text string, mode os.FileMode) string {
 	if err := os.WriteFile(path, []byte(text), mode); err != nil {
 		t.Fatal(err)
 	}
-	os.Chmod(path, mode)
+	if err := os.Chmod(path, mode); err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() { os.Remove(path) })
 	return path
 }
@@ -111,17 +113,29 @@ func TestUnsafeConfigFailsClosed(t *testing.T) {
 		setup      func(path string)
 		reason     string
 	}{
-		{"not owned by root", "CUDA_DEVICE_MEMORY_LIMIT=1g\n", func(p string) { os.Chown(p, 65534, 65534) }, "owned by root"},
-		{"group writable", "CUDA_DEVICE_MEMORY_LIMIT=1g\n", func(p string) { os.Chmod(p, 0o664) }, "owned by root"},
+		{"not owned by root", "CUDA_DEVICE_MEMORY_LIMIT=1g\n", func(p string) {
+			if err := os.Chown(p, 65534, 65534); err != nil {
+				t.Fatal(err)
+			}
+		}, "owned by root"},
+		{"group writable", "CUDA_DEVICE_MEMORY_LIMIT=1g\n", func(p string) {
+			if err := os.Chmod(p, 0o664); err != nil {
+				t.Fatal(err)
+			}
+		}, "owned by root"},
 		{"garbage", "CUDA_DEVICE_MEMORY_LIMIT=1g\nthis is not a config\n", nil, "line 2"},
 		{"bad size", "CUDA_DEVICE_MEMORY_LIMIT=12X\n", nil, "CUDA_DEVICE_MEMORY_LIMIT=12X"},
 		{"unknown key", "CUDA_DEVICE_MEMORY_LIMITS=1g\n", nil, "unknown key"},
 		{"disabled by the prolog", "SOFTMIG_DISABLED=softmig-conf: no GPU type l40s in softmig.yaml\n", nil, "no GPU type l40s"},
 		{"symlink", "", func(p string) {
 			target := filepath.Join(r.dir, "elsewhere.conf")
-			os.WriteFile(target, []byte("CUDA_DEVICE_MEMORY_LIMIT=40g\n"), 0o644)
+			if err := os.WriteFile(target, []byte("CUDA_DEVICE_MEMORY_LIMIT=40g\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
 			os.Remove(p)
-			os.Symlink(target, p)
+			if err := os.Symlink(target, p); err != nil {
+				t.Fatal(err)
+			}
 		}, "symbolic link"},
 	}
 	for _, c := range cases {

@@ -40,7 +40,9 @@ func TestRegionIgnoresTheUsersTMPDIR(t *testing.T) {
 	ok := 0
 	for i := 0; i < 4; i++ {
 		tmp := filepath.Join(r.dir, "tmp"+string(rune('a'+i)))
-		os.Mkdir(tmp, 0o700)
+		if err := os.Mkdir(tmp, 0o700); err != nil {
+			t.Fatal(err)
+		}
 		h := r.start([]string{"TMPDIR=" + tmp, "SLURM_TMPDIR=" + tmp}, "cuclient", "init", "dev:0", "alloc:500m")
 		defer h.release()
 		if strings.Join(results(h.lines), " ") == "init rc=0 dev rc=0 alloc rc=0" {
@@ -183,8 +185,12 @@ func TestPlantedLogIsNotAppendedTo(t *testing.T) {
 		if err := os.WriteFile(p, nil, 0o666); err != nil {
 			t.Fatal(err)
 		}
-		os.Chmod(p, 0o666)
-		os.Chown(p, 65534, 65534)
+		if err := os.Chmod(p, 0o666); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chown(p, 65534, 65534); err != nil {
+			t.Fatal(err)
+		}
 		p := p
 		t.Cleanup(func() { os.Remove(p) })
 	}
@@ -228,7 +234,9 @@ func TestUsersNVMLIsNotTrusted(t *testing.T) {
 	job := uniqueJob()
 	r := newRig(t, "SLURM_JOB_ID="+job)
 	stub := filepath.Join(r.dir, "stub")
-	os.Mkdir(stub, 0o755)
+	if err := os.Mkdir(stub, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	stubNVML(t, stub)
 	sim := testutil.Path(t, "build/sim")
 
@@ -241,7 +249,9 @@ func TestUsersNVMLIsNotTrusted(t *testing.T) {
 
 	// A driver directory whose NVML is broken: no GPU for a sliced job.
 	broken := filepath.Join(r.dir, "driver")
-	os.Mkdir(broken, 0o755)
+	if err := os.Mkdir(broken, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	copyFile(t, filepath.Join(sim, "libcuda.so.1"), filepath.Join(broken, "libcuda.so.1"))
 	copyFile(t, filepath.Join(stub, "libnvidia-ml.so.1"), filepath.Join(broken, "libnvidia-ml.so.1"))
 	lines, stderr = r.run([]string{"LD_LIBRARY_PATH=" + broken, "CUDA_DEVICE_MEMORY_LIMIT=1g"}, "cuclient", "init", "dev:0", "alloc:100m")
@@ -375,7 +385,9 @@ func TestJobInAUserNamespace(t *testing.T) {
 	if err := os.WriteFile(region, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	os.Chown(region, 65534, 65534)
+	if err := os.Chown(region, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
 	writeConf(t, job, "CUDA_DEVICE_MEMORY_LIMIT=1g\nSOFTMIG_REGION="+region+"\nSOFTMIG_UID=65534\n", 0o644)
 	asUser := []string{"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"}
 	// The copies in bin, which the user can reach, under wrap.
