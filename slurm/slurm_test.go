@@ -314,7 +314,11 @@ func TestFailClosed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer os.WriteFile(c.SiteConfig, good, 0o644)
+	defer func() {
+		if err := os.WriteFile(c.SiteConfig, good, 0o644); err != nil {
+			t.Fatalf("restoring the site config: %v", err)
+		}
+	}()
 	for _, tc := range []struct{ name, site, want string }{
 		{"broken site config", "gpus:\n  l40s:\n    shardz: 4\n", `unknown key \"shardz\"`},
 		{"type missing", "gpus:\n  h100:\n    shards: 8\n    memory: 80g\n", `GPU type \"l40s\" (GPU 0) is not in the site config`},

@@ -46,7 +46,14 @@ func TestWriteClaimsTheJobLog(t *testing.T) {
 				t.Fatal(err)
 			}
 		}, false},
-		{"the job's own", func(p string) { os.WriteFile(p, []byte(forged), 0o640); os.Chown(p, 1001, 1002) }, true},
+		{"the job's own", func(p string) {
+			if err := os.WriteFile(p, []byte(forged), 0o640); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chown(p, 1001, 1002); err != nil {
+				t.Fatal(err)
+			}
+		}, true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFixture(t, site4, line("42", "shard:l40s:1(IDX:0)"))
@@ -55,7 +62,7 @@ func TestWriteClaimsTheJobLog(t *testing.T) {
 			}
 			path := filepath.Join(f.logs, "42.log")
 			tt.plant(path)
-			if _, _, err := f.run_(t, e, "write", "--job-info", f.info); err != nil {
+			if _, _, err := f.runConf(t, e, "write", "--job-info", f.info); err != nil {
 				t.Fatal(err)
 			}
 			fi, err := os.Lstat(path)
@@ -88,11 +95,14 @@ func TestFailClosedLogsPastAPlantedFIFO(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() {
-		_, _, err := f.run_(t, env("SLURM_JOB_ID=9", "SLURM_JOB_UID=1001", "SLURMD_NODENAME=vm"), "write", "--job-info", f.info)
+		_, _, err := f.runConf(t, env("SLURM_JOB_ID=9", "SLURM_JOB_UID=1001", "SLURMD_NODENAME=vm"), "write", "--job-info", f.info)
 		done <- err
 	}()
 	select {
-	case <-done:
+	case err := <-done:
+		if err != nil {
+			t.Logf("write with a FIFO planted as the job's log: %v", err)
+		}
 	case <-time.After(5 * time.Second):
 		os.Remove(path)
 		t.Fatal("write hung on a FIFO planted as the job's log")

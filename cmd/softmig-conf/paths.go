@@ -30,7 +30,7 @@ type hostPaths struct {
 // problems) and the paths to use: the build-time directories, and
 // scontrol from the flag over the site config over the default.
 func (a *app) paths() (*siteconf.Config, hostPaths, error) {
-	site, err := a.cli.Flag.Load()
+	site, err := a.cli.Load()
 	p := a.dirs()
 	if site != nil && err == nil {
 		p.Scontrol = site.Paths.Scontrol

@@ -48,7 +48,9 @@ func TestShippedLogrotateExpiresOldLogs(t *testing.T) {
 			t.Fatal(err)
 		}
 		if !strings.HasPrefix(name, "2") {
-			os.Chtimes(p, old, old)
+			if err := os.Chtimes(p, old, old); err != nil {
+				t.Fatal(err)
+			}
 		}
 		fmt.Fprintf(&state, "%q %s\n", p, twoDaysAgo)
 	}

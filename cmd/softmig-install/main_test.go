@@ -55,7 +55,10 @@ func TestMain(m *testing.M) {
 			fmt.Fprintf(os.Stderr, "note: no private mount namespace (%v): tests that need one skip\n", err)
 		}
 	}
-	os.Setenv(asMainEnv, "1")
+	if err := os.Setenv(asMainEnv, "1"); err != nil {
+		fmt.Fprintf(os.Stderr, "cannot set %s: %v\n", asMainEnv, err)
+		os.Exit(2)
+	}
 	cleanup := func() {}
 	if os.Getenv(privateNSEnv) == "1" {
 		cleanup = overlayEtc()
@@ -85,7 +88,8 @@ func overlayEtc() func() {
 	}
 	etcOverlaid = true
 	return func() {
-		unix.Unmount("/etc", unix.MNT_DETACH)
+		// The namespace ends with the process: a failure here leaks nothing.
+		_ = unix.Unmount("/etc", unix.MNT_DETACH)
 		os.RemoveAll(dir)
 	}
 }

@@ -214,13 +214,13 @@ func TestHotSwapZeroFailedStarts(t *testing.T) {
 // verifies it, when it has been built.
 func TestRealLibrary(t *testing.T) {
 	needRootNS(t)
-	real := testutil.Path(t, "build/libsoftmig.so")
-	if _, err := os.Stat(real); err != nil {
-		t.Skipf("%s not built (make lib): the real library is not exercised here", real)
+	built := testutil.Path(t, "build/libsoftmig.so")
+	if _, err := os.Stat(built); err != nil {
+		t.Skipf("%s not built (make lib): the real library is not exercised here", built)
 	}
 	f := newFixture(t, true)
 	f.install(t)
-	out, err := runTool(t, "update", "--root", f.root, real)
+	out, err := runTool(t, "update", "--root", f.root, built)
 	if err != nil {
 		t.Fatalf("update to the real library: %v\n%s\n(the library must export const char *softmig_version(void) and be passive outside a job)", err, out)
 	}

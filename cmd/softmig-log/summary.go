@@ -65,7 +65,7 @@ func (c *summaryCmd) Run(e *env) error {
 		b.Add(it.Rec, it.Line)
 	}
 	out.Summary = b.Summary()
-	for _, m := range out.Summary.Malformed {
+	for _, m := range out.Malformed {
 		fmt.Fprintf(e.stderr, "softmig-log: %s:%d: skipped: %s\n", path, m.Line, m.Err)
 	}
 	if c.JSON {

@@ -62,7 +62,9 @@ func guardKills(path, job string) []logrec.Record {
 	}
 	defer f.Close()
 	if fi, err := f.Stat(); err == nil && fi.Size() > logTail {
-		f.Seek(fi.Size()-logTail, io.SeekStart) // the first, partial line is skipped
+		if _, err := f.Seek(fi.Size()-logTail, io.SeekStart); err != nil { // the first, partial line is skipped
+			return nil
+		}
 	}
 	recs, _ := logrec.Records(f, func(logrec.Item) {})
 	var out []logrec.Record

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -80,7 +81,8 @@ func TestNoLibrary(t *testing.T) {
 		t.Skip("this machine has a real libnvidia-ml.so.1")
 	}
 	_, stderr, err := simRun(t, env, "--softmig-dir="+dir)
-	ee, ok := err.(*exec.ExitError)
+	ee := new(exec.ExitError)
+	ok := errors.As(err, &ee)
 	if !ok || ee.ExitCode() != exitNoLibrary || !strings.HasPrefix(stderr, "NVIDIA-SMI couldn't find libnvidia-ml.so library") {
 		t.Errorf("without libnvidia-ml.so.1: %v, %q; want exit %d and nvidia-smi's message", err, stderr, exitNoLibrary)
 	}

@@ -110,11 +110,6 @@ func main() {
 	})
 }
 
-// run is softmig-smi with the host's NVML, /proc and environment.
-func run(args []string, stdout, stderr io.Writer) error {
-	return runWith(hostDeps(context.Background()), args, stdout, stderr)
-}
-
 func runWith(d deps, args []string, stdout, stderr io.Writer) error {
 	kargs, realArgs, implemented := normalize(args)
 	var c cli
@@ -290,7 +285,8 @@ func execute(d deps, c *cli, p planT, stdout, stderr io.Writer) error {
 	if err != nil {
 		return nvmlError(err)
 	}
-	defer src.Close()
+	// Closing NVML once the output is written has nothing left to report.
+	defer func() { _ = src.Close() }()
 
 	out := stdout
 	if c.Filename != "" {

@@ -81,12 +81,12 @@ func TestBuiltInDirectories(t *testing.T) {
 		{"region_dir", defs.RunDir(), "RUNDIR"},
 		{"log_dir", defs.LogDir(), "LOGDIR"},
 	} {
-		c, err := Parse(strings.NewReader(ok+"paths:\n  "+tc.key+": /srv/softmig\n"), "x.yaml")
+		_, err := Parse(strings.NewReader(ok+"paths:\n  "+tc.key+": /srv/softmig\n"), "x.yaml")
 		want := "x.yaml:5: paths." + tc.key + ": \"/srv/softmig\": this directory is set at build time (" + tc.dir + " here)"
 		if err == nil || !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "make "+tc.make+"=/srv/softmig") {
 			t.Errorf("paths.%s moved: %v; want an error containing %q", tc.key, err, want)
 		}
-		c, err = Parse(strings.NewReader(ok+"paths:\n  "+tc.key+": "+tc.dir+"\n"), "x.yaml")
+		c, err := Parse(strings.NewReader(ok+"paths:\n  "+tc.key+": "+tc.dir+"\n"), "x.yaml")
 		if err != nil || len(c.Warnings) != 1 || !strings.Contains(c.Warnings[0], "x.yaml:5: paths."+tc.key+": "+tc.dir+" is the built-in directory") {
 			t.Errorf("paths.%s at the built-in directory: %v, warnings %q; want one warning", tc.key, err, c.Warnings)
 		}

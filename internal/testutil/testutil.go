@@ -79,7 +79,7 @@ func runMake(root string, targets []string) error {
 	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
 		return err
 	}
-	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
+	// Closing the file (deferred above) releases the lock too.
 	args := append([]string{"-s", "-C", root}, targets...)
 	cmd := exec.Command("make", args...)
 	var out bytes.Buffer

@@ -1,8 +1,10 @@
 package preloadtest
 
 import (
+	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -69,7 +71,9 @@ func (r *rig) runIn(wrap []string, extra []string, name string, args ...string) 
 	c.Path = wrap[0]
 	var out, errb strings.Builder
 	c.Stdout, c.Stderr = &out, &errb
-	c.Run()
+	if err := c.Run(); err != nil && !errors.As(err, new(*exec.ExitError)) {
+		r.t.Fatal(err)
+	}
 	return splitLines(out.String()), errb.String()
 }
 

@@ -3,6 +3,7 @@ package preloadtest
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand"
@@ -73,7 +74,7 @@ func (r *rig) run(extra []string, name string, args ...string) (lines []string, 
 	var out, errb bytes.Buffer
 	c.Stdout, c.Stderr = &out, &errb
 	if err := c.Run(); err != nil {
-		if _, ok := err.(*exec.ExitError); !ok {
+		if !errors.As(err, new(*exec.ExitError)) {
 			r.t.Fatalf("%s %v: %v", name, args, err)
 		}
 	}
@@ -137,7 +138,7 @@ func (r *rig) startReady(extra []string, name string, args ...string) *held {
 
 func (h *held) release() error {
 	h.stdin.Close()
-	io.Copy(io.Discard, h.out)
+	_, _ = io.Copy(io.Discard, h.out) // what it says after "ready" is not asked for
 	return h.cmd.Wait()
 }
 

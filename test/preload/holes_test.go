@@ -3,6 +3,7 @@ package preloadtest
 import (
 	"bufio"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -152,17 +153,26 @@ func zeroRegion(t *testing.T, path string) {
 	}
 	defer f.Close()
 	var ts unix.Timespec
-	unix.ClockGettime(unix.CLOCK_MONOTONIC_COARSE, &ts)
+	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC_COARSE, &ts); err != nil {
+		t.Error(err) // from a goroutine: no Fatal
+		return
+	}
 	// tracked, excess, ctx_estimate, peak, last_check_ns (now: "just
 	// checked"), oom_count; the UUID before them stays.
 	counters := make([]byte, 48)
 	binary.LittleEndian.PutUint64(counters[32:], uint64(ts.Nano()))
 	for d := 0; d < 16; d++ {
-		f.WriteAt(counters, int64(regionDevs+d*devSize+16))
+		if _, err := f.WriteAt(counters, int64(regionDevs+d*devSize+16)); err != nil {
+			t.Error(err)
+			return
+		}
 	}
 	used := make([]byte, 8*16*2)
 	for i := 0; i < 64; i++ {
-		f.WriteAt(used, int64(regionProcs+i*procSize+procUsed))
+		if _, err := f.WriteAt(used, int64(regionProcs+i*procSize+procUsed)); err != nil {
+			t.Error(err)
+			return
+		}
 	}
 }
 
@@ -329,7 +339,9 @@ func TestNoJobButASlicedUserFailsClosed(t *testing.T) {
 		c.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: user, Gid: user}}
 		var out, errb strings.Builder
 		c.Stdout, c.Stderr = &out, &errb
-		c.Run()
+		if err := c.Run(); err != nil && !errors.As(err, new(*exec.ExitError)) {
+			t.Fatal(err)
+		}
 		return splitLines(out.String()), errb.String()
 	}
 	failsClosed := func(what string, lines []string, stderr string) {
@@ -397,7 +409,9 @@ func TestJobInAUserNamespace(t *testing.T) {
 		c.Args = append(append([]string{}, wrap...), filepath.Join(bin, "cuclient"), "init", "dev:0", "meminfo")
 		var out, errb strings.Builder
 		c.Stdout, c.Stderr = &out, &errb
-		c.Run()
+		if err := c.Run(); err != nil && !errors.As(err, new(*exec.ExitError)) {
+			t.Fatal(err)
+		}
 		return splitLines(out.String()), errb.String()
 	}
 	for _, ns := range [][]string{{"unshare", "-U"}, {"unshare", "-U", "-r"}} {

@@ -3,6 +3,7 @@ package preloadtest
 import (
 	"bytes"
 	"debug/elf"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -120,7 +121,7 @@ func runOutcome(t *testing.T, c *exec.Cmd) outcome {
 	c.Stdout, c.Stderr = &out, &errb
 	err := c.Run()
 	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
+	if ee := new(exec.ExitError); errors.As(err, &ee) {
 		code = ee.ExitCode()
 	} else if err != nil {
 		t.Fatalf("%s: %v", c.Path, err)
@@ -282,7 +283,7 @@ p=$3; shift 4; exec setpriv --reuid=65534 --regid=65534 --clear-groups env ${p:+
 		return c
 	}
 	if out, err := run("").CombinedOutput(); err != nil {
-		if ee, ok := err.(*exec.ExitError); ok && ee.ExitCode() == 99 {
+		if ee := new(exec.ExitError); errors.As(err, &ee) && ee.ExitCode() == 99 {
 			t.Skipf("cannot mount an overlay over %s here: %s", trusted, out)
 		}
 	}

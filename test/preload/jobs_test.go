@@ -98,11 +98,13 @@ func TestConcurrentProcessesNeverOvershoot(t *testing.T) {
 		ok += o
 		refused += rf
 	}
-	var max uint64
-	fmt.Sscanf(strings.TrimSpace(watchOut.String()), "max_used=%d", &max)
-	t.Logf("%d allocations, %d refused, highest usage the GPU saw %d MiB of %d MiB", ok, refused, max/MiB, limit/MiB)
-	if max == 0 || max > limit {
-		t.Fatalf("the GPU saw the job use %d bytes, limit %d", max, limit)
+	var peak uint64
+	if _, err := fmt.Sscanf(strings.TrimSpace(watchOut.String()), "max_used=%d", &peak); err != nil {
+		t.Fatalf("the watcher's output %q: %v", watchOut.String(), err)
+	}
+	t.Logf("%d allocations, %d refused, highest usage the GPU saw %d MiB of %d MiB", ok, refused, peak/MiB, limit/MiB)
+	if peak == 0 || peak > limit {
+		t.Fatalf("the GPU saw the job use %d bytes, limit %d", peak, limit)
 	}
 	if refused == 0 {
 		t.Fatal("no allocation was refused: the test did not reach the limit")
