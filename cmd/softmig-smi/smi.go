@@ -39,6 +39,7 @@ import (
 	"time"
 
 	"github.com/softmig/softmig/internal/defs"
+	"github.com/softmig/softmig/internal/gpu"
 
 	"github.com/alecthomas/kong"
 
@@ -462,10 +463,10 @@ func busMatch(a, b string) bool {
 
 // nvmlError turns a failure to reach NVML into nvidia-smi's own message.
 func nvmlError(err error) error {
-	if errors.Is(err, smi.ErrNoLibrary) {
+	if errors.Is(err, gpu.ErrNoLibrary) {
 		return &cmdline.Exit{Code: exitNoLibrary, Msg: "NVIDIA-SMI couldn't find libnvidia-ml.so library in your system. Please make sure that the NVIDIA Display Driver is properly installed and present in your system.\nPlease also try adding directory that contains libnvidia-ml.so to your system PATH."}
 	}
-	var ne *smi.NVMLError
+	var ne *gpu.Error
 	if errors.As(err, &ne) && ne.Call == "nvmlInit" {
 		return &cmdline.Exit{Code: exitDriver, Msg: "NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver. Make sure that the latest NVIDIA driver is installed and running."}
 	}
