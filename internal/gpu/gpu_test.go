@@ -1,6 +1,7 @@
 package gpu
 
 import (
+	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -65,7 +66,7 @@ func TestSimulator(t *testing.T) {
 // Without the library, Open says so in the way callers test for.
 func TestNoLibrary(t *testing.T) {
 	_, err := Open(filepath.Join(t.TempDir(), "libnvidia-ml.so.1"))
-	if err != ErrNoLibrary {
+	if !errors.Is(err, ErrNoLibrary) {
 		t.Fatalf("Open of a missing library = %v, want ErrNoLibrary", err)
 	}
 }
