@@ -12,6 +12,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/softmig/softmig/internal/testutil"
 )
 
 var (
@@ -31,9 +33,7 @@ func build(t *testing.T, target, tool string) []string {
 	if _, err := exec.LookPath(tool); err != nil {
 		t.Skipf("%s not installed (apt-get install rpm dpkg-dev): make %s not tried", tool, target)
 	}
-	if os.Geteuid() != 0 {
-		t.Skip("packages are staged with root-owned files: run as root")
-	}
+	testutil.NeedRoot(t, "packages are staged with root-owned files")
 	dir := t.TempDir()
 	out := filepath.Join(dir, "out")
 	cmd := exec.Command("make", "-C", "..", "BUILD="+filepath.Join(dir, "build"), "PKG_OUT="+out, target)

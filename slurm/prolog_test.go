@@ -27,9 +27,7 @@ func fakeConf(t *testing.T, runDir string) string {
 // Without Slurm: the prolog's fail-closed fallback and the epilog's
 // cleanup use the run directory softmig-conf has built in.
 func TestPrologEpilogRunDir(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("the prolog writes a root-owned config: needs root")
-	}
+	testutil.NeedRoot(t, "the prolog writes a root-owned config")
 	root := testutil.Root(t)
 	run := filepath.Join(t.TempDir(), "run")
 	conf := fakeConf(t, run)

@@ -15,6 +15,7 @@ import (
 	"github.com/softmig/softmig/internal/logrec"
 	"github.com/softmig/softmig/internal/siteconf"
 	"github.com/softmig/softmig/internal/slurm"
+	"github.com/softmig/softmig/internal/testutil"
 )
 
 const gib = 1 << 30
@@ -178,9 +179,7 @@ func line(id, gres string) string {
 }
 
 func requireRoot(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("write needs root")
-	}
+	testutil.NeedRoot(t, "softmig-conf write makes root-owned configs")
 }
 
 func TestWrite(t *testing.T) {

@@ -12,13 +12,7 @@ import (
 
 // TestMain lets the test binary act as softmig-conf, so that the test
 // below runs it in a real process against the simulated libnvidia-ml.so.1.
-func TestMain(m *testing.M) {
-	if os.Getenv("SOFTMIG_CONF_TEST_MAIN") == "1" {
-		main()
-		os.Exit(0)
-	}
-	os.Exit(m.Run())
-}
+func TestMain(m *testing.M) { testutil.MainOr(m, "SOFTMIG_CONF_TEST_MAIN", main) }
 
 // On a GPU that reports 46068 MiB (an L40S), slices are cut from what NVML
 // says, and a configured 48 GiB is refused by check.

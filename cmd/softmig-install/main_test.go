@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/softmig/softmig/internal/testlibs"
+	"github.com/softmig/softmig/internal/testutil"
 )
 
 const (
@@ -97,9 +98,7 @@ func overlayEtc() func() {
 // needRootNS skips a test that must run as root in the private namespace.
 func needRootNS(t *testing.T) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root (chown, mount namespaces)")
-	}
+	testutil.NeedRoot(t, "chown, mount namespaces")
 	if _, err := exec.LookPath("unshare"); err != nil {
 		t.Skip("no unshare(1) on this machine: assuming no mount namespaces")
 	}

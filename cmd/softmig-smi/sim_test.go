@@ -13,13 +13,7 @@ import (
 
 // TestMain lets the test binary act as softmig-smi, so that the tests below
 // run it in a real process against the simulated libnvidia-ml.so.1.
-func TestMain(m *testing.M) {
-	if os.Getenv("SOFTMIG_SMI_TEST_MAIN") == "1" {
-		main()
-		os.Exit(0)
-	}
-	os.Exit(m.Run())
-}
+func TestMain(m *testing.M) { testutil.MainOr(m, "SOFTMIG_SMI_TEST_MAIN", main) }
 
 func needSim(t *testing.T) {
 	t.Helper()

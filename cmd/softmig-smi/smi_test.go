@@ -16,6 +16,7 @@ import (
 	"github.com/softmig/softmig/internal/cmdline"
 	"github.com/softmig/softmig/internal/defs"
 	"github.com/softmig/softmig/internal/region"
+	"github.com/softmig/softmig/internal/testutil"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden from the current output")
@@ -47,9 +48,7 @@ func writeFile(t *testing.T, path, data string, mode os.FileMode) {
 
 func newNode(t *testing.T, selfCgroup string) *node {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("job configs must be root-owned (contract 2): run as root")
-	}
+	testutil.NeedRoot(t, "job configs must be root-owned (contract 2)")
 	dir := t.TempDir()
 	n := &node{proc: filepath.Join(dir, "proc"), conf: filepath.Join(dir, "softmig"), env: map[string]string{},
 		ctx: context.Background()}

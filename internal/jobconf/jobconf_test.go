@@ -10,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/softmig/softmig/internal/testutil"
 )
 
 func intp(n int) *int    { return &n }
@@ -117,9 +119,7 @@ SOFTMIG_UID=1000
 }
 
 func requireRoot(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: job configs must be root-owned")
-	}
+	testutil.NeedRoot(t, "job configs must be root-owned")
 }
 
 func TestWriteLoad(t *testing.T) {

@@ -7,11 +7,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/softmig/softmig/internal/defs"
 	"github.com/softmig/softmig/internal/logrec"
+	"github.com/softmig/softmig/internal/testutil"
+	"github.com/softmig/softmig/internal/testutil/testjob"
 )
 
 var confDir = defs.RunDir()
@@ -21,46 +22,14 @@ var confDir = defs.RunDir()
 // prefix that moves the wrapped program into it.
 func jobCgroup(t *testing.T) (job string, wrap []string) {
 	t.Helper()
-	if os.Getuid() != 0 {
-		t.Skip("needs root: creates a job cgroup and writes /var/run/softmig")
-	}
+	testutil.NeedRoot(t, "creates a job cgroup and writes the run directory")
 	job = uniqueJob()
-	var dir string
-	for _, base := range []string{"/sys/fs/cgroup/freezer", "/sys/fs/cgroup/pids", "/sys/fs/cgroup"} {
-		if _, err := os.Stat(filepath.Join(base, "cgroup.procs")); err != nil {
-			continue
-		}
-		d := filepath.Join(base, "slurm_smtest", "uid_0", "job_"+job)
-		if err := os.MkdirAll(d, 0o755); err == nil {
-			dir = d
-			break
-		}
-	}
-	if dir == "" {
-		t.Skip("no writable cgroup hierarchy to create a job cgroup in")
-	}
-	t.Cleanup(func() {
-		os.Remove(dir)
-		os.Remove(filepath.Dir(dir))
-		os.Remove(filepath.Dir(filepath.Dir(dir)))
-	})
-	return job, []string{"/bin/sh", "-c", `echo $$ > "$0" && exec "$@"`, filepath.Join(dir, "cgroup.procs")}
+	return job, testjob.InCgroup(testjob.Cgroup(t, "slurm_smtest", 0, job))
 }
 
 func writeConf(t *testing.T, job, text string, mode os.FileMode) string {
 	t.Helper()
-	if err := os.MkdirAll(confDir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(confDir, job+".conf")
-	if err := os.WriteFile(path, []byte(text), mode); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(path, mode); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.Remove(path) })
-	return path
+	return testjob.WriteConf(t, job, text, mode)
 }
 
 // runIn runs a client inside the job cgroup.
@@ -172,9 +141,7 @@ func TestUnsafeConfigFailsClosed(t *testing.T) {
 }
 
 func TestNonJobProcessIsUntouchedBySomeoneElsesConfig(t *testing.T) {
-	if syscall.Getuid() != 0 {
-		t.Skip("needs root to write /var/run/softmig")
-	}
+	testutil.NeedRoot(t, "writes job configs in the run directory")
 	job := uniqueJob()
 	writeConf(t, job, "CUDA_DEVICE_MEMORY_LIMIT=1g\n", 0o644)
 	r := newRig(t)

@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -24,9 +23,7 @@ import (
 
 func needRoot(t *testing.T) {
 	t.Helper()
-	if syscall.Getuid() != 0 {
-		t.Skip("needs root to write the job config in the run directory")
-	}
+	testutil.NeedRoot(t, "writes the job config in the run directory")
 }
 
 // A config without SOFTMIG_REGION puts the region in the run directory
@@ -315,20 +312,16 @@ func TestNoJobButASlicedUserFailsClosed(t *testing.T) {
 	needRoot(t)
 	const user = 65534
 	r := newRig(t)
-	bin := r.dir + "/bin"
-	for _, f := range []string{"build/test/cuclient", "build/libsoftmig.so", "build/sim/libcuda.so.1", "build/sim/libnvidia-ml.so.1"} {
-		copyFile(t, testutil.Path(t, f), filepath.Join(bin, filepath.Base(f)))
-	}
-	r.env = append(r.env, "LD_LIBRARY_PATH="+bin)
+	bin := r.shared()
 	sliced, other := uniqueJob(), uniqueJob()
 	writeConf(t, sliced, fmt.Sprintf("CUDA_DEVICE_MEMORY_LIMIT=1g\nSOFTMIG_REGION=%s/sliced.region\nSOFTMIG_UID=%d\n", r.dir, user), 0o644)
 	// Another user's whole-GPU job.
 	writeConf(t, other, "SOFTMIG_GPU_0=0\nSOFTMIG_UID=4242\n", 0o644)
 	run := func(wrap []string, env ...string) (lines []string, stderr string) {
 		c := r.cmd(true, env, "cuclient", "init", "dev:0", "meminfo")
-		c.Env = append(c.Env, "LD_PRELOAD="+filepath.Join(bin, "libsoftmig.so"))
-		c.Args = append(append(append([]string{}, wrap...), filepath.Join(bin, "cuclient")), c.Args[1:]...)
-		c.Path = filepath.Join(bin, "cuclient")
+		c.Env = append(c.Env, "LD_PRELOAD="+bin.Path("build/libsoftmig.so"))
+		c.Args = append(append(append([]string{}, wrap...), bin.Path("build/test/cuclient")), c.Args[1:]...)
+		c.Path = bin.Path("build/test/cuclient")
 		if len(wrap) != 0 {
 			p, err := exec.LookPath(wrap[0])
 			if err != nil {
@@ -336,7 +329,7 @@ func TestNoJobButASlicedUserFailsClosed(t *testing.T) {
 			}
 			c.Path = p
 		}
-		c.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: user, Gid: user}}
+		testutil.AsUser(c, user)
 		var out, errb strings.Builder
 		c.Stdout, c.Stderr = &out, &errb
 		if err := c.Run(); err != nil && !errors.As(err, new(*exec.ExitError)) {
@@ -387,11 +380,8 @@ func TestJobInAUserNamespace(t *testing.T) {
 		t.Skipf("unprivileged unshare -U -C unavailable here: %v", err)
 	}
 	r := newRig(t)
-	bin := r.dir + "/bin"
-	for _, f := range []string{"build/test/cuclient", "build/libsoftmig.so", "build/sim/libcuda.so.1", "build/sim/libnvidia-ml.so.1"} {
-		copyFile(t, testutil.Path(t, f), filepath.Join(bin, filepath.Base(f)))
-	}
-	r.env = append(r.env, "LD_LIBRARY_PATH="+bin, "LD_PRELOAD="+filepath.Join(bin, "libsoftmig.so"))
+	bin := r.shared()
+	r.env = append(r.env, "LD_PRELOAD="+bin.Path("build/libsoftmig.so"))
 	region := filepath.Join(r.dir, "job.region")
 	// The prolog creates the region owned by the job's user.
 	if err := os.WriteFile(region, nil, 0o600); err != nil {
@@ -406,7 +396,7 @@ func TestJobInAUserNamespace(t *testing.T) {
 	runIn := func(wrap []string) (lines []string, stderr string) {
 		c := r.cmd(false, nil, "cuclient")
 		c.Path = wrap[0]
-		c.Args = append(append([]string{}, wrap...), filepath.Join(bin, "cuclient"), "init", "dev:0", "meminfo")
+		c.Args = append(append([]string{}, wrap...), bin.Path("build/test/cuclient"), "init", "dev:0", "meminfo")
 		var out, errb strings.Builder
 		c.Stdout, c.Stderr = &out, &errb
 		if err := c.Run(); err != nil && !errors.As(err, new(*exec.ExitError)) {

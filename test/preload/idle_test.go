@@ -242,9 +242,7 @@ sys.exit(5)
 // namespace, through an overlay whose upper layer is the test's own
 // directory: the host's library directory is never written.
 func TestIdleSetuidProgramAsWithout(t *testing.T) {
-	if syscall.Getuid() != 0 {
-		t.Skip("needs root to make a setuid program and to mount over a trusted directory")
-	}
+	testutil.NeedRoot(t, "makes a setuid program and mounts over a trusted directory")
 	r := newRig(t, "CUDA_DEVICE_MEMORY_LIMIT=1g", "SLURM_JOB_ID=77")
 	var trusted string
 	for _, d := range []string{"/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib/aarch64-linux-gnu",

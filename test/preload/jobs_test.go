@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/softmig/softmig/internal/testutil"
 )
 
 // Two processes of one job share one slice.
@@ -149,9 +151,7 @@ func TestOOMKillerKillsTheJobsProcesses(t *testing.T) {
 
 // The killer never acts for root: root's processes are not the job's to kill.
 func TestOOMKillerSparesRoot(t *testing.T) {
-	if syscall.Getuid() != 0 {
-		t.Skip("needs root")
-	}
+	testutil.NeedRoot(t, "the test is about root's processes")
 	job := uniqueJob()
 	r := newRig(t, "SLURM_JOB_ID="+job, "CUDA_DEVICE_MEMORY_LIMIT=2g", "ACTIVE_OOM_KILLER=1")
 	a := r.start(nil, "cuclient", "init", "dev:0", "alloc:1g")
