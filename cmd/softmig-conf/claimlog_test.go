@@ -17,43 +17,33 @@ func TestWriteClaimsTheJobLog(t *testing.T) {
 	requireRoot(t)
 	e := env("SLURM_JOB_ID=42", "SLURM_JOB_UID=1001", "SLURM_JOB_GID=1002", "SLURM_JOB_USER=alice", "SLURM_JOB_GPUS=0", "SLURMD_NODENAME=vm")
 	forged := "ts=2026-11-25T11:00:00Z level=event job=42 pid=1 dev=0 msg=\"guard kill\" reason=over_slice\n"
+	// forge writes a forged log at p owned by uid:gid.
+	forge := func(p string, uid, gid int) {
+		if err := os.WriteFile(p, []byte(forged), 0o640); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chown(p, uid, gid); err != nil {
+			t.Fatal(err)
+		}
+	}
 	for _, tt := range []struct {
 		name  string
 		plant func(path string)
 		keep  bool
 	}{
-		{"another user's file", func(p string) {
-			if err := os.WriteFile(p, []byte(forged), 0o640); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.Chown(p, 4242, 4242); err != nil {
-				t.Fatal(err)
-			}
-		}, false},
+		{"another user's file", func(p string) { forge(p, 4242, 4242) }, false},
 		{"a symlink", func(p string) {
 			if err := os.Symlink("/etc/hostname", p); err != nil {
 				t.Fatal(err)
 			}
 		}, false},
 		{"a hard link", func(p string) {
-			if err := os.WriteFile(p+".x", []byte(forged), 0o640); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.Chown(p+".x", 1001, 1002); err != nil {
-				t.Fatal(err)
-			}
+			forge(p+".x", 1001, 1002)
 			if err := os.Link(p+".x", p); err != nil {
 				t.Fatal(err)
 			}
 		}, false},
-		{"the job's own", func(p string) {
-			if err := os.WriteFile(p, []byte(forged), 0o640); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.Chown(p, 1001, 1002); err != nil {
-				t.Fatal(err)
-			}
-		}, true},
+		{"the job's own", func(p string) { forge(p, 1001, 1002) }, true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFixture(t, site4, line("42", "shard:l40s:1(IDX:0)"))
