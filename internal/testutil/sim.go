@@ -1,6 +1,7 @@
 package testutil
 
 import (
+	"math/rand"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -101,3 +102,10 @@ func MainOr(m *testing.M, env string, main func()) {
 	}
 	os.Exit(m.Run())
 }
+
+// Stranger returns an unprivileged uid no account and, most likely, no
+// other test holds: a job's user in tests whose outcome depends on which
+// jobs that user has on the node (the library fails closed for a user
+// with a sliced job elsewhere), so that tests running beside it, in this
+// run or another, cannot change it.
+func Stranger() int { return 3000000 + rand.Intn(1000000) }

@@ -310,7 +310,7 @@ func TestReorderedDevicesKeepTheirLimits(t *testing.T) {
 // another user's job in SLURM_JOB_ID.
 func TestNoJobButASlicedUserFailsClosed(t *testing.T) {
 	needRoot(t)
-	const user = 65534
+	user := testutil.Stranger()
 	r := newRig(t)
 	bin := r.shared()
 	sliced, other := uniqueJob(), uniqueJob()
@@ -361,7 +361,7 @@ func TestNoJobButASlicedUserFailsClosed(t *testing.T) {
 	if total, _ := totalFree(t, lines[2]); total != GiB {
 		t.Fatalf("own job: total %d, want 1 GiB", total)
 	}
-	if err := exec.Command("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "unshare", "-U", "-r", "-C", "true").Run(); err != nil {
+	if err := exec.Command("setpriv", fmt.Sprintf("--reuid=%d", user), fmt.Sprintf("--regid=%d", user), "--clear-groups", "unshare", "-U", "-r", "-C", "true").Run(); err != nil {
 		t.Logf("unprivileged unshare -U -r -C unavailable here (%v): namespace case not run", err)
 		return
 	}
@@ -376,7 +376,9 @@ func TestNoJobButASlicedUserFailsClosed(t *testing.T) {
 // the job: that fails closed, since the job is sliced.
 func TestJobInAUserNamespace(t *testing.T) {
 	job, wrap := jobCgroup(t)
-	if err := exec.Command("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "unshare", "-U", "-C", "true").Run(); err != nil {
+	user := testutil.Stranger()
+	asUser := []string{"setpriv", fmt.Sprintf("--reuid=%d", user), fmt.Sprintf("--regid=%d", user), "--clear-groups"}
+	if err := exec.Command(asUser[0], append(asUser[1:], "unshare", "-U", "-C", "true")...).Run(); err != nil {
 		t.Skipf("unprivileged unshare -U -C unavailable here: %v", err)
 	}
 	r := newRig(t)
@@ -387,11 +389,10 @@ func TestJobInAUserNamespace(t *testing.T) {
 	if err := os.WriteFile(region, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Chown(region, 65534, 65534); err != nil {
+	if err := os.Chown(region, user, user); err != nil {
 		t.Fatal(err)
 	}
-	writeConf(t, job, "CUDA_DEVICE_MEMORY_LIMIT=1g\nSOFTMIG_REGION="+region+"\nSOFTMIG_UID=65534\n", 0o644)
-	asUser := []string{"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"}
+	writeConf(t, job, fmt.Sprintf("CUDA_DEVICE_MEMORY_LIMIT=1g\nSOFTMIG_REGION=%s\nSOFTMIG_UID=%d\n", region, user), 0o644)
 	// The copies in bin, which the user can reach, under wrap.
 	runIn := func(wrap []string) (lines []string, stderr string) {
 		c := r.cmd(false, nil, "cuclient")

@@ -21,6 +21,7 @@ import (
 type oomJob struct {
 	r   *rig
 	bin *testutil.Shared
+	uid int
 }
 
 func newOOMJob(t *testing.T, extra ...string) *oomJob {
@@ -28,14 +29,14 @@ func newOOMJob(t *testing.T, extra ...string) *oomJob {
 	testutil.NeedRoot(t, "runs the job as an unprivileged user (the killer never acts for root)")
 	r := newRig(t, append([]string{"SLURM_JOB_ID=" + uniqueJob(), "CUDA_DEVICE_MEMORY_LIMIT=2g",
 		"ACTIVE_OOM_KILLER=1"}, extra...)...)
-	return &oomJob{r: r, bin: r.shared()}
+	return &oomJob{r: r, bin: r.shared(), uid: testutil.Stranger()}
 }
 
 func (j *oomJob) client(args ...string) *exec.Cmd {
 	c := j.r.cmd(true, nil, "cuclient", args...)
 	c.Path = j.bin.Path("build/test/cuclient")
 	c.Env = append(c.Env, "LD_PRELOAD="+j.bin.Path("build/libsoftmig.so"))
-	testutil.AsUser(c, testutil.Nobody)
+	testutil.AsUser(c, j.uid)
 	return c
 }
 
