@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -144,7 +145,7 @@ func (c *checklist) checkPath(l layout, path string, dir bool, mode uint32, uid,
 }
 
 func unwrapPath(err error) error {
-	if pe, ok := err.(*os.PathError); ok {
+	if pe := new(os.PathError); errors.As(err, &pe) {
 		return pe.Err
 	}
 	return err

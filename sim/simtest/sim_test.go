@@ -2,6 +2,7 @@ package simtest
 
 import (
 	"bufio"
+	"errors"
 	"io"
 	"os/exec"
 	"path/filepath"
@@ -114,7 +115,7 @@ func (s *sim) run(prog string, env []string, args ...string) []line {
 	var stderr strings.Builder
 	c.Stderr = &stderr
 	out, err := c.Output()
-	if ee, ok := err.(*exec.ExitError); err != nil && (!ok || ee.ExitCode() > 1) {
+	if ee := new(exec.ExitError); err != nil && (!errors.As(err, &ee) || ee.ExitCode() > 1) {
 		s.t.Fatalf("%s %v: %v\nstdout:\n%s\nstderr:\n%s", prog, args, err, out, stderr.String())
 	}
 	return parse(string(out))
