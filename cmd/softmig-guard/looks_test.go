@@ -7,8 +7,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/softmig/softmig/internal/testutil"
 )
 
 // The memory rule has no blind spot to time and no work a user can
@@ -21,7 +19,7 @@ import (
 func (n *node) attack(j *sjob, args ...string) *client {
 	n.t.Helper()
 	argv := append([]string{"setpriv", fmt.Sprintf("--reuid=%d", nobody), fmt.Sprintf("--regid=%d", nobody), "--clear-groups",
-		testutil.Path(n.t, "build/test/dl_attack")}, args...)
+		n.shared.Path("build/test/dl_attack")}, args...)
 	c := n.startArgv(j, []string{"LD_PRELOAD=" + n.lib()}, argv)
 	if c.ready.IsZero() {
 		n.t.Fatalf("dl_attack %v did not start: %q", args, c.lines)
