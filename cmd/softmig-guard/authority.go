@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"os"
 	"sort"
 	"strconv"
 	"sync"
@@ -137,8 +138,8 @@ func (a *authority) run(ctx context.Context) {
 	}
 }
 
-// stop closes the gates (the time files stay: their beat goes stale and
-// the library falls back to static slots) and thaws the paused jobs.
+// stop closes the gates, removes the time files (the library, finding
+// none, falls back to its static slot at once) and thaws the paused jobs.
 func (a *authority) stop() {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -149,6 +150,7 @@ func (a *authority) stop() {
 			}
 		}
 		g.file.Close()
+		os.Remove(g.file.Path())
 	}
 	a.fz.thawAll()
 }

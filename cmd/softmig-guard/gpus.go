@@ -4,8 +4,9 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
-	"github.com/NVIDIA/go-nvml/pkg/nvml"
+	"github.com/softmig/softmig/internal/gpu"
 )
 
 // gpuProc is one process on a GPU as the driver reports it.
@@ -42,52 +43,50 @@ type gpuReader interface {
 	close()
 }
 
-// nvmlReader reads through go-nvml (which dlopens libnvidia-ml.so.1).
+// nvmlReader reads the driver through internal/gpu, counting its calls.
 type nvmlReader struct {
-	lib    nvml.Interface
-	count_ atomic.Uint64
-	errs   atomic.Uint64
-	mu     sync.Mutex
-	devs   map[int]nvml.Device
+	lib  gpu.Library
+	n    atomic.Uint64
+	errs atomic.Uint64
+	mu   sync.Mutex
+	devs map[int]gpu.Device
 }
 
 func openNVML() (*nvmlReader, error) {
-	r := &nvmlReader{lib: nvml.New(), devs: map[int]nvml.Device{}}
-	r.count_.Add(1)
-	if ret := r.lib.Init(); ret != nvml.SUCCESS {
-		return nil, fmt.Errorf("nvmlInit: %s", nvml.ErrorString(ret))
+	lib, err := gpu.Open("")
+	if err != nil {
+		return nil, err
 	}
-	return r, nil
+	return &nvmlReader{lib: lib, devs: map[int]gpu.Device{}}, nil
 }
 
-func (r *nvmlReader) calls() uint64  { return r.count_.Load() }
+func (r *nvmlReader) calls() uint64  { return r.n.Load() }
 func (r *nvmlReader) errors() uint64 { return r.errs.Load() }
-func (r *nvmlReader) close()         { r.lib.Shutdown() }
+func (r *nvmlReader) close()         { r.lib.Close() }
 
-func (r *nvmlReader) fail(format string, args ...any) error {
-	r.errs.Add(1)
-	return fmt.Errorf(format, args...)
+// call counts one NVML call and its failure.
+func (r *nvmlReader) call(err error) error {
+	r.n.Add(1)
+	if err != nil {
+		r.errs.Add(1)
+	}
+	return err
 }
 
 func (r *nvmlReader) count() (int, error) {
-	r.count_.Add(1)
-	n, ret := r.lib.DeviceGetCount()
-	if ret != nvml.SUCCESS {
-		return 0, r.fail("nvmlDeviceGetCount: %s", nvml.ErrorString(ret))
-	}
-	return n, nil
+	n, err := r.lib.DeviceCount()
+	return n, r.call(err)
 }
 
-func (r *nvmlReader) dev(i int) (nvml.Device, error) {
+func (r *nvmlReader) dev(i int) (gpu.Device, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if d, ok := r.devs[i]; ok {
 		return d, nil
 	}
-	r.count_.Add(1)
-	d, ret := r.lib.DeviceGetHandleByIndex(i)
-	if ret != nvml.SUCCESS {
-		return nil, r.fail("GPU %d: nvmlDeviceGetHandleByIndex: %s", i, nvml.ErrorString(ret))
+	d, err := r.lib.Device(i)
+	if err := r.call(err); err != nil {
+		return nil, fmt.Errorf("GPU %d: %w", i, err)
 	}
 	r.devs[i] = d
 	return d, nil
@@ -98,10 +97,9 @@ func (r *nvmlReader) uuid(i int) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	r.count_.Add(1)
-	u, ret := d.GetUUID()
-	if ret != nvml.SUCCESS {
-		return "", r.fail("GPU %d: nvmlDeviceGetUUID: %s", i, nvml.ErrorString(ret))
+	u, err := d.UUID()
+	if err := r.call(err); err != nil {
+		return "", fmt.Errorf("GPU %d: %w", i, err)
 	}
 	return u, nil
 }
@@ -111,84 +109,60 @@ func (r *nvmlReader) memUsed(i int) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	r.count_.Add(1)
-	if m, ret := d.GetMemoryInfo_v2(); ret == nvml.SUCCESS {
-		return m.Used, nil
-	}
-	r.count_.Add(1)
-	m, ret := d.GetMemoryInfo()
-	if ret != nvml.SUCCESS {
-		return 0, r.fail("GPU %d: nvmlDeviceGetMemoryInfo: %s", i, nvml.ErrorString(ret))
+	m, err := d.Memory()
+	if err := r.call(err); err != nil {
+		return 0, fmt.Errorf("GPU %d: %w", i, err)
 	}
 	return m.Used, nil
 }
 
 func (r *nvmlReader) procs(i int) ([]gpuProc, error) {
-	dev, err := r.dev(i)
+	d, err := r.dev(i)
 	if err != nil {
 		return nil, err
 	}
 	var procs []gpuProc
 	seen := map[int]int{}
-	for _, list := range []struct {
-		name string
-		get  func() ([]nvml.ProcessInfo, nvml.Return)
-	}{
-		{"nvmlDeviceGetComputeRunningProcesses", dev.GetComputeRunningProcesses},
-		{"nvmlDeviceGetGraphicsRunningProcesses", dev.GetGraphicsRunningProcesses},
-	} {
-		r.count_.Add(1)
-		infos, ret := list.get()
-		if ret == nvml.ERROR_NOT_SUPPORTED && list.name != "nvmlDeviceGetComputeRunningProcesses" {
+	for k, get := range []func() ([]gpu.Process, error){d.ComputeProcesses, d.GraphicsProcesses} {
+		list, err := get()
+		if k == 1 && gpu.IsCode(err, gpu.CodeNotSupported) {
+			r.n.Add(1)
 			continue
 		}
-		if ret != nvml.SUCCESS {
-			return nil, r.fail("GPU %d: %s: %s", i, list.name, nvml.ErrorString(ret))
+		if err := r.call(err); err != nil {
+			return nil, fmt.Errorf("GPU %d: %w", i, err)
 		}
-		for _, p := range infos {
-			used := p.UsedGpuMemory
-			if used == ^uint64(0) { // NVML_VALUE_NOT_AVAILABLE
-				used = 0
-			}
+		for _, p := range list {
+			pid := int(p.PID)
 			// A process in both lists holds one set of memory.
-			if j, ok := seen[int(p.Pid)]; ok {
-				if used > procs[j].used {
-					procs[j].used = used
+			if j, ok := seen[pid]; ok {
+				if p.Used > procs[j].used {
+					procs[j].used = p.Used
 				}
 				continue
 			}
-			seen[int(p.Pid)] = len(procs)
-			procs = append(procs, gpuProc{pid: int(p.Pid), used: used})
+			seen[pid] = len(procs)
+			procs = append(procs, gpuProc{pid: pid, used: p.Used})
 		}
 	}
 	return procs, nil
 }
 
 func (r *nvmlReader) samples(i int, since uint64) ([]sample, error) {
-	dev, err := r.dev(i)
+	d, err := r.dev(i)
 	if err != nil {
 		return nil, err
 	}
-	var got []nvml.ProcessUtilizationSample
-	ret := nvml.ERROR_INSUFFICIENT_SIZE
-	// New samples between go-nvml's two calls make the second too small:
-	// ask again.
-	for try := 0; try < 3 && ret == nvml.ERROR_INSUFFICIENT_SIZE; try++ {
-		r.count_.Add(2)
-		got, ret = dev.GetProcessUtilization(since)
-	}
-	if ret == nvml.ERROR_NOT_FOUND {
-		return nil, nil
-	}
-	if ret != nvml.SUCCESS {
-		return nil, r.fail("GPU %d: nvmlDeviceGetProcessUtilization: %s", i, nvml.ErrorString(ret))
+	got, err := d.Utilization(time.UnixMicro(int64(since)))
+	if err := r.call(err); err != nil {
+		return nil, fmt.Errorf("GPU %d: %w", i, err)
 	}
 	out := make([]sample, 0, len(got))
 	for _, s := range got {
-		if s.TimeStamp <= since {
-			continue
+		if s.Time > since {
+			out = append(out, sample{pid: int(s.PID), ts: s.Time, util: s.SM})
 		}
-		out = append(out, sample{pid: int(s.Pid), ts: s.TimeStamp, util: s.SmUtil})
 	}
 	return out, nil
 }
+
