@@ -96,7 +96,9 @@ hidden int sm_pid_in_job(pid_t pid)
 
 	if (sm_pid_in_region(pid))
 		return 1;
-	if (!sm_cfg.job_from_cgroup)
+	/* NVML's pids are the host's: another namespace's /proc does not
+	 * know them, or shows another process under that number. */
+	if (!sm_cfg.job_from_cgroup || !sm_proc_is_host())
 		return 0;
 	return sm_job_from_cgroup(pid, job, sizeof(job)) == 1 && strcmp(job, sm_cfg.job) == 0;
 }
