@@ -42,7 +42,7 @@ type Dev struct {
 
 // Proc is struct sm_proc: one process entry.
 type Proc struct {
-	PID       int32 // 0: entry free
+	PID       int32  // 0: entry free
 	PidNS     uint32 // tag of the PID namespace PID is in, 0 for the host's
 	StartTime uint64
 	Used      [defs.MaxDevices]uint64
