@@ -180,3 +180,17 @@ hidden int sm_entry_has_host_pid(const struct sm_proc *p, pid_t pid)
 	ino = ns_ino(s);
 	return !ino || tag_of(ino) == p->pidns;
 }
+
+/* This process's pid as NVML reports it (the host's), 0 when it cannot
+ * be known here (a PID namespace with a /proc of its own). */
+hidden pid_t sm_self_host_pid(void)
+{
+	pid_t ns[1];
+
+	see();
+	if (!view.tag)
+		return getpid();
+	if (view.proc_host && nspids("self", ns, 1) == 1)
+		return ns[0];
+	return 0;
+}

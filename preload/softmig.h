@@ -117,6 +117,7 @@ hidden int sm_entry_alive(const struct sm_proc *p);
  * the host's, where NVML's pids can be looked up. */
 hidden int sm_entry_has_host_pid(const struct sm_proc *p, pid_t pid);
 hidden int sm_proc_is_host(void);
+hidden pid_t sm_self_host_pid(void);
 hidden int sm_fstat(int fd, void *st);
 hidden size_t sm_strlcpy(char *dst, const char *src, size_t len);
 hidden const char *sm_getenv(const char *name);
