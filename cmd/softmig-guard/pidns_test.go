@@ -111,3 +111,27 @@ func TestPidNamespaceEscape(t *testing.T) {
 	}
 	wantKillEvent(t, g, j, pid, reasonEscape)
 }
+
+// ACTIVE_OOM_KILLER in a PID namespace of its own: NVML's pids are the
+// host's, which kill() there would take for others, so the refused
+// process kills only itself, and the job's host process lives.
+func TestPidNamespaceOOMKiller(t *testing.T) {
+	t.Parallel()
+	n := newNode(t)
+	j := n.job(slicedConf + "ACTIVE_OOM_KILLER=1\n")
+	host := n.start(j, true, nil, "cuclient", "init", "dev:0", "alloc:8g", "ready", "hold")
+	ns := n.inPidNS(j, true, "cuclient", "init", "dev:0", "alloc:5g", "ready", "hold")
+	select {
+	case <-ns.exited:
+	case <-time.After(5 * time.Second):
+		b, _ := os.ReadFile(n.dir + "/lib.log")
+		t.Fatalf("the refused process in its own PID namespace is alive: %q\n%s\n%s", ns.lines, b, j.guardLog(t))
+	}
+	if got := testutil.ClientResults(ns.lines); len(got) != 2 {
+		t.Fatalf("in its own PID namespace: %q; want it killed at its refused allocation", ns.lines)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if !host.alive() {
+		t.Fatal("the job's host process was killed from inside the namespace")
+	}
+}
