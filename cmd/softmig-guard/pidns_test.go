@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -34,17 +33,7 @@ func (n *node) inPidNS(j *sjob, preload bool, prog string, args ...string) *clie
 
 // nsChild is the host pid of the program unshare -f started: the one the
 // driver reports.
-func (c *client) nsChild(t *testing.T) int {
-	t.Helper()
-	pid := c.pid()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
-	f := strings.Fields(string(b))
-	if err != nil || len(f) != 1 {
-		t.Fatalf("children of unshare %d: %q %v", pid, b, err)
-	}
-	child, _ := strconv.Atoi(f[0])
-	return child
-}
+func (c *client) nsChild(t *testing.T) int { return testutil.OnlyChild(t, c.pid()) }
 
 // A process of a job in its own PID namespace is held to the job's slice
 // together with the job's other processes, both ways round, and the guard

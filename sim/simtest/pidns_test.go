@@ -6,9 +6,10 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
+
+	"github.com/softmig/softmig/internal/testutil"
 )
 
 // startIn starts a holder under a command that puts it in a new PID
@@ -17,19 +18,7 @@ import (
 func (s *sim) startIn(ns []string, args ...string) (*holder, int) {
 	s.t.Helper()
 	h := s.startWrapped(ns, args...)
-	return h, hostChild(s.t, h.cmd.Process.Pid)
-}
-
-// hostChild is the only child of pid (unshare's forked client).
-func hostChild(t *testing.T, pid int) int {
-	t.Helper()
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/task/" + strconv.Itoa(pid) + "/children")
-	f := strings.Fields(string(b))
-	if err != nil || len(f) != 1 {
-		t.Fatalf("children of %d: %q %v", pid, b, err)
-	}
-	n, _ := strconv.Atoi(f[0])
-	return n
+	return h, testutil.OnlyChild(s.t, h.cmd.Process.Pid)
 }
 
 func needUnshare(t *testing.T) {
