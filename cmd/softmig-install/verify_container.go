@@ -57,7 +57,7 @@ func (c *checklist) checkTaskProlog(l layout) {
 		c.fail(fix, "%s: no TaskProlog: containers started with --contain or --containall run without SoftMig, and the guard kills their GPU programs", sc)
 		return
 	case !isFile(l.host(tp)):
-		c.fail(fix, "%s: TaskProlog=%s does not exist", sc, tp)
+		c.fail(fix, "%s: TaskProlog=%s does not exist: Slurm fails every task on this node", sc, tp)
 		return
 	}
 	if filepath.Base(tp) != taskPrologName {

@@ -40,6 +40,9 @@ func TestVerifyContainers(t *testing.T) {
 			"etc/slurm/slurm.conf": "TaskProlog=/etc/slurm/tp.sh\n",
 			"etc/slurm/tp.sh":      "#!/bin/sh\necho export X=1\n",
 		}, []string{"FAIL  /etc/slurm/slurm.conf: TaskProlog=/etc/slurm/tp.sh does not run SoftMig's task_prolog.sh"}, true},
+		{"TaskProlog missing", map[string]string{"etc/slurm/slurm.conf": "TaskProlog=/etc/slurm/gone.sh\n"}, []string{
+			"FAIL  /etc/slurm/slurm.conf: TaskProlog=/etc/slurm/gone.sh does not exist: Slurm fails every task on this node",
+		}, true},
 		{"no TaskProlog", map[string]string{"etc/slurm/slurm.conf": "ClusterName=c\n"}, []string{
 			"FAIL  /etc/slurm/slurm.conf: no TaskProlog: containers started with --contain or --containall run without SoftMig",
 			"fix: add TaskProlog=PREFIX/share/softmig/slurm/task_prolog.sh to slurm.conf",
