@@ -52,8 +52,8 @@ struct sm_dev {
 };
 
 struct sm_proc {
-	int32_t pid;           /* 0: entry free */
-	uint32_t flags;
+	int32_t pid;           /* 0: entry free; the pid in the process's PID namespace */
+	uint32_t pidns;        /* that namespace's tag, 0 for the host's (pidns.c) */
 	uint64_t start_time;   /* /proc/<pid>/stat field 22: guards pid reuse */
 	uint64_t used[SM_MAX_DEVICES];
 	uint64_t ctx[SM_MAX_DEVICES];

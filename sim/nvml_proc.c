@@ -173,6 +173,7 @@ nvmlReturn_t nvmlDeviceGetProcessUtilization(nvmlDevice_t device,
 	if (from >= now)
 		return NVML_ERROR_NOT_FOUND;
 	sim_lock();
+	sim_reap_locked(); /* host pids for intervals queued in other PID namespaces */
 	n = sim_busy_pids_locked(i, from, now, pids, SIM_MAX_PROCS);
 	for (int k = 0; k < n; k++)
 		busy[k] = sim_busy_ns_locked(i, from, now, pids[k]);

@@ -8,9 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <poll.h>
 #include <sys/mman.h>
-#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -21,8 +19,7 @@ struct sim_state *sim_st;
 
 static pthread_mutex_t attach_mu = PTHREAD_MUTEX_INITIALIZER;
 static int attach_err;
-static uint32_t self_pid;
-static uint64_t self_start;
+static uint32_t self_pid; /* the process self_entry was found for */
 static int self_entry = -1;
 
 static void warn(const char *path, const char *what)
@@ -231,140 +228,25 @@ void sim_unlock(void)
 	pthread_mutex_unlock(&sim_st->lock);
 }
 
-/* Reads state and starttime (fields 3 and 22) of /proc/<pid>/stat.
- * Returns 0, or -1 when the process does not exist. */
-static int proc_stat(uint32_t pid, char *state, uint64_t *start)
-{
-	char path[64], buf[1024];
-	ssize_t n;
-	char *p;
-	int fd;
-
-	snprintf(path, sizeof path, "/proc/%u/stat", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = 0;
-	p = strrchr(buf, ')');
-	if (!p || p[1] != ' ')
-		return -1;
-	p += 2;
-	*state = *p;
-	for (int field = 3; field < 22; field++) {
-		p = strchr(p, ' ');
-		if (!p)
-			return -1;
-		p++;
-	}
-	*start = strtoull(p, NULL, 10);
-	return 0;
-}
-
-/* A pidfd of each process entry, kept by this process: one poll() then
- * tells which entries' processes have ended (a pidfd turns readable when
- * its process exits, zombie or not, and never follows a reused pid), where
- * reading every /proc/<pid>/stat at every call would make a node daemon's
- * many NVML calls cost what the number of processes says.  Kernels without
- * pidfd_open take the /proc way. */
-static struct {
-	uint32_t pid;
-	uint64_t start;
-	int fd;
-} pidfds[SIM_MAX_PROCS];
-
-static int pidfd_of(int slot, uint32_t pid, uint64_t start)
-{
-#ifdef SYS_pidfd_open
-	char st;
-	uint64_t real_start;
-	if (pidfds[slot].fd > 0 && pidfds[slot].pid == pid && pidfds[slot].start == start)
-		return pidfds[slot].fd;
-	if (pidfds[slot].fd > 0)
-		close(pidfds[slot].fd);
-	pidfds[slot].fd = 0;
-	int fd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
-	if (fd < 0)
-		return -1;
-	/* The pid may already be another process's: pin it, then check. */
-	if (proc_stat(pid, &st, &real_start) != 0 || real_start != start || st == 'Z' || st == 'X') {
-		close(fd);
-		return -1;
-	}
-	fcntl(fd, F_SETFD, FD_CLOEXEC);
-	pidfds[slot].pid = pid;
-	pidfds[slot].start = start;
-	pidfds[slot].fd = fd;
-	return fd;
-#else
-	(void)slot; (void)pid; (void)start;
-	return -1;
-#endif
-}
-
-static void self_identity(void)
-{
-	uint32_t pid = (uint32_t)getpid();
-	char st;
-	if (self_pid == pid)
-		return;
-	self_pid = pid;
-	self_start = 0;
-	self_entry = -1;
-	(void)proc_stat(pid, &st, &self_start);
-}
-
-void sim_reap_locked(void)
-{
-	struct pollfd fds[SIM_MAX_PROCS];
-	int slot[SIM_MAX_PROCS], n = 0;
-
-	self_identity();
-	for (int i = 0; i < SIM_MAX_PROCS; i++) {
-		struct sim_proc *p = &sim_st->proc[i];
-		uint64_t start;
-		char state;
-		int fd;
-		if (!p->pid || p->pid == self_pid)
-			continue;
-		if ((fd = pidfd_of(i, p->pid, p->starttime)) > 0) {
-			fds[n].fd = fd;
-			fds[n].events = POLLIN;
-			fds[n].revents = 0;
-			slot[n++] = i;
-			continue;
-		}
-		if (proc_stat(p->pid, &state, &start) == 0 && start == p->starttime &&
-		    state != 'Z' && state != 'X')
-			continue;
-		memset(p, 0, sizeof *p); /* exited: the driver frees its memory */
-	}
-	if (n && poll(fds, (nfds_t)n, 0) > 0)
-		for (int k = 0; k < n; k++)
-			if (fds[k].revents)
-				memset(&sim_st->proc[slot[k]], 0, sizeof sim_st->proc[0]);
-}
-
 struct sim_proc *sim_self_locked(int create)
 {
+	const struct sim_who *me = sim_whoami();
 	struct sim_proc *free_entry = NULL;
-	self_identity();
-	if (self_entry >= 0 && sim_st->proc[self_entry].pid == self_pid &&
-	    sim_st->proc[self_entry].starttime == self_start)
+	if (self_entry >= 0 && self_pid == me->ns_pid && sim_is_self(&sim_st->proc[self_entry]) &&
+	    sim_st->proc[self_entry].starttime == me->start)
 		return &sim_st->proc[self_entry];
+	self_pid = me->ns_pid;
+	self_entry = -1;
 	for (int i = 0; i < SIM_MAX_PROCS; i++) {
 		struct sim_proc *p = &sim_st->proc[i];
-		if (p->pid == self_pid) {
-			if (p->starttime == self_start) {
+		if (p->ns_pid && sim_is_self(p)) {
+			if (p->starttime == me->start) {
 				self_entry = i;
 				return p;
 			}
 			memset(p, 0, sizeof *p); /* a dead process with our pid */
 		}
-		if (!p->pid && !free_entry)
+		if (!p->ns_pid && !free_entry)
 			free_entry = p;
 	}
 	if (!create)
@@ -372,14 +254,16 @@ struct sim_proc *sim_self_locked(int create)
 	if (!free_entry) {
 		sim_reap_locked();
 		for (int i = 0; i < SIM_MAX_PROCS && !free_entry; i++)
-			if (!sim_st->proc[i].pid)
+			if (!sim_st->proc[i].ns_pid)
 				free_entry = &sim_st->proc[i];
 		if (!free_entry)
 			return NULL;
 	}
 	memset(free_entry, 0, sizeof *free_entry);
-	free_entry->pid = self_pid;
-	free_entry->starttime = self_start;
+	free_entry->pid = me->host_pid;
+	free_entry->ns_pid = me->ns_pid;
+	free_entry->ns_ino = me->ns_ino;
+	free_entry->starttime = me->start;
 	self_entry = (int)(free_entry - sim_st->proc);
 	return free_entry;
 }
@@ -389,7 +273,7 @@ uint64_t sim_dev_used_locked(int dev)
 	uint64_t used = 0;
 	for (int i = 0; i < SIM_MAX_PROCS; i++) {
 		struct sim_proc *p = &sim_st->proc[i];
-		if (p->pid)
+		if (p->ns_pid)
 			used += p->alloc[dev] + p->ctx_bytes[dev];
 	}
 	return used;
@@ -439,7 +323,7 @@ int sim_list_procs_locked(int dev, struct sim_proc_info *out, int max)
 	int n = 0;
 	for (int i = 0; i < SIM_MAX_PROCS; i++) {
 		struct sim_proc *p = &sim_st->proc[i];
-		if (!p->pid || (!p->ctx_count[dev] && !p->alloc[dev]))
+		if (!p->ns_pid || (!p->ctx_count[dev] && !p->alloc[dev]))
 			continue;
 		if (n < max) {
 			out[n].pid = p->pid;

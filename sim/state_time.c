@@ -29,26 +29,28 @@ uint64_t sim_launch(int dev, uint64_t dur_ns)
 	struct sim_device *d = &sim_st->dev[dev];
 	struct sim_proc *self;
 	uint64_t now, start, end;
-	uint32_t pid = (uint32_t)getpid();
+	uint32_t pid, ns;
 
 	sim_lock();
+	self = sim_self_locked(1);
+	pid = sim_ring_pid(self, &ns); /* the host's pid, as the driver records it */
 	now = sim_now_ns();
 	start = d->busy_until_ns > now ? d->busy_until_ns : now;
 	end = start + dur_ns;
 	d->busy_until_ns = end;
 	if (dur_ns) {
 		struct sim_interval *last = d->ring_next ? &d->ring[(d->ring_next - 1) % SIM_RING] : NULL;
-		if (last && last->pid == pid && last->end_ns == start) {
+		if (last && last->pid == pid && last->ns == ns && last->end_ns == start) {
 			last->end_ns = end; /* back to back: extend */
 		} else {
 			struct sim_interval *iv = &d->ring[d->ring_next % SIM_RING];
 			iv->start_ns = start;
 			iv->end_ns = end;
 			iv->pid = pid;
+			iv->ns = ns;
 			d->ring_next++;
 		}
 	}
-	self = sim_self_locked(1);
 	if (self)
 		self->busy_ns[dev] += dur_ns;
 	sim_unlock();

@@ -403,3 +403,17 @@ func needC(t *testing.T, root string) {
 	}
 	testutil.Build(t, "lib", "sim", "cprogs")
 }
+
+// The task prolog binds SoftMig into the job's containers through the
+// environment (APPTAINER_BINDPATH), which slurmd sets in the batch script
+// and in every step; a user's own binds stay first, and a step inside the
+// job does not name SoftMig's twice.
+func TestTaskPrologBinds(t *testing.T) {
+	c := getCluster(t)
+	soft := strings.Join([]string{filepath.Join(c.ConfDir, "ld.so.preload") + ":/etc/ld.so.preload",
+		filepath.Join(c.Dir, "lib", "libsoftmig.so"), slurmtest.RunDir, c.LogDir}, ",")
+	id, _ := submit(t, c, "", "--gres=gpu:l40s.4:1", "--export=ALL,APPTAINER_BINDPATH=/srv/data",
+		"--wrap", `echo "batch=$APPTAINER_BINDPATH"; srun sh -c 'echo "step=$APPTAINER_BINDPATH"'`)
+	out := readOut(t, c, id)
+	mustContain(t, "job output", out, "batch=/srv/data,"+soft+"\n", "step=/srv/data,"+soft+"\n")
+}

@@ -100,6 +100,7 @@ func (c *verifyCmd) Run(e *env, g *cli) error {
 	cl.checkManifest(l)
 	cl.checkSiteConfig(l, g.Config)
 	cl.checkGuard(l)
+	cl.checkContainers(l)
 	if cl.json {
 		if err := cl.printJSON(); err != nil {
 			return err

@@ -42,8 +42,8 @@ type Dev struct {
 
 // Proc is struct sm_proc: one process entry.
 type Proc struct {
-	PID       int32 // 0: entry free
-	Flags     uint32
+	PID       int32  // 0: entry free
+	PidNS     uint32 // tag of the PID namespace PID is in, 0 for the host's
 	StartTime uint64
 	Used      [defs.MaxDevices]uint64
 	Ctx       [defs.MaxDevices]uint64

@@ -161,6 +161,18 @@ func (c *Cluster) setup(o Options) error {
 	for _, s := range []string{"prolog", "epilog"} {
 		files[s+".sh"] = fmt.Sprintf("#!/bin/sh\n# test wrapper: slurmd passes no environment of its own\n%s exec %s \"$@\"\n", env, filepath.Join(o.Repo, "slurm", s+".sh"))
 	}
+	// The task prolog reads this node's preload list, as if SoftMig were
+	// enabled (the test machine's own /etc/ld.so.preload is left alone).
+	lib := filepath.Join(c.Dir, "lib", "libsoftmig.so")
+	if err := os.MkdirAll(filepath.Dir(lib), 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(lib, nil, 0o644); err != nil {
+		return err
+	}
+	files["ld.so.preload"] = lib + "\n"
+	files["task_prolog.sh"] = fmt.Sprintf("#!/bin/sh\n# test wrapper: the node's preload list is %[1]s/ld.so.preload\nexec %[2]s %[1]s/ld.so.preload %[3]s %[4]s\n",
+		c.ConfDir, filepath.Join(o.Repo, "slurm", "task_prolog.sh"), RunDir, c.LogDir)
 	// The lua table of GPU types comes from the site config, as on a node.
 	if err := os.WriteFile(c.SiteConfig, []byte(o.SiteConfig), 0o644); err != nil {
 		return err
@@ -213,6 +225,7 @@ DefMemPerCPU=256
 GresTypes=gpu,shard
 Prolog=%[3]s/prolog.sh
 Epilog=%[3]s/epilog.sh
+TaskProlog=%[3]s/task_prolog.sh
 PrologFlags=Alloc
 JobSubmitPlugins=lua
 CliFilterPlugins=lua

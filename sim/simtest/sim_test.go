@@ -153,7 +153,17 @@ type holder struct {
 
 func (s *sim) start(env []string, args ...string) *holder {
 	s.t.Helper()
-	c := s.cmd("cuclient", env, append(args, "hold")...)
+	return s.startCmd(s.cmd("cuclient", env, append(args, "hold")...), args)
+}
+
+// startWrapped starts a holder under a wrapper command (unshare ...).
+func (s *sim) startWrapped(wrap []string, args ...string) *holder {
+	s.t.Helper()
+	return s.startCmd(s.wrapped(wrap, append(args, "hold")...), args)
+}
+
+func (s *sim) startCmd(c *exec.Cmd, args []string) *holder {
+	s.t.Helper()
 	stdin, err := c.StdinPipe()
 	if err != nil {
 		s.t.Fatal(err)
