@@ -247,12 +247,12 @@ void sim_reap_locked(void)
 			gone = !alive(p->ns_pid, p->starttime);
 		else
 			continue; /* not visible from here: those who see it judge */
-		if (gone)
+		if (gone && !sim_orphan_keep_locked(p))
 			memset(p, 0, sizeof *p); /* exited: the driver frees its memory */
 	}
 	if (n && poll(fds, (nfds_t)n, 0) > 0)
 		for (int k = 0; k < n; k++)
-			if (fds[k].revents)
+			if (fds[k].revents && !sim_orphan_keep_locked(&sim_st->proc[slot[k]]))
 				memset(&sim_st->proc[slot[k]], 0, sizeof sim_st->proc[0]);
 }
 

@@ -139,6 +139,7 @@ type jobSums struct {
 	facts   map[int]procFacts // the listed processes charged to a job
 	held    map[int]procFacts // job processes that only hold orphaned memory
 	orphans map[string]uint64 // part of used held for processes that are gone
+	unseen  uint64            // listed for gone processes never seen in a job
 }
 
 // sum charges every process on GPU i to its jobs. Root's processes and

@@ -5,6 +5,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -129,4 +130,51 @@ func procCPU(t *testing.T, pid int) time.Duration {
 	ut, _ := strconv.ParseInt(f[11], 10, 64)
 	st, _ := strconv.ParseInt(f[12], 10, 64)
 	return time.Duration(ut+st) * time.Second / 100 // USER_HZ
+}
+
+// Memory of a process that is gone, kept by a child that inherited its
+// driver files (a fork after CUDA started), is the job's: a parent takes
+// 10 GiB of a 12 GiB slice, forks a child that only holds the files, and
+// exits; another process of the job, under the library (which no longer
+// counts the parent), takes 4 GiB. The job holds 14 GiB: its processes on
+// the GPU are killed, the child with them, and the memory comes back. The
+// driver may list the gone pid with its memory, or list nothing for it.
+func TestOrphanMemoryChargedToTheJob(t *testing.T) {
+	for _, mode := range []string{"listed", "unlisted"} {
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			n := newNode(t, "SOFTMIG_SIM_ORPHAN="+mode)
+			j := n.job(slicedConf + "SOFTMIG_UID=65534\n")
+			g := n.guard("--device-files", n.dir+"/*.fd/*")
+			parent := n.start(j, true, nil, "cuclient", "init", "dev:0", "alloc:10g", "forkhold:60")
+			<-parent.exited
+			child := 0
+			for _, l := range parent.lines {
+				fmt.Sscanf(l[strings.Index(l, "child=")+len("child="):], "%d", &child)
+			}
+			if child == 0 {
+				t.Fatalf("parent: %q", parent.lines)
+			}
+			defer syscall.Kill(child, syscall.SIGKILL)
+			time.Sleep(300 * time.Millisecond)
+			if used := n.deviceUsed(0); used < 10<<30 {
+				t.Fatalf("after the parent left, the GPU holds %d MiB: the simulator dropped the memory its child keeps", used>>20)
+			}
+			c := n.start(j, true, nil, "cuclient", "init", "dev:0", "alloc:4g", "ready", "hold")
+			c.diedWithin(t, time.Second, "4 GiB beside 10 GiB a gone parent's child keeps, on a 12 GiB slice", g)
+			deadline := time.Now().Add(3 * time.Second)
+			for syscall.Kill(child, 0) == nil {
+				if time.Now().After(deadline) {
+					t.Fatalf("the child holding the gone parent's memory was not killed:\n%s", g.output())
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			for n.deviceUsed(0) > 0 {
+				if time.Now().After(deadline) {
+					t.Fatalf("the GPU still holds %d MiB after the kill", n.deviceUsed(0)>>20)
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+		})
+	}
 }

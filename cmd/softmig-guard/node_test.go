@@ -317,3 +317,21 @@ func (n *node) nvmlUsed(index int, pids ...int) uint64 {
 	}
 	return sum
 }
+
+// deviceUsed is NVML's memory in use on GPU index.
+func (n *node) deviceUsed(index int) uint64 {
+	n.t.Helper()
+	c := exec.Command(n.shared.Path("build/test/cuclient"), fmt.Sprintf("nvml-mem:%d", index))
+	c.Env = n.env
+	out, err := c.Output()
+	if err != nil {
+		n.t.Fatalf("cuclient nvml-mem: %v", err)
+	}
+	var used uint64
+	for _, f := range strings.Fields(string(out)) {
+		if v, ok := strings.CutPrefix(f, "used="); ok {
+			fmt.Sscanf(v, "%d", &used)
+		}
+	}
+	return used
+}

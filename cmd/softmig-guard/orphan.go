@@ -30,14 +30,13 @@ const (
 )
 
 // chargeGone charges the memory the driver lists for a process that is
-// gone to the jobs it was last seen in.
+// gone to the jobs it was last seen in; memory of a gone process the guard
+// never saw (it lived between two looks) is charged like memory no
+// process is listed for: to the job whose processes keep the GPU open.
 func (g *guard) chargeGone(now time.Time, i int, p gpuProc, s *jobSums) {
 	jobs := g.facts.jobsOfGone(p.pid)
 	if len(jobs) == 0 {
-		if p.used > 0 {
-			g.log.errorf("orphan "+strconv.Itoa(i), "GPU %d: %d MiB held for pid %d, which is gone and was never seen in a job: charged to nobody",
-				i, p.used>>20, p.pid)
-		}
+		s.unseen += p.used
 		return
 	}
 	g.facts.touchGone(p.pid, now)
@@ -50,12 +49,20 @@ func (g *guard) chargeGone(now time.Time, i int, p gpuProc, s *jobSums) {
 }
 
 // chargeUnlisted charges memory the device holds beyond what its process
-// lists say (devUsed 0: not read, nothing to do).
+// lists say, and memory listed for gone processes the guard never saw
+// (devUsed 0: not read, nothing to do).
 func (g *guard) chargeUnlisted(now time.Time, i int, devUsed, listed uint64, s *jobSums) {
-	if devUsed == 0 || devUsed <= listed+unlistedSlack {
+	if devUsed == 0 {
 		return
 	}
-	extra := devUsed - listed
+	var extra uint64
+	if devUsed > listed+unlistedSlack {
+		extra = devUsed - listed
+	}
+	extra += s.unseen
+	if extra == 0 {
+		return
+	}
 	holders := g.holdersOf(now, i)
 	jobs := map[string]bool{}
 	for pid, h := range holders {
@@ -67,7 +74,7 @@ func (g *guard) chargeUnlisted(now time.Time, i int, devUsed, listed uint64, s *
 		}
 	}
 	if len(jobs) != 1 {
-		g.log.errorf("orphan "+strconv.Itoa(i), "GPU %d: %d MiB in use beyond every listed process, and %d jobs' unlisted processes hold the GPU open: charged to nobody",
+		g.log.errorf("orphan "+strconv.Itoa(i), "GPU %d: %d MiB held for no process the guard saw in a job, and %d jobs' unlisted processes hold the GPU open: charged to nobody",
 			i, extra>>20, len(jobs))
 		return
 	}
