@@ -176,6 +176,16 @@ func newGateRig(t *testing.T, conf string) *gateRig {
 	return &gateRig{rig: r, job: job, wrap: wrap, path: path, log: filepath.Join(r.dir, "softmig.log")}
 }
 
+// quarterJob is a job of CUDA_DEVICE_SM_LIMIT=25 (its static slot: the
+// first quarter of each second) with its entry from the authority, i, its
+// gate closed.
+func quarterJob(t *testing.T) (*gateRig, *authority, int) {
+	t.Helper()
+	g := newGateRig(t, "CUDA_DEVICE_SM_LIMIT=25\n")
+	a := newAuthority(t, g.path)
+	return g, a, a.assign(g.job)
+}
+
 // inJob is a client with the library, moved into the job's cgroup.
 func (g *gateRig) inJob(name string, args ...string) *exec.Cmd {
 	c := g.cmd(true, nil, name, args...)
@@ -236,6 +246,14 @@ func (g *gateRig) authorityRecords() []string {
 		recs = append(recs, m[1]+" "+strings.Trim(m[2], `"`))
 	}
 	return recs
+}
+
+// wantNoAuthorityRecords: the authority was up all along.
+func (g *gateRig) wantNoAuthorityRecords() {
+	g.t.Helper()
+	if recs := g.authorityRecords(); len(recs) != 0 {
+		g.t.Errorf("time authority records %q: the authority was up all along", recs)
+	}
 }
 
 // exitThrottledOf returns the throttled_ms of pid's "process exit" record.
@@ -316,6 +334,15 @@ func (o *observer) first(pid int) time.Time {
 		}
 	}
 	return time.Time{}
+}
+
+// wantStartAfter: pid ran, and none of its busy bins ended by at (to a
+// bin's precision: a kernel in the bin that holds at passes).
+func (o *observer) wantStartAfter(t *testing.T, pid int, at time.Time, what string) {
+	t.Helper()
+	if f := o.first(pid); f.IsZero() || !f.After(at) {
+		t.Errorf("%s at %v: its first busy bin ends at %v, want after (zero: it never ran)", what, at.Format(time.StampMicro), f.Format(time.StampMicro))
+	}
 }
 
 // settle waits until the observer has seen every bin that ends by t.

@@ -29,9 +29,8 @@ const ms = time.Millisecond
 // of each second) could not give them, and the library runs no thread.
 func TestOpenGateLaunchesUnthrottled(t *testing.T) {
 	t.Parallel()
-	g := newGateRig(t, "CUDA_DEVICE_SM_LIMIT=25\n")
-	a := newAuthority(t, g.path)
-	a.setGate(a.assign(g.job), true)
+	g, a, i := quarterJob(t)
+	a.setGate(i, true)
 	h := g.startCmd(g.inJob("cuclient", "init", "dev:0", "launch:1000:1500", "sync", "ready", "hold"))
 	pid := h.cmd.Process.Pid
 	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
@@ -47,18 +46,14 @@ func TestOpenGateLaunchesUnthrottled(t *testing.T) {
 	if th := g.exitThrottledOf(pid); th != 0 {
 		t.Errorf("throttled_ms=%d at an open gate, want 0", th)
 	}
-	if recs := g.authorityRecords(); len(recs) != 0 {
-		t.Errorf("time authority records %q: the authority was up all along", recs)
-	}
+	g.wantNoAuthorityRecords()
 }
 
 // A closed gate holds the job's launches until the authority opens it,
 // longer than a second: the static slot would have let them run.
 func TestClosedGateWaitsForTheAuthority(t *testing.T) {
 	t.Parallel()
-	g := newGateRig(t, "CUDA_DEVICE_SM_LIMIT=25\n")
-	a := newAuthority(t, g.path)
-	i := a.assign(g.job)
+	g, a, i := quarterJob(t)
 	o := g.observe()
 	h := g.startCmd(g.inJob("cuclient", "init", "dev:0", "ready", "launch:1000:20", "sync"))
 	time.Sleep(1100 * ms)
@@ -69,24 +64,18 @@ func TestClosedGateWaitsForTheAuthority(t *testing.T) {
 	}
 	o.settle(time.Now())
 	pid := h.cmd.Process.Pid
-	if f := o.first(pid); f.IsZero() || !f.After(opened) {
-		t.Errorf("the job's first busy bin ends at %v, the gate opened at %v: want after", f, opened)
-	}
+	o.wantStartAfter(t, pid, opened, "the job, its gate opened")
 	if th := g.exitThrottledOf(pid); th < 300 {
 		t.Errorf("throttled_ms=%d after about a second at a closed gate", th)
 	}
-	if recs := g.authorityRecords(); len(recs) != 0 {
-		t.Errorf("time authority records %q: the authority was up all along", recs)
-	}
+	g.wantNoAuthorityRecords()
 }
 
 // Every launch path waits at the gate: kernels, _ptsz, Ex, cooperative,
 // graphs, and cuLaunchKernel taken from cuGetProcAddress.
 func TestEveryLaunchPathWaitsAtAClosedGate(t *testing.T) {
 	t.Parallel()
-	g := newGateRig(t, "CUDA_DEVICE_SM_LIMIT=25\n")
-	a := newAuthority(t, g.path)
-	i := a.assign(g.job)
+	g, a, i := quarterJob(t)
 	o := g.observe()
 	paths := []string{"launch", "ptsz", "ex", "coop", "graph", "procaddr"}
 	pids := map[string]int{}
@@ -104,9 +93,7 @@ func TestEveryLaunchPathWaitsAtAClosedGate(t *testing.T) {
 	}
 	o.settle(time.Now())
 	for _, p := range paths {
-		if f := o.first(pids[p]); f.IsZero() || !f.After(opened) {
-			t.Errorf("path=%s: first busy bin ends at %v, the gate opened at %v", p, f, opened)
-		}
+		o.wantStartAfter(t, pids[p], opened, "path="+p+", its gate opened")
 	}
 }
 
@@ -258,9 +245,7 @@ func openAt(t *testing.T, g *gateRig, path, job string) {
 // while the authority keeps the gate closed does not let the job launch.
 func TestRegionWriterCannotOpenTheGate(t *testing.T) {
 	t.Parallel()
-	g := newGateRig(t, "CUDA_DEVICE_SM_LIMIT=25\n")
-	a := newAuthority(t, g.path)
-	i := a.assign(g.job)
+	g, a, i := quarterJob(t)
 	o := g.observe()
 	pid, wait := g.loadgen("secs=3", "us=1000", "sync=4")
 	region := filepath.Join(g.dir, "job.region")
@@ -296,9 +281,7 @@ func TestRegionWriterCannotOpenTheGate(t *testing.T) {
 // A fork child follows the same gate, and what it sleeps is its own.
 func TestForkChildFollowsTheGate(t *testing.T) {
 	t.Parallel()
-	g := newGateRig(t, "CUDA_DEVICE_SM_LIMIT=25\n")
-	a := newAuthority(t, g.path)
-	i := a.assign(g.job)
+	g, a, i := quarterJob(t)
 	o := g.observe()
 	fork := filepath.Join(g.dir, "fork")
 	h := g.startCmd(g.inJob("cuclient", "init", "dev:0", "ready", "launch:1000:4", "sync", "gate:"+fork, "forklaunch:1000:4"))
@@ -322,12 +305,8 @@ func TestForkChildFollowsTheGate(t *testing.T) {
 	}
 	child, _ := strconv.Atoi(m[1])
 	o.settle(time.Now())
-	if f := o.first(parent); !f.After(opened) {
-		t.Errorf("the parent's first busy bin ends at %v, its gate opened at %v", f, opened)
-	}
-	if f := o.first(child); f.IsZero() || !f.After(reopened) {
-		t.Errorf("the child's first busy bin ends at %v, its gate opened again at %v", f, reopened)
-	}
+	o.wantStartAfter(t, parent, opened, "the parent, its gate opened")
+	o.wantStartAfter(t, child, reopened, "the child, its gate opened again")
 	pt, ct := g.exitThrottledOf(parent), g.exitThrottledOf(child)
 	t.Logf("throttled_ms: parent %d, child %d", pt, ct)
 	if ct == 0 || ct > int(reopened.Sub(closed)/ms)+250 {
