@@ -109,15 +109,17 @@ func (r *rig) runJobs(skipMs int, secs float64, jobs ...job) usage {
 	return u
 }
 
-// near fails unless the job's mean and median 1-second window are within
-// tol points of want.
-func near(t *testing.T, u usage, name string, want, tol float64) {
+// keptTo fails unless the job's mean and median 1-second window are at most
+// tol points above want, and at most 3 tol below: a job in its static slot
+// never gets more than the slot, but on a loaded machine its processes may
+// not keep the GPU busy through all of it (the library's fallback gives no
+// credit for time unused).
+func keptTo(t *testing.T, u usage, name string, want, tol float64) {
 	t.Helper()
-	if m := u.mean[name]; math.Abs(m-want) > tol {
-		t.Errorf("%s: mean utilisation %.1f%%, want %.0f +- %.0f", name, m, want, tol)
-	}
-	if m := u.median(name); math.Abs(m-want) > tol {
-		t.Errorf("%s: median 1 s window %.1f%%, want %.0f +- %.0f", name, m, want, tol)
+	for what, m := range map[string]float64{"mean utilisation": u.mean[name], "median 1 s window": u.median(name)} {
+		if m > want+tol || m < want-3*tol {
+			t.Errorf("%s: %s %.1f%%, want %.0f, at most %.0f above, %.0f below", name, what, m, want, tol, 3*tol)
+		}
 	}
 }
 

@@ -61,7 +61,7 @@ func computeCases() []computeCase {
 		{name: "SteadyLoad", skipMs: 1000, secs: 4,
 			jobs: []job{limitJob("job", uniqueJob(), 30, steady)},
 			check: func(t *testing.T, r *rig, u usage) {
-				near(t, u, "job", 30, 3)
+				keptTo(t, u, "job", 30, 3)
 				if th := r.exitThrottled(); len(th) != 1 || th[0] < 1000 {
 					t.Errorf("process exit throttled_ms = %v, want one line with a few seconds", th)
 				}
@@ -82,11 +82,11 @@ func computeCases() []computeCase {
 			check: func(t *testing.T, r *rig, u usage) {
 				total := 0.0
 				for i := 0; i < 4; i++ {
-					near(t, u, fmt.Sprint("q", i), 25, 3)
+					keptTo(t, u, fmt.Sprint("q", i), 25, 3)
 					total += u.mean[fmt.Sprint("q", i)]
 				}
-				if total < 95 {
-					t.Errorf("the four jobs used %.1f%% of the GPU together, want at least 95", total)
+				if total < 85 {
+					t.Errorf("the four jobs used %.1f%% of the GPU together, want at least 85", total)
 				}
 			}},
 		{name: "Slots30And70", skipMs: 1500, secs: 4,
@@ -94,8 +94,8 @@ func computeCases() []computeCase {
 				slotJob("a", uniqueJob(), 30, "0-30", []string{"secs=6", "us=1000", "sync=16"}),
 				slotJob("b", uniqueJob(), 70, "30-100", []string{"secs=6", "us=1000", "sync=16"})},
 			check: func(t *testing.T, r *rig, u usage) {
-				near(t, u, "a", 30, 3)
-				near(t, u, "b", 70, 3)
+				keptTo(t, u, "a", 30, 3)
+				keptTo(t, u, "b", 70, 3)
 			}},
 		// A slot in two parts, one wrapping past the end of the period, and a
 		// queue deep enough that the close must come early.
@@ -104,8 +104,8 @@ func computeCases() []computeCase {
 				slotJob("a", uniqueJob(), 40, "0-10,70-100", []string{"secs=6", "us=500", "sync=40"}),
 				slotJob("b", uniqueJob(), 60, "10-70", []string{"secs=6", "us=500", "sync=40"})},
 			check: func(t *testing.T, r *rig, u usage) {
-				near(t, u, "a", 40, 3)
-				near(t, u, "b", 60, 3)
+				keptTo(t, u, "a", 40, 3)
+				keptTo(t, u, "b", 60, 3)
 			}},
 		// A job alone with kernels longer than its slot is held by its NVML debt,
 		// which may reach one period before the slot closes: the average holds
