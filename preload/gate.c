@@ -208,10 +208,10 @@ hidden void sm_thr_slow(CUstream stream)
 	int saved = errno;
 
 	if (sm_dev_current(&o) != 0)
-		return;
+		goto out;
 	if (!__atomic_load_n(&seen_at[o], __ATOMIC_ACQUIRE)) {
 		if (pthread_mutex_lock(&reg_lock) != 0)
-			return;
+			goto out;
 		if (!seen_at[o])
 			enroll(o);
 		pthread_mutex_unlock(&reg_lock);
