@@ -41,7 +41,7 @@ paths:
 			"h100": {Shards: 8, Denominators: []int{2, 8}},
 			"a100": {Shards: 6, Memory: 80 << 30, Denominators: []int{2, 3, 6}},
 		},
-		Policy: Policy{SMLimit: SMNone, OOMKiller: &tr, LogLevel: &two},
+		Policy:  Policy{SMLimit: SMNone, OOMKiller: &tr, LogLevel: &two},
 		Paths:   Paths{Scontrol: "/opt/slurm/bin/scontrol", NvidiaSmiReal: "/usr/bin/nvidia-smi.real"},
 		Metrics: DefaultMetrics(),
 		Lines: map[string]int{"gpus.l40s": 3, "gpus.l40s.shards": 4, "gpus.l40s.memory": 5, "gpus.h100": 6, "gpus.h100.shards": 7,
