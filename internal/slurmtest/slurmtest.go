@@ -48,12 +48,13 @@ type Cluster struct {
 	Out          string // world-writable output directory for jobs
 	Node         string
 	Env          []string // environment for Slurm clients (SLURM_CONF)
+	startedMunge int
+	pids         []int
+
 	// Accounting is true when jobs are recorded by slurmdbd (sacct works);
 	// NoAccounting says why not, when Options.Accounting asked for it.
 	Accounting   bool
 	NoAccounting string
-	startedMunge int
-	pids         []int
 	mariadb      *exec.Cmd
 	dbdPid       int
 }
