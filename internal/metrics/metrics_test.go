@@ -260,3 +260,25 @@ func TestServeStopsWithContext(t *testing.T) {
 		t.Errorf("%s still accepts connections after Serve returned", addr)
 	}
 }
+
+// A job the daemon lists twice for one GPU is rendered once (Prometheus
+// would refuse the whole page otherwise), and the error names it.
+func TestDuplicateJobOnce(t *testing.T) {
+	snap := synthetic(1, 2, 10)
+	dup := snap.Jobs[0]
+	dup.UsedBytes++
+	snap.Jobs = append(snap.Jobs, dup)
+	fams, err := Gatherer(func() Snapshot { return snap }).Gather()
+	if err == nil || !strings.Contains(err.Error(), `job "`+dup.JobID+`" on GPU 0 is in the snapshot twice`) {
+		t.Errorf("Gather error = %v; want the duplicate named", err)
+	}
+	for _, f := range fams {
+		if f.GetName() == "softmig_job_memory_used_bytes" {
+			if len(f.Metric) != 2 || f.Metric[0].GetGauge().GetValue() != float64(snap.Jobs[0].UsedBytes) {
+				t.Errorf("%s: %d samples, first %v; want 2, the first entry's value", f.GetName(), len(f.Metric), f.Metric[0])
+			}
+			return
+		}
+	}
+	t.Fatal("softmig_job_memory_used_bytes missing")
+}

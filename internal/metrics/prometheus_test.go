@@ -72,23 +72,23 @@ func startPrometheus(t *testing.T, target string) *promServer {
 	}
 }
 
-// sample is one element of a query's vector result.
-type sample struct {
+// promSample is one element of a query's vector result.
+type promSample struct {
 	Metric map[string]string `json:"metric"`
 	Value  [2]any            `json:"value"`
 }
 
-func (s sample) float(t *testing.T) float64 {
+func (s promSample) float(t *testing.T) float64 {
 	str, _ := s.Value[1].(string)
 	v, err := strconv.ParseFloat(str, 64)
 	if err != nil {
-		t.Fatalf("sample value %v: %v", s.Value, err)
+		t.Fatalf("promSample value %v: %v", s.Value, err)
 	}
 	return v
 }
 
 // query runs an instant query through the HTTP API.
-func (p *promServer) query(t *testing.T, q string) []sample {
+func (p *promServer) query(t *testing.T, q string) []promSample {
 	t.Helper()
 	resp, err := http.Get(p.api + "/api/v1/query?query=" + url.QueryEscape(q))
 	if err != nil {
@@ -109,7 +109,7 @@ func (p *promServer) query(t *testing.T, q string) []sample {
 	if r.Status != "success" {
 		t.Fatalf("query %s: %s", q, r.Error)
 	}
-	var out []sample
+	var out []promSample
 	if r.Data.ResultType == "vector" {
 		if err := json.Unmarshal(r.Data.Result, &out); err != nil {
 			t.Fatalf("query %s: %v", q, err)
@@ -118,7 +118,7 @@ func (p *promServer) query(t *testing.T, q string) []sample {
 	return out
 }
 
-// waitFor polls q until it returns a sample whose value satisfies ok.
+// waitFor polls q until it returns a promSample whose value satisfies ok.
 func (p *promServer) waitFor(t *testing.T, q string, ok func(float64) bool, within time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(within)
@@ -129,7 +129,7 @@ func (p *promServer) waitFor(t *testing.T, q string, ok func(float64) bool, with
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s: no satisfying sample after %v (last: %v)", q, within, p.query(t, q))
+			t.Fatalf("%s: no satisfying promSample after %v (last: %v)", q, within, p.query(t, q))
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
@@ -192,7 +192,7 @@ func TestPrometheusScrapesEndpoint(t *testing.T) {
 		} {
 			got := p.query(t, name+sel)
 			if len(got) != 1 || got[0].float(t) != v {
-				t.Errorf("%s%s = %v; want one sample = %v", name, sel, got, v)
+				t.Errorf("%s%s = %v; want one promSample = %v", name, sel, got, v)
 			}
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/softmig/softmig/internal/defs"
 )
@@ -45,6 +46,8 @@ func Handler(source func() Snapshot) http.Handler {
 		// A duplicate or a bad label in one job must not hide the others.
 		ErrorHandling: promhttp.ContinueOnError,
 		Timeout:       10 * time.Second,
+		// Compressed here instead, faster (gzipped below).
+		DisableCompression: true,
 	}
 	// Scrapes are few (one per Prometheus server and interval): more at
 	// once than this is a misconfiguration or an attack on a root daemon.
@@ -63,9 +66,12 @@ func Handler(source func() Snapshot) http.Handler {
 			unavailable(w, NotReady)
 			return
 		}
-		round := prometheus.NewRegistry()
-		round.MustRegister(NewCollector(func() Snapshot { return snap }))
-		promhttp.HandlerFor(prometheus.Gatherers{base, round}, opts).ServeHTTP(w, r)
+		both := prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) {
+			fams, err := base.Gather()
+			jobs, jerr := Families(&snap)
+			return append(fams, jobs...), errors.Join(err, jerr)
+		})
+		gzipped(promhttp.HandlerFor(both, opts)).ServeHTTP(w, r)
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/" {

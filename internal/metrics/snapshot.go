@@ -2,7 +2,7 @@
 
 // Package metrics is the Prometheus endpoint of a node (issue 21): the
 // daemon that knows every job's slice (softmig-guard) hands it a Snapshot
-// of its last round at each scrape, and the collector renders it in the
+// of its last round at each scrape, and Families renders it in the
 // Prometheus exposition format, one series per job and GPU, labelled with
 // the job's identity. Only the jobs in the snapshot have series: a job
 // that has ended is gone at the next scrape, so nothing grows without
