@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/softmig/softmig/internal/promtest"
 )
 
 const dashboardFile = "../../docs/grafana-softmig.json"
@@ -84,14 +86,14 @@ var labelValues = regexp.MustCompile(`^label_values\((.*),\s*[a-z]+\)$`)
 
 // checkDashboardQueries runs every query of the dashboard against p, with
 // the variables set to "all", and wants data from each.
-func checkDashboardQueries(t *testing.T, p *promServer) {
+func checkDashboardQueries(t *testing.T, p *promtest.Server) {
 	vars := strings.NewReplacer(`$instance`, `.+`, `$jobid`, `.+`, `$__rate_interval`, `15s`)
 	for where, expr := range dashboardQueries(t) {
 		q := vars.Replace(expr)
 		if m := labelValues.FindStringSubmatch(q); m != nil {
 			q = m[1] // the values come from these series
 		}
-		if got := p.query(t, q); len(got) == 0 {
+		if got := p.Query(t, q); len(got) == 0 {
 			t.Errorf("%s: %s returns no data", where, q)
 		}
 	}

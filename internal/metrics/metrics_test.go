@@ -16,6 +16,8 @@ import (
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
+
+	"github.com/softmig/softmig/internal/siteconf"
 )
 
 // scrape GETs url and returns the status and body.
@@ -281,4 +283,30 @@ func TestDuplicateJobOnce(t *testing.T) {
 		}
 	}
 	t.Fatal("softmig_job_memory_used_bytes missing")
+}
+
+// ServeSite follows the site config: off serves nothing, on serves on
+// metrics.listen until the context ends.
+func TestServeSite(t *testing.T) {
+	done := make(chan error, 1)
+	go func() {
+		done <- ServeSite(context.Background(), siteconf.Metrics{Enabled: false, Listen: "127.0.0.1:1"}, func() Snapshot { return Snapshot{} })
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("ServeSite(off) = %v; want nil", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("ServeSite(off) serves; want it to return at once")
+	}
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	err = ServeSite(context.Background(), siteconf.Metrics{Enabled: true, Listen: busy.Addr().String()}, func() Snapshot { return Snapshot{} })
+	if err == nil || !strings.Contains(err.Error(), busy.Addr().String()) {
+		t.Errorf("ServeSite on a port in use = %v; want an error naming the address", err)
+	}
 }

@@ -17,6 +17,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/softmig/softmig/internal/defs"
+	"github.com/softmig/softmig/internal/siteconf"
 )
 
 // Path is where the metrics are served.
@@ -102,6 +103,16 @@ func Listen(addr string) (net.Listener, error) {
 		return nil, fmt.Errorf("metrics endpoint cannot listen on %s: %w: free that port, or choose another with metrics.listen in softmig.yaml (or switch the endpoint off with metrics.enabled: false)", addr, err)
 	}
 	return ln, nil
+}
+
+// ServeSite serves as the site config's metrics: section says: not at all
+// (nil at once) when metrics.enabled is false, else Serve on
+// metrics.listen. This is the one call softmig-guard makes.
+func ServeSite(ctx context.Context, m siteconf.Metrics, source func() Snapshot) error {
+	if !m.Enabled {
+		return nil
+	}
+	return Serve(ctx, m.Listen, source)
 }
 
 // Serve serves Handler(source) on addr until ctx is done, then lets the
