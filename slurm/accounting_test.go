@@ -99,7 +99,7 @@ func TestAdminCommentSummary(t *testing.T) {
 	if got != want {
 		t.Fatalf("sacct AdminComment of job %s = %q; want the summary %q\njob output:\n%s", id, got, want, readOut(t, c, id))
 	}
-	mustContain(t, "summary", got, "softmig (from the job log): dev 0 peak 11", " of 12g (9", "ask gpu:l40s.2:1")
+	mustContain(t, "summary", got, "softmig on "+strings.ToLower(c.Node)+" (from the job log): dev 0 peak 11", " of 12g (9", "ask gpu:l40s.2:1")
 	if !regexp.MustCompile(`, [1-9][0-9]* oom refused, `).MatchString(got) {
 		t.Errorf("summary %q counts no refusal; the job was refused 13 GiB", got)
 	}
@@ -148,7 +148,7 @@ func TestAdminCommentKept(t *testing.T) {
 				}
 				return
 			}
-			if !strings.HasPrefix(got, tc.comment+"; softmig (from the job log): dev 0 peak 11") {
+			if !strings.HasPrefix(got, tc.comment+"; softmig on "+strings.ToLower(c.Node)+" (from the job log): dev 0 peak 11") {
 				t.Errorf("AdminComment of job %s = %q; want the site's %q, then the summary", id, got, tc.comment)
 			}
 		})

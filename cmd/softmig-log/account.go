@@ -7,6 +7,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand"
+	"os"
 	"os/exec"
 	"regexp"
 	"strconv"
@@ -49,7 +51,8 @@ func (c *accountCmd) Run(e *env) error {
 	if err != nil {
 		return err
 	}
-	line := commentLine(out.Summary)
+	host, _ := os.Hostname()
+	line := commentLine(strings.SplitN(host, ".", 2)[0], out.Summary)
 	if c.Print {
 		_, err := fmt.Fprintln(e.stdout, line)
 		return err
@@ -66,32 +69,48 @@ func (c *accountCmd) Run(e *env) error {
 	if err := s.waitEnded(job, c.Wait); err != nil {
 		return err
 	}
-	old, err := s.adminComment(job)
-	if err != nil {
-		return err
+	return s.appendSummary(job, line)
+}
+
+// appendSummary adds line to the job's AdminComment and reads it back. The
+// epilog of each node of a job runs at the same time, each with its own
+// line: when another node's write replaced this one, it is added again
+// (three tries, after a pause of its own length).
+func (s slurmDB) appendSummary(job, line string) error {
+	lowercases := s.lowercases()
+	for try := 1; ; try++ {
+		old, err := s.adminComment(job)
+		if err != nil {
+			return err
+		}
+		next, why := appendComment(old, line, lowercases)
+		if why != "" {
+			return fmt.Errorf("job %s: %w: %s; the summary was: %s", job, errNotStored, why, line)
+		}
+		if next == old {
+			return nil // there already (stored by an earlier try, or the epilog ran twice)
+		}
+		if err := s.setAdminComment(job, next); err != nil {
+			return err
+		}
+		time.Sleep(time.Duration(try*(100+rand.Intn(400))) * time.Millisecond)
+		got, err := s.adminComment(job)
+		if err == nil && strings.Contains(got, line) {
+			return nil
+		}
+		if try == 3 {
+			return fmt.Errorf("job %s: stored the AdminComment, but sacct reads back %q (err %v); the summary was: %s", job, got, err, line)
+		}
 	}
-	next, why := appendComment(old, line, s.lowercases())
-	if why != "" {
-		return fmt.Errorf("job %s: %w: %s; the summary was: %s", job, errNotStored, why, line)
-	}
-	if next == old {
-		return nil // stored already (the epilog ran twice)
-	}
-	if err := s.setAdminComment(job, next); err != nil {
-		return err
-	}
-	if got, err := s.adminComment(job); err != nil || got != next {
-		return fmt.Errorf("job %s: stored the AdminComment, but sacct reads back %q (err %v); want %q", job, got, err, next)
-	}
-	return nil
 }
 
 // commentLine is a job's summary in one line of lower-case letters
 // without quotes or backslashes, so that sacctmgr stores it unchanged
 // (before Slurm 23.02 it lowercases the whole AdminComment, and always
 // turns quotes into backquotes). Everything in it comes from the job's log,
-// which the job's user can write, and it says so.
-func commentLine(s *logsum.Summary) string {
+// which the job's user can write, and it says so. host is the node's name:
+// each node of a job adds its own line.
+func commentLine(host string, s *logsum.Summary) string {
 	var devs []string
 	for _, d := range s.Devices {
 		var b strings.Builder
@@ -113,7 +132,7 @@ func commentLine(s *logsum.Summary) string {
 		}
 		devs = append(devs, b.String())
 	}
-	return strings.ToLower("softmig (from the job log): " + strings.Join(devs, "; "))
+	return strings.ToLower("softmig on " + host + " (from the job log): " + strings.Join(devs, "; "))
 }
 
 var sizeUnits = strings.NewReplacer(" PiB", "p", " TiB", "t", " GiB", "g", " MiB", "m", " KiB", "k", " B", "b")
@@ -154,7 +173,7 @@ type slurmDB struct {
 }
 
 func (s slurmDB) run(name string, args ...string) (string, error) {
-	ctx, cancel := context.WithTimeout(s.ctx, 30*time.Second)
+	ctx, cancel := context.WithTimeout(s.ctx, 15*time.Second)
 	defer cancel()
 	var stdout, stderr bytes.Buffer
 	cmd := exec.CommandContext(ctx, name, args...)

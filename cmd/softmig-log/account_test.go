@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"strings"
 	"testing"
 )
@@ -8,9 +9,11 @@ import (
 // The summary line is what sacctmgr stores unchanged: lower case, no
 // quotes, no backslash.
 func TestCommentLine(t *testing.T) {
+	host, _ := os.Hostname()
+	host = strings.ToLower(strings.SplitN(host, ".", 2)[0])
 	for _, tc := range []struct{ job, want string }{
-		{"12345", "softmig (from the job log): dev 0 peak 9.1g of 12g (76%), share 25% throttled 2m30.3s, 0 oom refused, 0 killed, ask gpu:l40s.4:1"},
-		{"23456", "softmig (from the job log): dev 0 peak 11g of 12g (92%), share 25% throttled 900ms, 14 oom refused, 1 killed, ask gpu:l40s.2:1"},
+		{"12345", "softmig on " + host + " (from the job log): dev 0 peak 9.1g of 12g (76%), share 25% throttled 2m30.3s, 0 oom refused, 0 killed, ask gpu:l40s.4:1"},
+		{"23456", "softmig on " + host + " (from the job log): dev 0 peak 11g of 12g (92%), share 25% throttled 900ms, 14 oom refused, 1 killed, ask gpu:l40s.2:1"},
 	} {
 		out, _, err := runT(t, "--dir", logs, "--config", site, "account", "--print", tc.job)
 		if err != nil {
