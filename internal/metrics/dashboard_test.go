@@ -99,9 +99,9 @@ func checkDashboardQueries(t *testing.T, p *promtest.Server) {
 	}
 }
 
-// docs/metrics.md lists every exported name, and no other.
+// docs/monitoring.md lists every exported name, and no other.
 func TestMetricsDocumented(t *testing.T) {
-	data, err := os.ReadFile("../../docs/metrics.md")
+	data, err := os.ReadFile("../../docs/monitoring.md")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,12 +109,12 @@ func TestMetricsDocumented(t *testing.T) {
 	for _, n := range Names() {
 		known[n] = true
 		if !strings.Contains(string(data), "`"+n+"`") {
-			t.Errorf("docs/metrics.md does not list %s", n)
+			t.Errorf("docs/monitoring.md does not list %s", n)
 		}
 	}
 	for _, n := range regexp.MustCompile("`(softmig_[a-z_]+)").FindAllStringSubmatch(string(data), -1) {
 		if !known[n[1]] {
-			t.Errorf("docs/metrics.md names %s, which the endpoint does not export", n[1])
+			t.Errorf("docs/monitoring.md names %s, which the endpoint does not export", n[1])
 		}
 	}
 }
