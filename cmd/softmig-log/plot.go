@@ -240,6 +240,11 @@ func timePanel(job string, d *devSeries, from, to time.Time) (*plot.Plot, error)
 	p := newPanel(fmt.Sprintf("job %s, device %d: GPU time against its share", job, d.dev), from, to)
 	p.Y.Label.Text = "% of the GPU's time"
 	p.Y.Min, p.Y.Max = 0, 100*legendRoom
+	var ticks []plot.Tick // none above 100 %: the room there is the legend's
+	for v := 0; v <= 100; v += 25 {
+		ticks = append(ticks, plot.Tick{Value: float64(v), Label: fmt.Sprint(v)})
+	}
+	p.Y.Tick.Marker = plot.ConstantTicks(ticks)
 	for _, err := range []error{
 		limitLine(p, "share (SM limit)", d.smLimit, 100, to),
 		dots(p, "used", d.share, 100, colUsed, draw.CircleGlyph{}),
