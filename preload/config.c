@@ -30,6 +30,11 @@ static int any_limit(const struct sm_config *cfg)
  * user's own files may show as 0. */
 static int64_t root_uid;
 
+hidden int sm_root_owned(const struct stat *st)
+{
+	return (int64_t)st->st_uid == root_uid && !(st->st_mode & 022);
+}
+
 /* The safety rules of contract 2, the same in internal/jobconf/file.go:
  * the directory is a directory (not a symlink), owned by root and not
  * writable by group or others; the file is a regular file (not a symlink),
@@ -52,7 +57,7 @@ static int read_config(const char *dir, const char *name, char *buf, size_t len,
 			snprintf(err, errlen, "%s: cannot open: %s", dir, strerror(errno));
 		return SM_CONF_UNSAFE;
 	}
-	if (sm_fstat(dfd, &st) != 0 || (int64_t)st.st_uid != root_uid || (st.st_mode & 022)) {
+	if (sm_fstat(dfd, &st) != 0 || !sm_root_owned(&st)) {
 		close(dfd);
 		snprintf(err, errlen, "%s: directory must be owned by root and writable only by root (mode 0755)",
 			 dir);
@@ -74,7 +79,7 @@ static int read_config(const char *dir, const char *name, char *buf, size_t len,
 		snprintf(err, errlen, "%s/%s: not a regular file", dir, name);
 		return SM_CONF_UNSAFE;
 	}
-	if ((int64_t)st.st_uid != root_uid || (st.st_mode & 022)) {
+	if (!sm_root_owned(&st)) {
 		close(fd);
 		snprintf(err, errlen, "%s/%s: must be owned by root and writable only by root (mode 0644)",
 			 dir, name);

@@ -48,7 +48,9 @@ struct sm_dev {
 	uint64_t peak;         /* highest tracked + excess seen */
 	uint64_t last_check_ns;/* CLOCK_MONOTONIC of the last NVML check */
 	uint64_t oom_count;    /* allocations refused on this device */
-	uint64_t sm[8];        /* compute controller state (SM limit) */
+	uint64_t sm[8];        /* compute bookkeeping: [4] ns the job's launches slept at
+				* their gate (throttle.h); the rest unused since the node's
+				* time authority decides (timefile_abi.h), kept for the ABI */
 };
 
 struct sm_proc {

@@ -95,6 +95,10 @@ hidden int sm_config_parse(struct sm_config *cfg, const char *text, size_t len,
 /* Checks that dir/name is safe, reads and parses it (sets cfg->source). */
 hidden int sm_config_file(struct sm_config *cfg, const char *dir, const char *name,
 			  char *err, size_t errlen);
+/* Owned by root (as root's files show here: sm_root_uid) and writable by
+ * no one else: the rule for every file the library trusts (contract 2). */
+struct stat;
+hidden int sm_root_owned(const struct stat *st);
 
 /* ---- size.c / util.c -------------------------------------------------------- */
 

@@ -89,6 +89,8 @@ struct sim_state {
 	int32_t cuda_driver_version; /* cuDriverGetVersion */
 	uint64_t ctx_memory;         /* bytes one context costs */
 	char driver_string[32];      /* nvmlSystemGetDriverVersion */
+	uint32_t sample_ms;          /* per-process utilisation: bin length */
+	uint32_t sample_whole;       /* 1: one sample per bin, whole to one pid */
 	union {
 		pthread_mutex_t lock;
 		char lock_pad[64];
@@ -157,8 +159,21 @@ void sim_sleep_until(uint64_t t_ns);
 uint64_t sim_launch(int dev, uint64_t dur_ns);
 /* Busy nanoseconds of dev within [from, to), of one pid (0: all). */
 uint64_t sim_busy_ns_locked(int dev, uint64_t from, uint64_t to, uint32_t pid);
-/* Distinct pids with busy time in [from, to); returns how many (<= max). */
-int sim_busy_pids_locked(int dev, uint64_t from, uint64_t to, uint32_t *pids, int max);
+/* One per-process utilisation sample: busy time of pid in the bin that
+ * ends at end_ns. */
+struct sim_sample {
+	uint64_t end_ns;
+	uint64_t busy_ns;
+	uint32_t pid;
+	uint32_t pad;
+};
+/* The samples of dev for the complete bins (sim_st->sample_ms, aligned to
+ * multiples of it) that end in (from, to], oldest first: one per pid with
+ * busy time in a bin, or with sample_whole one per busy bin, the device's
+ * busy time given to the pid running at the bin's end (else the busiest).
+ * *out is malloc'ed (the caller frees it); returns the count, -1 without
+ * memory. */
+int sim_samples_locked(int dev, uint64_t from, uint64_t to, struct sim_sample **out);
 
 #pragma GCC visibility pop
 

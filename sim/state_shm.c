@@ -61,6 +61,23 @@ static uint64_t splitmix(uint64_t *x)
 	return z ^ (z >> 31);
 }
 
+/* Every state file gets GPUs of their own UUIDs, as every node has: files
+ * named by UUID (the time files in the run directory) must not collide
+ * between simulated nodes on one machine. */
+static uint64_t uuid_base(void)
+{
+	uint64_t v = 0;
+	int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || read(fd, &v, sizeof v) != (ssize_t)sizeof v) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		v = (uint64_t)ts.tv_nsec ^ (uint64_t)ts.tv_sec << 30 ^ (uint64_t)getpid() << 40;
+	}
+	if (fd >= 0)
+		close(fd);
+	return v;
+}
+
 static void fill_state(struct sim_state *st)
 {
 	pthread_mutexattr_t ma;
@@ -76,14 +93,17 @@ static void fill_state(struct sim_state *st)
 	st->cuda_driver_version = (int32_t)env_num("SOFTMIG_SIM_DRIVER_VERSION", 13000, 1000, 1000000);
 	st->ctx_memory = env_size("SOFTMIG_SIM_CTX_MEMORY", 300ULL << 20);
 	snprintf(st->driver_string, sizeof st->driver_string, "580.159.04");
+	st->sample_ms = (uint32_t)env_num("SOFTMIG_SIM_SAMPLE_MS", 20, 1, 1000);
+	st->sample_whole = (uint32_t)env_num("SOFTMIG_SIM_SAMPLE_WHOLE", 0, 0, 1);
 	pthread_mutexattr_init(&ma);
 	pthread_mutexattr_setpshared(&ma, PTHREAD_PROCESS_SHARED);
 	pthread_mutexattr_setrobust(&ma, PTHREAD_MUTEX_ROBUST);
 	pthread_mutex_init(&st->lock, &ma);
 	pthread_mutexattr_destroy(&ma);
+	uint64_t base = uuid_base();
 	for (uint32_t i = 0; i < n; i++) {
 		struct sim_device *d = &st->dev[i];
-		uint64_t seed = 0x50f7316ULL + i, a = splitmix(&seed), b = splitmix(&seed);
+		uint64_t seed = base + i, a = splitmix(&seed), b = splitmix(&seed);
 		memcpy(d->uuid, &a, 8);
 		memcpy(d->uuid + 8, &b, 8);
 		d->uuid[6] = (uint8_t)((d->uuid[6] & 0x0f) | 0x40); /* looks like a v4 UUID */

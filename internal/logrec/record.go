@@ -147,6 +147,9 @@ const (
 	MsgTimePause  = "time pause"  // the job ran outside its windows: frozen until repaid
 	MsgTimeResume = "time resume" // the job repaid and runs again
 	MsgGPUTime    = "gpu time"    // every 10 s: what the job was given and used
+	// MsgTimeAuthority: a process stops or starts following the node's
+	// time authority on a device (state=down: its static slot rules).
+	MsgTimeAuthority = "time authority"
 )
 
 // eventKeys lists, per event, the further keys it must carry and whether
@@ -157,17 +160,18 @@ var eventKeys = map[string]struct {
 	ints []string
 	strs []string
 }{
-	MsgProcessStart: {strs: []string{"exe"}, ints: []string{"uid"}},
-	MsgDeviceAttach: {dev: true, strs: []string{"uuid"}, ints: []string{"mem_limit", "sm_limit"}},
-	MsgOOMRefused:   {dev: true, strs: []string{"api"}, ints: []string{"requested", "used", "limit", "suppressed"}},
-	MsgOOMKill:      {dev: true, ints: []string{"target"}},
-	MsgThrottle:     {dev: true, ints: []string{"throttled_ms", "sm_limit"}},
-	MsgProcessExit:  {dev: true, ints: []string{"peak", "throttled_ms"}},
-	MsgConfigError:  {strs: []string{"reason"}},
-	MsgGuardKill:    {strs: []string{"reason", "pids"}, ints: []string{"gpu", "used", "limit"}},
-	MsgTimePause:    {dev: true, strs: []string{"pids"}, ints: []string{"gpu", "share", "debt_ms"}},
-	MsgTimeResume:   {dev: true, ints: []string{"gpu", "paused_ms"}},
-	MsgGPUTime:      {dev: true, strs: []string{"policy"}, ints: []string{"gpu", "share", "window_ms", "used_ms", "lent_ms", "paused_ms"}},
+	MsgProcessStart:  {strs: []string{"exe"}, ints: []string{"uid"}},
+	MsgDeviceAttach:  {dev: true, strs: []string{"uuid"}, ints: []string{"mem_limit", "sm_limit"}},
+	MsgOOMRefused:    {dev: true, strs: []string{"api"}, ints: []string{"requested", "used", "limit", "suppressed"}},
+	MsgOOMKill:       {dev: true, ints: []string{"target"}},
+	MsgThrottle:      {dev: true, ints: []string{"throttled_ms", "sm_limit"}},
+	MsgProcessExit:   {dev: true, ints: []string{"peak", "throttled_ms"}},
+	MsgConfigError:   {strs: []string{"reason"}},
+	MsgGuardKill:     {strs: []string{"reason", "pids"}, ints: []string{"gpu", "used", "limit"}},
+	MsgTimePause:     {dev: true, strs: []string{"pids"}, ints: []string{"gpu", "share", "debt_ms"}},
+	MsgTimeResume:    {dev: true, ints: []string{"gpu", "paused_ms"}},
+	MsgGPUTime:       {dev: true, strs: []string{"policy"}, ints: []string{"gpu", "share", "window_ms", "used_ms", "lent_ms", "paused_ms"}},
+	MsgTimeAuthority: {dev: true, strs: []string{"state", "reason", "path"}},
 }
 
 // IsEvent reports whether msg is one of the events of contract 5.

@@ -37,7 +37,7 @@ type Dev struct {
 	Peak        uint64
 	LastCheckNs uint64
 	OOMCount    uint64
-	SM          [8]uint64 // compute controller state
+	SM          [8]uint64 // compute bookkeeping: [4] ns slept at the gate; the rest unused (preload/throttle.h)
 }
 
 // Proc is struct sm_proc: one process entry.

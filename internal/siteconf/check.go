@@ -22,6 +22,7 @@ type file struct {
 	Policy     filePolicy               `yaml:"policy"`
 	Partitions map[string]filePartition `yaml:"partitions"`
 	Paths      filePaths                `yaml:"paths"`
+	Metrics    fileMetrics              `yaml:"metrics"`
 }
 
 type fileGPU struct {
@@ -58,11 +59,12 @@ var sections = map[string]struct {
 	keys  string
 	vital bool
 }{
-	"siteconf.file":          {"gpus, policy, partitions, paths", false},
+	"siteconf.file":          {"gpus, policy, partitions, paths, metrics", false},
 	"siteconf.fileGPU":       {"shards, memory, denominators, time", true},
 	"siteconf.filePolicy":    {"sm_limit, oom_killer, log_level, time", true},
 	"siteconf.filePartition": {"time", true},
 	"siteconf.filePaths":     {"scontrol, nvidia_smi_real", false},
+	"siteconf.fileMetrics":   {"enabled, listen", false},
 }
 
 type parser struct {
@@ -92,7 +94,7 @@ func (p *parser) problem(vital bool, line int, format string, args ...any) {
 var reTypeName = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
 
 func (p *parser) check(f *file, root *yaml.Node) *Config {
-	c := &Config{GPUs: map[string]GPU{}, Paths: Defaults(), Lines: map[string]int{}}
+	c := &Config{GPUs: map[string]GPU{}, Paths: Defaults(), Metrics: DefaultMetrics(), Lines: map[string]int{}}
 	gpusLine := 1
 	if n := lookup(root, "gpus"); n != nil {
 		gpusLine = n.Line
@@ -137,6 +139,7 @@ func (p *parser) check(f *file, root *yaml.Node) *Config {
 		c.Partitions[name] = Partition{Time: p.time(&fp.Time, "partitions."+name+".time")}
 	}
 	p.paths(&f.Paths, &c.Paths)
+	c.Metrics = p.metrics(&f.Metrics)
 	return c
 }
 

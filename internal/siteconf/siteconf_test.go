@@ -49,6 +49,7 @@ paths:
 		Policy:     Policy{SMLimit: SMNone, OOMKiller: &tr, LogLevel: &two, Time: TimeLend},
 		Partitions: map[string]Partition{"bench": {Time: TimeCap}},
 		Paths:      Paths{Scontrol: "/opt/slurm/bin/scontrol", NvidiaSmiReal: "/usr/bin/nvidia-smi.real"},
+		Metrics:    DefaultMetrics(),
 		Lines: map[string]int{"gpus.l40s": 3, "gpus.l40s.shards": 4, "gpus.l40s.memory": 5, "gpus.h100": 6, "gpus.h100.shards": 7,
 			"gpus.a100": 9, "gpus.a100.shards": 10, "gpus.a100.memory": 11},
 	}
@@ -133,7 +134,7 @@ func TestBuiltInDirectories(t *testing.T) {
 func TestWarnings(t *testing.T) {
 	const ok = "gpus:\n  l40s:\n    shards: 4\n"
 	for _, tc := range []struct{ name, in, want string }{
-		{"unknown section", ok + "monitoring:\n  port: 9\n", `x.yaml:4: unknown key "monitoring", ignored; known keys here: gpus, policy, partitions, paths`},
+		{"unknown section", ok + "monitoring:\n  port: 9\n", `x.yaml:4: unknown key "monitoring", ignored; known keys here: gpus, policy, partitions, paths, metrics`},
 		{"unknown path", ok + "paths:\n  nvidia_smi: /usr/bin/nvidia-smi.real\n", `x.yaml:5: unknown key "nvidia_smi", ignored; known keys here: scontrol, nvidia_smi_real`},
 		{"old smi key", ok + "paths:\n  config_dir: /run/softmig\n", `x.yaml:5: unknown key "config_dir"`},
 		{"relative nvidia_smi_real", ok + "paths:\n  nvidia_smi_real: nvidia-smi.real\n", `x.yaml:5: paths.nvidia_smi_real: "nvidia-smi.real" is not a clean absolute path`},

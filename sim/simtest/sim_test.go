@@ -559,8 +559,9 @@ func TestUtilisation(t *testing.T) {
 	if g := find(t, busy, "nvml-util", 0).int(t, "gpu"); g < 50 {
 		t.Fatalf("after 1.3 s of back-to-back kernels: gpu=%d", g)
 	}
+	// One sample per bin (samples_test.go); the line keeps the last.
 	pu := find(t, busy, "nvml-putil", 0)
-	if pu.int(t, "n") != 1 || pu.int(t, "pid"+pid) < 50 {
+	if pu.int(t, "n") < 1 || pu.int(t, "pid"+pid) < 50 {
 		t.Fatalf("process utilisation %v, want pid %s near 100", pu.kv, pid)
 	}
 	// Another process that only holds a context shows no samples.

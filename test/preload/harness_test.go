@@ -103,7 +103,12 @@ func (r *rig) start(extra []string, name string, args ...string) *held {
 // once the client printed it; finish collects the rest.
 func (r *rig) startReady(extra []string, name string, args ...string) *held {
 	r.t.Helper()
-	c := r.cmd(true, extra, name, args...)
+	return r.startCmd(r.cmd(true, extra, name, args...))
+}
+
+// startCmd is startReady for a client command already built.
+func (r *rig) startCmd(c *exec.Cmd) *held {
+	r.t.Helper()
 	in, err := c.StdinPipe()
 	if err != nil {
 		r.t.Fatal(err)
@@ -121,7 +126,7 @@ func (r *rig) startReady(extra []string, name string, args ...string) *held {
 	for {
 		line, err := h.out.ReadString('\n')
 		if err != nil {
-			r.t.Fatalf("%s %v: exited before ready (output %q)", name, args, h.lines)
+			r.t.Fatalf("%v: exited before ready (output %q)", c.Args, h.lines)
 		}
 		line = strings.TrimSpace(line)
 		if line == "ready" {
