@@ -464,7 +464,7 @@ func TestWriteTimePolicy(t *testing.T) {
 	for _, tt := range []struct{ part, want string }{{"gpu", "SOFTMIG_TIME_POLICY=cap\n"}, {"lent", "SOFTMIG_TIME_POLICY=lend\n"}} {
 		f := newFixture(t, site, strings.Replace(line("42", "shard:l40s:1(IDX:0)"), "JobState=RUNNING", "JobState=RUNNING Partition="+tt.part, 1))
 		e := env("SLURM_JOB_ID=42", "SLURM_JOB_UID=1001", "SLURM_JOB_GID=1002", "SLURM_JOB_USER=alice", "SLURM_JOB_GPUS=0", "SLURMD_NODENAME=vm")
-		if _, _, err := f.run_(t, e, "write", "--job-info", f.info); err != nil {
+		if _, _, err := f.runConf(t, e, "write", "--job-info", f.info); err != nil {
 			t.Fatal(err)
 		}
 		data, _ := os.ReadFile(filepath.Join(f.run, "42.conf"))
@@ -474,7 +474,7 @@ func TestWriteTimePolicy(t *testing.T) {
 	}
 	f := newFixture(t, "gpus:\n  l40s:\n    shards: 4\n    memory: 48g\npolicy:\n  sm_limit: none\n", line("42", "shard:l40s:1(IDX:0)"))
 	e := env("SLURM_JOB_ID=42", "SLURM_JOB_UID=1001", "SLURM_JOB_GID=1002", "SLURM_JOB_USER=alice", "SLURM_JOB_GPUS=0", "SLURMD_NODENAME=vm")
-	if _, _, err := f.run_(t, e, "write", "--job-info", f.info); err != nil {
+	if _, _, err := f.runConf(t, e, "write", "--job-info", f.info); err != nil {
 		t.Fatal(err)
 	}
 	if data, _ := os.ReadFile(filepath.Join(f.run, "42.conf")); strings.Contains(string(data), "TIME_POLICY") {
