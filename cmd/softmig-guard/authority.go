@@ -30,11 +30,12 @@ const (
 	drainGrace  = 50 * time.Millisecond  // use after a close not counted: queued work draining
 	pauseAt     = 200 * time.Millisecond // debt that pauses a job
 	killAt      = 750 * time.Millisecond // debt that kills one
-	pauseKills  = 3                      // pauses within pauseWindow that kill
+	pauseKills  = 2                      // pauses within pauseWindow that kill: it did it again
 	pauseWindow = time.Minute
 	idleBelow   = 0.05 // of its own slot used in a period: idle (its slot is lent)
-	wakeUtil    = 20   // percent of a sample in its own slot: an idle job woke
+	wakeUtil    = 5    // percent of a sample in its own slot: an idle job woke
 	histKeep    = 5 * time.Second
+	linger      = 10 * time.Second // a job stays scheduled this long after its last process left
 	logEvery    = 10 * time.Second
 )
 
@@ -57,10 +58,12 @@ type gpuTime struct {
 	file  *timefile.File
 	lend  bool
 	jobs  map[string]*timeJob
-	start time.Time // the period now
-	last  uint64    // newest sample instant seen (us)
-	prev  uint64    // the sample instant before the newest (us)
-	dt    time.Duration
+	// present: when each job last had a process on the GPU.
+	present map[string]time.Time
+	start   time.Time // the period now
+	last    uint64    // newest sample instant seen (us)
+	prev    uint64    // the sample instant before the newest (us)
+	dt      time.Duration
 }
 
 // openSpan is a time a job's gate was open; b is zero while it is.
@@ -76,7 +79,8 @@ type timeJob struct {
 	uid    int
 	policy string
 
-	windows  []window // this period's, from its start
+	since    time.Time // when it got its entry: what it ran before is not judged
+	windows  []window  // this period's, from its start
 	lent     time.Duration
 	withheld time.Duration // windows cut this period to repay debt
 	busy     bool
@@ -183,7 +187,8 @@ func (a *authority) sync(now time.Time) {
 		return
 	}
 	for i := 0; i < n; i++ {
-		if _, ok := a.gpus[i]; ok {
+		if g, ok := a.gpus[i]; ok {
+			a.notePresent(g, now)
 			continue
 		}
 		uuid, err := a.g.gpus.uuid(i)
@@ -201,7 +206,9 @@ func (a *authority) sync(now time.Time) {
 			a.g.log.errorf("time file", "time: GPU %d: %v (its jobs keep their static slots)", i, err)
 			continue
 		}
-		a.gpus[i] = &gpuTime{index: i, uuid: uuid, file: f, jobs: map[string]*timeJob{}, start: a.periodStart(now)}
+		g := &gpuTime{index: i, uuid: uuid, file: f, jobs: map[string]*timeJob{}, present: map[string]time.Time{}, start: a.periodStart(now)}
+		a.gpus[i] = g
+		a.notePresent(g, now)
 		a.g.log.infof("time: GPU %d (%s): gates in %s", i, uuid, path)
 	}
 	want := map[int]map[string]*timeJob{}
@@ -212,7 +219,8 @@ func (a *authority) sync(now time.Time) {
 		}
 		for o, idx := range js.conf.DeviceGPU {
 			share, slot, ok := timeShare(js.conf, o)
-			if !ok {
+			g := a.gpus[idx]
+			if !ok || g == nil || now.Sub(g.present[job]) > linger {
 				continue
 			}
 			if want[idx] == nil {
@@ -235,6 +243,32 @@ func (a *authority) sync(now time.Time) {
 	}
 	for i, g := range a.gpus {
 		a.syncGPU(g, want[i], now)
+	}
+}
+
+// notePresent records which jobs have processes on GPU g now. A job is
+// scheduled on a GPU while its processes are there (and for linger after):
+// a job with no process on a GPU has nothing to launch, and its slot is
+// time no busy job owns.
+func (a *authority) notePresent(g *gpuTime, now time.Time) {
+	procs, err := a.g.gpus.procs(g.index)
+	if err != nil {
+		a.g.log.errorf("time procs", "time: %v", err)
+		return
+	}
+	for _, p := range procs {
+		f, err := a.g.facts.get(p.pid, now)
+		if err != nil || f.root {
+			continue
+		}
+		for _, job := range a.g.charge.jobsOf(f, p.pid, now) {
+			g.present[job] = now
+		}
+	}
+	for job, t := range g.present {
+		if now.Sub(t) > linger {
+			delete(g.present, job)
+		}
 	}
 }
 
@@ -286,7 +320,9 @@ func (a *authority) syncGPU(g *gpuTime, want map[string]*timeJob, now time.Time)
 			a.g.log.errorf("time entry "+job, "time: job %s on GPU %d: %v (it keeps its static slot)", job, g.index, err)
 			continue
 		}
-		w.entry, w.gate, w.logAt = e, timefile.GateClosed, now
+		// A new job counts as busy until a whole period shows it idle:
+		// its slot is not lent away while its processes start.
+		w.entry, w.gate, w.logAt, w.busy, w.since = e, timefile.GateClosed, now, true, now
 		g.jobs[job] = w
 		changed = true
 	}
@@ -385,6 +421,9 @@ func (a *authority) newPeriod(g *gpuTime, start, now time.Time) {
 		ownLen := total(j.own)
 		j.busy = j.paused || float64(j.ownUsed+j.lentUsed) >= idleBelow*float64(ownLen)
 		j.lastUsed, j.lastLent = j.used, j.lentUsed
+		if os.Getenv("SOFTMIG_GUARD_DEBUG") != "" {
+			a.g.log.infof("DEBUG period job %s busy=%v used=%s own=%s lent=%s debt=%s lend=%v windows=%v hist=%d", j.job, j.busy, j.used, j.ownUsed, j.lentUsed, j.debt, g.lend, j.windows, len(j.hist))
+		}
 		var flags uint32
 		if j.paused {
 			flags |= timefile.FlagPaused

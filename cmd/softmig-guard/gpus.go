@@ -165,4 +165,3 @@ func (r *nvmlReader) samples(i int, since uint64) ([]sample, error) {
 	}
 	return out, nil
 }
-

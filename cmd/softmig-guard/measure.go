@@ -47,8 +47,10 @@ func (a *authority) measure(g *gpuTime, now time.Time) {
 		j.used += busy
 		j.totalUsed += busy
 		j.logUsed += busy
-		if at.Before(warm) {
-			continue // the guard just started: its own history is too short to judge
+		if at.Before(warm) || at.Before(j.since) {
+			// The guard just started, or the job had no entry yet (it kept
+			// to its static slot): no history of gates to judge it by.
+			continue
 		}
 		open, closed := j.openAt(at)
 		if open {
