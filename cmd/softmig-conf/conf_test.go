@@ -59,17 +59,17 @@ func TestLimits(t *testing.T) {
 		want  []string // config lines, comments left out
 		err   string
 	}{
-		{"quarter", four, "shard:l40s:1(IDX:0)", nil, []string{"CUDA_DEVICE_MEMORY_LIMIT=12288M", "CUDA_DEVICE_MEMORY_LIMIT_0=12288M", "CUDA_DEVICE_SM_LIMIT=25", "CUDA_DEVICE_SM_LIMIT_0=25"}, ""},
-		{"half", four, "shard:l40s:2(IDX:0)", nil, []string{"CUDA_DEVICE_MEMORY_LIMIT=24576M", "CUDA_DEVICE_MEMORY_LIMIT_0=24576M", "CUDA_DEVICE_SM_LIMIT=50", "CUDA_DEVICE_SM_LIMIT_0=50"}, ""},
-		{"three quarters, exactly", four, "shard:l40s:3(IDX:1)", nil, []string{"CUDA_DEVICE_MEMORY_LIMIT=36864M", "CUDA_DEVICE_MEMORY_LIMIT_0=36864M", "CUDA_DEVICE_SM_LIMIT=75", "CUDA_DEVICE_SM_LIMIT_0=75"}, ""},
-		{"mixed request summed exactly", four, "shard:l40s:2(IDX:0),shard:l40s:1(IDX:0)", nil, []string{"CUDA_DEVICE_MEMORY_LIMIT=36864M", "CUDA_DEVICE_MEMORY_LIMIT_0=36864M", "CUDA_DEVICE_SM_LIMIT=75", "CUDA_DEVICE_SM_LIMIT_0=75"}, ""},
+		{"quarter", four, "shard:l40s:1(IDX:0)", nil, []string{"CUDA_DEVICE_MEMORY_LIMIT=12288M", "CUDA_DEVICE_MEMORY_LIMIT_0=12288M", "CUDA_DEVICE_SM_LIMIT=25", "CUDA_DEVICE_SM_LIMIT_0=25", "SOFTMIG_SLICE_0=l40s.4"}, ""},
+		{"half", four, "shard:l40s:2(IDX:0)", nil, []string{"CUDA_DEVICE_MEMORY_LIMIT=24576M", "CUDA_DEVICE_MEMORY_LIMIT_0=24576M", "CUDA_DEVICE_SM_LIMIT=50", "CUDA_DEVICE_SM_LIMIT_0=50", "SOFTMIG_SLICE_0=l40s.2"}, ""},
+		{"three quarters, exactly", four, "shard:l40s:3(IDX:1)", nil, []string{"CUDA_DEVICE_MEMORY_LIMIT=36864M", "CUDA_DEVICE_MEMORY_LIMIT_0=36864M", "CUDA_DEVICE_SM_LIMIT=75", "CUDA_DEVICE_SM_LIMIT_0=75", "SOFTMIG_SLICE_0=l40s:3/4"}, ""},
+		{"mixed request summed exactly", four, "shard:l40s:2(IDX:0),shard:l40s:1(IDX:0)", nil, []string{"CUDA_DEVICE_MEMORY_LIMIT=36864M", "CUDA_DEVICE_MEMORY_LIMIT_0=36864M", "CUDA_DEVICE_SM_LIMIT=75", "CUDA_DEVICE_SM_LIMIT_0=75", "SOFTMIG_SLICE_0=l40s:3/4"}, ""},
 		{"whole", four, "gpu:l40s:1(IDX:0)", nil, nil, ""},
 		{"two whole", four, "gpu:l40s:2(IDX:0-1)", nil, nil, ""},
-		{"whole and slice", four, "gpu:l40s:1(IDX:1),shard:l40s:1(IDX:0)", nil, []string{"CUDA_DEVICE_MEMORY_LIMIT_0=12288M", "CUDA_DEVICE_SM_LIMIT_0=25"}, ""},
-		{"slices on two GPUs", four, "shard:l40s:1(IDX:2),shard:l40s:2(IDX:0)", []int{0, 2}, []string{"CUDA_DEVICE_MEMORY_LIMIT_0=24576M", "CUDA_DEVICE_MEMORY_LIMIT_1=12288M", "CUDA_DEVICE_SM_LIMIT_0=50", "CUDA_DEVICE_SM_LIMIT_1=25"}, ""},
-		{"eighth from NVML, no SM, policy", eight, "shard:h100:1(IDX:0)", nil, []string{"CUDA_DEVICE_MEMORY_LIMIT=10240M", "CUDA_DEVICE_MEMORY_LIMIT_0=10240M", "ACTIVE_OOM_KILLER=1", "SOFTMIG_LOG_LEVEL=1"}, ""},
+		{"whole and slice", four, "gpu:l40s:1(IDX:1),shard:l40s:1(IDX:0)", nil, []string{"CUDA_DEVICE_MEMORY_LIMIT_0=12288M", "CUDA_DEVICE_SM_LIMIT_0=25", "SOFTMIG_SLICE_0=l40s.4"}, ""},
+		{"slices on two GPUs", four, "shard:l40s:1(IDX:2),shard:l40s:2(IDX:0)", []int{0, 2}, []string{"CUDA_DEVICE_MEMORY_LIMIT_0=24576M", "CUDA_DEVICE_MEMORY_LIMIT_1=12288M", "CUDA_DEVICE_SM_LIMIT_0=50", "CUDA_DEVICE_SM_LIMIT_1=25", "SOFTMIG_SLICE_0=l40s.2", "SOFTMIG_SLICE_1=l40s.4"}, ""},
+		{"eighth from NVML, no SM, policy", eight, "shard:h100:1(IDX:0)", nil, []string{"CUDA_DEVICE_MEMORY_LIMIT=10240M", "CUDA_DEVICE_MEMORY_LIMIT_0=10240M", "SOFTMIG_SLICE_0=h100.8", "ACTIVE_OOM_KILLER=1", "SOFTMIG_LOG_LEVEL=1"}, ""},
 		{"whole gets log level, no OOM killer", eight, "gpu:h100:1(IDX:0)", nil, []string{"SOFTMIG_LOG_LEVEL=1"}, ""},
-		{"untyped with one type", four, "shard:1(IDX:0)", nil, []string{"CUDA_DEVICE_MEMORY_LIMIT=12288M", "CUDA_DEVICE_MEMORY_LIMIT_0=12288M", "CUDA_DEVICE_SM_LIMIT=25", "CUDA_DEVICE_SM_LIMIT_0=25"}, ""},
+		{"untyped with one type", four, "shard:1(IDX:0)", nil, []string{"CUDA_DEVICE_MEMORY_LIMIT=12288M", "CUDA_DEVICE_MEMORY_LIMIT_0=12288M", "CUDA_DEVICE_SM_LIMIT=25", "CUDA_DEVICE_SM_LIMIT_0=25", "SOFTMIG_SLICE_0=l40s.4"}, ""},
 		{"untyped with two types", eight, "shard:1(IDX:0)", nil, nil, "untyped shards"},
 		{"unknown type", four, "shard:a100:1(IDX:0)", nil, nil, `GPU type "a100" (GPU 0) is not in the site config: add gpus.a100`},
 		{"more shards than the GPU has", four, "shard:l40s:5(IDX:0)", nil, nil, "holds 5 shards of GPU 0 but the site config says a l40s has 4"},
@@ -204,6 +204,7 @@ CUDA_DEVICE_SM_LIMIT=25
 CUDA_DEVICE_SM_LIMIT_0=25
 SOFTMIG_SM_SLOT_0=0-25
 SOFTMIG_GPU_0=0
+SOFTMIG_SLICE_0=l40s.4
 SOFTMIG_REGION=` + f.run + `/42.region
 SOFTMIG_UID=1001
 SOFTMIG_TIME_POLICY=lend

@@ -60,10 +60,14 @@ type gpuTime struct {
 	jobs  map[string]*timeJob
 	// present: when each job last had a process on the GPU.
 	present map[string]time.Time
+	// usedAll: GPU time of every job seen in the samples, with a time
+	// share or not (metrics).
+	usedAll map[string]time.Duration
 	start   time.Time // the period now
 	last    uint64    // newest sample instant seen (us)
 	prev    uint64    // the sample instant before the newest (us)
 	dt      time.Duration
+	every   time.Duration // the driver's sampling period: the shortest spacing seen
 }
 
 // openSpan is a time a job's gate was open; b is zero while it is.
@@ -206,7 +210,7 @@ func (a *authority) sync(now time.Time) {
 			a.g.log.errorf("time file", "time: GPU %d: %v (its jobs keep their static slots)", i, err)
 			continue
 		}
-		g := &gpuTime{index: i, uuid: uuid, file: f, jobs: map[string]*timeJob{}, present: map[string]time.Time{}, start: a.periodStart(now)}
+		g := &gpuTime{index: i, uuid: uuid, file: f, jobs: map[string]*timeJob{}, present: map[string]time.Time{}, usedAll: map[string]time.Duration{}, start: a.periodStart(now), every: 200 * time.Millisecond}
 		a.gpus[i] = g
 		a.notePresent(g, now)
 		a.g.log.infof("time: GPU %d (%s): gates in %s", i, uuid, path)
@@ -268,6 +272,7 @@ func (a *authority) notePresent(g *gpuTime, now time.Time) {
 	for job, t := range g.present {
 		if now.Sub(t) > linger {
 			delete(g.present, job)
+			delete(g.usedAll, job)
 		}
 	}
 }

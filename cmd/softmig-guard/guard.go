@@ -15,6 +15,7 @@ import (
 
 type options struct {
 	interval, grace, mapsEvery time.Duration
+	siteConfig                 string
 	margin                     uint64
 	marginPct                  float64
 	mapsBudget                 int64
@@ -60,7 +61,8 @@ type verdict struct {
 // guardStats are the guard's own figures (its log, softmig-smi, metrics).
 type guardStats struct {
 	looks, fullLooks, kills, pauses atomic.Uint64
-	lookNs, lookMaxNs               atomic.Int64
+	lookNs, lookMaxNs, lastLookNs   atomic.Int64
+	lastLook                        atomic.Int64 // when the last look ended, ns since the epoch
 }
 
 type guard struct {
@@ -90,9 +92,10 @@ type guard struct {
 	killMu sync.Mutex
 	killed map[int]string // pid -> start time of processes already killed
 
-	memMu sync.Mutex
-	mem   map[int]jobSums // the last full look of each GPU (metrics)
-	peak  map[watchKey]uint64
+	memMu   sync.Mutex
+	mem     map[int]jobSums // the last full look of each GPU (metrics)
+	peak    map[watchKey]uint64
+	killsBy map[watchKey]uint64 // processes killed, by job and GPU
 }
 
 func newGuard(opts options, log *logger) *guard {
@@ -100,10 +103,11 @@ func newGuard(opts options, log *logger) *guard {
 		opts: opts, log: log,
 		open:   func() (gpuReader, error) { return openNVML() },
 		runDir: defs.RunDir(), logDir: defs.LogDir(),
-		killed: map[int]string{},
-		notify: newNotifier(log),
-		mem:    map[int]jobSums{},
-		peak:   map[watchKey]uint64{},
+		killed:  map[int]string{},
+		notify:  newNotifier(log),
+		mem:     map[int]jobSums{},
+		peak:    map[watchKey]uint64{},
+		killsBy: map[watchKey]uint64{},
 	}
 	g.conf = newConfigs(g.runDir, log)
 	g.facts = newFactsCache(opts.procRoot)
@@ -149,6 +153,10 @@ func (g *guard) run(ctx context.Context) error {
 		wg.Add(1)
 		go func() { defer wg.Done(); g.auth.run(ctx) }()
 	}
+	if !g.opts.once && !g.opts.dryRun {
+		wg.Add(1)
+		go func() { defer wg.Done(); g.serveMetrics(ctx) }()
+	}
 	first := time.Now()
 	report, status := first, time.Time{}
 	for {
@@ -159,6 +167,8 @@ func (g *guard) run(ctx context.Context) error {
 		}
 		took := time.Since(now)
 		g.stats.lookNs.Add(int64(took))
+		g.stats.lastLookNs.Store(int64(took))
+		g.stats.lastLook.Store(time.Now().UnixNano())
 		if int64(took) > g.stats.lookMaxNs.Load() {
 			g.stats.lookMaxNs.Store(int64(took))
 		}

@@ -53,6 +53,9 @@ func (g *guard) act(v verdict) {
 		return
 	}
 	g.stats.kills.Add(1)
+	g.memMu.Lock()
+	g.killsBy[watchKey{job: v.job, gpu: v.gpu}] += uint64(len(killed))
+	g.memMu.Unlock()
 	v.pids = killed
 	g.log.infof("guard kill: %s", what)
 	f := v.facts[killed[0]]

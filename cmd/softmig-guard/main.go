@@ -52,10 +52,12 @@ import (
 	"github.com/alecthomas/kong"
 
 	"github.com/softmig/softmig/internal/cmdline"
+	"github.com/softmig/softmig/internal/siteconf"
 	"github.com/softmig/softmig/internal/size"
 )
 
 type cli struct {
+	siteconf.Flag
 	Version       cmdline.VersionFlag `help:"Print the version (the library's softmig_version) and exit."`
 	Interval      time.Duration       `default:"40ms" help:"Longest time between two looks at the GPUs' memory (looks come at random within it)."`
 	Grace         time.Duration       `default:"500ms" help:"How long a process may use a GPU outside the library before it is killed."`
@@ -130,6 +132,6 @@ func (c *cli) options() (options, error) {
 		interval: c.Interval, grace: c.Grace, margin: margin, marginPct: c.MarginPercent,
 		mapsEvery: c.MapsEvery, mapsBudget: int64(budget), library: c.Library,
 		deviceFiles: c.DeviceFiles, policy: c.Policy, noTime: c.NoTime,
-		once: c.Once, dryRun: c.DryRun, procRoot: "/proc",
+		once: c.Once, dryRun: c.DryRun, procRoot: "/proc", siteConfig: c.Config,
 	}, nil
 }

@@ -29,20 +29,36 @@ func (a *authority) measure(g *gpuTime, now time.Time) {
 			continue
 		}
 		if s.ts != g.prev {
+			// A sample covers the driver's sampling period before its
+			// instant: the spacing of consecutive samples, where the
+			// driver took one in every period, and never more (after a gap
+			// with nothing to sample, the next sample still covers one).
 			dt := time.Duration(s.ts-g.prev) * time.Microsecond
-			if g.prev == 0 || dt > a.period {
-				dt = timeTick
+			if g.prev != 0 && dt >= time.Millisecond && dt < g.every {
+				g.every = dt
 			}
-			if dt < time.Millisecond {
-				dt = time.Millisecond
+			if g.prev == 0 || dt > g.every {
+				dt = g.every
 			}
 			g.dt, g.prev = dt, s.ts
 		}
-		j := a.jobOf(g, s.pid, now)
-		if j == nil || s.util == 0 {
+		if s.util == 0 {
 			continue
 		}
 		busy := g.dt * time.Duration(s.util) / 100
+		jobs := a.jobsOf(s.pid, now)
+		for _, job := range jobs {
+			g.usedAll[job] += busy
+		}
+		var j *timeJob
+		for _, job := range jobs {
+			if j = g.jobs[job]; j != nil {
+				break
+			}
+		}
+		if j == nil {
+			continue
+		}
 		at := time.UnixMicro(int64(s.ts))
 		j.used += busy
 		j.totalUsed += busy
@@ -88,22 +104,16 @@ func (a *authority) measure(g *gpuTime, now time.Time) {
 	}
 }
 
-// jobOf returns the job of g that pid belongs to, or nil.
-func (a *authority) jobOf(g *gpuTime, pid int, now time.Time) *timeJob {
+// jobsOf returns the jobs pid is charged to (none for root's processes
+// and processes outside jobs).
+func (a *authority) jobsOf(pid int, now time.Time) []string {
 	f, err := a.g.facts.get(pid, now)
-	var jobs []string
 	switch {
 	case errors.Is(err, errGone):
-		jobs = a.g.facts.jobsOfGone(pid)
+		return a.g.facts.jobsOfGone(pid)
 	case err != nil || f.root:
 		return nil
 	default:
-		jobs = a.g.charge.jobsOf(f, pid, now)
+		return a.g.charge.jobsOf(f, pid, now)
 	}
-	for _, job := range jobs {
-		if j, ok := g.jobs[job]; ok {
-			return j
-		}
-	}
-	return nil
 }

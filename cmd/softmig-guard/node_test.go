@@ -259,6 +259,15 @@ func (g *guardProc) output() string {
 func (n *node) guard(args ...string) *guardProc {
 	t := n.t
 	t.Helper()
+	if !strings.Contains(strings.Join(args, " "), "--config") {
+		// Guards of tests that run at once would all serve metrics on the
+		// default port: only the metrics tests ask for it.
+		conf := filepath.Join(n.dir, "softmig.yaml")
+		if err := os.WriteFile(conf, []byte("gpus:\n  h100:\n    shards: 4\nmetrics:\n  enabled: false\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		args = append([]string{"--config", conf}, args...)
+	}
 	c := exec.Command(os.Args[0], append([]string{"--library", n.lib()}, args...)...)
 	c.Env = append(append([]string{}, n.env...), "SOFTMIG_GUARD_TEST_MAIN=1", "SOFTMIG_GUARD_DEBUG="+os.Getenv("SOFTMIG_GUARD_DEBUG"))
 	g := &guardProc{cmd: c, done: make(chan struct{})}
