@@ -1,14 +1,23 @@
 /*
  * The region's lock and its entries: a process takes an entry when it
  * first uses the GPU and gives it back at exit; the entries of processes
- * that died go (and their bytes with them) when anyone takes the lock
- * after a take-over, joins, or is about to be refused.
+ * that died go (and their bytes with them) before anyone is refused, at an
+ * NVML check, when the entries are full, and after a lock take-over.
+ *
+ * Whether a process lives is a system call or a /proc read: those happen
+ * outside the lock (sm_region_reap), which then only clears the entries
+ * found dead that still hold the same process.  A job whose processes start
+ * together would otherwise wait in line behind every joiner's scan.
  */
 #include <errno.h>
+#include <signal.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "softmig.h"
+
+/* Dead entries cleared per lock taken; a longer list takes more turns. */
+#define REAP_BATCH 32
 
 /* Recomputes every device's tracked sum from the process entries: after
  * a holder died inside the lock, or after dead entries were freed. */
@@ -25,6 +34,28 @@ hidden void sm_region_retotal(void)
 	}
 }
 
+/* Clears the entry of a dead process; the caller holds the lock and
+ * recomputes the totals. */
+static void forget(struct sm_proc *p)
+{
+	int d;
+
+	/* What NVML last saw of it beyond its bookkeeping is in the device's
+	 * excess: that goes too, and NVML is asked again at the next
+	 * allocation. */
+	for (d = 0; d < SM_MAX_DEVICES; d++) {
+		uint64_t t = p->used[d] + p->ctx[d];
+		struct sm_dev *dv = &sm_region->devs[d];
+		if (p->nvml[d] > t)
+			dv->excess = sm_sat_sub(dv->excess, p->nvml[d] - t);
+		if (p->nvml[d] || t)
+			dv->last_check_ns = 0;
+	}
+	memset(p, 0, sizeof(*p));
+}
+
+/* Under the lock, where it cannot wait: after a take-over, or with every
+ * entry taken. */
 hidden void sm_region_cleanup_dead(void)
 {
 	uint32_t i, n = sm_region->nprocs;
@@ -33,24 +64,89 @@ hidden void sm_region_cleanup_dead(void)
 	for (i = 0; i < n && i < SM_MAX_PROCS; i++) {
 		struct sm_proc *p = &sm_region->procs[i];
 		if (p->pid && !sm_pid_alive(p->pid, p->start_time)) {
-			int d;
-			/* What NVML last saw of it beyond its bookkeeping is in
-			 * the device's excess: that goes too, and NVML is asked
-			 * again at the next allocation. */
-			for (d = 0; d < SM_MAX_DEVICES; d++) {
-				uint64_t t = p->used[d] + p->ctx[d];
-				struct sm_dev *dv = &sm_region->devs[d];
-				if (p->nvml[d] > t)
-					dv->excess = sm_sat_sub(dv->excess, p->nvml[d] - t);
-				if (p->nvml[d] || t)
-					dv->last_check_ns = 0;
-			}
-			memset(p, 0, sizeof(*p));
+			forget(p);
 			freed = 1;
 		}
 	}
 	if (freed)
 		sm_region_retotal();
+}
+
+struct gone {
+	uint32_t i;
+	int32_t pid;
+	uint64_t start;
+};
+
+static int listed_by(const nvmlProcessInfo_t *infos, int n, int32_t pid)
+{
+	int k;
+
+	for (k = 0; k < n; k++)
+		if ((int32_t)infos[k].pid == pid)
+			return 1;
+	return 0;
+}
+
+/* Without the lock, from entry *next on: up to REAP_BATCH entries whose
+ * process is dead.  listed NULL: every entry, zombies and reused pids
+ * counted dead (kill, then /proc); else only the entries holding bytes on
+ * device entry d that NVML did not list, and only those whose pid is gone
+ * (one kill each: NVML lists every live process that holds memory). */
+static int find_dead(int d, const nvmlProcessInfo_t *listed, int n, uint32_t *next, struct gone *g)
+{
+	uint32_t i, end = __atomic_load_n(&sm_region->nprocs, __ATOMIC_RELAXED);
+	int32_t me = (int32_t)getpid();
+	int k = 0, saved = errno;
+
+	for (i = *next; i < end && i < SM_MAX_PROCS && k < REAP_BATCH; i++) {
+		struct sm_proc *p = &sm_region->procs[i];
+		int32_t pid = __atomic_load_n(&p->pid, __ATOMIC_RELAXED);
+		uint64_t start = __atomic_load_n(&p->start_time, __ATOMIC_RELAXED);
+		int dead;
+		if (pid <= 0 || pid == me)
+			continue;
+		if (listed) {
+			if (!__atomic_load_n(&p->used[d], __ATOMIC_RELAXED) &&
+			    !__atomic_load_n(&p->ctx[d], __ATOMIC_RELAXED))
+				continue;
+			if (listed_by(listed, n, pid))
+				continue;
+			dead = kill(pid, 0) != 0 && errno == ESRCH;
+		} else {
+			dead = !sm_pid_alive(pid, start);
+		}
+		if (dead)
+			g[k++] = (struct gone){ i, pid, start };
+	}
+	*next = i;
+	errno = saved;
+	return k;
+}
+
+hidden void sm_region_reap(int d, const nvmlProcessInfo_t *listed, int n)
+{
+	struct gone g[REAP_BATCH];
+	uint32_t next = 0;
+	int k, j, freed;
+
+	if (!sm_region || (listed && (d < 0 || d >= SM_MAX_DEVICES)))
+		return;
+	sm_region_guard();
+	do {
+		if ((k = find_dead(d, listed, n, &next, g)) == 0 || sm_region_lock() != 0)
+			return;
+		for (j = 0, freed = 0; j < k; j++) {
+			struct sm_proc *p = &sm_region->procs[g[j].i];
+			if (p->pid == g[j].pid && p->start_time == g[j].start) {
+				forget(p);
+				freed = 1;
+			}
+		}
+		if (freed)
+			sm_region_retotal();
+		sm_region_unlock();
+	} while (k == REAP_BATCH);
 }
 
 hidden int sm_region_register(void)
@@ -66,9 +162,9 @@ hidden int sm_region_register(void)
 		return 0;
 	if (!sm_region || sm_region_lock() != 0)
 		return -1;
-	/* A process joining the job sees it as it is: the places of those
-	 * that died (kill -9, the OOM killer) go now, not at a refusal. */
-	sm_region_cleanup_dead();
+	/* Joining takes a free entry and nothing else: the places of those
+	 * that died go before a refusal or at an NVML check (sm_region_reap),
+	 * or here when none is free. */
 	for (pass = 0; pass < 2; pass++) {
 		for (i = 0; i < SM_MAX_PROCS; i++) {
 			struct sm_proc *p = &sm_region->procs[i];
@@ -138,10 +234,7 @@ hidden int sm_region_dev(const uint8_t uuid[16])
 
 hidden void sm_region_reclaim(void)
 {
-	if (sm_region_lock() == 0) {
-		sm_region_cleanup_dead();
-		sm_region_unlock();
-	}
+	sm_region_reap(-1, NULL, 0);
 }
 
 hidden int sm_pid_in_region(pid_t pid)

@@ -32,33 +32,33 @@ static void note_peak(struct sm_proc *me, int d, uint64_t total)
 }
 
 /* Reserves bytes on device entry d for this process, as an allocation or
- * (as_ctx) as context memory, if the slice holds them; the entries of dead
- * processes are cleared before a refusal.  0 ok, -1 over (*used_out). */
-static int reserve(int d, uint64_t bytes, uint64_t limit, uint64_t *used_out, int as_ctx)
+ * (as_ctx) as context memory, if the slice holds them: memory arithmetic
+ * only, nothing else under the lock (slice.c reclaims the places of dead
+ * processes before it takes a no for an answer).  A context whose size is
+ * a guess is flagged as one until it is measured.  0 ok, -1 over
+ * (*used_out). */
+static int reserve(int d, uint64_t bytes, uint64_t limit, uint64_t *used_out, int as_ctx, int guessed)
 {
 	struct sm_dev *dv = &sm_region->devs[d];
 	struct sm_proc *me;
 	uint64_t used;
-	int pass;
 
 	if (!(me = lock_me()))
 		return -1;
-	for (pass = 0; pass < 2; pass++) {
-		used = dv->tracked + dv->excess;
-		*used_out = used;
-		if (bytes <= limit && used <= limit - bytes) {
-			dv->tracked += bytes;
-			if (as_ctx) {
-				me->ctx[d] += bytes;
-			} else {
-				me->used[d] += bytes;
-				note_peak(me, d, used + bytes);
-			}
-			sm_region_unlock();
-			return 0;
+	used = dv->tracked + dv->excess;
+	*used_out = used;
+	if (bytes <= limit && used <= limit - bytes) {
+		dv->tracked += bytes;
+		if (as_ctx) {
+			me->ctx[d] += bytes;
+			if (guessed)
+				me->flags |= SM_PROC_GUESS(d);
+		} else {
+			me->used[d] += bytes;
+			note_peak(me, d, used + bytes);
 		}
-		if (pass == 0)
-			sm_region_cleanup_dead();
+		sm_region_unlock();
+		return 0;
 	}
 	dv->oom_count++;
 	sm_region_unlock();
@@ -67,14 +67,27 @@ static int reserve(int d, uint64_t bytes, uint64_t limit, uint64_t *used_out, in
 
 hidden int sm_reserve(int d, uint64_t bytes, uint64_t limit, uint64_t *used_out)
 {
-	return reserve(d, bytes, limit, used_out, 0);
+	return reserve(d, bytes, limit, used_out, 0, 0);
 }
 
 /* A context's size, before the driver creates it, so that concurrent
  * creations cannot all pass one check. */
-hidden int sm_reserve_ctx(int d, uint64_t bytes, uint64_t limit, uint64_t *used_out)
+hidden int sm_reserve_ctx(int d, uint64_t bytes, uint64_t limit, uint64_t *used_out, int guessed)
 {
-	return reserve(d, bytes, limit, used_out, 1);
+	return reserve(d, bytes, limit, used_out, 1, guessed);
+}
+
+/* Whether another process of the job holds a context reservation on d
+ * whose size is a guess (read without the lock: a hint for waiting). */
+hidden int sm_ctx_guessed_elsewhere(int d)
+{
+	uint32_t i, n = __atomic_load_n(&sm_region->nprocs, __ATOMIC_RELAXED);
+
+	for (i = 0; i < n && i < SM_MAX_PROCS; i++)
+		if ((int)i != sm_proc_entry && __atomic_load_n(&sm_region->procs[i].pid, __ATOMIC_RELAXED) &&
+		    (__atomic_load_n(&sm_region->procs[i].flags, __ATOMIC_RELAXED) & SM_PROC_GUESS(d)))
+			return 1;
+	return 0;
 }
 
 hidden int sm_release(int d, uint64_t bytes)
@@ -101,6 +114,7 @@ hidden void sm_ctx_account(int d, int64_t bytes)
 	dv = &sm_region->devs[d];
 	old = me->ctx[d];
 	me->ctx[d] = nv;
+	me->flags &= ~SM_PROC_GUESS(d);
 	dv->tracked = sm_sat_sub(dv->tracked, old) + nv;
 	if (nv > old && nv - old > dv->ctx_estimate)
 		dv->ctx_estimate = nv - old;
@@ -120,7 +134,8 @@ hidden uint64_t sm_dev_used(int d)
 
 /* Replaces a context's reservation by what it really cost (measured bytes
  * of context memory of this process on d), or gives it back when the
- * driver created nothing; measured < 0 (NVML silent) keeps it. */
+ * driver created nothing; measured < 0 (NVML silent) keeps it.  Either way
+ * but the last, no guess stands any more. */
 hidden void sm_ctx_settle(int d, uint64_t reserved, int64_t measured, int created)
 {
 	struct sm_dev *dv;
@@ -134,6 +149,8 @@ hidden void sm_ctx_settle(int d, uint64_t reserved, int64_t measured, int create
 	base = old > reserved ? old - reserved : 0;
 	nv = !created ? base : measured < 0 ? old : (uint64_t)measured;
 	me->ctx[d] = nv;
+	if (!created || measured >= 0)
+		me->flags &= ~SM_PROC_GUESS(d);
 	dv->tracked = (dv->tracked > old ? dv->tracked - old : 0) + nv;
 	if (created && measured >= 0 && nv > base && nv - base > dv->ctx_estimate)
 		dv->ctx_estimate = nv - base;
@@ -174,7 +191,8 @@ hidden uint64_t sm_proc_peak(int d)
  * NVML's numbers for device entry d replace the bookkeeping where they are
  * higher: each process entry gets what NVML shows for its pid, the device
  * what its processes hold beyond their bookkeeping (excess) plus the job's
- * processes that have no entry (untracked).
+ * processes that have no entry (untracked).  The entries of the dead went
+ * just before (sm_region_reap, outside the lock).
  */
 hidden void sm_ledger_nvml(int d, const nvmlProcessInfo_t *infos, int n, uint64_t untracked)
 {
@@ -184,7 +202,6 @@ hidden void sm_ledger_nvml(int d, const nvmlProcessInfo_t *infos, int n, uint64_
 
 	if (sm_region_lock() != 0)
 		return;
-	sm_region_cleanup_dead();
 	dv = &sm_region->devs[d];
 	for (j = 0; j < (int)sm_region->nprocs && j < SM_MAX_PROCS; j++) {
 		struct sm_proc *p = &sm_region->procs[j];

@@ -51,9 +51,13 @@ struct sm_dev {
 	uint64_t sm[8];        /* compute controller state (SM limit) */
 };
 
+/* sm_proc.flags: bit d, a context on device entry d reserved at a guessed
+ * size (no context of the job was measured there yet), until measured. */
+#define SM_PROC_GUESS(d) (1U << (d))
+
 struct sm_proc {
 	int32_t pid;           /* 0: entry free */
-	uint32_t flags;
+	uint32_t flags;        /* SM_PROC_* */
 	uint64_t start_time;   /* /proc/<pid>/stat field 22: guards pid reuse */
 	uint64_t used[SM_MAX_DEVICES];
 	uint64_t ctx[SM_MAX_DEVICES];

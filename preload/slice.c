@@ -32,10 +32,9 @@ static void log_refusal(int ordinal, const char *api, uint64_t bytes, uint64_t u
 	       (unsigned long long)__atomic_exchange_n(&refusals.suppressed, 0, __ATOMIC_RELAXED));
 }
 
-/* Reserves bytes on device entry d (as context memory when ctx) if both
- * this process's view and the ledger hold them; *used says how much the
- * job had.  0 ok, -1 over. */
-static int reserve(int d, uint64_t bytes, uint64_t limit, int ctx, uint64_t *used)
+/* Reserves bytes on device entry d if both this process's view and the
+ * ledger hold them; *used says how much the job had.  0 ok, -1 over. */
+static int reserve(int d, uint64_t bytes, uint64_t limit, int what, uint64_t *used)
 {
 	uint64_t seen = 0;
 
@@ -43,11 +42,13 @@ static int reserve(int d, uint64_t bytes, uint64_t limit, int ctx, uint64_t *use
 		*used = seen;
 		return -1;
 	}
-	if ((ctx ? sm_reserve_ctx(d, bytes, limit, used) : sm_reserve(d, bytes, limit, used)) != 0)
-		return -1;
-	if (!ctx)
+	if (what == SM_FOR_ALLOC) {
+		if (sm_reserve(d, bytes, limit, used) != 0)
+			return -1;
 		sm_check_note(d, (int64_t)bytes);
-	return 0;
+		return 0;
+	}
+	return sm_reserve_ctx(d, bytes, limit, used, what == SM_FOR_CTX_GUESS);
 }
 
 /* Before any refusal, bring the usage up to date: the entries of processes
@@ -62,18 +63,33 @@ static void reclaim(int d, int ordinal)
 		sm_check_now(d, ordinal);
 }
 
-hidden int sm_slice_reserve(int d, int ordinal, uint64_t bytes, int ctx, const char *api)
+hidden int sm_slice_try(int d, int ordinal, uint64_t bytes, int what, int again, uint64_t *used)
 {
-	uint64_t limit = sm_mem_limit(ordinal), used = 0;
+	uint64_t limit = sm_mem_limit(ordinal);
 
-	if (reserve(d, bytes, limit, ctx, &used) == 0)
+	if (reserve(d, bytes, limit, what, used) == 0)
 		return 0;
+	if (!again)
+		return -1;
 	reclaim(d, ordinal);
-	if (reserve(d, bytes, limit, ctx, &used) == 0)
-		return 0;
-	log_refusal(ordinal, api, bytes, used, limit);
-	if (!ctx && sm_cfg.oom_killer)
+	return reserve(d, bytes, limit, what, used);
+}
+
+hidden void sm_slice_refuse(int ordinal, const char *api, uint64_t bytes, uint64_t used, int what)
+{
+	log_refusal(ordinal, api, bytes, used, sm_mem_limit(ordinal));
+	if (what == SM_FOR_ALLOC && sm_cfg.oom_killer)
 		sm_oom_kill(ordinal);
+}
+
+/* An allocation's reservation, or its refusal. */
+static int reserve_alloc(int d, int ordinal, uint64_t bytes, const char *api)
+{
+	uint64_t used = 0;
+
+	if (sm_slice_try(d, ordinal, bytes, SM_FOR_ALLOC, 1, &used) == 0)
+		return 0;
+	sm_slice_refuse(ordinal, api, bytes, used, SM_FOR_ALLOC);
 	return -1;
 }
 
@@ -83,6 +99,7 @@ hidden CUresult sm_slice_admit(int ordinal, uint64_t bytes, const char *api, str
 
 	t->dev = -1;
 	t->ordinal = ordinal;
+	t->measure = 0;
 	t->bytes = bytes;
 	if (!sm_mem_limit(ordinal))
 		return CUDA_SUCCESS;
@@ -94,7 +111,7 @@ hidden CUresult sm_slice_admit(int ordinal, uint64_t bytes, const char *api, str
 	}
 	sm_dev_note(ordinal);
 	sm_check_maybe(d, ordinal);
-	refused = sm_slice_reserve(d, ordinal, bytes, 0, api);
+	refused = reserve_alloc(d, ordinal, bytes, api);
 	sm_depth--;
 	if (refused)
 		return CUDA_ERROR_OUT_OF_MEMORY;
@@ -108,6 +125,7 @@ hidden CUresult sm_slice_admit_current(uint64_t bytes, const char *api, struct s
 
 	t->dev = -1;
 	t->ordinal = -1;
+	t->measure = 0;
 	t->bytes = bytes;
 	if (sm_dev_current(&dev) != 0)
 		return CUDA_SUCCESS; /* no context: the driver will say so */
@@ -130,7 +148,7 @@ hidden CUresult sm_slice_resize(struct sm_take *t, uint64_t actual, const char *
 	}
 	if (actual > t->bytes) {
 		sm_depth++;
-		refused = sm_slice_reserve(t->dev, t->ordinal, actual - t->bytes, 0, api);
+		refused = reserve_alloc(t->dev, t->ordinal, actual - t->bytes, api);
 		sm_depth--;
 		if (refused) {
 			give_back(t->dev, t->bytes);

@@ -162,6 +162,11 @@ hidden int sm_region_dev(const uint8_t uuid[16]); /* device entry, creating it *
 hidden int sm_region_find_dev(const uint8_t uuid[16]);
 hidden void sm_region_cleanup_dead(void);  /* caller holds the lock */
 hidden void sm_region_reclaim(void);    /* the entries of dead processes go */
+/* Without the lock held: the entries of dead processes go, looked at
+ * outside it.  listed (NVML's processes of device entry d, n of them):
+ * only entries with bytes on d that NVML did not list, and only if their
+ * pid is gone; NULL: every entry, zombies and reused pids included. */
+hidden void sm_region_reap(int d, const nvmlProcessInfo_t *listed, int n);
 hidden void sm_region_exit(void);
 hidden int sm_pid_in_region(pid_t pid);
 /* Rewrites the header of r (zeroed, overwritten, or new private memory) and
@@ -186,7 +191,8 @@ hidden void sm_lock_reset_after_fork(void);
 /* Reserve bytes on device entry d against limit; 0 ok, -1 refused.
  * *used_out gets the job's usage before the request. */
 hidden int sm_reserve(int d, uint64_t bytes, uint64_t limit, uint64_t *used_out);
-hidden int sm_reserve_ctx(int d, uint64_t bytes, uint64_t limit, uint64_t *used_out);
+hidden int sm_reserve_ctx(int d, uint64_t bytes, uint64_t limit, uint64_t *used_out, int guessed);
+hidden int sm_ctx_guessed_elsewhere(int d);
 hidden int sm_release(int d, uint64_t bytes); /* 0 given back, -1 no entry */
 hidden void sm_ctx_account(int d, int64_t bytes);
 hidden void sm_ctx_settle(int d, uint64_t reserved, int64_t measured, int created);
@@ -222,6 +228,13 @@ hidden void sm_check_note(int d, int64_t delta);
 hidden int sm_check_fits(int d, uint64_t bytes, uint64_t limit, uint64_t *seen_out);
 hidden uint64_t sm_check_age_ns(int d);
 hidden void sm_check_reset_after_fork(void);
+/* This process's contexts on device entry d, measured by its checks: one
+ * is admitted (begin), then created with its reservation standing until
+ * the next check that starts measures it, or not (end, reserved 0).  When
+ * one went, gone measures them all again now. */
+hidden void sm_check_ctx_begin(int d);
+hidden void sm_check_ctx_end(int d, uint64_t reserved);
+hidden void sm_check_ctx_gone(int d, int ordinal);
 /* The device's compute processes (NVML _v3, else _v2): a caller's array of
  * SM_PROC_STACK entries, or a larger one in *infos that the caller frees
  * when it is not stack.  Returns the count, -1 on failure. */
