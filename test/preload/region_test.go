@@ -14,8 +14,10 @@ const (
 	devSize        = 128
 	devTracked     = 16
 	devExcess      = 24
+	devCtxEstimate = 32
 	regionProcs    = 2304
 	procSize       = 528
+	procFlags      = 4
 	procUsed       = 16
 	regionNprocs   = 132
 	regionTotalLen = regionProcs + procSize*1024
