@@ -193,13 +193,35 @@ hidden int64_t sm_nvml_self_used(int ordinal)
 	return used;
 }
 
+static int by_pid(const void *a, const void *b)
+{
+	unsigned int x = ((const nvmlProcessInfo_t *)a)->pid, y = ((const nvmlProcessInfo_t *)b)->pid;
+
+	return (x > y) - (x < y);
+}
+
+static int in_sorted(const int32_t *v, int n, int32_t x)
+{
+	int lo = 0, hi = n;
+
+	while (lo < hi) {
+		int mid = lo + (hi - lo) / 2;
+		if (v[mid] < x)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < n && v[lo] == x;
+}
+
 hidden void sm_check_now(int d, int ordinal)
 {
 	nvmlProcessInfo_t stack[SM_PROC_STACK], *infos;
+	int32_t region_pids[SM_MAX_PROCS];
 	nvmlDevice_t nd;
 	uint64_t untracked = 0, job_nvml = 0, self = 0, seq;
 	pid_t me = getpid();
-	int n, i;
+	int n, i, np;
 
 	if (d < 0 || d >= SM_MAX_DEVICES || !sm_region || !(nd = sm_dev_nvml(ordinal)))
 		return;
@@ -209,11 +231,14 @@ hidden void sm_check_now(int d, int ordinal)
 	sm_depth--;
 	if (n < 0)
 		return;
-	/* Job membership reads /proc: do it before taking the lock. */
+	/* Sorted by pid, each process is found in log n; job membership
+	 * reads /proc: both before taking the lock. */
+	qsort(infos, (size_t)n, sizeof(*infos), by_pid);
+	np = sm_region_pids(region_pids);
 	for (i = 0; i < n; i++) {
 		if ((pid_t)infos[i].pid == me)
 			self += infos[i].usedGpuMemory;
-		if (sm_pid_in_region((pid_t)infos[i].pid))
+		if (in_sorted(region_pids, np, (int32_t)infos[i].pid))
 			job_nvml += infos[i].usedGpuMemory;
 		else if (sm_pid_in_job((pid_t)infos[i].pid))
 			untracked += infos[i].usedGpuMemory;

@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -78,16 +79,6 @@ struct gone {
 	uint64_t start;
 };
 
-static int listed_by(const nvmlProcessInfo_t *infos, int n, int32_t pid)
-{
-	int k;
-
-	for (k = 0; k < n; k++)
-		if ((int32_t)infos[k].pid == pid)
-			return 1;
-	return 0;
-}
-
 /* Without the lock, from entry *next on: up to REAP_BATCH entries whose
  * process is dead.  listed NULL: every entry, zombies and reused pids
  * counted dead (kill, then /proc); else only the entries holding bytes on
@@ -97,7 +88,7 @@ static int find_dead(int d, const nvmlProcessInfo_t *listed, int n, uint32_t *ne
 {
 	uint32_t i, end = __atomic_load_n(&sm_region->nprocs, __ATOMIC_RELAXED);
 	int32_t me = (int32_t)getpid();
-	int k = 0, saved = errno;
+	int k = 0, saved = errno, on_list;
 
 	for (i = *next; i < end && i < SM_MAX_PROCS && k < REAP_BATCH; i++) {
 		struct sm_proc *p = &sm_region->procs[i];
@@ -110,7 +101,8 @@ static int find_dead(int d, const nvmlProcessInfo_t *listed, int n, uint32_t *ne
 			if (!__atomic_load_n(&p->used[d], __ATOMIC_RELAXED) &&
 			    !__atomic_load_n(&p->ctx[d], __ATOMIC_RELAXED))
 				continue;
-			if (listed_by(listed, n, pid))
+			sm_listed_bytes(listed, n, pid, &on_list);
+			if (on_list)
 				continue;
 			dead = kill(pid, 0) != 0 && errno == ESRCH;
 		} else {
@@ -235,6 +227,27 @@ hidden int sm_region_dev(const uint8_t uuid[16])
 hidden void sm_region_reclaim(void)
 {
 	sm_region_reap(-1, NULL, 0);
+}
+
+static int by_value(const void *a, const void *b)
+{
+	int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+hidden int sm_region_pids(int32_t pids[SM_MAX_PROCS])
+{
+	uint32_t i, n = sm_region ? __atomic_load_n(&sm_region->nprocs, __ATOMIC_RELAXED) : 0;
+	int k = 0;
+
+	for (i = 0; i < n && i < SM_MAX_PROCS; i++) {
+		int32_t pid = __atomic_load_n(&sm_region->procs[i].pid, __ATOMIC_RELAXED);
+		if (pid > 0)
+			pids[k++] = pid;
+	}
+	qsort(pids, (size_t)k, sizeof(pids[0]), by_value);
+	return k;
 }
 
 hidden int sm_pid_in_region(pid_t pid)

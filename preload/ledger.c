@@ -192,25 +192,24 @@ hidden uint64_t sm_proc_peak(int d)
  * higher: each process entry gets what NVML shows for its pid, the device
  * what its processes hold beyond their bookkeeping (excess) plus the job's
  * processes that have no entry (untracked).  The entries of the dead went
- * just before (sm_region_reap, outside the lock).
+ * just before (sm_region_reap, outside the lock); the list is sorted by
+ * pid.
  */
-hidden void sm_ledger_nvml(int d, const nvmlProcessInfo_t *infos, int n, uint64_t untracked)
+hidden void sm_ledger_nvml(int d, const nvmlProcessInfo_t *sorted, int n, uint64_t untracked)
 {
 	struct sm_dev *dv;
 	uint64_t tracked = 0, excess = untracked;
-	int i, j;
+	int j, listed;
 
 	if (sm_region_lock() != 0)
 		return;
 	dv = &sm_region->devs[d];
 	for (j = 0; j < (int)sm_region->nprocs && j < SM_MAX_PROCS; j++) {
 		struct sm_proc *p = &sm_region->procs[j];
-		uint64_t t, v = 0;
+		uint64_t t, v;
 		if (!p->pid)
 			continue;
-		for (i = 0; i < n; i++)
-			if ((int32_t)infos[i].pid == p->pid)
-				v += infos[i].usedGpuMemory;
+		v = sm_listed_bytes(sorted, n, p->pid, &listed);
 		p->nvml[d] = v;
 		t = p->used[d] + p->ctx[d];
 		tracked += t;

@@ -163,12 +163,15 @@ hidden int sm_region_find_dev(const uint8_t uuid[16]);
 hidden void sm_region_cleanup_dead(void);  /* caller holds the lock */
 hidden void sm_region_reclaim(void);    /* the entries of dead processes go */
 /* Without the lock held: the entries of dead processes go, looked at
- * outside it.  listed (NVML's processes of device entry d, n of them):
- * only entries with bytes on d that NVML did not list, and only if their
- * pid is gone; NULL: every entry, zombies and reused pids included. */
+ * outside it.  listed (NVML's processes of device entry d, n of them,
+ * sorted by pid): only entries with bytes on d that NVML did not list, and
+ * only if their pid is gone; NULL: every entry, zombies and reused pids
+ * included. */
 hidden void sm_region_reap(int d, const nvmlProcessInfo_t *listed, int n);
 hidden void sm_region_exit(void);
 hidden int sm_pid_in_region(pid_t pid);
+/* The pids of the entries, sorted (read without the lock); their count. */
+hidden int sm_region_pids(int32_t pids[SM_MAX_PROCS]);
 /* Rewrites the header of r (zeroed, overwritten, or new private memory) and
  * puts back this process's entry and the devices it knows. */
 hidden void sm_region_rebuild(struct sm_region *r);
@@ -201,7 +204,7 @@ hidden uint64_t sm_dev_used(int d);     /* tracked + excess */
 hidden uint64_t sm_proc_used(int d);    /* this process's allocations on d */
 hidden uint64_t sm_proc_ctx(int d);     /* ... and context memory */
 hidden uint64_t sm_proc_peak(int d);
-hidden void sm_ledger_nvml(int d, const nvmlProcessInfo_t *infos, int n, uint64_t untracked);
+hidden void sm_ledger_nvml(int d, const nvmlProcessInfo_t *sorted, int n, uint64_t untracked);
 hidden uint64_t sm_ledger_checked_ns(int d);
 hidden void sm_ledger_mark_checked(int d, uint64_t now);
 
@@ -240,6 +243,28 @@ hidden void sm_check_ctx_gone(int d, int ordinal);
  * when it is not stack.  Returns the count, -1 on failure. */
 #define SM_PROC_STACK 128
 hidden int sm_nvml_processes(nvmlDevice_t nd, nvmlProcessInfo_t *stack, nvmlProcessInfo_t **infos);
+
+/* What a process list sorted by pid shows pid holding (a pid may be listed
+ * more than once); *listed whether it is there at all.  A lookup costs
+ * log n, so that a check of N processes costs N log N, not N * N (and the
+ * part under the lock with it). */
+static inline uint64_t sm_listed_bytes(const nvmlProcessInfo_t *sorted, int n, int32_t pid, int *listed)
+{
+	int lo = 0, hi = n;
+	uint64_t sum = 0;
+
+	while (lo < hi) {
+		int mid = lo + (hi - lo) / 2;
+		if ((int32_t)sorted[mid].pid < pid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*listed = lo < n && (int32_t)sorted[lo].pid == pid;
+	for (; lo < n && (int32_t)sorted[lo].pid == pid; lo++)
+		sum += sorted[lo].usedGpuMemory;
+	return sum;
+}
 /* Bytes NVML reports for our own pid on the device of this ordinal. */
 hidden int64_t sm_nvml_self_used(int ordinal);
 
