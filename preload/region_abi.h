@@ -90,6 +90,7 @@ _Static_assert(offsetof(struct sm_dev, oom_count) == 56, "sm_dev.oom_count");
 _Static_assert(offsetof(struct sm_dev, sm) == 64, "sm_dev.sm");
 _Static_assert(sizeof(struct sm_dev) == 128, "sm_dev size");
 
+_Static_assert(offsetof(struct sm_proc, flags) == 4, "sm_proc.flags");
 _Static_assert(offsetof(struct sm_proc, start_time) == 8, "sm_proc.start_time");
 _Static_assert(offsetof(struct sm_proc, used) == 16, "sm_proc.used");
 _Static_assert(offsetof(struct sm_proc, ctx) == 144, "sm_proc.ctx");

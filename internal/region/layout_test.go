@@ -27,6 +27,7 @@ func TestLayout(t *testing.T) {
 		{"sm_dev.oom_count", unsafe.Offsetof(d.OOMCount), 56},
 		{"sm_dev.sm", unsafe.Offsetof(d.SM), 64},
 		{"sm_dev size", unsafe.Sizeof(d), 128},
+		{"sm_proc.flags", unsafe.Offsetof(p.Flags), 4},
 		{"sm_proc.start_time", unsafe.Offsetof(p.StartTime), 8},
 		{"sm_proc.used", unsafe.Offsetof(p.Used), 16},
 		{"sm_proc.ctx", unsafe.Offsetof(p.Ctx), 144},

@@ -42,8 +42,8 @@ type Dev struct {
 
 // Proc is struct sm_proc: one process entry.
 type Proc struct {
-	PID       int32 // 0: entry free
-	Flags     uint32
+	PID       int32  // 0: entry free
+	Flags     uint32 // bit d: a context on device entry d reserved at a guessed size, not measured yet
 	StartTime uint64
 	Used      [defs.MaxDevices]uint64
 	Ctx       [defs.MaxDevices]uint64
