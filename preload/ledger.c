@@ -5,6 +5,8 @@
  * counts.  An entry that goes (a dead process, or this one at exit) takes
  * its bytes with it in entries.c.
  */
+#include <errno.h>
+#include <signal.h>
 #include <string.h>
 
 #include "softmig.h"
@@ -77,17 +79,21 @@ hidden int sm_reserve_ctx(int d, uint64_t bytes, uint64_t limit, uint64_t *used_
 	return reserve(d, bytes, limit, used_out, 1, guessed);
 }
 
-/* Whether another process of the job holds a context reservation on d
- * whose size is a guess (read without the lock: a hint for waiting). */
+/* Whether another live process of the job holds a context reservation on
+ * d whose size is a guess (read without the lock: a hint for waiting). */
 hidden int sm_ctx_guessed_elsewhere(int d)
 {
 	uint32_t i, n = __atomic_load_n(&sm_region->nprocs, __ATOMIC_RELAXED);
+	int saved = errno, found = 0;
 
-	for (i = 0; i < n && i < SM_MAX_PROCS; i++)
-		if ((int)i != sm_proc_entry && __atomic_load_n(&sm_region->procs[i].pid, __ATOMIC_RELAXED) &&
+	for (i = 0; i < n && i < SM_MAX_PROCS && !found; i++) {
+		int32_t pid = __atomic_load_n(&sm_region->procs[i].pid, __ATOMIC_RELAXED);
+		if ((int)i != sm_proc_entry && pid > 0 &&
 		    (__atomic_load_n(&sm_region->procs[i].flags, __ATOMIC_RELAXED) & SM_PROC_GUESS(d)))
-			return 1;
-	return 0;
+			found = kill(pid, 0) == 0 || errno != ESRCH;
+	}
+	errno = saved;
+	return found;
 }
 
 hidden int sm_release(int d, uint64_t bytes)
