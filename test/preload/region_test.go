@@ -15,7 +15,6 @@ const (
 	devTracked     = 16
 	devExcess      = 24
 	devCtxEstimate = 32
-	devLastCheck   = 48
 	regionProcs    = 2304
 	procSize       = 528
 	procFlags      = 4

@@ -7,9 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // Issue 25: a job's processes that start CUDA together.  How fast is for
@@ -78,60 +75,10 @@ func TestContextIsMeasuredAtTheFirstCheck(t *testing.T) {
 // its context at once, so the check its first allocation makes is its
 // only protection against a region its user zeroes (counters, usage and a
 // "just checked" stamp, the context size left as it was): it must see what
-// NVML shows before the first allocation, as TestRegionZeroedBeforeEveryAllocation
-// asks when the context size is zeroed too.
+// NVML shows before that allocation, as in
+// TestRegionZeroedBeforeEveryAllocation, which zeroes the size too.
 func TestZeroedRegionWithItsContextSizeIsStillHeld(t *testing.T) {
-	job := uniqueJob()
-	r := newRig(t, "SLURM_JOB_ID="+job, "CUDA_DEVICE_MEMORY_LIMIT=2g")
-	a := r.start(nil, "cuclient", "init", "dev:0", "alloc:1g")
-	defer a.release()
-	stop, done := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			zeroUsageKeepCtxSize(r.regionPath(job))
-			time.Sleep(time.Millisecond)
-		}
-	}()
-	// 1 GiB and two contexts of 300 MiB leave 424 MiB: one 256 MiB fits.
-	args := []string{"init", "dev:0"}
-	for i := 0; i < 12; i++ {
-		args = append(args, "alloc:256m", "sleep:50")
-	}
-	lines, _ := r.run(nil, "cuclient", args...)
-	close(stop)
-	<-done
-	if n := strings.Count(strings.Join(results(lines), "\n"), "alloc rc=0"); n != 1 {
-		t.Fatalf("%d allocations of 256 MiB got in, want 1: %q", n, lines)
-	}
-}
-
-// zeroUsageKeepCtxSize zeroes every device entry's tracked and excess,
-// stamps it "just checked", and zeroes every process entry's usage, as a
-// user writing their own region could; the context size on record stays.
-func zeroUsageKeepCtxSize(path string) {
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		return // not created yet
-	}
-	defer f.Close()
-	var ts unix.Timespec
-	unix.ClockGettime(unix.CLOCK_MONOTONIC_COARSE, &ts)
-	stamp := make([]byte, 8)
-	binary.LittleEndian.PutUint64(stamp, uint64(ts.Nano()))
-	for d := 0; d < 16; d++ {
-		f.WriteAt(make([]byte, 16), int64(regionDevs+d*devSize+devTracked))
-		f.WriteAt(stamp, int64(regionDevs+d*devSize+devLastCheck))
-	}
-	used := make([]byte, 8*16*2)
-	for i := 0; i < 64; i++ {
-		f.WriteAt(used, int64(regionProcs+i*procSize+procUsed))
-	}
+	heldWhileTampering(t, func(path string) { zeroRegion(path, true) })
 }
 
 // setCtxEstimate writes the context size on record for device entry d.
