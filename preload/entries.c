@@ -19,6 +19,10 @@
 
 /* Dead entries cleared per lock taken; a longer list takes more turns. */
 #define REAP_BATCH 32
+/* A process NVML does not list though it holds bytes is either creating
+ * its context (young) or gone; one older than this (seconds) is looked at
+ * as closely as before a refusal (a zombie, a reused pid). */
+#define UNLISTED_OLD_S 2
 
 /* Recomputes every device's tracked sum from the process entries: after
  * a holder died inside the lock, or after dead entries were freed. */
@@ -79,16 +83,31 @@ struct gone {
 	uint64_t start;
 };
 
+/* A process start (/proc/<pid>/stat: clock ticks since boot) before which
+ * a process is older than UNLISTED_OLD_S. */
+static uint64_t old_start(void)
+{
+	struct timespec ts;
+	long hz = sysconf(_SC_CLK_TCK);
+
+	if (hz <= 0)
+		hz = 100;
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	return sm_sat_sub((uint64_t)ts.tv_sec, UNLISTED_OLD_S) * (uint64_t)hz;
+}
+
 /* Without the lock, from entry *next on: up to REAP_BATCH entries whose
  * process is dead.  listed NULL: every entry, zombies and reused pids
  * counted dead (kill, then /proc); else only the entries holding bytes on
- * device entry d that NVML did not list, and only those whose pid is gone
- * (one kill each: NVML lists every live process that holds memory). */
+ * device entry d that NVML did not list: a young one only if its pid is
+ * gone (one kill: it may be creating its context), an old one as closely
+ * as without a list. */
 static int find_dead(int d, const nvmlProcessInfo_t *listed, int n, uint32_t *next, struct gone *g)
 {
 	uint32_t i, end = __atomic_load_n(&sm_region->nprocs, __ATOMIC_RELAXED);
 	int32_t me = (int32_t)getpid();
 	int k = 0, saved = errno, on_list;
+	uint64_t old = 0;
 
 	for (i = *next; i < end && i < SM_MAX_PROCS && k < REAP_BATCH; i++) {
 		struct sm_proc *p = &sm_region->procs[i];
@@ -105,6 +124,10 @@ static int find_dead(int d, const nvmlProcessInfo_t *listed, int n, uint32_t *ne
 			if (on_list)
 				continue;
 			dead = kill(pid, 0) != 0 && errno == ESRCH;
+			if (!dead && !old)
+				old = old_start();
+			if (!dead && start < old)
+				dead = !sm_pid_alive(pid, start);
 		} else {
 			dead = !sm_pid_alive(pid, start);
 		}

@@ -10,6 +10,8 @@
 #define REFUSAL_BURST 10
 #define REFUSAL_INTERVAL_NS 1000000000ULL
 #define RECHECK_NS 50000000ULL
+#define GUESS_WAIT_NS 5000000000ULL
+#define GUESS_POLL_NS 1000000L
 
 static struct {
 	int logged;
@@ -63,34 +65,50 @@ static void reclaim(int d, int ordinal)
 		sm_check_now(d, ordinal);
 }
 
-hidden int sm_slice_try(int d, int ordinal, uint64_t bytes, int what, int again, uint64_t *used)
+/*
+ * Processes that create their contexts at once before any was measured on
+ * the device each reserve a guess, and guesses can fill a slice that their
+ * contexts would not.  A reservation refused while another process's guess
+ * stands waits for it to be measured, asking again (a context at the size
+ * then known), and is refused only when none stands, or after
+ * GUESS_WAIT_NS: a context takes the real driver seconds to create when a
+ * job's processes all start at once.
+ */
+hidden int sm_slice_reserve(int d, int ordinal, struct sm_ask *ask, const char *api)
 {
-	uint64_t limit = sm_mem_limit(ordinal);
+	struct timespec poll = { 0, GUESS_POLL_NS };
+	uint64_t limit = sm_mem_limit(ordinal), used = 0, start = sm_now_ns();
 
-	if (reserve(d, bytes, limit, what, used) == 0)
-		return 0;
-	if (!again)
-		return -1;
-	reclaim(d, ordinal);
-	return reserve(d, bytes, limit, what, used);
-}
-
-hidden void sm_slice_refuse(int ordinal, const char *api, uint64_t bytes, uint64_t used, int what)
-{
-	log_refusal(ordinal, api, bytes, used, sm_mem_limit(ordinal));
-	if (what == SM_FOR_ALLOC && sm_cfg.oom_killer)
-		sm_oom_kill(ordinal);
+	while (reserve(d, ask->bytes, limit, ask->what, &used) != 0) {
+		if (!sm_ctx_guessed_elsewhere(d) || sm_now_ns() - start > GUESS_WAIT_NS) {
+			/* A killed process's place, and NVML, before a no. */
+			reclaim(d, ordinal);
+			if (ask->size)
+				ask->bytes = ask->size(d, &ask->what);
+			if (reserve(d, ask->bytes, limit, ask->what, &used) == 0)
+				return 0;
+			log_refusal(ordinal, api, ask->bytes, used, limit);
+			if (ask->what == SM_FOR_ALLOC && sm_cfg.oom_killer)
+				sm_oom_kill(ordinal);
+			return -1;
+		}
+		nanosleep(&poll, NULL);
+		if (ask->size)
+			ask->bytes = ask->size(d, &ask->what);
+		/* Memory freed meanwhile shows in NVML, which this
+		 * process's own view holds it to. */
+		if (sm_check_age_ns(d) > RECHECK_NS)
+			sm_check_now(d, ordinal);
+	}
+	return 0;
 }
 
 /* An allocation's reservation, or its refusal. */
 static int reserve_alloc(int d, int ordinal, uint64_t bytes, const char *api)
 {
-	uint64_t used = 0;
+	struct sm_ask ask = { bytes, SM_FOR_ALLOC, NULL };
 
-	if (sm_slice_try(d, ordinal, bytes, SM_FOR_ALLOC, 1, &used) == 0)
-		return 0;
-	sm_slice_refuse(ordinal, api, bytes, used, SM_FOR_ALLOC);
-	return -1;
+	return sm_slice_reserve(d, ordinal, &ask, api);
 }
 
 hidden CUresult sm_slice_admit(int ordinal, uint64_t bytes, const char *api, struct sm_take *t)

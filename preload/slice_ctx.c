@@ -11,7 +11,6 @@
  * size nobody knows yet, is measured at once.  Destroying a context frees
  * what was allocated in it, so those allocations are credited back too.
  */
-#include <time.h>
 #include <unistd.h>
 
 #include "slice_impl.h"
@@ -19,11 +18,6 @@
 /* What a context is assumed to cost before one was measured on the
  * device: about what CUDA 12/13 take on a large GPU. */
 #define CTX_DEFAULT_RESERVE (512ULL << 20)
-/* How long a context refused while others' guesses stand waits for them
- * to be measured (a context takes the real driver up to seconds to create
- * when a job's processes all start at once), and how often it asks. */
-#define GUESS_WAIT_NS 5000000000ULL
-#define GUESS_POLL_NS 1000000L
 
 /* A sliced job whose memory NVML cannot count fails closed: one line on
  * stderr, once. */
@@ -53,36 +47,16 @@ static uint64_t ctx_size(int d, int *what)
 	return est ? est : CTX_DEFAULT_RESERVE;
 }
 
-/*
- * The reservation of a new context on d, or its refusal (-1).  Processes
- * that create their contexts at once before any was measured on the device
- * each reserve a guess, and guesses can fill a slice their contexts would
- * not: one refused while another's guess stands waits for those to be
- * measured, asking again at the size then known, and is refused only when
- * none stands (or after GUESS_WAIT_NS).
- */
+/* The reservation of a new context on d, or its refusal (-1). */
 static int reserve_ctx(int d, int ordinal, const char *api, struct sm_take *t)
 {
-	struct timespec poll = { 0, GUESS_POLL_NS };
-	uint64_t est, used = 0, start = sm_now_ns();
-	int what;
+	struct sm_ask ask = { 0, 0, ctx_size };
 
-	for (;;) {
-		est = ctx_size(d, &what);
-		if (sm_slice_try(d, ordinal, est, what, 0, &used) == 0)
-			break;
-		if (!sm_ctx_guessed_elsewhere(d) || sm_now_ns() - start > GUESS_WAIT_NS) {
-			/* A killed process's place, and NVML, before a no. */
-			est = ctx_size(d, &what);
-			if (sm_slice_try(d, ordinal, est, what, 1, &used) == 0)
-				break;
-			sm_slice_refuse(ordinal, api, est, used, what);
-			return -1;
-		}
-		nanosleep(&poll, NULL);
-	}
-	t->bytes = est;
-	t->measure = what == SM_FOR_CTX_GUESS;
+	ask.bytes = ctx_size(d, &ask.what);
+	if (sm_slice_reserve(d, ordinal, &ask, api) != 0)
+		return -1;
+	t->bytes = ask.bytes;
+	t->measure = ask.what == SM_FOR_CTX_GUESS;
 	return 0;
 }
 

@@ -11,13 +11,19 @@
  * measured on the device yet reserves a guess. */
 enum sm_for { SM_FOR_ALLOC, SM_FOR_CTX, SM_FOR_CTX_GUESS };
 
-/* Reserves bytes on device entry d of the ordinal if both this process's
- * own NVML view and the ledger hold them; with again, asks once more after
- * the places of dead processes went and NVML was re-read.  0 ok, -1 over
- * (*used: what the job holds).  Caller holds sm_depth. */
-hidden int sm_slice_try(int d, int ordinal, uint64_t bytes, int what, int again, uint64_t *used);
-/* Says no: logged (rate-limited), and for an allocation the OOM killer
- * runs when the job asked. */
-hidden void sm_slice_refuse(int ordinal, const char *api, uint64_t bytes, uint64_t used, int what);
+/* A reservation asked for: bytes, for what.  A context's size may be
+ * known better while it waits: size (NULL for an allocation) gives it
+ * again. */
+struct sm_ask {
+	uint64_t bytes;
+	int what;
+	uint64_t (*size)(int d, int *what);
+};
+
+/* Reserves ask on device entry d of the ordinal if both this process's own
+ * NVML view and the ledger hold it, or refuses (-1): the refusal is logged
+ * and, for an allocation, runs the OOM killer when the job asked.  Caller
+ * holds sm_depth. */
+hidden int sm_slice_reserve(int d, int ordinal, struct sm_ask *ask, const char *api);
 
 #endif

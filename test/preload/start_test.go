@@ -96,22 +96,35 @@ func setCtxEstimate(t *testing.T, path string, d int, bytes uint64) {
 	}
 }
 
-// A context refused while another process of the job holds a reservation
-// of guessed size waits for it to go, then asks again.  Here the guess is
-// written into the holder's entry (the flag a guessed reservation sets),
-// and the holder frees its allocation 1.5 s later: the waiting context is
-// admitted then, not refused at once.
-func TestRefusedContextWaitsForAStandingGuess(t *testing.T) {
-	job := uniqueJob()
-	r := newRig(t, "SLURM_JOB_ID="+job, "CUDA_DEVICE_MEMORY_LIMIT=1g")
-	// 300 MiB of context + 600 MiB leave 124 MiB: no room for a context.
-	a := r.startReady(nil, "cuclient", "init", "dev:0", "alloc:600m", "ready", "sleep:1500", "free", "hold")
-	flagGuess(t, r.regionPath(job), int32(a.cmd.Process.Pid), 0)
-	lines, _ := r.run(nil, "cuclient", "init", "dev:0")
-	want(t, "context while a guess stands", results(lines), "init rc=0", "dev rc=0")
-	lines, err := a.finish()
-	if err != nil || !strings.Contains(strings.Join(lines, " "), "free rc=0") {
-		t.Fatalf("holder: %v %q", err, lines)
+// A context or an allocation refused while another process of the job
+// holds a context reservation of guessed size waits for it to go, then asks
+// again.  Here the guess is written into the holder's entry (the flag a
+// guessed reservation sets), and the holder frees its allocation 1.5 s
+// later: the waiting process gets what it asked for then, not a refusal at
+// once.
+func TestRefusedReservationWaitsForAStandingGuess(t *testing.T) {
+	for _, tt := range []struct {
+		name, held string
+		ask        []string
+	}{
+		// 300 MiB of context + 600 MiB leave 124 MiB: no room for a context.
+		{"context", "600m", []string{"init rc=0", "dev rc=0"}},
+		// + 400 MiB and a second context leave 24 MiB: no room for 100 MiB.
+		{"allocation", "400m", []string{"init rc=0", "dev rc=0", "alloc rc=0"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			job := uniqueJob()
+			r := newRig(t, "SLURM_JOB_ID="+job, "CUDA_DEVICE_MEMORY_LIMIT=1g")
+			a := r.startReady(nil, "cuclient", "init", "dev:0", "alloc:"+tt.held, "ready", "sleep:1500", "free", "hold")
+			flagGuess(t, r.regionPath(job), int32(a.cmd.Process.Pid), 0)
+			args := []string{"init", "dev:0", "alloc:100m"}[:len(tt.ask)]
+			lines, _ := r.run(nil, "cuclient", args...)
+			want(t, "while a guess stands", results(lines), tt.ask...)
+			lines, err := a.finish()
+			if err != nil || !strings.Contains(strings.Join(lines, " "), "free rc=0") {
+				t.Fatalf("holder: %v %q", err, lines)
+			}
+		})
 	}
 }
 
