@@ -12,6 +12,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/softmig/softmig/internal/testutil"
 )
 
 var (
@@ -31,9 +33,7 @@ func build(t *testing.T, target, tool string) []string {
 	if _, err := exec.LookPath(tool); err != nil {
 		t.Skipf("%s not installed (apt-get install rpm dpkg-dev): make %s not tried", tool, target)
 	}
-	if os.Geteuid() != 0 {
-		t.Skip("packages are staged with root-owned files: run as root")
-	}
+	testutil.NeedRoot(t, "packages are staged with root-owned files")
 	dir := t.TempDir()
 	out := filepath.Join(dir, "out")
 	cmd := exec.Command("make", "-C", "..", "BUILD="+filepath.Join(dir, "build"), "PKG_OUT="+out, target)
@@ -185,9 +185,13 @@ func TestDeb(t *testing.T) {
 	// set; they act on that tree only.
 	root := t.TempDir()
 	for _, d := range []string{"var/lib/dpkg/info", "var/lib/dpkg/updates"} {
-		os.MkdirAll(filepath.Join(root, d), 0o755)
+		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
 	}
-	os.WriteFile(filepath.Join(root, "var/lib/dpkg/status"), nil, 0o644)
+	if err := os.WriteFile(filepath.Join(root, "var/lib/dpkg/status"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	run(t, "dpkg", "--root", root, "--force-depends", "--force-script-chrootless", "-i", deb)
 	if out := run(t, "dpkg", "--root", root, "--verify", "softmig"); out != "" {
 		t.Errorf("dpkg --verify right after install:\n%s", out)

@@ -40,6 +40,7 @@ static struct {
 	uint64_t seq;
 	int inflight;
 	uint64_t unmeasured;
+	int guessed;      /* how many of those were reserved at a guessed size */
 	uint64_t after;
 } ctxs[SM_MAX_DEVICES];
 static pthread_mutex_t ctxs_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -89,13 +90,14 @@ hidden void sm_check_ctx_begin(int d)
 		__atomic_add_fetch(&ctxs[d].inflight, 1, __ATOMIC_ACQ_REL);
 }
 
-hidden void sm_check_ctx_end(int d, uint64_t reserved)
+hidden void sm_check_ctx_end(int d, uint64_t reserved, int guessed)
 {
 	if (d < 0 || d >= SM_MAX_DEVICES)
 		return;
 	pthread_mutex_lock(&ctxs_lock);
 	if (reserved) {
 		ctxs[d].unmeasured += reserved;
+		ctxs[d].guessed += guessed;
 		ctxs[d].after = __atomic_load_n(&ctxs[d].seq, __ATOMIC_ACQUIRE);
 	}
 	__atomic_sub_fetch(&ctxs[d].inflight, 1, __ATOMIC_ACQ_REL);
@@ -116,10 +118,11 @@ static void measure_ctxs(int d, uint64_t seq, uint64_t self)
 	if (!ctxs[d].inflight && (!seq || (ctxs[d].unmeasured && seq > ctxs[d].after))) {
 		ctx = sm_sat_sub(self, sm_proc_used(d));
 		if (seq)
-			sm_ctx_settle(d, ctxs[d].unmeasured, (int64_t)ctx, 1);
+			sm_ctx_settle(d, ctxs[d].unmeasured, (int64_t)ctx, 1, ctxs[d].guessed);
 		else
-			sm_ctx_account(d, (int64_t)ctx);
+			sm_ctx_account(d, (int64_t)ctx, ctxs[d].guessed);
 		ctxs[d].unmeasured = 0;
+		ctxs[d].guessed = 0;
 	}
 	pthread_mutex_unlock(&ctxs_lock);
 }
@@ -170,7 +173,9 @@ hidden int sm_pid_in_job(pid_t pid)
 
 	if (sm_pid_in_region(pid))
 		return 1;
-	if (!sm_cfg.job_from_cgroup)
+	/* NVML's pids are the host's: another namespace's /proc does not
+	 * know them, or shows another process under that number. */
+	if (!sm_cfg.job_from_cgroup || !sm_proc_is_host())
 		return 0;
 	return sm_job_from_cgroup(pid, job, sizeof(job)) == 1 && strcmp(job, sm_cfg.job) == 0;
 }
@@ -181,9 +186,9 @@ hidden int64_t sm_nvml_self_used(int ordinal)
 	nvmlDevice_t nd = sm_dev_nvml(ordinal);
 	int n, i;
 	int64_t used = 0;
-	pid_t me = getpid();
+	pid_t me = sm_self_host_pid(); /* NVML's pids are the host's */
 
-	if (!nd || (n = sm_nvml_processes(nd, stack, &infos)) < 0)
+	if (!me || !nd || (n = sm_nvml_processes(nd, stack, &infos)) < 0)
 		return -1;
 	for (i = 0; i < n; i++)
 		if ((pid_t)infos[i].pid == me)
@@ -220,8 +225,8 @@ hidden void sm_check_now(int d, int ordinal)
 	int32_t region_pids[SM_MAX_PROCS];
 	nvmlDevice_t nd;
 	uint64_t untracked = 0, job_nvml = 0, self = 0, seq;
-	pid_t me = getpid();
-	int n, i, np;
+	pid_t me = sm_self_host_pid(); /* NVML's pids are the host's; 0 unknown */
+	int n, i, np, others;
 
 	if (d < 0 || d >= SM_MAX_DEVICES || !sm_region || !(nd = sm_dev_nvml(ordinal)))
 		return;
@@ -234,11 +239,12 @@ hidden void sm_check_now(int d, int ordinal)
 	/* Sorted by pid, each process is found in log n; job membership
 	 * reads /proc: both before taking the lock. */
 	qsort(infos, (size_t)n, sizeof(*infos), by_pid);
-	np = sm_region_pids(region_pids);
+	np = sm_region_pids(region_pids, &others);
 	for (i = 0; i < n; i++) {
-		if ((pid_t)infos[i].pid == me)
+		if (me && (pid_t)infos[i].pid == me)
 			self += infos[i].usedGpuMemory;
-		if (in_sorted(region_pids, np, (int32_t)infos[i].pid))
+		if (in_sorted(region_pids, np, (int32_t)infos[i].pid) ||
+		    (others && sm_pid_in_region((pid_t)infos[i].pid)))
 			job_nvml += infos[i].usedGpuMemory;
 		else if (sm_pid_in_job((pid_t)infos[i].pid))
 			untracked += infos[i].usedGpuMemory;
@@ -252,7 +258,8 @@ hidden void sm_check_now(int d, int ordinal)
 	 * looked at outside the lock), so that the ledger counts none. */
 	sm_region_reap(d, infos, n);
 	sm_ledger_nvml(d, infos, n, untracked);
-	measure_ctxs(d, seq, self);
+	if (me)
+		measure_ctxs(d, seq, self);
 	if (infos != stack)
 		free(infos);
 }

@@ -68,7 +68,7 @@ hidden void sm_region_cleanup_dead(void)
 
 	for (i = 0; i < n && i < SM_MAX_PROCS; i++) {
 		struct sm_proc *p = &sm_region->procs[i];
-		if (p->pid && !sm_pid_alive(p->pid, p->start_time)) {
+		if (p->pid && sm_entry_alive(p) == 0) {
 			forget(p);
 			freed = 1;
 		}
@@ -97,42 +97,47 @@ static uint64_t old_start(void)
 }
 
 /* Without the lock, from entry *next on: up to REAP_BATCH entries whose
- * process is dead.  listed NULL: every entry, zombies and reused pids
- * counted dead (kill, then /proc); else only the entries holding bytes on
- * device entry d that NVML did not list: a young one only if its pid is
- * gone (one kill: it may be creating its context), an old one as closely
- * as without a list. */
+ * process is dead.  listed NULL: every entry, zombies, reused pids and
+ * other PID namespaces looked at (sm_entry_alive); else only the entries
+ * holding bytes on device entry d that NVML (whose pids are the host's) did
+ * not list: one of this process's PID namespace that is young only if its
+ * pid is gone (one kill: it may be creating its context), an older one as
+ * closely as without a list, one of another namespace not here. */
 static int find_dead(int d, const nvmlProcessInfo_t *listed, int n, uint32_t *next, struct gone *g)
 {
-	uint32_t i, end = __atomic_load_n(&sm_region->nprocs, __ATOMIC_RELAXED);
-	int32_t me = (int32_t)getpid();
+	uint32_t i, end = __atomic_load_n(&sm_region->nprocs, __ATOMIC_RELAXED), ns = sm_pidns_tag();
 	int k = 0, saved = errno, on_list;
 	uint64_t old = 0;
 
 	for (i = *next; i < end && i < SM_MAX_PROCS && k < REAP_BATCH; i++) {
 		struct sm_proc *p = &sm_region->procs[i];
-		int32_t pid = __atomic_load_n(&p->pid, __ATOMIC_RELAXED);
-		uint64_t start = __atomic_load_n(&p->start_time, __ATOMIC_RELAXED);
+		struct sm_proc e = { .pid = __atomic_load_n(&p->pid, __ATOMIC_RELAXED),
+				     .pidns = __atomic_load_n(&p->pidns, __ATOMIC_RELAXED),
+				     .start_time = __atomic_load_n(&p->start_time, __ATOMIC_RELAXED) };
 		int dead;
-		if (pid <= 0 || pid == me)
+		if (e.pid <= 0 || (int)i == sm_proc_entry)
 			continue;
 		if (listed) {
 			if (!__atomic_load_n(&p->used[d], __ATOMIC_RELAXED) &&
 			    !__atomic_load_n(&p->ctx[d], __ATOMIC_RELAXED))
 				continue;
-			sm_listed_bytes(listed, n, pid, &on_list);
-			if (on_list)
+			if (e.pidns != ns)
 				continue;
-			dead = kill(pid, 0) != 0 && errno == ESRCH;
+			if (!e.pidns) {
+				sm_listed_bytes(listed, n, e.pid, &on_list);
+				if (on_list)
+					continue;
+			}
+			dead = kill(e.pid, 0) != 0 && errno == ESRCH;
 			if (!dead && !old)
 				old = old_start();
-			if (!dead && start < old)
-				dead = !sm_pid_alive(pid, start);
+			if (!dead && e.start_time < old)
+				dead = sm_entry_alive(&e) == 0;
 		} else {
-			dead = !sm_pid_alive(pid, start);
+			dead = sm_entry_alive(&e) == 0;
 		}
 		if (dead)
-			g[k++] = (struct gone){ i, pid, start };
+			g[k++] = (struct gone){ i, e.pid, e.start_time };
 	}
 	*next = i;
 	errno = saved;
@@ -167,7 +172,8 @@ hidden void sm_region_reap(int d, const nvmlProcessInfo_t *listed, int n)
 hidden int sm_region_register(void)
 {
 	pid_t me = getpid();
-	uint32_t i;
+	uint64_t start;
+	uint32_t i, ns;
 	int pass;
 
 	/* Every admission passes here first: the mapping is checked before
@@ -175,6 +181,9 @@ hidden int sm_region_register(void)
 	sm_region_guard();
 	if (sm_proc_entry >= 0 && sm_entry_pid == me)
 		return 0;
+	/* What /proc says of this process, before the lock. */
+	start = sm_proc_start_time(me);
+	ns = sm_pidns_tag();
 	if (!sm_region || sm_region_lock() != 0)
 		return -1;
 	/* Joining takes a free entry and nothing else: the places of those
@@ -185,7 +194,8 @@ hidden int sm_region_register(void)
 			struct sm_proc *p = &sm_region->procs[i];
 			if (p->pid == 0) {
 				memset(p, 0, sizeof(*p));
-				p->start_time = sm_proc_start_time(me);
+				p->start_time = start;
+				p->pidns = ns;
 				p->pid = (int32_t)me;
 				if (i >= sm_region->nprocs)
 					sm_region->nprocs = i + 1;
@@ -259,14 +269,19 @@ static int by_value(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-hidden int sm_region_pids(int32_t pids[SM_MAX_PROCS])
+hidden int sm_region_pids(int32_t pids[SM_MAX_PROCS], int *others)
 {
 	uint32_t i, n = sm_region ? __atomic_load_n(&sm_region->nprocs, __ATOMIC_RELAXED) : 0;
 	int k = 0;
 
+	*others = 0;
 	for (i = 0; i < n && i < SM_MAX_PROCS; i++) {
 		int32_t pid = __atomic_load_n(&sm_region->procs[i].pid, __ATOMIC_RELAXED);
-		if (pid > 0)
+		if (pid <= 0)
+			continue;
+		if (__atomic_load_n(&sm_region->procs[i].pidns, __ATOMIC_RELAXED))
+			*others = 1;
+		else
 			pids[k++] = pid;
 	}
 	qsort(pids, (size_t)k, sizeof(pids[0]), by_value);
@@ -281,7 +296,7 @@ hidden int sm_pid_in_region(pid_t pid)
 		return 0;
 	n = sm_region->nprocs;
 	for (i = 0; i < n && i < SM_MAX_PROCS; i++)
-		if (sm_region->procs[i].pid == (int32_t)pid)
+		if (sm_region->procs[i].pid && sm_entry_has_host_pid(&sm_region->procs[i], pid))
 			return 1;
 	return 0;
 }

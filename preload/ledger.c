@@ -5,8 +5,6 @@
  * counts.  An entry that goes (a dead process, or this one at exit) takes
  * its bytes with it in entries.c.
  */
-#include <errno.h>
-#include <signal.h>
 #include <string.h>
 
 #include "softmig.h"
@@ -33,12 +31,47 @@ static void note_peak(struct sm_proc *me, int d, uint64_t total)
 		me->peak[d] = total;
 }
 
+/*
+ * Contexts reserved at a guessed size (no context of the job measured on
+ * their device yet), job-wide: a count under the lock, up while one is
+ * reserved, down when it is measured or was not created.  A guesser killed
+ * in between leaves it up: the count holds for GUESS_HOLD_S after the last
+ * guess, no longer.
+ */
+#define GUESS_HOLD_S 6
+
+static uint32_t now_s(void)
+{
+	return (uint32_t)(sm_now_coarse_ns() / 1000000000ULL);
+}
+
+static void count_guesses(int n)
+{
+	uint32_t now = now_s();
+
+	if (n > 0) {
+		if (now > sm_region->guesses_until)
+			sm_region->ctx_guesses = 0;
+		sm_region->ctx_guesses += (uint32_t)n;
+		sm_region->guesses_until = now + GUESS_HOLD_S;
+	} else if (n < 0) {
+		sm_region->ctx_guesses = (uint32_t)sm_sat_sub(sm_region->ctx_guesses, (uint64_t)-n);
+	}
+}
+
+/* Whether guessed context reservations stand in the job (read without the
+ * lock: a hint for waiting). */
+hidden int sm_ctx_guesses_stand(void)
+{
+	return __atomic_load_n(&sm_region->ctx_guesses, __ATOMIC_RELAXED) &&
+	       now_s() <= __atomic_load_n(&sm_region->guesses_until, __ATOMIC_RELAXED);
+}
+
 /* Reserves bytes on device entry d for this process, as an allocation or
  * (as_ctx) as context memory, if the slice holds them: memory arithmetic
  * only, nothing else under the lock (slice.c reclaims the places of dead
  * processes before it takes a no for an answer).  A context whose size is
- * a guess is flagged as one until it is measured.  0 ok, -1 over
- * (*used_out). */
+ * a guess is counted as one.  0 ok, -1 over (*used_out). */
 static int reserve(int d, uint64_t bytes, uint64_t limit, uint64_t *used_out, int as_ctx, int guessed)
 {
 	struct sm_dev *dv = &sm_region->devs[d];
@@ -54,7 +87,7 @@ static int reserve(int d, uint64_t bytes, uint64_t limit, uint64_t *used_out, in
 		if (as_ctx) {
 			me->ctx[d] += bytes;
 			if (guessed)
-				me->flags |= SM_PROC_GUESS(d);
+				count_guesses(1);
 		} else {
 			me->used[d] += bytes;
 			note_peak(me, d, used + bytes);
@@ -79,23 +112,6 @@ hidden int sm_reserve_ctx(int d, uint64_t bytes, uint64_t limit, uint64_t *used_
 	return reserve(d, bytes, limit, used_out, 1, guessed);
 }
 
-/* Whether another live process of the job holds a context reservation on
- * d whose size is a guess (read without the lock: a hint for waiting). */
-hidden int sm_ctx_guessed_elsewhere(int d)
-{
-	uint32_t i, n = __atomic_load_n(&sm_region->nprocs, __ATOMIC_RELAXED);
-	int saved = errno, found = 0;
-
-	for (i = 0; i < n && i < SM_MAX_PROCS && !found; i++) {
-		int32_t pid = __atomic_load_n(&sm_region->procs[i].pid, __ATOMIC_RELAXED);
-		if ((int)i != sm_proc_entry && pid > 0 &&
-		    (__atomic_load_n(&sm_region->procs[i].flags, __ATOMIC_RELAXED) & SM_PROC_GUESS(d)))
-			found = kill(pid, 0) == 0 || errno != ESRCH;
-	}
-	errno = saved;
-	return found;
-}
-
 hidden int sm_release(int d, uint64_t bytes)
 {
 	struct sm_proc *me;
@@ -109,7 +125,7 @@ hidden int sm_release(int d, uint64_t bytes)
 }
 
 /* Sets this process's context memory on device entry d. */
-hidden void sm_ctx_account(int d, int64_t bytes)
+hidden void sm_ctx_account(int d, int64_t bytes, int guesses)
 {
 	struct sm_proc *me;
 	struct sm_dev *dv;
@@ -120,7 +136,7 @@ hidden void sm_ctx_account(int d, int64_t bytes)
 	dv = &sm_region->devs[d];
 	old = me->ctx[d];
 	me->ctx[d] = nv;
-	me->flags &= ~SM_PROC_GUESS(d);
+	count_guesses(-guesses);
 	dv->tracked = sm_sat_sub(dv->tracked, old) + nv;
 	if (nv > old && nv - old > dv->ctx_estimate)
 		dv->ctx_estimate = nv - old;
@@ -140,9 +156,10 @@ hidden uint64_t sm_dev_used(int d)
 
 /* Replaces a context's reservation by what it really cost (measured bytes
  * of context memory of this process on d), or gives it back when the
- * driver created nothing; measured < 0 (NVML silent) keeps it.  Either way
- * but the last, no guess stands any more. */
-hidden void sm_ctx_settle(int d, uint64_t reserved, int64_t measured, int created)
+ * driver created nothing; measured < 0 (NVML silent) keeps it.  guesses of
+ * those reservations were guesses: either way but the last they stand no
+ * more. */
+hidden void sm_ctx_settle(int d, uint64_t reserved, int64_t measured, int created, int guesses)
 {
 	struct sm_dev *dv;
 	struct sm_proc *me;
@@ -156,7 +173,7 @@ hidden void sm_ctx_settle(int d, uint64_t reserved, int64_t measured, int create
 	nv = !created ? base : measured < 0 ? old : (uint64_t)measured;
 	me->ctx[d] = nv;
 	if (!created || measured >= 0)
-		me->flags &= ~SM_PROC_GUESS(d);
+		count_guesses(-guesses);
 	dv->tracked = (dv->tracked > old ? dv->tracked - old : 0) + nv;
 	if (created && measured >= 0 && nv > base && nv - base > dv->ctx_estimate)
 		dv->ctx_estimate = nv - base;

@@ -48,16 +48,14 @@ struct sm_dev {
 	uint64_t peak;         /* highest tracked + excess seen */
 	uint64_t last_check_ns;/* CLOCK_MONOTONIC of the last NVML check */
 	uint64_t oom_count;    /* allocations refused on this device */
-	uint64_t sm[8];        /* compute controller state (SM limit) */
+	uint64_t sm[8];        /* compute bookkeeping: [4] ns the job's launches slept at
+				* their gate (throttle.h); the rest unused since the node's
+				* time authority decides (timefile_abi.h), kept for the ABI */
 };
 
-/* sm_proc.flags: bit d, a context on device entry d reserved at a guessed
- * size (no context of the job was measured there yet), until measured. */
-#define SM_PROC_GUESS(d) (1U << (d))
-
 struct sm_proc {
-	int32_t pid;           /* 0: entry free */
-	uint32_t flags;        /* SM_PROC_* */
+	int32_t pid;           /* 0: entry free; the pid in the process's PID namespace */
+	uint32_t pidns;        /* that namespace's tag, 0 for the host's (pidns.c) */
 	uint64_t start_time;   /* /proc/<pid>/stat field 22: guards pid reuse */
 	uint64_t used[SM_MAX_DEVICES];
 	uint64_t ctx[SM_MAX_DEVICES];
@@ -76,7 +74,10 @@ struct sm_region {
 	char job[32];          /* job id, NUL-terminated */
 	uint32_t ndevs;        /* device entries in use */
 	uint32_t nprocs;       /* high-water mark of process entries */
-	uint8_t reserved[120];
+	uint32_t ctx_guesses;  /* context reservations of guessed size (no context of the
+				* job measured on their device yet) not yet measured ... */
+	uint32_t guesses_until;/* ... a count that holds until this CLOCK_MONOTONIC second */
+	uint8_t reserved[112];
 	struct sm_dev devs[SM_MAX_DEVICES];
 	struct sm_proc procs[SM_MAX_PROCS];
 };
@@ -90,7 +91,7 @@ _Static_assert(offsetof(struct sm_dev, oom_count) == 56, "sm_dev.oom_count");
 _Static_assert(offsetof(struct sm_dev, sm) == 64, "sm_dev.sm");
 _Static_assert(sizeof(struct sm_dev) == 128, "sm_dev size");
 
-_Static_assert(offsetof(struct sm_proc, flags) == 4, "sm_proc.flags");
+_Static_assert(offsetof(struct sm_proc, pidns) == 4, "sm_proc.pidns");
 _Static_assert(offsetof(struct sm_proc, start_time) == 8, "sm_proc.start_time");
 _Static_assert(offsetof(struct sm_proc, used) == 16, "sm_proc.used");
 _Static_assert(offsetof(struct sm_proc, ctx) == 144, "sm_proc.ctx");
@@ -106,6 +107,8 @@ _Static_assert(offsetof(struct sm_region, created_ns) == 88, "sm_region.created_
 _Static_assert(offsetof(struct sm_region, job) == 96, "sm_region.job");
 _Static_assert(offsetof(struct sm_region, ndevs) == 128, "sm_region.ndevs");
 _Static_assert(offsetof(struct sm_region, nprocs) == 132, "sm_region.nprocs");
+_Static_assert(offsetof(struct sm_region, ctx_guesses) == 136, "sm_region.ctx_guesses");
+_Static_assert(offsetof(struct sm_region, guesses_until) == 140, "sm_region.guesses_until");
 _Static_assert(offsetof(struct sm_region, devs) == 256, "sm_region.devs");
 _Static_assert(offsetof(struct sm_region, procs) == 2304, "sm_region.procs");
 _Static_assert(sizeof(struct sm_region) == 2304 + 528 * SM_MAX_PROCS, "sm_region size");

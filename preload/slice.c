@@ -68,11 +68,11 @@ static void reclaim(int d, int ordinal)
 /*
  * Processes that create their contexts at once before any was measured on
  * the device each reserve a guess, and guesses can fill a slice that their
- * contexts would not.  A reservation refused while another process's guess
- * stands waits for it to be measured, asking again (a context at the size
- * then known), and is refused only when none stands, or after
- * GUESS_WAIT_NS: a context takes the real driver seconds to create when a
- * job's processes all start at once.
+ * contexts would not.  A reservation refused while guesses stand in the job
+ * waits for them to be measured, asking again (a context at the size then
+ * known), and is refused only when none stands, or after GUESS_WAIT_NS: a
+ * context takes the real driver seconds to create when a job's processes
+ * all start at once.
  */
 hidden int sm_slice_reserve(int d, int ordinal, struct sm_ask *ask, const char *api)
 {
@@ -80,7 +80,7 @@ hidden int sm_slice_reserve(int d, int ordinal, struct sm_ask *ask, const char *
 	uint64_t limit = sm_mem_limit(ordinal), used = 0, start = sm_now_ns();
 
 	while (reserve(d, ask->bytes, limit, ask->what, &used) != 0) {
-		if (!sm_ctx_guessed_elsewhere(d) || sm_now_ns() - start > GUESS_WAIT_NS) {
+		if (!sm_ctx_guesses_stand() || sm_now_ns() - start > GUESS_WAIT_NS) {
 			/* A killed process's place, and NVML, before a no. */
 			reclaim(d, ordinal);
 			if (ask->size)

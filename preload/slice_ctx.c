@@ -84,7 +84,7 @@ hidden CUresult sm_slice_ctx_admit(int ordinal, const char *api, struct sm_take 
 	refused = reserve_ctx(d, ordinal, api, t);
 	sm_depth--;
 	if (refused) {
-		sm_check_ctx_end(d, 0);
+		sm_check_ctx_end(d, 0, 0);
 		return CUDA_ERROR_OUT_OF_MEMORY;
 	}
 	t->dev = d;
@@ -99,11 +99,11 @@ hidden void sm_slice_ctx_settle(const struct sm_take *t, int created)
 		return;
 	/* Created: the reservation stands for the context until this
 	 * process's next check measures it. */
-	sm_check_ctx_end(d, created ? t->bytes : 0);
+	sm_check_ctx_end(d, created ? t->bytes : 0, t->measure);
 	if (sm_proc_entry < 0)
 		return;
 	if (!created) {
-		sm_ctx_settle(d, t->bytes, -1, 0);
+		sm_ctx_settle(d, t->bytes, -1, 0, t->measure);
 	} else if (t->measure) {
 		/* The job's first context here: its size is every later
 		 * reservation's, so it is measured now. */

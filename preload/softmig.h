@@ -95,6 +95,10 @@ hidden int sm_config_parse(struct sm_config *cfg, const char *text, size_t len,
 /* Checks that dir/name is safe, reads and parses it (sets cfg->source). */
 hidden int sm_config_file(struct sm_config *cfg, const char *dir, const char *name,
 			  char *err, size_t errlen);
+/* Owned by root (as root's files show here: sm_root_uid) and writable by
+ * no one else: the rule for every file the library trusts (contract 2). */
+struct stat;
+hidden int sm_root_owned(const struct stat *st);
 
 /* ---- size.c / util.c -------------------------------------------------------- */
 
@@ -108,6 +112,16 @@ hidden ssize_t sm_read_fd(int fd, char *buf, size_t len);
 hidden int sm_proc_stat(pid_t pid, char *state, uint64_t *start);
 hidden uint64_t sm_proc_start_time(pid_t pid);
 hidden int sm_pid_alive(pid_t pid, uint64_t start_time);
+/* pidns.c: this process's PID namespace tag (0: the host's), and whether an
+ * entry's process runs: 1, 0, or -1 when it cannot be seen from here. */
+hidden uint32_t sm_pidns_tag(void);
+struct sm_proc;
+hidden int sm_entry_alive(const struct sm_proc *p);
+/* Whether NVML's pid (the host's) is entry p's process; whether /proc is
+ * the host's, where NVML's pids can be looked up. */
+hidden int sm_entry_has_host_pid(const struct sm_proc *p, pid_t pid);
+hidden int sm_proc_is_host(void);
+hidden pid_t sm_self_host_pid(void);
 hidden int sm_fstat(int fd, void *st);
 hidden size_t sm_strlcpy(char *dst, const char *src, size_t len);
 hidden const char *sm_getenv(const char *name);
@@ -170,8 +184,10 @@ hidden void sm_region_reclaim(void);    /* the entries of dead processes go */
 hidden void sm_region_reap(int d, const nvmlProcessInfo_t *listed, int n);
 hidden void sm_region_exit(void);
 hidden int sm_pid_in_region(pid_t pid);
-/* The pids of the entries, sorted (read without the lock); their count. */
-hidden int sm_region_pids(int32_t pids[SM_MAX_PROCS]);
+/* The pids of the entries of the host's PID namespace (NVML's), sorted
+ * (read without the lock); their count; *others whether entries of other
+ * namespaces are there too. */
+hidden int sm_region_pids(int32_t pids[SM_MAX_PROCS], int *others);
 /* Rewrites the header of r (zeroed, overwritten, or new private memory) and
  * puts back this process's entry and the devices it knows. */
 hidden void sm_region_rebuild(struct sm_region *r);
@@ -195,10 +211,10 @@ hidden void sm_lock_reset_after_fork(void);
  * *used_out gets the job's usage before the request. */
 hidden int sm_reserve(int d, uint64_t bytes, uint64_t limit, uint64_t *used_out);
 hidden int sm_reserve_ctx(int d, uint64_t bytes, uint64_t limit, uint64_t *used_out, int guessed);
-hidden int sm_ctx_guessed_elsewhere(int d);
+hidden int sm_ctx_guesses_stand(void);
 hidden int sm_release(int d, uint64_t bytes); /* 0 given back, -1 no entry */
-hidden void sm_ctx_account(int d, int64_t bytes);
-hidden void sm_ctx_settle(int d, uint64_t reserved, int64_t measured, int created);
+hidden void sm_ctx_account(int d, int64_t bytes, int guesses);
+hidden void sm_ctx_settle(int d, uint64_t reserved, int64_t measured, int created, int guesses);
 hidden uint64_t sm_ctx_estimate(int d);
 hidden uint64_t sm_dev_used(int d);     /* tracked + excess */
 hidden uint64_t sm_proc_used(int d);    /* this process's allocations on d */
@@ -236,7 +252,7 @@ hidden void sm_check_reset_after_fork(void);
  * the next check that starts measures it, or not (end, reserved 0).  When
  * one went, gone measures them all again now. */
 hidden void sm_check_ctx_begin(int d);
-hidden void sm_check_ctx_end(int d, uint64_t reserved);
+hidden void sm_check_ctx_end(int d, uint64_t reserved, int guessed);
 hidden void sm_check_ctx_gone(int d, int ordinal);
 /* The device's compute processes (NVML _v3, else _v2): a caller's array of
  * SM_PROC_STACK entries, or a larger one in *infos that the caller frees

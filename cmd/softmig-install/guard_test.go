@@ -35,8 +35,12 @@ func TestGuardUnit(t *testing.T) {
 func TestFindProcess(t *testing.T) {
 	proc := t.TempDir()
 	for pid, comm := range map[string]string{"12": "bash\n", "34": "softmig-guard\n", "self": "x\n"} {
-		os.MkdirAll(filepath.Join(proc, pid), 0o755)
-		os.WriteFile(filepath.Join(proc, pid, "comm"), []byte(comm), 0o644)
+		if err := os.MkdirAll(filepath.Join(proc, pid), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(proc, pid, "comm"), []byte(comm), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	want := 34
 	if os.Getuid() != 0 {

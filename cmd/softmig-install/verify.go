@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -99,6 +100,7 @@ func (c *verifyCmd) Run(e *env, g *cli) error {
 	cl.checkManifest(l)
 	cl.checkSiteConfig(l, g.Config)
 	cl.checkGuard(l)
+	cl.checkContainers(l)
 	if cl.json {
 		if err := cl.printJSON(); err != nil {
 			return err
@@ -144,7 +146,7 @@ func (c *checklist) checkPath(l layout, path string, dir bool, mode uint32, uid,
 }
 
 func unwrapPath(err error) error {
-	if pe, ok := err.(*os.PathError); ok {
+	if pe := new(os.PathError); errors.As(err, &pe) {
 		return pe.Err
 	}
 	return err

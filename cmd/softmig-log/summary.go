@@ -6,14 +6,13 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/softmig/softmig/cmd/softmig-log/logsum"
 	"github.com/softmig/softmig/internal/logrec"
-	"github.com/softmig/softmig/internal/logsum"
 )
 
 type summaryCmd struct {
@@ -43,7 +42,7 @@ func (c *summaryCmd) Run(e *env) error {
 		return err
 	}
 	defer file.Close()
-	job := strings.TrimSuffix(filepath.Base(path), ".log")
+	job := logJob(path)
 	b := logsum.New(job)
 	if offers, err := siteOffers(e.siteConfig); err == nil {
 		b.SetOffers(offers)
@@ -66,7 +65,7 @@ func (c *summaryCmd) Run(e *env) error {
 		b.Add(it.Rec, it.Line)
 	}
 	out.Summary = b.Summary()
-	for _, m := range out.Summary.Malformed {
+	for _, m := range out.Malformed {
 		fmt.Fprintf(e.stderr, "softmig-log: %s:%d: skipped: %s\n", path, m.Line, m.Err)
 	}
 	if c.JSON {

@@ -27,7 +27,7 @@ func TestLayout(t *testing.T) {
 		{"sm_dev.oom_count", unsafe.Offsetof(d.OOMCount), 56},
 		{"sm_dev.sm", unsafe.Offsetof(d.SM), 64},
 		{"sm_dev size", unsafe.Sizeof(d), 128},
-		{"sm_proc.flags", unsafe.Offsetof(p.Flags), 4},
+		{"sm_proc.pidns", unsafe.Offsetof(p.PidNS), 4},
 		{"sm_proc.start_time", unsafe.Offsetof(p.StartTime), 8},
 		{"sm_proc.used", unsafe.Offsetof(p.Used), 16},
 		{"sm_proc.ctx", unsafe.Offsetof(p.Ctx), 144},
@@ -42,6 +42,8 @@ func TestLayout(t *testing.T) {
 		{"sm_region.job", unsafe.Offsetof(r.Job), 96},
 		{"sm_region.ndevs", unsafe.Offsetof(r.NDevs), 128},
 		{"sm_region.nprocs", unsafe.Offsetof(r.NProcs), 132},
+		{"sm_region.ctx_guesses", unsafe.Offsetof(r.CtxGuesses), 136},
+		{"sm_region.guesses_until", unsafe.Offsetof(r.GuessesUntil), 140},
 		{"sm_region.devs", unsafe.Offsetof(r.Devs), 256},
 		{"sm_region.procs", unsafe.Offsetof(r.Procs), 2304},
 		{"sm_region size", unsafe.Sizeof(r), 2304 + 528*MaxProcs},
@@ -120,12 +122,16 @@ func TestOpenRejects(t *testing.T) {
 	}
 	dir := t.TempDir()
 	short := filepath.Join(dir, "short")
-	os.WriteFile(short, make([]byte, 100), 0o600)
+	if err := os.WriteFile(short, make([]byte, 100), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := Open(short); err == nil {
 		t.Errorf("Open accepted a 100-byte file")
 	}
 	link := filepath.Join(dir, "link")
-	os.Symlink(writeRegion(t, good()), link)
+	if err := os.Symlink(writeRegion(t, good()), link); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := Open(link); err == nil {
 		t.Errorf("Open followed a symlink")
 	}

@@ -37,13 +37,13 @@ type Dev struct {
 	Peak        uint64
 	LastCheckNs uint64
 	OOMCount    uint64
-	SM          [8]uint64 // compute controller state
+	SM          [8]uint64 // compute bookkeeping: [4] ns slept at the gate; the rest unused (preload/throttle.h)
 }
 
 // Proc is struct sm_proc: one process entry.
 type Proc struct {
 	PID       int32  // 0: entry free
-	Flags     uint32 // bit d: a context on device entry d reserved at a guessed size, not measured yet
+	PidNS     uint32 // tag of the PID namespace PID is in, 0 for the host's
 	StartTime uint64
 	Used      [defs.MaxDevices]uint64
 	Ctx       [defs.MaxDevices]uint64
@@ -63,9 +63,13 @@ type Layout struct {
 	Job       [32]byte
 	NDevs     uint32
 	NProcs    uint32
-	Reserved  [120]byte
-	Devs      [defs.MaxDevices]Dev
-	Procs     [MaxProcs]Proc
+	// Context reservations of guessed size not yet measured, and the
+	// CLOCK_MONOTONIC second until which that count holds.
+	CtxGuesses   uint32
+	GuessesUntil uint32
+	Reserved     [112]byte
+	Devs         [defs.MaxDevices]Dev
+	Procs        [MaxProcs]Proc
 }
 
 // Size is SM_REGION_SIZE, the size of the file.

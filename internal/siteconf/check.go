@@ -11,6 +11,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/softmig/softmig/internal/defs"
+	"github.com/softmig/softmig/internal/fsutil"
 	"github.com/softmig/softmig/internal/size"
 )
 
@@ -210,8 +211,11 @@ func (p *parser) paths(fp *filePaths, out *Paths) {
 		if e.n.Kind == 0 {
 			continue
 		}
+		// Judged by what it is: /var/run/softmig is /run/softmig.
 		if v := scalar(e.n); filepath.Clean(v) == e.dir {
 			p.warn(e.n.Line, "%s: %s is the built-in directory, this key is not needed: remove it", e.key, v)
+		} else if fsutil.SamePath(v, e.dir) {
+			p.warn(e.n.Line, "%s: %s is the built-in directory (%s), this key is not needed: remove it", e.key, v, e.dir)
 		} else {
 			p.vital(e.n.Line, "%s: %q: this directory is set at build time (%s here), where the library looks; remove the key, or rebuild SoftMig with make %s=%s and reinstall", e.key, v, e.dir, e.make, v)
 		}

@@ -2,12 +2,13 @@ package siteconf
 
 import (
 	"errors"
-	"github.com/softmig/softmig/internal/defs"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/softmig/softmig/internal/defs"
 )
 
 func TestParse(t *testing.T) {
@@ -80,14 +81,25 @@ func TestBuiltInDirectories(t *testing.T) {
 		{"region_dir", defs.RunDir(), "RUNDIR"},
 		{"log_dir", defs.LogDir(), "LOGDIR"},
 	} {
-		c, err := Parse(strings.NewReader(ok+"paths:\n  "+tc.key+": /srv/softmig\n"), "x.yaml")
+		_, err := Parse(strings.NewReader(ok+"paths:\n  "+tc.key+": /srv/softmig\n"), "x.yaml")
 		want := "x.yaml:5: paths." + tc.key + ": \"/srv/softmig\": this directory is set at build time (" + tc.dir + " here)"
 		if err == nil || !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "make "+tc.make+"=/srv/softmig") {
 			t.Errorf("paths.%s moved: %v; want an error containing %q", tc.key, err, want)
 		}
-		c, err = Parse(strings.NewReader(ok+"paths:\n  "+tc.key+": "+tc.dir+"\n"), "x.yaml")
+		c, err := Parse(strings.NewReader(ok+"paths:\n  "+tc.key+": "+tc.dir+"\n"), "x.yaml")
 		if err != nil || len(c.Warnings) != 1 || !strings.Contains(c.Warnings[0], "x.yaml:5: paths."+tc.key+": "+tc.dir+" is the built-in directory") {
 			t.Errorf("paths.%s at the built-in directory: %v, warnings %q; want one warning", tc.key, err, c.Warnings)
+		}
+		// Spelled through a symbolic link (as /var/run/softmig for
+		// /run/softmig), it is still the built-in directory.
+		link := filepath.Join(t.TempDir(), "link")
+		if err := os.Symlink(filepath.Dir(tc.dir), link); err != nil {
+			t.Fatal(err)
+		}
+		other := filepath.Join(link, filepath.Base(tc.dir))
+		c, err = Parse(strings.NewReader(ok+"paths:\n  "+tc.key+": "+other+"\n"), "x.yaml")
+		if err != nil || len(c.Warnings) != 1 || !strings.Contains(c.Warnings[0], "x.yaml:5: paths."+tc.key+": "+other+" is the built-in directory ("+tc.dir+")") {
+			t.Errorf("paths.%s at the built-in directory through a link: %v, warnings %q; want one warning", tc.key, err, c.Warnings)
 		}
 	}
 }
@@ -170,13 +182,18 @@ func TestLoad(t *testing.T) {
 		t.Fatalf("Load of a missing file: %v", err)
 	}
 	p := filepath.Join(dir, "softmig.yaml")
-	os.WriteFile(p, []byte("gpus:\n  l40s:\n    shards: 4\n"), 0o644)
+	if err := os.WriteFile(p, []byte("gpus:\n  l40s:\n    shards: 4\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if c, err := Load(p); err != nil || c.GPUs["l40s"].Shards != 4 || len(c.Warnings) != 0 {
 		t.Fatalf("Load = %+v, %v", c, err)
 	}
 	// The examples shipped in slurm/ are valid.
 	examples, _ := filepath.Glob("../../slurm/*softmig*.yaml")
 	more, _ := filepath.Glob("../../slurm/examples/*/softmig.yaml")
+	if len(examples) == 0 || len(more) == 0 {
+		t.Fatalf("found %d examples in slurm/ and %d in slurm/examples/*/: the globs no longer match the examples", len(examples), len(more))
+	}
 	for _, ex := range append(examples, more...) {
 		if c, err := Load(ex); err != nil || len(c.Warnings) != 0 {
 			t.Errorf("example %s: %v, warnings %q", ex, err, c.Warnings)

@@ -122,14 +122,21 @@ func (c *Cluster) setup(o Options) error {
 			return err
 		}
 	}
-	os.Chmod(c.Dir, 0o755)
-	os.Chmod(c.Out, 0o1777)
+	// Chmod: the umask may have narrowed what MkdirAll made.
+	if err := os.Chmod(c.Dir, 0o755); err != nil {
+		return err
+	}
+	if err := os.Chmod(c.Out, 0o1777); err != nil {
+		return err
+	}
 	// The built-in log directory, as softmig-install makes it (0755
 	// root:root): the prolog creates each job's log, no user can add one.
 	if err := os.Mkdir(c.LogDir, 0o755); err != nil && !os.IsExist(err) {
 		return err
 	}
-	os.Chmod(c.LogDir, 0o755)
+	if err := os.Chmod(c.LogDir, 0o755); err != nil {
+		return err
+	}
 	if _, err := os.Stat("/dev/nvidia0"); err != nil {
 		// A fake GPU: open() gives ENXIO, enough for Slurm's device cgroup.
 		if err := syscall.Mknod("/dev/nvidia0", syscall.S_IFCHR|0o666, 195<<8); err != nil {
@@ -154,6 +161,18 @@ func (c *Cluster) setup(o Options) error {
 	for _, s := range []string{"prolog", "epilog"} {
 		files[s+".sh"] = fmt.Sprintf("#!/bin/sh\n# test wrapper: slurmd passes no environment of its own\n%s exec %s \"$@\"\n", env, filepath.Join(o.Repo, "slurm", s+".sh"))
 	}
+	// The task prolog reads this node's preload list, as if SoftMig were
+	// enabled (the test machine's own /etc/ld.so.preload is left alone).
+	lib := filepath.Join(c.Dir, "lib", "libsoftmig.so")
+	if err := os.MkdirAll(filepath.Dir(lib), 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(lib, nil, 0o644); err != nil {
+		return err
+	}
+	files["ld.so.preload"] = lib + "\n"
+	files["task_prolog.sh"] = fmt.Sprintf("#!/bin/sh\n# test wrapper: the node's preload list is %[1]s/ld.so.preload\nexec %[2]s %[1]s/ld.so.preload %[3]s %[4]s\n",
+		c.ConfDir, filepath.Join(o.Repo, "slurm", "task_prolog.sh"), RunDir, c.LogDir)
 	// The lua table of GPU types comes from the site config, as on a node.
 	if err := os.WriteFile(c.SiteConfig, []byte(o.SiteConfig), 0o644); err != nil {
 		return err
@@ -206,6 +225,7 @@ DefMemPerCPU=256
 GresTypes=gpu,shard
 Prolog=%[3]s/prolog.sh
 Epilog=%[3]s/epilog.sh
+TaskProlog=%[3]s/task_prolog.sh
 PrologFlags=Alloc
 JobSubmitPlugins=lua
 CliFilterPlugins=lua
@@ -232,13 +252,19 @@ func (c *Cluster) startMunge() error {
 		if out, err := exec.Command("mungekey", "-c", "-k", "/etc/munge/munge.key").CombinedOutput(); err != nil {
 			return fmt.Errorf("mungekey: %w: %s", err, out)
 		}
-		exec.Command("chown", "munge:", "/etc/munge/munge.key").Run()
+		if out, err := exec.Command("chown", "munge:", "/etc/munge/munge.key").CombinedOutput(); err != nil {
+			return fmt.Errorf("chown munge: /etc/munge/munge.key: %w: %s", err, out)
+		}
 	}
 	if exec.Command("sh", "-c", "munge -n | unmunge").Run() == nil {
 		return nil // a munged is running already: use it, leave it running
 	}
-	os.MkdirAll("/run/munge", 0o755)
-	exec.Command("chown", "munge:", "/run/munge").Run()
+	if err := os.MkdirAll("/run/munge", 0o755); err != nil {
+		return err
+	}
+	if out, err := exec.Command("chown", "munge:", "/run/munge").CombinedOutput(); err != nil {
+		return fmt.Errorf("chown munge: /run/munge: %w: %s", err, out)
+	}
 	if out, err := exec.Command("runuser", "-u", "munge", "--", "/usr/sbin/munged").CombinedOutput(); err != nil {
 		return fmt.Errorf("munged: %w: %s", err, out)
 	}
@@ -260,15 +286,17 @@ func (c *Cluster) Stop() {
 	if c == nil {
 		return
 	}
-	c.command("scontrol", "shutdown").Run()
+	// Best effort throughout: what is already gone is no failure, and
+	// what is left is killed.
+	_ = c.command("scontrol", "shutdown").Run()
 	waitGone(c.pids, 15*time.Second)
 	for _, p := range c.pids {
 		if alive(p) {
-			syscall.Kill(p, syscall.SIGKILL)
+			_ = syscall.Kill(p, syscall.SIGKILL)
 		}
 	}
 	if c.startedMunge > 0 && alive(c.startedMunge) {
-		syscall.Kill(c.startedMunge, syscall.SIGTERM)
+		_ = syscall.Kill(c.startedMunge, syscall.SIGTERM)
 		waitGone([]int{c.startedMunge}, 5*time.Second)
 	}
 	for _, pat := range []string{"/sys/fs/cgroup/*/slurm_" + c.Node, "/sys/fs/cgroup/*/slurm"} {
@@ -289,7 +317,7 @@ func removeCgroupTree(dir string) {
 			removeCgroupTree(filepath.Join(dir, e.Name()))
 		}
 	}
-	syscall.Rmdir(dir)
+	_ = syscall.Rmdir(dir) // a cgroup still in use stays: not this test's
 }
 
 func alive(pid int) bool {
@@ -305,11 +333,11 @@ func alive(pid int) bool {
 func waitGone(pids []int, d time.Duration) {
 	deadline := time.Now().Add(d)
 	for time.Now().Before(deadline) {
-		any := false
+		left := false
 		for _, p := range pids {
-			any = any || alive(p)
+			left = left || alive(p)
 		}
-		if !any {
+		if !left {
 			return
 		}
 		time.Sleep(100 * time.Millisecond)

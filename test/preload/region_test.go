@@ -13,14 +13,14 @@ const (
 	regionDevs     = 256
 	devSize        = 128
 	devTracked     = 16
-	devExcess      = 24
 	devCtxEstimate = 32
 	regionProcs    = 2304
 	procSize       = 528
-	procFlags      = 4
 	procUsed       = 16
 	regionNprocs   = 132
-	regionTotalLen = regionProcs + procSize*1024
+	// ctx_guesses, then guesses_until
+	regionCtxGuesses = 136
+	regionTotalLen   = regionProcs + procSize*1024
 )
 
 // regionPath is where a job known only from the environment keeps its region.
@@ -47,9 +47,8 @@ func readRegion(t *testing.T, path string) regionView {
 
 func (v regionView) u64(off int) uint64 { return binary.LittleEndian.Uint64(v.b[off:]) }
 
-// tracked and excess of device entry d.
+// tracked of device entry d.
 func (v regionView) tracked(d int) uint64 { return v.u64(regionDevs + d*devSize + devTracked) }
-func (v regionView) excess(d int) uint64  { return v.u64(regionDevs + d*devSize + devExcess) }
 
 // livePids lists the pids holding process entries.
 func (v regionView) livePids() []int32 {

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // Issue 25: a job's processes that start CUDA together.  How fast is for
@@ -78,7 +80,7 @@ func TestContextIsMeasuredAtTheFirstCheck(t *testing.T) {
 // NVML shows before that allocation, as in
 // TestRegionZeroedBeforeEveryAllocation, which zeroes the size too.
 func TestZeroedRegionWithItsContextSizeIsStillHeld(t *testing.T) {
-	heldWhileTampering(t, func(path string) { zeroRegion(path, true) })
+	heldWhileTampering(t, func(path string) { zeroRegion(t, path, true) })
 }
 
 // setCtxEstimate writes the context size on record for device entry d.
@@ -96,10 +98,10 @@ func setCtxEstimate(t *testing.T, path string, d int, bytes uint64) {
 	}
 }
 
-// A context or an allocation refused while another process of the job
-// holds a context reservation of guessed size waits for it to go, then asks
-// again.  Here the guess is written into the holder's entry (the flag a
-// guessed reservation sets), and the holder frees its allocation 1.5 s
+// A context or an allocation refused while the job holds context
+// reservations of guessed size waits for them to be measured, then asks
+// again.  Here a standing guess is written into the region (the count a
+// guessed reservation raises), and the holder frees its allocation 1.5 s
 // later: the waiting process gets what it asked for then, not a refusal at
 // once.
 func TestRefusedReservationWaitsForAStandingGuess(t *testing.T) {
@@ -116,7 +118,7 @@ func TestRefusedReservationWaitsForAStandingGuess(t *testing.T) {
 			job := uniqueJob()
 			r := newRig(t, "SLURM_JOB_ID="+job, "CUDA_DEVICE_MEMORY_LIMIT=1g")
 			a := r.startReady(nil, "cuclient", "init", "dev:0", "alloc:"+tt.held, "ready", "sleep:1500", "free", "hold")
-			flagGuess(t, r.regionPath(job), int32(a.cmd.Process.Pid), 0)
+			standingGuess(t, r.regionPath(job))
 			args := []string{"init", "dev:0", "alloc:100m"}[:len(tt.ask)]
 			lines, _ := r.run(nil, "cuclient", args...)
 			want(t, "while a guess stands", results(lines), tt.ask...)
@@ -128,29 +130,24 @@ func TestRefusedReservationWaitsForAStandingGuess(t *testing.T) {
 	}
 }
 
-// flagGuess sets, in the process entry of pid, the flag of a context
-// reservation of guessed size on device entry d.
-func flagGuess(t *testing.T, path string, pid int32, d int) {
+// standingGuess writes into the region one context reservation of guessed
+// size, holding for the next 6 seconds (CLOCK_MONOTONIC, as the library
+// counts them).
+func standingGuess(t *testing.T, path string) {
 	t.Helper()
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC_COARSE, &ts); err != nil {
+		t.Fatal(err)
+	}
+	b := make([]byte, 8)
+	binary.LittleEndian.PutUint32(b, 1)
+	binary.LittleEndian.PutUint32(b[4:], uint32(ts.Sec)+6)
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	for i := 0; i < 1024; i++ {
-		b := make([]byte, 8)
-		if _, err := f.ReadAt(b, int64(regionProcs+i*procSize)); err != nil {
-			t.Fatal(err)
-		}
-		if int32(binary.LittleEndian.Uint32(b)) != pid {
-			continue
-		}
-		flags := binary.LittleEndian.Uint32(b[4:]) | 1<<d
-		binary.LittleEndian.PutUint32(b[4:], flags)
-		if _, err := f.WriteAt(b[4:], int64(regionProcs+i*procSize+procFlags)); err != nil {
-			t.Fatal(err)
-		}
-		return
+	if _, err := f.WriteAt(b, regionCtxGuesses); err != nil {
+		t.Fatal(err)
 	}
-	t.Fatalf("no process entry for pid %d", pid)
 }

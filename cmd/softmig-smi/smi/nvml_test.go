@@ -6,6 +6,8 @@ import (
 
 	"github.com/NVIDIA/go-nvml/pkg/nvml"
 	"github.com/NVIDIA/go-nvml/pkg/nvml/mock"
+
+	"github.com/softmig/softmig/internal/gpu"
 )
 
 // strictNVML is a two-GPU NVML whose devices answer only the calls named
@@ -31,6 +33,7 @@ func strictNVML(t *testing.T, allow ...string) (*mock.Interface, []*mock.Device)
 		devs = append(devs, d)
 	}
 	lib := &mock.Interface{
+		InitFunc:           func() nvml.Return { return nvml.SUCCESS },
 		DeviceGetCountFunc: func() (int, nvml.Return) { return len(devs), nvml.SUCCESS },
 		DeviceGetHandleByIndexFunc: func(i int) (nvml.Device, nvml.Return) {
 			return devs[i], nvml.SUCCESS
@@ -66,7 +69,11 @@ func TestLazySnapshot(t *testing.T) {
 					t.Fatalf("an NVML call beyond %v: %v", append([]string{"GetName", "GetUUID"}, tt.allow...), r)
 				}
 			}()
-			sys, err := newNVMLSource(lib, t.TempDir()).Snapshot(tt.need)
+			g, err := gpu.Wrap(lib)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sys, err := newNVMLSource(g, t.TempDir()).Snapshot(tt.need)
 			if err != nil || len(sys.Devices) != 2 {
 				t.Fatalf("Snapshot(%#x) = %v, %v", tt.need, sys, err)
 			}

@@ -2,7 +2,6 @@ package smi
 
 import (
 	"errors"
-	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/softmig/softmig/internal/job"
 	"github.com/softmig/softmig/internal/jobconf"
+	"github.com/softmig/softmig/internal/jobpath"
 	"github.com/softmig/softmig/internal/region"
 )
 
@@ -61,7 +61,7 @@ func ResolveScope(e Env) (*Scope, error) {
 	env, envSet, envErr := jobconf.FromEnv(e.getenv)
 	if inJob {
 		s.InSlice, s.JobID = true, id
-		path := filepath.Join(e.ConfDir, id+".conf")
+		path := jobpath.Conf(e.ConfDir, id)
 		cfg, err := jobconf.Load(path)
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
@@ -102,22 +102,9 @@ func (e *ConfigError) Error() string {
 // openRegion opens the job's region where contract 4 puts it; any problem
 // leaves nil (usage then comes from NVML's process list).
 func openRegion(s *Scope, e Env) *region.Region {
-	path := ""
+	path := jobpath.LocalRegion(e.getenv, e.UID, s.JobID)
 	if s.Limits != nil && s.Limits.Region != "" && s.ConfigPath != "" {
 		path = s.Limits.Region
-	} else {
-		dir := e.getenv("SLURM_TMPDIR")
-		if dir == "" {
-			dir = e.getenv("TMPDIR")
-		}
-		if dir == "" {
-			dir = "/tmp"
-		}
-		name := s.JobID
-		if name == "" {
-			name = "nojob"
-		}
-		path = filepath.Join(dir, fmt.Sprintf("softmig-%d-%s.region", e.UID, name))
 	}
 	r, err := region.Open(path)
 	if err != nil {

@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/softmig/softmig/internal/job"
 	"github.com/softmig/softmig/internal/jobconf"
+	"github.com/softmig/softmig/internal/jobpath"
 	"github.com/softmig/softmig/internal/region"
 )
 
@@ -27,8 +27,6 @@ type SliceRow struct {
 	SMLimit int // 0: none
 	SMUsed  int // NA when the driver gives no per-process samples
 }
-
-var confName = regexp.MustCompile(`^([0-9]+(_[0-9]+)?)\.conf$`)
 
 // Slices reads every job config in dir (defs.RunDir()) with its region
 // and matches the jobs to sys's devices and processes. Problems with one
@@ -54,11 +52,10 @@ func Slices(sys *System, dir, procRoot string) (rows []SliceRow, warnings []erro
 		}
 	}
 	for _, e := range entries {
-		m := confName.FindStringSubmatch(e.Name())
-		if m == nil {
+		id, ok := jobpath.ConfJob(e.Name())
+		if !ok {
 			continue
 		}
-		id := m[1]
 		cfg, err := jobconf.Load(filepath.Join(dir, e.Name()))
 		if err != nil {
 			warnings = append(warnings, &ConfigError{filepath.Join(dir, e.Name()), err.Error()})
@@ -70,7 +67,7 @@ func Slices(sys *System, dir, procRoot string) (rows []SliceRow, warnings []erro
 		}
 		rpath := cfg.Region
 		if rpath == "" {
-			rpath = filepath.Join(dir, id+".region")
+			rpath = jobpath.Region(dir, id)
 		}
 		reg, _ := region.Open(rpath)
 		if reg != nil && reg.Job() != "" && reg.Job() != id {

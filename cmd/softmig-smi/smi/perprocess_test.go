@@ -4,19 +4,19 @@ import (
 	"reflect"
 	"testing"
 
-	"github.com/NVIDIA/go-nvml/pkg/nvml"
+	"github.com/softmig/softmig/internal/gpu"
 )
 
 // A busy process has one sample per driver period: a second of samples at
 // 60 % is 60 %, not their sum.
 func TestPerProcessAveragesSamples(t *testing.T) {
-	var samples []nvml.ProcessUtilizationSample
+	var samples []gpu.Sample
 	for i := 0; i < 6; i++ {
-		samples = append(samples, nvml.ProcessUtilizationSample{Pid: 7, TimeStamp: uint64(i), SmUtil: 60, MemUtil: 20})
+		samples = append(samples, gpu.Sample{PID: 7, Time: uint64(i), SM: 60, Mem: 20})
 	}
 	samples = append(samples,
-		nvml.ProcessUtilizationSample{Pid: 9, SmUtil: 10, MemUtil: 1},
-		nvml.ProcessUtilizationSample{Pid: 9, SmUtil: 21, MemUtil: 2})
+		gpu.Sample{PID: 9, SM: 10, Mem: 1},
+		gpu.Sample{PID: 9, SM: 21, Mem: 2})
 	got := perProcess(samples)
 	want := []ProcUtil{{PID: 7, SM: 60, Mem: 20}, {PID: 9, SM: 16, Mem: 2}}
 	if !reflect.DeepEqual(got, want) {

@@ -2,101 +2,59 @@ package smi
 
 import (
 	"bytes"
-	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
 	"time"
 
 	"github.com/NVIDIA/go-nvml/pkg/nvml"
+	"github.com/softmig/softmig/internal/gpu"
 )
 
-// ErrNoLibrary means libnvidia-ml.so.1 could not be loaded.
-var ErrNoLibrary = errors.New("libnvidia-ml.so.1 not found")
-
-// NVMLError is a failing NVML call.
-type NVMLError struct {
-	Call string
-	Ret  nvml.Return
-}
-
-func (e *NVMLError) Error() string {
-	return e.Call + ": " + nvml.ErrorString(e.Ret)
-}
-
-// NVMLSource reads the GPUs through NVML (go-nvml, which dlopens
-// libnvidia-ml.so.1). Functions the loaded library lacks (older drivers,
-// the simulator) are skipped and their values shown as N/A.
+// NVMLSource reads the GPUs through internal/gpu (NVML). Functions the
+// loaded library lacks (older drivers, the simulator) are skipped and
+// their values shown as N/A.
 type NVMLSource struct {
-	lib      nvml.Interface
+	lib      *gpu.NVML
 	procRoot string
-	syms     map[string]bool
 }
 
-// OpenNVML initialises NVML. procRoot ("/proc") is where process names are read.
+// OpenNVML initialises NVML. procRoot ("/proc") is where process names
+// are read. Its errors are internal/gpu's: gpu.ErrNoLibrary, *gpu.Error.
 func OpenNVML(procRoot string) (*NVMLSource, error) {
-	lib := nvml.New()
-	ret := lib.Init()
-	if ret == nvml.ERROR_LIBRARY_NOT_FOUND {
-		return nil, ErrNoLibrary
-	}
-	if ret != nvml.SUCCESS {
-		return nil, &NVMLError{"nvmlInit", ret}
+	lib, err := gpu.Open("")
+	if err != nil {
+		return nil, err
 	}
 	return newNVMLSource(lib, procRoot), nil
 }
 
-func newNVMLSource(lib nvml.Interface, procRoot string) *NVMLSource {
-	return &NVMLSource{lib: lib, procRoot: procRoot, syms: map[string]bool{}}
+func newNVMLSource(lib *gpu.NVML, procRoot string) *NVMLSource {
+	return &NVMLSource{lib: lib, procRoot: procRoot}
 }
 
 // Close shuts NVML down.
-func (s *NVMLSource) Close() error {
-	if ret := s.lib.Shutdown(); ret != nvml.SUCCESS {
-		return &NVMLError{"nvmlShutdown", ret}
-	}
-	return nil
-}
+func (s *NVMLSource) Close() error { return s.lib.Close() }
 
-// has reports whether the library exports name (any versioned variant is
-// looked up by go-nvml itself; this guards calls that would otherwise abort
-// the process with an unresolved symbol).
-func (s *NVMLSource) has(name string) bool {
-	ok, seen := s.syms[name]
-	if !seen {
-		ok = s.lib.Extensions().LookupSymbol(name) == nil
-		s.syms[name] = ok
-	}
-	return ok
-}
+func (s *NVMLSource) has(name string) bool { return s.lib.Has(name) }
 
 // Snapshot implements Source.
 func (s *NVMLSource) Snapshot(need Need) (*System, error) {
 	sys := &System{Time: time.Now()}
 	if need&NeedVersions != 0 {
-		if v, ret := s.lib.SystemGetDriverVersion(); ret == nvml.SUCCESS {
-			sys.DriverVersion = v
-		}
-		if s.has("nvmlSystemGetNVMLVersion") {
-			if v, ret := s.lib.SystemGetNVMLVersion(); ret == nvml.SUCCESS {
-				sys.NVMLVersion = v
-			}
-		}
-		if v, ret := s.lib.SystemGetCudaDriverVersion(); ret == nvml.SUCCESS {
-			sys.CUDAVersion = fmt.Sprintf("%d.%d", v/1000, v%1000/10)
-		}
+		v := s.lib.Versions()
+		sys.DriverVersion, sys.NVMLVersion, sys.CUDAVersion = v.Driver, v.NVML, v.CUDA
 	}
-	n, ret := s.lib.DeviceGetCount()
-	if ret != nvml.SUCCESS {
-		return nil, &NVMLError{"nvmlDeviceGetCount", ret}
+	n, err := s.lib.DeviceCount()
+	if err != nil {
+		return nil, err
 	}
 	for i := 0; i < n; i++ {
-		h, ret := s.lib.DeviceGetHandleByIndex(i)
-		if ret != nvml.SUCCESS {
-			return nil, &NVMLError{"nvmlDeviceGetHandleByIndex", ret}
+		dev, err := s.lib.Device(i)
+		if err != nil {
+			return nil, err
 		}
-		d, err := s.device(i, h, need)
+		d, err := s.device(i, dev.(*gpu.NVMLDevice), need)
 		if err != nil {
 			return nil, err
 		}
@@ -134,20 +92,22 @@ var archNames = map[nvml.DeviceArchitecture]string{
 	nvml.DEVICE_ARCH_BLACKWELL: "Blackwell",
 }
 
-// device reads one GPU: its name and UUID, and the groups need selects.
-func (s *NVMLSource) device(i int, h nvml.Device, need Need) (*Device, error) {
+// device reads one GPU: its name and UUID, and the groups need selects;
+// the values beyond internal/gpu's Device come from its go-nvml handle.
+func (s *NVMLSource) device(i int, dev *gpu.NVMLDevice, need Need) (*Device, error) {
 	d := &Device{Index: i, Minor: NA, ComputeMode: NA, ECCUncorr: NA,
 		UtilGPU: NA, UtilMem: NA, TempC: NA, PowerMW: NA, PowerCapMW: NA, FanPct: NA, PState: NA,
 		ClockGraphics: NA, ClockSM: NA, ClockMem: NA, ClockVideo: NA, MaxGraphics: NA, MaxSM: NA, MaxMem: NA, MaxVideo: NA,
 		Persistence: StateNA, DisplayMode: StateNA, DisplayActive: StateNA, MIGCurrent: StateNA, MIGPending: StateNA,
 		CCMajor: NA, CCMinor: NA}
-	var ret nvml.Return
-	if d.Name, ret = h.GetName(); ret != nvml.SUCCESS {
-		return nil, &NVMLError{"nvmlDeviceGetName", ret}
+	var err error
+	if d.Name, err = dev.Name(); err != nil {
+		return nil, err
 	}
-	if d.UUID, ret = h.GetUUID(); ret != nvml.SUCCESS {
-		return nil, &NVMLError{"nvmlDeviceGetUUID", ret}
+	if d.UUID, err = dev.UUID(); err != nil {
+		return nil, err
 	}
+	h := dev.Handle()
 	if need&NeedPCI != 0 {
 		if pci, ret := h.GetPciInfo(); ret == nvml.SUCCESS {
 			d.BusID = cstr(pci.BusId[:])
@@ -156,36 +116,23 @@ func (s *NVMLSource) device(i int, h nvml.Device, need Need) (*Device, error) {
 		}
 	}
 	if need&NeedMem != 0 {
-		s.memory(h, d)
+		if m, err := dev.Memory(); err == nil {
+			d.MemOK, d.MemTotal, d.MemReserved, d.MemUsed, d.MemFree = true, m.Total, m.Reserved, m.Used, m.Free
+		}
 	}
 	s.tableValues(h, d, need)
-	s.detailValues(h, d, need)
+	s.detailValues(dev, d, need)
 	if need&(NeedProcs|NeedProcUtil) != 0 {
-		s.procs(h, d, need&NeedProcNames != 0)
+		s.procs(dev, d, need&NeedProcNames != 0)
 	}
-	if need&NeedProcUtil != 0 && s.has("nvmlDeviceGetProcessUtilization") {
+	if need&NeedProcUtil != 0 {
 		// Samples of the last second, as nvidia-smi's own pmon reads them.
-		since := uint64(time.Now().Add(-time.Second).UnixMicro())
-		samples, ret := h.GetProcessUtilization(since)
-		switch ret {
-		case nvml.SUCCESS, nvml.ERROR_NOT_FOUND:
+		if samples, err := dev.Utilization(time.Now().Add(-time.Second)); err == nil {
 			d.ProcUtilOK = true
 			d.ProcUtil = perProcess(samples)
 		}
 	}
 	return d, nil
-}
-
-func (s *NVMLSource) memory(h nvml.Device, d *Device) {
-	if s.has("nvmlDeviceGetMemoryInfo_v2") {
-		if m, ret := h.GetMemoryInfo_v2(); ret == nvml.SUCCESS {
-			d.MemOK, d.MemTotal, d.MemReserved, d.MemUsed, d.MemFree = true, m.Total, m.Reserved, m.Used, m.Free
-			return
-		}
-	}
-	if m, ret := h.GetMemoryInfo(); ret == nvml.SUCCESS {
-		d.MemOK, d.MemTotal, d.MemUsed, d.MemFree = true, m.Total, m.Used, m.Free
-	}
 }
 
 func (s *NVMLSource) tableValues(h nvml.Device, d *Device, need Need) {
@@ -247,14 +194,15 @@ func (s *NVMLSource) tableValues(h nvml.Device, d *Device, need Need) {
 	}
 }
 
-func (s *NVMLSource) detailValues(h nvml.Device, d *Device, need Need) {
+func (s *NVMLSource) detailValues(dev *gpu.NVMLDevice, d *Device, need Need) {
+	h := dev.Handle()
 	if need&NeedSerial != 0 {
 		if v, ret := h.GetSerial(); ret == nvml.SUCCESS {
 			d.Serial = v
 		}
 	}
 	if need&NeedMinor != 0 {
-		if v, ret := h.GetMinorNumber(); ret == nvml.SUCCESS {
+		if v, err := dev.Minor(); err == nil {
 			d.Minor = v
 		}
 	}
@@ -304,32 +252,29 @@ func (s *NVMLSource) detailValues(h nvml.Device, d *Device, need Need) {
 }
 
 // procs merges compute and graphics processes ("C", "G", "C+G").
-func (s *NVMLSource) procs(h nvml.Device, d *Device, names bool) {
+func (s *NVMLSource) procs(dev gpu.Device, d *Device, names bool) {
 	byPID := map[uint32]int{}
-	add := func(list []nvml.ProcessInfo, typ string) {
+	add := func(list []gpu.Process, typ string) {
 		for _, p := range list {
-			if i, ok := byPID[p.Pid]; ok {
+			if i, ok := byPID[p.PID]; ok {
 				d.Procs[i].Type = "C+G"
 				continue
 			}
-			pr := Process{PID: p.Pid, Type: typ, GI: NA, CI: NA}
-			if p.UsedGpuMemory != ^uint64(0) {
-				pr.UsedMem, pr.MemOK = p.UsedGpuMemory, true
-			}
-			if p.GpuInstanceId != 0xFFFFFFFF && d.MIGCurrent == Enabled {
-				pr.GI, pr.CI = int(p.GpuInstanceId), int(p.ComputeInstanceId)
+			pr := Process{PID: p.PID, Type: typ, GI: NA, CI: NA, UsedMem: p.Used, MemOK: p.UsedKnown}
+			if p.GI != gpu.NoInstance && d.MIGCurrent == Enabled {
+				pr.GI, pr.CI = int(p.GI), int(p.CI)
 			}
 			if names {
-				pr.Name = ProcessName(s.procRoot, p.Pid)
+				pr.Name = ProcessName(s.procRoot, p.PID)
 			}
-			byPID[p.Pid] = len(d.Procs)
+			byPID[p.PID] = len(d.Procs)
 			d.Procs = append(d.Procs, pr)
 		}
 	}
-	if list, ret := h.GetComputeRunningProcesses(); ret == nvml.SUCCESS {
+	if list, err := dev.ComputeProcesses(); err == nil {
 		add(list, "C")
 	}
-	if list, ret := h.GetGraphicsRunningProcesses(); ret == nvml.SUCCESS {
+	if list, err := dev.GraphicsProcesses(); err == nil {
 		add(list, "G")
 	}
 }
@@ -356,19 +301,19 @@ func ProcessName(procRoot string, pid uint32) string {
 // driver samples each process once per sampling period, so a second holds
 // several samples of a busy process, and its utilisation over the second is
 // their mean, not their sum.
-func perProcess(samples []nvml.ProcessUtilizationSample) []ProcUtil {
+func perProcess(samples []gpu.Sample) []ProcUtil {
 	type acc struct{ sm, mem, n int }
 	sums := map[uint32]*acc{}
 	var order []uint32
 	for _, p := range samples {
-		a := sums[p.Pid]
+		a := sums[p.PID]
 		if a == nil {
 			a = &acc{}
-			sums[p.Pid] = a
-			order = append(order, p.Pid)
+			sums[p.PID] = a
+			order = append(order, p.PID)
 		}
-		a.sm += int(p.SmUtil)
-		a.mem += int(p.MemUtil)
+		a.sm += int(p.SM)
+		a.mem += int(p.Mem)
 		a.n++
 	}
 	out := make([]ProcUtil, 0, len(order))
