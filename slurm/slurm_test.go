@@ -52,6 +52,7 @@ func getCluster(t *testing.T) *slurmtest.Cluster {
 			Repo:       testutil.Root(t),
 			SoftmigBin: testutil.Path(t, "build/bin/softmig-conf"),
 			SiteConfig: siteConfig,
+			Accounting: true,
 		})
 	})
 	if skip != "" {

@@ -152,6 +152,7 @@ func newFixture(t *testing.T, slurm bool) *fixture {
 		"build/bin/softmig-conf":        "#!/bin/sh\necho conf\n",
 		"build/bin/softmig-install":     "#!/bin/sh\necho install\n",
 		"build/bin/softmig-smi":         "#!/bin/sh\necho smi\n",
+		"build/bin/softmig-log":         "#!/bin/sh\necho log\n",
 		"build/completion/softmig-conf": "complete -F _softmig_conf softmig-conf\n",
 		"man/softmig-install.8":         ".TH SOFTMIG-INSTALL 8\n",
 		"man/softmig.conf.5":            ".TH SOFTMIG.CONF 5\n",

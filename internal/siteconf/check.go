@@ -18,9 +18,10 @@ import (
 // The file layout, decoded with KnownFields; leaves stay nodes so that
 // every check can name its line.
 type file struct {
-	GPUs   map[string]fileGPU `yaml:"gpus"`
-	Policy filePolicy         `yaml:"policy"`
-	Paths  filePaths          `yaml:"paths"`
+	GPUs    map[string]fileGPU `yaml:"gpus"`
+	Policy  filePolicy         `yaml:"policy"`
+	Paths   filePaths          `yaml:"paths"`
+	Metrics fileMetrics        `yaml:"metrics"`
 }
 
 type fileGPU struct {
@@ -51,10 +52,11 @@ var sections = map[string]struct {
 	keys  string
 	vital bool
 }{
-	"siteconf.file":       {"gpus, policy, paths", false},
-	"siteconf.fileGPU":    {"shards, memory, denominators", true},
-	"siteconf.filePolicy": {"sm_limit, oom_killer, log_level", true},
-	"siteconf.filePaths":  {"scontrol, nvidia_smi_real", false},
+	"siteconf.file":        {"gpus, policy, paths, metrics", false},
+	"siteconf.fileGPU":     {"shards, memory, denominators", true},
+	"siteconf.filePolicy":  {"sm_limit, oom_killer, log_level", true},
+	"siteconf.filePaths":   {"scontrol, nvidia_smi_real", false},
+	"siteconf.fileMetrics": {"enabled, listen", false},
 }
 
 type parser struct {
@@ -84,7 +86,7 @@ func (p *parser) problem(vital bool, line int, format string, args ...any) {
 var reTypeName = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
 
 func (p *parser) check(f *file, root *yaml.Node) *Config {
-	c := &Config{GPUs: map[string]GPU{}, Paths: Defaults(), Lines: map[string]int{}}
+	c := &Config{GPUs: map[string]GPU{}, Paths: Defaults(), Metrics: DefaultMetrics(), Lines: map[string]int{}}
 	gpusLine := 1
 	if n := lookup(root, "gpus"); n != nil {
 		gpusLine = n.Line
@@ -117,6 +119,7 @@ func (p *parser) check(f *file, root *yaml.Node) *Config {
 	}
 	c.Policy = p.policy(&f.Policy)
 	p.paths(&f.Paths, &c.Paths)
+	c.Metrics = p.metrics(&f.Metrics)
 	return c
 }
 

@@ -50,6 +50,8 @@ type Config struct {
 	GPUs   map[string]GPU
 	Policy Policy
 	Paths  Paths
+	// Metrics is softmig-guard's Prometheus endpoint (metrics.go).
+	Metrics Metrics
 	// Warnings are the problems in keys that do not decide a job's limits,
 	// one "file:line: what; fix" each. They never disable a GPU job.
 	Warnings []string

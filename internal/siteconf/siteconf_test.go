@@ -42,8 +42,9 @@ paths:
 			"h100": {Shards: 8, Denominators: []int{2, 8}},
 			"a100": {Shards: 6, Memory: 80 << 30, Denominators: []int{2, 3, 6}},
 		},
-		Policy: Policy{SMLimit: SMNone, OOMKiller: &tr, LogLevel: &two},
-		Paths:  Paths{Scontrol: "/opt/slurm/bin/scontrol", NvidiaSmiReal: "/usr/bin/nvidia-smi.real"},
+		Policy:  Policy{SMLimit: SMNone, OOMKiller: &tr, LogLevel: &two},
+		Paths:   Paths{Scontrol: "/opt/slurm/bin/scontrol", NvidiaSmiReal: "/usr/bin/nvidia-smi.real"},
+		Metrics: DefaultMetrics(),
 		Lines: map[string]int{"gpus.l40s": 3, "gpus.l40s.shards": 4, "gpus.l40s.memory": 5, "gpus.h100": 6, "gpus.h100.shards": 7,
 			"gpus.a100": 9, "gpus.a100.shards": 10, "gpus.a100.memory": 11},
 	}
@@ -109,7 +110,7 @@ func TestBuiltInDirectories(t *testing.T) {
 func TestWarnings(t *testing.T) {
 	const ok = "gpus:\n  l40s:\n    shards: 4\n"
 	for _, tc := range []struct{ name, in, want string }{
-		{"unknown section", ok + "monitoring:\n  port: 9\n", `x.yaml:4: unknown key "monitoring", ignored; known keys here: gpus, policy, paths`},
+		{"unknown section", ok + "monitoring:\n  port: 9\n", `x.yaml:4: unknown key "monitoring", ignored; known keys here: gpus, policy, paths, metrics`},
 		{"unknown path", ok + "paths:\n  nvidia_smi: /usr/bin/nvidia-smi.real\n", `x.yaml:5: unknown key "nvidia_smi", ignored; known keys here: scontrol, nvidia_smi_real`},
 		{"old smi key", ok + "paths:\n  config_dir: /run/softmig\n", `x.yaml:5: unknown key "config_dir"`},
 		{"relative nvidia_smi_real", ok + "paths:\n  nvidia_smi_real: nvidia-smi.real\n", `x.yaml:5: paths.nvidia_smi_real: "nvidia-smi.real" is not a clean absolute path`},

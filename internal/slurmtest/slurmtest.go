@@ -1,7 +1,8 @@
 // Package slurmtest runs a real one-node Slurm cluster (munge, slurmctld,
 // slurmd from Debian's packages) on localhost for tests, with SoftMig's
-// prolog, epilog and lua plugins from the repository. It needs root; only
-// one cluster can run on a machine at a time.
+// prolog, epilog and lua plugins from the repository, and on request
+// accounting (slurmdbd over a private MariaDB, accounting.go). It needs
+// root; only one cluster can run on a machine at a time.
 package slurmtest
 
 import (
@@ -32,6 +33,10 @@ type Options struct {
 	Repo       string // repository root: slurm/ scripts
 	SoftmigBin string // softmig-conf binary the prolog uses
 	SiteConfig string // content of softmig.yaml
+	SoftmigLog string // softmig-log binary the epilog uses; "" = beside SoftmigBin
+	// Accounting runs slurmdbd over a private MariaDB (accounting.go),
+	// where this machine has them; Cluster.Accounting says if it does.
+	Accounting bool
 }
 
 // Cluster is a running cluster.
@@ -45,6 +50,13 @@ type Cluster struct {
 	Env          []string // environment for Slurm clients (SLURM_CONF)
 	startedMunge int
 	pids         []int
+
+	// Accounting is true when jobs are recorded by slurmdbd (sacct works);
+	// NoAccounting says why not, when Options.Accounting asked for it.
+	Accounting   bool
+	NoAccounting string
+	mariadb      *exec.Cmd
+	dbdPid       int
 }
 
 var required = []string{"slurmctld", "slurmd", "munged", "munge", "scontrol", "sbatch", "srun", "squeue", "sinfo"}
@@ -89,6 +101,13 @@ func Start(o Options) (c *Cluster, skip string, err error) {
 	if err := c.startMunge(); err != nil {
 		return nil, "", err
 	}
+	if o.Accounting {
+		if c.NoAccounting = accountingMissing(); c.NoAccounting == "" {
+			if _, err := c.startAccounting(); err != nil {
+				return nil, "", fmt.Errorf("accounting: %w", err)
+			}
+		}
+	}
 	conf := filepath.Join(c.ConfDir, "slurm.conf")
 	for _, d := range [][]string{{"slurmctld", "-c", "-i", "-f", conf}, {"slurmd", "-f", conf}} {
 		if out, err := c.command(d[0], d[1:]...).CombinedOutput(); err != nil {
@@ -117,7 +136,7 @@ func Start(o Options) (c *Cluster, skip string, err error) {
 }
 
 func (c *Cluster) setup(o Options) error {
-	for _, d := range []string{"etc", "state/ctld", "state/d", "run", "out", "user"} {
+	for _, d := range []string{"etc", "state/ctld", "state/d", "run", "out", "user", "log"} {
 		if err := os.MkdirAll(filepath.Join(c.Dir, d), 0o755); err != nil {
 			return err
 		}
@@ -157,7 +176,11 @@ func (c *Cluster) setup(o Options) error {
 		"cgroup.conf":  "CgroupPlugin=autodetect\nCgroupMountpoint=/sys/fs/cgroup\nConstrainCores=yes\nConstrainRAMSpace=yes\nConstrainDevices=yes\n",
 		"softmig.yaml": o.SiteConfig,
 	}
-	env := fmt.Sprintf("SOFTMIG_CONF=%s SOFTMIG_SITE_CONFIG=%s", o.SoftmigBin, c.SiteConfig)
+	logBin := o.SoftmigLog
+	if logBin == "" {
+		logBin = filepath.Join(filepath.Dir(o.SoftmigBin), "softmig-log")
+	}
+	env := fmt.Sprintf("SOFTMIG_CONF=%s SOFTMIG_SITE_CONFIG=%s SOFTMIG_LOG=%s SLURM_CONF=%s", o.SoftmigBin, c.SiteConfig, logBin, filepath.Join(c.ConfDir, "slurm.conf"))
 	for _, s := range []string{"prolog", "epilog"} {
 		files[s+".sh"] = fmt.Sprintf("#!/bin/sh\n# test wrapper: slurmd passes no environment of its own\n%s exec %s \"$@\"\n", env, filepath.Join(o.Repo, "slurm", s+".sh"))
 	}
@@ -295,6 +318,7 @@ func (c *Cluster) Stop() {
 			_ = syscall.Kill(p, syscall.SIGKILL)
 		}
 	}
+	c.stopAccounting()
 	if c.startedMunge > 0 && alive(c.startedMunge) {
 		_ = syscall.Kill(c.startedMunge, syscall.SIGTERM)
 		waitGone([]int{c.startedMunge}, 5*time.Second)

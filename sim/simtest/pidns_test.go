@@ -55,7 +55,7 @@ func TestHostPids(t *testing.T) {
 		t.Fatalf("another namespace was shown a namespace pid: %v", find(t, other, "nvml-procs", 0).kv)
 	}
 
-	host := s.run("cuclient", nil, "init", "nvml-procs:0", "nvml-putil:0")
+	host := s.run("cuclient", nil, "init", "nvml-procs:0", "sleep:60", "nvml-putil:0") // a 20 ms bin must end first
 	procs := find(t, host, "nvml-procs", 0)
 	if procs.int(t, "n") != 2 || procs.int(t, "pid"+strconv.Itoa(ownPid)) != gib+300*mib ||
 		procs.int(t, "pid"+strconv.Itoa(hostPid)) != 2*gib+300*mib {

@@ -61,6 +61,10 @@ type Device struct {
 	ThrottledMS    int64      `json:"throttled_ms"`
 	Processes      int        `json:"processes"` // processes that attached to it
 	Verdict        string     `json:"verdict"`
+	// Ask is the request the verdict names, among the slices the site
+	// offers ("--gres=gpu:l40s.4:1"): smaller, larger, or the same one;
+	// "" when it cannot be told.
+	Ask string `json:"ask,omitempty"`
 
 	attached map[*Process]bool
 }
@@ -377,6 +381,7 @@ func verdict(d *Device, offers []Offer) string {
 	}
 	head := fmt.Sprintf("peak %s of a %s slice (%.0f%%)", FormatSize(d.Peak), slice, d.PeakPercent)
 	if d.PeakPercent >= Tight*100 {
+		d.Ask = fitting(d, offers)
 		return head + ": the slice fits, with little headroom"
 	}
 	return head + smaller(d, offers)

@@ -250,3 +250,26 @@ func TestFormatSize(t *testing.T) {
 		}
 	}
 }
+
+// Ask is the request the verdict names: smaller, larger, the same one,
+// or none where the site's slices of the type are unknown.
+func TestAsk(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		recs []logrec.Record
+		want string
+	}{
+		{"fits", []logrec.Record{attach(1, 10, 0, 12*gib, 25), exit(60, 10, 0, 9*gib+gib/10, 0)}, "--gres=gpu:l40s.4:1"},
+		{"tight", []logrec.Record{attach(1, 10, 0, 24*gib, 0), exit(60, 10, 0, 23*gib, 0)}, "--gres=gpu:l40s.2:1"},
+		{"smaller", []logrec.Record{attach(1, 10, 0, 24*gib, 0), exit(60, 10, 0, 2*gib, 0)}, "--gres=gpu:l40s.8:1"},
+		{"larger", []logrec.Record{attach(1, 10, 0, 12*gib, 0), refused(10, 10, 0, 4*gib, 11*gib, 12*gib, 0)}, "--gres=gpu:l40s.2:1"},
+		{"no peak yet", []logrec.Record{attach(1, 10, 0, 12*gib, 25)}, ""},
+		{"type unknown", []logrec.Record{attach(1, 10, 0, 10*gib, 0), exit(60, 10, 0, 1*gib, 0)}, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := summarizeOffers(l40s(2, 4, 8), tt.recs...).Devices[0].Ask; got != tt.want {
+				t.Errorf("Ask = %q; want %q", got, tt.want)
+			}
+		})
+	}
+}

@@ -36,10 +36,22 @@ func smaller(d *Device, offers []Offer) string {
 	}
 	for _, o := range offers {
 		if o.Memory < d.MemLimit && float64(d.Peak) <= Headroom*float64(o.Memory) {
+			d.Ask = o.Gres
 			return fmt.Sprintf(": %s (%s) would do", o.Gres, FormatSize(o.Memory))
 		}
 	}
+	d.Ask = fitting(d, offers)
 	return ": the slice fits"
+}
+
+// fitting returns the request of the slice d has: the one to ask for again.
+func fitting(d *Device, offers []Offer) string {
+	for _, o := range offers {
+		if o.Memory == d.MemLimit {
+			return o.Gres
+		}
+	}
+	return ""
 }
 
 // larger is the advice after refusals: the smallest offered slice that
@@ -54,6 +66,7 @@ func larger(d *Device, offers []Offer) string {
 	}
 	for _, o := range offers {
 		if o.Memory >= need {
+			d.Ask = o.Gres
 			return fmt.Sprintf("; next time ask for %s (%s)", o.Gres, FormatSize(o.Memory))
 		}
 	}
