@@ -169,7 +169,10 @@ func zeroRegion(t *testing.T, path string, keepCtxSize bool) {
 	for d := 0; d < 16; d++ {
 		at := int64(regionDevs + d*devSize + devTracked)
 		if keepCtxSize {
-			f.ReadAt(counters[16:24], at+16)
+			if _, err := f.ReadAt(counters[16:24], at+16); err != nil {
+				t.Error(err)
+				return
+			}
 		}
 		if _, err := f.WriteAt(counters, at); err != nil {
 			t.Error(err)
