@@ -4,17 +4,20 @@
  * CUDA started inherits them: when the parent exits, its memory outlives
  * its pid.  The simulator gives each process a file of its own,
  * <state>.fd/<namespace>-<pid>-<start>, opened without O_CLOEXEC at its
- * first use of the GPU and kept; a gone process's entry keeps its memory
- * while any live process holds that file (a scan of /proc/<pid>/fd, at
- * most every ORPHAN_CHECK_NS per entry).  The dead pid stays in NVML's
+ * first use of the GPU, with a shared flock on it, and kept; a gone
+ * process's entry keeps its memory while any live process holds that open
+ * file (a flock belongs to the open file, which fork shares: an exclusive
+ * try fails while a holder lives), checked at most every ORPHAN_CHECK_NS
+ * per entry.  The dead pid stays in NVML's
  * process lists (SOFTMIG_SIM_ORPHAN=unlisted: counted in the device's used
  * memory, listed nowhere).
  */
-#include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -43,40 +46,20 @@ void sim_hold_files(const struct sim_proc *self)
 	files_of(self, path, sizeof path);
 	/* Not O_CLOEXEC: a child keeps it, as it keeps /dev/nvidia*. */
 	held_fd = open(path, O_RDONLY | O_CREAT, 0644);
+	if (held_fd >= 0)
+		(void)flock(held_fd, LOCK_SH);
 	held_pid = self->ns_pid;
 }
 
 static int held_by_someone(const char *path)
 {
-	DIR *d = opendir("/proc"), *f;
-	struct dirent *de, *fe;
-	char dir[64], link[96], target[4200];
-	int found = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), held;
 
-	if (!d)
-		return 1; /* cannot tell: keep the memory */
-	while (!found && (de = readdir(d))) {
-		if (de->d_name[0] < '1' || de->d_name[0] > '9')
-			continue;
-		snprintf(dir, sizeof dir, "/proc/%s/fd", de->d_name);
-		if (!(f = opendir(dir)))
-			continue;
-		while ((fe = readdir(f))) {
-			ssize_t n;
-			snprintf(link, sizeof link, "%s/%s", dir, fe->d_name);
-			n = readlink(link, target, sizeof target - 1);
-			if (n <= 0)
-				continue;
-			target[n] = 0;
-			if (!strcmp(target, path)) {
-				found = 1;
-				break;
-			}
-		}
-		closedir(f);
-	}
-	closedir(d);
-	return found;
+	if (fd < 0)
+		return 0;
+	held = flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+	close(fd);
+	return held;
 }
 
 int sim_orphan_keep_locked(struct sim_proc *p)

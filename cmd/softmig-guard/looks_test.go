@@ -111,11 +111,14 @@ func mapsFlood(t *testing.T, procs int, kind string) {
 	if share > 0.05 {
 		t.Errorf("guard used %.1f %% of a core while flooded; want at most 5 %%:\n%s", 100*share, g.output())
 	}
+	// The flooding processes are the job's too: killed with it, or as
+	// escapes (mappings too large to judge), within the grace period.
 	for _, c := range flood {
-		c.stop()
-	}
-	if !strings.Contains(g.output(), "mappings too large to judge") {
-		t.Errorf("no flooding process was judged an escape for its mappings:\n%s", g.output())
+		select {
+		case <-c.exited:
+		case <-time.After(3 * time.Second):
+			t.Errorf("a process with 65 000 mappings survived its job's kill and the escape check:\n%s", g.output())
+		}
 	}
 }
 
