@@ -3,7 +3,9 @@
 package gpu
 
 import (
+	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -158,11 +160,11 @@ func (d *NVMLDevice) Utilization(since time.Time) ([]Sample, error) {
 	if !d.lib.Has(call) {
 		return nil, &Error{Call: call, Code: CodeNotSupported, Msg: "not in this driver's library"}
 	}
-	samples, ret := d.h.GetProcessUtilization(uint64(since.UnixMicro()))
+	samples, ret := d.processUtilization(since)
 	// New samples between go-nvml's sizing call and its second make the
 	// second too small: ask again.
 	for try := 0; try < 2 && ret == nvml.ERROR_INSUFFICIENT_SIZE; try++ {
-		samples, ret = d.h.GetProcessUtilization(uint64(since.UnixMicro()))
+		samples, ret = d.processUtilization(since)
 	}
 	if ret == nvml.ERROR_NOT_FOUND {
 		return nil, nil // no sample in the window
@@ -172,6 +174,22 @@ func (d *NVMLDevice) Utilization(since time.Time) ([]Sample, error) {
 		out = append(out, Sample{PID: s.Pid, Time: s.TimeStamp, SM: s.SmUtil, Mem: s.MemUtil})
 	}
 	return out, check(call, ret)
+}
+
+// processUtilization is go-nvml's call, less its panic: when samples
+// appear between its sizing call and its second, the second answers
+// NVML_ERROR_INSUFFICIENT_SIZE with a larger count, and go-nvml slices
+// its buffer past its end (v0.13.4-1). That is the answer it got.
+func (d *NVMLDevice) processUtilization(since time.Time) (samples []nvml.ProcessUtilizationSample, ret nvml.Return) {
+	defer func() {
+		if r := recover(); r != nil {
+			if e, ok := r.(runtime.Error); !ok || !strings.Contains(e.Error(), "slice bounds out of range") {
+				panic(r)
+			}
+			samples, ret = nil, nvml.ERROR_INSUFFICIENT_SIZE
+		}
+	}()
+	return d.h.GetProcessUtilization(uint64(since.UnixMicro()))
 }
 
 // Versions are the driver's, NVML's and CUDA's ("13.0"); "" where the
