@@ -20,14 +20,13 @@ import (
 // (shares, slots, policy) and the driver's per-process utilisation
 // samples. It publishes each GPU's gates in the GPU's time file, which job
 // processes map read-only, and holds a job that runs outside its windows
-// to its share through the kernel: its debt shortens its next windows, a
-// debt over pauseAt freezes its job cgroup until it is repaid, and one
-// over killAt, or a third pause within pauseWindow, kills its processes on
-// the GPU.
+// to its share through the kernel: every moment it ran outside them is
+// debt, repaid as the time cut from its next windows passes; a debt over
+// pauseAt freezes its job cgroup until it is repaid, and one over killAt,
+// or a second pause within pauseWindow, kills its processes on the GPU.
 const (
 	timeTick    = 50 * time.Millisecond  // measuring, enforcing and the beat
 	syncEvery   = time.Second            // job configs and GPUs read again
-	drainGrace  = 50 * time.Millisecond  // use after a close not counted: queued work draining
 	pauseAt     = 200 * time.Millisecond // debt that pauses a job
 	killAt      = 750 * time.Millisecond // debt that kills one
 	pauseKills  = 2                      // pauses within pauseWindow that kill: it did it again
@@ -83,13 +82,14 @@ type timeJob struct {
 	uid    int
 	policy string
 
-	since    time.Time // when it got its entry: what it ran before is not judged
-	windows  []window  // this period's, from its start
-	lent     time.Duration
-	withheld time.Duration // windows cut this period to repay debt
-	busy     bool
-	gate     uint64
-	hist     []openSpan
+	since   time.Time // when it got its entry: what it ran before is not judged
+	windows []window  // this period's, from its start
+	lent    time.Duration
+	cut     []span        // its own time cut from this period's windows to repay debt
+	repaid  time.Duration // of cut, what has passed and was taken off the debt
+	busy    bool
+	gate    uint64
+	hist    []openSpan
 
 	used, ownUsed, lentUsed time.Duration // this period
 	lastUsed, lastLent      time.Duration // the period before
@@ -176,6 +176,7 @@ func (a *authority) step(now time.Time) {
 		g.file.Beat(now)
 		a.measure(g, now)
 		for _, j := range g.jobs {
+			a.repay(g, j, now)
 			a.enforce(g, j, now)
 			a.logTime(g, j, now, false)
 		}
@@ -419,10 +420,7 @@ func (a *authority) nextEdge(now, tick time.Time) time.Time {
 // newPeriod closes the books of the period that ended and plans the next.
 func (a *authority) newPeriod(g *gpuTime, start, now time.Time) {
 	for _, j := range g.jobs {
-		j.debt -= j.withheld
-		if j.debt < 0 {
-			j.debt = 0
-		}
+		a.repay(g, j, g.start.Add(a.period))
 		ownLen := total(j.own)
 		j.busy = j.paused || float64(j.ownUsed+j.lentUsed) >= idleBelow*float64(ownLen)
 		j.lastUsed, j.lastLent = j.used, j.lentUsed
@@ -457,6 +455,7 @@ func permille(d, of time.Duration) uint32 {
 func (a *authority) replan(g *gpuTime, now time.Time) {
 	jobs := make([]planJob, 0, len(g.jobs))
 	for _, j := range g.jobs {
+		a.repay(g, j, now)
 		owe := j.debt
 		if n := total(j.own); owe > n {
 			owe = n
@@ -468,12 +467,31 @@ func (a *authority) replan(g *gpuTime, now time.Time) {
 	}
 	sort.Slice(jobs, func(x, y int) bool { return jobs[x].job < jobs[y].job })
 	windows, lent := plan(jobs, g.lend, a.period)
+	off := now.Sub(g.start)
 	for _, p := range jobs {
 		j := g.jobs[p.job]
-		j.windows, j.lent, j.withheld = windows[p.job], lent[p.job], p.owe
+		// What the new cut holds before now is past: the old cut there was
+		// repaid above, the rest was the job's windows. What is to come repays.
+		j.windows, j.lent, j.cut = windows[p.job], lent[p.job], cutSpans(j.own, p.owe)
+		j.repaid = before(j.cut, off)
 	}
 	for _, j := range g.jobs {
 		a.setGate(g, j, now)
+	}
+}
+
+// repay takes off j's debt the time cut from its windows this period that
+// has passed by now: its gate was closed then, and whatever it ran there
+// was counted as debt, so the cut is repaid only as it passes.
+func (a *authority) repay(g *gpuTime, j *timeJob, now time.Time) {
+	passed := before(j.cut, now.Sub(g.start))
+	if passed <= j.repaid {
+		return
+	}
+	j.debt -= passed - j.repaid
+	j.repaid = passed
+	if j.debt < 0 {
+		j.debt = 0
 	}
 }
 

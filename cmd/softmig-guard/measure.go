@@ -13,8 +13,11 @@ import (
 // so a sample counts for the time since the one before it. What counts is
 // where its instant falls: in a window of the job's (its own slot or time
 // lent to it), it is the job's due; outside, it is debt, for the part of
-// the sample after the job's gate closed, less drainGrace for the work it
-// had queued then.
+// the sample after the job's gate closed. Work queued before a close that
+// runs after it is the job's time too: a small debt, repaid by shorter
+// windows (repay), which pauses only a job that keeps running past them.
+// Forgiving it let a job around the library queue that much at every
+// close, for good.
 func (a *authority) measure(g *gpuTime, now time.Time) {
 	samples, err := a.g.gpus.samples(g.index, g.last)
 	if err != nil {
@@ -84,7 +87,7 @@ func (a *authority) measure(g *gpuTime, now time.Time) {
 		}
 		late := g.dt
 		if !closed.IsZero() {
-			if since := at.Sub(closed) - drainGrace; since < late {
+			if since := at.Sub(closed); since < late {
 				late = since
 			}
 		}

@@ -156,6 +156,35 @@ func shorten(own []span, owe time.Duration) []window {
 	return out
 }
 
+// cutSpans is what shorten(own, owe) removes: the ends of the spans, last
+// span first.
+func cutSpans(own []span, owe time.Duration) []span {
+	var out []span
+	for i := len(own) - 1; i >= 0 && owe > 0; i-- {
+		n := own[i].b - own[i].a
+		if n > owe {
+			n = owe
+		}
+		out = append(out, span{own[i].b - n, own[i].b})
+		owe -= n
+	}
+	return out
+}
+
+// before is how much of spans lies before offset t.
+func before(s []span, t time.Duration) time.Duration {
+	var n time.Duration
+	for _, x := range s {
+		switch {
+		case t >= x.b:
+			n += x.b - x.a
+		case t > x.a:
+			n += t - x.a
+		}
+	}
+	return n
+}
+
 // merge sorts windows and joins those that touch (an own window followed
 // by a lent one stays open across the seam).
 func merge(w []window) []window {

@@ -70,3 +70,25 @@ func TestPlan(t *testing.T) {
 		t.Errorf("paused job has windows %+v", w["a"])
 	}
 }
+
+// The time a debt cuts is exactly what shorten removes, and it repays only
+// as it passes.
+func TestCutRepaysAsItPasses(t *testing.T) {
+	own := []span{pct(0, 20), pct(60, 90)}
+	cut := cutSpans(own, 350*time.Millisecond)
+	left := shorten(own, 350*time.Millisecond)
+	if total(cut)+open(left) != total(own) || total(cut) != 350*time.Millisecond {
+		t.Fatalf("cut %+v and windows %+v do not make the slot %+v", cut, left, own)
+	}
+	for _, c := range []struct{ at, want time.Duration }{
+		{0, 0}, {149 * time.Millisecond, 0}, {180 * time.Millisecond, 30 * time.Millisecond},
+		{600 * time.Millisecond, 50 * time.Millisecond}, {750 * time.Millisecond, 200 * time.Millisecond}, {P, 350 * time.Millisecond},
+	} {
+		if got := before(cut, c.at); got != c.want {
+			t.Errorf("cut passed by %v = %v, want %v", c.at, got, c.want)
+		}
+	}
+	if cutSpans(own, 0) != nil || before(nil, P) != 0 {
+		t.Error("no debt must cut nothing")
+	}
+}

@@ -13,6 +13,10 @@
  *                                              "busy"), or the burn kernel of CUBIN
  *                                              (test/gpu/burner.cu) of ITERS iterations,
  *                                              synchronised every 4, for SECS
+ *   dl_attack overrun END_MS TAIL_MS SECS       1 ms kernels while the time within each second
+ *                                              of CLOCK_REALTIME is before END_MS (the end of
+ *                                              its slot), then one of TAIL_MS queued just
+ *                                              before END_MS, every second, for SECS
  *   dl_attack maps N anon|PATH_LEN              first N mappings (anonymous, or of a file
  *                                              whose path is PATH_LEN bytes long), then
  *                                              a context, then waits on stdin
@@ -229,6 +233,53 @@ static int launch(long us, double secs, const char *cubin, long iters)
 	return 0;
 }
 
+/* The milliseconds since the last whole second of CLOCK_REALTIME: where
+ * the time authority's periods begin. */
+static double period_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_REALTIME, &t);
+	return t.tv_nsec / 1e6;
+}
+
+/* A job that runs around the library in its own slot [0, end) of every
+ * period, as its gate allows, and queues one more kernel of tail
+ * milliseconds just before the slot ends: work queued at a close, which
+ * runs on into the next job's time. */
+static int overrun(double end, double tail, double secs)
+{
+	int (*load)(void **, const void *) = real("cuModuleLoadData");
+	int (*getf)(void **, void *, const char *) = real("cuModuleGetFunction");
+	int (*run)(void *, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned, void *, void **, void **) =
+		real("cuLaunchKernel");
+	int (*sync)(void) = real("cuCtxSynchronize");
+	void *mod, *f;
+	unsigned long long ms = 1000, last = (unsigned long long)(tail * 1000);
+	void *one[] = { &ms }, *more[] = { &last };
+	if (load(&mod, "busy") || getf(&f, mod, "busy"))
+		return 5;
+	say("ready");
+	double stop = now_ms() + secs * 1000;
+	int queued = 0;
+	while (now_ms() < stop) {
+		double at = period_ms();
+		if (at < end - 1.5) {
+			queued = 0;
+			if (run(f, 1, 1, 1, 1, 1, 1, 0, 0, one, 0))
+				return 6;
+			sync();
+		} else if (at < end && !queued) {
+			queued = 1;
+			if (run(f, 1, 1, 1, 1, 1, 1, 0, 0, more, 0))
+				return 6;
+			sync();
+		} else {
+			nap_ms(0.5);
+		}
+	}
+	return 0;
+}
+
 /* N mappings that the kernel cannot merge: every other page read-only. */
 static int maps(long n, const char *kind)
 {
@@ -279,6 +330,8 @@ int main(int argc, char **argv)
 		rc = lock(argv[2], strtoull(argv[3], 0, 0), atof(argv[4]), atof(argv[5]));
 	else if (!strcmp(cmd, "launch") && (argc == 4 || argc == 6))
 		rc = launch(atol(argv[2]), atof(argv[3]), argc == 6 ? argv[4] : NULL, argc == 6 ? atol(argv[5]) : 0);
+	else if (!strcmp(cmd, "overrun") && argc == 5)
+		rc = overrun(atof(argv[2]), atof(argv[3]), atof(argv[4]));
 	else if (!strcmp(cmd, "hold") && argc == 3) {
 		unsigned long long p;
 		if (alloc_(&p, strtoull(argv[2], 0, 0)))
