@@ -30,6 +30,7 @@ const (
 	pauseAt     = 200 * time.Millisecond // debt that pauses a job
 	killAt      = 750 * time.Millisecond // debt that kills one
 	pauseKills  = 2                      // pauses within pauseWindow that kill: it did it again
+	reoffendAt  = 50 * time.Millisecond  // debt that kills a job paused within pauseWindow
 	pauseWindow = time.Minute
 	idleBelow   = 0.05 // of its own slot used in a period: idle (its slot is lent)
 	wakeUtil    = 5    // percent of a sample in its own slot: an idle job woke
@@ -94,11 +95,15 @@ type timeJob struct {
 	used, ownUsed, lentUsed time.Duration // this period
 	lastUsed, lastLent      time.Duration // the period before
 
-	debt     time.Duration
-	paused   bool
-	pausedAt time.Time
-	pauses   []time.Time
-	stopped  []int // pids stopped with SIGSTOP (outside the job cgroup)
+	debt      time.Duration
+	paused    bool
+	pausedAt  time.Time
+	pauseDebt time.Duration // its debt when it was paused
+	pauses    []time.Time
+	stopped   []int // pids stopped with SIGSTOP (outside the job cgroup)
+	pauseNext bool  // killed: to be paused once the killed processes are gone
+	killed    map[int]string
+	killedAt  time.Time
 
 	totalUsed, totalLent, totalPaused time.Duration
 	kills                             int

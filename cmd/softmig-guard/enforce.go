@@ -13,19 +13,24 @@ import (
 	"github.com/softmig/softmig/internal/timefile"
 )
 
-// enforce acts on j's debt: a paused job repays its share of every moment
-// it stays frozen and is thawed once its debt is gone; a job whose debt
+// enforce acts on j's debt: a paused job repays as its own slot passes
+// while it is frozen (time it would have had: its share of every moment
+// would let a job frozen between its slots repay without losing any) and
+// is thawed once its debt is gone; a job whose debt
 // passes pauseAt is paused; one whose debt passes killAt, or that is
-// paused a pauseKills-th time within pauseWindow, is killed on the GPU.
+// paused a pauseKills-th time within pauseWindow, has its processes on the
+// GPU killed and is paused once they are gone. A kill forgives nothing: a
+// job that starts its GPU processes again (a shell loop) must not start
+// from a clean slate each time, so it repays frozen, its starter with it.
 func (a *authority) enforce(g *gpuTime, j *timeJob, now time.Time) {
 	if j.paused {
 		d := now.Sub(j.pausedAt)
+		j.debt -= a.ownPassed(j, j.pausedAt, now)
 		j.pausedAt = now
 		j.totalPaused += d
 		j.logPaused += d
-		j.debt -= d * time.Duration(j.share) / 100
-		if j.debt > killAt {
-			a.killTime(g, j, now, "still over "+killAt.String()+" of GPU time owed while frozen (work queued before the pause, or processes outside the job cgroup)")
+		if j.debt > j.pauseDebt+killAt-pauseAt {
+			a.killTime(g, j, now, "its debt grew by over "+(killAt-pauseAt).String()+" while frozen (work queued before the pause, or processes outside the job cgroup)")
 			return
 		}
 		if j.debt <= 0 {
@@ -35,13 +40,26 @@ func (a *authority) enforce(g *gpuTime, j *timeJob, now time.Time) {
 		}
 		return
 	}
+	if j.pauseNext {
+		// Killed: paused once the killed processes are gone (frozen as
+		// they die, they would live on, and their memory with them).
+		if a.dying(j, now) {
+			return
+		}
+		j.pauseNext = false
+		if j.debt > 0 {
+			a.pause(g, j, now)
+			a.replan(g, now)
+		}
+		return
+	}
+	for len(j.pauses) > 0 && now.Sub(j.pauses[0]) > pauseWindow {
+		j.pauses = j.pauses[1:]
+	}
 	switch {
 	case j.debt > killAt:
 		a.killTime(g, j, now, "ran "+j.debt.Round(time.Millisecond).String()+" outside its windows")
-	case j.debt > pauseAt:
-		for len(j.pauses) > 0 && now.Sub(j.pauses[0]) > pauseWindow {
-			j.pauses = j.pauses[1:]
-		}
+	case j.debt > pauseAt || (len(j.pauses) > 0 && j.debt > reoffendAt):
 		if len(j.pauses)+1 >= pauseKills {
 			a.killTime(g, j, now, "ran outside its windows again after "+strconv.Itoa(len(j.pauses))+" pauses within "+pauseWindow.String())
 			return
@@ -49,6 +67,35 @@ func (a *authority) enforce(g *gpuTime, j *timeJob, now time.Time) {
 		a.pause(g, j, now)
 		a.replan(g, now)
 	}
+}
+
+// ownPassed is how much of j's own slot passed between from and to.
+func (a *authority) ownPassed(j *timeJob, from, to time.Time) time.Duration {
+	var n time.Duration
+	for from.Before(to) {
+		ps := a.periodStart(from)
+		end := ps.Add(a.period)
+		if to.Before(end) {
+			end = to
+		}
+		n += before(j.own, end.Sub(ps)) - before(j.own, from.Sub(ps))
+		from = end
+	}
+	return n
+}
+
+// dying says whether processes killed for j's time are still exiting
+// (for at most a second after the kill).
+func (a *authority) dying(j *timeJob, now time.Time) bool {
+	if now.Sub(j.killedAt) > time.Second {
+		return false
+	}
+	for pid, start := range j.killed {
+		if running(a.g.opts.procRoot, pid, start) {
+			return true
+		}
+	}
+	return false
 }
 
 // jobPids lists j's processes on GPU g now (nil: NVML could not say), and
@@ -95,7 +142,7 @@ func (a *authority) pause(g *gpuTime, j *timeJob, now time.Time) {
 			a.g.log.errorf("stop", "time: job %s pid %d: %v", j.job, pid, err)
 		}
 	}
-	j.paused, j.pausedAt = true, now
+	j.paused, j.pausedAt, j.pauseDebt = true, now, j.debt
 	j.pauses = append(j.pauses, now)
 	g.file.SetStats(j.entry, timefileFlags(j), permille(j.lastUsed, a.period), permille(j.lastLent, a.period))
 	a.g.stats.pauses.Add(1)
@@ -125,8 +172,11 @@ func (a *authority) resume(g *gpuTime, j *timeJob, now time.Time, why string) {
 		"gpu", strconv.Itoa(g.index), "paused_ms", strconv.FormatInt(paused.Milliseconds(), 10), "reason", why)
 }
 
-// killTime kills j's processes on the GPU ("guard kill", reason over_time),
-// then thaws what it froze so that they die.
+// killTime kills j's processes on the GPU ("guard kill", reason
+// over_time), thaws what it froze so that they die, and pauses the job
+// once they are gone until killAt of its own slot has passed: a job that
+// starts its processes again would otherwise take a little of the others'
+// time at every kill.
 func (a *authority) killTime(g *gpuTime, j *timeJob, now time.Time, cause string) {
 	pids, facts := a.jobPids(g, j, now)
 	if len(pids) > 0 {
@@ -136,7 +186,11 @@ func (a *authority) killTime(g *gpuTime, j *timeJob, now time.Time, cause string
 	if j.paused {
 		a.resume(g, j, now, "killed")
 	}
-	j.debt, j.pauses = 0, nil
+	j.debt = killAt
+	j.killed, j.killedAt, j.pauseNext = map[int]string{}, now, true
+	for _, pid := range pids {
+		j.killed[pid] = facts[pid].start
+	}
 	j.kills++
 	a.replan(g, now)
 }

@@ -30,7 +30,8 @@
 // and measures each job's GPU time from NVML's per-process samples. A job
 // that runs outside its windows owes that time: its next windows are cut,
 // a debt over 200 ms freezes its job cgroup until repaid, and a debt over
-// 750 ms or a second pause in a minute kills its processes on the GPU.
+// 750 ms or a second pause in a minute kills its processes on the GPU,
+// and the job stays frozen until it has repaid.
 //
 // Root's processes, processes outside jobs and jobs without a limit
 // (whole GPUs) are never touched. A GPU whose NVML calls fail is skipped

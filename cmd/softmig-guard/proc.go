@@ -109,6 +109,21 @@ func startTime(stat []byte) (string, bool) {
 	return f[19], true
 }
 
+// running says whether pid is still the process that started at start and
+// has not exited (a zombie has).
+func running(procRoot string, pid int, start string) bool {
+	stat, err := os.ReadFile(filepath.Join(procRoot, strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return false
+	}
+	st, ok := startTime(stat)
+	i := bytes.LastIndexByte(stat, ')')
+	if !ok || st != start || i+2 >= len(stat) {
+		return false
+	}
+	return stat[i+2] != 'Z' && stat[i+2] != 'X'
+}
+
 // mapped is what a process's mappings say about the driver it uses.
 type mapped struct {
 	library  int // loads of the preload library (mappings at offset 0)
