@@ -136,7 +136,7 @@ func (a *authority) pause(g *gpuTime, j *timeJob, now time.Time) {
 	dirs, rest := a.fz.freeze(j.job, pids)
 	for _, pid := range rest {
 		f := facts[pid]
-		if err := signalVerified(a.g.opts.procRoot, pid, f.jobs, f.start, unix.SIGSTOP); err == nil {
+		if err := signalVerified(a.g.opts.procRoot, pid, f, unix.SIGSTOP); err == nil {
 			j.stopped = append(j.stopped, pid)
 		} else if !errors.Is(err, errGone) {
 			a.g.log.errorf("stop", "time: job %s pid %d: %v", j.job, pid, err)

@@ -37,7 +37,7 @@ func (g *guard) act(v verdict) {
 		if g.isKilled(pid, f.start) {
 			continue // killed by another verdict
 		}
-		err := signalVerified(g.opts.procRoot, pid, f.jobs, f.start, unix.SIGKILL)
+		err := signalVerified(g.opts.procRoot, pid, f, unix.SIGKILL)
 		if err == nil {
 			killed = append(killed, pid)
 			g.killMu.Lock()
@@ -66,10 +66,12 @@ func (g *guard) act(v verdict) {
 }
 
 // signalVerified sends sig to pid only if it is still the process that
-// was judged: in the same job cgroups (or still in none), same start time,
-// not root. A pidfd pins the process between the check and the signal, so
-// a reused pid is never hit.
-func signalVerified(procRoot string, pid int, jobs []string, start string, sig unix.Signal) error {
+// was judged: same start time, same owner, not root. A pidfd pins the
+// process between the check and the signal, so a reused pid is never hit.
+// Its cgroup lines are no part of who it is: on cgroup v1 its user moves
+// it about in the hierarchy systemd delegates to them, as often as they
+// like, and a kill that wanted those lines unchanged was never sent.
+func signalVerified(procRoot string, pid int, judged procFacts, sig unix.Signal) error {
 	fd, err := unix.PidfdOpen(pid, 0)
 	if errors.Is(err, unix.ESRCH) {
 		return errGone
@@ -82,7 +84,7 @@ func signalVerified(procRoot string, pid int, jobs []string, start string, sig u
 	if err != nil {
 		return err
 	}
-	if strings.Join(f.jobs, ",") != strings.Join(jobs, ",") || f.start != start || f.root {
+	if f.start != judged.start || f.uid != judged.uid || f.root {
 		return errGone
 	}
 	if pinned {
