@@ -2,7 +2,6 @@ package main
 
 import (
 	"os"
-	"path/filepath"
 	"strconv"
 	"sync"
 	"time"
@@ -15,7 +14,9 @@ import (
 // someone: memory the driver lists for a pid that is gone goes to the jobs
 // the guard last saw that pid in; memory the driver holds beyond every
 // listed process goes to the one job whose processes hold the GPU's device
-// files open without being listed (the children that kept them). Either
+// files open without being listed (the children that kept them), leaving
+// out holders that share every such file with a listed process of their
+// job (a DataLoader's workers and their live parent). Either
 // way the holders are killed with the job's processes when it is over its
 // slice, which is what frees such memory.
 
@@ -65,16 +66,25 @@ func (g *guard) chargeUnlisted(now time.Time, i int, devUsed, listed uint64, s *
 	}
 	holders := g.holdersOf(now, i)
 	jobs := map[string]bool{}
+	deadline := time.Now().Add(holdersBudget)
+	listedFDs := map[int][]int{}
 	for pid, h := range holders {
 		if _, listed := s.facts[pid]; listed {
 			continue
 		}
-		for _, j := range h.jobs {
-			jobs[j] = true
+		keeps, err := g.keepsOrphan(pid, h, s, listedFDs, deadline)
+		if err != nil {
+			g.log.errorf("orphan "+strconv.Itoa(i), "GPU %d: %d MiB held for no process the guard saw in a job: %v: charged to nobody", i, extra>>20, err)
+			return
+		}
+		if keeps {
+			for _, j := range h.jobs {
+				jobs[j] = true
+			}
 		}
 	}
 	if len(jobs) != 1 {
-		g.log.errorf("orphan "+strconv.Itoa(i), "GPU %d: %d MiB held for no process the guard saw in a job, and %d jobs' unlisted processes hold the GPU open: charged to nobody",
+		g.log.errorf("orphan "+strconv.Itoa(i), "GPU %d: %d MiB held for no process the guard saw in a job, and %d jobs' unlisted processes hold files of the GPU that no listed process of theirs does: charged to nobody",
 			i, extra>>20, len(jobs))
 		return
 	}
@@ -106,10 +116,11 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// holder is a job process that holds a GPU device file open.
+// holder is a job process that holds GPU device files open.
 type holder struct {
 	jobs []string
 	f    procFacts
+	fds  []int // its device files
 }
 
 // holderScan is the last scan of which job processes hold GPU device files.
@@ -145,37 +156,66 @@ func (g *guard) holdersOf(now time.Time, i int) map[int]holder {
 			break
 		}
 		pid, err := strconv.Atoi(name)
-		if err != nil || pid == os.Getpid() || !g.holdsGPU(pid) {
+		if err != nil || pid == os.Getpid() {
 			continue
 		}
+		// Who it is first: three small files, where its open files may be
+		// thousands.
 		f, err := g.facts.get(pid, now)
 		if err != nil || f.root {
 			continue
 		}
-		if jobs := g.charge.jobsOf(f, pid, now); len(jobs) > 0 {
-			h.holders[pid] = holder{jobs: jobs, f: f}
+		jobs := g.charge.jobsOf(f, pid, now)
+		if len(jobs) == 0 {
+			continue
+		}
+		if fds, _ := deviceFDs(g.opts.procRoot, pid, g.opts.deviceFiles, deadline); len(fds) > 0 {
+			h.holders[pid] = holder{jobs: jobs, f: f, fds: fds}
 		}
 	}
 	return h.holders
 }
 
-// holdsGPU says whether pid has a GPU device file open.
-func (g *guard) holdsGPU(pid int) bool {
-	fds := filepath.Join(g.opts.procRoot, strconv.Itoa(pid), "fd")
-	d, err := os.Open(fds)
-	if err != nil {
-		return false
-	}
-	defer d.Close()
-	names, _ := d.Readdirnames(4096)
-	for _, n := range names {
-		target, err := os.Readlink(filepath.Join(fds, n))
-		if err != nil {
-			continue
+// keepsOrphan says whether holder pid may keep memory of a gone process:
+// some device file it holds is held by no listed process of its job. A
+// process forked after CUDA started whose parent lives on (a DataLoader
+// worker) holds only its parent's files, and the parent's memory is
+// listed under the parent: it keeps nothing that is not counted, and must
+// not make its job a suspect (nor, the one holder found, the job charged
+// for memory another job's hidden holder keeps).
+func (g *guard) keepsOrphan(pid int, h holder, s *jobSums, listedFDs map[int][]int, deadline time.Time) (bool, error) {
+	for _, fd := range h.fds {
+		shared := false
+		for _, job := range h.jobs {
+			for _, q := range s.pids[job] {
+				if _, listed := s.facts[q]; !listed {
+					continue
+				}
+				qfds, ok := listedFDs[q]
+				if !ok {
+					qfds, _ = deviceFDs(g.opts.procRoot, q, g.opts.deviceFiles, deadline)
+					listedFDs[q] = qfds
+				}
+				for _, b := range qfds {
+					if sameFile(pid, fd, q, b) {
+						shared = true
+						break
+					}
+				}
+				if shared {
+					break
+				}
+			}
+			if shared {
+				break
+			}
 		}
-		if ok, _ := filepath.Match(g.opts.deviceFiles, target); ok {
-			return true
+		if !shared {
+			return true, nil
+		}
+		if time.Now().After(deadline) {
+			return false, errFDBudget
 		}
 	}
-	return false
+	return false, nil
 }

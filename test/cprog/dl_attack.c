@@ -17,6 +17,9 @@
  *                                              of CLOCK_REALTIME is before END_MS (the end of
  *                                              its slot), then one of TAIL_MS queued just
  *                                              before END_MS, every second, for SECS
+ *   dl_attack hide SIZE                         SIZE, then a child that keeps the driver's files
+ *                                              open only above fd 5000 (0-4999 /dev/null), and
+ *                                              exit; the child (child=) lives 60 s
  *   dl_attack maps N anon|PATH_LEN              first N mappings (anonymous, or of a file
  *                                              whose path is PATH_LEN bytes long), then
  *                                              a context, then waits on stdin
@@ -32,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -280,6 +284,39 @@ static int overrun(double end, double tail, double secs)
 	return 0;
 }
 
+/* Memory left to a child that keeps the driver's files, hidden behind
+ * 5000 others: a reader of /proc/<pid>/fd that stops at a few thousand
+ * entries never sees it hold the GPU. */
+static int hide(unsigned long long size)
+{
+	unsigned long long p;
+	if (alloc_(&p, size))
+		return 4;
+	fflush(stdout);
+	pid_t child = fork();
+	if (child == 0) {
+		struct rlimit r = { 8192, 8192 };
+		if (setrlimit(RLIMIT_NOFILE, &r))
+			_exit(9);
+		for (int fd = 3; fd < 1024; fd++)
+			if (fcntl(fd, F_GETFD) >= 0 && dup2(fd, 5000 + fd) >= 0)
+				close(fd);
+		for (int fd = 0; fd < 5000; fd++) {
+			int n = open("/dev/null", O_RDWR);
+			if (n >= 0 && n != fd) {
+				dup2(n, fd);
+				close(n);
+			}
+		}
+		sleep(60);
+		_exit(0);
+	}
+	if (child < 0)
+		return 10;
+	printf("child=%d\n", (int)child);
+	return 0;
+}
+
 /* N mappings that the kernel cannot merge: every other page read-only. */
 static int maps(long n, const char *kind)
 {
@@ -332,6 +369,8 @@ int main(int argc, char **argv)
 		rc = launch(atol(argv[2]), atof(argv[3]), argc == 6 ? argv[4] : NULL, argc == 6 ? atol(argv[5]) : 0);
 	else if (!strcmp(cmd, "overrun") && argc == 5)
 		rc = overrun(atof(argv[2]), atof(argv[3]), atof(argv[4]));
+	else if (!strcmp(cmd, "hide") && argc == 3)
+		rc = hide(strtoull(argv[2], 0, 0));
 	else if (!strcmp(cmd, "hold") && argc == 3) {
 		unsigned long long p;
 		if (alloc_(&p, strtoull(argv[2], 0, 0)))

@@ -1,0 +1,66 @@
+package main
+
+import (
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// A process's GPU device files, and whether two processes hold the same
+// open file (kcmp(2)): the driver keeps a process's memory for as long as
+// any process holds the files it opened, so who shares which open file
+// says whose memory a holder keeps.
+
+// errFDBudget: the process has more open files than could be read in time.
+var errFDBudget = errors.New("too many open files to read in time")
+
+// deviceFDs lists pid's open files that are GPU device files (glob), all
+// of them, whatever their numbers: a process that moves the driver's files
+// above the first few thousand must still be seen holding them.
+func deviceFDs(procRoot string, pid int, glob string, deadline time.Time) ([]int, error) {
+	dir := filepath.Join(procRoot, strconv.Itoa(pid), "fd")
+	d, err := os.Open(dir)
+	if err != nil {
+		return nil, gone(err)
+	}
+	defer d.Close()
+	var fds []int
+	for {
+		names, err := d.Readdirnames(4096)
+		for _, n := range names {
+			target, err := os.Readlink(filepath.Join(dir, n))
+			if err != nil {
+				continue
+			}
+			if ok, _ := filepath.Match(glob, target); ok {
+				if fd, err := strconv.Atoi(n); err == nil {
+					fds = append(fds, fd)
+				}
+			}
+		}
+		if err == io.EOF || (err == nil && len(names) == 0) {
+			return fds, nil
+		}
+		if err != nil {
+			return fds, gone(err)
+		}
+		if time.Now().After(deadline) {
+			return fds, errFDBudget
+		}
+	}
+}
+
+// kcmpFile is KCMP_FILE of linux/kcmp.h.
+const kcmpFile = 0
+
+// sameFile says whether fd a of process p and fd b of process q are one
+// open file (a fork shares it; so does a file passed over a socket).
+func sameFile(p, a, q, b int) bool {
+	r, _, errno := unix.Syscall6(unix.SYS_KCMP, uintptr(p), uintptr(q), kcmpFile, uintptr(a), uintptr(b), 0)
+	return errno == 0 && r == 0
+}
