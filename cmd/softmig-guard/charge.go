@@ -25,6 +25,14 @@ type charger struct {
 // (it fails such a process closed). A line of the user's making beside the
 // job's own cannot take a process out of its job: all lines count.
 func (c *charger) jobsOf(f procFacts, pid int, now time.Time) []string {
+	jobs := c.heldTo(f, pid, now)
+	if len(jobs) > 0 {
+		c.facts.remember(pid, f.start, jobs, now)
+	}
+	return jobs
+}
+
+func (c *charger) heldTo(f procFacts, pid int, now time.Time) []string {
 	var jobs []string
 	for _, j := range f.jobs {
 		js := c.conf.get(j, now)

@@ -26,14 +26,18 @@ type factsCache struct {
 	mu       sync.Mutex
 	procRoot string
 	m        map[int]factsEntry
-	// lastJobs remembers each pid's jobs after it is gone, so that memory
-	// the driver still holds for it is charged to them (orphan.go).
+	// lastJobs remembers the jobs each pid was charged to after it is gone,
+	// so that memory the driver still holds for it (orphan.go) and samples
+	// of its last moments (measure.go) go to them: the jobs it was held to,
+	// never the job_<M> its cgroup names, which may be a cgroup of another
+	// user's making named for a victim's job.
 	lastJobs map[int]pidJobs
 }
 
 type pidJobs struct {
-	jobs []string
-	seen time.Time
+	jobs  []string
+	start string // the process's start time: a pid taken by another process forgets it
+	seen  time.Time
 }
 
 // rememberGone is how long a gone process's jobs are remembered.
@@ -56,13 +60,21 @@ func (c *factsCache) get(pid int, now time.Time) (procFacts, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.m[pid] = factsEntry{f: f, err: err, read: now}
-	if err == nil && len(f.jobs) > 0 {
-		c.lastJobs[pid] = pidJobs{jobs: f.jobs, seen: now}
+	if j, ok := c.lastJobs[pid]; ok && err == nil && j.start != f.start {
+		delete(c.lastJobs, pid) // another process has the pid now
 	}
 	return f, err
 }
 
-// jobsOfGone returns the jobs a process that is gone was last seen in.
+// remember records the jobs live process pid (started at start) is
+// charged to.
+func (c *factsCache) remember(pid int, start string, jobs []string, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.lastJobs[pid] = pidJobs{jobs: jobs, start: start, seen: now}
+}
+
+// jobsOfGone returns the jobs a process that is gone was last charged to.
 func (c *factsCache) jobsOfGone(pid int) []string {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -165,12 +165,13 @@ func (g *guard) holdersOf(now time.Time, i int) map[int]holder {
 		if err != nil || f.root {
 			continue
 		}
-		jobs := g.charge.jobsOf(f, pid, now)
+		jobs := g.charge.heldTo(f, pid, now)
 		if len(jobs) == 0 {
 			continue
 		}
 		if fds, _ := deviceFDs(g.opts.procRoot, pid, g.opts.deviceFiles, deadline); len(fds) > 0 {
 			h.holders[pid] = holder{jobs: jobs, f: f, fds: fds}
+			g.facts.remember(pid, f.start, jobs, now)
 		}
 	}
 	return h.holders

@@ -91,6 +91,7 @@ func TestOrphanMemoryHiddenBehindFiles(t *testing.T) {
 			if c.ready.IsZero() {
 				t.Fatalf("attacker: %q", c.lines)
 			}
+			t.Logf("victim job %s pid %d worker %d; attacker job %s parent %d child %d, pid %d", victim.id, v.pid(), worker, j.id, parent.pid(), child, c.pid())
 			time.Sleep(2 * time.Second)
 			if !v.alive() || syscall.Kill(worker, 0) != nil {
 				t.Errorf("the victim's process or its worker was killed for the attacker's orphaned memory:\n%s", g.output())

@@ -1,0 +1,84 @@
+package main
+
+import (
+	"fmt"
+	"math/rand"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// A user with a 25 % job runs, outside the job cgroup (an ssh session
+// pam_slurm_adopt did not adopt, systemd-run --user), one short process
+// after another, each launching around the library for 40 ms and gone
+// before the authority reads the samples of its last bins.
+func TestTimeShortProcessesOutsideTheJob(t *testing.T) {
+	t.Parallel()
+	n := newNode(t)
+	const user = 4848 // a user of its own: other tests' jobs are nobody's
+	g := n.guard()
+	cheat := n.job(fmt.Sprintf("CUDA_DEVICE_MEMORY_LIMIT=12g\nCUDA_DEVICE_SM_LIMIT=25\nSOFTMIG_SM_SLOT_0=0-25\nSOFTMIG_GPU_0=0\nSOFTMIG_UID=%d\nSOFTMIG_TIME_POLICY=cap\n", user))
+	honestJob := n.timeJob(75, "25-100", "cap")
+	time.Sleep(1200 * time.Millisecond)
+	loop := n.startArgv(nil, []string{"LD_PRELOAD=" + n.lib()}, []string{"setpriv", fmt.Sprintf("--reuid=%d", user), fmt.Sprintf("--regid=%d", user), "--clear-groups",
+		"/bin/sh", "-c", `echo ready; while :; do "$0" launch 1000 0.04 >/dev/null; done`, n.shared.Path("build/test/dl_attack")})
+	defer loop.cmd.Process.Kill()
+	honest := n.load(honestJob, 14)
+	mean, wins := n.observe(2*time.Second, 10, group("honest", honest))
+	out := g.output()
+	t.Logf("short processes outside a 25 %% job, beside 75 %%: %.1f / %.1f %% (windows %v)", mean["dev"]-mean["honest"], mean["honest"], wins)
+	t.Logf("pauses %d, kills %d", strings.Count(out, "time pause: job "+cheat.id), strings.Count(out, "guard kill: job "+cheat.id))
+	if c := mean["dev"] - mean["honest"]; c > 28 {
+		t.Errorf("short processes outside the job got %.1f %% on a 25 %% share over 10 s, want at most 28:\n%s", c, out)
+	}
+}
+
+// Another user makes, in a cgroup subtree delegated to them, a cgroup
+// named for the victim's job, and runs there one short process after
+// another, each launching around the library for 40 ms: alive, a process
+// of the wrong user in that cgroup is charged to nobody; gone, its last
+// samples went to the job its cgroup named, the victim's, as debt, and the
+// victim, running under the library within its windows, was paused and
+// killed.
+func TestTimeForgedCgroupChargesTheVictim(t *testing.T) {
+	t.Parallel()
+	n := newNode(t)
+	g := n.guard()
+	victim := n.timeJob(25, "0-25", "cap")
+	other := n.timeJob(75, "25-100", "cap")
+	base := filepath.Dir(filepath.Dir(filepath.Dir(filepath.Dir(victim.procs))))
+	deleg := filepath.Join(base, fmt.Sprintf("user_smdeleg_%d", rand.Intn(1e9)))
+	if err := os.Mkdir(deleg, 0o755); err != nil {
+		t.Skipf("cannot make a delegated cgroup: %v", err)
+	}
+	forged := filepath.Join(deleg, "slurm_x", fmt.Sprintf("uid_%d", attacker), "job_"+victim.id)
+	t.Cleanup(func() {
+		for d := forged; d != base; d = filepath.Dir(d) {
+			for i := 0; i < 100 && os.Remove(d) != nil; i++ {
+				time.Sleep(20 * time.Millisecond)
+			}
+		}
+	})
+	for _, f := range []string{"", "cgroup.procs", "tasks"} {
+		if err := os.Chown(filepath.Join(deleg, f), attacker, attacker); err != nil && f != "tasks" {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(1200 * time.Millisecond)
+	v := n.load(victim, 12)
+	o := n.load(other, 12)
+	script := `echo $$ > "$0/cgroup.procs" && exec setpriv --reuid=$1 --regid=$1 --clear-groups /bin/sh -c ` +
+		`'mkdir -p "$0" && echo $$ > "$0/cgroup.procs" && echo ready && while :; do "$1" launch 1000 0.04 >/dev/null; done' "$2" "$3"`
+	a := n.startArgv(nil, []string{"LD_PRELOAD=" + n.lib()}, []string{"/bin/bash", "-c", script, deleg, fmt.Sprint(attacker), forged,
+		n.shared.Path("build/test/dl_attack")})
+	defer a.cmd.Process.Kill()
+	mean, _ := n.observe(time.Second, 8, group("victim", v), group("other", o))
+	a.cmd.Process.Kill()
+	t.Logf("victim %.1f %%, other %.1f %%, the forged cgroup's processes %.1f %%", mean["victim"], mean["other"], mean["dev"]-mean["victim"]-mean["other"])
+	out := g.output()
+	if strings.Contains(out, "time pause: job "+victim.id) || strings.Contains(out, "guard kill: job "+victim.id) {
+		t.Errorf("the victim was paused or killed for time another user's processes took in a cgroup named for its job:\n%s", out)
+	}
+}
