@@ -133,7 +133,7 @@ func (a *authority) pause(g *gpuTime, j *timeJob, now time.Time) {
 		j.debt = 0
 		return
 	}
-	dirs, rest := a.fz.freeze(j.job, pids)
+	dirs, rest := a.fz.freeze(j.job, g.index, pids)
 	for _, pid := range rest {
 		f := facts[pid]
 		if err := signalVerified(a.g.opts.procRoot, pid, f, unix.SIGSTOP); err == nil {
@@ -158,7 +158,7 @@ func (a *authority) pause(g *gpuTime, j *timeJob, now time.Time) {
 
 // resume thaws j.
 func (a *authority) resume(g *gpuTime, j *timeJob, now time.Time, why string) {
-	if err := a.fz.thaw(j.job); err != nil {
+	if err := a.fz.thaw(j.job, g.index); err != nil {
 		a.g.log.errorf("thaw", "time: job %s: %v", j.job, err)
 	}
 	for _, pid := range j.stopped {

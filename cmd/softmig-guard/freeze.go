@@ -32,12 +32,16 @@ type freezer struct {
 	v2       string            // the cgroup2 mount, "" if none
 	record   string            // <run dir>/softmig-guard.frozen
 	frozen   map[string]string // cgroup dir -> job
+	// held: the GPUs whose authority holds each job paused. One job
+	// cgroup is frozen for all of a job's GPUs, so it is thawed when the
+	// last of them resumes the job, not the first.
+	held map[string]map[int]bool
 }
 
 const frozenRecord = "softmig-guard.frozen"
 
 func newFreezer(procRoot, runDir string) *freezer {
-	f := &freezer{procRoot: procRoot, record: filepath.Join(runDir, frozenRecord), frozen: map[string]string{}}
+	f := &freezer{procRoot: procRoot, record: filepath.Join(runDir, frozenRecord), frozen: map[string]string{}, held: map[string]map[int]bool{}}
 	f.v1, f.v2 = cgroupMounts(procRoot)
 	return f
 }
@@ -120,11 +124,16 @@ func jobPrefix(path, job string) (string, bool) {
 	return "", false
 }
 
-// freeze freezes the job cgroups of pids and returns the pids it could
-// not reach that way (processes outside the job cgroup).
-func (f *freezer) freeze(job string, pids []int) (dirs []string, rest []int) {
+// freeze freezes the job cgroups of pids for the authority of GPU gpu and
+// returns the pids it could not reach that way (processes outside the job
+// cgroup).
+func (f *freezer) freeze(job string, gpu int, pids []int) (dirs []string, rest []int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.held[job] == nil {
+		f.held[job] = map[int]bool{}
+	}
+	f.held[job][gpu] = true
 	seen := map[string]bool{}
 	for _, pid := range pids {
 		dir, ctl, err := f.jobDir(pid, job)
@@ -147,10 +156,16 @@ func (f *freezer) freeze(job string, pids []int) (dirs []string, rest []int) {
 	return dirs, rest
 }
 
-// thaw thaws what the guard froze for job.
-func (f *freezer) thaw(job string) error {
+// thaw releases GPU gpu's hold on job, and thaws what the guard froze for
+// it once no GPU holds it.
+func (f *freezer) thaw(job string, gpu int) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	delete(f.held[job], gpu)
+	if len(f.held[job]) > 0 {
+		return nil
+	}
+	delete(f.held, job)
 	var errs []error
 	for dir, j := range f.frozen {
 		if j != job {
@@ -183,6 +198,7 @@ func (f *freezer) thawAll() []string {
 			}
 		}
 	}
+	f.held = map[string]map[int]bool{}
 	var done []string
 	for dir := range f.frozen {
 		if err := thawDir(dir); err == nil || errors.Is(err, os.ErrNotExist) {

@@ -48,12 +48,15 @@ func (n *node) load(j *sjob, secs float64, args ...string) *bg {
 	return n.bgRun(j, append([]string{n.shared.Path("build/test/loadgen"), fmt.Sprintf("secs=%g", secs), "us=1000", "sync=4"}, args...))
 }
 
-func (n *node) bgRun(j *sjob, argv []string) *bg {
+func (n *node) bgRun(j *sjob, argv []string) *bg { return n.bgRunEnv(j, nil, argv) }
+
+// bgRunEnv is bgRun with more environment.
+func (n *node) bgRunEnv(j *sjob, env, argv []string) *bg {
 	n.t.Helper()
 	argv = append([]string{"/bin/sh", "-c", `echo $$ > "$0" && exec "$@"`, j.procs,
 		"setpriv", fmt.Sprintf("--reuid=%d", nobody), fmt.Sprintf("--regid=%d", nobody), "--clear-groups"}, argv...)
 	b := &bg{cmd: exec.Command(argv[0], argv[1:]...)}
-	b.cmd.Env = append(append([]string{}, n.env...), "LD_PRELOAD="+n.lib())
+	b.cmd.Env = append(append(append([]string{}, n.env...), "LD_PRELOAD="+n.lib()), env...)
 	b.cmd.Stdout, b.cmd.Stderr = &b.out, &b.out
 	if err := b.cmd.Start(); err != nil {
 		n.t.Fatal(err)
