@@ -9,10 +9,13 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // The escape check reads a GPU process's mappings to see whether it runs
@@ -143,7 +146,7 @@ func (s *scanner) judge(pid int) (string, error) {
 	s.bytesRead.Add(uint64(n))
 	if errors.Is(err, errBudget) {
 		s.overBudget.Add(1)
-		return fmt.Sprintf("mappings too large to judge (%d bytes read within %s): counted as an escape", n, s.maxTime), nil
+		return fmt.Sprintf("mappings too large to judge (%d bytes read within %s of CPU): counted as an escape", n, s.maxTime), nil
 	}
 	if err != nil {
 		return "", err
@@ -186,9 +189,27 @@ func (s *scanner) judgeNow(pid int, start string) string {
 
 var errBudget = errors.New("over budget")
 
+// wallFactor bounds a reading of mappings on the clock: so many times its
+// CPU budget.
+const wallFactor = 20
+
+// threadCPU is the CPU time of the calling thread.
+func threadCPU() time.Duration {
+	var ts unix.Timespec
+	if unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts) != nil {
+		return 0
+	}
+	return time.Duration(ts.Nano())
+}
+
 // readMaps counts the loads of the preload library, libcuda and libc in
-// /proc/<pid>/maps, reading at most maxBytes within maxTime (errBudget
-// beyond). A load maps its file at offset 0 once; a second mapping at
+// /proc/<pid>/maps, reading at most maxBytes within maxTime of this
+// thread's CPU (errBudget beyond). CPU, not the clock: the budget bounds
+// the guard's work, which is what a user can inflate, while the clock also
+// counts the time others' processes hold the CPU, and on a node whose cores
+// another user keeps busy an honest process with 20 000 mappings took
+// longer than 50 ms to read and was killed as an escape. The clock bounds
+// it too, at wallFactor times the budget (a read that blocks). A load maps its file at offset 0 once; a second mapping at
 // offset 0 of libcuda is a second copy of the driver, and a second libc a
 // second link-map namespace (dlmopen(LM_ID_NEWLM) loads its own libc, and
 // the preloaded library is not in it). It returns the bytes read.
@@ -200,13 +221,15 @@ func readMaps(procRoot string, pid int, lib libID, maxBytes int64, maxTime time.
 		return m, 0, gone(err)
 	}
 	defer f.Close()
-	deadline := time.Now().Add(maxTime)
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	cpu0, deadline := threadCPU(), time.Now().Add(wallFactor*maxTime)
 	r := bufio.NewReaderSize(f, 64<<10)
 	var n int64
 	for lines := 0; ; lines++ {
 		line, err := r.ReadSlice('\n')
 		n += int64(len(line))
-		if n > maxBytes || (lines%512 == 511 && time.Now().After(deadline)) {
+		if n > maxBytes || (lines%512 == 511 && (threadCPU()-cpu0 > maxTime || time.Now().After(deadline))) {
 			return m, n, errBudget
 		}
 		if errors.Is(err, bufio.ErrBufferFull) {
