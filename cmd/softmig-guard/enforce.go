@@ -24,6 +24,7 @@ import (
 // from a clean slate each time, so it repays frozen, its starter with it.
 func (a *authority) enforce(g *gpuTime, j *timeJob, now time.Time) {
 	if j.paused {
+		a.killDefiers(g, j, now)
 		d := now.Sub(j.pausedAt)
 		j.debt -= a.ownPassed(j, j.pausedAt, now)
 		j.pausedAt = now
@@ -66,6 +67,53 @@ func (a *authority) enforce(g *gpuTime, j *timeJob, now time.Time) {
 		}
 		a.pause(g, j, now)
 		a.replan(g, now)
+	}
+}
+
+// killDefiers kills the processes of paused job j on the GPU that run
+// outside its frozen job cgroup: a pause stops them with SIGSTOP, and their
+// user may continue them, or start others (a shell loop, outside the job
+// cgroup); whatever runs there while the job is paused defies the pause.
+func (a *authority) killDefiers(g *gpuTime, j *timeJob, now time.Time) {
+	pids, facts := a.jobPids(g, j, now)
+	var defiers []int
+	for _, pid := range pids {
+		if _, _, err := a.fz.jobDir(pid, j.job); err == nil {
+			continue // frozen with its job cgroup
+		}
+		if st := procState(a.g.opts.procRoot, pid, facts[pid].start); st != 0 && st != 'T' && st != 't' && st != 'Z' {
+			defiers = append(defiers, pid)
+		}
+	}
+	if len(defiers) == 0 {
+		return
+	}
+	// What starts them again is stopped with them: their parents of the
+	// same user outside any job cgroup (a shell loop).
+	for _, pid := range defiers {
+		a.stopStarters(j, pid, facts[pid].uid)
+	}
+	a.g.act(verdict{watchKey: watchKey{job: j.job, gpu: g.index}, reason: reasonTime, dev: j.dev,
+		pids: defiers, facts: facts, cause: "ran outside its job cgroup while the job was paused", since: now, share: j.share, owed: j.debt})
+}
+
+// stopStarters stops pid's ancestors that are uid's and in no job cgroup,
+// up to the first that is not, and records them to be continued when j
+// resumes.
+func (a *authority) stopStarters(j *timeJob, pid, uid int) {
+	for depth := 0; depth < 16; depth++ {
+		ppid := parentOf(a.g.opts.procRoot, pid)
+		if ppid <= 1 {
+			return
+		}
+		f, err := readFacts(a.g.opts.procRoot, ppid)
+		if err != nil || f.root || f.uid != uid || len(f.jobs) > 0 {
+			return
+		}
+		if signalVerified(a.g.opts.procRoot, ppid, f, unix.SIGSTOP) == nil {
+			j.stopped = append(j.stopped, ppid)
+		}
+		pid = ppid
 	}
 }
 

@@ -112,16 +112,38 @@ func startTime(stat []byte) (string, bool) {
 // running says whether pid is still the process that started at start and
 // has not exited (a zombie has).
 func running(procRoot string, pid int, start string) bool {
+	st := procState(procRoot, pid, start)
+	return st != 0 && st != 'Z' && st != 'X'
+}
+
+// parentOf is pid's parent (PPid of its status), 0 when unknown.
+func parentOf(procRoot string, pid int) int {
+	status, err := os.ReadFile(filepath.Join(procRoot, strconv.Itoa(pid), "status"))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(status), "\n") {
+		if rest, ok := strings.CutPrefix(line, "PPid:"); ok {
+			ppid, _ := strconv.Atoi(strings.TrimSpace(rest))
+			return ppid
+		}
+	}
+	return 0
+}
+
+// procState is the state letter of pid (R, S, D, T, Z...) if it is still
+// the process that started at start, else 0.
+func procState(procRoot string, pid int, start string) byte {
 	stat, err := os.ReadFile(filepath.Join(procRoot, strconv.Itoa(pid), "stat"))
 	if err != nil {
-		return false
+		return 0
 	}
 	st, ok := startTime(stat)
 	i := bytes.LastIndexByte(stat, ')')
 	if !ok || st != start || i+2 >= len(stat) {
-		return false
+		return 0
 	}
-	return stat[i+2] != 'Z' && stat[i+2] != 'X'
+	return stat[i+2]
 }
 
 // mapped is what a process's mappings say about the driver it uses.

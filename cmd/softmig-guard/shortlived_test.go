@@ -82,3 +82,27 @@ func TestTimeForgedCgroupChargesTheVictim(t *testing.T) {
 		t.Errorf("the victim was paused or killed for time another user's processes took in a cgroup named for its job:\n%s", out)
 	}
 }
+
+// A user with a 25 % job runs a process around the library outside the
+// job cgroup, where a pause can only stop it with SIGSTOP, and continues it
+// with SIGCONT every 10 ms, starting it again when it is killed.
+func TestTimeContinuedOutsideTheJob(t *testing.T) {
+	t.Parallel()
+	n := newNode(t)
+	const user = 4949 // a user of its own: other tests' jobs are nobody's
+	g := n.guard()
+	cheat := n.job(fmt.Sprintf("CUDA_DEVICE_MEMORY_LIMIT=12g\nCUDA_DEVICE_SM_LIMIT=25\nSOFTMIG_SM_SLOT_0=0-25\nSOFTMIG_GPU_0=0\nSOFTMIG_UID=%d\nSOFTMIG_TIME_POLICY=cap\n", user))
+	honestJob := n.timeJob(75, "25-100", "cap")
+	time.Sleep(1200 * time.Millisecond)
+	loop := n.startArgv(nil, []string{"LD_PRELOAD=" + n.lib()}, []string{"setpriv", fmt.Sprintf("--reuid=%d", user), fmt.Sprintf("--regid=%d", user), "--clear-groups",
+		"/bin/sh", "-c", `echo ready; while :; do "$0" launch 1000 30 >/dev/null & c=$!; while kill -CONT $c 2>/dev/null; do sleep 0.01; done; done`, n.shared.Path("build/test/dl_attack")})
+	defer loop.cmd.Process.Kill()
+	honest := n.load(honestJob, 14)
+	mean, wins := n.observe(2*time.Second, 10, group("honest", honest))
+	out := g.output()
+	t.Logf("continued after each stop, outside a 25 %% job, beside 75 %%: %.1f / %.1f %% (windows %v)", mean["dev"]-mean["honest"], mean["honest"], wins)
+	t.Logf("pauses %d, kills %d", strings.Count(out, "time pause: job "+cheat.id), strings.Count(out, "guard kill: job "+cheat.id))
+	if c := mean["dev"] - mean["honest"]; c > 28 {
+		t.Errorf("a process continued after each stop got %.1f %% on a 25 %% share over 10 s, want at most 28:\n%s", c, out)
+	}
+}
