@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"time"
 
@@ -22,7 +23,7 @@ var errFDBudget = errors.New("too many open files to read in time")
 // deviceFDs lists pid's open files that are GPU device files (glob), all
 // of them, whatever their numbers: a process that moves the driver's files
 // above the first few thousand must still be seen holding them.
-func deviceFDs(procRoot string, pid int, glob string, deadline time.Time) ([]int, error) {
+func deviceFDs(procRoot string, pid int, glob string, over func() bool) ([]int, error) {
 	dir := filepath.Join(procRoot, strconv.Itoa(pid), "fd")
 	d, err := os.Open(dir)
 	if err != nil {
@@ -49,7 +50,7 @@ func deviceFDs(procRoot string, pid int, glob string, deadline time.Time) ([]int
 		if err != nil {
 			return fds, gone(err)
 		}
-		if time.Now().After(deadline) {
+		if over() {
 			return fds, errFDBudget
 		}
 	}
@@ -63,4 +64,14 @@ const kcmpFile = 0
 func sameFile(p, a, q, b int) bool {
 	r, _, errno := unix.Syscall6(unix.SYS_KCMP, uintptr(p), uintptr(q), kcmpFile, uintptr(a), uintptr(b), 0)
 	return errno == 0 && r == 0
+}
+
+// cpuBudget says, once started on the calling goroutine (which it locks
+// to its thread until done is called), when the thread has used budget of
+// CPU, or wallFactor times that on the clock: a budget on the guard's work,
+// which a user can inflate, not on the time others' processes hold the CPU.
+func cpuBudget(budget time.Duration) (over func() bool, done func()) {
+	runtime.LockOSThread()
+	cpu0, deadline := threadCPU(), time.Now().Add(wallFactor*budget)
+	return func() bool { return threadCPU()-cpu0 > budget || time.Now().After(deadline) }, runtime.UnlockOSThread
 }

@@ -9,7 +9,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -221,15 +220,14 @@ func readMaps(procRoot string, pid int, lib libID, maxBytes int64, maxTime time.
 		return m, 0, gone(err)
 	}
 	defer f.Close()
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	cpu0, deadline := threadCPU(), time.Now().Add(wallFactor*maxTime)
+	over, done := cpuBudget(maxTime)
+	defer done()
 	r := bufio.NewReaderSize(f, 64<<10)
 	var n int64
 	for lines := 0; ; lines++ {
 		line, err := r.ReadSlice('\n')
 		n += int64(len(line))
-		if n > maxBytes || (lines%512 == 511 && (threadCPU()-cpu0 > maxTime || time.Now().After(deadline))) {
+		if n > maxBytes || (lines%512 == 511 && over()) {
 			return m, n, errBudget
 		}
 		if errors.Is(err, bufio.ErrBufferFull) {

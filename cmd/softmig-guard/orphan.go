@@ -25,7 +25,7 @@ const (
 	// for by the process lists before the guard looks for its owner: the
 	// driver keeps some for itself beside the processes it lists.
 	unlistedSlack = 256 << 20
-	// holdersEvery and holdersBudget bound the scan of /proc/*/fd.
+	// holdersEvery and holdersBudget (of CPU) bound the scan of /proc/*/fd.
 	holdersEvery  = 2 * time.Second
 	holdersBudget = 50 * time.Millisecond
 )
@@ -66,13 +66,14 @@ func (g *guard) chargeUnlisted(now time.Time, i int, devUsed, listed uint64, s *
 	}
 	holders := g.holdersOf(now, i)
 	jobs := map[string]bool{}
-	deadline := time.Now().Add(holdersBudget)
+	over, done := cpuBudget(holdersBudget)
+	defer done()
 	listedFDs := map[int][]int{}
 	for pid, h := range holders {
 		if _, listed := s.facts[pid]; listed {
 			continue
 		}
-		keeps, err := g.keepsOrphan(pid, h, s, listedFDs, deadline)
+		keeps, err := g.keepsOrphan(pid, h, s, listedFDs, over)
 		if err != nil {
 			g.log.errorf("orphan "+strconv.Itoa(i), "GPU %d: %d MiB held for no process the guard saw in a job: %v: charged to nobody", i, extra>>20, err)
 			return
@@ -143,7 +144,8 @@ func (g *guard) holdersOf(now time.Time, i int) map[int]holder {
 		return h.holders
 	}
 	h.at, h.holders = now, map[int]holder{}
-	deadline := time.Now().Add(holdersBudget)
+	over, done := cpuBudget(holdersBudget)
+	defer done()
 	d, err := os.Open(g.opts.procRoot)
 	if err != nil {
 		return h.holders
@@ -151,7 +153,7 @@ func (g *guard) holdersOf(now time.Time, i int) map[int]holder {
 	defer d.Close()
 	names, _ := d.Readdirnames(-1)
 	for _, name := range names {
-		if time.Now().After(deadline) {
+		if over() {
 			g.log.errorf("holders", "the scan of %s/*/fd for GPU holders ran out of its %s budget: partial", g.opts.procRoot, holdersBudget)
 			break
 		}
@@ -169,7 +171,7 @@ func (g *guard) holdersOf(now time.Time, i int) map[int]holder {
 		if len(jobs) == 0 {
 			continue
 		}
-		if fds, _ := deviceFDs(g.opts.procRoot, pid, g.opts.deviceFiles, deadline); len(fds) > 0 {
+		if fds, _ := deviceFDs(g.opts.procRoot, pid, g.opts.deviceFiles, over); len(fds) > 0 {
 			h.holders[pid] = holder{jobs: jobs, f: f, fds: fds}
 			g.facts.remember(pid, f.start, jobs, now)
 		}
@@ -184,7 +186,7 @@ func (g *guard) holdersOf(now time.Time, i int) map[int]holder {
 // listed under the parent: it keeps nothing that is not counted, and must
 // not make its job a suspect (nor, the one holder found, the job charged
 // for memory another job's hidden holder keeps).
-func (g *guard) keepsOrphan(pid int, h holder, s *jobSums, listedFDs map[int][]int, deadline time.Time) (bool, error) {
+func (g *guard) keepsOrphan(pid int, h holder, s *jobSums, listedFDs map[int][]int, over func() bool) (bool, error) {
 	for _, fd := range h.fds {
 		shared := false
 		for _, job := range h.jobs {
@@ -194,7 +196,7 @@ func (g *guard) keepsOrphan(pid int, h holder, s *jobSums, listedFDs map[int][]i
 				}
 				qfds, ok := listedFDs[q]
 				if !ok {
-					qfds, _ = deviceFDs(g.opts.procRoot, q, g.opts.deviceFiles, deadline)
+					qfds, _ = deviceFDs(g.opts.procRoot, q, g.opts.deviceFiles, over)
 					listedFDs[q] = qfds
 				}
 				for _, b := range qfds {
@@ -214,7 +216,7 @@ func (g *guard) keepsOrphan(pid int, h holder, s *jobSums, listedFDs map[int][]i
 		if !shared {
 			return true, nil
 		}
-		if time.Now().After(deadline) {
+		if over() {
 			return false, errFDBudget
 		}
 	}
