@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/softmig/softmig/internal/defs"
 	"github.com/softmig/softmig/internal/jobconf"
 	"github.com/softmig/softmig/internal/logrec"
@@ -30,7 +32,6 @@ const (
 	pauseAt     = 200 * time.Millisecond // debt that pauses a job
 	killAt      = 750 * time.Millisecond // debt that kills one
 	pauseKills  = 2                      // pauses within pauseWindow that kill: it did it again
-	reoffendAt  = 50 * time.Millisecond  // debt that kills a job paused within pauseWindow
 	pauseWindow = time.Minute
 	idleBelow   = 0.05 // of its own slot used in a period: idle (its slot is lent)
 	wakeUtil    = 5    // percent of a sample in its own slot: an idle job woke
@@ -56,6 +57,7 @@ type gpuTime struct {
 	index int
 	uuid  string
 	file  *timefile.File
+	lock  int // an open file of the time file, locked: one authority a GPU
 	lend  bool
 	jobs  map[string]*timeJob
 	// present: when each job last had a process on the GPU.
@@ -128,7 +130,7 @@ func (a *authority) periodStart(t time.Time) time.Time {
 // every job it paused.
 func (a *authority) run(ctx context.Context) {
 	a.started = time.Now()
-	for _, dir := range a.fz.thawAll() {
+	for _, dir := range a.fz.thawLeft(a.timeFileFree) {
 		a.g.log.infof("time: thawed %s, frozen by an earlier run of the guard", dir)
 	}
 	tick := a.started
@@ -164,6 +166,7 @@ func (a *authority) stop() {
 		}
 		g.file.Close()
 		os.Remove(g.file.Path())
+		unix.Close(g.lock)
 	}
 	a.fz.thawAll()
 }
@@ -211,12 +214,18 @@ func (a *authority) sync(now time.Time) {
 			a.g.log.errorf("time uuid", "time: GPU %d: %v", i, err)
 			continue
 		}
+		lock, err := lockTimeFile(path)
+		if err != nil {
+			a.g.log.errorf("time lock "+uuid, "time: GPU %d: %v: another softmig-guard keeps its gates; this one leaves them alone", i, err)
+			continue
+		}
 		f, err := timefile.Create(path, timefile.Cap, a.period, now)
 		if err != nil {
+			unix.Close(lock)
 			a.g.log.errorf("time file", "time: GPU %d: %v (its jobs keep their static slots)", i, err)
 			continue
 		}
-		g := &gpuTime{index: i, uuid: uuid, file: f, jobs: map[string]*timeJob{}, present: map[string]time.Time{}, usedAll: map[string]time.Duration{}, start: a.periodStart(now), every: 200 * time.Millisecond}
+		g := &gpuTime{index: i, uuid: uuid, file: f, lock: lock, jobs: map[string]*timeJob{}, present: map[string]time.Time{}, usedAll: map[string]time.Duration{}, start: a.periodStart(now), every: 200 * time.Millisecond}
 		a.gpus[i] = g
 		a.notePresent(g, now)
 		a.g.log.infof("time: GPU %d (%s): gates in %s", i, uuid, path)
@@ -301,6 +310,36 @@ func timeShare(c *jobconf.Config, o int) (int, jobconf.Slot, bool) {
 		slot = s
 	}
 	return share, slot, true
+}
+
+// lockTimeFile takes the lock that makes this guard the authority of the
+// GPU whose time file path is: an exclusive flock on the file, held while
+// the guard lives (the kernel lets it go when the guard dies).
+func lockTimeFile(path string) (int, error) {
+	fd, err := unix.Open(path, unix.O_RDWR|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
+	if err != nil {
+		return -1, &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	if err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		unix.Close(fd)
+		return -1, &os.PathError{Op: "lock", Path: path, Err: err}
+	}
+	return fd, nil
+}
+
+// timeFileFree says whether no running guard is the authority of GPU
+// uuid (its time file is missing, or not locked).
+func (a *authority) timeFileFree(uuid string) bool {
+	path, err := timefile.Path(a.g.runDir, uuid)
+	if err != nil {
+		return true
+	}
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return true
+	}
+	defer unix.Close(fd)
+	return unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB) == nil // closing the file lets it go
 }
 
 // syncGPU gives new jobs an entry and frees the entries of jobs whose

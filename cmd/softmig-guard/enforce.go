@@ -60,7 +60,7 @@ func (a *authority) enforce(g *gpuTime, j *timeJob, now time.Time) {
 	switch {
 	case j.debt > killAt:
 		a.killTime(g, j, now, "ran "+j.debt.Round(time.Millisecond).String()+" outside its windows")
-	case j.debt > pauseAt || (len(j.pauses) > 0 && j.debt > reoffendAt):
+	case j.debt > pauseAt:
 		if len(j.pauses)+1 >= pauseKills {
 			a.killTime(g, j, now, "ran outside its windows again after "+strconv.Itoa(len(j.pauses))+" pauses within "+pauseWindow.String())
 			return
@@ -181,7 +181,7 @@ func (a *authority) pause(g *gpuTime, j *timeJob, now time.Time) {
 		j.debt = 0
 		return
 	}
-	dirs, rest := a.fz.freeze(j.job, g.index, pids)
+	dirs, rest := a.fz.freeze(j.job, g.uuid, pids)
 	for _, pid := range rest {
 		f := facts[pid]
 		if err := signalVerified(a.g.opts.procRoot, pid, f, unix.SIGSTOP); err == nil {
@@ -206,7 +206,7 @@ func (a *authority) pause(g *gpuTime, j *timeJob, now time.Time) {
 
 // resume thaws j.
 func (a *authority) resume(g *gpuTime, j *timeJob, now time.Time, why string) {
-	if err := a.fz.thaw(j.job, g.index); err != nil {
+	if err := a.fz.thaw(j.job, g.uuid); err != nil {
 		a.g.log.errorf("thaw", "time: job %s: %v", j.job, err)
 	}
 	for _, pid := range j.stopped {

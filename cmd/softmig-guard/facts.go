@@ -8,10 +8,12 @@ import (
 // factsTTL is how long root's reading of a process (its job cgroups, uid,
 // start time) is reused. A process cannot leave its job's cgroup for one
 // of its own making (that needs write access to a common ancestor, which
-// Slurm never delegates), and a pid reused within the TTL is caught by the
-// start time that every kill checks again; reading three /proc files for
-// every GPU process at every look would make a look cost what the user's
-// process count says.
+// Slurm never delegates); reading three /proc files for every GPU process
+// at every look would make a look cost what the user's process count
+// says. A reading is reused only while the pid's start time is the same
+// (one small read): a pid another process took within the TTL would
+// otherwise be charged to the job of the one before, and that job's own
+// processes, which every check before a kill passes, killed for it.
 const factsTTL = time.Second
 
 type factsEntry struct {
@@ -53,7 +55,7 @@ func (c *factsCache) get(pid int, now time.Time) (procFacts, error) {
 	c.mu.Lock()
 	e, ok := c.m[pid]
 	c.mu.Unlock()
-	if ok && now.Sub(e.read) < factsTTL {
+	if ok && now.Sub(e.read) < factsTTL && (e.err != nil || procState(c.procRoot, pid, e.f.start) != 0) {
 		return e.f, e.err
 	}
 	f, err := readFacts(c.procRoot, pid)

@@ -20,28 +20,37 @@ import (
 // `scontrol suspend` freezes a step (…/job_<id>/step_<n>, the v1 step
 // freezer or the v2 step's user cgroup.freeze). A cgroup is frozen while
 // it or any ancestor is, so the guard's thaw never undoes Slurm's suspend,
-// nor Slurm's resume the guard's pause. What the guard froze is written to
-// a root-owned file in the run directory, so that a guard that restarts
-// thaws exactly those and nothing else. Processes of a job outside its job
+// nor Slurm's resume the guard's pause. What each GPU's authority froze is
+// written to a root-owned record, <run dir>/<GPU UUID>.frozen, so that a
+// guard that restarts thaws exactly those, and only where no running
+// guard holds the GPU (its time file locked): a second guard started
+// beside the running one (a dry run) must not thaw what the running one
+// paused. One job cgroup is frozen for all of a job's GPUs, and thawed
+// when the last of them resumes the job. Processes of a job outside its job
 // cgroup (held to their user's job) are stopped with SIGSTOP: their user
-// may send SIGCONT, and what they then use counts as more debt.
+// may send SIGCONT, and what they then use is more debt.
 type freezer struct {
 	mu       sync.Mutex
 	procRoot string
-	v1       string            // the v1 freezer mount, "" if none
-	v2       string            // the cgroup2 mount, "" if none
-	record   string            // <run dir>/softmig-guard.frozen
-	frozen   map[string]string // cgroup dir -> job
-	// held: the GPUs whose authority holds each job paused. One job
-	// cgroup is frozen for all of a job's GPUs, so it is thawed when the
-	// last of them resumes the job, not the first.
-	held map[string]map[int]bool
+	runDir   string
+	v1       string // the v1 freezer mount, "" if none
+	v2       string // the cgroup2 mount, "" if none
+	// frozen: for each GPU (UUID) whose authority holds jobs paused, the
+	// cgroup dirs it froze and their jobs.
+	frozen map[string]map[string]string
+	// held: the GPUs holding each job paused (a pause may find no
+	// process to freeze a cgroup for, and still holds the job).
+	held map[string]map[string]bool
 }
 
-const frozenRecord = "softmig-guard.frozen"
+const (
+	frozenSuffix = ".frozen"
+	// legacyRecord is where guards before per-GPU records kept theirs.
+	legacyRecord = "softmig-guard.frozen"
+)
 
 func newFreezer(procRoot, runDir string) *freezer {
-	f := &freezer{procRoot: procRoot, record: filepath.Join(runDir, frozenRecord), frozen: map[string]string{}, held: map[string]map[int]bool{}}
+	f := &freezer{procRoot: procRoot, runDir: runDir, frozen: map[string]map[string]string{}, held: map[string]map[string]bool{}}
 	f.v1, f.v2 = cgroupMounts(procRoot)
 	return f
 }
@@ -124,16 +133,19 @@ func jobPrefix(path, job string) (string, bool) {
 	return "", false
 }
 
-// freeze freezes the job cgroups of pids for the authority of GPU gpu and
+// freeze freezes the job cgroups of pids for the authority of GPU uuid and
 // returns the pids it could not reach that way (processes outside the job
 // cgroup).
-func (f *freezer) freeze(job string, gpu int, pids []int) (dirs []string, rest []int) {
+func (f *freezer) freeze(job, uuid string, pids []int) (dirs []string, rest []int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.held[job] == nil {
-		f.held[job] = map[int]bool{}
+		f.held[job] = map[string]bool{}
 	}
-	f.held[job][gpu] = true
+	f.held[job][uuid] = true
+	if f.frozen[uuid] == nil {
+		f.frozen[uuid] = map[string]string{}
+	}
 	seen := map[string]bool{}
 	for _, pid := range pids {
 		dir, ctl, err := f.jobDir(pid, job)
@@ -149,64 +161,101 @@ func (f *freezer) freeze(job string, gpu int, pids []int) (dirs []string, rest [
 			rest = append(rest, pid)
 			continue
 		}
-		f.frozen[dir] = job
+		f.frozen[uuid][dir] = job
 		dirs = append(dirs, dir)
 	}
-	f.save()
+	f.save(uuid)
 	return dirs, rest
 }
 
-// thaw releases GPU gpu's hold on job, and thaws what the guard froze for
-// it once no GPU holds it.
-func (f *freezer) thaw(job string, gpu int) error {
+// thaw releases GPU uuid's hold on job, and thaws what was frozen for the
+// job once no GPU holds it; until then the dirs move to the records of the
+// GPUs that still do.
+func (f *freezer) thaw(job, uuid string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	delete(f.held[job], gpu)
+	delete(f.held[job], uuid)
+	var dirs []string
+	for dir, j := range f.frozen[uuid] {
+		if j == job {
+			dirs = append(dirs, dir)
+			delete(f.frozen[uuid], dir)
+		}
+	}
+	f.save(uuid)
 	if len(f.held[job]) > 0 {
+		for other := range f.held[job] {
+			if f.frozen[other] == nil {
+				f.frozen[other] = map[string]string{}
+			}
+			for _, dir := range dirs {
+				f.frozen[other][dir] = job
+			}
+			f.save(other)
+		}
 		return nil
 	}
 	delete(f.held, job)
 	var errs []error
-	for dir, j := range f.frozen {
-		if j != job {
-			continue
-		}
+	for _, dir := range dirs {
 		if err := thawDir(dir); err != nil && !errors.Is(err, os.ErrNotExist) {
 			errs = append(errs, err)
-			continue
 		}
-		delete(f.frozen, dir)
 	}
-	f.save()
 	return errors.Join(errs...)
 }
 
-// thawAll thaws everything the guard froze, this run or (from its
-// record) a run before it, and returns what it thawed.
+// thawAll thaws everything this guard froze, and returns it.
 func (f *freezer) thawAll() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if b, err := os.ReadFile(f.record); err == nil {
+	var done []string
+	for uuid, dirs := range f.frozen {
+		for dir := range dirs {
+			if err := thawDir(dir); err == nil || errors.Is(err, os.ErrNotExist) {
+				done = append(done, dir)
+			}
+		}
+		delete(f.frozen, uuid)
+		f.save(uuid)
+	}
+	f.held = map[string]map[string]bool{}
+	sort.Strings(done)
+	return done
+}
+
+// thawLeft thaws what guards before this one froze, from their records,
+// where no running guard holds the GPU (free says whether one does), and
+// returns it.
+func (f *freezer) thawLeft(free func(uuid string) bool) []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	names, _ := filepath.Glob(filepath.Join(f.runDir, "*"+frozenSuffix))
+	var done []string
+	for _, name := range names {
+		uuid := strings.TrimSuffix(filepath.Base(name), frozenSuffix)
+		if filepath.Base(name) != legacyRecord && !free(uuid) {
+			continue
+		}
+		b, err := os.ReadFile(name)
+		if err != nil {
+			continue
+		}
 		for _, line := range strings.Split(string(b), "\n") {
 			k := strings.LastIndexByte(line, ' ')
 			if k < 0 {
 				continue
 			}
 			dir, job := line[:k], line[k+1:]
-			if filepath.Base(dir) == "job_"+job {
-				f.frozen[dir] = job
+			if filepath.Base(dir) != "job_"+job {
+				continue
+			}
+			if err := thawDir(dir); err == nil || errors.Is(err, os.ErrNotExist) {
+				done = append(done, dir)
 			}
 		}
+		os.Remove(name)
 	}
-	f.held = map[string]map[int]bool{}
-	var done []string
-	for dir := range f.frozen {
-		if err := thawDir(dir); err == nil || errors.Is(err, os.ErrNotExist) {
-			delete(f.frozen, dir)
-			done = append(done, dir)
-		}
-	}
-	f.save()
 	sort.Strings(done)
 	return done
 }
@@ -227,18 +276,19 @@ func writeCtl(dir, ctl string, freeze bool) error {
 	return os.WriteFile(filepath.Join(dir, ctl), []byte(v), 0)
 }
 
-// save writes the record of frozen cgroups (caller holds mu).
-func (f *freezer) save() {
-	if len(f.frozen) == 0 {
-		os.Remove(f.record)
+// save writes GPU uuid's record of frozen cgroups (caller holds mu).
+func (f *freezer) save(uuid string) {
+	record := filepath.Join(f.runDir, uuid+frozenSuffix)
+	if len(f.frozen[uuid]) == 0 {
+		os.Remove(record)
 		return
 	}
 	var b strings.Builder
-	for dir, job := range f.frozen {
+	for dir, job := range f.frozen[uuid] {
 		fmt.Fprintf(&b, "%s %s\n", dir, job)
 	}
-	tmp := f.record + ".tmp"
+	tmp := record + ".tmp"
 	if err := os.WriteFile(tmp, []byte(b.String()), 0o600); err == nil {
-		os.Rename(tmp, f.record)
+		os.Rename(tmp, record)
 	}
 }

@@ -48,20 +48,20 @@ func TestFreezeHeldByEachGPU(t *testing.T) {
 	time.Sleep(100 * time.Millisecond)
 	fz := newFreezer("/proc", t.TempDir())
 	for gpu := 0; gpu < 2; gpu++ {
-		if dirs, rest := fz.freeze(job, gpu, []int{sleep.Process.Pid}); len(rest) != 0 || (gpu == 0 && len(dirs) != 1) {
+		if dirs, rest := fz.freeze(job, fmt.Sprintf("GPU-%d", gpu), []int{sleep.Process.Pid}); len(rest) != 0 || (gpu == 0 && len(dirs) != 1) {
 			t.Fatalf("GPU %d: froze %v, could not %v", gpu, dirs, rest)
 		}
 	}
 	if !frozen(t, dir) {
 		t.Fatal("the job cgroup is not frozen after both GPUs paused it")
 	}
-	if err := fz.thaw(job, 0); err != nil {
+	if err := fz.thaw(job, "GPU-0"); err != nil {
 		t.Fatal(err)
 	}
 	if !frozen(t, dir) {
 		t.Fatal("GPU 0's resume thawed the job cgroup that GPU 1 still holds paused")
 	}
-	if err := fz.thaw(job, 1); err != nil {
+	if err := fz.thaw(job, "GPU-1"); err != nil {
 		t.Fatal(err)
 	}
 	if frozen(t, dir) {

@@ -133,6 +133,29 @@ func TestProcFacts(t *testing.T) {
 	}
 }
 
+// A pid another process takes is read again at once, not charged to the
+// job of the process before it for the rest of the cache's second.
+func TestFactsOfAReusedPid(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "9")
+	os.MkdirAll(p, 0o755)
+	write := func(job, start string) {
+		os.WriteFile(filepath.Join(p, "cgroup"), []byte("0::/system.slice/slurmstepd.scope/job_"+job+"/step_0/user/task_0\n"), 0o644)
+		os.WriteFile(filepath.Join(p, "status"), []byte("Name:\tx\nUid:\t1000\t1000\t1000\t1000\nGid:\t100\t100\t100\t100\n"), 0o644)
+		os.WriteFile(filepath.Join(p, "stat"), []byte("9 (x) S 1 9 9 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 "+start+" 1000 10\n"), 0o644)
+	}
+	c := newFactsCache(dir)
+	now := time.Now()
+	write("77", "1000")
+	if f, err := c.get(9, now); err != nil || f.jobs[0] != "77" {
+		t.Fatalf("get = %+v, %v", f, err)
+	}
+	write("88", "1001") // the pid taken by a process of another job
+	if f, err := c.get(9, now.Add(time.Millisecond)); err != nil || f.jobs[0] != "88" || f.start != "1001" {
+		t.Errorf("get of a pid reused within the cache's time = %+v, %v; want the new process, of job 88", f, err)
+	}
+}
+
 // A GPU whose NVML calls fail is skipped and its pending kills forgotten;
 // a process that vanished between the list and /proc is skipped.
 func TestLookErrorsNeverKill(t *testing.T) {
