@@ -25,7 +25,6 @@ func TestTimeRespawnAfterKill(t *testing.T) {
 	cheat := mean["dev"] - mean["honest"]
 	t.Logf("25 %% share, started again after each kill, beside 75 %%: %.1f / %.1f %% over 14 s (windows %v)", cheat, mean["honest"], wins)
 	out := g.output()
-	t.Logf("%s", out)
 	t.Logf("pauses %d, kills %d", strings.Count(out, "time pause: job "+jobs[0].id), strings.Count(out, "guard kill: job "+jobs[0].id))
 	if cheat > 28 {
 		t.Errorf("the job started again after each kill got %.1f %% over 14 s on a 25 %% share, want at most 28:\n%s", cheat, out)
