@@ -11,8 +11,7 @@ import (
 // debt and its pauses: the new process started from nothing, and the job
 // took 34 % of the GPU on a 25 % share, the busy 75 % job beside it 52 %.
 // Killed, a job is now frozen, its shell with it, until 750 ms of its own
-// slot has passed, and a job paused within the minute is killed at 50 ms
-// of debt: 5-14 % over the 14 s.
+// slot has passed: 5-14 % over the 14 s.
 func TestTimeRespawnAfterKill(t *testing.T) {
 	t.Parallel()
 	n := newNode(t)
