@@ -19,14 +19,7 @@ import (
 func TestOrphanMemoryBesideAnotherJobsHolders(t *testing.T) {
 	for _, mode := range []string{"listed", "unlisted"} {
 		t.Run(mode, func(t *testing.T) {
-			t.Parallel()
-			n := newNode(t, "SOFTMIG_SIM_ORPHAN="+mode)
-			victim := n.job(slicedConf + "SOFTMIG_UID=65534\n")
-			j := n.job(slicedConf + "SOFTMIG_UID=65534\n")
-			g := n.guard("--device-files", n.dir+"/*.fd/*")
-			v := n.start(victim, true, nil, "cuclient", "init", "dev:0", "alloc:2g", "forkhold:60", "ready", "hold")
-			worker := childOf(t, v)
-			defer syscall.Kill(worker, syscall.SIGKILL)
+			n, g, v, worker, j := besideAWorker(t, mode)
 			parent := n.start(j, true, nil, "cuclient", "init", "dev:0", "alloc:10g", "forkhold:60")
 			<-parent.exited
 			child := childOf(t, parent)
@@ -51,6 +44,22 @@ func TestOrphanMemoryBesideAnotherJobsHolders(t *testing.T) {
 	}
 }
 
+// besideAWorker is a node in orphan mode (listed or unlisted) with its
+// guard, a victim's job holding 2 GiB from a process whose worker, forked
+// after CUDA started, holds its driver files (a DataLoader's), and the
+// attacker's job, both of 12 GiB.
+func besideAWorker(t *testing.T, mode string) (*node, *guardProc, *client, int, *sjob) {
+	t.Parallel()
+	n := newNode(t, "SOFTMIG_SIM_ORPHAN="+mode)
+	victim := n.job(slicedConf + "SOFTMIG_UID=65534\n")
+	j := n.job(slicedConf + "SOFTMIG_UID=65534\n")
+	g := n.guard("--device-files", n.dir+"/*.fd/*")
+	v := n.start(victim, true, nil, "cuclient", "init", "dev:0", "alloc:2g", "forkhold:60", "ready", "hold")
+	worker := childOf(t, v)
+	t.Cleanup(func() { syscall.Kill(worker, syscall.SIGKILL) })
+	return n, g, v, worker, j
+}
+
 // childOf is the child= a client's forkhold printed.
 func childOf(t *testing.T, c *client) int {
 	t.Helper()
@@ -73,14 +82,7 @@ func childOf(t *testing.T, c *client) int {
 func TestOrphanMemoryHiddenBehindFiles(t *testing.T) {
 	for _, mode := range []string{"listed", "unlisted"} {
 		t.Run(mode, func(t *testing.T) {
-			t.Parallel()
-			n := newNode(t, "SOFTMIG_SIM_ORPHAN="+mode)
-			victim := n.job(slicedConf + "SOFTMIG_UID=65534\n")
-			j := n.job(slicedConf + "SOFTMIG_UID=65534\n")
-			g := n.guard("--device-files", n.dir+"/*.fd/*")
-			v := n.start(victim, true, nil, "cuclient", "init", "dev:0", "alloc:2g", "forkhold:60", "ready", "hold")
-			worker := childOf(t, v)
-			defer syscall.Kill(worker, syscall.SIGKILL)
+			n, g, v, worker, j := besideAWorker(t, mode)
 			argv := []string{"setpriv", fmt.Sprintf("--reuid=%d", nobody), fmt.Sprintf("--regid=%d", nobody), "--clear-groups",
 				n.shared.Path("build/test/dl_attack"), "hide", fmt.Sprint(10 << 30)}
 			parent := n.startArgv(j, []string{"LD_PRELOAD=" + n.lib()}, argv)
@@ -91,7 +93,6 @@ func TestOrphanMemoryHiddenBehindFiles(t *testing.T) {
 			if c.ready.IsZero() {
 				t.Fatalf("attacker: %q", c.lines)
 			}
-			t.Logf("victim job %s pid %d worker %d; attacker job %s parent %d child %d, pid %d", victim.id, v.pid(), worker, j.id, parent.pid(), child, c.pid())
 			time.Sleep(2 * time.Second)
 			if !v.alive() || syscall.Kill(worker, 0) != nil {
 				t.Errorf("the victim's process or its worker was killed for the attacker's orphaned memory:\n%s", g.output())

@@ -2,8 +2,6 @@ package main
 
 import (
 	"fmt"
-	"math/rand"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,23 +13,29 @@ import (
 // after another, each launching around the library for 40 ms and gone
 // before the authority reads the samples of its last bins.
 func TestTimeShortProcessesOutsideTheJob(t *testing.T) {
+	outsideTheJob(t, 4848, `echo ready; while :; do "$0" launch 1000 0.04 >/dev/null; done`)
+}
+
+// outsideTheJob runs script (argument $0: dl_attack) as user, outside any
+// job cgroup, beside a busy 75 % job; user has a 25 % job on the GPU. Over
+// 10 s, what is not the 75 % job's must stay within 28 %.
+func outsideTheJob(t *testing.T, user int, script string) {
 	t.Parallel()
 	n := newNode(t)
-	const user = 4848 // a user of its own: other tests' jobs are nobody's
 	g := n.guard()
 	cheat := n.job(fmt.Sprintf("CUDA_DEVICE_MEMORY_LIMIT=12g\nCUDA_DEVICE_SM_LIMIT=25\nSOFTMIG_SM_SLOT_0=0-25\nSOFTMIG_GPU_0=0\nSOFTMIG_UID=%d\nSOFTMIG_TIME_POLICY=cap\n", user))
 	honestJob := n.timeJob(75, "25-100", "cap")
 	time.Sleep(1200 * time.Millisecond)
 	loop := n.startArgv(nil, []string{"LD_PRELOAD=" + n.lib()}, []string{"setpriv", fmt.Sprintf("--reuid=%d", user), fmt.Sprintf("--regid=%d", user), "--clear-groups",
-		"/bin/sh", "-c", `echo ready; while :; do "$0" launch 1000 0.04 >/dev/null; done`, n.shared.Path("build/test/dl_attack")})
+		"/bin/sh", "-c", script, n.shared.Path("build/test/dl_attack")})
 	defer loop.cmd.Process.Kill()
 	honest := n.load(honestJob, 14)
 	mean, wins := n.observe(2*time.Second, 10, group("honest", honest))
 	out := g.output()
-	t.Logf("short processes outside a 25 %% job, beside 75 %%: %.1f / %.1f %% (windows %v)", mean["dev"]-mean["honest"], mean["honest"], wins)
+	t.Logf("outside a 25 %% job, beside 75 %%: %.1f / %.1f %% (windows %v)", mean["dev"]-mean["honest"], mean["honest"], wins)
 	t.Logf("pauses %d, kills %d", strings.Count(out, "time pause: job "+cheat.id), strings.Count(out, "guard kill: job "+cheat.id))
 	if c := mean["dev"] - mean["honest"]; c > 28 {
-		t.Errorf("short processes outside the job got %.1f %% on a 25 %% share over 10 s, want at most 28:\n%s", c, out)
+		t.Errorf("processes outside the job got %.1f %% on a 25 %% share over 10 s, want at most 28:\n%s", c, out)
 	}
 }
 
@@ -48,24 +52,8 @@ func TestTimeForgedCgroupChargesTheVictim(t *testing.T) {
 	g := n.guard()
 	victim := n.timeJob(25, "0-25", "cap")
 	other := n.timeJob(75, "25-100", "cap")
-	base := filepath.Dir(filepath.Dir(filepath.Dir(filepath.Dir(victim.procs))))
-	deleg := filepath.Join(base, fmt.Sprintf("user_smdeleg_%d", rand.Intn(1e9)))
-	if err := os.Mkdir(deleg, 0o755); err != nil {
-		t.Skipf("cannot make a delegated cgroup: %v", err)
-	}
+	deleg := delegated(t, filepath.Dir(filepath.Dir(filepath.Dir(filepath.Dir(victim.procs)))), attacker)
 	forged := filepath.Join(deleg, "slurm_x", fmt.Sprintf("uid_%d", attacker), "job_"+victim.id)
-	t.Cleanup(func() {
-		for d := forged; d != base; d = filepath.Dir(d) {
-			for i := 0; i < 100 && os.Remove(d) != nil; i++ {
-				time.Sleep(20 * time.Millisecond)
-			}
-		}
-	})
-	for _, f := range []string{"", "cgroup.procs", "tasks"} {
-		if err := os.Chown(filepath.Join(deleg, f), attacker, attacker); err != nil && f != "tasks" {
-			t.Fatal(err)
-		}
-	}
 	time.Sleep(1200 * time.Millisecond)
 	v := n.load(victim, 12)
 	o := n.load(other, 12)
@@ -87,22 +75,5 @@ func TestTimeForgedCgroupChargesTheVictim(t *testing.T) {
 // job cgroup, where a pause can only stop it with SIGSTOP, and continues it
 // with SIGCONT every 10 ms, starting it again when it is killed.
 func TestTimeContinuedOutsideTheJob(t *testing.T) {
-	t.Parallel()
-	n := newNode(t)
-	const user = 4949 // a user of its own: other tests' jobs are nobody's
-	g := n.guard()
-	cheat := n.job(fmt.Sprintf("CUDA_DEVICE_MEMORY_LIMIT=12g\nCUDA_DEVICE_SM_LIMIT=25\nSOFTMIG_SM_SLOT_0=0-25\nSOFTMIG_GPU_0=0\nSOFTMIG_UID=%d\nSOFTMIG_TIME_POLICY=cap\n", user))
-	honestJob := n.timeJob(75, "25-100", "cap")
-	time.Sleep(1200 * time.Millisecond)
-	loop := n.startArgv(nil, []string{"LD_PRELOAD=" + n.lib()}, []string{"setpriv", fmt.Sprintf("--reuid=%d", user), fmt.Sprintf("--regid=%d", user), "--clear-groups",
-		"/bin/sh", "-c", `echo ready; while :; do "$0" launch 1000 30 >/dev/null & c=$!; while kill -CONT $c 2>/dev/null; do sleep 0.01; done; done`, n.shared.Path("build/test/dl_attack")})
-	defer loop.cmd.Process.Kill()
-	honest := n.load(honestJob, 14)
-	mean, wins := n.observe(2*time.Second, 10, group("honest", honest))
-	out := g.output()
-	t.Logf("continued after each stop, outside a 25 %% job, beside 75 %%: %.1f / %.1f %% (windows %v)", mean["dev"]-mean["honest"], mean["honest"], wins)
-	t.Logf("pauses %d, kills %d", strings.Count(out, "time pause: job "+cheat.id), strings.Count(out, "guard kill: job "+cheat.id))
-	if c := mean["dev"] - mean["honest"]; c > 28 {
-		t.Errorf("a process continued after each stop got %.1f %% on a 25 %% share over 10 s, want at most 28:\n%s", c, out)
-	}
+	outsideTheJob(t, 4949, `echo ready; while :; do "$0" launch 1000 30 >/dev/null & c=$!; while kill -CONT $c 2>/dev/null; do sleep 0.01; done; done`)
 }
