@@ -1,7 +1,8 @@
 // Package slurmtest runs a real one-node Slurm cluster (munge, slurmctld,
 // slurmd from Debian's packages) on localhost for tests, with SoftMig's
 // prolog, epilog and lua plugins from the repository. It needs root; only
-// one cluster can run on a machine at a time.
+// one cluster can run on a machine at a time: Start waits for the one
+// another test package runs.
 package slurmtest
 
 import (
@@ -32,6 +33,10 @@ type Options struct {
 	Repo       string // repository root: slurm/ scripts
 	SoftmigBin string // softmig-conf binary the prolog uses
 	SiteConfig string // content of softmig.yaml
+	// Files replace the files written next to slurm.conf (prolog.sh and
+	// epilog.sh, which slurm.conf names, job_submit.lua, cli_filter.lua,
+	// softmig_gres.lua): a site's own scripts, say; "" writes none.
+	Files map[string]string
 }
 
 // Cluster is a running cluster.
@@ -45,13 +50,14 @@ type Cluster struct {
 	Env          []string // environment for Slurm clients (SLURM_CONF)
 	startedMunge int
 	pids         []int
+	lock         *os.File
 }
 
 var required = []string{"slurmctld", "slurmd", "munged", "munge", "scontrol", "sbatch", "srun", "squeue", "sinfo"}
 
-// Start starts a cluster. It returns a non-empty skip reason, and no
-// error, when this machine cannot run one (not root, packages missing, a
-// cluster already running).
+// Start starts a cluster, once no other test cluster runs. It returns a
+// non-empty skip reason, and no error, when this machine cannot run one
+// (not root, packages missing, Slurm daemons that are not a test's).
 func Start(o Options) (c *Cluster, skip string, err error) {
 	if os.Geteuid() != 0 {
 		return nil, "Slurm tests need root (prolog, munge, cgroups)", nil
@@ -64,16 +70,22 @@ func Start(o Options) (c *Cluster, skip string, err error) {
 	if m, _ := filepath.Glob("/usr/lib/*/slurm-wlm/job_submit_lua.so"); len(m) == 0 {
 		return nil, "job_submit_lua.so not found (slurm-wlm-basic-plugins)", nil
 	}
+	lock, err := lockMachine()
+	if err != nil {
+		return nil, err.Error(), nil
+	}
 	if pids := pidsOf("slurmctld", "slurmd"); len(pids) > 0 {
+		lock.Close()
 		return nil, fmt.Sprintf("a Slurm daemon is already running (pids %v): only one test cluster per machine", pids), nil
 	}
 	dir, err := os.MkdirTemp("", "softmig-slurm-")
 	if err != nil {
+		lock.Close()
 		return nil, "", err
 	}
 	host, _ := os.Hostname()
 	c = &Cluster{Dir: dir, ConfDir: filepath.Join(dir, "etc"), Out: filepath.Join(dir, "out"),
-		LogDir: defs.LogDir(), Node: strings.SplitN(host, ".", 2)[0]}
+		LogDir: defs.LogDir(), Node: strings.SplitN(host, ".", 2)[0], lock: lock}
 	c.SiteConfig = filepath.Join(c.ConfDir, "softmig.yaml")
 	c.Env = append(os.Environ(), "SLURM_CONF="+filepath.Join(c.ConfDir, "slurm.conf"))
 	defer func() {
@@ -170,7 +182,13 @@ func (c *Cluster) setup(o Options) error {
 		}
 		files[l] = string(b)
 	}
+	for name, content := range o.Files {
+		files[name] = content
+	}
 	for name, content := range files {
+		if content == "" {
+			continue
+		}
 		mode := os.FileMode(0o644)
 		if strings.HasSuffix(name, ".sh") {
 			mode = 0o755
@@ -254,12 +272,56 @@ func (c *Cluster) startMunge() error {
 	return errors.New("munged does not answer")
 }
 
+// lockPath serializes the test clusters of this machine: test packages
+// run in parallel (and may run in private mount namespaces, so the lock
+// lives in /tmp, which they share).
+const lockPath = "/tmp/softmig-slurmtest.lock"
+
+// lockMachine waits, up to 15 minutes, until no other test cluster runs.
+func lockMachine() (*os.File, error) {
+	f, err := os.OpenFile(lockPath, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("cannot open %s to wait for other test clusters: %v", lockPath, err)
+	}
+	deadline := time.Now().Add(15 * time.Minute)
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			return f, nil
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) || time.Now().After(deadline) {
+			f.Close()
+			return nil, fmt.Errorf("another test cluster held %s for 15 minutes (%v)", lockPath, err)
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+// Reconfigure rewrites slurm.conf with edit, as an admin does, and tells
+// Slurm (scontrol reconfigure); it returns once the controller has the new
+// config.
+func (c *Cluster) Reconfigure(edit func(conf string) string) error {
+	path := filepath.Join(c.ConfDir, "slurm.conf")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, []byte(edit(string(b))), 0o644); err != nil {
+		return err
+	}
+	if _, errOut, err := c.Run("", "scontrol", "reconfigure"); err != nil {
+		return fmt.Errorf("scontrol reconfigure: %w: %s", err, errOut)
+	}
+	return nil
+}
+
 // Stop shuts the cluster down: scontrol shutdown, munged (when started
 // here) stopped, leftover cgroup directories and the temp dir removed.
 func (c *Cluster) Stop() {
 	if c == nil {
 		return
 	}
+	defer c.lock.Close()
 	c.command("scontrol", "shutdown").Run()
 	waitGone(c.pids, 15*time.Second)
 	for _, p := range c.pids {
