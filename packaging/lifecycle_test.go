@@ -1,0 +1,336 @@
+package packaging
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/softmig/softmig/internal/slurmtest"
+	"github.com/softmig/softmig/internal/testutil"
+)
+
+// TestLifecycle is an admin's life with the deb on a live Slurm node (issue
+// 22): install it and switch it on, run jobs; upgrade to a newer build while
+// a job runs (the guard restarts, the job goes on); try to remove it while
+// slurm.conf names SoftMig's prolog (refused, nothing changes); remove it
+// with the site's prolog (the node stays IDLE and the next jobs run); purge
+// it (nothing of SoftMig's is left but the job logs).
+//
+// It runs in a private mount namespace in which /etc, /usr, /var and /run
+// are overlays: apt, dpkg, the maintainer scripts, /etc/ld.so.preload and
+// the Slurm daemons act on this node as on a real one, and nothing reaches
+// the machine. systemd does not run here (nor in CI): /run/systemd/system
+// exists in the namespace, so the scriptlets take their booted-node paths,
+// and testdata/systemctl stands in for systemctl: unit files and enable
+// links are the real systemctl's (offline), starting and stopping the
+// guard is the stand-in's, which runs the unit's ExecStart as a process.
+// What systemd itself would add (its sandboxing of the unit, Restart=) is
+// not exercised.
+func TestLifecycle(t *testing.T) {
+	if os.Getenv(insideEnv) != "" {
+		lifecycle(t)
+		return
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("needs root (dpkg, mount namespaces, Slurm)")
+	}
+	if _, err := exec.LookPath("apt-get"); err != nil {
+		t.Skip("no apt-get: not a Debian node")
+	}
+	old := pick(t, packages(t, "deb", "dpkg-buildpackage"), ".deb")
+	id := strings.TrimSpace(run(t, "../packaging/build-id.sh", ".."))
+	n, rest, _ := strings.Cut(id, ".")
+	count, err := strconv.Atoi(n)
+	if err != nil || count == 0 {
+		t.Skipf("no build number here (%q): a shallow clone?", id)
+	}
+	newer := pick(t, packages(t, "deb", "dpkg-buildpackage", fmt.Sprintf("BUILD_ID=%d.%s", count+1, rest)), ".deb")
+	cmd := exec.Command(os.Args[0], "-test.run=^TestLifecycle$", "-test.v")
+	cmd.Env = append(os.Environ(), insideEnv+"=1", "SOFTMIG_DEB_OLD="+old, "SOFTMIG_DEB_NEW="+newer)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Unshareflags: unix.CLONE_NEWNS}
+	out, err := cmd.CombinedOutput()
+	t.Log(string(out))
+	if m := regexp.MustCompile(`(?m)^\s*lifecycle_test.go:\d+: SKIP: (.*)$`).FindSubmatch(out); m != nil {
+		t.Skip(string(m[1]))
+	}
+	if err != nil {
+		t.Fatalf("the lifecycle in its namespace: %v", err)
+	}
+}
+
+// lifecycle runs in the private namespace.
+func lifecycle(t *testing.T) {
+	uppers := map[string]string{}
+	for _, d := range []string{"/etc", "/usr", "/var", "/run"} {
+		uppers[d] = overlay(t, d)
+	}
+	os.MkdirAll("/run/systemd/system", 0o755)
+	shim, _ := filepath.Abs("testdata")
+	shimDir := t.TempDir()
+	os.Setenv("PATH", shim+":"+os.Getenv("PATH"))
+	os.Setenv("SHIM_DIR", shimDir)
+	os.Setenv("DEBIAN_FRONTEND", "noninteractive")
+	old, newer := os.Getenv("SOFTMIG_DEB_OLD"), os.Getenv("SOFTMIG_DEB_NEW")
+
+	// Install; switch SoftMig on; the site config; the guard.
+	apt(t, "install", old)
+	if pid, _ := guardPid(); pid != 0 {
+		t.Errorf("installing started the guard (pid %d): it is installed disabled", pid)
+	}
+	site := "gpus:\n  l40s:\n    shards: 4\n    memory: 48g\n    denominators: [2, 4]\npolicy:\n  sm_limit: fraction\n"
+	must(t, os.WriteFile("/etc/softmig/softmig.yaml", []byte(site), 0o644))
+	sh(t, "softmig-install enable")
+	sh(t, "systemctl enable --now softmig-guard")
+	guard1, _ := guardPid()
+	if guard1 == 0 {
+		t.Fatalf("systemctl enable --now softmig-guard started no guard:\n%s", shimLog(shimDir))
+	}
+
+	// Slurm, as the guide sets it up: the site's prolog, epilog and lua
+	// plugins call SoftMig's, which the package installed.
+	ex := "/usr/share/doc/softmig/examples/slurm/"
+	files := map[string]string{"softmig_gres.lua": ""}
+	for dst, src := range map[string]string{"prolog.sh": "site-prolog.sh", "epilog.sh": "site-epilog.sh", "job_submit.lua": "site-job_submit.lua", "cli_filter.lua": "site-cli_filter.lua"} {
+		b, err := os.ReadFile(ex + src)
+		must(t, err)
+		files[dst] = string(b)
+	}
+	c, skip, err := slurmtest.Start(slurmtest.Options{Repo: testutil.Root(t), SoftmigBin: "/usr/bin/softmig-conf", SiteConfig: site, Files: files})
+	if skip != "" {
+		t.Log("SKIP: " + skip)
+		t.SkipNow()
+	}
+	must(t, err)
+	defer c.Stop()
+	defer exec.Command("systemctl", "stop", "softmig-guard").Run()
+	if out, err := exec.Command("softmig-install", "verify", "--node", c.Node).CombinedOutput(); err != nil {
+		t.Errorf("softmig-install verify on the node: %v\n%s", err, out)
+	}
+	gpuJob := jobRuns(t, c, "--gres=gpu:l40s.4:1", "--wrap", "cat "+slurmtest.RunDir+"/$SLURM_JOB_ID.conf")
+	if out := jobOut(t, c, gpuJob); !strings.Contains(out, "CUDA_DEVICE_MEMORY_LIMIT=12884901888") {
+		t.Errorf("the sliced job's config (site prolog -> SoftMig's, site job_submit.lua -> SoftMig's module):\n%s", out)
+	}
+	jobRuns(t, c, "--wrap", "true")
+
+	// Upgrade while a sliced job runs: the guard restarts on the new build,
+	// the job goes on and ends well.
+	gate := filepath.Join(c.Out, "go-on")
+	running := submit(t, c, "--gres=gpu:l40s.4:1", "--wrap", "while [ ! -e "+gate+" ]; do sleep 0.2; done; cat "+slurmtest.RunDir+"/$SLURM_JOB_ID.conf")
+	waitState(t, c, running, "RUNNING")
+	apt(t, "install", newer)
+	guard2, deleted := guardPid()
+	if guard2 == 0 || guard2 == guard1 || deleted {
+		t.Errorf("after the upgrade the guard is pid %d (was %d, running a deleted file: %v); want a new one on the new build\n%s", guard2, guard1, deleted, shimLog(shimDir))
+	}
+	if v := sh(t, "softmig-install --version"); !strings.Contains(v, versionOf(t, newer)) {
+		t.Errorf("after the upgrade softmig-install --version = %q; want %s", v, versionOf(t, newer))
+	}
+	if got := c.JobField(running, "JobState"); got != "RUNNING" {
+		t.Errorf("job %s is %s after the upgrade; want RUNNING", running, got)
+	}
+	must(t, os.WriteFile(gate, nil, 0o644))
+	must(t, c.Wait(running))
+	if state := c.JobField(running, "JobState"); state != "COMPLETED" || !strings.Contains(jobOut(t, c, running), "CUDA_DEVICE_MEMORY_LIMIT=") {
+		t.Errorf("the job that ran through the upgrade: %s\n%s", state, jobOut(t, c, running))
+	}
+
+	// Removal while slurm.conf names SoftMig's prolog: refused, with the line.
+	direct := "Prolog=/usr/share/softmig/slurm/prolog.sh"
+	must(t, c.Reconfigure(func(s string) string { return regexp.MustCompile(`(?m)^Prolog=.*$`).ReplaceAllString(s, direct) }))
+	out, err := aptOut("remove", "softmig")
+	if err == nil || !strings.Contains(out, "refusing to remove SoftMig") || !strings.Contains(out, direct) {
+		t.Errorf("apt-get remove with %s in slurm.conf = %v; want a refusal naming the line:\n%s", direct, err, out)
+	}
+	if status := sh(t, "dpkg-query -W -f '${Status}' softmig"); status != "install ok installed" {
+		t.Errorf("after the refused removal the package is %q", status)
+	}
+	if pid, _ := guardPid(); pid != guard2 {
+		t.Errorf("the refused removal touched the guard: pid %d, was %d", pid, guard2)
+	}
+	jobRuns(t, c, "--wrap", "true")
+
+	// Removal with the site's prolog: the node stays IDLE, jobs run.
+	must(t, c.Reconfigure(func(s string) string {
+		return regexp.MustCompile(`(?m)^Prolog=.*$`).ReplaceAllString(s, "Prolog="+filepath.Join(c.ConfDir, "prolog.sh"))
+	}))
+	apt(t, "remove", "softmig")
+	if pid, _ := guardPid(); pid != 0 {
+		t.Errorf("after removal a guard still runs (pid %d)", pid)
+	}
+	for _, gone := range []string{"/etc/ld.so.preload", "/usr/local/bin/nvidia-smi", "/usr/bin/softmig-conf", "/var/lib/shared/libsoftmig.so"} {
+		if _, err := os.Lstat(gone); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("after removal %s is still there (%v)", gone, err)
+		}
+	}
+	jobRuns(t, c, "--wrap", "true")
+	jobRuns(t, c, "--gres=gpu:l40s:1", "--wrap", "true")
+
+	// Purge: nothing of SoftMig's but the job logs.
+	apt(t, "purge", "softmig")
+	var left []string
+	for dir, up := range uppers {
+		filepath.WalkDir(up, func(p string, d fs.DirEntry, err error) error {
+			rel, _ := filepath.Rel(up, p)
+			node := filepath.Join(dir, rel)
+			if err != nil || !strings.Contains(node, "softmig") || isWhiteout(d) {
+				return nil
+			}
+			if node == "/var/log/softmig" || strings.HasPrefix(node, "/var/log/softmig/") && strings.HasSuffix(node, ".log") {
+				return nil // the job logs stay
+			}
+			left = append(left, node)
+			return nil
+		})
+	}
+	if len(left) > 0 {
+		t.Errorf("purge left SoftMig's files:\n%s", strings.Join(left, "\n"))
+	}
+	if _, err := os.Stat(fmt.Sprintf("/var/log/softmig/%s.log", gpuJob)); err != nil {
+		t.Errorf("purge removed the job log of job %s: %v (job logs stay)", gpuJob, err)
+	}
+	if _, err := os.Stat(slurmtest.RunDir); err == nil {
+		t.Errorf("purge left %s", slurmtest.RunDir)
+	}
+	if state := c.NodeState(); state != "idle" {
+		t.Errorf("the node is %s after purge; want idle", state)
+	}
+}
+
+// overlay mounts an overlay over dir, private to this namespace, and
+// returns its upper directory: what changed below dir.
+func overlay(t *testing.T, dir string) string {
+	t.Helper()
+	base := t.TempDir()
+	up, work := filepath.Join(base, "upper"), filepath.Join(base, "work")
+	os.Mkdir(up, 0o755)
+	os.Mkdir(work, 0o755)
+	if err := unix.Mount("overlay", dir, "overlay", 0, "lowerdir="+dir+",upperdir="+up+",workdir="+work); err != nil {
+		t.Log("SKIP: cannot overlay " + dir + ": " + err.Error())
+		t.SkipNow()
+	}
+	t.Cleanup(func() { unix.Unmount(dir, unix.MNT_DETACH) })
+	return up
+}
+
+func isWhiteout(d fs.DirEntry) bool {
+	if d == nil || d.Type()&fs.ModeCharDevice == 0 {
+		return false
+	}
+	fi, err := d.Info()
+	return err == nil && fi.Sys().(*syscall.Stat_t).Rdev == 0
+}
+
+// apt runs apt-get VERB ARG as an admin does; a .deb is installed from
+// its file (no download: its dependencies are on the machine).
+func apt(t *testing.T, verb, arg string) {
+	t.Helper()
+	if out, err := aptOut(verb, arg); err != nil {
+		t.Fatalf("apt-get %s %s: %v\n%s", verb, arg, err, out)
+	}
+}
+
+func aptOut(verb, arg string) (string, error) {
+	b, err := exec.Command("apt-get", "-y", "-q", "--no-download", "-o", "Dpkg::Use-Pty=0", verb, arg).CombinedOutput()
+	return string(b), err
+}
+
+func sh(t *testing.T, script string) string {
+	t.Helper()
+	b, err := exec.Command("sh", "-c", script).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", script, err, b)
+	}
+	return strings.TrimSpace(string(b))
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// guardPid finds the process running /usr/bin/softmig-guard, and whether
+// its file was replaced since it started; 0 when none.
+func guardPid() (int, bool) {
+	dirs, _ := filepath.Glob("/proc/[0-9]*")
+	for _, d := range dirs {
+		exe, err := os.Readlink(d + "/exe")
+		if err != nil || strings.TrimSuffix(exe, " (deleted)") != "/usr/bin/softmig-guard" {
+			continue
+		}
+		if st, err := os.ReadFile(d + "/stat"); err == nil && strings.Contains(string(st), ") Z ") {
+			continue
+		}
+		pid, _ := strconv.Atoi(filepath.Base(d))
+		return pid, strings.HasSuffix(exe, " (deleted)")
+	}
+	return 0, false
+}
+
+func shimLog(dir string) string {
+	b, _ := os.ReadFile(filepath.Join(dir, "calls"))
+	g, _ := os.ReadFile(filepath.Join(dir, "softmig-guard.service.log"))
+	return "systemctl calls:\n" + string(b) + "guard's output:\n" + tail(string(g), 2000)
+}
+
+// versionOf is the version of a .deb.
+func versionOf(t *testing.T, deb string) string {
+	t.Helper()
+	return strings.TrimSpace(run(t, "dpkg-deb", "-f", deb, "Version"))
+}
+
+// submit submits a job as the test user without waiting for it.
+func submit(t *testing.T, c *slurmtest.Cluster, args ...string) string {
+	t.Helper()
+	out, errOut, err := c.Run(slurmtest.User, "sbatch", append([]string{"--parsable", "-o", c.Out + "/job-%j.out"}, args...)...)
+	if err != nil {
+		t.Fatalf("sbatch %v: %v: %s", args, err, errOut)
+	}
+	id, _, _ := strings.Cut(strings.TrimSpace(out), ";")
+	return id
+}
+
+// jobRuns submits a job, waits for it and checks it completed and the
+// node is IDLE again (not DRAIN).
+func jobRuns(t *testing.T, c *slurmtest.Cluster, args ...string) string {
+	t.Helper()
+	id := submit(t, c, args...)
+	must(t, c.Wait(id))
+	if state := c.JobField(id, "JobState"); state != "COMPLETED" {
+		t.Errorf("job %s (%v) ended %s; want COMPLETED\n%s", id, args, state, c.Logs())
+	}
+	if state := c.NodeState(); state != "idle" {
+		t.Errorf("after job %s the node is %s; want idle\n%s", id, state, c.Logs())
+	}
+	return id
+}
+
+func jobOut(t *testing.T, c *slurmtest.Cluster, id string) string {
+	t.Helper()
+	b, _ := os.ReadFile(filepath.Join(c.Out, "job-"+id+".out"))
+	return string(b)
+}
+
+// waitState waits until job id is in state (its prolog done).
+func waitState(t *testing.T, c *slurmtest.Cluster, id, state string) {
+	t.Helper()
+	deadline := time.Now().Add(90 * time.Second)
+	for c.JobField(id, "JobState") != state {
+		if time.Now().After(deadline) {
+			t.Fatalf("job %s is %s after 90 s; want %s\n%s", id, c.JobField(id, "JobState"), state, c.Logs())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
