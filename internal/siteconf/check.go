@@ -20,6 +20,11 @@ type file struct {
 	GPUs   map[string]fileGPU `yaml:"gpus"`
 	Policy filePolicy         `yaml:"policy"`
 	Paths  filePaths          `yaml:"paths"`
+	SMI    fileSMI            `yaml:"smi"`
+}
+
+type fileSMI struct {
+	OutsideJob yaml.Node `yaml:"outside_job"`
 }
 
 type fileGPU struct {
@@ -50,10 +55,11 @@ var sections = map[string]struct {
 	keys  string
 	vital bool
 }{
-	"siteconf.file":       {"gpus, policy, paths", false},
+	"siteconf.file":       {"gpus, policy, paths, smi", false},
 	"siteconf.fileGPU":    {"shards, memory, denominators", true},
 	"siteconf.filePolicy": {"sm_limit, oom_killer, log_level", true},
 	"siteconf.filePaths":  {"scontrol, nvidia_smi_real", false},
+	"siteconf.fileSMI":    {"outside_job", false},
 }
 
 type parser struct {
@@ -116,7 +122,22 @@ func (p *parser) check(f *file, root *yaml.Node) *Config {
 	}
 	c.Policy = p.policy(&f.Policy)
 	p.paths(&f.Paths, &c.Paths)
+	c.SMI = p.smi(&f.SMI)
 	return c
+}
+
+// smi reads what softmig-smi shows outside a job; a mistake only warns.
+func (p *parser) smi(fs *fileSMI) SMI {
+	s := SMI{OutsideJob: OutsideGPUs}
+	if fs.OutsideJob.Kind != 0 {
+		switch v := scalar(&fs.OutsideJob); v {
+		case OutsideGPUs, OutsideNone:
+			s.OutsideJob = v
+		default:
+			p.warn(fs.OutsideJob.Line, "smi.outside_job: %q: use %q (nvidia-smi's view of the whole GPUs and every slice) or %q (nothing for users outside a job); softmig-smi uses %q", v, OutsideGPUs, OutsideNone, OutsideGPUs)
+		}
+	}
+	return s
 }
 
 func (p *parser) gpu(name string, fg fileGPU, line int) GPU {
