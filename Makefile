@@ -41,7 +41,7 @@ PRELOAD_ASM  := $(sort $(wildcard preload/*.S))
 PRELOAD_HDRS := $(wildcard preload/*.h) $(DEFS_STAMP)
 SIM_COMMON   := $(sort $(wildcard sim/state_*.c)) preload/size.c
 SIM_CUDA     := $(sort $(wildcard sim/cuda_*.c)) $(SIM_COMMON)
-.PHONY: all lib sim tools cprogs test go-floor demo bench gpu-test install uninstall version pkg-version dist rpm rpm-el8 rpm-el9 deb clean man
+SIM_NVML     := $(sort $(wildcard sim/nvml_*.c)) $(SIM_COMMON)
 SIM_HDRS     := $(wildcard sim/*.h) $(PRELOAD_HDRS)
 CPROGS       := $(patsubst test/cprog/%.c,$(BUILD)/test/%,$(sort $(wildcard test/cprog/*.c))) \
                 $(BUILD)/test/static_idle
