@@ -71,7 +71,9 @@ func packages(t *testing.T, target, tool string, vars ...string) []string {
 		out := filepath.Join(dir, "out")
 		args := append([]string{"-C", "..", "BUILD=" + filepath.Join(dir, "build"), "PKG_OUT=" + out, target}, vars...)
 		cmd := exec.Command("make", args...)
-		cmd.Env = append(os.Environ(), builder...)
+		// The tests' Go build cache: the second build reuses the first's.
+		cache, _ := exec.Command("go", "env", "GOCACHE").Output()
+		cmd.Env = append(append(os.Environ(), builder...), "GOCACHE="+strings.TrimSpace(string(cache)))
 		if b, err := cmd.CombinedOutput(); err != nil {
 			r.err = fmt.Errorf("make %s: %v\n%s", strings.Join(args, " "), err, tail(string(b), 3000))
 		} else {

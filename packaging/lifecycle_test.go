@@ -32,7 +32,7 @@ import (
 // the Slurm daemons act on this node as on a real one, and nothing reaches
 // the machine. systemd does not run here (nor in CI): /run/systemd/system
 // exists in the namespace, so the scriptlets take their booted-node paths,
-// and testdata/systemctl stands in for systemctl: unit files and enable
+// and testdata/systemctl stands in for /usr/bin/systemctl: unit files and enable
 // links are the real systemctl's (offline), starting and stopping the
 // guard is the stand-in's, which runs the unit's ExecStart as a process.
 // What systemd itself would add (its sandboxing of the unit, Restart=) is
@@ -75,15 +75,25 @@ func lifecycle(t *testing.T) {
 	for _, d := range []string{"/etc", "/usr", "/var", "/run"} {
 		uppers[d] = overlay(t, d)
 	}
-	os.MkdirAll("/run/systemd/system", 0o755)
-	shim, _ := filepath.Abs("testdata")
-	shimDir := t.TempDir()
-	os.Setenv("PATH", shim+":"+os.Getenv("PATH"))
-	os.Setenv("SHIM_DIR", shimDir)
+	// A booted node as the scriptlets see it (see above); no policy-rc.d,
+	// which containers and CI images have to keep packages from starting
+	// services, and which a node does not have.
+	must(t, os.MkdirAll("/run/systemd/system", 0o755))
+	must(t, os.MkdirAll(shimDir, 0o755))
+	real, err := os.ReadFile("/usr/bin/systemctl")
+	must(t, err)
+	must(t, os.WriteFile(shimDir+"/systemctl.real", real, 0o755))
+	shim, err := os.ReadFile("testdata/systemctl")
+	must(t, err)
+	must(t, os.WriteFile("/usr/bin/systemctl", shim, 0o755))
+	if err := os.Remove("/usr/sbin/policy-rc.d"); err == nil {
+		t.Log("removed /usr/sbin/policy-rc.d (in the namespace only)")
+	}
 	os.Setenv("DEBIAN_FRONTEND", "noninteractive")
 	old, newer := os.Getenv("SOFTMIG_DEB_OLD"), os.Getenv("SOFTMIG_DEB_NEW")
 
 	// Install; switch SoftMig on; the site config; the guard.
+	t.Cleanup(stopGuards)
 	apt(t, "install", old)
 	if pid, _ := guardPid(); pid != 0 {
 		t.Errorf("installing started the guard (pid %d): it is installed disabled", pid)
@@ -92,9 +102,9 @@ func lifecycle(t *testing.T) {
 	must(t, os.WriteFile("/etc/softmig/softmig.yaml", []byte(site), 0o644))
 	sh(t, "softmig-install enable")
 	sh(t, "systemctl enable --now softmig-guard")
-	guard1, _ := guardPid()
+	guard1, _ := waitGuard(0)
 	if guard1 == 0 {
-		t.Fatalf("systemctl enable --now softmig-guard started no guard:\n%s", shimLog(shimDir))
+		t.Fatalf("systemctl enable --now softmig-guard started no guard:\n%s", shimLog())
 	}
 
 	// Slurm, as the guide sets it up: the site's prolog, epilog and lua
@@ -113,12 +123,12 @@ func lifecycle(t *testing.T) {
 	}
 	must(t, err)
 	defer c.Stop()
-	defer exec.Command("systemctl", "stop", "softmig-guard").Run()
 	if out, err := exec.Command("softmig-install", "verify", "--node", c.Node).CombinedOutput(); err != nil {
-		t.Errorf("softmig-install verify on the node: %v\n%s", err, out)
+		p, _ := os.ReadFile(filepath.Join(c.ConfDir, "prolog.sh"))
+		t.Errorf("softmig-install verify on the node: %v\n%s\nprolog.sh:\n%s", err, out, p)
 	}
 	gpuJob := jobRuns(t, c, "--gres=gpu:l40s.4:1", "--wrap", "cat "+slurmtest.RunDir+"/$SLURM_JOB_ID.conf")
-	if out := jobOut(t, c, gpuJob); !strings.Contains(out, "CUDA_DEVICE_MEMORY_LIMIT=12884901888") {
+	if out := jobOut(t, c, gpuJob); !strings.Contains(out, "CUDA_DEVICE_MEMORY_LIMIT=12288M") {
 		t.Errorf("the sliced job's config (site prolog -> SoftMig's, site job_submit.lua -> SoftMig's module):\n%s", out)
 	}
 	jobRuns(t, c, "--wrap", "true")
@@ -129,9 +139,9 @@ func lifecycle(t *testing.T) {
 	running := submit(t, c, "--gres=gpu:l40s.4:1", "--wrap", "while [ ! -e "+gate+" ]; do sleep 0.2; done; cat "+slurmtest.RunDir+"/$SLURM_JOB_ID.conf")
 	waitState(t, c, running, "RUNNING")
 	apt(t, "install", newer)
-	guard2, deleted := guardPid()
+	guard2, deleted := waitGuard(guard1)
 	if guard2 == 0 || guard2 == guard1 || deleted {
-		t.Errorf("after the upgrade the guard is pid %d (was %d, running a deleted file: %v); want a new one on the new build\n%s", guard2, guard1, deleted, shimLog(shimDir))
+		t.Errorf("after the upgrade the guard is pid %d (was %d, running a deleted file: %v); want a new one on the new build\n%s", guard2, guard1, deleted, shimLog())
 	}
 	if v := sh(t, "softmig-install --version"); !strings.Contains(v, versionOf(t, newer)) {
 		t.Errorf("after the upgrade softmig-install --version = %q; want %s", v, versionOf(t, newer))
@@ -189,6 +199,9 @@ func lifecycle(t *testing.T) {
 			if node == "/var/log/softmig" || strings.HasPrefix(node, "/var/log/softmig/") && strings.HasSuffix(node, ".log") {
 				return nil // the job logs stay
 			}
+			if strings.HasPrefix(node, shimDir) {
+				return nil // the systemctl stand-in's records
+			}
 			left = append(left, node)
 			return nil
 		})
@@ -202,10 +215,13 @@ func lifecycle(t *testing.T) {
 	if _, err := os.Stat(slurmtest.RunDir); err == nil {
 		t.Errorf("purge left %s", slurmtest.RunDir)
 	}
-	if state := c.NodeState(); state != "idle" {
-		t.Errorf("the node is %s after purge; want idle", state)
-	}
+	waitIdle(t, c, "after purge")
+	t.Logf("guard pids: %d, after the upgrade %d; %s", guard1, guard2, shimLog())
 }
+
+// shimDir is where the systemctl stand-in keeps its records (in the
+// namespace's /run).
+const shimDir = "/run/systemctl-shim"
 
 // overlay mounts an overlay over dir, private to this namespace, and
 // returns its upper directory: what changed below dir.
@@ -232,7 +248,7 @@ func isWhiteout(d fs.DirEntry) bool {
 }
 
 // apt runs apt-get VERB ARG as an admin does; a .deb is installed from
-// its file (no download: its dependencies are on the machine).
+// its file (its dependencies are on the machine).
 func apt(t *testing.T, verb, arg string) {
 	t.Helper()
 	if out, err := aptOut(verb, arg); err != nil {
@@ -241,7 +257,7 @@ func apt(t *testing.T, verb, arg string) {
 }
 
 func aptOut(verb, arg string) (string, error) {
-	b, err := exec.Command("apt-get", "-y", "-q", "--no-download", "-o", "Dpkg::Use-Pty=0", verb, arg).CombinedOutput()
+	b, err := exec.Command("apt-get", "-y", "-q", "-o", "Dpkg::Use-Pty=0", verb, arg).CombinedOutput()
 	return string(b), err
 }
 
@@ -258,6 +274,28 @@ func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// waitGuard waits up to 10 s for a guard other than pid not (systemd's
+// Type=simple: systemctl returns before the program runs) and returns it.
+func waitGuard(not int) (int, bool) {
+	for i := 0; i < 100; i++ {
+		if pid, deleted := guardPid(); pid != 0 && pid != not && !deleted {
+			return pid, deleted
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return guardPid()
+}
+
+// stopGuards kills the guards the test started, however it ends: they run
+// in their own session and would outlive the namespace.
+func stopGuards() {
+	exec.Command("systemctl", "stop", "softmig-guard").Run()
+	for pid, _ := guardPid(); pid != 0; pid, _ = guardPid() {
+		syscall.Kill(pid, syscall.SIGKILL)
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 
@@ -279,9 +317,9 @@ func guardPid() (int, bool) {
 	return 0, false
 }
 
-func shimLog(dir string) string {
-	b, _ := os.ReadFile(filepath.Join(dir, "calls"))
-	g, _ := os.ReadFile(filepath.Join(dir, "softmig-guard.service.log"))
+func shimLog() string {
+	b, _ := os.ReadFile(filepath.Join(shimDir, "calls"))
+	g, _ := os.ReadFile(filepath.Join(shimDir, "softmig-guard.service.log"))
 	return "systemctl calls:\n" + string(b) + "guard's output:\n" + tail(string(g), 2000)
 }
 
@@ -311,10 +349,25 @@ func jobRuns(t *testing.T, c *slurmtest.Cluster, args ...string) string {
 	if state := c.JobField(id, "JobState"); state != "COMPLETED" {
 		t.Errorf("job %s (%v) ended %s; want COMPLETED\n%s", id, args, state, c.Logs())
 	}
-	if state := c.NodeState(); state != "idle" {
-		t.Errorf("after job %s the node is %s; want idle\n%s", id, state, c.Logs())
-	}
+	waitIdle(t, c, "after job "+id)
 	return id
+}
+
+// waitIdle waits until the node is IDLE again after a job (its state
+// follows the job's end by a moment); DRAIN or DOWN fail at once.
+func waitIdle(t *testing.T, c *slurmtest.Cluster, when string) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		state := c.NodeState()
+		switch {
+		case state == "idle":
+			return
+		case strings.HasPrefix(state, "drain") || strings.HasPrefix(state, "down") || time.Now().After(deadline):
+			t.Fatalf("%s the node is %s; want idle\n%s", when, state, c.Logs())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 func jobOut(t *testing.T, c *slurmtest.Cluster, id string) string {
