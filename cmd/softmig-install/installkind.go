@@ -39,15 +39,26 @@ func detectInstall(l layout) installKind {
 	return installKind{}
 }
 
+// managers are the package managers' commands, before the package name.
+var managers = map[string]struct{ reinstall, verify string }{
+	"dpkg": {"apt-get install --reinstall ", "dpkg --verify "},
+	"rpm":  {"dnf reinstall ", "rpm -V "},
+}
+
 // reinstall is the command that puts the installed files back.
 func (k installKind) reinstall() string {
-	switch k.manager {
-	case "dpkg":
-		return "apt-get install --reinstall " + k.pkg
-	case "rpm":
-		return "dnf reinstall " + k.pkg
+	if m, ok := managers[k.manager]; ok {
+		return m.reinstall + k.pkg
 	}
 	return "softmig-install install   (from the build tree: make install)"
+}
+
+// verifyCmd is the package manager's check of the installed files.
+func (k installKind) verifyCmd() string {
+	if m, ok := managers[k.manager]; ok {
+		return m.verify + k.pkg
+	}
+	return "softmig-install verify (the manifest)"
 }
 
 // String says how SoftMig was installed, for the checklist.
@@ -56,15 +67,4 @@ func (k installKind) String() string {
 		return "softmig-install install (no package owns the library)"
 	}
 	return "the " + k.manager + " package " + k.pkg
-}
-
-// verifyCmd is the package manager's check of the installed files.
-func (k installKind) verifyCmd() string {
-	switch k.manager {
-	case "dpkg":
-		return "dpkg --verify " + k.pkg
-	case "rpm":
-		return "rpm -V " + k.pkg
-	}
-	return "softmig-install verify (the manifest)"
 }
