@@ -93,3 +93,26 @@ func TestShallowCloneRefused(t *testing.T) {
 		t.Errorf("make pkg-version in a shallow clone = %v:\n%s\nwant a refusal naming the fix", err, out)
 	}
 }
+
+// make dist in an unpacked release tarball (no git, vendor/ in it) packs
+// the tree again, offline, with the same version: a site builds its
+// packages from the tarball with no network (the deb and the RPM are built
+// from it with GOPROXY=off).
+func TestDistFromTarball(t *testing.T) {
+	tarball := pick(t, packages(t, "deb", "dpkg-buildpackage"), ".tar.gz")
+	dir := t.TempDir()
+	run(t, "tar", "-C", dir, "-xzf", tarball)
+	src := filepath.Join(dir, strings.TrimSuffix(filepath.Base(tarball), ".tar.gz"))
+	if _, err := os.Stat(filepath.Join(src, "vendor/modules.txt")); err != nil {
+		t.Fatalf("the tarball has no vendored modules: %v", err)
+	}
+	out := filepath.Join(dir, "out")
+	cmd := exec.Command("make", "-C", src, "BUILD="+filepath.Join(dir, "build"), "PKG_OUT="+out, "dist")
+	cmd.Env = append(os.Environ(), "GOPROXY=off", "GOFLAGS=-mod=vendor")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("make dist in the unpacked tarball: %v\n%s", err, b)
+	}
+	if _, err := os.Stat(filepath.Join(out, filepath.Base(tarball))); err != nil {
+		t.Errorf("make dist in the unpacked tarball made no %s: %v", filepath.Base(tarball), err)
+	}
+}

@@ -126,8 +126,11 @@ end
 -- The code a refusal returns: sbatch then says "Invalid generic resource
 -- (gres) specification" after SoftMig's message, not "Unspecified error".
 -- Slurm before 23.02 exposes few ESLURM_* names to lua; the number is
--- fixed in slurm_errno.h.
-local EINVALID_GRES = slurm.ESLURM_INVALID_GRES or 2072
+-- fixed in slurm_errno.h. Looked up when refusing: the module also loads
+-- where there is no slurm table (tests, softmig-conf).
+local function invalid_gres()
+	return slurm.ESLURM_INVALID_GRES or 2072
+end
 
 -- job_submit(job_desc, uid) is the job_submit plugin's step, for
 -- slurm_job_submit and slurm_job_modify: it turns a slice request into
@@ -139,7 +142,7 @@ function M.job_submit(job_desc, uid)
 	for _, field in ipairs({ "tres_per_job", "tres_per_socket", "tres_per_task" }) do
 		if M.has_slice(job_desc[field]) then
 			slurm.log_user("SoftMig: GPU slices are requested with --gres=gpu:<type>.<denominator>:1 (e.g. --gres=gpu:l40s.2:1), not with --gpus or --gpus-per-task")
-			return EINVALID_GRES
+			return invalid_gres()
 		end
 	end
 	local old = job_desc.tres_per_node
@@ -147,7 +150,7 @@ function M.job_submit(job_desc, uid)
 	if err ~= nil then
 		slurm.log_user(err)
 		slurm.log_info("softmig: uid %d rejected: %s", uid, err)
-		return EINVALID_GRES
+		return invalid_gres()
 	end
 	if new ~= nil then
 		job_desc.tres_per_node = new
