@@ -35,27 +35,75 @@ func LibcNeeds(path string) ([]string, error) {
 	return sortedVersions(set), nil
 }
 
-// LibcDefines returns the symbol versions a libc.so.6 file defines.
+// LibcDefines returns the symbol versions a libc.so.6 file defines: the
+// names of its version definitions (.gnu.version_d), which the loader
+// matches a program's needs against.
 func LibcDefines(path string) (map[string]bool, error) {
 	f, err := elf.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	syms, err := f.DynamicSymbols()
+	set := map[string]bool{}
+	names, err := versionDefinitions(f)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	set := map[string]bool{}
-	for _, s := range syms {
-		if s.Section != elf.SHN_UNDEF && strings.HasPrefix(s.Version, "GLIBC_") {
-			set[s.Version] = true
+	for _, n := range names {
+		if strings.HasPrefix(n, "GLIBC_2") {
+			set[n] = true
 		}
 	}
 	if len(set) == 0 {
 		return nil, fmt.Errorf("%s: defines no GLIBC_ symbol versions: not glibc's libc.so.6", path)
 	}
 	return set, nil
+}
+
+// versionDefinitions reads the names of the version definitions of f
+// (Elf_Verdef entries, the same in 32 and 64 bits: vd_cnt at 6, vd_aux at
+// 12, vd_next at 16; each entry's first Elf_Verdaux names it).
+func versionDefinitions(f *elf.File) ([]string, error) {
+	sec := f.SectionByType(elf.SHT_GNU_VERDEF)
+	if sec == nil {
+		return nil, nil
+	}
+	if int(sec.Link) >= len(f.Sections) {
+		return nil, errors.New("bad .gnu.version_d link")
+	}
+	data, err := sec.Data()
+	if err != nil {
+		return nil, err
+	}
+	strs, err := f.Sections[sec.Link].Data()
+	if err != nil {
+		return nil, err
+	}
+	bo := f.ByteOrder
+	var names []string
+	for off := 0; off >= 0 && off+20 <= len(data); {
+		cnt, aux, next := bo.Uint16(data[off+6:]), int(bo.Uint32(data[off+12:])), int(bo.Uint32(data[off+16:]))
+		if a := off + aux; cnt > 0 && a >= off && a+8 <= len(data) {
+			names = append(names, cString(strs, int(bo.Uint32(data[a:]))))
+		}
+		if next <= 0 {
+			break
+		}
+		off += next
+	}
+	return names, nil
+}
+
+// cString is the NUL-terminated string at off in a string table.
+func cString(tab []byte, off int) string {
+	if off < 0 || off >= len(tab) {
+		return ""
+	}
+	end := off
+	for end < len(tab) && tab[end] != 0 {
+		end++
+	}
+	return string(tab[off:end])
 }
 
 // CheckLibc returns an error wrapping ErrGlibcTooOld, naming the newest
