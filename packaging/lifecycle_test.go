@@ -49,13 +49,8 @@ func TestLifecycle(t *testing.T) {
 		t.Skip("no apt-get: not a Debian node")
 	}
 	old := pick(t, packages(t, "deb", "dpkg-buildpackage"), ".deb")
-	id := strings.TrimSpace(run(t, "../packaging/build-id.sh", ".."))
-	n, rest, _ := strings.Cut(id, ".")
-	count, err := strconv.Atoi(n)
-	if err != nil || count == 0 {
-		t.Skipf("no build number here (%q): a shallow clone?", id)
-	}
-	newer := pick(t, packages(t, "deb", "dpkg-buildpackage", fmt.Sprintf("BUILD_ID=%d.%s", count+1, rest)), ".deb")
+	count, rest := buildID(t)
+	newer := pick(t, packages(t, "deb", "dpkg-buildpackage", fmt.Sprintf("BUILD_ID=%d.%s", max(count, 1)+1, rest)), ".deb")
 	cmd := exec.Command(os.Args[0], "-test.run=^TestLifecycle$", "-test.v")
 	cmd.Env = append(os.Environ(), insideEnv+"=1", "SOFTMIG_DEB_OLD="+old, "SOFTMIG_DEB_NEW="+newer)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Unshareflags: unix.CLONE_NEWNS}
