@@ -100,7 +100,8 @@ CLIENT_SRCS := $(sort $(wildcard test/cprog/client/*.c))
 CLIENT_DEPS := $(CLIENT_SRCS) test/cprog/client/client.h
 $(BUILD)/test/cuclient $(BUILD)/test/dl_client $(BUILD)/test/dl_dlmopen: PROG_SRCS := $(CLIENT_SRCS)
 
-UNIT_SRCS := preload/size.c preload/util.c preload/job.c preload/config.c preload/config_parse.c preload/log.c
+UNIT_SRCS := preload/size.c preload/util.c preload/job.c preload/config.c preload/config_parse.c preload/log.c \
+             preload/paths.c
 
 $(BUILD)/test/unit: test/cprog/unit.c $(UNIT_SRCS) $(PRELOAD_HDRS)
 	@mkdir -p $(BUILD)/test
@@ -154,8 +155,13 @@ go-floor: all
 demo: all
 	./scripts/demo.sh
 
-bench: all $(BUILD)/bench/libcuda.so.1
+bench: all $(BUILD)/bench/libcuda.so.1 $(BUILD)/bench/timeauthority
 	./scripts/bench.sh
+
+# A stand-in for the node's time authority, for the bench of an open gate.
+$(BUILD)/bench/timeauthority: FORCE
+	@mkdir -p $(BUILD)/bench
+	$(GO) build -ldflags "$(GO_LDFLAGS)" -o $@ ./test/bench/timeauthority
 
 # Exits 77 (automake's SKIP) on a machine without an NVIDIA GPU.
 gpu-test:

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/softmig/softmig/internal/testutil"
 )
 
 // workDir holds every build of this test binary; TestMain removes it.
@@ -60,9 +62,7 @@ func packages(t *testing.T, target, tool string, vars ...string) []string {
 	if _, err := exec.LookPath(tool); err != nil {
 		t.Skipf("%s not installed (.ci/pkg.sh installs it): make %s not tried", tool, target)
 	}
-	if os.Geteuid() != 0 {
-		t.Skip("packages are staged with root-owned files: run as root")
-	}
+	testutil.NeedRoot(t, "packages are staged with root-owned files")
 	if !hasBuildID(vars) {
 		if count, rest := buildID(t); count == 0 {
 			// A shallow clone (CI's, say) has no build number and make

@@ -176,10 +176,10 @@ func TestRPM(t *testing.T) {
 	scripts := run(t, "rpm", "-qp", "--scripts", rpm)
 	for _, want := range []string{
 		"softmig-install disable --for-removal --prefix /usr || exit 1", // %preun, erase only
-		"preset softmig-guard.service",                                 // %systemd_post: installed as the presets say (disabled)
-		"disable --now softmig-guard.service",                          // %systemd_preun: stopped on removal
-		"try-restart softmig-guard.service",                            // %systemd_postun_with_restart: restarted on upgrade
-		"rm -rf /var/lib/softmig /run/softmig",                         // erase leaves only logs
+		"preset softmig-guard.service",                                  // %systemd_post: installed as the presets say (disabled)
+		"disable --now softmig-guard.service",                           // %systemd_preun: stopped on removal
+		"try-restart softmig-guard.service",                             // %systemd_postun_with_restart: restarted on upgrade
+		"rm -rf /var/lib/softmig /run/softmig",                          // erase leaves only logs
 	} {
 		if !strings.Contains(scripts, want) {
 			t.Errorf("the RPM's scriptlets lack %q:\n%s", want, scripts)

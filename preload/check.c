@@ -96,7 +96,9 @@ hidden int sm_pid_in_job(pid_t pid)
 
 	if (sm_pid_in_region(pid))
 		return 1;
-	if (!sm_cfg.job_from_cgroup)
+	/* NVML's pids are the host's: another namespace's /proc does not
+	 * know them, or shows another process under that number. */
+	if (!sm_cfg.job_from_cgroup || !sm_proc_is_host())
 		return 0;
 	return sm_job_from_cgroup(pid, job, sizeof(job)) == 1 && strcmp(job, sm_cfg.job) == 0;
 }
@@ -107,9 +109,9 @@ hidden int64_t sm_nvml_self_used(int ordinal)
 	nvmlDevice_t nd = sm_dev_nvml(ordinal);
 	int n, i;
 	int64_t used = 0;
-	pid_t me = getpid();
+	pid_t me = sm_self_host_pid(); /* NVML's pids are the host's */
 
-	if (!nd || (n = sm_nvml_processes(nd, stack, &infos)) < 0)
+	if (!me || !nd || (n = sm_nvml_processes(nd, stack, &infos)) < 0)
 		return -1;
 	for (i = 0; i < n; i++)
 		if ((pid_t)infos[i].pid == me)

@@ -1,5 +1,5 @@
 /*
- * Configuration (contract 2): /var/run/softmig/<jobid>.conf, then the
+ * Configuration (contract 2): /run/softmig/<jobid>.conf, then the
  * environment, else passive.  Read once, during sm_init.
  */
 #include <dirent.h>
@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "config_impl.h"
+#include "paths.h"
 
 hidden struct sm_config sm_cfg;
 
@@ -28,6 +29,11 @@ static int any_limit(const struct sm_config *cfg)
  * namespace, where root is usually unmapped (the overflow uid) and the
  * user's own files may show as 0. */
 static int64_t root_uid;
+
+hidden int sm_root_owned(const struct stat *st)
+{
+	return (int64_t)st->st_uid == root_uid && !(st->st_mode & 022);
+}
 
 /* The safety rules of contract 2, the same in internal/jobconf/file.go:
  * the directory is a directory (not a symlink), owned by root and not
@@ -51,7 +57,7 @@ static int read_config(const char *dir, const char *name, char *buf, size_t len,
 			snprintf(err, errlen, "%s: cannot open: %s", dir, strerror(errno));
 		return SM_CONF_UNSAFE;
 	}
-	if (sm_fstat(dfd, &st) != 0 || (int64_t)st.st_uid != root_uid || (st.st_mode & 022)) {
+	if (sm_fstat(dfd, &st) != 0 || !sm_root_owned(&st)) {
 		close(dfd);
 		snprintf(err, errlen, "%s: directory must be owned by root and writable only by root (mode 0755)",
 			 dir);
@@ -73,7 +79,7 @@ static int read_config(const char *dir, const char *name, char *buf, size_t len,
 		snprintf(err, errlen, "%s/%s: not a regular file", dir, name);
 		return SM_CONF_UNSAFE;
 	}
-	if ((int64_t)st.st_uid != root_uid || (st.st_mode & 022)) {
+	if (!sm_root_owned(&st)) {
 		close(fd);
 		snprintf(err, errlen, "%s/%s: must be owned by root and writable only by root (mode 0644)",
 			 dir, name);
@@ -135,7 +141,7 @@ static int escapes_a_slice(struct sm_config *cfg, int init_ns)
 {
 	static char buf[CONF_MAX + 2];
 	const size_t len = sizeof(buf);
-	char name[300], err[400];
+	char name[SM_JOB_MAX], err[400];
 	struct dirent *e;
 	struct sm_request rq;
 	uid_t uid = getuid();
@@ -148,15 +154,9 @@ static int escapes_a_slice(struct sm_config *cfg, int init_ns)
 	if (!(dir = opendir(SM_RUN_DIR)))
 		return 0;
 	while (!found && (e = readdir(dir)) != NULL) {
-		size_t l = strlen(e->d_name);
-		if (l < 6 || l >= sizeof(name) || strcmp(e->d_name + l - 5, ".conf") != 0)
+		if (!sm_path_conf_job(e->d_name, name, sizeof(name)))
 			continue;
-		sm_strlcpy(name, e->d_name, sizeof(name));
-		name[l - 5] = 0;
-		if (!sm_job_id_valid(name))
-			continue;
-		name[l - 5] = '.';
-		if (read_config(SM_RUN_DIR, name, buf, len, &n, err, sizeof(err)) != SM_CONF_OK)
+		if (read_config(SM_RUN_DIR, e->d_name, buf, len, &n, err, sizeof(err)) != SM_CONF_OK)
 			continue; /* gone, or not root's: not a job root set up */
 		memset(&rq, 0, sizeof(rq));
 		if (sm_request_parse(&rq, buf, n, err, sizeof(err)) != 0) {
@@ -166,8 +166,6 @@ static int escapes_a_slice(struct sm_config *cfg, int init_ns)
 		} else if (slices(&rq) && (!init_ns || (rq.has_uid && rq.uid == (uint64_t)uid))) {
 			found = 1;
 		}
-		if (found)
-			name[l - 5] = 0;
 	}
 	closedir(dir);
 	if (!found)
@@ -190,14 +188,8 @@ static int escapes_a_slice(struct sm_config *cfg, int init_ns)
  * user's own choice, and so is the region's place. */
 static void default_region(struct sm_config *cfg)
 {
-	const char *dir = sm_getenv("SLURM_TMPDIR");
-
-	if (!dir || dir[0] != '/')
-		dir = sm_getenv("TMPDIR");
-	if (!dir || dir[0] != '/' || strlen(dir) > 256)
-		dir = "/tmp";
-	snprintf(cfg->region_path, sizeof(cfg->region_path), "%s/softmig-%u-%s.region", dir,
-		 (unsigned)getuid(), cfg->job[0] ? cfg->job : "nojob");
+	sm_path_local_region(cfg->region_path, sizeof(cfg->region_path), sm_getenv("SLURM_TMPDIR"),
+			     sm_getenv("TMPDIR"), (unsigned)getuid(), cfg->job);
 }
 
 hidden int sm_config_load(struct sm_config *cfg)
@@ -222,10 +214,10 @@ hidden int sm_config_load(struct sm_config *cfg)
 	env_bad = sm_request_env(&env, err, sizeof(err), cfg->fail_var, sizeof(cfg->fail_var)) != 0;
 
 	if (cfg->job[0]) {
-		snprintf(name, sizeof(name), "%s.conf", cfg->job);
+		sm_path_name(name, sizeof(name), SM_FILE_CONF, cfg->job);
 		r = sm_config_file(cfg, SM_RUN_DIR, name, cfg->fail_reason, sizeof(cfg->fail_reason));
 		if (r != SM_CONF_OK && r != SM_CONF_ABSENT) {
-			snprintf(cfg->fail_path, sizeof(cfg->fail_path), "%s/%s", SM_RUN_DIR, name);
+			sm_path_job(cfg->fail_path, sizeof(cfg->fail_path), SM_FILE_CONF, cfg->job);
 			cfg->fail_var[0] = 0;
 			return SM_FAILCLOSED;
 		}
@@ -247,8 +239,7 @@ hidden int sm_config_load(struct sm_config *cfg)
 			/* Inside a job the region is root's choice: the run
 			 * dir, never a place the user's environment names. */
 			if (!cfg->region_path[0])
-				snprintf(cfg->region_path, sizeof(cfg->region_path), "%s/%s.region", SM_RUN_DIR,
-					 cfg->job);
+				sm_path_job(cfg->region_path, sizeof(cfg->region_path), SM_FILE_REGION, cfg->job);
 			return any_limit(cfg) ? SM_ACTIVE : SM_PASSIVE;
 		}
 	}

@@ -32,7 +32,7 @@ hidden void sm_region_cleanup_dead(void)
 
 	for (i = 0; i < n && i < SM_MAX_PROCS; i++) {
 		struct sm_proc *p = &sm_region->procs[i];
-		if (p->pid && !sm_pid_alive(p->pid, p->start_time)) {
+		if (p->pid && sm_entry_alive(p) == 0) {
 			int d;
 			/* What NVML last saw of it beyond its bookkeeping is in
 			 * the device's excess: that goes too, and NVML is asked
@@ -75,6 +75,7 @@ hidden int sm_region_register(void)
 			if (p->pid == 0) {
 				memset(p, 0, sizeof(*p));
 				p->start_time = sm_proc_start_time(me);
+				p->pidns = sm_pidns_tag();
 				p->pid = (int32_t)me;
 				if (i >= sm_region->nprocs)
 					sm_region->nprocs = i + 1;
@@ -152,7 +153,7 @@ hidden int sm_pid_in_region(pid_t pid)
 		return 0;
 	n = sm_region->nprocs;
 	for (i = 0; i < n && i < SM_MAX_PROCS; i++)
-		if (sm_region->procs[i].pid == (int32_t)pid)
+		if (sm_region->procs[i].pid && sm_entry_has_host_pid(&sm_region->procs[i], pid))
 			return 1;
 	return 0;
 }

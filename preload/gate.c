@@ -1,27 +1,30 @@
 /*
  * Compute slicing, the launch side behind sm_thr_gate() (throttle.h): the
- * first launch on a device enrols it (registers the process and the device
- * in the region, starts the controller thread of leader.c); a launch at a
- * closed gate sleeps until the leader reopens it, and meanwhile measures
- * how long the job's queued work runs on after its time slot closed.
+ * first launch on a device with an SM limit enrols it (the region's device
+ * entry and "device attach", for the bookkeeping; the GPU's time file and
+ * the job's entry in it, authority.c).  A launch at a closed gate sleeps
+ * until the authority opens it; while the authority is down, a launch
+ * outside the job's static slot sleeps until the slot comes.  Nothing here
+ * runs but in a launching thread: no thread of its own, no timer.
  */
-#include <dlfcn.h>
 #include <errno.h>
-#include <signal.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "throttle_impl.h"
 
-static uint64_t open_word; /* the gate of devices without a limit: always 0 */
-static uint64_t *gates[SM_MAX_DEVICES]; /* per ordinal, NULL: not seen yet */
-hidden uint64_t *sm_thr_seen[SM_MAX_DEVICES];
+hidden struct gdev sm_gdevs[SM_MAX_DEVICES];
+static const uint64_t open_word; /* the gate of devices without a limit: always 0 */
+/* What the launches read while the authority is down: never open, so that
+ * each comes to the slow path and the static slot. */
+static const uint64_t closed_word = SM_GATE_CLOSED;
+static int seen_at[SM_MAX_DEVICES]; /* per ordinal: index in sm_thr_seen + 1, 0 not yet */
+hidden const uint64_t *sm_thr_seen[SM_MAX_DEVICES];
 hidden int sm_thr_ngates;
 hidden SM_TLS unsigned int sm_thr_count;
 hidden int sm_thr_any = -1;
 
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
-static int thread_started;
 static int atfork_done;
 
 hidden int sm_thr_any_init(void)
@@ -40,157 +43,93 @@ hidden uint64_t sm_thr_throttled_ms(int ordinal)
 {
 	if (ordinal < 0 || ordinal >= SM_MAX_DEVICES)
 		return 0;
-	return __atomic_load_n(&tdevs[ordinal].throttled_ns, __ATOMIC_RELAXED) / 1000000ULL;
+	return __atomic_load_n(&sm_gdevs[ordinal].throttled_ns, __ATOMIC_RELAXED) / 1000000ULL;
 }
 
-/* ---- registration (first launch on a device) and fork ------------------ */
+/* ---- enrolment (first launch on a device) and fork --------------------- */
 
+/* The child keeps the time files mapped and each device's state, and
+ * enrols again at its first launch (its own region entry); what it sleeps
+ * is its own. */
 static void atfork_child(void)
 {
+	pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+	uint64_t now = sm_now_ns();
 	int o;
 
-	/* The child has no controller thread: it registers again, and starts
-	 * one, on its first launch. */
-	pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
 	reg_lock = fresh;
-	thread_started = 0;
+	sm_auth_reset_after_fork();
 	sm_thr_ngates = 0;
 	for (o = 0; o < SM_MAX_DEVICES; o++) {
-		gates[o] = NULL;
-		memset(&tdevs[o], 0, sizeof(tdevs[o]));
+		seen_at[o] = 0;
+		sm_gdevs[o].throttled_ns = sm_gdevs[o].logged_ns = 0;
+		sm_gdevs[o].last_log_ns = now;
 	}
 }
 
-static int start_thread(void)
+/* The static slot: the config's, else the first L% of the period. */
+static void static_slot(int o, int limit, struct sm_slots *s)
 {
-	sigset_t all, old;
-	pthread_t th;
-	int r;
+	uint64_t mask[2] = { 0, 0 };
+	int p;
 
-	if (thread_started)
-		return 0;
-	if (!atfork_done) {
-		if (pthread_atfork(NULL, NULL, atfork_child) != 0)
-			return -1;
-		atfork_done = 1;
-	}
-	/* The thread takes no signals: the program's handlers stay on its own threads. */
-	sigfillset(&all);
-	if (pthread_sigmask(SIG_SETMASK, &all, &old) != 0)
-		return -1;
-	r = pthread_create(&th, NULL, controller, NULL);
-	if (pthread_sigmask(SIG_SETMASK, &old, NULL) != 0 && r == 0) {
-		/* cannot happen with a valid set; the thread runs anyway */
-	}
-	if (r != 0)
-		return -1;
-	if (pthread_detach(th) != 0) {
-		/* a joinable thread that never exits costs nothing more */
-	}
-	thread_started = 1;
-	return 0;
+	if (sm_slots_from_mask(sm_cfg.sm_slot[o], s))
+		return;
+	for (p = 0; p < limit; p++)
+		mask[p / 64] |= 1ULL << (p % 64);
+	sm_slots_from_mask(mask, s);
 }
 
-static putil_fn resolve_putil(void)
+/* The word the fast path reads for g: its gate w, or closed (no authority). */
+static void publish(const struct gdev *g, const uint64_t *w)
 {
-	void *h;
+	const uint64_t **seen = &sm_thr_seen[g->seen];
 
-	if (putil)
-		return putil;
-	h = dlopen("libnvidia-ml.so.1", RTLD_LAZY | RTLD_NOLOAD);
-	if (!h)
-		return NULL;
-	putil = (putil_fn)sm_real_dlsym(h, "nvmlDeviceGetProcessUtilization");
-	/* The handle stays open, like real.c's. */
-	return putil;
+	if (!w)
+		w = &closed_word;
+	if (__atomic_load_n(seen, __ATOMIC_RELAXED) != w)
+		__atomic_store_n(seen, w, __ATOMIC_RELEASE);
 }
 
-/* The gate of a limited device: registers the process and the device in
- * the region and starts the controller thread.  NULL: cannot be enforced. */
-static uint64_t *enroll_limited(int o, int limit)
+static void enroll_limited(int o, int limit)
 {
-	struct tdev *t = &tdevs[o];
-	const char *why = NULL;
-	int d = -1;
+	struct gdev *g = &sm_gdevs[o];
+	uint8_t uuid[16];
 
-	if ((d = sm_dev_enter(o)) < 0)
-		why = "no shared region";
-	else if (!(t->nvml = sm_dev_nvml(o)))
-		why = "NVML unavailable";
-	else if (!resolve_putil())
-		why = "nvmlDeviceGetProcessUtilization missing";
-	if (why) {
-		sm_log(SM_ERROR, o, "compute limit not enforced", "reason=\"%s\" sm_limit=%d", why, limit);
-		return NULL;
+	if (!g->on) {
+		g->limit = limit;
+		static_slot(o, limit, &g->slots);
+		sm_tf_init(&g->tf, sm_cfg.job);
+		if (sm_dev_uuid(o, uuid) != 0 || sm_tf_path(uuid, g->path, sizeof(g->path)) != 0)
+			g->path[0] = 0;
+		g->last_log_ns = sm_now_ns();
+		g->on = 1;
 	}
-	sm_dev_note(o);
-	t->d = d;
-	t->limit = limit;
-	sm_slots_from_mask(sm_cfg.sm_slot[o], &t->slots);
-	t->last_log_ns = sm_now_ns();
-	__atomic_store_n(&t->on, 1, __ATOMIC_RELEASE);
-	if (start_thread() != 0)
-		sm_log(SM_WARN, o, "no controller thread", "reason=\"pthread_create failed\"");
-	return word(d, SM_THR_GATE);
+	/* Bookkeeping only: the gate needs neither the region nor NVML. */
+	if ((g->d = sm_dev_enter(o)) >= 0)
+		sm_dev_note(o);
 }
 
-/* First launch on ordinal o; caller holds reg_lock. */
+/* First launch on ordinal o in this process; caller holds reg_lock. */
 static void enroll(int o)
 {
-	uint64_t *gate = NULL;
-	int limit = sm_cfg.sm_limit[o];
+	int limit = sm_cfg.sm_limit[o], k = sm_thr_ngates;
 
+	if (!atfork_done && pthread_atfork(NULL, NULL, atfork_child) == 0)
+		atfork_done = 1;
+	sm_thr_seen[k] = &open_word;
 	if (limit > 0 && limit < 100) {
 		sm_depth++;
-		gate = enroll_limited(o, limit);
+		enroll_limited(o, limit);
+		sm_gdevs[o].seen = k;
+		publish(&sm_gdevs[o], sm_auth_check(&sm_gdevs[o], o, realtime_ns()));
 		sm_depth--;
 	}
-	if (!gate)
-		gate = &open_word;
-	__atomic_store_n(&gates[o], gate, __ATOMIC_RELEASE);
-	sm_thr_seen[sm_thr_ngates] = gate;
-	__atomic_store_n(&sm_thr_ngates, sm_thr_ngates + 1, __ATOMIC_RELEASE);
+	seen_at[o] = k + 1;
+	__atomic_store_n(&sm_thr_ngates, k + 1, __ATOMIC_RELEASE);
 }
 
-/* Reports how long the job's queued work ran on after its slot closed. */
-static void report_drain(struct tdev *t, uint64_t d)
-{
-	uint64_t *w = word(t->d, SM_THR_DRAIN);
-	uint64_t cur = __atomic_load_n(w, __ATOMIC_RELAXED);
-
-	while (d > cur && !__atomic_compare_exchange_n(w, &cur, d, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
-		;
-}
-
-/* Sleeps until the gate opens.  A gate closed at the end of the job's
- * slot: meanwhile, watches the stream for the job's queued work to finish. */
-static void wait_open(int o, uint64_t *gate, CUstream stream)
-{
-	struct timespec ts = { 0, WAIT_NS };
-	uint64_t t0 = sm_now_ns(), now = t0, dt, g = __atomic_load_n(gate, __ATOMIC_ACQUIRE);
-	uint64_t closed_at = g & ~3ULL;
-	struct tdev *t = &tdevs[o];
-	int drain = (g & SM_GATE_SLOT_END) && real_cuStreamQuery && closed_at <= t0;
-
-	__atomic_store_n(word(t->d, SM_THR_WAITED), (uint64_t)(ms32(t0) | 1), __ATOMIC_RELAXED);
-	while (__atomic_load_n(gate, __ATOMIC_ACQUIRE)) {
-		uint64_t lease = __atomic_load_n(word(t->d, SM_THR_LEASE), __ATOMIC_RELAXED);
-		if (drain && real_cuStreamQuery(stream) != CUDA_ERROR_NOT_READY) {
-			report_drain(t, now - closed_at);
-			drain = 0;
-		}
-		if (ms32(now) - (uint32_t)lease > DEAD_GATE_MS)
-			break; /* no controller left: do not hang the program */
-		nanosleep(&ts, NULL);
-		now = sm_now_ns();
-	}
-	if (drain) /* still running when the slot came back: at least this */
-		report_drain(t, now - closed_at);
-	__atomic_store_n(word(t->d, SM_THR_WAITED), (uint64_t)(ms32(now) | 1), __ATOMIC_RELAXED);
-	dt = now - t0;
-	__atomic_add_fetch(&t->throttled_ns, dt, __ATOMIC_RELAXED);
-	__atomic_add_fetch(word(t->d, SM_THR_THROTTLED), dt, __ATOMIC_RELAXED);
-}
+/* ---- waiting ------------------------------------------------------------ */
 
 /* A launch into a stream being captured adds to a graph and runs nothing. */
 static int capturing(CUstream stream)
@@ -201,23 +140,104 @@ static int capturing(CUstream stream)
 	       status != 0;
 }
 
+static void sleep_until(uint64_t rt)
+{
+	struct timespec ts = { (time_t)(rt / 1000000000ULL), (long)(rt % 1000000000ULL) };
+
+	while (clock_nanosleep(CLOCK_REALTIME, TIMER_ABSTIME, &ts, NULL) == EINTR)
+		;
+}
+
+/* Sleeps in WAIT_NS steps until the gate opens, at most RECHECK_NS: then
+ * the caller checks the authority's beat again. */
+static void wait_gate(const uint64_t *gate, uint64_t now)
+{
+	struct timespec ts = { 0, (long)WAIT_NS };
+	uint64_t end = now + RECHECK_NS;
+
+	while (__atomic_load_n(gate, __ATOMIC_ACQUIRE) && realtime_ns() < end)
+		nanosleep(&ts, NULL);
+}
+
+/* Authority down: launches run in the job's static slot.  Outside it,
+ * *next is when it next begins. */
+static int in_static_slot(const struct gdev *g, uint64_t now, uint64_t *next)
+{
+	uint64_t end;
+
+	return sm_slot_find(&g->slots, now, next, &end);
+}
+
+/* ---- bookkeeping ------------------------------------------------------- */
+
+static void count_sleep(struct gdev *g, uint64_t dt)
+{
+	__atomic_add_fetch(&g->throttled_ns, dt, __ATOMIC_RELAXED);
+	if (g->d < 0)
+		return;
+	/* The region is the user's file: only bookkeeping goes there. */
+	sm_region_guard();
+	__atomic_add_fetch(&sm_region->devs[g->d].sm[SM_THR_THROTTLED], dt, __ATOMIC_RELAXED);
+}
+
+/* A throttle record per device at most every LOG_INTERVAL_NS, by the
+ * launching thread that gets there first. */
+static void maybe_log(struct gdev *g, int o, uint64_t now)
+{
+	uint64_t last = __atomic_load_n(&g->last_log_ns, __ATOMIC_RELAXED), total, delta;
+
+	if (now - last < LOG_INTERVAL_NS ||
+	    __atomic_load_n(&g->throttled_ns, __ATOMIC_RELAXED) - __atomic_load_n(&g->logged_ns, __ATOMIC_RELAXED) <
+		    1000000ULL ||
+	    !__atomic_compare_exchange_n(&g->last_log_ns, &last, now, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		return;
+	total = __atomic_load_n(&g->throttled_ns, __ATOMIC_RELAXED);
+	delta = total - __atomic_exchange_n(&g->logged_ns, total, __ATOMIC_RELAXED);
+	sm_log(SM_EVENT, o, "throttle", "throttled_ms=%llu sm_limit=%d", (unsigned long long)(delta / 1000000ULL),
+	       g->limit);
+}
+
+/* ---- the slow path -------------------------------------------------------- */
+
 hidden void sm_thr_slow(CUstream stream)
 {
-	uint64_t *gate;
+	struct gdev *g;
+	const uint64_t *gate;
+	uint64_t t0 = 0, now, next = 0;
 	CUdevice o;
 	int saved = errno;
 
 	if (sm_dev_current(&o) != 0)
-		return;
-	if (!(gate = __atomic_load_n(&gates[o], __ATOMIC_ACQUIRE))) {
+		goto out;
+	if (!__atomic_load_n(&seen_at[o], __ATOMIC_ACQUIRE)) {
 		if (pthread_mutex_lock(&reg_lock) != 0)
-			return;
-		if (!gates[o])
+			goto out;
+		if (!seen_at[o])
 			enroll(o);
-		gate = gates[o];
 		pthread_mutex_unlock(&reg_lock);
 	}
-	if (gate != &open_word && __atomic_load_n(gate, __ATOMIC_ACQUIRE) && !capturing(stream))
-		wait_open(o, gate, stream);
+	g = &sm_gdevs[o];
+	if (!g->on)
+		goto out;
+	for (;;) {
+		now = realtime_ns();
+		gate = sm_auth_follow(g, o, now);
+		publish(g, gate);
+		if (gate ? !__atomic_load_n(gate, __ATOMIC_ACQUIRE) : in_static_slot(g, now, &next))
+			break;
+		if (!t0) {
+			if (capturing(stream))
+				break;
+			t0 = sm_now_ns();
+		}
+		if (gate)
+			wait_gate(gate, now);
+		else /* and look for the authority again at least every RETRY_NS */
+			sleep_until(next < now + RETRY_NS ? next : now + RETRY_NS);
+	}
+	if (t0)
+		count_sleep(g, sm_now_ns() - t0);
+	maybe_log(g, o, sm_now_ns());
+out:
 	errno = saved;
 }

@@ -25,9 +25,6 @@ __asm__(".symver pthread_once,pthread_once@" SM_GLIBC_BASE);
 __asm__(".symver pthread_mutex_timedlock,pthread_mutex_timedlock@" SM_GLIBC_BASE);
 __asm__(".symver pthread_mutexattr_init,pthread_mutexattr_init@" SM_GLIBC_BASE);
 __asm__(".symver pthread_mutexattr_destroy,pthread_mutexattr_destroy@" SM_GLIBC_BASE);
-__asm__(".symver pthread_create,pthread_create@" SM_GLIBC_BASE);
-__asm__(".symver pthread_detach,pthread_detach@" SM_GLIBC_BASE);
-__asm__(".symver pthread_sigmask,pthread_sigmask@" SM_GLIBC_BASE);
 #if defined(__x86_64__)
 __asm__(".symver pthread_mutexattr_setrobust,pthread_mutexattr_setrobust@GLIBC_2.12");
 __asm__(".symver pthread_mutex_consistent,pthread_mutex_consistent@GLIBC_2.12");
@@ -50,9 +47,6 @@ __asm__(".symver pthread_mutex_consistent,pthread_mutex_consistent@" SM_GLIBC_BA
 #pragma weak dladdr
 #pragma weak dlerror
 #pragma weak dlvsym
-#pragma weak pthread_create
-#pragma weak pthread_detach
-#pragma weak pthread_sigmask
 #pragma weak pthread_mutex_consistent
 #pragma weak pthread_mutex_timedlock
 #pragma weak pthread_mutexattr_init

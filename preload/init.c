@@ -89,7 +89,6 @@ static int libs_ready(void)
 	static const char *const need[] = {
 		"pthread_mutexattr_init", "pthread_mutexattr_destroy", "pthread_mutexattr_setpshared",
 		"pthread_mutexattr_setrobust",
-		"pthread_create", "pthread_detach", "pthread_sigmask",
 	};
 	size_t i;
 	int promoted = 0;

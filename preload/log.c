@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "paths.h"
 #include "softmig.h"
 
 static const char *const level_names[] = { "error", "event", "warn", "debug", "info", "trace" };
@@ -83,17 +84,17 @@ static int log_open(void)
 			return fd;
 	}
 	if (sm_cfg.job[0]) {
-		snprintf(path, sizeof(path), "%s/%s.log", SM_LOG_DIR, sm_cfg.job);
+		sm_path_job(path, sizeof(path), SM_FILE_LOG, sm_cfg.job);
 		fd = open_log(path, 1);
 		if (fd < 0) {
 			p = sm_getenv("SLURM_TMPDIR");
 			if (p && p[0] == '/') {
-				snprintf(path, sizeof(path), "%s/softmig_%s.log", p, sm_cfg.job);
+				sm_path_tmp_log(path, sizeof(path), p, sm_cfg.job);
 				fd = open_log(path, 1);
 			}
 		}
 	} else {
-		snprintf(path, sizeof(path), "%s/pid%d.log", SM_LOG_DIR, (int)getpid());
+		sm_path_pid_log(path, sizeof(path), (int)getpid());
 		fd = open_log(path, 1);
 	}
 	return fd;

@@ -2,7 +2,10 @@
  * ACTIVE_OOM_KILLER=1: on a refusal, kill the job's own processes on that
  * GPU.  A target must be on the device (NVML), belong to this job (its
  * cgroup, or its entry in the job's region for jobs known only from the
- * environment), run as this process's user, and never be root.
+ * environment), run as this process's user, and never be root.  NVML
+ * names processes by their host pids, which kill() takes only in the
+ * host's PID namespace: in a namespace of its own (a container's) the
+ * process can kill only itself.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -26,20 +29,20 @@ hidden void sm_oom_kill(int ordinal)
 {
 	nvmlProcessInfo_t stack[SM_PROC_STACK], *infos;
 	nvmlDevice_t nd = sm_dev_nvml(ordinal);
-	pid_t me = getpid();
+	pid_t me = getpid(), me_host = sm_self_host_pid();
 	uid_t uid = getuid();
-	int self = 0, n, i;
+	int host_ns = sm_pidns_tag() == 0, self = !me_host, n, i;
 
 	if (uid == 0 || !nd || (n = sm_nvml_processes(nd, stack, &infos)) < 0)
 		return;
 	for (i = 0; i < n; i++) {
 		pid_t pid = (pid_t)infos[i].pid;
-		if (!sm_pid_in_job(pid) || uid_of(pid) != uid || uid_of(pid) == 0)
-			continue;
-		if (pid == me) {
+		if (me_host && pid == me_host) {
 			self = 1;
 			continue;
 		}
+		if (!host_ns || !sm_pid_in_job(pid) || uid_of(pid) != uid || uid_of(pid) == 0)
+			continue;
 		sm_log(SM_EVENT, ordinal, "oom kill", "target=%d", (int)pid);
 		kill(pid, SIGKILL);
 	}
@@ -48,5 +51,6 @@ hidden void sm_oom_kill(int ordinal)
 	if (self) {
 		sm_log(SM_EVENT, ordinal, "oom kill", "target=%d", (int)me);
 		kill(me, SIGKILL);
+		_exit(128 + SIGKILL); /* the init of a PID namespace ignores it */
 	}
 }

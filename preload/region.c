@@ -179,6 +179,7 @@ hidden void sm_region_rebuild(struct sm_region *r)
 	if (sm_proc_entry >= 0 && sm_entry_pid == getpid() && r->procs[sm_proc_entry].pid == 0) {
 		r->procs[sm_proc_entry].pid = (int32_t)sm_entry_pid;
 		r->procs[sm_proc_entry].start_time = sm_proc_start_time(sm_entry_pid);
+		r->procs[sm_proc_entry].pidns = sm_pidns_tag();
 		if ((uint32_t)sm_proc_entry >= r->nprocs)
 			r->nprocs = (uint32_t)sm_proc_entry + 1;
 	}

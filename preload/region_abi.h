@@ -48,12 +48,14 @@ struct sm_dev {
 	uint64_t peak;         /* highest tracked + excess seen */
 	uint64_t last_check_ns;/* CLOCK_MONOTONIC of the last NVML check */
 	uint64_t oom_count;    /* allocations refused on this device */
-	uint64_t sm[8];        /* compute controller state (SM limit) */
+	uint64_t sm[8];        /* compute bookkeeping: [4] ns the job's launches slept at
+				* their gate (throttle.h); the rest unused since the node's
+				* time authority decides (timefile_abi.h), kept for the ABI */
 };
 
 struct sm_proc {
-	int32_t pid;           /* 0: entry free */
-	uint32_t flags;
+	int32_t pid;           /* 0: entry free; the pid in the process's PID namespace */
+	uint32_t pidns;        /* that namespace's tag, 0 for the host's (pidns.c) */
 	uint64_t start_time;   /* /proc/<pid>/stat field 22: guards pid reuse */
 	uint64_t used[SM_MAX_DEVICES];
 	uint64_t ctx[SM_MAX_DEVICES];

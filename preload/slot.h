@@ -1,9 +1,9 @@
 /*
  * Compute time slots (SOFTMIG_SM_SLOT): the parts of a fixed period, the
- * same on every process of the node (CLOCK_REALTIME), in which a busy job
- * may launch.  softmig-conf gives the jobs of a GPU disjoint parts, so
- * their kernels stop time-slicing against each other.  Pure arithmetic;
- * the controller that uses it is controller.c.
+ * same on every process of the node (CLOCK_REALTIME), in which a job may
+ * launch while the node's time authority is down.  softmig-conf gives the
+ * jobs of a GPU disjoint parts, so their kernels do not time-slice against
+ * each other then either.  Pure arithmetic; gate.c uses it.
  */
 #ifndef SOFTMIG_SLOT_H
 #define SOFTMIG_SLOT_H

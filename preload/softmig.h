@@ -95,6 +95,10 @@ hidden int sm_config_parse(struct sm_config *cfg, const char *text, size_t len,
 /* Checks that dir/name is safe, reads and parses it (sets cfg->source). */
 hidden int sm_config_file(struct sm_config *cfg, const char *dir, const char *name,
 			  char *err, size_t errlen);
+/* Owned by root (as root's files show here: sm_root_uid) and writable by
+ * no one else: the rule for every file the library trusts (contract 2). */
+struct stat;
+hidden int sm_root_owned(const struct stat *st);
 
 /* ---- size.c / util.c -------------------------------------------------------- */
 
@@ -108,6 +112,16 @@ hidden ssize_t sm_read_fd(int fd, char *buf, size_t len);
 hidden int sm_proc_stat(pid_t pid, char *state, uint64_t *start);
 hidden uint64_t sm_proc_start_time(pid_t pid);
 hidden int sm_pid_alive(pid_t pid, uint64_t start_time);
+/* pidns.c: this process's PID namespace tag (0: the host's), and whether an
+ * entry's process runs: 1, 0, or -1 when it cannot be seen from here. */
+hidden uint32_t sm_pidns_tag(void);
+struct sm_proc;
+hidden int sm_entry_alive(const struct sm_proc *p);
+/* Whether NVML's pid (the host's) is entry p's process; whether /proc is
+ * the host's, where NVML's pids can be looked up. */
+hidden int sm_entry_has_host_pid(const struct sm_proc *p, pid_t pid);
+hidden int sm_proc_is_host(void);
+hidden pid_t sm_self_host_pid(void);
 hidden int sm_fstat(int fd, void *st);
 hidden size_t sm_strlcpy(char *dst, const char *src, size_t len);
 hidden const char *sm_getenv(const char *name);

@@ -1,52 +1,49 @@
 /*
- * Compute slicing (CUDA_DEVICE_SM_LIMIT): the per-launch gate and the
- * job-wide controller behind it (gate.c, controller.c, leader.c over
- * throttle_impl.h; design in docs/compute.md).
+ * Compute slicing (CUDA_DEVICE_SM_LIMIT): the per-launch gate (gate.c and
+ * authority.c over throttle_impl.h; design in docs/compute.md).
  *
- * The launch hooks call sm_thr_gate() before the driver's launch.  With no
- * SM limit on any device it is one predictable branch; with a limit on the
- * launching device and the job under its share it is one relaxed load of
- * the device's gate word in the shared region and a compare.  Only a closed
- * gate sleeps the launching thread.
+ * Who may launch when is decided by root: the node's time authority
+ * (softmig-guard) publishes a gate word per job in each GPU's time file
+ * (timefile_abi.h), which the job's processes map read-only.  The launch
+ * hooks call sm_thr_gate() before the driver's launch.  With no SM limit on
+ * any device it is one predictable branch; with a limit and the job's gate
+ * open it is one relaxed load of the gate word and a compare.  Only a
+ * closed gate sleeps the launching thread; with the authority down the job
+ * keeps to its static time slot.  No thread, no lease, nothing a user can
+ * write decides anything.
  */
 #ifndef SOFTMIG_THROTTLE_H
 #define SOFTMIG_THROTTLE_H
 
 #include "softmig.h"
 
-/* Indices into struct sm_dev.sm[8] (region_abi.h), per device and job. */
+/* Indices into struct sm_dev.sm[8] (region_abi.h), per device and job:
+ * bookkeeping only (the region is the user's file; no decision reads it).
+ * The other words are unused since the time authority decides. */
 enum {
-	SM_THR_GATE = 0,      /* 0 open; else closed: CLOCK_MONOTONIC ns it closed, with the
-			       * SM_GATE_* bits in the low two */
-	SM_THR_LEASE = 1,     /* controller lease: pid << 32 | CLOCK_MONOTONIC ms (low 32 bits) */
-	SM_THR_CREDIT = 2,    /* int64 ns of GPU time the job may still use */
-	SM_THR_SEEN = 3,      /* NVML sample time (us, CLOCK_REALTIME) measured up to */
-	SM_THR_THROTTLED = 4, /* ns that the job's launching threads slept, total */
-	SM_THR_LIMIT = 5,     /* limit the controller enforces, percent */
-	SM_THR_DRAIN = 6,     /* time slots: longest wait (ns) for the job's queued work to
-			       * finish after its slot closed, reported by waiting threads */
-	SM_THR_WAITED = 7     /* CLOCK_MONOTONIC ms (low 32 bits) a thread last began or ended a wait */
+	SM_THR_THROTTLED = 4 /* ns that the job's launching threads slept, total */
 };
 
-#define SM_GATE_CLOSED 1ULL
-#define SM_GATE_SLOT_END 2ULL /* closed at the end of the job's time slot */
-
-/* Slow part of the gate: finds the launching device, registers it the
- * first time, and waits while its gate is closed. */
+/* Slow part of the gate: finds the launching device, enrols it the first
+ * time, checks the authority, and waits while the device's gate is closed
+ * (or outside the job's static slot while the authority is down). */
 hidden void sm_thr_slow(CUstream stream);
 
 extern hidden int sm_thr_any;   /* -1 unknown, 0 no SM limit anywhere, 1 some */
 hidden int sm_thr_any_init(void);
 
-/* The gates of the devices this process launched on (no limit: a word that
- * stays 0), in the order seen; sm_thr_ngates is published last. */
-extern hidden uint64_t *sm_thr_seen[SM_MAX_DEVICES];
+/* The gate words of the devices this process launched on, in the order
+ * seen: the job's entry in the time file, a process-local closed word
+ * while the authority is down, a word that stays 0 for a device without
+ * a limit.  sm_thr_ngates is published last. */
+extern hidden const uint64_t *sm_thr_seen[SM_MAX_DEVICES];
 extern hidden int sm_thr_ngates;
 extern hidden SM_TLS unsigned int sm_thr_count;
 
-/* Every 64th launch of a thread looks up its device (a launch on a new
- * device is registered by then); the others only read the gates of the
- * devices already seen, usually one word, and go on when all are open. */
+/* Every 64th launch of a thread takes the slow path (a launch on a new
+ * device is enrolled by then, and the authority's beat checked); the others
+ * only read the gates of the devices already seen, usually one word, and go
+ * on when all are open. */
 static inline void sm_thr_gate(CUstream stream)
 {
 	int any = sm_thr_any, n, i;
@@ -61,7 +58,7 @@ static inline void sm_thr_gate(CUstream stream)
 	n = __atomic_load_n(&sm_thr_ngates, __ATOMIC_ACQUIRE);
 	if (likely(n > 0) && likely((++sm_thr_count & 63) != 0)) {
 		for (i = 0; i < n; i++)
-			closed |= __atomic_load_n(sm_thr_seen[i], __ATOMIC_RELAXED);
+			closed |= __atomic_load_n(__atomic_load_n(&sm_thr_seen[i], __ATOMIC_RELAXED), __ATOMIC_RELAXED);
 		if (likely(!closed))
 			return;
 	}

@@ -90,7 +90,11 @@ hidden int sm_proc_stat(pid_t pid, char *state, uint64_t *start)
 	char path[64], buf[1024], *p;
 	int field;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	/* Its own through "self": /proc may be another namespace's. */
+	if (pid == getpid())
+		snprintf(path, sizeof(path), "/proc/self/stat");
+	else
+		snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
 	if (sm_read_file(path, buf, sizeof(buf)) <= 0)
 		return -1;
 	p = strrchr(buf, ')');

@@ -9,9 +9,10 @@ if ! v=$("$go" env GOVERSION 2>/dev/null); then
 	printf 'Go %s or newer builds the SoftMig tools, and "%s" is not a Go command.\n' "$floor" "$go" >&2
 	v=
 fi
-# go1.22.12, go1.23rc1, devel ...: compare major.minor only.
-mm=$(printf '%s\n' "$v" | sed -n 's/^go\([0-9][0-9]*\)\.\([0-9][0-9]*\).*/\1 \2/p')
-set -- $mm $(printf '%s\n' "$floor" | tr . ' ')
+# go1.22.12, go1.23rc1, devel ...; a floor of 1.22 or 1.22.0 (go.mod's go
+# line): compare major.minor only.
+mm() { printf '%s\n' "$1" | sed -n 's/^\(go\)\{0,1\}\([0-9][0-9]*\)\.\([0-9][0-9]*\).*/\2 \3/p'; }
+set -- $(mm "$v") $(mm "$floor")
 if [ $# -eq 4 ] && { [ "$1" -gt "$3" ] || { [ "$1" -eq "$3" ] && [ "$2" -ge "$4" ]; }; }; then
 	exit 0
 fi

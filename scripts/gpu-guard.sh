@@ -2,8 +2,10 @@
 # softmig-guard on a real NVIDIA GPU: jobs that fill their slice through the
 # library (PyTorch, two processes, 30 s) are never killed, and escapes (a
 # process without the library, a dlmopen'd libcuda) are killed, with the time
-# from crossing the slice to the kill.  Needs root, a writable cgroup tree,
-# setpriv, PyTorch; run from the repository root after `make` (build/ carried
+# from crossing the slice to the kill; a job process in a PID namespace of
+# its own (unshare -p -f) is held to the job's slice with the library and
+# killed as an escape without it.  Needs root, a writable cgroup tree,
+# setpriv, unshare, PyTorch; run from the repository root after `make` (build/ carried
 # over).  Prints PASS/FAIL lines and "N passed, N failed".
 set -u
 cd "$(dirname "$0")/.."
@@ -43,6 +45,27 @@ newjob() {
 injob() { sh -c 'echo $$ > "$0" && exec setpriv --reuid=65534 --regid=65534 --clear-groups "$@"' "$CG/job_$J/cgroup.procs" \
 	env HOME="$W" TMPDIR="$W" SOFTMIG_LOG_FILE="$W/lib.log" "$@"; }
 ms() { date +%s%3N; }
+
+# injob_ns CMD...: as injob, in a PID namespace of its own with its own /proc
+# (Apptainer's --pid and --containall).
+injob_ns() { sh -c 'echo $$ > "$0" && exec unshare -p -f --mount-proc setpriv --reuid=65534 --regid=65534 --clear-groups "$@"' \
+	"$CG/job_$J/cgroup.procs" env HOME="$W" TMPDIR="$W" SOFTMIG_LOG_FILE="$W/lib.log" "$@"; }
+# nspid: the host pid of job $J's process that runs in a namespace of its own.
+nspid() { for p in $(cat "$CG/job_$J/cgroup.procs"); do
+	[ "$(awk '/^NSpid:/ {print NF}' /proc/$p/status 2>/dev/null)" = 3 ] && [ "$(cat /proc/$p/comm)" = cuclient ] && echo $p; done; }
+# startc NAME CMD...: a client in the background that holds until
+# `release NAME` closes its stdin (a FIFO); its output in $W/NAME.out;
+# returns once it printed "ready" or died.
+startc() {
+	local n=$1 fd; shift
+	mkfifo "$W/$n.in"
+	"$@" < "$W/$n.in" > "$W/$n.out" 2>&1 &
+	eval "PID_$n=\$!"
+	exec {fd}>"$W/$n.in"
+	eval "FD_$n=\$fd"
+	until grep -qx ready "$W/$n.out" || ! kill -0 $! 2>/dev/null; do sleep 0.1; done
+}
+release() { local fd; eval "fd=\$FD_$1"; exec {fd}>&-; }
 
 build/bin/softmig-guard --library "$LIB" > "$LOGS/guard.log" 2>&1 &
 GUARD=$!
@@ -98,6 +121,48 @@ for how in nolib dlmopen; do
 	fi
 	cat "$LOGDIR/$J.log" 2>/dev/null
 done
+
+# 3. A job process in a PID namespace of its own (unshare -p -f, as
+#    Apptainer's --pid): nvidia-smi names it by its host pid, the library
+#    holds it to the slice together with the job's host process (both
+#    ways round), its memory comes back when it is killed, and without the
+#    library it is killed as an escape, named by its host pid.
+pidns_checks() {
+	local np out t0 t1
+	newjob 12
+	startc host injob env LD_PRELOAD="$LIB" "$T/cuclient" init dev:0 alloc:7g ready hold
+	startc ns injob_ns env LD_PRELOAD="$LIB" "$T/cuclient" init dev:0 pid alloc:5g alloc:3g ready hold
+	np=$(nspid); out=$(cat "$W/ns.out")
+	printf '%s\n' "$out"
+	nvidia-smi --query-compute-apps=pid,used_memory --format=csv,noheader | tee "$LOGS/apps-pidns.txt"
+	if printf '%s' "$out" | grep -q '^pid rc=0 pid=1$' && [ "$(printf '%s' "$out" | grep -c '^alloc rc=2 ')" = 1 ] &&
+		[ "$(printf '%s' "$out" | grep -c '^alloc rc=0 ')" = 1 ] && [ -n "$np" ] && grep -q "^$np," "$LOGS/apps-pidns.txt"; then
+		ok "own PID namespace with the library: pid 1 inside, host pid $np in nvidia-smi, 5 GiB refused and 3 GiB given beside 7 GiB on the host"
+	else
+		bad "own PID namespace with the library (host pid '$np'): $out"
+	fi
+	startc late injob env LD_PRELOAD="$LIB" "$T/cuclient" init dev:0 alloc:2g ready hold
+	grep -q '^alloc rc=2 ' "$W/late.out" && ok "a host process of the same job after it: 2 GiB refused" ||
+		bad "a host process after the namespace one: $(cat "$W/late.out")"
+	kill -9 "$np"; wait "$PID_ns" 2>/dev/null
+	startc again injob env LD_PRELOAD="$LIB" "$T/cuclient" init dev:0 alloc:2g ready hold
+	grep -q '^alloc rc=0 ' "$W/again.out" && ok "the namespace process killed: its memory given to a host process" ||
+		bad "after killing the namespace process: $(cat "$W/again.out")"
+	release host; release late; release again; wait "$PID_host" "$PID_late" "$PID_again"
+	! grep -q 'msg="guard kill"' "$LOGDIR/$J.log" 2>/dev/null || bad "guard killed in a job within its slice: $(cat "$LOGDIR/$J.log")"
+
+	newjob 12
+	startc esc injob_ns "$T/cuclient" init dev:0 alloc:13g ready hold
+	np=$(nspid); t0=$(ms)
+	wait "$PID_esc"; t1=$(ms)
+	if [ -n "$np" ] && grep -q "msg=\"guard kill\" reason=escape .*pids=$np" "$LOGDIR/$J.log" 2>/dev/null; then
+		ok "own PID namespace without the library: host pid $np killed as an escape within $((t1 - t0)) ms of crossing"
+	else
+		bad "own PID namespace without the library (host pid '$np'): $(cat "$LOGDIR/$J.log" 2>/dev/null)"
+	fi
+	release esc
+}
+pidns_checks
 
 kill -TERM $GUARD; wait $GUARD
 cat "$LOGS/guard.log"

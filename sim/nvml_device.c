@@ -2,7 +2,7 @@
  * NVML device properties: identity, PCI, clocks, power, modes.  Values are
  * those of an H100 SXM unless the state says otherwise.  What only
  * `softmig-smi -q` would print (BAR1, VBIOS, board part number) is not
- * simulated: its tests take that from their fake node (internal/smi/fake.go)
+ * simulated: its tests take that from their fake node (cmd/softmig-smi/smi/fake.go)
  * and the real nvidia-smi's captures (cmd/softmig-smi/testdata/real).
  */
 #include <stdio.h>

@@ -2,6 +2,7 @@
  * NVML memory, process lists and utilisation, computed from the shared
  * state: memory from the process table, utilisation from the busy ring.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "nvml_sim.h"
@@ -155,42 +156,48 @@ nvmlReturn_t nvmlDeviceGetUtilizationRates(nvmlDevice_t device, nvmlUtilization_
 	return NVML_SUCCESS;
 }
 
+/* The driver's samples, in bins (sim.h: sim_samples_locked): every
+ * complete bin that ends after lastSeenTimeStamp, at most the last second. */
 nvmlReturn_t nvmlDeviceGetProcessUtilization(nvmlDevice_t device,
 					     nvmlProcessUtilizationSample_t *utilization,
 					     unsigned int *processSamplesCount,
 					     unsigned long long lastSeenTimeStamp)
 {
-	uint32_t pids[SIM_MAX_PROCS];
-	uint64_t busy[SIM_MAX_PROCS];
-	uint64_t now = sim_now_ns(), from;
+	struct sim_sample *s = NULL;
+	uint64_t now = sim_now_ns(), from = now - SECOND_NS, bin;
 	int i, n;
 	nvmlReturn_t r = nvml_dev(device, &i);
 	if (r)
 		return r;
 	if (!processSamplesCount)
 		return NVML_ERROR_INVALID_ARGUMENT;
-	from = lastSeenTimeStamp ? lastSeenTimeStamp * 1000ULL : now - SECOND_NS;
+	if (lastSeenTimeStamp * 1000ULL > from)
+		from = lastSeenTimeStamp * 1000ULL;
 	if (from >= now)
 		return NVML_ERROR_NOT_FOUND;
+	bin = (uint64_t)sim_st->sample_ms * 1000000ULL;
 	sim_lock();
-	n = sim_busy_pids_locked(i, from, now, pids, SIM_MAX_PROCS);
-	for (int k = 0; k < n; k++)
-		busy[k] = sim_busy_ns_locked(i, from, now, pids[k]);
+	sim_reap_locked(); /* host pids for intervals queued in other PID namespaces */
+	n = sim_samples_locked(i, from, now, &s);
 	sim_unlock();
+	if (n < 0)
+		return NVML_ERROR_UNKNOWN;
 	if (!n)
 		return NVML_ERROR_NOT_FOUND;
 	if (!utilization || *processSamplesCount < (unsigned int)n) {
 		*processSamplesCount = (unsigned int)n;
+		free(s);
 		return NVML_ERROR_INSUFFICIENT_SIZE;
 	}
 	*processSamplesCount = (unsigned int)n;
 	for (int k = 0; k < n; k++) {
-		uint64_t pct = (busy[k] * 100 + (now - from) / 2) / (now - from);
+		uint64_t pct = (s[k].busy_ns * 100 + bin / 2) / bin;
 		memset(&utilization[k], 0, sizeof utilization[k]);
-		utilization[k].pid = pids[k];
-		utilization[k].timeStamp = now / 1000ULL;
+		utilization[k].pid = s[k].pid;
+		utilization[k].timeStamp = s[k].end_ns / 1000ULL;
 		utilization[k].smUtil = (unsigned int)(pct > 100 ? 100 : pct);
 		utilization[k].memUtil = utilization[k].smUtil * 2 / 5;
 	}
+	free(s);
 	return NVML_SUCCESS;
 }

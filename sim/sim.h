@@ -34,7 +34,7 @@
 #pragma GCC visibility push(hidden)
 
 #define SIM_MAGIC 0x4d495347494d5353ULL /* "SSMIGSIM" */
-#define SIM_VERSION 1
+#define SIM_VERSION 2
 #define SIM_MAX_DEVICES 8
 #define SIM_MAX_PROCS 256
 #define SIM_RING 8192
@@ -46,8 +46,8 @@ enum { SIM_INIT_NONE = 0, SIM_INIT_BUSY = 1, SIM_INIT_DONE = 2 };
 struct sim_interval {
 	uint64_t start_ns;
 	uint64_t end_ns;
-	uint32_t pid;
-	uint32_t pad;
+	uint32_t pid; /* host pid; or, while ns != 0, the pid in its namespace */
+	uint32_t ns;  /* 0, or the tag of that namespace (state_pidns.c) */
 };
 
 struct sim_device {
@@ -62,10 +62,14 @@ struct sim_device {
 	struct sim_interval ring[SIM_RING]; /* ring[(ring_next-1) % SIM_RING] is newest */
 };
 
-/* A process that uses the simulated GPU.  pid 0 marks a free entry. */
+/* A process that uses the simulated GPU.  ns_pid 0 marks a free entry.
+ * Its identity is its PID namespace, its pid there and its start time; pid
+ * is what NVML reports, as the driver does: the pid in the initial (the
+ * host's) PID namespace, 0 until known (state_pidns.c). */
 struct sim_proc {
 	uint32_t pid;
-	uint32_t pad;
+	uint32_t ns_pid;                     /* getpid() */
+	uint64_t ns_ino;                     /* inode of /proc/self/ns/pid */
 	uint64_t starttime;                  /* /proc/<pid>/stat field 22 */
 	uint64_t alloc[SIM_MAX_DEVICES];     /* bytes of live allocations */
 	uint64_t ctx_bytes[SIM_MAX_DEVICES]; /* bytes charged for contexts */
@@ -82,6 +86,8 @@ struct sim_state {
 	int32_t cuda_driver_version; /* cuDriverGetVersion */
 	uint64_t ctx_memory;         /* bytes one context costs */
 	char driver_string[32];      /* nvmlSystemGetDriverVersion */
+	uint32_t sample_ms;          /* per-process utilisation: bin length */
+	uint32_t sample_whole;       /* 1: one sample per bin, whole to one pid */
 	union {
 		pthread_mutex_t lock;
 		char lock_pad[64];
@@ -92,7 +98,8 @@ struct sim_state {
 
 /* A process's view of one device, for process lists. */
 struct sim_proc_info {
-	uint32_t pid;
+	uint32_t pid; /* host pid; 0 for a process in another PID namespace
+		       * that nobody who sees the host's /proc looked at yet */
 	uint64_t used; /* context + allocations, bytes */
 	uint64_t busy_ns;
 };
@@ -103,7 +110,7 @@ extern struct sim_state *sim_st;
 int sim_attach(void); /* map the state (once per library); 0 or -errno */
 void sim_lock(void);
 void sim_unlock(void);
-void sim_reap_locked(void);                   /* drop dead processes */
+void sim_reap_locked(void); /* drop dead processes, find host pids (state_pidns.c) */
 struct sim_proc *sim_self_locked(int create); /* this process's entry */
 uint64_t sim_dev_used_locked(int dev);
 /* Charge bytes of memory (ctx != 0: a context) to this process on dev;
@@ -112,6 +119,22 @@ int sim_charge(int dev, uint64_t bytes, int ctx);
 void sim_uncharge(int dev, uint64_t bytes, int ctx);
 int sim_list_procs_locked(int dev, struct sim_proc_info *out, int max);
 void sim_uuid_string(int dev, char *buf, size_t len); /* "GPU-xxxxxxxx-..." */
+
+/* state_pidns.c: who a process is (its namespace, its pid there, its host
+ * pid when it can see it), and host pids for the entries of others. */
+struct sim_who {
+	uint32_t host_pid; /* 0: not visible from this process */
+	uint32_t ns_pid;
+	uint64_t ns_ino;
+	uint64_t start;
+	int proc_host; /* /proc is the initial PID namespace's */
+	int proc_own;  /* /proc is this process's own namespace's */
+};
+const struct sim_who *sim_whoami(void); /* this process, cached per pid */
+int sim_is_self(const struct sim_proc *p);
+/* The pid and namespace tag a busy interval of this process records. */
+uint32_t sim_ring_pid(const struct sim_proc *self, uint32_t *ns);
+void sim_ring_resolve_locked(const struct sim_proc *p);
 
 /* preload/size.c: the library's own size parser (contract 3), so
  * SOFTMIG_SIM_MEMORY and friends read sizes as a job config does. */
@@ -124,8 +147,21 @@ void sim_sleep_until(uint64_t t_ns);
 uint64_t sim_launch(int dev, uint64_t dur_ns);
 /* Busy nanoseconds of dev within [from, to), of one pid (0: all). */
 uint64_t sim_busy_ns_locked(int dev, uint64_t from, uint64_t to, uint32_t pid);
-/* Distinct pids with busy time in [from, to); returns how many (<= max). */
-int sim_busy_pids_locked(int dev, uint64_t from, uint64_t to, uint32_t *pids, int max);
+/* One per-process utilisation sample: busy time of pid in the bin that
+ * ends at end_ns. */
+struct sim_sample {
+	uint64_t end_ns;
+	uint64_t busy_ns;
+	uint32_t pid;
+	uint32_t pad;
+};
+/* The samples of dev for the complete bins (sim_st->sample_ms, aligned to
+ * multiples of it) that end in (from, to], oldest first: one per pid with
+ * busy time in a bin, or with sample_whole one per busy bin, the device's
+ * busy time given to the pid running at the bin's end (else the busiest).
+ * *out is malloc'ed (the caller frees it); returns the count, -1 without
+ * memory. */
+int sim_samples_locked(int dev, uint64_t from, uint64_t to, struct sim_sample **out);
 
 #pragma GCC visibility pop
 

@@ -19,8 +19,7 @@ struct sim_state *sim_st;
 
 static pthread_mutex_t attach_mu = PTHREAD_MUTEX_INITIALIZER;
 static int attach_err;
-static uint32_t self_pid;
-static uint64_t self_start;
+static uint32_t self_pid; /* the process self_entry was found for */
 static int self_entry = -1;
 
 static void warn(const char *path, const char *what)
@@ -62,6 +61,23 @@ static uint64_t splitmix(uint64_t *x)
 	return z ^ (z >> 31);
 }
 
+/* Every state file gets GPUs of their own UUIDs, as every node has: files
+ * named by UUID (the time files in the run directory) must not collide
+ * between simulated nodes on one machine. */
+static uint64_t uuid_base(void)
+{
+	uint64_t v = 0;
+	int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || read(fd, &v, sizeof v) != (ssize_t)sizeof v) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		v = (uint64_t)ts.tv_nsec ^ (uint64_t)ts.tv_sec << 30 ^ (uint64_t)getpid() << 40;
+	}
+	if (fd >= 0)
+		close(fd);
+	return v;
+}
+
 static void fill_state(struct sim_state *st)
 {
 	pthread_mutexattr_t ma;
@@ -77,14 +93,17 @@ static void fill_state(struct sim_state *st)
 	st->cuda_driver_version = (int32_t)env_num("SOFTMIG_SIM_DRIVER_VERSION", 13000, 1000, 1000000);
 	st->ctx_memory = env_size("SOFTMIG_SIM_CTX_MEMORY", 300ULL << 20);
 	snprintf(st->driver_string, sizeof st->driver_string, "580.159.04");
+	st->sample_ms = (uint32_t)env_num("SOFTMIG_SIM_SAMPLE_MS", 20, 1, 1000);
+	st->sample_whole = (uint32_t)env_num("SOFTMIG_SIM_SAMPLE_WHOLE", 0, 0, 1);
 	pthread_mutexattr_init(&ma);
 	pthread_mutexattr_setpshared(&ma, PTHREAD_PROCESS_SHARED);
 	pthread_mutexattr_setrobust(&ma, PTHREAD_MUTEX_ROBUST);
 	pthread_mutex_init(&st->lock, &ma);
 	pthread_mutexattr_destroy(&ma);
+	uint64_t base = uuid_base();
 	for (uint32_t i = 0; i < n; i++) {
 		struct sim_device *d = &st->dev[i];
-		uint64_t seed = 0x50f7316ULL + i, a = splitmix(&seed), b = splitmix(&seed);
+		uint64_t seed = base + i, a = splitmix(&seed), b = splitmix(&seed);
 		memcpy(d->uuid, &a, 8);
 		memcpy(d->uuid + 8, &b, 8);
 		d->uuid[6] = (uint8_t)((d->uuid[6] & 0x0f) | 0x40); /* looks like a v4 UUID */
@@ -229,84 +248,25 @@ void sim_unlock(void)
 	pthread_mutex_unlock(&sim_st->lock);
 }
 
-/* Reads state and starttime (fields 3 and 22) of /proc/<pid>/stat.
- * Returns 0, or -1 when the process does not exist. */
-static int proc_stat(uint32_t pid, char *state, uint64_t *start)
-{
-	char path[64], buf[1024];
-	ssize_t n;
-	char *p;
-	int fd;
-
-	snprintf(path, sizeof path, "/proc/%u/stat", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = 0;
-	p = strrchr(buf, ')');
-	if (!p || p[1] != ' ')
-		return -1;
-	p += 2;
-	*state = *p;
-	for (int field = 3; field < 22; field++) {
-		p = strchr(p, ' ');
-		if (!p)
-			return -1;
-		p++;
-	}
-	*start = strtoull(p, NULL, 10);
-	return 0;
-}
-
-static void self_identity(void)
-{
-	uint32_t pid = (uint32_t)getpid();
-	char st;
-	if (self_pid == pid)
-		return;
-	self_pid = pid;
-	self_start = 0;
-	self_entry = -1;
-	(void)proc_stat(pid, &st, &self_start);
-}
-
-void sim_reap_locked(void)
-{
-	self_identity();
-	for (int i = 0; i < SIM_MAX_PROCS; i++) {
-		struct sim_proc *p = &sim_st->proc[i];
-		uint64_t start;
-		char state;
-		if (!p->pid || p->pid == self_pid)
-			continue;
-		if (proc_stat(p->pid, &state, &start) == 0 && start == p->starttime &&
-		    state != 'Z' && state != 'X')
-			continue;
-		memset(p, 0, sizeof *p); /* exited: the driver frees its memory */
-	}
-}
-
 struct sim_proc *sim_self_locked(int create)
 {
+	const struct sim_who *me = sim_whoami();
 	struct sim_proc *free_entry = NULL;
-	self_identity();
-	if (self_entry >= 0 && sim_st->proc[self_entry].pid == self_pid &&
-	    sim_st->proc[self_entry].starttime == self_start)
+	if (self_entry >= 0 && self_pid == me->ns_pid && sim_is_self(&sim_st->proc[self_entry]) &&
+	    sim_st->proc[self_entry].starttime == me->start)
 		return &sim_st->proc[self_entry];
+	self_pid = me->ns_pid;
+	self_entry = -1;
 	for (int i = 0; i < SIM_MAX_PROCS; i++) {
 		struct sim_proc *p = &sim_st->proc[i];
-		if (p->pid == self_pid) {
-			if (p->starttime == self_start) {
+		if (p->ns_pid && sim_is_self(p)) {
+			if (p->starttime == me->start) {
 				self_entry = i;
 				return p;
 			}
 			memset(p, 0, sizeof *p); /* a dead process with our pid */
 		}
-		if (!p->pid && !free_entry)
+		if (!p->ns_pid && !free_entry)
 			free_entry = p;
 	}
 	if (!create)
@@ -314,14 +274,16 @@ struct sim_proc *sim_self_locked(int create)
 	if (!free_entry) {
 		sim_reap_locked();
 		for (int i = 0; i < SIM_MAX_PROCS && !free_entry; i++)
-			if (!sim_st->proc[i].pid)
+			if (!sim_st->proc[i].ns_pid)
 				free_entry = &sim_st->proc[i];
 		if (!free_entry)
 			return NULL;
 	}
 	memset(free_entry, 0, sizeof *free_entry);
-	free_entry->pid = self_pid;
-	free_entry->starttime = self_start;
+	free_entry->pid = me->host_pid;
+	free_entry->ns_pid = me->ns_pid;
+	free_entry->ns_ino = me->ns_ino;
+	free_entry->starttime = me->start;
 	self_entry = (int)(free_entry - sim_st->proc);
 	return free_entry;
 }
@@ -331,7 +293,7 @@ uint64_t sim_dev_used_locked(int dev)
 	uint64_t used = 0;
 	for (int i = 0; i < SIM_MAX_PROCS; i++) {
 		struct sim_proc *p = &sim_st->proc[i];
-		if (p->pid)
+		if (p->ns_pid)
 			used += p->alloc[dev] + p->ctx_bytes[dev];
 	}
 	return used;
@@ -381,7 +343,7 @@ int sim_list_procs_locked(int dev, struct sim_proc_info *out, int max)
 	int n = 0;
 	for (int i = 0; i < SIM_MAX_PROCS; i++) {
 		struct sim_proc *p = &sim_st->proc[i];
-		if (!p->pid || (!p->ctx_count[dev] && !p->alloc[dev]))
+		if (!p->ns_pid || (!p->ctx_count[dev] && !p->alloc[dev]))
 			continue;
 		if (n < max) {
 			out[n].pid = p->pid;

@@ -5,8 +5,9 @@
 # job's config and shared region with `softmig-conf remove` (idempotent).
 # It always exits 0: a failing epilog drains the node.
 #
-# Settings (environment, as for prolog.sh): SOFTMIG_CONF, SOFTMIG_SITE_CONFIG.
-# The run directory is built in (`softmig-conf paths`).
+# Settings (environment, as for prolog.sh): SOFTMIG_CONF, SOFTMIG_SITE_CONFIG,
+# SOFTMIG_LOG (the softmig-log to run). The run directory is built in
+# (`softmig-conf paths`).
 
 # Helper functions
 log() {
@@ -27,5 +28,14 @@ if ! out=$("$conf" --config "${SOFTMIG_SITE_CONFIG:-/etc/softmig/softmig.yaml}" 
 	*[!0-9_]*) ;;
 	*) [ -z "$dir" ] || rm -f "$dir/$SLURM_JOB_ID.conf" "$dir/$SLURM_JOB_ID.region" ;;
 	esac
+fi
+
+# A GPU job (one with a log) leaves its one-line summary in its AdminComment
+# in Slurm's accounting, for sacct (softmig-log(1), account). Appends only.
+logdir=$("$conf" paths 2>/dev/null | sed -n 's/^log_dir=//p')
+if [ -n "$logdir" ] && [ -f "$logdir/$SLURM_JOB_ID.log" ]; then
+	if ! out=$("${SOFTMIG_LOG:-@BINDIR@/softmig-log}" --config "${SOFTMIG_SITE_CONFIG:-/etc/softmig/softmig.yaml}" account "$SLURM_JOB_ID" 2>&1); then
+		log "job $SLURM_JOB_ID: summary not stored in Slurm's accounting: $out"
+	fi
 fi
 exit 0

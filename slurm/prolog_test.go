@@ -27,9 +27,7 @@ func fakeConf(t *testing.T, runDir string) string {
 // Without Slurm: the prolog's fail-closed fallback and the epilog's
 // cleanup use the run directory softmig-conf has built in.
 func TestPrologEpilogRunDir(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("the prolog writes a root-owned config: needs root")
-	}
+	testutil.NeedRoot(t, "the prolog writes a root-owned config")
 	root := testutil.Root(t)
 	run := filepath.Join(t.TempDir(), "run")
 	conf := fakeConf(t, run)
@@ -44,7 +42,9 @@ func TestPrologEpilogRunDir(t *testing.T) {
 	if err != nil || !strings.Contains(c.Disabled, "could not run softmig-conf (exit 2)") {
 		t.Fatalf("prolog fallback config: %+v, %v\n%s", c, err, out)
 	}
-	os.WriteFile(filepath.Join(run, "77.region"), nil, 0o600)
+	if err := os.WriteFile(filepath.Join(run, "77.region"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	cmd = exec.Command("sh", filepath.Join(root, "slurm/epilog.sh"))
 	cmd.Env = env
 	if out, err := cmd.CombinedOutput(); err != nil {

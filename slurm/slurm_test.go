@@ -52,6 +52,7 @@ func getCluster(t *testing.T) *slurmtest.Cluster {
 			Repo:       testutil.Root(t),
 			SoftmigBin: testutil.Path(t, "build/bin/softmig-conf"),
 			SiteConfig: siteConfig,
+			Accounting: true,
 		})
 	})
 	if skip != "" {
@@ -191,7 +192,9 @@ func TestJobSubmitWithoutCliFilter(t *testing.T) {
 		t.Fatal(err)
 	}
 	nocli := filepath.Join(c.Dir, "slurm-nocli.conf")
-	os.WriteFile(nocli, regexp.MustCompile(`(?m)^CliFilterPlugins=.*\n`).ReplaceAll(data, nil), 0o644)
+	if err := os.WriteFile(nocli, regexp.MustCompile(`(?m)^CliFilterPlugins=.*\n`).ReplaceAll(data, nil), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	old := c.Env
 	c.Env = append(append([]string{}, old...), "SLURM_CONF="+nocli)
 	defer func() { c.Env = old }()
@@ -312,7 +315,11 @@ func TestFailClosed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer os.WriteFile(c.SiteConfig, good, 0o644)
+	defer func() {
+		if err := os.WriteFile(c.SiteConfig, good, 0o644); err != nil {
+			t.Fatalf("restoring the site config: %v", err)
+		}
+	}()
 	for _, tc := range []struct{ name, site, want string }{
 		{"broken site config", "gpus:\n  l40s:\n    shardz: 4\n", `unknown key \"shardz\"`},
 		{"type missing", "gpus:\n  h100:\n    shards: 8\n    memory: 80g\n", `GPU type \"l40s\" (GPU 0) is not in the site config`},
@@ -320,7 +327,9 @@ func TestFailClosed(t *testing.T) {
 		{"run dir moved", siteConfig + "paths:\n  run_dir: /srv/softmig\n", `paths.run_dir: \"/srv/softmig\": this directory is set at build time`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			os.WriteFile(c.SiteConfig, []byte(tc.site), 0o644)
+			if err := os.WriteFile(c.SiteConfig, []byte(tc.site), 0o644); err != nil {
+				t.Fatal(err)
+			}
 			id, _ := submit(t, c, "", "--gres=gpu:l40s.4:1", "--wrap", showConf)
 			out := readOut(t, c, id)
 			mustContain(t, "output", out, "SOFTMIG_DISABLED=the Slurm prolog on "+c.Node+" could not set up this job's GPU slice", "conf_stat=root:root:644")
@@ -337,13 +346,17 @@ func TestFailClosed(t *testing.T) {
 		})
 	}
 	// A mistake in a key the prolog does not need leaves the slice alone.
-	os.WriteFile(c.SiteConfig, []byte(siteConfig+"paths:\n  nvidia_smi_real: nvidia-smi.real\nmonitoring: {}\n"), 0o644)
+	if err := os.WriteFile(c.SiteConfig, []byte(siteConfig+"paths:\n  nvidia_smi_real: nvidia-smi.real\nmonitoring: {}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	id, _ := submit(t, c, "", "--gres=gpu:l40s.4:1", "--wrap", showConf)
 	out := readOut(t, c, id)
 	mustContain(t, "output with a site config warning", out, "CUDA_DEVICE_MEMORY_LIMIT=12288M")
 	mustNotContain(t, "output with a site config warning", out, "SOFTMIG_DISABLED")
 	// Non-GPU jobs are not affected by a broken site config.
-	os.WriteFile(c.SiteConfig, []byte("bogus: [\n"), 0o644)
+	if err := os.WriteFile(c.SiteConfig, []byte("bogus: [\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	id, _ = submit(t, c, "", "--wrap", "true")
 	if _, err := os.Lstat(confPath(id)); err == nil {
 		t.Errorf("job %s without GPU got a config", id)
@@ -390,4 +403,18 @@ func needC(t *testing.T, root string) {
 		}
 	}
 	testutil.Build(t, "lib", "sim", "cprogs")
+}
+
+// The task prolog binds SoftMig into the job's containers through the
+// environment (APPTAINER_BINDPATH), which slurmd sets in the batch script
+// and in every step; a user's own binds stay first, and a step inside the
+// job does not name SoftMig's twice.
+func TestTaskPrologBinds(t *testing.T) {
+	c := getCluster(t)
+	soft := strings.Join([]string{filepath.Join(c.ConfDir, "ld.so.preload") + ":/etc/ld.so.preload",
+		filepath.Join(c.Dir, "lib", "libsoftmig.so"), slurmtest.RunDir, c.LogDir}, ",")
+	id, _ := submit(t, c, "", "--gres=gpu:l40s.4:1", "--export=ALL,APPTAINER_BINDPATH=/srv/data",
+		"--wrap", `echo "batch=$APPTAINER_BINDPATH"; srun sh -c 'echo "step=$APPTAINER_BINDPATH"'`)
+	out := readOut(t, c, id)
+	mustContain(t, "job output", out, "batch=/srv/data,"+soft+"\n", "step=/srv/data,"+soft+"\n")
 }

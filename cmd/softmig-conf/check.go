@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/softmig/softmig/internal/jobconf"
+	"github.com/softmig/softmig/internal/jobpath"
 	"github.com/softmig/softmig/internal/siteconf"
 	"github.com/softmig/softmig/internal/size"
 )
@@ -171,7 +172,7 @@ type checkCmd struct {
 }
 
 func (a *app) checkSlots(runDir string) {
-	paths, _ := filepath.Glob(filepath.Join(runDir, "*.conf"))
+	paths, _ := filepath.Glob(jobpath.Conf(runDir, "*"))
 	if len(paths) == 0 {
 		return
 	}

@@ -19,7 +19,7 @@ func TestWarningsKeepSlices(t *testing.T) {
 	y := site4 + "paths:\n  nvidia_smi_real: nvidia-smi.real\n  nvidia_smi: /usr/bin/nvidia-smi.real\nmonitoring: {}\n"
 	f := newFixture(t, y, line("42", "shard:l40s:1(IDX:0)"))
 	e := env("SLURM_JOB_ID=42", "SLURM_JOB_UID=1001", "SLURM_JOB_GPUS=0", "SLURMD_NODENAME=vm")
-	_, stderr, err := f.run_(t, e, "write", "--job-info", f.info)
+	_, stderr, err := f.runConf(t, e, "write", "--job-info", f.info)
 	if err != nil {
 		t.Fatalf("write: %v\n%s", err, stderr)
 	}
@@ -36,7 +36,7 @@ func TestWarningsKeepSlices(t *testing.T) {
 			t.Errorf("write stderr lacks %q:\n%s", w, stderr)
 		}
 	}
-	_, stderr, err = f.run_(t, env(), "check")
+	_, stderr, err = f.runConf(t, env(), "check")
 	if !errors.Is(err, errProblems) || !strings.Contains(err.Error(), "3 problems") || !strings.Contains(stderr, "(jobs keep their slices)") {
 		t.Fatalf("check: %v\n%s", err, stderr)
 	}
@@ -53,7 +53,9 @@ nodename=gpu03 name=shard type=a100 count=4 file=/dev/nvidia0
 NodeName=gpu[4-12] Name=shard Type=l40s Count=6 File=/dev/nvidia[0,2-3]
 Name=shard Type=h100 Count=8 File=/dev/nvidia7
 `
-	os.WriteFile(f.gres, []byte(gres), 0o644)
+	if err := os.WriteFile(f.gres, []byte(gres), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		node      string
 		want, not []string
@@ -67,7 +69,7 @@ Name=shard Type=h100 Count=8 File=/dev/nvidia7
 		}, []string{":5:", ":7:"}},
 		{"gpu10", []string{":7: Name=shard Type=l40s Count=6 on 3 GPU(s) is 2 shards per GPU"}, []string{":5:", ":6:"}},
 	} {
-		_, stderr, err := f.run_(t, env("SLURMD_NODENAME="+tc.node), "check")
+		_, stderr, err := f.runConf(t, env("SLURMD_NODENAME="+tc.node), "check")
 		if !errors.Is(err, errProblems) {
 			t.Fatalf("check on %s: %v", tc.node, err)
 		}
@@ -82,9 +84,13 @@ Name=shard Type=h100 Count=8 File=/dev/nvidia7
 			}
 		}
 	}
-	os.WriteFile(f.site, []byte("gpus:\n  l40s:\n    shards: 4\n"), 0o644)
-	os.WriteFile(f.gres, []byte("Name=gpu Type=l40s File=/dev/nvidia[0-1]\nName=shard Type=l40s Count=8 File=/dev/nvidia[0-1]\n"), 0o644)
-	if out, stderr, err := f.run_(t, env(), "check"); err != nil {
+	if err := os.WriteFile(f.site, []byte("gpus:\n  l40s:\n    shards: 4\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(f.gres, []byte("Name=gpu Type=l40s File=/dev/nvidia[0-1]\nName=shard Type=l40s Count=8 File=/dev/nvidia[0-1]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, stderr, err := f.runConf(t, env(), "check"); err != nil {
 		t.Fatalf("check of agreeing files: %v\n%s%s", err, out, stderr)
 	}
 }
@@ -113,17 +119,21 @@ func TestCheckMemory(t *testing.T) {
 	f.gpus = func() ([]gpuInfo, error) {
 		return []gpuInfo{{Index: 0, Minor: 0, Total: l40s, Reserved: 519 << 20}}, nil
 	}
-	_, stderr, err := f.run_(t, env(), "check")
+	_, stderr, err := f.runConf(t, env(), "check")
 	want := "softmig-conf: error: " + f.site + ":4: gpus.l40s.memory: 49152M is more than GPU 0 has (NVML: 46068M)"
 	if !errors.Is(err, errProblems) || !strings.Contains(stderr, want) || !strings.Contains(stderr, "set at most 45549M") {
 		t.Fatalf("check: %v; want %q in:\n%s", err, want, stderr)
 	}
-	os.WriteFile(f.site, []byte("gpus:\n  l40s:\n    shards: 4\n    memory: 46068M\n"), 0o644)
-	if _, stderr, err = f.run_(t, env(), "check"); !errors.Is(err, errProblems) || !strings.Contains(stderr, "warning: "+f.site+":4: gpus.l40s.memory: 46068M is more than GPU 0 leaves to programs") {
+	if err := os.WriteFile(f.site, []byte("gpus:\n  l40s:\n    shards: 4\n    memory: 46068M\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, stderr, err = f.runConf(t, env(), "check"); !errors.Is(err, errProblems) || !strings.Contains(stderr, "warning: "+f.site+":4: gpus.l40s.memory: 46068M is more than GPU 0 leaves to programs") {
 		t.Fatalf("check: %v\n%s", err, stderr)
 	}
-	os.WriteFile(f.site, []byte("gpus:\n  l40s:\n    shards: 4\n"), 0o644)
-	out, stderr, err := f.run_(t, env(), "check")
+	if err := os.WriteFile(f.site, []byte("gpus:\n  l40s:\n    shards: 4\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, stderr, err := f.runConf(t, env(), "check")
 	if err != nil || !strings.Contains(out, "GPU 0 (/dev/nvidia0): NVML reports 46068M, the driver keeps 519M; a l40s") {
 		t.Fatalf("check: %v\n%s%s", err, out, stderr)
 	}
@@ -154,7 +164,7 @@ func TestGresLua(t *testing.T) {
 		t.Skip("no Lua interpreter (apt-get install lua5.3)")
 	}
 	f := newFixture(t, "gpus:\n  l40s:\n    shards: 8\n    denominators: [2, 8]\n  h-100:\n    shards: 4\n", "")
-	out, _, err := f.run_(t, env(), "gres-lua")
+	out, _, err := f.runConf(t, env(), "gres-lua")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +173,9 @@ func TestGresLua(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	os.WriteFile(filepath.Join(slurmDir, "softmig_gres.lua"), src, 0o644)
+	if err := os.WriteFile(filepath.Join(slurmDir, "softmig_gres.lua"), src, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	script := `local M = dofile(arg[1] .. "/softmig_gres.lua")
 for _, spec in ipairs({"gres:gpu:l40s.2:1", "gres/gpu:l40s.8", "gres:gpu:l40s.4:1", "gres:gpu:h-100.4:1", "gres:gpu:a100.2:1"}) do
 	local out, msg = M.translate(spec, true)
@@ -171,7 +183,9 @@ for _, spec in ipairs({"gres:gpu:l40s.2:1", "gres/gpu:l40s.8", "gres:gpu:l40s.4:
 end
 `
 	scriptPath := filepath.Join(t.TempDir(), "translate.lua")
-	os.WriteFile(scriptPath, []byte(script), 0o644)
+	if err := os.WriteFile(scriptPath, []byte(script), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	runLua := func() string {
 		cmd := exec.Command(lua, scriptPath, slurmDir)
 		b, err := cmd.CombinedOutput()
@@ -185,7 +199,9 @@ end
 	if !strings.Contains(got, "gres:gpu:l40s.2:1 -> nil | SoftMig: --gres=gpu:l40s.2:1: GPU slices are not set up on this cluster") {
 		t.Errorf("without softmig_types.lua:\n%s", got)
 	}
-	os.WriteFile(filepath.Join(slurmDir, "softmig_types.lua"), []byte(out), 0o644)
+	if err := os.WriteFile(filepath.Join(slurmDir, "softmig_types.lua"), []byte(out), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	got = runLua()
 	for _, w := range []string{
 		"gres:gpu:l40s.2:1 -> gres:shard:l40s:4 | nil",
@@ -204,11 +220,15 @@ end
 // business and leaves nothing behind.
 func TestRemoveIgnoresSiteConfig(t *testing.T) {
 	f := newFixture(t, "gpus: [\n", "")
-	os.Mkdir(f.run, 0o755)
-	for _, n := range []string{"5.conf", "5.region"} {
-		os.WriteFile(filepath.Join(f.run, n), nil, 0o644)
+	if err := os.Mkdir(f.run, 0o755); err != nil {
+		t.Fatal(err)
 	}
-	_, stderr, err := f.run_(t, env(), "remove", "5")
+	for _, n := range []string{"5.conf", "5.region"} {
+		if err := os.WriteFile(filepath.Join(f.run, n), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, stderr, err := f.runConf(t, env(), "remove", "5")
 	if err != nil || stderr != "" {
 		t.Fatalf("remove: %v, stderr %q", err, stderr)
 	}

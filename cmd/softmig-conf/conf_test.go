@@ -15,6 +15,7 @@ import (
 	"github.com/softmig/softmig/internal/logrec"
 	"github.com/softmig/softmig/internal/siteconf"
 	"github.com/softmig/softmig/internal/slurm"
+	"github.com/softmig/softmig/internal/testutil"
 )
 
 const gib = 1 << 30
@@ -128,20 +129,28 @@ type fixture struct {
 func newFixture(t *testing.T, siteYAML, scontrol string) *fixture {
 	t.Helper()
 	f := &fixture{dir: t.TempDir()}
-	os.Chmod(f.dir, 0o755)
+	if err := os.Chmod(f.dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	f.site = filepath.Join(f.dir, "softmig.yaml")
 	f.run = filepath.Join(f.dir, "run")
 	f.logs = filepath.Join(f.dir, "log")
 	f.info = filepath.Join(f.dir, "scontrol.txt")
 	f.gres = filepath.Join(f.dir, "gres.conf") // none unless a test writes it
 	f.gpus = func() ([]gpuInfo, error) { return nil, errors.New("no NVML here") }
-	os.Mkdir(f.logs, 0o755)
-	os.WriteFile(f.site, []byte(siteYAML), 0o644)
-	os.WriteFile(f.info, []byte(scontrol), 0o644)
+	if err := os.Mkdir(f.logs, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(f.site, []byte(siteYAML), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(f.info, []byte(scontrol), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	return f
 }
 
-func (f *fixture) run_(t *testing.T, e func(string) string, args ...string) (string, string, error) {
+func (f *fixture) runConf(t *testing.T, e func(string) string, args ...string) (string, string, error) {
 	t.Helper()
 	var out, errb bytes.Buffer
 	a := newApp(e, strings.NewReader(""), &out, &errb)
@@ -170,16 +179,14 @@ func line(id, gres string) string {
 }
 
 func requireRoot(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("write needs root")
-	}
+	testutil.NeedRoot(t, "softmig-conf write makes root-owned configs")
 }
 
 func TestWrite(t *testing.T) {
 	requireRoot(t)
 	f := newFixture(t, site4, line("42", "shard:l40s:1(IDX:0)"))
 	e := env("SLURM_JOB_ID=42", "SLURM_JOB_UID=1001", "SLURM_JOB_GID=1002", "SLURM_JOB_USER=alice", "SLURM_JOB_GPUS=0", "SLURMD_NODENAME=vm")
-	out, _, err := f.run_(t, e, "write", "--job-info", f.info)
+	out, _, err := f.runConf(t, e, "write", "--job-info", f.info)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -221,27 +228,29 @@ SOFTMIG_UID=1001
 	}
 	// Written again (a requeued job): the region is replaced, not followed.
 	os.Remove(filepath.Join(f.run, "42.region"))
-	os.Symlink("/etc/passwd", filepath.Join(f.run, "42.region"))
-	if _, _, err := f.run_(t, e, "write", "--job-info", f.info); err != nil {
+	if err := os.Symlink("/etc/passwd", filepath.Join(f.run, "42.region")); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := f.runConf(t, e, "write", "--job-info", f.info); err != nil {
 		t.Fatal(err)
 	}
 	if fi, _ := os.Lstat(filepath.Join(f.run, "42.region")); !fi.Mode().IsRegular() {
 		t.Fatal("region is still a symlink")
 	}
 
-	out, _, err = f.run_(t, e, "show", "42")
+	out, _, err = f.runConf(t, e, "show", "42")
 	if err != nil || !strings.Contains(out, "CUDA_DEVICE_MEMORY_LIMIT=12288M") || !strings.Contains(out, "# region: ") {
 		t.Fatalf("show: %v\n%s", err, out)
 	}
 	for i := 0; i < 2; i++ {
-		if _, _, err := f.run_(t, e, "remove", "42"); err != nil {
+		if _, _, err := f.runConf(t, e, "remove", "42"); err != nil {
 			t.Fatalf("remove #%d: %v", i+1, err)
 		}
 	}
 	if m, _ := filepath.Glob(filepath.Join(f.run, "*")); len(m) != 1 || m[0] != filepath.Join(f.run, slotLockName) {
 		t.Fatalf("left after remove: %v", m)
 	}
-	if _, _, err := f.run_(t, e, "show", "42"); err == nil || !strings.Contains(err.Error(), "no config for job 42") {
+	if _, _, err := f.runConf(t, e, "show", "42"); err == nil || !strings.Contains(err.Error(), "no config for job 42") {
 		t.Fatalf("show of a removed job: %v", err)
 	}
 }
@@ -265,9 +274,13 @@ func TestWriteStdinAndDryRun(t *testing.T) {
 func TestWriteNoGPU(t *testing.T) {
 	requireRoot(t)
 	f := newFixture(t, site4, "JobId=8 UserId=a(1) Nodes=vm CPU_IDs=0 GRES= MinCPUsNode=1\n")
-	os.Mkdir(f.run, 0o755)
-	os.WriteFile(filepath.Join(f.run, "8.conf"), []byte("stale"), 0o644)
-	out, _, err := f.run_(t, env("SLURM_JOB_ID=8"), "write", "--job-info", f.info)
+	if err := os.Mkdir(f.run, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(f.run, "8.conf"), []byte("stale"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, _, err := f.runConf(t, env("SLURM_JOB_ID=8"), "write", "--job-info", f.info)
 	if err != nil || !strings.Contains(out, "no GPU") {
 		t.Fatalf("write: %v\n%s", err, out)
 	}
@@ -275,7 +288,7 @@ func TestWriteNoGPU(t *testing.T) {
 		t.Fatal("a stale config of a job without GPU was left in place")
 	}
 	// Without job info and without GPUs in the environment: nothing to do.
-	out, stderr, err := f.run_(t, env("SLURM_JOB_ID=8"), "write", "--job-info", filepath.Join(f.dir, "missing"))
+	out, stderr, err := f.runConf(t, env("SLURM_JOB_ID=8"), "write", "--job-info", filepath.Join(f.dir, "missing"))
 	if err != nil || !strings.Contains(stderr, "no GPU in its environment") {
 		t.Fatalf("write: %v\n%s%s", err, out, stderr)
 	}
@@ -297,7 +310,7 @@ func TestWriteFailsClosed(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t, tc.site, tc.info)
 			e := env("SLURM_JOB_ID=9", "SLURM_JOB_UID=1001", "SLURMD_NODENAME=vm", tc.env)
-			_, _, err := f.run_(t, e, "write", "--job-info", f.info)
+			_, _, err := f.runConf(t, e, "write", "--job-info", f.info)
 			if !errors.Is(err, errFailedClosed) || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("write error %v, want errFailedClosed with %q", err, tc.want)
 			}
@@ -350,15 +363,19 @@ func TestWriteErrors(t *testing.T) {
 		{env(), []string{"remove", "../etc/passwd"}, "want digits"},
 		{env(), []string{"show", "a"}, "want digits"},
 	} {
-		_, _, err := f.run_(t, tc.env, tc.args...)
+		_, _, err := f.runConf(t, tc.env, tc.args...)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: error %v, want %q", tc.args, err, tc.want)
 		}
 	}
 	if os.Geteuid() == 0 {
-		os.MkdirAll(f.run, 0o777)
-		os.Chmod(f.run, 0o777)
-		_, _, err := f.run_(t, env("SLURM_JOB_ID=1", "SLURM_JOB_UID=3"), "write", "--job-info", f.info)
+		if err := os.MkdirAll(f.run, 0o777); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(f.run, 0o777); err != nil {
+			t.Fatal(err)
+		}
+		_, _, err := f.runConf(t, env("SLURM_JOB_ID=1", "SLURM_JOB_UID=3"), "write", "--job-info", f.info)
 		if err == nil || errors.Is(err, errFailedClosed) || !strings.Contains(err.Error(), "writable by group or others: chmod 755") {
 			t.Fatalf("write into a world-writable run dir: %v", err)
 		}
@@ -368,10 +385,16 @@ func TestWriteErrors(t *testing.T) {
 func TestShowUnsafe(t *testing.T) {
 	requireRoot(t)
 	f := newFixture(t, site4, "")
-	os.Mkdir(f.run, 0o755)
-	os.WriteFile(filepath.Join(f.run, "3.conf"), []byte("CUDA_DEVICE_SM_LIMIT=5\n"), 0o666)
-	os.Chmod(filepath.Join(f.run, "3.conf"), 0o666)
-	_, _, err := f.run_(t, env(), "show", "3")
+	if err := os.Mkdir(f.run, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(f.run, "3.conf"), []byte("CUDA_DEVICE_SM_LIMIT=5\n"), 0o666); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(filepath.Join(f.run, "3.conf"), 0o666); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := f.runConf(t, env(), "show", "3")
 	if !errors.Is(err, jobconf.ErrUnsafe) || !strings.Contains(err.Error(), "refuses the GPU") {
 		t.Fatalf("show of a world-writable config: %v", err)
 	}
@@ -379,7 +402,7 @@ func TestShowUnsafe(t *testing.T) {
 
 func TestCheck(t *testing.T) {
 	f := newFixture(t, "gpus:\n  l40s:\n    shards: 8\n    memory: 48g\n    denominators: [2, 8]\n  h100:\n    shards: 4\n", "")
-	out, _, err := f.run_(t, env(), "check")
+	out, _, err := f.runConf(t, env(), "check")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -397,8 +420,10 @@ func TestCheck(t *testing.T) {
 			t.Errorf("check output lacks %q:\n%s", w, out)
 		}
 	}
-	os.WriteFile(f.site, []byte("gpus:\n  l40s:\n    shards: 4\n    denominators: [3]\n"), 0o644)
-	_, stderr, err := f.run_(t, env(), "check")
+	if err := os.WriteFile(f.site, []byte("gpus:\n  l40s:\n    shards: 4\n    denominators: [3]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, err := f.runConf(t, env(), "check")
 	if !errors.Is(err, errProblems) || !strings.Contains(stderr, "softmig-conf: error: "+f.site+":4: gpus.l40s.denominators: l40s.3 cannot be served") {
 		t.Fatalf("check of a bad config: %v\n%s", err, stderr)
 	}

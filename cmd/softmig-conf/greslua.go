@@ -13,7 +13,7 @@ type gresLuaCmd struct{}
 // gresLua prints softmig_types.lua, the one Lua view of the site config's
 // GPU types: softmig_gres.lua loads it, so shards per GPU have one home.
 func (a *app) gresLua() error {
-	site, err := a.cli.Flag.Load()
+	site, err := a.cli.Load()
 	if err != nil {
 		return err
 	}

@@ -3,7 +3,7 @@ package main
 import (
 	"fmt"
 
-	"github.com/NVIDIA/go-nvml/pkg/nvml"
+	"github.com/softmig/softmig/internal/gpu"
 )
 
 // gpuInfo is what NVML says of one GPU of the node.
@@ -37,31 +37,31 @@ func nvmlMemory(index int) (uint64, error) {
 
 // nvmlGPUs asks NVML for every GPU's memory.
 func nvmlGPUs() ([]gpuInfo, error) {
-	if ret := nvml.Init(); ret != nvml.SUCCESS {
-		return nil, fmt.Errorf("NVML: %s", nvml.ErrorString(ret))
+	lib, err := gpu.Open("")
+	if err != nil {
+		return nil, fmt.Errorf("NVML: %w", err)
 	}
-	defer nvml.Shutdown()
-	n, ret := nvml.DeviceGetCount()
-	if ret != nvml.SUCCESS {
-		return nil, fmt.Errorf("NVML device count: %s", nvml.ErrorString(ret))
+	// Only read: closing has nothing left to report.
+	defer func() { _ = lib.Close() }()
+	n, err := lib.DeviceCount()
+	if err != nil {
+		return nil, fmt.Errorf("NVML device count: %w", err)
 	}
 	var out []gpuInfo
 	for i := 0; i < n; i++ {
-		dev, ret := nvml.DeviceGetHandleByIndex(i)
-		if ret != nvml.SUCCESS {
-			return nil, fmt.Errorf("NVML device %d: %s", i, nvml.ErrorString(ret))
+		dev, err := lib.Device(i)
+		if err != nil {
+			return nil, fmt.Errorf("NVML device %d: %w", i, err)
 		}
 		g := gpuInfo{Index: i, Minor: -1}
-		if m, ret := dev.GetMinorNumber(); ret == nvml.SUCCESS {
+		if m, err := dev.Minor(); err == nil {
 			g.Minor = m
 		}
-		if mem, ret := dev.GetMemoryInfo_v2(); ret == nvml.SUCCESS {
-			g.Total, g.Reserved = mem.Total, mem.Reserved
-		} else if mem, ret := dev.GetMemoryInfo(); ret == nvml.SUCCESS {
-			g.Total = mem.Total
-		} else {
-			return nil, fmt.Errorf("NVML device %d memory: %s", i, nvml.ErrorString(ret))
+		mem, err := dev.Memory()
+		if err != nil {
+			return nil, fmt.Errorf("NVML device %d memory: %w", i, err)
 		}
+		g.Total, g.Reserved = mem.Total, mem.Reserved
 		out = append(out, g)
 	}
 	return out, nil

@@ -4,9 +4,9 @@ package main
 
 import (
 	"fmt"
-	"path/filepath"
 	"regexp"
 
+	"github.com/softmig/softmig/internal/jobpath"
 	"github.com/softmig/softmig/internal/siteconf"
 )
 
@@ -30,7 +30,7 @@ type hostPaths struct {
 // problems) and the paths to use: the build-time directories, and
 // scontrol from the flag over the site config over the default.
 func (a *app) paths() (*siteconf.Config, hostPaths, error) {
-	site, err := a.cli.Flag.Load()
+	site, err := a.cli.Load()
 	p := a.dirs()
 	if site != nil && err == nil {
 		p.Scontrol = site.Paths.Scontrol
@@ -46,9 +46,9 @@ func (a *app) dirs() hostPaths {
 	return hostPaths{RunDir: a.runDir, RegionDir: a.runDir, LogDir: a.logDir, Scontrol: siteconf.Defaults().Scontrol}
 }
 
-func confPath(p hostPaths, id string) string   { return filepath.Join(p.RunDir, id+".conf") }
-func regionPath(p hostPaths, id string) string { return filepath.Join(p.RegionDir, id+".region") }
-func logPath(p hostPaths, id string) string    { return filepath.Join(p.LogDir, id+".log") }
+func confPath(p hostPaths, id string) string   { return jobpath.Conf(p.RunDir, id) }
+func regionPath(p hostPaths, id string) string { return jobpath.Region(p.RegionDir, id) }
+func logPath(p hostPaths, id string) string    { return jobpath.Log(p.LogDir, id) }
 
 // printPaths prints the directories the library trusts, built in.
 func (a *app) printPaths() error {

@@ -46,7 +46,7 @@ func devices(gres []slurm.Gres, order []int) ([]device, error) {
 		switch g.Name {
 		case "gpu":
 			if g.Indices == nil && g.Count > 0 {
-				return nil, fmt.Errorf("Slurm gave %s without GPU indices", gresString(g))
+				return nil, fmt.Errorf("the allocation %s from Slurm has no GPU indices", gresString(g))
 			}
 			for _, i := range g.Indices {
 				get(i, g.Type).Whole = true
@@ -56,7 +56,7 @@ func devices(gres []slurm.Gres, order []int) ([]device, error) {
 				continue
 			}
 			if len(g.Indices) != 1 {
-				return nil, fmt.Errorf("Slurm gave %s: shards spread over GPUs %v cannot be attributed to one GPU (keep Slurm's default of one GPU per job's shards)", gresString(g), g.Indices)
+				return nil, fmt.Errorf("the allocation %s from Slurm: shards spread over GPUs %v cannot be attributed to one GPU (keep Slurm's default of one GPU per job's shards)", gresString(g), g.Indices)
 			}
 			d := get(g.Indices[0], g.Type)
 			if d.Type != g.Type && g.Type != "" {

@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/softmig/softmig/internal/jobconf"
+	"github.com/softmig/softmig/internal/jobpath"
 	"github.com/softmig/softmig/internal/siteconf"
 )
 
@@ -78,11 +79,11 @@ type heldSlot struct {
 // slots they hold, by Slurm GPU index. A config that cannot be read is
 // skipped with a note on stderr.
 func heldSlots(runDir, self string, stderr io.Writer) map[int][]heldSlot {
-	paths, _ := filepath.Glob(filepath.Join(runDir, "*.conf"))
+	paths, _ := filepath.Glob(jobpath.Conf(runDir, "*"))
 	out := map[int][]heldSlot{}
 	for _, p := range paths {
-		id := strings.TrimSuffix(filepath.Base(p), ".conf")
-		if id == self {
+		id, ok := jobpath.ConfJob(filepath.Base(p))
+		if !ok || id == self {
 			continue
 		}
 		c, err := jobconf.Load(p)

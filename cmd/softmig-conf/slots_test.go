@@ -20,7 +20,7 @@ func (f *fixture) job(t *testing.T, id, gres, gpus string) (*jobconf.Config, str
 		return nil, "", err
 	}
 	e := env("SLURM_JOB_ID="+id, "SLURM_JOB_UID=1001", "SLURM_JOB_GPUS="+gpus, "SLURMD_NODENAME=vm")
-	_, stderr, err := f.run_(t, e, "write", "--job-info", info)
+	_, stderr, err := f.runConf(t, e, "write", "--job-info", info)
 	if err != nil {
 		return nil, stderr, fmt.Errorf("write job %s: %w\n%s", id, err, stderr)
 	}
@@ -93,7 +93,7 @@ func TestSlots(t *testing.T) {
 			f := newFixture(t, tc.site, "")
 			for _, s := range tc.steps {
 				if s.gres == "" {
-					if _, _, err := f.run_(t, env(), "remove", s.id); err != nil {
+					if _, _, err := f.runConf(t, env(), "remove", s.id); err != nil {
 						t.Fatal(err)
 					}
 					continue
@@ -111,7 +111,7 @@ func TestSlots(t *testing.T) {
 				}
 			}
 			// Every config the command wrote passes show and check without warnings.
-			out, stderr, err := f.run_(t, env(), "check")
+			out, stderr, err := f.runConf(t, env(), "check")
 			if err != nil || strings.Contains(stderr, "warning") {
 				t.Errorf("check: %v\n%s%s", err, out, stderr)
 			}
@@ -122,11 +122,17 @@ func TestSlots(t *testing.T) {
 func TestSlotsSkipBadConfig(t *testing.T) {
 	requireRoot(t)
 	f := newFixture(t, site4, "")
-	os.Mkdir(f.run, 0o755)
+	if err := os.Mkdir(f.run, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	bad := filepath.Join(f.run, "99.conf")
-	os.WriteFile(bad, []byte("SOFTMIG_SM_SLOT_0=0-25,25-50\nSOFTMIG_GPU_0=0\n"), 0o644)
+	if err := os.WriteFile(bad, []byte("SOFTMIG_SM_SLOT_0=0-25,25-50\nSOFTMIG_GPU_0=0\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	// A hand-written config holding 25-75 on GPU 0 for every device.
-	os.WriteFile(filepath.Join(f.run, "98.conf"), []byte("CUDA_DEVICE_SM_LIMIT=50\nSOFTMIG_SM_SLOT=25-75\nSOFTMIG_GPU_0=0\n"), 0o644)
+	if err := os.WriteFile(filepath.Join(f.run, "98.conf"), []byte("CUDA_DEVICE_SM_LIMIT=50\nSOFTMIG_SM_SLOT=25-75\nSOFTMIG_GPU_0=0\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	c, stderr, err := f.job(t, "1", "shard:l40s:2(IDX:0)", "0")
 	if err != nil {
 		t.Fatal(err)
@@ -176,18 +182,24 @@ func TestSlotsConcurrent(t *testing.T) {
 func TestShowCheckSlotWarnings(t *testing.T) {
 	requireRoot(t)
 	f := newFixture(t, site4, "")
-	os.Mkdir(f.run, 0o755)
-	os.WriteFile(filepath.Join(f.run, "5.conf"), []byte("CUDA_DEVICE_SM_LIMIT_0=25\nSOFTMIG_SM_SLOT_0=0-26\nSOFTMIG_GPU_0=0\n"), 0o644)
-	os.WriteFile(filepath.Join(f.run, "6.conf"), []byte("CUDA_DEVICE_SM_LIMIT_0=25\nSOFTMIG_SM_SLOT_0=20-50\nSOFTMIG_GPU_0=0\n"), 0o644)
-	out, _, err := f.run_(t, env(), "show", "5")
+	if err := os.Mkdir(f.run, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(f.run, "5.conf"), []byte("CUDA_DEVICE_SM_LIMIT_0=25\nSOFTMIG_SM_SLOT_0=0-26\nSOFTMIG_GPU_0=0\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(f.run, "6.conf"), []byte("CUDA_DEVICE_SM_LIMIT_0=25\nSOFTMIG_SM_SLOT_0=20-50\nSOFTMIG_GPU_0=0\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, _, err := f.runConf(t, env(), "show", "5")
 	if err != nil || !strings.Contains(out, "# CUDA device 0 = GPU 0: time slot 0-26 (26% of the period)") || !strings.Contains(out, "# warning: GPU 0: overlaps job 6's time slot 20-50") || strings.Contains(out, "SM limit is") {
 		t.Errorf("show 5: %v\n%s", err, out)
 	}
-	out, _, err = f.run_(t, env(), "show", "6")
+	out, _, err = f.runConf(t, env(), "show", "6")
 	if err != nil || !strings.Contains(out, "# warning: CUDA device 0: time slot 20-50 is 30% of the period but the SM limit is 25%") {
 		t.Errorf("show 6: %v\n%s", err, out)
 	}
-	out, stderr, err := f.run_(t, env(), "check")
+	out, stderr, err := f.runConf(t, env(), "check")
 	for _, w := range []string{"time slots in " + f.run + ": 2 held", "  GPU 0: job 5 holds 0-26", "  GPU 0: job 6 holds 20-50", "time slot units (% of the period): 0-25 25-50 50-75 75-100"} {
 		if !strings.Contains(out, w) {
 			t.Errorf("check output lacks %q:\n%s", w, out)

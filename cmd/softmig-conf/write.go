@@ -258,11 +258,12 @@ func (a *app) failClosed(w *writeCmd, paths hostPaths, j *job, reason error) err
 		return failedClosed(j.id, reason)
 	}
 	if err := ensureDir(paths.RunDir); err != nil {
-		return fmt.Errorf("job %s: %v; and cannot fail closed: %w", j.id, reason, err)
+		return fmt.Errorf("job %s: %w; and cannot fail closed: %w", j.id, reason, err)
 	}
-	jobconf.Remove(regionPath(paths, j.id))
+	// A region left behind is never mapped: the config disables the GPU.
+	_ = jobconf.Remove(regionPath(paths, j.id))
 	if err := jobconf.Write(confPath(paths, j.id), c); err != nil {
-		return fmt.Errorf("job %s: %v; and cannot fail closed: %w", j.id, reason, err)
+		return fmt.Errorf("job %s: %w; and cannot fail closed: %w", j.id, reason, err)
 	}
 	a.logError(paths, j, c.Disabled)
 	fmt.Fprintf(a.stdout, "# %s\n", confPath(paths, j.id))

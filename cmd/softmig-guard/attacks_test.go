@@ -8,8 +8,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/softmig/softmig/internal/testutil"
 )
 
 // The attacks of issue 12 that the library is to refuse (item 1), run
@@ -56,7 +54,7 @@ func TestAttackCgroupNamespace(t *testing.T) {
 	j := n.job(slicedConf)
 	g := n.guard()
 	argv := []string{"setpriv", fmt.Sprintf("--reuid=%d", nobody), fmt.Sprintf("--regid=%d", nobody), "--clear-groups",
-		"unshare", "-U", "-C", testutil.Path(t, "build/test/cuclient"), "init", "dev:0", "alloc:13g", "ready", "hold"}
+		"unshare", "-U", "-C", n.shared.Path("build/test/cuclient"), "init", "dev:0", "alloc:13g", "ready", "hold"}
 	c := n.startArgv(j, []string{"LD_PRELOAD=" + n.lib()}, argv)
 	heldToSlice(t, n, g, j, 12<<30, c)
 }
@@ -115,7 +113,7 @@ func TestAttackUserNVML(t *testing.T) {
 	}
 	j := n.job("CUDA_DEVICE_MEMORY_LIMIT=2g\nSOFTMIG_GPU_0=0\nSOFTMIG_REGION=$REGION\n")
 	g := n.guard()
-	env := []string{"LD_LIBRARY_PATH=" + stub + ":" + testutil.Path(t, "build/sim")}
+	env := []string{"LD_LIBRARY_PATH=" + stub + ":" + n.shared.Path("build/sim")}
 	c := n.start(j, true, env, "cuclient", "init", "dev:0", "alloc:1500m", "ctxcreate", "ctxcreate", "ctxcreate", "ready", "hold")
 	heldToSlice(t, n, g, j, 2<<30, c)
 }

@@ -4,8 +4,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/softmig/softmig/internal/testutil"
 )
 
 // Jobs that behave are never touched, across a guard started after them
@@ -31,7 +29,7 @@ func TestBehavingJobsUntouched(t *testing.T) {
 	// Outside: a user with no job here (nobody's outside processes are
 	// held to nobody's jobs, which other tests make at the same time).
 	out := n.startArgv(nil, nil, []string{"setpriv", "--reuid=4444", "--regid=4444", "--clear-groups",
-		testutil.Path(t, "build/test/cuclient"), "init", "dev:0", "alloc:20g", "ready", "hold"})
+		n.shared.Path("build/test/cuclient"), "init", "dev:0", "alloc:20g", "ready", "hold"})
 	for name, c := range map[string]*client{"sliced 1": p1, "sliced 2": p2, "whole GPU": w, "outside": out} {
 		for _, l := range c.lines {
 			if strings.Contains(l, "ERR") {

@@ -30,7 +30,7 @@ exec chroot --userspec=65534:65534 "$root" "$@"
 func rootfs(t *testing.T, n *node, prog string) string {
 	t.Helper()
 	root := filepath.Join(n.dir, "rootfs")
-	bin := testutil.Path(t, "build/test/"+prog)
+	bin := n.shared.Path("build/test/" + prog)
 	copyInto(t, root, bin, "/"+prog)
 	out, err := exec.Command("ldd", bin).Output()
 	if err != nil {
@@ -42,7 +42,7 @@ func rootfs(t *testing.T, n *node, prog string) string {
 		}
 	}
 	for _, lib := range []string{"libcuda.so.1", "libnvidia-ml.so.1"} {
-		copyInto(t, root, testutil.Path(t, "build/sim/"+lib), "/.singularity.d/libs/"+lib)
+		copyInto(t, root, n.shared.Path("build/sim/"+lib), "/.singularity.d/libs/"+lib)
 	}
 	for _, d := range []string{"proc", "etc", n.dir} {
 		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {

@@ -55,7 +55,7 @@ func TestAttackForgedJobCgroup(t *testing.T) {
 	script := `echo $$ > "$0/cgroup.procs" && exec setpriv --reuid=$1 --regid=$1 --clear-groups /bin/sh -c ` +
 		`'mkdir -p "$0" && echo $$ > "$0/cgroup.procs" && exec "$@"' "$2" "${@:3}"`
 	a := n.startArgv(nil, nil, []string{"/bin/bash", "-c", script, deleg, fmt.Sprint(attacker), forged,
-		testutil.Path(t, "build/test/cuclient"), "init", "dev:0", "alloc:8g", "ready", "hold"})
+		n.shared.Path("build/test/cuclient"), "init", "dev:0", "alloc:8g", "ready", "hold"})
 	if !a.alive() {
 		t.Fatalf("attacker did not start: %q", a.lines)
 	}
@@ -92,7 +92,7 @@ func TestEscapeFakeLibraryAtItsPath(t *testing.T) {
 	g := n.guard()
 	argv := []string{"setpriv", fmt.Sprintf("--reuid=%d", nobody), fmt.Sprintf("--regid=%d", nobody), "--clear-groups",
 		"unshare", "-U", "-m", "-r", "/bin/sh", "-c", `mount --bind "$0" "$1" && LD_PRELOAD="$1" exec "$2" init dev:0 alloc:1g ready hold`,
-		fake, n.lib(), testutil.Path(t, "build/test/cuclient")}
+		fake, n.lib(), n.shared.Path("build/test/cuclient")}
 	c := n.startArgv(j, nil, argv)
 	if c.ready.IsZero() {
 		t.Fatalf("attacker did not start: %q", c.lines)
@@ -133,7 +133,7 @@ func TestAttackJobProcessForgesAnotherJob(t *testing.T) {
 	script := `echo $$ > "$0/cgroup.procs" && exec setpriv --reuid=$1 --regid=$1 --clear-groups /bin/sh -c ` +
 		`'mkdir -p "$0" && echo $$ > "$0/cgroup.procs" && exec "$@"' "$2" "${@:3}"`
 	c := n.startArgv(j, nil, []string{"/bin/bash", "-c", script, deleg, fmt.Sprint(nobody), forged,
-		testutil.Path(t, "build/test/cuclient"), "init", "dev:0", "alloc:13g", "ready", "hold"})
+		n.shared.Path("build/test/cuclient"), "init", "dev:0", "alloc:13g", "ready", "hold"})
 	if c.ready.IsZero() {
 		t.Fatalf("attacker did not start: %q", c.lines)
 	}
@@ -157,7 +157,7 @@ func TestAttackOtherJobsLogThroughSlurmJobID(t *testing.T) {
 		t.Fatal(err)
 	}
 	argv := []string{"setpriv", fmt.Sprintf("--reuid=%d", attacker), fmt.Sprintf("--regid=%d", attacker), "--clear-groups",
-		testutil.Path(t, "build/test/cuclient"), "init", "dev:0", "alloc:1g", "ready"}
+		n.shared.Path("build/test/cuclient"), "init", "dev:0", "alloc:1g", "ready"}
 	a := n.startArgv(nil, []string{"LD_PRELOAD=" + n.lib(), "SLURM_JOB_ID=" + victim.id, "SOFTMIG_LOG_FILE="}, argv)
 	a.stop()
 	var st syscall.Stat_t
@@ -182,7 +182,7 @@ func TestAttackOutsideTheJobCgroup(t *testing.T) {
 	j := n.job(slicedConf + fmt.Sprintf("SOFTMIG_UID=%d\n", user))
 	g := n.guard()
 	c := n.startArgv(nil, nil, []string{"setpriv", fmt.Sprintf("--reuid=%d", user), fmt.Sprintf("--regid=%d", user), "--clear-groups",
-		testutil.Path(t, "build/test/cuclient"), "init", "dev:0", "alloc:13g", "ready", "hold"})
+		n.shared.Path("build/test/cuclient"), "init", "dev:0", "alloc:13g", "ready", "hold"})
 	took := c.killedWithin(t, 3*time.Second)
 	t.Logf("outside the job cgroup: killed %s after crossing", took.Round(time.Millisecond))
 	wantKillEvent(t, g, j, c.pid(), reasonEscape, reasonOver)
@@ -248,7 +248,7 @@ func TestAttackFakeJobWithoutConfig(t *testing.T) {
 	script := `echo $$ > "$0/cgroup.procs" && exec setpriv --reuid=$1 --regid=$1 --clear-groups /bin/sh -c ` +
 		`'mkdir -p "$0" && echo $$ > "$0/cgroup.procs" && exec "$@"' "$2" "${@:3}"`
 	c := n.startArgv(nil, nil, []string{"/bin/bash", "-c", script, deleg, fmt.Sprint(user), forged,
-		testutil.Path(t, "build/test/cuclient"), "init", "dev:0", "alloc:13g", "ready", "hold"})
+		n.shared.Path("build/test/cuclient"), "init", "dev:0", "alloc:13g", "ready", "hold"})
 	if c.ready.IsZero() {
 		t.Fatalf("client did not start: %q", c.lines)
 	}
@@ -275,7 +275,7 @@ func TestOutsideProcessesOfTwoJobsUntouched(t *testing.T) {
 		}
 		c := n.startArgv(nil, []string{"LD_PRELOAD=" + n.lib(), "SLURM_JOB_ID=" + j.id}, []string{"setpriv",
 			fmt.Sprintf("--reuid=%d", user), fmt.Sprintf("--regid=%d", user), "--clear-groups",
-			testutil.Path(t, "build/test/cuclient"), "init", "dev:0", "alloc:8g", "ready", "hold"})
+			n.shared.Path("build/test/cuclient"), "init", "dev:0", "alloc:8g", "ready", "hold"})
 		if res := testutil.ClientResults(c.lines); c.ready.IsZero() || len(res) < 3 || res[2] != "alloc rc=0" {
 			t.Fatalf("job %s client: %q", j.id, c.lines)
 		}

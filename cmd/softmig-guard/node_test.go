@@ -37,6 +37,9 @@ type node struct {
 	t   *testing.T
 	dir string
 	env []string
+	// shared holds the build's files where nobody can reach them, from
+	// a checkout in any directory.
+	shared *testutil.Shared
 }
 
 func newNode(t *testing.T, extra ...string) *node {
@@ -44,8 +47,8 @@ func newNode(t *testing.T, extra ...string) *node {
 	if os.Getuid() != 0 {
 		t.Skip("needs root: creates job cgroups, writes job configs, runs clients as nobody")
 	}
-	testutil.NeedTreeReachableByOthers(t)
 	testutil.Build(t, "lib", "sim", "cprogs")
+	shared := testutil.NewShared(t)
 	dir := t.TempDir()
 	for _, d := range []string{dir, filepath.Dir(dir)} {
 		if err := os.Chmod(d, 0o777); err != nil {
@@ -59,11 +62,12 @@ func newNode(t *testing.T, extra ...string) *node {
 	}
 	env := testutil.SimEnv(t, dir, append([]string{
 		"SOFTMIG_SIM_MEMORY=48g", "SOFTMIG_SIM_CTX_MEMORY=300m",
-		"SOFTMIG_LOG_FILE=" + filepath.Join(dir, "lib.log")}, extra...)...)
-	return &node{t: t, dir: dir, env: env}
+		"SOFTMIG_LOG_FILE=" + filepath.Join(dir, "lib.log"),
+		"LD_LIBRARY_PATH=" + shared.Path("build/sim")}, extra...)...)
+	return &node{t: t, dir: dir, env: env, shared: shared}
 }
 
-func (n *node) lib() string { return testutil.Path(n.t, "build/libsoftmig.so") }
+func (n *node) lib() string { return n.shared.Path("build/libsoftmig.so") }
 
 // sjob is a Slurm-shaped job: a job cgroup (as slurmd makes it, for uid
 // nobody) and a root-written config in the run directory.
@@ -141,7 +145,7 @@ func (n *node) start(j *sjob, preload bool, env []string, prog string, args ...s
 	t := n.t
 	t.Helper()
 	argv := []string{"setpriv", fmt.Sprintf("--reuid=%d", nobody), fmt.Sprintf("--regid=%d", nobody), "--clear-groups",
-		testutil.Path(t, "build/test/"+prog)}
+		n.shared.Path("build/test/" + prog)}
 	if preload {
 		env = append(env, "LD_PRELOAD="+n.lib())
 	}
@@ -296,7 +300,7 @@ func (g *guardProc) stop(t *testing.T) string {
 // nvmlUsed sums what NVML reports for pids on GPU index.
 func (n *node) nvmlUsed(index int, pids ...int) uint64 {
 	n.t.Helper()
-	c := exec.Command(testutil.Path(n.t, "build/test/cuclient"), fmt.Sprintf("nvml-procs:%d", index))
+	c := exec.Command(n.shared.Path("build/test/cuclient"), fmt.Sprintf("nvml-procs:%d", index))
 	c.Env = n.env
 	out, err := c.Output()
 	if err != nil {

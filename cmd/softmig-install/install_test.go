@@ -94,10 +94,18 @@ func TestUninstallRestoresRoot(t *testing.T) {
 	// Things that exist before install: a log directory with the wrong mode
 	// (install fixes it, uninstall restores it) and a site config of the
 	// admin's (never touched).
-	os.MkdirAll(filepath.Join(f.root, "var/log/softmig"), 0o700)
-	os.Chmod(filepath.Join(f.root, "var/log/softmig"), 0o700)
-	os.MkdirAll(filepath.Join(f.root, "etc/softmig"), 0o755)
-	os.WriteFile(filepath.Join(f.root, "etc/softmig/softmig.yaml"), []byte("# mine\n"), 0o640)
+	if err := os.MkdirAll(filepath.Join(f.root, "var/log/softmig"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(filepath.Join(f.root, "var/log/softmig"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(f.root, "etc/softmig"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(f.root, "etc/softmig/softmig.yaml"), []byte("# mine\n"), 0o640); err != nil {
+		t.Fatal(err)
+	}
 	before := snapshot(t, f.root, false)
 
 	out := f.install(t)
@@ -122,9 +130,13 @@ func TestUninstallKeepsLogsAndEditedConfig(t *testing.T) {
 	f := newFixture(t, false)
 	f.install(t)
 	logf := filepath.Join(f.root, "var/log/softmig/42.log")
-	os.WriteFile(logf, []byte("ts=... msg=\"process start\"\n"), 0o640)
+	if err := os.WriteFile(logf, []byte("ts=... msg=\"process start\"\n"), 0o640); err != nil {
+		t.Fatal(err)
+	}
 	conf := filepath.Join(f.root, "etc/softmig/softmig.yaml")
-	os.WriteFile(conf, []byte("edited: true\n"), 0o644)
+	if err := os.WriteFile(conf, []byte("edited: true\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	out := mustRun(t, "uninstall", "--root", f.root)
 	for _, p := range []string{logf, conf} {
 		if _, err := os.Stat(p); err != nil {
@@ -169,7 +181,9 @@ func TestInstallRefusesBadLibrary(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t, true)
 			if tc.src == "" {
-				os.WriteFile(filepath.Join(f.build, libName), []byte("not a library"), 0o644)
+				if err := os.WriteFile(filepath.Join(f.build, libName), []byte("not a library"), 0o644); err != nil {
+					t.Fatal(err)
+				}
 			} else {
 				testlibs.Lib(t, f.build, libName, tc.src)
 			}

@@ -33,7 +33,9 @@ func TestShippedLogrotateExpiresOldLogs(t *testing.T) {
 		t.Fatalf("the shipped logrotate config does not name %s/*.log:\n%s", logDir, conf)
 	}
 	moved := filepath.Join(t.TempDir(), "logrotate.conf")
-	os.WriteFile(moved, []byte(strings.ReplaceAll(string(conf), logDir+"/", dir+"/")), 0o644)
+	if err := os.WriteFile(moved, []byte(strings.ReplaceAll(string(conf), logDir+"/", dir+"/")), 0o644); err != nil {
+		t.Fatal(err)
+	}
 
 	old := time.Now().AddDate(0, 0, -400)
 	logs := map[string]string{"100.log": "ts=old\n", "101.log": "", "200.log": "ts=today\n"}
@@ -46,12 +48,16 @@ func TestShippedLogrotateExpiresOldLogs(t *testing.T) {
 			t.Fatal(err)
 		}
 		if !strings.HasPrefix(name, "2") {
-			os.Chtimes(p, old, old)
+			if err := os.Chtimes(p, old, old); err != nil {
+				t.Fatal(err)
+			}
 		}
 		fmt.Fprintf(&state, "%q %s\n", p, twoDaysAgo)
 	}
 	statePath := filepath.Join(t.TempDir(), "status")
-	os.WriteFile(statePath, []byte(state.String()), 0o644)
+	if err := os.WriteFile(statePath, []byte(state.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if out, err := exec.Command(lr, "--state", statePath, moved).CombinedOutput(); err != nil {
 		t.Fatalf("logrotate: %v\n%s", err, out)
 	}

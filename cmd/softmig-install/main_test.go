@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/softmig/softmig/internal/testlibs"
+	"github.com/softmig/softmig/internal/testutil"
 )
 
 const (
@@ -55,7 +56,10 @@ func TestMain(m *testing.M) {
 			fmt.Fprintf(os.Stderr, "note: no private mount namespace (%v): tests that need one skip\n", err)
 		}
 	}
-	os.Setenv(asMainEnv, "1")
+	if err := os.Setenv(asMainEnv, "1"); err != nil {
+		fmt.Fprintf(os.Stderr, "cannot set %s: %v\n", asMainEnv, err)
+		os.Exit(2)
+	}
 	cleanup := func() {}
 	if os.Getenv(privateNSEnv) == "1" {
 		cleanup = overlayEtc()
@@ -72,8 +76,11 @@ func overlayEtc() func() {
 		return func() {}
 	}
 	up, work := filepath.Join(dir, "upper"), filepath.Join(dir, "work")
-	os.Mkdir(up, 0o755)
-	os.Mkdir(work, 0o755)
+	if err := errors.Join(os.Mkdir(up, 0o755), os.Mkdir(work, 0o755)); err != nil {
+		fmt.Fprintf(os.Stderr, "note: cannot make the overlay's directories (%v): the hot-swap test preloads with LD_PRELOAD\n", err)
+		os.RemoveAll(dir)
+		return func() {}
+	}
 	err = unix.Mount("overlay", "/etc", "overlay", 0, "lowerdir=/etc,upperdir="+up+",workdir="+work)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "note: cannot overlay /etc (%v): the hot-swap test preloads with LD_PRELOAD\n", err)
@@ -82,7 +89,8 @@ func overlayEtc() func() {
 	}
 	etcOverlaid = true
 	return func() {
-		unix.Unmount("/etc", unix.MNT_DETACH)
+		// The namespace ends with the process: a failure here leaks nothing.
+		_ = unix.Unmount("/etc", unix.MNT_DETACH)
 		os.RemoveAll(dir)
 	}
 }
@@ -90,9 +98,7 @@ func overlayEtc() func() {
 // needRootNS skips a test that must run as root in the private namespace.
 func needRootNS(t *testing.T) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root (chown, mount namespaces)")
-	}
+	testutil.NeedRoot(t, "chown, mount namespaces")
 	if _, err := exec.LookPath("unshare"); err != nil {
 		t.Skip("no unshare(1) on this machine: assuming no mount namespaces")
 	}
@@ -146,6 +152,7 @@ func newFixture(t *testing.T, slurm bool) *fixture {
 		"build/bin/softmig-conf":        "#!/bin/sh\necho conf\n",
 		"build/bin/softmig-install":     "#!/bin/sh\necho install\n",
 		"build/bin/softmig-smi":         "#!/bin/sh\necho smi\n",
+		"build/bin/softmig-log":         "#!/bin/sh\necho log\n",
 		"build/completion/softmig-conf": "complete -F _softmig_conf softmig-conf\n",
 		"man/softmig-install.8":         ".TH SOFTMIG-INSTALL 8\n",
 		"man/softmig.conf.5":            ".TH SOFTMIG.CONF 5\n",
@@ -168,10 +175,18 @@ func newFixture(t *testing.T, slurm bool) *fixture {
 	if slurm {
 		group += "slurm:x:64030:\n"
 	}
-	os.WriteFile(filepath.Join(f.root, "etc/group"), []byte(group), 0o644)
-	os.WriteFile(filepath.Join(f.root, "etc/ld.so.preload"), []byte("# site\n/usr/lib/other.so\n"), 0o644)
-	os.MkdirAll(filepath.Join(f.root, "usr/lib"), 0o755)
-	os.WriteFile(filepath.Join(f.root, "usr/lib/other.so"), nil, 0o644)
+	if err := os.WriteFile(filepath.Join(f.root, "etc/group"), []byte(group), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(f.root, "etc/ld.so.preload"), []byte("# site\n/usr/lib/other.so\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(f.root, "usr/lib"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(f.root, "usr/lib/other.so"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	f.slurm(t)
 	return f
 }

@@ -129,7 +129,7 @@ func parseEntry(f []string) (entry, error) {
 	uid, err2 := strconv.Atoi(f[3])
 	gid, err3 := strconv.Atoi(f[4])
 	if err := errors.Join(err1, err2, err3); err != nil || mode > 0o7777 {
-		return entry{}, fmt.Errorf("bad mode or owner in %q: %v", strings.Join(f, " "), err)
+		return entry{}, fmt.Errorf("bad mode or owner in %q: %w", strings.Join(f, " "), err)
 	}
 	e.mode, e.uid, e.gid = uint32(mode), uid, gid
 	if e.op == "conf" {

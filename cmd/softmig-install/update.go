@@ -278,7 +278,7 @@ func maskFile(path string) error {
 		return fmt.Errorf("mask %q with /dev/null in the trial's mount namespace: %w", path, err)
 	}
 	if b, err := os.ReadFile(path); err != nil || len(b) != 0 {
-		return fmt.Errorf("mask %q: still readable after the bind mount (%v)", path, err)
+		return fmt.Errorf("mask %q: still readable after the bind mount (%w)", path, err)
 	}
 	return nil
 }

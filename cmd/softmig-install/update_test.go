@@ -42,7 +42,9 @@ func TestUpdateRefusesBadLibraries(t *testing.T) {
 	good2 := testlibs.Lib(t, dir, "good2.so", testlibs.Good("2"))
 	// A library that needs libdep.so, which is then removed: the loader
 	// cannot preload it.
-	os.WriteFile(filepath.Join(dir, "dep.c"), []byte("int dep(void) { return 1; }\n"), 0o644)
+	if err := os.WriteFile(filepath.Join(dir, "dep.c"), []byte("int dep(void) { return 1; }\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if out, err := exec.Command("cc", "-shared", "-fPIC", "-o", filepath.Join(dir, "libdep.so"), filepath.Join(dir, "dep.c"),
 		"-Wl,-soname,libdep.so").CombinedOutput(); err != nil {
 		t.Fatalf("cc: %v\n%s", err, out)
@@ -51,7 +53,9 @@ func TestUpdateRefusesBadLibraries(t *testing.T) {
 		"-L"+dir, "-ldep")
 	os.Remove(filepath.Join(dir, "libdep.so"))
 	text := filepath.Join(dir, "text.so")
-	os.WriteFile(text, []byte("hello\n"), 0o644)
+	if err := os.WriteFile(text, []byte("hello\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 
 	tests := []struct {
 		name, lib, want string
@@ -113,7 +117,9 @@ func TestHotSwapZeroFailedStarts(t *testing.T) {
 			if oldErr != nil {
 				os.Remove("/etc/ld.so.preload")
 			} else {
-				os.WriteFile("/etc/ld.so.preload", old, 0o644)
+				if err := os.WriteFile("/etc/ld.so.preload", old, 0o644); err != nil {
+					t.Fatal(err)
+				}
 			}
 		})
 	} else {
@@ -208,13 +214,13 @@ func TestHotSwapZeroFailedStarts(t *testing.T) {
 // verifies it, when it has been built.
 func TestRealLibrary(t *testing.T) {
 	needRootNS(t)
-	real := testutil.Path(t, "build/libsoftmig.so")
-	if _, err := os.Stat(real); err != nil {
-		t.Skipf("%s not built (make lib): the real library is not exercised here", real)
+	built := testutil.Path(t, "build/libsoftmig.so")
+	if _, err := os.Stat(built); err != nil {
+		t.Skipf("%s not built (make lib): the real library is not exercised here", built)
 	}
 	f := newFixture(t, true)
 	f.install(t)
-	out, err := runTool(t, "update", "--root", f.root, real)
+	out, err := runTool(t, "update", "--root", f.root, built)
 	if err != nil {
 		t.Fatalf("update to the real library: %v\n%s\n(the library must export const char *softmig_version(void) and be passive outside a job)", err, out)
 	}
@@ -233,7 +239,9 @@ func TestTrialRefusesToMaskOutsideItsNamespace(t *testing.T) {
 	dir := t.TempDir()
 	lib := testlibs.Lib(t, dir, "good.so", testlibs.Good("1"))
 	mask := filepath.Join(dir, "preload")
-	os.WriteFile(mask, []byte("keep\n"), 0o644)
+	if err := os.WriteFile(mask, []byte("keep\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	cmd := exec.Command(os.Args[0], "trial", "--mask", mask, lib)
 	cmd.Env = append(os.Environ(), asMainEnv+"=1")
 	var errb bytes.Buffer

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -106,6 +107,7 @@ func (c *verifyCmd) Run(e *env, g *cli) error {
 	cl.checkSiteConfig(l, g.Config)
 	cl.checkSlurm(l, c.nodeName(e))
 	cl.checkGuard(l)
+	cl.checkContainers(l)
 	if cl.json {
 		if err := cl.printJSON(); err != nil {
 			return err
@@ -164,7 +166,7 @@ func (c *checklist) checkPath(l layout, path string, dir bool, mode uint32, uid,
 }
 
 func unwrapPath(err error) error {
-	if pe, ok := err.(*os.PathError); ok {
+	if pe := new(os.PathError); errors.As(err, &pe) {
 		return pe.Err
 	}
 	return err

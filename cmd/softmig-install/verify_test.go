@@ -90,25 +90,33 @@ func TestVerify(t *testing.T) {
 			"fix: build SoftMig on a build host of this node's distribution",
 		}},
 		{"log directory mode", func(t *testing.T, f *fixture) {
-			os.Chmod(filepath.Join(f.root, "var/log/softmig"), 0o777)
+			if err := os.Chmod(filepath.Join(f.root, "var/log/softmig"), 0o777); err != nil {
+				t.Fatal(err)
+			}
 		}, []string{
 			"FAIL  /var/log/softmig: directory 0777 root:root, want 0755 root:root",
 			"fix: chown root:root " + "ROOT/var/log/softmig && chmod 0755 ROOT/var/log/softmig",
 		}},
 		{"library mode", func(t *testing.T, f *fixture) {
-			os.Chmod(f.lib(), 0o600)
+			if err := os.Chmod(f.lib(), 0o600); err != nil {
+				t.Fatal(err)
+			}
 		}, []string{
 			"FAIL  /var/lib/shared/libsoftmig.so: file 0600 root:root, want 0644 root:root",
 			"fix: chown root:root ROOT/var/lib/shared/libsoftmig.so && chmod 0644 ROOT/var/lib/shared/libsoftmig.so",
 		}},
 		{"library directory not searchable", func(t *testing.T, f *fixture) {
-			os.Chmod(filepath.Join(f.root, "var/lib"), 0o750)
+			if err := os.Chmod(filepath.Join(f.root, "var/lib"), 0o750); err != nil {
+				t.Fatal(err)
+			}
 		}, []string{
 			"FAIL  /var/lib: not searchable by other users",
 			"fix: chmod o+x ROOT/var/lib",
 		}},
 		{"preload line missing", func(t *testing.T, f *fixture) {
-			os.WriteFile(filepath.Join(f.root, "etc/ld.so.preload"), []byte("/usr/lib/other.so\n"), 0o644)
+			if err := os.WriteFile(filepath.Join(f.root, "etc/ld.so.preload"), []byte("/usr/lib/other.so\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
 		}, []string{
 			"FAIL  /etc/ld.so.preload: does not list /var/lib/shared/libsoftmig.so",
 			"fix: softmig-install enable",
@@ -122,7 +130,9 @@ func TestVerify(t *testing.T) {
 		{"library not passive", func(t *testing.T, f *fixture) {
 			noisy := testlibs.Lib(t, f.libs, "noisy.so", testlibs.Noisy)
 			b, _ := os.ReadFile(noisy)
-			os.WriteFile(f.lib(), b, 0o644)
+			if err := os.WriteFile(f.lib(), b, 0o644); err != nil {
+				t.Fatal(err)
+			}
 		}, []string{
 			"FAIL  /var/lib/shared/libsoftmig.so: it is not passive",
 			"fix: put a good build in place: softmig-install update BUILD/libsoftmig.so",
@@ -131,7 +141,9 @@ func TestVerify(t *testing.T) {
 			other := strings.Replace(defs.Facts(), "run_dir="+defs.RunDir(), "run_dir=/srv/softmig", 1)
 			lib := testlibs.Lib(t, f.libs, "other.so", `const char *softmig_version(void) { return "1"; }`+"\n"+testlibs.BuildInfo(other))
 			b, _ := os.ReadFile(lib)
-			os.WriteFile(f.lib(), b, 0o644)
+			if err := os.WriteFile(f.lib(), b, 0o644); err != nil {
+				t.Fatal(err)
+			}
 		}, []string{
 			"FAIL  /var/lib/shared/libsoftmig.so: library built with run_dir=/srv/softmig (tools: " + defs.RunDir() + "): it trusts other paths than these tools",
 			"fix: build the library and the tools together (make RUNDIR=... LOGDIR=... all)",
@@ -139,12 +151,16 @@ func TestVerify(t *testing.T) {
 		{"library without build info", func(t *testing.T, f *fixture) {
 			lib := testlibs.Lib(t, f.libs, "old.so", `const char *softmig_version(void) { return "1"; }`+"\n")
 			b, _ := os.ReadFile(lib)
-			os.WriteFile(f.lib(), b, 0o644)
+			if err := os.WriteFile(f.lib(), b, 0o644); err != nil {
+				t.Fatal(err)
+			}
 		}, []string{
 			"FAIL  /var/lib/shared/libsoftmig.so: does not export the string softmig_build_info (a build older than these tools?)",
 		}},
 		{"site config moves the run directory", func(t *testing.T, f *fixture) {
-			os.WriteFile(filepath.Join(f.root, "etc/softmig/softmig.yaml"), []byte("gpus:\n  l40s:\n    shards: 4\npaths:\n  run_dir: /srv/softmig\n"), 0o644)
+			if err := os.WriteFile(filepath.Join(f.root, "etc/softmig/softmig.yaml"), []byte("gpus:\n  l40s:\n    shards: 4\npaths:\n  run_dir: /srv/softmig\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
 		}, []string{
 			"FAIL  /etc/softmig/softmig.yaml: GPU jobs fail closed: ROOT/etc/softmig/softmig.yaml:5: paths.run_dir: \"/srv/softmig\": this directory is set at build time",
 		}},
@@ -200,7 +216,9 @@ func TestVerifyJSON(t *testing.T) {
 	needRootNS(t)
 	f := newFixture(t, false)
 	f.install(t)
-	os.Chmod(filepath.Join(f.root, "var/log/softmig"), 0o777)
+	if err := os.Chmod(filepath.Join(f.root, "var/log/softmig"), 0o777); err != nil {
+		t.Fatal(err)
+	}
 	var out, errb strings.Builder
 	if code := mainExit(f.verifyArgs("--json"), &out, &errb); code != 1 {
 		t.Errorf("verify --json with a bad log directory exited %d, want 1\n%s", code, out.String())
@@ -222,7 +240,9 @@ func TestVerifyJSON(t *testing.T) {
 	if got.Ready || got.Failed != 1 || len(fails) != 1 || !strings.Contains(fails[0], "/var/log/softmig") || !strings.Contains(fails[0], "chmod 0755") {
 		t.Errorf("verify --json = ready %v, failed %d, failures %q; want one failure for /var/log/softmig with its fix", got.Ready, got.Failed, fails)
 	}
-	os.Chmod(filepath.Join(f.root, "var/log/softmig"), 0o755)
+	if err := os.Chmod(filepath.Join(f.root, "var/log/softmig"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	out.Reset()
 	if code := mainExit(f.verifyArgs("--json"), &out, &errb); code != 0 || !strings.Contains(out.String(), `"ready": true`) {
 		t.Errorf("verify --json of a good install exited %d:\n%s", code, out.String())

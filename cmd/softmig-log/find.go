@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/softmig/softmig/internal/jobpath"
 	"github.com/softmig/softmig/internal/logrec"
 )
 
@@ -27,6 +28,12 @@ var (
 // logPath returns the log file of job id (or id itself when it is a path).
 // Array tasks are found by either name: <id>.log, then the log named by the
 // job's other name according to Slurm (123_4 <-> its own job id).
+// logJob is what a log file's name names: a job id, or pid<N>.
+func logJob(path string) string {
+	id, _ := jobpath.LogJob(path)
+	return id
+}
+
 func (e *env) logPath(id string) (string, error) {
 	if strings.ContainsRune(id, '/') {
 		if _, err := os.Stat(id); err != nil {
@@ -37,8 +44,8 @@ func (e *env) logPath(id string) (string, error) {
 	if !jobArgRe.MatchString(id) {
 		return "", fmt.Errorf("%w %q: want a job id (12345), an array task (12345_7), pid<N>, or the path of a log file", errBadJob, id)
 	}
-	tried := []string{id + ".log"}
-	p := filepath.Join(e.dir, id+".log")
+	p := jobpath.Log(e.dir, id)
+	tried := []string{filepath.Base(p)}
 	if _, err := os.Stat(p); err == nil {
 		return p, nil
 	} else if !errors.Is(err, os.ErrNotExist) {
@@ -49,8 +56,8 @@ func (e *env) logPath(id string) (string, error) {
 			if other == id || !jobArgRe.MatchString(other) {
 				continue
 			}
-			tried = append(tried, other+".log")
-			p := filepath.Join(e.dir, other+".log")
+			p := jobpath.Log(e.dir, other)
+			tried = append(tried, filepath.Base(p))
 			if _, err := os.Stat(p); err == nil {
 				return p, nil
 			}
@@ -61,14 +68,14 @@ func (e *env) logPath(id string) (string, error) {
 	}
 	msg := fmt.Sprintf("%v for job %s in %q (looked for %s)", errNoLog, id, e.dir, strings.Join(tried, ", "))
 	if !strings.ContainsAny(id, "_p") {
-		tasks, _ := filepath.Glob(filepath.Join(e.dir, id+"_*.log"))
+		tasks, _ := filepath.Glob(jobpath.Log(e.dir, id+"_*"))
 		if len(tasks) > 0 {
 			for i := range tasks {
 				tasks[i] = filepath.Base(tasks[i])
 			}
 			sort.Strings(tasks)
 			msg += fmt.Sprintf("; array tasks of %s have logs: %s (name the task, like %s)",
-				id, strings.Join(tasks, " "), strings.TrimSuffix(tasks[0], ".log"))
+				id, strings.Join(tasks, " "), logJob(tasks[0]))
 		}
 	}
 	return "", errors.New(msg + "; see `softmig-log ls`")
@@ -158,7 +165,7 @@ func (e *env) byContent(id string) string {
 	if strings.ContainsAny(id, "_p") {
 		return ""
 	}
-	names, _ := filepath.Glob(filepath.Join(e.dir, "*_*.log"))
+	names, _ := filepath.Glob(jobpath.Log(e.dir, "*_*"))
 	sort.Strings(names)
 	for _, p := range names {
 		if firstJob(p) == id {

@@ -13,8 +13,9 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/softmig/softmig/cmd/softmig-log/logsum"
+	"github.com/softmig/softmig/internal/jobpath"
 	"github.com/softmig/softmig/internal/logrec"
-	"github.com/softmig/softmig/internal/logsum"
 )
 
 type lsCmd struct {
@@ -38,7 +39,7 @@ type jobLog struct {
 
 // scanLog reads one log for ls.
 func scanLog(path string, info os.FileInfo) (*jobLog, error) {
-	j := &jobLog{Job: strings.TrimSuffix(filepath.Base(path), ".log"), Path: path, Size: info.Size(), Modified: info.ModTime().UTC()}
+	j := &jobLog{Job: logJob(path), Path: path, Size: info.Size(), Modified: info.ModTime().UTC()}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -126,7 +127,7 @@ func (c *lsCmd) Run(e *env) error {
 	failed := 0
 	for _, ent := range ents {
 		name := ent.Name()
-		if !strings.HasSuffix(name, ".log") || !ent.Type().IsRegular() {
+		if _, isLog := jobpath.LogJob(name); !isLog || !ent.Type().IsRegular() {
 			continue
 		}
 		path := filepath.Join(e.dir, name)

@@ -7,6 +7,8 @@
 //	softmig-log [--dir DIR] tail [-f] [-n N] JOB
 //	softmig-log [--dir DIR] show [--level L,...] [--since T] [--pid P,...] [--grep RE] [--json] JOB
 //	softmig-log [--dir DIR] summary [--json] JOB
+//	softmig-log [--dir DIR] plot [-o FILE] [--format svg|png] JOB
+//	softmig-log [--dir DIR] account [--print] [--wait D] JOB
 //
 // Description:
 //
@@ -34,6 +36,10 @@
 //	show --pid      only records of these processes
 //	show --grep     only lines matching a regular expression
 //	--json          JSON (show: one object per record)
+//	plot -o FILE    where the picture goes (.svg or .png; - for SVG on stdout;
+//	                default JOB.svg)
+//	account         append the job's one-line summary to its AdminComment in
+//	                Slurm's accounting (the epilog runs it); --print: only print it
 package main
 
 import (
@@ -86,6 +92,8 @@ type cli struct {
 	Tail    tailCmd    `cmd:"" help:"Print the last records of a job's log; with -f, follow it."`
 	Show    showCmd    `cmd:"" help:"Print a job's records, filtered."`
 	Summary summaryCmd `cmd:"" help:"Per device: the slice, peak memory and when, refusals, kills, time throttled; the processes; a right-sizing verdict."`
+	Plot    plotCmd    `cmd:"" help:"Draw the job's memory against its slice and its GPU time against its share, over time (SVG or PNG)."`
+	Account accountCmd `cmd:"" help:"Append the job's one-line summary to its AdminComment in Slurm's accounting, for sacct (the epilog runs it)."`
 }
 
 // run is the command line: args without the program name.

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"sort"
 
-	"github.com/softmig/softmig/internal/logsum"
+	"github.com/softmig/softmig/cmd/softmig-log/logsum"
 	"github.com/softmig/softmig/internal/siteconf"
 )
 

@@ -13,12 +13,16 @@ import (
 // (jobs keep their slices) or a missing file says nothing.
 func TestLsNotesSiteConfig(t *testing.T) {
 	site := filepath.Join(t.TempDir(), "softmig.yaml")
-	os.WriteFile(site, []byte("gpus:\n  l40s:\n    shards: 4\npaths:\n  run_dir: /srv/softmig\n"), 0o644)
+	if err := os.WriteFile(site, []byte("gpus:\n  l40s:\n    shards: 4\npaths:\n  run_dir: /srv/softmig\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	_, stderr, err := runT(t, "-d", logs, "--config", site, "ls")
 	if err != nil || !strings.Contains(stderr, "softmig-log: note: GPU jobs on this node fail closed") || !strings.Contains(stderr, site+":5: paths.run_dir") {
 		t.Fatalf("ls with a moved run dir: %v, stderr %q", err, stderr)
 	}
-	os.WriteFile(site, []byte("gpus:\n  l40s:\n    shards: 4\npaths:\n  nvidia_smi_real: x\n"), 0o644)
+	if err := os.WriteFile(site, []byte("gpus:\n  l40s:\n    shards: 4\npaths:\n  nvidia_smi_real: x\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if _, stderr, err := runT(t, "-d", logs, "--config", site, "ls"); err != nil || stderr != "" {
 		t.Fatalf("ls with a warning only: %v, stderr %q", err, stderr)
 	}

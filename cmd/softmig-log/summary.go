@@ -2,18 +2,14 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
-	"github.com/softmig/softmig/internal/logrec"
-	"github.com/softmig/softmig/internal/logsum"
+	"github.com/softmig/softmig/cmd/softmig-log/logsum"
 )
 
 type summaryCmd struct {
@@ -34,47 +30,38 @@ type skippedLine struct {
 }
 
 func (c *summaryCmd) Run(e *env) error {
-	path, err := e.logPath(c.Job)
+	out, err := e.summarize(c.Job)
 	if err != nil {
 		return err
-	}
-	file, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer file.Close()
-	job := strings.TrimSuffix(filepath.Base(path), ".log")
-	b := logsum.New(job)
-	if offers, err := siteOffers(e.siteConfig); err == nil {
-		b.SetOffers(offers)
-	}
-	out := summaryOut{Log: path, Skipped: []skippedLine{}}
-	r := logrec.NewReader(file)
-	for {
-		it, err := r.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return fmt.Errorf("%s: %w", path, err)
-		}
-		if it.Err != nil {
-			reportBad(e.stderr, path, it)
-			out.Skipped = append(out.Skipped, skippedLine{it.Line, it.Err.Error()})
-			continue
-		}
-		b.Add(it.Rec, it.Line)
-	}
-	out.Summary = b.Summary()
-	for _, m := range out.Summary.Malformed {
-		fmt.Fprintf(e.stderr, "softmig-log: %s:%d: skipped: %s\n", path, m.Line, m.Err)
 	}
 	if c.JSON {
 		enc := json.NewEncoder(e.stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(out)
 	}
-	return writeSummary(e.stdout, &out)
+	return writeSummary(e.stdout, out)
+}
+
+// summarize reads the log of job and summarizes it; skipped lines and
+// malformed events are reported on stderr.
+func (e *env) summarize(job string) (*summaryOut, error) {
+	path, err := e.logPath(job)
+	if err != nil {
+		return nil, err
+	}
+	b := logsum.New(logJob(path))
+	if offers, err := siteOffers(e.siteConfig); err == nil {
+		b.SetOffers(offers)
+	}
+	skipped, err := e.readRecords(path, b.Add)
+	if err != nil {
+		return nil, err
+	}
+	out := &summaryOut{Log: path, Skipped: skipped, Summary: b.Summary()}
+	for _, m := range out.Summary.Malformed {
+		fmt.Fprintf(e.stderr, "softmig-log: %s:%d: skipped: %s\n", path, m.Line, m.Err)
+	}
+	return out, nil
 }
 
 func fmtTime(t *time.Time) string {

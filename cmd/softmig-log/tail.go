@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/softmig/softmig/internal/jobpath"
 	"github.com/softmig/softmig/internal/logrec"
 )
 
@@ -28,7 +28,7 @@ func (c *tailCmd) Run(e *env) error {
 		if !c.Follow || errors.Is(err, errBadJob) || strings.ContainsRune(c.Job, '/') {
 			return err
 		}
-		path = filepath.Join(e.dir, c.Job+".log")
+		path = jobpath.Log(e.dir, c.Job)
 	}
 	f := &follower{
 		path:   path,

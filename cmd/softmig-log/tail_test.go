@@ -72,7 +72,11 @@ func startTail(t *testing.T, dir string, args ...string) (out, errb *syncBuffer,
 			return nil
 		}
 	}
-	t.Cleanup(func() { stop() })
+	t.Cleanup(func() {
+		if err := stop(); err != nil {
+			t.Error(err)
+		}
+	})
 	return out, errb, stop
 }
 

@@ -44,12 +44,9 @@ var libraryRecords = []written{
 	{"event", 0, "oom kill", []string{"target", "4243"}},
 	{"error", -1, "region lock failed", []string{"error", "131"}},
 	{"error", -1, "region full", []string{"entries", "1024"}},
-	{"error", 0, "compute limit not enforced", []string{"reason", "nvmlDeviceGetProcessUtilization failed", "sm_limit", "25"}},
-	{"trace", 0, "gate open", []string{"credit_us", "-1500", "pred_us", "200", "busy_us", "0", "dt_us", "1000", "lag_us", "3", "ratio_ppm", "250000"}},
-	{"trace", 0, "gate closed", []string{"credit_us", "12", "pred_us", "200", "busy_us", "800", "dt_us", "1000", "lag_us", "3", "ratio_ppm", "250000"}},
-	{"trace", 1, "slot", []string{"drain_us", "120", "margin_us", "50", "debt_us", "0"}},
 	{"event", 0, "throttle", []string{"throttled_ms", "1250", "sm_limit", "25"}},
-	{"warn", 0, "no controller thread", []string{"reason", "pthread_create failed"}},
+	{"event", 0, "time authority", []string{"state", "down", "reason", "stale beat", "path", "/run/softmig/GPU-0f6e1c2a-8d3b-4c11-9a5e-2b7f00c0ffee.time"}},
+	{"event", 0, "time authority", []string{"state", "up", "reason", "beat fresh", "path", "/run/softmig/GPU-0f6e1c2a-8d3b-4c11-9a5e-2b7f00c0ffee.time"}},
 	{"event", 0, "process exit", []string{"peak", "12348030976", "throttled_ms", "1250"}},
 }
 

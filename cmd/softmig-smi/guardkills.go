@@ -4,12 +4,12 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"sort"
 
+	"github.com/softmig/softmig/cmd/softmig-smi/smi"
 	"github.com/softmig/softmig/internal/defs"
+	"github.com/softmig/softmig/internal/jobpath"
 	"github.com/softmig/softmig/internal/logrec"
-	"github.com/softmig/softmig/internal/smi"
 )
 
 // guardLogDir is where the job logs are (a variable for tests).
@@ -32,7 +32,7 @@ func printGuardKills(w io.Writer, rows []smi.SliceRow) {
 			continue
 		}
 		seen[r.Job] = true
-		kills = append(kills, guardKills(filepath.Join(guardLogDir(), r.Job+".log"), r.Job)...)
+		kills = append(kills, guardKills(jobpath.Log(guardLogDir(), r.Job), r.Job)...)
 	}
 	if len(kills) == 0 {
 		return
@@ -62,7 +62,9 @@ func guardKills(path, job string) []logrec.Record {
 	}
 	defer f.Close()
 	if fi, err := f.Stat(); err == nil && fi.Size() > logTail {
-		f.Seek(fi.Size()-logTail, io.SeekStart) // the first, partial line is skipped
+		if _, err := f.Seek(fi.Size()-logTail, io.SeekStart); err != nil { // the first, partial line is skipped
+			return nil
+		}
 	}
 	recs, _ := logrec.Records(f, func(logrec.Item) {})
 	var out []logrec.Record

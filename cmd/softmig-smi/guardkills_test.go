@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/softmig/softmig/internal/smi"
+	"github.com/softmig/softmig/cmd/softmig-smi/smi"
 )
 
 func TestPrintGuardKills(t *testing.T) {

@@ -4,8 +4,8 @@ import (
 	"errors"
 
 	"github.com/softmig/softmig/internal/cmdline"
+	"github.com/softmig/softmig/internal/gpu"
 	"github.com/softmig/softmig/internal/siteconf"
-	"github.com/softmig/softmig/internal/smi"
 )
 
 // Outside any Slurm job (a login shell on a node, an admin, a health
@@ -32,7 +32,7 @@ func outsideNVMLError(err error) error {
 	if errors.As(nvmlError(err), &ex) {
 		code = ex.Code
 	}
-	if errors.Is(err, smi.ErrNoLibrary) || code == exitDriver {
+	if errors.Is(err, gpu.ErrNoLibrary) || code == exitDriver {
 		return &cmdline.Exit{Code: code, Msg: "softmig-smi (SoftMig's nvidia-smi): outside a Slurm job it shows this node's whole GPUs, " +
 			"and no NVIDIA driver answers here (" + err.Error() + "): a node without NVIDIA GPUs, or their driver is not loaded. " +
 			"In a GPU job, nvidia-smi shows the job's slice."}

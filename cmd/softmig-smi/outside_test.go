@@ -9,8 +9,11 @@ import (
 	"github.com/NVIDIA/go-nvml/pkg/nvml"
 
 	"github.com/softmig/softmig/internal/cmdline"
-	"github.com/softmig/softmig/internal/smi"
+	"github.com/softmig/softmig/internal/gpu"
 )
+
+// driverNotLoaded is NVML's answer on a node whose driver is not loaded.
+var driverNotLoaded = &gpu.Error{Call: "nvmlInit", Code: int(nvml.ERROR_DRIVER_NOT_LOADED), Msg: nvml.ERROR_DRIVER_NOT_LOADED.Error()}
 
 // Outside a job on a node where no NVIDIA driver answers (a login node, a
 // CPU node) softmig-smi says what it is and that there is no driver, with
@@ -21,8 +24,8 @@ func TestOutsideJobWithoutDriver(t *testing.T) {
 		err  error
 		code int
 	}{
-		{"no library", smi.ErrNoLibrary, exitNoLibrary},
-		{"driver not loaded", &smi.NVMLError{Call: "nvmlInit", Ret: nvml.ERROR_DRIVER_NOT_LOADED}, exitDriver},
+		{"no library", gpu.ErrNoLibrary, exitNoLibrary},
+		{"driver not loaded", driverNotLoaded, exitDriver},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			n := newNode(t, outside)
@@ -40,7 +43,7 @@ func TestOutsideJobWithoutDriver(t *testing.T) {
 	}
 	// In a job the message stays nvidia-smi's: the job was given a GPU.
 	n := newNode(t, inJob42)
-	n.openErr = &smi.NVMLError{Call: "nvmlInit", Ret: nvml.ERROR_DRIVER_NOT_LOADED}
+	n.openErr = driverNotLoaded
 	var ex *cmdline.Exit
 	if r := n.run(t); !errors.As(r.err, &ex) || !strings.Contains(ex.Msg, "has failed because it couldn't communicate") {
 		t.Errorf("in a job without a driver: %v; want nvidia-smi's message", r.err)

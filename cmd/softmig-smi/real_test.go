@@ -14,12 +14,16 @@ func TestFindRealSkipsItself(t *testing.T) {
 	link := filepath.Join(dir, "local/bin/nvidia-smi")
 	driver := filepath.Join(dir, "usr/bin/nvidia-smi")
 	for _, p := range []string{self, driver} {
-		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
 		if err := os.WriteFile(p, []byte("#!/bin/sh\n"), 0o755); err != nil {
 			t.Fatal(err)
 		}
 	}
-	os.MkdirAll(filepath.Dir(link), 0o755)
+	if err := os.MkdirAll(filepath.Dir(link), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.Symlink(self, link); err != nil {
 		t.Fatal(err)
 	}

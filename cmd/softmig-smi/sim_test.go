@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,13 +13,7 @@ import (
 
 // TestMain lets the test binary act as softmig-smi, so that the tests below
 // run it in a real process against the simulated libnvidia-ml.so.1.
-func TestMain(m *testing.M) {
-	if os.Getenv("SOFTMIG_SMI_TEST_MAIN") == "1" {
-		main()
-		os.Exit(0)
-	}
-	os.Exit(m.Run())
-}
+func TestMain(m *testing.M) { testutil.MainOr(m, "SOFTMIG_SMI_TEST_MAIN", main) }
 
 func needSim(t *testing.T) {
 	t.Helper()
@@ -82,7 +77,8 @@ func TestNoLibrary(t *testing.T) {
 		t.Skip("this machine has a real libnvidia-ml.so.1")
 	}
 	_, stderr, err := simRun(t, env, "--softmig-dir="+dir)
-	ee, ok := err.(*exec.ExitError)
+	ee := new(exec.ExitError)
+	ok := errors.As(err, &ee)
 	if !ok || ee.ExitCode() != exitNoLibrary || !strings.HasPrefix(stderr, "softmig-smi (SoftMig's nvidia-smi): outside a Slurm job") ||
 		!strings.Contains(stderr, "no NVIDIA driver answers here (libnvidia-ml.so.1 not found)") {
 		t.Errorf("without libnvidia-ml.so.1: %v, %q; want exit %d and what softmig-smi is", err, stderr, exitNoLibrary)

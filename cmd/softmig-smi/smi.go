@@ -31,7 +31,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/softmig/softmig/internal/defs"
 	"io"
 	"io/fs"
 	"os"
@@ -41,11 +40,14 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/softmig/softmig/internal/defs"
+	"github.com/softmig/softmig/internal/gpu"
+
 	"github.com/alecthomas/kong"
 
+	"github.com/softmig/softmig/cmd/softmig-smi/smi"
 	"github.com/softmig/softmig/internal/cmdline"
 	"github.com/softmig/softmig/internal/siteconf"
-	"github.com/softmig/softmig/internal/smi"
 )
 
 type cli struct {
@@ -110,11 +112,6 @@ func main() {
 		}
 		return err
 	})
-}
-
-// run is softmig-smi with the host's NVML, /proc and environment.
-func run(args []string, stdout, stderr io.Writer) error {
-	return runWith(hostDeps(context.Background()), args, stdout, stderr)
 }
 
 func runWith(d deps, args []string, stdout, stderr io.Writer) error {
@@ -303,7 +300,8 @@ func execute(d deps, c *cli, p planT, stdout, stderr io.Writer) error {
 	if err != nil {
 		return nvmlError(err)
 	}
-	defer src.Close()
+	// Closing NVML once the output is written has nothing left to report.
+	defer func() { _ = src.Close() }()
 
 	out := stdout
 	if c.Filename != "" {
@@ -479,10 +477,10 @@ func busMatch(a, b string) bool {
 
 // nvmlError turns a failure to reach NVML into nvidia-smi's own message.
 func nvmlError(err error) error {
-	if errors.Is(err, smi.ErrNoLibrary) {
+	if errors.Is(err, gpu.ErrNoLibrary) {
 		return &cmdline.Exit{Code: exitNoLibrary, Msg: "NVIDIA-SMI couldn't find libnvidia-ml.so library in your system. Please make sure that the NVIDIA Display Driver is properly installed and present in your system.\nPlease also try adding directory that contains libnvidia-ml.so to your system PATH."}
 	}
-	var ne *smi.NVMLError
+	var ne *gpu.Error
 	if errors.As(err, &ne) && ne.Call == "nvmlInit" {
 		return &cmdline.Exit{Code: exitDriver, Msg: "NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver. Make sure that the latest NVIDIA driver is installed and running."}
 	}

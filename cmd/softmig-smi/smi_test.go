@@ -12,10 +12,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/softmig/softmig/cmd/softmig-smi/smi"
 	"github.com/softmig/softmig/internal/cmdline"
 	"github.com/softmig/softmig/internal/defs"
 	"github.com/softmig/softmig/internal/region"
-	"github.com/softmig/softmig/internal/smi"
+	"github.com/softmig/softmig/internal/testutil"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden from the current output")
@@ -49,9 +50,7 @@ func writeFile(t *testing.T, path, data string, mode os.FileMode) {
 
 func newNode(t *testing.T, selfCgroup string) *node {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("job configs must be root-owned (contract 2): run as root")
-	}
+	testutil.NeedRoot(t, "job configs must be root-owned (contract 2)")
 	dir := t.TempDir()
 	n := &node{proc: filepath.Join(dir, "proc"), conf: filepath.Join(dir, "softmig"), env: map[string]string{},
 		ctx: context.Background()}
@@ -63,7 +62,9 @@ func newNode(t *testing.T, selfCgroup string) *node {
 	writeFile(t, filepath.Join(n.conf, "42.conf"), "# softmig-conf\nCUDA_DEVICE_MEMORY_LIMIT=20g\nCUDA_DEVICE_SM_LIMIT=25\nSOFTMIG_REGION="+filepath.Join(n.conf, "42.region")+"\n", 0o644)
 	writeFile(t, filepath.Join(n.conf, "43.conf"), "CUDA_DEVICE_MEMORY_LIMIT=40960M\nCUDA_DEVICE_SM_LIMIT=50\n", 0o644)
 	writeFile(t, filepath.Join(n.conf, "44.conf"), "CUDA_DEVICE_MEMORY_LIMIT=10g\n", 0o644)
-	os.Chmod(n.conf, 0o755)
+	if err := os.Chmod(n.conf, 0o755); err != nil {
+		t.Fatal(err)
+	}
 
 	n.sys = smi.H100(2)
 	d0, d1 := n.sys.Devices[0], n.sys.Devices[1]
@@ -247,7 +248,9 @@ func TestFailClosed(t *testing.T) {
 	})
 	t.Run("unsafe config", func(t *testing.T) {
 		n := newNode(t, inJob42)
-		os.Chmod(filepath.Join(n.conf, "42.conf"), 0o666)
+		if err := os.Chmod(filepath.Join(n.conf, "42.conf"), 0o666); err != nil {
+			t.Fatal(err)
+		}
 		r := n.run(t)
 		if r.err == nil || r.stdout != "" || !strings.Contains(r.err.Error(), "writable only by root") {
 			t.Errorf("world-writable config: out %q, err %v; want nothing and the reason", r.stdout, r.err)
@@ -295,22 +298,22 @@ func TestPassthrough(t *testing.T) {
 	}
 	for _, tt := range tests {
 		n := newNode(t, inJob42)
-		real := filepath.Join(t.TempDir(), "nvidia-smi.real")
-		writeFile(t, real, "#!/bin/sh\n", 0o755)
-		n.env["SOFTMIG_NVIDIA_SMI"] = real
+		realSMI := filepath.Join(t.TempDir(), "nvidia-smi.real")
+		writeFile(t, realSMI, "#!/bin/sh\n", 0o755)
+		n.env["SOFTMIG_NVIDIA_SMI"] = realSMI
 		r := n.run(t, tt.args...)
-		wantPath := real
+		wantPath := realSMI
 		if strings.HasPrefix(tt.args[0], "--real=") {
 			wantPath = strings.TrimPrefix(tt.args[0], "--real=")
 		}
-		if wantPath != real {
+		if wantPath != realSMI {
 			if r.err == nil || !strings.Contains(r.err.Error(), wantPath) {
 				t.Errorf("run(%v) with a missing real nvidia-smi: %v; want an error naming %s", tt.args, r.err, wantPath)
 			}
 			continue
 		}
-		if r.err != nil || r.execPath != real || strings.Join(r.execArgs[1:], " ") != strings.Join(tt.want, " ") {
-			t.Errorf("run(%v) = exec %q %q, %v; want exec %s %q", tt.args, r.execPath, r.execArgs, r.err, real, tt.want)
+		if r.err != nil || r.execPath != realSMI || strings.Join(r.execArgs[1:], " ") != strings.Join(tt.want, " ") {
+			t.Errorf("run(%v) = exec %q %q, %v; want exec %s %q", tt.args, r.execPath, r.execArgs, r.err, realSMI, tt.want)
 		}
 	}
 }
@@ -378,7 +381,7 @@ func TestNormalize(t *testing.T) {
 // TestRealLayout compares the fixed parts of the default view with a capture
 // of the real nvidia-smi (scripts/gpu-smi-capture.sh), when one is present.
 func TestRealLayout(t *testing.T) {
-	real, err := os.ReadFile(filepath.Join("testdata", "real", "default.txt"))
+	realSMI, err := os.ReadFile(filepath.Join("testdata", "real", "default.txt"))
 	if err != nil {
 		t.Skip("no capture of the real nvidia-smi in testdata/real (scripts/gpu-smi-capture.sh)")
 	}
@@ -397,7 +400,7 @@ func TestRealLayout(t *testing.T) {
 		}
 		return keep
 	}
-	r, o := fixed(string(real)), fixed(string(ours))
+	r, o := fixed(string(realSMI)), fixed(string(ours))
 	seen := map[string]bool{}
 	for _, l := range r {
 		seen[l] = true
@@ -486,7 +489,7 @@ func TestRealCaptures(t *testing.T) {
 			{"q-pids", []string{"-q", "-d", "PIDS"}},
 			{"q-utilization", []string{"-q", "-d", "UTILIZATION"}},
 		} {
-			real, _ := readCapture(t, tt.capture)
+			realSMI, _ := readCapture(t, tt.capture)
 			// job 42's view: one process on GPU 0, none on GPU 1, as captured
 			n := newNode(t, inJob42)
 			r := n.run(t, tt.args...)
@@ -494,7 +497,7 @@ func TestRealCaptures(t *testing.T) {
 				t.Fatalf("%v: %v", tt.args, r.err)
 			}
 			var want []string
-			for _, l := range strings.Split(real, "\n") {
+			for _, l := range strings.Split(realSMI, "\n") {
 				want = append(want, qShape(l))
 			}
 			i := 0
@@ -517,12 +520,12 @@ func TestRealCaptures(t *testing.T) {
 			{"query-gpu-nounits", "job-query-gpu-nounits"},
 			{"query-apps", "job-query-apps"},
 		} {
-			real, _ := readCapture(t, tt.capture)
+			realSMI, _ := readCapture(t, tt.capture)
 			ours, err := os.ReadFile(filepath.Join("testdata", tt.golden+".golden"))
 			if err != nil {
 				t.Fatal(err)
 			}
-			rl, ol := strings.Split(strings.TrimSpace(real), "\n"), strings.Split(strings.TrimSpace(string(ours)), "\n")
+			rl, ol := strings.Split(strings.TrimSpace(realSMI), "\n"), strings.Split(strings.TrimSpace(string(ours)), "\n")
 			if !strings.Contains(tt.capture, "noheader") && !strings.Contains(tt.capture, "nounits") && rl[0] != ol[0] {
 				t.Errorf("%s: header %q; nvidia-smi's is %q", tt.golden, ol[0], rl[0])
 			}
@@ -532,9 +535,9 @@ func TestRealCaptures(t *testing.T) {
 		}
 	})
 	t.Run("-L", func(t *testing.T) {
-		real, _ := readCapture(t, "list")
+		realSMI, _ := readCapture(t, "list")
 		line := regexp.MustCompile(`^GPU [0-9]+: NVIDIA H100 80GB HBM3 \(UUID: GPU-[0-9a-f-]+\)$`)
-		for _, l := range strings.Split(strings.TrimSpace(real), "\n") {
+		for _, l := range strings.Split(strings.TrimSpace(realSMI), "\n") {
 			if !line.MatchString(l) {
 				t.Fatalf("the pattern does not fit the capture's %q", l)
 			}
@@ -548,12 +551,12 @@ func TestRealCaptures(t *testing.T) {
 		}
 	})
 	t.Run("-i 99", func(t *testing.T) {
-		real, code := readCapture(t, "bad-id")
+		realSMI, code := readCapture(t, "bad-id")
 		n := newNode(t, outside)
 		r := n.run(t, "-i", "99")
 		var ee *cmdline.Exit
-		if !errors.As(r.err, &ee) || ee.Code != code || ee.Msg+"\n" != real || r.stdout != "" {
-			t.Errorf("-i 99: %q, %v; want %q and exit %d", r.stdout, r.err, real, code)
+		if !errors.As(r.err, &ee) || ee.Code != code || ee.Msg+"\n" != realSMI || r.stdout != "" {
+			t.Errorf("-i 99: %q, %v; want %q and exit %d", r.stdout, r.err, realSMI, code)
 		}
 	})
 	// The real nvidia-smi answers these itself (its own error texts and
@@ -571,15 +574,15 @@ func TestRealCaptures(t *testing.T) {
 		} {
 			readCapture(t, tt.capture)
 			n := newNode(t, outside)
-			real := filepath.Join(t.TempDir(), "nvidia-smi.real")
-			writeFile(t, real, "#!/bin/sh\n", 0o755)
-			n.env["SOFTMIG_NVIDIA_SMI"] = real
+			realSMI := filepath.Join(t.TempDir(), "nvidia-smi.real")
+			writeFile(t, realSMI, "#!/bin/sh\n", 0o755)
+			n.env["SOFTMIG_NVIDIA_SMI"] = realSMI
 			r := n.run(t, tt.args...)
 			wantOut := ""
 			if tt.capture == "version" { // softmig-smi's own line first, as every tool's --version
 				wantOut = "softmig-smi " + defs.Version() + "\n"
 			}
-			if r.err != nil || r.execPath != real || r.stdout != wantOut {
+			if r.err != nil || r.execPath != realSMI || r.stdout != wantOut {
 				t.Errorf("%v: %q, exec %q, %v; want %q and the real nvidia-smi to answer", tt.args, r.stdout, r.execPath, r.err, wantOut)
 			}
 		}
@@ -599,14 +602,14 @@ func TestRealCaptures(t *testing.T) {
 // value of that key is said on stderr, never ignored.
 func TestSiteConfig(t *testing.T) {
 	dir := t.TempDir()
-	real := filepath.Join(dir, "nvidia-smi.real")
-	writeFile(t, real, "#!/bin/sh\n", 0o755)
+	realSMI := filepath.Join(dir, "nvidia-smi.real")
+	writeFile(t, realSMI, "#!/bin/sh\n", 0o755)
 	site := filepath.Join(dir, "softmig.yaml")
-	writeFile(t, site, "gpus:\n  l40s:\n    shards: 4\npaths:\n  nvidia_smi_real: "+real+"\n", 0o644)
+	writeFile(t, site, "gpus:\n  l40s:\n    shards: 4\npaths:\n  nvidia_smi_real: "+realSMI+"\n", 0o644)
 	n := newNode(t, inJob42)
 	r := n.run(t, "--config="+site, "topo", "-m")
-	if r.err != nil || r.execPath != real || r.stderr != "" {
-		t.Errorf("paths.nvidia_smi_real: exec %q, %v, stderr %q; want exec %s", r.execPath, r.err, r.stderr, real)
+	if r.err != nil || r.execPath != realSMI || r.stderr != "" {
+		t.Errorf("paths.nvidia_smi_real: exec %q, %v, stderr %q; want exec %s", r.execPath, r.err, r.stderr, realSMI)
 	}
 	writeFile(t, site, "gpus: [\n", 0o644)
 	r = n.run(t, "--config="+site, "--query-gpu=memory.total", "--format=csv,noheader")

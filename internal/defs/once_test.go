@@ -68,3 +68,31 @@ func TestPathsSpelledOnce(t *testing.T) {
 		}
 	}
 }
+
+// Every doc names the run directory the build uses, as defs.mk spells it:
+// /var/run/softmig is the same directory on current distributions, but a
+// reader who copies it into a site config must not have to know that.
+func TestDocsNameTheBuiltRunDir(t *testing.T) {
+	root, _ := filepath.Abs("../..")
+	docs, _ := filepath.Glob(filepath.Join(root, "docs", "*.md"))
+	man, _ := filepath.Glob(filepath.Join(root, "man", "*.[0-9]"))
+	if len(docs) == 0 || len(man) == 0 {
+		t.Fatalf("no docs (%d) or man pages (%d) found under %s", len(docs), len(man), root)
+	}
+	files := append(append(docs, man...), filepath.Join(root, "README.md"))
+	if _, err := os.Stat(filepath.Join(root, "CONTRIBUTING.md")); err == nil {
+		files = append(files, filepath.Join(root, "CONTRIBUTING.md"))
+	}
+	built := defaults["RUNDIR"]
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, line := range strings.Split(string(data), "\n") {
+			if strings.Contains(line, "/var"+built) {
+				t.Errorf("%s:%d names /var%s: write %s, the directory the build uses (internal/defs/defs.mk)", f, i+1, built, built)
+			}
+		}
+	}
+}

@@ -84,7 +84,7 @@ func CheckReader(r io.ReaderAt, size int64, host Host, symbol string) error {
 	}
 	f, err := elf.NewFile(r)
 	if err != nil {
-		return fmt.Errorf("%w: %v", ErrNotELF, err)
+		return fmt.Errorf("%w: %w", ErrNotELF, err)
 	}
 	if f.Class != host.Class || f.Data != host.Data || f.Machine != host.Machine {
 		return fmt.Errorf("%w: %v %v %v, this host needs %v %v %v",
@@ -108,7 +108,7 @@ func CheckReader(r io.ReaderAt, size int64, host Host, symbol string) error {
 	}
 	syms, err := f.DynamicSymbols()
 	if err != nil {
-		return fmt.Errorf("%w %s(): no dynamic symbol table (%v)", ErrMissingSym, symbol, err)
+		return fmt.Errorf("%w %s(): no dynamic symbol table (%w)", ErrMissingSym, symbol, err)
 	}
 	for _, s := range syms {
 		if s.Name != symbol {
@@ -161,7 +161,9 @@ func checkExtent(r io.ReaderAt, size int64, ident [elf.EI_NIDENT]byte) error {
 		if size < 64 {
 			return fmt.Errorf("%w: %d bytes, an ELF header alone is 64", ErrTruncated, size)
 		}
-		r.ReadAt(hdr[:64], 0)
+		if _, err := r.ReadAt(hdr[:64], 0); err != nil {
+			return fmt.Errorf("%w: reading the ELF header: %w", ErrTruncated, err)
+		}
 		phoff, shoff = bo.Uint64(hdr[0x20:]), bo.Uint64(hdr[0x28:])
 		phentsize, phnum = bo.Uint16(hdr[0x36:]), bo.Uint16(hdr[0x38:])
 		shentsize, shnum = bo.Uint16(hdr[0x3a:]), bo.Uint16(hdr[0x3c:])
@@ -169,7 +171,9 @@ func checkExtent(r io.ReaderAt, size int64, ident [elf.EI_NIDENT]byte) error {
 		if size < 52 {
 			return fmt.Errorf("%w: %d bytes, an ELF header alone is 52", ErrTruncated, size)
 		}
-		r.ReadAt(hdr[:52], 0)
+		if _, err := r.ReadAt(hdr[:52], 0); err != nil {
+			return fmt.Errorf("%w: reading the ELF header: %w", ErrTruncated, err)
+		}
 		phoff, shoff = uint64(bo.Uint32(hdr[0x1c:])), uint64(bo.Uint32(hdr[0x20:]))
 		phentsize, phnum = bo.Uint16(hdr[0x2a:]), bo.Uint16(hdr[0x2c:])
 		shentsize, shnum = bo.Uint16(hdr[0x2e:]), bo.Uint16(hdr[0x30:])

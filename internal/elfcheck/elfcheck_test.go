@@ -27,10 +27,14 @@ func TestCheck(t *testing.T) {
 		m = elf.EM_X86_64
 	}
 	binary.LittleEndian.PutUint16(b[0x12:], uint16(m))
-	os.WriteFile(otherArch, b, 0o644)
+	if err := os.WriteFile(otherArch, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
 
 	text := filepath.Join(dir, "text.so")
-	os.WriteFile(text, []byte("#!/bin/sh\necho not a library\n"), 0o644)
+	if err := os.WriteFile(text, []byte("#!/bin/sh\necho not a library\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 
 	tests := []struct {
 		name string

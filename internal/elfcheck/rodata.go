@@ -25,7 +25,7 @@ func ReadString(path, symbol string) (string, error) {
 	defer f.Close()
 	syms, err := f.DynamicSymbols()
 	if err != nil {
-		return "", fmt.Errorf("%w %s: no dynamic symbol table (%v)", ErrNoString, symbol, err)
+		return "", fmt.Errorf("%w %s: no dynamic symbol table (%w)", ErrNoString, symbol, err)
 	}
 	for _, s := range syms {
 		if s.Name != symbol {

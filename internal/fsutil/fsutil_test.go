@@ -89,7 +89,9 @@ func TestStageIsInvisibleUntilCommit(t *testing.T) {
 func TestSameContent(t *testing.T) {
 	dir := t.TempDir()
 	p := filepath.Join(dir, "f")
-	os.WriteFile(p, []byte("abc"), 0o644)
+	if err := os.WriteFile(p, []byte("abc"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		path, data string
 		want       bool

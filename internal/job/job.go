@@ -113,10 +113,16 @@ func digits(s string) bool {
 // accepted form, otherwise not ok. getenv is os.Getenv or a test map.
 func FromEnv(getenv func(string) string) (jobID string, ok bool) {
 	v := getenv("SLURM_JOB_ID")
-	if len(v) <= defs.MaxJobIDLen && envJobID.MatchString(v) {
+	if ValidID(v) {
 		return v, true
 	}
 	return "", false
+}
+
+// ValidID reports whether id has the form of a job id: digits, or
+// <jobid>_<taskid>, at most defs.MaxJobIDLen characters.
+func ValidID(id string) bool {
+	return len(id) <= defs.MaxJobIDLen && envJobID.MatchString(id)
 }
 
 // Resolve applies contract 1 to an already read cgroup file and an

@@ -290,7 +290,7 @@ func (c *Config) Marshal() []byte {
 }
 
 // oneLine replaces control characters with spaces, trims and truncates s.
-func oneLine(s string, max int) string {
+func oneLine(s string, limit int) string {
 	s = strings.Map(func(r rune) rune {
 		if r < 0x20 || r == 0x7f {
 			return ' '
@@ -298,8 +298,8 @@ func oneLine(s string, max int) string {
 		return r
 	}, s)
 	s = strings.TrimSpace(s)
-	if len(s) > max {
-		s = strings.TrimSpace(s[:max])
+	if len(s) > limit {
+		s = strings.TrimSpace(s[:limit])
 	}
 	return s
 }

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/softmig/softmig/internal/testutil"
 )
 
 func intp(n int) *int    { return &n }
@@ -117,15 +119,15 @@ SOFTMIG_UID=1000
 }
 
 func requireRoot(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: job configs must be root-owned")
-	}
+	testutil.NeedRoot(t, "job configs must be root-owned")
 }
 
 func TestWriteLoad(t *testing.T) {
 	requireRoot(t)
 	dir := t.TempDir()
-	os.Chmod(dir, 0o755)
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	path := filepath.Join(dir, "42.conf")
 	c := &Config{MemoryLimit: 1 << 30, SMLimit: intp(50)}
 	if err := Write(path, c); err != nil {
@@ -150,9 +152,13 @@ func TestWriteLoad(t *testing.T) {
 
 	// A symlink at the target is replaced, its target is left alone.
 	victim := filepath.Join(dir, "victim")
-	os.WriteFile(victim, []byte("keep"), 0o600)
+	if err := os.WriteFile(victim, []byte("keep"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	link := filepath.Join(dir, "43.conf")
-	os.Symlink(victim, link)
+	if err := os.Symlink(victim, link); err != nil {
+		t.Fatal(err)
+	}
 	if err := Write(link, c); err != nil {
 		t.Fatal(err)
 	}
@@ -165,7 +171,9 @@ func TestWriteLoad(t *testing.T) {
 
 	// A symlinked directory is refused.
 	ldir := filepath.Join(t.TempDir(), "run")
-	os.Symlink(dir, ldir)
+	if err := os.Symlink(dir, ldir); err != nil {
+		t.Fatal(err)
+	}
 	if err := Write(filepath.Join(ldir, "44.conf"), c); err == nil {
 		t.Fatal("Write through a symlinked directory succeeded")
 	}
@@ -189,36 +197,64 @@ func TestLoadUnsafe(t *testing.T) {
 		want  string
 	}{
 		{"symlink", func(t *testing.T, dir, path string) {
-			os.WriteFile(path+".real", []byte(""), 0o644)
-			os.Symlink(path+".real", path)
+			if err := os.WriteFile(path+".real", []byte(""), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink(path+".real", path); err != nil {
+				t.Fatal(err)
+			}
 		}, "symlink"},
 		{"not root", func(t *testing.T, dir, path string) {
-			os.WriteFile(path, []byte(""), 0o644)
-			os.Chown(path, 65534, 65534)
+			if err := os.WriteFile(path, []byte(""), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chown(path, 65534, 65534); err != nil {
+				t.Fatal(err)
+			}
 		}, "owned by uid 65534"},
 		{"group writable", func(t *testing.T, dir, path string) {
-			os.WriteFile(path, []byte(""), 0o644)
-			os.Chmod(path, 0o664)
+			if err := os.WriteFile(path, []byte(""), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(path, 0o664); err != nil {
+				t.Fatal(err)
+			}
 		}, "mode 0664"},
 		{"other writable", func(t *testing.T, dir, path string) {
-			os.WriteFile(path, []byte(""), 0o644)
-			os.Chmod(path, 0o646)
+			if err := os.WriteFile(path, []byte(""), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(path, 0o646); err != nil {
+				t.Fatal(err)
+			}
 		}, "mode 0646"},
 		{"fifo", func(t *testing.T, dir, path string) {
-			syscall.Mkfifo(path, 0o644)
+			if err := syscall.Mkfifo(path, 0o644); err != nil {
+				t.Fatal(err)
+			}
 		}, "not a regular file"},
 		{"dir writable", func(t *testing.T, dir, path string) {
-			os.WriteFile(path, []byte(""), 0o644)
-			os.Chmod(dir, 0o777)
+			if err := os.WriteFile(path, []byte(""), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(dir, 0o777); err != nil {
+				t.Fatal(err)
+			}
 		}, "mode 0777"},
 		{"dir not root", func(t *testing.T, dir, path string) {
-			os.WriteFile(path, []byte(""), 0o644)
-			os.Chown(dir, 65534, 65534)
+			if err := os.WriteFile(path, []byte(""), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chown(dir, 65534, 65534); err != nil {
+				t.Fatal(err)
+			}
 		}, "owned by uid 65534"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			os.Chmod(dir, 0o755)
+			if err := os.Chmod(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
 			path := filepath.Join(dir, "1.conf")
 			tc.setup(t, dir, path)
 			c, err := Load(path)
@@ -228,9 +264,13 @@ func TestLoadUnsafe(t *testing.T) {
 		})
 	}
 	dir := t.TempDir()
-	os.Chmod(dir, 0o755)
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	path := filepath.Join(dir, "2.conf")
-	os.WriteFile(path, []byte("BOGUS=1\n"), 0o644)
+	if err := os.WriteFile(path, []byte("BOGUS=1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := Load(path); !errors.Is(err, ErrSyntax) || !strings.Contains(err.Error(), path) {
 		t.Fatalf("Load of unparsable config: %v, want ErrSyntax naming the path", err)
 	}

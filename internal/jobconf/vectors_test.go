@@ -3,7 +3,6 @@ package jobconf
 import (
 	"errors"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -76,9 +75,7 @@ func TestVectors(t *testing.T) {
 // The vectors' unsafe verdicts come from the checks, not from the setup
 // failing: a safe layout of the same file is ok.
 func TestVectorsSafeBaseline(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: job configs must be root-owned")
-	}
+	testutil.NeedRoot(t, "job configs must be root-owned")
 	for _, c := range testvec.ConfCases(t) {
 		if c.Verdict != "unsafe" || c.Conf == "-" {
 			continue

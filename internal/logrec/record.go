@@ -143,6 +143,9 @@ const (
 	MsgProcessExit  = "process exit"
 	MsgConfigError  = "config error"
 	MsgGuardKill    = "guard kill" // written by softmig-guard
+	// MsgTimeAuthority: a process stops or starts following the node's
+	// time authority on a device (state=down: its static slot rules).
+	MsgTimeAuthority = "time authority"
 )
 
 // eventKeys lists, per event, the further keys it must carry and whether
@@ -153,14 +156,15 @@ var eventKeys = map[string]struct {
 	ints []string
 	strs []string
 }{
-	MsgProcessStart: {strs: []string{"exe"}, ints: []string{"uid"}},
-	MsgDeviceAttach: {dev: true, strs: []string{"uuid"}, ints: []string{"mem_limit", "sm_limit"}},
-	MsgOOMRefused:   {dev: true, strs: []string{"api"}, ints: []string{"requested", "used", "limit", "suppressed"}},
-	MsgOOMKill:      {dev: true, ints: []string{"target"}},
-	MsgThrottle:     {dev: true, ints: []string{"throttled_ms", "sm_limit"}},
-	MsgProcessExit:  {dev: true, ints: []string{"peak", "throttled_ms"}},
-	MsgConfigError:  {strs: []string{"reason"}},
-	MsgGuardKill:    {strs: []string{"reason", "pids"}, ints: []string{"gpu", "used", "limit"}},
+	MsgProcessStart:  {strs: []string{"exe"}, ints: []string{"uid"}},
+	MsgDeviceAttach:  {dev: true, strs: []string{"uuid"}, ints: []string{"mem_limit", "sm_limit"}},
+	MsgOOMRefused:    {dev: true, strs: []string{"api"}, ints: []string{"requested", "used", "limit", "suppressed"}},
+	MsgOOMKill:       {dev: true, ints: []string{"target"}},
+	MsgThrottle:      {dev: true, ints: []string{"throttled_ms", "sm_limit"}},
+	MsgProcessExit:   {dev: true, ints: []string{"peak", "throttled_ms"}},
+	MsgConfigError:   {strs: []string{"reason"}},
+	MsgGuardKill:     {strs: []string{"reason", "pids"}, ints: []string{"gpu", "used", "limit"}},
+	MsgTimeAuthority: {dev: true, strs: []string{"state", "reason", "path"}},
 }
 
 // IsEvent reports whether msg is one of the events of contract 5.

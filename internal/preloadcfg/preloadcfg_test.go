@@ -112,7 +112,9 @@ func TestReadWrite(t *testing.T) {
 	}
 
 	link := filepath.Join(dir, "link")
-	os.Symlink(p, link)
+	if err := os.Symlink(p, link); err != nil {
+		t.Fatal(err)
+	}
 	if _, _, err := Read(link); !errors.Is(err, ErrNotRegular) {
 		t.Errorf("Read(symlink) = %v, want ErrNotRegular", err)
 	}

@@ -119,12 +119,16 @@ func TestOpenRejects(t *testing.T) {
 	}
 	dir := t.TempDir()
 	short := filepath.Join(dir, "short")
-	os.WriteFile(short, make([]byte, 100), 0o600)
+	if err := os.WriteFile(short, make([]byte, 100), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := Open(short); err == nil {
 		t.Errorf("Open accepted a 100-byte file")
 	}
 	link := filepath.Join(dir, "link")
-	os.Symlink(writeRegion(t, good()), link)
+	if err := os.Symlink(writeRegion(t, good()), link); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := Open(link); err == nil {
 		t.Errorf("Open followed a symlink")
 	}

@@ -37,13 +37,13 @@ type Dev struct {
 	Peak        uint64
 	LastCheckNs uint64
 	OOMCount    uint64
-	SM          [8]uint64 // compute controller state
+	SM          [8]uint64 // compute bookkeeping: [4] ns slept at the gate; the rest unused (preload/throttle.h)
 }
 
 // Proc is struct sm_proc: one process entry.
 type Proc struct {
-	PID       int32 // 0: entry free
-	Flags     uint32
+	PID       int32  // 0: entry free
+	PidNS     uint32 // tag of the PID namespace PID is in, 0 for the host's
 	StartTime uint64
 	Used      [defs.MaxDevices]uint64
 	Ctx       [defs.MaxDevices]uint64

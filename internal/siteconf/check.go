@@ -11,16 +11,18 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/softmig/softmig/internal/defs"
+	"github.com/softmig/softmig/internal/fsutil"
 	"github.com/softmig/softmig/internal/size"
 )
 
 // The file layout, decoded with KnownFields; leaves stay nodes so that
 // every check can name its line.
 type file struct {
-	GPUs   map[string]fileGPU `yaml:"gpus"`
-	Policy filePolicy         `yaml:"policy"`
-	Paths  filePaths          `yaml:"paths"`
-	SMI    fileSMI            `yaml:"smi"`
+	GPUs    map[string]fileGPU `yaml:"gpus"`
+	Policy  filePolicy         `yaml:"policy"`
+	Paths   filePaths          `yaml:"paths"`
+	SMI     fileSMI            `yaml:"smi"`
+	Metrics fileMetrics        `yaml:"metrics"`
 }
 
 type fileSMI struct {
@@ -55,11 +57,12 @@ var sections = map[string]struct {
 	keys  string
 	vital bool
 }{
-	"siteconf.file":       {"gpus, policy, paths, smi", false},
-	"siteconf.fileGPU":    {"shards, memory, denominators", true},
-	"siteconf.filePolicy": {"sm_limit, oom_killer, log_level", true},
-	"siteconf.filePaths":  {"scontrol, nvidia_smi_real", false},
-	"siteconf.fileSMI":    {"outside_job", false},
+	"siteconf.file":        {"gpus, policy, paths, smi, metrics", false},
+	"siteconf.fileGPU":     {"shards, memory, denominators", true},
+	"siteconf.filePolicy":  {"sm_limit, oom_killer, log_level", true},
+	"siteconf.filePaths":   {"scontrol, nvidia_smi_real", false},
+	"siteconf.fileSMI":     {"outside_job", false},
+	"siteconf.fileMetrics": {"enabled, listen", false},
 }
 
 type parser struct {
@@ -89,7 +92,7 @@ func (p *parser) problem(vital bool, line int, format string, args ...any) {
 var reTypeName = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
 
 func (p *parser) check(f *file, root *yaml.Node) *Config {
-	c := &Config{GPUs: map[string]GPU{}, Paths: Defaults(), Lines: map[string]int{}}
+	c := &Config{GPUs: map[string]GPU{}, Paths: Defaults(), Metrics: DefaultMetrics(), Lines: map[string]int{}}
 	gpusLine := 1
 	if n := lookup(root, "gpus"); n != nil {
 		gpusLine = n.Line
@@ -123,6 +126,7 @@ func (p *parser) check(f *file, root *yaml.Node) *Config {
 	c.Policy = p.policy(&f.Policy)
 	p.paths(&f.Paths, &c.Paths)
 	c.SMI = p.smi(&f.SMI)
+	c.Metrics = p.metrics(&f.Metrics)
 	return c
 }
 
@@ -231,8 +235,11 @@ func (p *parser) paths(fp *filePaths, out *Paths) {
 		if e.n.Kind == 0 {
 			continue
 		}
+		// Judged by what it is: /var/run/softmig is /run/softmig.
 		if v := scalar(e.n); filepath.Clean(v) == e.dir {
 			p.warn(e.n.Line, "%s: %s is the built-in directory, this key is not needed: remove it", e.key, v)
+		} else if fsutil.SamePath(v, e.dir) {
+			p.warn(e.n.Line, "%s: %s is the built-in directory (%s), this key is not needed: remove it", e.key, v, e.dir)
 		} else {
 			p.vital(e.n.Line, "%s: %q: this directory is set at build time (%s here), where the library looks; remove the key, or rebuild SoftMig with make %s=%s and reinstall", e.key, v, e.dir, e.make, v)
 		}

@@ -51,6 +51,8 @@ type Config struct {
 	Policy Policy
 	Paths  Paths
 	SMI    SMI
+	// Metrics is softmig-guard's Prometheus endpoint (metrics.go).
+	Metrics Metrics
 	// Warnings are the problems in keys that do not decide a job's limits,
 	// one "file:line: what; fix" each. They never disable a GPU job.
 	Warnings []string

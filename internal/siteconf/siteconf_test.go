@@ -2,12 +2,13 @@ package siteconf
 
 import (
 	"errors"
-	"github.com/softmig/softmig/internal/defs"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/softmig/softmig/internal/defs"
 )
 
 func TestParse(t *testing.T) {
@@ -41,9 +42,10 @@ paths:
 			"h100": {Shards: 8, Denominators: []int{2, 8}},
 			"a100": {Shards: 6, Memory: 80 << 30, Denominators: []int{2, 3, 6}},
 		},
-		Policy: Policy{SMLimit: SMNone, OOMKiller: &tr, LogLevel: &two},
-		Paths:  Paths{Scontrol: "/opt/slurm/bin/scontrol", NvidiaSmiReal: "/usr/bin/nvidia-smi.real"},
-		SMI:    SMI{OutsideJob: OutsideGPUs},
+		Policy:  Policy{SMLimit: SMNone, OOMKiller: &tr, LogLevel: &two},
+		Paths:   Paths{Scontrol: "/opt/slurm/bin/scontrol", NvidiaSmiReal: "/usr/bin/nvidia-smi.real"},
+		SMI:     SMI{OutsideJob: OutsideGPUs},
+		Metrics: DefaultMetrics(),
 		Lines: map[string]int{"gpus.l40s": 3, "gpus.l40s.shards": 4, "gpus.l40s.memory": 5, "gpus.h100": 6, "gpus.h100.shards": 7,
 			"gpus.a100": 9, "gpus.a100.shards": 10, "gpus.a100.memory": 11},
 	}
@@ -81,14 +83,25 @@ func TestBuiltInDirectories(t *testing.T) {
 		{"region_dir", defs.RunDir(), "RUNDIR"},
 		{"log_dir", defs.LogDir(), "LOGDIR"},
 	} {
-		c, err := Parse(strings.NewReader(ok+"paths:\n  "+tc.key+": /srv/softmig\n"), "x.yaml")
+		_, err := Parse(strings.NewReader(ok+"paths:\n  "+tc.key+": /srv/softmig\n"), "x.yaml")
 		want := "x.yaml:5: paths." + tc.key + ": \"/srv/softmig\": this directory is set at build time (" + tc.dir + " here)"
 		if err == nil || !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "make "+tc.make+"=/srv/softmig") {
 			t.Errorf("paths.%s moved: %v; want an error containing %q", tc.key, err, want)
 		}
-		c, err = Parse(strings.NewReader(ok+"paths:\n  "+tc.key+": "+tc.dir+"\n"), "x.yaml")
+		c, err := Parse(strings.NewReader(ok+"paths:\n  "+tc.key+": "+tc.dir+"\n"), "x.yaml")
 		if err != nil || len(c.Warnings) != 1 || !strings.Contains(c.Warnings[0], "x.yaml:5: paths."+tc.key+": "+tc.dir+" is the built-in directory") {
 			t.Errorf("paths.%s at the built-in directory: %v, warnings %q; want one warning", tc.key, err, c.Warnings)
+		}
+		// Spelled through a symbolic link (as /var/run/softmig for
+		// /run/softmig), it is still the built-in directory.
+		link := filepath.Join(t.TempDir(), "link")
+		if err := os.Symlink(filepath.Dir(tc.dir), link); err != nil {
+			t.Fatal(err)
+		}
+		other := filepath.Join(link, filepath.Base(tc.dir))
+		c, err = Parse(strings.NewReader(ok+"paths:\n  "+tc.key+": "+other+"\n"), "x.yaml")
+		if err != nil || len(c.Warnings) != 1 || !strings.Contains(c.Warnings[0], "x.yaml:5: paths."+tc.key+": "+other+" is the built-in directory ("+tc.dir+")") {
+			t.Errorf("paths.%s at the built-in directory through a link: %v, warnings %q; want one warning", tc.key, err, c.Warnings)
 		}
 	}
 }
@@ -98,7 +111,7 @@ func TestBuiltInDirectories(t *testing.T) {
 func TestWarnings(t *testing.T) {
 	const ok = "gpus:\n  l40s:\n    shards: 4\n"
 	for _, tc := range []struct{ name, in, want string }{
-		{"unknown section", ok + "monitoring:\n  port: 9\n", `x.yaml:4: unknown key "monitoring", ignored; known keys here: gpus, policy, paths`},
+		{"unknown section", ok + "monitoring:\n  port: 9\n", `x.yaml:4: unknown key "monitoring", ignored; known keys here: gpus, policy, paths, smi, metrics`},
 		{"unknown path", ok + "paths:\n  nvidia_smi: /usr/bin/nvidia-smi.real\n", `x.yaml:5: unknown key "nvidia_smi", ignored; known keys here: scontrol, nvidia_smi_real`},
 		{"old smi key", ok + "paths:\n  config_dir: /run/softmig\n", `x.yaml:5: unknown key "config_dir"`},
 		{"relative nvidia_smi_real", ok + "paths:\n  nvidia_smi_real: nvidia-smi.real\n", `x.yaml:5: paths.nvidia_smi_real: "nvidia-smi.real" is not a clean absolute path`},
@@ -171,13 +184,18 @@ func TestLoad(t *testing.T) {
 		t.Fatalf("Load of a missing file: %v", err)
 	}
 	p := filepath.Join(dir, "softmig.yaml")
-	os.WriteFile(p, []byte("gpus:\n  l40s:\n    shards: 4\n"), 0o644)
+	if err := os.WriteFile(p, []byte("gpus:\n  l40s:\n    shards: 4\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if c, err := Load(p); err != nil || c.GPUs["l40s"].Shards != 4 || len(c.Warnings) != 0 {
 		t.Fatalf("Load = %+v, %v", c, err)
 	}
 	// The examples shipped in slurm/ are valid.
 	examples, _ := filepath.Glob("../../slurm/*softmig*.yaml")
 	more, _ := filepath.Glob("../../slurm/examples/*/softmig.yaml")
+	if len(examples) == 0 || len(more) == 0 {
+		t.Fatalf("found %d examples in slurm/ and %d in slurm/examples/*/: the globs no longer match the examples", len(examples), len(more))
+	}
 	for _, ex := range append(examples, more...) {
 		if c, err := Load(ex); err != nil || len(c.Warnings) != 0 {
 			t.Errorf("example %s: %v, warnings %q", ex, err, c.Warnings)

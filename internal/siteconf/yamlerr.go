@@ -57,7 +57,7 @@ func (p *parser) decodeErrors(err error) {
 			if m[3] != "" {
 				found += fmt.Sprintf(" %q", m[3])
 			}
-			p.problem(m[4] != "siteconf.filePaths", line, "found %s where %s is expected", found, what)
+			p.problem(m[4] != "siteconf.filePaths" && m[4] != "siteconf.fileMetrics", line, "found %s where %s is expected", found, what)
 		} else if m := reLine.FindStringSubmatch(e); m != nil {
 			line, _ := strconv.Atoi(m[1])
 			p.vital(line, "%s", m[2])

@@ -12,6 +12,7 @@ import (
 // ErrSyntax is wrapped by every error Parse returns.
 var ErrSyntax = errors.New("invalid size")
 
+// Binary units (contract 3: 1 KiB = 1024 bytes).
 const (
 	KiB uint64 = 1 << 10
 	MiB uint64 = 1 << 20

@@ -194,14 +194,14 @@ func ParseGres(s string) ([]Gres, error) {
 
 // splitOutside splits s at the commas that are not between open and close
 // (the parentheses of a GRES detail, the brackets of a hostlist).
-func splitOutside(s string, open, close rune) []string {
+func splitOutside(s string, open, shut rune) []string {
 	var out []string
 	depth, start := 0, 0
 	for i, c := range s {
 		switch c {
 		case open:
 			depth++
-		case close:
+		case shut:
 			depth--
 		case ',':
 			if depth == 0 {

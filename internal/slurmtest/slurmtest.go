@@ -1,8 +1,9 @@
 // Package slurmtest runs a real one-node Slurm cluster (munge, slurmctld,
 // slurmd from Debian's packages) on localhost for tests, with SoftMig's
-// prolog, epilog and lua plugins from the repository. It needs root; only
-// one cluster can run on a machine at a time: Start waits for the one
-// another test package runs.
+// prolog, epilog and lua plugins from the repository, and on request
+// accounting (slurmdbd over a private MariaDB, accounting.go). It needs
+// root; only one cluster can run on a machine at a time: Start waits for
+// the one another test package runs.
 package slurmtest
 
 import (
@@ -33,10 +34,15 @@ type Options struct {
 	Repo       string // repository root: slurm/ scripts
 	SoftmigBin string // softmig-conf binary the prolog uses
 	SiteConfig string // content of softmig.yaml
-	// Files replace the files written next to slurm.conf (prolog.sh and
-	// epilog.sh, which slurm.conf names, job_submit.lua, cli_filter.lua,
-	// softmig_gres.lua): a site's own scripts, say; "" writes none.
+	SoftmigLog string // softmig-log binary the epilog uses; "" = beside SoftmigBin
+	// Files replace the files written next to slurm.conf (prolog.sh,
+	// epilog.sh and task_prolog.sh, which slurm.conf names, job_submit.lua,
+	// cli_filter.lua, softmig_gres.lua): a site's own scripts, say; ""
+	// writes none.
 	Files map[string]string
+	// Accounting runs slurmdbd over a private MariaDB (accounting.go),
+	// where this machine has them; Cluster.Accounting says if it does.
+	Accounting bool
 }
 
 // Cluster is a running cluster.
@@ -51,6 +57,13 @@ type Cluster struct {
 	startedMunge int
 	pids         []int
 	lock         *os.File
+
+	// Accounting is true when jobs are recorded by slurmdbd (sacct works);
+	// NoAccounting says why not, when Options.Accounting asked for it.
+	Accounting   bool
+	NoAccounting string
+	mariadb      *exec.Cmd
+	dbdPid       int
 }
 
 var required = []string{"slurmctld", "slurmd", "munged", "munge", "scontrol", "sbatch", "srun", "squeue", "sinfo"}
@@ -101,6 +114,13 @@ func Start(o Options) (c *Cluster, skip string, err error) {
 	if err := c.startMunge(); err != nil {
 		return nil, "", err
 	}
+	if o.Accounting {
+		if c.NoAccounting = accountingMissing(); c.NoAccounting == "" {
+			if _, err := c.startAccounting(); err != nil {
+				return nil, "", fmt.Errorf("accounting: %w", err)
+			}
+		}
+	}
 	conf := filepath.Join(c.ConfDir, "slurm.conf")
 	for _, d := range [][]string{{"slurmctld", "-c", "-i", "-f", conf}, {"slurmd", "-f", conf}} {
 		if out, err := c.command(d[0], d[1:]...).CombinedOutput(); err != nil {
@@ -129,19 +149,26 @@ func Start(o Options) (c *Cluster, skip string, err error) {
 }
 
 func (c *Cluster) setup(o Options) error {
-	for _, d := range []string{"etc", "state/ctld", "state/d", "run", "out", "user"} {
+	for _, d := range []string{"etc", "state/ctld", "state/d", "run", "out", "user", "log"} {
 		if err := os.MkdirAll(filepath.Join(c.Dir, d), 0o755); err != nil {
 			return err
 		}
 	}
-	os.Chmod(c.Dir, 0o755)
-	os.Chmod(c.Out, 0o1777)
+	// Chmod: the umask may have narrowed what MkdirAll made.
+	if err := os.Chmod(c.Dir, 0o755); err != nil {
+		return err
+	}
+	if err := os.Chmod(c.Out, 0o1777); err != nil {
+		return err
+	}
 	// The built-in log directory, as softmig-install makes it (0755
 	// root:root): the prolog creates each job's log, no user can add one.
 	if err := os.Mkdir(c.LogDir, 0o755); err != nil && !os.IsExist(err) {
 		return err
 	}
-	os.Chmod(c.LogDir, 0o755)
+	if err := os.Chmod(c.LogDir, 0o755); err != nil {
+		return err
+	}
 	if _, err := os.Stat("/dev/nvidia0"); err != nil {
 		// A fake GPU: open() gives ENXIO, enough for Slurm's device cgroup.
 		if err := syscall.Mknod("/dev/nvidia0", syscall.S_IFCHR|0o666, 195<<8); err != nil {
@@ -162,10 +189,26 @@ func (c *Cluster) setup(o Options) error {
 		"cgroup.conf":  "CgroupPlugin=autodetect\nCgroupMountpoint=/sys/fs/cgroup\nConstrainCores=yes\nConstrainRAMSpace=yes\nConstrainDevices=yes\n",
 		"softmig.yaml": o.SiteConfig,
 	}
-	env := fmt.Sprintf("SOFTMIG_CONF=%s SOFTMIG_SITE_CONFIG=%s", o.SoftmigBin, c.SiteConfig)
+	logBin := o.SoftmigLog
+	if logBin == "" {
+		logBin = filepath.Join(filepath.Dir(o.SoftmigBin), "softmig-log")
+	}
+	env := fmt.Sprintf("SOFTMIG_CONF=%s SOFTMIG_SITE_CONFIG=%s SOFTMIG_LOG=%s SLURM_CONF=%s", o.SoftmigBin, c.SiteConfig, logBin, filepath.Join(c.ConfDir, "slurm.conf"))
 	for _, s := range []string{"prolog", "epilog"} {
 		files[s+".sh"] = fmt.Sprintf("#!/bin/sh\n# test wrapper: slurmd passes no environment of its own\n%s exec %s \"$@\"\n", env, filepath.Join(o.Repo, "slurm", s+".sh"))
 	}
+	// The task prolog reads this node's preload list, as if SoftMig were
+	// enabled (the test machine's own /etc/ld.so.preload is left alone).
+	lib := filepath.Join(c.Dir, "lib", "libsoftmig.so")
+	if err := os.MkdirAll(filepath.Dir(lib), 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(lib, nil, 0o644); err != nil {
+		return err
+	}
+	files["ld.so.preload"] = lib + "\n"
+	files["task_prolog.sh"] = fmt.Sprintf("#!/bin/sh\n# test wrapper: the node's preload list is %[1]s/ld.so.preload\nexec %[2]s %[1]s/ld.so.preload %[3]s %[4]s\n",
+		c.ConfDir, filepath.Join(o.Repo, "slurm", "task_prolog.sh"), RunDir, c.LogDir)
 	// The lua table of GPU types comes from the site config, as on a node.
 	if err := os.WriteFile(c.SiteConfig, []byte(o.SiteConfig), 0o644); err != nil {
 		return err
@@ -224,6 +267,7 @@ DefMemPerCPU=256
 GresTypes=gpu,shard
 Prolog=%[3]s/prolog.sh
 Epilog=%[3]s/epilog.sh
+TaskProlog=%[3]s/task_prolog.sh
 PrologFlags=Alloc
 JobSubmitPlugins=lua
 CliFilterPlugins=lua
@@ -250,13 +294,19 @@ func (c *Cluster) startMunge() error {
 		if out, err := exec.Command("mungekey", "-c", "-k", "/etc/munge/munge.key").CombinedOutput(); err != nil {
 			return fmt.Errorf("mungekey: %w: %s", err, out)
 		}
-		exec.Command("chown", "munge:", "/etc/munge/munge.key").Run()
+		if out, err := exec.Command("chown", "munge:", "/etc/munge/munge.key").CombinedOutput(); err != nil {
+			return fmt.Errorf("chown munge: /etc/munge/munge.key: %w: %s", err, out)
+		}
 	}
 	if exec.Command("sh", "-c", "munge -n | unmunge").Run() == nil {
 		return nil // a munged is running already: use it, leave it running
 	}
-	os.MkdirAll("/run/munge", 0o755)
-	exec.Command("chown", "munge:", "/run/munge").Run()
+	if err := os.MkdirAll("/run/munge", 0o755); err != nil {
+		return err
+	}
+	if out, err := exec.Command("chown", "munge:", "/run/munge").CombinedOutput(); err != nil {
+		return fmt.Errorf("chown munge: /run/munge: %w: %s", err, out)
+	}
 	if out, err := exec.Command("runuser", "-u", "munge", "--", "/usr/sbin/munged").CombinedOutput(); err != nil {
 		return fmt.Errorf("munged: %w: %s", err, out)
 	}
@@ -322,15 +372,18 @@ func (c *Cluster) Stop() {
 		return
 	}
 	defer c.lock.Close()
-	c.command("scontrol", "shutdown").Run()
+	// Best effort throughout: what is already gone is no failure, and
+	// what is left is killed.
+	_ = c.command("scontrol", "shutdown").Run()
 	waitGone(c.pids, 15*time.Second)
 	for _, p := range c.pids {
 		if alive(p) {
-			syscall.Kill(p, syscall.SIGKILL)
+			_ = syscall.Kill(p, syscall.SIGKILL)
 		}
 	}
+	c.stopAccounting()
 	if c.startedMunge > 0 && alive(c.startedMunge) {
-		syscall.Kill(c.startedMunge, syscall.SIGTERM)
+		_ = syscall.Kill(c.startedMunge, syscall.SIGTERM)
 		waitGone([]int{c.startedMunge}, 5*time.Second)
 	}
 	for _, pat := range []string{"/sys/fs/cgroup/*/slurm_" + c.Node, "/sys/fs/cgroup/*/slurm"} {
@@ -351,7 +404,7 @@ func removeCgroupTree(dir string) {
 			removeCgroupTree(filepath.Join(dir, e.Name()))
 		}
 	}
-	syscall.Rmdir(dir)
+	_ = syscall.Rmdir(dir) // a cgroup still in use stays: not this test's
 }
 
 func alive(pid int) bool {
@@ -367,11 +420,11 @@ func alive(pid int) bool {
 func waitGone(pids []int, d time.Duration) {
 	deadline := time.Now().Add(d)
 	for time.Now().Before(deadline) {
-		any := false
+		left := false
 		for _, p := range pids {
-			any = any || alive(p)
+			left = left || alive(p)
 		}
-		if !any {
+		if !left {
 			return
 		}
 		time.Sleep(100 * time.Millisecond)

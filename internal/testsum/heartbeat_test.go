@@ -91,7 +91,7 @@ func TestHeartbeatAfterQuiet(t *testing.T) {
 		time.Sleep(time.Second)
 		line("pass", "TestSlow")
 		line("pass", "")
-		w.Close()
+		_ = w.Close() // a pipe's write end: closing is the end of input
 	}()
 	began := time.Now()
 	s.read(r)

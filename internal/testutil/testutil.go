@@ -79,7 +79,7 @@ func runMake(root string, targets []string) error {
 	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
 		return err
 	}
-	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
+	// Closing the file (deferred above) releases the lock too.
 	args := append([]string{"-s", "-C", root}, targets...)
 	cmd := exec.Command("make", args...)
 	var out bytes.Buffer
@@ -117,27 +117,4 @@ func SimEnv(t testing.TB, dir string, extra ...string) []string {
 		"SOFTMIG_SIM_STATE=" + filepath.Join(dir, "sim.state"),
 	}
 	return append(env, extra...)
-}
-
-// NeedTreeReachableByOthers fails t, saying how to fix it, when a user
-// other than the owner cannot reach the repository root: tests that run
-// the build's programs as nobody need every directory above it to be
-// searchable by others (a checkout in a 0700 mktemp directory or in
-// /root is not).
-func NeedTreeReachableByOthers(t testing.TB) {
-	t.Helper()
-	for dir := Root(t); ; dir = filepath.Dir(dir) {
-		st, err := os.Stat(dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if st.Mode().Perm()&0o001 == 0 {
-			t.Fatalf("%s (mode %o) is not searchable by other users, and these tests run the build's "+
-				"programs as nobody: chmod o+x %s, or put the checkout where others can reach it",
-				dir, st.Mode().Perm(), dir)
-		}
-		if parent := filepath.Dir(dir); parent == dir {
-			return
-		}
-	}
 }

@@ -102,17 +102,17 @@ func (c ConfCase) Lay(t testing.TB) (dir, name string) {
 			t.Fatalf("%s: laying out the case: %v", c.Line, err)
 		}
 	}
-	real := dir
+	target := dir
 	if _, ok := set["dirsymlink"]; ok {
-		real = filepath.Join(base, "real")
-		must(os.Symlink(real, dir))
+		target = filepath.Join(base, "real")
+		must(os.Symlink(target, dir))
 	}
 	if _, ok := set["nodir"]; ok {
 		return dir, name
 	}
-	must(os.Mkdir(real, 0o755))
-	must(os.Chmod(real, 0o755))
-	path := filepath.Join(real, name)
+	must(os.Mkdir(target, 0o755))
+	must(os.Chmod(target, 0o755))
+	path := filepath.Join(target, name)
 	switch _, file := set["nofile"]; {
 	case file:
 	case has(set, "fifo"):
@@ -135,10 +135,10 @@ func (c ConfCase) Lay(t testing.TB) (dir, name string) {
 		must(os.Lchown(path, num("uid", 10), num("uid", 10)))
 	}
 	if has(set, "dirmode") {
-		must(os.Chmod(real, os.FileMode(num("dirmode", 8))))
+		must(os.Chmod(target, os.FileMode(num("dirmode", 8))))
 	}
 	if has(set, "diruid") {
-		must(os.Lchown(real, num("diruid", 10), num("diruid", 10)))
+		must(os.Lchown(target, num("diruid", 10), num("diruid", 10)))
 	}
 	return dir, name
 }

@@ -27,8 +27,8 @@ func (l Line) String() string { return l.File + ":" + strconv.Itoa(l.N) }
 
 // Lines reads a vector file (relative to the repository root): every line
 // that is neither blank nor a comment, split at tabs. A line with fewer
-// than min fields fails the test.
-func Lines(t testing.TB, file string, min int) []Line {
+// than minFields fields fails the test.
+func Lines(t testing.TB, file string, minFields int) []Line {
 	t.Helper()
 	f, err := os.Open(filepath.Join(testutil.Root(t), file))
 	if err != nil {
@@ -44,8 +44,8 @@ func Lines(t testing.TB, file string, min int) []Line {
 			continue
 		}
 		l := Line{File: file, N: n, Fields: strings.Split(text, "\t")}
-		if len(l.Fields) < min {
-			t.Fatalf("%s: %d fields, want at least %d (tab-separated)", l, len(l.Fields), min)
+		if len(l.Fields) < minFields {
+			t.Fatalf("%s: %d fields, want at least %d (tab-separated)", l, len(l.Fields), minFields)
 		}
 		out = append(out, l)
 	}

@@ -19,7 +19,11 @@ func TestGoNVML(t *testing.T) {
 	if ret := lib.Init(); ret != nvml.SUCCESS {
 		t.Fatalf("Init: %v", ret)
 	}
-	defer lib.Shutdown()
+	defer func() {
+		if ret := lib.Shutdown(); ret != nvml.SUCCESS {
+			t.Errorf("Shutdown: %v", ret)
+		}
+	}()
 	if n, ret := lib.DeviceGetCount(); ret != nvml.SUCCESS || n != 2 {
 		t.Fatalf("DeviceGetCount: %d, %v", n, ret)
 	}

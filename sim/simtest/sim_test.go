@@ -2,6 +2,7 @@ package simtest
 
 import (
 	"bufio"
+	"errors"
 	"io"
 	"os/exec"
 	"path/filepath"
@@ -114,7 +115,7 @@ func (s *sim) run(prog string, env []string, args ...string) []line {
 	var stderr strings.Builder
 	c.Stderr = &stderr
 	out, err := c.Output()
-	if ee, ok := err.(*exec.ExitError); err != nil && (!ok || ee.ExitCode() > 1) {
+	if ee := new(exec.ExitError); err != nil && (!errors.As(err, &ee) || ee.ExitCode() > 1) {
 		s.t.Fatalf("%s %v: %v\nstdout:\n%s\nstderr:\n%s", prog, args, err, out, stderr.String())
 	}
 	return parse(string(out))
@@ -152,7 +153,17 @@ type holder struct {
 
 func (s *sim) start(env []string, args ...string) *holder {
 	s.t.Helper()
-	c := s.cmd("cuclient", env, append(args, "hold")...)
+	return s.startCmd(s.cmd("cuclient", env, append(args, "hold")...), args)
+}
+
+// startWrapped starts a holder under a wrapper command (unshare ...).
+func (s *sim) startWrapped(wrap []string, args ...string) *holder {
+	s.t.Helper()
+	return s.startCmd(s.wrapped(wrap, append(args, "hold")...), args)
+}
+
+func (s *sim) startCmd(c *exec.Cmd, args []string) *holder {
+	s.t.Helper()
 	stdin, err := c.StdinPipe()
 	if err != nil {
 		s.t.Fatal(err)
@@ -548,8 +559,9 @@ func TestUtilisation(t *testing.T) {
 	if g := find(t, busy, "nvml-util", 0).int(t, "gpu"); g < 50 {
 		t.Fatalf("after 1.3 s of back-to-back kernels: gpu=%d", g)
 	}
+	// One sample per bin (samples_test.go); the line keeps the last.
 	pu := find(t, busy, "nvml-putil", 0)
-	if pu.int(t, "n") != 1 || pu.int(t, "pid"+pid) < 50 {
+	if pu.int(t, "n") < 1 || pu.int(t, "pid"+pid) < 50 {
 		t.Fatalf("process utilisation %v, want pid %s near 100", pu.kv, pid)
 	}
 	// Another process that only holds a context shows no samples.

@@ -3,8 +3,11 @@
  * time of groups of processes (jobs) the way an outside observer does: it
  * loads libnvidia-ml.so.1 itself (run it without the preload) and calls
  * nvmlDeviceGetProcessUtilization every 100 ms with the previous sample's
- * time stamp.  After SKIP_MS it measures for SECS seconds and prints one
- * line per 1-second window and one for the whole measurement:
+ * time stamp.  Each sample is one bin of the simulator (sim/README.md) of
+ * SOFTMIG_SIM_SAMPLE_MS (default 20: run it with the environment that
+ * created the state), whose time it was busy.  After SKIP_MS it measures
+ * for SECS seconds and prints one line per 1-second window and one for the
+ * whole measurement:
  *   win <i> NAME=<percent>... dev=<percent>
  *   mean NAME=<percent>... dev=<percent>
  */
@@ -62,6 +65,8 @@ int main(int argc, char **argv)
 	int ng = 0, i, win = 0;
 	long skip;
 	double secs;
+	const char *bin_ms = getenv("SOFTMIG_SIM_SAMPLE_MS");
+	unsigned long long bin = (bin_ms && atoi(bin_ms) > 0 ? (unsigned long long)atoi(bin_ms) : 20ULL) * 1000ULL;
 
 	if (argc < 5 || !h)
 		return 2;
@@ -87,24 +92,25 @@ int main(int argc, char **argv)
 		struct timespec ts = { skip / 1000, (skip % 1000) * 1000000L };
 		nanosleep(&ts, NULL);
 	}
-	last = start = wstart = realtime_us();
+	last = start = wstart = realtime_us() / bin * bin; /* a bin is counted whole */
 	for (;;) {
 		unsigned int n = 256, k;
 		unsigned long long covered = last, now;
 		nanosleep(&tick, NULL);
 		now = realtime_us();
 		nvmlReturn_t r = putil(dev, s, &n, last);
-		if (r == NVML_ERROR_NOT_FOUND) {
+		if (r == NVML_ERROR_NOT_FOUND)
 			n = 0;
-			covered = now;
-		} else if (r != NVML_SUCCESS) {
+		else if (r != NVML_SUCCESS)
 			return 3;
-		}
+		/* Every bin that ended before the call is in its answer. */
+		if (now / bin * bin > covered)
+			covered = now / bin * bin;
 		for (k = 0; k < n; k++)
 			if (s[k].timeStamp > covered)
 				covered = s[k].timeStamp;
 		for (k = 0; k < n; k++) {
-			double b = (double)s[k].smUtil / 100.0 * (double)(covered - last);
+			double b = (double)s[k].smUtil / 100.0 * (double)bin;
 			dev_us += b;
 			win_dev_us += b;
 			for (i = 0; i < ng; i++)

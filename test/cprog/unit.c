@@ -9,6 +9,7 @@
  *   unit cgroup FILE       each vector "<cgroup text>\t<job>" -> "<job>|-"
  *   unit jobid FILE        each vector "<id>\t<yes|no>" -> "yes|no"
  *   unit log FILE          each vector's fields -> the line the library writes
+ *   unit paths FILE        each vector's what and arguments -> the path, or "-"
  * Vector fields use the escapes \n \t \\ \xHH (testdata/README).
  */
 #include <stdio.h>
@@ -16,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "paths.h"
 #include "softmig.h"
 
 static char buf[1 << 17];
@@ -146,6 +148,36 @@ static void log_line(char *line)
 	printf("%.*s\n", (int)off, out);
 }
 
+/* "<unset>" is an unset variable (NULL). */
+static const char *var(const char *field)
+{
+	return strcmp(field, "<unset>") ? field : NULL;
+}
+
+/* fields: what, its arguments, the expected path (testdata/paths.tsv) */
+static void paths_line(char *line)
+{
+	static const char *const kinds[] = { "conf", "region", "log" };
+	char *f[6], out[1024], job[SM_JOB_MAX];
+	int n = fields(line, f, 6), i, r = -1;
+
+	for (i = 1; i < n - 1; i++)
+		unescape(f[i]);
+	for (i = 0; i < 3; i++)
+		if (n == 3 && !strcmp(f[0], kinds[i]))
+			r = sm_path_job(out, sizeof(out), (enum sm_job_file)i, f[1]);
+	if (n == 3 && !strcmp(f[0], "confjob") && sm_path_conf_job(f[1], job, sizeof(job)))
+		r = sm_strlcpy(out, job, sizeof(out)) < sizeof(out) ? 0 : -1;
+	if (n == 4 && !strcmp(f[0], "tmplog"))
+		r = sm_path_tmp_log(out, sizeof(out), f[1], f[2]);
+	if (n == 3 && !strcmp(f[0], "pidlog"))
+		r = sm_path_pid_log(out, sizeof(out), atoi(f[1]));
+	if (n == 6 && !strcmp(f[0], "localregion"))
+		r = sm_path_local_region(out, sizeof(out), var(f[1]), var(f[2]),
+					 (unsigned)strtoul(f[3], NULL, 10), f[4]);
+	printf("%s\n", r == 0 ? out : "-");
+}
+
 /* " name<i>[-<j>]=value" for each run of equal, set values of devices. */
 static void put_runs(const char *name, const char *const val[SM_MAX_DEVICES], int *any)
 {
@@ -255,6 +287,8 @@ int main(int argc, char **argv)
 		each_line(jobid_line);
 	else if (!strcmp(argv[1], "log"))
 		each_line(log_line);
+	else if (!strcmp(argv[1], "paths"))
+		each_line(paths_line);
 	else
 		return 2;
 	return 0;

@@ -1,7 +1,6 @@
 package preloadtest
 
 import (
-	"bufio"
 	"fmt"
 	"math"
 	"os"
@@ -110,15 +109,17 @@ func (r *rig) runJobs(skipMs int, secs float64, jobs ...job) usage {
 	return u
 }
 
-// near fails unless the job's mean and median 1-second window are within
-// tol points of want.
-func near(t *testing.T, u usage, name string, want, tol float64) {
+// keptTo fails unless the job's mean and median 1-second window are at most
+// tol points above want, and at most 3 tol below: a job in its static slot
+// never gets more than the slot, but on a loaded machine its processes may
+// not keep the GPU busy through all of it (the library's fallback gives no
+// credit for time unused).
+func keptTo(t *testing.T, u usage, name string, want, tol float64) {
 	t.Helper()
-	if m := u.mean[name]; math.Abs(m-want) > tol {
-		t.Errorf("%s: mean utilisation %.1f%%, want %.0f +- %.0f", name, m, want, tol)
-	}
-	if m := u.median(name); math.Abs(m-want) > tol {
-		t.Errorf("%s: median 1 s window %.1f%%, want %.0f +- %.0f", name, m, want, tol)
+	for what, m := range map[string]float64{"mean utilisation": u.mean[name], "median 1 s window": u.median(name)} {
+		if m > want+tol || m < want-3*tol {
+			t.Errorf("%s: %s %.1f%%, want %.0f, at most %.0f above, %.0f below", name, what, m, want, tol, 3*tol)
+		}
 	}
 }
 
@@ -145,48 +146,4 @@ func slotJob(name, id string, limit int, slot string, procs ...[]string) job {
 	j := limitJob(name, id, limit, procs...)
 	j.env = append(j.env, "SOFTMIG_SM_SLOT="+slot)
 	return j
-}
-
-// bestLaunchNs is bench_launch's cost of one launch, the best of three
-// runs, with the library preloaded or not.
-func (r *rig) bestLaunchNs(preload bool, env ...string) float64 {
-	r.t.Helper()
-	b := math.Inf(1)
-	for i := 0; i < 3; i++ {
-		out, err := r.cmd(preload, env, "bench_launch", "/etc/hostname", "x", "500", "10", "10").Output()
-		if err != nil {
-			r.t.Fatalf("bench_launch: %v", err)
-		}
-		var ns float64
-		if _, err := fmt.Sscanf(string(out), "launch_ns=%g", &ns); err != nil {
-			r.t.Fatalf("bench_launch: %q", out)
-		}
-		b = math.Min(b, ns)
-	}
-	return b
-}
-
-// threadsAtHold is the number of threads of a process that initialised the
-// device, launched and synchronised under CUDA_DEVICE_SM_LIMIT=limit.
-func (r *rig) threadsAtHold(limit string) int {
-	r.t.Helper()
-	c := r.cmd(true, []string{"SLURM_JOB_ID=" + uniqueJob(), "CUDA_DEVICE_MEMORY_LIMIT=1g", "CUDA_DEVICE_SM_LIMIT=" + limit},
-		"cuclient", "init", "retain", "launch:10:100", "sync", "hold")
-	in, _ := c.StdinPipe()
-	outp, _ := c.StdoutPipe()
-	if err := c.Start(); err != nil {
-		r.t.Fatal(err)
-	}
-	defer func() { in.Close(); c.Wait() }()
-	sc := bufio.NewScanner(outp)
-	for sc.Scan() {
-		if strings.HasPrefix(sc.Text(), "hold") {
-			break
-		}
-	}
-	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", c.Process.Pid))
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	return len(ents)
 }

@@ -1,15 +1,18 @@
 package preloadtest
 
 import (
+	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/softmig/softmig/internal/defs"
 	"github.com/softmig/softmig/internal/logrec"
+	"github.com/softmig/softmig/internal/testutil"
+	"github.com/softmig/softmig/internal/testutil/testjob"
 )
 
 var confDir = defs.RunDir()
@@ -19,44 +22,14 @@ var confDir = defs.RunDir()
 // prefix that moves the wrapped program into it.
 func jobCgroup(t *testing.T) (job string, wrap []string) {
 	t.Helper()
-	if os.Getuid() != 0 {
-		t.Skip("needs root: creates a job cgroup and writes /var/run/softmig")
-	}
+	testutil.NeedRoot(t, "creates a job cgroup and writes the run directory")
 	job = uniqueJob()
-	var dir string
-	for _, base := range []string{"/sys/fs/cgroup/freezer", "/sys/fs/cgroup/pids", "/sys/fs/cgroup"} {
-		if _, err := os.Stat(filepath.Join(base, "cgroup.procs")); err != nil {
-			continue
-		}
-		d := filepath.Join(base, "slurm_smtest", "uid_0", "job_"+job)
-		if err := os.MkdirAll(d, 0o755); err == nil {
-			dir = d
-			break
-		}
-	}
-	if dir == "" {
-		t.Skip("no writable cgroup hierarchy to create a job cgroup in")
-	}
-	t.Cleanup(func() {
-		os.Remove(dir)
-		os.Remove(filepath.Dir(dir))
-		os.Remove(filepath.Dir(filepath.Dir(dir)))
-	})
-	return job, []string{"/bin/sh", "-c", `echo $$ > "$0" && exec "$@"`, filepath.Join(dir, "cgroup.procs")}
+	return job, testjob.InCgroup(testjob.Cgroup(t, "slurm_smtest", 0, job))
 }
 
 func writeConf(t *testing.T, job, text string, mode os.FileMode) string {
 	t.Helper()
-	if err := os.MkdirAll(confDir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(confDir, job+".conf")
-	if err := os.WriteFile(path, []byte(text), mode); err != nil {
-		t.Fatal(err)
-	}
-	os.Chmod(path, mode)
-	t.Cleanup(func() { os.Remove(path) })
-	return path
+	return testjob.WriteConf(t, job, text, mode)
 }
 
 // runIn runs a client inside the job cgroup.
@@ -67,7 +40,9 @@ func (r *rig) runIn(wrap []string, extra []string, name string, args ...string) 
 	c.Path = wrap[0]
 	var out, errb strings.Builder
 	c.Stdout, c.Stderr = &out, &errb
-	c.Run()
+	if err := c.Run(); err != nil && !errors.As(err, new(*exec.ExitError)) {
+		r.t.Fatal(err)
+	}
 	return splitLines(out.String()), errb.String()
 }
 
@@ -111,17 +86,29 @@ func TestUnsafeConfigFailsClosed(t *testing.T) {
 		setup      func(path string)
 		reason     string
 	}{
-		{"not owned by root", "CUDA_DEVICE_MEMORY_LIMIT=1g\n", func(p string) { os.Chown(p, 65534, 65534) }, "owned by root"},
-		{"group writable", "CUDA_DEVICE_MEMORY_LIMIT=1g\n", func(p string) { os.Chmod(p, 0o664) }, "owned by root"},
+		{"not owned by root", "CUDA_DEVICE_MEMORY_LIMIT=1g\n", func(p string) {
+			if err := os.Chown(p, 65534, 65534); err != nil {
+				t.Fatal(err)
+			}
+		}, "owned by root"},
+		{"group writable", "CUDA_DEVICE_MEMORY_LIMIT=1g\n", func(p string) {
+			if err := os.Chmod(p, 0o664); err != nil {
+				t.Fatal(err)
+			}
+		}, "owned by root"},
 		{"garbage", "CUDA_DEVICE_MEMORY_LIMIT=1g\nthis is not a config\n", nil, "line 2"},
 		{"bad size", "CUDA_DEVICE_MEMORY_LIMIT=12X\n", nil, "CUDA_DEVICE_MEMORY_LIMIT=12X"},
 		{"unknown key", "CUDA_DEVICE_MEMORY_LIMITS=1g\n", nil, "unknown key"},
 		{"disabled by the prolog", "SOFTMIG_DISABLED=softmig-conf: no GPU type l40s in softmig.yaml\n", nil, "no GPU type l40s"},
 		{"symlink", "", func(p string) {
 			target := filepath.Join(r.dir, "elsewhere.conf")
-			os.WriteFile(target, []byte("CUDA_DEVICE_MEMORY_LIMIT=40g\n"), 0o644)
+			if err := os.WriteFile(target, []byte("CUDA_DEVICE_MEMORY_LIMIT=40g\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
 			os.Remove(p)
-			os.Symlink(target, p)
+			if err := os.Symlink(target, p); err != nil {
+				t.Fatal(err)
+			}
 		}, "symbolic link"},
 	}
 	for _, c := range cases {
@@ -154,9 +141,7 @@ func TestUnsafeConfigFailsClosed(t *testing.T) {
 }
 
 func TestNonJobProcessIsUntouchedBySomeoneElsesConfig(t *testing.T) {
-	if syscall.Getuid() != 0 {
-		t.Skip("needs root to write /var/run/softmig")
-	}
+	testutil.NeedRoot(t, "writes job configs in the run directory")
 	job := uniqueJob()
 	writeConf(t, job, "CUDA_DEVICE_MEMORY_LIMIT=1g\n", 0o644)
 	r := newRig(t)

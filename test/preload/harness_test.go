@@ -3,6 +3,7 @@ package preloadtest
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand"
@@ -23,47 +24,42 @@ const (
 	ctxMem = 300 * MiB
 )
 
-// rig is one simulated node: a GPU state file, a temp dir and the
-// environment every process of the test starts with.
+// rig is one simulated node (testutil.Sim) with the defaults of these
+// tests: a 48 GiB GPU, 300 MiB contexts, the library's log in the node's
+// directory.
 type rig struct {
 	t   *testing.T
 	dir string
 	env []string
+	sim *testutil.Sim
 }
 
 func newRig(t *testing.T, extra ...string) *rig {
 	t.Helper()
 	testutil.Build(t, "lib", "sim", "cprogs")
-	dir := t.TempDir()
-	// Tests that run processes as another user need to reach the files.
-	if err := os.Chmod(dir, 0o777); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(filepath.Dir(dir), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	env := testutil.SimEnv(t, dir,
-		"SOFTMIG_SIM_MEMORY=48g",
-		"SOFTMIG_SIM_CTX_MEMORY=300m",
-		"SOFTMIG_LOG_FILE="+filepath.Join(dir, "softmig.log"))
-	env = append(env, extra...)
-	return &rig{t: t, dir: dir, env: env}
+	s := testutil.NewSim(t, "SOFTMIG_SIM_MEMORY=48g", "SOFTMIG_SIM_CTX_MEMORY=300m")
+	s.Env = append(s.Env, "SOFTMIG_LOG_FILE="+filepath.Join(s.Dir, "softmig.log"))
+	s.Env = append(s.Env, extra...)
+	return &rig{t: t, dir: s.Dir, env: s.Env, sim: s}
 }
 
-func (r *rig) prog(name string) string { return testutil.Path(r.t, "build/test/"+name) }
-func (r *rig) lib() string             { return testutil.Path(r.t, "build/libsoftmig.so") }
+func (r *rig) prog(name string) string { return r.sim.Prog(name) }
+func (r *rig) lib() string             { return r.sim.Lib() }
 
 // cmd builds a command for a test client with the library preloaded
 // (unless preload is false) and extra environment.
 func (r *rig) cmd(preload bool, extra []string, name string, args ...string) *exec.Cmd {
-	c := exec.Command(r.prog(name), args...)
-	c.Env = append([]string{}, r.env...)
-	if preload {
-		c.Env = append(c.Env, "LD_PRELOAD="+r.lib())
-	}
-	c.Env = append(c.Env, extra...)
-	c.Dir = r.dir
-	return c
+	s := *r.sim
+	s.Env = r.env // as the test has set it
+	return s.Cmd(preload, extra, name, args...)
+}
+
+// shared gives copies of the build other users can reach (testutil.Shared),
+// and makes the node's processes load the simulator from there.
+func (r *rig) shared() *testutil.Shared {
+	sh := r.sim.Shared()
+	r.env = append(r.env, "LD_LIBRARY_PATH="+sh.Path("build/sim"))
+	return sh
 }
 
 // run runs a client to completion and returns its stdout lines.
@@ -73,7 +69,7 @@ func (r *rig) run(extra []string, name string, args ...string) (lines []string, 
 	var out, errb bytes.Buffer
 	c.Stdout, c.Stderr = &out, &errb
 	if err := c.Run(); err != nil {
-		if _, ok := err.(*exec.ExitError); !ok {
+		if !errors.As(err, new(*exec.ExitError)) {
 			r.t.Fatalf("%s %v: %v", name, args, err)
 		}
 	}
@@ -107,7 +103,12 @@ func (r *rig) start(extra []string, name string, args ...string) *held {
 // once the client printed it; finish collects the rest.
 func (r *rig) startReady(extra []string, name string, args ...string) *held {
 	r.t.Helper()
-	c := r.cmd(true, extra, name, args...)
+	return r.startCmd(r.cmd(true, extra, name, args...))
+}
+
+// startCmd is startReady for a client command already built.
+func (r *rig) startCmd(c *exec.Cmd) *held {
+	r.t.Helper()
 	in, err := c.StdinPipe()
 	if err != nil {
 		r.t.Fatal(err)
@@ -125,7 +126,7 @@ func (r *rig) startReady(extra []string, name string, args ...string) *held {
 	for {
 		line, err := h.out.ReadString('\n')
 		if err != nil {
-			r.t.Fatalf("%s %v: exited before ready (output %q)", name, args, h.lines)
+			r.t.Fatalf("%v: exited before ready (output %q)", c.Args, h.lines)
 		}
 		line = strings.TrimSpace(line)
 		if line == "ready" {
@@ -137,7 +138,7 @@ func (r *rig) startReady(extra []string, name string, args ...string) *held {
 
 func (h *held) release() error {
 	h.stdin.Close()
-	io.Copy(io.Discard, h.out)
+	_, _ = io.Copy(io.Discard, h.out) // what it says after "ready" is not asked for
 	return h.cmd.Wait()
 }
 

@@ -3,13 +3,13 @@ package preloadtest
 import (
 	"bufio"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -23,9 +23,7 @@ import (
 
 func needRoot(t *testing.T) {
 	t.Helper()
-	if syscall.Getuid() != 0 {
-		t.Skip("needs root to write the job config in the run directory")
-	}
+	testutil.NeedRoot(t, "writes the job config in the run directory")
 }
 
 // A config without SOFTMIG_REGION puts the region in the run directory
@@ -40,7 +38,9 @@ func TestRegionIgnoresTheUsersTMPDIR(t *testing.T) {
 	ok := 0
 	for i := 0; i < 4; i++ {
 		tmp := filepath.Join(r.dir, "tmp"+string(rune('a'+i)))
-		os.Mkdir(tmp, 0o700)
+		if err := os.Mkdir(tmp, 0o700); err != nil {
+			t.Fatal(err)
+		}
 		h := r.start([]string{"TMPDIR=" + tmp, "SLURM_TMPDIR=" + tmp}, "cuclient", "init", "dev:0", "alloc:500m")
 		defer h.release()
 		if strings.Join(results(h.lines), " ") == "init rc=0 dev rc=0 alloc rc=0" {
@@ -150,17 +150,26 @@ func zeroRegion(t *testing.T, path string) {
 	}
 	defer f.Close()
 	var ts unix.Timespec
-	unix.ClockGettime(unix.CLOCK_MONOTONIC_COARSE, &ts)
+	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC_COARSE, &ts); err != nil {
+		t.Error(err) // from a goroutine: no Fatal
+		return
+	}
 	// tracked, excess, ctx_estimate, peak, last_check_ns (now: "just
 	// checked"), oom_count; the UUID before them stays.
 	counters := make([]byte, 48)
 	binary.LittleEndian.PutUint64(counters[32:], uint64(ts.Nano()))
 	for d := 0; d < 16; d++ {
-		f.WriteAt(counters, int64(regionDevs+d*devSize+16))
+		if _, err := f.WriteAt(counters, int64(regionDevs+d*devSize+16)); err != nil {
+			t.Error(err)
+			return
+		}
 	}
 	used := make([]byte, 8*16*2)
 	for i := 0; i < 64; i++ {
-		f.WriteAt(used, int64(regionProcs+i*procSize+procUsed))
+		if _, err := f.WriteAt(used, int64(regionProcs+i*procSize+procUsed)); err != nil {
+			t.Error(err)
+			return
+		}
 	}
 }
 
@@ -183,8 +192,12 @@ func TestPlantedLogIsNotAppendedTo(t *testing.T) {
 		if err := os.WriteFile(p, nil, 0o666); err != nil {
 			t.Fatal(err)
 		}
-		os.Chmod(p, 0o666)
-		os.Chown(p, 65534, 65534)
+		if err := os.Chmod(p, 0o666); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chown(p, 65534, 65534); err != nil {
+			t.Fatal(err)
+		}
 		p := p
 		t.Cleanup(func() { os.Remove(p) })
 	}
@@ -228,7 +241,9 @@ func TestUsersNVMLIsNotTrusted(t *testing.T) {
 	job := uniqueJob()
 	r := newRig(t, "SLURM_JOB_ID="+job)
 	stub := filepath.Join(r.dir, "stub")
-	os.Mkdir(stub, 0o755)
+	if err := os.Mkdir(stub, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	stubNVML(t, stub)
 	sim := testutil.Path(t, "build/sim")
 
@@ -241,7 +256,9 @@ func TestUsersNVMLIsNotTrusted(t *testing.T) {
 
 	// A driver directory whose NVML is broken: no GPU for a sliced job.
 	broken := filepath.Join(r.dir, "driver")
-	os.Mkdir(broken, 0o755)
+	if err := os.Mkdir(broken, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	copyFile(t, filepath.Join(sim, "libcuda.so.1"), filepath.Join(broken, "libcuda.so.1"))
 	copyFile(t, filepath.Join(stub, "libnvidia-ml.so.1"), filepath.Join(broken, "libnvidia-ml.so.1"))
 	lines, stderr = r.run([]string{"LD_LIBRARY_PATH=" + broken, "CUDA_DEVICE_MEMORY_LIMIT=1g"}, "cuclient", "init", "dev:0", "alloc:100m")
@@ -293,22 +310,18 @@ func TestReorderedDevicesKeepTheirLimits(t *testing.T) {
 // another user's job in SLURM_JOB_ID.
 func TestNoJobButASlicedUserFailsClosed(t *testing.T) {
 	needRoot(t)
-	const user = 65534
+	user := testutil.Stranger()
 	r := newRig(t)
-	bin := r.dir + "/bin"
-	for _, f := range []string{"build/test/cuclient", "build/libsoftmig.so", "build/sim/libcuda.so.1", "build/sim/libnvidia-ml.so.1"} {
-		copyFile(t, testutil.Path(t, f), filepath.Join(bin, filepath.Base(f)))
-	}
-	r.env = append(r.env, "LD_LIBRARY_PATH="+bin)
+	bin := r.shared()
 	sliced, other := uniqueJob(), uniqueJob()
 	writeConf(t, sliced, fmt.Sprintf("CUDA_DEVICE_MEMORY_LIMIT=1g\nSOFTMIG_REGION=%s/sliced.region\nSOFTMIG_UID=%d\n", r.dir, user), 0o644)
 	// Another user's whole-GPU job.
 	writeConf(t, other, "SOFTMIG_GPU_0=0\nSOFTMIG_UID=4242\n", 0o644)
 	run := func(wrap []string, env ...string) (lines []string, stderr string) {
 		c := r.cmd(true, env, "cuclient", "init", "dev:0", "meminfo")
-		c.Env = append(c.Env, "LD_PRELOAD="+filepath.Join(bin, "libsoftmig.so"))
-		c.Args = append(append(append([]string{}, wrap...), filepath.Join(bin, "cuclient")), c.Args[1:]...)
-		c.Path = filepath.Join(bin, "cuclient")
+		c.Env = append(c.Env, "LD_PRELOAD="+bin.Path("build/libsoftmig.so"))
+		c.Args = append(append(append([]string{}, wrap...), bin.Path("build/test/cuclient")), c.Args[1:]...)
+		c.Path = bin.Path("build/test/cuclient")
 		if len(wrap) != 0 {
 			p, err := exec.LookPath(wrap[0])
 			if err != nil {
@@ -316,10 +329,12 @@ func TestNoJobButASlicedUserFailsClosed(t *testing.T) {
 			}
 			c.Path = p
 		}
-		c.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: user, Gid: user}}
+		testutil.AsUser(c, user)
 		var out, errb strings.Builder
 		c.Stdout, c.Stderr = &out, &errb
-		c.Run()
+		if err := c.Run(); err != nil && !errors.As(err, new(*exec.ExitError)) {
+			t.Fatal(err)
+		}
 		return splitLines(out.String()), errb.String()
 	}
 	failsClosed := func(what string, lines []string, stderr string) {
@@ -346,7 +361,7 @@ func TestNoJobButASlicedUserFailsClosed(t *testing.T) {
 	if total, _ := totalFree(t, lines[2]); total != GiB {
 		t.Fatalf("own job: total %d, want 1 GiB", total)
 	}
-	if err := exec.Command("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "unshare", "-U", "-r", "-C", "true").Run(); err != nil {
+	if err := exec.Command("setpriv", fmt.Sprintf("--reuid=%d", user), fmt.Sprintf("--regid=%d", user), "--clear-groups", "unshare", "-U", "-r", "-C", "true").Run(); err != nil {
 		t.Logf("unprivileged unshare -U -r -C unavailable here (%v): namespace case not run", err)
 		return
 	}
@@ -361,31 +376,33 @@ func TestNoJobButASlicedUserFailsClosed(t *testing.T) {
 // the job: that fails closed, since the job is sliced.
 func TestJobInAUserNamespace(t *testing.T) {
 	job, wrap := jobCgroup(t)
-	if err := exec.Command("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "unshare", "-U", "-C", "true").Run(); err != nil {
+	user := testutil.Stranger()
+	asUser := []string{"setpriv", fmt.Sprintf("--reuid=%d", user), fmt.Sprintf("--regid=%d", user), "--clear-groups"}
+	if err := exec.Command(asUser[0], append(asUser[1:], "unshare", "-U", "-C", "true")...).Run(); err != nil {
 		t.Skipf("unprivileged unshare -U -C unavailable here: %v", err)
 	}
 	r := newRig(t)
-	bin := r.dir + "/bin"
-	for _, f := range []string{"build/test/cuclient", "build/libsoftmig.so", "build/sim/libcuda.so.1", "build/sim/libnvidia-ml.so.1"} {
-		copyFile(t, testutil.Path(t, f), filepath.Join(bin, filepath.Base(f)))
-	}
-	r.env = append(r.env, "LD_LIBRARY_PATH="+bin, "LD_PRELOAD="+filepath.Join(bin, "libsoftmig.so"))
+	bin := r.shared()
+	r.env = append(r.env, "LD_PRELOAD="+bin.Path("build/libsoftmig.so"))
 	region := filepath.Join(r.dir, "job.region")
 	// The prolog creates the region owned by the job's user.
 	if err := os.WriteFile(region, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	os.Chown(region, 65534, 65534)
-	writeConf(t, job, "CUDA_DEVICE_MEMORY_LIMIT=1g\nSOFTMIG_REGION="+region+"\nSOFTMIG_UID=65534\n", 0o644)
-	asUser := []string{"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"}
+	if err := os.Chown(region, user, user); err != nil {
+		t.Fatal(err)
+	}
+	writeConf(t, job, fmt.Sprintf("CUDA_DEVICE_MEMORY_LIMIT=1g\nSOFTMIG_REGION=%s\nSOFTMIG_UID=%d\n", region, user), 0o644)
 	// The copies in bin, which the user can reach, under wrap.
 	runIn := func(wrap []string) (lines []string, stderr string) {
 		c := r.cmd(false, nil, "cuclient")
 		c.Path = wrap[0]
-		c.Args = append(append([]string{}, wrap...), filepath.Join(bin, "cuclient"), "init", "dev:0", "meminfo")
+		c.Args = append(append([]string{}, wrap...), bin.Path("build/test/cuclient"), "init", "dev:0", "meminfo")
 		var out, errb strings.Builder
 		c.Stdout, c.Stderr = &out, &errb
-		c.Run()
+		if err := c.Run(); err != nil && !errors.As(err, new(*exec.ExitError)) {
+			t.Fatal(err)
+		}
 		return splitLines(out.String()), errb.String()
 	}
 	for _, ns := range [][]string{{"unshare", "-U"}, {"unshare", "-U", "-r"}} {

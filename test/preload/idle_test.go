@@ -3,7 +3,7 @@ package preloadtest
 import (
 	"bytes"
 	"debug/elf"
-	"fmt"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -121,7 +121,7 @@ func runOutcome(t *testing.T, c *exec.Cmd) outcome {
 	c.Stdout, c.Stderr = &out, &errb
 	err := c.Run()
 	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
+	if ee := new(exec.ExitError); errors.As(err, &ee) {
 		code = ee.ExitCode()
 	} else if err != nil {
 		t.Fatalf("%s: %v", c.Path, err)
@@ -135,10 +135,21 @@ func runOutcome(t *testing.T, c *exec.Cmd) outcome {
 // comparison compared something.
 func idleCompare(t *testing.T, r *rig, lib string, mk func() *exec.Cmd) {
 	t.Helper()
-	without := runOutcome(t, mk())
-	c := mk()
-	c.Env = append(c.Env, "LD_PRELOAD="+lib)
-	with := runOutcome(t, c)
+	idleCompareWith(t, lib, func(preload string) *exec.Cmd {
+		c := mk()
+		if preload != "" {
+			c.Env = append(c.Env, "LD_PRELOAD="+preload)
+		}
+		return c
+	})
+}
+
+// idleCompareWith is idleCompare for a command that preloads lib itself
+// when given it (mk("") runs it without).
+func idleCompareWith(t *testing.T, lib string, mk func(preload string) *exec.Cmd) {
+	t.Helper()
+	without := runOutcome(t, mk(""))
+	with := runOutcome(t, mk(lib))
 	if with.stdout != without.stdout || with.code != without.code {
 		t.Fatalf("with the library: exit %d, without: exit %d\n%s", with.code, without.code,
 			lineDiff(without.stdout, with.stdout))
@@ -226,11 +237,12 @@ sys.exit(5)
 
 // A setuid program run by an unprivileged user: the loader preloads only
 // setuid libraries from its trusted directories by name, as
-// /etc/ld.so.preload would; the program sees nothing different.
+// /etc/ld.so.preload would; the program sees nothing different. The
+// library goes into the trusted directory only in a private mount
+// namespace, through an overlay whose upper layer is the test's own
+// directory: the host's library directory is never written.
 func TestIdleSetuidProgramAsWithout(t *testing.T) {
-	if syscall.Getuid() != 0 {
-		t.Skip("needs root to make a setuid program and a library in a trusted directory")
-	}
+	testutil.NeedRoot(t, "makes a setuid program and mounts over a trusted directory")
 	r := newRig(t, "CUDA_DEVICE_MEMORY_LIMIT=1g", "SLURM_JOB_ID=77")
 	var trusted string
 	for _, d := range []string{"/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib/aarch64-linux-gnu",
@@ -243,22 +255,38 @@ func TestIdleSetuidProgramAsWithout(t *testing.T) {
 	if trusted == "" {
 		t.Skip("no trusted library directory holding libc.so.6 found")
 	}
-	name := fmt.Sprintf("libsoftmig-idletest-%d.so", os.Getpid())
-	lib := filepath.Join(trusted, name)
-	copyFile(t, r.lib(), lib)
-	t.Cleanup(func() { os.Remove(lib) })
+	name := "libsoftmig-idletest.so"
+	upper, work := filepath.Join(r.dir, "upper"), filepath.Join(r.dir, "work")
+	copyFile(t, r.lib(), filepath.Join(upper, name))
+	if err := os.Mkdir(work, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	prog := filepath.Join(r.dir, "bin", "suid_idle")
 	copyFile(t, r.prog("dl_idle"), prog)
-	for _, f := range []string{lib, prog} {
+	for _, f := range []string{filepath.Join(upper, name), prog} {
 		if err := os.Chmod(f, 0o4755); err != nil {
 			t.Fatal(err)
 		}
 	}
-	idleCompare(t, r, name, func() *exec.Cmd {
-		c := exec.Command(prog, "6")
+	// In a mount namespace of its own (Go makes its mounts private), as
+	// root: mount the overlay, then run the program as nobody with the
+	// library named as $1 (none when empty).
+	script := `mount -t overlay softmig-idletest -o "lowerdir=$0,upperdir=$1,workdir=$2" "$0" || exit 99
+p=$3; shift 4; exec setpriv --reuid=65534 --regid=65534 --clear-groups env ${p:+LD_PRELOAD=$p} "$@"`
+	run := func(preload string) *exec.Cmd {
+		c := exec.Command("/bin/sh", "-c", script, trusted, upper, work, preload, "--", prog, "6")
 		c.Env = append([]string{}, r.env...)
 		c.Dir = r.dir
-		c.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		c.SysProcAttr = &syscall.SysProcAttr{Unshareflags: syscall.CLONE_NEWNS}
 		return c
-	})
+	}
+	if out, err := run("").CombinedOutput(); err != nil {
+		if ee := new(exec.ExitError); errors.As(err, &ee) && ee.ExitCode() == 99 {
+			t.Skipf("cannot mount an overlay over %s here: %s", trusted, out)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(trusted, name)); err == nil {
+		t.Fatalf("%s appeared in the host's %s: the overlay leaked out of its namespace", name, trusted)
+	}
+	idleCompareWith(t, name, run)
 }

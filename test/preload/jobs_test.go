@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/softmig/softmig/internal/testutil"
 )
 
 // Two processes of one job share one slice.
@@ -98,11 +100,13 @@ func TestConcurrentProcessesNeverOvershoot(t *testing.T) {
 		ok += o
 		refused += rf
 	}
-	var max uint64
-	fmt.Sscanf(strings.TrimSpace(watchOut.String()), "max_used=%d", &max)
-	t.Logf("%d allocations, %d refused, highest usage the GPU saw %d MiB of %d MiB", ok, refused, max/MiB, limit/MiB)
-	if max == 0 || max > limit {
-		t.Fatalf("the GPU saw the job use %d bytes, limit %d", max, limit)
+	var peak uint64
+	if _, err := fmt.Sscanf(strings.TrimSpace(watchOut.String()), "max_used=%d", &peak); err != nil {
+		t.Fatalf("the watcher's output %q: %v", watchOut.String(), err)
+	}
+	t.Logf("%d allocations, %d refused, highest usage the GPU saw %d MiB of %d MiB", ok, refused, peak/MiB, limit/MiB)
+	if peak == 0 || peak > limit {
+		t.Fatalf("the GPU saw the job use %d bytes, limit %d", peak, limit)
 	}
 	if refused == 0 {
 		t.Fatal("no allocation was refused: the test did not reach the limit")
@@ -147,9 +151,7 @@ func TestOOMKillerKillsTheJobsProcesses(t *testing.T) {
 
 // The killer never acts for root: root's processes are not the job's to kill.
 func TestOOMKillerSparesRoot(t *testing.T) {
-	if syscall.Getuid() != 0 {
-		t.Skip("needs root")
-	}
+	testutil.NeedRoot(t, "the test is about root's processes")
 	job := uniqueJob()
 	r := newRig(t, "SLURM_JOB_ID="+job, "CUDA_DEVICE_MEMORY_LIMIT=2g", "ACTIVE_OOM_KILLER=1")
 	a := r.start(nil, "cuclient", "init", "dev:0", "alloc:1g")

@@ -148,7 +148,7 @@ func TestPreloadHasNoDependencyLoop(t *testing.T) {
 	deps := dependencies(compilePreload(t))
 	if loop := findLoop(deps); loop != nil {
 		t.Fatalf("preload/ files depend on each other in a loop: %s\n"+
-			"move what both need below them (see README, Development)", strings.Join(loop, " -> "))
+			"move what both need below them (see CONTRIBUTING.md, Where things live)", strings.Join(loop, " -> "))
 	}
 	// The check must see the graph, or it proves nothing.
 	if len(deps["slice.c"]) == 0 || len(deps["hook_mem.c"]) == 0 {

@@ -2,10 +2,11 @@ package preloadtest
 
 import (
 	"fmt"
-	"github.com/softmig/softmig/internal/logrec"
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/softmig/softmig/internal/logrec"
 )
 
 // What NVML says inside a job: the slice, the job's usage, the job's

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"fmt"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -21,29 +20,23 @@ import (
 // from copies the unprivileged user can reach.
 type oomJob struct {
 	r   *rig
-	bin string
+	bin *testutil.Shared
+	uid int
 }
 
 func newOOMJob(t *testing.T, extra ...string) *oomJob {
 	t.Helper()
-	if syscall.Getuid() != 0 {
-		t.Skip("needs root to run the job as an unprivileged user (the killer never acts for root)")
-	}
+	testutil.NeedRoot(t, "runs the job as an unprivileged user (the killer never acts for root)")
 	r := newRig(t, append([]string{"SLURM_JOB_ID=" + uniqueJob(), "CUDA_DEVICE_MEMORY_LIMIT=2g",
 		"ACTIVE_OOM_KILLER=1"}, extra...)...)
-	bin := r.dir + "/bin"
-	for _, f := range []string{"build/test/cuclient", "build/libsoftmig.so", "build/sim/libcuda.so.1", "build/sim/libnvidia-ml.so.1"} {
-		copyFile(t, testutil.Path(t, f), filepath.Join(bin, filepath.Base(f)))
-	}
-	r.env = append(r.env, "LD_LIBRARY_PATH="+bin)
-	return &oomJob{r: r, bin: bin}
+	return &oomJob{r: r, bin: r.shared(), uid: testutil.Stranger()}
 }
 
 func (j *oomJob) client(args ...string) *exec.Cmd {
 	c := j.r.cmd(true, nil, "cuclient", args...)
-	c.Path = filepath.Join(j.bin, "cuclient")
-	c.Env = append(c.Env, "LD_PRELOAD="+filepath.Join(j.bin, "libsoftmig.so"))
-	c.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	c.Path = j.bin.Path("build/test/cuclient")
+	c.Env = append(c.Env, "LD_PRELOAD="+j.bin.Path("build/libsoftmig.so"))
+	testutil.AsUser(c, j.uid)
 	return c
 }
 

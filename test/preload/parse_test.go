@@ -30,6 +30,21 @@ func unit(t *testing.T, cmd, text string) string {
 	return strings.TrimRight(string(out), "\n")
 }
 
+// unitAnswers runs unit's cmd over the vector file and returns its answer
+// to each of the n vectors, one a line.
+func unitAnswers(t *testing.T, cmd, file string, n int) []string {
+	t.Helper()
+	data, err := os.ReadFile(testutil.Path(t, file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Split(unit(t, cmd, string(data)), "\n")
+	if len(got) != n {
+		t.Fatalf("%s: unit %s answered %d lines for %d vectors", file, cmd, len(got), n)
+	}
+	return got
+}
+
 // The C parser agrees with every shared vector (the Go one reads the same file).
 func TestSizeVectors(t *testing.T) {
 	data, err := os.ReadFile(testutil.Path(t, "testdata/sizes.tsv"))
@@ -74,15 +89,8 @@ func TestConfVectors(t *testing.T) {
 func TestCgroupVectors(t *testing.T) {
 	for _, file := range []string{testvec.CgroupFile, testvec.JobIDFile} {
 		cases := testvec.JobCases(t, file)
-		data, err := os.ReadFile(testutil.Path(t, file))
-		if err != nil {
-			t.Fatal(err)
-		}
 		cmd := map[string]string{testvec.CgroupFile: "cgroup", testvec.JobIDFile: "jobid"}[file]
-		got := strings.Split(unit(t, cmd, string(data)), "\n")
-		if len(got) != len(cases) {
-			t.Fatalf("%s: unit %s answered %d lines for %d vectors", file, cmd, len(got), len(cases))
-		}
+		got := unitAnswers(t, cmd, file, len(cases))
 		for i, c := range cases {
 			if got[i] != c.Want {
 				t.Errorf("%s: library says %s for %q, want %s", c.Line, got[i], c.In, c.Want)
@@ -95,14 +103,7 @@ func TestCgroupVectors(t *testing.T) {
 // (internal/logrec's TestVectors holds the Go encoder to the same lines).
 func TestLogVectors(t *testing.T) {
 	cases := testvec.LogCases(t)
-	data, err := os.ReadFile(testutil.Path(t, testvec.LogFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := strings.Split(unit(t, "log", string(data)), "\n")
-	if len(got) != len(cases) {
-		t.Fatalf("unit log answered %d lines for %d vectors", len(got), len(cases))
-	}
+	got := unitAnswers(t, "log", testvec.LogFile, len(cases))
 	for i, c := range cases {
 		if got[i] != c.Want {
 			t.Errorf("%s: the library writes\n %s\nwant\n %s", c.Line, got[i], c.Want)
@@ -136,6 +137,19 @@ func TestEveryKeyTwiceIsUnparsable(t *testing.T) {
 		if got := unit(t, "conf", twice); !strings.HasPrefix(got, "invalid: ") || !strings.Contains(got, ": line 3: ") ||
 			!strings.HasSuffix(got, ": given twice") {
 			t.Errorf("C: %q twice: %s, want line 3 given twice", line, got)
+		}
+	}
+}
+
+// The library names a job's config, region and log, and the region
+// outside Slurm, as every paths vector says (internal/jobpath's
+// TestVectors holds the Go tools to the same lines).
+func TestPathVectors(t *testing.T) {
+	cases := testvec.PathCases(t)
+	got := unitAnswers(t, "paths", testvec.PathsFile, len(cases))
+	for i, c := range cases {
+		if got[i] != c.Want {
+			t.Errorf("%s: the library names %s%q %q, want %q", c.Line, c.What, c.Args, got[i], c.Want)
 		}
 	}
 }

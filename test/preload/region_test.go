@@ -13,7 +13,6 @@ const (
 	regionDevs     = 256
 	devSize        = 128
 	devTracked     = 16
-	devExcess      = 24
 	regionProcs    = 2304
 	procSize       = 528
 	procUsed       = 16
@@ -45,9 +44,8 @@ func readRegion(t *testing.T, path string) regionView {
 
 func (v regionView) u64(off int) uint64 { return binary.LittleEndian.Uint64(v.b[off:]) }
 
-// tracked and excess of device entry d.
+// tracked of device entry d.
 func (v regionView) tracked(d int) uint64 { return v.u64(regionDevs + d*devSize + devTracked) }
-func (v regionView) excess(d int) uint64  { return v.u64(regionDevs + d*devSize + devExcess) }
 
 // livePids lists the pids holding process entries.
 func (v regionView) livePids() []int32 {

@@ -7,9 +7,14 @@
  *   time:US:N                     events around N launches; ms= simulated
  *   graph:US:N[:SIZE]             a graph of N kernels (and an alloc node of
  *                                 SIZE and its free), launched, synced, kept
+ *   forklaunch:US:N               a fork child launches N, synchronises and
+ *                                 leaves through exit(); child= status=
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "client.h"
 
@@ -175,6 +180,34 @@ static int graph(struct client *c, char **args)
 	return r;
 }
 
+/* The child runs the program's exit path (atexit handlers: the library's
+ * exit report) as a program's own worker process would. */
+static int forklaunch(struct client *c, char **args)
+{
+	unsigned long long us = (unsigned long long)arg_int(args, 0, 0);
+	long long count = arg_int(args, 1, 1);
+	void *params[] = {&us};
+	CUresult r = busy_kernel(c);
+	pid_t child;
+	int st = 0;
+
+	if (r)
+		return r;
+	fflush(stdout);
+	child = fork();
+	if (child == 0) {
+		for (long long i = 0; i < count && !r; i++)
+			r = by_launch(c, params);
+		if (!r)
+			r = c->a->ctxsync();
+		exit(r ? 1 : 0);
+	}
+	if (child < 0 || waitpid(child, &st, 0) != child)
+		return -1;
+	kv(c, "child=%d status=%d", (int)child, WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+}
+
 const struct command launch_commands[] = {
 	{"stream", 0, stream, 0},
 	{"launch", 2, launch, 0},
@@ -184,5 +217,6 @@ const struct command launch_commands[] = {
 	{"query", 0, query, 0},
 	{"time", 2, time_events, 0},
 	{"graph", 3, graph, 0},
+	{"forklaunch", 2, forklaunch, 0},
 	{0},
 };

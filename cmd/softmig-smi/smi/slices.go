@@ -1,0 +1,263 @@
+package smi
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"os/user"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/softmig/softmig/internal/job"
+	"github.com/softmig/softmig/internal/jobconf"
+	"github.com/softmig/softmig/internal/jobpath"
+	"github.com/softmig/softmig/internal/region"
+)
+
+// SliceRow is one job's slice on one GPU, for the admin's view.
+type SliceRow struct {
+	GPU     int // NVML index, NA: the job has no process or region on a GPU yet
+	Job     string
+	User    string
+	Limit   uint64 // 0: no memory limit
+	Used    uint64
+	SMLimit int // 0: none
+	SMUsed  int // NA when the driver gives no per-process samples
+}
+
+// Slices reads every job config in dir (defs.RunDir()) with its region
+// and matches the jobs to sys's devices and processes. Problems with one
+// job (an unsafe config, say) are returned as warnings; that job is skipped.
+func Slices(sys *System, dir, procRoot string) (rows []SliceRow, warnings []error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		if !os.IsNotExist(err) {
+			warnings = append(warnings, fmt.Errorf("reading slices: %w", err))
+		}
+		return nil, warnings
+	}
+	// pid -> job, for every process on every GPU (one cgroup read each).
+	owner := map[uint32]string{}
+	for _, d := range sys.Devices {
+		for _, p := range d.Procs {
+			owner[p.PID] = jobOf(procRoot, p.PID)
+		}
+		for _, u := range d.ProcUtil {
+			if _, ok := owner[u.PID]; !ok {
+				owner[u.PID] = jobOf(procRoot, u.PID)
+			}
+		}
+	}
+	for _, e := range entries {
+		id, ok := jobpath.ConfJob(e.Name())
+		if !ok {
+			continue
+		}
+		cfg, err := jobconf.Load(filepath.Join(dir, e.Name()))
+		if err != nil {
+			warnings = append(warnings, &ConfigError{filepath.Join(dir, e.Name()), err.Error()})
+			continue
+		}
+		if cfg.Disabled != "" {
+			warnings = append(warnings, &ConfigError{filepath.Join(dir, e.Name()), cfg.Disabled})
+			continue
+		}
+		rpath := cfg.Region
+		if rpath == "" {
+			rpath = jobpath.Region(dir, id)
+		}
+		reg, _ := region.Open(rpath)
+		if reg != nil && reg.Job() != "" && reg.Job() != id {
+			reg = nil
+		}
+		rows = append(rows, jobRows(sys, id, cfg, reg, owner, procRoot)...)
+	}
+	sort.Slice(rows, func(i, j int) bool {
+		if gi, gj := uint(rows[i].GPU), uint(rows[j].GPU); gi != gj {
+			return gi < gj // NA (no GPU yet) last
+		}
+		return jobLess(rows[i].Job, rows[j].Job)
+	})
+	return rows, warnings
+}
+
+func jobOf(procRoot string, pid uint32) string {
+	id, ok, err := job.FromProc(procRoot, int(pid))
+	if err != nil || !ok {
+		return ""
+	}
+	return id
+}
+
+func jobLess(a, b string) bool {
+	na, _ := strconv.ParseUint(strings.SplitN(a, "_", 2)[0], 10, 64)
+	nb, _ := strconv.ParseUint(strings.SplitN(b, "_", 2)[0], 10, 64)
+	if na != nb {
+		return na < nb
+	}
+	return a < b
+}
+
+func jobRows(sys *System, id string, cfg *jobconf.Config, reg *region.Region, owner map[uint32]string, procRoot string) []SliceRow {
+	name := "-"
+	uid := -1
+	if reg != nil {
+		uid = int(reg.UID)
+	}
+	var rows []SliceRow
+	for _, d := range sys.Devices {
+		entry := -1
+		if reg != nil {
+			entry = reg.DevEntry(d.UUID)
+		}
+		var sum uint64
+		has := entry >= 0
+		for _, p := range d.Procs {
+			if owner[p.PID] == id {
+				has = true
+				sum += p.UsedMem
+				if uid < 0 {
+					uid = procUID(procRoot, p.PID)
+				}
+			}
+		}
+		if !has {
+			continue
+		}
+		r := SliceRow{GPU: d.Index, Job: id, Used: sum, SMUsed: NA}
+		// The index of the region's device entry is the job's CUDA
+		// ordinal; without an entry, only the all-device limit (or a single
+		// per-device one) is certain.
+		ord := entry
+		if ord < 0 {
+			ord = soleOrdinal(cfg)
+		}
+		r.Limit, r.SMLimit = cfg.MemoryFor(ord), cfg.SMFor(ord)
+		if entry >= 0 {
+			r.Used = reg.Used(entry)
+		}
+		if d.ProcUtilOK {
+			r.SMUsed = 0
+			for _, u := range d.ProcUtil {
+				if owner[u.PID] == id {
+					r.SMUsed += u.SM
+				}
+			}
+			r.SMUsed = min(r.SMUsed, 100)
+		}
+		rows = append(rows, r)
+	}
+	if len(rows) == 0 {
+		ord := soleOrdinal(cfg)
+		rows = append(rows, SliceRow{GPU: NA, Job: id, Limit: cfg.MemoryFor(ord), SMLimit: cfg.SMFor(ord), SMUsed: NA})
+	}
+	if uid >= 0 {
+		name = userName(uid)
+	}
+	for i := range rows {
+		rows[i].User = name
+	}
+	return rows
+}
+
+// soleOrdinal is the only per-device key's ordinal when the config has
+// no all-device memory limit, else NA.
+func soleOrdinal(cfg *jobconf.Config) int {
+	if cfg.MemoryLimit == 0 && len(cfg.DeviceMemoryLimit) == 1 {
+		for k := range cfg.DeviceMemoryLimit {
+			return k
+		}
+	}
+	return NA
+}
+
+func procUID(procRoot string, pid uint32) int {
+	fi, err := os.Stat(filepath.Join(procRoot, strconv.FormatUint(uint64(pid), 10)))
+	if err != nil {
+		return -1
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return int(st.Uid)
+	}
+	return -1
+}
+
+func userName(uid int) string {
+	if u, err := user.LookupId(strconv.Itoa(uid)); err == nil {
+		return u.Username
+	}
+	return strconv.Itoa(uid)
+}
+
+const sliceRowFmt = "|%5s  %-15s  %-14s%14s%14s%11s%10s  |\n"
+
+func mibOrNone(limit uint64) string {
+	if limit == 0 {
+		return "none"
+	}
+	return strconv.FormatUint(MiB(limit), 10) + "MiB"
+}
+
+func pctOrNone(v int) string {
+	if v == 0 {
+		return "none"
+	}
+	return strconv.Itoa(v) + "%"
+}
+
+// SlicesTable writes the admin's table of slices, in the default view's style.
+func SlicesTable(w io.Writer, rows []SliceRow) {
+	var b strings.Builder
+	b.WriteString("\n" + tableRule)
+	fmt.Fprintf(&b, "| %-88s|\n", "SoftMig slices:")
+	fmt.Fprintf(&b, sliceRowFmt, "GPU", "Job", "User", "Memory slice", "Memory used", "SM limit", "SM used")
+	b.WriteString("|=========================================================================================|\n")
+	for _, r := range rows {
+		gpu := "-"
+		if r.GPU != NA {
+			gpu = strconv.Itoa(r.GPU)
+		}
+		user := r.User
+		if len(user) > 14 {
+			user = user[:13] + "+"
+		}
+		fmt.Fprintf(&b, sliceRowFmt, gpu, r.Job, user, mibOrNone(r.Limit),
+			strconv.FormatUint(MiB(r.Used), 10)+"MiB", pctOrNone(r.SMLimit), na(r.SMUsed, "%"))
+	}
+	if len(rows) == 0 {
+		fmt.Fprintf(&b, "|  %-87s|\n", "No slices found")
+	}
+	b.WriteString(tableRule)
+	io.WriteString(w, b.String())
+}
+
+// SlicesCSV writes the rows as --slices --format=csv.
+func SlicesCSV(w io.Writer, rows []SliceRow, f Format) {
+	var b strings.Builder
+	if !f.NoHeader {
+		b.WriteString("gpu, job, user, memory.slice [MiB], memory.used [MiB], sm.limit [%], sm.used [%]\n")
+	}
+	unit := func(s, u string) string {
+		if f.NoUnits || s == naCSV {
+			return s
+		}
+		return s + " " + u
+	}
+	for _, r := range rows {
+		gpu := naCSV
+		if r.GPU != NA {
+			gpu = strconv.Itoa(r.GPU)
+		}
+		limit := "0"
+		if r.Limit > 0 {
+			limit = strconv.FormatUint(MiB(r.Limit), 10)
+		}
+		fmt.Fprintf(&b, "%s, %s, %s, %s, %s, %s, %s\n", gpu, r.Job, r.User,
+			unit(limit, "MiB"), unit(strconv.FormatUint(MiB(r.Used), 10), "MiB"),
+			unit(strconv.Itoa(r.SMLimit), "%"), unit(csvInt(r.SMUsed), "%"))
+	}
+	io.WriteString(w, b.String())
+}
