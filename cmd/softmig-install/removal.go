@@ -1,8 +1,8 @@
 // removal.go: a package's removal must not hurt the node. Slurm runs the
 // programs slurm.conf names for every job, and a Prolog or Epilog that is
-// gone fails the job and drains the node; so while this node's Slurm runs
-// one of SoftMig's scripts, the package's removal step refuses and names
-// the lines to take out first.
+// gone fails the job and drains the node (a TaskProlog, every task); so
+// while this node's Slurm runs one of SoftMig's scripts, the package's
+// removal step refuses and names the lines to take out first.
 
 package main
 
@@ -72,13 +72,13 @@ func (e *env) checkRemovable(l layout, prefix string) error {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "refusing to remove SoftMig: this node's Slurm runs SoftMig's scripts, which removal deletes; "+
-		"every job would then fail its prolog or epilog and Slurm would drain the node:\n")
+		"every job would then fail its prolog or epilog and Slurm would drain the node, or every task would fail its task prolog:\n")
 	for _, s := range refs {
 		fmt.Fprintf(&b, "  %s\n", s)
 	}
 	fmt.Fprintf(&b, "Take these lines out of slurm.conf, or make them run a site script that calls SoftMig's only while it is installed:\n"+
 		"  if [ -x %[1]s/share/softmig/slurm/prolog.sh ]; then %[1]s/share/softmig/slurm/prolog.sh || exit; fi\n"+
-		"(%[1]s/share/doc/softmig/examples/slurm/site-prolog.sh and site-epilog.sh), run `scontrol reconfigure`, "+
+		"(%[1]s/share/doc/softmig/examples/slurm/site-prolog.sh, site-epilog.sh and site-task_prolog.sh), run `scontrol reconfigure`, "+
 		"then remove the package again. Nothing was changed.", prefix)
 	return fmt.Errorf("%s", b.String())
 }

@@ -29,8 +29,8 @@ func (c *checklist) checkSlurm(l layout, node string) {
 	conf := confs[0]
 	c.ok("Slurm config: %s", strings.Join(conf.Files, ", "))
 	prefix := c.prefix
-	c.checkSlurmScript(l, conf, prefix, "Prolog", "prolog.sh")
-	c.checkSlurmScript(l, conf, prefix, "Epilog", "epilog.sh")
+	c.checkSlurmScript(l, conf, prefix, "Prolog")
+	c.checkSlurmScript(l, conf, prefix, "Epilog")
 	c.checkSlurmValue(conf, "PrologFlags", "Alloc", "the prolog runs when the job is allocated, before any step")
 	c.checkSlurmValue(conf, "ProctrackType", "proctrack/cgroup", "every process of a job is in the job's cgroup, which tells the library its job")
 	c.checkSlurmValue(conf, "TaskPlugin", "task/cgroup", "jobs are confined to their devices (with ConstrainDevices=yes in cgroup.conf)")
@@ -40,24 +40,46 @@ func (c *checklist) checkSlurm(l layout, node string) {
 	c.checkLuaPlugin(conf, prefix, "CliFilterPlugins", "cli_filter.lua", false)
 }
 
-// checkSlurmScript checks that Slurm's key runs SoftMig's script.
-func (c *checklist) checkSlurmScript(l layout, conf *slurm.Conf, prefix, key, script string) {
-	ours := filepath.Join(prefix, "share/softmig/slurm", script)
-	site := filepath.Join(prefix, "share/doc/softmig/examples/slurm/site-"+script)
-	call := fmt.Sprintf("if [ -x %[1]s ]; then %[1]s || exit; fi", ours)
+// slurmScripts are the slurm.conf keys that run SoftMig's scripts: the
+// script, what the node loses when the key does not run it, and what
+// Slurm does while the program the key names is missing.
+var slurmScripts = map[string]struct{ script, without, missing string }{
+	"Prolog": {"prolog.sh", "GPU jobs get no slice",
+		"every job fails its prolog and Slurm drains the node"},
+	"Epilog": {"epilog.sh", "job configs and regions outlive their jobs",
+		"every job fails its epilog and Slurm drains the node"},
+	"TaskProlog": {taskPrologName, "containers started with --contain or --containall run without SoftMig, and the guard kills their GPU programs",
+		"Slurm fails every task on this node"},
+}
+
+// checkSlurmScript checks that Slurm's key runs SoftMig's script, directly
+// or through a site script that calls it.
+func (c *checklist) checkSlurmScript(l layout, conf *slurm.Conf, prefix, key string) {
+	sc := slurmScripts[key]
+	ours := filepath.Join(prefix, "share/softmig/slurm", sc.script)
+	site := filepath.Join(prefix, "share/doc/softmig/examples/slurm/site-"+sc.script)
+	call := fmt.Sprintf("if [ -x %[1]s ]; then %[1]s; fi", ours)
+	if key == "Prolog" {
+		call = fmt.Sprintf("if [ -x %[1]s ]; then %[1]s || exit; fi", ours) // its failure is the job's
+	}
 	if !isFile(l.host(ours)) {
-		c.fail(c.kind.reinstall(), "%s: missing: Slurm cannot run SoftMig's %s", ours, strings.TrimSuffix(script, ".sh"))
+		c.fail(c.kind.reinstall(), "%s: missing: Slurm cannot run SoftMig's %s", ours, strings.TrimSuffix(sc.script, ".sh"))
 		return
 	}
 	s, ok := conf.Get(key)
 	if !ok || s.Value == "" {
-		c.fail(fmt.Sprintf("%s=/etc/slurm/%s in slurm.conf, a site script with the line: %s   (example: %s)", key, script, call, site),
-			"%s: no %s: SoftMig's %s never runs, GPU jobs get no slice", conf.Path, key, script)
+		c.fail(fmt.Sprintf("%s=/etc/slurm/%s in slurm.conf, a site script with the line: %s   (example: %s)", key, sc.script, call, site),
+			"%s: no %s: SoftMig's %s never runs, %s", conf.Path, key, sc.script, sc.without)
 		return
 	}
+	found := false
 	for _, p := range scriptPaths(l, s.Value) {
-		if ownsPath(prefix, p) && filepath.Base(p) == script || ownsPath(prefix, resolved(l, p)) && filepath.Base(resolved(l, p)) == script {
-			c.ok("%s: runs SoftMig's %s directly (removing the package refuses until this line runs a site script like %s)", s, script, site)
+		if !isFile(l.host(p)) {
+			continue
+		}
+		found = true
+		if ownsPath(prefix, p) && filepath.Base(p) == sc.script || ownsPath(prefix, resolved(l, p)) && filepath.Base(resolved(l, p)) == sc.script {
+			c.ok("%s: runs SoftMig's %s directly (removing the package refuses until this line runs a site script like %s)", s, sc.script, site)
 			return
 		}
 		if data, err := os.ReadFile(l.host(p)); err == nil && strings.Contains(string(data), ours) {
@@ -65,8 +87,13 @@ func (c *checklist) checkSlurmScript(l layout, conf *slurm.Conf, prefix, key, sc
 			return
 		}
 	}
+	if !found {
+		c.fail(fmt.Sprintf("install the site script there (example: %s), or name an existing one", site),
+			"%s: does not exist: %s", s, sc.missing)
+		return
+	}
 	c.fail(fmt.Sprintf("add to the script %s names: %s   (example: %s)", key, call, site),
-		"%s: does not run %s: GPU jobs get no slice", s, ours)
+		"%s: does not run %s: %s", s, ours, sc.without)
 }
 
 // checkSlurmValue checks that a comma-separated setting has want.
