@@ -3,6 +3,7 @@ package packaging
 import (
 	"os"
 	"os/exec"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -36,7 +37,7 @@ func TestLicencesCoverLinkedModules(t *testing.T) {
 	if len(seen) < 4 {
 		t.Fatalf("only %d modules found (%v): is go list right?", len(seen), seen)
 	}
-	for _, lic := range []string{"Apache-2.0", "MIT", "BSD-3-Clause"} {
+	for _, lic := range []string{"Apache-2.0", "MIT", "BSD-3-Clause", "OFL-1.1", "FTL", "CC-BY-4.0"} {
 		if !strings.Contains(string(spec), lic) || !strings.Contains(string(copyright), "License: "+lic) {
 			t.Errorf("the spec's License or the copyright file lacks %s", lic)
 		}
@@ -54,7 +55,12 @@ func TestOldGoRefused(t *testing.T) {
 	cmd := exec.Command("make", "-C", "..", "BUILD="+t.TempDir(), "GO="+old, "tools")
 	cmd.Env = append(os.Environ(), "GOTOOLCHAIN=local", "GOFLAGS=-mod=mod")
 	out, err := cmd.CombinedOutput()
-	for _, want := range []string{"Go 1.22 or newer builds the SoftMig tools; " + old + " is go1.19", "bookworm-backports"} {
+	mod, _ := os.ReadFile(testutil.Path(t, "go.mod"))
+	floor := regexp.MustCompile(`(?m)^go (\S+)$`).FindSubmatch(mod)
+	if floor == nil {
+		t.Fatalf("go.mod has no go line:\n%s", mod)
+	}
+	for _, want := range []string{"Go " + string(floor[1]) + " or newer builds the SoftMig tools; " + old + " is go1.19", "bookworm-backports"} {
 		if err == nil || !strings.Contains(string(out), want) {
 			t.Errorf("make tools with Go 1.19 = %v; want a refusal with %q:\n%s", err, want, out)
 		}

@@ -163,7 +163,7 @@ func TestRPM(t *testing.T) {
 	if got := strings.Fields(run(t, "rpm", "-qpc", rpm)); strings.Join(got, " ") != strings.Join(configs, " ") {
 		t.Errorf("rpm -qpc = %v, want %v", got, configs)
 	}
-	if lic := run(t, "rpm", "-qp", "--qf", "%{LICENSE}", rpm); lic != "Apache-2.0 AND MIT AND BSD-3-Clause" {
+	if lic := run(t, "rpm", "-qp", "--qf", "%{LICENSE}", rpm); lic != "Apache-2.0 AND MIT AND BSD-3-Clause AND OFL-1.1 AND FTL AND CC-BY-4.0" {
 		t.Errorf("License: %q; want SoftMig's and the linked Go modules' (NOTICE)", lic)
 	}
 	// The glibc it was built against, explicitly and per symbol version.
