@@ -23,9 +23,10 @@ import (
 // TestLifecycle is an admin's life with the deb on a live Slurm node (issue
 // 22): install it and switch it on, run jobs; upgrade to a newer build while
 // a job runs (the guard restarts, the job goes on); try to remove it while
-// slurm.conf names SoftMig's prolog (refused, nothing changes); remove it
-// with the site's prolog (the node stays IDLE and the next jobs run); purge
-// it (nothing of SoftMig's is left but the job logs).
+// slurm.conf names SoftMig's prolog and task prolog (refused, nothing
+// changes); remove it with the site's (the node stays IDLE and the next
+// jobs and their tasks run); purge it (nothing of SoftMig's is left but the
+// job logs).
 //
 // It runs in a private mount namespace in which /etc, /usr, /var and /run
 // are overlays: apt, dpkg, the maintainer scripts, /etc/ld.so.preload and
@@ -102,11 +103,12 @@ func lifecycle(t *testing.T) {
 		t.Fatalf("systemctl enable --now softmig-guard started no guard:\n%s", shimLog())
 	}
 
-	// Slurm, as the guide sets it up: the site's prolog, epilog and lua
-	// plugins call SoftMig's, which the package installed.
+	// Slurm, as the guide sets it up: the site's prolog, epilog, task
+	// prolog and lua plugins call SoftMig's, which the package installed.
 	ex := "/usr/share/doc/softmig/examples/slurm/"
 	files := map[string]string{"softmig_gres.lua": ""}
-	for dst, src := range map[string]string{"prolog.sh": "site-prolog.sh", "epilog.sh": "site-epilog.sh", "job_submit.lua": "site-job_submit.lua", "cli_filter.lua": "site-cli_filter.lua"} {
+	for dst, src := range map[string]string{"prolog.sh": "site-prolog.sh", "epilog.sh": "site-epilog.sh", "task_prolog.sh": "site-task_prolog.sh",
+		"job_submit.lua": "site-job_submit.lua", "cli_filter.lua": "site-cli_filter.lua"} {
 		b, err := os.ReadFile(ex + src)
 		must(t, err)
 		files[dst] = string(b)
@@ -127,6 +129,11 @@ func lifecycle(t *testing.T) {
 		t.Errorf("the sliced job's config (site prolog -> SoftMig's, site job_submit.lua -> SoftMig's module):\n%s", out)
 	}
 	jobRuns(t, c, "--wrap", "true")
+	// The site's task prolog passes SoftMig's binds for Apptainer on.
+	binds := jobRuns(t, c, "--wrap", `echo "binds=$APPTAINER_BINDPATH"`)
+	if out := jobOut(t, c, binds); !strings.Contains(out, "/var/lib/shared/libsoftmig.so") {
+		t.Errorf("a job's APPTAINER_BINDPATH (site task prolog -> SoftMig's) lacks the library:\n%s", out)
+	}
 
 	// Upgrade while a sliced job runs: the guard restarts on the new build,
 	// the job goes on and ends well.
@@ -150,12 +157,23 @@ func lifecycle(t *testing.T) {
 		t.Errorf("the job that ran through the upgrade: %s\n%s", state, jobOut(t, c, running))
 	}
 
-	// Removal while slurm.conf names SoftMig's prolog: refused, with the line.
-	direct := "Prolog=/usr/share/softmig/slurm/prolog.sh"
-	must(t, c.Reconfigure(func(s string) string { return regexp.MustCompile(`(?m)^Prolog=.*$`).ReplaceAllString(s, direct) }))
+	// Removal while slurm.conf names SoftMig's prolog and task prolog:
+	// refused, with the lines.
+	direct := map[string]string{"Prolog": "/usr/share/softmig/slurm/prolog.sh", "TaskProlog": "/usr/share/softmig/slurm/task_prolog.sh"}
+	setScripts := func(paths map[string]string) func(string) string {
+		return func(s string) string {
+			for key, path := range paths {
+				s = regexp.MustCompile(`(?m)^`+key+`=.*$`).ReplaceAllString(s, key+"="+path)
+			}
+			return s
+		}
+	}
+	must(t, c.Reconfigure(setScripts(direct)))
 	out, err := aptOut("remove", "softmig")
-	if err == nil || !strings.Contains(out, "refusing to remove SoftMig") || !strings.Contains(out, direct) {
-		t.Errorf("apt-get remove with %s in slurm.conf = %v; want a refusal naming the line:\n%s", direct, err, out)
+	for key, path := range direct {
+		if err == nil || !strings.Contains(out, "refusing to remove SoftMig") || !strings.Contains(out, key+"="+path) {
+			t.Errorf("apt-get remove with %s=%s in slurm.conf = %v; want a refusal naming the line:\n%s", key, path, err, out)
+		}
 	}
 	if status := sh(t, "dpkg-query -W -f '${Status}' softmig"); status != "install ok installed" {
 		t.Errorf("after the refused removal the package is %q", status)
@@ -165,10 +183,11 @@ func lifecycle(t *testing.T) {
 	}
 	jobRuns(t, c, "--wrap", "true")
 
-	// Removal with the site's prolog: the node stays IDLE, jobs run.
-	must(t, c.Reconfigure(func(s string) string {
-		return regexp.MustCompile(`(?m)^Prolog=.*$`).ReplaceAllString(s, "Prolog="+filepath.Join(c.ConfDir, "prolog.sh"))
-	}))
+	// Removal with the site's scripts: the node stays IDLE, jobs and their
+	// tasks run (the site's task prolog stays, SoftMig's binds go).
+	must(t, c.Reconfigure(setScripts(map[string]string{
+		"Prolog": filepath.Join(c.ConfDir, "prolog.sh"), "TaskProlog": filepath.Join(c.ConfDir, "task_prolog.sh"),
+	})))
 	apt(t, "remove", "softmig")
 	if pid, _ := guardPid(); pid != 0 {
 		t.Errorf("after removal a guard still runs (pid %d)", pid)
@@ -180,6 +199,9 @@ func lifecycle(t *testing.T) {
 	}
 	jobRuns(t, c, "--wrap", "true")
 	jobRuns(t, c, "--gres=gpu:l40s:1", "--wrap", "true")
+	if out := jobOut(t, c, jobRuns(t, c, "--wrap", `echo "binds=$APPTAINER_BINDPATH"; srun true`)); strings.TrimSpace(out) != "binds=" {
+		t.Errorf("after removal a job's tasks get %q; want no binds", out)
+	}
 
 	// Purge: nothing of SoftMig's but the job logs.
 	apt(t, "purge", "softmig")

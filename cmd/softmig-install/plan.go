@@ -179,7 +179,7 @@ func planFiles(l layout, dirs installDirs, from, src string) (files []fileSpec, 
 // with the layout of the source tree (the README's links keep working):
 // files, or directories whose regular files go (not their subdirectories).
 // slurm/examples is copied whole, as examples/slurm.
-var docSources = []string{"README.md", "NOTICE", "docs"}
+var docSources = []string{"README.md", "CONTRIBUTING.md", "NOTICE", "docs"}
 
 // docFiles lists the documentation and the example Slurm and site files.
 func docFiles(prefix, src string) []fileSpec {
