@@ -83,7 +83,7 @@ func packages(t *testing.T, target, tool string, vars ...string) []string {
 		cache, _ := exec.Command("go", "env", "GOCACHE").Output()
 		cmd.Env = append(append(os.Environ(), builder...), "GOCACHE="+strings.TrimSpace(string(cache)))
 		if b, err := cmd.CombinedOutput(); err != nil {
-			r.err = fmt.Errorf("make %s: %v\n%s", strings.Join(args, " "), err, tail(string(b), 3000))
+			r.err = fmt.Errorf("make %s: %w\n%s", strings.Join(args, " "), err, tail(string(b), 3000))
 		} else {
 			r.pkgs, _ = filepath.Glob(filepath.Join(out, "*"))
 		}

@@ -76,16 +76,16 @@ func lifecycle(t *testing.T) {
 	// services, and which a node does not have.
 	must(t, os.MkdirAll("/run/systemd/system", 0o755))
 	must(t, os.MkdirAll(shimDir, 0o755))
-	real, err := os.ReadFile("/usr/bin/systemctl")
+	systemctl, err := os.ReadFile("/usr/bin/systemctl")
 	must(t, err)
-	must(t, os.WriteFile(shimDir+"/systemctl.real", real, 0o755))
+	must(t, os.WriteFile(shimDir+"/systemctl.real", systemctl, 0o755))
 	shim, err := os.ReadFile("testdata/systemctl")
 	must(t, err)
 	must(t, os.WriteFile("/usr/bin/systemctl", shim, 0o755))
 	if err := os.Remove("/usr/sbin/policy-rc.d"); err == nil {
 		t.Log("removed /usr/sbin/policy-rc.d (in the namespace only)")
 	}
-	os.Setenv("DEBIAN_FRONTEND", "noninteractive")
+	t.Setenv("DEBIAN_FRONTEND", "noninteractive")
 	old, newer := os.Getenv("SOFTMIG_DEB_OLD"), os.Getenv("SOFTMIG_DEB_NEW")
 
 	// Install; switch SoftMig on; the site config; the guard.
@@ -207,7 +207,7 @@ func lifecycle(t *testing.T) {
 	apt(t, "purge", "softmig")
 	var left []string
 	for dir, up := range uppers {
-		filepath.WalkDir(up, func(p string, d fs.DirEntry, err error) error {
+		_ = filepath.WalkDir(up, func(p string, d fs.DirEntry, err error) error { // a part it cannot read is no leftover of ours
 			rel, _ := filepath.Rel(up, p)
 			node := filepath.Join(dir, rel)
 			if err != nil || !strings.Contains(node, "softmig") || isWhiteout(d) {
@@ -246,13 +246,13 @@ func overlay(t *testing.T, dir string) string {
 	t.Helper()
 	base := t.TempDir()
 	up, work := filepath.Join(base, "upper"), filepath.Join(base, "work")
-	os.Mkdir(up, 0o755)
-	os.Mkdir(work, 0o755)
+	must(t, os.Mkdir(up, 0o755))
+	must(t, os.Mkdir(work, 0o755))
 	if err := unix.Mount("overlay", dir, "overlay", 0, "lowerdir="+dir+",upperdir="+up+",workdir="+work); err != nil {
 		t.Log("SKIP: cannot overlay " + dir + ": " + err.Error())
 		t.SkipNow()
 	}
-	t.Cleanup(func() { unix.Unmount(dir, unix.MNT_DETACH) })
+	t.Cleanup(func() { _ = unix.Unmount(dir, unix.MNT_DETACH) }) // the namespace ends with the test anyway
 	return up
 }
 
@@ -309,7 +309,7 @@ func waitGuard(not int) (int, bool) {
 // stopGuards kills the guards the test started, however it ends: they run
 // in their own session and would outlive the namespace.
 func stopGuards() {
-	exec.Command("systemctl", "stop", "softmig-guard").Run()
+	_ = exec.Command("systemctl", "stop", "softmig-guard").Run() // what it leaves is killed below
 	for pid, _ := guardPid(); pid != 0; pid, _ = guardPid() {
 		syscall.Kill(pid, syscall.SIGKILL)
 		time.Sleep(100 * time.Millisecond)

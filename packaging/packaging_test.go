@@ -53,7 +53,7 @@ func checkList(t *testing.T, pkg string, list []string, unit string) {
 	}
 	for _, p := range append(mustHave, unit) {
 		// dh_compress compresses the deb's documents over 4 KB.
-		if !have[p] && !(strings.HasPrefix(p, "/usr/share/doc/") && have[p+".gz"]) {
+		if !have[p] && (!strings.HasPrefix(p, "/usr/share/doc/") || !have[p+".gz"]) {
 			t.Errorf("%s lacks %s", pkg, p)
 		}
 	}
@@ -82,7 +82,7 @@ func slurmSetup(t *testing.T, root string) {
 	t.Helper()
 	ex := filepath.Join(root, "usr/share/doc/softmig/examples/slurm")
 	etc := filepath.Join(root, "etc/slurm")
-	os.MkdirAll(etc, 0o755)
+	must(t, os.MkdirAll(etc, 0o755))
 	conf, err := os.ReadFile(filepath.Join(ex, "4-shards/slurm.conf"))
 	if err != nil {
 		t.Fatal(err)
@@ -282,9 +282,9 @@ func dpkgRoot(t *testing.T) string {
 	t.Helper()
 	root := t.TempDir()
 	for _, d := range []string{"var/lib/dpkg/info", "var/lib/dpkg/updates"} {
-		os.MkdirAll(filepath.Join(root, d), 0o755)
+		must(t, os.MkdirAll(filepath.Join(root, d), 0o755))
 	}
-	os.WriteFile(filepath.Join(root, "var/lib/dpkg/status"), nil, 0o644)
+	must(t, os.WriteFile(filepath.Join(root, "var/lib/dpkg/status"), nil, 0o644))
 	return root
 }
 

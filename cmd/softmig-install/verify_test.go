@@ -39,7 +39,7 @@ func TestVerify(t *testing.T) {
 			"FAIL  no slurm.conf on this node",
 		}},
 		{"site prolog without SoftMig's", func(t *testing.T, f *fixture) {
-			os.WriteFile(filepath.Join(f.root, "etc/slurm/prolog.sh"), []byte("#!/bin/sh\nexit 0\n"), 0o755)
+			must(t, os.WriteFile(filepath.Join(f.root, "etc/slurm/prolog.sh"), []byte("#!/bin/sh\nexit 0\n"), 0o755))
 		}, []string{
 			"FAIL  ROOT/etc/slurm/slurm.conf:2: Prolog=/etc/slurm/prolog.sh: does not run /usr/local/share/softmig/slurm/prolog.sh: GPU jobs get no slice",
 			"fix: add to the script Prolog names: if [ -x /usr/local/share/softmig/slurm/prolog.sh ]; then /usr/local/share/softmig/slurm/prolog.sh || exit; fi",
@@ -71,7 +71,7 @@ func TestVerify(t *testing.T) {
 			"FAIL  ROOT/etc/slurm/gres.conf: no Name=shard line for this node",
 		}},
 		{"job_submit.lua without SoftMig", func(t *testing.T, f *fixture) {
-			os.WriteFile(filepath.Join(f.root, "etc/slurm/job_submit.lua"), []byte("function slurm_job_submit() return slurm.SUCCESS end\n"), 0o644)
+			must(t, os.WriteFile(filepath.Join(f.root, "etc/slurm/job_submit.lua"), []byte("function slurm_job_submit() return slurm.SUCCESS end\n"), 0o644))
 		}, []string{
 			"FAIL  ROOT/etc/slurm/job_submit.lua: does not load softmig_gres.lua",
 			"fix: add SoftMig's lines to it, as in /usr/local/share/doc/softmig/examples/slurm/site-job_submit.lua",
@@ -79,7 +79,7 @@ func TestVerify(t *testing.T) {
 		{"tool built for a newer glibc", func(t *testing.T, f *fixture) {
 			// This machine's programs against a glibc 2.17 (EL7's): the
 			// loader would refuse them, so verify must.
-			os.MkdirAll(filepath.Join(f.root, "lib64"), 0o755)
+			must(t, os.MkdirAll(filepath.Join(f.root, "lib64"), 0o755))
 			libc := testlibs.FakeLibc(t, f.libs, "GLIBC_2.2.5", "GLIBC_2.17")
 			copyFile(t, libc, filepath.Join(f.root, "lib64/libc.so.6"))
 			prog := testlibs.Program(t, f.libs, "prog", "#include <stdio.h>\nint main(void) { puts(\"hi\"); return 0; }\n")
@@ -249,14 +249,14 @@ func TestVerifyJSON(t *testing.T) {
 	}
 }
 
-// editFile replaces old by new in the file at path; old must be there.
-func editFile(t *testing.T, path, old, new string) {
+// editFile replaces old by repl in the file at path; old must be there.
+func editFile(t *testing.T, path, old, repl string) {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil || !strings.Contains(string(b), old) {
 		t.Fatalf("%s: %v, or no %q in it", path, err, old)
 	}
-	if err := os.WriteFile(path, []byte(strings.Replace(string(b), old, new, 1)), 0o644); err != nil {
+	if err := os.WriteFile(path, []byte(strings.Replace(string(b), old, repl, 1)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -331,7 +331,7 @@ const lockPath = "/tmp/softmig-slurmtest.lock"
 func lockMachine() (*os.File, error) {
 	f, err := os.OpenFile(lockPath, os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("cannot open %s to wait for other test clusters: %v", lockPath, err)
+		return nil, fmt.Errorf("cannot open %s to wait for other test clusters: %w", lockPath, err)
 	}
 	deadline := time.Now().Add(15 * time.Minute)
 	for {
@@ -341,7 +341,7 @@ func lockMachine() (*os.File, error) {
 		}
 		if !errors.Is(err, syscall.EWOULDBLOCK) || time.Now().After(deadline) {
 			f.Close()
-			return nil, fmt.Errorf("another test cluster held %s for 15 minutes (%v)", lockPath, err)
+			return nil, fmt.Errorf("another test cluster held %s for 15 minutes (%w)", lockPath, err)
 		}
 		time.Sleep(time.Second)
 	}
