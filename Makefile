@@ -84,11 +84,16 @@ $(BUILD)/sim/libnvidia-ml.so.1: $(SIM_NVML) $(SIM_HDRS)
 	    -Wl,-soname,libnvidia-ml.so.1 -Wl,-Bsymbolic -lpthread -lrt
 	ln -sf libnvidia-ml.so.1 $(BUILD)/sim/libnvidia-ml.so
 
-# The null driver (test/bench): a libcuda.so.1 that does nothing, so the
-# benchmarks measure the library's own cost.
+# The null driver (test/bench): a libcuda.so.1 that does nothing, and the
+# libnvidia-ml.so.1 beside it that the library trusts, so the benchmarks
+# measure the library's own cost.
 $(BUILD)/bench/libcuda.so.1: test/bench/nulldriver.c $(PRELOAD_HDRS)
 	@mkdir -p $(BUILD)/bench
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) -Ipreload -fvisibility=hidden -shared -o $@ $< -Wl,-soname,libcuda.so.1
+
+$(BUILD)/bench/libnvidia-ml.so.1: test/bench/nullnvml.c $(PRELOAD_HDRS)
+	@mkdir -p $(BUILD)/bench
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -Ipreload -fvisibility=hidden -shared -o $@ $< -Wl,-soname,libnvidia-ml.so.1
 
 # Test clients: dl_*.c load libcuda.so.1 with dlopen; unit.c links the
 # library's parsers directly; the others link -lcuda.  test/cprog/client/
@@ -155,7 +160,7 @@ go-floor: all
 demo: all
 	./scripts/demo.sh
 
-bench: all $(BUILD)/bench/libcuda.so.1 $(BUILD)/bench/timeauthority
+bench: all $(BUILD)/bench/libcuda.so.1 $(BUILD)/bench/libnvidia-ml.so.1 $(BUILD)/bench/timeauthority
 	./scripts/bench.sh
 
 # A stand-in for the node's time authority, for the bench of an open gate.

@@ -5,6 +5,7 @@
  * after a free, job processes that bypass the library and a region
  * tampered with by its user therefore cannot raise the real limit.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -25,6 +26,24 @@ static struct {
 	int64_t since;
 	int valid;
 } mine[SM_MAX_DEVICES];
+
+/*
+ * This process's contexts on d that no check measured yet: admitted and
+ * not yet created (inflight), and created, their reservations standing
+ * (unmeasured bytes) until a check numbered above after measures them
+ * (checks are numbered as they start: a context created before a check
+ * started is in its numbers).  No measure while one is in flight: NVML
+ * cannot see a context that does not exist yet, and its reservation must
+ * stand.
+ */
+static struct {
+	uint64_t seq;
+	int inflight;
+	uint64_t unmeasured;
+	int guessed;      /* how many of those were reserved at a guessed size */
+	uint64_t after;
+} ctxs[SM_MAX_DEVICES];
+static pthread_mutex_t ctxs_lock = PTHREAD_MUTEX_INITIALIZER;
 
 hidden void sm_check_note(int d, int64_t delta)
 {
@@ -61,6 +80,64 @@ hidden uint64_t sm_check_age_ns(int d)
 hidden void sm_check_reset_after_fork(void)
 {
 	memset(mine, 0, sizeof(mine));
+	memset(ctxs, 0, sizeof(ctxs));
+	pthread_mutex_init(&ctxs_lock, NULL);
+}
+
+hidden void sm_check_ctx_begin(int d)
+{
+	if (d >= 0 && d < SM_MAX_DEVICES)
+		__atomic_add_fetch(&ctxs[d].inflight, 1, __ATOMIC_ACQ_REL);
+}
+
+hidden void sm_check_ctx_end(int d, uint64_t reserved, int guessed)
+{
+	if (d < 0 || d >= SM_MAX_DEVICES)
+		return;
+	pthread_mutex_lock(&ctxs_lock);
+	if (reserved) {
+		ctxs[d].unmeasured += reserved;
+		ctxs[d].guessed += guessed;
+		ctxs[d].after = __atomic_load_n(&ctxs[d].seq, __ATOMIC_ACQUIRE);
+	}
+	__atomic_sub_fetch(&ctxs[d].inflight, 1, __ATOMIC_ACQ_REL);
+	pthread_mutex_unlock(&ctxs_lock);
+}
+
+/* Context memory of this process on d is what NVML shows for it (self)
+ * less the allocations the library tracks there.  A check numbered seq
+ * settles the reservations it can see; a context that went (seq 0) has
+ * everything measured again, unless one is in flight. */
+static void measure_ctxs(int d, uint64_t seq, uint64_t self)
+{
+	uint64_t ctx;
+
+	if (seq && !__atomic_load_n(&ctxs[d].unmeasured, __ATOMIC_ACQUIRE))
+		return;
+	pthread_mutex_lock(&ctxs_lock);
+	if (!ctxs[d].inflight && (!seq || (ctxs[d].unmeasured && seq > ctxs[d].after))) {
+		ctx = sm_sat_sub(self, sm_proc_used(d));
+		if (seq)
+			sm_ctx_settle(d, ctxs[d].unmeasured, (int64_t)ctx, 1, ctxs[d].guessed);
+		else
+			sm_ctx_account(d, (int64_t)ctx, ctxs[d].guessed);
+		ctxs[d].unmeasured = 0;
+		ctxs[d].guessed = 0;
+	}
+	pthread_mutex_unlock(&ctxs_lock);
+}
+
+hidden void sm_check_ctx_gone(int d, int ordinal)
+{
+	int64_t self;
+
+	if (d < 0 || d >= SM_MAX_DEVICES)
+		return;
+	sm_depth++;
+	self = sm_nvml_self_used(ordinal);
+	sm_depth--;
+	if (self >= 0)
+		measure_ctxs(d, 0, (uint64_t)self);
 }
 
 hidden int sm_nvml_processes(nvmlDevice_t nd, nvmlProcessInfo_t *stack, nvmlProcessInfo_t **infos)
@@ -121,35 +198,68 @@ hidden int64_t sm_nvml_self_used(int ordinal)
 	return used;
 }
 
+static int by_pid(const void *a, const void *b)
+{
+	unsigned int x = ((const nvmlProcessInfo_t *)a)->pid, y = ((const nvmlProcessInfo_t *)b)->pid;
+
+	return (x > y) - (x < y);
+}
+
+static int in_sorted(const int32_t *v, int n, int32_t x)
+{
+	int lo = 0, hi = n;
+
+	while (lo < hi) {
+		int mid = lo + (hi - lo) / 2;
+		if (v[mid] < x)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < n && v[lo] == x;
+}
+
 hidden void sm_check_now(int d, int ordinal)
 {
 	nvmlProcessInfo_t stack[SM_PROC_STACK], *infos;
+	int32_t region_pids[SM_MAX_PROCS];
 	nvmlDevice_t nd;
-	uint64_t untracked = 0, job_nvml = 0;
-	int n, i;
+	uint64_t untracked = 0, job_nvml = 0, self = 0, seq;
+	pid_t me = sm_self_host_pid(); /* NVML's pids are the host's; 0 unknown */
+	int n, i, np, others;
 
-	if (d < 0 || !sm_region || !(nd = sm_dev_nvml(ordinal)))
+	if (d < 0 || d >= SM_MAX_DEVICES || !sm_region || !(nd = sm_dev_nvml(ordinal)))
 		return;
+	seq = __atomic_add_fetch(&ctxs[d].seq, 1, __ATOMIC_ACQ_REL);
 	sm_depth++;
 	n = sm_nvml_processes(nd, stack, &infos);
 	sm_depth--;
 	if (n < 0)
 		return;
-	/* Job membership reads /proc: do it before taking the lock. */
+	/* Sorted by pid, each process is found in log n; job membership
+	 * reads /proc: both before taking the lock. */
+	qsort(infos, (size_t)n, sizeof(*infos), by_pid);
+	np = sm_region_pids(region_pids, &others);
 	for (i = 0; i < n; i++) {
-		if (sm_pid_in_region((pid_t)infos[i].pid))
+		if (me && (pid_t)infos[i].pid == me)
+			self += infos[i].usedGpuMemory;
+		if (in_sorted(region_pids, np, (int32_t)infos[i].pid) ||
+		    (others && sm_pid_in_region((pid_t)infos[i].pid)))
 			job_nvml += infos[i].usedGpuMemory;
 		else if (sm_pid_in_job((pid_t)infos[i].pid))
 			untracked += infos[i].usedGpuMemory;
 	}
 	job_nvml += untracked;
-	if (d < SM_MAX_DEVICES) {
-		__atomic_store_n(&mine[d].seen, job_nvml, __ATOMIC_RELAXED);
-		__atomic_store_n(&mine[d].since, 0, __ATOMIC_RELAXED);
-		__atomic_store_n(&mine[d].last_ns, sm_now_coarse_ns(), __ATOMIC_RELAXED);
-		__atomic_store_n(&mine[d].valid, 1, __ATOMIC_RELEASE);
-	}
+	__atomic_store_n(&mine[d].seen, job_nvml, __ATOMIC_RELAXED);
+	__atomic_store_n(&mine[d].since, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&mine[d].last_ns, sm_now_coarse_ns(), __ATOMIC_RELAXED);
+	__atomic_store_n(&mine[d].valid, 1, __ATOMIC_RELEASE);
+	/* Entries NVML did not list whose process is gone go first (each
+	 * looked at outside the lock), so that the ledger counts none. */
+	sm_region_reap(d, infos, n);
 	sm_ledger_nvml(d, infos, n, untracked);
+	if (me)
+		measure_ctxs(d, seq, self);
 	if (infos != stack)
 		free(infos);
 }

@@ -19,8 +19,9 @@ struct sm_request {
 	int has_slot[SM_MAX_DEVICES + 1];
 	uint64_t slot[SM_MAX_DEVICES + 1][2];
 	int has_gpu[SM_MAX_DEVICES + 1];
+	int has_slice[SM_MAX_DEVICES + 1];
 	uint64_t gpu[SM_MAX_DEVICES + 1];
-	int has_oom, has_log, has_region, has_disabled, has_uid;
+	int has_oom, has_log, has_region, has_disabled, has_uid, has_policy;
 	uint64_t oom, log, uid;
 	char region[512];
 	char disabled[256];

@@ -10,15 +10,17 @@
 
 #define LINE_MAX_LEN 4096
 
-enum { K_MEM, K_SM, K_OOM, K_LOG, K_REGION, K_DISABLED, K_SLOT, K_GPU, K_UID, K_NKEYS };
+enum { K_MEM, K_SM, K_OOM, K_LOG, K_REGION, K_DISABLED, K_SLOT, K_GPU, K_UID, K_POLICY, K_SLICE, K_NKEYS };
 static const char *const key_names[K_NKEYS] = {
 	"CUDA_DEVICE_MEMORY_LIMIT", "CUDA_DEVICE_SM_LIMIT", "ACTIVE_OOM_KILLER",
 	"SOFTMIG_LOG_LEVEL", "SOFTMIG_REGION", "SOFTMIG_DISABLED",
-	"SOFTMIG_SM_SLOT", "SOFTMIG_GPU", "SOFTMIG_UID",
+	"SOFTMIG_SM_SLOT", "SOFTMIG_GPU", "SOFTMIG_UID", "SOFTMIG_TIME_POLICY", "SOFTMIG_SLICE",
 };
 
-/* Keys that take a device suffix "_<i>" (SOFTMIG_GPU only with one). */
-#define PER_DEVICE(k) ((k) == K_MEM || (k) == K_SM || (k) == K_SLOT || (k) == K_GPU)
+/* Keys that take a device suffix "_<i>" (SOFTMIG_GPU and SOFTMIG_SLICE
+ * only with one). */
+#define PER_DEVICE(k) ((k) == K_MEM || (k) == K_SM || (k) == K_SLOT || (k) == K_GPU || (k) == K_SLICE)
+#define DEVICE_ONLY(k) ((k) == K_GPU || (k) == K_SLICE)
 
 static void trim(char **s, char **e)
 {
@@ -39,7 +41,7 @@ static int key_of(const char *k, int *idx)
 		uint64_t v;
 		if (strncmp(k, key_names[i], n) != 0)
 			continue;
-		if (k[n] == 0 && i != K_GPU) {
+		if (k[n] == 0 && !DEVICE_ONLY(i)) {
 			*idx = SM_MAX_DEVICES;
 			return i;
 		}
@@ -51,6 +53,19 @@ static int key_of(const char *k, int *idx)
 		}
 	}
 	return -1;
+}
+
+static int slice_name(const char *v)
+{
+	size_t n = strlen(v);
+
+	if (n == 0 || n > 64)
+		return 0;
+	for (; *v; v++)
+		if (!((*v >= 'a' && *v <= 'z') || (*v >= 'A' && *v <= 'Z') || (*v >= '0' && *v <= '9') ||
+		      strchr("._-:/", *v)))
+			return 0;
+	return 1;
 }
 
 /* "A-B[,C-D...]": ascending, disjoint, unmerged-free percent ranges [A,B)
@@ -177,6 +192,14 @@ static const char *set_key(struct sm_request *rq, int key, int idx, const char *
 		rq->has_gpu[idx] = 1;
 		rq->gpu[idx] = v;
 		return NULL;
+	case K_SLICE:
+		/* The slice's name (l40s.4), for softmig-guard's metrics. */
+		if (rq->has_slice[idx])
+			return "given twice";
+		if (!slice_name(val))
+			return "not a slice name (letters, digits, '.', '_', '-', ':', '/'; 1 to 64)";
+		rq->has_slice[idx] = 1;
+		return NULL;
 	case K_UID:
 		/* The job's user: that user's processes outside any job fail closed. */
 		if (rq->has_uid)
@@ -185,6 +208,15 @@ static const char *set_key(struct sm_request *rq, int key, int idx, const char *
 			return "not a user id";
 		rq->has_uid = 1;
 		rq->uid = v;
+		return NULL;
+	case K_POLICY:
+		/* For softmig-guard, the time authority (cap or lend); the
+		 * library follows whatever gates it publishes. */
+		if (rq->has_policy)
+			return "given twice";
+		if (strcmp(val, "cap") != 0 && strcmp(val, "lend") != 0)
+			return "must be cap or lend";
+		rq->has_policy = 1;
 		return NULL;
 	case K_DISABLED:
 		if (rq->has_disabled)

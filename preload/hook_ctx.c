@@ -9,6 +9,17 @@
 
 static uint64_t primary[SM_MAX_DEVICES]; /* primary context of each ordinal */
 
+/* A retain of a primary context this process already holds creates
+ * nothing: the driver only counts one more hold. */
+static int primary_active(CUdevice dev)
+{
+	unsigned int flags = 0;
+	int active = 0;
+
+	return real_cuDevicePrimaryCtxGetState &&
+	       real_cuDevicePrimaryCtxGetState(dev, &flags, &active) == CUDA_SUCCESS && active;
+}
+
 #define CTX_CREATE(api, realcall, dev) \
 	do { \
 		struct sm_take t_; \
@@ -27,6 +38,8 @@ SOFTMIG_EXPORT CUresult cuDevicePrimaryCtxRetain(CUcontext *pctx, CUdevice dev)
 
 	SM_NEED_REAL(cuDevicePrimaryCtxRetain);
 	SM_PASS(real_cuDevicePrimaryCtxRetain(pctx, dev));
+	if (primary_active(dev))
+		return real_cuDevicePrimaryCtxRetain(pctx, dev);
 	if ((r = sm_slice_ctx_admit(dev, "cuDevicePrimaryCtxRetain", &t)) != CUDA_SUCCESS)
 		return r;
 	r = real_cuDevicePrimaryCtxRetain(pctx, dev);
@@ -83,13 +96,9 @@ CTX_DESTROY(cuCtxDestroy)
 /* The primary context survives a release while others hold it. */
 static void primary_released(CUdevice dev, int reset)
 {
-	unsigned int flags = 0;
-	int active = 0;
-
 	if (dev < 0 || dev >= SM_MAX_DEVICES)
 		return;
-	if (!reset && real_cuDevicePrimaryCtxGetState &&
-	    real_cuDevicePrimaryCtxGetState(dev, &flags, &active) == CUDA_SUCCESS && active)
+	if (!reset && primary_active(dev))
 		return;
 	sm_slice_ctx_gone(primary[dev]);
 }

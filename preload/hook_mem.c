@@ -183,7 +183,7 @@ SOFTMIG_EXPORT CUresult cuMemFreeAsync_ptsz(CUdeviceptr dptr, CUstream s)
 SOFTMIG_EXPORT CUresult cuMemCreate(CUmemGenericAllocationHandle *handle, size_t size,
 				    const CUmemAllocationProp *prop, unsigned long long flags)
 {
-	struct sm_take t = { -1, -1, 0 };
+	struct sm_take t = { .dev = -1, .ordinal = -1 };
 	CUresult r;
 
 	SM_NEED_REAL(cuMemCreate);
@@ -289,7 +289,7 @@ SOFTMIG_EXPORT CUresult cuMipmappedArrayDestroy(CUmipmappedArray h)
 SOFTMIG_EXPORT CUresult cuGraphAddMemAllocNode(CUgraphNode *node, CUgraph graph, const CUgraphNode *deps,
 					       size_t ndeps, CUDA_MEM_ALLOC_NODE_PARAMS *params)
 {
-	struct sm_take t = { -1, -1, 0 };
+	struct sm_take t = { .dev = -1, .ordinal = -1 };
 	CUresult r;
 
 	SM_NEED_REAL(cuGraphAddMemAllocNode);

@@ -31,34 +31,69 @@ static void note_peak(struct sm_proc *me, int d, uint64_t total)
 		me->peak[d] = total;
 }
 
+/*
+ * Contexts reserved at a guessed size (no context of the job measured on
+ * their device yet), job-wide: a count under the lock, up while one is
+ * reserved, down when it is measured or was not created.  A guesser killed
+ * in between leaves it up: the count holds for GUESS_HOLD_S after the last
+ * guess, no longer.
+ */
+#define GUESS_HOLD_S 6
+
+static uint32_t now_s(void)
+{
+	return (uint32_t)(sm_now_coarse_ns() / 1000000000ULL);
+}
+
+static void count_guesses(int n)
+{
+	uint32_t now = now_s();
+
+	if (n > 0) {
+		if (now > sm_region->guesses_until)
+			sm_region->ctx_guesses = 0;
+		sm_region->ctx_guesses += (uint32_t)n;
+		sm_region->guesses_until = now + GUESS_HOLD_S;
+	} else if (n < 0) {
+		sm_region->ctx_guesses = (uint32_t)sm_sat_sub(sm_region->ctx_guesses, (uint64_t)-n);
+	}
+}
+
+/* Whether guessed context reservations stand in the job (read without the
+ * lock: a hint for waiting). */
+hidden int sm_ctx_guesses_stand(void)
+{
+	return __atomic_load_n(&sm_region->ctx_guesses, __ATOMIC_RELAXED) &&
+	       now_s() <= __atomic_load_n(&sm_region->guesses_until, __ATOMIC_RELAXED);
+}
+
 /* Reserves bytes on device entry d for this process, as an allocation or
- * (as_ctx) as context memory, if the slice holds them; the entries of dead
- * processes are cleared before a refusal.  0 ok, -1 over (*used_out). */
-static int reserve(int d, uint64_t bytes, uint64_t limit, uint64_t *used_out, int as_ctx)
+ * (as_ctx) as context memory, if the slice holds them: memory arithmetic
+ * only, nothing else under the lock (slice.c reclaims the places of dead
+ * processes before it takes a no for an answer).  A context whose size is
+ * a guess is counted as one.  0 ok, -1 over (*used_out). */
+static int reserve(int d, uint64_t bytes, uint64_t limit, uint64_t *used_out, int as_ctx, int guessed)
 {
 	struct sm_dev *dv = &sm_region->devs[d];
 	struct sm_proc *me;
 	uint64_t used;
-	int pass;
 
 	if (!(me = lock_me()))
 		return -1;
-	for (pass = 0; pass < 2; pass++) {
-		used = dv->tracked + dv->excess;
-		*used_out = used;
-		if (bytes <= limit && used <= limit - bytes) {
-			dv->tracked += bytes;
-			if (as_ctx) {
-				me->ctx[d] += bytes;
-			} else {
-				me->used[d] += bytes;
-				note_peak(me, d, used + bytes);
-			}
-			sm_region_unlock();
-			return 0;
+	used = dv->tracked + dv->excess;
+	*used_out = used;
+	if (bytes <= limit && used <= limit - bytes) {
+		dv->tracked += bytes;
+		if (as_ctx) {
+			me->ctx[d] += bytes;
+			if (guessed)
+				count_guesses(1);
+		} else {
+			me->used[d] += bytes;
+			note_peak(me, d, used + bytes);
 		}
-		if (pass == 0)
-			sm_region_cleanup_dead();
+		sm_region_unlock();
+		return 0;
 	}
 	dv->oom_count++;
 	sm_region_unlock();
@@ -67,14 +102,14 @@ static int reserve(int d, uint64_t bytes, uint64_t limit, uint64_t *used_out, in
 
 hidden int sm_reserve(int d, uint64_t bytes, uint64_t limit, uint64_t *used_out)
 {
-	return reserve(d, bytes, limit, used_out, 0);
+	return reserve(d, bytes, limit, used_out, 0, 0);
 }
 
 /* A context's size, before the driver creates it, so that concurrent
  * creations cannot all pass one check. */
-hidden int sm_reserve_ctx(int d, uint64_t bytes, uint64_t limit, uint64_t *used_out)
+hidden int sm_reserve_ctx(int d, uint64_t bytes, uint64_t limit, uint64_t *used_out, int guessed)
 {
-	return reserve(d, bytes, limit, used_out, 1);
+	return reserve(d, bytes, limit, used_out, 1, guessed);
 }
 
 hidden int sm_release(int d, uint64_t bytes)
@@ -90,7 +125,7 @@ hidden int sm_release(int d, uint64_t bytes)
 }
 
 /* Sets this process's context memory on device entry d. */
-hidden void sm_ctx_account(int d, int64_t bytes)
+hidden void sm_ctx_account(int d, int64_t bytes, int guesses)
 {
 	struct sm_proc *me;
 	struct sm_dev *dv;
@@ -101,6 +136,7 @@ hidden void sm_ctx_account(int d, int64_t bytes)
 	dv = &sm_region->devs[d];
 	old = me->ctx[d];
 	me->ctx[d] = nv;
+	count_guesses(-guesses);
 	dv->tracked = sm_sat_sub(dv->tracked, old) + nv;
 	if (nv > old && nv - old > dv->ctx_estimate)
 		dv->ctx_estimate = nv - old;
@@ -120,8 +156,10 @@ hidden uint64_t sm_dev_used(int d)
 
 /* Replaces a context's reservation by what it really cost (measured bytes
  * of context memory of this process on d), or gives it back when the
- * driver created nothing; measured < 0 (NVML silent) keeps it. */
-hidden void sm_ctx_settle(int d, uint64_t reserved, int64_t measured, int created)
+ * driver created nothing; measured < 0 (NVML silent) keeps it.  guesses of
+ * those reservations were guesses: either way but the last they stand no
+ * more. */
+hidden void sm_ctx_settle(int d, uint64_t reserved, int64_t measured, int created, int guesses)
 {
 	struct sm_dev *dv;
 	struct sm_proc *me;
@@ -134,6 +172,8 @@ hidden void sm_ctx_settle(int d, uint64_t reserved, int64_t measured, int create
 	base = old > reserved ? old - reserved : 0;
 	nv = !created ? base : measured < 0 ? old : (uint64_t)measured;
 	me->ctx[d] = nv;
+	if (!created || measured >= 0)
+		count_guesses(-guesses);
 	dv->tracked = (dv->tracked > old ? dv->tracked - old : 0) + nv;
 	if (created && measured >= 0 && nv > base && nv - base > dv->ctx_estimate)
 		dv->ctx_estimate = nv - base;
@@ -174,26 +214,25 @@ hidden uint64_t sm_proc_peak(int d)
  * NVML's numbers for device entry d replace the bookkeeping where they are
  * higher: each process entry gets what NVML shows for its pid, the device
  * what its processes hold beyond their bookkeeping (excess) plus the job's
- * processes that have no entry (untracked).
+ * processes that have no entry (untracked).  The entries of the dead went
+ * just before (sm_region_reap, outside the lock); the list is sorted by
+ * pid.
  */
-hidden void sm_ledger_nvml(int d, const nvmlProcessInfo_t *infos, int n, uint64_t untracked)
+hidden void sm_ledger_nvml(int d, const nvmlProcessInfo_t *sorted, int n, uint64_t untracked)
 {
 	struct sm_dev *dv;
 	uint64_t tracked = 0, excess = untracked;
-	int i, j;
+	int j, listed;
 
 	if (sm_region_lock() != 0)
 		return;
-	sm_region_cleanup_dead();
 	dv = &sm_region->devs[d];
 	for (j = 0; j < (int)sm_region->nprocs && j < SM_MAX_PROCS; j++) {
 		struct sm_proc *p = &sm_region->procs[j];
-		uint64_t t, v = 0;
+		uint64_t t, v;
 		if (!p->pid)
 			continue;
-		for (i = 0; i < n; i++)
-			if ((int32_t)infos[i].pid == p->pid)
-				v += infos[i].usedGpuMemory;
+		v = sm_listed_bytes(sorted, n, p->pid, &listed);
 		p->nvml[d] = v;
 		t = p->used[d] + p->ctx[d];
 		tracked += t;

@@ -74,7 +74,10 @@ struct sm_region {
 	char job[32];          /* job id, NUL-terminated */
 	uint32_t ndevs;        /* device entries in use */
 	uint32_t nprocs;       /* high-water mark of process entries */
-	uint8_t reserved[120];
+	uint32_t ctx_guesses;  /* context reservations of guessed size (no context of the
+				* job measured on their device yet) not yet measured ... */
+	uint32_t guesses_until;/* ... a count that holds until this CLOCK_MONOTONIC second */
+	uint8_t reserved[112];
 	struct sm_dev devs[SM_MAX_DEVICES];
 	struct sm_proc procs[SM_MAX_PROCS];
 };
@@ -88,6 +91,7 @@ _Static_assert(offsetof(struct sm_dev, oom_count) == 56, "sm_dev.oom_count");
 _Static_assert(offsetof(struct sm_dev, sm) == 64, "sm_dev.sm");
 _Static_assert(sizeof(struct sm_dev) == 128, "sm_dev size");
 
+_Static_assert(offsetof(struct sm_proc, pidns) == 4, "sm_proc.pidns");
 _Static_assert(offsetof(struct sm_proc, start_time) == 8, "sm_proc.start_time");
 _Static_assert(offsetof(struct sm_proc, used) == 16, "sm_proc.used");
 _Static_assert(offsetof(struct sm_proc, ctx) == 144, "sm_proc.ctx");
@@ -103,6 +107,8 @@ _Static_assert(offsetof(struct sm_region, created_ns) == 88, "sm_region.created_
 _Static_assert(offsetof(struct sm_region, job) == 96, "sm_region.job");
 _Static_assert(offsetof(struct sm_region, ndevs) == 128, "sm_region.ndevs");
 _Static_assert(offsetof(struct sm_region, nprocs) == 132, "sm_region.nprocs");
+_Static_assert(offsetof(struct sm_region, ctx_guesses) == 136, "sm_region.ctx_guesses");
+_Static_assert(offsetof(struct sm_region, guesses_until) == 140, "sm_region.guesses_until");
 _Static_assert(offsetof(struct sm_region, devs) == 256, "sm_region.devs");
 _Static_assert(offsetof(struct sm_region, procs) == 2304, "sm_region.procs");
 _Static_assert(sizeof(struct sm_region) == 2304 + 528 * SM_MAX_PROCS, "sm_region size");

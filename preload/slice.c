@@ -10,6 +10,8 @@
 #define REFUSAL_BURST 10
 #define REFUSAL_INTERVAL_NS 1000000000ULL
 #define RECHECK_NS 50000000ULL
+#define GUESS_WAIT_NS 5000000000ULL
+#define GUESS_POLL_NS 1000000L
 
 static struct {
 	int logged;
@@ -32,10 +34,9 @@ static void log_refusal(int ordinal, const char *api, uint64_t bytes, uint64_t u
 	       (unsigned long long)__atomic_exchange_n(&refusals.suppressed, 0, __ATOMIC_RELAXED));
 }
 
-/* Reserves bytes on device entry d (as context memory when ctx) if both
- * this process's view and the ledger hold them; *used says how much the
- * job had.  0 ok, -1 over. */
-static int reserve(int d, uint64_t bytes, uint64_t limit, int ctx, uint64_t *used)
+/* Reserves bytes on device entry d if both this process's view and the
+ * ledger hold them; *used says how much the job had.  0 ok, -1 over. */
+static int reserve(int d, uint64_t bytes, uint64_t limit, int what, uint64_t *used)
 {
 	uint64_t seen = 0;
 
@@ -43,11 +44,13 @@ static int reserve(int d, uint64_t bytes, uint64_t limit, int ctx, uint64_t *use
 		*used = seen;
 		return -1;
 	}
-	if ((ctx ? sm_reserve_ctx(d, bytes, limit, used) : sm_reserve(d, bytes, limit, used)) != 0)
-		return -1;
-	if (!ctx)
+	if (what == SM_FOR_ALLOC) {
+		if (sm_reserve(d, bytes, limit, used) != 0)
+			return -1;
 		sm_check_note(d, (int64_t)bytes);
-	return 0;
+		return 0;
+	}
+	return sm_reserve_ctx(d, bytes, limit, used, what == SM_FOR_CTX_GUESS);
 }
 
 /* Before any refusal, bring the usage up to date: the entries of processes
@@ -62,19 +65,50 @@ static void reclaim(int d, int ordinal)
 		sm_check_now(d, ordinal);
 }
 
-hidden int sm_slice_reserve(int d, int ordinal, uint64_t bytes, int ctx, const char *api)
+/*
+ * Processes that create their contexts at once before any was measured on
+ * the device each reserve a guess, and guesses can fill a slice that their
+ * contexts would not.  A reservation refused while guesses stand in the job
+ * waits for them to be measured, asking again (a context at the size then
+ * known), and is refused only when none stands, or after GUESS_WAIT_NS: a
+ * context takes the real driver seconds to create when a job's processes
+ * all start at once.
+ */
+hidden int sm_slice_reserve(int d, int ordinal, struct sm_ask *ask, const char *api)
 {
-	uint64_t limit = sm_mem_limit(ordinal), used = 0;
+	struct timespec poll = { 0, GUESS_POLL_NS };
+	uint64_t limit = sm_mem_limit(ordinal), used = 0, start = sm_now_ns();
 
-	if (reserve(d, bytes, limit, ctx, &used) == 0)
-		return 0;
-	reclaim(d, ordinal);
-	if (reserve(d, bytes, limit, ctx, &used) == 0)
-		return 0;
-	log_refusal(ordinal, api, bytes, used, limit);
-	if (!ctx && sm_cfg.oom_killer)
-		sm_oom_kill(ordinal);
-	return -1;
+	while (reserve(d, ask->bytes, limit, ask->what, &used) != 0) {
+		if (!sm_ctx_guesses_stand() || sm_now_ns() - start > GUESS_WAIT_NS) {
+			/* A killed process's place, and NVML, before a no. */
+			reclaim(d, ordinal);
+			if (ask->size)
+				ask->bytes = ask->size(d, &ask->what);
+			if (reserve(d, ask->bytes, limit, ask->what, &used) == 0)
+				return 0;
+			log_refusal(ordinal, api, ask->bytes, used, limit);
+			if (ask->what == SM_FOR_ALLOC && sm_cfg.oom_killer)
+				sm_oom_kill(ordinal);
+			return -1;
+		}
+		nanosleep(&poll, NULL);
+		if (ask->size)
+			ask->bytes = ask->size(d, &ask->what);
+		/* Memory freed meanwhile shows in NVML, which this
+		 * process's own view holds it to. */
+		if (sm_check_age_ns(d) > RECHECK_NS)
+			sm_check_now(d, ordinal);
+	}
+	return 0;
+}
+
+/* An allocation's reservation, or its refusal. */
+static int reserve_alloc(int d, int ordinal, uint64_t bytes, const char *api)
+{
+	struct sm_ask ask = { bytes, SM_FOR_ALLOC, NULL };
+
+	return sm_slice_reserve(d, ordinal, &ask, api);
 }
 
 hidden CUresult sm_slice_admit(int ordinal, uint64_t bytes, const char *api, struct sm_take *t)
@@ -83,6 +117,7 @@ hidden CUresult sm_slice_admit(int ordinal, uint64_t bytes, const char *api, str
 
 	t->dev = -1;
 	t->ordinal = ordinal;
+	t->measure = 0;
 	t->bytes = bytes;
 	if (!sm_mem_limit(ordinal))
 		return CUDA_SUCCESS;
@@ -94,7 +129,7 @@ hidden CUresult sm_slice_admit(int ordinal, uint64_t bytes, const char *api, str
 	}
 	sm_dev_note(ordinal);
 	sm_check_maybe(d, ordinal);
-	refused = sm_slice_reserve(d, ordinal, bytes, 0, api);
+	refused = reserve_alloc(d, ordinal, bytes, api);
 	sm_depth--;
 	if (refused)
 		return CUDA_ERROR_OUT_OF_MEMORY;
@@ -108,6 +143,7 @@ hidden CUresult sm_slice_admit_current(uint64_t bytes, const char *api, struct s
 
 	t->dev = -1;
 	t->ordinal = -1;
+	t->measure = 0;
 	t->bytes = bytes;
 	if (sm_dev_current(&dev) != 0)
 		return CUDA_SUCCESS; /* no context: the driver will say so */
@@ -130,7 +166,7 @@ hidden CUresult sm_slice_resize(struct sm_take *t, uint64_t actual, const char *
 	}
 	if (actual > t->bytes) {
 		sm_depth++;
-		refused = sm_slice_reserve(t->dev, t->ordinal, actual - t->bytes, 0, api);
+		refused = reserve_alloc(t->dev, t->ordinal, actual - t->bytes, api);
 		sm_depth--;
 		if (refused) {
 			give_back(t->dev, t->bytes);

@@ -22,6 +22,7 @@
 struct sm_take {
 	int dev;          /* device entry the bytes are on; -1: not counted */
 	int ordinal;      /* CUDA device ordinal */
+	int measure;      /* a context to measure when created (none measured on the device yet) */
 	uint64_t bytes;
 };
 
@@ -47,7 +48,8 @@ hidden CUresult sm_slice_credit(CUresult r, int kind, uint64_t key, const struct
 hidden void sm_slice_credit_owned(uint64_t owner);
 
 /* Contexts: reserved before the driver creates one (the largest seen on
- * the device, or a default), settled to what NVML measured after; when
+ * the device, or a default), settled to what NVML shows at this process's
+ * next check (at once for the job's first context on the device); when
  * one is gone its allocations are credited and context memory measured
  * again. */
 hidden CUresult sm_slice_ctx_admit(int ordinal, const char *api, struct sm_take *t);

@@ -1,12 +1,15 @@
 /*
  * Contexts.  A context costs device memory the program never asked for
- * (hundreds of MiB on a big GPU); the library measures it through NVML
- * around the driver call and charges it to the process.  A new context
- * reserves the largest context size seen on the device (or a default)
- * before the driver creates it, and is refused when the slice cannot hold
- * that; the reservation is settled to the measured size.  Destroying a
- * context frees what was allocated in it, so those allocations are
- * credited back too.
+ * (hundreds of MiB on a big GPU).  A new context reserves the largest
+ * context size seen on the device (or a default) before the driver creates
+ * it, and is refused when the slice cannot hold that: the same reservation
+ * under the lock as an allocation's, and nothing else, so that the
+ * processes of a job that start together do not wait in line for NVML.
+ * What the context really cost is measured through NVML (this process's
+ * usage less its allocations) at this process's next NVML check, which its
+ * first allocation makes; only the job's first context on a device, whose
+ * size nobody knows yet, is measured at once.  Destroying a context frees
+ * what was allocated in it, so those allocations are credited back too.
  */
 #include <unistd.h>
 
@@ -34,14 +37,37 @@ static CUresult nvml_missing(int ordinal, const char *api)
 	return SM_CU_DENIED;
 }
 
+/* What a new context on d is reserved at: the largest measured there, or
+ * a guess. */
+static uint64_t ctx_size(int d, int *what)
+{
+	uint64_t est = sm_ctx_estimate(d);
+
+	*what = est ? SM_FOR_CTX : SM_FOR_CTX_GUESS;
+	return est ? est : CTX_DEFAULT_RESERVE;
+}
+
+/* The reservation of a new context on d, or its refusal (-1). */
+static int reserve_ctx(int d, int ordinal, const char *api, struct sm_take *t)
+{
+	struct sm_ask ask = { 0, 0, ctx_size };
+
+	ask.bytes = ctx_size(d, &ask.what);
+	if (sm_slice_reserve(d, ordinal, &ask, api) != 0)
+		return -1;
+	t->bytes = ask.bytes;
+	t->measure = ask.what == SM_FOR_CTX_GUESS;
+	return 0;
+}
+
 hidden CUresult sm_slice_ctx_admit(int ordinal, const char *api, struct sm_take *t)
 {
-	uint64_t est;
 	int d, refused;
 
 	t->dev = -1;
 	t->ordinal = ordinal;
 	t->bytes = 0;
+	t->measure = 0;
 	if (!sm_mem_limit(ordinal))
 		return CUDA_SUCCESS;
 	sm_depth++;
@@ -54,41 +80,37 @@ hidden CUresult sm_slice_ctx_admit(int ordinal, const char *api, struct sm_take 
 		return CUDA_SUCCESS; /* no device entry: the allocations will fail closed */
 	}
 	sm_dev_note(ordinal);
-	if (!(est = sm_ctx_estimate(d)))
-		est = CTX_DEFAULT_RESERVE;
-	/* What this process itself last saw from NVML must leave room too.  A
-	 * process of the job that was killed must not lock the job out: its
-	 * place is reclaimed, and NVML re-read, before a context is refused. */
-	refused = sm_slice_reserve(d, ordinal, est, 1, api);
+	sm_check_ctx_begin(d);
+	refused = reserve_ctx(d, ordinal, api, t);
 	sm_depth--;
-	if (refused)
+	if (refused) {
+		sm_check_ctx_end(d, 0, 0);
 		return CUDA_ERROR_OUT_OF_MEMORY;
+	}
 	t->dev = d;
-	t->bytes = est;
 	return CUDA_SUCCESS;
-}
-
-/* Context memory of this process on the ordinal = what NVML shows for it
- * minus the allocations the library tracks there; -1 NVML silent. */
-static int64_t ctx_memory(int ordinal, int d)
-{
-	int64_t self;
-	uint64_t mine;
-
-	sm_depth++;
-	self = sm_nvml_self_used(ordinal);
-	sm_depth--;
-	if (self < 0)
-		return -1;
-	mine = sm_proc_used(d);
-	return (uint64_t)self > mine ? self - (int64_t)mine : 0;
 }
 
 hidden void sm_slice_ctx_settle(const struct sm_take *t, int created)
 {
-	if (t->dev < 0 || sm_proc_entry < 0)
+	int d = t->dev;
+
+	if (d < 0)
 		return;
-	sm_ctx_settle(t->dev, t->bytes, created ? ctx_memory(t->ordinal, t->dev) : -1, created);
+	/* Created: the reservation stands for the context until this
+	 * process's next check measures it. */
+	sm_check_ctx_end(d, created ? t->bytes : 0, t->measure);
+	if (sm_proc_entry < 0)
+		return;
+	if (!created) {
+		sm_ctx_settle(d, t->bytes, -1, 0, t->measure);
+	} else if (t->measure) {
+		/* The job's first context here: its size is every later
+		 * reservation's, so it is measured now. */
+		sm_depth++;
+		sm_check_now(d, t->ordinal);
+		sm_depth--;
+	}
 }
 
 hidden void sm_slice_ctx_gone(uint64_t ctx)
@@ -99,11 +121,8 @@ hidden void sm_slice_ctx_gone(uint64_t ctx)
 	if (!sm_region || sm_proc_entry < 0)
 		return;
 	for (ordinal = 0; ordinal < SM_MAX_DEVICES; ordinal++) {
-		int64_t bytes;
 		int d;
-		if (!sm_mem_limit(ordinal) || (d = sm_dev_entry(ordinal)) < 0 || !sm_proc_ctx(d))
-			continue;
-		if ((bytes = ctx_memory(ordinal, d)) >= 0)
-			sm_ctx_account(d, bytes);
+		if (sm_mem_limit(ordinal) && (d = sm_dev_entry(ordinal)) >= 0 && sm_proc_ctx(d))
+			sm_check_ctx_gone(d, ordinal);
 	}
 }

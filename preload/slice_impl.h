@@ -7,10 +7,23 @@
 #include "hooks.h"
 #include "slice.h"
 
-/* Reserves bytes on device entry d of the ordinal (as context memory when
- * ctx), reclaiming once before a refusal; a refusal is logged and, for an
- * allocation, runs the OOM killer when the job asked.  0 ok, -1 refused.
- * Caller holds sm_depth. */
-hidden int sm_slice_reserve(int d, int ordinal, uint64_t bytes, int ctx, const char *api);
+/* What a reservation is for: a context of a size nobody in the job has
+ * measured on the device yet reserves a guess. */
+enum sm_for { SM_FOR_ALLOC, SM_FOR_CTX, SM_FOR_CTX_GUESS };
+
+/* A reservation asked for: bytes, for what.  A context's size may be
+ * known better while it waits: size (NULL for an allocation) gives it
+ * again. */
+struct sm_ask {
+	uint64_t bytes;
+	int what;
+	uint64_t (*size)(int d, int *what);
+};
+
+/* Reserves ask on device entry d of the ordinal if both this process's own
+ * NVML view and the ledger hold it, or refuses (-1): the refusal is logged
+ * and, for an allocation, runs the OOM killer when the job asked.  Caller
+ * holds sm_depth. */
+hidden int sm_slice_reserve(int d, int ordinal, struct sm_ask *ask, const char *api);
 
 #endif

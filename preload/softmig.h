@@ -176,8 +176,18 @@ hidden int sm_region_dev(const uint8_t uuid[16]); /* device entry, creating it *
 hidden int sm_region_find_dev(const uint8_t uuid[16]);
 hidden void sm_region_cleanup_dead(void);  /* caller holds the lock */
 hidden void sm_region_reclaim(void);    /* the entries of dead processes go */
+/* Without the lock held: the entries of dead processes go, looked at
+ * outside it.  listed (NVML's processes of device entry d, n of them,
+ * sorted by pid): only entries with bytes on d that NVML did not list, and
+ * only if their pid is gone; NULL: every entry, zombies and reused pids
+ * included. */
+hidden void sm_region_reap(int d, const nvmlProcessInfo_t *listed, int n);
 hidden void sm_region_exit(void);
 hidden int sm_pid_in_region(pid_t pid);
+/* The pids of the entries of the host's PID namespace (NVML's), sorted
+ * (read without the lock); their count; *others whether entries of other
+ * namespaces are there too. */
+hidden int sm_region_pids(int32_t pids[SM_MAX_PROCS], int *others);
 /* Rewrites the header of r (zeroed, overwritten, or new private memory) and
  * puts back this process's entry and the devices it knows. */
 hidden void sm_region_rebuild(struct sm_region *r);
@@ -200,16 +210,17 @@ hidden void sm_lock_reset_after_fork(void);
 /* Reserve bytes on device entry d against limit; 0 ok, -1 refused.
  * *used_out gets the job's usage before the request. */
 hidden int sm_reserve(int d, uint64_t bytes, uint64_t limit, uint64_t *used_out);
-hidden int sm_reserve_ctx(int d, uint64_t bytes, uint64_t limit, uint64_t *used_out);
+hidden int sm_reserve_ctx(int d, uint64_t bytes, uint64_t limit, uint64_t *used_out, int guessed);
+hidden int sm_ctx_guesses_stand(void);
 hidden int sm_release(int d, uint64_t bytes); /* 0 given back, -1 no entry */
-hidden void sm_ctx_account(int d, int64_t bytes);
-hidden void sm_ctx_settle(int d, uint64_t reserved, int64_t measured, int created);
+hidden void sm_ctx_account(int d, int64_t bytes, int guesses);
+hidden void sm_ctx_settle(int d, uint64_t reserved, int64_t measured, int created, int guesses);
 hidden uint64_t sm_ctx_estimate(int d);
 hidden uint64_t sm_dev_used(int d);     /* tracked + excess */
 hidden uint64_t sm_proc_used(int d);    /* this process's allocations on d */
 hidden uint64_t sm_proc_ctx(int d);     /* ... and context memory */
 hidden uint64_t sm_proc_peak(int d);
-hidden void sm_ledger_nvml(int d, const nvmlProcessInfo_t *infos, int n, uint64_t untracked);
+hidden void sm_ledger_nvml(int d, const nvmlProcessInfo_t *sorted, int n, uint64_t untracked);
 hidden uint64_t sm_ledger_checked_ns(int d);
 hidden void sm_ledger_mark_checked(int d, uint64_t now);
 
@@ -236,11 +247,40 @@ hidden void sm_check_note(int d, int64_t delta);
 hidden int sm_check_fits(int d, uint64_t bytes, uint64_t limit, uint64_t *seen_out);
 hidden uint64_t sm_check_age_ns(int d);
 hidden void sm_check_reset_after_fork(void);
+/* This process's contexts on device entry d, measured by its checks: one
+ * is admitted (begin), then created with its reservation standing until
+ * the next check that starts measures it, or not (end, reserved 0).  When
+ * one went, gone measures them all again now. */
+hidden void sm_check_ctx_begin(int d);
+hidden void sm_check_ctx_end(int d, uint64_t reserved, int guessed);
+hidden void sm_check_ctx_gone(int d, int ordinal);
 /* The device's compute processes (NVML _v3, else _v2): a caller's array of
  * SM_PROC_STACK entries, or a larger one in *infos that the caller frees
  * when it is not stack.  Returns the count, -1 on failure. */
 #define SM_PROC_STACK 128
 hidden int sm_nvml_processes(nvmlDevice_t nd, nvmlProcessInfo_t *stack, nvmlProcessInfo_t **infos);
+
+/* What a process list sorted by pid shows pid holding (a pid may be listed
+ * more than once); *listed whether it is there at all.  A lookup costs
+ * log n, so that a check of N processes costs N log N, not N * N (and the
+ * part under the lock with it). */
+static inline uint64_t sm_listed_bytes(const nvmlProcessInfo_t *sorted, int n, int32_t pid, int *listed)
+{
+	int lo = 0, hi = n;
+	uint64_t sum = 0;
+
+	while (lo < hi) {
+		int mid = lo + (hi - lo) / 2;
+		if ((int32_t)sorted[mid].pid < pid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*listed = lo < n && (int32_t)sorted[lo].pid == pid;
+	for (; lo < n && (int32_t)sorted[lo].pid == pid; lo++)
+		sum += sorted[lo].usedGpuMemory;
+	return sum;
+}
 /* Bytes NVML reports for our own pid on the device of this ordinal. */
 hidden int64_t sm_nvml_self_used(int ordinal);
 

@@ -164,6 +164,90 @@ pidns_checks() {
 }
 pidns_checks
 
+# 4. The memory rule with no blind spot (issue 19): pulses begun the moment
+#    a thread of the guard ran (its schedstat), pulses at a 10 % duty
+#    cycle, a steady hold, all through the driver's own cuMemAlloc found in
+#    libcuda's symbol table with the library mapped (dl_attack).
+attack_checks() {
+	local what t0 t1 rc
+	for what in "lock $GUARD 32212254720 15 10:1000:pulses timed to the guard's looks, 30 GiB" \
+		"pulse 25769803776 10 90 10:2000:pulses of 24 GiB, 10 ms of every 100" "hold 15032385536:500:14 GiB held"; do
+		local args=${what%%:*} rest=${what#*:}
+		local bound=${rest%%:*} desc=${rest#*:}
+		newjob 12
+		coproc A { injob env LD_PRELOAD="$LIB" "$T/dl_attack" $args; }
+		local AP=$A_PID
+		while read -r line <&"${A[0]}"; do [ "$line" = ready ] && break; done
+		t0=$(ms); wait $AP; rc=$?; t1=$(ms)
+		if [ $rc = 137 ] && [ $((t1 - t0)) -le "$bound" ] && grep -q 'msg="guard kill"' "$LOGDIR/$J.log" 2>/dev/null; then
+			ok "$desc on a 12 GiB slice: killed $((t1 - t0)) ms after the first (bound $bound ms)"
+		else
+			bad "$desc: exit $rc after $((t1 - t0)) ms (bound $bound), log: $(cat "$LOGDIR/$J.log" 2>/dev/null)"
+		fi
+	done
+}
+attack_checks
+
+# 5. Memory with no owner (issue 19): a parent takes 10 GiB of a 12 GiB
+#    slice, forks a child that keeps the driver's files, and exits; what
+#    the driver then shows is recorded; another process of the job takes
+#    4 GiB through the library: the job is over its slice, its processes are
+#    killed (the child with them) and the memory comes back.
+orphan_check() {
+	local child used0 used1 used2 t0 t1
+	newjob 12
+	used0=$(nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -i 0)
+	injob env LD_PRELOAD="$LIB" "$T/cuclient" init dev:0 alloc:10g forkhold:120 > "$W/parent.out" 2>&1
+	child=$(sed -n 's/.*child=\([0-9]*\).*/\1/p' "$W/parent.out")
+	sleep 1
+	used1=$(nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -i 0)
+	nvidia-smi --query-compute-apps=pid,used_memory --format=csv,noheader | tee "$LOGS/apps-orphan.txt"
+	echo "orphan: device used $used0 MiB before, $used1 MiB after the parent left; child $child holds: $(ls -l /proc/$child/fd 2>/dev/null | grep -c nvidia) nvidia files"
+	startc more injob env LD_PRELOAD="$LIB" "$T/cuclient" init dev:0 alloc:4g ready hold
+	t0=$(ms)
+	for i in $(seq 1 30); do kill -0 "$child" 2>/dev/null || break; sleep 0.1; done
+	t1=$(ms)
+	sleep 1
+	used2=$(nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -i 0)
+	if [ $((used1 - used0)) -gt 9000 ] && ! kill -0 "$child" 2>/dev/null && [ $((used2 - used0)) -lt 1024 ]; then
+		ok "a gone parent's 10 GiB, kept by its child: charged to the job; 4 GiB more killed the job's processes and the child within $((t1 - t0)) ms; the memory came back ($used2 MiB used, $used0 before)"
+	else
+		bad "orphan: used $used0/$used1/$used2 MiB, child $child alive: $(kill -0 "$child" 2>/dev/null && echo yes || echo no); log: $(cat "$LOGDIR/$J.log" 2>/dev/null)"
+		kill -9 "$child" 2>/dev/null
+	fi
+	release more; wait "$PID_more" 2>/dev/null
+}
+orphan_check
+
+# 6. A pause costs a job nothing but time (issue 20): the same training
+#    run, once alone and once while its job cgroup is frozen and thawed 30
+#    times, ends with the same weights and no CUDA error.
+freeze_check() {
+	local ctl on off i
+	newjob 40
+	if [ -e "$CG/job_$J/cgroup.freeze" ]; then ctl=cgroup.freeze on=1 off=0; else ctl=freezer.state on=FROZEN off=THAWED; fi
+	injob env LD_PRELOAD="$LIB" "$PY" test/gpu/train_freeze.py 3000 > "$W/ref.out" 2>&1
+	( injob env LD_PRELOAD="$LIB" "$PY" test/gpu/train_freeze.py 3000 > "$W/frozen.out" 2>&1 ) &
+	local TP=$!
+	until grep -q ready "$W/frozen.out" || ! kill -0 $TP 2>/dev/null; do sleep 0.05; done
+	for i in $(seq 1 30); do
+		kill -0 $TP 2>/dev/null || break
+		echo $on > "$CG/job_$J/$ctl"; sleep 0.$((RANDOM % 3 + 1))
+		echo $off > "$CG/job_$J/$ctl"; sleep 0.$((RANDOM % 2 + 1))
+	done
+	echo $off > "$CG/job_$J/$ctl"
+	wait $TP
+	cat "$W/ref.out" "$W/frozen.out"
+	local a b
+	a=$(sed -n 's/.*digest=\([0-9a-f]*\).*/\1/p' "$W/ref.out"); b=$(sed -n 's/.*digest=\([0-9a-f]*\).*/\1/p' "$W/frozen.out")
+	if [ -n "$a" ] && [ "$a" = "$b" ] && ! grep -qi error "$W/frozen.out"; then
+		ok "PyTorch training frozen and thawed $i times: same weights ($a), no CUDA error"
+	else
+		bad "training under freeze/thaw: digests '$a' / '$b': $(cat "$W/frozen.out")"
+	fi
+}
+freeze_check
+
 kill -TERM $GUARD; wait $GUARD
 cat "$LOGS/guard.log"
 rm -f "$RUNDIR"/8*.conf

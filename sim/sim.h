@@ -34,7 +34,7 @@
 #pragma GCC visibility push(hidden)
 
 #define SIM_MAGIC 0x4d495347494d5353ULL /* "SSMIGSIM" */
-#define SIM_VERSION 2
+#define SIM_VERSION 3
 #define SIM_MAX_DEVICES 8
 #define SIM_MAX_PROCS 256
 #define SIM_RING 8192
@@ -75,6 +75,9 @@ struct sim_proc {
 	uint64_t ctx_bytes[SIM_MAX_DEVICES]; /* bytes charged for contexts */
 	uint32_t ctx_count[SIM_MAX_DEVICES]; /* contexts held on the device */
 	uint64_t busy_ns[SIM_MAX_DEVICES];   /* kernel time launched, total */
+	uint64_t orphan_ns; /* not 0: the process is gone, but one that inherited its
+			     * driver files keeps its memory (state_orphan.c); when
+			     * that was last checked */
 };
 
 struct sim_state {
@@ -119,6 +122,15 @@ int sim_charge(int dev, uint64_t bytes, int ctx);
 void sim_uncharge(int dev, uint64_t bytes, int ctx);
 int sim_list_procs_locked(int dev, struct sim_proc_info *out, int max);
 void sim_uuid_string(int dev, char *buf, size_t len); /* "GPU-xxxxxxxx-..." */
+
+/* state_orphan.c: a process's driver files, which a child it forks keeps
+ * open (and with them its memory, after it is gone, as the real driver
+ * does).  sim_hold_files opens this process's; sim_orphan_keep_locked says
+ * whether a gone process's memory stays (a live process holds its files). */
+void sim_hold_files(const struct sim_proc *self);
+int sim_orphan_keep_locked(struct sim_proc *p);
+int sim_orphan_listed(void); /* SOFTMIG_SIM_ORPHAN: listed (default) or unlisted */
+const char *sim_state_file(void);
 
 /* state_pidns.c: who a process is (its namespace, its pid there, its host
  * pid when it can see it), and host pids for the entries of others. */

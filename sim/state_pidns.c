@@ -12,10 +12,12 @@
  */
 #include <dirent.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "sim.h"
@@ -178,8 +180,52 @@ static int alive(uint32_t pid, uint64_t start)
 	return proc_stat(pid, &state, &st) == 0 && st == start && state != 'Z' && state != 'X';
 }
 
+/* A pidfd of each entry's host pid, kept by this process: one poll() then
+ * tells which entries' processes have ended (a pidfd turns readable when
+ * its process exits, zombie or not, and never follows a reused pid), where
+ * reading every /proc/<pid>/stat at every call would make a node daemon's
+ * many NVML calls cost what the number of processes says.  Kernels without
+ * pidfd_open take the /proc way. */
+static struct {
+	uint32_t pid;
+	uint64_t start;
+	int fd; /* 0: none */
+} pidfds[SIM_MAX_PROCS];
+
+static int pidfd_of(int slot, uint32_t pid, uint64_t start)
+{
+#ifdef SYS_pidfd_open
+	if (pidfds[slot].fd > 0 && pidfds[slot].pid == pid && pidfds[slot].start == start)
+		return pidfds[slot].fd;
+	if (pidfds[slot].fd > 0)
+		close(pidfds[slot].fd);
+	pidfds[slot].fd = 0;
+	int fd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
+	if (fd < 0)
+		return -1;
+	/* The pid may already be another process's: pin it, then check. */
+	if (!alive(pid, start)) {
+		close(fd);
+		return -1;
+	}
+	fcntl(fd, F_SETFD, FD_CLOEXEC);
+	pidfds[slot].pid = pid;
+	pidfds[slot].start = start;
+	pidfds[slot].fd = fd;
+	return fd;
+#else
+	(void)slot;
+	(void)pid;
+	(void)start;
+	return -1;
+#endif
+}
+
 void sim_reap_locked(void)
 {
+	struct pollfd fds[SIM_MAX_PROCS];
+	int slot[SIM_MAX_PROCS], n = 0, fd;
+
 	sim_whoami();
 	if (me.proc_host)
 		resolve_locked();
@@ -188,15 +234,26 @@ void sim_reap_locked(void)
 		int gone;
 		if (!p->ns_pid || sim_is_self(p))
 			continue;
+		if (me.proc_host && p->pid && (fd = pidfd_of(i, p->pid, p->starttime)) > 0) {
+			fds[n].fd = fd;
+			fds[n].events = POLLIN;
+			fds[n].revents = 0;
+			slot[n++] = i;
+			continue;
+		}
 		if (me.proc_host)
 			gone = !p->pid || !alive(p->pid, p->starttime);
 		else if (me.proc_own && p->ns_ino == me.ns_ino)
 			gone = !alive(p->ns_pid, p->starttime);
 		else
 			continue; /* not visible from here: those who see it judge */
-		if (gone)
+		if (gone && !sim_orphan_keep_locked(p))
 			memset(p, 0, sizeof *p); /* exited: the driver frees its memory */
 	}
+	if (n && poll(fds, (nfds_t)n, 0) > 0)
+		for (int k = 0; k < n; k++)
+			if (fds[k].revents && !sim_orphan_keep_locked(&sim_st->proc[slot[k]]))
+				memset(&sim_st->proc[slot[k]], 0, sizeof sim_st->proc[0]);
 }
 
 /* A ring interval names its process by host pid; before that is known, by

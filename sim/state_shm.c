@@ -116,6 +116,13 @@ static void fill_state(struct sim_state *st)
 	}
 }
 
+static char attached_path[4096];
+
+const char *sim_state_file(void)
+{
+	return attached_path;
+}
+
 static const char *state_path(char *buf, size_t len)
 {
 	const char *p = getenv("SOFTMIG_SIM_STATE");
@@ -131,6 +138,7 @@ static int do_attach(void)
 	char pbuf[4096];
 	const char *path = state_path(pbuf, sizeof pbuf);
 	size_t size = sizeof(struct sim_state);
+	snprintf(attached_path, sizeof attached_path, "%s", path);
 	struct sim_state *st;
 	struct stat sb;
 	int creator = 1, fd;
@@ -285,6 +293,7 @@ struct sim_proc *sim_self_locked(int create)
 	free_entry->ns_ino = me->ns_ino;
 	free_entry->starttime = me->start;
 	self_entry = (int)(free_entry - sim_st->proc);
+	sim_hold_files(free_entry);
 	return free_entry;
 }
 
@@ -344,6 +353,8 @@ int sim_list_procs_locked(int dev, struct sim_proc_info *out, int max)
 	for (int i = 0; i < SIM_MAX_PROCS; i++) {
 		struct sim_proc *p = &sim_st->proc[i];
 		if (!p->ns_pid || (!p->ctx_count[dev] && !p->alloc[dev]))
+			continue;
+		if (p->orphan_ns && !sim_orphan_listed())
 			continue;
 		if (n < max) {
 			out[n].pid = p->pid;

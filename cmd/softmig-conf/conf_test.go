@@ -59,17 +59,17 @@ func TestLimits(t *testing.T) {
 		want  []string // config lines, comments left out
 		err   string
 	}{
-		{"quarter", four, "shard:l40s:1(IDX:0)", nil, []string{"CUDA_DEVICE_MEMORY_LIMIT=12288M", "CUDA_DEVICE_MEMORY_LIMIT_0=12288M", "CUDA_DEVICE_SM_LIMIT=25", "CUDA_DEVICE_SM_LIMIT_0=25"}, ""},
-		{"half", four, "shard:l40s:2(IDX:0)", nil, []string{"CUDA_DEVICE_MEMORY_LIMIT=24576M", "CUDA_DEVICE_MEMORY_LIMIT_0=24576M", "CUDA_DEVICE_SM_LIMIT=50", "CUDA_DEVICE_SM_LIMIT_0=50"}, ""},
-		{"three quarters, exactly", four, "shard:l40s:3(IDX:1)", nil, []string{"CUDA_DEVICE_MEMORY_LIMIT=36864M", "CUDA_DEVICE_MEMORY_LIMIT_0=36864M", "CUDA_DEVICE_SM_LIMIT=75", "CUDA_DEVICE_SM_LIMIT_0=75"}, ""},
-		{"mixed request summed exactly", four, "shard:l40s:2(IDX:0),shard:l40s:1(IDX:0)", nil, []string{"CUDA_DEVICE_MEMORY_LIMIT=36864M", "CUDA_DEVICE_MEMORY_LIMIT_0=36864M", "CUDA_DEVICE_SM_LIMIT=75", "CUDA_DEVICE_SM_LIMIT_0=75"}, ""},
+		{"quarter", four, "shard:l40s:1(IDX:0)", nil, []string{"CUDA_DEVICE_MEMORY_LIMIT=12288M", "CUDA_DEVICE_MEMORY_LIMIT_0=12288M", "CUDA_DEVICE_SM_LIMIT=25", "CUDA_DEVICE_SM_LIMIT_0=25", "SOFTMIG_SLICE_0=l40s.4"}, ""},
+		{"half", four, "shard:l40s:2(IDX:0)", nil, []string{"CUDA_DEVICE_MEMORY_LIMIT=24576M", "CUDA_DEVICE_MEMORY_LIMIT_0=24576M", "CUDA_DEVICE_SM_LIMIT=50", "CUDA_DEVICE_SM_LIMIT_0=50", "SOFTMIG_SLICE_0=l40s.2"}, ""},
+		{"three quarters, exactly", four, "shard:l40s:3(IDX:1)", nil, []string{"CUDA_DEVICE_MEMORY_LIMIT=36864M", "CUDA_DEVICE_MEMORY_LIMIT_0=36864M", "CUDA_DEVICE_SM_LIMIT=75", "CUDA_DEVICE_SM_LIMIT_0=75", "SOFTMIG_SLICE_0=l40s:3/4"}, ""},
+		{"mixed request summed exactly", four, "shard:l40s:2(IDX:0),shard:l40s:1(IDX:0)", nil, []string{"CUDA_DEVICE_MEMORY_LIMIT=36864M", "CUDA_DEVICE_MEMORY_LIMIT_0=36864M", "CUDA_DEVICE_SM_LIMIT=75", "CUDA_DEVICE_SM_LIMIT_0=75", "SOFTMIG_SLICE_0=l40s:3/4"}, ""},
 		{"whole", four, "gpu:l40s:1(IDX:0)", nil, nil, ""},
 		{"two whole", four, "gpu:l40s:2(IDX:0-1)", nil, nil, ""},
-		{"whole and slice", four, "gpu:l40s:1(IDX:1),shard:l40s:1(IDX:0)", nil, []string{"CUDA_DEVICE_MEMORY_LIMIT_0=12288M", "CUDA_DEVICE_SM_LIMIT_0=25"}, ""},
-		{"slices on two GPUs", four, "shard:l40s:1(IDX:2),shard:l40s:2(IDX:0)", []int{0, 2}, []string{"CUDA_DEVICE_MEMORY_LIMIT_0=24576M", "CUDA_DEVICE_MEMORY_LIMIT_1=12288M", "CUDA_DEVICE_SM_LIMIT_0=50", "CUDA_DEVICE_SM_LIMIT_1=25"}, ""},
-		{"eighth from NVML, no SM, policy", eight, "shard:h100:1(IDX:0)", nil, []string{"CUDA_DEVICE_MEMORY_LIMIT=10240M", "CUDA_DEVICE_MEMORY_LIMIT_0=10240M", "ACTIVE_OOM_KILLER=1", "SOFTMIG_LOG_LEVEL=1"}, ""},
+		{"whole and slice", four, "gpu:l40s:1(IDX:1),shard:l40s:1(IDX:0)", nil, []string{"CUDA_DEVICE_MEMORY_LIMIT_0=12288M", "CUDA_DEVICE_SM_LIMIT_0=25", "SOFTMIG_SLICE_0=l40s.4"}, ""},
+		{"slices on two GPUs", four, "shard:l40s:1(IDX:2),shard:l40s:2(IDX:0)", []int{0, 2}, []string{"CUDA_DEVICE_MEMORY_LIMIT_0=24576M", "CUDA_DEVICE_MEMORY_LIMIT_1=12288M", "CUDA_DEVICE_SM_LIMIT_0=50", "CUDA_DEVICE_SM_LIMIT_1=25", "SOFTMIG_SLICE_0=l40s.2", "SOFTMIG_SLICE_1=l40s.4"}, ""},
+		{"eighth from NVML, no SM, policy", eight, "shard:h100:1(IDX:0)", nil, []string{"CUDA_DEVICE_MEMORY_LIMIT=10240M", "CUDA_DEVICE_MEMORY_LIMIT_0=10240M", "SOFTMIG_SLICE_0=h100.8", "ACTIVE_OOM_KILLER=1", "SOFTMIG_LOG_LEVEL=1"}, ""},
 		{"whole gets log level, no OOM killer", eight, "gpu:h100:1(IDX:0)", nil, []string{"SOFTMIG_LOG_LEVEL=1"}, ""},
-		{"untyped with one type", four, "shard:1(IDX:0)", nil, []string{"CUDA_DEVICE_MEMORY_LIMIT=12288M", "CUDA_DEVICE_MEMORY_LIMIT_0=12288M", "CUDA_DEVICE_SM_LIMIT=25", "CUDA_DEVICE_SM_LIMIT_0=25"}, ""},
+		{"untyped with one type", four, "shard:1(IDX:0)", nil, []string{"CUDA_DEVICE_MEMORY_LIMIT=12288M", "CUDA_DEVICE_MEMORY_LIMIT_0=12288M", "CUDA_DEVICE_SM_LIMIT=25", "CUDA_DEVICE_SM_LIMIT_0=25", "SOFTMIG_SLICE_0=l40s.4"}, ""},
 		{"untyped with two types", eight, "shard:1(IDX:0)", nil, nil, "untyped shards"},
 		{"unknown type", four, "shard:a100:1(IDX:0)", nil, nil, `GPU type "a100" (GPU 0) is not in the site config: add gpus.a100`},
 		{"more shards than the GPU has", four, "shard:l40s:5(IDX:0)", nil, nil, "holds 5 shards of GPU 0 but the site config says a l40s has 4"},
@@ -196,6 +196,7 @@ func TestWrite(t *testing.T) {
 # job=42 user=alice uid=1001 node=vm date=2026-11-25T12:00:00Z
 # request=gres:shard:l40s:1(IDX:0) allocation=shard:l40s:1(IDX:0)
 # CUDA device 0 = GPU 0 (l40s): 1 of 4 shards = 12288M of 49152M, SM 25%
+# time policy lend (softmig.yaml: partitions.<name>.time, gpus.<type>.time, policy.time)
 # CUDA device 0 = GPU 0: time slot 0-25 of the period (1 of 4 units)
 CUDA_DEVICE_MEMORY_LIMIT=12288M
 CUDA_DEVICE_MEMORY_LIMIT_0=12288M
@@ -203,8 +204,10 @@ CUDA_DEVICE_SM_LIMIT=25
 CUDA_DEVICE_SM_LIMIT_0=25
 SOFTMIG_SM_SLOT_0=0-25
 SOFTMIG_GPU_0=0
+SOFTMIG_SLICE_0=l40s.4
 SOFTMIG_REGION=` + f.run + `/42.region
 SOFTMIG_UID=1001
+SOFTMIG_TIME_POLICY=lend
 `
 	if string(data) != want {
 		t.Fatalf("config:\n%s\nwant:\n%s", data, want)
@@ -451,5 +454,31 @@ func TestManPage(t *testing.T) {
 		if !strings.Contains(string(man), `\-\-`+strings.ReplaceAll(flag, "-", `\-`)) {
 			t.Errorf("man/softmig-conf.1 does not describe --%s", flag)
 		}
+	}
+}
+
+// The time policy follows the job's partition, then its GPU type, then
+// policy.time; a job with no SM limit gets none.
+func TestWriteTimePolicy(t *testing.T) {
+	requireRoot(t)
+	site := "gpus:\n  l40s:\n    shards: 4\n    memory: 48g\n    time: cap\npartitions:\n  lent:\n    time: lend\n"
+	for _, tt := range []struct{ part, want string }{{"gpu", "SOFTMIG_TIME_POLICY=cap\n"}, {"lent", "SOFTMIG_TIME_POLICY=lend\n"}} {
+		f := newFixture(t, site, strings.Replace(line("42", "shard:l40s:1(IDX:0)"), "JobState=RUNNING", "JobState=RUNNING Partition="+tt.part, 1))
+		e := env("SLURM_JOB_ID=42", "SLURM_JOB_UID=1001", "SLURM_JOB_GID=1002", "SLURM_JOB_USER=alice", "SLURM_JOB_GPUS=0", "SLURMD_NODENAME=vm")
+		if _, _, err := f.runConf(t, e, "write", "--job-info", f.info); err != nil {
+			t.Fatal(err)
+		}
+		data, _ := os.ReadFile(filepath.Join(f.run, "42.conf"))
+		if !strings.HasSuffix(string(data), tt.want) {
+			t.Errorf("partition %s: config ends\n%s\nwant %s", tt.part, data, tt.want)
+		}
+	}
+	f := newFixture(t, "gpus:\n  l40s:\n    shards: 4\n    memory: 48g\npolicy:\n  sm_limit: none\n", line("42", "shard:l40s:1(IDX:0)"))
+	e := env("SLURM_JOB_ID=42", "SLURM_JOB_UID=1001", "SLURM_JOB_GID=1002", "SLURM_JOB_USER=alice", "SLURM_JOB_GPUS=0", "SLURMD_NODENAME=vm")
+	if _, _, err := f.runConf(t, e, "write", "--job-info", f.info); err != nil {
+		t.Fatal(err)
+	}
+	if data, _ := os.ReadFile(filepath.Join(f.run, "42.conf")); strings.Contains(string(data), "TIME_POLICY") {
+		t.Errorf("a job without an SM limit got a time policy:\n%s", data)
 	}
 }

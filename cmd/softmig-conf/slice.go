@@ -186,6 +186,10 @@ func limits(site *siteconf.Config, devs []device, mem memoryFunc) (*jobconf.Conf
 			c.DeviceMemoryLimit = map[int]uint64{}
 		}
 		c.DeviceMemoryLimit[ord] = lim
+		if c.DeviceSlice == nil {
+			c.DeviceSlice = map[int]string{}
+		}
+		c.DeviceSlice[ord] = sliceName(typ, d.Shards, uint64(g.Shards))
 		sm := ""
 		if site.Policy.SMLimit == siteconf.SMFraction {
 			pct := smPercent(d.Shards, uint64(g.Shards))
@@ -218,6 +222,15 @@ func limits(site *siteconf.Config, devs []device, mem memoryFunc) (*jobconf.Conf
 		c.LogLevel = &n
 	}
 	return c, notes, nil
+}
+
+// sliceName names a slice as users ask for it, <type>.<d> for 1/d of the
+// GPU (l40s.4), or <type>:<shards>/<per GPU> when no d gives it.
+func sliceName(typ string, shards, perGPU uint64) string {
+	if shards > 0 && perGPU%shards == 0 {
+		return fmt.Sprintf("%s.%d", typ, perGPU/shards)
+	}
+	return fmt.Sprintf("%s:%d/%d", typ, shards, perGPU)
 }
 
 // smPercent is the SM limit of shards of a GPU of perGPU shards: their

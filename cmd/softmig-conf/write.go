@@ -189,7 +189,35 @@ func (a *app) compute(site *siteconf.Config, siteErr, infoErr error, gres []slur
 	}
 	c, notes, err := limits(site, devs, a.memory)
 	j.devs = devs
+	if err == nil && hasSMLimit(c) {
+		// softmig-guard's time authority reads it (docs/compute.md).
+		c.TimePolicy = site.TimeFor(j.info.Fields["Partition"], slicedTypes(devs))
+		notes = append(notes, "time policy "+c.TimePolicy+" (softmig.yaml: partitions.<name>.time, gpus.<type>.time, policy.time)")
+	}
 	return c, notes, err
+}
+
+func hasSMLimit(c *jobconf.Config) bool {
+	if c.SMLimit != nil && *c.SMLimit > 0 && *c.SMLimit < 100 {
+		return true
+	}
+	for _, n := range c.DeviceSMLimit {
+		if n > 0 && n < 100 {
+			return true
+		}
+	}
+	return false
+}
+
+// slicedTypes lists the GPU types of the job's sliced GPUs.
+func slicedTypes(devs []device) []string {
+	var types []string
+	for _, d := range devs {
+		if !d.Whole {
+			types = append(types, d.Type)
+		}
+	}
+	return types
 }
 
 func hasGPUGres(gres []slurm.Gres) bool {

@@ -2,8 +2,11 @@ package main
 
 import (
 	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
 
-	"github.com/NVIDIA/go-nvml/pkg/nvml"
+	"github.com/softmig/softmig/internal/gpu"
 )
 
 // gpuProc is one process on a GPU as the driver reports it.
@@ -12,95 +15,153 @@ type gpuProc struct {
 	used uint64 // bytes; 0 when the driver does not say
 }
 
-// gpu is one GPU's process list, or why it could not be read this round.
-type gpu struct {
-	index int // NVML index
-	procs []gpuProc
-	err   error
+// sample is one per-process utilisation sample: the process's share of
+// the GPU's time up to the sample's instant.
+type sample struct {
+	pid  int
+	ts   uint64 // CLOCK_REALTIME, microseconds
+	util uint32 // percent
 }
 
-// gpuReader is what a round needs from the driver; tests may replace it.
+// gpuReader is what the guard needs from the driver; tests may replace it.
+// Every method is safe for concurrent use.
 type gpuReader interface {
-	read() ([]gpu, error)
+	count() (int, error)
+	uuid(i int) (string, error)
+	// memUsed is the device's memory in use by processes (what NVML's
+	// memory info calls used, less what it reports as reserved).
+	memUsed(i int) (uint64, error)
+	// procs lists the GPU's compute and graphics processes; an error,
+	// never a partial list: a process missing from a list must not lower
+	// a job's sum.
+	procs(i int) ([]gpuProc, error)
+	// samples returns the per-process utilisation samples newer than
+	// since (microseconds), none (and no error) when there are none.
+	samples(i int, since uint64) ([]sample, error)
 	calls() uint64 // NVML calls made so far
+	errors() uint64
 	close()
 }
 
-// nvmlReader reads through go-nvml (which dlopens libnvidia-ml.so.1).
+// nvmlReader reads the driver through internal/gpu, counting its calls.
 type nvmlReader struct {
-	lib   nvml.Interface
-	count uint64
+	lib  gpu.Library
+	n    atomic.Uint64
+	errs atomic.Uint64
+	mu   sync.Mutex
+	devs map[int]gpu.Device
 }
 
 func openNVML() (*nvmlReader, error) {
-	r := &nvmlReader{lib: nvml.New()}
-	r.count++
-	if ret := r.lib.Init(); ret != nvml.SUCCESS {
-		return nil, fmt.Errorf("nvmlInit: %s", nvml.ErrorString(ret))
+	lib, err := gpu.Open("")
+	if err != nil {
+		return nil, err
 	}
-	return r, nil
+	return &nvmlReader{lib: lib, devs: map[int]gpu.Device{}}, nil
 }
 
-func (r *nvmlReader) calls() uint64 { return r.count }
+func (r *nvmlReader) calls() uint64  { return r.n.Load() }
+func (r *nvmlReader) errors() uint64 { return r.errs.Load() }
+func (r *nvmlReader) close()         { r.lib.Close() }
 
-func (r *nvmlReader) close() { r.lib.Shutdown() }
-
-// read lists every GPU's compute and graphics processes. A device whose
-// handle or lists cannot be read comes back with err set, never with a
-// partial list: a process missing from a list must not lower a job's sum.
-func (r *nvmlReader) read() ([]gpu, error) {
-	r.count++
-	n, ret := r.lib.DeviceGetCount()
-	if ret != nvml.SUCCESS {
-		return nil, fmt.Errorf("nvmlDeviceGetCount: %s", nvml.ErrorString(ret))
+// call counts one NVML call and its failure.
+func (r *nvmlReader) call(err error) error {
+	r.n.Add(1)
+	if err != nil {
+		r.errs.Add(1)
 	}
-	gpus := make([]gpu, 0, n)
-	for i := 0; i < n; i++ {
-		g := gpu{index: i}
-		g.procs, g.err = r.device(i)
-		gpus = append(gpus, g)
-	}
-	return gpus, nil
+	return err
 }
 
-func (r *nvmlReader) device(i int) ([]gpuProc, error) {
-	r.count++
-	dev, ret := r.lib.DeviceGetHandleByIndex(i)
-	if ret != nvml.SUCCESS {
-		return nil, fmt.Errorf("GPU %d: nvmlDeviceGetHandleByIndex: %s", i, nvml.ErrorString(ret))
+func (r *nvmlReader) count() (int, error) {
+	n, err := r.lib.DeviceCount()
+	return n, r.call(err)
+}
+
+func (r *nvmlReader) dev(i int) (gpu.Device, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if d, ok := r.devs[i]; ok {
+		return d, nil
+	}
+	d, err := r.lib.Device(i)
+	if err := r.call(err); err != nil {
+		return nil, fmt.Errorf("GPU %d: %w", i, err)
+	}
+	r.devs[i] = d
+	return d, nil
+}
+
+func (r *nvmlReader) uuid(i int) (string, error) {
+	d, err := r.dev(i)
+	if err != nil {
+		return "", err
+	}
+	u, err := d.UUID()
+	if err := r.call(err); err != nil {
+		return "", fmt.Errorf("GPU %d: %w", i, err)
+	}
+	return u, nil
+}
+
+func (r *nvmlReader) memUsed(i int) (uint64, error) {
+	d, err := r.dev(i)
+	if err != nil {
+		return 0, err
+	}
+	m, err := d.Memory()
+	if err := r.call(err); err != nil {
+		return 0, fmt.Errorf("GPU %d: %w", i, err)
+	}
+	return m.Used, nil
+}
+
+func (r *nvmlReader) procs(i int) ([]gpuProc, error) {
+	d, err := r.dev(i)
+	if err != nil {
+		return nil, err
 	}
 	var procs []gpuProc
 	seen := map[int]int{}
-	for _, list := range []struct {
-		name string
-		get  func() ([]nvml.ProcessInfo, nvml.Return)
-	}{
-		{"nvmlDeviceGetComputeRunningProcesses", dev.GetComputeRunningProcesses},
-		{"nvmlDeviceGetGraphicsRunningProcesses", dev.GetGraphicsRunningProcesses},
-	} {
-		r.count++
-		infos, ret := list.get()
-		if ret == nvml.ERROR_NOT_SUPPORTED && list.name != "nvmlDeviceGetComputeRunningProcesses" {
+	for k, get := range []func() ([]gpu.Process, error){d.ComputeProcesses, d.GraphicsProcesses} {
+		list, err := get()
+		if k == 1 && gpu.IsCode(err, gpu.CodeNotSupported) {
+			r.n.Add(1)
 			continue
 		}
-		if ret != nvml.SUCCESS {
-			return nil, fmt.Errorf("GPU %d: %s: %s", i, list.name, nvml.ErrorString(ret))
+		if err := r.call(err); err != nil {
+			return nil, fmt.Errorf("GPU %d: %w", i, err)
 		}
-		for _, p := range infos {
-			used := p.UsedGpuMemory
-			if used == ^uint64(0) { // NVML_VALUE_NOT_AVAILABLE
-				used = 0
-			}
+		for _, p := range list {
+			pid := int(p.PID)
 			// A process in both lists holds one set of memory.
-			if j, ok := seen[int(p.Pid)]; ok {
-				if used > procs[j].used {
-					procs[j].used = used
+			if j, ok := seen[pid]; ok {
+				if p.Used > procs[j].used {
+					procs[j].used = p.Used
 				}
 				continue
 			}
-			seen[int(p.Pid)] = len(procs)
-			procs = append(procs, gpuProc{pid: int(p.Pid), used: used})
+			seen[pid] = len(procs)
+			procs = append(procs, gpuProc{pid: pid, used: p.Used})
 		}
 	}
 	return procs, nil
+}
+
+func (r *nvmlReader) samples(i int, since uint64) ([]sample, error) {
+	d, err := r.dev(i)
+	if err != nil {
+		return nil, err
+	}
+	got, err := d.Utilization(time.UnixMicro(int64(since)))
+	if err := r.call(err); err != nil {
+		return nil, fmt.Errorf("GPU %d: %w", i, err)
+	}
+	out := make([]sample, 0, len(got))
+	for _, s := range got {
+		if s.Time > since {
+			out = append(out, sample{pid: int(s.PID), ts: s.Time, util: s.SM})
+		}
+	}
+	return out, nil
 }

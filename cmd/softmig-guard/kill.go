@@ -20,6 +20,10 @@ var errSearch = unix.ESRCH
 func (g *guard) act(v verdict) {
 	what := fmt.Sprintf("job %s GPU %d: %s: used %s, slice %s, pids %s", v.job, v.gpu, v.reason,
 		size.Format(v.used), size.Format(v.limit), joinPids(v.pids))
+	if v.reason == reasonTime {
+		what = fmt.Sprintf("job %s GPU %d: %s: owed %s of GPU time at a %d%% share, pids %s", v.job, v.gpu, v.reason,
+			v.owed.Round(time.Millisecond), v.share, joinPids(v.pids))
+	}
 	if v.cause != "" {
 		what += " (" + v.cause + ")"
 	}
@@ -30,13 +34,15 @@ func (g *guard) act(v verdict) {
 	var killed []int
 	for _, pid := range v.pids {
 		f := v.facts[pid]
-		if g.killed[pid] == f.start {
-			continue // killed by another verdict this round
+		if g.isKilled(pid, f.start) {
+			continue // killed by another verdict
 		}
-		err := killVerified(g.opts.procRoot, pid, f.jobs, f.start)
+		err := signalVerified(g.opts.procRoot, pid, f.jobs, f.start, unix.SIGKILL)
 		if err == nil {
 			killed = append(killed, pid)
+			g.killMu.Lock()
 			g.killed[pid] = f.start
+			g.killMu.Unlock()
 			continue
 		}
 		if !errors.Is(err, errGone) {
@@ -46,7 +52,10 @@ func (g *guard) act(v verdict) {
 	if len(killed) == 0 {
 		return
 	}
-	g.kills++
+	g.stats.kills.Add(1)
+	g.memMu.Lock()
+	g.killsBy[watchKey{job: v.job, gpu: v.gpu}] += uint64(len(killed))
+	g.memMu.Unlock()
 	v.pids = killed
 	g.log.infof("guard kill: %s", what)
 	f := v.facts[killed[0]]
@@ -56,11 +65,11 @@ func (g *guard) act(v verdict) {
 	g.notify.send(v.job, g.message(v))
 }
 
-// killVerified sends SIGKILL to pid only if it is still the process that
+// signalVerified sends sig to pid only if it is still the process that
 // was judged: in the same job cgroups (or still in none), same start time,
 // not root. A pidfd pins the process between the check and the signal, so
 // a reused pid is never hit.
-func killVerified(procRoot string, pid int, jobs []string, start string) error {
+func signalVerified(procRoot string, pid int, jobs []string, start string, sig unix.Signal) error {
 	fd, err := unix.PidfdOpen(pid, 0)
 	if errors.Is(err, unix.ESRCH) {
 		return errGone
@@ -77,9 +86,9 @@ func killVerified(procRoot string, pid int, jobs []string, start string) error {
 		return errGone
 	}
 	if pinned {
-		err = unix.PidfdSendSignal(fd, unix.SIGKILL, nil, 0)
+		err = unix.PidfdSendSignal(fd, sig, nil, 0)
 	} else { // kernels before 5.3
-		err = unix.Kill(pid, unix.SIGKILL)
+		err = unix.Kill(pid, sig)
 	}
 	if errors.Is(err, unix.ESRCH) {
 		return errGone
@@ -97,6 +106,9 @@ func (g *guard) record(v verdict) logrec.Record {
 		"pids", joinPids(v.pids),
 		"over_ms", strconv.FormatInt(time.Since(v.since).Milliseconds(), 10),
 	}
+	if v.reason == reasonTime {
+		kv = append(kv, "share", strconv.Itoa(v.share), "owed_ms", strconv.FormatInt(v.owed.Milliseconds(), 10))
+	}
 	if v.cause != "" {
 		kv = append(kv, "cause", v.cause)
 	}
@@ -105,9 +117,13 @@ func (g *guard) record(v verdict) logrec.Record {
 
 // message is what the job is told through scontrol notify.
 func (g *guard) message(v verdict) string {
-	if v.reason == reasonEscape {
+	switch v.reason {
+	case reasonEscape:
 		return fmt.Sprintf("softmig-guard killed pid %s on GPU %d: it used the GPU outside SoftMig (%s)",
 			joinPids(v.pids), v.gpu, v.cause)
+	case reasonTime:
+		return fmt.Sprintf("softmig-guard killed pids %s on GPU %d: the job kept using GPU time beyond its %d%% share (%s)",
+			joinPids(v.pids), v.gpu, v.share, v.cause)
 	}
 	return fmt.Sprintf("softmig-guard killed pids %s on GPU %d: the job held %s, over its %s slice",
 		joinPids(v.pids), v.gpu, size.Format(v.used), size.Format(v.limit))

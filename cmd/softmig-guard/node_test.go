@@ -259,8 +259,17 @@ func (g *guardProc) output() string {
 func (n *node) guard(args ...string) *guardProc {
 	t := n.t
 	t.Helper()
+	if !strings.Contains(strings.Join(args, " "), "--config") {
+		// Guards of tests that run at once would all serve metrics on the
+		// default port: only the metrics tests ask for it.
+		conf := filepath.Join(n.dir, "softmig.yaml")
+		if err := os.WriteFile(conf, []byte("gpus:\n  h100:\n    shards: 4\nmetrics:\n  enabled: false\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		args = append([]string{"--config", conf}, args...)
+	}
 	c := exec.Command(os.Args[0], append([]string{"--library", n.lib()}, args...)...)
-	c.Env = append(append([]string{}, n.env...), "SOFTMIG_GUARD_TEST_MAIN=1")
+	c.Env = append(append([]string{}, n.env...), "SOFTMIG_GUARD_TEST_MAIN=1", "SOFTMIG_GUARD_DEBUG="+os.Getenv("SOFTMIG_GUARD_DEBUG"))
 	g := &guardProc{cmd: c, done: make(chan struct{})}
 	c.Stdout, c.Stderr = g, g
 	if err := c.Start(); err != nil {
@@ -316,4 +325,22 @@ func (n *node) nvmlUsed(index int, pids ...int) uint64 {
 		}
 	}
 	return sum
+}
+
+// deviceUsed is NVML's memory in use on GPU index.
+func (n *node) deviceUsed(index int) uint64 {
+	n.t.Helper()
+	c := exec.Command(n.shared.Path("build/test/cuclient"), fmt.Sprintf("nvml-mem:%d", index))
+	c.Env = n.env
+	out, err := c.Output()
+	if err != nil {
+		n.t.Fatalf("cuclient nvml-mem: %v", err)
+	}
+	var used uint64
+	for _, f := range strings.Fields(string(out)) {
+		if v, ok := strings.CutPrefix(f, "used="); ok {
+			fmt.Sscanf(v, "%d", &used)
+		}
+	}
+	return used
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -127,44 +126,6 @@ type libID struct {
 	inode string
 	name  string
 	known map[string]bool // "dev inode" of the library's files seen (upgrades)
-}
-
-// readMaps counts the loads of the preload library, libcuda and libc in
-// /proc/<pid>/maps. A load maps its file at offset 0 once; a second
-// mapping at offset 0 of libcuda is a second copy of the driver, and a
-// second libc a second link-map namespace (dlmopen(LM_ID_NEWLM) loads its
-// own libc, and the preloaded library is not in it).
-func readMaps(procRoot string, pid int, lib libID) (mapped, error) {
-	var m mapped
-	f, err := os.Open(filepath.Join(procRoot, strconv.Itoa(pid), "maps"))
-	if err != nil {
-		return m, gone(err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
-	for sc.Scan() {
-		// address perms offset dev inode pathname
-		fields := strings.Fields(sc.Text())
-		if len(fields) < 6 || strings.Trim(fields[2], "0") != "" {
-			continue
-		}
-		path := strings.Join(fields[5:], " ")
-		base := filepath.Base(path)
-		switch {
-		case lib.matches(fields[3], fields[4], path, base, filepath.Join(procRoot, strconv.Itoa(pid), "map_files", fields[0])):
-			m.library++
-		case strings.HasPrefix(base, "libcuda.so"):
-			m.libcuda++
-			m.cudaPath = path
-		case base == "libc.so.6" || (strings.HasPrefix(base, "libc-") && strings.HasSuffix(base, ".so")):
-			m.libc++
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return m, gone(err)
-	}
-	return m, nil
 }
 
 // matches accepts the library's file: its device and inode, or those of

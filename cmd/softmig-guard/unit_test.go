@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -85,7 +87,7 @@ func TestMapsEscape(t *testing.T) {
 			dir := t.TempDir()
 			os.MkdirAll(filepath.Join(dir, "7"), 0o755)
 			os.WriteFile(filepath.Join(dir, "7", "maps"), []byte(tt.maps), 0o644)
-			m, err := readMaps(dir, 7, lib)
+			m, _, err := readMaps(dir, 7, lib, 1<<20, time.Second)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -94,8 +96,20 @@ func TestMapsEscape(t *testing.T) {
 			}
 		})
 	}
-	if _, err := readMaps(t.TempDir(), 8, lib); !errors.Is(err, errGone) {
+	if _, _, err := readMaps(t.TempDir(), 8, lib, 1<<20, time.Second); !errors.Is(err, errGone) {
 		t.Errorf("readMaps of a missing process = %v; want errGone", err)
+	}
+	// Mappings longer than the budget cannot be judged: errBudget, which
+	// the scanner counts as an escape, however harmless the lines.
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "9"), 0o755)
+	os.WriteFile(filepath.Join(dir, "9", "maps"), []byte(prog+softmig+cuda+libc+strings.Repeat(prog, 2000)), 0o644)
+	if _, n, err := readMaps(dir, 9, lib, 64<<10, time.Second); !errors.Is(err, errBudget) || n <= 64<<10 {
+		t.Errorf("readMaps over a 64 KiB budget = %d bytes, %v; want errBudget after 64 KiB", n, err)
+	}
+	s := newScanner(dir, lib, newLogger(io.Discard), time.Second, 64<<10)
+	if c, err := s.judge(9); err != nil || !strings.Contains(c, "too large to judge") {
+		t.Errorf("judge of mappings over budget = %q, %v; want an escape", c, err)
 	}
 }
 
@@ -121,17 +135,46 @@ func TestProcFacts(t *testing.T) {
 
 // A GPU whose NVML calls fail is skipped and its pending kills forgotten;
 // a process that vanished between the list and /proc is skipped.
-func TestObserveErrorsNeverKill(t *testing.T) {
-	g := newGuard(options{grace: 0, interval: time.Millisecond, procRoot: t.TempDir()}, newLogger(&bytes.Buffer{}))
-	g.since[watchKey{job: "5", gpu: 0}] = time.Now().Add(-time.Hour)
-	due := g.observe(time.Now(), []gpu{
-		{index: 0, err: errors.New("nvmlDeviceGetComputeRunningProcesses: GPU is lost")},
-		{index: 1, procs: []gpuProc{{pid: 4242, used: 1 << 40}}},
-	})
-	if len(due) != 0 || len(g.since) != 0 {
-		t.Errorf("observe = %+v, timers %v; want nothing due and no timer", due, g.since)
+func TestLookErrorsNeverKill(t *testing.T) {
+	g := newGuard(options{grace: 0, interval: 10 * time.Millisecond, procRoot: t.TempDir()}, newLogger(&bytes.Buffer{}))
+	g.gpus = &fakeGPUs{lists: map[int][]gpuProc{1: {{pid: 4242, used: 1 << 40}}}, fail: map[int]bool{0: true}}
+	g.since[watchKey{job: "5", gpu: 0, pid: escapeKey}] = time.Now().Add(-time.Hour)
+	g.seen[watchKey{job: "5", gpu: 0, pid: escapeKey}] = time.Now()
+	if due := g.look(time.Now()); len(due) != 0 || len(g.since) != 0 {
+		t.Errorf("look = %+v, timers %v; want nothing due and no timer", due, g.since)
 	}
 }
+
+// fakeGPUs is a driver for unit tests: GPU i lists procs[i], or fails.
+type fakeGPUs struct {
+	lists map[int][]gpuProc
+	fail  map[int]bool
+}
+
+func (f *fakeGPUs) count() (int, error) { return 2, nil }
+func (f *fakeGPUs) uuid(i int) (string, error) {
+	return fmt.Sprintf("GPU-00000000-0000-0000-0000-00000000000%d", i), nil
+}
+func (f *fakeGPUs) memUsed(i int) (uint64, error) {
+	if f.fail[i] {
+		return 0, errors.New("nvmlDeviceGetMemoryInfo: GPU is lost")
+	}
+	var n uint64
+	for _, p := range f.lists[i] {
+		n += p.used
+	}
+	return n, nil
+}
+func (f *fakeGPUs) procs(i int) ([]gpuProc, error) {
+	if f.fail[i] {
+		return nil, errors.New("nvmlDeviceGetComputeRunningProcesses: GPU is lost")
+	}
+	return f.lists[i], nil
+}
+func (f *fakeGPUs) samples(int, uint64) ([]sample, error) { return nil, nil }
+func (f *fakeGPUs) calls() uint64                         { return 0 }
+func (f *fakeGPUs) errors() uint64                        { return 0 }
+func (f *fakeGPUs) close()                                {}
 
 func TestJobLogSafety(t *testing.T) {
 	rec := logrec.Event(time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC), "5", 7, 0, logrec.MsgGuardKill,

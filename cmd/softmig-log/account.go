@@ -125,8 +125,12 @@ func commentLine(host string, s *logsum.Summary) string {
 		}
 		if d.SMLimit > 0 && d.SMLimit < 100 {
 			fmt.Fprintf(&b, ", share %d%% throttled %s", d.SMLimit, logsum.FormatMS(d.ThrottledMS))
+			if d.WindowMS > 0 {
+				fmt.Fprintf(&b, " gpu time %s (%.0f%%, lent %s, paused %s)", logsum.FormatMS(d.GPUTimeMS),
+					100*float64(d.GPUTimeMS)/float64(d.WindowMS), logsum.FormatMS(d.LentMS), logsum.FormatMS(d.PausedMS))
+			}
 		}
-		fmt.Fprintf(&b, ", %d oom refused, %d killed", d.Refused, len(d.Kills)+d.GuardOver+d.GuardEscapes)
+		fmt.Fprintf(&b, ", %d oom refused, %d killed", d.Refused, len(d.Kills)+d.GuardOver+d.GuardEscapes+d.GuardTime)
 		if d.Ask != "" {
 			fmt.Fprintf(&b, ", ask %s", strings.TrimPrefix(d.Ask, "--gres="))
 		}

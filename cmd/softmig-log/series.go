@@ -29,8 +29,8 @@ type devSeries struct {
 	// heldBack is the fraction of time a process was held back (throttled)
 	// since its previous throttle line or its attach.
 	heldBack []point
-	// share is the fraction of the GPU's time the job used; no record
-	// carries it yet (the daemon's per-job time records will).
+	// share is the fraction of the GPU's time the job used, from
+	// softmig-guard's "gpu time" records (each over its window).
 	share []point
 }
 
@@ -76,6 +76,14 @@ var seriesOf = map[string]func(s *jobSeries, d *devSeries, r *logrec.Record){
 	},
 	logrec.MsgGuardKill: func(s *jobSeries, d *devSeries, r *logrec.Record) {
 		d.kills = append(d.kills, point{t: r.Time})
+	},
+	logrec.MsgGPUTime: func(s *jobSeries, d *devSeries, r *logrec.Record) {
+		if win := must(r, "window_ms"); win > 0 {
+			d.share = append(d.share, point{r.Time, float64(must(r, "used_ms")) / float64(win)})
+		}
+		if len(d.smLimit) == 0 {
+			d.smLimit = append(d.smLimit, point{r.Time, smShare(must(r, "share"))})
+		}
 	},
 	logrec.MsgThrottle: func(s *jobSeries, d *devSeries, r *logrec.Record) {
 		key := [2]int{r.PID, r.Dev}

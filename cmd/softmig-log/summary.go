@@ -153,6 +153,7 @@ func writeSummary(w io.Writer, o *summaryOut) error {
 			return err
 		}
 	}
+	writeGPUTime(w, s)
 	if len(s.Processes) > 0 {
 		fmt.Fprintln(w)
 		fmt.Fprintln(tw, "PID\tEXE\tSTART\tEXIT\tDEVICES\tPEAK\tTHROTTLED")
@@ -185,4 +186,24 @@ func writeSummary(w io.Writer, o *summaryOut) error {
 	fmt.Fprintln(w)
 	_, err := fmt.Fprintf(w, "verdict: %s\n", s.Verdict)
 	return err
+}
+
+// writeGPUTime says, per device, what softmig-guard's time authority
+// recorded: the share guaranteed, what the job used and what of that was
+// lent to it, how long it was paused; nothing when it recorded nothing.
+func writeGPUTime(w io.Writer, s *logsum.Summary) {
+	first := true
+	for _, d := range s.Devices {
+		if d.WindowMS == 0 {
+			continue
+		}
+		if first {
+			fmt.Fprintln(w, "\nGPU time (softmig-guard's time authority):")
+			first = false
+		}
+		pct := 100 * float64(d.GPUTimeMS) / float64(d.WindowMS)
+		fmt.Fprintf(w, "  dev %d: share %d%% guaranteed (%s): used %s of %s (%.0f%%), %s of it lent beyond the share; paused %s (%d pauses), %d processes killed for GPU time\n",
+			d.Dev, d.SMLimit, d.Policy, logsum.FormatMS(d.GPUTimeMS), logsum.FormatMS(d.WindowMS), pct,
+			logsum.FormatMS(d.LentMS), logsum.FormatMS(d.PausedMS), d.Pauses, d.GuardTime)
+	}
 }

@@ -411,6 +411,9 @@ func render(out, stderr io.Writer, sys *smi.System, allDevs []*smi.Device, scope
 			smi.SlicesCSV(out, rows, p.format)
 		} else {
 			smi.SlicesTable(out, rows)
+			if !scope.InSlice {
+				printGuardStatus(out, d.env.ConfDir, time.Now())
+			}
 			printGuardKills(out, rows)
 		}
 	}

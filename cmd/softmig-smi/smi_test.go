@@ -11,12 +11,15 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/softmig/softmig/cmd/softmig-smi/smi"
 	"github.com/softmig/softmig/internal/cmdline"
 	"github.com/softmig/softmig/internal/defs"
+	"github.com/softmig/softmig/internal/guardstat"
 	"github.com/softmig/softmig/internal/region"
 	"github.com/softmig/softmig/internal/testutil"
+	"github.com/softmig/softmig/internal/timefile"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden from the current output")
@@ -88,7 +91,38 @@ func newNode(t *testing.T, selfCgroup string) *node {
 	l.Devs[0].Excess = 392 << 20
 	l.Procs[0].PID = pidA
 	writeFile(t, filepath.Join(n.conf, "42.region"), string(l.Bytes()), 0o600)
+	n.authority(t, d0.UUID)
 	return n
+}
+
+// authority gives the node softmig-guard's files: GPU 0's time file (job
+// 42 held to its 25 %, job 43 lent 10 points beyond its 50 %) and the
+// guard's status, as of now.
+func (n *node) authority(t *testing.T, uuid string) {
+	t.Helper()
+	now := time.Now()
+	path, err := timefile.Path(n.conf, uuid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := timefile.Create(path, timefile.Lend, time.Second, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	a, errA := f.Assign("42", 25, now)
+	b, errB := f.Assign("43", 50, now)
+	if errA != nil || errB != nil {
+		t.Fatal(errA, errB)
+	}
+	f.SetStats(a, 0, 248, 0)
+	f.SetStats(b, timefile.FlagLent, 596, 96)
+	f.Beat(now)
+	s := &guardstat.Status{PID: 812, Started: now.Add(-time.Hour), Updated: now, TimeAuthority: true, GPUs: 2, Looks: 160000,
+		LookMean: 312 * time.Microsecond, LookMax: 9 * time.Millisecond, CPU: 36 * time.Second, Kills: 1}
+	if err := guardstat.Write(n.conf, s); err != nil {
+		t.Fatal(err)
+	}
 }
 
 const inJob42 = "0::/system.slice/slurmstepd.scope/job_42/step_0/user/task_0\n"

@@ -4,6 +4,7 @@ package gpu
 
 import (
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/NVIDIA/go-nvml/pkg/nvml"
@@ -36,6 +37,7 @@ func Wrap(lib nvml.Interface) (*NVML, error) {
 // NVML is the real Library.
 type NVML struct {
 	lib  nvml.Interface
+	mu   sync.Mutex // a node daemon asks from several goroutines
 	syms map[string]bool
 }
 
@@ -73,6 +75,8 @@ func (n *NVML) DeviceByUUID(uuid string) (Device, error) {
 // Has implements Library (go-nvml looks versioned variants up itself;
 // this guards calls that would abort the process on a missing symbol).
 func (n *NVML) Has(name string) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
 	ok, seen := n.syms[name]
 	if !seen {
 		ok = n.lib.Extensions().LookupSymbol(name) == nil
@@ -155,6 +159,11 @@ func (d *NVMLDevice) Utilization(since time.Time) ([]Sample, error) {
 		return nil, &Error{Call: call, Code: CodeNotSupported, Msg: "not in this driver's library"}
 	}
 	samples, ret := d.h.GetProcessUtilization(uint64(since.UnixMicro()))
+	// New samples between go-nvml's sizing call and its second make the
+	// second too small: ask again.
+	for try := 0; try < 2 && ret == nvml.ERROR_INSUFFICIENT_SIZE; try++ {
+		samples, ret = d.h.GetProcessUtilization(uint64(since.UnixMicro()))
+	}
 	if ret == nvml.ERROR_NOT_FOUND {
 		return nil, nil // no sample in the window
 	}

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -29,12 +30,23 @@ const (
 	KeySMSlot        = "SOFTMIG_SM_SLOT" // and SOFTMIG_SM_SLOT_<i>
 	KeyGPU           = "SOFTMIG_GPU"     // only as SOFTMIG_GPU_<i>
 	KeyUID           = "SOFTMIG_UID"
+	KeyTimePolicy    = "SOFTMIG_TIME_POLICY"
+	KeySlice         = "SOFTMIG_SLICE" // only as SOFTMIG_SLICE_<i>
 	MaxDevices       = defs.MaxDevices
 	MaxFileSize      = 64 << 10
 	MaxLineLength    = 4096
 	MaxRegionPath    = 511 // bytes of SOFTMIG_REGION (the library's buffer holds 512)
 	maxDisabledBytes = 512
 )
+
+// Time policies (SOFTMIG_TIME_POLICY, docs/compute.md).
+const (
+	TimeCap  = "cap"  // a job never gets more than its share, like MIG
+	TimeLend = "lend" // time idle jobs leave goes to busy ones
+)
+
+// reSlice is what a slice's name may be (the library's parser agrees).
+var reSlice = regexp.MustCompile(`^[A-Za-z0-9._:/-]{1,64}$`)
 
 // blanks are what the parser trims around lines, keys and values, as the
 // library does (not Unicode spaces: a key must look the same to both).
@@ -63,7 +75,9 @@ type Config struct {
 	SMSlot            Slot           // SOFTMIG_SM_SLOT: time slot on every device; nil = unset
 	DeviceSMSlot      map[int]Slot   // SOFTMIG_SM_SLOT_<i>
 	DeviceGPU         map[int]int    // SOFTMIG_GPU_<i>: Slurm GPU index (IDX) of CUDA device i
+	DeviceSlice       map[int]string // SOFTMIG_SLICE_<i>: the slice's name on CUDA device i ("l40s.4"), for metrics
 	UID               *int           // SOFTMIG_UID: the job's user (processes of that user outside any job fail closed)
+	TimePolicy        string         // SOFTMIG_TIME_POLICY: cap or lend, for softmig-guard's time authority; "" = unset
 }
 
 // Parse reads a job config. A key given twice, an unknown key, a bad value,
@@ -147,6 +161,14 @@ func (c *Config) set(key, val string) error {
 				c.DeviceGPU = map[int]int{}
 			}
 			c.DeviceGPU[dev] = n
+		case KeySlice:
+			if !reSlice.MatchString(val) {
+				return fmt.Errorf("%q is not a slice name (letters, digits, '.', '_', '-', ':', '/'; 1 to 64)", val)
+			}
+			if c.DeviceSlice == nil {
+				c.DeviceSlice = map[int]string{}
+			}
+			c.DeviceSlice[dev] = val
 		}
 		return nil
 	}
@@ -180,12 +202,18 @@ func (c *Config) set(key, val string) error {
 		slot, err := ParseSlot(val)
 		c.SMSlot = slot
 		return err
-	case KeyGPU:
-		return fmt.Errorf("give it per device, as %s_<i> (i = CUDA device ordinal)", KeyGPU)
+	case KeyGPU, KeySlice:
+		return fmt.Errorf("give it per device, as %s_<i> (i = CUDA device ordinal)", key)
 	case KeyUID:
 		n, err := intRange(val, 0, 1<<31-1)
 		c.UID = &n
 		return err
+	case KeyTimePolicy:
+		if val != TimeCap && val != TimeLend {
+			return fmt.Errorf("%q: must be %s or %s", val, TimeCap, TimeLend)
+		}
+		c.TimePolicy = val
+		return nil
 	case KeyDisabled:
 		if val == "" {
 			return errors.New("empty reason")
@@ -198,7 +226,7 @@ func (c *Config) set(key, val string) error {
 
 // deviceKey splits "CUDA_DEVICE_MEMORY_LIMIT_3" into its base key and 3.
 func deviceKey(key string) (string, int, bool) {
-	for _, base := range []string{KeyMemoryLimit, KeySMLimit, KeySMSlot, KeyGPU} {
+	for _, base := range []string{KeyMemoryLimit, KeySMLimit, KeySMSlot, KeyGPU, KeySlice} {
 		rest, ok := strings.CutPrefix(key, base+"_")
 		if !ok {
 			continue
@@ -270,6 +298,9 @@ func (c *Config) Marshal() []byte {
 	for _, i := range sortedKeys(c.DeviceGPU) {
 		fmt.Fprintf(&b, "%s_%d=%d\n", KeyGPU, i, c.DeviceGPU[i])
 	}
+	for _, i := range sortedKeys(c.DeviceSlice) {
+		fmt.Fprintf(&b, "%s_%d=%s\n", KeySlice, i, c.DeviceSlice[i])
+	}
 	if c.ActiveOOMKiller != nil {
 		v := 0
 		if *c.ActiveOOMKiller {
@@ -285,6 +316,9 @@ func (c *Config) Marshal() []byte {
 	}
 	if c.UID != nil {
 		fmt.Fprintf(&b, "%s=%d\n", KeyUID, *c.UID)
+	}
+	if c.TimePolicy != "" {
+		fmt.Fprintf(&b, "%s=%s\n", KeyTimePolicy, c.TimePolicy)
 	}
 	return b.Bytes()
 }

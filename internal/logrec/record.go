@@ -143,6 +143,10 @@ const (
 	MsgProcessExit  = "process exit"
 	MsgConfigError  = "config error"
 	MsgGuardKill    = "guard kill" // written by softmig-guard
+	// Written by softmig-guard's time authority (docs/compute.md).
+	MsgTimePause  = "time pause"  // the job ran outside its windows: frozen until repaid
+	MsgTimeResume = "time resume" // the job repaid and runs again
+	MsgGPUTime    = "gpu time"    // every 10 s: what the job was given and used
 	// MsgTimeAuthority: a process stops or starts following the node's
 	// time authority on a device (state=down: its static slot rules).
 	MsgTimeAuthority = "time authority"
@@ -164,6 +168,9 @@ var eventKeys = map[string]struct {
 	MsgProcessExit:   {dev: true, ints: []string{"peak", "throttled_ms"}},
 	MsgConfigError:   {strs: []string{"reason"}},
 	MsgGuardKill:     {strs: []string{"reason", "pids"}, ints: []string{"gpu", "used", "limit"}},
+	MsgTimePause:     {dev: true, strs: []string{"pids"}, ints: []string{"gpu", "share", "debt_ms"}},
+	MsgTimeResume:    {dev: true, ints: []string{"gpu", "paused_ms"}},
+	MsgGPUTime:       {dev: true, strs: []string{"policy"}, ints: []string{"gpu", "share", "window_ms", "used_ms", "lent_ms", "paused_ms"}},
 	MsgTimeAuthority: {dev: true, strs: []string{"state", "reason", "path"}},
 }
 

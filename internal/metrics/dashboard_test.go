@@ -1,7 +1,6 @@
 package metrics
 
 import (
-	"encoding/json"
 	"os"
 	"regexp"
 	"strings"
@@ -12,48 +11,9 @@ import (
 
 const dashboardFile = "../../docs/grafana-softmig.json"
 
-// dashboardQueries returns every PromQL expression of the dashboard: the
-// panels' targets and the variables' queries, by where they are.
+// dashboardQueries returns every PromQL expression of the dashboard.
 func dashboardQueries(t *testing.T) map[string]string {
-	t.Helper()
-	data, err := os.ReadFile(dashboardFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var d struct {
-		Panels []struct {
-			Title   string `json:"title"`
-			Targets []struct {
-				RefID string `json:"refId"`
-				Expr  string `json:"expr"`
-			} `json:"targets"`
-		} `json:"panels"`
-		Templating struct {
-			List []struct {
-				Name  string `json:"name"`
-				Type  string `json:"type"`
-				Query any    `json:"query"`
-			} `json:"list"`
-		} `json:"templating"`
-	}
-	if err := json.Unmarshal(data, &d); err != nil {
-		t.Fatalf("%s: %v", dashboardFile, err)
-	}
-	q := map[string]string{}
-	for _, p := range d.Panels {
-		for _, tg := range p.Targets {
-			q["panel "+p.Title+" "+tg.RefID] = tg.Expr
-		}
-	}
-	for _, v := range d.Templating.List {
-		if m, ok := v.Query.(map[string]any); ok && v.Type == "query" {
-			q["variable "+v.Name], _ = m["query"].(string)
-		}
-	}
-	if len(q) < 10 {
-		t.Fatalf("%s: only %d queries found: is the layout read right?", dashboardFile, len(q))
-	}
-	return q
+	return promtest.DashboardQueries(t, dashboardFile)
 }
 
 // The dashboard uses only names the endpoint exports.
@@ -82,21 +42,9 @@ func TestDashboardUsesExportedNames(t *testing.T) {
 	}
 }
 
-var labelValues = regexp.MustCompile(`^label_values\((.*),\s*[a-z]+\)$`)
-
-// checkDashboardQueries runs every query of the dashboard against p, with
-// the variables set to "all", and wants data from each.
+// checkDashboardQueries runs every query of the dashboard against p.
 func checkDashboardQueries(t *testing.T, p *promtest.Server) {
-	vars := strings.NewReplacer(`$instance`, `.+`, `$jobid`, `.+`, `$__rate_interval`, `15s`)
-	for where, expr := range dashboardQueries(t) {
-		q := vars.Replace(expr)
-		if m := labelValues.FindStringSubmatch(q); m != nil {
-			q = m[1] // the values come from these series
-		}
-		if got := p.Query(t, q); len(got) == 0 {
-			t.Errorf("%s: %s returns no data", where, q)
-		}
-	}
+	p.CheckDashboard(t, dashboardFile)
 }
 
 // docs/monitoring.md lists every exported name, and no other.

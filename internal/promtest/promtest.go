@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -150,5 +151,69 @@ func (s *Server) WaitFor(t testing.TB, q string, ok func(float64) bool, within t
 			t.Fatalf("%s: no satisfying sample after %v (last: %v)\n%s", q, within, s.Query(t, q), s.Log())
 		}
 		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+// DashboardQueries returns every PromQL expression of the Grafana
+// dashboard at file: the panels' targets and the variables' queries, by
+// where they are.
+func DashboardQueries(t testing.TB, file string) map[string]string {
+	t.Helper()
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d struct {
+		Panels []struct {
+			Title   string `json:"title"`
+			Targets []struct {
+				RefID string `json:"refId"`
+				Expr  string `json:"expr"`
+			} `json:"targets"`
+		} `json:"panels"`
+		Templating struct {
+			List []struct {
+				Name  string `json:"name"`
+				Type  string `json:"type"`
+				Query any    `json:"query"`
+			} `json:"list"`
+		} `json:"templating"`
+	}
+	if err := json.Unmarshal(data, &d); err != nil {
+		t.Fatalf("%s: %v", file, err)
+	}
+	q := map[string]string{}
+	for _, p := range d.Panels {
+		for _, tg := range p.Targets {
+			q["panel "+p.Title+" "+tg.RefID] = tg.Expr
+		}
+	}
+	for _, v := range d.Templating.List {
+		if m, ok := v.Query.(map[string]any); ok && v.Type == "query" {
+			q["variable "+v.Name], _ = m["query"].(string)
+		}
+	}
+	if len(q) < 10 {
+		t.Fatalf("%s: only %d queries found: is the layout read right?", file, len(q))
+	}
+	return q
+}
+
+var labelValues = regexp.MustCompile(`^label_values\((.*),\s*[a-z]+\)$`)
+
+// CheckDashboard runs every query of the dashboard at file against s, with
+// its variables set to "all", and fails the test for each that returns no
+// data.
+func (s *Server) CheckDashboard(t testing.TB, file string) {
+	t.Helper()
+	vars := strings.NewReplacer(`$instance`, `.+`, `$jobid`, `.+`, `$__rate_interval`, `15s`)
+	for where, expr := range DashboardQueries(t, file) {
+		q := vars.Replace(expr)
+		if m := labelValues.FindStringSubmatch(q); m != nil {
+			q = m[1] // the values come from these series
+		}
+		if got := s.Query(t, q); len(got) == 0 {
+			t.Errorf("%s: %s returns no data", where, q)
+		}
 	}
 }

@@ -63,9 +63,13 @@ type Layout struct {
 	Job       [32]byte
 	NDevs     uint32
 	NProcs    uint32
-	Reserved  [120]byte
-	Devs      [defs.MaxDevices]Dev
-	Procs     [MaxProcs]Proc
+	// Context reservations of guessed size not yet measured, and the
+	// CLOCK_MONOTONIC second until which that count holds.
+	CtxGuesses   uint32
+	GuessesUntil uint32
+	Reserved     [112]byte
+	Devs         [defs.MaxDevices]Dev
+	Procs        [MaxProcs]Proc
 }
 
 // Size is SM_REGION_SIZE, the size of the file.

@@ -18,11 +18,12 @@ import (
 // The file layout, decoded with KnownFields; leaves stay nodes so that
 // every check can name its line.
 type file struct {
-	GPUs    map[string]fileGPU `yaml:"gpus"`
-	Policy  filePolicy         `yaml:"policy"`
-	Paths   filePaths          `yaml:"paths"`
-	SMI     fileSMI            `yaml:"smi"`
-	Metrics fileMetrics        `yaml:"metrics"`
+	GPUs       map[string]fileGPU       `yaml:"gpus"`
+	Policy     filePolicy               `yaml:"policy"`
+	Partitions map[string]filePartition `yaml:"partitions"`
+	Paths      filePaths                `yaml:"paths"`
+	SMI        fileSMI                  `yaml:"smi"`
+	Metrics    fileMetrics              `yaml:"metrics"`
 }
 
 type fileSMI struct {
@@ -33,12 +34,18 @@ type fileGPU struct {
 	Shards       yaml.Node `yaml:"shards"`
 	Memory       yaml.Node `yaml:"memory"`
 	Denominators yaml.Node `yaml:"denominators"`
+	Time         yaml.Node `yaml:"time"`
 }
 
 type filePolicy struct {
 	SMLimit   yaml.Node `yaml:"sm_limit"`
 	OOMKiller yaml.Node `yaml:"oom_killer"`
 	LogLevel  yaml.Node `yaml:"log_level"`
+	Time      yaml.Node `yaml:"time"`
+}
+
+type filePartition struct {
+	Time yaml.Node `yaml:"time"`
 }
 
 type filePaths struct {
@@ -57,12 +64,13 @@ var sections = map[string]struct {
 	keys  string
 	vital bool
 }{
-	"siteconf.file":        {"gpus, policy, paths, smi, metrics", false},
-	"siteconf.fileGPU":     {"shards, memory, denominators", true},
-	"siteconf.filePolicy":  {"sm_limit, oom_killer, log_level", true},
-	"siteconf.filePaths":   {"scontrol, nvidia_smi_real", false},
-	"siteconf.fileSMI":     {"outside_job", false},
-	"siteconf.fileMetrics": {"enabled, listen", false},
+	"siteconf.file":          {"gpus, policy, partitions, paths, smi, metrics", false},
+	"siteconf.fileGPU":       {"shards, memory, denominators, time", true},
+	"siteconf.filePolicy":    {"sm_limit, oom_killer, log_level, time", true},
+	"siteconf.filePartition": {"time", true},
+	"siteconf.filePaths":     {"scontrol, nvidia_smi_real", false},
+	"siteconf.fileSMI":       {"outside_job", false},
+	"siteconf.fileMetrics":   {"enabled, listen", false},
 }
 
 type parser struct {
@@ -124,10 +132,36 @@ func (p *parser) check(f *file, root *yaml.Node) *Config {
 		}
 	}
 	c.Policy = p.policy(&f.Policy)
+	for _, name := range names {
+		if g, ok := c.GPUs[name]; ok {
+			fg := f.GPUs[name]
+			g.Time = p.time(&fg.Time, "gpus."+name+".time")
+			c.GPUs[name] = g
+		}
+	}
+	c.Partitions = map[string]Partition{}
+	for name, fp := range f.Partitions {
+		fp := fp
+		c.Partitions[name] = Partition{Time: p.time(&fp.Time, "partitions."+name+".time")}
+	}
 	p.paths(&f.Paths, &c.Paths)
 	c.SMI = p.smi(&f.SMI)
 	c.Metrics = p.metrics(&f.Metrics)
 	return c
+}
+
+// time reads a time policy key: "" when absent.
+func (p *parser) time(n *yaml.Node, key string) string {
+	if n.Kind == 0 {
+		return ""
+	}
+	switch v := scalar(n); v {
+	case TimeCap, TimeLend:
+		return v
+	default:
+		p.vital(n.Line, "%s: %q: use %q (a job never gets more than its share, like MIG) or %q (time idle jobs leave goes to busy ones)", key, v, TimeCap, TimeLend)
+		return ""
+	}
 }
 
 // smi reads what softmig-smi shows outside a job; a mistake only warns.
@@ -215,6 +249,10 @@ func (p *parser) policy(fp *filePolicy) Policy {
 		if n, ok := p.integer(&fp.LogLevel, "policy.log_level", 0, 4); ok {
 			pol.LogLevel = &n
 		}
+	}
+	pol.Time = TimeLend
+	if t := p.time(&fp.Time, "policy.time"); t != "" {
+		pol.Time = t
 	}
 	return pol
 }

@@ -47,10 +47,11 @@ var ErrInvalid = errors.New("invalid site config")
 
 // Config is a site config.
 type Config struct {
-	GPUs   map[string]GPU
-	Policy Policy
-	Paths  Paths
-	SMI    SMI
+	GPUs       map[string]GPU
+	Policy     Policy
+	Partitions map[string]Partition // by Slurm partition name
+	Paths      Paths
+	SMI        SMI
 	// Metrics is softmig-guard's Prometheus endpoint (metrics.go).
 	Metrics Metrics
 	// Warnings are the problems in keys that do not decide a job's limits,
@@ -66,6 +67,12 @@ type GPU struct {
 	Shards       int    // shards per GPU: gres.conf Count= of Name=shard for one GPU
 	Memory       uint64 // bytes; 0 = ask NVML
 	Denominators []int  // allowed <type>.<d> slices, ascending; each divides Shards
+	Time         string // time policy of this type; "" = the policy's
+}
+
+// Partition is what the site config says of one Slurm partition.
+type Partition struct {
+	Time string // time policy of jobs in it; "" = the GPU type's or the policy's
 }
 
 // Policy is how slices turn into limits.
@@ -73,6 +80,39 @@ type Policy struct {
 	SMLimit   string // SMFraction or SMNone
 	OOMKiller *bool  // ACTIVE_OOM_KILLER for sliced jobs; nil = not written
 	LogLevel  *int   // SOFTMIG_LOG_LEVEL; nil = not written
+	Time      string // TimeCap or TimeLend (default)
+}
+
+// Time policies (policy.time, gpus.<type>.time, partitions.<name>.time):
+// what softmig-guard does with the GPU time a job's share leaves.
+const (
+	TimeCap  = "cap"  // a job never gets more than its share, like a MIG instance
+	TimeLend = "lend" // a busy job gets at least its share, and idle jobs' time
+)
+
+// TimeFor is the time policy of a job in partition on GPUs of types: the
+// partition's, else cap if any type says cap, else the types' own, else
+// policy.time. A job on several GPUs gets one policy.
+func (c *Config) TimeFor(partition string, types []string) string {
+	if p, ok := c.Partitions[partition]; ok && p.Time != "" {
+		return p.Time
+	}
+	t := ""
+	for _, typ := range types {
+		switch c.GPUs[typ].Time {
+		case TimeCap:
+			return TimeCap
+		case TimeLend:
+			t = TimeLend
+		}
+	}
+	if t != "" {
+		return t
+	}
+	if c.Policy.Time == "" {
+		return TimeLend
+	}
+	return c.Policy.Time
 }
 
 // Paths are the programs the tools run. The directories the library

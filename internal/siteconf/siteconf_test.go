@@ -23,10 +23,14 @@ gpus:
   a100:
     shards: 6
     memory: 85899345920
+    time: cap
 policy:
   sm_limit: none
   oom_killer: true
   log_level: 2
+partitions:
+  bench:
+    time: cap
 paths:
   scontrol: /opt/slurm/bin/scontrol
   nvidia_smi_real: /usr/bin/nvidia-smi.real
@@ -40,17 +44,37 @@ paths:
 		GPUs: map[string]GPU{
 			"l40s": {Shards: 4, Memory: 48 << 30, Denominators: []int{2, 4}},
 			"h100": {Shards: 8, Denominators: []int{2, 8}},
-			"a100": {Shards: 6, Memory: 80 << 30, Denominators: []int{2, 3, 6}},
+			"a100": {Shards: 6, Memory: 80 << 30, Denominators: []int{2, 3, 6}, Time: TimeCap},
 		},
-		Policy:  Policy{SMLimit: SMNone, OOMKiller: &tr, LogLevel: &two},
-		Paths:   Paths{Scontrol: "/opt/slurm/bin/scontrol", NvidiaSmiReal: "/usr/bin/nvidia-smi.real"},
-		SMI:     SMI{OutsideJob: OutsideGPUs},
-		Metrics: DefaultMetrics(),
+		Policy:     Policy{SMLimit: SMNone, OOMKiller: &tr, LogLevel: &two, Time: TimeLend},
+		Partitions: map[string]Partition{"bench": {Time: TimeCap}},
+		Paths:      Paths{Scontrol: "/opt/slurm/bin/scontrol", NvidiaSmiReal: "/usr/bin/nvidia-smi.real"},
+		SMI:        SMI{OutsideJob: OutsideGPUs},
+		Metrics:    DefaultMetrics(),
 		Lines: map[string]int{"gpus.l40s": 3, "gpus.l40s.shards": 4, "gpus.l40s.memory": 5, "gpus.h100": 6, "gpus.h100.shards": 7,
 			"gpus.a100": 9, "gpus.a100.shards": 10, "gpus.a100.memory": 11},
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("Parse =\n%+v\nwant\n%+v", c, want)
+	}
+	// The partition's policy first, then cap from any GPU type, then the
+	// types', then policy.time (lend unless the site says otherwise).
+	for _, tt := range []struct {
+		part  string
+		types []string
+		want  string
+	}{
+		{"bench", []string{"l40s"}, TimeCap},
+		{"gpu", []string{"a100"}, TimeCap},
+		{"gpu", []string{"l40s", "a100"}, TimeCap},
+		{"gpu", []string{"l40s"}, TimeLend},
+	} {
+		if got := c.TimeFor(tt.part, tt.types); got != tt.want {
+			t.Errorf("TimeFor(%q, %v) = %q; want %q", tt.part, tt.types, got, tt.want)
+		}
+	}
+	if _, err := Parse(strings.NewReader("gpus:\n  l40s:\n    shards: 4\npolicy:\n  time: share\n"), "x.yaml"); err == nil || !strings.Contains(err.Error(), "x.yaml:5: policy.time") {
+		t.Errorf("policy.time: share: %v; want a vital error naming the line", err)
 	}
 	if !c.GPUs["h100"].Allowed(8) || c.GPUs["h100"].Allowed(4) {
 		t.Fatal("Allowed does not follow denominators")
@@ -111,7 +135,7 @@ func TestBuiltInDirectories(t *testing.T) {
 func TestWarnings(t *testing.T) {
 	const ok = "gpus:\n  l40s:\n    shards: 4\n"
 	for _, tc := range []struct{ name, in, want string }{
-		{"unknown section", ok + "monitoring:\n  port: 9\n", `x.yaml:4: unknown key "monitoring", ignored; known keys here: gpus, policy, paths, smi, metrics`},
+		{"unknown section", ok + "monitoring:\n  port: 9\n", `x.yaml:4: unknown key "monitoring", ignored; known keys here: gpus, policy, partitions, paths, smi, metrics`},
 		{"unknown path", ok + "paths:\n  nvidia_smi: /usr/bin/nvidia-smi.real\n", `x.yaml:5: unknown key "nvidia_smi", ignored; known keys here: scontrol, nvidia_smi_real`},
 		{"old smi key", ok + "paths:\n  config_dir: /run/softmig\n", `x.yaml:5: unknown key "config_dir"`},
 		{"relative nvidia_smi_real", ok + "paths:\n  nvidia_smi_real: nvidia-smi.real\n", `x.yaml:5: paths.nvidia_smi_real: "nvidia-smi.real" is not a clean absolute path`},
@@ -137,7 +161,7 @@ func TestParseErrors(t *testing.T) {
 		{"no gpus", "policy:\n  sm_limit: none\n", "no GPU types"},
 		{"gpus empty", "gpus: {}\n", "x.yaml:1: no GPU types"},
 		{"gpus list", "gpus:\n  - l40s\n", "x.yaml:2: found a list where a mapping of GPU types"},
-		{"gpu typo", "gpus:\n  l40s:\n    shard: 4\n", `x.yaml:3: unknown key "shard"; known keys here: shards, memory, denominators`},
+		{"gpu typo", "gpus:\n  l40s:\n    shard: 4\n", `x.yaml:3: unknown key "shard"; known keys here: shards, memory, denominators, time`},
 		{"policy typo", ok + "policy:\n  smlimit: none\n", `x.yaml:5: unknown key "smlimit"`},
 		{"tab", "gpus:\n\tl40s:\n", "x.yaml:2: YAML syntax"},
 		{"shards missing", "gpus:\n  l40s:\n    memory: 48g\n", "x.yaml:2: gpus.l40s: shards missing"},

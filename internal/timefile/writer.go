@@ -28,7 +28,8 @@ type File struct {
 // through a symlink) and maps it. An existing file of this version keeps
 // its entries, so a restarted authority gives each job the entry its
 // processes already read; its gates are closed until the authority opens
-// them. Free entries count as freed now.
+// them, and its free entries count as freed now (the authority before may
+// have freed them a moment ago). A new file's entries are free at once.
 func Create(path string, policy uint32, period time.Duration, now time.Time) (*File, error) {
 	fd, err := unix.Open(path, unix.O_RDWR|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
 	if err != nil {
@@ -63,7 +64,8 @@ func Create(path string, policy uint32, period time.Duration, now time.Time) (*F
 	}
 	f := &File{path: path, mem: mem, l: (*Layout)(unsafe.Pointer(&mem[0]))}
 	l := f.l
-	if fresh || l.Magic != Magic || l.Version != Version || l.NEntries != Entries {
+	fresh = fresh || l.Magic != Magic || l.Version != Version || l.NEntries != Entries
+	if fresh {
 		atomic.StoreUint64(&l.Magic, 0) // readers: not ready
 		*l = Layout{}
 		for i := range l.E {
@@ -74,7 +76,7 @@ func Create(path string, policy uint32, period time.Duration, now time.Time) (*F
 	for i := range l.E {
 		atomic.StoreUint64(&l.E[i].Gate, GateClosed)
 		atomic.StoreUint64(&l.E[i].CloseNs, 0)
-		if l.E[i].JobName() == "" {
+		if l.E[i].JobName() == "" && !fresh {
 			f.freed[i] = now
 		}
 	}

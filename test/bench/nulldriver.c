@@ -18,6 +18,8 @@ EXPORT CUresult cuInit(unsigned int flags) { (void)flags; return CUDA_SUCCESS; }
 EXPORT CUresult cuDeviceGet(CUdevice *d, int i) { *d = i; return CUDA_SUCCESS; }
 EXPORT CUresult cuDevicePrimaryCtxRetain(CUcontext *c, CUdevice d) { (void)d; *c = (CUcontext)&ctx_token; return CUDA_SUCCESS; }
 EXPORT CUresult cuCtxSetCurrent(CUcontext c) { (void)c; return CUDA_SUCCESS; }
+EXPORT CUresult cuCtxCreate_v2(CUcontext *c, unsigned int f, CUdevice d) { (void)f; (void)d; *c = (CUcontext)&ctx_token; return CUDA_SUCCESS; }
+EXPORT CUresult cuCtxDestroy_v2(CUcontext c) { (void)c; return CUDA_SUCCESS; }
 EXPORT CUresult cuCtxGetCurrent(CUcontext *c) { *c = (CUcontext)&ctx_token; return CUDA_SUCCESS; }
 EXPORT CUresult cuCtxGetDevice(CUdevice *d) { *d = 0; return CUDA_SUCCESS; }
 EXPORT CUresult cuCtxSynchronize(void) { return CUDA_SUCCESS; }

@@ -9,7 +9,9 @@
 // With ITERS, kernels run that many iterations (no calibration), so that
 // concurrent jobs do identical work per kernel.  Prints "iters=<n>" and
 // "ready" once calibrated, then after SECS seconds
-// "kernels=<n> secs=<s> rate=<kernels per second>".
+// "kernels=<n> secs=<s> rate=<kernels per second>".  With BURNER_PROGRESS
+// set, it also prints "progress t=<unix time> kernels=<n>" about every 100 ms,
+// so that a benchmark can judge any window of its run.
 #include <cstdio>
 #include <cstdlib>
 #include <chrono>
@@ -53,13 +55,20 @@ int main(int argc, char **argv)
 	printf("iters=%ld\nready\n", iters);
 	fflush(stdout);
 	auto t0 = std::chrono::steady_clock::now();
-	double el = 0;
+	double el = 0, shown = 0;
+	int progress = getenv("BURNER_PROGRESS") != NULL;
 	while (el < secs) {
 		burn<<<sms * 4, 256>>>(iters, out);
 		CK(cudaGetLastError());
 		if (++n % sync == 0) {
 			CK(cudaDeviceSynchronize());
 			el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+			if (progress && el - shown >= 0.1) {
+				double t = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+				printf("progress t=%.3f kernels=%ld\n", t, n);
+				fflush(stdout);
+				shown = el;
+			}
 		}
 	}
 	CK(cudaDeviceSynchronize());

@@ -110,6 +110,14 @@ func TestConcurrentContextsCannotOvershoot(t *testing.T) {
 // its check stamps) is still held to the slice: each process keeps what
 // NVML last showed, and its own allocations since, in its own memory.
 func TestRegionZeroedBeforeEveryAllocation(t *testing.T) {
+	heldWhileTampering(t, func(path string) { zeroRegion(t, path, false) })
+}
+
+// heldWhileTampering: a process holds 1 GiB of a 2 GiB slice while tamper
+// writes the job's region every millisecond; a second process asks for 12
+// x 256 MiB, 50 ms apart.  1 GiB and two contexts of 300 MiB leave 424 MiB:
+// exactly one fits.
+func heldWhileTampering(t *testing.T, tamper func(path string)) {
 	job := uniqueJob()
 	r := newRig(t, "SLURM_JOB_ID="+job, "CUDA_DEVICE_MEMORY_LIMIT=2g")
 	a := r.start(nil, "cuclient", "init", "dev:0", "alloc:1g")
@@ -124,11 +132,10 @@ func TestRegionZeroedBeforeEveryAllocation(t *testing.T) {
 				return
 			default:
 			}
-			zeroRegion(t, r.regionPath(job))
+			tamper(r.regionPath(job))
 			time.Sleep(time.Millisecond)
 		}
 	}()
-	// 1 GiB and two contexts of 300 MiB leave 424 MiB: one 256 MiB fits.
 	args := []string{"init", "dev:0"}
 	for i := 0; i < 12; i++ {
 		args = append(args, "alloc:256m", "sleep:50")
@@ -141,9 +148,10 @@ func TestRegionZeroedBeforeEveryAllocation(t *testing.T) {
 	}
 }
 
-// zeroRegion zeroes every device entry's counters and check stamp and
-// every process entry's usage, as a user writing their own region could.
-func zeroRegion(t *testing.T, path string) {
+// zeroRegion zeroes every device entry's counters and check stamp (but
+// the context size on record, with keepCtxSize) and every process entry's
+// usage, as a user writing their own region could.
+func zeroRegion(t *testing.T, path string, keepCtxSize bool) {
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
 		return // not created yet
@@ -159,7 +167,14 @@ func zeroRegion(t *testing.T, path string) {
 	counters := make([]byte, 48)
 	binary.LittleEndian.PutUint64(counters[32:], uint64(ts.Nano()))
 	for d := 0; d < 16; d++ {
-		if _, err := f.WriteAt(counters, int64(regionDevs+d*devSize+16)); err != nil {
+		at := int64(regionDevs + d*devSize + devTracked)
+		if keepCtxSize {
+			if _, err := f.ReadAt(counters[16:24], at+16); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+		if _, err := f.WriteAt(counters, at); err != nil {
 			t.Error(err)
 			return
 		}

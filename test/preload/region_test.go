@@ -13,11 +13,14 @@ const (
 	regionDevs     = 256
 	devSize        = 128
 	devTracked     = 16
+	devCtxEstimate = 32
 	regionProcs    = 2304
 	procSize       = 528
 	procUsed       = 16
 	regionNprocs   = 132
-	regionTotalLen = regionProcs + procSize*1024
+	// ctx_guesses, then guesses_until
+	regionCtxGuesses = 136
+	regionTotalLen   = regionProcs + procSize*1024
 )
 
 // regionPath is where a job known only from the environment keeps its region.

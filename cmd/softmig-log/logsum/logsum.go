@@ -62,9 +62,19 @@ type Device struct {
 	Kills          []Kill     `json:"oom_kills"`
 	GuardOver      int        `json:"guard_over_slice"` // processes softmig-guard killed: the job over its slice
 	GuardEscapes   int        `json:"guard_escapes"`    // processes softmig-guard killed: run around the library
-	ThrottledMS    int64      `json:"throttled_ms"`
-	Processes      int        `json:"processes"` // processes that attached to it
-	Verdict        string     `json:"verdict"`
+	GuardTime      int        `json:"guard_over_time"`  // processes softmig-guard killed: GPU time beyond the share
+	// GPU time as softmig-guard's time authority measured and decided it
+	// ("gpu time", "time pause" lines): what the job used, of that what
+	// was lent beyond its share, how long it was paused, over how long.
+	Policy      string `json:"time_policy,omitempty"`
+	WindowMS    int64  `json:"time_window_ms,omitempty"`
+	GPUTimeMS   int64  `json:"gpu_time_ms,omitempty"`
+	LentMS      int64  `json:"lent_ms,omitempty"`
+	PausedMS    int64  `json:"paused_ms,omitempty"`
+	Pauses      int    `json:"pauses,omitempty"`
+	ThrottledMS int64  `json:"throttled_ms"`
+	Processes   int    `json:"processes"` // processes that attached to it
+	Verdict     string `json:"verdict"`
 	// Ask is the request the verdict names, among the slices the site
 	// offers ("--gres=gpu:l40s.4:1"): smaller, larger, or the same one;
 	// "" when it cannot be told.
@@ -254,11 +264,26 @@ func (b *Builder) Add(r logrec.Record, line int) {
 		d := b.dev(r.Dev)
 		pids, _ := r.Get("pids")
 		n := len(strings.Split(pids, ","))
-		if reason, _ := r.Get("reason"); reason == "escape" {
+		switch reason, _ := r.Get("reason"); reason {
+		case "escape":
 			d.GuardEscapes += n
-		} else {
+		case "over_time":
+			d.GuardTime += n
+		default:
 			d.GuardOver += n
 		}
+	case logrec.MsgGPUTime:
+		d := b.dev(r.Dev)
+		d.Policy, _ = r.Get("policy")
+		d.WindowMS += must(&r, "window_ms")
+		d.GPUTimeMS += must(&r, "used_ms")
+		d.LentMS += must(&r, "lent_ms")
+		d.PausedMS += must(&r, "paused_ms")
+		if d.SMLimit <= 0 {
+			d.SMLimit = int(must(&r, "share"))
+		}
+	case logrec.MsgTimePause:
+		b.dev(r.Dev).Pauses++
 	case logrec.MsgThrottle:
 		d, p := b.dev(r.Dev), b.proc(r.PID)
 		p.addDev(r.Dev)

@@ -293,3 +293,21 @@ func TestAsk(t *testing.T) {
 		})
 	}
 }
+
+// softmig-guard's time records: what the job used of the GPU, lent and
+// paused, summed over their windows; its kills for GPU time counted apart.
+func TestGPUTime(t *testing.T) {
+	gpuTime := func(s int, used, lent, paused int64) logrec.Record {
+		return logrec.Event(at(s), "42", 812, 0, logrec.MsgGPUTime, "gpu", "3", "share", "25", "policy", "lend",
+			"window_ms", "10000", "used_ms", n(used), "lent_ms", n(lent), "paused_ms", n(paused))
+	}
+	s := summarize(attach(0, 100, 0, 12*gib, 25), gpuTime(10, 6000, 3500, 0),
+		logrec.Event(at(12), "42", 812, 0, logrec.MsgTimePause, "gpu", "3", "share", "25", "debt_ms", "230", "pids", "100"),
+		gpuTime(20, 2500, 0, 900),
+		logrec.Event(at(25), "42", 100, 0, logrec.MsgGuardKill, "reason", "over_time", "gpu", "3", "used", "0", "limit", "0", "pids", "100"))
+	d := s.Devices[0]
+	if d.WindowMS != 20000 || d.GPUTimeMS != 8500 || d.LentMS != 3500 || d.PausedMS != 900 || d.Pauses != 1 ||
+		d.Policy != "lend" || d.GuardTime != 1 || d.GuardOver != 0 {
+		t.Errorf("device 0: %+v", d)
+	}
+}

@@ -10,11 +10,13 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/softmig/softmig/internal/job"
 	"github.com/softmig/softmig/internal/jobconf"
 	"github.com/softmig/softmig/internal/jobpath"
 	"github.com/softmig/softmig/internal/region"
+	"github.com/softmig/softmig/internal/timefile"
 )
 
 // SliceRow is one job's slice on one GPU, for the admin's view.
@@ -25,7 +27,12 @@ type SliceRow struct {
 	Limit   uint64 // 0: no memory limit
 	Used    uint64
 	SMLimit int // 0: none
-	SMUsed  int // NA when the driver gives no per-process samples
+	// SMUsed is the job's share of the GPU's time in the time authority's
+	// last period (softmig-guard, root), else NVML's per-process samples;
+	// NA when neither says.
+	SMUsed int
+	Lent   int    // of SMUsed, percent lent beyond the share (lend); NA: not known
+	Time   string // the GPU time decision: cap, lend, paused, idle; static (authority down); "" without a share
 }
 
 // Slices reads every job config in dir (defs.RunDir()) with its region
@@ -73,7 +80,7 @@ func Slices(sys *System, dir, procRoot string) (rows []SliceRow, warnings []erro
 		if reg != nil && reg.Job() != "" && reg.Job() != id {
 			reg = nil
 		}
-		rows = append(rows, jobRows(sys, id, cfg, reg, owner, procRoot)...)
+		rows = append(rows, jobRows(sys, dir, id, cfg, reg, owner, procRoot)...)
 	}
 	sort.Slice(rows, func(i, j int) bool {
 		if gi, gj := uint(rows[i].GPU), uint(rows[j].GPU); gi != gj {
@@ -101,7 +108,7 @@ func jobLess(a, b string) bool {
 	return a < b
 }
 
-func jobRows(sys *System, id string, cfg *jobconf.Config, reg *region.Region, owner map[uint32]string, procRoot string) []SliceRow {
+func jobRows(sys *System, dir, id string, cfg *jobconf.Config, reg *region.Region, owner map[uint32]string, procRoot string) []SliceRow {
 	name := "-"
 	uid := -1
 	if reg != nil {
@@ -127,7 +134,7 @@ func jobRows(sys *System, id string, cfg *jobconf.Config, reg *region.Region, ow
 		if !has {
 			continue
 		}
-		r := SliceRow{GPU: d.Index, Job: id, Used: sum, SMUsed: NA}
+		r := SliceRow{GPU: d.Index, Job: id, Used: sum, SMUsed: NA, Lent: NA}
 		// The index of the region's device entry is the job's CUDA
 		// ordinal; without an entry, only the all-device limit (or a single
 		// per-device one) is certain.
@@ -148,11 +155,14 @@ func jobRows(sys *System, id string, cfg *jobconf.Config, reg *region.Region, ow
 			}
 			r.SMUsed = min(r.SMUsed, 100)
 		}
+		if r.SMLimit > 0 && r.SMLimit < 100 {
+			authority(&r, dir, d.UUID, id)
+		}
 		rows = append(rows, r)
 	}
 	if len(rows) == 0 {
 		ord := soleOrdinal(cfg)
-		rows = append(rows, SliceRow{GPU: NA, Job: id, Limit: cfg.MemoryFor(ord), SMLimit: cfg.SMFor(ord), SMUsed: NA})
+		rows = append(rows, SliceRow{GPU: NA, Job: id, Limit: cfg.MemoryFor(ord), SMLimit: cfg.SMFor(ord), SMUsed: NA, Lent: NA})
 	}
 	if uid >= 0 {
 		name = userName(uid)
@@ -192,7 +202,39 @@ func userName(uid int) string {
 	return strconv.Itoa(uid)
 }
 
-const sliceRowFmt = "|%5s  %-15s  %-14s%14s%14s%11s%10s  |\n"
+// authority fills in what softmig-guard's time authority published for
+// the job on GPU uuid (its time file, root's): the share it used and was
+// lent last period, and the decision. A file whose beat is stale is an
+// authority that is down: the job keeps its static slot.
+func authority(r *SliceRow, dir, uuid, job string) {
+	path, err := timefile.Path(dir, uuid)
+	if err != nil {
+		return
+	}
+	s, err := timefile.Read(path)
+	if err != nil || !s.Fresh(time.Now()) {
+		r.Time = "static"
+		return
+	}
+	e := s.Entry(job)
+	if e == nil {
+		r.Time = "static"
+		return
+	}
+	r.SMUsed, r.Lent = int(e.UsedPM+5)/10, int(e.LentPM+5)/10
+	switch {
+	case e.Flags&timefile.FlagPaused != 0:
+		r.Time = "paused"
+	case e.Flags&timefile.FlagIdle != 0:
+		r.Time = "idle"
+	case s.Policy == timefile.Lend:
+		r.Time = "lend"
+	default:
+		r.Time = "cap"
+	}
+}
+
+const sliceRowFmt = "|%5s  %-11s %-9s%13s%13s%10s%9s%6s  %-8s|\n"
 
 func mibOrNone(limit uint64) string {
 	if limit == 0 {
@@ -213,19 +255,15 @@ func SlicesTable(w io.Writer, rows []SliceRow) {
 	var b strings.Builder
 	b.WriteString("\n" + tableRule)
 	fmt.Fprintf(&b, "| %-88s|\n", "SoftMig slices:")
-	fmt.Fprintf(&b, sliceRowFmt, "GPU", "Job", "User", "Memory slice", "Memory used", "SM limit", "SM used")
+	fmt.Fprintf(&b, sliceRowFmt, "GPU", "Job", "User", "Memory slice", "Memory used", "SM limit", "SM used", "Lent", "Time")
 	b.WriteString("|=========================================================================================|\n")
 	for _, r := range rows {
 		gpu := "-"
 		if r.GPU != NA {
 			gpu = strconv.Itoa(r.GPU)
 		}
-		user := r.User
-		if len(user) > 14 {
-			user = user[:13] + "+"
-		}
-		fmt.Fprintf(&b, sliceRowFmt, gpu, r.Job, user, mibOrNone(r.Limit),
-			strconv.FormatUint(MiB(r.Used), 10)+"MiB", pctOrNone(r.SMLimit), na(r.SMUsed, "%"))
+		fmt.Fprintf(&b, sliceRowFmt, gpu, cut(r.Job, 11), cut(r.User, 9), mibOrNone(r.Limit),
+			strconv.FormatUint(MiB(r.Used), 10)+"MiB", pctOrNone(r.SMLimit), na(r.SMUsed, "%"), na(r.Lent, "%"), orDash(r.Time))
 	}
 	if len(rows) == 0 {
 		fmt.Fprintf(&b, "|  %-87s|\n", "No slices found")
@@ -234,11 +272,26 @@ func SlicesTable(w io.Writer, rows []SliceRow) {
 	io.WriteString(w, b.String())
 }
 
+// cut shortens s to n characters, marking the cut.
+func cut(s string, n int) string {
+	if len(s) > n {
+		return s[:n-1] + "+"
+	}
+	return s
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
 // SlicesCSV writes the rows as --slices --format=csv.
 func SlicesCSV(w io.Writer, rows []SliceRow, f Format) {
 	var b strings.Builder
 	if !f.NoHeader {
-		b.WriteString("gpu, job, user, memory.slice [MiB], memory.used [MiB], sm.limit [%], sm.used [%]\n")
+		b.WriteString("gpu, job, user, memory.slice [MiB], memory.used [MiB], sm.limit [%], sm.used [%], sm.lent [%], time\n")
 	}
 	unit := func(s, u string) string {
 		if f.NoUnits || s == naCSV {
@@ -255,9 +308,9 @@ func SlicesCSV(w io.Writer, rows []SliceRow, f Format) {
 		if r.Limit > 0 {
 			limit = strconv.FormatUint(MiB(r.Limit), 10)
 		}
-		fmt.Fprintf(&b, "%s, %s, %s, %s, %s, %s, %s\n", gpu, r.Job, r.User,
+		fmt.Fprintf(&b, "%s, %s, %s, %s, %s, %s, %s, %s, %s\n", gpu, r.Job, r.User,
 			unit(limit, "MiB"), unit(strconv.FormatUint(MiB(r.Used), 10), "MiB"),
-			unit(strconv.Itoa(r.SMLimit), "%"), unit(csvInt(r.SMUsed), "%"))
+			unit(strconv.Itoa(r.SMLimit), "%"), unit(csvInt(r.SMUsed), "%"), unit(csvInt(r.Lent), "%"), orDash(r.Time))
 	}
 	io.WriteString(w, b.String())
 }

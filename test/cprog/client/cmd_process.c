@@ -1,10 +1,14 @@
 /*
  * Commands on the process itself, for tests that run several clients:
  *   sleep:MS   pid (pid=)   fork (a child that exits at once)
+ *   forkhold:S a child that keeps what it inherited (the driver's files)
+ *              without using CUDA, for S seconds (child=)
  *   gate:PATH  waits until PATH exists (processes that start together)
  *   ready      prints the bare line "ready" (tests wait for it)
  *   hold       prints "hold rc=0 pid=<pid>", then waits for EOF on stdin
  */
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -44,6 +48,31 @@ static int fork_child(struct client *c, char **args)
 	return 0;
 }
 
+/* The child calls nothing of CUDA: it only keeps the parent's files open,
+ * as a program that forked after CUDA started and went on does. */
+static int fork_hold(struct client *c, char **args)
+{
+	long long secs = arg_int(args, 0, 0);
+	pid_t child;
+
+	fflush(stdout);
+	child = fork();
+	if (child == 0) {
+		/* Neither the parent's input nor its output: whoever reads them
+		 * sees the parent end. */
+		int null = open("/dev/null", O_RDWR);
+		dup2(null, 0);
+		dup2(null, 1);
+		dup2(null, 2);
+		sleep((unsigned)secs);
+		_exit(0);
+	}
+	if (child < 0)
+		return -1;
+	kv(c, "child=%d", (int)child);
+	return 0;
+}
+
 static int gate(struct client *c, char **args)
 {
 	struct timespec ts = {0, 200000};
@@ -78,6 +107,7 @@ const struct command process_commands[] = {
 	{"sleep", 1, sleep_ms, 0},
 	{"pid", 0, pid, 0},
 	{"fork", 0, fork_child, 0},
+	{"forkhold", 1, fork_hold, 0},
 	{"gate", 1, gate, 0},
 	{"ready", 0, ready, 0},
 	{"hold", 0, hold, 0},

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+)
+
+// configTTL is how long a job config read from the run directory is
+// reused: the prolog writes a job's config before the job starts, and the
+// epilog removes it after its processes are gone.
+const configTTL = time.Second
+
+// configs caches the job configs of the run directory for every part of
+// the guard, reading each at most once per configTTL.
+type configs struct {
+	mu     sync.Mutex
+	runDir string
+	log    *logger
+	byJob  map[string]jobSlices
+	read   map[string]time.Time
+	listed time.Time
+	all    []string // jobs with a config, at the last listing
+	warned map[string]string
+}
+
+func newConfigs(runDir string, log *logger) *configs {
+	return &configs{runDir: runDir, log: log, byJob: map[string]jobSlices{}, read: map[string]time.Time{}, warned: map[string]string{}}
+}
+
+// get returns job's config, read at most configTTL ago.
+func (c *configs) get(job string, now time.Time) jobSlices {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.getLocked(job, now)
+}
+
+func (c *configs) getLocked(job string, now time.Time) jobSlices {
+	if t, ok := c.read[job]; ok && now.Sub(t) < configTTL {
+		return c.byJob[job]
+	}
+	js := loadSlices(c.runDir, job)
+	c.byJob[job], c.read[job] = js, now
+	if js.err != nil {
+		msg := js.err.Error()
+		if c.warned[job] != msg {
+			c.warned[job] = msg
+			c.log.errorf("conf "+job, "job %s: %v (the guard leaves this job alone; its processes get no GPU from the library)", job, js.err)
+		}
+	} else {
+		delete(c.warned, job)
+	}
+	return js
+}
+
+// jobs lists the jobs that have a config, read at most configTTL ago, in
+// order.
+func (c *configs) jobs(now time.Time) []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if now.Sub(c.listed) < configTTL {
+		return c.all
+	}
+	names, _ := filepath.Glob(filepath.Join(c.runDir, "*.conf"))
+	all := make([]string, 0, len(names))
+	keep := map[string]bool{}
+	for _, name := range names {
+		job := strings.TrimSuffix(filepath.Base(name), ".conf")
+		all = append(all, job)
+		keep[job] = true
+	}
+	sort.Strings(all)
+	for job := range c.byJob {
+		if !keep[job] {
+			delete(c.byJob, job)
+			delete(c.read, job)
+			delete(c.warned, job)
+		}
+	}
+	c.all, c.listed = all, now
+	return all
+}
+
+// byUID maps each user to their jobs with a config naming them (SOFTMIG_UID).
+func (c *configs) byUID(now time.Time) map[int][]string {
+	m := map[int][]string{}
+	for _, job := range c.jobs(now) {
+		js := c.get(job, now)
+		if js.conf != nil && js.conf.UID != nil {
+			m[*js.conf.UID] = append(m[*js.conf.UID], job)
+		}
+	}
+	return m
+}

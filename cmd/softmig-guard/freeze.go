@@ -1,0 +1,228 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// Pausing a job: its job cgroup frozen through the kernel (cgroup v2
+// cgroup.freeze, or the v1 freezer), never by the job's cooperation.
+//
+// The guard freezes at the level of the job (…/job_<id>), while Slurm's
+// `scontrol suspend` freezes a step (…/job_<id>/step_<n>, the v1 step
+// freezer or the v2 step's user cgroup.freeze). A cgroup is frozen while
+// it or any ancestor is, so the guard's thaw never undoes Slurm's suspend,
+// nor Slurm's resume the guard's pause. What the guard froze is written to
+// a root-owned file in the run directory, so that a guard that restarts
+// thaws exactly those and nothing else. Processes of a job outside its job
+// cgroup (held to their user's job) are stopped with SIGSTOP: their user
+// may send SIGCONT, and what they then use counts as more debt.
+type freezer struct {
+	mu       sync.Mutex
+	procRoot string
+	v1       string            // the v1 freezer mount, "" if none
+	v2       string            // the cgroup2 mount, "" if none
+	record   string            // <run dir>/softmig-guard.frozen
+	frozen   map[string]string // cgroup dir -> job
+}
+
+const frozenRecord = "softmig-guard.frozen"
+
+func newFreezer(procRoot, runDir string) *freezer {
+	f := &freezer{procRoot: procRoot, record: filepath.Join(runDir, frozenRecord), frozen: map[string]string{}}
+	f.v1, f.v2 = cgroupMounts(procRoot)
+	return f
+}
+
+// cgroupMounts finds the v1 freezer and the cgroup2 mount points in
+// /proc/self/mountinfo.
+func cgroupMounts(procRoot string) (v1, v2 string) {
+	b, err := os.ReadFile(filepath.Join(procRoot, "self", "mountinfo"))
+	if err != nil {
+		return "", ""
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		pre, post, ok := strings.Cut(line, " - ")
+		if !ok {
+			continue
+		}
+		f, p := strings.Fields(pre), strings.Fields(post)
+		if len(f) < 5 || len(p) < 3 {
+			continue
+		}
+		switch {
+		case p[0] == "cgroup2" && v2 == "":
+			v2 = f[4]
+		case p[0] == "cgroup" && v1 == "" && hasOpt(p[2], "freezer"):
+			v1 = f[4]
+		}
+	}
+	return v1, v2
+}
+
+func hasOpt(opts, want string) bool {
+	for _, o := range strings.Split(opts, ",") {
+		if o == want {
+			return true
+		}
+	}
+	return false
+}
+
+// jobDir returns the directory of job's cgroup that holds pid, and the
+// file that freezes it: the v1 freezer's job_<id> when pid is in one,
+// else cgroup2's.
+func (f *freezer) jobDir(pid int, job string) (dir, ctl string, err error) {
+	b, err := os.ReadFile(filepath.Join(f.procRoot, strconv.Itoa(pid), "cgroup"))
+	if err != nil {
+		return "", "", gone(err)
+	}
+	var v2path string
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		parts := strings.SplitN(sc.Text(), ":", 3)
+		if len(parts) != 3 {
+			continue
+		}
+		p, ok := jobPrefix(parts[2], job)
+		if !ok {
+			continue
+		}
+		switch {
+		case parts[1] == "" && parts[0] == "0":
+			v2path = p
+		case hasOpt(parts[1], "freezer") && f.v1 != "":
+			return filepath.Join(f.v1, p), "freezer.state", nil
+		}
+	}
+	if v2path != "" && f.v2 != "" {
+		return filepath.Join(f.v2, v2path), "cgroup.freeze", nil
+	}
+	return "", "", fmt.Errorf("pid %d: no job_%s cgroup with a freezer", pid, job)
+}
+
+// jobPrefix cuts a cgroup path after its job_<job> component.
+func jobPrefix(path, job string) (string, bool) {
+	parts := strings.Split(path, "/")
+	for i, p := range parts {
+		if p == "job_"+job {
+			return strings.Join(parts[:i+1], "/"), true
+		}
+	}
+	return "", false
+}
+
+// freeze freezes the job cgroups of pids and returns the pids it could
+// not reach that way (processes outside the job cgroup).
+func (f *freezer) freeze(job string, pids []int) (dirs []string, rest []int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	seen := map[string]bool{}
+	for _, pid := range pids {
+		dir, ctl, err := f.jobDir(pid, job)
+		if err != nil {
+			rest = append(rest, pid)
+			continue
+		}
+		if seen[dir] {
+			continue
+		}
+		seen[dir] = true
+		if err := writeCtl(dir, ctl, true); err != nil {
+			rest = append(rest, pid)
+			continue
+		}
+		f.frozen[dir] = job
+		dirs = append(dirs, dir)
+	}
+	f.save()
+	return dirs, rest
+}
+
+// thaw thaws what the guard froze for job.
+func (f *freezer) thaw(job string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var errs []error
+	for dir, j := range f.frozen {
+		if j != job {
+			continue
+		}
+		if err := thawDir(dir); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
+			continue
+		}
+		delete(f.frozen, dir)
+	}
+	f.save()
+	return errors.Join(errs...)
+}
+
+// thawAll thaws everything the guard froze, this run or (from its
+// record) a run before it, and returns what it thawed.
+func (f *freezer) thawAll() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if b, err := os.ReadFile(f.record); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			k := strings.LastIndexByte(line, ' ')
+			if k < 0 {
+				continue
+			}
+			dir, job := line[:k], line[k+1:]
+			if filepath.Base(dir) == "job_"+job {
+				f.frozen[dir] = job
+			}
+		}
+	}
+	var done []string
+	for dir := range f.frozen {
+		if err := thawDir(dir); err == nil || errors.Is(err, os.ErrNotExist) {
+			delete(f.frozen, dir)
+			done = append(done, dir)
+		}
+	}
+	f.save()
+	sort.Strings(done)
+	return done
+}
+
+func thawDir(dir string) error {
+	if _, err := os.Stat(filepath.Join(dir, "cgroup.freeze")); err == nil {
+		return writeCtl(dir, "cgroup.freeze", false)
+	}
+	return writeCtl(dir, "freezer.state", false)
+}
+
+func writeCtl(dir, ctl string, freeze bool) error {
+	val := map[string][2]string{"cgroup.freeze": {"0", "1"}, "freezer.state": {"THAWED", "FROZEN"}}[ctl]
+	v := val[0]
+	if freeze {
+		v = val[1]
+	}
+	return os.WriteFile(filepath.Join(dir, ctl), []byte(v), 0)
+}
+
+// save writes the record of frozen cgroups (caller holds mu).
+func (f *freezer) save() {
+	if len(f.frozen) == 0 {
+		os.Remove(f.record)
+		return
+	}
+	var b strings.Builder
+	for dir, job := range f.frozen {
+		fmt.Fprintf(&b, "%s %s\n", dir, job)
+	}
+	tmp := f.record + ".tmp"
+	if err := os.WriteFile(tmp, []byte(b.String()), 0o600); err == nil {
+		os.Rename(tmp, f.record)
+	}
+}

@@ -1,0 +1,119 @@
+package main
+
+import (
+	"errors"
+	"sort"
+	"time"
+)
+
+// measure reads GPU g's utilisation samples since the last ones and
+// charges each to its job. A sample says how busy one process kept the GPU
+// up to its instant; the driver takes one every so often (about 200 ms on
+// an H100, whole to the process running at its instant when several are),
+// so a sample counts for the time since the one before it. What counts is
+// where its instant falls: in a window of the job's (its own slot or time
+// lent to it), it is the job's due; outside, it is debt, for the part of
+// the sample after the job's gate closed, less drainGrace for the work it
+// had queued then.
+func (a *authority) measure(g *gpuTime, now time.Time) {
+	samples, err := a.g.gpus.samples(g.index, g.last)
+	if err != nil {
+		a.g.log.errorf("time samples", "time: %v (nobody judged this tick)", err)
+		return
+	}
+	sort.Slice(samples, func(x, y int) bool { return samples[x].ts < samples[y].ts })
+	warm := a.started.Add(a.period)
+	woke := false
+	for _, s := range samples {
+		if s.ts <= g.last && g.last != 0 {
+			continue
+		}
+		if s.ts != g.prev {
+			// A sample covers the driver's sampling period before its
+			// instant: the spacing of consecutive samples, where the
+			// driver took one in every period, and never more (after a gap
+			// with nothing to sample, the next sample still covers one).
+			dt := time.Duration(s.ts-g.prev) * time.Microsecond
+			if g.prev != 0 && dt >= time.Millisecond && dt < g.every {
+				g.every = dt
+			}
+			if g.prev == 0 || dt > g.every {
+				dt = g.every
+			}
+			g.dt, g.prev = dt, s.ts
+		}
+		if s.util == 0 {
+			continue
+		}
+		busy := g.dt * time.Duration(s.util) / 100
+		jobs := a.jobsOf(s.pid, now)
+		for _, job := range jobs {
+			g.usedAll[job] += busy
+		}
+		var j *timeJob
+		for _, job := range jobs {
+			if j = g.jobs[job]; j != nil {
+				break
+			}
+		}
+		if j == nil {
+			continue
+		}
+		at := time.UnixMicro(int64(s.ts))
+		j.used += busy
+		j.totalUsed += busy
+		j.logUsed += busy
+		if at.Before(warm) || at.Before(j.since) {
+			// The guard just started, or the job had no entry yet (it kept
+			// to its static slot): no history of gates to judge it by.
+			continue
+		}
+		open, closed := j.openAt(at)
+		if open {
+			if within(j.own, at.Sub(a.periodStart(at))) {
+				j.ownUsed += busy
+				if !j.busy && s.util >= wakeUtil && g.lend && !at.Before(g.start) {
+					j.busy, woke = true, true
+				}
+			} else {
+				j.lentUsed += busy
+				j.totalLent += busy
+				j.logLent += busy
+			}
+			continue
+		}
+		late := g.dt
+		if !closed.IsZero() {
+			if since := at.Sub(closed) - drainGrace; since < late {
+				late = since
+			}
+		}
+		if late > 0 {
+			j.debt += late * time.Duration(s.util) / 100
+		}
+	}
+	for _, s := range samples {
+		if s.ts > g.last {
+			g.last = s.ts
+		}
+	}
+	if woke {
+		// An idle job ran in its own slot: it gets the slot back now, not
+		// at the next period.
+		a.replan(g, now)
+	}
+}
+
+// jobsOf returns the jobs pid is charged to (none for root's processes
+// and processes outside jobs).
+func (a *authority) jobsOf(pid int, now time.Time) []string {
+	f, err := a.g.facts.get(pid, now)
+	switch {
+	case errors.Is(err, errGone):
+		return a.g.facts.jobsOfGone(pid)
+	case err != nil || f.root:
+		return nil
+	default:
+		return a.g.charge.jobsOf(f, pid, now)
+	}
+}

@@ -1,0 +1,181 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// Memory with no owner. A process that forks after it started CUDA leaves
+// the driver's files open in its child; when the parent exits, the driver
+// keeps the parent's memory for as long as the child holds them, and the
+// parent's pid is gone from /proc. Every byte a GPU holds is charged to
+// someone: memory the driver lists for a pid that is gone goes to the jobs
+// the guard last saw that pid in; memory the driver holds beyond every
+// listed process goes to the one job whose processes hold the GPU's device
+// files open without being listed (the children that kept them). Either
+// way the holders are killed with the job's processes when it is over its
+// slice, which is what frees such memory.
+
+const (
+	// unlistedSlack is how much of a GPU's used memory may be unaccounted
+	// for by the process lists before the guard looks for its owner: the
+	// driver keeps some for itself beside the processes it lists.
+	unlistedSlack = 256 << 20
+	// holdersEvery and holdersBudget bound the scan of /proc/*/fd.
+	holdersEvery  = 2 * time.Second
+	holdersBudget = 50 * time.Millisecond
+)
+
+// chargeGone charges the memory the driver lists for a process that is
+// gone to the jobs it was last seen in; memory of a gone process the guard
+// never saw (it lived between two looks) is charged like memory no
+// process is listed for: to the job whose processes keep the GPU open.
+func (g *guard) chargeGone(now time.Time, i int, p gpuProc, s *jobSums) {
+	jobs := g.facts.jobsOfGone(p.pid)
+	if len(jobs) == 0 {
+		s.unseen += p.used
+		return
+	}
+	g.facts.touchGone(p.pid, now)
+	holders := g.holdersOf(now, i)
+	for _, job := range jobs {
+		s.used[job] += p.used
+		s.orphans[job] += p.used
+		s.addHolders(job, holders)
+	}
+}
+
+// chargeUnlisted charges memory the device holds beyond what its process
+// lists say, and memory listed for gone processes the guard never saw
+// (devUsed 0: not read, nothing to do).
+func (g *guard) chargeUnlisted(now time.Time, i int, devUsed, listed uint64, s *jobSums) {
+	if devUsed == 0 {
+		return
+	}
+	var extra uint64
+	if devUsed > listed+unlistedSlack {
+		extra = devUsed - listed
+	}
+	extra += s.unseen
+	if extra == 0 {
+		return
+	}
+	holders := g.holdersOf(now, i)
+	jobs := map[string]bool{}
+	for pid, h := range holders {
+		if _, listed := s.facts[pid]; listed {
+			continue
+		}
+		for _, j := range h.jobs {
+			jobs[j] = true
+		}
+	}
+	if len(jobs) != 1 {
+		g.log.errorf("orphan "+strconv.Itoa(i), "GPU %d: %d MiB held for no process the guard saw in a job, and %d jobs' unlisted processes hold the GPU open: charged to nobody",
+			i, extra>>20, len(jobs))
+		return
+	}
+	for job := range jobs {
+		s.used[job] += extra
+		s.orphans[job] += extra
+		s.addHolders(job, holders)
+	}
+}
+
+// addHolders adds the unlisted processes of job that hold a GPU open to
+// its pids: they keep its orphaned memory, and a kill must free it.
+func (s *jobSums) addHolders(job string, holders map[int]holder) {
+	for pid, h := range holders {
+		if _, listed := s.facts[pid]; listed || !contains(h.jobs, job) {
+			continue
+		}
+		s.pids[job] = append(s.pids[job], pid)
+		s.held[pid] = h.f
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// holder is a job process that holds a GPU device file open.
+type holder struct {
+	jobs []string
+	f    procFacts
+}
+
+// holderScan is the last scan of which job processes hold GPU device files.
+type holderScan struct {
+	mu      sync.Mutex
+	at      time.Time
+	holders map[int]holder
+}
+
+// holdersOf returns the job processes that hold a device file of the GPUs
+// open, from a scan of /proc/*/fd made at most holdersEvery ago and
+// bounded by holdersBudget (a partial scan counts: a process found is a
+// holder; nothing is concluded from one not found). Root's processes and
+// processes in no job are left out.
+func (g *guard) holdersOf(now time.Time, i int) map[int]holder {
+	h := &g.holders
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.holders != nil && now.Sub(h.at) < holdersEvery {
+		return h.holders
+	}
+	h.at, h.holders = now, map[int]holder{}
+	deadline := time.Now().Add(holdersBudget)
+	d, err := os.Open(g.opts.procRoot)
+	if err != nil {
+		return h.holders
+	}
+	defer d.Close()
+	names, _ := d.Readdirnames(-1)
+	for _, name := range names {
+		if time.Now().After(deadline) {
+			g.log.errorf("holders", "the scan of %s/*/fd for GPU holders ran out of its %s budget: partial", g.opts.procRoot, holdersBudget)
+			break
+		}
+		pid, err := strconv.Atoi(name)
+		if err != nil || pid == os.Getpid() || !g.holdsGPU(pid) {
+			continue
+		}
+		f, err := g.facts.get(pid, now)
+		if err != nil || f.root {
+			continue
+		}
+		if jobs := g.charge.jobsOf(f, pid, now); len(jobs) > 0 {
+			h.holders[pid] = holder{jobs: jobs, f: f}
+		}
+	}
+	return h.holders
+}
+
+// holdsGPU says whether pid has a GPU device file open.
+func (g *guard) holdsGPU(pid int) bool {
+	fds := filepath.Join(g.opts.procRoot, strconv.Itoa(pid), "fd")
+	d, err := os.Open(fds)
+	if err != nil {
+		return false
+	}
+	defer d.Close()
+	names, _ := d.Readdirnames(4096)
+	for _, n := range names {
+		target, err := os.Readlink(filepath.Join(fds, n))
+		if err != nil {
+			continue
+		}
+		if ok, _ := filepath.Match(g.opts.deviceFiles, target); ok {
+			return true
+		}
+	}
+	return false
+}

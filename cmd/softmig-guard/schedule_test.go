@@ -1,0 +1,72 @@
+package main
+
+import (
+	"testing"
+	"time"
+)
+
+const P = time.Second
+
+func pct(a, b int) span { return span{P * time.Duration(a) / 100, P * time.Duration(b) / 100} }
+
+func open(w []window) time.Duration {
+	var n time.Duration
+	for _, x := range w {
+		n += x.b - x.a
+	}
+	return n
+}
+
+// Under cap a job's windows are its slot, less what it owes; under lend
+// the slots of idle jobs and the units nobody holds go to the busy jobs in
+// proportion to their shares, and idle jobs keep their own slot open.
+func TestPlan(t *testing.T) {
+	quarters := func(busy ...bool) []planJob {
+		var js []planJob
+		for i, b := range busy {
+			js = append(js, planJob{job: string(rune('a' + i)), share: 25, own: []span{pct(25*i, 25*i+25)}, busy: b})
+		}
+		return js
+	}
+	w, lent := plan(quarters(true, true, true, true), false, P)
+	for _, j := range []string{"a", "b", "c", "d"} {
+		if open(w[j]) != 250*time.Millisecond || lent[j] != 0 {
+			t.Errorf("cap, four busy quarters: %s open %v lent %v", j, open(w[j]), lent[j])
+		}
+	}
+	w, lent = plan(quarters(true, true, false, false), true, P)
+	if open(w["a"]) != 500*time.Millisecond || open(w["b"]) != 500*time.Millisecond || lent["a"] != 250*time.Millisecond {
+		t.Errorf("lend, two busy of four: a %v (lent %v), b %v", open(w["a"]), lent["a"], open(w["b"]))
+	}
+	if open(w["c"]) != 250*time.Millisecond || open(w["d"]) != 250*time.Millisecond {
+		t.Errorf("lend: idle jobs must keep their own slot open (to wake): c %v d %v", open(w["c"]), open(w["d"]))
+	}
+	// One busy quarter alone on its GPU gets the whole period.
+	alone := []planJob{{job: "a", share: 25, own: []span{pct(0, 25)}, busy: true}}
+	if w, _ := plan(alone, true, P); open(w["a"]) != P {
+		t.Errorf("lend, alone: open %v, want the period", open(w["a"]))
+	}
+	if w, _ := plan(alone, false, P); open(w["a"]) != 250*time.Millisecond {
+		t.Errorf("cap, alone: open %v, want its slot", open(w["a"]))
+	}
+	// 30/70: the 70 idle, the 30 busy gets it all; shares split lent time.
+	two := []planJob{{job: "a", share: 30, own: []span{pct(0, 30)}, busy: true}, {job: "b", share: 70, own: []span{pct(30, 100)}}}
+	if w, _ := plan(two, true, P); open(w["a"]) != P {
+		t.Errorf("lend 30 busy / 70 idle: a open %v", open(w["a"]))
+	}
+	three := []planJob{{job: "a", share: 25, own: []span{pct(0, 25)}, busy: true}, {job: "b", share: 50, own: []span{pct(25, 75)}, busy: true}}
+	w, lent = plan(three, true, P)
+	if lent["a"] < 83*time.Millisecond || lent["a"] > 84*time.Millisecond || lent["b"] < 166*time.Millisecond || lent["b"] > 167*time.Millisecond {
+		t.Errorf("lend 25 + 50 busy, 25 free: lent %v / %v, want 1:2", lent["a"], lent["b"])
+	}
+	// Debt cuts a job's windows at their end; a paused job has none.
+	owing := []planJob{{job: "a", share: 50, own: []span{pct(0, 20), pct(60, 90)}, busy: true, owe: 350 * time.Millisecond}}
+	w, _ = plan(owing, false, P)
+	if open(w["a"]) != 150*time.Millisecond || w["a"][0].b != 150*time.Millisecond {
+		t.Errorf("owing 350 ms of 500: windows %+v", w["a"])
+	}
+	owing[0].paused = true
+	if w, _ := plan(owing, true, P); len(w["a"]) != 0 {
+		t.Errorf("paused job has windows %+v", w["a"])
+	}
+}

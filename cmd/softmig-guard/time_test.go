@@ -1,0 +1,259 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// GPU time decided by root (issue 20): jobs under the library keep to the
+// windows softmig-guard publishes, a job that launches around the library
+// is paused or killed, and under lend the time idle jobs leave goes to busy
+// ones. Shares are read by an outside observer (dl_nvutil) from the
+// simulator's own record of each kernel, so a loaded machine makes loads
+// launch less but never makes a job look over its share: upper bounds are
+// tight, lower bounds loose. With SOFTMIG_TIME_STRICT=1 (make bench, run
+// alone) the lower bounds are the issue's numbers too.
+
+var strict = os.Getenv("SOFTMIG_TIME_STRICT") == "1"
+
+// atLeast is want when strict, else a fraction of it.
+func atLeast(want, loose float64) float64 {
+	if strict {
+		return want
+	}
+	return loose
+}
+
+// timeJob is a job with a share of GPU 0's time under policy.
+func (n *node) timeJob(share int, slot, policy string) *sjob {
+	return n.job(fmt.Sprintf("CUDA_DEVICE_MEMORY_LIMIT=12g\nCUDA_DEVICE_SM_LIMIT=%d\nSOFTMIG_SM_SLOT_0=%s\nSOFTMIG_GPU_0=0\nSOFTMIG_UID=%d\nSOFTMIG_TIME_POLICY=%s\nSOFTMIG_REGION=$REGION\n",
+		share, slot, nobody, policy))
+}
+
+// bg is a process of a job started without waiting for it.
+type bg struct {
+	cmd *exec.Cmd
+	out bytes.Buffer
+}
+
+// load starts loadgen in job j under the library: 1 ms kernels,
+// synchronised every 4, for secs.
+func (n *node) load(j *sjob, secs float64, args ...string) *bg {
+	return n.bgRun(j, append([]string{n.shared.Path("build/test/loadgen"), fmt.Sprintf("secs=%g", secs), "us=1000", "sync=4"}, args...))
+}
+
+func (n *node) bgRun(j *sjob, argv []string) *bg {
+	n.t.Helper()
+	argv = append([]string{"/bin/sh", "-c", `echo $$ > "$0" && exec "$@"`, j.procs,
+		"setpriv", fmt.Sprintf("--reuid=%d", nobody), fmt.Sprintf("--regid=%d", nobody), "--clear-groups"}, argv...)
+	b := &bg{cmd: exec.Command(argv[0], argv[1:]...)}
+	b.cmd.Env = append(append([]string{}, n.env...), "LD_PRELOAD="+n.lib())
+	b.cmd.Stdout, b.cmd.Stderr = &b.out, &b.out
+	if err := b.cmd.Start(); err != nil {
+		n.t.Fatal(err)
+	}
+	n.t.Cleanup(func() {
+		b.cmd.Process.Kill()
+		b.cmd.Wait()
+	})
+	return b
+}
+
+func (b *bg) pid() int { return b.cmd.Process.Pid }
+
+// observe measures the GPU time of groups of pids (name=pid,...) from
+// skip for secs, and returns each group's mean and its 1 s windows.
+func (n *node) observe(skip time.Duration, secs float64, groups ...string) (map[string]float64, []map[string]float64) {
+	n.t.Helper()
+	c := exec.Command(n.shared.Path("build/test/dl_nvutil"), append([]string{"0", strconv.Itoa(int(skip.Milliseconds())), fmt.Sprint(secs)}, groups...)...)
+	c.Env = n.env
+	out, err := c.Output()
+	if err != nil {
+		n.t.Fatalf("dl_nvutil: %v (%s)", err, out)
+	}
+	mean := map[string]float64{}
+	var wins []map[string]float64
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		f := strings.Fields(line)
+		m := map[string]float64{}
+		for _, kv := range f {
+			if k, v, ok := strings.Cut(kv, "="); ok {
+				m[k], _ = strconv.ParseFloat(v, 64)
+			}
+		}
+		if len(f) > 0 && f[0] == "mean" {
+			mean = m
+		} else if len(f) > 0 && f[0] == "win" {
+			wins = append(wins, m)
+		}
+	}
+	return mean, wins
+}
+
+func group(name string, procs ...*bg) string {
+	s := make([]string, len(procs))
+	for i, p := range procs {
+		s[i] = strconv.Itoa(p.pid())
+	}
+	return name + "=" + strings.Join(s, ",")
+}
+
+// noPauses fails the test when the guard paused or killed anyone.
+func noPauses(t *testing.T, g *guardProc) {
+	t.Helper()
+	if out := g.output(); strings.Contains(out, "time pause:") || strings.Contains(out, "guard kill:") {
+		t.Errorf("the guard paused or killed a job that runs under the library:\n%s", out)
+	}
+}
+
+func TestTimeCapHoldsASingleJob(t *testing.T) {
+	t.Parallel()
+	n := newNode(t)
+	g := n.guard()
+	j := n.timeJob(25, "0-25", "cap")
+	time.Sleep(1200 * time.Millisecond) // the authority reads configs every second
+	p := n.load(j, 5)
+	mean, wins := n.observe(1500*time.Millisecond, 3, group("job", p))
+	t.Logf("cap 25: mean %.1f %%, windows %v", mean["job"], wins)
+	if m := mean["job"]; m > 25+1.5 || m < atLeast(25-1.5, 15) {
+		t.Errorf("cap 25: mean %.1f %%, want 25 ± 1.5 (at least %.0f on a loaded machine)", m, atLeast(23.5, 15))
+	}
+	for i, w := range wins {
+		if w["job"] > 25+3 {
+			t.Errorf("window %d: %.1f %%, want at most 28", i, w["job"])
+		}
+	}
+	noPauses(t, g)
+}
+
+func TestTimeCapFourQuarters(t *testing.T)  { fourQuarters(t, "cap") }
+func TestTimeLendFourQuarters(t *testing.T) { fourQuarters(t, "lend") }
+
+func fourQuarters(t *testing.T, policy string) {
+	t.Parallel()
+	n := newNode(t)
+	g := n.guard()
+	var jobs []*sjob
+	for q := 0; q < 4; q++ {
+		jobs = append(jobs, n.timeJob(25, fmt.Sprintf("%d-%d", 25*q, 25*q+25), policy))
+	}
+	time.Sleep(1200 * time.Millisecond)
+	var groups []string
+	for q, j := range jobs {
+		groups = append(groups, group(fmt.Sprintf("q%d", q), n.load(j, 5)))
+	}
+	mean, _ := n.observe(1500*time.Millisecond, 3, groups...)
+	total := 0.0
+	for q := 0; q < 4; q++ {
+		m := mean[fmt.Sprintf("q%d", q)]
+		total += m
+		if m > 25+2 || m < atLeast(23, 12) {
+			t.Errorf("%s, four busy quarters: q%d %.1f %%, want 25 ± 2", policy, q, m)
+		}
+	}
+	t.Logf("%s, four busy quarters: %v, together %.1f %%", policy, mean, total)
+	if total < atLeast(97, 60) {
+		t.Errorf("%s, four busy quarters together %.1f %%, want at least 97", policy, total)
+	}
+	noPauses(t, g)
+}
+
+func TestTimeLendOneBusyJobAlone(t *testing.T) {
+	t.Parallel()
+	n := newNode(t)
+	g := n.guard()
+	j := n.timeJob(25, "0-25", "lend")
+	time.Sleep(1200 * time.Millisecond)
+	p := n.load(j, 5)
+	mean, _ := n.observe(2000*time.Millisecond, 2.5, group("job", p))
+	t.Logf("lend, one busy quarter alone: %.1f %%", mean["job"])
+	if mean["job"] < atLeast(95, 60) {
+		t.Errorf("lend, one busy quarter alone: %.1f %%, want at least 95 (60 on a loaded machine)", mean["job"])
+	}
+	noPauses(t, g)
+}
+
+func TestTimeLendTwoBusyTwoIdle(t *testing.T) {
+	t.Parallel()
+	n := newNode(t)
+	g := n.guard()
+	var jobs []*sjob
+	for q := 0; q < 4; q++ {
+		jobs = append(jobs, n.timeJob(25, fmt.Sprintf("%d-%d", 25*q, 25*q+25), "lend"))
+	}
+	time.Sleep(1200 * time.Millisecond)
+	a, b := n.load(jobs[0], 5), n.load(jobs[1], 5)
+	for _, j := range jobs[2:] {
+		n.start(j, true, nil, "cuclient", "init", "dev:0", "retain", "ready", "hold") // a context, no kernels
+	}
+	mean, _ := n.observe(2000*time.Millisecond, 2.5, group("a", a), group("b", b))
+	t.Logf("lend, two busy + two idle quarters: a %.1f %%, b %.1f %%", mean["a"], mean["b"])
+	if mean["a"] < atLeast(46, 30) || mean["b"] < atLeast(46, 30) || mean["a"]+mean["b"] < atLeast(95, 65) {
+		t.Errorf("lend, two busy + two idle quarters: %.1f + %.1f %%, want each at least 46 and together 95", mean["a"], mean["b"])
+	}
+	if strict && (mean["a"] > 54 || mean["b"] > 54) {
+		t.Errorf("lend split unevenly between equal shares: %.1f / %.1f %%", mean["a"], mean["b"])
+	}
+	noPauses(t, g)
+}
+
+// The 70 % job is idle, then wakes: the 30 % job had the whole GPU, and
+// keeps its 30 once the other runs.
+func TestTimeLendWake(t *testing.T) {
+	t.Parallel()
+	n := newNode(t)
+	g := n.guard()
+	jobs := []*sjob{n.timeJob(30, "0-30", "lend"), n.timeJob(70, "30-100", "lend")}
+	time.Sleep(1200 * time.Millisecond)
+	a := n.load(jobs[0], 8)
+	// Seconds 2.5 to 4.5: the 30's first second runs in its own slot, the
+	// authority sees it busy and lends it the rest.
+	before, _ := n.observe(2500*time.Millisecond, 2, group("a", a))
+	b := n.load(jobs[1], 4)
+	_, wins := n.observe(0, 3, group("a", a), group("b", b))
+	t.Logf("lend 30/70: the 30 alone %.1f %%; after the 70 woke, windows %v", before["a"], wins)
+	if before["a"] < atLeast(95, 60) {
+		t.Errorf("the 30 %% job alone got %.1f %%, want at least 95", before["a"])
+	}
+	// From the second window on (within a second of waking): 30 / 70.
+	for i, w := range wins[1:] {
+		if w["a"] > 30+3 || w["b"] < atLeast(70-3, 45) {
+			t.Errorf("window %d after the 70 %% job woke: %.1f / %.1f %%, want 30 / 70 ± 3", i+1, w["a"], w["b"])
+		}
+	}
+	noPauses(t, g)
+}
+
+// A job that calls the driver's own cuLaunchKernel (found in libcuda's
+// symbol table, the library still mapped) beside a busy 75 % job: paused,
+// then killed, and held near its share meanwhile.
+func TestTimeAroundTheLibrary(t *testing.T) {
+	t.Parallel()
+	n := newNode(t)
+	g := n.guard()
+	jobs := []*sjob{n.timeJob(25, "0-25", "cap"), n.timeJob(75, "25-100", "cap")}
+	time.Sleep(1200 * time.Millisecond)
+	cheat := n.bgRun(jobs[0], []string{n.shared.Path("build/test/dl_attack"), "launch", "1000", "12"})
+	honest := n.load(jobs[1], 12)
+	mean, wins := n.observe(500*time.Millisecond, 10, group("cheat", cheat), group("honest", honest))
+	t.Logf("25 %% around the library, beside 75 %%: %.1f / %.1f %% over 10 s (windows %v)", mean["cheat"], mean["honest"], wins)
+	if mean["cheat"] > 28 {
+		t.Errorf("the job around the library got %.1f %% over 10 s, want at most 28:\n%s", mean["cheat"], g.output())
+	}
+	out := g.output()
+	if !strings.Contains(out, "time pause: job "+jobs[0].id) {
+		t.Errorf("the job around the library was never paused:\n%s", out)
+	}
+	if !strings.Contains(out, "over_time") {
+		t.Logf("not killed within the run: paused only")
+	}
+	if strings.Contains(out, "job "+jobs[1].id+" GPU 0: over_time") || strings.Contains(out, "time pause: job "+jobs[1].id) {
+		t.Errorf("the honest job was paused or killed:\n%s", out)
+	}
+}

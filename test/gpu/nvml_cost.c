@@ -1,0 +1,69 @@
+/*
+ * nvml_cost [ROUNDS]: what the NVML calls of the library's memory check
+ * cost on this driver, with whatever runs on GPU 0 now: nvmlInit_v2 (once
+ * per process), nvmlDeviceGetHandleByUUID, and the compute-process list
+ * (_v3, the size protocol as the library does it), mean of ROUNDS calls.
+ * Prints "init_us= handle_us= list_us= procs=".  Built by scripts/gpu-start.sh
+ * with gcc (NVML loaded with dlopen, the library's own ABI header).
+ */
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "cuda_abi.h"
+
+static double now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+}
+
+int main(int argc, char **argv)
+{
+	int rounds = argc > 1 ? atoi(argv[1]) : 100, i;
+	void *h = dlopen("libnvidia-ml.so.1", RTLD_NOW);
+	nvmlReturn_t (*init)(void), (*byindex)(unsigned int, nvmlDevice_t *), (*byuuid)(const char *, nvmlDevice_t *);
+	nvmlReturn_t (*uuid)(nvmlDevice_t, char *, unsigned int);
+	nvmlReturn_t (*list)(nvmlDevice_t, unsigned int *, nvmlProcessInfo_t *);
+	static nvmlProcessInfo_t infos[4096];
+	char u[NVML_DEVICE_UUID_V2_BUFFER_SIZE];
+	nvmlDevice_t dev;
+	unsigned int n = 0;
+	double t0, t_init, t_handle = 0, t_list = 0;
+
+	if (!h) {
+		fprintf(stderr, "nvml_cost: %s\n", dlerror());
+		return 1;
+	}
+	init = (nvmlReturn_t(*)(void))dlsym(h, "nvmlInit_v2");
+	byindex = (nvmlReturn_t(*)(unsigned int, nvmlDevice_t *))dlsym(h, "nvmlDeviceGetHandleByIndex_v2");
+	byuuid = (nvmlReturn_t(*)(const char *, nvmlDevice_t *))dlsym(h, "nvmlDeviceGetHandleByUUID");
+	uuid = (nvmlReturn_t(*)(nvmlDevice_t, char *, unsigned int))dlsym(h, "nvmlDeviceGetUUID");
+	list = (nvmlReturn_t(*)(nvmlDevice_t, unsigned int *, nvmlProcessInfo_t *))dlsym(
+		h, "nvmlDeviceGetComputeRunningProcesses_v3");
+	if (!init || !byindex || !byuuid || !uuid || !list) {
+		fprintf(stderr, "nvml_cost: NVML lacks a function the library uses\n");
+		return 1;
+	}
+	t0 = now_us();
+	if (init() != NVML_SUCCESS || byindex(0, &dev) != NVML_SUCCESS || uuid(dev, u, sizeof(u)) != NVML_SUCCESS)
+		return 1;
+	t_init = now_us() - t0;
+	for (i = 0; i < rounds; i++) {
+		t0 = now_us();
+		byuuid(u, &dev);
+		t_handle += now_us() - t0;
+		t0 = now_us();
+		n = 128; /* the library's first try (SM_PROC_STACK), then the size asked for */
+		if (list(dev, &n, infos) == NVML_ERROR_INSUFFICIENT_SIZE) {
+			n += 16;
+			list(dev, &n, infos);
+		}
+		t_list += now_us() - t0;
+	}
+	printf("init_us=%.0f handle_us=%.1f list_us=%.1f procs=%u\n", t_init, t_handle / rounds, t_list / rounds, n);
+	return 0;
+}
