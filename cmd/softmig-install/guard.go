@@ -10,8 +10,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-
-	"github.com/softmig/softmig/internal/defs"
 )
 
 // The guard's systemd unit: its template in the source tree and its name.
@@ -37,16 +35,14 @@ func systemdDirs(prefix string) (unitDir, tmpfilesDir string) {
 // unitSearchPath is where systemd looks for system units, first wins.
 var unitSearchPath = []string{"/etc/systemd/system", "/run/systemd/system", "/usr/local/lib/systemd/system", "/usr/lib/systemd/system", "/lib/systemd/system"}
 
-// guardFiles returns the guard's unit for unitDir, its @BINDIR@ and
-// @LOGDIR@ filled in, and the note that tells the admin to enable it.
+// guardFiles returns the guard's unit for unitDir, its placeholders filled
+// in (substitute), and the note that tells the admin to enable it.
 func guardFiles(prefix, unitDir, src string) ([]fileSpec, []string) {
 	tmpl, err := os.ReadFile(filepath.Join(src, guardUnitSource))
 	if err != nil {
 		return nil, []string{fmt.Sprintf("no %s in %q: the guard's unit is not installed (softmig-guard(8))", guardUnitSource, src)}
 	}
-	unit := bytes.ReplaceAll(tmpl, []byte("@BINDIR@"), []byte(filepath.Join(prefix, "bin")))
-	unit = bytes.ReplaceAll(unit, []byte("@LOGDIR@"), []byte(defs.LogDir()))
-	return []fileSpec{{path: filepath.Join(unitDir, guardUnitName), data: unit, mode: 0o644}},
+	return []fileSpec{{path: filepath.Join(unitDir, guardUnitName), data: substitute(tmpl, prefix), mode: 0o644}},
 		[]string{"start the guard and keep it on at boot: systemctl daemon-reload && systemctl enable --now " + guardName}
 }
 

@@ -16,7 +16,7 @@ func TestGuardUnit(t *testing.T) {
 		t.Fatalf("guardFiles = %+v, %q; want the unit in the unit directory, the install's (admins override it with drop-ins)", files, notes)
 	}
 	unit := string(files[0].data)
-	for _, want := range []string{"ExecStart=/opt/sm/bin/softmig-guard\n", "ReadWritePaths=-" + defs.LogDir() + "\n", "WantedBy=multi-user.target"} {
+	for _, want := range []string{"ExecStart=/opt/sm/bin/softmig-guard\n", "ReadWritePaths=-" + defs.RunDir() + " -" + defs.LogDir() + "\n", "WantedBy=multi-user.target"} {
 		if !strings.Contains(unit, want) {
 			t.Errorf("unit lacks %q:\n%s", want, unit)
 		}

@@ -219,9 +219,10 @@ func isFile(p string) bool {
 	return err == nil && fi.Mode().IsRegular()
 }
 
-// substitute puts the install's paths into a Slurm script: @BINDIR@ (the
-// tools), @RUNDIR@ and @LOGDIR@ (the library's directories), so a prolog
-// installed under any prefix runs the softmig-conf installed beside it.
+// substitute puts the install's paths into a Slurm script or the guard's
+// unit: @BINDIR@ (the tools), @RUNDIR@ and @LOGDIR@ (the library's
+// directories), so a prolog installed under any prefix runs the
+// softmig-conf installed beside it.
 func substitute(data []byte, prefix string) []byte {
 	return []byte(strings.NewReplacer(
 		"@BINDIR@", filepath.Join(prefix, "bin"),
