@@ -4,13 +4,16 @@
  * entry and "device attach", for the bookkeeping; the GPU's time file and
  * the job's entry in it, authority.c).  A launch at a closed gate sleeps
  * until the authority opens it; while the authority is down, a launch
- * outside the job's static slot sleeps until the slot comes.  Nothing here
+ * outside the job's static slot sleeps until the slot comes.  The launch
+ * queue is kept short (launchq.c) so that a closed gate soon stops the
+ * job's work on the GPU, not a thousand launches later.  Nothing here
  * runs but in a launching thread: no thread of its own, no timer.
  */
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "launchq.h"
 #include "throttle_impl.h"
 
 hidden struct gdev sm_gdevs[SM_MAX_DEVICES];
@@ -21,7 +24,7 @@ static const uint64_t closed_word = SM_GATE_CLOSED;
 static int seen_at[SM_MAX_DEVICES]; /* per ordinal: index in sm_thr_seen + 1, 0 not yet */
 hidden const uint64_t *sm_thr_seen[SM_MAX_DEVICES];
 hidden int sm_thr_ngates;
-hidden SM_TLS unsigned int sm_thr_count;
+hidden SM_TLS unsigned int sm_thr_count, sm_thr_due;
 hidden int sm_thr_any = -1;
 
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -205,8 +208,9 @@ hidden void sm_thr_slow(CUstream stream)
 	const uint64_t *gate;
 	uint64_t t0 = 0, now, next = 0;
 	CUdevice o;
-	int saved = errno;
+	int saved = errno, due;
 
+	sm_thr_due = sm_thr_count + SM_THR_EVERY;
 	if (sm_dev_current(&o) != 0)
 		goto out;
 	if (!__atomic_load_n(&seen_at[o], __ATOMIC_ACQUIRE)) {
@@ -238,6 +242,9 @@ hidden void sm_thr_slow(CUstream stream)
 	if (t0)
 		count_sleep(g, sm_now_ns() - t0);
 	maybe_log(g, o, sm_now_ns());
+	due = sm_launchq_checkpoint(o, stream, sm_thr_count);
+	if (due < SM_THR_EVERY)
+		sm_thr_due = sm_thr_count + (unsigned int)due;
 out:
 	errno = saved;
 }

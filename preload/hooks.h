@@ -89,7 +89,13 @@
 	X(cuStreamSynchronize, (CUstream stream)) \
 	X(cuStreamQuery, (CUstream stream)) \
 	X(cuStreamIsCapturing, (CUstream stream, int *status)) \
-	X(cuCtxSynchronize, (void))
+	X(cuCtxSynchronize, (void)) \
+	X(cuEventCreate, (CUevent *ev, unsigned int flags)) \
+	X(cuEventRecord, (CUevent ev, CUstream stream)) \
+	X(cuEventQuery, (CUevent ev)) \
+	X(cuEventSynchronize, (CUevent ev)) \
+	X(cuEventElapsedTime, (float *ms, CUevent start, CUevent end)) \
+	X(cuThreadExchangeStreamCaptureMode, (int *mode))
 
 #define SM_NVML_HOOKS(X) \
 	X(nvmlInit_v2, (void)) \

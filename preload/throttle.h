@@ -38,12 +38,16 @@ hidden int sm_thr_any_init(void);
  * a limit.  sm_thr_ngates is published last. */
 extern hidden const uint64_t *sm_thr_seen[SM_MAX_DEVICES];
 extern hidden int sm_thr_ngates;
-extern hidden SM_TLS unsigned int sm_thr_count;
+/* The thread's launches, and the count at which the next takes the slow
+ * path: every SM_THR_EVERY launches at most, sooner when its launch queue
+ * checkpoint is due (launchq.h). */
+extern hidden SM_TLS unsigned int sm_thr_count, sm_thr_due;
+#define SM_THR_EVERY 64
 
-/* Every 64th launch of a thread takes the slow path (a launch on a new
- * device is enrolled by then, and the authority's beat checked); the others
- * only read the gates of the devices already seen, usually one word, and go
- * on when all are open. */
+/* A thread's launch takes the slow path when due (a launch on a new device
+ * is enrolled by then, the authority's beat checked, the launch queue
+ * kept short); the others only read the gates of the devices already
+ * seen, usually one word, and go on when all are open. */
 static inline void sm_thr_gate(CUstream stream)
 {
 	int any = sm_thr_any, n, i;
@@ -56,7 +60,7 @@ static inline void sm_thr_gate(CUstream stream)
 	if (unlikely(sm_depth > 0))
 		return;
 	n = __atomic_load_n(&sm_thr_ngates, __ATOMIC_ACQUIRE);
-	if (likely(n > 0) && likely((++sm_thr_count & 63) != 0)) {
+	if (likely(n > 0) && likely((int)(++sm_thr_count - sm_thr_due) < 0)) {
 		for (i = 0; i < n; i++)
 			closed |= __atomic_load_n(__atomic_load_n(&sm_thr_seen[i], __ATOMIC_RELAXED), __ATOMIC_RELAXED);
 		if (likely(!closed))
