@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "config_impl.h"
+#include "request.h"
 #include "paths.h"
 
 hidden struct sm_config sm_cfg;

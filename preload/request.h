@@ -2,8 +2,8 @@
  * Private to config.c (where a config comes from, and whether it is safe)
  * and config_parse.c (what its text and the environment say).
  */
-#ifndef SOFTMIG_CONFIG_IMPL_H
-#define SOFTMIG_CONFIG_IMPL_H
+#ifndef SOFTMIG_REQUEST_H
+#define SOFTMIG_REQUEST_H
 
 #include "softmig.h"
 

@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "config_impl.h"
+#include "request.h"
 
 #define LINE_MAX_LEN 4096
 
