@@ -140,64 +140,6 @@ hidden void sm_check_ctx_gone(int d, int ordinal)
 		measure_ctxs(d, 0, (uint64_t)self);
 }
 
-hidden int sm_nvml_processes(nvmlDevice_t nd, nvmlProcessInfo_t *stack, nvmlProcessInfo_t **infos)
-{
-	unsigned int n = SM_PROC_STACK;
-	nvmlReturn_t r;
-	nvmlReturn_t (*fn)(nvmlDevice_t, unsigned int *, nvmlProcessInfo_t *) =
-		real_nvmlDeviceGetComputeRunningProcesses_v3 ? real_nvmlDeviceGetComputeRunningProcesses_v3
-							     : real_nvmlDeviceGetComputeRunningProcesses_v2;
-
-	if (!fn)
-		return -1;
-	*infos = stack;
-	r = fn(nd, &n, stack);
-	if (r == NVML_ERROR_INSUFFICIENT_SIZE) {
-		n += 16;
-		*infos = calloc(n, sizeof(**infos));
-		if (!*infos)
-			return -1;
-		r = fn(nd, &n, *infos);
-	}
-	if (r != NVML_SUCCESS) {
-		if (*infos != stack)
-			free(*infos);
-		return -1;
-	}
-	return (int)n;
-}
-
-hidden int sm_pid_in_job(pid_t pid)
-{
-	char job[SM_JOB_MAX];
-
-	if (sm_pid_in_region(pid))
-		return 1;
-	/* NVML's pids are the host's: another namespace's /proc does not
-	 * know them, or shows another process under that number. */
-	if (!sm_cfg.job_from_cgroup || !sm_proc_is_host())
-		return 0;
-	return sm_job_from_cgroup(pid, job, sizeof(job)) == 1 && strcmp(job, sm_cfg.job) == 0;
-}
-
-hidden int64_t sm_nvml_self_used(int ordinal)
-{
-	nvmlProcessInfo_t stack[SM_PROC_STACK], *infos;
-	nvmlDevice_t nd = sm_dev_nvml(ordinal);
-	int n, i;
-	int64_t used = 0;
-	pid_t me = sm_self_host_pid(); /* NVML's pids are the host's */
-
-	if (!me || !nd || (n = sm_nvml_processes(nd, stack, &infos)) < 0)
-		return -1;
-	for (i = 0; i < n; i++)
-		if ((pid_t)infos[i].pid == me)
-			used += (int64_t)infos[i].usedGpuMemory;
-	if (infos != stack)
-		free(infos);
-	return used;
-}
-
 static int by_pid(const void *a, const void *b)
 {
 	unsigned int x = ((const nvmlProcessInfo_t *)a)->pid, y = ((const nvmlProcessInfo_t *)b)->pid;

@@ -96,6 +96,22 @@ static int read_config(const char *dir, const char *name, char *buf, size_t len,
 	return SM_CONF_OK;
 }
 
+/* A config's text as the library's configuration, or why not (request.c
+ * reads the text). */
+hidden int sm_config_parse(struct sm_config *cfg, const char *text, size_t len, char *err, size_t errlen)
+{
+	struct sm_request rq;
+
+	memset(&rq, 0, sizeof(rq));
+	if (sm_request_parse(&rq, text, len, err, errlen) != 0)
+		return SM_CONF_INVALID;
+	if (rq.has_disabled) {
+		snprintf(err, errlen, "%s", rq.disabled);
+		return SM_CONF_DISABLED;
+	}
+	sm_request_apply(cfg, &rq);
+	return SM_CONF_OK;
+}
 hidden int sm_config_file(struct sm_config *cfg, const char *dir, const char *name, char *err,
 			  size_t errlen)
 {

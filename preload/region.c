@@ -238,3 +238,78 @@ hidden int sm_region_find_dev(const uint8_t uuid[16])
 			return d;
 	return -1;
 }
+
+/* Recomputes every device's tracked sum from the process entries: after
+ * a holder died inside the lock, or after dead entries were freed. */
+hidden void sm_region_retotal(void)
+{
+	uint32_t i, d, n = sm_region->nprocs;
+
+	for (d = 0; d < SM_MAX_DEVICES; d++) {
+		uint64_t t = 0;
+		for (i = 0; i < n && i < SM_MAX_PROCS; i++)
+			if (sm_region->procs[i].pid)
+				t += sm_region->procs[i].used[d] + sm_region->procs[i].ctx[d];
+		sm_region->devs[d].tracked = t;
+	}
+}
+
+/* Clears the entry of a dead process; the caller holds the lock and
+ * recomputes the totals. */
+hidden void sm_region_forget(struct sm_proc *p)
+{
+	int d;
+
+	/* What NVML last saw of it beyond its bookkeeping is in the device's
+	 * excess: that goes too, and NVML is asked again at the next
+	 * allocation. */
+	for (d = 0; d < SM_MAX_DEVICES; d++) {
+		uint64_t t = p->used[d] + p->ctx[d];
+		struct sm_dev *dv = &sm_region->devs[d];
+		if (p->nvml[d] > t)
+			dv->excess = sm_sat_sub(dv->excess, p->nvml[d] - t);
+		if (p->nvml[d] || t)
+			dv->last_check_ns = 0;
+	}
+	memset(p, 0, sizeof(*p));
+}
+
+/* Under the lock, where it cannot wait: after a take-over, or with every
+ * entry taken. */
+hidden void sm_region_cleanup_dead(void)
+{
+	uint32_t i, n = sm_region->nprocs;
+	int freed = 0;
+
+	for (i = 0; i < n && i < SM_MAX_PROCS; i++) {
+		struct sm_proc *p = &sm_region->procs[i];
+		if (p->pid && sm_entry_alive(p) == 0) {
+			sm_region_forget(p);
+			freed = 1;
+		}
+	}
+	if (freed)
+		sm_region_retotal();
+}
+
+/* The lock (lock.c) never fails.  Whatever a holder that was taken over
+ * had half-done is recomputed from the entries; a damaged header or entry
+ * of this process is put back. */
+hidden int sm_region_lock(void)
+{
+	int saved = errno;
+
+	sm_region_guard();
+	if (sm_lock_take(sm_region->lock)) {
+		sm_region_cleanup_dead();
+		sm_region_retotal();
+	}
+	sm_region_verify();
+	errno = saved;
+	return 0;
+}
+
+hidden void sm_region_unlock(void)
+{
+	sm_lock_give(sm_region->lock);
+}

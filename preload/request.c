@@ -346,21 +346,6 @@ hidden void sm_request_tighten(struct sm_config *cfg, const struct sm_request *r
 		cfg->log_level = (int)rq->log;
 }
 
-hidden int sm_config_parse(struct sm_config *cfg, const char *text, size_t len, char *err, size_t errlen)
-{
-	struct sm_request rq;
-
-	memset(&rq, 0, sizeof(rq));
-	if (sm_request_parse(&rq, text, len, err, errlen) != 0)
-		return SM_CONF_INVALID;
-	if (rq.has_disabled) {
-		snprintf(err, errlen, "%s", rq.disabled);
-		return SM_CONF_DISABLED;
-	}
-	sm_request_apply(cfg, &rq);
-	return SM_CONF_OK;
-}
-
 /* Reads the environment's limits; names the first bad variable in err. */
 hidden int sm_request_env(struct sm_request *rq, char *err, size_t errlen, char *var, size_t varlen)
 {

@@ -112,6 +112,7 @@ hidden ssize_t sm_read_fd(int fd, char *buf, size_t len);
 hidden int sm_proc_stat(pid_t pid, char *state, uint64_t *start);
 hidden uint64_t sm_proc_start_time(pid_t pid);
 hidden int sm_pid_alive(pid_t pid, uint64_t start_time);
+hidden ssize_t sm_proc_read(const char *path, char *buf, size_t len);
 /* pidns.c: this process's PID namespace tag (0: the host's), and whether an
  * entry's process runs: 1, 0, or -1 when it cannot be seen from here. */
 hidden uint32_t sm_pidns_tag(void);
@@ -175,6 +176,7 @@ hidden int sm_region_register(void);    /* claims a process entry */
 hidden int sm_region_dev(const uint8_t uuid[16]); /* device entry, creating it */
 hidden int sm_region_find_dev(const uint8_t uuid[16]);
 hidden void sm_region_cleanup_dead(void);  /* caller holds the lock */
+hidden void sm_region_forget(struct sm_proc *p); /* caller holds the lock */
 hidden void sm_region_reclaim(void);    /* the entries of dead processes go */
 /* Without the lock held: the entries of dead processes go, looked at
  * outside it.  listed (NVML's processes of device entry d, n of them,
