@@ -116,11 +116,11 @@ static void measure_ctxs(int d, uint64_t seq, uint64_t self)
 		return;
 	pthread_mutex_lock(&ctxs_lock);
 	if (!ctxs[d].inflight && (!seq || (ctxs[d].unmeasured && seq > ctxs[d].after))) {
-		ctx = sm_sat_sub(self, sm_proc_used(d));
+		ctx = sm_sat_sub(self, sm_ledger_proc_used(d));
 		if (seq)
-			sm_ctx_settle(d, ctxs[d].unmeasured, (int64_t)ctx, 1, ctxs[d].guessed);
+			sm_ledger_ctx_settle(d, ctxs[d].unmeasured, (int64_t)ctx, 1, ctxs[d].guessed);
 		else
-			sm_ctx_account(d, (int64_t)ctx, ctxs[d].guessed);
+			sm_ledger_ctx_account(d, (int64_t)ctx, ctxs[d].guessed);
 		ctxs[d].unmeasured = 0;
 		ctxs[d].guessed = 0;
 	}
@@ -167,10 +167,10 @@ hidden void sm_check_now(int d, int ordinal)
 	int32_t region_pids[SM_MAX_PROCS];
 	nvmlDevice_t nd;
 	uint64_t untracked = 0, job_nvml = 0, self = 0, seq;
-	pid_t me = sm_self_host_pid(); /* NVML's pids are the host's; 0 unknown */
+	pid_t me = sm_pidns_host_pid(); /* NVML's pids are the host's; 0 unknown */
 	int n, i, np, others;
 
-	if (d < 0 || d >= SM_MAX_DEVICES || !sm_region || !(nd = sm_dev_nvml(ordinal)))
+	if (d < 0 || d >= SM_MAX_DEVICES || !sm_region || !(nd = sm_nvml_handle(ordinal)))
 		return;
 	seq = __atomic_add_fetch(&ctxs[d].seq, 1, __ATOMIC_ACQ_REL);
 	sm_depth++;
@@ -181,14 +181,14 @@ hidden void sm_check_now(int d, int ordinal)
 	/* Sorted by pid, each process is found in log n; job membership
 	 * reads /proc: both before taking the lock. */
 	qsort(infos, (size_t)n, sizeof(*infos), by_pid);
-	np = sm_region_pids(region_pids, &others);
+	np = sm_entries_pids(region_pids, &others);
 	for (i = 0; i < n; i++) {
 		if (me && (pid_t)infos[i].pid == me)
 			self += infos[i].usedGpuMemory;
 		if (in_sorted(region_pids, np, (int32_t)infos[i].pid) ||
-		    (others && sm_pid_in_region((pid_t)infos[i].pid)))
+		    (others && sm_entries_has_pid((pid_t)infos[i].pid)))
 			job_nvml += infos[i].usedGpuMemory;
-		else if (sm_pid_in_job((pid_t)infos[i].pid))
+		else if (sm_nvml_pid_in_job((pid_t)infos[i].pid))
 			untracked += infos[i].usedGpuMemory;
 	}
 	job_nvml += untracked;
@@ -198,7 +198,7 @@ hidden void sm_check_now(int d, int ordinal)
 	__atomic_store_n(&mine[d].valid, 1, __ATOMIC_RELEASE);
 	/* Entries NVML did not list whose process is gone go first (each
 	 * looked at outside the lock), so that the ledger counts none. */
-	sm_region_reap(d, infos, n);
+	sm_entries_reap(d, infos, n);
 	sm_ledger_nvml(d, infos, n, untracked);
 	if (me)
 		measure_ctxs(d, seq, self);

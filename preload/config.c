@@ -13,7 +13,7 @@
 #include "request.h"
 #include "paths.h"
 
-hidden struct sm_config sm_cfg;
+hidden struct sm_config sm_config;
 
 static int any_limit(const struct sm_config *cfg)
 {
@@ -25,12 +25,12 @@ static int any_limit(const struct sm_config *cfg)
 	return cfg->oom_killer;
 }
 
-/* The uid root's files show as here (sm_root_uid): 0 but in a user
+/* The uid root's files show as here (sm_userns_root_uid): 0 but in a user
  * namespace, where root is usually unmapped (the overflow uid) and the
  * user's own files may show as 0. */
 static int64_t root_uid;
 
-hidden int sm_root_owned(const struct stat *st)
+hidden int sm_config_root_owned(const struct stat *st)
 {
 	return (int64_t)st->st_uid == root_uid && !(st->st_mode & 022);
 }
@@ -57,7 +57,7 @@ static int read_config(const char *dir, const char *name, char *buf, size_t len,
 			snprintf(err, errlen, "%s: cannot open: %s", dir, strerror(errno));
 		return SM_CONF_UNSAFE;
 	}
-	if (sm_fstat(dfd, &st) != 0 || !sm_root_owned(&st)) {
+	if (sm_fstat(dfd, &st) != 0 || !sm_config_root_owned(&st)) {
 		close(dfd);
 		snprintf(err, errlen, "%s: directory must be owned by root and writable only by root (mode 0755)",
 			 dir);
@@ -79,7 +79,7 @@ static int read_config(const char *dir, const char *name, char *buf, size_t len,
 		snprintf(err, errlen, "%s/%s: not a regular file", dir, name);
 		return SM_CONF_UNSAFE;
 	}
-	if (!sm_root_owned(&st)) {
+	if (!sm_config_root_owned(&st)) {
 		close(fd);
 		snprintf(err, errlen, "%s/%s: must be owned by root and writable only by root (mode 0644)",
 			 dir, name);
@@ -170,7 +170,7 @@ static int escapes_a_slice(struct sm_config *cfg, int init_ns)
 	if (!(dir = opendir(SM_RUN_DIR)))
 		return 0;
 	while (!found && (e = readdir(dir)) != NULL) {
-		if (!sm_path_conf_job(e->d_name, name, sizeof(name)))
+		if (!sm_paths_conf_job(e->d_name, name, sizeof(name)))
 			continue;
 		if (read_config(SM_RUN_DIR, e->d_name, buf, len, &n, err, sizeof(err)) != SM_CONF_OK)
 			continue; /* gone, or not root's: not a job root set up */
@@ -204,8 +204,8 @@ static int escapes_a_slice(struct sm_config *cfg, int init_ns)
  * user's own choice, and so is the region's place. */
 static void default_region(struct sm_config *cfg)
 {
-	sm_path_local_region(cfg->region_path, sizeof(cfg->region_path), sm_getenv("SLURM_TMPDIR"),
-			     sm_getenv("TMPDIR"), (unsigned)getuid(), cfg->job);
+	sm_paths_local_region(cfg->region_path, sizeof(cfg->region_path), sm_env_get("SLURM_TMPDIR"),
+			      sm_env_get("TMPDIR"), (unsigned)getuid(), cfg->job);
 }
 
 hidden int sm_config_load(struct sm_config *cfg)
@@ -216,24 +216,24 @@ hidden int sm_config_load(struct sm_config *cfg)
 
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->job_uid = -1;
-	init_ns = sm_init_userns();
-	root_uid = sm_root_uid(init_ns);
+	init_ns = sm_userns_initial();
+	root_uid = sm_userns_root_uid(init_ns);
 	if (sm_job_from_cgroup(0, cfg->job, sizeof(cfg->job)) == 1) {
 		cfg->job_from_cgroup = 1;
 	} else if (init_ns) {
 		/* In a user namespace of its own a process could name any
 		 * job, another user's whole-GPU job too: only here. */
-		const char *j = sm_getenv("SLURM_JOB_ID");
+		const char *j = sm_env_get("SLURM_JOB_ID");
 		if (j && sm_job_id_valid(j))
 			sm_strlcpy(cfg->job, j, sizeof(cfg->job));
 	}
 	env_bad = sm_request_env(&env, err, sizeof(err), cfg->fail_var, sizeof(cfg->fail_var)) != 0;
 
 	if (cfg->job[0]) {
-		sm_path_name(name, sizeof(name), SM_FILE_CONF, cfg->job);
+		sm_paths_name(name, sizeof(name), SM_FILE_CONF, cfg->job);
 		r = sm_config_file(cfg, SM_RUN_DIR, name, cfg->fail_reason, sizeof(cfg->fail_reason));
 		if (r != SM_CONF_OK && r != SM_CONF_ABSENT) {
-			sm_path_job(cfg->fail_path, sizeof(cfg->fail_path), SM_FILE_CONF, cfg->job);
+			sm_paths_job(cfg->fail_path, sizeof(cfg->fail_path), SM_FILE_CONF, cfg->job);
 			cfg->fail_var[0] = 0;
 			return SM_FAILCLOSED;
 		}
@@ -255,7 +255,7 @@ hidden int sm_config_load(struct sm_config *cfg)
 			/* Inside a job the region is root's choice: the run
 			 * dir, never a place the user's environment names. */
 			if (!cfg->region_path[0])
-				sm_path_job(cfg->region_path, sizeof(cfg->region_path), SM_FILE_REGION, cfg->job);
+				sm_paths_job(cfg->region_path, sizeof(cfg->region_path), SM_FILE_REGION, cfg->job);
 			return any_limit(cfg) ? SM_ACTIVE : SM_PASSIVE;
 		}
 	}

@@ -50,7 +50,7 @@ static struct sigaction prev_bus;
 static volatile sig_atomic_t bus_faulted;
 static int installed;
 
-hidden void sm_region_keep_fd(int fd)
+hidden void sm_damage_watch(int fd)
 {
 	struct stat st;
 
@@ -63,14 +63,14 @@ hidden void sm_region_keep_fd(int fd)
 	region_ino = st.st_ino;
 }
 
-hidden void sm_region_damaged(unsigned kind, const char *what, const char *action)
+hidden void sm_damage_report(unsigned kind, const char *what, const char *action)
 {
 	char q[600], qw[128], qa[128];
 
 	if (__atomic_fetch_or(&logged, kind, __ATOMIC_RELAXED) & kind)
 		return;
-	sm_log(SM_ERROR, -1, "shared region damaged", "what=%s action=%s path=%s", sm_quote(what, qw, sizeof(qw)),
-	       sm_quote(action, qa, sizeof(qa)), sm_quote(sm_cfg.region_path, q, sizeof(q)));
+	sm_log(SM_ERROR, -1, "shared region damaged", "what=%s action=%s path=%s", sm_log_quote(what, qw, sizeof(qw)),
+	       sm_log_quote(action, qa, sizeof(qa)), sm_log_quote(sm_config.region_path, q, sizeof(q)));
 }
 
 static int ours(int fd, struct stat *st)
@@ -89,7 +89,7 @@ static int64_t mapped_size(void)
 	/* The program closed the descriptor (or reused its number): find the
 	 * inode again by its path, if it is still there. */
 	region_fd = -1;
-	fd = open(sm_cfg.region_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+	fd = open(sm_config.region_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
 		return -1;
 	if (!ours(fd, &st)) {
@@ -108,7 +108,7 @@ static int go_private(const char *what)
 
 	p = mmap(mapped, SM_REGION_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
 	if (p == MAP_FAILED) {
-		sm_region_damaged(SM_DAMAGE_NOMEM, what, "none (no memory for a private copy)");
+		sm_damage_report(SM_DAMAGE_NOMEM, what, "none (no memory for a private copy)");
 		return 0;
 	}
 	__atomic_store_n(&is_private, 1, __ATOMIC_RELEASE);
@@ -122,7 +122,7 @@ static int go_private(const char *what)
 static int same_file_at_path(const struct stat *st)
 {
 	struct stat pst;
-	int fd = open(sm_cfg.region_path, O_PATH | O_NOFOLLOW | O_CLOEXEC), same;
+	int fd = open(sm_config.region_path, O_PATH | O_NOFOLLOW | O_CLOEXEC), same;
 
 	if (fd < 0)
 		return 0;
@@ -159,7 +159,7 @@ static void on_sigbus(int sig, siginfo_t *si, void *uc)
 	errno = saved;
 }
 
-hidden void sm_region_catch_sigbus(void *base)
+hidden void sm_damage_catch(void *base)
 {
 	struct sigaction sa;
 
@@ -174,7 +174,7 @@ hidden void sm_region_catch_sigbus(void *base)
 	sigaction(SIGBUS, &sa, &prev_bus);
 }
 
-hidden const char *sm_region_file_check(void)
+hidden const char *sm_damage_check(void)
 {
 	const char *went = NULL;
 	int saved;
@@ -186,7 +186,7 @@ hidden const char *sm_region_file_check(void)
 		return NULL;
 	if (__atomic_load_n(&is_private, __ATOMIC_ACQUIRE)) {
 		if (bus_faulted)
-			sm_region_damaged(SM_DAMAGE_SHORT, "truncated", "private copy checked against NVML");
+			sm_damage_report(SM_DAMAGE_SHORT, "truncated", "private copy checked against NVML");
 		return NULL;
 	}
 	now = sm_now_coarse_ns();
@@ -210,8 +210,8 @@ hidden const char *sm_region_file_check(void)
 	} else if (now - path_checked_ns > PATH_CHECK_NS) {
 		path_checked_ns = now;
 		if (ours(region_fd, &st) && !same_file_at_path(&st))
-			sm_region_damaged(SM_DAMAGE_REPLACED, "replaced or removed",
-					  "this process keeps the old file, checked against NVML");
+			sm_damage_report(SM_DAMAGE_REPLACED, "replaced or removed",
+					 "this process keeps the old file, checked against NVML");
 	}
 	errno = saved;
 	return went;

@@ -31,7 +31,7 @@ static void devs_init(void)
 	devs_ready = 1;
 }
 
-hidden void sm_devmap_reset_after_fork(void)
+hidden void sm_nvml_reset_after_fork(void)
 {
 	/* Ordinals and UUIDs stay valid; nothing to reset but the handles,
 	 * which NVML hands out again after nvmlInit in the child. */
@@ -48,7 +48,7 @@ hidden int sm_dev_current(CUdevice *dev)
 	return *dev >= 0 && *dev < SM_MAX_DEVICES ? 0 : -1;
 }
 
-hidden int sm_dev_uuid(CUdevice dev, uint8_t uuid[16])
+hidden int sm_uuid_of(CUdevice dev, uint8_t uuid[16])
 {
 	CUuuid u;
 	CUresult r = CUDA_ERROR_NOT_FOUND;
@@ -79,15 +79,15 @@ hidden int sm_dev_entry(CUdevice dev)
 	devs_init();
 	if (devs[dev].entry >= 0)
 		return devs[dev].entry;
-	if (sm_dev_uuid(dev, uuid) != 0)
+	if (sm_uuid_of(dev, uuid) != 0)
 		return -1;
-	devs[dev].entry = sm_region_dev(uuid);
+	devs[dev].entry = sm_entries_dev(uuid);
 	return devs[dev].entry;
 }
 
 hidden int sm_dev_enter(CUdevice dev)
 {
-	return sm_region_register() == 0 ? sm_dev_entry(dev) : -1;
+	return sm_entries_register() == 0 ? sm_dev_entry(dev) : -1;
 }
 
 hidden void sm_dev_note(CUdevice dev)
@@ -99,7 +99,7 @@ hidden void sm_dev_note(CUdevice dev)
 	devs[dev].noted = 1;
 	sm_uuid_format(devs[dev].uuid, us, sizeof(us));
 	sm_log(SM_EVENT, dev, "device attach", "uuid=%s mem_limit=%llu sm_limit=%d", us,
-	       (unsigned long long)sm_mem_limit(dev), sm_cfg.sm_limit[dev]);
+	       (unsigned long long)sm_limits_mem(dev), sm_config.sm_limit[dev]);
 }
 
 hidden int sm_dev_noted(CUdevice dev)
@@ -120,7 +120,7 @@ static int nvml_ready(void)
 	return state == 1;
 }
 
-hidden nvmlDevice_t sm_dev_nvml(CUdevice dev)
+hidden nvmlDevice_t sm_nvml_handle(CUdevice dev)
 {
 	uint8_t uuid[16];
 	char s[NVML_DEVICE_UUID_V2_BUFFER_SIZE];
@@ -130,7 +130,7 @@ hidden nvmlDevice_t sm_dev_nvml(CUdevice dev)
 	devs_init();
 	if (devs[dev].nvml)
 		return devs[dev].nvml;
-	if (sm_dev_uuid(dev, uuid) != 0 || !nvml_ready() || !real_nvmlDeviceGetHandleByUUID)
+	if (sm_uuid_of(dev, uuid) != 0 || !nvml_ready() || !real_nvmlDeviceGetHandleByUUID)
 		return NULL;
 	sm_uuid_format(uuid, s, sizeof(s));
 	if (real_nvmlDeviceGetHandleByUUID(s, &devs[dev].nvml) != NVML_SUCCESS)

@@ -4,14 +4,14 @@
 
 #include "softmig.h"
 
-hidden int sm_is_secure(void)
+hidden int sm_env_secure(void)
 {
 	return getauxval(AT_SECURE) != 0;
 }
 
 /* The environment is hostile: secure_getenv returns NULL in setuid/setgid
  * programs, so they never take limits or paths from their caller. */
-hidden const char *sm_getenv(const char *name)
+hidden const char *sm_env_get(const char *name)
 {
 	return secure_getenv(name);
 }

@@ -37,7 +37,7 @@ MEM_GET_INFO(cuMemGetInfo, unsigned int)
 		SM_PASS(real_##name(bytes, dev)); \
 		r = real_##name(bytes, dev); \
 		if (r == CUDA_SUCCESS && bytes) \
-			*bytes = (type)sm_slice_total(dev, *bytes); \
+			*bytes = (type)sm_slice_view_total(dev, *bytes); \
 		return r; \
 	}
 

@@ -28,7 +28,7 @@ static int has_gpu_map(void)
 	int i;
 
 	for (i = 0; i < SM_MAX_DEVICES; i++)
-		if (sm_cfg.gpu_index[i])
+		if (sm_config.gpu_index[i])
 			return 1;
 	return 0;
 }
@@ -40,16 +40,16 @@ static void save_conf_limits(void)
 
 	if (conf_limits.saved)
 		return;
-	memcpy(conf_limits.mem, sm_cfg.mem_limit, sizeof(conf_limits.mem));
-	memcpy(conf_limits.sm, sm_cfg.sm_limit, sizeof(conf_limits.sm));
-	memcpy(conf_limits.slot, sm_cfg.sm_slot, sizeof(conf_limits.slot));
+	memcpy(conf_limits.mem, sm_config.mem_limit, sizeof(conf_limits.mem));
+	memcpy(conf_limits.sm, sm_config.sm_limit, sizeof(conf_limits.sm));
+	memcpy(conf_limits.slot, sm_config.sm_slot, sizeof(conf_limits.slot));
 	for (i = 0; i < SM_MAX_DEVICES; i++) {
-		if (!sm_cfg.gpu_index[i])
+		if (!sm_config.gpu_index[i])
 			continue;
-		if (sm_cfg.mem_limit[i] && (!conf_limits.tight_mem || sm_cfg.mem_limit[i] < conf_limits.tight_mem))
-			conf_limits.tight_mem = sm_cfg.mem_limit[i];
-		if (sm_cfg.sm_limit[i] && (!conf_limits.tight_sm || sm_cfg.sm_limit[i] < conf_limits.tight_sm))
-			conf_limits.tight_sm = sm_cfg.sm_limit[i];
+		if (sm_config.mem_limit[i] && (!conf_limits.tight_mem || sm_config.mem_limit[i] < conf_limits.tight_mem))
+			conf_limits.tight_mem = sm_config.mem_limit[i];
+		if (sm_config.sm_limit[i] && (!conf_limits.tight_sm || sm_config.sm_limit[i] < conf_limits.tight_sm))
+			conf_limits.tight_sm = sm_config.sm_limit[i];
 	}
 	conf_limits.saved = 1;
 }
@@ -63,7 +63,7 @@ static int conf_ordinal(nvmlDevice_t nd)
 	if (!nd || !real_nvmlDeviceGetIndex || real_nvmlDeviceGetIndex(nd, &index) != NVML_SUCCESS)
 		return -1;
 	for (i = 0; i < SM_MAX_DEVICES; i++)
-		if (sm_cfg.gpu_index[i] && (unsigned int)(sm_cfg.gpu_index[i] - 1) == index)
+		if (sm_config.gpu_index[i] && (unsigned int)(sm_config.gpu_index[i] - 1) == index)
 			return i;
 	return -1;
 }
@@ -78,23 +78,23 @@ hidden void sm_limits_by_gpu(void)
 	sm_depth++;
 	save_conf_limits();
 	for (ord = 0; ord < SM_MAX_DEVICES; ord++) {
-		int i = conf_ordinal(sm_dev_nvml(ord));
-		sm_cfg.mem_limit[ord] = i >= 0 ? conf_limits.mem[i] : conf_limits.tight_mem;
-		sm_cfg.sm_limit[ord] = i >= 0 ? conf_limits.sm[i] : conf_limits.tight_sm;
-		sm_cfg.sm_slot[ord][0] = i >= 0 ? conf_limits.slot[i][0] : 0;
-		sm_cfg.sm_slot[ord][1] = i >= 0 ? conf_limits.slot[i][1] : 0;
+		int i = conf_ordinal(sm_nvml_handle(ord));
+		sm_config.mem_limit[ord] = i >= 0 ? conf_limits.mem[i] : conf_limits.tight_mem;
+		sm_config.sm_limit[ord] = i >= 0 ? conf_limits.sm[i] : conf_limits.tight_sm;
+		sm_config.sm_slot[ord][0] = i >= 0 ? conf_limits.slot[i][0] : 0;
+		sm_config.sm_slot[ord][1] = i >= 0 ? conf_limits.slot[i][1] : 0;
 	}
 	sm_depth--;
 }
 
 /* The memory limit of the GPU NVML shows as nd, for NVML's views (which a
  * process may use without CUDA); ord is its CUDA ordinal, -1 unknown. */
-hidden uint64_t sm_nvml_mem_limit(nvmlDevice_t nd, int ord)
+hidden uint64_t sm_limits_nvml_mem(nvmlDevice_t nd, int ord)
 {
 	int i;
 
 	if (!has_gpu_map())
-		return sm_mem_limit(ord);
+		return sm_limits_mem(ord);
 	save_conf_limits();
 	i = conf_ordinal(nd);
 	return i >= 0 ? conf_limits.mem[i] : conf_limits.tight_mem;

@@ -35,26 +35,26 @@ hidden int sm_nvml_processes(nvmlDevice_t nd, nvmlProcessInfo_t *stack, nvmlProc
 	return (int)n;
 }
 
-hidden int sm_pid_in_job(pid_t pid)
+hidden int sm_nvml_pid_in_job(pid_t pid)
 {
 	char job[SM_JOB_MAX];
 
-	if (sm_pid_in_region(pid))
+	if (sm_entries_has_pid(pid))
 		return 1;
 	/* NVML's pids are the host's: another namespace's /proc does not
 	 * know them, or shows another process under that number. */
-	if (!sm_cfg.job_from_cgroup || !sm_proc_is_host())
+	if (!sm_config.job_from_cgroup || !sm_pidns_proc_is_host())
 		return 0;
-	return sm_job_from_cgroup(pid, job, sizeof(job)) == 1 && strcmp(job, sm_cfg.job) == 0;
+	return sm_job_from_cgroup(pid, job, sizeof(job)) == 1 && strcmp(job, sm_config.job) == 0;
 }
 
 hidden int64_t sm_nvml_self_used(int ordinal)
 {
 	nvmlProcessInfo_t stack[SM_PROC_STACK], *infos;
-	nvmlDevice_t nd = sm_dev_nvml(ordinal);
+	nvmlDevice_t nd = sm_nvml_handle(ordinal);
 	int n, i;
 	int64_t used = 0;
-	pid_t me = sm_self_host_pid(); /* NVML's pids are the host's */
+	pid_t me = sm_pidns_host_pid(); /* NVML's pids are the host's */
 
 	if (!me || !nd || (n = sm_nvml_processes(nd, stack, &infos)) < 0)
 		return -1;

@@ -49,7 +49,7 @@ hidden uint64_t sm_proc_start_time(pid_t pid)
 /* 1 when pid runs and (if start_time is known) is the same process.  A
  * zombie is dead: the driver freed its memory when it exited, and a
  * killed process's parent may take its time to reap it. */
-hidden int sm_pid_alive(pid_t pid, uint64_t start_time)
+hidden int sm_proc_alive(pid_t pid, uint64_t start_time)
 {
 	int saved = errno, alive;
 	uint64_t st;

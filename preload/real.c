@@ -38,7 +38,7 @@ static const struct sm_sym nvml_syms[] = {
 static int cuda_done, nvml_done;
 static pthread_mutex_t resolve_lock = PTHREAD_MUTEX_INITIALIZER;
 
-/* Set by dlsym.S on the first dlsym call; see sm_resolve_dlsym. */
+/* Set by dlsym.S on the first dlsym call; see sm_real_dlsym_resolve. */
 hidden void *(*sm_real_dlsym_fn)(void *, const char *);
 static SM_TLS int resolving_dlsym;
 
@@ -49,7 +49,7 @@ static SM_TLS int resolving_dlsym;
  * would recurse here: that thread gets NULL instead of a deadlock
  * (libfaketime issue #130 describes the same hazard).
  */
-hidden void *sm_resolve_dlsym(void)
+hidden void *sm_real_dlsym_resolve(void)
 {
 	void *p;
 	int saved;
@@ -77,7 +77,7 @@ hidden void *sm_real_dlsym(void *handle, const char *name)
 	void *(*fn)(void *, const char *) = __atomic_load_n(&sm_real_dlsym_fn, __ATOMIC_ACQUIRE);
 
 	if (!fn) {
-		fn = (void *(*)(void *, const char *))sm_resolve_dlsym();
+		fn = (void *(*)(void *, const char *))sm_real_dlsym_resolve();
 		if (!fn)
 			return NULL;
 	}

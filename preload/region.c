@@ -17,17 +17,17 @@
 #include "softmig.h"
 
 hidden struct sm_region *sm_region;
-hidden int sm_proc_entry = -1;
-hidden pid_t sm_entry_pid;     /* the pid sm_proc_entry was taken for */
+hidden int sm_region_entry = -1;
+hidden pid_t sm_region_entry_pid;     /* the pid sm_region_entry was taken for */
 
 #define LOCK(r) ((pthread_mutex_t *)(void *)(r)->lock)
 _Static_assert(sizeof(pthread_mutex_t) <= 64, "pthread_mutex_t fits the region's lock field");
 
 static void fail(const char *what)
 {
-	snprintf(sm_cfg.fail_reason, sizeof(sm_cfg.fail_reason), "shared region %s: %s", sm_cfg.region_path,
+	snprintf(sm_config.fail_reason, sizeof(sm_config.fail_reason), "shared region %s: %s", sm_config.region_path,
 		 what);
-	sm_strlcpy(sm_cfg.fail_path, sm_cfg.region_path, sizeof(sm_cfg.fail_path));
+	sm_strlcpy(sm_config.fail_path, sm_config.region_path, sizeof(sm_config.fail_path));
 }
 
 static int init_lock(struct sm_region *r)
@@ -50,7 +50,7 @@ static void write_header(struct sm_region *r)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	r->created_ns = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-	sm_strlcpy(r->job, sm_cfg.job, sizeof(r->job));
+	sm_strlcpy(r->job, sm_config.job, sizeof(r->job));
 	r->size = SM_REGION_SIZE;
 	r->version = SM_REGION_VERSION;
 	r->magic = SM_REGION_MAGIC;
@@ -87,7 +87,7 @@ static int init_protocol(struct sm_region *r)
 			write_header(r);
 			return 0;
 		}
-		if (s == SM_INIT_RUNNING && r->init_pid > 0 && !sm_pid_alive(r->init_pid, 0))
+		if (s == SM_INIT_RUNNING && r->init_pid > 0 && !sm_proc_alive(r->init_pid, 0))
 			__atomic_compare_exchange_n(&r->init_state, &running, SM_INIT_NONE, 0, __ATOMIC_ACQ_REL,
 						    __ATOMIC_ACQUIRE);
 		ts.tv_sec = 0;
@@ -107,10 +107,10 @@ hidden int sm_region_attach(void)
 	if (sm_region)
 		return 0;
 	for (tries = 0; tries < 3; tries++) {
-		fd = open(sm_cfg.region_path, O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+		fd = open(sm_config.region_path, O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
 		if (fd >= 0 || errno != ENOENT)
 			break;
-		fd = open(sm_cfg.region_path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
+		fd = open(sm_config.region_path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
 		if (fd >= 0 || errno != EEXIST)
 			break;
 	}
@@ -135,22 +135,22 @@ hidden int sm_region_attach(void)
 	}
 	/* Empty is new (the prolog creates it so); anything else short was cut. */
 	if (st.st_size > 0 && (uint64_t)st.st_size < SM_REGION_SIZE)
-		sm_region_damaged(SM_DAMAGE_SHORT, "truncated", "grown back, checked against NVML");
+		sm_damage_report(SM_DAMAGE_SHORT, "truncated", "grown back, checked against NVML");
 	p = mmap(NULL, SM_REGION_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (p == MAP_FAILED) {
 		close(fd);
 		fail(strerror(errno));
 		return -1;
 	}
-	sm_region_catch_sigbus(p);
+	sm_damage_catch(p);
 	if (init_protocol(p) != 0) {
-		sm_region_catch_sigbus(NULL);
+		sm_damage_catch(NULL);
 		close(fd);
 		munmap(p, SM_REGION_SIZE);
 		return -1;
 	}
 	sm_region = p;
-	sm_region_keep_fd(fd); /* its size is checked before each use */
+	sm_damage_watch(fd); /* its size is checked before each use */
 	return 0;
 }
 
@@ -176,12 +176,12 @@ hidden void sm_region_rebuild(struct sm_region *r)
 		r->ndevs++;
 		r->devs[d].last_check_ns = 0; /* NVML's numbers at the next allocation */
 	}
-	if (sm_proc_entry >= 0 && sm_entry_pid == getpid() && r->procs[sm_proc_entry].pid == 0) {
-		r->procs[sm_proc_entry].pid = (int32_t)sm_entry_pid;
-		r->procs[sm_proc_entry].start_time = sm_proc_start_time(sm_entry_pid);
-		r->procs[sm_proc_entry].pidns = sm_pidns_tag();
-		if ((uint32_t)sm_proc_entry >= r->nprocs)
-			r->nprocs = (uint32_t)sm_proc_entry + 1;
+	if (sm_region_entry >= 0 && sm_region_entry_pid == getpid() && r->procs[sm_region_entry].pid == 0) {
+		r->procs[sm_region_entry].pid = (int32_t)sm_region_entry_pid;
+		r->procs[sm_region_entry].start_time = sm_proc_start_time(sm_region_entry_pid);
+		r->procs[sm_region_entry].pidns = sm_pidns_tag();
+		if ((uint32_t)sm_region_entry >= r->nprocs)
+			r->nprocs = (uint32_t)sm_region_entry + 1;
 	}
 }
 
@@ -193,38 +193,38 @@ hidden void sm_region_verify(void)
 	if (r->magic != SM_REGION_MAGIC || r->version != SM_REGION_VERSION || r->size != SM_REGION_SIZE ||
 	    __atomic_load_n(&r->init_state, __ATOMIC_ACQUIRE) != SM_INIT_DONE) {
 		sm_region_rebuild(r);
-		sm_region_damaged(SM_DAMAGE_HEADER, "zeroed or overwritten", "rebuilt, checked against NVML");
+		sm_damage_report(SM_DAMAGE_HEADER, "zeroed or overwritten", "rebuilt, checked against NVML");
 	}
-	/* sm_proc_entry is reset in a fork child: an entry here is this process's. */
-	if (sm_proc_entry < 0 || r->procs[sm_proc_entry].pid == (int32_t)sm_entry_pid)
+	/* sm_region_entry is reset in a fork child: an entry here is this process's. */
+	if (sm_region_entry < 0 || r->procs[sm_region_entry].pid == (int32_t)sm_region_entry_pid)
 		return;
 	/* This process's entry was wiped or given away: take it again, or
 	 * another one.  What it had counted comes back from NVML. */
-	if (r->procs[sm_proc_entry].pid == 0) {
+	if (r->procs[sm_region_entry].pid == 0) {
 		sm_region_rebuild(r);
 	} else {
 		for (i = 0; i < SM_MAX_PROCS && r->procs[i].pid; i++)
 			;
 		if (i == SM_MAX_PROCS) {
-			sm_proc_entry = -1;
+			sm_region_entry = -1;
 			return;
 		}
-		sm_proc_entry = (int)i;
+		sm_region_entry = (int)i;
 		sm_region_rebuild(r);
 	}
-	sm_region_damaged(SM_DAMAGE_ENTRY, "a process entry overwritten", "entry taken again, checked against NVML");
+	sm_damage_report(SM_DAMAGE_ENTRY, "a process entry overwritten", "entry taken again, checked against NVML");
 }
 
 /* Before any touch of the mapping: a file that shrank is swapped for
  * private memory (region_guard.c), whose header is rebuilt here. */
-hidden void sm_region_guard(void)
+hidden void sm_region_ensure(void)
 {
-	const char *went = sm_region_file_check();
+	const char *went = sm_damage_check();
 
 	if (unlikely(went != NULL)) {
 		int saved = errno;
 		sm_region_rebuild(sm_region);
-		sm_region_damaged(SM_DAMAGE_SHORT, went, "private copy checked against NVML");
+		sm_damage_report(SM_DAMAGE_SHORT, went, "private copy checked against NVML");
 		errno = saved;
 	}
 }
@@ -283,7 +283,7 @@ hidden void sm_region_cleanup_dead(void)
 
 	for (i = 0; i < n && i < SM_MAX_PROCS; i++) {
 		struct sm_proc *p = &sm_region->procs[i];
-		if (p->pid && sm_entry_alive(p) == 0) {
+		if (p->pid && sm_pidns_alive(p) == 0) {
 			sm_region_forget(p);
 			freed = 1;
 		}
@@ -299,7 +299,7 @@ hidden int sm_region_lock(void)
 {
 	int saved = errno;
 
-	sm_region_guard();
+	sm_region_ensure();
 	if (sm_lock_take(sm_region->lock)) {
 		sm_region_cleanup_dead();
 		sm_region_retotal();

@@ -364,7 +364,7 @@ hidden int sm_request_env(struct sm_request *rq, char *err, size_t errlen, char 
 				snprintf(name, sizeof(name), "%s_%d", key_names[keys[k]], i);
 			else
 				snprintf(name, sizeof(name), "%s", key_names[keys[k]]);
-			v = sm_getenv(name);
+			v = sm_env_get(name);
 			if (!v)
 				continue;
 			why = set_key(rq, keys[k], i, v);

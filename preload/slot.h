@@ -25,7 +25,7 @@ struct sm_slots {
 
 /* Turns a percent mask (sm_config.sm_slot) into ranges; returns their
  * number, 0 for no slot. */
-hidden int sm_slots_from_mask(const uint64_t mask[2], struct sm_slots *s);
+hidden int sm_slot_from_mask(const uint64_t mask[2], struct sm_slots *s);
 
 /* The occurrence [*start, *end) of a range that contains t (ns, realtime):
  * returns 1; else the next occurrence after t: returns 0.  s->n > 0. */

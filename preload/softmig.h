@@ -76,9 +76,9 @@ struct sm_config {
 	char fail_var[64];             /* the environment variable it is about, or "" */
 };
 
-extern hidden struct sm_config sm_cfg;
+extern hidden struct sm_config sm_config;
 
-/* Fills sm_cfg and returns the mode. */
+/* Fills sm_config and returns the mode. */
 hidden int sm_config_load(struct sm_config *cfg);
 
 /* Verdicts on a job config, as internal/jobconf gives them (testdata/jobconf). */
@@ -95,10 +95,10 @@ hidden int sm_config_parse(struct sm_config *cfg, const char *text, size_t len,
 /* Checks that dir/name is safe, reads and parses it (sets cfg->source). */
 hidden int sm_config_file(struct sm_config *cfg, const char *dir, const char *name,
 			  char *err, size_t errlen);
-/* Owned by root (as root's files show here: sm_root_uid) and writable by
+/* Owned by root (as root's files show here: sm_userns_root_uid) and writable by
  * no one else: the rule for every file the library trusts (contract 2). */
 struct stat;
-hidden int sm_root_owned(const struct stat *st);
+hidden int sm_config_root_owned(const struct stat *st);
 
 /* ---- size.c / util.c -------------------------------------------------------- */
 
@@ -111,22 +111,22 @@ hidden ssize_t sm_read_file(const char *path, char *buf, size_t len);
 hidden ssize_t sm_read_fd(int fd, char *buf, size_t len);
 hidden int sm_proc_stat(pid_t pid, char *state, uint64_t *start);
 hidden uint64_t sm_proc_start_time(pid_t pid);
-hidden int sm_pid_alive(pid_t pid, uint64_t start_time);
+hidden int sm_proc_alive(pid_t pid, uint64_t start_time);
 hidden ssize_t sm_proc_read(const char *path, char *buf, size_t len);
 /* pidns.c: this process's PID namespace tag (0: the host's), and whether an
  * entry's process runs: 1, 0, or -1 when it cannot be seen from here. */
 hidden uint32_t sm_pidns_tag(void);
 struct sm_proc;
-hidden int sm_entry_alive(const struct sm_proc *p);
+hidden int sm_pidns_alive(const struct sm_proc *p);
 /* Whether NVML's pid (the host's) is entry p's process; whether /proc is
  * the host's, where NVML's pids can be looked up. */
-hidden int sm_entry_has_host_pid(const struct sm_proc *p, pid_t pid);
-hidden int sm_proc_is_host(void);
-hidden pid_t sm_self_host_pid(void);
+hidden int sm_pidns_matches(const struct sm_proc *p, pid_t pid);
+hidden int sm_pidns_proc_is_host(void);
+hidden pid_t sm_pidns_host_pid(void);
 hidden int sm_fstat(int fd, void *st);
 hidden size_t sm_strlcpy(char *dst, const char *src, size_t len);
-hidden const char *sm_getenv(const char *name);
-hidden int sm_is_secure(void);
+hidden const char *sm_env_get(const char *name);
+hidden int sm_env_secure(void);
 
 static inline uint64_t sm_sat_sub(uint64_t a, uint64_t b)
 {
@@ -139,8 +139,8 @@ static inline uint64_t sm_sat_sub(uint64_t a, uint64_t b)
 hidden int sm_job_from_cgroup(pid_t pid, char *job, size_t len);
 hidden int sm_job_parse_cgroup(const char *text, char *job, size_t len);
 hidden int sm_job_id_valid(const char *s);
-hidden int sm_init_userns(void);
-hidden int64_t sm_root_uid(int init_ns);
+hidden int sm_userns_initial(void);
+hidden int64_t sm_userns_root_uid(int init_ns);
 
 /* ---- log.c ------------------------------------------------------------------ */
 
@@ -153,13 +153,13 @@ hidden void sm_log_reset_after_fork(void);
 hidden size_t sm_log_header(char *buf, size_t len, const struct timespec *ts, int level,
 			    const char *job, int pid, int dev, const char *msg);
 /* s as a quoted logfmt value, in buf. */
-hidden const char *sm_quote(const char *s, char *buf, size_t len);
+hidden const char *sm_log_quote(const char *s, char *buf, size_t len);
 
 /* ---- region.c: the mapped region and its header; entries.c: lock, entries --- */
 
 extern hidden struct sm_region *sm_region;
-extern hidden int sm_proc_entry;       /* this process's entry, -1 none */
-extern hidden pid_t sm_entry_pid;      /* the pid it was taken for (fork) */
+extern hidden int sm_region_entry;       /* this process's entry, -1 none */
+extern hidden pid_t sm_region_entry_pid;      /* the pid it was taken for (fork) */
 
 hidden int sm_region_attach(void);      /* 0 ok, -1 failed (sets fail reason) */
 /* The device entries this process uses, put back by a rebuild. */
@@ -172,24 +172,24 @@ hidden void sm_region_know_dev(int d, const uint8_t uuid[16]);
 hidden int sm_region_lock(void);
 hidden void sm_region_unlock(void);
 hidden void sm_region_retotal(void);    /* caller holds the lock */
-hidden int sm_region_register(void);    /* claims a process entry */
-hidden int sm_region_dev(const uint8_t uuid[16]); /* device entry, creating it */
+hidden int sm_entries_register(void);    /* claims a process entry */
+hidden int sm_entries_dev(const uint8_t uuid[16]); /* device entry, creating it */
 hidden int sm_region_find_dev(const uint8_t uuid[16]);
 hidden void sm_region_cleanup_dead(void);  /* caller holds the lock */
 hidden void sm_region_forget(struct sm_proc *p); /* caller holds the lock */
-hidden void sm_region_reclaim(void);    /* the entries of dead processes go */
+hidden void sm_entries_reclaim(void);    /* the entries of dead processes go */
 /* Without the lock held: the entries of dead processes go, looked at
  * outside it.  listed (NVML's processes of device entry d, n of them,
  * sorted by pid): only entries with bytes on d that NVML did not list, and
  * only if their pid is gone; NULL: every entry, zombies and reused pids
  * included. */
-hidden void sm_region_reap(int d, const nvmlProcessInfo_t *listed, int n);
-hidden void sm_region_exit(void);
-hidden int sm_pid_in_region(pid_t pid);
+hidden void sm_entries_reap(int d, const nvmlProcessInfo_t *listed, int n);
+hidden void sm_entries_exit(void);
+hidden int sm_entries_has_pid(pid_t pid);
 /* The pids of the entries of the host's PID namespace (NVML's), sorted
  * (read without the lock); their count; *others whether entries of other
  * namespaces are there too. */
-hidden int sm_region_pids(int32_t pids[SM_MAX_PROCS], int *others);
+hidden int sm_entries_pids(int32_t pids[SM_MAX_PROCS], int *others);
 /* Rewrites the header of r (zeroed, overwritten, or new private memory) and
  * puts back this process's entry and the devices it knows. */
 hidden void sm_region_rebuild(struct sm_region *r);
@@ -197,7 +197,7 @@ hidden void sm_region_rebuild(struct sm_region *r);
 hidden void sm_region_verify(void);
 /* Before touching the mapping: a file that shrank is swapped for private
  * memory (region_guard.c), so that nothing faults on it. */
-hidden void sm_region_guard(void);
+hidden void sm_region_ensure(void);
 
 /* ---- lock.c: the lock as a primitive over the region's lock bytes ----------- */
 
@@ -211,17 +211,17 @@ hidden void sm_lock_reset_after_fork(void);
 
 /* Reserve bytes on device entry d against limit; 0 ok, -1 refused.
  * *used_out gets the job's usage before the request. */
-hidden int sm_reserve(int d, uint64_t bytes, uint64_t limit, uint64_t *used_out);
-hidden int sm_reserve_ctx(int d, uint64_t bytes, uint64_t limit, uint64_t *used_out, int guessed);
-hidden int sm_ctx_guesses_stand(void);
-hidden int sm_release(int d, uint64_t bytes); /* 0 given back, -1 no entry */
-hidden void sm_ctx_account(int d, int64_t bytes, int guesses);
-hidden void sm_ctx_settle(int d, uint64_t reserved, int64_t measured, int created, int guesses);
-hidden uint64_t sm_ctx_estimate(int d);
-hidden uint64_t sm_dev_used(int d);     /* tracked + excess */
-hidden uint64_t sm_proc_used(int d);    /* this process's allocations on d */
-hidden uint64_t sm_proc_ctx(int d);     /* ... and context memory */
-hidden uint64_t sm_proc_peak(int d);
+hidden int sm_ledger_reserve(int d, uint64_t bytes, uint64_t limit, uint64_t *used_out);
+hidden int sm_ledger_reserve_ctx(int d, uint64_t bytes, uint64_t limit, uint64_t *used_out, int guessed);
+hidden int sm_ledger_guesses_stand(void);
+hidden int sm_ledger_release(int d, uint64_t bytes); /* 0 given back, -1 no entry */
+hidden void sm_ledger_ctx_account(int d, int64_t bytes, int guesses);
+hidden void sm_ledger_ctx_settle(int d, uint64_t reserved, int64_t measured, int created, int guesses);
+hidden uint64_t sm_ledger_ctx_estimate(int d);
+hidden uint64_t sm_ledger_used(int d);     /* tracked + excess */
+hidden uint64_t sm_ledger_proc_used(int d);    /* this process's allocations on d */
+hidden uint64_t sm_ledger_proc_ctx(int d);     /* ... and context memory */
+hidden uint64_t sm_ledger_proc_peak(int d);
 hidden void sm_ledger_nvml(int d, const nvmlProcessInfo_t *sorted, int n, uint64_t untracked);
 hidden uint64_t sm_ledger_checked_ns(int d);
 hidden void sm_ledger_mark_checked(int d, uint64_t now);
@@ -229,19 +229,19 @@ hidden void sm_ledger_mark_checked(int d, uint64_t now);
 /* ---- region_guard.c: damage to the region file ------------------------------ */
 
 enum { SM_DAMAGE_SHORT = 1, SM_DAMAGE_REPLACED = 2, SM_DAMAGE_HEADER = 4, SM_DAMAGE_ENTRY = 8, SM_DAMAGE_NOMEM = 16 };
-hidden void sm_region_keep_fd(int fd);
+hidden void sm_damage_watch(int fd);
 /* From now on a fault in the mapping at base is survived (NULL: none). */
-hidden void sm_region_catch_sigbus(void *base);
+hidden void sm_damage_catch(void *base);
 /* A file that shrank is swapped for private memory: returns what happened
  * to it when this call made the swap (region.c rebuilds), else NULL. */
-hidden const char *sm_region_file_check(void);
-hidden void sm_region_damaged(unsigned kind, const char *what, const char *action);
+hidden const char *sm_damage_check(void);
+hidden void sm_damage_report(unsigned kind, const char *what, const char *action);
 
 /* ---- check.c: NVML cross-check ------------------------------------------------- */
 
 hidden void sm_check_maybe(int d, int ordinal);  /* at most once a second */
 hidden void sm_check_now(int d, int ordinal);
-hidden int sm_pid_in_job(pid_t pid);
+hidden int sm_nvml_pid_in_job(pid_t pid);
 /* This process's private view of device entry d (check.c): its own
  * allocations (+) and frees (-) since its last check; whether seen + those
  * + bytes fit the limit (*seen_out: that sum); the age of its last check. */
@@ -266,7 +266,7 @@ hidden int sm_nvml_processes(nvmlDevice_t nd, nvmlProcessInfo_t *stack, nvmlProc
  * more than once); *listed whether it is there at all.  A lookup costs
  * log n, so that a check of N processes costs N log N, not N * N (and the
  * part under the lock with it). */
-static inline uint64_t sm_listed_bytes(const nvmlProcessInfo_t *sorted, int n, int32_t pid, int *listed)
+static inline uint64_t sm_nvml_listed_bytes(const nvmlProcessInfo_t *sorted, int n, int32_t pid, int *listed)
 {
 	int lo = 0, hi = n;
 	uint64_t sum = 0;
@@ -295,25 +295,25 @@ hidden int sm_dev_enter(CUdevice dev);
 /* Logs "device attach" the first time dev is used; noted: its entry, -1. */
 hidden void sm_dev_note(CUdevice dev);
 hidden int sm_dev_noted(CUdevice dev);
-hidden int sm_dev_uuid(CUdevice dev, uint8_t uuid[16]);
-hidden nvmlDevice_t sm_dev_nvml(CUdevice dev); /* NULL if unavailable */
+hidden int sm_uuid_of(CUdevice dev, uint8_t uuid[16]);
+hidden nvmlDevice_t sm_nvml_handle(CUdevice dev); /* NULL if unavailable */
 /* CUDA ordinal that the NVML device has in this process, -1 not visible. */
 hidden int sm_nvml_ordinal(nvmlDevice_t nd, uint8_t uuid[16]);
-hidden void sm_devmap_reset_after_fork(void);
+hidden void sm_nvml_reset_after_fork(void);
 /* Moves the per-ordinal limits to the ordinals the job's GPUs have in this
  * process (SOFTMIG_GPU_<i>), once, after cuInit. */
 hidden void sm_limits_by_gpu(void);
-hidden uint64_t sm_nvml_mem_limit(nvmlDevice_t nd, int ord);
+hidden uint64_t sm_limits_nvml_mem(nvmlDevice_t nd, int ord);
 hidden int sm_uuid_parse(const char *s, uint8_t uuid[16]);
 hidden void sm_uuid_format(const uint8_t uuid[16], char *out, size_t len);
 
 /* ---- limits --------------------------------------------------------------------- */
 
-static inline uint64_t sm_mem_limit(int ordinal)
+static inline uint64_t sm_limits_mem(int ordinal)
 {
 	if (ordinal < 0 || ordinal >= SM_MAX_DEVICES)
 		return 0;
-	return sm_cfg.mem_limit[ordinal];
+	return sm_config.mem_limit[ordinal];
 }
 
 /* ---- ptrmap.c: what each allocation cost, for its free ----------------- */
@@ -329,10 +329,10 @@ struct sm_alloc {
 	uint8_t kind;
 };
 
-hidden int sm_ptr_put(int kind, uint64_t key, uint64_t size, int dev, int ordinal, uint64_t owner);
-hidden int sm_ptr_take(int kind, uint64_t key, struct sm_alloc *out);
-hidden int sm_ptr_take_owned(uint64_t owner, struct sm_alloc *out);
-hidden void sm_ptr_reset_after_fork(void);
+hidden int sm_ptrmap_put(int kind, uint64_t key, uint64_t size, int dev, int ordinal, uint64_t owner);
+hidden int sm_ptrmap_take(int kind, uint64_t key, struct sm_alloc *out);
+hidden int sm_ptrmap_take_owned(uint64_t owner, struct sm_alloc *out);
+hidden void sm_ptrmap_reset_after_fork(void);
 
 /* ---- oom.c -------------------------------------------------------------------- */
 

@@ -14,7 +14,7 @@
 #define NSFS_MAGIC 0x6e736673
 #define PROC_USER_INIT_INO 0xEFFFFFFDU
 
-hidden int sm_init_userns(void)
+hidden int sm_userns_initial(void)
 {
 	struct statfs sf;
 	struct stat st;
@@ -34,7 +34,7 @@ hidden int sm_init_userns(void)
  * to, else (root unmapped, as in every namespace an unprivileged user
  * makes, Apptainer's included) the overflow uid.  -1 unknown.
  */
-hidden int64_t sm_root_uid(int init_ns)
+hidden int64_t sm_userns_root_uid(int init_ns)
 {
 	char buf[4096], *p, *end;
 	uint64_t v;

@@ -177,7 +177,7 @@ func TestMemoryHooksGoThroughTheSlice(t *testing.T) {
 	prologue := map[string]bool{
 		"sm_init": true, "sm_mode": true, "sm_depth": true,
 		"sm_real_cuda": true, "sm_real_nvml": true, "sm_dev_current": true,
-		"sm_cfg": true, // the job id: NVML's process lists are the job's only inside one
+		"sm_config": true, // the job id: NVML's process lists are the job's only inside one
 	}
 	library := map[string]bool{}
 	for _, s := range objs {
