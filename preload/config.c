@@ -1,6 +1,7 @@
 /*
  * Configuration (contract 2): /run/softmig/<jobid>.conf, then the
- * environment, else passive.  Read once, during sm_init.
+ * environment, else passive.  Read once, during sm_init, and read-only
+ * from then on: what is enforced on each ordinal is limits.c's.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -13,7 +14,8 @@
 #include "request.h"
 #include "paths.h"
 
-hidden struct sm_config sm_config;
+static struct sm_config parsed;
+hidden const struct sm_config *const sm_config = &parsed;
 
 static int any_limit(const struct sm_config *cfg)
 {
@@ -116,7 +118,7 @@ hidden int sm_config_file(struct sm_config *cfg, const char *dir, const char *na
 			  size_t errlen)
 {
 	static char buf[CONF_MAX + 2]; /* one byte more than allowed shows an oversize file */
-	char why[400];
+	char bad[400];
 	size_t n = 0;
 	int r;
 
@@ -124,9 +126,9 @@ hidden int sm_config_file(struct sm_config *cfg, const char *dir, const char *na
 	if (r != SM_CONF_OK)
 		return r;
 	snprintf(cfg->source, sizeof(cfg->source), "%s/%s", dir, name);
-	r = sm_config_parse(cfg, buf, n, why, sizeof(why));
+	r = sm_config_parse(cfg, buf, n, bad, sizeof(bad));
 	if (r != SM_CONF_OK)
-		snprintf(err, errlen, "%s: %s", cfg->source, why);
+		snprintf(err, errlen, "%s: %s", cfg->source, bad);
 	return r;
 }
 
@@ -150,10 +152,10 @@ static int slices(const struct sm_request *rq)
  * cgroup namespace (unshare -C) hides the job cgroup without privilege.
  * The configs are root's and name their job's user (SOFTMIG_UID); in a
  * user namespace of its own the process's uid means nothing, so there any
- * sliced job on the node counts.  Returns 1 (reason in cfg) to fail closed.
+ * sliced job on the node counts.  Returns 1 (reason in why) to fail closed.
  * Root in the initial namespace is never held (slurmd, admins' tools).
  */
-static int escapes_a_slice(struct sm_config *cfg, int init_ns)
+static int escapes_a_slice(struct sm_why *why, int init_ns)
 {
 	static char buf[CONF_MAX + 2];
 	const size_t len = sizeof(buf);
@@ -187,13 +189,13 @@ static int escapes_a_slice(struct sm_config *cfg, int init_ns)
 	if (!found)
 		return 0;
 	if (init_ns)
-		snprintf(cfg->fail_reason, sizeof(cfg->fail_reason),
+		snprintf(why->reason, sizeof(why->reason),
 			 "user %u has a sliced job (%s) on this node but this process is not in it "
 			 "(a new cgroup namespace, a shell outside it, or a job without a GPU); "
 			 "run GPU work inside that job",
 			 (unsigned)uid, name);
 	else
-		snprintf(cfg->fail_reason, sizeof(cfg->fail_reason),
+		snprintf(why->reason, sizeof(why->reason),
 			 "this process is in a user namespace of its own and in no job, while sliced jobs "
 			 "(%s) run on this node; run GPU work inside the job, without unshare -U",
 			 name);
@@ -208,13 +210,15 @@ static void default_region(struct sm_config *cfg)
 			      sm_env_get("TMPDIR"), (unsigned)getuid(), cfg->job);
 }
 
-hidden int sm_config_load(struct sm_config *cfg)
+hidden int sm_config_load(struct sm_why *why)
 {
 	char name[SM_JOB_MAX + 8], err[400];
+	struct sm_config *cfg = &parsed;
 	struct sm_request env;
 	int r, env_bad, init_ns;
 
 	memset(cfg, 0, sizeof(*cfg));
+	memset(why, 0, sizeof(*why));
 	cfg->job_uid = -1;
 	init_ns = sm_userns_initial();
 	root_uid = sm_userns_root_uid(init_ns);
@@ -227,14 +231,14 @@ hidden int sm_config_load(struct sm_config *cfg)
 		if (j && sm_job_id_valid(j))
 			sm_strlcpy(cfg->job, j, sizeof(cfg->job));
 	}
-	env_bad = sm_request_env(&env, err, sizeof(err), cfg->fail_var, sizeof(cfg->fail_var)) != 0;
+	env_bad = sm_request_env(&env, err, sizeof(err), why->var, sizeof(why->var)) != 0;
 
 	if (cfg->job[0]) {
 		sm_paths_name(name, sizeof(name), SM_FILE_CONF, cfg->job);
-		r = sm_config_file(cfg, SM_RUN_DIR, name, cfg->fail_reason, sizeof(cfg->fail_reason));
+		r = sm_config_file(cfg, SM_RUN_DIR, name, why->reason, sizeof(why->reason));
 		if (r != SM_CONF_OK && r != SM_CONF_ABSENT) {
-			sm_paths_job(cfg->fail_path, sizeof(cfg->fail_path), SM_FILE_CONF, cfg->job);
-			cfg->fail_var[0] = 0;
+			sm_paths_job(why->path, sizeof(why->path), SM_FILE_CONF, cfg->job);
+			why->var[0] = 0;
 			return SM_FAILCLOSED;
 		}
 		if (r == SM_CONF_OK && !cfg->job_from_cgroup && cfg->job_uid >= 0 &&
@@ -243,13 +247,14 @@ hidden int sm_config_load(struct sm_config *cfg)
 			char job[SM_JOB_MAX];
 			sm_strlcpy(job, cfg->job, sizeof(job));
 			memset(cfg, 0, sizeof(*cfg));
+			memset(why, 0, sizeof(*why));
 			cfg->job_uid = -1;
 			sm_strlcpy(cfg->job, job, sizeof(cfg->job));
 			r = SM_CONF_ABSENT;
 		}
 		if (r == SM_CONF_OK) {
 			/* A bad environment cannot loosen anything here: ignore it. */
-			cfg->fail_var[0] = 0;
+			why->var[0] = 0;
 			if (!env_bad)
 				sm_request_tighten(cfg, &env);
 			/* Inside a job the region is root's choice: the run
@@ -259,10 +264,10 @@ hidden int sm_config_load(struct sm_config *cfg)
 			return any_limit(cfg) ? SM_ACTIVE : SM_PASSIVE;
 		}
 	}
-	if (escapes_a_slice(cfg, init_ns))
+	if (escapes_a_slice(why, init_ns))
 		return SM_FAILCLOSED;
 	if (env_bad) {
-		snprintf(cfg->fail_reason, sizeof(cfg->fail_reason), "%s", err);
+		snprintf(why->reason, sizeof(why->reason), "%s", err);
 		return SM_FAILCLOSED;
 	}
 	sm_strlcpy(cfg->source, "environment", sizeof(cfg->source));

@@ -10,8 +10,8 @@
  * (which counts the job's processes that are not in the region).  A file
  * replaced by another (a rename over it) keeps working as the old one for
  * the processes that have it; one that is zeroed or overwritten is rebuilt
- * in place under the lock (entries.c, region.c; region.c also rebuilds a
- * private copy).  Each kind of damage is logged once per process.
+ * in place under the lock (region.c, which also rebuilds a private
+ * copy).  Each kind of damage is logged once per process.
  *
  * The check cannot cover a truncation between it and the access (a thread
  * waiting for the lock, inside it, or within SIZE_CHECK_NS of the last
@@ -70,7 +70,7 @@ hidden void sm_damage_report(unsigned kind, const char *what, const char *action
 	if (__atomic_fetch_or(&logged, kind, __ATOMIC_RELAXED) & kind)
 		return;
 	sm_log(SM_ERROR, -1, "shared region damaged", "what=%s action=%s path=%s", sm_log_quote(what, qw, sizeof(qw)),
-	       sm_log_quote(action, qa, sizeof(qa)), sm_log_quote(sm_config.region_path, q, sizeof(q)));
+	       sm_log_quote(action, qa, sizeof(qa)), sm_log_quote(sm_config->region_path, q, sizeof(q)));
 }
 
 static int ours(int fd, struct stat *st)
@@ -89,7 +89,7 @@ static int64_t mapped_size(void)
 	/* The program closed the descriptor (or reused its number): find the
 	 * inode again by its path, if it is still there. */
 	region_fd = -1;
-	fd = open(sm_config.region_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+	fd = open(sm_config->region_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
 		return -1;
 	if (!ours(fd, &st)) {
@@ -122,7 +122,7 @@ static int go_private(const char *what)
 static int same_file_at_path(const struct stat *st)
 {
 	struct stat pst;
-	int fd = open(sm_config.region_path, O_PATH | O_NOFOLLOW | O_CLOEXEC), same;
+	int fd = open(sm_config->region_path, O_PATH | O_NOFOLLOW | O_CLOEXEC), same;
 
 	if (fd < 0)
 		return 0;
@@ -139,7 +139,7 @@ static void on_sigbus(int sig, siginfo_t *si, void *uc)
 	if (si->si_code > 0 && base && a >= base && a < base + SM_REGION_SIZE &&
 	    mmap(base, SM_REGION_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) !=
 		    MAP_FAILED) {
-		/* Zeros: the lock (entries.c) has the header and entry rebuilt. */
+		/* Zeros: the lock (region.c) has the header and entry rebuilt. */
 		__atomic_store_n(&is_private, 1, __ATOMIC_RELEASE);
 		bus_faulted = 1;
 		errno = saved;

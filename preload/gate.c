@@ -33,7 +33,7 @@ hidden int sm_gate_any_init(void)
 
 	if (sm_mode == SM_ACTIVE)
 		for (i = 0; i < SM_MAX_DEVICES; i++)
-			if (sm_config.sm_limit[i] > 0 && sm_config.sm_limit[i] < 100)
+			if (sm_limits_sm(i) > 0 && sm_limits_sm(i) < 100)
 				any = 1;
 	__atomic_store_n(&sm_gate_any, any, __ATOMIC_RELAXED);
 	return any;
@@ -73,7 +73,7 @@ static void static_slot(int o, int limit, struct sm_slots *s)
 	uint64_t mask[2] = { 0, 0 };
 	int p;
 
-	if (sm_slot_from_mask(sm_config.sm_slot[o], s))
+	if (sm_slot_from_mask(sm_limits_slot(o), s))
 		return;
 	for (p = 0; p < limit; p++)
 		mask[p / 64] |= 1ULL << (p % 64);
@@ -99,7 +99,7 @@ static void enroll_limited(int o, int limit)
 	if (!g->on) {
 		g->limit = limit;
 		static_slot(o, limit, &g->slots);
-		sm_timefile_init(&g->tf, sm_config.job);
+		sm_timefile_init(&g->tf, sm_config->job);
 		if (sm_uuid_of(o, uuid) != 0 || sm_timefile_path(uuid, g->path, sizeof(g->path)) != 0)
 			g->path[0] = 0;
 		g->last_log_ns = sm_now_ns();
@@ -113,7 +113,7 @@ static void enroll_limited(int o, int limit)
 /* First launch on ordinal o in this process; caller holds reg_lock. */
 static void enroll(int o)
 {
-	int limit = sm_config.sm_limit[o], k = sm_gate_ngates;
+	int limit = sm_limits_sm(o), k = sm_gate_ngates;
 
 	if (!atfork_done && pthread_atfork(NULL, NULL, atfork_child) == 0)
 		atfork_done = 1;

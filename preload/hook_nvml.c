@@ -128,7 +128,7 @@ static nvmlReturn_t filtered_list(list_fn fn, size_t elem, nvmlDevice_t nd, unsi
 	{ \
 		SM_NEED_NVML(name); \
 		SM_NVML_PASS(real_##name(nd, count, infos)); \
-		if (!sm_config.job[0]) \
+		if (!sm_config->job[0]) \
 			return real_##name(nd, count, infos); \
 		return filtered_list((list_fn)real_##name, sizeof(type), nd, count, infos); \
 	}

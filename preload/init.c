@@ -22,6 +22,7 @@
 
 static int init_state;
 static long init_tid;
+static struct sm_why why; /* why the mode is SM_FAILCLOSED */
 
 static long gettid_(void)
 {
@@ -65,18 +66,18 @@ static void announce_failure(void)
 
 	n = snprintf(line, sizeof(line),
 		     "softmig: GPU disabled for this process: %s; contact your cluster administrators\n",
-		     sm_config.fail_reason);
+		     why.reason);
 	if (n > 0 && write(STDERR_FILENO, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1) < 0) {
 		/* stderr closed: the log below still has it */
 	}
 	/* path= or var= when the failure is about one (contract 5). */
-	if (sm_config.fail_path[0])
-		snprintf(about, sizeof(about), "path=%s ", sm_log_quote(sm_config.fail_path, qp, sizeof(qp)));
-	else if (sm_config.fail_var[0])
-		snprintf(about, sizeof(about), "var=%s ", sm_config.fail_var);
+	if (why.path[0])
+		snprintf(about, sizeof(about), "path=%s ", sm_log_quote(why.path, qp, sizeof(qp)));
+	else if (why.var[0])
+		snprintf(about, sizeof(about), "var=%s ", why.var);
 	else
 		about[0] = 0;
-	sm_log(SM_ERROR, -1, "config error", "%sreason=%s", about, sm_log_quote(sm_config.fail_reason, q, sizeof(q)));
+	sm_log(SM_ERROR, -1, "config error", "%sreason=%s", about, sm_log_quote(why.reason, q, sizeof(q)));
 }
 
 /*
@@ -94,8 +95,7 @@ static int libs_ready(void)
 	int promoted = 0;
 
 	if (!dlopen || !dlvsym) {
-		sm_strlcpy(sm_config.fail_reason, "libdl is not loaded in this process (glibc before 2.34)",
-			   sizeof(sm_config.fail_reason));
+		sm_strlcpy(why.reason, "libdl is not loaded in this process (glibc before 2.34)", sizeof(why.reason));
 		return -1;
 	}
 	for (i = 0; i < sizeof(need) / sizeof(need[0]); i++) {
@@ -105,8 +105,7 @@ static int libs_ready(void)
 			i--;
 			continue;
 		}
-		snprintf(sm_config.fail_reason, sizeof(sm_config.fail_reason), "%s not found (glibc before 2.34 without libpthread)",
-			 need[i]);
+		snprintf(why.reason, sizeof(why.reason), "%s not found (glibc before 2.34 without libpthread)", need[i]);
 		return -1;
 	}
 	return 0;
@@ -116,9 +115,9 @@ static void do_init(void)
 {
 	char exe[512], qexe[600], qsrc[600];
 	ssize_t n;
-	int mode = sm_config_load(&sm_config);
+	int mode = sm_config_load(&why);
 
-	if (mode == SM_ACTIVE && (libs_ready() != 0 || sm_region_attach() != 0))
+	if (mode == SM_ACTIVE && (libs_ready() != 0 || sm_region_attach(&why) != 0))
 		mode = SM_FAILCLOSED;
 	if (mode == SM_FAILCLOSED) {
 		announce_failure();
@@ -128,7 +127,7 @@ static void do_init(void)
 		n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 		exe[n > 0 ? n : 0] = 0;
 		sm_log(SM_EVENT, -1, "process start", "exe=%s uid=%u source=%s", sm_log_quote(exe, qexe, sizeof(qexe)),
-		       (unsigned)getuid(), sm_log_quote(sm_config.source, qsrc, sizeof(qsrc)));
+		       (unsigned)getuid(), sm_log_quote(sm_config->source, qsrc, sizeof(qsrc)));
 	}
 	sm_mode = mode;
 }

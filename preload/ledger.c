@@ -3,7 +3,7 @@
  * entries (contract 4): reservations and releases, context memory, peaks
  * and NVML's numbers, each under the lock.  slice.c decides, the ledger
  * counts.  An entry that goes (a dead process, or this one at exit) takes
- * its bytes with it in entries.c.
+ * its bytes with it (region.c, entries.c).
  */
 #include <string.h>
 

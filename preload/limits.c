@@ -1,57 +1,74 @@
 /*
- * The limits of each CUDA ordinal of this process.
- */
-#include <string.h>
-
-#include "hooks.h"
-
-/*
+ * What is enforced on each CUDA ordinal of this process, apart from what
+ * the config said (config.c, read-only once parsed).
+ *
  * Limits key on the physical GPU.  The config gives the limits of CUDA
  * ordinal i as the prolog saw it, and SOFTMIG_GPU_<i> the Slurm index of
  * that GPU (NVML's index: Slurm orders GPUs by PCI bus as NVML does).  A
  * program that reorders CUDA_VISIBLE_DEVICES must not swap the limits, so
- * once CUDA is up each ordinal takes the limits of the GPU it really is
- * (cuDeviceGetUuid -> NVML -> index); a GPU the config does not name gets
- * the tightest limits of the job's GPUs.
+ * once CUDA is up (cuInit) each ordinal takes the limits of the GPU it
+ * really is (cuDeviceGetUuid -> NVML -> index) in this file's own table; a
+ * GPU the config does not name gets the tightest limits of the job's GPUs.
+ * Until then, and without SOFTMIG_GPU_<i>, the config's limits hold.
  */
+#include "hooks.h"
+
 static struct {
-	int saved;
 	uint64_t mem[SM_MAX_DEVICES];
 	int sm[SM_MAX_DEVICES];
 	uint64_t slot[SM_MAX_DEVICES][2];
-	uint64_t tight_mem;
-	int tight_sm;
-} conf_limits;
+} by_gpu;
+static int moved; /* by_gpu holds the limits: set once it is filled */
+
+hidden uint64_t sm_limits_mem(int ordinal)
+{
+	if (ordinal < 0 || ordinal >= SM_MAX_DEVICES)
+		return 0;
+	return __atomic_load_n(&moved, __ATOMIC_ACQUIRE) ? by_gpu.mem[ordinal] : sm_config->mem_limit[ordinal];
+}
+
+hidden int sm_limits_sm(int ordinal)
+{
+	if (ordinal < 0 || ordinal >= SM_MAX_DEVICES)
+		return 0;
+	return __atomic_load_n(&moved, __ATOMIC_ACQUIRE) ? by_gpu.sm[ordinal] : sm_config->sm_limit[ordinal];
+}
+
+hidden const uint64_t *sm_limits_slot(int ordinal)
+{
+	static const uint64_t none[2];
+
+	if (ordinal < 0 || ordinal >= SM_MAX_DEVICES)
+		return none;
+	return __atomic_load_n(&moved, __ATOMIC_ACQUIRE) ? by_gpu.slot[ordinal] : sm_config->sm_slot[ordinal];
+}
 
 static int has_gpu_map(void)
 {
 	int i;
 
 	for (i = 0; i < SM_MAX_DEVICES; i++)
-		if (sm_config.gpu_index[i])
+		if (sm_config->gpu_index[i])
 			return 1;
 	return 0;
 }
 
-/* Keeps the limits as the config gave them, before any move. */
-static void save_conf_limits(void)
+/* The tightest limits of the GPUs the config names. */
+static void tightest(uint64_t *mem, int *sm)
 {
+	const struct sm_config *c = sm_config;
 	int i;
 
-	if (conf_limits.saved)
-		return;
-	memcpy(conf_limits.mem, sm_config.mem_limit, sizeof(conf_limits.mem));
-	memcpy(conf_limits.sm, sm_config.sm_limit, sizeof(conf_limits.sm));
-	memcpy(conf_limits.slot, sm_config.sm_slot, sizeof(conf_limits.slot));
+	*mem = 0;
+	*sm = 0;
 	for (i = 0; i < SM_MAX_DEVICES; i++) {
-		if (!sm_config.gpu_index[i])
+		if (!c->gpu_index[i])
 			continue;
-		if (sm_config.mem_limit[i] && (!conf_limits.tight_mem || sm_config.mem_limit[i] < conf_limits.tight_mem))
-			conf_limits.tight_mem = sm_config.mem_limit[i];
-		if (sm_config.sm_limit[i] && (!conf_limits.tight_sm || sm_config.sm_limit[i] < conf_limits.tight_sm))
-			conf_limits.tight_sm = sm_config.sm_limit[i];
+		if (c->mem_limit[i] && (!*mem || c->mem_limit[i] < *mem))
+			*mem = c->mem_limit[i];
+		if (c->sm_limit[i] && (!*sm || c->sm_limit[i] < *sm))
+			*sm = c->sm_limit[i];
 	}
-	conf_limits.saved = 1;
 }
 
 /* The config's ordinal for the GPU NVML shows as nd, -1 none. */
@@ -63,27 +80,30 @@ static int conf_ordinal(nvmlDevice_t nd)
 	if (!nd || !real_nvmlDeviceGetIndex || real_nvmlDeviceGetIndex(nd, &index) != NVML_SUCCESS)
 		return -1;
 	for (i = 0; i < SM_MAX_DEVICES; i++)
-		if (sm_config.gpu_index[i] && (unsigned int)(sm_config.gpu_index[i] - 1) == index)
+		if (sm_config->gpu_index[i] && (unsigned int)(sm_config->gpu_index[i] - 1) == index)
 			return i;
 	return -1;
 }
 
 hidden void sm_limits_by_gpu(void)
 {
+	const struct sm_config *c = sm_config;
 	static int done;
-	int ord;
+	uint64_t tight_mem;
+	int tight_sm, ord;
 
 	if (sm_mode != SM_ACTIVE || !has_gpu_map() || __atomic_exchange_n(&done, 1, __ATOMIC_ACQ_REL))
 		return;
 	sm_depth++;
-	save_conf_limits();
+	tightest(&tight_mem, &tight_sm);
 	for (ord = 0; ord < SM_MAX_DEVICES; ord++) {
 		int i = conf_ordinal(sm_nvml_handle(ord));
-		sm_config.mem_limit[ord] = i >= 0 ? conf_limits.mem[i] : conf_limits.tight_mem;
-		sm_config.sm_limit[ord] = i >= 0 ? conf_limits.sm[i] : conf_limits.tight_sm;
-		sm_config.sm_slot[ord][0] = i >= 0 ? conf_limits.slot[i][0] : 0;
-		sm_config.sm_slot[ord][1] = i >= 0 ? conf_limits.slot[i][1] : 0;
+		by_gpu.mem[ord] = i >= 0 ? c->mem_limit[i] : tight_mem;
+		by_gpu.sm[ord] = i >= 0 ? c->sm_limit[i] : tight_sm;
+		by_gpu.slot[ord][0] = i >= 0 ? c->sm_slot[i][0] : 0;
+		by_gpu.slot[ord][1] = i >= 0 ? c->sm_slot[i][1] : 0;
 	}
+	__atomic_store_n(&moved, 1, __ATOMIC_RELEASE);
 	sm_depth--;
 }
 
@@ -91,11 +111,13 @@ hidden void sm_limits_by_gpu(void)
  * process may use without CUDA); ord is its CUDA ordinal, -1 unknown. */
 hidden uint64_t sm_limits_nvml_mem(nvmlDevice_t nd, int ord)
 {
-	int i;
+	uint64_t tight_mem;
+	int tight_sm, i;
 
 	if (!has_gpu_map())
 		return sm_limits_mem(ord);
-	save_conf_limits();
-	i = conf_ordinal(nd);
-	return i >= 0 ? conf_limits.mem[i] : conf_limits.tight_mem;
+	if ((i = conf_ordinal(nd)) >= 0)
+		return sm_config->mem_limit[i];
+	tightest(&tight_mem, &tight_sm);
+	return tight_mem;
 }

@@ -1,5 +1,5 @@
 /*
- * The region's lock, as a primitive over its bytes (entries.c takes it
+ * The region's lock, as a primitive over its bytes (region.c takes it
  * through sm_region_lock, which repairs what a taken-over holder left).
  * lock[] holds a robust process-shared pthread_mutex_t
  * (region_abi.h); the library takes and releases it through its futex word

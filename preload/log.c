@@ -83,13 +83,13 @@ static int log_open(void)
 		if (fd >= 0)
 			return fd;
 	}
-	if (sm_config.job[0]) {
-		sm_paths_job(path, sizeof(path), SM_FILE_LOG, sm_config.job);
+	if (sm_config->job[0]) {
+		sm_paths_job(path, sizeof(path), SM_FILE_LOG, sm_config->job);
 		fd = open_log(path, 1);
 		if (fd < 0) {
 			p = sm_env_get("SLURM_TMPDIR");
 			if (p && p[0] == '/') {
-				sm_paths_tmp_log(path, sizeof(path), p, sm_config.job);
+				sm_paths_tmp_log(path, sizeof(path), p, sm_config->job);
 				fd = open_log(path, 1);
 			}
 		}
@@ -190,12 +190,12 @@ hidden void sm_log(int level, int dev, const char *msg, const char *kvfmt, ...)
 	int saved = errno, n;
 	va_list ap;
 
-	if (level < 0 || level > SM_TRACE || sm_config.log_level < level_min[level])
+	if (level < 0 || level > SM_TRACE || sm_config->log_level < level_min[level])
 		return;
 	if (sm_env_secure())
 		return;
 	clock_gettime(CLOCK_REALTIME, &ts);
-	off = sm_log_header(buf, sizeof(buf) - 1, &ts, level, sm_config.job, (int)getpid(), dev, msg);
+	off = sm_log_header(buf, sizeof(buf) - 1, &ts, level, sm_config->job, (int)getpid(), dev, msg);
 	if (kvfmt && *kvfmt) {
 		buf[off++] = ' ';
 		va_start(ap, kvfmt);
@@ -216,7 +216,7 @@ hidden void sm_log(int level, int dev, const char *msg, const char *kvfmt, ...)
 		/* a full disk loses the line, never the process */
 	}
 	pthread_mutex_unlock(&log_lock);
-	if (sm_config.log_level >= 3 && write(STDERR_FILENO, buf, off) < 0) {
+	if (sm_config->log_level >= 3 && write(STDERR_FILENO, buf, off) < 0) {
 		/* nothing to do */
 	}
 	errno = saved;

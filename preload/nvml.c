@@ -1,12 +1,53 @@
 /*
- * NVML's answers the library asks for: the processes on a device, this
- * process's own usage, whether one of NVML's pids (the host's) is the
- * job's, and the CUDA ordinal an NVML device has here.
+ * NVML, as the library asks it: the handle of a CUDA ordinal's device,
+ * the processes on a device, this process's own usage there, whether one
+ * of NVML's pids (the host's) is the job's, and the CUDA ordinal an NVML
+ * device has here.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "hooks.h"
+
+/* NVML's handle of each CUDA ordinal, found by its UUID. */
+static nvmlDevice_t handles[SM_MAX_DEVICES];
+
+/* Ordinals and UUIDs stay valid in a fork child; the handles do not: NVML
+ * hands them out again after nvmlInit in the child. */
+hidden void sm_nvml_reset_after_fork(void)
+{
+	memset(handles, 0, sizeof(handles));
+}
+
+static int nvml_ready(void)
+{
+	static int state; /* 0 untried, 1 ok, -1 unavailable */
+
+	if (state == 0) {
+		if (sm_real_nvml(1) != 0 || !real_nvmlInit_v2 || real_nvmlInit_v2() != NVML_SUCCESS)
+			state = -1;
+		else
+			state = 1;
+	}
+	return state == 1;
+}
+
+hidden nvmlDevice_t sm_nvml_handle(CUdevice dev)
+{
+	uint8_t uuid[16];
+	char s[NVML_DEVICE_UUID_V2_BUFFER_SIZE];
+
+	if (dev < 0 || dev >= SM_MAX_DEVICES)
+		return NULL;
+	if (handles[dev])
+		return handles[dev];
+	if (sm_uuid_of(dev, uuid) != 0 || !nvml_ready() || !real_nvmlDeviceGetHandleByUUID)
+		return NULL;
+	sm_uuid_format(uuid, s, sizeof(s));
+	if (real_nvmlDeviceGetHandleByUUID(s, &handles[dev]) != NVML_SUCCESS)
+		handles[dev] = NULL;
+	return handles[dev];
+}
 
 hidden int sm_nvml_processes(nvmlDevice_t nd, nvmlProcessInfo_t *stack, nvmlProcessInfo_t **infos)
 {
@@ -43,9 +84,9 @@ hidden int sm_nvml_pid_in_job(pid_t pid)
 		return 1;
 	/* NVML's pids are the host's: another namespace's /proc does not
 	 * know them, or shows another process under that number. */
-	if (!sm_config.job_from_cgroup || !sm_pidns_proc_is_host())
+	if (!sm_config->job_from_cgroup || !sm_pidns_proc_is_host())
 		return 0;
-	return sm_job_from_cgroup(pid, job, sizeof(job)) == 1 && strcmp(job, sm_config.job) == 0;
+	return sm_job_from_cgroup(pid, job, sizeof(job)) == 1 && strcmp(job, sm_config->job) == 0;
 }
 
 hidden int64_t sm_nvml_self_used(int ordinal)

@@ -1,8 +1,9 @@
 /*
  * The job's shared region (contract 4, layout in region_abi.h): the
- * mapping and its init protocol, the header and its repair after damage.
- * The lock and the entries are entries.c's, what the entries hold
- * (bytes reserved, context memory, NVML's numbers) ledger.c's.
+ * mapping and its init protocol, the header and its repair after damage,
+ * and the lock, which puts back what a holder that was taken over left
+ * half-done.  Taking and giving back entries is entries.c's, what the
+ * entries hold (bytes reserved, context memory, NVML's numbers) ledger.c's.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,11 +24,10 @@ hidden pid_t sm_region_entry_pid;     /* the pid sm_region_entry was taken for *
 #define LOCK(r) ((pthread_mutex_t *)(void *)(r)->lock)
 _Static_assert(sizeof(pthread_mutex_t) <= 64, "pthread_mutex_t fits the region's lock field");
 
-static void fail(const char *what)
+static void fail(struct sm_why *why, const char *what)
 {
-	snprintf(sm_config.fail_reason, sizeof(sm_config.fail_reason), "shared region %s: %s", sm_config.region_path,
-		 what);
-	sm_strlcpy(sm_config.fail_path, sm_config.region_path, sizeof(sm_config.fail_path));
+	snprintf(why->reason, sizeof(why->reason), "shared region %s: %s", sm_config->region_path, what);
+	sm_strlcpy(why->path, sm_config->region_path, sizeof(why->path));
 }
 
 static int init_lock(struct sm_region *r)
@@ -50,7 +50,7 @@ static void write_header(struct sm_region *r)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	r->created_ns = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-	sm_strlcpy(r->job, sm_config.job, sizeof(r->job));
+	sm_strlcpy(r->job, sm_config->job, sizeof(r->job));
 	r->size = SM_REGION_SIZE;
 	r->version = SM_REGION_VERSION;
 	r->magic = SM_REGION_MAGIC;
@@ -58,7 +58,7 @@ static void write_header(struct sm_region *r)
 }
 
 /* Brings the mapped file to SM_INIT_DONE; see region_abi.h. */
-static int init_protocol(struct sm_region *r)
+static int init_protocol(struct sm_region *r, struct sm_why *why)
 {
 	struct timespec ts;
 	int i;
@@ -70,7 +70,8 @@ static int init_protocol(struct sm_region *r)
 		if (s == SM_INIT_DONE) {
 			if (r->magic != SM_REGION_MAGIC || r->version != SM_REGION_VERSION ||
 			    r->size != SM_REGION_SIZE) {
-				fail("unknown layout (another SoftMig version, or damaged); ask your administrators");
+				fail(why, "unknown layout (another SoftMig version, or damaged); "
+					  "ask your administrators");
 				return -1;
 			}
 			return 0;
@@ -81,7 +82,7 @@ static int init_protocol(struct sm_region *r)
 			r->init_pid = (int32_t)getpid();
 			if (init_lock(r) != 0) {
 				__atomic_store_n(&r->init_state, SM_INIT_NONE, __ATOMIC_RELEASE);
-				fail("cannot initialise its lock");
+				fail(why, "cannot initialise its lock");
 				return -1;
 			}
 			write_header(r);
@@ -94,11 +95,11 @@ static int init_protocol(struct sm_region *r)
 		ts.tv_nsec = 1000000;
 		nanosleep(&ts, NULL);
 	}
-	fail("stuck in initialisation");
+	fail(why, "stuck in initialisation");
 	return -1;
 }
 
-hidden int sm_region_attach(void)
+hidden int sm_region_attach(struct sm_why *why)
 {
 	struct stat st;
 	void *p;
@@ -107,30 +108,30 @@ hidden int sm_region_attach(void)
 	if (sm_region)
 		return 0;
 	for (tries = 0; tries < 3; tries++) {
-		fd = open(sm_config.region_path, O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+		fd = open(sm_config->region_path, O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
 		if (fd >= 0 || errno != ENOENT)
 			break;
-		fd = open(sm_config.region_path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
+		fd = open(sm_config->region_path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
 		if (fd >= 0 || errno != EEXIST)
 			break;
 	}
 	if (fd < 0) {
-		fail(errno == ELOOP ? "is a symbolic link" : strerror(errno));
+		fail(why, errno == ELOOP ? "is a symbolic link" : strerror(errno));
 		return -1;
 	}
 	if (sm_fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
-		fail("not a regular file");
+		fail(why, "not a regular file");
 		return -1;
 	}
 	if ((st.st_uid != geteuid() && st.st_uid != 0) || (st.st_mode & 022)) {
 		close(fd);
-		fail("owned by another user or writable by others");
+		fail(why, "owned by another user or writable by others");
 		return -1;
 	}
 	if ((uint64_t)st.st_size < SM_REGION_SIZE && ftruncate(fd, (off_t)SM_REGION_SIZE) != 0) {
 		close(fd);
-		fail(strerror(errno));
+		fail(why, strerror(errno));
 		return -1;
 	}
 	/* Empty is new (the prolog creates it so); anything else short was cut. */
@@ -139,11 +140,11 @@ hidden int sm_region_attach(void)
 	p = mmap(NULL, SM_REGION_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (p == MAP_FAILED) {
 		close(fd);
-		fail(strerror(errno));
+		fail(why, strerror(errno));
 		return -1;
 	}
 	sm_damage_catch(p);
-	if (init_protocol(p) != 0) {
+	if (init_protocol(p, why) != 0) {
 		sm_damage_catch(NULL);
 		close(fd);
 		munmap(p, SM_REGION_SIZE);
@@ -216,7 +217,7 @@ hidden void sm_region_verify(void)
 }
 
 /* Before any touch of the mapping: a file that shrank is swapped for
- * private memory (region_guard.c), whose header is rebuilt here. */
+ * private memory (damage.c), whose header is rebuilt here. */
 hidden void sm_region_ensure(void)
 {
 	const char *went = sm_damage_check();

@@ -1,6 +1,6 @@
 /*
- * Private to config.c (where a config comes from, and whether it is safe)
- * and config_parse.c (what its text and the environment say).
+ * What a job config's text and the environment ask for (request.c), for
+ * config.c, which knows where a config comes from and whether it is safe.
  */
 #ifndef SOFTMIG_REQUEST_H
 #define SOFTMIG_REQUEST_H

@@ -88,7 +88,7 @@ hidden int sm_slice_reserve(int d, int ordinal, struct sm_ask *ask, const char *
 			if (reserve(d, ask->bytes, limit, ask->what, &used) == 0)
 				return 0;
 			log_refusal(ordinal, api, ask->bytes, used, limit);
-			if (ask->what == SM_FOR_ALLOC && sm_config.oom_killer)
+			if (ask->what == SM_FOR_ALLOC && sm_config->oom_killer)
 				sm_oom_kill(ordinal);
 			return -1;
 		}

@@ -70,9 +70,10 @@ hidden int sm_slice_view_nvml(nvmlDevice_t nd, uint64_t real_total, uint64_t *to
 		sm_depth--;
 		return -1;
 	}
-	if (sm_region_attach() == 0 && (d = sm_region_find_dev(uuid)) >= 0)
+	/* Active: the region was attached at init. */
+	if (sm_region && (d = sm_region_find_dev(uuid)) >= 0)
 		u = sm_ledger_used(d);
-	if (sm_config.job[0]) {
+	if (sm_config->job[0]) {
 		uint64_t n = job_nvml_used(nd);
 		if (n > u)
 			u = n;

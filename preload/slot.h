@@ -23,7 +23,7 @@ struct sm_slots {
 	uint64_t a[SM_SLOT_RANGES], b[SM_SLOT_RANGES];
 };
 
-/* Turns a percent mask (sm_config.sm_slot) into ranges; returns their
+/* Turns a percent mask (sm_limits_slot) into ranges; returns their
  * number, 0 for no slot. */
 hidden int sm_slot_from_mask(const uint64_t mask[2], struct sm_slots *s);
 

@@ -71,15 +71,19 @@ struct sm_config {
 	int log_level;
 	char region_path[512];
 	char source[512];              /* config path or "environment" */
-	char fail_reason[512];         /* why SM_FAILCLOSED */
-	char fail_path[512];           /* the file it is about (config, region), or "" */
-	char fail_var[64];             /* the environment variable it is about, or "" */
 };
 
-extern hidden struct sm_config sm_config;
+/* Why the mode is SM_FAILCLOSED: the line on stderr and the log record. */
+struct sm_why {
+	char reason[512];
+	char path[512];  /* the file it is about (config, region), or "" */
+	char var[64];    /* the environment variable it is about, or "" */
+};
 
-/* Fills sm_config and returns the mode. */
-hidden int sm_config_load(struct sm_config *cfg);
+extern hidden const struct sm_config *const sm_config;
+
+/* Loads the config and returns the mode; why says why SM_FAILCLOSED. */
+hidden int sm_config_load(struct sm_why *why);
 
 /* Verdicts on a job config, as internal/jobconf gives them (testdata/jobconf). */
 enum sm_conf_verdict {
@@ -161,7 +165,7 @@ extern hidden struct sm_region *sm_region;
 extern hidden int sm_region_entry;       /* this process's entry, -1 none */
 extern hidden pid_t sm_region_entry_pid;      /* the pid it was taken for (fork) */
 
-hidden int sm_region_attach(void);      /* 0 ok, -1 failed (sets fail reason) */
+hidden int sm_region_attach(struct sm_why *why); /* 0 ok, -1 failed (why) */
 /* The device entries this process uses, put back by a rebuild. */
 hidden void sm_region_know_dev(int d, const uint8_t uuid[16]);
 /* The region lock never fails; a holder that does not let go is taken
@@ -309,12 +313,9 @@ hidden void sm_uuid_format(const uint8_t uuid[16], char *out, size_t len);
 
 /* ---- limits --------------------------------------------------------------------- */
 
-static inline uint64_t sm_limits_mem(int ordinal)
-{
-	if (ordinal < 0 || ordinal >= SM_MAX_DEVICES)
-		return 0;
-	return sm_config.mem_limit[ordinal];
-}
+hidden uint64_t sm_limits_mem(int ordinal);
+hidden int sm_limits_sm(int ordinal);
+hidden const uint64_t *sm_limits_slot(int ordinal);
 
 /* ---- ptrmap.c: what each allocation cost, for its free ----------------- */
 

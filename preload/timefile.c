@@ -119,10 +119,3 @@ hidden const char *sm_timefile_locate(struct sm_tfmap *m)
 	__atomic_store_n(&m->entry, i < SM_TIME_ENTRIES ? i : -1, __ATOMIC_RELAXED);
 	return i < SM_TIME_ENTRIES ? NULL : "no entry for the job";
 }
-
-hidden uint64_t sm_timefile_beat_age(const struct sm_tfmap *m, uint64_t now)
-{
-	uint64_t beat = __atomic_load_n(&m->f->beat_ns, __ATOMIC_RELAXED);
-
-	return now > beat ? now - beat : 0;
-}

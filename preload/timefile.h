@@ -43,9 +43,6 @@ hidden const char *sm_timefile_locate(struct sm_tfmap *m);
  * -1.  Cheap: every 64th launch asks. */
 hidden int sm_timefile_ours(const struct sm_tfmap *m);
 
-/* Age of the authority's beat at now (CLOCK_REALTIME ns), 0 if newer. */
-hidden uint64_t sm_timefile_beat_age(const struct sm_tfmap *m, uint64_t now);
-
 /* A beat this old, or this far ahead of now, means the authority is down. */
 static inline int sm_timefile_fresh(const struct sm_tfmap *m, uint64_t now)
 {

@@ -1,8 +1,38 @@
-/* GPU UUIDs as NVML and the time files spell them: "GPU-xxxxxxxx-...". */
+/*
+ * GPU UUIDs: a CUDA ordinal's (which keys the shared region, so processes
+ * with different CUDA_VISIBLE_DEVICES agree), and their text as NVML and
+ * the time files spell it, "GPU-xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx".
+ */
 #include <stdio.h>
 #include <string.h>
 
-#include "softmig.h"
+#include "hooks.h"
+
+static struct {
+	int have;
+	uint8_t uuid[16];
+} known[SM_MAX_DEVICES];
+
+hidden int sm_uuid_of(CUdevice dev, uint8_t uuid[16])
+{
+	CUuuid u;
+	CUresult r = CUDA_ERROR_NOT_FOUND;
+
+	if (dev < 0 || dev >= SM_MAX_DEVICES)
+		return -1;
+	if (!known[dev].have) {
+		if (real_cuDeviceGetUuid_v2)
+			r = real_cuDeviceGetUuid_v2(&u, dev);
+		if (r != CUDA_SUCCESS && real_cuDeviceGetUuid)
+			r = real_cuDeviceGetUuid(&u, dev);
+		if (r != CUDA_SUCCESS)
+			return -1;
+		memcpy(known[dev].uuid, u.bytes, 16);
+		known[dev].have = 1;
+	}
+	memcpy(uuid, known[dev].uuid, 16);
+	return 0;
+}
 
 hidden void sm_uuid_format(const uint8_t u[16], char *out, size_t len)
 {
