@@ -134,6 +134,9 @@ SM_NVML_REAL(SM_DECLARE_NVML_REAL)
 hidden int sm_real_cuda(int load);
 hidden int sm_real_nvml(int load);
 hidden void *sm_real_dlsym(void *handle, const char *name);
+/* Whether the libc functions the library needs resolve (glibc_compat.h):
+ * 0, else -1 and why. */
+hidden int sm_real_libs(char *why, size_t len);
 
 /*
  * The prologues of the hooks: what a hook does in each mode, in one place.

@@ -7,7 +7,6 @@
  * call from that same thread during it (re-entry) gets 0 and passes
  * through; other threads wait for 2.
  */
-#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -80,44 +79,14 @@ static void announce_failure(void)
 	sm_log(SM_ERROR, -1, "config error", "%sreason=%s", about, sm_log_quote(why.reason, q, sizeof(q)));
 }
 
-/*
- * Before glibc 2.34 the pthread calls the library needs live in
- * libpthread, referenced weakly (glibc_compat.h).  A CUDA process has it
- * loaded; if only in the local scope of a dlopen'ed libcuda, promote it.
- */
-static int libs_ready(void)
-{
-	static const char *const need[] = {
-		"pthread_mutexattr_init", "pthread_mutexattr_destroy", "pthread_mutexattr_setpshared",
-		"pthread_mutexattr_setrobust",
-	};
-	size_t i;
-	int promoted = 0;
-
-	if (!dlopen || !dlvsym) {
-		sm_strlcpy(why.reason, "libdl is not loaded in this process (glibc before 2.34)", sizeof(why.reason));
-		return -1;
-	}
-	for (i = 0; i < sizeof(need) / sizeof(need[0]); i++) {
-		if (sm_real_dlsym(RTLD_DEFAULT, need[i]))
-			continue;
-		if (!promoted++ && dlopen("libpthread.so.0", RTLD_NOW | RTLD_GLOBAL)) {
-			i--;
-			continue;
-		}
-		snprintf(why.reason, sizeof(why.reason), "%s not found (glibc before 2.34 without libpthread)", need[i]);
-		return -1;
-	}
-	return 0;
-}
-
 static void do_init(void)
 {
 	char exe[512], qexe[600], qsrc[600];
 	ssize_t n;
 	int mode = sm_config_load(&why);
 
-	if (mode == SM_ACTIVE && (libs_ready() != 0 || sm_region_attach(&why) != 0))
+	if (mode == SM_ACTIVE &&
+	    (sm_real_libs(why.reason, sizeof(why.reason)) != 0 || sm_region_attach(&why) != 0))
 		mode = SM_FAILCLOSED;
 	if (mode == SM_FAILCLOSED) {
 		announce_failure();

@@ -1,11 +1,13 @@
 /*
- * Symbol resolution: the typed table of the driver's (and NVML's) own
- * functions, real_<name>, and the real dlsym.  Which hook stands for which
- * of them is hook_lookup.c's.
+ * Symbol resolution, the library's only: the typed table of the driver's
+ * (and NVML's) own functions, real_<name>, the real dlsym, and the libc
+ * functions that lived in libdl and libpthread before glibc 2.34.  Which
+ * hook stands for which of them is hook_lookup.c's.
  */
 #include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "hooks.h"
@@ -167,4 +169,36 @@ hidden int sm_real_nvml(int load)
 	if (r == 0)
 		__atomic_store_n(&nvml_trusted, 1, __ATOMIC_RELEASE);
 	return r;
+}
+
+/*
+ * Before glibc 2.34 the pthread calls the library needs live in
+ * libpthread, referenced weakly (glibc_compat.h).  A CUDA process has it
+ * loaded; if only in the local scope of a dlopen'ed libcuda, promote it.
+ * 0 when they resolve, else -1 and why.
+ */
+hidden int sm_real_libs(char *why, size_t len)
+{
+	static const char *const need[] = {
+		"pthread_mutexattr_init", "pthread_mutexattr_destroy", "pthread_mutexattr_setpshared",
+		"pthread_mutexattr_setrobust",
+	};
+	size_t i;
+	int promoted = 0;
+
+	if (!dlopen || !dlvsym) {
+		sm_strlcpy(why, "libdl is not loaded in this process (glibc before 2.34)", len);
+		return -1;
+	}
+	for (i = 0; i < sizeof(need) / sizeof(need[0]); i++) {
+		if (sm_real_dlsym(RTLD_DEFAULT, need[i]))
+			continue;
+		if (!promoted++ && dlopen("libpthread.so.0", RTLD_NOW | RTLD_GLOBAL)) {
+			i--;
+			continue;
+		}
+		snprintf(why, len, "%s not found (glibc before 2.34 without libpthread)", need[i]);
+		return -1;
+	}
+	return 0;
 }
