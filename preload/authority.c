@@ -11,8 +11,10 @@
  * The check that everything still holds (every 64th launch, and while a
  * gate is closed) takes no lock; a change of state is made under one.
  */
+#include <pthread.h>
 #include <string.h>
 
+#include "log.h"
 #include "throttle_impl.h"
 
 static pthread_mutex_t auth_lock = PTHREAD_MUTEX_INITIALIZER;

@@ -10,7 +10,15 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "hooks.h"
+#include "check.h"
+
+#include "depth.h"
+#include "entries.h"
+#include "ledger.h"
+#include "now.h"
+#include "nvml.h"
+#include "pidns.h"
+#include "region.h"
 
 #define CHECK_INTERVAL_NS 1000000000ULL
 

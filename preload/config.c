@@ -11,8 +11,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "request.h"
+#include "config.h"
+
+#include "env.h"
+#include "fstat.h"
+#include "job.h"
+#include "mode.h"
 #include "paths.h"
+#include "read.h"
+#include "request.h"
+#include "strlcpy.h"
+#include "userns.h"
 
 static struct sm_config parsed;
 hidden const struct sm_config *const sm_config = &parsed;

@@ -30,7 +30,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "softmig.h"
+#include "damage.h"
+
+#include "config.h"
+#include "fstat.h"
+#include "log.h"
+#include "now.h"
+#include "region_abi.h"
 
 /* The SIGBUS handler is the net; the size check, at most every
  * SIZE_CHECK_NS, turns damage into an orderly switch (and covers a program

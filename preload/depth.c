@@ -1,5 +1,5 @@
 /* The thread's re-entry depth: above 0 while the library itself calls the
  * driver or NVML, whose hooks then pass straight through. */
-#include "softmig.h"
+#include "depth.h"
 
 hidden SM_TLS int sm_depth;

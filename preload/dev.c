@@ -4,7 +4,14 @@
  * attach" record that says which limits hold on it (limits.c).
  */
 
-#include "hooks.h"
+#include "dev.h"
+
+#include "entries.h"
+#include "limits.h"
+#include "log.h"
+#include "real.h"
+#include "region.h"
+#include "uuid.h"
 
 struct devinfo {
 	int entry;             /* device entry in the region, -1 unknown */

@@ -13,9 +13,16 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
-#include "softmig.h"
+#include "entries.h"
+
+#include "log.h"
+#include "nvml.h"
+#include "pidns.h"
+#include "proc.h"
+#include "region.h"
 
 /* Dead entries cleared per lock taken; a longer list takes more turns. */
 #define REAP_BATCH 32

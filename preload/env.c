@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <sys/auxv.h>
 
-#include "softmig.h"
+#include "env.h"
 
 hidden int sm_env_secure(void)
 {

@@ -4,7 +4,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "softmig.h"
+#include "fstat.h"
 
 hidden int sm_fstat(int fd, void *st)
 {

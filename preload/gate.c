@@ -8,12 +8,23 @@
  * runs but in a launching thread: no thread of its own, no timer.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "config.h"
+#include "dev.h"
+#include "limits.h"
+#include "log.h"
+#include "mode.h"
+#include "now.h"
+#include "real.h"
+#include "region.h"
+#include "throttle.h"
 #include "throttle_impl.h"
+#include "uuid.h"
 
-hidden struct gdev sm_gate_devs[SM_MAX_DEVICES];
+static struct gdev gdevs[SM_MAX_DEVICES]; /* by ordinal */
 static const uint64_t open_word; /* the gate of devices without a limit: always 0 */
 /* What the launches read while the authority is down: never open, so that
  * each comes to the slow path and the static slot. */
@@ -43,7 +54,7 @@ hidden uint64_t sm_gate_throttled_ms(int ordinal)
 {
 	if (ordinal < 0 || ordinal >= SM_MAX_DEVICES)
 		return 0;
-	return __atomic_load_n(&sm_gate_devs[ordinal].throttled_ns, __ATOMIC_RELAXED) / 1000000ULL;
+	return __atomic_load_n(&gdevs[ordinal].throttled_ns, __ATOMIC_RELAXED) / 1000000ULL;
 }
 
 /* ---- enrolment (first launch on a device) and fork --------------------- */
@@ -62,8 +73,8 @@ static void atfork_child(void)
 	sm_gate_ngates = 0;
 	for (o = 0; o < SM_MAX_DEVICES; o++) {
 		seen_at[o] = 0;
-		sm_gate_devs[o].throttled_ns = sm_gate_devs[o].logged_ns = 0;
-		sm_gate_devs[o].last_log_ns = now;
+		gdevs[o].throttled_ns = gdevs[o].logged_ns = 0;
+		gdevs[o].last_log_ns = now;
 	}
 }
 
@@ -93,7 +104,7 @@ static void publish(const struct gdev *g, const uint64_t *w)
 
 static void enroll_limited(int o, int limit)
 {
-	struct gdev *g = &sm_gate_devs[o];
+	struct gdev *g = &gdevs[o];
 	uint8_t uuid[16];
 
 	if (!g->on) {
@@ -121,8 +132,8 @@ static void enroll(int o)
 	if (limit > 0 && limit < 100) {
 		sm_depth++;
 		enroll_limited(o, limit);
-		sm_gate_devs[o].seen = k;
-		publish(&sm_gate_devs[o], sm_authority_check(&sm_gate_devs[o], o, realtime_ns()));
+		gdevs[o].seen = k;
+		publish(&gdevs[o], sm_authority_check(&gdevs[o], o, realtime_ns()));
 		sm_depth--;
 	}
 	seen_at[o] = k + 1;
@@ -216,7 +227,7 @@ hidden void sm_gate_slow(CUstream stream)
 			enroll(o);
 		pthread_mutex_unlock(&reg_lock);
 	}
-	g = &sm_gate_devs[o];
+	g = &gdevs[o];
 	if (!g->on)
 		goto out;
 	for (;;) {

@@ -2,6 +2,7 @@
  * What a program asks about memory, through the driver, answers with the
  * slice (slice_view.c).
  */
+#include "dev.h"
 #include "hooks.h"
 #include "slice.h"
 

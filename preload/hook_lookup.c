@@ -86,7 +86,6 @@ hidden void *sm_hook_lookup_dlsym(void *handle, const char *name)
 	return p;
 }
 
-
 static void *procaddr_hook(void *p)
 {
 	if (!p || sm_depth > 0 || !sm_init() || sm_mode == SM_PASSIVE)

@@ -16,7 +16,21 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "hooks.h"
+#include "init.h"
+
+#include "check.h"
+#include "config.h"
+#include "depth.h"
+#include "dev.h"
+#include "entries.h"
+#include "ledger.h"
+#include "lock.h"
+#include "log.h"
+#include "mode.h"
+#include "nvml.h"
+#include "ptrmap.h"
+#include "real.h"
+#include "region.h"
 #include "throttle.h"
 
 static int init_state;

@@ -7,7 +7,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "softmig.h"
+#include "job.h"
+
+#include "proc.h"
+#include "strlcpy.h"
 
 /* "^[0-9]+(_[0-9]+)?$", at most SM_JOB_MAX-1 characters. */
 hidden int sm_job_id_valid(const char *s)

@@ -7,7 +7,11 @@
  */
 #include <string.h>
 
-#include "softmig.h"
+#include "ledger.h"
+
+#include "now.h"
+#include "nvml.h"
+#include "region.h"
 
 /* Takes the lock and returns this process's entry, or NULL (and no lock)
  * when it has none: the lock's check of the region may just have found the

@@ -11,7 +11,13 @@
  * GPU the config does not name gets the tightest limits of the job's GPUs.
  * Until then, and without SOFTMIG_GPU_<i>, the config's limits hold.
  */
-#include "hooks.h"
+#include "limits.h"
+
+#include "config.h"
+#include "depth.h"
+#include "mode.h"
+#include "nvml.h"
+#include "real.h"
 
 static struct {
 	uint64_t mem[SM_MAX_DEVICES];

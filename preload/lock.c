@@ -26,7 +26,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "softmig.h"
+#include "lock.h"
+
+#include "log.h"
+#include "now.h"
+#include "proc.h"
 
 #define TID_MASK 0x3fffffffU
 

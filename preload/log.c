@@ -16,8 +16,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "log.h"
+
+#include "config.h"
+#include "env.h"
+#include "fstat.h"
 #include "paths.h"
-#include "softmig.h"
+#include "strlcpy.h"
 
 static const char *const level_names[] = { "error", "event", "warn", "debug", "info", "trace" };
 /* The lowest SOFTMIG_LOG_LEVEL at which each level is written. */

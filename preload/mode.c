@@ -3,6 +3,6 @@
  * set once by init.c.  Apart from init.c so that the files init.c calls
  * do not depend on it.
  */
-#include "softmig.h"
+#include "mode.h"
 
 hidden int sm_mode = SM_PASSIVE;

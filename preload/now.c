@@ -1,7 +1,7 @@
 /* The monotonic clocks, in nanoseconds. */
 #include <time.h>
 
-#include "softmig.h"
+#include "now.h"
 
 hidden uint64_t sm_now_ns(void)
 {

@@ -7,7 +7,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hooks.h"
+#include "nvml.h"
+
+#include "config.h"
+#include "entries.h"
+#include "job.h"
+#include "parse.h"
+#include "pidns.h"
+#include "real.h"
+#include "strlcpy.h"
+#include "uuid.h"
 
 /* NVML's handle of each CUDA ordinal, found by its UUID. */
 static nvmlDevice_t handles[SM_MAX_DEVICES];

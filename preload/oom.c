@@ -13,7 +13,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "hooks.h"
+#include "oom.h"
+
+#include "log.h"
+#include "nvml.h"
+#include "pidns.h"
+#include "read.h"
 
 static uid_t uid_of(pid_t pid)
 {

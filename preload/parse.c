@@ -1,5 +1,5 @@
 /* Numbers from text (sizes are size.c's). */
-#include "softmig.h"
+#include "parse.h"
 
 /* Decimal digits only, value <= max. */
 hidden int sm_parse_uint(const char *s, uint64_t max, uint64_t *out)

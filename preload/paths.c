@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "paths.h"
+
+#include "job.h"
 #include "softmig.h"
 
 /* The longest SLURM_TMPDIR/TMPDIR taken for a local region. */

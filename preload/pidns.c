@@ -21,7 +21,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "softmig.h"
+#include "pidns.h"
+
+#include "fstat.h"
+#include "proc.h"
+#include "read.h"
+#include "region_abi.h"
 
 #define PROC_PID_INIT_INO 0xEFFFFFFCULL /* the kernel's initial PID namespace */
 #define PF_KTHREAD 0x00200000UL

@@ -9,7 +9,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "softmig.h"
+#include "proc.h"
+
+#include "read.h"
 
 /* State (field 3) and start time (field 22, clock ticks since boot: guards
  * pid reuse) of /proc/<pid>/stat.  The command name (field 2) may hold

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "softmig.h"
+#include "ptrmap.h"
 
 #define EMPTY 0
 #define TOMB 0xff

@@ -3,7 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include "softmig.h"
+#include "read.h"
 
 /* Reads fd to its end, up to len-1 bytes, and NUL-terminates; -1 on error. */
 hidden ssize_t sm_read_fd(int fd, char *buf, size_t len)

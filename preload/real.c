@@ -10,7 +10,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "hooks.h"
+#include "real.h"
+
+#include "strlcpy.h"
 
 #define SM_DEFINE(name, params) hidden CUresult (*real_##name) params;
 #define SM_DEFINE_NVML(name, params) hidden nvmlReturn_t (*real_##name) params;

@@ -15,7 +15,16 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "softmig.h"
+#include "region.h"
+
+#include "config.h"
+#include "damage.h"
+#include "fstat.h"
+#include "lock.h"
+#include "mode.h"
+#include "pidns.h"
+#include "proc.h"
+#include "strlcpy.h"
 
 hidden struct sm_region *sm_region;
 hidden int sm_region_entry = -1;

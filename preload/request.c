@@ -8,6 +8,11 @@
 
 #include "request.h"
 
+#include "env.h"
+#include "parse.h"
+#include "slot.h"
+#include "strlcpy.h"
+
 #define LINE_MAX_LEN 4096
 
 enum { K_MEM, K_SM, K_OOM, K_LOG, K_REGION, K_DISABLED, K_SLOT, K_GPU, K_UID, K_POLICY, K_SLICE, K_NKEYS };

@@ -5,7 +5,7 @@
 #ifndef SOFTMIG_REQUEST_H
 #define SOFTMIG_REQUEST_H
 
-#include "softmig.h"
+#include "config.h"
 
 #define CONF_MAX (64 * 1024) /* bytes in a config file, at most */
 

@@ -5,6 +5,20 @@
  * brought up to date.  Refusals are rate-limited so that a program looping
  * on one cannot fill the log disk.
  */
+#include <time.h>
+
+#include "slice.h"
+
+#include "check.h"
+#include "config.h"
+#include "depth.h"
+#include "dev.h"
+#include "entries.h"
+#include "ledger.h"
+#include "limits.h"
+#include "log.h"
+#include "now.h"
+#include "oom.h"
 #include "slice_impl.h"
 
 #define REFUSAL_BURST 10

@@ -16,6 +16,8 @@
 #ifndef SOFTMIG_SLICE_H
 #define SOFTMIG_SLICE_H
 
+#include "cuda_abi.h"
+#include "ptrmap.h"
 #include "softmig.h"
 
 /* What an admission reserved. */

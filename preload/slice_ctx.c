@@ -13,6 +13,16 @@
  */
 #include <unistd.h>
 
+#include "check.h"
+#include "depth.h"
+#include "dev.h"
+#include "ledger.h"
+#include "limits.h"
+#include "log.h"
+#include "mode.h"
+#include "nvml.h"
+#include "region.h"
+#include "slice.h"
 #include "slice_impl.h"
 
 /* What a context is assumed to cost before one was measured on the

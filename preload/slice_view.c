@@ -6,7 +6,15 @@
  */
 #include <stdlib.h>
 
-#include "slice_impl.h"
+#include "check.h"
+#include "config.h"
+#include "depth.h"
+#include "dev.h"
+#include "ledger.h"
+#include "limits.h"
+#include "nvml.h"
+#include "region.h"
+#include "slice.h"
 
 hidden void sm_slice_view(int ordinal, uint64_t *freep, uint64_t *totalp)
 {

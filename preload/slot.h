@@ -16,6 +16,8 @@
  * that a share of time is the same share of work (docs/compute.md). */
 #define SM_SLOT_PERIOD_NS 1000000000ULL
 
+#define SM_SLOT_RANGES 8 /* ranges in a SOFTMIG_SM_SLOT value */
+
 /* A slot as ranges [a, b) of nanoseconds from the start of a period,
  * ascending; a range that wraps past the period's end has b > period. */
 struct sm_slots {

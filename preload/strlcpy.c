@@ -1,7 +1,7 @@
 /* strlcpy: glibc has it only from 2.38, which the library must not need. */
 #include <string.h>
 
-#include "softmig.h"
+#include "strlcpy.h"
 
 hidden size_t sm_strlcpy(char *dst, const char *src, size_t len)
 {

@@ -15,6 +15,9 @@
 #ifndef SOFTMIG_THROTTLE_H
 #define SOFTMIG_THROTTLE_H
 
+#include "cuda_abi.h"
+#include "depth.h"
+#include "region_abi.h"
 #include "softmig.h"
 
 /* Indices into struct sm_dev.sm[8] (region_abi.h), per device and job:

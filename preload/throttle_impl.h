@@ -13,12 +13,9 @@
 #ifndef SOFTMIG_THROTTLE_IMPL_H
 #define SOFTMIG_THROTTLE_IMPL_H
 
-#include <pthread.h>
 #include <time.h>
 
-#include "hooks.h"
 #include "slot.h"
-#include "throttle.h"
 #include "timefile.h"
 
 #define WAIT_NS 500000ULL           /* a closed gate is re-read this often, */
@@ -50,8 +47,6 @@ struct gdev {
 	uint64_t logged_ns;     /* part of it already in a throttle record */
 	uint64_t last_log_ns;
 };
-
-extern hidden struct gdev sm_gate_devs[SM_MAX_DEVICES];
 
 static inline uint64_t realtime_ns(void)
 {

@@ -16,6 +16,11 @@
 
 #include "timefile.h"
 
+#include "config.h"
+#include "fstat.h"
+#include "strlcpy.h"
+#include "uuid.h"
+
 _Static_assert(SM_JOB_MAX <= sizeof(((struct sm_tfmap *)0)->job), "a job id fits an entry");
 
 hidden int sm_timefile_path(const uint8_t uuid[16], char *buf, size_t len)

@@ -7,7 +7,11 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "softmig.h"
+#include "userns.h"
+
+#include "fstat.h"
+#include "parse.h"
+#include "proc.h"
 
 /* 1 when this process is in the initial user namespace (getuid() is the
  * uid root sees), 0 in another: there a user maps any uid, root included. */

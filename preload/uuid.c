@@ -6,7 +6,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "hooks.h"
+#include "uuid.h"
+
+#include "real.h"
+#include "region_abi.h"
 
 static struct {
 	int have;

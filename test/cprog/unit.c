@@ -17,8 +17,13 @@
 #include <string.h>
 #include <time.h>
 
+#include "config.h"
+#include "job.h"
+#include "log.h"
+#include "parse.h"
 #include "paths.h"
-#include "softmig.h"
+#include "read.h"
+#include "strlcpy.h"
 
 static char buf[1 << 17];
 
