@@ -4,7 +4,8 @@
  * handles this entry jumps to the real dlsym without a frame of its own:
  * glibc then sees the original caller, and other interposers (jemalloc,
  * darshan, libfaketime) that ask for RTLD_NEXT keep working.  Every other
- * handle goes to sm_hook_lookup_dlsym (hook_lookup.c), which may substitute a hook.
+ * handle goes to sm_hook_lookup_dlsym (hook_lookup.c), which may
+ * substitute a hook.
  */
 #if defined(__x86_64__)
 	.text
