@@ -26,8 +26,9 @@
 #include <errno.h>
 #include <pthread.h>
 
-#include "hooks.h"
 #include "launchq.h"
+#include "real.h"
+#include "region_abi.h"
 
 #define QUEUE_NS 15000000ULL /* work a checkpoint interval should hold */
 #define FIRST_INTERVAL 2     /* then at most doubled at each checkpoint */
