@@ -105,8 +105,8 @@ CLIENT_SRCS := $(sort $(wildcard test/cprog/client/*.c))
 CLIENT_DEPS := $(CLIENT_SRCS) test/cprog/client/client.h
 $(BUILD)/test/cuclient $(BUILD)/test/dl_client $(BUILD)/test/dl_dlmopen: PROG_SRCS := $(CLIENT_SRCS)
 
-UNIT_SRCS := preload/size.c preload/util.c preload/job.c preload/config.c preload/config_parse.c preload/log.c \
-             preload/paths.c
+UNIT_SRCS := $(addprefix preload/,size.c parse.c read.c fstat.c strlcpy.c proc.c env.c job.c userns.c \
+             config.c request.c log.c paths.c)
 
 $(BUILD)/test/unit: test/cprog/unit.c $(UNIT_SRCS) $(PRELOAD_HDRS)
 	@mkdir -p $(BUILD)/test

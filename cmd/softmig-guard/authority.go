@@ -25,7 +25,7 @@ import (
 // over killAt, or a third pause within pauseWindow, kills its processes on
 // the GPU.
 const (
-	timeTick    = 50 * time.Millisecond  // measuring, enforcing and the beat
+	timeTick    = 100 * time.Millisecond // measuring, enforcing and the beat
 	syncEvery   = time.Second            // job configs and GPUs read again
 	drainGrace  = 50 * time.Millisecond  // use after a close not counted: queued work draining
 	pauseAt     = 200 * time.Millisecond // debt that pauses a job
@@ -426,9 +426,6 @@ func (a *authority) newPeriod(g *gpuTime, start, now time.Time) {
 		ownLen := total(j.own)
 		j.busy = j.paused || float64(j.ownUsed+j.lentUsed) >= idleBelow*float64(ownLen)
 		j.lastUsed, j.lastLent = j.used, j.lentUsed
-		if os.Getenv("SOFTMIG_GUARD_DEBUG") != "" {
-			a.g.log.infof("DEBUG period job %s busy=%v used=%s own=%s lent=%s debt=%s lend=%v windows=%v hist=%d", j.job, j.busy, j.used, j.ownUsed, j.lentUsed, j.debt, g.lend, j.windows, len(j.hist))
-		}
 		var flags uint32
 		if j.paused {
 			flags |= timefile.FlagPaused

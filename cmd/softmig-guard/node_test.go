@@ -269,7 +269,7 @@ func (n *node) guard(args ...string) *guardProc {
 		args = append([]string{"--config", conf}, args...)
 	}
 	c := exec.Command(os.Args[0], append([]string{"--library", n.lib()}, args...)...)
-	c.Env = append(append([]string{}, n.env...), "SOFTMIG_GUARD_TEST_MAIN=1", "SOFTMIG_GUARD_DEBUG="+os.Getenv("SOFTMIG_GUARD_DEBUG"))
+	c.Env = append(append([]string{}, n.env...), "SOFTMIG_GUARD_TEST_MAIN=1")
 	g := &guardProc{cmd: c, done: make(chan struct{})}
 	c.Stdout, c.Stderr = g, g
 	if err := c.Start(); err != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -256,4 +257,66 @@ func TestTimeAroundTheLibrary(t *testing.T) {
 	if strings.Contains(out, "job "+jobs[1].id+" GPU 0: over_time") || strings.Contains(out, "time pause: job "+jobs[1].id) {
 		t.Errorf("the honest job was paused or killed:\n%s", out)
 	}
+}
+
+// The authority stops and starts again while a busy job runs under cap:
+// meanwhile the library keeps the job to its static slot (never more than
+// its share), and the restarted guard pauses and kills nobody.
+func TestTimeAuthorityRestart(t *testing.T) {
+	t.Parallel()
+	n := newNode(t)
+	g := n.guard()
+	j := n.timeJob(25, "0-25", "cap")
+	time.Sleep(1200 * time.Millisecond)
+	p := n.load(j, 9)
+	time.Sleep(2 * time.Second)
+	g.stop(t)
+	down, _ := n.observe(500*time.Millisecond, 2, group("job", p)) // the static slot alone
+	g2 := n.guard()
+	after, _ := n.observe(1500*time.Millisecond, 2.5, group("job", p))
+	t.Logf("cap 25 with the authority down: %.1f %%; after it restarted: %.1f %%", down["job"], after["job"])
+	if down["job"] > 25+1.5 || after["job"] > 25+1.5 {
+		t.Errorf("cap 25: %.1f %% while the authority was down, %.1f %% after its restart; want at most 26.5", down["job"], after["job"])
+	}
+	if after["job"] < atLeast(25-1.5, 15) {
+		t.Errorf("after the restart the job got %.1f %%, want its 25", after["job"])
+	}
+	noPauses(t, g2)
+	if !strings.Contains(n.libLog(t), `msg="time authority" state=down`) {
+		t.Errorf("the library did not log that the authority went down:\n%s", n.libLog(t))
+	}
+}
+
+// With samples like the real driver's (one every 200 ms, whole to the
+// process running at its instant), the authority still lends, holds a cap,
+// and pauses a job that runs around the library.
+func TestTimeWithDriverLikeSamples(t *testing.T) {
+	t.Parallel()
+	n := newNode(t, "SOFTMIG_SIM_SAMPLE_MS=200", "SOFTMIG_SIM_SAMPLE_WHOLE=1")
+	g := n.guard()
+	jobs := []*sjob{n.timeJob(25, "0-25", "lend"), n.timeJob(25, "25-50", "lend"), n.timeJob(50, "50-100", "lend")}
+	time.Sleep(1200 * time.Millisecond)
+	a, b := n.load(jobs[0], 7), n.load(jobs[1], 7)
+	mean, _ := n.observe(2500*time.Millisecond, 3, group("a", a), group("b", b))
+	t.Logf("200 ms whole samples, lend, two busy quarters beside an idle half: %.1f / %.1f %%", mean["a"], mean["b"])
+	if mean["a"]+mean["b"] < atLeast(95, 65) {
+		t.Errorf("two busy quarters beside an idle half got %.1f %% together, want at least 95", mean["a"]+mean["b"])
+	}
+	noPauses(t, g)
+	cheat := n.bgRun(jobs[2], []string{n.shared.Path("build/test/dl_attack"), "launch", "1000", "8"})
+	_ = cheat
+	deadline := time.Now().Add(8 * time.Second)
+	for !strings.Contains(g.output(), "time pause: job "+jobs[2].id) {
+		if time.Now().After(deadline) {
+			t.Fatalf("with driver-like samples, the job around the library was never paused:\n%s", g.output())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// libLog is what the library logged on this node (SOFTMIG_LOG_FILE).
+func (n *node) libLog(t *testing.T) string {
+	t.Helper()
+	b, _ := os.ReadFile(filepath.Join(n.dir, "lib.log"))
+	return string(b)
 }

@@ -158,11 +158,11 @@ func (d *NVMLDevice) Utilization(since time.Time) ([]Sample, error) {
 	if !d.lib.Has(call) {
 		return nil, &Error{Call: call, Code: CodeNotSupported, Msg: "not in this driver's library"}
 	}
-	samples, ret := d.h.GetProcessUtilization(uint64(since.UnixMicro()))
+	samples, ret := d.processUtilization(since)
 	// New samples between go-nvml's sizing call and its second make the
 	// second too small: ask again.
 	for try := 0; try < 2 && ret == nvml.ERROR_INSUFFICIENT_SIZE; try++ {
-		samples, ret = d.h.GetProcessUtilization(uint64(since.UnixMicro()))
+		samples, ret = d.processUtilization(since)
 	}
 	if ret == nvml.ERROR_NOT_FOUND {
 		return nil, nil // no sample in the window
@@ -172,6 +172,19 @@ func (d *NVMLDevice) Utilization(since time.Time) ([]Sample, error) {
 		out = append(out, Sample{PID: s.Pid, Time: s.TimeStamp, SM: s.SmUtil, Mem: s.MemUtil})
 	}
 	return out, check(call, ret)
+}
+
+// processUtilization is go-nvml's call, but a sample that arrives between
+// its sizing call and the second makes it slice past its buffer (go-nvml
+// v0.13: utilization[:count] with the driver's larger count), a panic in
+// a root daemon over an ordinary race: told as too small a buffer.
+func (d *NVMLDevice) processUtilization(since time.Time) (samples []nvml.ProcessUtilizationSample, ret nvml.Return) {
+	defer func() {
+		if recover() != nil {
+			samples, ret = nil, nvml.ERROR_INSUFFICIENT_SIZE
+		}
+	}()
+	return d.h.GetProcessUtilization(uint64(since.UnixMicro()))
 }
 
 // Versions are the driver's, NVML's and CUDA's ("13.0"); "" where the
