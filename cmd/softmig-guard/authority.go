@@ -22,7 +22,7 @@ import (
 // processes map read-only, and holds a job that runs outside its windows
 // to its share through the kernel: its debt shortens its next windows, a
 // debt over pauseAt freezes its job cgroup until it is repaid, and one
-// over killAt, or a third pause within pauseWindow, kills its processes on
+// over killAt, or a second pause within pauseWindow, kills its processes on
 // the GPU.
 const (
 	timeTick    = timefile.Beat          // the beat
