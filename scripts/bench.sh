@@ -109,6 +109,6 @@ GO=${GO:-go}
 rc=0
 SOFTMIG_TIME_STRICT=1 "$GO" test -count=1 -v -run 'TestTime' ./cmd/softmig-guard > "$W/time.out" 2>&1 || rc=1
 grep -E 'time_test.go:[0-9]+: |^(--- |ok|FAIL)' "$W/time.out" | sed 's/^ *//'
-SOFTMIG_GUARD_COST=20s "$GO" test -count=1 -v -run 'TestGuardCost' ./cmd/softmig-guard > "$W/cost.out" 2>&1 || rc=1
+SOFTMIG_GUARD_COST=30s "$GO" test -count=1 -v -run 'TestGuardCost' ./cmd/softmig-guard > "$W/cost.out" 2>&1 || rc=1
 grep -E 'cost_test.go:[0-9]+: |^(--- |ok|FAIL)' "$W/cost.out" | sed 's/^ *//'
 exit $rc

@@ -22,10 +22,11 @@ import (
 // processes map read-only, and holds a job that runs outside its windows
 // to its share through the kernel: its debt shortens its next windows, a
 // debt over pauseAt freezes its job cgroup until it is repaid, and one
-// over killAt, or a third pause within pauseWindow, kills its processes on
+// over killAt, or a second pause within pauseWindow, kills its processes on
 // the GPU.
 const (
-	timeTick    = 100 * time.Millisecond // measuring, enforcing and the beat
+	timeTick    = timefile.Beat          // the beat
+	measureTick = 100 * time.Millisecond // measuring and enforcing (the driver samples every 200 ms)
 	syncEvery   = time.Second            // job configs and GPUs read again
 	drainGrace  = 50 * time.Millisecond  // use after a close not counted: queued work draining
 	pauseAt     = 200 * time.Millisecond // debt that pauses a job
@@ -46,6 +47,7 @@ type authority struct {
 	fz      *freezer
 	started time.Time
 	synced  time.Time
+	judged  time.Time // last measured and enforced
 
 	mu   sync.Mutex // guards gpus for readers (snapshot)
 	gpus map[int]*gpuTime
@@ -163,8 +165,8 @@ func (a *authority) stop() {
 	a.fz.thawAll()
 }
 
-// step measures, enforces and beats; every syncEvery it reads the GPUs and
-// the job configs again.
+// step beats; every measureTick it measures and enforces, every syncEvery
+// it reads the GPUs and the job configs again.
 func (a *authority) step(now time.Time) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -172,8 +174,15 @@ func (a *authority) step(now time.Time) {
 		a.synced = now
 		a.sync(now)
 	}
+	judge := now.Sub(a.judged) >= measureTick-timeTick/2 // every other beat, late beats or not
+	if judge {
+		a.judged = now
+	}
 	for _, g := range a.gpus {
 		g.file.Beat(now)
+		if !judge {
+			continue
+		}
 		a.measure(g, now)
 		for _, j := range g.jobs {
 			a.enforce(g, j, now)
