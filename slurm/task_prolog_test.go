@@ -51,10 +51,10 @@ func TestTaskPrologOnlyWhereEnabled(t *testing.T) {
 	}
 	for what, undo := range map[string]func(){
 		"disabled (the list does not name it)": func() { write(list, "/opt/other/libfoo.so\n") },
-		"no preload list":                       func() { os.Remove(list) },
-		"library removed":                       func() { os.Remove(lib) },
-		"no run directory":                      func() { os.Remove(run) },
-		"no log directory":                      func() { os.Remove(logs) },
+		"no preload list":                      func() { os.Remove(list) },
+		"library removed":                      func() { os.Remove(lib) },
+		"no run directory":                     func() { os.Remove(run) },
+		"no log directory":                     func() { os.Remove(logs) },
 	} {
 		write(list, lib+"\n")
 		write(lib, "")
