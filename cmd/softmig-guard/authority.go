@@ -372,7 +372,7 @@ func (a *authority) flip(now time.Time) {
 // setGate writes j's gate for now.
 func (a *authority) setGate(g *gpuTime, j *timeJob, now time.Time) {
 	off := now.Sub(g.start)
-	var want uint64 = timefile.GateClosed
+	want := timefile.GateClosed
 	var closeAt time.Time
 	if j.paused {
 		want = timefile.GatePaused

@@ -204,9 +204,9 @@ func TestUnsafeTimeFileIsNotFollowed(t *testing.T) {
 		{"writable by others", unsafe, func(t *testing.T, g *gateRig) { openAt(t, g, g.path, g.job); os.Chmod(g.path, 0o646) }},
 		{"writable by its group", unsafe, func(t *testing.T, g *gateRig) { openAt(t, g, g.path, g.job); os.Chmod(g.path, 0o664) }},
 		{"a symbolic link", "unsafe: a symbolic link", func(t *testing.T, g *gateRig) {
-			real := filepath.Join(g.dir, "elsewhere.time")
-			openAt(t, g, real, g.job)
-			if err := os.Symlink(real, g.path); err != nil {
+			target := filepath.Join(g.dir, "elsewhere.time")
+			openAt(t, g, target, g.job)
+			if err := os.Symlink(target, g.path); err != nil {
 				t.Fatal(err)
 			}
 		}},
