@@ -98,8 +98,11 @@ func (s slurmDB) appendSummary(job, line string) error {
 		if err == nil && strings.Contains(got, line) {
 			return nil
 		}
+		if try == 3 && err != nil {
+			return fmt.Errorf("job %s: stored the AdminComment, but sacct cannot read it back: %w; the summary was: %s", job, err, line)
+		}
 		if try == 3 {
-			return fmt.Errorf("job %s: stored the AdminComment, but sacct reads back %q (err %v); the summary was: %s", job, got, err, line)
+			return fmt.Errorf("job %s: stored the AdminComment, but sacct reads back %q; the summary was: %s", job, got, line)
 		}
 	}
 }
