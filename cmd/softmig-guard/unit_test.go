@@ -174,7 +174,7 @@ func (f *fakeGPUs) procs(i int) ([]gpuProc, error) {
 func (f *fakeGPUs) samples(int, uint64) ([]sample, error) { return nil, nil }
 func (f *fakeGPUs) calls() uint64                         { return 0 }
 func (f *fakeGPUs) errors() uint64                        { return 0 }
-func (f *fakeGPUs) close()                                {}
+func (f *fakeGPUs) close() error                          { return nil }
 
 func TestJobLogSafety(t *testing.T) {
 	rec := logrec.Event(time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC), "5", 7, 0, logrec.MsgGuardKill,
