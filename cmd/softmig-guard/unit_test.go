@@ -222,3 +222,34 @@ func TestFlags(t *testing.T) {
 		}
 	}
 }
+
+// The record of frozen cgroups names what the guard froze, goes when
+// nothing is frozen, and one that cannot be written is said: a guard
+// restarted after a crash thaws only what the record names.
+func TestFrozenRecord(t *testing.T) {
+	var out bytes.Buffer
+	dir := t.TempDir()
+	f := newFreezer(t.TempDir(), dir)
+	f.log = newLogger(&out)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.frozen["/sys/fs/cgroup/job_1"] = "1"
+	f.save()
+	if b, err := os.ReadFile(filepath.Join(dir, frozenRecord)); err != nil || string(b) != "/sys/fs/cgroup/job_1 1\n" {
+		t.Errorf("record: %q, %v; want the frozen cgroup and its job", b, err)
+	}
+	delete(f.frozen, "/sys/fs/cgroup/job_1")
+	f.save()
+	if _, err := os.Stat(filepath.Join(dir, frozenRecord)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("record with nothing frozen: %v; want it removed", err)
+	}
+	if out.Len() != 0 {
+		t.Errorf("log: %q; want nothing", out.String())
+	}
+	f.record = filepath.Join(dir, "gone", frozenRecord)
+	f.frozen["/sys/fs/cgroup/job_2"] = "2"
+	f.save()
+	if s := out.String(); !strings.Contains(s, f.record) || !strings.Contains(s, "would not thaw") {
+		t.Errorf("a record that cannot be written: log %q; want its path and what it costs", s)
+	}
+}
