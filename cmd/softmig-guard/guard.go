@@ -219,7 +219,9 @@ func (g *guard) stop() {
 	g.notify.wait(5 * time.Second)
 	g.logStats("stop")
 	if g.gpus != nil {
-		g.gpus.close()
+		if err := g.gpus.close(); err != nil {
+			g.log.errorf("nvml", "stopping NVML: %v", err)
+		}
 	}
 }
 
