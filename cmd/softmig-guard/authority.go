@@ -109,8 +109,10 @@ type timeJob struct {
 }
 
 func newAuthority(g *guard) *authority {
+	fz := newFreezer(g.opts.procRoot, g.runDir)
+	fz.log = g.log
 	return &authority{g: g, period: defs.SlotPeriod, policy: g.opts.policy,
-		fz: newFreezer(g.opts.procRoot, g.runDir), gpus: map[int]*gpuTime{}}
+		fz: fz, gpus: map[int]*gpuTime{}}
 }
 
 // periodStart is the start of the period holding t: periods begin at whole
@@ -159,7 +161,9 @@ func (a *authority) stop() {
 				a.resume(g, j, time.Now(), "the guard stopped")
 			}
 		}
-		g.file.Close()
+		if err := g.file.Close(); err != nil {
+			a.g.log.errorf("time file", "time: GPU %d: %v", g.index, err)
+		}
 		os.Remove(g.file.Path())
 	}
 	a.fz.thawAll()
@@ -372,7 +376,7 @@ func (a *authority) flip(now time.Time) {
 // setGate writes j's gate for now.
 func (a *authority) setGate(g *gpuTime, j *timeJob, now time.Time) {
 	off := now.Sub(g.start)
-	var want uint64 = timefile.GateClosed
+	want := timefile.GateClosed
 	var closeAt time.Time
 	if j.paused {
 		want = timefile.GatePaused

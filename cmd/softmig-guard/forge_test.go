@@ -84,7 +84,7 @@ func TestEscapeFakeLibraryAtItsPath(t *testing.T) {
 	n := newNode(t)
 	fake := filepath.Join(n.dir, "fake.so")
 	src := filepath.Join(n.dir, "fake.c")
-	os.WriteFile(src, []byte("int softmig_fake;\n"), 0o644)
+	testutil.Must(t, os.WriteFile(src, []byte("int softmig_fake;\n"), 0o644))
 	if out, err := exec.Command(cc, "-shared", "-fPIC", "-o", fake, src).CombinedOutput(); err != nil {
 		t.Fatalf("look-alike library: %v\n%s", err, out)
 	}
@@ -199,10 +199,10 @@ func TestAttackProcessNameLooksLikeRoot(t *testing.T) {
 	}
 	n := newNode(t)
 	bin := filepath.Join(n.dir, "rename")
-	os.WriteFile(bin+".c", []byte(`#include <stdio.h>
+	testutil.Must(t, os.WriteFile(bin+".c", []byte(`#include <stdio.h>
 #include <sys/prctl.h>
 int main(void) { prctl(PR_SET_NAME, "x\nUid:\t0\t0) S 1", 0, 0, 0); puts("ready"); fflush(stdout); getchar(); return 0; }
-`), 0o644)
+`), 0o644))
 	if out, err := exec.Command(cc, "-o", bin, bin+".c").CombinedOutput(); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}

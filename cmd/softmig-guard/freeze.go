@@ -27,6 +27,7 @@ import (
 // may send SIGCONT, and what they then use counts as more debt.
 type freezer struct {
 	mu       sync.Mutex
+	log      *logger // says a record it cannot write (set by newAuthority; nil in a test of the freezer alone)
 	procRoot string
 	v1       string            // the v1 freezer mount, "" if none
 	v2       string            // the cgroup2 mount, "" if none
@@ -211,18 +212,33 @@ func writeCtl(dir, ctl string, freeze bool) error {
 	return os.WriteFile(filepath.Join(dir, ctl), []byte(v), 0)
 }
 
-// save writes the record of frozen cgroups (caller holds mu).
+// save writes the record of frozen cgroups (caller holds mu). One it
+// cannot write is logged: the next run of the guard thaws what the record
+// names, and only that.
 func (f *freezer) save() {
+	if err := f.writeRecord(); err != nil && f.log != nil {
+		f.log.errorf("frozen record", "%v (a guard restarted after a crash would not thaw what this one froze)", err)
+	}
+}
+
+func (f *freezer) writeRecord() error {
 	if len(f.frozen) == 0 {
-		os.Remove(f.record)
-		return
+		if err := os.Remove(f.record); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+		return nil
 	}
 	var b strings.Builder
 	for dir, job := range f.frozen {
 		fmt.Fprintf(&b, "%s %s\n", dir, job)
 	}
 	tmp := f.record + ".tmp"
-	if err := os.WriteFile(tmp, []byte(b.String()), 0o600); err == nil {
-		os.Rename(tmp, f.record)
+	if err := os.WriteFile(tmp, []byte(b.String()), 0o600); err != nil {
+		return err
 	}
+	if err := os.Rename(tmp, f.record); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return nil
 }

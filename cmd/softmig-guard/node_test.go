@@ -191,7 +191,9 @@ func (n *node) startArgv(j *sjob, env, argv []string) *client {
 		cl.lines = append(cl.lines, line)
 	}
 	go func() {
-		io.Copy(io.Discard, out)
+		// What it prints after "ready" is not read; a read error only
+		// ends this early, and Wait still reaps it.
+		_, _ = io.Copy(io.Discard, out)
 		c.Wait()
 		cl.exitAt = time.Now()
 		close(cl.exited)
@@ -339,7 +341,9 @@ func (n *node) deviceUsed(index int) uint64 {
 	var used uint64
 	for _, f := range strings.Fields(string(out)) {
 		if v, ok := strings.CutPrefix(f, "used="); ok {
-			fmt.Sscanf(v, "%d", &used)
+			if _, err := fmt.Sscanf(v, "%d", &used); err != nil {
+				n.t.Fatalf("cuclient nvml-mem: %q: %v", out, err)
+			}
 		}
 	}
 	return used

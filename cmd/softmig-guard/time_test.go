@@ -69,10 +69,12 @@ func (n *node) bgRun(j *sjob, argv []string) *bg {
 func (b *bg) pid() int { return b.cmd.Process.Pid }
 
 // observe measures the GPU time of groups of pids (name=pid,...) from
-// skip for secs, and returns each group's mean and its 1 s windows.
-func (n *node) observe(skip time.Duration, secs float64, groups ...string) (map[string]float64, []map[string]float64) {
+// skip for secs, and returns each group's mean and its 1 s windows. Whole
+// seconds only: a part of a period weighs a job's slot by where it falls
+// (2.5 s hold 2 or 3 slots of a quarter job: 20 or 30 %).
+func (n *node) observe(skip time.Duration, secs int, groups ...string) (map[string]float64, []map[string]float64) {
 	n.t.Helper()
-	c := exec.Command(n.shared.Path("build/test/dl_nvutil"), append([]string{"0", strconv.Itoa(int(skip.Milliseconds())), fmt.Sprint(secs)}, groups...)...)
+	c := exec.Command(n.shared.Path("build/test/dl_nvutil"), append([]string{"0", strconv.Itoa(int(skip.Milliseconds())), strconv.Itoa(secs)}, groups...)...)
 	c.Env = n.env
 	out, err := c.Output()
 	if err != nil {
@@ -185,7 +187,7 @@ func TestTimeLendOneBusyJobAlone(t *testing.T) {
 	j := n.timeJob(25, "0-25", "lend")
 	time.Sleep(1200 * time.Millisecond)
 	p := n.load(j, 5)
-	mean, _ := n.observe(2000*time.Millisecond, 2.5, group("job", p))
+	mean, _ := n.observe(2000*time.Millisecond, 2, group("job", p))
 	t.Logf("lend, one busy quarter alone: %.1f %%", mean["job"])
 	if mean["job"] < atLeast(95, 60) {
 		t.Errorf("lend, one busy quarter alone: %.1f %%, want at least 95 (60 on a loaded machine)", mean["job"])
@@ -206,7 +208,7 @@ func TestTimeLendTwoBusyTwoIdle(t *testing.T) {
 	for _, j := range jobs[2:] {
 		n.start(j, true, nil, "cuclient", "init", "dev:0", "retain", "ready", "hold") // a context, no kernels
 	}
-	mean, _ := n.observe(2000*time.Millisecond, 2.5, group("a", a), group("b", b))
+	mean, _ := n.observe(2000*time.Millisecond, 2, group("a", a), group("b", b))
 	t.Logf("lend, two busy + two idle quarters: a %.1f %%, b %.1f %%", mean["a"], mean["b"])
 	if mean["a"] < atLeast(46, 30) || mean["b"] < atLeast(46, 30) || mean["a"]+mean["b"] < atLeast(95, 65) {
 		t.Errorf("lend, two busy + two idle quarters: %.1f + %.1f %%, want each at least 46 and together 95", mean["a"], mean["b"])
@@ -286,7 +288,7 @@ func TestTimeAuthorityRestart(t *testing.T) {
 	g.stop(t)
 	down, _ := n.observe(500*time.Millisecond, 2, group("job", p)) // the static slot alone
 	g2 := n.guard()
-	after, _ := n.observe(1500*time.Millisecond, 2.5, group("job", p))
+	after, _ := n.observe(1500*time.Millisecond, 2, group("job", p))
 	t.Logf("cap 25 with the authority down: %.1f %%; after it restarted: %.1f %%", down["job"], after["job"])
 	if down["job"] > 25+1.5 || after["job"] > 25+1.5 {
 		t.Errorf("cap 25: %.1f %% while the authority was down, %.1f %% after its restart; want at most 26.5", down["job"], after["job"])

@@ -58,7 +58,7 @@ func (e *env) summarize(job string) (*summaryOut, error) {
 		return nil, err
 	}
 	out := &summaryOut{Log: path, Skipped: skipped, Summary: b.Summary()}
-	for _, m := range out.Summary.Malformed {
+	for _, m := range out.Malformed {
 		fmt.Fprintf(e.stderr, "softmig-log: %s:%d: skipped: %s\n", path, m.Line, m.Err)
 	}
 	return out, nil

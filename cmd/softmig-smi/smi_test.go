@@ -109,7 +109,7 @@ func (n *node) authority(t *testing.T, uuid string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	defer testutil.Close(t, f)
 	a, errA := f.Assign("42", 25, now)
 	b, errB := f.Assign("43", 50, now)
 	if errA != nil || errB != nil {

@@ -11,7 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/softmig/softmig/internal/defs"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,6 +20,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/softmig/softmig/internal/defs"
 )
 
 // RunDir is where the prolog writes job configs: the real path, since the
@@ -245,7 +247,10 @@ func (c *Cluster) setup(o Options) error {
 
 func (c *Cluster) slurmConf() string {
 	d := c.Dir
-	return fmt.Sprintf(`ClusterName=softmigtest
+	// Job ids from a random start: the job logs in the node's log
+	// directory outlive a test cluster, and a new cluster's job 1 must not
+	// append to an older one's log.
+	return fmt.Sprintf("FirstJobId=%d\n", 1_000_000+rand.IntN(60_000_000)) + fmt.Sprintf(`ClusterName=softmigtest
 SlurmctldHost=%[2]s(127.0.0.1)
 SlurmUser=root
 SlurmdUser=root

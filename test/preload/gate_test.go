@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/softmig/softmig/internal/testutil"
 	"github.com/softmig/softmig/internal/timefile"
 )
 
@@ -200,13 +201,22 @@ func TestUnsafeTimeFileIsNotFollowed(t *testing.T) {
 		name, reason string
 		setup        func(t *testing.T, g *gateRig)
 	}{
-		{"owned by a user", unsafe, func(t *testing.T, g *gateRig) { openAt(t, g, g.path, g.job); os.Chown(g.path, 65534, 65534) }},
-		{"writable by others", unsafe, func(t *testing.T, g *gateRig) { openAt(t, g, g.path, g.job); os.Chmod(g.path, 0o646) }},
-		{"writable by its group", unsafe, func(t *testing.T, g *gateRig) { openAt(t, g, g.path, g.job); os.Chmod(g.path, 0o664) }},
+		{"owned by a user", unsafe, func(t *testing.T, g *gateRig) {
+			openAt(t, g, g.path, g.job)
+			testutil.Must(t, os.Chown(g.path, 65534, 65534))
+		}},
+		{"writable by others", unsafe, func(t *testing.T, g *gateRig) {
+			openAt(t, g, g.path, g.job)
+			testutil.Must(t, os.Chmod(g.path, 0o646))
+		}},
+		{"writable by its group", unsafe, func(t *testing.T, g *gateRig) {
+			openAt(t, g, g.path, g.job)
+			testutil.Must(t, os.Chmod(g.path, 0o664))
+		}},
 		{"a symbolic link", "unsafe: a symbolic link", func(t *testing.T, g *gateRig) {
-			real := filepath.Join(g.dir, "elsewhere.time")
-			openAt(t, g, real, g.job)
-			if err := os.Symlink(real, g.path); err != nil {
+			target := filepath.Join(g.dir, "elsewhere.time")
+			openAt(t, g, target, g.job)
+			if err := os.Symlink(target, g.path); err != nil {
 				t.Fatal(err)
 			}
 		}},
