@@ -27,7 +27,7 @@ func glibcUpTo(t *testing.T, v string) string {
 	for i, name := range glibcVersions {
 		if name == "GLIBC_"+v {
 			dir := filepath.Join(t.TempDir(), v)
-			must(t, os.MkdirAll(dir, 0o755))
+			testutil.Must(t, os.MkdirAll(dir, 0o755))
 			return testlibs.FakeLibc(t, dir, glibcVersions[:i+1]...)
 		}
 	}

@@ -74,14 +74,14 @@ func lifecycle(t *testing.T) {
 	// A booted node as the scriptlets see it (see above); no policy-rc.d,
 	// which containers and CI images have to keep packages from starting
 	// services, and which a node does not have.
-	must(t, os.MkdirAll("/run/systemd/system", 0o755))
-	must(t, os.MkdirAll(shimDir, 0o755))
+	testutil.Must(t, os.MkdirAll("/run/systemd/system", 0o755))
+	testutil.Must(t, os.MkdirAll(shimDir, 0o755))
 	systemctl, err := os.ReadFile("/usr/bin/systemctl")
-	must(t, err)
-	must(t, os.WriteFile(shimDir+"/systemctl.real", systemctl, 0o755))
+	testutil.Must(t, err)
+	testutil.Must(t, os.WriteFile(shimDir+"/systemctl.real", systemctl, 0o755))
 	shim, err := os.ReadFile("testdata/systemctl")
-	must(t, err)
-	must(t, os.WriteFile("/usr/bin/systemctl", shim, 0o755))
+	testutil.Must(t, err)
+	testutil.Must(t, os.WriteFile("/usr/bin/systemctl", shim, 0o755))
 	if err := os.Remove("/usr/sbin/policy-rc.d"); err == nil {
 		t.Log("removed /usr/sbin/policy-rc.d (in the namespace only)")
 	}
@@ -95,7 +95,7 @@ func lifecycle(t *testing.T) {
 		t.Errorf("installing started the guard (pid %d): it is installed disabled", pid)
 	}
 	site := "gpus:\n  l40s:\n    shards: 4\n    memory: 48g\n    denominators: [2, 4]\npolicy:\n  sm_limit: fraction\n"
-	must(t, os.WriteFile("/etc/softmig/softmig.yaml", []byte(site), 0o644))
+	testutil.Must(t, os.WriteFile("/etc/softmig/softmig.yaml", []byte(site), 0o644))
 	sh(t, "softmig-install enable")
 	sh(t, "systemctl enable --now softmig-guard")
 	guard1, _ := waitGuard(0)
@@ -110,7 +110,7 @@ func lifecycle(t *testing.T) {
 	for dst, src := range map[string]string{"prolog.sh": "site-prolog.sh", "epilog.sh": "site-epilog.sh", "task_prolog.sh": "site-task_prolog.sh",
 		"job_submit.lua": "site-job_submit.lua", "cli_filter.lua": "site-cli_filter.lua"} {
 		b, err := os.ReadFile(ex + src)
-		must(t, err)
+		testutil.Must(t, err)
 		files[dst] = string(b)
 	}
 	c, skip, err := slurmtest.Start(slurmtest.Options{Repo: testutil.Root(t), SoftmigBin: "/usr/bin/softmig-conf", SiteConfig: site, Files: files})
@@ -118,7 +118,7 @@ func lifecycle(t *testing.T) {
 		t.Log("SKIP: " + skip)
 		t.SkipNow()
 	}
-	must(t, err)
+	testutil.Must(t, err)
 	defer c.Stop()
 	if out, err := exec.Command("softmig-install", "verify", "--node", c.Node).CombinedOutput(); err != nil {
 		p, _ := os.ReadFile(filepath.Join(c.ConfDir, "prolog.sh"))
@@ -151,8 +151,8 @@ func lifecycle(t *testing.T) {
 	if got := c.JobField(running, "JobState"); got != "RUNNING" {
 		t.Errorf("job %s is %s after the upgrade; want RUNNING", running, got)
 	}
-	must(t, os.WriteFile(gate, nil, 0o644))
-	must(t, c.Wait(running))
+	testutil.Must(t, os.WriteFile(gate, nil, 0o644))
+	testutil.Must(t, c.Wait(running))
 	if state := c.JobField(running, "JobState"); state != "COMPLETED" || !strings.Contains(jobOut(t, c, running), "CUDA_DEVICE_MEMORY_LIMIT=") {
 		t.Errorf("the job that ran through the upgrade: %s\n%s", state, jobOut(t, c, running))
 	}
@@ -168,7 +168,7 @@ func lifecycle(t *testing.T) {
 			return s
 		}
 	}
-	must(t, c.Reconfigure(setScripts(direct)))
+	testutil.Must(t, c.Reconfigure(setScripts(direct)))
 	out, err := aptOut("remove", "softmig")
 	for key, path := range direct {
 		if err == nil || !strings.Contains(out, "refusing to remove SoftMig") || !strings.Contains(out, key+"="+path) {
@@ -185,7 +185,7 @@ func lifecycle(t *testing.T) {
 
 	// Removal with the site's scripts: the node stays IDLE, jobs and their
 	// tasks run (the site's task prolog stays, SoftMig's binds go).
-	must(t, c.Reconfigure(setScripts(map[string]string{
+	testutil.Must(t, c.Reconfigure(setScripts(map[string]string{
 		"Prolog": filepath.Join(c.ConfDir, "prolog.sh"), "TaskProlog": filepath.Join(c.ConfDir, "task_prolog.sh"),
 	})))
 	apt(t, "remove", "softmig")
@@ -246,8 +246,8 @@ func overlay(t *testing.T, dir string) string {
 	t.Helper()
 	base := t.TempDir()
 	up, work := filepath.Join(base, "upper"), filepath.Join(base, "work")
-	must(t, os.Mkdir(up, 0o755))
-	must(t, os.Mkdir(work, 0o755))
+	testutil.Must(t, os.Mkdir(up, 0o755))
+	testutil.Must(t, os.Mkdir(work, 0o755))
 	if err := unix.Mount("overlay", dir, "overlay", 0, "lowerdir="+dir+",upperdir="+up+",workdir="+work); err != nil {
 		t.Log("SKIP: cannot overlay " + dir + ": " + err.Error())
 		t.SkipNow()
@@ -285,13 +285,6 @@ func sh(t *testing.T, script string) string {
 		t.Fatalf("%s: %v\n%s", script, err, b)
 	}
 	return strings.TrimSpace(string(b))
-}
-
-func must(t *testing.T, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
-	}
 }
 
 // waitGuard waits up to 10 s for a guard other than pid not (systemd's
@@ -362,7 +355,7 @@ func submit(t *testing.T, c *slurmtest.Cluster, args ...string) string {
 func jobRuns(t *testing.T, c *slurmtest.Cluster, args ...string) string {
 	t.Helper()
 	id := submit(t, c, args...)
-	must(t, c.Wait(id))
+	testutil.Must(t, c.Wait(id))
 	if state := c.JobField(id, "JobState"); state != "COMPLETED" {
 		t.Errorf("job %s (%v) ended %s; want COMPLETED\n%s", id, args, state, c.Logs())
 	}

@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/softmig/softmig/internal/testutil"
 )
 
 var (
@@ -82,7 +84,7 @@ func slurmSetup(t *testing.T, root string) {
 	t.Helper()
 	ex := filepath.Join(root, "usr/share/doc/softmig/examples/slurm")
 	etc := filepath.Join(root, "etc/slurm")
-	must(t, os.MkdirAll(etc, 0o755))
+	testutil.Must(t, os.MkdirAll(etc, 0o755))
 	conf, err := os.ReadFile(filepath.Join(ex, "4-shards/slurm.conf"))
 	if err != nil {
 		t.Fatal(err)
@@ -282,9 +284,9 @@ func dpkgRoot(t *testing.T) string {
 	t.Helper()
 	root := t.TempDir()
 	for _, d := range []string{"var/lib/dpkg/info", "var/lib/dpkg/updates"} {
-		must(t, os.MkdirAll(filepath.Join(root, d), 0o755))
+		testutil.Must(t, os.MkdirAll(filepath.Join(root, d), 0o755))
 	}
-	must(t, os.WriteFile(filepath.Join(root, "var/lib/dpkg/status"), nil, 0o644))
+	testutil.Must(t, os.WriteFile(filepath.Join(root, "var/lib/dpkg/status"), nil, 0o644))
 	return root
 }
 

@@ -69,9 +69,9 @@ func TestVersionsGoUp(t *testing.T) {
 	// packs it) with its BUILD_ID file says the same version.
 	tree := clone(t, "HEAD")
 	dist := filepath.Join(t.TempDir(), "softmig")
-	must(t, os.MkdirAll(dist, 0o755))
+	testutil.Must(t, os.MkdirAll(dist, 0o755))
 	run(t, "sh", "-c", "cd "+tree+" && git ls-files -z | tar --null -T - -cf - | tar -x -C "+dist)
-	must(t, os.WriteFile(filepath.Join(dist, "BUILD_ID"), []byte(strings.TrimPrefix(newer, strings.TrimSpace(string(release))+"+")+"\n"), 0o644))
+	testutil.Must(t, os.WriteFile(filepath.Join(dist, "BUILD_ID"), []byte(strings.TrimPrefix(newer, strings.TrimSpace(string(release))+"+")+"\n"), 0o644))
 	if v, err := makeVersion(t, dist, "version"); err != nil || v != newer {
 		t.Errorf("make version in a tree without git, with BUILD_ID = %q, %v; want %q", v, err, newer)
 	}

@@ -55,19 +55,19 @@ func TestFindProgram(t *testing.T) {
 	}
 	proc := t.TempDir()
 	for pid, exe := range map[string]string{"12": "/usr/bin/bash", "34": "/tmp/softmig-guard", "self": "/opt/sm/bin/softmig-guard"} {
-		must(t, os.MkdirAll(filepath.Join(proc, pid), 0o755))
-		must(t, os.Symlink(exe, filepath.Join(proc, pid, "exe")))
+		testutil.Must(t, os.MkdirAll(filepath.Join(proc, pid), 0o755))
+		testutil.Must(t, os.Symlink(exe, filepath.Join(proc, pid, "exe")))
 	}
 	if pid, _ := findProgram(proc, "/opt/sm/bin/softmig-guard"); pid != 0 {
 		t.Errorf("findProgram found pid %d; want none (pid 34 only has the name)", pid)
 	}
-	must(t, os.MkdirAll(filepath.Join(proc, "56"), 0o755))
-	must(t, os.Symlink("/opt/sm/bin/softmig-guard", filepath.Join(proc, "56", "exe")))
+	testutil.Must(t, os.MkdirAll(filepath.Join(proc, "56"), 0o755))
+	testutil.Must(t, os.Symlink("/opt/sm/bin/softmig-guard", filepath.Join(proc, "56", "exe")))
 	if pid, deleted := findProgram(proc, "/opt/sm/bin/softmig-guard"); pid != 56 || deleted {
 		t.Errorf("findProgram = %d, deleted %v; want 56, not deleted", pid, deleted)
 	}
 	os.Remove(filepath.Join(proc, "56", "exe"))
-	must(t, os.Symlink("/opt/sm/bin/softmig-guard (deleted)", filepath.Join(proc, "56", "exe")))
+	testutil.Must(t, os.Symlink("/opt/sm/bin/softmig-guard (deleted)", filepath.Join(proc, "56", "exe")))
 	if pid, deleted := findProgram(proc, "/opt/sm/bin/softmig-guard"); pid != 56 || !deleted {
 		t.Errorf("findProgram = %d, deleted %v; want 56, deleted (an old build after an upgrade)", pid, deleted)
 	}

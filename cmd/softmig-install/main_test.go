@@ -201,7 +201,7 @@ func (f *fixture) slurm(t *testing.T) {
 	t.Helper()
 	t.Setenv("SLURM_CONF", "")
 	dir := filepath.Join(f.root, "etc/slurm")
-	must(t, os.MkdirAll(dir, 0o755))
+	testutil.Must(t, os.MkdirAll(dir, 0o755))
 	site := "#!/bin/sh\nif [ -x /usr/local/share/softmig/slurm/%[1]s.sh ]; then /usr/local/share/softmig/slurm/%[1]s.sh || exit; fi\n"
 	files := map[string]string{
 		"slurm.conf": "ClusterName=c\nProlog=/etc/slurm/prolog.sh\nEpilog=/etc/slurm/epilog.sh\nPrologFlags=Alloc,Contain\n" +
@@ -289,12 +289,4 @@ func diffLines(a, b string) string {
 	}
 	sort.Strings(d)
 	return strings.Join(d, "\n")
-}
-
-// must stops the test at a setup step that failed.
-func must(t *testing.T, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
-	}
 }

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/softmig/softmig/internal/testutil"
 )
 
 // The package's removal step refuses while the node's slurm.conf runs
@@ -26,14 +28,14 @@ func TestRemovalRefusedWhileSlurmRunsSoftMig(t *testing.T) {
 		{"epilog through a link", func(t *testing.T, f *fixture) {
 			p := filepath.Join(f.root, "etc/slurm/epilog.sh")
 			os.Remove(p)
-			must(t, os.Symlink("../../usr/local/share/softmig/slurm/epilog.sh", p))
+			testutil.Must(t, os.Symlink("../../usr/local/share/softmig/slurm/epilog.sh", p))
 		}, "slurm.conf:3: Epilog=/etc/slurm/epilog.sh"},
 		{"a glob", func(t *testing.T, f *fixture) {
 			editFile(t, filepath.Join(f.root, slurmConf), "Epilog=/etc/slurm/epilog.sh", "Epilog=/usr/local/share/softmig/slurm/epi*")
 		}, "slurm.conf:3: Epilog=/usr/local/share/softmig/slurm/epi*"},
 		{"task prolog in SLURM_CONF's file", func(t *testing.T, f *fixture) {
-			must(t, os.MkdirAll(filepath.Join(f.root, "srv"), 0o755))
-			must(t, os.WriteFile(filepath.Join(f.root, "srv/slurm.conf"), []byte("TaskProlog=/usr/local/bin/softmig-conf\n"), 0o644))
+			testutil.Must(t, os.MkdirAll(filepath.Join(f.root, "srv"), 0o755))
+			testutil.Must(t, os.WriteFile(filepath.Join(f.root, "srv/slurm.conf"), []byte("TaskProlog=/usr/local/bin/softmig-conf\n"), 0o644))
 			t.Setenv("SLURM_CONF", "/srv/slurm.conf")
 		}, "srv/slurm.conf:1: TaskProlog=/usr/local/bin/softmig-conf"},
 	}

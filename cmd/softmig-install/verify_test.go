@@ -10,6 +10,7 @@ import (
 
 	"github.com/softmig/softmig/internal/defs"
 	"github.com/softmig/softmig/internal/testlibs"
+	"github.com/softmig/softmig/internal/testutil"
 )
 
 func TestVerify(t *testing.T) {
@@ -39,7 +40,7 @@ func TestVerify(t *testing.T) {
 			"FAIL  no slurm.conf on this node",
 		}},
 		{"site prolog without SoftMig's", func(t *testing.T, f *fixture) {
-			must(t, os.WriteFile(filepath.Join(f.root, "etc/slurm/prolog.sh"), []byte("#!/bin/sh\nexit 0\n"), 0o755))
+			testutil.Must(t, os.WriteFile(filepath.Join(f.root, "etc/slurm/prolog.sh"), []byte("#!/bin/sh\nexit 0\n"), 0o755))
 		}, []string{
 			"FAIL  ROOT/etc/slurm/slurm.conf:2: Prolog=/etc/slurm/prolog.sh: does not run /usr/local/share/softmig/slurm/prolog.sh: GPU jobs get no slice",
 			"fix: add to the script Prolog names: if [ -x /usr/local/share/softmig/slurm/prolog.sh ]; then /usr/local/share/softmig/slurm/prolog.sh || exit; fi",
@@ -71,7 +72,7 @@ func TestVerify(t *testing.T) {
 			"FAIL  ROOT/etc/slurm/gres.conf: no Name=shard line for this node",
 		}},
 		{"job_submit.lua without SoftMig", func(t *testing.T, f *fixture) {
-			must(t, os.WriteFile(filepath.Join(f.root, "etc/slurm/job_submit.lua"), []byte("function slurm_job_submit() return slurm.SUCCESS end\n"), 0o644))
+			testutil.Must(t, os.WriteFile(filepath.Join(f.root, "etc/slurm/job_submit.lua"), []byte("function slurm_job_submit() return slurm.SUCCESS end\n"), 0o644))
 		}, []string{
 			"FAIL  ROOT/etc/slurm/job_submit.lua: does not load softmig_gres.lua",
 			"fix: add SoftMig's lines to it, as in /usr/local/share/doc/softmig/examples/slurm/site-job_submit.lua",
@@ -79,7 +80,7 @@ func TestVerify(t *testing.T) {
 		{"tool built for a newer glibc", func(t *testing.T, f *fixture) {
 			// This machine's programs against a glibc 2.17 (EL7's): the
 			// loader would refuse them, so verify must.
-			must(t, os.MkdirAll(filepath.Join(f.root, "lib64"), 0o755))
+			testutil.Must(t, os.MkdirAll(filepath.Join(f.root, "lib64"), 0o755))
 			libc := testlibs.FakeLibc(t, f.libs, "GLIBC_2.2.5", "GLIBC_2.17")
 			copyFile(t, libc, filepath.Join(f.root, "lib64/libc.so.6"))
 			prog := testlibs.Program(t, f.libs, "prog", "#include <stdio.h>\nint main(void) { puts(\"hi\"); return 0; }\n")

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/softmig/softmig/internal/testutil"
 )
 
 func TestReadConf(t *testing.T) {
@@ -21,8 +23,8 @@ NodeName=DEFAULT Gres=gpu:a100:1
 PartitionName=debug Nodes=ALL Default=YES Prolog=/not/global
 `
 	nodes := "NodeName=gpu[01-03] CPUs=4 Gres=gpu:l40s:4,shard:l40s:16\nNodeName=cpu1 CPUs=2\n"
-	must(t, os.WriteFile(filepath.Join(dir, "slurm.conf"), []byte(main), 0o644))
-	must(t, os.WriteFile(filepath.Join(dir, "nodes.conf"), []byte(nodes), 0o644))
+	testutil.Must(t, os.WriteFile(filepath.Join(dir, "slurm.conf"), []byte(main), 0o644))
+	testutil.Must(t, os.WriteFile(filepath.Join(dir, "nodes.conf"), []byte(nodes), 0o644))
 	c, err := ReadConf(filepath.Join(dir, "slurm.conf"))
 	if err != nil {
 		t.Fatal(err)
@@ -54,16 +56,8 @@ PartitionName=debug Nodes=ALL Default=YES Prolog=/not/global
 
 func TestReadConfIncludeLoop(t *testing.T) {
 	dir := t.TempDir()
-	must(t, os.WriteFile(filepath.Join(dir, "slurm.conf"), []byte("Include slurm.conf\n"), 0o644))
+	testutil.Must(t, os.WriteFile(filepath.Join(dir, "slurm.conf"), []byte("Include slurm.conf\n"), 0o644))
 	if _, err := ReadConf(filepath.Join(dir, "slurm.conf")); err == nil || !strings.Contains(err.Error(), "nested") {
 		t.Errorf("ReadConf of a file including itself = %v; want an error naming the nesting", err)
-	}
-}
-
-// must stops the test at a setup step that failed.
-func must(t *testing.T, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
 	}
 }
