@@ -129,6 +129,9 @@ func mustNotContain(t *testing.T, what, got string, bad ...string) {
 
 func TestSlices(t *testing.T) {
 	c := getCluster(t)
+	// The quarter's time slot: no other test's job config may hold GPU 0's
+	// slots in the node's run directory meanwhile.
+	testutil.HoldSlotsAlone(t)
 	for _, tc := range []struct {
 		name, gres string
 		want       []string
@@ -290,11 +293,13 @@ echo "region=$(stat -c %U RUNDIR/$SLURM_JOB_ID.region)"; true`)
 func TestJobLogOwnedByUser(t *testing.T) {
 	c := getCluster(t)
 	script := `l=` + c.LogDir + `; echo "appended by the job" >> $l/$SLURM_JOB_ID.log && echo CAN_APPEND
-touch $l/evil.log 2>/dev/null && echo CAN_CREATE; true`
+touch $l/evil-$SLURM_JOB_ID.log 2>/dev/null && echo CAN_CREATE; true`
 	id, stderr, err := c.Sbatch(slurmtest.User, "-o", filepath.Join(c.Out, "job-%j.out"), "--gres=gpu:l40s.4:1", "--wrap", script)
 	if err != nil {
 		t.Fatalf("%v: %s", err, stderr)
 	}
+	// What the job made where it must not is not left for the next run.
+	t.Cleanup(func() { os.Remove(filepath.Join(c.LogDir, "evil-"+id+".log")) })
 	out := readOut(t, c, id)
 	mustContain(t, "output", out, "CAN_APPEND")
 	mustNotContain(t, "output", out, "CAN_CREATE")

@@ -79,6 +79,9 @@ type sjob struct {
 func (n *node) job(conf string) *sjob {
 	t := n.t
 	t.Helper()
+	if strings.Contains(conf, "SOFTMIG_SM_SLOT") && strings.Contains(conf, "SOFTMIG_GPU_") {
+		testutil.HoldSlotsShared(t) // the node's softmig-conf counts these slots as taken
+	}
 	id := fmt.Sprintf("%d", 800000000+rand.Intn(99999999))
 	var dir string
 	for _, base := range []string{"/sys/fs/cgroup/freezer", "/sys/fs/cgroup/pids", "/sys/fs/cgroup"} {
