@@ -17,9 +17,14 @@ BASE_CFLAGS = -std=c11 -D_GNU_SOURCE -fPIC $(WARN) $(DEFS_CFLAGS)
 -include config.mak
 # RUNDIR, LOGDIR: the one definition of the paths the library trusts.
 include internal/defs/defs.mk
-# VERSION: what the library's softmig_version() and every tool's --version
-# say: the VERSION file of a release tarball (make dist), else git describe.
-VERSION     ?= $(shell cat VERSION 2>/dev/null || git describe --tags --always --dirty 2>/dev/null || echo unknown)
+# VERSION: what the library's softmig_version(), every tool's --version and
+# the packages say: the release (the VERSION file), "+", and the build id
+# (packaging/build-id.sh: commits up to HEAD, which grows with every commit,
+# the commit, .dirty), e.g. 0.9.0+834.g86606a2.  rpm and dpkg both order a
+# newer build above an older one.
+RELEASE     := $(shell cat VERSION 2>/dev/null)
+BUILD_ID    ?= $(shell packaging/build-id.sh)
+VERSION     ?= $(RELEASE)+$(BUILD_ID)
 DEFS_CFLAGS := -DSM_RUN_DIR='"$(RUNDIR)"' -DSM_LOG_DIR='"$(LOGDIR)"'
 GO_LDFLAGS  := -X github.com/softmig/softmig/internal/defs.runDir=$(RUNDIR) \
                -X github.com/softmig/softmig/internal/defs.logDir=$(LOGDIR) \
@@ -41,7 +46,7 @@ SIM_HDRS     := $(wildcard sim/*.h) $(PRELOAD_HDRS)
 CPROGS       := $(patsubst test/cprog/%.c,$(BUILD)/test/%,$(sort $(wildcard test/cprog/*.c))) \
                 $(BUILD)/test/static_idle
 
-.PHONY: all lib sim tools cprogs test go-floor demo bench gpu-test install uninstall dist rpm deb clean man
+.PHONY: all lib sim tools cprogs test go-floor demo bench gpu-test install uninstall version pkg-version dist rpm rpm-el8 rpm-el9 deb clean man
 
 all: lib sim tools cprogs
 
@@ -100,8 +105,8 @@ CLIENT_SRCS := $(sort $(wildcard test/cprog/client/*.c))
 CLIENT_DEPS := $(CLIENT_SRCS) test/cprog/client/client.h
 $(BUILD)/test/cuclient $(BUILD)/test/dl_client $(BUILD)/test/dl_dlmopen: PROG_SRCS := $(CLIENT_SRCS)
 
-UNIT_SRCS := preload/size.c preload/util.c preload/job.c preload/config.c preload/config_parse.c preload/log.c \
-             preload/paths.c
+UNIT_SRCS := $(addprefix preload/,size.c parse.c read.c fstat.c strlcpy.c proc.c env.c job.c userns.c \
+             config.c request.c log.c paths.c)
 
 $(BUILD)/test/unit: test/cprog/unit.c $(UNIT_SRCS) $(PRELOAD_HDRS)
 	@mkdir -p $(BUILD)/test
@@ -124,10 +129,16 @@ $(BUILD)/test/%: test/cprog/%.c $(CLIENT_DEPS) $(PRELOAD_HDRS) $(BUILD)/sim/libc
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) -Ipreload -o $@ $< $(PROG_SRCS) \
 	    -L$(BUILD)/sim -lcuda -ldl -lpthread
 
+# The tools are position-independent executables, as distributions build
+# theirs; scripts/check-go.sh refuses a Go older than go.mod's floor with
+# the way to get one, before a dependency fails with its own message.
+GO_MIN       := $(shell sed -n 's/^go //p' go.mod)
+GO_BUILDMODE ?= pie
 tools:
+	@scripts/check-go.sh "$(GO)" $(GO_MIN)
 	@mkdir -p $(BUILD)/bin
 	@if ls cmd/*/*.go >/dev/null 2>&1; then echo "$(GO) build -o $(BUILD)/bin/ ./cmd/..."; \
-	    $(GO) build -ldflags "$(GO_LDFLAGS)" -o $(BUILD)/bin/ ./cmd/...; fi
+	    $(GO) build -buildmode=$(GO_BUILDMODE) -ldflags "$(GO_LDFLAGS)" -o $(BUILD)/bin/ ./cmd/...; fi
 	@mkdir -p $(BUILD)/completion
 	@for t in $(BUILD)/bin/softmig-*; do [ -x "$$t" ] || continue; \
 	    "$$t" --completion-bash > $(BUILD)/completion/$${t##*/} || exit 1; done
@@ -162,47 +173,90 @@ gpu-test:
 	./scripts/gpu-test.sh
 
 # A staged install (DESTDIR set, for a package) never ships an ld.so.preload:
-# the package's post-install step adds the line on the node.
+# the admin runs softmig-install enable on the node.
 # The Slurm scripts get PREFIX/bin in place of @BINDIR@, so they run the
-# tools where this install put them.
+# tools where this install put them.  UNITDIR, TMPFILESDIR: where the
+# guard's unit and the tmpfiles.d entry go (packages pass their
+# distribution's; the default depends on PREFIX, see softmig-install(8)).
 install: lib tools
-	$(BUILD)/bin/softmig-install install --root "$(DESTDIR)/" --prefix "$(PREFIX)" --from "$(BUILD)" --src "$(CURDIR)" $(if $(DESTDIR),--no-preload)
+	$(BUILD)/bin/softmig-install install --root "$(DESTDIR)/" --prefix "$(PREFIX)" --from "$(BUILD)" --src "$(CURDIR)" \
+	    $(if $(DESTDIR),--no-preload) $(if $(UNITDIR),--unit-dir "$(UNITDIR)") $(if $(TMPFILESDIR),--tmpfiles-dir "$(TMPFILESDIR)")
 
 # Removes exactly what install recorded in its manifest (edited configs stay).
 uninstall:
 	$(BUILD)/bin/softmig-install uninstall --root "$(DESTDIR)/"
 
-# Packages.  PKG_VERSION is VERSION as rpm and dpkg accept it (no dashes,
-# starting with a digit).  dist: the source tarball rpmbuild builds from:
-# the work tree's files as git sees them (tracked and new, not ignored, so
-# the package holds what was built), the vendored Go modules (the build host
-# needs no network) and VERSION.
-PKG_VERSION := $(shell echo '$(VERSION)' | sed -e 's/^v//' -e '/^[0-9][0-9]*\./!s/^/0.0.0.git/' -e 's/-/./g')
-DIST        := softmig-$(PKG_VERSION)
-PKG_OUT     ?= $(BUILD)/pkg
-RPMBUILD    ?= rpmbuild
-# On a host whose packages are not RPMs, rpmbuild cannot see the build tools.
-RPMBUILD_FLAGS ?= $(if $(wildcard /var/lib/dpkg/status),--nodeps)
+# Packages carry VERSION as it is: rpm and dpkg both accept it and order
+# a newer build above an older one.  A build without a build number (a
+# shallow clone, a tree without git or BUILD_ID) would not: refuse it.
+DIST     := softmig-$(VERSION)
+PKG_OUT  ?= $(BUILD)/pkg
+IN_GIT   := $(shell [ "$$(git rev-parse --show-toplevel 2>/dev/null)" = "$$(pwd -P)" ] && echo yes)
 
-dist:
+version:
+	@echo '$(VERSION)'
+
+pkg-version:
+	@case '$(BUILD_ID)' in 0.*) echo "version $(VERSION) has no build number ($(BUILD_ID)): build packages from a full git clone (git fetch --unshallow) or a release tarball (make dist), so that the next build sorts above this one" >&2; exit 1 ;; esac
+	@case '$(VERSION)' in [0-9]*) ;; *) echo "version $(VERSION): must start with a digit (the VERSION file)" >&2; exit 1 ;; esac
+	@case '$(VERSION)' in *[!A-Za-z0-9.+~]*) echo "version $(VERSION): only letters, digits, '.', '+' and '~' make a version rpm and dpkg both take" >&2; exit 1 ;; esac
+
+# dist: the source tarball the packages build from: the tree's files as git
+# sees them (tracked and new, not ignored), BUILD_ID, and the Go modules
+# vendored, so that building from it needs no network.  Vendoring needs the
+# module proxy or a module cache holding go.sum's modules; from an unpacked
+# release tarball (no git, vendor/ present) make dist packs the tree as it
+# is, offline.
+dist: pkg-version
 	rm -rf $(BUILD)/dist && mkdir -p $(BUILD)/dist/$(DIST) $(PKG_OUT)
+ifeq ($(IN_GIT),yes)
 	git ls-files -z --cached --others --exclude-standard | \
 	    tar --null -T - --ignore-failed-read -cf - 2>/dev/null | tar -x -C $(BUILD)/dist/$(DIST)
-	echo '$(VERSION)' > $(BUILD)/dist/$(DIST)/VERSION
 	cd $(BUILD)/dist/$(DIST) && $(GO) mod vendor
-	tar -C $(BUILD)/dist -czf $(PKG_OUT)/$(DIST).tar.gz $(DIST)
+else
+	tar --exclude=./build --exclude=./config.mak -cf - . | tar -x -C $(BUILD)/dist/$(DIST)
+	@[ -f vendor/modules.txt ] || { echo "no vendor/ here: make dist outside a git clone needs a release tarball's vendored modules" >&2; exit 1; }
+endif
+	echo '$(BUILD_ID)' > $(BUILD)/dist/$(DIST)/BUILD_ID
+	tar -C $(BUILD)/dist --sort=name --owner=0 --group=0 -czf $(PKG_OUT)/$(DIST).tar.gz $(DIST)
+
+# rpm: built by rpmbuild from the tarball, with this host's gcc and Go (so
+# the package requires this host's glibc).  Build on each EL major version:
+# make rpm-el8 and rpm-el9 do it in Rocky Linux containers (podman or docker).
+RPMBUILD    ?= rpmbuild
+# Packager: who builds the site's packages (as for deb, PKG_MAINTAINER).
+PKG_PACKAGER ?= $(if $(findstring <>,$(PKG_MAINTAINER)),,$(PKG_MAINTAINER))
+# On a host whose packages are not RPMs, rpmbuild cannot see the build tools.
+RPMBUILD_FLAGS ?= $(if $(wildcard /var/lib/dpkg/status),--nodeps)
 
 rpm: dist
 	rm -rf $(BUILD)/rpmbuild && mkdir -p $(BUILD)/rpmbuild/SOURCES
 	cp $(PKG_OUT)/$(DIST).tar.gz $(BUILD)/rpmbuild/SOURCES/
 	$(RPMBUILD) $(RPMBUILD_FLAGS) -ba --define "_topdir $(abspath $(BUILD)/rpmbuild)" \
-	    --define "softmig_version $(VERSION)" --define "pkg_version $(PKG_VERSION)" packaging/rpm/softmig.spec
+	    --define "softmig_version $(VERSION)" $(if $(PKG_PACKAGER),--define "packager $(PKG_PACKAGER)") packaging/rpm/softmig.spec
 	cp $(BUILD)/rpmbuild/SRPMS/*.src.rpm $(BUILD)/rpmbuild/RPMS/*/*.rpm $(PKG_OUT)/
 
-deb: lib tools
-	rm -rf $(BUILD)/deb && mkdir -p $(PKG_OUT)
-	$(MAKE) install PREFIX=/usr DESTDIR=$(abspath $(BUILD)/deb)
-	packaging/deb/build.sh $(BUILD)/deb $(PKG_VERSION) $(PKG_OUT)/softmig_$(PKG_VERSION)_$$(dpkg --print-architecture).deb
+rpm-el8 rpm-el9: dist
+	packaging/rpm/in-container.sh rockylinux:$(@:rpm-el%=%) $(PKG_OUT)/$(DIST).tar.gz $(PKG_OUT)/el$(@:rpm-el%=%)
+
+# deb: built by dpkg-buildpackage (debhelper) from the tarball, with this
+# host's gcc and the Go make finds (scripts/check-go.sh checks it: it may be
+# a backports package or a go.dev tarball, which Build-Depends cannot name,
+# hence -d).  The changelog names the build; PKG_MAINTAINER is who builds
+# the site's packages: DEBFULLNAME <DEBEMAIL> as dch takes them, else git's
+# user.
+PKG_MAINTAINER ?= $(if $(DEBEMAIL),$(DEBFULLNAME) <$(DEBEMAIL)>,$(shell git config user.name 2>/dev/null) <$(shell git config user.email 2>/dev/null)>)
+DPKG_BUILDPACKAGE_FLAGS ?= -d
+
+deb: dist
+	@case '$(PKG_MAINTAINER)' in *'<>'*|' <'*) echo "make deb: who builds this package? Set DEBFULLNAME and DEBEMAIL (or PKG_MAINTAINER='Name <email>')" >&2; exit 1 ;; esac
+	@scripts/check-go.sh "$(GO)" $(GO_MIN)
+	rm -rf $(BUILD)/debbuild && mkdir -p $(BUILD)/debbuild
+	tar -C $(BUILD)/debbuild -xzf $(PKG_OUT)/$(DIST).tar.gz
+	cp -r $(BUILD)/debbuild/$(DIST)/packaging/deb/debian $(BUILD)/debbuild/$(DIST)/debian
+	packaging/deb/stamp.sh $(BUILD)/debbuild/$(DIST)/debian '$(VERSION)' '$(PKG_MAINTAINER)'
+	cd $(BUILD)/debbuild/$(DIST) && PATH="$(dir $(shell command -v $(GO))):$$PATH" dpkg-buildpackage -b -us -uc $(DPKG_BUILDPACKAGE_FLAGS)
+	cp $(BUILD)/debbuild/softmig_$(VERSION)_*.deb $(PKG_OUT)/
 
 clean:
 	rm -rf $(BUILD)

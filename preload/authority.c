@@ -11,13 +11,15 @@
  * The check that everything still holds (every 64th launch, and while a
  * gate is closed) takes no lock; a change of state is made under one.
  */
+#include <pthread.h>
 #include <string.h>
 
+#include "log.h"
 #include "throttle_impl.h"
 
 static pthread_mutex_t auth_lock = PTHREAD_MUTEX_INITIALIZER;
 
-hidden void sm_auth_reset_after_fork(void)
+hidden void sm_authority_reset_after_fork(void)
 {
 	pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
 
@@ -27,7 +29,7 @@ hidden void sm_auth_reset_after_fork(void)
 /* The job's entry, if the authority is up and it is still the job's. */
 static int entry_if_fresh(const struct gdev *g, uint64_t now)
 {
-	return g->tf.f && sm_tf_fresh(&g->tf, now) ? sm_tf_ours(&g->tf) : -1;
+	return g->tf.f && sm_timefile_fresh(&g->tf, now) ? sm_timefile_ours(&g->tf) : -1;
 }
 
 /* One record per change of state, at most one a second: a transition
@@ -47,7 +49,8 @@ static void log_state(struct gdev *g, int o, int state, uint64_t now)
 		return;
 	}
 	sm_log(SM_EVENT, o, "time authority", "state=%s reason=%s path=%s", state == LOGGED_UP ? "up" : "down",
-	       sm_quote(state == LOGGED_UP ? "beat fresh" : g->why, qr, sizeof(qr)), sm_quote(g->path, qp, sizeof(qp)));
+	       sm_log_quote(state == LOGGED_UP ? "beat fresh" : g->why, qr, sizeof(qr)),
+	       sm_log_quote(g->path, qp, sizeof(qp)));
 	g->logged = state;
 	g->logged_at = now;
 	__atomic_store_n(&g->log_due, 0, __ATOMIC_RELAXED);
@@ -62,9 +65,9 @@ static const char *judge(struct gdev *g, uint64_t now)
 		return "no device UUID";
 	if (!g->tf.job[0])
 		return "no job id";
-	if ((why = sm_tf_attach(&g->tf, g->path)) || (why = sm_tf_locate(&g->tf)))
+	if ((why = sm_timefile_attach(&g->tf, g->path)) || (why = sm_timefile_locate(&g->tf)))
 		return why;
-	return sm_tf_fresh(&g->tf, now) ? NULL : "stale beat";
+	return sm_timefile_fresh(&g->tf, now) ? NULL : "stale beat";
 }
 
 /* Caller holds auth_lock. */
@@ -87,7 +90,7 @@ static const uint64_t *evaluate(struct gdev *g, int o, uint64_t now)
 	return w;
 }
 
-hidden const uint64_t *sm_auth_check(struct gdev *g, int o, uint64_t now)
+hidden const uint64_t *sm_authority_check(struct gdev *g, int o, uint64_t now)
 {
 	const uint64_t *w;
 
@@ -98,7 +101,7 @@ hidden const uint64_t *sm_auth_check(struct gdev *g, int o, uint64_t now)
 	return w;
 }
 
-hidden const uint64_t *sm_auth_follow(struct gdev *g, int o, uint64_t now)
+hidden const uint64_t *sm_authority_follow(struct gdev *g, int o, uint64_t now)
 {
 	int i;
 
@@ -110,5 +113,5 @@ hidden const uint64_t *sm_auth_follow(struct gdev *g, int o, uint64_t now)
 			return NULL;
 		}
 	}
-	return sm_auth_check(g, o, now);
+	return sm_authority_check(g, o, now);
 }

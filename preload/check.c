@@ -10,7 +10,15 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "hooks.h"
+#include "check.h"
+
+#include "depth.h"
+#include "entries.h"
+#include "ledger.h"
+#include "now.h"
+#include "nvml.h"
+#include "pidns.h"
+#include "region.h"
 
 #define CHECK_INTERVAL_NS 1000000000ULL
 
@@ -116,11 +124,11 @@ static void measure_ctxs(int d, uint64_t seq, uint64_t self)
 		return;
 	pthread_mutex_lock(&ctxs_lock);
 	if (!ctxs[d].inflight && (!seq || (ctxs[d].unmeasured && seq > ctxs[d].after))) {
-		ctx = sm_sat_sub(self, sm_proc_used(d));
+		ctx = sm_sat_sub(self, sm_ledger_proc_used(d));
 		if (seq)
-			sm_ctx_settle(d, ctxs[d].unmeasured, (int64_t)ctx, 1, ctxs[d].guessed);
+			sm_ledger_ctx_settle(d, ctxs[d].unmeasured, (int64_t)ctx, 1, ctxs[d].guessed);
 		else
-			sm_ctx_account(d, (int64_t)ctx, ctxs[d].guessed);
+			sm_ledger_ctx_account(d, (int64_t)ctx, ctxs[d].guessed);
 		ctxs[d].unmeasured = 0;
 		ctxs[d].guessed = 0;
 	}
@@ -138,64 +146,6 @@ hidden void sm_check_ctx_gone(int d, int ordinal)
 	sm_depth--;
 	if (self >= 0)
 		measure_ctxs(d, 0, (uint64_t)self);
-}
-
-hidden int sm_nvml_processes(nvmlDevice_t nd, nvmlProcessInfo_t *stack, nvmlProcessInfo_t **infos)
-{
-	unsigned int n = SM_PROC_STACK;
-	nvmlReturn_t r;
-	nvmlReturn_t (*fn)(nvmlDevice_t, unsigned int *, nvmlProcessInfo_t *) =
-		real_nvmlDeviceGetComputeRunningProcesses_v3 ? real_nvmlDeviceGetComputeRunningProcesses_v3
-							     : real_nvmlDeviceGetComputeRunningProcesses_v2;
-
-	if (!fn)
-		return -1;
-	*infos = stack;
-	r = fn(nd, &n, stack);
-	if (r == NVML_ERROR_INSUFFICIENT_SIZE) {
-		n += 16;
-		*infos = calloc(n, sizeof(**infos));
-		if (!*infos)
-			return -1;
-		r = fn(nd, &n, *infos);
-	}
-	if (r != NVML_SUCCESS) {
-		if (*infos != stack)
-			free(*infos);
-		return -1;
-	}
-	return (int)n;
-}
-
-hidden int sm_pid_in_job(pid_t pid)
-{
-	char job[SM_JOB_MAX];
-
-	if (sm_pid_in_region(pid))
-		return 1;
-	/* NVML's pids are the host's: another namespace's /proc does not
-	 * know them, or shows another process under that number. */
-	if (!sm_cfg.job_from_cgroup || !sm_proc_is_host())
-		return 0;
-	return sm_job_from_cgroup(pid, job, sizeof(job)) == 1 && strcmp(job, sm_cfg.job) == 0;
-}
-
-hidden int64_t sm_nvml_self_used(int ordinal)
-{
-	nvmlProcessInfo_t stack[SM_PROC_STACK], *infos;
-	nvmlDevice_t nd = sm_dev_nvml(ordinal);
-	int n, i;
-	int64_t used = 0;
-	pid_t me = sm_self_host_pid(); /* NVML's pids are the host's */
-
-	if (!me || !nd || (n = sm_nvml_processes(nd, stack, &infos)) < 0)
-		return -1;
-	for (i = 0; i < n; i++)
-		if ((pid_t)infos[i].pid == me)
-			used += (int64_t)infos[i].usedGpuMemory;
-	if (infos != stack)
-		free(infos);
-	return used;
 }
 
 static int by_pid(const void *a, const void *b)
@@ -225,10 +175,10 @@ hidden void sm_check_now(int d, int ordinal)
 	int32_t region_pids[SM_MAX_PROCS];
 	nvmlDevice_t nd;
 	uint64_t untracked = 0, job_nvml = 0, self = 0, seq;
-	pid_t me = sm_self_host_pid(); /* NVML's pids are the host's; 0 unknown */
+	pid_t me = sm_pidns_host_pid(); /* NVML's pids are the host's; 0 unknown */
 	int n, i, np, others;
 
-	if (d < 0 || d >= SM_MAX_DEVICES || !sm_region || !(nd = sm_dev_nvml(ordinal)))
+	if (d < 0 || d >= SM_MAX_DEVICES || !sm_region || !(nd = sm_nvml_handle(ordinal)))
 		return;
 	seq = __atomic_add_fetch(&ctxs[d].seq, 1, __ATOMIC_ACQ_REL);
 	sm_depth++;
@@ -239,14 +189,14 @@ hidden void sm_check_now(int d, int ordinal)
 	/* Sorted by pid, each process is found in log n; job membership
 	 * reads /proc: both before taking the lock. */
 	qsort(infos, (size_t)n, sizeof(*infos), by_pid);
-	np = sm_region_pids(region_pids, &others);
+	np = sm_entries_pids(region_pids, &others);
 	for (i = 0; i < n; i++) {
 		if (me && (pid_t)infos[i].pid == me)
 			self += infos[i].usedGpuMemory;
 		if (in_sorted(region_pids, np, (int32_t)infos[i].pid) ||
-		    (others && sm_pid_in_region((pid_t)infos[i].pid)))
+		    (others && sm_entries_has_pid((pid_t)infos[i].pid)))
 			job_nvml += infos[i].usedGpuMemory;
-		else if (sm_pid_in_job((pid_t)infos[i].pid))
+		else if (sm_nvml_pid_in_job((pid_t)infos[i].pid))
 			untracked += infos[i].usedGpuMemory;
 	}
 	job_nvml += untracked;
@@ -256,7 +206,7 @@ hidden void sm_check_now(int d, int ordinal)
 	__atomic_store_n(&mine[d].valid, 1, __ATOMIC_RELEASE);
 	/* Entries NVML did not list whose process is gone go first (each
 	 * looked at outside the lock), so that the ledger counts none. */
-	sm_region_reap(d, infos, n);
+	sm_entries_reap(d, infos, n);
 	sm_ledger_nvml(d, infos, n, untracked);
 	if (me)
 		measure_ctxs(d, seq, self);

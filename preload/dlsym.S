@@ -4,7 +4,8 @@
  * handles this entry jumps to the real dlsym without a frame of its own:
  * glibc then sees the original caller, and other interposers (jemalloc,
  * darshan, libfaketime) that ask for RTLD_NEXT keep working.  Every other
- * handle goes to sm_dlsym_handle (real.c), which may substitute a hook.
+ * handle goes to sm_hook_lookup_dlsym (hook_lookup.c), which may
+ * substitute a hook.
  */
 #if defined(__x86_64__)
 	.text
@@ -16,7 +17,7 @@ dlsym:
 	je	1f
 	testq	%rdi, %rdi		/* RTLD_DEFAULT */
 	je	1f
-	jmp	sm_dlsym_handle
+	jmp	sm_hook_lookup_dlsym
 1:	movq	sm_real_dlsym_fn(%rip), %rax
 	testq	%rax, %rax
 	je	2f
@@ -27,7 +28,7 @@ dlsym:
 	.cfi_adjust_cfa_offset 8
 	subq	$8, %rsp		/* 16-byte alignment for the call */
 	.cfi_adjust_cfa_offset 8
-	call	sm_resolve_dlsym
+	call	sm_real_dlsym_resolve
 	addq	$8, %rsp
 	.cfi_adjust_cfa_offset -8
 	popq	%rsi
@@ -49,7 +50,7 @@ dlsym:
 	cmn	x0, #1			/* RTLD_NEXT */
 	b.eq	1f
 	cbz	x0, 1f			/* RTLD_DEFAULT */
-	b	sm_dlsym_handle
+	b	sm_hook_lookup_dlsym
 1:	adrp	x16, sm_real_dlsym_fn
 	ldr	x16, [x16, :lo12:sm_real_dlsym_fn]
 	cbz	x16, 2f
@@ -60,7 +61,7 @@ dlsym:
 	.cfi_offset 30, -24
 	mov	x29, sp
 	stp	x0, x1, [sp, #16]
-	bl	sm_resolve_dlsym
+	bl	sm_real_dlsym_resolve
 	mov	x16, x0
 	ldp	x0, x1, [sp, #16]
 	ldp	x29, x30, [sp], #32

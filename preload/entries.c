@@ -5,7 +5,7 @@
  * NVML check, when the entries are full, and after a lock take-over.
  *
  * Whether a process lives is a system call or a /proc read: those happen
- * outside the lock (sm_region_reap), which then only clears the entries
+ * outside the lock (sm_entries_reap), which then only clears the entries
  * found dead that still hold the same process.  A job whose processes start
  * together would otherwise wait in line behind every joiner's scan.
  */
@@ -13,9 +13,16 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
-#include "softmig.h"
+#include "entries.h"
+
+#include "log.h"
+#include "nvml.h"
+#include "pidns.h"
+#include "proc.h"
+#include "region.h"
 
 /* Dead entries cleared per lock taken; a longer list takes more turns. */
 #define REAP_BATCH 32
@@ -23,59 +30,6 @@
  * its context (young) or gone; one older than this (seconds) is looked at
  * as closely as before a refusal (a zombie, a reused pid). */
 #define UNLISTED_OLD_S 2
-
-/* Recomputes every device's tracked sum from the process entries: after
- * a holder died inside the lock, or after dead entries were freed. */
-hidden void sm_region_retotal(void)
-{
-	uint32_t i, d, n = sm_region->nprocs;
-
-	for (d = 0; d < SM_MAX_DEVICES; d++) {
-		uint64_t t = 0;
-		for (i = 0; i < n && i < SM_MAX_PROCS; i++)
-			if (sm_region->procs[i].pid)
-				t += sm_region->procs[i].used[d] + sm_region->procs[i].ctx[d];
-		sm_region->devs[d].tracked = t;
-	}
-}
-
-/* Clears the entry of a dead process; the caller holds the lock and
- * recomputes the totals. */
-static void forget(struct sm_proc *p)
-{
-	int d;
-
-	/* What NVML last saw of it beyond its bookkeeping is in the device's
-	 * excess: that goes too, and NVML is asked again at the next
-	 * allocation. */
-	for (d = 0; d < SM_MAX_DEVICES; d++) {
-		uint64_t t = p->used[d] + p->ctx[d];
-		struct sm_dev *dv = &sm_region->devs[d];
-		if (p->nvml[d] > t)
-			dv->excess = sm_sat_sub(dv->excess, p->nvml[d] - t);
-		if (p->nvml[d] || t)
-			dv->last_check_ns = 0;
-	}
-	memset(p, 0, sizeof(*p));
-}
-
-/* Under the lock, where it cannot wait: after a take-over, or with every
- * entry taken. */
-hidden void sm_region_cleanup_dead(void)
-{
-	uint32_t i, n = sm_region->nprocs;
-	int freed = 0;
-
-	for (i = 0; i < n && i < SM_MAX_PROCS; i++) {
-		struct sm_proc *p = &sm_region->procs[i];
-		if (p->pid && sm_entry_alive(p) == 0) {
-			forget(p);
-			freed = 1;
-		}
-	}
-	if (freed)
-		sm_region_retotal();
-}
 
 struct gone {
 	uint32_t i;
@@ -98,7 +52,7 @@ static uint64_t old_start(void)
 
 /* Without the lock, from entry *next on: up to REAP_BATCH entries whose
  * process is dead.  listed NULL: every entry, zombies, reused pids and
- * other PID namespaces looked at (sm_entry_alive); else only the entries
+ * other PID namespaces looked at (sm_pidns_alive); else only the entries
  * holding bytes on device entry d that NVML (whose pids are the host's) did
  * not list: one of this process's PID namespace that is young only if its
  * pid is gone (one kill: it may be creating its context), an older one as
@@ -115,7 +69,7 @@ static int find_dead(int d, const nvmlProcessInfo_t *listed, int n, uint32_t *ne
 				     .pidns = __atomic_load_n(&p->pidns, __ATOMIC_RELAXED),
 				     .start_time = __atomic_load_n(&p->start_time, __ATOMIC_RELAXED) };
 		int dead;
-		if (e.pid <= 0 || (int)i == sm_proc_entry)
+		if (e.pid <= 0 || (int)i == sm_region_entry)
 			continue;
 		if (listed) {
 			if (!__atomic_load_n(&p->used[d], __ATOMIC_RELAXED) &&
@@ -124,7 +78,7 @@ static int find_dead(int d, const nvmlProcessInfo_t *listed, int n, uint32_t *ne
 			if (e.pidns != ns)
 				continue;
 			if (!e.pidns) {
-				sm_listed_bytes(listed, n, e.pid, &on_list);
+				sm_nvml_listed_bytes(listed, n, e.pid, &on_list);
 				if (on_list)
 					continue;
 			}
@@ -132,9 +86,9 @@ static int find_dead(int d, const nvmlProcessInfo_t *listed, int n, uint32_t *ne
 			if (!dead && !old)
 				old = old_start();
 			if (!dead && e.start_time < old)
-				dead = sm_entry_alive(&e) == 0;
+				dead = sm_pidns_alive(&e) == 0;
 		} else {
-			dead = sm_entry_alive(&e) == 0;
+			dead = sm_pidns_alive(&e) == 0;
 		}
 		if (dead)
 			g[k++] = (struct gone){ i, e.pid, e.start_time };
@@ -144,7 +98,7 @@ static int find_dead(int d, const nvmlProcessInfo_t *listed, int n, uint32_t *ne
 	return k;
 }
 
-hidden void sm_region_reap(int d, const nvmlProcessInfo_t *listed, int n)
+hidden void sm_entries_reap(int d, const nvmlProcessInfo_t *listed, int n)
 {
 	struct gone g[REAP_BATCH];
 	uint32_t next = 0;
@@ -152,14 +106,14 @@ hidden void sm_region_reap(int d, const nvmlProcessInfo_t *listed, int n)
 
 	if (!sm_region || (listed && (d < 0 || d >= SM_MAX_DEVICES)))
 		return;
-	sm_region_guard();
+	sm_region_ensure();
 	do {
 		if ((k = find_dead(d, listed, n, &next, g)) == 0 || sm_region_lock() != 0)
 			return;
 		for (j = 0, freed = 0; j < k; j++) {
 			struct sm_proc *p = &sm_region->procs[g[j].i];
 			if (p->pid == g[j].pid && p->start_time == g[j].start) {
-				forget(p);
+				sm_region_forget(p);
 				freed = 1;
 			}
 		}
@@ -169,7 +123,7 @@ hidden void sm_region_reap(int d, const nvmlProcessInfo_t *listed, int n)
 	} while (k == REAP_BATCH);
 }
 
-hidden int sm_region_register(void)
+hidden int sm_entries_register(void)
 {
 	pid_t me = getpid();
 	uint64_t start;
@@ -178,8 +132,8 @@ hidden int sm_region_register(void)
 
 	/* Every admission passes here first: the mapping is checked before
 	 * the reads that follow outside the lock. */
-	sm_region_guard();
-	if (sm_proc_entry >= 0 && sm_entry_pid == me)
+	sm_region_ensure();
+	if (sm_region_entry >= 0 && sm_region_entry_pid == me)
 		return 0;
 	/* What /proc says of this process, before the lock. */
 	start = sm_proc_start_time(me);
@@ -187,7 +141,7 @@ hidden int sm_region_register(void)
 	if (!sm_region || sm_region_lock() != 0)
 		return -1;
 	/* Joining takes a free entry and nothing else: the places of those
-	 * that died go before a refusal or at an NVML check (sm_region_reap),
+	 * that died go before a refusal or at an NVML check (sm_entries_reap),
 	 * or here when none is free. */
 	for (pass = 0; pass < 2; pass++) {
 		for (i = 0; i < SM_MAX_PROCS; i++) {
@@ -199,8 +153,8 @@ hidden int sm_region_register(void)
 				p->pid = (int32_t)me;
 				if (i >= sm_region->nprocs)
 					sm_region->nprocs = i + 1;
-				sm_proc_entry = (int)i;
-				sm_entry_pid = me;
+				sm_region_entry = (int)i;
+				sm_region_entry_pid = me;
 				sm_region_unlock();
 				return 0;
 			}
@@ -212,29 +166,7 @@ hidden int sm_region_register(void)
 	return -1;
 }
 
-/* The lock (lock.c) never fails.  Whatever a holder that was taken over
- * had half-done is recomputed from the entries; a damaged header or entry
- * of this process is put back. */
-hidden int sm_region_lock(void)
-{
-	int saved = errno;
-
-	sm_region_guard();
-	if (sm_lock_take(sm_region->lock)) {
-		sm_region_cleanup_dead();
-		sm_region_retotal();
-	}
-	sm_region_verify();
-	errno = saved;
-	return 0;
-}
-
-hidden void sm_region_unlock(void)
-{
-	sm_lock_give(sm_region->lock);
-}
-
-hidden int sm_region_dev(const uint8_t uuid[16])
+hidden int sm_entries_dev(const uint8_t uuid[16])
 {
 	static const uint8_t zero[16];
 	int d;
@@ -257,9 +189,9 @@ hidden int sm_region_dev(const uint8_t uuid[16])
 	return d;
 }
 
-hidden void sm_region_reclaim(void)
+hidden void sm_entries_reclaim(void)
 {
-	sm_region_reap(-1, NULL, 0);
+	sm_entries_reap(-1, NULL, 0);
 }
 
 static int by_value(const void *a, const void *b)
@@ -269,7 +201,7 @@ static int by_value(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-hidden int sm_region_pids(int32_t pids[SM_MAX_PROCS], int *others)
+hidden int sm_entries_pids(int32_t pids[SM_MAX_PROCS], int *others)
 {
 	uint32_t i, n = sm_region ? __atomic_load_n(&sm_region->nprocs, __ATOMIC_RELAXED) : 0;
 	int k = 0;
@@ -288,7 +220,7 @@ hidden int sm_region_pids(int32_t pids[SM_MAX_PROCS], int *others)
 	return k;
 }
 
-hidden int sm_pid_in_region(pid_t pid)
+hidden int sm_entries_has_pid(pid_t pid)
 {
 	uint32_t i, n;
 
@@ -296,27 +228,27 @@ hidden int sm_pid_in_region(pid_t pid)
 		return 0;
 	n = sm_region->nprocs;
 	for (i = 0; i < n && i < SM_MAX_PROCS; i++)
-		if (sm_region->procs[i].pid && sm_entry_has_host_pid(&sm_region->procs[i], pid))
+		if (sm_region->procs[i].pid && sm_pidns_matches(&sm_region->procs[i], pid))
 			return 1;
 	return 0;
 }
 
 /* At exit the driver frees the process's memory: so does its entry. */
-hidden void sm_region_exit(void)
+hidden void sm_entries_exit(void)
 {
 	struct sm_proc *me;
 	int d;
 
-	if (sm_proc_entry < 0 || sm_entry_pid != getpid() || sm_region_lock() != 0)
+	if (sm_region_entry < 0 || sm_region_entry_pid != getpid() || sm_region_lock() != 0)
 		return;
-	if (sm_proc_entry < 0) { /* the lock's check found it taken, none free */
+	if (sm_region_entry < 0) { /* the lock's check found it taken, none free */
 		sm_region_unlock();
 		return;
 	}
-	me = &sm_region->procs[sm_proc_entry];
+	me = &sm_region->procs[sm_region_entry];
 	for (d = 0; d < SM_MAX_DEVICES; d++)
 		sm_region->devs[d].tracked = sm_sat_sub(sm_region->devs[d].tracked, me->used[d] + me->ctx[d]);
 	memset(me, 0, sizeof(*me));
 	sm_region_unlock();
-	sm_proc_entry = -1;
+	sm_region_entry = -1;
 }

@@ -1,49 +1,63 @@
 /*
- * Compute slicing, the launch side behind sm_thr_gate() (throttle.h): the
+ * Compute slicing, the launch side behind sm_gate() (throttle.h): the
  * first launch on a device with an SM limit enrols it (the region's device
  * entry and "device attach", for the bookkeeping; the GPU's time file and
  * the job's entry in it, authority.c).  A launch at a closed gate sleeps
  * until the authority opens it; while the authority is down, a launch
- * outside the job's static slot sleeps until the slot comes.  Nothing here
+ * outside the job's static slot sleeps until the slot comes.  The launch
+ * queue is kept short (launchq.c) so that a closed gate soon stops the
+ * job's work on the GPU, not a thousand launches later.  Nothing here
  * runs but in a launching thread: no thread of its own, no timer.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "config.h"
+#include "dev.h"
+#include "launchq.h"
+#include "limits.h"
+#include "log.h"
+#include "mode.h"
+#include "now.h"
+#include "real.h"
+#include "region.h"
+#include "throttle.h"
 #include "throttle_impl.h"
+#include "uuid.h"
 
-hidden struct gdev sm_gdevs[SM_MAX_DEVICES];
+static struct gdev gdevs[SM_MAX_DEVICES]; /* by ordinal */
 static const uint64_t open_word; /* the gate of devices without a limit: always 0 */
 /* What the launches read while the authority is down: never open, so that
  * each comes to the slow path and the static slot. */
 static const uint64_t closed_word = SM_GATE_CLOSED;
-static int seen_at[SM_MAX_DEVICES]; /* per ordinal: index in sm_thr_seen + 1, 0 not yet */
-hidden const uint64_t *sm_thr_seen[SM_MAX_DEVICES];
-hidden int sm_thr_ngates;
-hidden SM_TLS unsigned int sm_thr_count;
-hidden int sm_thr_any = -1;
+static int seen_at[SM_MAX_DEVICES]; /* per ordinal: index in sm_gate_seen + 1, 0 not yet */
+hidden const uint64_t *sm_gate_seen[SM_MAX_DEVICES];
+hidden int sm_gate_ngates;
+hidden SM_TLS unsigned int sm_gate_count, sm_gate_due;
+hidden int sm_gate_any = -1;
 
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
 static int atfork_done;
 
-hidden int sm_thr_any_init(void)
+hidden int sm_gate_any_init(void)
 {
 	int i, any = 0;
 
 	if (sm_mode == SM_ACTIVE)
 		for (i = 0; i < SM_MAX_DEVICES; i++)
-			if (sm_cfg.sm_limit[i] > 0 && sm_cfg.sm_limit[i] < 100)
+			if (sm_limits_sm(i) > 0 && sm_limits_sm(i) < 100)
 				any = 1;
-	__atomic_store_n(&sm_thr_any, any, __ATOMIC_RELAXED);
+	__atomic_store_n(&sm_gate_any, any, __ATOMIC_RELAXED);
 	return any;
 }
 
-hidden uint64_t sm_thr_throttled_ms(int ordinal)
+hidden uint64_t sm_gate_throttled_ms(int ordinal)
 {
 	if (ordinal < 0 || ordinal >= SM_MAX_DEVICES)
 		return 0;
-	return __atomic_load_n(&sm_gdevs[ordinal].throttled_ns, __ATOMIC_RELAXED) / 1000000ULL;
+	return __atomic_load_n(&gdevs[ordinal].throttled_ns, __ATOMIC_RELAXED) / 1000000ULL;
 }
 
 /* ---- enrolment (first launch on a device) and fork --------------------- */
@@ -58,12 +72,12 @@ static void atfork_child(void)
 	int o;
 
 	reg_lock = fresh;
-	sm_auth_reset_after_fork();
-	sm_thr_ngates = 0;
+	sm_authority_reset_after_fork();
+	sm_gate_ngates = 0;
 	for (o = 0; o < SM_MAX_DEVICES; o++) {
 		seen_at[o] = 0;
-		sm_gdevs[o].throttled_ns = sm_gdevs[o].logged_ns = 0;
-		sm_gdevs[o].last_log_ns = now;
+		gdevs[o].throttled_ns = gdevs[o].logged_ns = 0;
+		gdevs[o].last_log_ns = now;
 	}
 }
 
@@ -73,17 +87,17 @@ static void static_slot(int o, int limit, struct sm_slots *s)
 	uint64_t mask[2] = { 0, 0 };
 	int p;
 
-	if (sm_slots_from_mask(sm_cfg.sm_slot[o], s))
+	if (sm_slot_from_mask(sm_limits_slot(o), s))
 		return;
 	for (p = 0; p < limit; p++)
 		mask[p / 64] |= 1ULL << (p % 64);
-	sm_slots_from_mask(mask, s);
+	sm_slot_from_mask(mask, s);
 }
 
 /* The word the fast path reads for g: its gate w, or closed (no authority). */
 static void publish(const struct gdev *g, const uint64_t *w)
 {
-	const uint64_t **seen = &sm_thr_seen[g->seen];
+	const uint64_t **seen = &sm_gate_seen[g->seen];
 
 	if (!w)
 		w = &closed_word;
@@ -93,14 +107,14 @@ static void publish(const struct gdev *g, const uint64_t *w)
 
 static void enroll_limited(int o, int limit)
 {
-	struct gdev *g = &sm_gdevs[o];
+	struct gdev *g = &gdevs[o];
 	uint8_t uuid[16];
 
 	if (!g->on) {
 		g->limit = limit;
 		static_slot(o, limit, &g->slots);
-		sm_tf_init(&g->tf, sm_cfg.job);
-		if (sm_dev_uuid(o, uuid) != 0 || sm_tf_path(uuid, g->path, sizeof(g->path)) != 0)
+		sm_timefile_init(&g->tf, sm_config->job);
+		if (sm_uuid_of(o, uuid) != 0 || sm_timefile_path(uuid, g->path, sizeof(g->path)) != 0)
 			g->path[0] = 0;
 		g->last_log_ns = sm_now_ns();
 		g->on = 1;
@@ -113,20 +127,20 @@ static void enroll_limited(int o, int limit)
 /* First launch on ordinal o in this process; caller holds reg_lock. */
 static void enroll(int o)
 {
-	int limit = sm_cfg.sm_limit[o], k = sm_thr_ngates;
+	int limit = sm_limits_sm(o), k = sm_gate_ngates;
 
 	if (!atfork_done && pthread_atfork(NULL, NULL, atfork_child) == 0)
 		atfork_done = 1;
-	sm_thr_seen[k] = &open_word;
+	sm_gate_seen[k] = &open_word;
 	if (limit > 0 && limit < 100) {
 		sm_depth++;
 		enroll_limited(o, limit);
-		sm_gdevs[o].seen = k;
-		publish(&sm_gdevs[o], sm_auth_check(&sm_gdevs[o], o, realtime_ns()));
+		gdevs[o].seen = k;
+		publish(&gdevs[o], sm_authority_check(&gdevs[o], o, realtime_ns()));
 		sm_depth--;
 	}
 	seen_at[o] = k + 1;
-	__atomic_store_n(&sm_thr_ngates, k + 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&sm_gate_ngates, k + 1, __ATOMIC_RELEASE);
 }
 
 /* ---- waiting ------------------------------------------------------------ */
@@ -176,7 +190,7 @@ static void count_sleep(struct gdev *g, uint64_t dt)
 	if (g->d < 0)
 		return;
 	/* The region is the user's file: only bookkeeping goes there. */
-	sm_region_guard();
+	sm_region_ensure();
 	__atomic_add_fetch(&sm_region->devs[g->d].sm[SM_THR_THROTTLED], dt, __ATOMIC_RELAXED);
 }
 
@@ -199,14 +213,15 @@ static void maybe_log(struct gdev *g, int o, uint64_t now)
 
 /* ---- the slow path -------------------------------------------------------- */
 
-hidden void sm_thr_slow(CUstream stream)
+hidden void sm_gate_slow(CUstream stream)
 {
 	struct gdev *g;
 	const uint64_t *gate;
 	uint64_t t0 = 0, now, next = 0;
 	CUdevice o;
-	int saved = errno;
+	int saved = errno, due;
 
+	sm_gate_due = sm_gate_count + SM_GATE_EVERY;
 	if (sm_dev_current(&o) != 0)
 		goto out;
 	if (!__atomic_load_n(&seen_at[o], __ATOMIC_ACQUIRE)) {
@@ -216,12 +231,12 @@ hidden void sm_thr_slow(CUstream stream)
 			enroll(o);
 		pthread_mutex_unlock(&reg_lock);
 	}
-	g = &sm_gdevs[o];
+	g = &gdevs[o];
 	if (!g->on)
 		goto out;
 	for (;;) {
 		now = realtime_ns();
-		gate = sm_auth_follow(g, o, now);
+		gate = sm_authority_follow(g, o, now);
 		publish(g, gate);
 		if (gate ? !__atomic_load_n(gate, __ATOMIC_ACQUIRE) : in_static_slot(g, now, &next))
 			break;
@@ -238,6 +253,9 @@ hidden void sm_thr_slow(CUstream stream)
 	if (t0)
 		count_sleep(g, sm_now_ns() - t0);
 	maybe_log(g, o, sm_now_ns());
+	due = sm_launchq_checkpoint(o, stream, sm_gate_count);
+	if (due < SM_GATE_EVERY)
+		sm_gate_due = sm_gate_count + (unsigned int)due;
 out:
 	errno = saved;
 }

@@ -22,6 +22,8 @@ __asm__(".symver dlerror,dlerror@" SM_GLIBC_BASE);
 __asm__(".symver dladdr,dladdr@" SM_GLIBC_BASE);
 __asm__(".symver pthread_mutexattr_setpshared,pthread_mutexattr_setpshared@" SM_GLIBC_BASE);
 __asm__(".symver pthread_once,pthread_once@" SM_GLIBC_BASE);
+__asm__(".symver pthread_key_create,pthread_key_create@" SM_GLIBC_BASE);
+__asm__(".symver pthread_setspecific,pthread_setspecific@" SM_GLIBC_BASE);
 __asm__(".symver pthread_mutex_timedlock,pthread_mutex_timedlock@" SM_GLIBC_BASE);
 __asm__(".symver pthread_mutexattr_init,pthread_mutexattr_init@" SM_GLIBC_BASE);
 __asm__(".symver pthread_mutexattr_destroy,pthread_mutexattr_destroy@" SM_GLIBC_BASE);
@@ -47,6 +49,8 @@ __asm__(".symver pthread_mutex_consistent,pthread_mutex_consistent@" SM_GLIBC_BA
 #pragma weak dladdr
 #pragma weak dlerror
 #pragma weak dlvsym
+#pragma weak pthread_key_create
+#pragma weak pthread_setspecific
 #pragma weak pthread_mutex_consistent
 #pragma weak pthread_mutex_timedlock
 #pragma weak pthread_mutexattr_init

@@ -5,6 +5,7 @@
  * on a primary context, credits what was allocated in it.
  */
 #include "hooks.h"
+#include "region_abi.h"
 #include "slice.h"
 
 static uint64_t primary[SM_MAX_DEVICES]; /* primary context of each ordinal */

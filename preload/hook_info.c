@@ -2,6 +2,7 @@
  * What a program asks about memory, through the driver, answers with the
  * slice (slice_view.c).
  */
+#include "dev.h"
 #include "hooks.h"
 #include "slice.h"
 
@@ -37,7 +38,7 @@ MEM_GET_INFO(cuMemGetInfo, unsigned int)
 		SM_PASS(real_##name(bytes, dev)); \
 		r = real_##name(bytes, dev); \
 		if (r == CUDA_SUCCESS && bytes) \
-			*bytes = (type)sm_slice_total(dev, *bytes); \
+			*bytes = (type)sm_slice_view_total(dev, *bytes); \
 		return r; \
 	}
 

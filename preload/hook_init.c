@@ -3,6 +3,7 @@
  * process (SOFTMIG_GPU_<i>) once the driver knows its devices.
  */
 #include "hooks.h"
+#include "limits.h"
 
 /* cuInit is where a process learns it has no GPU when its config is
  * unsafe: every later call would fail the same way. */

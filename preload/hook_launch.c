@@ -13,7 +13,7 @@
 #define LAUNCH(stream, realcall) \
 	do { \
 		SM_LAUNCH_PASS(realcall); \
-		sm_thr_gate(stream); \
+		sm_gate(stream); \
 		return (realcall); \
 	} while (0)
 

@@ -73,7 +73,7 @@ static void *substitute(void *handle, const char *name, void *p)
 	return p;
 }
 
-hidden void *sm_dlsym_handle(void *handle, const char *name)
+hidden void *sm_hook_lookup_dlsym(void *handle, const char *name)
 {
 	void *p = sm_real_dlsym(handle, name);
 	int saved;
@@ -85,7 +85,6 @@ hidden void *sm_dlsym_handle(void *handle, const char *name)
 	errno = saved;
 	return p;
 }
-
 
 static void *procaddr_hook(void *p)
 {

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
 #include "hooks.h"
 #include "slice.h"
 
@@ -39,7 +40,7 @@ SOFTMIG_EXPORT nvmlReturn_t nvmlDeviceGetMemoryInfo(nvmlDevice_t nd, nvmlMemory_
 	SM_NEED_NVML(nvmlDeviceGetMemoryInfo);
 	SM_NVML_PASS(real_nvmlDeviceGetMemoryInfo(nd, m));
 	r = real_nvmlDeviceGetMemoryInfo(nd, m);
-	if (r != NVML_SUCCESS || !m || sm_slice_nvml_view(nd, m->total, &total, &used) != 0)
+	if (r != NVML_SUCCESS || !m || sm_slice_view_nvml(nd, m->total, &total, &used) != 0)
 		return r;
 	m->total = total;
 	m->used = used < total ? used : total;
@@ -55,7 +56,7 @@ SOFTMIG_EXPORT nvmlReturn_t nvmlDeviceGetMemoryInfo_v2(nvmlDevice_t nd, nvmlMemo
 	SM_NEED_NVML(nvmlDeviceGetMemoryInfo_v2);
 	SM_NVML_PASS(real_nvmlDeviceGetMemoryInfo_v2(nd, m));
 	r = real_nvmlDeviceGetMemoryInfo_v2(nd, m);
-	if (r != NVML_SUCCESS || !m || sm_slice_nvml_view(nd, m->total, &total, &used) != 0)
+	if (r != NVML_SUCCESS || !m || sm_slice_view_nvml(nd, m->total, &total, &used) != 0)
 		return r;
 	m->total = total;
 	m->reserved = 0;
@@ -101,7 +102,7 @@ static nvmlReturn_t filtered_list(list_fn fn, size_t elem, nvmlDevice_t nd, unsi
 	for (i = 0; i < n; i++) {
 		unsigned int pid;
 		memcpy(&pid, buf + (size_t)i * elem, sizeof(pid));
-		if (sm_slice_has_pid((pid_t)pid)) {
+		if (sm_slice_view_shows((pid_t)pid)) {
 			if (kept != i)
 				memmove(buf + (size_t)kept * elem, buf + (size_t)i * elem, elem);
 			kept++;
@@ -128,7 +129,7 @@ static nvmlReturn_t filtered_list(list_fn fn, size_t elem, nvmlDevice_t nd, unsi
 	{ \
 		SM_NEED_NVML(name); \
 		SM_NVML_PASS(real_##name(nd, count, infos)); \
-		if (!sm_cfg.job[0]) \
+		if (!sm_config->job[0]) \
 			return real_##name(nd, count, infos); \
 		return filtered_list((list_fn)real_##name, sizeof(type), nd, count, infos); \
 	}

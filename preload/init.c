@@ -7,7 +7,6 @@
  * call from that same thread during it (re-entry) gets 0 and passes
  * through; other threads wait for 2.
  */
-#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -17,11 +16,26 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "hooks.h"
+#include "init.h"
+
+#include "check.h"
+#include "config.h"
+#include "depth.h"
+#include "dev.h"
+#include "entries.h"
+#include "ledger.h"
+#include "lock.h"
+#include "log.h"
+#include "mode.h"
+#include "nvml.h"
+#include "ptrmap.h"
+#include "real.h"
+#include "region.h"
 #include "throttle.h"
 
 static int init_state;
 static long init_tid;
+static struct sm_why why; /* why the mode is SM_FAILCLOSED */
 
 static long gettid_(void)
 {
@@ -32,10 +46,10 @@ static void atfork_child(void)
 {
 	/* A fork child shares the parent's region mapping but is a new
 	 * process: it claims its own entry when it first uses the GPU. */
-	sm_proc_entry = -1;
-	sm_ptr_reset_after_fork();
+	sm_region_entry = -1;
+	sm_ptrmap_reset_after_fork();
 	sm_log_reset_after_fork();
-	sm_devmap_reset_after_fork();
+	sm_nvml_reset_after_fork();
 	sm_check_reset_after_fork();
 	sm_lock_reset_after_fork();
 }
@@ -45,17 +59,17 @@ static void exit_report(void)
 {
 	int i;
 
-	if (!sm_region || sm_proc_entry < 0)
+	if (!sm_region || sm_region_entry < 0)
 		return;
-	sm_region_guard();
+	sm_region_ensure();
 	for (i = 0; i < SM_MAX_DEVICES; i++) {
 		int d = sm_dev_noted(i);
 		if (d < 0)
 			continue;
 		sm_log(SM_EVENT, i, "process exit", "peak=%llu throttled_ms=%llu",
-		       (unsigned long long)sm_proc_peak(d), (unsigned long long)sm_thr_throttled_ms(i));
+		       (unsigned long long)sm_ledger_proc_peak(d), (unsigned long long)sm_gate_throttled_ms(i));
 	}
-	sm_region_exit();
+	sm_entries_exit();
 }
 
 static void announce_failure(void)
@@ -65,60 +79,28 @@ static void announce_failure(void)
 
 	n = snprintf(line, sizeof(line),
 		     "softmig: GPU disabled for this process: %s; contact your cluster administrators\n",
-		     sm_cfg.fail_reason);
+		     why.reason);
 	if (n > 0 && write(STDERR_FILENO, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1) < 0) {
 		/* stderr closed: the log below still has it */
 	}
 	/* path= or var= when the failure is about one (contract 5). */
-	if (sm_cfg.fail_path[0])
-		snprintf(about, sizeof(about), "path=%s ", sm_quote(sm_cfg.fail_path, qp, sizeof(qp)));
-	else if (sm_cfg.fail_var[0])
-		snprintf(about, sizeof(about), "var=%s ", sm_cfg.fail_var);
+	if (why.path[0])
+		snprintf(about, sizeof(about), "path=%s ", sm_log_quote(why.path, qp, sizeof(qp)));
+	else if (why.var[0])
+		snprintf(about, sizeof(about), "var=%s ", why.var);
 	else
 		about[0] = 0;
-	sm_log(SM_ERROR, -1, "config error", "%sreason=%s", about, sm_quote(sm_cfg.fail_reason, q, sizeof(q)));
-}
-
-/*
- * Before glibc 2.34 the pthread calls the library needs live in
- * libpthread, referenced weakly (glibc_compat.h).  A CUDA process has it
- * loaded; if only in the local scope of a dlopen'ed libcuda, promote it.
- */
-static int libs_ready(void)
-{
-	static const char *const need[] = {
-		"pthread_mutexattr_init", "pthread_mutexattr_destroy", "pthread_mutexattr_setpshared",
-		"pthread_mutexattr_setrobust",
-	};
-	size_t i;
-	int promoted = 0;
-
-	if (!dlopen || !dlvsym) {
-		sm_strlcpy(sm_cfg.fail_reason, "libdl is not loaded in this process (glibc before 2.34)",
-			   sizeof(sm_cfg.fail_reason));
-		return -1;
-	}
-	for (i = 0; i < sizeof(need) / sizeof(need[0]); i++) {
-		if (sm_real_dlsym(RTLD_DEFAULT, need[i]))
-			continue;
-		if (!promoted++ && dlopen("libpthread.so.0", RTLD_NOW | RTLD_GLOBAL)) {
-			i--;
-			continue;
-		}
-		snprintf(sm_cfg.fail_reason, sizeof(sm_cfg.fail_reason), "%s not found (glibc before 2.34 without libpthread)",
-			 need[i]);
-		return -1;
-	}
-	return 0;
+	sm_log(SM_ERROR, -1, "config error", "%sreason=%s", about, sm_log_quote(why.reason, q, sizeof(q)));
 }
 
 static void do_init(void)
 {
 	char exe[512], qexe[600], qsrc[600];
 	ssize_t n;
-	int mode = sm_config_load(&sm_cfg);
+	int mode = sm_config_load(&why);
 
-	if (mode == SM_ACTIVE && (libs_ready() != 0 || sm_region_attach() != 0))
+	if (mode == SM_ACTIVE &&
+	    (sm_real_libs(why.reason, sizeof(why.reason)) != 0 || sm_region_attach(&why) != 0))
 		mode = SM_FAILCLOSED;
 	if (mode == SM_FAILCLOSED) {
 		announce_failure();
@@ -127,8 +109,8 @@ static void do_init(void)
 		atexit(exit_report);
 		n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 		exe[n > 0 ? n : 0] = 0;
-		sm_log(SM_EVENT, -1, "process start", "exe=%s uid=%u source=%s", sm_quote(exe, qexe, sizeof(qexe)),
-		       (unsigned)getuid(), sm_quote(sm_cfg.source, qsrc, sizeof(qsrc)));
+		sm_log(SM_EVENT, -1, "process start", "exe=%s uid=%u source=%s", sm_log_quote(exe, qexe, sizeof(qexe)),
+		       (unsigned)getuid(), sm_log_quote(sm_config->source, qsrc, sizeof(qsrc)));
 	}
 	sm_mode = mode;
 }

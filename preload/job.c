@@ -4,16 +4,13 @@
  * v1: "6:freezer:/slurm_vm/uid_0/job_1/step_batch"
  * v2: "0::/system.slice/slurmstepd.scope/job_42/step_0/user/task_0"
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/statfs.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
-#include "softmig.h"
+#include "job.h"
+
+#include "proc.h"
+#include "strlcpy.h"
 
 /* "^[0-9]+(_[0-9]+)?$", at most SM_JOB_MAX-1 characters. */
 hidden int sm_job_id_valid(const char *s)
@@ -111,99 +108,17 @@ hidden int sm_job_parse_cgroup(const char *text, char *job, size_t len)
 	return 0;
 }
 
-/* The file must be the kernel's (procfs): in a mount namespace of their
- * own, users can bind a file of their making over /proc/self/cgroup. */
-#define PROC_SUPER_MAGIC 0x9fa0
-
+/* The file must be the kernel's (sm_proc_read): in a mount namespace of
+ * their own, users can bind a file of their making over /proc/self/cgroup. */
 hidden int sm_job_from_cgroup(pid_t pid, char *job, size_t len)
 {
 	char path[64], buf[4096];
-	struct statfs sf;
-	ssize_t n;
-	int fd, saved;
 
 	if (pid == 0)
 		sm_strlcpy(path, "/proc/self/cgroup", sizeof(path));
 	else
 		snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0)
-		return -1;
-	if (syscall(SYS_fstatfs, fd, &sf) != 0 || sf.f_type != PROC_SUPER_MAGIC) {
-		close(fd);
-		return -1;
-	}
-	n = sm_read_fd(fd, buf, sizeof(buf));
-	saved = errno;
-	close(fd);
-	errno = saved;
-	if (n < 0)
+	if (sm_proc_read(path, buf, sizeof(buf)) < 0)
 		return -1;
 	return sm_job_parse_cgroup(buf, job, len);
-}
-
-/* 1 when this process is in the initial user namespace (getuid() is the
- * uid root sees), 0 in another: there a user maps any uid, root included. */
-#define NSFS_MAGIC 0x6e736673
-#define PROC_USER_INIT_INO 0xEFFFFFFDU
-
-hidden int sm_init_userns(void)
-{
-	struct statfs sf;
-	struct stat st;
-	int fd = open("/proc/self/ns/user", O_RDONLY | O_CLOEXEC | O_NOCTTY), ok;
-
-	if (fd < 0)
-		return 0;
-	ok = syscall(SYS_fstatfs, fd, &sf) == 0 && sf.f_type == NSFS_MAGIC && sm_fstat(fd, &st) == 0 &&
-	     st.st_ino == PROC_USER_INIT_INO;
-	close(fd);
-	return ok;
-}
-
-/* Reads a small procfs file (not one bound over it); -1 on failure. */
-static ssize_t read_proc(const char *path, char *buf, size_t len)
-{
-	struct statfs sf;
-	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY), saved;
-
-	if (fd < 0)
-		return -1;
-	if (syscall(SYS_fstatfs, fd, &sf) != 0 || sf.f_type != PROC_SUPER_MAGIC) {
-		close(fd);
-		return -1;
-	}
-	n = sm_read_fd(fd, buf, len);
-	saved = errno;
-	close(fd);
-	errno = saved;
-	return n;
-}
-
-/*
- * The uid that files of the real root show as in this process: 0 in the
- * initial user namespace; in another, what /proc/self/uid_map maps uid 0
- * to, else (root unmapped, as in every namespace an unprivileged user
- * makes, Apptainer's included) the overflow uid.  -1 unknown.
- */
-hidden int64_t sm_root_uid(int init_ns)
-{
-	char buf[4096], *p, *end;
-	uint64_t v;
-
-	if (init_ns)
-		return 0;
-	if (read_proc("/proc/self/uid_map", buf, sizeof(buf)) < 0)
-		return -1;
-	for (p = buf; *p; p = end) {
-		unsigned long long in, out, count;
-		end = strchr(p, '\n');
-		end = end ? end + 1 : p + strlen(p);
-		if (sscanf(p, "%llu %llu %llu", &in, &out, &count) == 3 && out == 0 && count > 0)
-			return (int64_t)in;
-	}
-	if (read_proc("/proc/sys/kernel/overflowuid", buf, sizeof(buf)) < 0)
-		return -1;
-	buf[strcspn(buf, "\n")] = 0;
-	return sm_parse_uint(buf, 4294967294ULL, &v) == 0 ? (int64_t)v : -1;
 }

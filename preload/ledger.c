@@ -3,24 +3,28 @@
  * entries (contract 4): reservations and releases, context memory, peaks
  * and NVML's numbers, each under the lock.  slice.c decides, the ledger
  * counts.  An entry that goes (a dead process, or this one at exit) takes
- * its bytes with it in entries.c.
+ * its bytes with it (region.c, entries.c).
  */
 #include <string.h>
 
-#include "softmig.h"
+#include "ledger.h"
+
+#include "now.h"
+#include "nvml.h"
+#include "region.h"
 
 /* Takes the lock and returns this process's entry, or NULL (and no lock)
  * when it has none: the lock's check of the region may just have found the
  * entry given to another pid, with none free to take instead. */
 static struct sm_proc *lock_me(void)
 {
-	if (sm_proc_entry < 0 || sm_region_lock() != 0)
+	if (sm_region_entry < 0 || sm_region_lock() != 0)
 		return NULL;
-	if (sm_proc_entry < 0) {
+	if (sm_region_entry < 0) {
 		sm_region_unlock();
 		return NULL;
 	}
-	return &sm_region->procs[sm_proc_entry];
+	return &sm_region->procs[sm_region_entry];
 }
 
 static void note_peak(struct sm_proc *me, int d, uint64_t total)
@@ -61,7 +65,7 @@ static void count_guesses(int n)
 
 /* Whether guessed context reservations stand in the job (read without the
  * lock: a hint for waiting). */
-hidden int sm_ctx_guesses_stand(void)
+hidden int sm_ledger_guesses_stand(void)
 {
 	return __atomic_load_n(&sm_region->ctx_guesses, __ATOMIC_RELAXED) &&
 	       now_s() <= __atomic_load_n(&sm_region->guesses_until, __ATOMIC_RELAXED);
@@ -100,19 +104,19 @@ static int reserve(int d, uint64_t bytes, uint64_t limit, uint64_t *used_out, in
 	return -1;
 }
 
-hidden int sm_reserve(int d, uint64_t bytes, uint64_t limit, uint64_t *used_out)
+hidden int sm_ledger_reserve(int d, uint64_t bytes, uint64_t limit, uint64_t *used_out)
 {
 	return reserve(d, bytes, limit, used_out, 0, 0);
 }
 
 /* A context's size, before the driver creates it, so that concurrent
  * creations cannot all pass one check. */
-hidden int sm_reserve_ctx(int d, uint64_t bytes, uint64_t limit, uint64_t *used_out, int guessed)
+hidden int sm_ledger_reserve_ctx(int d, uint64_t bytes, uint64_t limit, uint64_t *used_out, int guessed)
 {
 	return reserve(d, bytes, limit, used_out, 1, guessed);
 }
 
-hidden int sm_release(int d, uint64_t bytes)
+hidden int sm_ledger_release(int d, uint64_t bytes)
 {
 	struct sm_proc *me;
 
@@ -125,7 +129,7 @@ hidden int sm_release(int d, uint64_t bytes)
 }
 
 /* Sets this process's context memory on device entry d. */
-hidden void sm_ctx_account(int d, int64_t bytes, int guesses)
+hidden void sm_ledger_ctx_account(int d, int64_t bytes, int guesses)
 {
 	struct sm_proc *me;
 	struct sm_dev *dv;
@@ -144,11 +148,11 @@ hidden void sm_ctx_account(int d, int64_t bytes, int guesses)
 	sm_region_unlock();
 }
 
-hidden uint64_t sm_dev_used(int d)
+hidden uint64_t sm_ledger_used(int d)
 {
 	struct sm_dev *dv;
 
-	sm_region_guard();
+	sm_region_ensure();
 	dv = &sm_region->devs[d];
 
 	return __atomic_load_n(&dv->tracked, __ATOMIC_RELAXED) + __atomic_load_n(&dv->excess, __ATOMIC_RELAXED);
@@ -159,7 +163,7 @@ hidden uint64_t sm_dev_used(int d)
  * driver created nothing; measured < 0 (NVML silent) keeps it.  guesses of
  * those reservations were guesses: either way but the last they stand no
  * more. */
-hidden void sm_ctx_settle(int d, uint64_t reserved, int64_t measured, int created, int guesses)
+hidden void sm_ledger_ctx_settle(int d, uint64_t reserved, int64_t measured, int created, int guesses)
 {
 	struct sm_dev *dv;
 	struct sm_proc *me;
@@ -183,29 +187,29 @@ hidden void sm_ctx_settle(int d, uint64_t reserved, int64_t measured, int create
 }
 
 /* What a new context on d is assumed to cost: the largest one seen. */
-hidden uint64_t sm_ctx_estimate(int d)
+hidden uint64_t sm_ledger_ctx_estimate(int d)
 {
 	return __atomic_load_n(&sm_region->devs[d].ctx_estimate, __ATOMIC_RELAXED);
 }
 
 /* This process's allocations and context memory on d. */
-hidden uint64_t sm_proc_used(int d)
+hidden uint64_t sm_ledger_proc_used(int d)
 {
-	int me = sm_proc_entry;
+	int me = sm_region_entry;
 
 	return me < 0 ? 0 : sm_region->procs[me].used[d];
 }
 
-hidden uint64_t sm_proc_ctx(int d)
+hidden uint64_t sm_ledger_proc_ctx(int d)
 {
-	int me = sm_proc_entry;
+	int me = sm_region_entry;
 
 	return me < 0 ? 0 : sm_region->procs[me].ctx[d];
 }
 
-hidden uint64_t sm_proc_peak(int d)
+hidden uint64_t sm_ledger_proc_peak(int d)
 {
-	int me = sm_proc_entry;
+	int me = sm_region_entry;
 
 	return me < 0 ? 0 : sm_region->procs[me].peak[d];
 }
@@ -215,7 +219,7 @@ hidden uint64_t sm_proc_peak(int d)
  * higher: each process entry gets what NVML shows for its pid, the device
  * what its processes hold beyond their bookkeeping (excess) plus the job's
  * processes that have no entry (untracked).  The entries of the dead went
- * just before (sm_region_reap, outside the lock); the list is sorted by
+ * just before (sm_entries_reap, outside the lock); the list is sorted by
  * pid.
  */
 hidden void sm_ledger_nvml(int d, const nvmlProcessInfo_t *sorted, int n, uint64_t untracked)
@@ -232,7 +236,7 @@ hidden void sm_ledger_nvml(int d, const nvmlProcessInfo_t *sorted, int n, uint64
 		uint64_t t, v;
 		if (!p->pid)
 			continue;
-		v = sm_listed_bytes(sorted, n, p->pid, &listed);
+		v = sm_nvml_listed_bytes(sorted, n, p->pid, &listed);
 		p->nvml[d] = v;
 		t = p->used[d] + p->ctx[d];
 		tracked += t;

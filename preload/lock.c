@@ -1,5 +1,5 @@
 /*
- * The region's lock, as a primitive over its bytes (entries.c takes it
+ * The region's lock, as a primitive over its bytes (region.c takes it
  * through sm_region_lock, which repairs what a taken-over holder left).
  * lock[] holds a robust process-shared pthread_mutex_t
  * (region_abi.h); the library takes and releases it through its futex word
@@ -26,7 +26,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "softmig.h"
+#include "lock.h"
+
+#include "log.h"
+#include "now.h"
+#include "proc.h"
 
 #define TID_MASK 0x3fffffffU
 

@@ -16,8 +16,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "log.h"
+
+#include "config.h"
+#include "env.h"
+#include "fstat.h"
 #include "paths.h"
-#include "softmig.h"
+#include "strlcpy.h"
 
 static const char *const level_names[] = { "error", "event", "warn", "debug", "info", "trace" };
 /* The lowest SOFTMIG_LOG_LEVEL at which each level is written. */
@@ -75,7 +80,7 @@ static int log_open(void)
 	const char *p;
 	int fd = -1;
 
-	p = sm_getenv("SOFTMIG_LOG_FILE");
+	p = sm_env_get("SOFTMIG_LOG_FILE");
 	if (p && p[0] == '/') {
 		/* The user's own choice for their own processes: the file
 		 * must still be theirs (or root's). */
@@ -83,18 +88,18 @@ static int log_open(void)
 		if (fd >= 0)
 			return fd;
 	}
-	if (sm_cfg.job[0]) {
-		sm_path_job(path, sizeof(path), SM_FILE_LOG, sm_cfg.job);
+	if (sm_config->job[0]) {
+		sm_paths_job(path, sizeof(path), SM_FILE_LOG, sm_config->job);
 		fd = open_log(path, 1);
 		if (fd < 0) {
-			p = sm_getenv("SLURM_TMPDIR");
+			p = sm_env_get("SLURM_TMPDIR");
 			if (p && p[0] == '/') {
-				sm_path_tmp_log(path, sizeof(path), p, sm_cfg.job);
+				sm_paths_tmp_log(path, sizeof(path), p, sm_config->job);
 				fd = open_log(path, 1);
 			}
 		}
 	} else {
-		sm_path_pid_log(path, sizeof(path), (int)getpid());
+		sm_paths_pid_log(path, sizeof(path), (int)getpid());
 		fd = open_log(path, 1);
 	}
 	return fd;
@@ -143,7 +148,7 @@ static int needs_quote(const char *s)
 	return 0;
 }
 
-hidden const char *sm_quote(const char *s, char *buf, size_t len)
+hidden const char *sm_log_quote(const char *s, char *buf, size_t len)
 {
 	size_t off;
 
@@ -190,12 +195,12 @@ hidden void sm_log(int level, int dev, const char *msg, const char *kvfmt, ...)
 	int saved = errno, n;
 	va_list ap;
 
-	if (level < 0 || level > SM_TRACE || sm_cfg.log_level < level_min[level])
+	if (level < 0 || level > SM_TRACE || sm_config->log_level < level_min[level])
 		return;
-	if (sm_is_secure())
+	if (sm_env_secure())
 		return;
 	clock_gettime(CLOCK_REALTIME, &ts);
-	off = sm_log_header(buf, sizeof(buf) - 1, &ts, level, sm_cfg.job, (int)getpid(), dev, msg);
+	off = sm_log_header(buf, sizeof(buf) - 1, &ts, level, sm_config->job, (int)getpid(), dev, msg);
 	if (kvfmt && *kvfmt) {
 		buf[off++] = ' ';
 		va_start(ap, kvfmt);
@@ -216,7 +221,7 @@ hidden void sm_log(int level, int dev, const char *msg, const char *kvfmt, ...)
 		/* a full disk loses the line, never the process */
 	}
 	pthread_mutex_unlock(&log_lock);
-	if (sm_cfg.log_level >= 3 && write(STDERR_FILENO, buf, off) < 0) {
+	if (sm_config->log_level >= 3 && write(STDERR_FILENO, buf, off) < 0) {
 		/* nothing to do */
 	}
 	errno = saved;

@@ -13,7 +13,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "hooks.h"
+#include "oom.h"
+
+#include "log.h"
+#include "nvml.h"
+#include "pidns.h"
+#include "read.h"
 
 static uid_t uid_of(pid_t pid)
 {
@@ -28,8 +33,8 @@ static uid_t uid_of(pid_t pid)
 hidden void sm_oom_kill(int ordinal)
 {
 	nvmlProcessInfo_t stack[SM_PROC_STACK], *infos;
-	nvmlDevice_t nd = sm_dev_nvml(ordinal);
-	pid_t me = getpid(), me_host = sm_self_host_pid();
+	nvmlDevice_t nd = sm_nvml_handle(ordinal);
+	pid_t me = getpid(), me_host = sm_pidns_host_pid();
 	uid_t uid = getuid();
 	int host_ns = sm_pidns_tag() == 0, self = !me_host, n, i;
 
@@ -41,7 +46,7 @@ hidden void sm_oom_kill(int ordinal)
 			self = 1;
 			continue;
 		}
-		if (!host_ns || !sm_pid_in_job(pid) || uid_of(pid) != uid || uid_of(pid) == 0)
+		if (!host_ns || !sm_nvml_pid_in_job(pid) || uid_of(pid) != uid || uid_of(pid) == 0)
 			continue;
 		sm_log(SM_EVENT, ordinal, "oom kill", "target=%d", (int)pid);
 		kill(pid, SIGKILL);

@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "paths.h"
+
+#include "job.h"
 #include "softmig.h"
 
 /* The longest SLURM_TMPDIR/TMPDIR taken for a local region. */
@@ -24,17 +26,17 @@ static int put(char *buf, size_t len, const char *fmt, ...)
 	return n < 0 || (size_t)n >= len ? -1 : 0;
 }
 
-hidden int sm_path_name(char *buf, size_t len, enum sm_job_file f, const char *job)
+hidden int sm_paths_name(char *buf, size_t len, enum sm_job_file f, const char *job)
 {
 	return put(buf, len, "%s%s", job, suffix[f]);
 }
 
-hidden int sm_path_job(char *buf, size_t len, enum sm_job_file f, const char *job)
+hidden int sm_paths_job(char *buf, size_t len, enum sm_job_file f, const char *job)
 {
 	return put(buf, len, "%s/%s%s", f == SM_FILE_LOG ? SM_LOG_DIR : SM_RUN_DIR, job, suffix[f]);
 }
 
-hidden int sm_path_conf_job(const char *name, char *job, size_t len)
+hidden int sm_paths_conf_job(const char *name, char *job, size_t len)
 {
 	size_t l = strlen(name), s = strlen(suffix[SM_FILE_CONF]);
 
@@ -45,18 +47,18 @@ hidden int sm_path_conf_job(const char *name, char *job, size_t len)
 	return sm_job_id_valid(job);
 }
 
-hidden int sm_path_tmp_log(char *buf, size_t len, const char *slurm_tmpdir, const char *job)
+hidden int sm_paths_tmp_log(char *buf, size_t len, const char *slurm_tmpdir, const char *job)
 {
 	return put(buf, len, "%s/softmig_%s%s", slurm_tmpdir, job, suffix[SM_FILE_LOG]);
 }
 
-hidden int sm_path_pid_log(char *buf, size_t len, int pid)
+hidden int sm_paths_pid_log(char *buf, size_t len, int pid)
 {
 	return put(buf, len, "%s/pid%d%s", SM_LOG_DIR, pid, suffix[SM_FILE_LOG]);
 }
 
-hidden int sm_path_local_region(char *buf, size_t len, const char *slurm_tmpdir, const char *tmpdir,
-				unsigned uid, const char *job)
+hidden int sm_paths_local_region(char *buf, size_t len, const char *slurm_tmpdir, const char *tmpdir,
+				 unsigned uid, const char *job)
 {
 	const char *dir = slurm_tmpdir;
 

@@ -20,15 +20,15 @@ enum sm_job_file {
 };
 
 /* The file's name alone: "<job>.conf", "<job>.region", "<job>.log". */
-int sm_path_name(char *buf, size_t len, enum sm_job_file f, const char *job);
+int sm_paths_name(char *buf, size_t len, enum sm_job_file f, const char *job);
 /* The file's path in its built-in directory. */
-int sm_path_job(char *buf, size_t len, enum sm_job_file f, const char *job);
+int sm_paths_job(char *buf, size_t len, enum sm_job_file f, const char *job);
 /* Returns 1 and the job id when name is "<job>.conf" with a valid job id. */
-int sm_path_conf_job(const char *name, char *job, size_t len);
+int sm_paths_conf_job(const char *name, char *job, size_t len);
 /* The job's log when SM_LOG_DIR cannot be had: <slurm_tmpdir>/softmig_<job>.log. */
-int sm_path_tmp_log(char *buf, size_t len, const char *slurm_tmpdir, const char *job);
+int sm_paths_tmp_log(char *buf, size_t len, const char *slurm_tmpdir, const char *job);
 /* The log of a process in no job: SM_LOG_DIR/pid<pid>.log. */
-int sm_path_pid_log(char *buf, size_t len, int pid);
+int sm_paths_pid_log(char *buf, size_t len, int pid);
 /*
  * The region of a process without a job config (outside Slurm, or a node
  * without the prolog): <dir>/softmig-<uid>-<job or "nojob">.region, where
@@ -36,7 +36,7 @@ int sm_path_pid_log(char *buf, size_t len, int pid);
  * the one chosen is relative, unset or longer than 256 characters.  The
  * values are the variables' (NULL: unset).
  */
-int sm_path_local_region(char *buf, size_t len, const char *slurm_tmpdir, const char *tmpdir,
-			 unsigned uid, const char *job);
+int sm_paths_local_region(char *buf, size_t len, const char *slurm_tmpdir, const char *tmpdir,
+			  unsigned uid, const char *job);
 
 #endif

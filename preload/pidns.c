@@ -21,7 +21,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "softmig.h"
+#include "pidns.h"
+
+#include "fstat.h"
+#include "proc.h"
+#include "read.h"
+#include "region_abi.h"
 
 #define PROC_PID_INIT_INO 0xEFFFFFFCULL /* the kernel's initial PID namespace */
 #define PF_KTHREAD 0x00200000UL
@@ -138,14 +143,14 @@ static int found_in_host_proc(uint32_t tag, pid_t pid, uint64_t start)
 	return found;
 }
 
-hidden int sm_entry_alive(const struct sm_proc *p)
+hidden int sm_pidns_alive(const struct sm_proc *p)
 {
 	uint64_t st;
 	char state;
 
 	see();
 	if (p->pidns == view.tag && (view.proc_own || (view.proc_host && !view.tag)))
-		return sm_pid_alive(p->pid, p->start_time);
+		return sm_proc_alive(p->pid, p->start_time);
 	if (!view.proc_host)
 		return -1; /* not visible from here */
 	if (!p->pidns)
@@ -154,14 +159,14 @@ hidden int sm_entry_alive(const struct sm_proc *p)
 	return found_in_host_proc(p->pidns, p->pid, p->start_time);
 }
 
-hidden int sm_proc_is_host(void)
+hidden int sm_pidns_proc_is_host(void)
 {
 	see();
 	return view.proc_host;
 }
 
 /* Whether pid, as NVML reports it (the host's), is entry p's process. */
-hidden int sm_entry_has_host_pid(const struct sm_proc *p, pid_t pid)
+hidden int sm_pidns_matches(const struct sm_proc *p, pid_t pid)
 {
 	char s[16], state;
 	pid_t ns[32];
@@ -170,7 +175,7 @@ hidden int sm_entry_has_host_pid(const struct sm_proc *p, pid_t pid)
 
 	if (!p->pidns)
 		return p->pid == pid;
-	if (!sm_proc_is_host())
+	if (!sm_pidns_proc_is_host())
 		return 0;
 	snprintf(s, sizeof(s), "%d", (int)pid);
 	if ((n = nspids(s, ns, 32)) < 2 || ns[n - 1] != p->pid)
@@ -183,7 +188,7 @@ hidden int sm_entry_has_host_pid(const struct sm_proc *p, pid_t pid)
 
 /* This process's pid as NVML reports it (the host's), 0 when it cannot
  * be known here (a PID namespace with a /proc of its own). */
-hidden pid_t sm_self_host_pid(void)
+hidden pid_t sm_pidns_host_pid(void)
 {
 	pid_t ns[1];
 

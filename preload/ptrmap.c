@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "softmig.h"
+#include "ptrmap.h"
 
 #define EMPTY 0
 #define TOMB 0xff
@@ -50,7 +50,7 @@ static int grow(void)
 	return 0;
 }
 
-hidden int sm_ptr_put(int kind, uint64_t key, uint64_t size, int dev, int ordinal, uint64_t owner)
+hidden int sm_ptrmap_put(int kind, uint64_t key, uint64_t size, int dev, int ordinal, uint64_t owner)
 {
 	size_t j;
 
@@ -75,7 +75,7 @@ hidden int sm_ptr_put(int kind, uint64_t key, uint64_t size, int dev, int ordina
 	return 0;
 }
 
-hidden int sm_ptr_take(int kind, uint64_t key, struct sm_alloc *out)
+hidden int sm_ptrmap_take(int kind, uint64_t key, struct sm_alloc *out)
 {
 	size_t j, n;
 
@@ -99,7 +99,7 @@ hidden int sm_ptr_take(int kind, uint64_t key, struct sm_alloc *out)
 }
 
 /* Removes one entry whose owner (context or graph) is owner. */
-hidden int sm_ptr_take_owned(uint64_t owner, struct sm_alloc *out)
+hidden int sm_ptrmap_take_owned(uint64_t owner, struct sm_alloc *out)
 {
 	size_t j;
 
@@ -118,7 +118,7 @@ hidden int sm_ptr_take_owned(uint64_t owner, struct sm_alloc *out)
 }
 
 /* CUDA does not survive fork: the child starts with no allocations. */
-hidden void sm_ptr_reset_after_fork(void)
+hidden void sm_ptrmap_reset_after_fork(void)
 {
 	pthread_mutex_init(&lock, NULL);
 	free(tab);

@@ -1,14 +1,18 @@
 /*
- * Symbol resolution: the typed table of the driver's (and NVML's) own
- * functions, real_<name>, and the real dlsym.  Which hook stands for which
- * of them is hook_lookup.c's.
+ * Symbol resolution, the library's only: the typed table of the driver's
+ * (and NVML's) own functions, real_<name>, the real dlsym, and the libc
+ * functions that lived in libdl and libpthread before glibc 2.34.  Which
+ * hook stands for which of them is hook_lookup.c's.
  */
 #include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 
-#include "hooks.h"
+#include "real.h"
+
+#include "strlcpy.h"
 
 #define SM_DEFINE(name, params) hidden CUresult (*real_##name) params;
 #define SM_DEFINE_NVML(name, params) hidden nvmlReturn_t (*real_##name) params;
@@ -38,7 +42,7 @@ static const struct sm_sym nvml_syms[] = {
 static int cuda_done, nvml_done;
 static pthread_mutex_t resolve_lock = PTHREAD_MUTEX_INITIALIZER;
 
-/* Set by dlsym.S on the first dlsym call; see sm_resolve_dlsym. */
+/* Set by dlsym.S on the first dlsym call; see sm_real_dlsym_resolve. */
 hidden void *(*sm_real_dlsym_fn)(void *, const char *);
 static SM_TLS int resolving_dlsym;
 
@@ -49,7 +53,7 @@ static SM_TLS int resolving_dlsym;
  * would recurse here: that thread gets NULL instead of a deadlock
  * (libfaketime issue #130 describes the same hazard).
  */
-hidden void *sm_resolve_dlsym(void)
+hidden void *sm_real_dlsym_resolve(void)
 {
 	void *p;
 	int saved;
@@ -77,7 +81,7 @@ hidden void *sm_real_dlsym(void *handle, const char *name)
 	void *(*fn)(void *, const char *) = __atomic_load_n(&sm_real_dlsym_fn, __ATOMIC_ACQUIRE);
 
 	if (!fn) {
-		fn = (void *(*)(void *, const char *))sm_resolve_dlsym();
+		fn = (void *(*)(void *, const char *))sm_real_dlsym_resolve();
 		if (!fn)
 			return NULL;
 	}
@@ -167,4 +171,36 @@ hidden int sm_real_nvml(int load)
 	if (r == 0)
 		__atomic_store_n(&nvml_trusted, 1, __ATOMIC_RELEASE);
 	return r;
+}
+
+/*
+ * Before glibc 2.34 the pthread calls the library needs live in
+ * libpthread, referenced weakly (glibc_compat.h).  A CUDA process has it
+ * loaded; if only in the local scope of a dlopen'ed libcuda, promote it.
+ * 0 when they resolve, else -1 and why.
+ */
+hidden int sm_real_libs(char *why, size_t len)
+{
+	static const char *const need[] = {
+		"pthread_mutexattr_init", "pthread_mutexattr_destroy", "pthread_mutexattr_setpshared",
+		"pthread_mutexattr_setrobust",
+	};
+	size_t i;
+	int promoted = 0;
+
+	if (!dlopen || !dlvsym) {
+		sm_strlcpy(why, "libdl is not loaded in this process (glibc before 2.34)", len);
+		return -1;
+	}
+	for (i = 0; i < sizeof(need) / sizeof(need[0]); i++) {
+		if (sm_real_dlsym(RTLD_DEFAULT, need[i]))
+			continue;
+		if (!promoted++ && dlopen("libpthread.so.0", RTLD_NOW | RTLD_GLOBAL)) {
+			i--;
+			continue;
+		}
+		snprintf(why, len, "%s not found (glibc before 2.34 without libpthread)", need[i]);
+		return -1;
+	}
+	return 0;
 }

@@ -1,7 +1,7 @@
 /* Sizes (contract 3): digits, then an optional binary unit k/m/g/t
  * (any case) optionally followed by "B"/"b" or "iB"/"ib", or a bare "B".
  * The vectors in testdata/sizes.tsv pin this behaviour for C and Go. */
-#include "softmig.h"
+#include "parse.h"
 
 hidden int sm_parse_size(const char *s, uint64_t *out)
 {

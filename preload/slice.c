@@ -5,6 +5,20 @@
  * brought up to date.  Refusals are rate-limited so that a program looping
  * on one cannot fill the log disk.
  */
+#include <time.h>
+
+#include "slice.h"
+
+#include "check.h"
+#include "config.h"
+#include "depth.h"
+#include "dev.h"
+#include "entries.h"
+#include "ledger.h"
+#include "limits.h"
+#include "log.h"
+#include "now.h"
+#include "oom.h"
 #include "slice_impl.h"
 
 #define REFUSAL_BURST 10
@@ -45,12 +59,12 @@ static int reserve(int d, uint64_t bytes, uint64_t limit, int what, uint64_t *us
 		return -1;
 	}
 	if (what == SM_FOR_ALLOC) {
-		if (sm_reserve(d, bytes, limit, used) != 0)
+		if (sm_ledger_reserve(d, bytes, limit, used) != 0)
 			return -1;
 		sm_check_note(d, (int64_t)bytes);
 		return 0;
 	}
-	return sm_reserve_ctx(d, bytes, limit, used, what == SM_FOR_CTX_GUESS);
+	return sm_ledger_reserve_ctx(d, bytes, limit, used, what == SM_FOR_CTX_GUESS);
 }
 
 /* Before any refusal, bring the usage up to date: the entries of processes
@@ -60,7 +74,7 @@ static int reserve(int d, uint64_t bytes, uint64_t limit, int what, uint64_t *us
  * not hammer NVML. */
 static void reclaim(int d, int ordinal)
 {
-	sm_region_reclaim();
+	sm_entries_reclaim();
 	if (sm_check_age_ns(d) > RECHECK_NS)
 		sm_check_now(d, ordinal);
 }
@@ -77,10 +91,10 @@ static void reclaim(int d, int ordinal)
 hidden int sm_slice_reserve(int d, int ordinal, struct sm_ask *ask, const char *api)
 {
 	struct timespec poll = { 0, GUESS_POLL_NS };
-	uint64_t limit = sm_mem_limit(ordinal), used = 0, start = sm_now_ns();
+	uint64_t limit = sm_limits_mem(ordinal), used = 0, start = sm_now_ns();
 
 	while (reserve(d, ask->bytes, limit, ask->what, &used) != 0) {
-		if (!sm_ctx_guesses_stand() || sm_now_ns() - start > GUESS_WAIT_NS) {
+		if (!sm_ledger_guesses_stand() || sm_now_ns() - start > GUESS_WAIT_NS) {
 			/* A killed process's place, and NVML, before a no. */
 			reclaim(d, ordinal);
 			if (ask->size)
@@ -88,7 +102,7 @@ hidden int sm_slice_reserve(int d, int ordinal, struct sm_ask *ask, const char *
 			if (reserve(d, ask->bytes, limit, ask->what, &used) == 0)
 				return 0;
 			log_refusal(ordinal, api, ask->bytes, used, limit);
-			if (ask->what == SM_FOR_ALLOC && sm_cfg.oom_killer)
+			if (ask->what == SM_FOR_ALLOC && sm_config->oom_killer)
 				sm_oom_kill(ordinal);
 			return -1;
 		}
@@ -119,7 +133,7 @@ hidden CUresult sm_slice_admit(int ordinal, uint64_t bytes, const char *api, str
 	t->ordinal = ordinal;
 	t->measure = 0;
 	t->bytes = bytes;
-	if (!sm_mem_limit(ordinal))
+	if (!sm_limits_mem(ordinal))
 		return CUDA_SUCCESS;
 	sm_depth++;
 	if ((d = sm_dev_enter(ordinal)) < 0) {
@@ -152,7 +166,7 @@ hidden CUresult sm_slice_admit_current(uint64_t bytes, const char *api, struct s
 
 static void give_back(int d, uint64_t bytes)
 {
-	if (sm_release(d, bytes) == 0)
+	if (sm_ledger_release(d, bytes) == 0)
 		sm_check_note(d, -(int64_t)bytes);
 }
 
@@ -187,14 +201,14 @@ hidden void sm_slice_settle(CUresult r, const struct sm_take *t, int kind, uint6
 		give_back(t->dev, t->bytes);
 		return;
 	}
-	if (sm_ptr_put(kind, key, t->bytes, t->dev, t->ordinal, owner) != 0)
+	if (sm_ptrmap_put(kind, key, t->bytes, t->dev, t->ordinal, owner) != 0)
 		sm_log(SM_WARN, t->ordinal, "allocation not tracked for its free", "bytes=%llu",
 		       (unsigned long long)t->bytes);
 }
 
 hidden int sm_slice_forget(int kind, uint64_t key, struct sm_alloc *a)
 {
-	return sm_ptr_take(kind, key, a);
+	return sm_ptrmap_take(kind, key, a);
 }
 
 hidden CUresult sm_slice_credit(CUresult r, int kind, uint64_t key, const struct sm_alloc *a)
@@ -202,7 +216,7 @@ hidden CUresult sm_slice_credit(CUresult r, int kind, uint64_t key, const struct
 	if (r == CUDA_SUCCESS)
 		give_back(a->dev, a->size);
 	else
-		sm_ptr_put(kind, key, a->size, a->dev, a->ordinal, a->owner);
+		sm_ptrmap_put(kind, key, a->size, a->dev, a->ordinal, a->owner);
 	return r;
 }
 
@@ -212,6 +226,6 @@ hidden void sm_slice_credit_owned(uint64_t owner)
 
 	if (!owner)
 		return;
-	while (sm_ptr_take_owned(owner, &a))
+	while (sm_ptrmap_take_owned(owner, &a))
 		give_back(a.dev, a.size);
 }

@@ -16,6 +16,8 @@
 #ifndef SOFTMIG_SLICE_H
 #define SOFTMIG_SLICE_H
 
+#include "cuda_abi.h"
+#include "ptrmap.h"
 #include "softmig.h"
 
 /* What an admission reserved. */
@@ -60,8 +62,8 @@ hidden void sm_slice_ctx_gone(uint64_t ctx);
  * device has); a device total; NVML's view of a device (0 with total and
  * used set, -1 no limit); whether pid is one of the job's processes. */
 hidden void sm_slice_view(int ordinal, uint64_t *freep, uint64_t *totalp);
-hidden uint64_t sm_slice_total(int ordinal, uint64_t real_total);
-hidden int sm_slice_nvml_view(nvmlDevice_t nd, uint64_t real_total, uint64_t *total, uint64_t *used);
-hidden int sm_slice_has_pid(pid_t pid);
+hidden uint64_t sm_slice_view_total(int ordinal, uint64_t real_total);
+hidden int sm_slice_view_nvml(nvmlDevice_t nd, uint64_t real_total, uint64_t *total, uint64_t *used);
+hidden int sm_slice_view_shows(pid_t pid);
 
 #endif

@@ -13,6 +13,16 @@
  */
 #include <unistd.h>
 
+#include "check.h"
+#include "depth.h"
+#include "dev.h"
+#include "ledger.h"
+#include "limits.h"
+#include "log.h"
+#include "mode.h"
+#include "nvml.h"
+#include "region.h"
+#include "slice.h"
 #include "slice_impl.h"
 
 /* What a context is assumed to cost before one was measured on the
@@ -41,7 +51,7 @@ static CUresult nvml_missing(int ordinal, const char *api)
  * a guess. */
 static uint64_t ctx_size(int d, int *what)
 {
-	uint64_t est = sm_ctx_estimate(d);
+	uint64_t est = sm_ledger_ctx_estimate(d);
 
 	*what = est ? SM_FOR_CTX : SM_FOR_CTX_GUESS;
 	return est ? est : CTX_DEFAULT_RESERVE;
@@ -68,10 +78,10 @@ hidden CUresult sm_slice_ctx_admit(int ordinal, const char *api, struct sm_take 
 	t->ordinal = ordinal;
 	t->bytes = 0;
 	t->measure = 0;
-	if (!sm_mem_limit(ordinal))
+	if (!sm_limits_mem(ordinal))
 		return CUDA_SUCCESS;
 	sm_depth++;
-	if (!sm_dev_nvml(ordinal)) {
+	if (!sm_nvml_handle(ordinal)) {
 		sm_depth--;
 		return nvml_missing(ordinal, api);
 	}
@@ -100,10 +110,10 @@ hidden void sm_slice_ctx_settle(const struct sm_take *t, int created)
 	/* Created: the reservation stands for the context until this
 	 * process's next check measures it. */
 	sm_check_ctx_end(d, created ? t->bytes : 0, t->measure);
-	if (sm_proc_entry < 0)
+	if (sm_region_entry < 0)
 		return;
 	if (!created) {
-		sm_ctx_settle(d, t->bytes, -1, 0, t->measure);
+		sm_ledger_ctx_settle(d, t->bytes, -1, 0, t->measure);
 	} else if (t->measure) {
 		/* The job's first context here: its size is every later
 		 * reservation's, so it is measured now. */
@@ -118,11 +128,11 @@ hidden void sm_slice_ctx_gone(uint64_t ctx)
 	int ordinal;
 
 	sm_slice_credit_owned(ctx);
-	if (!sm_region || sm_proc_entry < 0)
+	if (!sm_region || sm_region_entry < 0)
 		return;
 	for (ordinal = 0; ordinal < SM_MAX_DEVICES; ordinal++) {
 		int d;
-		if (sm_mem_limit(ordinal) && (d = sm_dev_entry(ordinal)) >= 0 && sm_proc_ctx(d))
+		if (sm_limits_mem(ordinal) && (d = sm_dev_entry(ordinal)) >= 0 && sm_ledger_proc_ctx(d))
 			sm_check_ctx_gone(d, ordinal);
 	}
 }

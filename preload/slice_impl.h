@@ -4,8 +4,7 @@
 #ifndef SOFTMIG_SLICE_IMPL_H
 #define SOFTMIG_SLICE_IMPL_H
 
-#include "hooks.h"
-#include "slice.h"
+#include "softmig.h"
 
 /* What a reservation is for: a context of a size nobody in the job has
  * measured on the device yet reserves a guess. */

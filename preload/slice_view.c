@@ -6,11 +6,19 @@
  */
 #include <stdlib.h>
 
-#include "slice_impl.h"
+#include "check.h"
+#include "config.h"
+#include "depth.h"
+#include "dev.h"
+#include "ledger.h"
+#include "limits.h"
+#include "nvml.h"
+#include "region.h"
+#include "slice.h"
 
 hidden void sm_slice_view(int ordinal, uint64_t *freep, uint64_t *totalp)
 {
-	uint64_t limit = sm_mem_limit(ordinal), used = 0, left;
+	uint64_t limit = sm_limits_mem(ordinal), used = 0, left;
 	int d;
 
 	if (!limit)
@@ -20,7 +28,7 @@ hidden void sm_slice_view(int ordinal, uint64_t *freep, uint64_t *totalp)
 	sm_depth++;
 	if ((d = sm_dev_enter(ordinal)) >= 0) {
 		sm_check_maybe(d, ordinal);
-		used = sm_dev_used(d);
+		used = sm_ledger_used(d);
 	}
 	sm_depth--;
 	left = used < *totalp ? *totalp - used : 0;
@@ -28,16 +36,16 @@ hidden void sm_slice_view(int ordinal, uint64_t *freep, uint64_t *totalp)
 		*freep = left;
 }
 
-hidden uint64_t sm_slice_total(int ordinal, uint64_t real_total)
+hidden uint64_t sm_slice_view_total(int ordinal, uint64_t real_total)
 {
-	uint64_t limit = sm_mem_limit(ordinal);
+	uint64_t limit = sm_limits_mem(ordinal);
 
 	return limit && limit < real_total ? limit : real_total;
 }
 
-hidden int sm_slice_has_pid(pid_t pid)
+hidden int sm_slice_view_shows(pid_t pid)
 {
-	return sm_pid_in_job(pid);
+	return sm_nvml_pid_in_job(pid);
 }
 
 /* Sum of NVML's per-process memory over the job's processes. */
@@ -50,14 +58,14 @@ static uint64_t job_nvml_used(nvmlDevice_t nd)
 	if ((n = sm_nvml_processes(nd, stack, &infos)) < 0)
 		return 0;
 	for (i = 0; i < n; i++)
-		if (sm_pid_in_job((pid_t)infos[i].pid))
+		if (sm_nvml_pid_in_job((pid_t)infos[i].pid))
 			sum += infos[i].usedGpuMemory;
 	if (infos != stack)
 		free(infos);
 	return sum;
 }
 
-hidden int sm_slice_nvml_view(nvmlDevice_t nd, uint64_t real_total, uint64_t *total, uint64_t *used)
+hidden int sm_slice_view_nvml(nvmlDevice_t nd, uint64_t real_total, uint64_t *total, uint64_t *used)
 {
 	uint8_t uuid[16];
 	uint64_t limit, u = 0;
@@ -65,14 +73,15 @@ hidden int sm_slice_nvml_view(nvmlDevice_t nd, uint64_t real_total, uint64_t *to
 
 	sm_depth++;
 	ord = sm_nvml_ordinal(nd, uuid);
-	limit = sm_nvml_mem_limit(nd, ord);
+	limit = sm_limits_nvml_mem(nd, ord);
 	if (!limit) {
 		sm_depth--;
 		return -1;
 	}
-	if (sm_region_attach() == 0 && (d = sm_region_find_dev(uuid)) >= 0)
-		u = sm_dev_used(d);
-	if (sm_cfg.job[0]) {
+	/* Active: the region was attached at init. */
+	if (sm_region && (d = sm_region_find_dev(uuid)) >= 0)
+		u = sm_ledger_used(d);
+	if (sm_config->job[0]) {
 		uint64_t n = job_nvml_used(nd);
 		if (n > u)
 			u = n;

@@ -8,7 +8,7 @@ static int bit(const uint64_t mask[2], int p)
 	return (int)(mask[p / 64] >> (p % 64) & 1);
 }
 
-hidden int sm_slots_from_mask(const uint64_t mask[2], struct sm_slots *s)
+hidden int sm_slot_from_mask(const uint64_t mask[2], struct sm_slots *s)
 {
 	const uint64_t unit = SM_SLOT_PERIOD_NS / 100;
 	int p = 0;

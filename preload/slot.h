@@ -16,6 +16,8 @@
  * that a share of time is the same share of work (docs/compute.md). */
 #define SM_SLOT_PERIOD_NS 1000000000ULL
 
+#define SM_SLOT_RANGES 8 /* ranges in a SOFTMIG_SM_SLOT value */
+
 /* A slot as ranges [a, b) of nanoseconds from the start of a period,
  * ascending; a range that wraps past the period's end has b > period. */
 struct sm_slots {
@@ -23,9 +25,9 @@ struct sm_slots {
 	uint64_t a[SM_SLOT_RANGES], b[SM_SLOT_RANGES];
 };
 
-/* Turns a percent mask (sm_config.sm_slot) into ranges; returns their
+/* Turns a percent mask (sm_limits_slot) into ranges; returns their
  * number, 0 for no slot. */
-hidden int sm_slots_from_mask(const uint64_t mask[2], struct sm_slots *s);
+hidden int sm_slot_from_mask(const uint64_t mask[2], struct sm_slots *s);
 
 /* The occurrence [*start, *end) of a range that contains t (ns, realtime):
  * returns 1; else the next occurrence after t: returns 0.  s->n > 0. */

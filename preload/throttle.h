@@ -5,7 +5,7 @@
  * Who may launch when is decided by root: the node's time authority
  * (softmig-guard) publishes a gate word per job in each GPU's time file
  * (timefile_abi.h), which the job's processes map read-only.  The launch
- * hooks call sm_thr_gate() before the driver's launch.  With no SM limit on
+ * hooks call sm_gate() before the driver's launch.  With no SM limit on
  * any device it is one predictable branch; with a limit and the job's gate
  * open it is one relaxed load of the gate word and a compare.  Only a
  * closed gate sleeps the launching thread; with the authority down the job
@@ -15,6 +15,9 @@
 #ifndef SOFTMIG_THROTTLE_H
 #define SOFTMIG_THROTTLE_H
 
+#include "cuda_abi.h"
+#include "depth.h"
+#include "region_abi.h"
 #include "softmig.h"
 
 /* Indices into struct sm_dev.sm[8] (region_abi.h), per device and job:
@@ -27,45 +30,49 @@ enum {
 /* Slow part of the gate: finds the launching device, enrols it the first
  * time, checks the authority, and waits while the device's gate is closed
  * (or outside the job's static slot while the authority is down). */
-hidden void sm_thr_slow(CUstream stream);
+hidden void sm_gate_slow(CUstream stream);
 
-extern hidden int sm_thr_any;   /* -1 unknown, 0 no SM limit anywhere, 1 some */
-hidden int sm_thr_any_init(void);
+extern hidden int sm_gate_any;   /* -1 unknown, 0 no SM limit anywhere, 1 some */
+hidden int sm_gate_any_init(void);
 
 /* The gate words of the devices this process launched on, in the order
  * seen: the job's entry in the time file, a process-local closed word
  * while the authority is down, a word that stays 0 for a device without
- * a limit.  sm_thr_ngates is published last. */
-extern hidden const uint64_t *sm_thr_seen[SM_MAX_DEVICES];
-extern hidden int sm_thr_ngates;
-extern hidden SM_TLS unsigned int sm_thr_count;
+ * a limit.  sm_gate_ngates is published last. */
+extern hidden const uint64_t *sm_gate_seen[SM_MAX_DEVICES];
+extern hidden int sm_gate_ngates;
+/* The thread's launches, and the count at which the next takes the slow
+ * path: every SM_GATE_EVERY launches at most, sooner when its launch queue
+ * checkpoint is due (launchq.h). */
+extern hidden SM_TLS unsigned int sm_gate_count, sm_gate_due;
+#define SM_GATE_EVERY 64
 
-/* Every 64th launch of a thread takes the slow path (a launch on a new
- * device is enrolled by then, and the authority's beat checked); the others
- * only read the gates of the devices already seen, usually one word, and go
- * on when all are open. */
-static inline void sm_thr_gate(CUstream stream)
+/* A thread's launch takes the slow path when due (a launch on a new device
+ * is enrolled by then, the authority's beat checked, the launch queue
+ * kept short); the others only read the gates of the devices already
+ * seen, usually one word, and go on when all are open. */
+static inline void sm_gate(CUstream stream)
 {
-	int any = sm_thr_any, n, i;
+	int any = sm_gate_any, n, i;
 	uint64_t closed = 0;
 
 	if (likely(any == 0))
 		return;
-	if (unlikely(any < 0) && !sm_thr_any_init())
+	if (unlikely(any < 0) && !sm_gate_any_init())
 		return;
 	if (unlikely(sm_depth > 0))
 		return;
-	n = __atomic_load_n(&sm_thr_ngates, __ATOMIC_ACQUIRE);
-	if (likely(n > 0) && likely((++sm_thr_count & 63) != 0)) {
+	n = __atomic_load_n(&sm_gate_ngates, __ATOMIC_ACQUIRE);
+	if (likely(n > 0) && likely((int)(++sm_gate_count - sm_gate_due) < 0)) {
 		for (i = 0; i < n; i++)
-			closed |= __atomic_load_n(__atomic_load_n(&sm_thr_seen[i], __ATOMIC_RELAXED), __ATOMIC_RELAXED);
+			closed |= __atomic_load_n(__atomic_load_n(&sm_gate_seen[i], __ATOMIC_RELAXED), __ATOMIC_RELAXED);
 		if (likely(!closed))
 			return;
 	}
-	sm_thr_slow(stream);
+	sm_gate_slow(stream);
 }
 
 /* Milliseconds this process slept at a closed gate of the ordinal. */
-hidden uint64_t sm_thr_throttled_ms(int ordinal);
+hidden uint64_t sm_gate_throttled_ms(int ordinal);
 
 #endif

@@ -13,12 +13,9 @@
 #ifndef SOFTMIG_THROTTLE_IMPL_H
 #define SOFTMIG_THROTTLE_IMPL_H
 
-#include <pthread.h>
 #include <time.h>
 
-#include "hooks.h"
 #include "slot.h"
-#include "throttle.h"
 #include "timefile.h"
 
 #define WAIT_NS 500000ULL           /* a closed gate is re-read this often, */
@@ -34,7 +31,7 @@ struct gdev {
 	int on;                 /* enrolled in this process (or its parent) */
 	int d;                  /* device entry in the region, -1 none */
 	int limit;              /* percent, 1..99 */
-	int seen;               /* index in sm_thr_seen */
+	int seen;               /* index in sm_gate_seen */
 	char path[256];         /* the GPU's time file; "" when its UUID is unknown */
 	struct sm_slots slots;  /* the static slot, for while the authority is down */
 	/* authority.c; changed under its lock, read without it by atomics */
@@ -51,8 +48,6 @@ struct gdev {
 	uint64_t last_log_ns;
 };
 
-extern hidden struct gdev sm_gdevs[SM_MAX_DEVICES];
-
 static inline uint64_t realtime_ns(void)
 {
 	struct timespec ts;
@@ -64,10 +59,10 @@ static inline uint64_t realtime_ns(void)
 /* The gate word the launches on ordinal o obey now: the job's entry in the
  * time file while the authority is up, else NULL (the static slot rules).
  * Logs each change of state (at most one record a second). */
-hidden const uint64_t *sm_auth_follow(struct gdev *g, int o, uint64_t now);
+hidden const uint64_t *sm_authority_follow(struct gdev *g, int o, uint64_t now);
 /* The same, checked in full (a device just enrolled). */
-hidden const uint64_t *sm_auth_check(struct gdev *g, int o, uint64_t now);
+hidden const uint64_t *sm_authority_check(struct gdev *g, int o, uint64_t now);
 /* A fork child's lock. */
-hidden void sm_auth_reset_after_fork(void);
+hidden void sm_authority_reset_after_fork(void);
 
 #endif

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The time file, the library's side (timefile.h): find it, judge it as a
- * file the library may trust (the rule of job configs: sm_root_owned),
+ * file the library may trust (the rule of job configs: sm_config_root_owned),
  * map it read-only and find the job's entry.  The file is root's: nothing
  * in it is checked against the user, only against a writer that is not the
  * authority (another owner, a loose mode, a symlink) or another format.
@@ -16,9 +16,14 @@
 
 #include "timefile.h"
 
+#include "config.h"
+#include "fstat.h"
+#include "strlcpy.h"
+#include "uuid.h"
+
 _Static_assert(SM_JOB_MAX <= sizeof(((struct sm_tfmap *)0)->job), "a job id fits an entry");
 
-hidden int sm_tf_path(const uint8_t uuid[16], char *buf, size_t len)
+hidden int sm_timefile_path(const uint8_t uuid[16], char *buf, size_t len)
 {
 	char us[64];
 	int n;
@@ -39,7 +44,7 @@ static int open_safe(const char *path, struct stat *st, const char **why)
 	}
 	if (sm_fstat(fd, st) != 0 || !S_ISREG(st->st_mode))
 		*why = "unsafe: not a regular file";
-	else if (!sm_root_owned(st))
+	else if (!sm_config_root_owned(st))
 		*why = "unsafe: not owned by root or writable by others";
 	else if (st->st_size != (off_t)SM_TIME_SIZE)
 		/* Exactly one page: a file of another size is another format,
@@ -51,7 +56,7 @@ static int open_safe(const char *path, struct stat *st, const char **why)
 	return -1;
 }
 
-hidden const char *sm_tf_attach(struct sm_tfmap *m, const char *path)
+hidden const char *sm_timefile_attach(struct sm_tfmap *m, const char *path)
 {
 	const struct sm_time_file *f;
 	const char *why = NULL;
@@ -80,7 +85,7 @@ hidden const char *sm_tf_attach(struct sm_tfmap *m, const char *path)
 	return NULL;
 }
 
-hidden void sm_tf_init(struct sm_tfmap *m, const char *job)
+hidden void sm_timefile_init(struct sm_tfmap *m, const char *job)
 {
 	memset(m, 0, sizeof(*m));
 	m->entry = -1;
@@ -96,7 +101,7 @@ static int names(const struct sm_tfmap *m, int i)
 	return m->job[0] && memcmp(got, m->job, sizeof(got)) == 0;
 }
 
-hidden int sm_tf_ours(const struct sm_tfmap *m)
+hidden int sm_timefile_ours(const struct sm_tfmap *m)
 {
 	int i = __atomic_load_n(&m->entry, __ATOMIC_RELAXED);
 
@@ -105,12 +110,12 @@ hidden int sm_tf_ours(const struct sm_tfmap *m)
 	return names(m, i) ? i : -1;
 }
 
-hidden const char *sm_tf_locate(struct sm_tfmap *m)
+hidden const char *sm_timefile_locate(struct sm_tfmap *m)
 {
 	uint64_t inst;
 	int i;
 
-	if (sm_tf_ours(m) >= 0)
+	if (sm_timefile_ours(m) >= 0)
 		return NULL;
 	inst = __atomic_load_n(&m->f->instance, __ATOMIC_ACQUIRE);
 	for (i = 0; i < SM_TIME_ENTRIES && !names(m, i); i++)
@@ -118,11 +123,4 @@ hidden const char *sm_tf_locate(struct sm_tfmap *m)
 	__atomic_store_n(&m->instance, inst, __ATOMIC_RELAXED);
 	__atomic_store_n(&m->entry, i < SM_TIME_ENTRIES ? i : -1, __ATOMIC_RELAXED);
 	return i < SM_TIME_ENTRIES ? NULL : "no entry for the job";
-}
-
-hidden uint64_t sm_tf_beat_age(const struct sm_tfmap *m, uint64_t now)
-{
-	uint64_t beat = __atomic_load_n(&m->f->beat_ns, __ATOMIC_RELAXED);
-
-	return now > beat ? now - beat : 0;
 }

@@ -24,30 +24,27 @@ struct sm_tfmap {
 };
 
 /* A map of nothing yet, for job (the name of its config; "" none). */
-hidden void sm_tf_init(struct sm_tfmap *m, const char *job);
+hidden void sm_timefile_init(struct sm_tfmap *m, const char *job);
 
 /* <run dir>/<GPU-uuid>.time; 0, or -1 when it does not fit. */
-hidden int sm_tf_path(const uint8_t uuid[16], char *buf, size_t len);
+hidden int sm_timefile_path(const uint8_t uuid[16], char *buf, size_t len);
 
 /* Maps the time file at path unless the file mapped is still the one the
  * path names; checks that it is a regular root-owned file writable only by
  * root, of SM_TIME_SIZE bytes, of this magic and version.  Returns NULL, or
  * why the file cannot be used (m->f may stay mapped to an older file). */
-hidden const char *sm_tf_attach(struct sm_tfmap *m, const char *path);
+hidden const char *sm_timefile_attach(struct sm_tfmap *m, const char *path);
 
 /* Finds the job's entry when the one known no longer names it or the
  * authority restarted; NULL, or why there is none. */
-hidden const char *sm_tf_locate(struct sm_tfmap *m);
+hidden const char *sm_timefile_locate(struct sm_tfmap *m);
 
 /* The entry known, if it still names the job for the same authority; else
  * -1.  Cheap: every 64th launch asks. */
-hidden int sm_tf_ours(const struct sm_tfmap *m);
-
-/* Age of the authority's beat at now (CLOCK_REALTIME ns), 0 if newer. */
-hidden uint64_t sm_tf_beat_age(const struct sm_tfmap *m, uint64_t now);
+hidden int sm_timefile_ours(const struct sm_tfmap *m);
 
 /* A beat this old, or this far ahead of now, means the authority is down. */
-static inline int sm_tf_fresh(const struct sm_tfmap *m, uint64_t now)
+static inline int sm_timefile_fresh(const struct sm_tfmap *m, uint64_t now)
 {
 	uint64_t beat = __atomic_load_n(&m->f->beat_ns, __ATOMIC_RELAXED);
 

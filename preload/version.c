@@ -5,7 +5,15 @@
  * they differ from the Go tools' (internal/defs: a library built with
  * another RUNDIR than the tools would read configs the prolog never
  * writes). */
-#include "softmig.h"
+#include "version.h"
+
+#include "region_abi.h"
+
+/* The version (git describe, or a release tarball's VERSION file) comes from
+ * the Makefile, the same string the Go tools print for --version. */
+#ifndef SOFTMIG_VERSION
+#define SOFTMIG_VERSION "unknown (built without make)"
+#endif
 
 #define SM_STR_(x) #x
 #define SM_STR(x) SM_STR_(x)

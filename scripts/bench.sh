@@ -98,3 +98,17 @@ for k in idle busy; do
 	case $k in idle) what="as it is" target="≤ +100" ;; *) what="two CPU burners" target="≤ +300" ;; esac
 	echo "| $STORM_PROCS processes start CUDA at once, ms (simulated GPU, $what) | $(range < "$W/$k.0") | $(range < "$W/$k.1") | $(sub "$(median < "$W/$k.0")" "$(median < "$W/$k.1")") | $target |"
 done
+
+# GPU time under the node's time authority (softmig-guard) on the
+# simulated GPU, with the issue's own bounds (SOFTMIG_TIME_STRICT=1): the
+# same tests make test runs with loose lower bounds, here alone on the
+# machine. And the guard's own cost on 8 GPUs with 32 jobs.
+echo
+echo "GPU time under softmig-guard (simulated GPU, strict bounds):"
+GO=${GO:-go}
+rc=0
+SOFTMIG_TIME_STRICT=1 "$GO" test -count=1 -v -run 'TestTime' ./cmd/softmig-guard > "$W/time.out" 2>&1 || rc=1
+grep -E 'time_test.go:[0-9]+: |^(--- |ok|FAIL)' "$W/time.out" | sed 's/^ *//'
+SOFTMIG_GUARD_COST=30s "$GO" test -count=1 -v -run 'TestGuardCost' ./cmd/softmig-guard > "$W/cost.out" 2>&1 || rc=1
+grep -E 'cost_test.go:[0-9]+: |^(--- |ok|FAIL)' "$W/cost.out" | sed 's/^ *//'
+exit $rc

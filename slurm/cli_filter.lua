@@ -2,9 +2,11 @@
 -- salloc and srun run it on the submitting host. It rewrites a valid GPU
 -- slice request (--gres=gpu:l40s.2:1) into shards (shard:l40s:2) before
 -- submission, so that a plain `srun --gres=gpu:l40s.2:1 cmd` also asks its
--- step for shards. Invalid requests are left alone: job_submit.lua rejects
--- them with the message. Needs softmig_gres.lua and softmig_types.lua
--- (softmig-conf gres-lua) in the same directory.
+-- step for shards (softmig_gres.lua's cli_pre_submit). Invalid requests
+-- are left alone: job_submit.lua rejects them with the message. For a
+-- cluster without a cli_filter.lua of its own (else see
+-- examples/slurm/site-cli_filter.lua). Needs softmig_gres.lua in the same
+-- directory and softmig_types.lua there or next to slurm.conf.
 
 local function load_softmig()
 	local src = debug.getinfo(1, "S").source
@@ -25,11 +27,7 @@ end
 
 function slurm_cli_pre_submit(options, pack_offset)
 	if softmig == nil then return slurm.SUCCESS end
-	local new, err = softmig.translate(options["gres"], false)
-	if new ~= nil and err == nil then
-		options["gres"] = new
-	end
-	return slurm.SUCCESS
+	return softmig.cli_pre_submit(options)
 end
 
 function slurm_cli_post_submit(offset, job_id, step_id)

@@ -1,5 +1,6 @@
 #!/bin/sh
-# SoftMig Slurm Epilog: slurm.conf "Epilog=/etc/slurm/epilog.sh".
+# SoftMig Slurm Epilog, run by the site's Epilog where it exists
+# (examples/site-epilog.sh), or named by slurm.conf itself.
 # slurmd runs it as root on the compute node after each job. It removes the
 # job's config and shared region with `softmig-conf remove` (idempotent).
 # It always exits 0: a failing epilog drains the node.

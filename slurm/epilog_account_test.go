@@ -57,7 +57,7 @@ func TestEpilogAccountStep(t *testing.T) {
 	if got := called(); got != "--config /site.yaml account 77" {
 		t.Errorf("a GPU job: softmig-log ran with %q; want --config /site.yaml account 77", got)
 	}
-	os.WriteFile(filepath.Join(dir, "fail"), nil, 0o644)
+	testutil.Must(t, os.WriteFile(filepath.Join(dir, "fail"), nil, 0o644))
 	if out := epilog(); !strings.Contains(out, "job 77: summary not stored in Slurm's accounting: no Slurm accounting here") {
 		t.Errorf("a failed account step: epilog said %q; want the reason logged", out)
 	}

@@ -1,5 +1,7 @@
 #!/bin/sh
-# SoftMig Slurm Prolog: slurm.conf "Prolog=/etc/slurm/prolog.sh".
+# SoftMig Slurm Prolog, run by the site's Prolog where it exists
+# (examples/site-prolog.sh: removing SoftMig then never fails a job), or
+# named by slurm.conf itself (then the package refuses removal).
 # slurmd runs it as root on the compute node before each job. It writes the
 # job's config <run_dir>/$SLURM_JOB_ID.conf with softmig-conf(1); run_dir is
 # built into SoftMig (`softmig-conf paths`), the one place the library reads.

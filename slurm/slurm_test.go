@@ -9,6 +9,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -128,12 +129,15 @@ func mustNotContain(t *testing.T, what, got string, bad ...string) {
 
 func TestSlices(t *testing.T) {
 	c := getCluster(t)
+	// The quarter's time slot: no other test's job config may hold GPU 0's
+	// slots in the node's run directory meanwhile.
+	testutil.HoldSlotsAlone(t)
 	for _, tc := range []struct {
 		name, gres string
 		want       []string
 		bad        []string
 	}{
-		{"quarter", "gpu:l40s.4:1", []string{"\nCUDA_DEVICE_MEMORY_LIMIT=12288M\n", "\nCUDA_DEVICE_MEMORY_LIMIT_0=12288M\n", "\nCUDA_DEVICE_SM_LIMIT=25\n", "\nCUDA_DEVICE_SM_LIMIT_0=25\n", "\nSOFTMIG_SM_SLOT_0=0-25\n", "\nSOFTMIG_GPU_0=", "shards=1 cvd=0"}, nil},
+		{"quarter", "gpu:l40s.4:1", []string{"\nCUDA_DEVICE_MEMORY_LIMIT=12288M\n", "\nCUDA_DEVICE_MEMORY_LIMIT_0=12288M\n", "\nCUDA_DEVICE_SM_LIMIT=25\n", "\nCUDA_DEVICE_SM_LIMIT_0=25\n", "\nSOFTMIG_SM_SLOT_0=", "\nSOFTMIG_GPU_0=", "shards=1 cvd=0"}, nil},
 		{"half", "gpu:l40s.2:1", []string{"\nCUDA_DEVICE_MEMORY_LIMIT=24576M\n", "\nCUDA_DEVICE_SM_LIMIT=50\n", "shards=2 cvd=0"}, nil},
 		{"half without count", "gpu:l40s.2", []string{"\nCUDA_DEVICE_MEMORY_LIMIT=24576M\n", "shards=2"}, nil},
 		{"whole", "gpu:l40s:1", []string{"whole GPU, no limit", "cvd=0", "\nSOFTMIG_GPU_0="}, []string{"CUDA_DEVICE_MEMORY_LIMIT", "CUDA_DEVICE_SM_LIMIT", "SOFTMIG_DISABLED", "SOFTMIG_SM_SLOT"}},
@@ -148,8 +152,25 @@ func TestSlices(t *testing.T) {
 				"# job="+id+" user=root uid=0 ",
 				"conf_stat=root:root:644", "region_stat=root:600:0")...)
 			mustNotContain(t, "job "+id+" output", out, append(tc.bad, "SOFTMIG_DISABLED")...)
+			slotFitsShare(t, out)
 			assertGone(t, id)
 		})
+	}
+}
+
+// slotFitsShare: a job's time slot is as wide as its SM share (where on
+// the GPU it lies depends on the slots other jobs of the node hold).
+func slotFitsShare(t *testing.T, conf string) {
+	t.Helper()
+	slot := regexp.MustCompile(`\nSOFTMIG_SM_SLOT_0=(\d+)-(\d+)\n`).FindStringSubmatch(conf)
+	limit := regexp.MustCompile(`\nCUDA_DEVICE_SM_LIMIT_0=(\d+)\n`).FindStringSubmatch(conf)
+	if slot == nil || limit == nil {
+		return
+	}
+	a, _ := strconv.Atoi(slot[1])
+	b, _ := strconv.Atoi(slot[2])
+	if l, _ := strconv.Atoi(limit[1]); b-a != l {
+		t.Errorf("time slot %s-%s is %d %% wide for an SM limit of %d %%", slot[1], slot[2], b-a, l)
 	}
 }
 
@@ -272,11 +293,13 @@ echo "region=$(stat -c %U RUNDIR/$SLURM_JOB_ID.region)"; true`)
 func TestJobLogOwnedByUser(t *testing.T) {
 	c := getCluster(t)
 	script := `l=` + c.LogDir + `; echo "appended by the job" >> $l/$SLURM_JOB_ID.log && echo CAN_APPEND
-touch $l/evil.log 2>/dev/null && echo CAN_CREATE; true`
+touch $l/evil-$SLURM_JOB_ID.log 2>/dev/null && echo CAN_CREATE; true`
 	id, stderr, err := c.Sbatch(slurmtest.User, "-o", filepath.Join(c.Out, "job-%j.out"), "--gres=gpu:l40s.4:1", "--wrap", script)
 	if err != nil {
 		t.Fatalf("%v: %s", err, stderr)
 	}
+	// What the job made where it must not is not left for the next run.
+	t.Cleanup(func() { os.Remove(filepath.Join(c.LogDir, "evil-"+id+".log")) })
 	out := readOut(t, c, id)
 	mustContain(t, "output", out, "CAN_APPEND")
 	mustNotContain(t, "output", out, "CAN_CREATE")

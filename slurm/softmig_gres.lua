@@ -1,6 +1,9 @@
--- SoftMig GPU slice requests for Slurm's lua plugins. Loaded with dofile by
--- job_submit.lua (slurmctld) and cli_filter.lua (sbatch, salloc, srun) from
--- the directory of slurm.conf; install all three files there.
+-- SoftMig GPU slice requests for Slurm's lua plugins: a module, loaded with
+-- dofile by SoftMig's job_submit.lua (slurmctld) and cli_filter.lua
+-- (sbatch, salloc, srun), or by a site's own plugins, which call
+-- M.job_submit and M.cli_pre_submit (examples/slurm/site-job_submit.lua).
+-- The package installs it in /usr/share/softmig/slurm; it may also be
+-- copied next to slurm.conf.
 --
 -- A slice is --gres=gpu:<type>.<denominator>[:1]: gpu:l40s.4:1 is a quarter
 -- of an l40s, gpu:l40s.2:1 a half, gpu:l40s.1:1 (like gpu:l40s:1) a whole
@@ -11,17 +14,22 @@ local M = {}
 
 -- Site settings: GPU type -> shards per GPU and allowed denominators. They
 -- come from /etc/softmig/softmig.yaml, their one home, through the table
--- `softmig-conf gres-lua > softmig_types.lua` generates next to this file
--- (and so on every host that has slurm.conf, softmig.yaml or not).
--- `softmig-conf check` compares gres.conf with the same site config.
+-- `softmig-conf gres-lua > softmig_types.lua` generates next to slurm.conf
+-- (and so on every host that has slurm.conf, softmig.yaml or not), or next
+-- to this file. `softmig-conf check` compares gres.conf with the same site
+-- config.
 local function load_types()
 	local src = debug.getinfo(1, "S").source
-	local dir = string.match(src, "^@(.*)/[^/]*$") or "."
-	local path = dir .. "/softmig_types.lua"
-	local ok, types = pcall(dofile, path)
-	if not ok then return nil, tostring(types) end
-	if type(types) ~= "table" then return nil, path .. " does not return a table" end
-	return types, nil
+	local here = string.match(src, "^@(.*)/[^/]*$") or "."
+	local conf = string.match(os.getenv("SLURM_CONF") or "/etc/slurm/slurm.conf", "^(.*)/[^/]*$") or "/etc/slurm"
+	local errs = {}
+	for _, dir in ipairs({ here, conf }) do
+		local path = dir .. "/softmig_types.lua"
+		local ok, types = pcall(dofile, path)
+		if ok and type(types) == "table" then return types, nil end
+		table.insert(errs, ok and (path .. " does not return a table") or tostring(types))
+	end
+	return nil, table.concat(errs, "; ")
 end
 
 local types_error
@@ -113,6 +121,55 @@ end
 -- has_slice(spec) tells whether spec holds a gpu:<type>.<n> item.
 function M.has_slice(spec)
 	return spec ~= nil and string.match("," .. strip(spec), ",gpu:[^:.,]+%.") ~= nil
+end
+
+-- The code a refusal returns: sbatch then says "Invalid generic resource
+-- (gres) specification" after SoftMig's message, not "Unspecified error".
+-- Slurm before 23.02 exposes few ESLURM_* names to lua; the number is
+-- fixed in slurm_errno.h. Looked up when refusing: the module also loads
+-- where there is no slurm table (tests, softmig-conf).
+local function invalid_gres()
+	return slurm.ESLURM_INVALID_GRES or 2072
+end
+
+-- job_submit(job_desc, uid) is the job_submit plugin's step, for
+-- slurm_job_submit and slurm_job_modify: it turns a slice request into
+-- shards (job_desc.tres_per_node), or refuses it with a message for the
+-- user and returns the error code; slurm.SUCCESS otherwise. This is the
+-- authoritative check: cli_filter only spares srun a step error, and users
+-- can bypass it.
+function M.job_submit(job_desc, uid)
+	for _, field in ipairs({ "tres_per_job", "tres_per_socket", "tres_per_task" }) do
+		if M.has_slice(job_desc[field]) then
+			slurm.log_user("SoftMig: GPU slices are requested with --gres=gpu:<type>.<denominator>:1 (e.g. --gres=gpu:l40s.2:1), not with --gpus or --gpus-per-task")
+			return invalid_gres()
+		end
+	end
+	local old = job_desc.tres_per_node
+	local new, err = M.translate(old, true)
+	if err ~= nil then
+		slurm.log_user(err)
+		slurm.log_info("softmig: uid %d rejected: %s", uid, err)
+		return invalid_gres()
+	end
+	if new ~= nil then
+		job_desc.tres_per_node = new
+		slurm.log_info("softmig: uid %d %s -> %s", uid, old, new)
+		slurm.log_user("SoftMig: GPU slice " .. string.gsub(old, "gres[:/]", "") .. " = " .. string.gsub(new, "gres[:/]", ""))
+	end
+	return slurm.SUCCESS
+end
+
+-- cli_pre_submit(options) is the cli_filter plugin's step, for
+-- slurm_cli_pre_submit: it rewrites a valid slice request (--gres) into
+-- shards, so that a plain `srun --gres=gpu:l40s.2:1 cmd` asks its step for
+-- shards too, and leaves an invalid one to job_submit's message.
+function M.cli_pre_submit(options)
+	local new, err = M.translate(options["gres"], false)
+	if new ~= nil and err == nil then
+		options["gres"] = new
+	end
+	return slurm.SUCCESS
 end
 
 return M

@@ -19,11 +19,15 @@ func TestTaskPrologOnlyWhereEnabled(t *testing.T) {
 	dir := t.TempDir()
 	lib := filepath.Join(dir, "lib/libsoftmig.so")
 	run, logs, list := filepath.Join(dir, "run"), filepath.Join(dir, "log"), filepath.Join(dir, "ld.so.preload")
-	for _, d := range []string{filepath.Dir(lib), run, logs} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			t.Fatal(err)
+	mkdirs := func() {
+		t.Helper()
+		for _, d := range []string{filepath.Dir(lib), run, logs} {
+			if err := os.MkdirAll(d, 0o755); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
+	mkdirs()
 	write := func(p, s string) {
 		t.Helper()
 		if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
@@ -51,15 +55,14 @@ func TestTaskPrologOnlyWhereEnabled(t *testing.T) {
 	}
 	for what, undo := range map[string]func(){
 		"disabled (the list does not name it)": func() { write(list, "/opt/other/libfoo.so\n") },
-		"no preload list":                       func() { os.Remove(list) },
-		"library removed":                       func() { os.Remove(lib) },
-		"no run directory":                      func() { os.Remove(run) },
-		"no log directory":                      func() { os.Remove(logs) },
+		"no preload list":                      func() { os.Remove(list) },
+		"library removed":                      func() { os.Remove(lib) },
+		"no run directory":                     func() { os.Remove(run) },
+		"no log directory":                     func() { os.Remove(logs) },
 	} {
 		write(list, lib+"\n")
 		write(lib, "")
-		os.MkdirAll(run, 0o755)
-		os.MkdirAll(logs, 0o755)
+		mkdirs()
 		undo()
 		if got := prolog(); got != "" {
 			t.Errorf("%s: %q, want nothing", what, got)

@@ -133,7 +133,7 @@ func TestApptainerFlagsSliced(t *testing.T) {
 	if out, err := exec.Command("apptainer", "-s", "build", sif, root).CombinedOutput(); err != nil {
 		t.Fatalf("apptainer build: %v\n%s", err, out)
 	}
-	os.Chmod(sif, 0o644)
+	testutil.Must(t, os.Chmod(sif, 0o644))
 	cases := []struct {
 		name   string
 		flags  []string
@@ -241,7 +241,7 @@ func TestApptainerConfBindPath(t *testing.T) {
 	}
 	// The task prolog on a node where SoftMig was removed names nothing.
 	list := filepath.Join(a.n.dir, "empty.preload")
-	os.WriteFile(list, nil, 0o644)
+	testutil.Must(t, os.WriteFile(list, nil, 0o644))
 	pro, _ := exec.Command("sh", testutil.Path(t, "slurm/task_prolog.sh"), list, defs.RunDir(), defs.LogDir()).Output()
 	if len(pro) != 0 {
 		t.Fatalf("task prolog without SoftMig printed %q", pro)

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/softmig/softmig/internal/testutil"
 )
 
 // The attacks of issue 12 that the library is to refuse (item 1), run
@@ -68,8 +70,8 @@ func TestAttackTMPDIRRegions(t *testing.T) {
 	var cs []*client
 	for i := 0; i < 3; i++ {
 		tmp := filepath.Join(n.dir, fmt.Sprintf("tmp%d", i))
-		os.Mkdir(tmp, 0o777)
-		os.Chmod(tmp, 0o777)
+		testutil.Must(t, os.Mkdir(tmp, 0o777))
+		testutil.Must(t, os.Chmod(tmp, 0o777))
 		cs = append(cs, n.start(j, true, []string{"TMPDIR=" + tmp, "SLURM_TMPDIR=" + tmp}, "cuclient", "init", "dev:0", "alloc:5g", "ready", "hold"))
 	}
 	heldToSlice(t, n, g, j, 12<<30, cs...)
@@ -105,9 +107,9 @@ func TestAttackUserNVML(t *testing.T) {
 	}
 	n := newNode(t)
 	stub := filepath.Join(n.dir, "stub")
-	os.Mkdir(stub, 0o755)
+	testutil.Must(t, os.Mkdir(stub, 0o755))
 	src := filepath.Join(stub, "nvml.c")
-	os.WriteFile(src, []byte("int nvmlInit(void){return 999;}\nint nvmlInit_v2(void){return 999;}\nint nvmlInitWithFlags(unsigned f){(void)f;return 999;}\n"), 0o644)
+	testutil.Must(t, os.WriteFile(src, []byte("int nvmlInit(void){return 999;}\nint nvmlInit_v2(void){return 999;}\nint nvmlInitWithFlags(unsigned f){(void)f;return 999;}\n"), 0o644))
 	if out, err := exec.Command(cc, "-shared", "-fPIC", "-o", filepath.Join(stub, "libnvidia-ml.so.1"), src).CombinedOutput(); err != nil {
 		t.Fatalf("stub NVML: %v\n%s", err, out)
 	}

@@ -27,7 +27,8 @@ import (
 // pauseAt freezes its job cgroup until it is repaid, and one over killAt,
 // or a second pause within pauseWindow, kills its processes on the GPU.
 const (
-	timeTick    = 50 * time.Millisecond  // measuring, enforcing and the beat
+	timeTick    = timefile.Beat          // the beat
+	measureTick = 100 * time.Millisecond // measuring and enforcing (the driver samples every 200 ms)
 	syncEvery   = time.Second            // job configs and GPUs read again
 	pauseAt     = 200 * time.Millisecond // debt that pauses a job
 	killAt      = 750 * time.Millisecond // debt that kills one
@@ -47,6 +48,7 @@ type authority struct {
 	fz      *freezer
 	started time.Time
 	synced  time.Time
+	judged  time.Time // last measured and enforced
 
 	mu   sync.Mutex // guards gpus for readers (snapshot)
 	gpus map[int]*gpuTime
@@ -114,8 +116,10 @@ type timeJob struct {
 }
 
 func newAuthority(g *guard) *authority {
+	fz := newFreezer(g.opts.procRoot, g.runDir)
+	fz.log = g.log
 	return &authority{g: g, period: defs.SlotPeriod, policy: g.opts.policy,
-		fz: newFreezer(g.opts.procRoot, g.runDir), gpus: map[int]*gpuTime{}}
+		fz: fz, gpus: map[int]*gpuTime{}}
 }
 
 // periodStart is the start of the period holding t: periods begin at whole
@@ -164,15 +168,17 @@ func (a *authority) stop() {
 				a.resume(g, j, time.Now(), "the guard stopped")
 			}
 		}
-		g.file.Close()
+		if err := g.file.Close(); err != nil {
+			a.g.log.errorf("time file", "time: GPU %d: %v", g.index, err)
+		}
 		os.Remove(g.file.Path())
 		unix.Close(g.lock)
 	}
 	a.fz.thawAll()
 }
 
-// step measures, enforces and beats; every syncEvery it reads the GPUs and
-// the job configs again.
+// step beats; every measureTick it measures and enforces, every syncEvery
+// it reads the GPUs and the job configs again.
 func (a *authority) step(now time.Time) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -180,8 +186,15 @@ func (a *authority) step(now time.Time) {
 		a.synced = now
 		a.sync(now)
 	}
+	judge := now.Sub(a.judged) >= measureTick-timeTick/2 // every other beat, late beats or not
+	if judge {
+		a.judged = now
+	}
 	for _, g := range a.gpus {
 		g.file.Beat(now)
+		if !judge {
+			continue
+		}
 		a.measure(g, now)
 		for _, j := range g.jobs {
 			a.repay(g, j, now)
@@ -408,7 +421,7 @@ func (a *authority) flip(now time.Time) {
 // setGate writes j's gate for now.
 func (a *authority) setGate(g *gpuTime, j *timeJob, now time.Time) {
 	off := now.Sub(g.start)
-	var want uint64 = timefile.GateClosed
+	want := timefile.GateClosed
 	var closeAt time.Time
 	if j.paused {
 		want = timefile.GatePaused
@@ -468,9 +481,6 @@ func (a *authority) newPeriod(g *gpuTime, start, now time.Time) {
 		ownLen := total(j.own)
 		j.busy = j.paused || float64(j.ownUsed+j.lentUsed) >= idleBelow*float64(ownLen)
 		j.lastUsed, j.lastLent = j.used, j.lentUsed
-		if os.Getenv("SOFTMIG_GUARD_DEBUG") != "" {
-			a.g.log.infof("DEBUG period job %s busy=%v used=%s own=%s lent=%s debt=%s lend=%v windows=%v hist=%d", j.job, j.busy, j.used, j.ownUsed, j.lentUsed, j.debt, g.lend, j.windows, len(j.hist))
-		}
 		var flags uint32
 		if j.paused {
 			flags |= timefile.FlagPaused

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // configTTL is how long a job config read from the run directory is
@@ -14,20 +16,38 @@ import (
 const configTTL = time.Second
 
 // configs caches the job configs of the run directory for every part of
-// the guard, reading each at most once per configTTL.
+// the guard, looking at each at most once per configTTL and reading it
+// again only when it changed.
 type configs struct {
 	mu     sync.Mutex
 	runDir string
 	log    *logger
 	byJob  map[string]jobSlices
 	read   map[string]time.Time
+	stamp  map[string]fileStamp // of the file byJob holds
 	listed time.Time
 	all    []string // jobs with a config, at the last listing
 	warned map[string]string
 }
 
 func newConfigs(runDir string, log *logger) *configs {
-	return &configs{runDir: runDir, log: log, byJob: map[string]jobSlices{}, read: map[string]time.Time{}, warned: map[string]string{}}
+	return &configs{runDir: runDir, log: log, byJob: map[string]jobSlices{}, read: map[string]time.Time{},
+		stamp: map[string]fileStamp{}, warned: map[string]string{}}
+}
+
+// fileStamp tells a file changed: a rewrite (rename over it) changes its
+// inode, an edit its size or times, a chmod or chown its ctime.
+type fileStamp struct {
+	ino, size    int64
+	mtime, ctime unix.Timespec
+}
+
+func stampOf(path string) (fileStamp, bool) {
+	var st unix.Stat_t
+	if unix.Lstat(path, &st) != nil {
+		return fileStamp{}, false
+	}
+	return fileStamp{ino: int64(st.Ino), size: st.Size, mtime: st.Mtim, ctime: st.Ctim}, true
 }
 
 // get returns job's config, read at most configTTL ago.
@@ -41,8 +61,18 @@ func (c *configs) getLocked(job string, now time.Time) jobSlices {
 	if t, ok := c.read[job]; ok && now.Sub(t) < configTTL {
 		return c.byJob[job]
 	}
+	st, ok := stampOf(filepath.Join(c.runDir, job+".conf"))
+	if old, seen := c.stamp[job]; ok && seen && old == st {
+		c.read[job] = now // unchanged: its verdict stands
+		return c.byJob[job]
+	}
 	js := loadSlices(c.runDir, job)
 	c.byJob[job], c.read[job] = js, now
+	if ok {
+		c.stamp[job] = st
+	} else {
+		delete(c.stamp, job)
+	}
 	if js.err != nil {
 		msg := js.err.Error()
 		if c.warned[job] != msg {
@@ -76,6 +106,7 @@ func (c *configs) jobs(now time.Time) []string {
 		if !keep[job] {
 			delete(c.byJob, job)
 			delete(c.read, job)
+			delete(c.stamp, job)
 			delete(c.warned, job)
 		}
 	}

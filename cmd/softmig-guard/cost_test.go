@@ -24,6 +24,7 @@ func TestGuardCost(t *testing.T) {
 		t.Skip("set SOFTMIG_GUARD_COST to a duration to measure the guard's cost")
 	}
 	n := newNode(t, "SOFTMIG_SIM_DEVICES=8", "SOFTMIG_SIM_CTX_MEMORY=300m")
+	var clients []*client
 	for gpu := 0; gpu < 8; gpu++ {
 		for q := 0; q < 4; q++ {
 			j := n.job(fmt.Sprintf("CUDA_DEVICE_MEMORY_LIMIT=12g\nCUDA_DEVICE_SM_LIMIT=25\nSOFTMIG_SM_SLOT_0=%d-%d\nSOFTMIG_GPU_0=%d\nSOFTMIG_UID=%d\nSOFTMIG_REGION=$REGION\n",
@@ -33,11 +34,15 @@ func TestGuardCost(t *testing.T) {
 			if res := testutil.ClientResults(c.lines); len(res) != 3 || res[2] != "alloc rc=0" {
 				t.Fatalf("client: %q", c.lines)
 			}
+			clients = append(clients, c)
 		}
 	}
 	g := n.guard()
 	time.Sleep(d)
 	out := g.stop(t)
+	for _, c := range clients { // at once: each would take its 5 s to stop
+		c.cmd.Process.Kill()
+	}
 	m := regexp.MustCompile(`stop: looks=(\d+) .* kills=(\d+) pauses=(\d+) nvml_calls=(\d+) nvml_calls_per_s=([\d.]+) .* cpu_ms=(\d+) seconds=([\d.]+)`).FindStringSubmatch(out)
 	if m == nil {
 		t.Fatalf("no stop line:\n%s", out)

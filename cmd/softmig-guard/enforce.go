@@ -210,7 +210,9 @@ func (a *authority) resume(g *gpuTime, j *timeJob, now time.Time, why string) {
 		a.g.log.errorf("thaw", "time: job %s: %v", j.job, err)
 	}
 	for _, pid := range j.stopped {
-		unix.Kill(pid, unix.SIGCONT)
+		if err := unix.Kill(pid, unix.SIGCONT); err != nil && !errors.Is(err, unix.ESRCH) {
+			a.g.log.errorf("cont", "time: job %s pid %d: %v", j.job, pid, err)
+		}
 	}
 	j.stopped = nil
 	paused := now.Sub(j.pauses[len(j.pauses)-1])

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -105,6 +106,7 @@ func TestEscapeRegionTampering(t *testing.T) {
 	region := filepath.Join(defs.RunDir(), j.id+".region")
 	stop := make(chan struct{})
 	done := make(chan struct{})
+	var zeroErr error // the first failure to zero it, read after done
 	go func() {
 		defer close(done)
 		for {
@@ -112,13 +114,18 @@ func TestEscapeRegionTampering(t *testing.T) {
 			case <-stop:
 				return
 			case <-time.After(5 * time.Millisecond):
-				zeroFile(region)
+				if err := zeroFile(region); err != nil && zeroErr == nil {
+					zeroErr = err
+				}
 			}
 		}
 	}()
 	c := n.start(j, true, nil, "cuclient", "init", "dev:0", "alloc:8g", "sleep:100", "alloc:8g", "ready", "hold")
 	close(stop)
 	<-done
+	if zeroErr != nil {
+		t.Fatalf("zeroing the region: %v", zeroErr)
+	}
 	res := testutil.ClientResults(c.lines)
 	if len(res) != 5 || res[2] != "alloc rc=0" {
 		t.Fatalf("client: %q", c.lines)
@@ -142,15 +149,21 @@ func TestEscapeRegionTampering(t *testing.T) {
 // zeroFile overwrites a file with zeros in place (no truncation: the
 // processes that map it keep their mapping).
 // A missing file (not created yet) is left alone.
-func zeroFile(path string) {
+func zeroFile(path string) error {
 	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
 	if err != nil {
-		return
+		return err
 	}
 	defer f.Close()
-	if fi, err := f.Stat(); err == nil {
-		f.WriteAt(make([]byte, fi.Size()), 0)
+	fi, err := f.Stat()
+	if err != nil {
+		return err
 	}
+	_, err = f.WriteAt(make([]byte, fi.Size()), 0)
+	return err
 }
 
 // --once --dry-run reports an escape and kills nothing; --once kills it and
@@ -163,8 +176,8 @@ func TestOnceAndDryRun(t *testing.T) {
 	// A stand-in for Slurm's scontrol that records what the job is told.
 	bin := filepath.Join(n.dir, "bin")
 	told := filepath.Join(n.dir, "told")
-	os.Mkdir(bin, 0o755)
-	os.WriteFile(filepath.Join(bin, "scontrol"), []byte("#!/bin/sh\nprintf '%s|' \"$@\" >> "+told+"\n"), 0o755)
+	testutil.Must(t, os.Mkdir(bin, 0o755))
+	testutil.Must(t, os.WriteFile(filepath.Join(bin, "scontrol"), []byte("#!/bin/sh\nprintf '%s|' \"$@\" >> "+told+"\n"), 0o755))
 	once := func(args ...string) string {
 		cmd := exec.Command(os.Args[0], append([]string{"--library", n.lib(), "--once"}, args...)...)
 		cmd.Env = append(append([]string{}, n.env...), "SOFTMIG_GUARD_TEST_MAIN=1", "PATH="+bin+":"+os.Getenv("PATH"))

@@ -84,7 +84,7 @@ func TestEscapeFakeLibraryAtItsPath(t *testing.T) {
 	n := newNode(t)
 	fake := filepath.Join(n.dir, "fake.so")
 	src := filepath.Join(n.dir, "fake.c")
-	os.WriteFile(src, []byte("int softmig_fake;\n"), 0o644)
+	testutil.Must(t, os.WriteFile(src, []byte("int softmig_fake;\n"), 0o644))
 	if out, err := exec.Command(cc, "-shared", "-fPIC", "-o", fake, src).CombinedOutput(); err != nil {
 		t.Fatalf("look-alike library: %v\n%s", err, out)
 	}
@@ -152,10 +152,22 @@ func TestAttackOtherJobsLogThroughSlurmJobID(t *testing.T) {
 	n := newNode(t)
 	victim := n.job(slicedConf + "SOFTMIG_UID=65534\n")
 	logPath := filepath.Join(defs.LogDir(), victim.id+".log")
-	// As softmig-install leaves it: users create their jobs' logs.
+	// As sites that let users create their jobs' logs leave it (softmig-install
+	// makes it root's, 0755), for the length of the test: the directory is
+	// the node's, and other tests beside this one judge its mode.
+	fi, err := os.Stat(defs.LogDir())
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := os.Chmod(defs.LogDir(), os.ModeSticky|0o777); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() {
+		if err := os.Chmod(defs.LogDir(), fi.Mode()&(os.ModePerm|os.ModeSticky)); err != nil {
+			t.Error(err)
+		}
+		os.Remove(logPath)
+	})
 	argv := []string{"setpriv", fmt.Sprintf("--reuid=%d", attacker), fmt.Sprintf("--regid=%d", attacker), "--clear-groups",
 		n.shared.Path("build/test/cuclient"), "init", "dev:0", "alloc:1g", "ready"}
 	a := n.startArgv(nil, []string{"LD_PRELOAD=" + n.lib(), "SLURM_JOB_ID=" + victim.id, "SOFTMIG_LOG_FILE="}, argv)
@@ -199,10 +211,10 @@ func TestAttackProcessNameLooksLikeRoot(t *testing.T) {
 	}
 	n := newNode(t)
 	bin := filepath.Join(n.dir, "rename")
-	os.WriteFile(bin+".c", []byte(`#include <stdio.h>
+	testutil.Must(t, os.WriteFile(bin+".c", []byte(`#include <stdio.h>
 #include <sys/prctl.h>
 int main(void) { prctl(PR_SET_NAME, "x\nUid:\t0\t0) S 1", 0, 0, 0); puts("ready"); fflush(stdout); getchar(); return 0; }
-`), 0o644)
+`), 0o644))
 	if out, err := exec.Command(cc, "-o", bin, bin+".c").CombinedOutput(); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}

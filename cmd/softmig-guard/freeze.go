@@ -31,6 +31,7 @@ import (
 // may send SIGCONT, and what they then use is more debt.
 type freezer struct {
 	mu       sync.Mutex
+	log      *logger // says a record it cannot write (set by newAuthority; nil in a test of the freezer alone)
 	procRoot string
 	runDir   string
 	v1       string // the v1 freezer mount, "" if none
@@ -276,19 +277,34 @@ func writeCtl(dir, ctl string, freeze bool) error {
 	return os.WriteFile(filepath.Join(dir, ctl), []byte(v), 0)
 }
 
-// save writes GPU uuid's record of frozen cgroups (caller holds mu).
+// save writes GPU uuid's record of frozen cgroups (caller holds mu). One
+// it cannot write is logged: the next run of the guard thaws what the
+// records name, and only that.
 func (f *freezer) save(uuid string) {
+	if err := f.writeRecord(uuid); err != nil && f.log != nil {
+		f.log.errorf("frozen record", "%v (a guard restarted after a crash would not thaw what this one froze)", err)
+	}
+}
+
+func (f *freezer) writeRecord(uuid string) error {
 	record := filepath.Join(f.runDir, uuid+frozenSuffix)
 	if len(f.frozen[uuid]) == 0 {
-		os.Remove(record)
-		return
+		if err := os.Remove(record); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+		return nil
 	}
 	var b strings.Builder
 	for dir, job := range f.frozen[uuid] {
 		fmt.Fprintf(&b, "%s %s\n", dir, job)
 	}
 	tmp := record + ".tmp"
-	if err := os.WriteFile(tmp, []byte(b.String()), 0o600); err == nil {
-		os.Rename(tmp, record)
+	if err := os.WriteFile(tmp, []byte(b.String()), 0o600); err != nil {
+		return err
 	}
+	if err := os.Rename(tmp, record); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return nil
 }

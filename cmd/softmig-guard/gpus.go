@@ -40,7 +40,7 @@ type gpuReader interface {
 	samples(i int, since uint64) ([]sample, error)
 	calls() uint64 // NVML calls made so far
 	errors() uint64
-	close()
+	close() error
 }
 
 // nvmlReader reads the driver through internal/gpu, counting its calls.
@@ -62,7 +62,7 @@ func openNVML() (*nvmlReader, error) {
 
 func (r *nvmlReader) calls() uint64  { return r.n.Load() }
 func (r *nvmlReader) errors() uint64 { return r.errs.Load() }
-func (r *nvmlReader) close()         { r.lib.Close() }
+func (r *nvmlReader) close() error   { return r.lib.Close() }
 
 // call counts one NVML call and its failure.
 func (r *nvmlReader) call(err error) error {

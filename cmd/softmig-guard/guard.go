@@ -135,6 +135,11 @@ func (g *guard) run(ctx context.Context) error {
 	if warn != "" {
 		g.log.warnf("%s", warn)
 	}
+	if !g.opts.noTime && !g.opts.once {
+		if nice, err := raisePriority(); err != nil {
+			g.log.warnf("priority: %v (nice %d: the gates may flip late on a busy node)", err, nice)
+		}
+	}
 	if err := g.openGPUs(ctx); err != nil {
 		return err
 	}
@@ -219,7 +224,9 @@ func (g *guard) stop() {
 	g.notify.wait(5 * time.Second)
 	g.logStats("stop")
 	if g.gpus != nil {
-		g.gpus.close()
+		if err := g.gpus.close(); err != nil {
+			g.log.errorf("nvml", "stopping NVML: %v", err)
+		}
 	}
 }
 

@@ -11,16 +11,16 @@ import (
 //
 // A look reads each GPU's memory in use (one NVML call). When it moved by
 // more than lookTrigger since the GPU's last full look, or a random
-// deadline (fullMin..fullMax) passed, the look is full: the GPU's process
+// deadline (fullLookEarliest..fullLookLatest) passed, the look is full: the GPU's process
 // lists, every process's job, each job's sum. Looks come at random
 // intervals (interval/10 .. interval), so a user cannot time pulses between
 // them, and the cheap first stage makes a look cost one call per GPU when
 // nothing changes: any allocation large enough to matter moves the device's
 // total and brings a full look at once.
 const (
-	lookTrigger = 16 << 20
-	fullMin     = 100 * time.Millisecond
-	fullMax     = 300 * time.Millisecond
+	lookTrigger      = 16 << 20
+	fullLookEarliest = 100 * time.Millisecond
+	fullLookLatest   = 300 * time.Millisecond
 	// confirmAfter is the wait before a sighting over a slice is read
 	// again: a kill needs two reads, so a torn read never kills.
 	confirmAfter = 2 * time.Millisecond
@@ -33,7 +33,6 @@ const (
 
 // gpuLook is what the memory looks remember of one GPU.
 type gpuLook struct {
-	uuid     string
 	fullUsed uint64
 	nextFull time.Time
 	// jobUsed and jobPids are the last full look's sums per job.
@@ -109,7 +108,7 @@ func (g *guard) fullLook(now time.Time, i int, st *gpuLook, used uint64) ([]verd
 	}
 	g.stats.fullLooks.Add(1)
 	st.fullUsed = used
-	st.nextFull = now.Add(fullMin + time.Duration(rand.Int64N(int64(fullMax-fullMin))))
+	st.nextFull = now.Add(fullLookEarliest + time.Duration(rand.Int64N(int64(fullLookLatest-fullLookEarliest))))
 	sums := g.sum(now, i, procs, used)
 	st.jobUsed, st.jobPids, st.facts = sums.used, sums.pids, sums.facts
 	g.publishMemory(i, sums)

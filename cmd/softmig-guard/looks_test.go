@@ -153,7 +153,11 @@ func TestOrphanMemoryChargedToTheJob(t *testing.T) {
 			<-parent.exited
 			child := 0
 			for _, l := range parent.lines {
-				fmt.Sscanf(l[strings.Index(l, "child=")+len("child="):], "%d", &child)
+				if _, v, ok := strings.Cut(l, "child="); ok {
+					if _, err := fmt.Sscanf(v, "%d", &child); err != nil {
+						t.Fatalf("parent: %q: %v", l, err)
+					}
+				}
 			}
 			if child == 0 {
 				t.Fatalf("parent: %q", parent.lines)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/softmig/softmig/internal/promtest"
+	"github.com/softmig/softmig/internal/testutil"
 )
 
 // A real Prometheus scrapes softmig-guard while jobs run on the simulated
@@ -26,7 +27,7 @@ func TestMetricsScrapedByPrometheus(t *testing.T) {
 		t.Fatal(err)
 	}
 	addr := ln.Addr().String()
-	ln.Close()
+	testutil.Must(t, ln.Close())
 	conf := filepath.Join(n.dir, "metrics.yaml")
 	if err := os.WriteFile(conf, []byte("gpus:\n  h100:\n    shards: 4\nmetrics:\n  listen: "+addr+"\n"), 0o644); err != nil {
 		t.Fatal(err)

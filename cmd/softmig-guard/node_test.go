@@ -79,6 +79,9 @@ type sjob struct {
 func (n *node) job(conf string) *sjob {
 	t := n.t
 	t.Helper()
+	if strings.Contains(conf, "SOFTMIG_SM_SLOT") && strings.Contains(conf, "SOFTMIG_GPU_") {
+		testutil.HoldSlotsShared(t) // the node's softmig-conf counts these slots as taken
+	}
 	id := fmt.Sprintf("%d", 800000000+rand.Intn(99999999))
 	var dir string
 	for _, base := range []string{"/sys/fs/cgroup/freezer", "/sys/fs/cgroup/pids", "/sys/fs/cgroup"} {
@@ -191,7 +194,9 @@ func (n *node) startArgv(j *sjob, env, argv []string) *client {
 		cl.lines = append(cl.lines, line)
 	}
 	go func() {
-		io.Copy(io.Discard, out)
+		// What it prints after "ready" is not read; a read error only
+		// ends this early, and Wait still reaps it.
+		_, _ = io.Copy(io.Discard, out)
 		c.Wait()
 		cl.exitAt = time.Now()
 		close(cl.exited)
@@ -269,7 +274,7 @@ func (n *node) guard(args ...string) *guardProc {
 		args = append([]string{"--config", conf}, args...)
 	}
 	c := exec.Command(os.Args[0], append([]string{"--library", n.lib()}, args...)...)
-	c.Env = append(append([]string{}, n.env...), "SOFTMIG_GUARD_TEST_MAIN=1", "SOFTMIG_GUARD_DEBUG="+os.Getenv("SOFTMIG_GUARD_DEBUG"))
+	c.Env = append(append([]string{}, n.env...), "SOFTMIG_GUARD_TEST_MAIN=1")
 	g := &guardProc{cmd: c, done: make(chan struct{})}
 	c.Stdout, c.Stderr = g, g
 	if err := c.Start(); err != nil {
@@ -339,7 +344,9 @@ func (n *node) deviceUsed(index int) uint64 {
 	var used uint64
 	for _, f := range strings.Fields(string(out)) {
 		if v, ok := strings.CutPrefix(f, "used="); ok {
-			fmt.Sscanf(v, "%d", &used)
+			if _, err := fmt.Sscanf(v, "%d", &used); err != nil {
+				n.t.Fatalf("cuclient nvml-mem: %q: %v", out, err)
+			}
 		}
 	}
 	return used

@@ -77,7 +77,7 @@ func gone(err error) error {
 func uids(status []byte) (ruid, euid int, ok bool) { return ids(status, "Uid:") }
 
 // ids parses the first two numbers of a Uid: or Gid: line.
-func ids(status []byte, prefix string) (real, effective int, ok bool) {
+func ids(status []byte, prefix string) (realID, effectiveID int, ok bool) {
 	for _, line := range strings.Split(string(status), "\n") {
 		rest, found := strings.CutPrefix(line, prefix)
 		if !found {

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/softmig/softmig/internal/testutil"
 )
 
 // pulseSrc finds the driver's own cuMemAlloc_v2 in libcuda's dynamic
@@ -99,7 +101,7 @@ func TestAttackPulsesUnderTheGrace(t *testing.T) {
 	n := newNode(t)
 	bin := filepath.Join(n.dir, "pulse")
 	src := bin + ".c"
-	os.WriteFile(src, []byte(pulseSrc), 0o644)
+	testutil.Must(t, os.WriteFile(src, []byte(pulseSrc), 0o644))
 	if out, err := exec.Command(cc, "-o", bin, src, "-ldl").CombinedOutput(); err != nil {
 		t.Fatalf("pulsing client: %v\n%s", err, out)
 	}
@@ -178,7 +180,7 @@ func TestAttackSetuidRootAfterAllocating(t *testing.T) {
 	}
 	n := newNode(t)
 	bin := filepath.Join(n.dir, "suid")
-	os.WriteFile(bin+".c", []byte(suidSrc), 0o644)
+	testutil.Must(t, os.WriteFile(bin+".c", []byte(suidSrc), 0o644))
 	if out, err := exec.Command(cc, "-o", bin, bin+".c", "-ldl").CombinedOutput(); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
@@ -187,7 +189,7 @@ func TestAttackSetuidRootAfterAllocating(t *testing.T) {
 	if err != nil {
 		t.Skip("no /bin/sleep to make a setuid-root program of")
 	}
-	os.WriteFile(sleep, data, 0o755)
+	testutil.Must(t, os.WriteFile(sleep, data, 0o755))
 	if err := os.Chmod(sleep, 0o755|os.ModeSetuid); err != nil {
 		t.Fatal(err)
 	}

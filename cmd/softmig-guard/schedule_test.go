@@ -55,7 +55,7 @@ func TestPlan(t *testing.T) {
 		t.Errorf("lend 30 busy / 70 idle: a open %v", open(w["a"]))
 	}
 	three := []planJob{{job: "a", share: 25, own: []span{pct(0, 25)}, busy: true}, {job: "b", share: 50, own: []span{pct(25, 75)}, busy: true}}
-	w, lent = plan(three, true, P)
+	_, lent = plan(three, true, P)
 	if lent["a"] < 83*time.Millisecond || lent["a"] > 84*time.Millisecond || lent["b"] < 166*time.Millisecond || lent["b"] > 167*time.Millisecond {
 		t.Errorf("lend 25 + 50 busy, 25 free: lent %v / %v, want 1:2", lent["a"], lent["b"])
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/softmig/softmig/internal/jobconf"
 	"github.com/softmig/softmig/internal/logrec"
+	"github.com/softmig/softmig/internal/testutil"
 )
 
 func conf(t *testing.T, text string) jobSlices {
@@ -85,8 +86,8 @@ func TestMapsEscape(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
-			os.MkdirAll(filepath.Join(dir, "7"), 0o755)
-			os.WriteFile(filepath.Join(dir, "7", "maps"), []byte(tt.maps), 0o644)
+			testutil.Must(t, os.MkdirAll(filepath.Join(dir, "7"), 0o755))
+			testutil.Must(t, os.WriteFile(filepath.Join(dir, "7", "maps"), []byte(tt.maps), 0o644))
 			m, _, err := readMaps(dir, 7, lib, 1<<20, time.Second)
 			if err != nil {
 				t.Fatal(err)
@@ -102,8 +103,8 @@ func TestMapsEscape(t *testing.T) {
 	// Mappings longer than the budget cannot be judged: errBudget, which
 	// the scanner counts as an escape, however harmless the lines.
 	dir := t.TempDir()
-	os.MkdirAll(filepath.Join(dir, "9"), 0o755)
-	os.WriteFile(filepath.Join(dir, "9", "maps"), []byte(prog+softmig+cuda+libc+strings.Repeat(prog, 2000)), 0o644)
+	testutil.Must(t, os.MkdirAll(filepath.Join(dir, "9"), 0o755))
+	testutil.Must(t, os.WriteFile(filepath.Join(dir, "9", "maps"), []byte(prog+softmig+cuda+libc+strings.Repeat(prog, 2000)), 0o644))
 	if _, n, err := readMaps(dir, 9, lib, 64<<10, time.Second); !errors.Is(err, errBudget) || n <= 64<<10 {
 		t.Errorf("readMaps over a 64 KiB budget = %d bytes, %v; want errBudget after 64 KiB", n, err)
 	}
@@ -116,10 +117,10 @@ func TestMapsEscape(t *testing.T) {
 func TestProcFacts(t *testing.T) {
 	dir := t.TempDir()
 	p := filepath.Join(dir, "9")
-	os.MkdirAll(p, 0o755)
-	os.WriteFile(filepath.Join(p, "cgroup"), []byte("0::/system.slice/slurmstepd.scope/job_77/step_0/user/task_0\n"), 0o644)
-	os.WriteFile(filepath.Join(p, "status"), []byte("Name:\tx\nUid:\t1000\t0\t1000\t1000\nGid:\t100\t100\t100\t100\n"), 0o644)
-	os.WriteFile(filepath.Join(p, "stat"), []byte("9 (a) b) (c) S 1 9 9 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 123456 1000 10\n"), 0o644)
+	testutil.Must(t, os.MkdirAll(p, 0o755))
+	testutil.Must(t, os.WriteFile(filepath.Join(p, "cgroup"), []byte("0::/system.slice/slurmstepd.scope/job_77/step_0/user/task_0\n"), 0o644))
+	testutil.Must(t, os.WriteFile(filepath.Join(p, "status"), []byte("Name:\tx\nUid:\t1000\t0\t1000\t1000\nGid:\t100\t100\t100\t100\n"), 0o644))
+	testutil.Must(t, os.WriteFile(filepath.Join(p, "stat"), []byte("9 (a) b) (c) S 1 9 9 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 123456 1000 10\n"), 0o644))
 	f, err := readFacts(dir, 9)
 	if err != nil {
 		t.Fatal(err)
@@ -197,7 +198,7 @@ func (f *fakeGPUs) procs(i int) ([]gpuProc, error) {
 func (f *fakeGPUs) samples(int, uint64) ([]sample, error) { return nil, nil }
 func (f *fakeGPUs) calls() uint64                         { return 0 }
 func (f *fakeGPUs) errors() uint64                        { return 0 }
-func (f *fakeGPUs) close()                                {}
+func (f *fakeGPUs) close() error                          { return nil }
 
 func TestJobLogSafety(t *testing.T) {
 	rec := logrec.Event(time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC), "5", 7, 0, logrec.MsgGuardKill,
@@ -215,19 +216,19 @@ func TestJobLogSafety(t *testing.T) {
 	if string(got) != line+"\n" {
 		t.Errorf("log = %q; want %q", got, line)
 	}
-	os.Symlink("/etc/passwd", filepath.Join(dir, "6.log"))
+	testutil.Must(t, os.Symlink("/etc/passwd", filepath.Join(dir, "6.log")))
 	if err := appendJobLog(dir, "6", 1000, 1000, rec); err == nil {
 		t.Error("appendJobLog followed a symlink")
 	}
-	os.WriteFile(filepath.Join(dir, "other"), nil, 0o666)
-	os.Link(filepath.Join(dir, "other"), filepath.Join(dir, "8.log"))
+	testutil.Must(t, os.WriteFile(filepath.Join(dir, "other"), nil, 0o666))
+	testutil.Must(t, os.Link(filepath.Join(dir, "other"), filepath.Join(dir, "8.log")))
 	if err := appendJobLog(dir, "8", 1000, 1000, rec); err == nil {
 		t.Error("appendJobLog wrote through a hard link")
 	}
 	if os.Getuid() == 0 {
 		p := filepath.Join(dir, "9.log")
-		os.WriteFile(p, nil, 0o666)
-		os.Chown(p, 2000, 2000)
+		testutil.Must(t, os.WriteFile(p, nil, 0o666))
+		testutil.Must(t, os.Chown(p, 2000, 2000))
 		if err := appendJobLog(dir, "9", 1000, 1000, rec); err == nil {
 			t.Error("appendJobLog wrote to another user's file")
 		}
@@ -243,5 +244,38 @@ func TestFlags(t *testing.T) {
 		if err := run(context.Background(), args, &out, &errb); err == nil {
 			t.Errorf("%v: no error", args)
 		}
+	}
+}
+
+// The record of frozen cgroups names what the guard froze, one per GPU,
+// goes when nothing is frozen, and one that cannot be written is said: a
+// guard restarted after a crash thaws only what the records name.
+func TestFrozenRecord(t *testing.T) {
+	var out bytes.Buffer
+	dir := t.TempDir()
+	f := newFreezer(t.TempDir(), dir)
+	f.log = newLogger(&out)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	const uuid = "GPU-00000000-0000-0000-0000-000000000001"
+	record := filepath.Join(dir, uuid+frozenSuffix)
+	f.frozen[uuid] = map[string]string{"/sys/fs/cgroup/job_1": "1"}
+	f.save(uuid)
+	if b, err := os.ReadFile(record); err != nil || string(b) != "/sys/fs/cgroup/job_1 1\n" {
+		t.Errorf("record: %q, %v; want the frozen cgroup and its job", b, err)
+	}
+	delete(f.frozen[uuid], "/sys/fs/cgroup/job_1")
+	f.save(uuid)
+	if _, err := os.Stat(record); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("record with nothing frozen: %v; want it removed", err)
+	}
+	if out.Len() != 0 {
+		t.Errorf("log: %q; want nothing", out.String())
+	}
+	f.runDir = filepath.Join(dir, "gone")
+	f.frozen[uuid]["/sys/fs/cgroup/job_2"] = "2"
+	f.save(uuid)
+	if s := out.String(); !strings.Contains(s, filepath.Join(f.runDir, uuid+frozenSuffix)) || !strings.Contains(s, "would not thaw") {
+		t.Errorf("a record that cannot be written: log %q; want its path and what it costs", s)
 	}
 }

@@ -12,10 +12,12 @@ import (
 )
 
 type installCmd struct {
-	Prefix    string `default:"/usr/local" placeholder:"DIR" help:"Where tools, man pages and Slurm scripts go."`
-	From      string `placeholder:"BUILD" help:"Build directory holding libsoftmig.so and bin/ (default: the directory above this program's bin/)."`
-	Src       string `placeholder:"DIR" help:"Source tree holding man/ and slurm/ (default: the parent of BUILD)."`
-	NoPreload bool   `help:"Stage files for a package: no etc/ld.so.preload line, nothing under /run (softmig-install enable does both on the node)."`
+	Prefix      string `default:"/usr/local" placeholder:"DIR" help:"Where tools, man pages and Slurm scripts go."`
+	From        string `placeholder:"BUILD" help:"Build directory holding libsoftmig.so and bin/ (default: the directory above this program's bin/)."`
+	Src         string `placeholder:"DIR" help:"Source tree holding man/ and slurm/ (default: the parent of BUILD)."`
+	NoPreload   bool   `help:"Stage files for a package: no etc/ld.so.preload line, nothing under /run (softmig-install enable does both on the node)."`
+	UnitDir     string `placeholder:"DIR" help:"Where the guard's systemd unit goes (default: PREFIX/lib/systemd/system for /usr and /usr/local, else /etc/systemd/system)."`
+	TmpfilesDir string `placeholder:"DIR" help:"Where the tmpfiles.d entry of the run directory goes (default: PREFIX/lib/tmpfiles.d for /usr and /usr/local, else /etc/tmpfiles.d)."`
 }
 
 // defaultFrom is the build directory this program was started from
@@ -47,7 +49,11 @@ func (c *installCmd) Run(e *env, g *cli) (err error) {
 		}
 		src = filepath.Dir(abs)
 	}
-	files, notes, err := planFiles(l, filepath.Clean(c.Prefix), from, src)
+	where, err := c.installDirs()
+	if err != nil {
+		return err
+	}
+	files, notes, err := planFiles(l, where, from, src)
 	if err != nil {
 		return err
 	}
@@ -121,4 +127,27 @@ func (c *installCmd) Run(e *env, g *cli) (err error) {
 		e.say("softmig-install: nothing to change below %s", l.root)
 	}
 	return nil
+}
+
+// installDirs returns the prefix and the systemd directories, from the
+// flags or their defaults (systemdDirs).
+func (c *installCmd) installDirs() (d installDirs, err error) {
+	d.prefix = filepath.Clean(c.Prefix)
+	d.unitDir, d.tmpfilesDir = systemdDirs(d.prefix)
+	if d.unitDir, err = nodeDirFlag("--unit-dir", c.UnitDir, d.unitDir); err != nil {
+		return d, err
+	}
+	d.tmpfilesDir, err = nodeDirFlag("--tmpfiles-dir", c.TmpfilesDir, d.tmpfilesDir)
+	return d, err
+}
+
+// nodeDirFlag is a directory flag's value, def when it is not given.
+func nodeDirFlag(flag, value, def string) (string, error) {
+	switch {
+	case value == "":
+		return def, nil
+	case !filepath.IsAbs(value):
+		return "", fmt.Errorf("%s %q: must be an absolute path on the node", flag, value)
+	}
+	return filepath.Clean(value), nil
 }

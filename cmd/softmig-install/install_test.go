@@ -43,7 +43,7 @@ func TestInstallModes(t *testing.T) {
 				{"/usr/local/share/softmig/slurm/softmig.yaml", false, 0o644, 0, 0},
 				{"/etc/softmig/softmig.yaml", false, 0o644, 0, 0},
 				{"/etc/logrotate.d/softmig", false, 0o644, 0, 0},
-				{"/etc/tmpfiles.d/softmig.conf", false, 0o644, 0, 0},
+				{"/usr/local/lib/tmpfiles.d/softmig.conf", false, 0o644, 0, 0},
 				{"/etc/ld.so.preload", false, 0o644, 0, 0},
 				{"/var/lib/softmig/install.manifest", false, 0o644, 0, 0},
 			}
@@ -66,7 +66,7 @@ func TestInstallModes(t *testing.T) {
 			if got, want := string(pre), "# site\n/usr/lib/other.so\n/var/lib/shared/libsoftmig.so\n"; got != want {
 				t.Errorf("ld.so.preload = %q, want %q", got, want)
 			}
-			tmp, _ := os.ReadFile(filepath.Join(f.root, "etc/tmpfiles.d/softmig.conf"))
+			tmp, _ := os.ReadFile(filepath.Join(f.root, "usr/local/lib/tmpfiles.d/softmig.conf"))
 			if want := "d " + runDir + " 0755 root root -\n"; !strings.Contains(string(tmp), want) {
 				t.Errorf("tmpfiles.d config lacks %q:\n%s", want, tmp)
 			}
@@ -258,7 +258,7 @@ func TestPackageFlow(t *testing.T) {
 	if target, err := os.Readlink(filepath.Join(node, smiLink)); err != nil || target != "/usr/local/bin/softmig-smi" {
 		t.Errorf("after enable %s -> %q (%v), want softmig-smi", smiLink, target, err)
 	}
-	if out, err := runTool(t, "verify", "--root", node); err != nil {
+	if out, err := runTool(t, f.verifyArgs()...); err != nil {
 		t.Errorf("verify on the node: %v\n%s", err, out)
 	}
 	if out := mustRun(t, "enable", "--root", node); !strings.Contains(out, "already enabled") {

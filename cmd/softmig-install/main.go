@@ -5,10 +5,11 @@
 // Synopsis:
 //
 //	softmig-install install   [--root DIR] [--prefix DIR] [--from BUILD] [--src DIR] [--lib-dir DIR] [--no-preload]
+//	                          [--unit-dir DIR] [--tmpfiles-dir DIR]
 //	softmig-install update    [--root DIR] [--lib-dir DIR] [--from BUILD] [LIBRARY]
 //	softmig-install enable    [--root DIR] [--lib-dir DIR]
-//	softmig-install disable   [--root DIR] [--lib-dir DIR]
-//	softmig-install verify    [--root DIR] [--lib-dir DIR]
+//	softmig-install disable   [--root DIR] [--lib-dir DIR] [--for-removal [--prefix DIR]]
+//	softmig-install verify    [--root DIR] [--lib-dir DIR] [--json] [--node NAME] [--prefix DIR]
 //	softmig-install uninstall [--root DIR]
 //
 // Description:
@@ -17,10 +18,11 @@
 // (0755 root:root: the prolog creates each job's log, owned by the job's
 // user, so no user needs to write the directory); puts libsoftmig.so (0644
 // root:root), the tools, the man pages and the Slurm scripts in place (the
-// scripts name the tools at PREFIX/bin); adds an example
-// /etc/softmig/softmig.yaml, a logrotate config (deletes job logs 90 days
-// after their last write) and a tmpfiles.d config unless they exist; and,
-// last, adds the library to
+// scripts name the tools at PREFIX/bin), the guard's systemd unit and the
+// tmpfiles.d entry where systemd reads them, the docs and examples into
+// PREFIX/share/doc/softmig; adds an example /etc/softmig/softmig.yaml and a
+// logrotate config (deletes job logs 90 days after their last write) unless
+// they exist; and, last, adds the library to
 // /etc/ld.so.preload (atomically, once, other lines kept). What it created or
 // changed is recorded in /var/lib/softmig/install.manifest, which uninstall
 // reads to remove exactly that. Running install again changes nothing.
@@ -36,10 +38,14 @@
 // enable switches SoftMig on where a package put the files (packages never
 // do it themselves): it checks and tries the installed library, creates the
 // log and run directories, and adds the library to /etc/ld.so.preload.
-// disable removes that line again; files, logs and job configs stay.
+// disable removes that line again; files, logs and job configs stay. With
+// --for-removal (the packages' removal step) it first refuses while this
+// node's slurm.conf runs SoftMig's scripts, naming the lines.
 //
-// verify prints a checklist (paths, owners, modes, the preload line, a trial
-// load) with the fix for each failure and exits 1 on any.
+// verify prints a checklist of the whole node (paths, owners, modes, the
+// preload line, a trial load, glibc, the site config, Slurm's prolog,
+// epilog, cgroups, shards and lua plugins, the real guard) with the fix for
+// each failure, fitting how SoftMig was installed, and exits 1 on any.
 //
 // Options:
 //
@@ -84,7 +90,6 @@ const (
 	confDir       = "/etc/softmig"
 	siteConfig    = confDir + "/softmig.yaml"
 	logrotateConf = "/etc/logrotate.d/softmig"
-	tmpfilesConf  = "/etc/tmpfiles.d/softmig.conf"
 	preloadPath   = preloadcfg.DefaultPath
 	slurmGroup    = "slurm"
 )
@@ -114,6 +119,9 @@ type env struct {
 	hostPreload    string   // the preload list of the running host, masked in trials
 	shell          string   // a dynamically linked shell for trial starts
 	euid           int
+	getenv         func(string) string                  // the environment (SLURM_CONF)
+	procRoot       string                               // /proc: the node's processes (slurmd, the guard)
+	systemd        func(args ...string) (string, error) // systemctl, when systemd runs the node
 }
 
 func newEnv(stdout, stderr io.Writer) *env {
@@ -122,7 +130,8 @@ func newEnv(stdout, stderr io.Writer) *env {
 		self = "/proc/self/exe"
 	}
 	e := &env{stdout: stdout, stderr: stderr, self: []string{self},
-		hostPreload: preloadPath, shell: "/bin/sh", euid: os.Geteuid()}
+		hostPreload: preloadPath, shell: "/bin/sh", euid: os.Geteuid(),
+		getenv: os.Getenv, procRoot: "/proc", systemd: systemctl}
 	// SOFTMIG_INSTALL_* variables travel to our own re-runs (the tests use
 	// one to make their binary act as this program).
 	for _, kv := range os.Environ() {

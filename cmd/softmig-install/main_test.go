@@ -158,6 +158,7 @@ func newFixture(t *testing.T, slurm bool) *fixture {
 		"man/softmig.conf.5":            ".TH SOFTMIG.CONF 5\n",
 		"man/softmig-log.1":             ".TH SOFTMIG-LOG 1\n",
 		"slurm/prolog.sh":               "#!/bin/sh\n",
+		"slurm/epilog.sh":               "#!/bin/sh\n",
 		"slurm/job_submit.lua":          "-- lua\n",
 		"slurm/softmig.yaml":            "gpus:\n  l40s:\n    shards: 4\n",
 	}
@@ -186,7 +187,42 @@ func newFixture(t *testing.T, slurm bool) *fixture {
 	if err := os.WriteFile(filepath.Join(f.root, "usr/lib/other.so"), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	f.slurm(t)
 	return f
+}
+
+// fixtureNode is the fixture's Slurm node name.
+const fixtureNode = "node1"
+
+// slurm writes a Slurm setup for SoftMig below the root, as the admin
+// guide makes it: site prolog and epilog scripts that call SoftMig's,
+// the lua plugins and shards for node1.
+func (f *fixture) slurm(t *testing.T) {
+	t.Helper()
+	t.Setenv("SLURM_CONF", "")
+	dir := filepath.Join(f.root, "etc/slurm")
+	testutil.Must(t, os.MkdirAll(dir, 0o755))
+	site := "#!/bin/sh\nif [ -x /usr/local/share/softmig/slurm/%[1]s.sh ]; then /usr/local/share/softmig/slurm/%[1]s.sh || exit; fi\n"
+	files := map[string]string{
+		"slurm.conf": "ClusterName=c\nProlog=/etc/slurm/prolog.sh\nEpilog=/etc/slurm/epilog.sh\nPrologFlags=Alloc,Contain\n" +
+			"ProctrackType=proctrack/cgroup\nTaskPlugin=task/affinity,task/cgroup\nGresTypes=gpu,shard\nJobSubmitPlugins=lua\n" +
+			"NodeName=node[1-2] CPUs=4 Gres=gpu:l40s:1,shard:l40s:4\n",
+		"gres.conf":         "NodeName=node[1-2] Name=gpu Type=l40s File=/dev/nvidia0\nNodeName=node[1-2] Name=shard Type=l40s Count=4 File=/dev/nvidia0\n",
+		"prolog.sh":         fmt.Sprintf(site, "prolog"),
+		"epilog.sh":         fmt.Sprintf(site, "epilog"),
+		"job_submit.lua":    "local ok, softmig = pcall(dofile, \"/usr/local/share/softmig/slurm/softmig_gres.lua\")\n",
+		"softmig_types.lua": "return {}\n",
+	}
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// verifyArgs are the arguments of verify on the fixture's root.
+func (f *fixture) verifyArgs(extra ...string) []string {
+	return append([]string{"verify", "--root", f.root, "--node", fixtureNode, "--prefix", "/usr/local"}, extra...)
 }
 
 func (f *fixture) install(t *testing.T, extra ...string) string {

@@ -105,8 +105,17 @@ var tools = []string{"softmig-conf", "softmig-smi", "softmig-install", "softmig-
 // tree, first found wins.
 var siteConfigSources = []string{"slurm/softmig.yaml", "slurm/softmig.example.yaml", "etc/softmig.yaml"}
 
+// installDirs are where install puts what is not below the library
+// directory or /etc.
+type installDirs struct {
+	prefix      string // tools, man pages, Slurm scripts, docs
+	unitDir     string // the guard's systemd unit
+	tmpfilesDir string // the tmpfiles.d entry of the run directory
+}
+
 // planFiles lists the files install puts in place, library first.
-func planFiles(l layout, prefix, from, src string) (files []fileSpec, notes []string, err error) {
+func planFiles(l layout, dirs installDirs, from, src string) (files []fileSpec, notes []string, err error) {
+	prefix := dirs.prefix
 	files = append(files, fileSpec{path: l.lib(), src: filepath.Join(from, libName), mode: 0o644, lib: true})
 	for _, t := range tools {
 		p := filepath.Join(from, "bin", t)
@@ -158,12 +167,51 @@ func planFiles(l layout, prefix, from, src string) (files []fileSpec, notes []st
 		notes = append(notes, fmt.Sprintf("no example site config in %q (looked for %s): %s not installed",
 			src, strings.Join(siteConfigSources, ", "), siteConfig))
 	}
-	unit, guardNotes := guardFiles(prefix, src)
+	unit, guardNotes := guardFiles(prefix, dirs.unitDir, src)
 	files, notes = append(files, unit...), append(notes, guardNotes...)
 	files = append(files,
 		fileSpec{path: logrotateConf, data: logrotate(), mode: 0o644, conf: true},
-		fileSpec{path: tmpfilesConf, data: tmpfiles(), mode: 0o644, conf: true})
-	return files, notes, nil
+		fileSpec{path: filepath.Join(dirs.tmpfilesDir, tmpfilesName), data: tmpfiles(), mode: 0o644})
+	return append(files, docFiles(prefix, src)...), notes, nil
+}
+
+// docSources are the documents installed into PREFIX/share/doc/softmig,
+// with the layout of the source tree (the README's links keep working):
+// files, or directories whose regular files go (not their subdirectories).
+// slurm/examples is copied whole, as examples/slurm.
+var docSources = []string{"README.md", "CONTRIBUTING.md", "NOTICE", "docs"}
+
+// docFiles lists the documentation and the example Slurm and site files.
+func docFiles(prefix, src string) []fileSpec {
+	doc := filepath.Join(prefix, "share/doc/softmig")
+	var files []fileSpec
+	for _, s := range docSources {
+		p := filepath.Join(src, s)
+		if isFile(p) {
+			files = append(files, fileSpec{path: filepath.Join(doc, s), src: p, mode: 0o644})
+			continue
+		}
+		ents, _ := os.ReadDir(p)
+		for _, e := range ents {
+			if f := filepath.Join(p, e.Name()); e.Type().IsRegular() {
+				files = append(files, fileSpec{path: filepath.Join(doc, s, e.Name()), src: f, mode: 0o644})
+			}
+		}
+	}
+	examples := filepath.Join(src, "slurm/examples")
+	// A source tree without examples installs none.
+	_ = filepath.WalkDir(examples, func(p string, d os.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			rel, _ := filepath.Rel(examples, p)
+			mode := uint32(0o644)
+			if fi, err := d.Info(); err == nil && fi.Mode().Perm()&0o111 != 0 {
+				mode = 0o755
+			}
+			files = append(files, fileSpec{path: filepath.Join(doc, "examples/slurm", rel), src: p, mode: mode})
+		}
+		return nil
+	})
+	return files
 }
 
 func isFile(p string) bool {
@@ -171,9 +219,10 @@ func isFile(p string) bool {
 	return err == nil && fi.Mode().IsRegular()
 }
 
-// substitute puts the install's paths into a Slurm script: @BINDIR@ (the
-// tools), @RUNDIR@ and @LOGDIR@ (the library's directories), so a prolog
-// installed under any prefix runs the softmig-conf installed beside it.
+// substitute puts the install's paths into a Slurm script or the guard's
+// unit: @BINDIR@ (the tools), @RUNDIR@ and @LOGDIR@ (the library's
+// directories), so a prolog installed under any prefix runs the
+// softmig-conf installed beside it.
 func substitute(data []byte, prefix string) []byte {
 	return []byte(strings.NewReplacer(
 		"@BINDIR@", filepath.Join(prefix, "bin"),
@@ -203,6 +252,9 @@ func logrotate() []byte {
 }
 `, logDir, logAgeDays))
 }
+
+// tmpfilesName is the tmpfiles.d entry's file name.
+const tmpfilesName = "softmig.conf"
 
 // tmpfiles recreates the job config directory at boot (/run is a tmpfs).
 func tmpfiles() []byte {

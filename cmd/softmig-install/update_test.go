@@ -225,7 +225,7 @@ func TestRealLibrary(t *testing.T) {
 		t.Fatalf("update to the real library: %v\n%s\n(the library must export const char *softmig_version(void) and be passive outside a job)", err, out)
 	}
 	t.Log(strings.TrimSpace(out))
-	if out, err := runTool(t, "verify", "--root", f.root); err != nil {
+	if out, err := runTool(t, f.verifyArgs()...); err != nil {
 		t.Errorf("verify with the real library: %v\n%s", err, out)
 	}
 	mustRun(t, "update", "--root", f.root, filepath.Join(f.build, libName))

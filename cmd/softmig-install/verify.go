@@ -16,7 +16,9 @@ import (
 )
 
 type verifyCmd struct {
-	JSON bool `name:"json" help:"Print the checklist as one JSON object (ready, checks with status, what and fix)."`
+	JSON   bool   `name:"json" help:"Print the checklist as one JSON object (ready, checks with status, what and fix)."`
+	Node   string `placeholder:"NAME" help:"This node's Slurm name, to find its NodeName and gres.conf lines (default: $SLURMD_NODENAME, else the short host name)."`
+	Prefix string `placeholder:"DIR" help:"The install prefix of the tools and Slurm scripts (default: the one this program runs from)."`
 }
 
 // checklist collects verify's results; it prints each as it comes, or,
@@ -24,6 +26,8 @@ type verifyCmd struct {
 type checklist struct {
 	e      *env
 	json   bool
+	kind   installKind // how SoftMig came onto the node: the fixes depend on it
+	prefix string      // the install prefix (node path): tools, Slurm scripts, docs
 	checks []check
 	failed int
 }
@@ -79,7 +83,8 @@ func (c *verifyCmd) Run(e *env, g *cli) error {
 	if err != nil {
 		return err
 	}
-	cl := &checklist{e: e, json: c.JSON}
+	cl := &checklist{e: e, json: c.JSON, kind: detectInstall(l), prefix: e.prefixOr(c.Prefix, l)}
+	cl.ok("installed by %s", cl.kind)
 	dirs, err := coreDirs(l)
 	if err != nil {
 		return err
@@ -97,8 +102,10 @@ func (c *verifyCmd) Run(e *env, g *cli) error {
 	if libOK {
 		cl.checkLoad(l)
 	}
+	cl.checkGlibc(l)
 	cl.checkManifest(l)
 	cl.checkSiteConfig(l, g.Config)
+	cl.checkSlurm(l, c.nodeName(e))
 	cl.checkGuard(l)
 	cl.checkContainers(l)
 	if cl.json {
@@ -118,13 +125,26 @@ func (c *verifyCmd) Run(e *env, g *cli) error {
 	return nil
 }
 
+// nodeName is this node's Slurm name (see verifyCmd.Node).
+func (c *verifyCmd) nodeName(e *env) string {
+	if c.Node != "" {
+		return c.Node
+	}
+	if n := e.getenv("SLURMD_NODENAME"); n != "" {
+		return n
+	}
+	host, _ := os.Hostname()
+	short, _, _ := strings.Cut(host, ".")
+	return short
+}
+
 // checkPath checks that a node path exists as a directory or regular file
 // with the given mode and owner.
 func (c *checklist) checkPath(l layout, path string, dir bool, mode uint32, uid, gid int, why string) bool {
 	p := l.host(path)
-	kind, mk := "file", "softmig-install install"
+	kind, mk := "file", c.kind.reinstall()
 	if dir {
-		kind, mk = "directory", fmt.Sprintf("install -d -m %04o -o root -g %s %s   (or: softmig-install install)", mode, groupName(l.root, gid), p)
+		kind, mk = "directory", fmt.Sprintf("install -d -m %04o -o root -g %s %s   (or: softmig-install enable)", mode, groupName(l.root, gid), p)
 	}
 	fi, err := os.Stat(p)
 	if err != nil {
@@ -160,7 +180,7 @@ func (c *checklist) checkLibrary(l layout) bool {
 		return false
 	}
 	if err := elfcheck.Check(l.host(lib), libprobe.Symbol); err != nil {
-		c.fail("install a good build: softmig-install update BUILD/libsoftmig.so", "%s: %v", lib, err)
+		c.fail(c.kind.reinstall(), "%s: %v", lib, err)
 		return false
 	}
 	c.ok("%s: an ELF shared object for this machine exporting %s()", lib, libprobe.Symbol)
@@ -206,7 +226,7 @@ func (c *checklist) checkPreload(l layout) {
 	}
 	pf, _, err := preloadcfg.Read(l.host(preloadPath))
 	if err != nil {
-		c.fail("make it a plain file: softmig-install install", "%s: %v", preloadPath, err)
+		c.fail("make it a plain file, then: softmig-install enable", "%s: %v", preloadPath, err)
 		return
 	}
 	switch n := pf.Count(lib); {
@@ -255,7 +275,7 @@ func (c *checklist) checkLoad(l layout) {
 	case err != nil:
 		c.fail("check "+preloadPath+" and the loader error above", "a new process on this node failed to start: %v", err)
 	case !strings.Contains(out, lib):
-		c.fail("softmig-install install", "a new process on this node does not map %s", lib)
+		c.fail("softmig-install enable", "a new process on this node does not map %s", lib)
 	default:
 		c.ok("new processes on this node map %s", lib)
 	}
@@ -266,6 +286,10 @@ func (c *checklist) checkManifest(l layout) {
 	m, exists, err := readManifest(l.host(manifestPath))
 	if err != nil {
 		c.fail("remove it and run softmig-install install", "%v", err)
+		return
+	}
+	if c.kind.manager != "" {
+		c.skip("the package's files are not checked here: %s checks them", c.kind.verifyCmd())
 		return
 	}
 	if !exists {

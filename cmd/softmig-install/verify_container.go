@@ -9,12 +9,9 @@ import (
 	"strings"
 )
 
-// Where Slurm and Apptainer keep the files the container checks read.
-var (
-	slurmConfPaths     = []string{"/etc/slurm/slurm.conf", "/etc/slurm-llnl/slurm.conf", "/usr/local/etc/slurm.conf"}
-	apptainerConfPaths = []string{"/etc/apptainer/apptainer.conf", "/usr/local/etc/apptainer/apptainer.conf",
-		"/etc/singularity/singularity.conf", "/usr/local/etc/singularity/singularity.conf"}
-)
+// Where Apptainer keeps its config (Singularity's before the rename).
+var apptainerConfPaths = []string{"/etc/apptainer/apptainer.conf", "/usr/local/etc/apptainer/apptainer.conf",
+	"/etc/singularity/singularity.conf", "/usr/local/etc/singularity/singularity.conf"}
 
 const taskPrologName = "task_prolog.sh"
 
@@ -44,29 +41,16 @@ func firstFile(l layout, paths []string) string {
 	return ""
 }
 
+// checkTaskProlog checks that the slurm.conf slurmd reads runs SoftMig's
+// task prolog, as verify's Slurm checks read it (checkSlurm reports a
+// node without one).
 func (c *checklist) checkTaskProlog(l layout) {
-	fix := "add TaskProlog=PREFIX/share/softmig/slurm/" + taskPrologName + " to slurm.conf, or run it from your own TaskProlog and print what it prints"
-	sc := firstFile(l, slurmConfPaths)
-	if sc == "" {
-		c.skip("containers: no slurm.conf (%s): the task prolog is not checked", strings.Join(slurmConfPaths, ", "))
+	confs, err := c.e.readSlurmConfs(l)
+	if err != nil || len(confs) == 0 {
+		c.skip("containers: no readable slurm.conf: the task prolog is not checked")
 		return
 	}
-	tp := confValue(l.host(sc), "TaskProlog", "=")
-	switch {
-	case tp == "":
-		c.fail(fix, "%s: no TaskProlog: containers started with --contain or --containall run without SoftMig, and the guard kills their GPU programs", sc)
-		return
-	case !isFile(l.host(tp)):
-		c.fail(fix, "%s: TaskProlog=%s does not exist: Slurm fails every task on this node", sc, tp)
-		return
-	}
-	if filepath.Base(tp) != taskPrologName {
-		if b, err := os.ReadFile(l.host(tp)); err != nil || !strings.Contains(string(b), taskPrologName) {
-			c.fail(fix, "%s: TaskProlog=%s does not run SoftMig's %s: containers run without SoftMig's binds", sc, tp, taskPrologName)
-			return
-		}
-	}
-	c.ok("%s: TaskProlog=%s binds SoftMig into containers (APPTAINER_BINDPATH) where it is enabled", sc, tp)
+	c.checkSlurmScript(l, confs[0], c.prefix, "TaskProlog")
 }
 
 func (c *checklist) checkApptainerConf(l layout, conf string) {
@@ -100,24 +84,6 @@ func (c *checklist) checkApptainerConf(l layout, conf string) {
 	if !bad {
 		c.ok("%s: users may bind, no bind path of SoftMig's or with a missing source", conf)
 	}
-}
-
-// confValue returns the last value of key in a "key<sep>value" file
-// (slurm.conf's keys are case-insensitive), or "".
-func confValue(path, key, sep string) string {
-	f, err := os.Open(path)
-	if err != nil {
-		return ""
-	}
-	defer f.Close()
-	v := ""
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if k, val, ok := confLine(sc.Text(), sep); ok && strings.EqualFold(k, key) {
-			v = val
-		}
-	}
-	return v
 }
 
 // confLine splits a "key <sep> value" line without its comment.

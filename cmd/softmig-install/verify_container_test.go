@@ -29,23 +29,26 @@ func TestVerifyContainers(t *testing.T) {
 	}{
 		{"no apptainer", map[string]string{"etc/apptainer/apptainer.conf": ""}, []string{"skip  containers: no apptainer.conf"}, false},
 		{"good", nil, []string{
-			"ok    /etc/slurm/slurm.conf: TaskProlog=" + prolog + " binds SoftMig into containers",
+			"ok    ROOT/etc/slurm/slurm.conf:11: taskprolog=" + prolog + ": runs SoftMig's task_prolog.sh directly (removing the package refuses",
 			"ok    /etc/apptainer/apptainer.conf: users may bind, no bind path of SoftMig's or with a missing source",
 		}, false},
 		{"site TaskProlog that runs ours", map[string]string{
 			"etc/slurm/slurm.conf": "TaskProlog=/etc/slurm/tp.sh\n",
 			"etc/slurm/tp.sh":      "#!/bin/sh\n" + prolog + "\n",
-		}, []string{"ok    /etc/slurm/slurm.conf: TaskProlog=/etc/slurm/tp.sh binds"}, false},
+		}, []string{"ok    ROOT/etc/slurm/slurm.conf:10: TaskProlog=/etc/slurm/tp.sh: runs /etc/slurm/tp.sh, which calls " + prolog}, false},
 		{"site TaskProlog without ours", map[string]string{
 			"etc/slurm/slurm.conf": "TaskProlog=/etc/slurm/tp.sh\n",
 			"etc/slurm/tp.sh":      "#!/bin/sh\necho export X=1\n",
-		}, []string{"FAIL  /etc/slurm/slurm.conf: TaskProlog=/etc/slurm/tp.sh does not run SoftMig's task_prolog.sh"}, true},
+		}, []string{
+			"FAIL  ROOT/etc/slurm/slurm.conf:10: TaskProlog=/etc/slurm/tp.sh: does not run " + prolog + ": containers started with --contain",
+			"fix: add to the script TaskProlog names: if [ -x " + prolog + " ]; then " + prolog + "; fi",
+		}, true},
 		{"TaskProlog missing", map[string]string{"etc/slurm/slurm.conf": "TaskProlog=/etc/slurm/gone.sh\n"}, []string{
-			"FAIL  /etc/slurm/slurm.conf: TaskProlog=/etc/slurm/gone.sh does not exist: Slurm fails every task on this node",
+			"FAIL  ROOT/etc/slurm/slurm.conf:10: TaskProlog=/etc/slurm/gone.sh: does not exist: Slurm fails every task on this node",
 		}, true},
 		{"no TaskProlog", map[string]string{"etc/slurm/slurm.conf": "ClusterName=c\n"}, []string{
-			"FAIL  /etc/slurm/slurm.conf: no TaskProlog: containers started with --contain or --containall run without SoftMig",
-			"fix: add TaskProlog=PREFIX/share/softmig/slurm/task_prolog.sh to slurm.conf",
+			"FAIL  ROOT/etc/slurm/slurm.conf: no TaskProlog: SoftMig's task_prolog.sh never runs, containers started with --contain or --containall run without SoftMig",
+			"fix: TaskProlog=/etc/slurm/task_prolog.sh in slurm.conf, a site script with the line: if [ -x " + prolog + " ]; then " + prolog + "; fi",
 		}, true},
 		{"bind path of SoftMig's", map[string]string{
 			"etc/apptainer/apptainer.conf": "bind path = /etc/ld.so.preload\nbind path = /var/lib/shared/libsoftmig.so\n",
@@ -64,9 +67,18 @@ func TestVerifyContainers(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t, true)
 			f.install(t)
+			// The case's slurm.conf lines go after the fixture's Slurm setup.
+			slurmConf := filepath.Join(f.root, "etc/slurm/slurm.conf")
+			setup, err := os.ReadFile(slurmConf)
+			if err != nil {
+				t.Fatal(err)
+			}
 			for _, files := range []map[string]string{good, tc.files, {strings.TrimPrefix(prolog, "/"): "#!/bin/sh\n"}} {
 				for p, s := range files {
 					p = filepath.Join(f.root, p)
+					if p == slurmConf {
+						s = string(setup) + s
+					}
 					if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 						t.Fatal(err)
 					}
@@ -77,12 +89,12 @@ func TestVerifyContainers(t *testing.T) {
 					}
 				}
 			}
-			out, err := runTool(t, "verify", "--root", f.root)
+			out, err := runTool(t, f.verifyArgs()...)
 			if tc.fail != errors.Is(err, errVerifyFailed) || !tc.fail && err != nil {
 				t.Errorf("verify = %v, want failure %v\n%s", err, tc.fail, out)
 			}
 			for _, w := range tc.want {
-				if !strings.Contains(out, w) {
+				if w = strings.ReplaceAll(w, "ROOT", f.root); !strings.Contains(out, w) {
 					t.Errorf("checklist lacks %q:\n%s", w, out)
 				}
 			}

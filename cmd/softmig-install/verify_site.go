@@ -16,7 +16,7 @@ func (c *checklist) checkSiteConfig(l layout, path string) {
 	site, err := siteconf.Load(p)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
-		c.fail("softmig-install install (it adds the example), then edit it: softmig.yaml(5)", "%s: missing: every GPU job would fail closed", path)
+		c.fail("copy the example: cp "+c.prefix+"/share/doc/softmig/examples/slurm/4-shards/softmig.yaml "+p+", then edit it: softmig.yaml(5)", "%s: missing: every GPU job would fail closed", path)
 		return
 	case err != nil:
 		for _, e := range strings.Split(err.Error(), "\n") {

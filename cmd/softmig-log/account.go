@@ -57,11 +57,11 @@ func (c *accountCmd) Run(e *env) error {
 		_, err := fmt.Fprintln(e.stdout, line)
 		return err
 	}
-	if len(out.Summary.Devices) == 0 {
-		fmt.Fprintf(e.stderr, "softmig-log: job %s used no GPU (%s): nothing to store\n", out.Summary.Job, out.Summary.Verdict)
+	if len(out.Devices) == 0 {
+		fmt.Fprintf(e.stderr, "softmig-log: job %s used no GPU (%s): nothing to store\n", out.Job, out.Verdict)
 		return nil
 	}
-	job := out.Summary.Job
+	job := out.Job
 	if !jobArgRe.MatchString(job) || strings.HasPrefix(job, "pid") {
 		return fmt.Errorf("%s: the records name no Slurm job (job=%s): nothing to store in Slurm's accounting", out.Log, job)
 	}
@@ -98,8 +98,11 @@ func (s slurmDB) appendSummary(job, line string) error {
 		if err == nil && strings.Contains(got, line) {
 			return nil
 		}
+		if try == 3 && err != nil {
+			return fmt.Errorf("job %s: stored the AdminComment, but sacct cannot read it back: %w; the summary was: %s", job, err, line)
+		}
 		if try == 3 {
-			return fmt.Errorf("job %s: stored the AdminComment, but sacct reads back %q (err %v); the summary was: %s", job, got, err, line)
+			return fmt.Errorf("job %s: stored the AdminComment, but sacct reads back %q; the summary was: %s", job, got, line)
 		}
 	}
 }

@@ -63,7 +63,7 @@ func (c *plotCmd) Run(e *env) error {
 			format = "png"
 		}
 	}
-	var w io.Writer = e.stdout
+	w := e.stdout
 	if out != "-" {
 		f, err := os.Create(out)
 		if err != nil {

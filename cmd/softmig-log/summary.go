@@ -58,7 +58,7 @@ func (e *env) summarize(job string) (*summaryOut, error) {
 		return nil, err
 	}
 	out := &summaryOut{Log: path, Skipped: skipped, Summary: b.Summary()}
-	for _, m := range out.Summary.Malformed {
+	for _, m := range out.Malformed {
 		fmt.Fprintf(e.stderr, "softmig-log: %s:%d: skipped: %s\n", path, m.Line, m.Err)
 	}
 	return out, nil
@@ -98,6 +98,14 @@ func countText(n int, one, many string) string {
 	return strconv.Itoa(n) + " " + many
 }
 
+// noGPU says how many processes of the job used no GPU (nvidia-smi...).
+func noGPU(n int) string {
+	if n == 0 {
+		return ""
+	}
+	return " (and " + countText(n, "process", "processes") + " that logged no GPU use: nvidia-smi, monitoring, or not yet)"
+}
+
 // writeSummary writes the human form of a summary.
 func writeSummary(w io.Writer, o *summaryOut) error {
 	s := o.Summary
@@ -105,7 +113,7 @@ func writeSummary(w io.Writer, o *summaryOut) error {
 	if s.First != nil {
 		fmt.Fprintf(w, "from %s to %s (%s): %s, %s, %s, %s",
 			fmtTime(s.First), fmtTime(s.Last), s.Last.Sub(*s.First).Round(time.Second),
-			countText(s.Records, "record", "records"), countText(len(s.Processes), "process", "processes"),
+			countText(s.Records, "record", "records"), countText(len(s.Processes), "process", "processes")+noGPU(s.NoGPU),
 			countText(s.Errors, "error", "errors"), countText(s.Warnings, "warning", "warnings"))
 	} else {
 		fmt.Fprintf(w, "no records")

@@ -67,7 +67,9 @@ func TestSim(t *testing.T) {
 	}
 }
 
-// TestNoLibrary checks nvidia-smi's own message when NVML is missing.
+// TestNoLibrary: without NVML, outside a job, softmig-smi keeps
+// nvidia-smi's exit status and says what it is and that no driver answers
+// (outside_test.go has the cases).
 func TestNoLibrary(t *testing.T) {
 	dir := t.TempDir()
 	env := []string{"PATH=" + os.Getenv("PATH"), "LD_LIBRARY_PATH=" + dir, "HOME=" + dir}
@@ -77,7 +79,8 @@ func TestNoLibrary(t *testing.T) {
 	_, stderr, err := simRun(t, env, "--softmig-dir="+dir)
 	ee := new(exec.ExitError)
 	ok := errors.As(err, &ee)
-	if !ok || ee.ExitCode() != exitNoLibrary || !strings.HasPrefix(stderr, "NVIDIA-SMI couldn't find libnvidia-ml.so library") {
-		t.Errorf("without libnvidia-ml.so.1: %v, %q; want exit %d and nvidia-smi's message", err, stderr, exitNoLibrary)
+	if !ok || ee.ExitCode() != exitNoLibrary || !strings.HasPrefix(stderr, "softmig-smi (SoftMig's nvidia-smi): outside a Slurm job") ||
+		!strings.Contains(stderr, "no NVIDIA driver answers here (libnvidia-ml.so.1 not found)") {
+		t.Errorf("without libnvidia-ml.so.1: %v, %q; want exit %d and what softmig-smi is", err, stderr, exitNoLibrary)
 	}
 }

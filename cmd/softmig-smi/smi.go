@@ -10,7 +10,9 @@
 // and free memory are the job's memory limit, used memory and utilisation
 // are the job's, and only the job's processes (found by cgroup) are listed.
 // Outside a job it shows what nvidia-smi shows, followed by a table of the
-// slices on each GPU (job, user, memory slice and use, SM limit and use).
+// slices on each GPU (job, user, memory slice and use, SM limit and use),
+// or, where the site config says smi.outside_job: none, only to root; a
+// node where no NVIDIA driver answers is said to be one.
 // It implements the default table, -L, -i, -l/--loop, -lms, -q (with -d
 // MEMORY, UTILIZATION, PIDS, TEMPERATURE, POWER, CLOCK), -f, and
 // --query-gpu/--query-compute-apps with --format=csv[,noheader][,nounits],
@@ -84,7 +86,8 @@ type deps struct {
 	exec     func(path string, argv []string) error
 	selfExe  string
 	ctx      context.Context
-	maxLoops int // tests: stop after this many iterations (0: never)
+	maxLoops int    // tests: stop after this many iterations (0: never)
+	outside  string // smi.outside_job of the site config (outside.go)
 }
 
 func hostDeps(ctx context.Context) deps {
@@ -132,7 +135,8 @@ func runWith(d deps, args []string, stdout, stderr io.Writer) error {
 		}
 		return &cmdline.Exit{Code: exitArgs, Msg: "softmig-smi: " + perr.Error()}
 	}
-	site := readSite(c.Flag, stderr)
+	site, show := readSite(c.Flag, stderr)
+	d.outside = show.OutsideJob
 	if c.SoftmigDir != "" {
 		d.env.ConfDir = c.SoftmigDir
 	}
@@ -163,24 +167,25 @@ func runWith(d deps, args []string, stdout, stderr io.Writer) error {
 }
 
 // readSite reads the site config as every tool does (siteconf.Load) for
-// the one key softmig-smi uses, paths.nvidia_smi_real. A file that cannot
-// be read as YAML, or a bad value of that key, is reported on stderr;
+// the keys softmig-smi uses, paths.nvidia_smi_real and smi.outside_job. A
+// file that cannot be read as YAML, or a bad value of those keys, is
+// reported on stderr;
 // the site's other problems are softmig-conf check's to report.
-func readSite(f siteconf.Flag, stderr io.Writer) siteconf.Paths {
+func readSite(f siteconf.Flag, stderr io.Writer) (siteconf.Paths, siteconf.SMI) {
 	site, err := f.Load()
 	switch {
 	case site == nil && errors.Is(err, fs.ErrNotExist):
-		return siteconf.Paths{}
+		return siteconf.Paths{}, siteconf.SMI{}
 	case site == nil:
 		fmt.Fprintf(stderr, "softmig-smi: warning: %v (see softmig-conf check)\n", err)
-		return siteconf.Paths{}
+		return siteconf.Paths{}, siteconf.SMI{}
 	}
 	for _, w := range site.Warnings {
-		if strings.Contains(w, "paths.nvidia_smi_real") {
+		if strings.Contains(w, "paths.nvidia_smi_real") || strings.Contains(w, "smi.outside_job") {
 			fmt.Fprintf(stderr, "softmig-smi: warning: %s\n", w)
 		}
 	}
-	return site.Paths
+	return site.Paths, site.SMI
 }
 
 // passthrough runs the real nvidia-smi with the arguments softmig-smi does
@@ -282,7 +287,16 @@ func execute(d deps, c *cli, p planT, stdout, stderr io.Writer) error {
 		}
 		return &cmdline.Exit{Code: exitPermission, Msg: "softmig-smi: cannot tell which job this process belongs to (" + err.Error() + "); showing nothing; contact your cluster administrators"}
 	}
+	outside := scope.JobID == "" && !scope.InSlice
+	if outside {
+		if err := outsideJob(d.outside, d.env.UID, c.Config); err != nil {
+			return err
+		}
+	}
 	src, err := d.open(d.env.ProcRoot)
+	if outside && err != nil {
+		return outsideNVMLError(err)
+	}
 	if err != nil {
 		return nvmlError(err)
 	}

@@ -37,6 +37,8 @@ type node struct {
 	sys        *smi.System
 	env        map[string]string
 	ctx        context.Context
+	uid        int   // the caller's (root by default)
+	openErr    error // what opening NVML fails with, if it does
 }
 
 func writeFile(t *testing.T, path, data string, mode os.FileMode) {
@@ -107,7 +109,7 @@ func (n *node) authority(t *testing.T, uuid string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	defer testutil.Close(t, f)
 	a, errA := f.Assign("42", 25, now)
 	b, errB := f.Assign("43", 50, now)
 	if errA != nil || errB != nil {
@@ -137,8 +139,13 @@ func (n *node) run(t *testing.T, args ...string) result {
 	t.Helper()
 	var r result
 	d := deps{
-		open: func(string) (smi.Source, error) { return &smi.Fake{Sys: n.sys}, nil },
-		env: smi.Env{ProcRoot: n.proc, ConfDir: n.conf, UID: 0,
+		open: func(string) (smi.Source, error) {
+			if n.openErr != nil {
+				return nil, n.openErr
+			}
+			return &smi.Fake{Sys: n.sys}, nil
+		},
+		env: smi.Env{ProcRoot: n.proc, ConfDir: n.conf, UID: n.uid,
 			LookupEnv: func(k string) (string, bool) { v, ok := n.env[k]; return v, ok }},
 		exec: func(path string, argv []string) error {
 			r.execPath, r.execArgs = path, argv

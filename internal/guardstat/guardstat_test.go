@@ -29,7 +29,9 @@ func TestRoundTrip(t *testing.T) {
 	if got := out.CPUShare(); got < 0.0099 || got > 0.0101 {
 		t.Errorf("CPUShare = %v; want 0.01", got)
 	}
-	os.Chmod(filepath.Join(dir, Name), 0o666)
+	if err := os.Chmod(filepath.Join(dir, Name), 0o666); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := Read(dir); err == nil {
 		t.Error("Read accepted a world-writable status")
 	}

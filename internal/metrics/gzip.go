@@ -4,6 +4,7 @@ package metrics
 
 import (
 	"compress/gzip"
+	"log"
 	"net/http"
 	"strings"
 	"sync"
@@ -25,7 +26,11 @@ func gzipped(h http.Handler) http.Handler {
 		w.Header().Set("Content-Encoding", "gzip")
 		w.Header().Add("Vary", "Accept-Encoding")
 		h.ServeHTTP(gzipResponse{ResponseWriter: w, gz: gz}, r)
-		gz.Close()
+		// The answer has begun: a failure to end it (the scraper went
+		// away) can only be logged, where promhttp logs its own.
+		if err := gz.Close(); err != nil {
+			log.Printf("metrics: answer to %s cut short: %v", r.RemoteAddr, err)
+		}
 	})
 }
 

@@ -3,6 +3,7 @@ package metrics
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -18,6 +19,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 
 	"github.com/softmig/softmig/internal/siteconf"
+	"github.com/softmig/softmig/internal/testutil"
 )
 
 // scrape GETs url and returns the status and body.
@@ -27,9 +29,8 @@ func scrape(t *testing.T, url string) (int, string) {
 	if err != nil {
 		t.Fatalf("GET %s: %v", url, err)
 	}
-	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
-	if err != nil {
+	if err = errors.Join(err, resp.Body.Close()); err != nil {
 		t.Fatalf("GET %s: %v", url, err)
 	}
 	return resp.StatusCode, string(body)
@@ -224,7 +225,7 @@ func TestListenErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
+	defer testutil.Close(t, ln)
 	_, err = Listen(ln.Addr().String())
 	if err == nil || !strings.Contains(err.Error(), "metrics.listen") || !strings.Contains(err.Error(), ln.Addr().String()) {
 		t.Errorf("Listen on a port in use = %v; want an error naming the address and metrics.listen", err)
@@ -258,7 +259,7 @@ func TestServeStopsWithContext(t *testing.T) {
 	}
 	c, err := net.Dial("tcp", addr)
 	if err == nil {
-		c.Close()
+		testutil.Close(t, c)
 		t.Errorf("%s still accepts connections after Serve returned", addr)
 	}
 }
@@ -304,7 +305,7 @@ func TestServeSite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer busy.Close()
+	defer testutil.Close(t, busy)
 	err = ServeSite(context.Background(), siteconf.Metrics{Enabled: true, Listen: busy.Addr().String()}, func() Snapshot { return Snapshot{} })
 	if err == nil || !strings.Contains(err.Error(), busy.Addr().String()) {
 		t.Errorf("ServeSite on a port in use = %v; want an error naming the address", err)

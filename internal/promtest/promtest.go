@@ -20,6 +20,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/softmig/softmig/internal/testutil"
 )
 
 // Server is a running Prometheus.
@@ -51,7 +53,7 @@ func Start(t testing.TB, targets ...string) *Server {
 		t.Fatal(err)
 	}
 	addr := ln.Addr().String()
-	ln.Close()
+	testutil.Must(t, ln.Close())
 	s := &Server{API: "http://" + addr, log: filepath.Join(dir, "prometheus.log")}
 	logf, err := os.Create(s.log)
 	if err != nil {
@@ -72,7 +74,7 @@ func Start(t testing.TB, targets ...string) *Server {
 	for {
 		resp, err := http.Get(s.API + "/-/ready")
 		if err == nil {
-			resp.Body.Close()
+			testutil.Close(t, resp.Body)
 			if resp.StatusCode == http.StatusOK {
 				return s
 			}
@@ -104,7 +106,7 @@ func (s *Server) Query(t testing.TB, q string) []Sample {
 	if err != nil {
 		t.Fatalf("query %s: %v", q, err)
 	}
-	defer resp.Body.Close()
+	defer testutil.Close(t, resp.Body)
 	var r struct {
 		Status string `json:"status"`
 		Error  string `json:"error"`

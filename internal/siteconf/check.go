@@ -22,7 +22,12 @@ type file struct {
 	Policy     filePolicy               `yaml:"policy"`
 	Partitions map[string]filePartition `yaml:"partitions"`
 	Paths      filePaths                `yaml:"paths"`
+	SMI        fileSMI                  `yaml:"smi"`
 	Metrics    fileMetrics              `yaml:"metrics"`
+}
+
+type fileSMI struct {
+	OutsideJob yaml.Node `yaml:"outside_job"`
 }
 
 type fileGPU struct {
@@ -59,11 +64,12 @@ var sections = map[string]struct {
 	keys  string
 	vital bool
 }{
-	"siteconf.file":          {"gpus, policy, partitions, paths, metrics", false},
+	"siteconf.file":          {"gpus, policy, partitions, paths, smi, metrics", false},
 	"siteconf.fileGPU":       {"shards, memory, denominators, time", true},
 	"siteconf.filePolicy":    {"sm_limit, oom_killer, log_level, time", true},
 	"siteconf.filePartition": {"time", true},
 	"siteconf.filePaths":     {"scontrol, nvidia_smi_real", false},
+	"siteconf.fileSMI":       {"outside_job", false},
 	"siteconf.fileMetrics":   {"enabled, listen", false},
 }
 
@@ -139,6 +145,7 @@ func (p *parser) check(f *file, root *yaml.Node) *Config {
 		c.Partitions[name] = Partition{Time: p.time(&fp.Time, "partitions."+name+".time")}
 	}
 	p.paths(&f.Paths, &c.Paths)
+	c.SMI = p.smi(&f.SMI)
 	c.Metrics = p.metrics(&f.Metrics)
 	return c
 }
@@ -155,6 +162,20 @@ func (p *parser) time(n *yaml.Node, key string) string {
 		p.vital(n.Line, "%s: %q: use %q (a job never gets more than its share, like MIG) or %q (time idle jobs leave goes to busy ones)", key, v, TimeCap, TimeLend)
 		return ""
 	}
+}
+
+// smi reads what softmig-smi shows outside a job; a mistake only warns.
+func (p *parser) smi(fs *fileSMI) SMI {
+	s := SMI{OutsideJob: OutsideGPUs}
+	if fs.OutsideJob.Kind != 0 {
+		switch v := scalar(&fs.OutsideJob); v {
+		case OutsideGPUs, OutsideNone:
+			s.OutsideJob = v
+		default:
+			p.warn(fs.OutsideJob.Line, "smi.outside_job: %q: use %q (nvidia-smi's view of the whole GPUs and every slice) or %q (nothing for users outside a job); softmig-smi uses %q", v, OutsideGPUs, OutsideNone, OutsideGPUs)
+		}
+	}
+	return s
 }
 
 func (p *parser) gpu(name string, fg fileGPU, line int) GPU {

@@ -12,14 +12,15 @@ import (
 // knows: a documented key never draws "unknown key".
 func TestDocumentedKeysAreKnown(t *testing.T) {
 	known := map[string]bool{"paths.run_dir": true, "paths.region_dir": true, "paths.log_dir": true} // known, and refused
-	for section, name := range map[string]string{"policy": "siteconf.filePolicy", "paths": "siteconf.filePaths", "gpus.*": "siteconf.fileGPU", "partitions.*": "siteconf.filePartition", "metrics": "siteconf.fileMetrics"} {
+	for section, name := range map[string]string{"policy": "siteconf.filePolicy", "paths": "siteconf.filePaths", "gpus.*": "siteconf.fileGPU", "partitions.*": "siteconf.filePartition",
+		"smi": "siteconf.fileSMI", "metrics": "siteconf.fileMetrics"} {
 		for _, k := range strings.Split(sections[name].keys, ", ") {
 			known[section+"."+k] = true
 		}
 	}
 	files, _ := filepath.Glob("../../man/*.[158]")
 	files = append(files, "../../README.md", "../../docs/contracts.md", "../../slurm/softmig.yaml")
-	re := regexp.MustCompile(`\b(paths|policy|metrics)\.([a-z_]+)|\b(gpus|partitions)\.[A-Za-z0-9_<>-]+\.([a-z_]+)`)
+	re := regexp.MustCompile(`(?:^|[^A-Za-z0-9_.-])(paths|policy|smi|metrics)\.([a-z_]+)|\b(gpus|partitions)\.[A-Za-z0-9_<>-]+\.([a-z_]+)`)
 	n := 0
 	for _, f := range files {
 		data, err := os.ReadFile(f)

@@ -51,6 +51,7 @@ type Config struct {
 	Policy     Policy
 	Partitions map[string]Partition // by Slurm partition name
 	Paths      Paths
+	SMI        SMI
 	// Metrics is softmig-guard's Prometheus endpoint (metrics.go).
 	Metrics Metrics
 	// Warnings are the problems in keys that do not decide a job's limits,
@@ -120,6 +121,19 @@ type Paths struct {
 	Scontrol      string // scontrol command (softmig-conf write)
 	NvidiaSmiReal string // the real nvidia-smi (softmig-smi); "" = its default
 }
+
+// SMI is what softmig-smi shows outside a job (smi.outside_job): the whole
+// GPUs as nvidia-smi does, with every job's slice, or, for users other than
+// root, nothing but what it is.
+type SMI struct {
+	OutsideJob string // OutsideGPUs or OutsideNone
+}
+
+// Values of SMI.OutsideJob.
+const (
+	OutsideGPUs = "gpus"
+	OutsideNone = "none"
+)
 
 // Defaults returns the paths used where the site config leaves them out.
 func Defaults() Paths {

@@ -49,6 +49,7 @@ paths:
 		Policy:     Policy{SMLimit: SMNone, OOMKiller: &tr, LogLevel: &two, Time: TimeLend},
 		Partitions: map[string]Partition{"bench": {Time: TimeCap}},
 		Paths:      Paths{Scontrol: "/opt/slurm/bin/scontrol", NvidiaSmiReal: "/usr/bin/nvidia-smi.real"},
+		SMI:        SMI{OutsideJob: OutsideGPUs},
 		Metrics:    DefaultMetrics(),
 		Lines: map[string]int{"gpus.l40s": 3, "gpus.l40s.shards": 4, "gpus.l40s.memory": 5, "gpus.h100": 6, "gpus.h100.shards": 7,
 			"gpus.a100": 9, "gpus.a100.shards": 10, "gpus.a100.memory": 11},
@@ -134,7 +135,7 @@ func TestBuiltInDirectories(t *testing.T) {
 func TestWarnings(t *testing.T) {
 	const ok = "gpus:\n  l40s:\n    shards: 4\n"
 	for _, tc := range []struct{ name, in, want string }{
-		{"unknown section", ok + "monitoring:\n  port: 9\n", `x.yaml:4: unknown key "monitoring", ignored; known keys here: gpus, policy, partitions, paths, metrics`},
+		{"unknown section", ok + "monitoring:\n  port: 9\n", `x.yaml:4: unknown key "monitoring", ignored; known keys here: gpus, policy, partitions, paths, smi, metrics`},
 		{"unknown path", ok + "paths:\n  nvidia_smi: /usr/bin/nvidia-smi.real\n", `x.yaml:5: unknown key "nvidia_smi", ignored; known keys here: scontrol, nvidia_smi_real`},
 		{"old smi key", ok + "paths:\n  config_dir: /run/softmig\n", `x.yaml:5: unknown key "config_dir"`},
 		{"relative nvidia_smi_real", ok + "paths:\n  nvidia_smi_real: nvidia-smi.real\n", `x.yaml:5: paths.nvidia_smi_real: "nvidia-smi.real" is not a clean absolute path`},
@@ -222,6 +223,23 @@ func TestLoad(t *testing.T) {
 	for _, ex := range append(examples, more...) {
 		if c, err := Load(ex); err != nil || len(c.Warnings) != 0 {
 			t.Errorf("example %s: %v, warnings %q", ex, err, c.Warnings)
+		}
+	}
+}
+
+// smi.outside_job says what softmig-smi shows outside a job; a mistake
+// there is a warning, never a job's problem.
+func TestSMIOutsideJob(t *testing.T) {
+	for _, tc := range []struct {
+		value, want string
+		warn        bool
+	}{{"none", OutsideNone, false}, {"gpus", OutsideGPUs, false}, {"all", OutsideGPUs, true}} {
+		c, err := Parse(strings.NewReader("gpus:\n  l40s:\n    shards: 4\nsmi:\n  outside_job: "+tc.value+"\n"), "x.yaml")
+		if err != nil || c.SMI.OutsideJob != tc.want || (len(c.Warnings) == 1) != tc.warn {
+			t.Errorf("smi.outside_job: %s = %v, %q, warnings %q; want %q, a warning: %v", tc.value, err, c.SMI.OutsideJob, c.Warnings, tc.want, tc.warn)
+		}
+		if tc.warn && !strings.Contains(c.Warnings[0], "x.yaml:5: smi.outside_job: \"all\": use \"gpus\"") {
+			t.Errorf("warning %q does not name the line and the values", c.Warnings[0])
 		}
 	}
 }

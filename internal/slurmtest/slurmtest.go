@@ -2,7 +2,8 @@
 // slurmd from Debian's packages) on localhost for tests, with SoftMig's
 // prolog, epilog and lua plugins from the repository, and on request
 // accounting (slurmdbd over a private MariaDB, accounting.go). It needs
-// root; only one cluster can run on a machine at a time.
+// root; only one cluster can run on a machine at a time: Start waits for
+// the one another test package runs.
 package slurmtest
 
 import (
@@ -10,7 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/softmig/softmig/internal/defs"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,6 +20,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/softmig/softmig/internal/defs"
 )
 
 // RunDir is where the prolog writes job configs: the real path, since the
@@ -34,6 +37,11 @@ type Options struct {
 	SoftmigBin string // softmig-conf binary the prolog uses
 	SiteConfig string // content of softmig.yaml
 	SoftmigLog string // softmig-log binary the epilog uses; "" = beside SoftmigBin
+	// Files replace the files written next to slurm.conf (prolog.sh,
+	// epilog.sh and task_prolog.sh, which slurm.conf names, job_submit.lua,
+	// cli_filter.lua, softmig_gres.lua): a site's own scripts, say; ""
+	// writes none.
+	Files map[string]string
 	// Accounting runs slurmdbd over a private MariaDB (accounting.go),
 	// where this machine has them; Cluster.Accounting says if it does.
 	Accounting bool
@@ -50,6 +58,7 @@ type Cluster struct {
 	Env          []string // environment for Slurm clients (SLURM_CONF)
 	startedMunge int
 	pids         []int
+	lock         *os.File
 
 	// Accounting is true when jobs are recorded by slurmdbd (sacct works);
 	// NoAccounting says why not, when Options.Accounting asked for it.
@@ -61,9 +70,9 @@ type Cluster struct {
 
 var required = []string{"slurmctld", "slurmd", "munged", "munge", "scontrol", "sbatch", "srun", "squeue", "sinfo"}
 
-// Start starts a cluster. It returns a non-empty skip reason, and no
-// error, when this machine cannot run one (not root, packages missing, a
-// cluster already running).
+// Start starts a cluster, once no other test cluster runs. It returns a
+// non-empty skip reason, and no error, when this machine cannot run one
+// (not root, packages missing, Slurm daemons that are not a test's).
 func Start(o Options) (c *Cluster, skip string, err error) {
 	if os.Geteuid() != 0 {
 		return nil, "Slurm tests need root (prolog, munge, cgroups)", nil
@@ -76,16 +85,22 @@ func Start(o Options) (c *Cluster, skip string, err error) {
 	if m, _ := filepath.Glob("/usr/lib/*/slurm-wlm/job_submit_lua.so"); len(m) == 0 {
 		return nil, "job_submit_lua.so not found (slurm-wlm-basic-plugins)", nil
 	}
+	lock, err := lockMachine()
+	if err != nil {
+		return nil, err.Error(), nil
+	}
 	if pids := pidsOf("slurmctld", "slurmd"); len(pids) > 0 {
+		lock.Close()
 		return nil, fmt.Sprintf("a Slurm daemon is already running (pids %v): only one test cluster per machine", pids), nil
 	}
 	dir, err := os.MkdirTemp("", "softmig-slurm-")
 	if err != nil {
+		lock.Close()
 		return nil, "", err
 	}
 	host, _ := os.Hostname()
 	c = &Cluster{Dir: dir, ConfDir: filepath.Join(dir, "etc"), Out: filepath.Join(dir, "out"),
-		LogDir: defs.LogDir(), Node: strings.SplitN(host, ".", 2)[0]}
+		LogDir: defs.LogDir(), Node: strings.SplitN(host, ".", 2)[0], lock: lock}
 	c.SiteConfig = filepath.Join(c.ConfDir, "softmig.yaml")
 	c.Env = append(os.Environ(), "SLURM_CONF="+filepath.Join(c.ConfDir, "slurm.conf"))
 	defer func() {
@@ -212,7 +227,13 @@ func (c *Cluster) setup(o Options) error {
 		}
 		files[l] = string(b)
 	}
+	for name, content := range o.Files {
+		files[name] = content
+	}
 	for name, content := range files {
+		if content == "" {
+			continue
+		}
 		mode := os.FileMode(0o644)
 		if strings.HasSuffix(name, ".sh") {
 			mode = 0o755
@@ -226,7 +247,10 @@ func (c *Cluster) setup(o Options) error {
 
 func (c *Cluster) slurmConf() string {
 	d := c.Dir
-	return fmt.Sprintf(`ClusterName=softmigtest
+	// Job ids from a random start: the job logs in the node's log
+	// directory outlive a test cluster, and a new cluster's job 1 must not
+	// append to an older one's log.
+	return fmt.Sprintf("FirstJobId=%d\n", 1_000_000+rand.IntN(60_000_000)) + fmt.Sprintf(`ClusterName=softmigtest
 SlurmctldHost=%[2]s(127.0.0.1)
 SlurmUser=root
 SlurmdUser=root
@@ -303,12 +327,56 @@ func (c *Cluster) startMunge() error {
 	return errors.New("munged does not answer")
 }
 
+// lockPath serializes the test clusters of this machine: test packages
+// run in parallel (and may run in private mount namespaces, so the lock
+// lives in /tmp, which they share).
+const lockPath = "/tmp/softmig-slurmtest.lock"
+
+// lockMachine waits, up to 15 minutes, until no other test cluster runs.
+func lockMachine() (*os.File, error) {
+	f, err := os.OpenFile(lockPath, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("cannot open %s to wait for other test clusters: %w", lockPath, err)
+	}
+	deadline := time.Now().Add(15 * time.Minute)
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			return f, nil
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) || time.Now().After(deadline) {
+			f.Close()
+			return nil, fmt.Errorf("another test cluster held %s for 15 minutes (%w)", lockPath, err)
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+// Reconfigure rewrites slurm.conf with edit, as an admin does, and tells
+// Slurm (scontrol reconfigure); it returns once the controller has the new
+// config.
+func (c *Cluster) Reconfigure(edit func(conf string) string) error {
+	path := filepath.Join(c.ConfDir, "slurm.conf")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, []byte(edit(string(b))), 0o644); err != nil {
+		return err
+	}
+	if _, errOut, err := c.Run("", "scontrol", "reconfigure"); err != nil {
+		return fmt.Errorf("scontrol reconfigure: %w: %s", err, errOut)
+	}
+	return nil
+}
+
 // Stop shuts the cluster down: scontrol shutdown, munged (when started
 // here) stopped, leftover cgroup directories and the temp dir removed.
 func (c *Cluster) Stop() {
 	if c == nil {
 		return
 	}
+	defer c.lock.Close()
 	// Best effort throughout: what is already gone is no failure, and
 	// what is left is killed.
 	_ = c.command("scontrol", "shutdown").Run()

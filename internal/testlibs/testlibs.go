@@ -4,6 +4,7 @@
 package testlibs
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -110,4 +111,29 @@ func Truncated(t testing.TB, src, dir, name string) string {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// FakeLibc builds dir/libc.so.6, a stand-in for an older glibc: it defines
+// one symbol in each of the given symbol versions (GLIBC_2.2.5, GLIBC_2.17,
+// ...; each node inherits the one before, as glibc's do) and nothing else.
+func FakeLibc(t testing.TB, dir string, versions ...string) string {
+	t.Helper()
+	var src, script strings.Builder
+	for i, v := range versions {
+		fmt.Fprintf(&src, "int fake_%d(void) { return %d; }\n", i, i)
+		fmt.Fprintf(&script, "%s { global: fake_%d;", v, i)
+		if i == 0 {
+			script.WriteString(" local: *;")
+		}
+		script.WriteString(" }")
+		if i > 0 {
+			script.WriteString(" " + versions[i-1])
+		}
+		script.WriteString(";\n")
+	}
+	m := filepath.Join(dir, "libc.map")
+	if err := os.WriteFile(m, []byte(script.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return compile(t, dir, "libc.so.6", src.String(), "-shared", "-fPIC", "-nostdlib", "-Wl,-soname,libc.so.6", "-Wl,--version-script="+m)
 }

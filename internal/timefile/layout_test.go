@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 	"unsafe"
+
+	"github.com/softmig/softmig/internal/testutil"
 )
 
 // TestLayout pins the Go mirror to the _Static_asserts of
@@ -92,7 +94,7 @@ func TestWriterReader(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer g.Close()
+	defer testutil.Close(t, g)
 	if i := g.Find("101"); i != a || g.Gate(i) == 0 {
 		t.Fatalf("after a restart 101 is at %d (gate %d), want %d closed", i, g.Gate(i), a)
 	}
@@ -125,7 +127,9 @@ func TestUnsafeFiles(t *testing.T) {
 	if err := os.WriteFile(q, make([]byte, Size), 0o666); err != nil {
 		t.Fatal(err)
 	}
-	os.Chmod(q, 0o666)
+	if err := os.Chmod(q, 0o666); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := Read(q); err == nil {
 		t.Error("Read accepted a world-writable file")
 	}

@@ -3,6 +3,7 @@
 package simtest
 
 import (
+	"errors"
 	"os"
 	"os/exec"
 	"strconv"
@@ -89,7 +90,8 @@ func (s *sim) runWrapped(wrap []string, args ...string) []line {
 	s.t.Helper()
 	c := s.wrapped(wrap, args...)
 	out, err := c.Output()
-	if ee, ok := err.(*exec.ExitError); err != nil && (!ok || ee.ExitCode() > 1) {
+	var ee *exec.ExitError
+	if err != nil && (!errors.As(err, &ee) || ee.ExitCode() > 1) {
 		s.t.Fatalf("%v %v: %v\n%s", wrap, args, err, out)
 	}
 	return parse(string(out))

@@ -17,8 +17,13 @@
 #include <string.h>
 #include <time.h>
 
+#include "config.h"
+#include "job.h"
+#include "log.h"
+#include "parse.h"
 #include "paths.h"
-#include "softmig.h"
+#include "read.h"
+#include "strlcpy.h"
 
 static char buf[1 << 17];
 
@@ -143,7 +148,7 @@ static void log_line(char *line)
 		*eq = 0;
 		unescape(eq + 1);
 		off += (size_t)snprintf(out + off, sizeof(out) - off, " %s=%s", f[i],
-					sm_quote(eq + 1, q, sizeof(q)));
+					sm_log_quote(eq + 1, q, sizeof(q)));
 	}
 	printf("%.*s\n", (int)off, out);
 }
@@ -165,16 +170,16 @@ static void paths_line(char *line)
 		unescape(f[i]);
 	for (i = 0; i < 3; i++)
 		if (n == 3 && !strcmp(f[0], kinds[i]))
-			r = sm_path_job(out, sizeof(out), (enum sm_job_file)i, f[1]);
-	if (n == 3 && !strcmp(f[0], "confjob") && sm_path_conf_job(f[1], job, sizeof(job)))
+			r = sm_paths_job(out, sizeof(out), (enum sm_job_file)i, f[1]);
+	if (n == 3 && !strcmp(f[0], "confjob") && sm_paths_conf_job(f[1], job, sizeof(job)))
 		r = sm_strlcpy(out, job, sizeof(out)) < sizeof(out) ? 0 : -1;
 	if (n == 4 && !strcmp(f[0], "tmplog"))
-		r = sm_path_tmp_log(out, sizeof(out), f[1], f[2]);
+		r = sm_paths_tmp_log(out, sizeof(out), f[1], f[2]);
 	if (n == 3 && !strcmp(f[0], "pidlog"))
-		r = sm_path_pid_log(out, sizeof(out), atoi(f[1]));
+		r = sm_paths_pid_log(out, sizeof(out), atoi(f[1]));
 	if (n == 6 && !strcmp(f[0], "localregion"))
-		r = sm_path_local_region(out, sizeof(out), var(f[1]), var(f[2]),
-					 (unsigned)strtoul(f[3], NULL, 10), f[4]);
+		r = sm_paths_local_region(out, sizeof(out), var(f[1]), var(f[2]),
+					  (unsigned)strtoul(f[3], NULL, 10), f[4]);
 	printf("%s\n", r == 0 ? out : "-");
 }
 

@@ -45,9 +45,9 @@ func newAuthority(t *testing.T, path string) *authority {
 	a.create()
 	t.Cleanup(func() {
 		a.stopBeat()
-		a.mu.Lock()
-		a.f.Close()
-		a.mu.Unlock()
+		if err := a.closeFile(); err != nil {
+			t.Error(err)
+		}
 	})
 	return a
 }
@@ -84,6 +84,13 @@ func (a *authority) startBeat() {
 	}(a.stop, a.done)
 }
 
+// closeFile closes the time file as an authority that stops does.
+func (a *authority) closeFile() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.f.Close()
+}
+
 // stopBeat stops the beat and returns the last one written.
 func (a *authority) stopBeat() time.Time {
 	if a.stop != nil {
@@ -99,9 +106,9 @@ func (a *authority) stopBeat() time.Time {
 func (a *authority) restart(fresh bool) {
 	a.t.Helper()
 	a.stopBeat()
-	a.mu.Lock()
-	a.f.Close()
-	a.mu.Unlock()
+	if err := a.closeFile(); err != nil {
+		a.t.Fatal(err)
+	}
 	if fresh {
 		if err := os.Remove(a.path); err != nil {
 			a.t.Fatal(err)
@@ -204,16 +211,16 @@ func (g *gateRig) loadgen(args ...string) (pid int, wait func() string) {
 	if err := c.Start(); err != nil {
 		g.t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- c.Wait() }()
+	var exit error // how it exited, read once done is closed
+	done := make(chan struct{})
+	go func() { exit = c.Wait(); close(done) }()
 	g.t.Cleanup(func() { c.Process.Kill(); <-done })
 	return c.Process.Pid, func() string {
 		g.t.Helper()
 		select {
-		case err := <-done:
-			done <- err
-			if err != nil {
-				g.t.Fatalf("loadgen: %v (%s)", err, out.String())
+		case <-done:
+			if exit != nil {
+				g.t.Fatalf("loadgen: %v (%s)", exit, out.String())
 			}
 		case <-time.After(stuck):
 			g.t.Fatalf("loadgen %v still runs after %v: stuck at a gate", args, stuck)

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/softmig/softmig/internal/testutil"
 	"github.com/softmig/softmig/internal/timefile"
 )
 
@@ -200,13 +201,22 @@ func TestUnsafeTimeFileIsNotFollowed(t *testing.T) {
 		name, reason string
 		setup        func(t *testing.T, g *gateRig)
 	}{
-		{"owned by a user", unsafe, func(t *testing.T, g *gateRig) { openAt(t, g, g.path, g.job); os.Chown(g.path, 65534, 65534) }},
-		{"writable by others", unsafe, func(t *testing.T, g *gateRig) { openAt(t, g, g.path, g.job); os.Chmod(g.path, 0o646) }},
-		{"writable by its group", unsafe, func(t *testing.T, g *gateRig) { openAt(t, g, g.path, g.job); os.Chmod(g.path, 0o664) }},
+		{"owned by a user", unsafe, func(t *testing.T, g *gateRig) {
+			openAt(t, g, g.path, g.job)
+			testutil.Must(t, os.Chown(g.path, 65534, 65534))
+		}},
+		{"writable by others", unsafe, func(t *testing.T, g *gateRig) {
+			openAt(t, g, g.path, g.job)
+			testutil.Must(t, os.Chmod(g.path, 0o646))
+		}},
+		{"writable by its group", unsafe, func(t *testing.T, g *gateRig) {
+			openAt(t, g, g.path, g.job)
+			testutil.Must(t, os.Chmod(g.path, 0o664))
+		}},
 		{"a symbolic link", "unsafe: a symbolic link", func(t *testing.T, g *gateRig) {
-			real := filepath.Join(g.dir, "elsewhere.time")
-			openAt(t, g, real, g.job)
-			if err := os.Symlink(real, g.path); err != nil {
+			target := filepath.Join(g.dir, "elsewhere.time")
+			openAt(t, g, target, g.job)
+			if err := os.Symlink(target, g.path); err != nil {
 				t.Fatal(err)
 			}
 		}},
@@ -314,5 +324,52 @@ func TestForkChildFollowsTheGate(t *testing.T) {
 	}
 	if pt < 300 {
 		t.Errorf("the parent slept %d ms at a gate closed for about a second", pt)
+	}
+}
+
+// The launch queue stays short on a device with a limit: a job that
+// launches kernels without a sync (the driver would queue a thousand)
+// stops running on the GPU soon after its gate closes, not seconds later,
+// whether its kernels are short or long: the launching thread waits at a
+// checkpoint every so many launches, as many as hold about 15 ms of work
+// (launchq.c).
+func TestClosedGateStopsTheQueueSoon(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct{ name, launch string }{
+		{"1 ms kernels", "launch:1000:3000"},
+		{"20 ms kernels", "launch:20000:150"},
+	} {
+		c := c
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			g, a, i := quarterJob(t)
+			a.setGate(i, true)
+			o := g.observe()
+			h := g.startCmd(g.inJob("cuclient", "init", "dev:0", "ready", c.launch, "sync"))
+			time.Sleep(1200 * ms)
+			a.setGate(i, false)
+			closed := time.Now()
+			time.Sleep(1200 * ms)
+			reopened := time.Now()
+			a.setGate(i, true)
+			lines, err := g.finish(h)
+			if err != nil {
+				t.Fatalf("client: %v %q", err, lines)
+			}
+			o.settle(time.Now())
+			pid := h.cmd.Process.Pid
+			before := o.busyMs(pid, closed.Add(-800*ms), closed, nil)
+			after := o.busyMs(pid, closed.Add(100*ms), reopened, nil)
+			t.Logf("GPU time: %.0f ms in the 800 ms before the gate closed, %.0f ms from 100 ms after it closed to its reopening", before, after)
+			if before < 400 {
+				t.Errorf("the job ran %.0f ms before its gate closed: the test shows nothing", before)
+			}
+			if after > 10 {
+				t.Errorf("the job ran %.0f ms on the GPU from 100 ms after its gate closed, want none: its queue held more than two checkpoints of about 15 ms", after)
+			}
+			if b := o.busyMs(pid, reopened, time.Now(), nil); b == 0 {
+				t.Errorf("the job never ran after its gate reopened")
+			}
+		})
 	}
 }

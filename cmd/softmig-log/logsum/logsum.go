@@ -26,14 +26,18 @@ import (
 
 // Summary is what a job's log says about the job.
 type Summary struct {
-	Job          string        `json:"job"`
-	First        *time.Time    `json:"first,omitempty"` // first record
-	Last         *time.Time    `json:"last,omitempty"`  // last record
-	Records      int           `json:"records"`
-	Errors       int           `json:"errors"`   // records at level error
-	Warnings     int           `json:"warnings"` // records at level warn
-	Devices      []*Device     `json:"devices"`
-	Processes    []*Process    `json:"processes"`
+	Job       string     `json:"job"`
+	First     *time.Time `json:"first,omitempty"` // first record
+	Last      *time.Time `json:"last,omitempty"`  // last record
+	Records   int        `json:"records"`
+	Errors    int        `json:"errors"`   // records at level error
+	Warnings  int        `json:"warnings"` // records at level warn
+	Devices   []*Device  `json:"devices"`
+	Processes []*Process `json:"processes"`
+	// NoGPU counts the processes that logged their start and nothing
+	// else: nvidia-smi's NVML queries, monitoring (or a process that had
+	// not used its GPU yet). They are not in Processes.
+	NoGPU        int           `json:"no_gpu_processes"`
 	ConfigErrors []ConfigError `json:"config_errors"`
 	Malformed    []Malformed   `json:"malformed_events"` // events without the keys they need, skipped
 	Verdict      string        `json:"verdict"`          // one line for the whole job
@@ -101,6 +105,7 @@ type Process struct {
 	throttleSum  map[int]int64 // per device, from throttle lines
 	throttleExit map[int]int64 // per device, from process exit
 	exited       bool
+	refused      bool // its config error: it asked for a GPU
 }
 
 // MaxPeak returns the largest peak of the process over its devices.
@@ -302,6 +307,7 @@ func (b *Builder) Add(r logrec.Record, line int) {
 		ce.Var, _ = r.Get("var")
 		ce.Reason, _ = r.Get("reason")
 		s.ConfigErrors = append(s.ConfigErrors, ce)
+		b.proc(r.PID).refused = true
 	}
 }
 
@@ -320,6 +326,16 @@ func (b *Builder) Summary() *Summary {
 		s.Devices = append(s.Devices, d)
 	}
 	sort.Slice(s.Devices, func(i, j int) bool { return s.Devices[i].Dev < s.Devices[j].Dev })
+	var gpu []*Process
+	s.NoGPU = 0
+	for _, p := range s.Processes {
+		if len(p.Devices) == 0 && p.Killed == nil && !p.refused {
+			s.NoGPU++
+			continue
+		}
+		gpu = append(gpu, p)
+	}
+	s.Processes = gpu
 	for _, p := range s.Processes {
 		p.ThrottledMS = 0
 		sort.Ints(p.Devices)

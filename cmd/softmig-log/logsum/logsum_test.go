@@ -251,6 +251,26 @@ func TestFormatSize(t *testing.T) {
 	}
 }
 
+// nvidia-smi in a job (its NVML queries start the library, which logs the
+// process's start and nothing else) is not one of the job's GPU processes:
+// it is counted apart, the device's process count and the verdict are the
+// job's own.
+func TestNvidiaSmiIsNoJobProcess(t *testing.T) {
+	b := New("42")
+	for i, r := range []logrec.Record{
+		start(0, 100, "/opt/app/train"), attach(1, 100, 0, 12*gib, 25),
+		start(2, 200, "/usr/local/bin/nvidia-smi"), start(3, 201, "/usr/bin/nvidia-smi"),
+		exit(9, 100, 0, 6*gib, 0),
+	} {
+		b.Add(r, i+1)
+	}
+	s := b.Summary()
+	if len(s.Processes) != 1 || s.Processes[0].PID != 100 || s.NoGPU != 2 || s.Devices[0].Processes != 1 {
+		t.Errorf("processes %d (first %+v), no-GPU %d, device processes %d; want the training process alone, 2 apart, 1",
+			len(s.Processes), s.Processes[0], s.NoGPU, s.Devices[0].Processes)
+	}
+}
+
 // Ask is the request the verdict names: smaller, larger, the same one,
 // or none where the site's slices of the type are unknown.
 func TestAsk(t *testing.T) {

@@ -9,6 +9,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -25,7 +26,7 @@ func main() {
 	}
 }
 
-func run(args []string) error {
+func run(args []string) (err error) {
 	if len(args) != 2 {
 		return fmt.Errorf("usage: timeauthority GPU-UUID JOB")
 	}
@@ -42,22 +43,25 @@ func run(args []string) error {
 		return err
 	}
 	defer os.Remove(path)
-	defer f.Close()
+	defer func() { err = errors.Join(err, f.Close()) }()
 	i, err := f.Assign(args[1], 50, now.Add(timefile.Reuse))
 	if err != nil {
 		return err
 	}
 	f.SetGate(i, 0, time.Time{})
-	eof := make(chan struct{})
-	go func() { io.Copy(io.Discard, os.Stdin); close(eof) }()
+	eof := make(chan error, 1)
+	go func() {
+		_, err := io.Copy(io.Discard, os.Stdin)
+		eof <- err
+	}()
 	fmt.Println("ready")
 	tick := time.NewTicker(timefile.Beat)
 	defer tick.Stop()
 	for {
 		f.Beat(time.Now())
 		select {
-		case <-eof:
-			return nil
+		case err := <-eof:
+			return err
 		case <-tick.C:
 		}
 	}

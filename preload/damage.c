@@ -10,8 +10,8 @@
  * (which counts the job's processes that are not in the region).  A file
  * replaced by another (a rename over it) keeps working as the old one for
  * the processes that have it; one that is zeroed or overwritten is rebuilt
- * in place under the lock (entries.c, region.c; region.c also rebuilds a
- * private copy).  Each kind of damage is logged once per process.
+ * in place under the lock (region.c, which also rebuilds a private
+ * copy).  Each kind of damage is logged once per process.
  *
  * The check cannot cover a truncation between it and the access (a thread
  * waiting for the lock, inside it, or within SIZE_CHECK_NS of the last
@@ -30,7 +30,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "softmig.h"
+#include "damage.h"
+
+#include "config.h"
+#include "fstat.h"
+#include "log.h"
+#include "now.h"
+#include "region_abi.h"
 
 /* The SIGBUS handler is the net; the size check, at most every
  * SIZE_CHECK_NS, turns damage into an orderly switch (and covers a program
@@ -50,7 +56,7 @@ static struct sigaction prev_bus;
 static volatile sig_atomic_t bus_faulted;
 static int installed;
 
-hidden void sm_region_keep_fd(int fd)
+hidden void sm_damage_watch(int fd)
 {
 	struct stat st;
 
@@ -63,14 +69,14 @@ hidden void sm_region_keep_fd(int fd)
 	region_ino = st.st_ino;
 }
 
-hidden void sm_region_damaged(unsigned kind, const char *what, const char *action)
+hidden void sm_damage_report(unsigned kind, const char *what, const char *action)
 {
 	char q[600], qw[128], qa[128];
 
 	if (__atomic_fetch_or(&logged, kind, __ATOMIC_RELAXED) & kind)
 		return;
-	sm_log(SM_ERROR, -1, "shared region damaged", "what=%s action=%s path=%s", sm_quote(what, qw, sizeof(qw)),
-	       sm_quote(action, qa, sizeof(qa)), sm_quote(sm_cfg.region_path, q, sizeof(q)));
+	sm_log(SM_ERROR, -1, "shared region damaged", "what=%s action=%s path=%s", sm_log_quote(what, qw, sizeof(qw)),
+	       sm_log_quote(action, qa, sizeof(qa)), sm_log_quote(sm_config->region_path, q, sizeof(q)));
 }
 
 static int ours(int fd, struct stat *st)
@@ -89,7 +95,7 @@ static int64_t mapped_size(void)
 	/* The program closed the descriptor (or reused its number): find the
 	 * inode again by its path, if it is still there. */
 	region_fd = -1;
-	fd = open(sm_cfg.region_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+	fd = open(sm_config->region_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
 		return -1;
 	if (!ours(fd, &st)) {
@@ -108,7 +114,7 @@ static int go_private(const char *what)
 
 	p = mmap(mapped, SM_REGION_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
 	if (p == MAP_FAILED) {
-		sm_region_damaged(SM_DAMAGE_NOMEM, what, "none (no memory for a private copy)");
+		sm_damage_report(SM_DAMAGE_NOMEM, what, "none (no memory for a private copy)");
 		return 0;
 	}
 	__atomic_store_n(&is_private, 1, __ATOMIC_RELEASE);
@@ -122,7 +128,7 @@ static int go_private(const char *what)
 static int same_file_at_path(const struct stat *st)
 {
 	struct stat pst;
-	int fd = open(sm_cfg.region_path, O_PATH | O_NOFOLLOW | O_CLOEXEC), same;
+	int fd = open(sm_config->region_path, O_PATH | O_NOFOLLOW | O_CLOEXEC), same;
 
 	if (fd < 0)
 		return 0;
@@ -139,7 +145,7 @@ static void on_sigbus(int sig, siginfo_t *si, void *uc)
 	if (si->si_code > 0 && base && a >= base && a < base + SM_REGION_SIZE &&
 	    mmap(base, SM_REGION_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) !=
 		    MAP_FAILED) {
-		/* Zeros: the lock (entries.c) has the header and entry rebuilt. */
+		/* Zeros: the lock (region.c) has the header and entry rebuilt. */
 		__atomic_store_n(&is_private, 1, __ATOMIC_RELEASE);
 		bus_faulted = 1;
 		errno = saved;
@@ -159,7 +165,7 @@ static void on_sigbus(int sig, siginfo_t *si, void *uc)
 	errno = saved;
 }
 
-hidden void sm_region_catch_sigbus(void *base)
+hidden void sm_damage_catch(void *base)
 {
 	struct sigaction sa;
 
@@ -174,7 +180,7 @@ hidden void sm_region_catch_sigbus(void *base)
 	sigaction(SIGBUS, &sa, &prev_bus);
 }
 
-hidden const char *sm_region_file_check(void)
+hidden const char *sm_damage_check(void)
 {
 	const char *went = NULL;
 	int saved;
@@ -186,7 +192,7 @@ hidden const char *sm_region_file_check(void)
 		return NULL;
 	if (__atomic_load_n(&is_private, __ATOMIC_ACQUIRE)) {
 		if (bus_faulted)
-			sm_region_damaged(SM_DAMAGE_SHORT, "truncated", "private copy checked against NVML");
+			sm_damage_report(SM_DAMAGE_SHORT, "truncated", "private copy checked against NVML");
 		return NULL;
 	}
 	now = sm_now_coarse_ns();
@@ -210,8 +216,8 @@ hidden const char *sm_region_file_check(void)
 	} else if (now - path_checked_ns > PATH_CHECK_NS) {
 		path_checked_ns = now;
 		if (ours(region_fd, &st) && !same_file_at_path(&st))
-			sm_region_damaged(SM_DAMAGE_REPLACED, "replaced or removed",
-					  "this process keeps the old file, checked against NVML");
+			sm_damage_report(SM_DAMAGE_REPLACED, "replaced or removed",
+					 "this process keeps the old file, checked against NVML");
 	}
 	errno = saved;
 	return went;

@@ -6,7 +6,12 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "config_impl.h"
+#include "request.h"
+
+#include "env.h"
+#include "parse.h"
+#include "slot.h"
+#include "strlcpy.h"
 
 #define LINE_MAX_LEN 4096
 
@@ -346,21 +351,6 @@ hidden void sm_request_tighten(struct sm_config *cfg, const struct sm_request *r
 		cfg->log_level = (int)rq->log;
 }
 
-hidden int sm_config_parse(struct sm_config *cfg, const char *text, size_t len, char *err, size_t errlen)
-{
-	struct sm_request rq;
-
-	memset(&rq, 0, sizeof(rq));
-	if (sm_request_parse(&rq, text, len, err, errlen) != 0)
-		return SM_CONF_INVALID;
-	if (rq.has_disabled) {
-		snprintf(err, errlen, "%s", rq.disabled);
-		return SM_CONF_DISABLED;
-	}
-	sm_request_apply(cfg, &rq);
-	return SM_CONF_OK;
-}
-
 /* Reads the environment's limits; names the first bad variable in err. */
 hidden int sm_request_env(struct sm_request *rq, char *err, size_t errlen, char *var, size_t varlen)
 {
@@ -379,7 +369,7 @@ hidden int sm_request_env(struct sm_request *rq, char *err, size_t errlen, char 
 				snprintf(name, sizeof(name), "%s_%d", key_names[keys[k]], i);
 			else
 				snprintf(name, sizeof(name), "%s", key_names[keys[k]]);
-			v = sm_getenv(name);
+			v = sm_env_get(name);
 			if (!v)
 				continue;
 			why = set_key(rq, keys[k], i, v);

@@ -1,11 +1,11 @@
 /*
- * Private to config.c (where a config comes from, and whether it is safe)
- * and config_parse.c (what its text and the environment say).
+ * What a job config's text and the environment ask for (request.c), for
+ * config.c, which knows where a config comes from and whether it is safe.
  */
-#ifndef SOFTMIG_CONFIG_IMPL_H
-#define SOFTMIG_CONFIG_IMPL_H
+#ifndef SOFTMIG_REQUEST_H
+#define SOFTMIG_REQUEST_H
 
-#include "softmig.h"
+#include "config.h"
 
 #define CONF_MAX (64 * 1024) /* bytes in a config file, at most */
 
