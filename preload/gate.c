@@ -173,6 +173,46 @@ static void wait_gate(const uint64_t *gate, uint64_t now)
 		nanosleep(&ts, NULL);
 }
 
+/* Whether a launch may go now through the gate: open, and, where the
+ * work the thread has queued is known (done by done_by, per ns a launch;
+ * launchq.h), not so close to the window's end (the entry's close_ns)
+ * that the work would run past it.  *fit: how many launches, this one
+ * included, fit before the end; *end: when to look again where the
+ * launch must wait for the end (0: wait for the gate). */
+static int open_for(const uint64_t *gate, uint64_t now, uint64_t done_by, uint64_t per, uint64_t *end,
+		    unsigned int *fit)
+{
+	uint64_t close_ns, k;
+
+	*end = 0;
+	*fit = SM_GATE_EVERY;
+	if (__atomic_load_n(gate, __ATOMIC_ACQUIRE))
+		return 0;
+	/* gate is the job's entry's first word (timefile_abi.h) */
+	close_ns = __atomic_load_n(&((const struct sm_time_entry *)(const void *)gate)->close_ns, __ATOMIC_RELAXED);
+	if (!close_ns)
+		return 1;
+	if (close_ns <= now) {
+		/* Ended, and the authority has not closed the gate yet (or moved
+		 * the end on): a tick's wait, not a launch past the window. */
+		*end = now + WAIT_NS;
+		return 0;
+	}
+	if (!per)
+		return 1;
+	if (done_by > close_ns) {
+		/* looked at again a launch's time later: the queue's end is an
+		 * upper bound, nearer the truth once its checkpoint is done */
+		*end = now + per < close_ns ? now + per : close_ns;
+		return 0;
+	}
+	/* checked again at the first launch that may not fit: the window's
+	 * end is kept to a launch's work, not a checkpoint interval's */
+	k = 1 + (close_ns - done_by) / per;
+	*fit = k < SM_GATE_EVERY ? (unsigned int)k : SM_GATE_EVERY;
+	return 1;
+}
+
 /* Authority down: launches run in the job's static slot.  Outside it,
  * *next is when it next begins. */
 static int in_static_slot(const struct gdev *g, uint64_t now, uint64_t *next)
@@ -217,8 +257,9 @@ hidden void sm_gate_slow(CUstream stream)
 {
 	struct gdev *g;
 	const uint64_t *gate;
-	uint64_t t0 = 0, now, next = 0;
+	uint64_t t0 = 0, now, next = 0, end = 0, done_by, per;
 	CUdevice o;
+	unsigned int fit;
 	int saved = errno, due;
 
 	sm_gate_due = sm_gate_count + SM_GATE_EVERY;
@@ -234,28 +275,39 @@ hidden void sm_gate_slow(CUstream stream)
 	g = &gdevs[o];
 	if (!g->on)
 		goto out;
+	/* The queue first: at most one interval's work is left when it returns. */
+	due = sm_launchq_checkpoint(o, stream, sm_gate_count);
+	if (due < SM_GATE_EVERY)
+		sm_gate_due = sm_gate_count + (unsigned int)due;
 	for (;;) {
 		now = realtime_ns();
+		done_by = sm_launchq_done_by(o, sm_gate_count, now, &per);
 		gate = sm_authority_follow(g, o, now);
 		publish(g, gate);
-		if (gate ? !__atomic_load_n(gate, __ATOMIC_ACQUIRE) : in_static_slot(g, now, &next))
+		if (!gate && in_static_slot(g, now, &next))
 			break;
+		if (gate && open_for(gate, now, done_by, per, &end, &fit)) {
+			if ((int)(sm_gate_count + fit - sm_gate_due) < 0)
+				sm_gate_due = sm_gate_count + fit;
+			break;
+		}
 		if (!t0) {
 			if (capturing(stream))
 				break;
 			t0 = sm_now_ns();
 		}
-		if (gate)
+		if (end > now) /* open, but what it queues would run past the window */
+			sleep_until(end);
+		else if (gate)
 			wait_gate(gate, now);
 		else /* and look for the authority again at least every RETRY_NS */
 			sleep_until(next < now + RETRY_NS ? next : now + RETRY_NS);
 	}
-	if (t0)
+	if (t0) {
 		count_sleep(g, sm_now_ns() - t0);
+		sm_launchq_waited(o);
+	}
 	maybe_log(g, o, sm_now_ns());
-	due = sm_launchq_checkpoint(o, stream, sm_gate_count);
-	if (due < SM_GATE_EVERY)
-		sm_gate_due = sm_gate_count + (unsigned int)due;
 out:
 	errno = saved;
 }

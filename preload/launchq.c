@@ -11,8 +11,9 @@
  * (their events' elapsed time) sets the next interval so that one holds
  * about QUEUE_NS of work, between 1 and SM_LAUNCHQ_MAX launches, grown
  * from FIRST_INTERVAL by at most twice at a time.  Enough
- * to keep the GPU fed, little enough that a closed gate stops the job's
- * work within the authority's grace for queued work (drainGrace).
+ * to keep the GPU fed, little enough that the gate can tell when the
+ * queued work is done (sm_launchq_done_by) and queue none past the job's
+ * window: the authority counts every moment run after a close as debt.
  *
  * Launches into a stream being captured run nothing and are not bounded.
  * A driver error drops the thread's checkpoint: the bound is lost until
@@ -29,6 +30,7 @@
 #include "launchq.h"
 #include "real.h"
 #include "region_abi.h"
+#include "throttle_impl.h"
 
 #define QUEUE_NS 15000000ULL /* work a checkpoint interval should hold */
 #define FIRST_INTERVAL 2     /* then at most doubled at each checkpoint */
@@ -45,8 +47,11 @@ struct checkpoint {
 	int recorded;    /* checkpoints recorded on this context, capped at 2 */
 	unsigned int at; /* the thread's launch count at the newest */
 	int span;        /* launches between the two recorded */
+	uint64_t span_ns; /* the GPU time they took; 0 unknown */
+	uint64_t at_ns;  /* when the newest was recorded (CLOCK_REALTIME) */
 	int interval;    /* launches from the newest to the next */
 	int failures;    /* driver errors; at MAX_FAILURES the thread stops trying */
+	int waited;      /* the thread waited at the gate since the newest */
 };
 
 static SM_TLS struct checkpoint cps[SM_MAX_DEVICES];
@@ -153,23 +158,66 @@ static int drop(struct checkpoint *c)
 
 /* The next interval: launches that hold about QUEUE_NS of GPU time, by
  * what the launches between the last two checkpoints took (both done). */
-static int next_interval(const struct checkpoint *c)
+static int next_interval(struct checkpoint *c)
 {
 	float ms = 0;
 	uint64_t per, k;
 
+	if (c->waited) {
+		/* the span's elapsed time holds the wait: it says nothing of
+		 * what its launches cost */
+		c->waited = 0;
+		return c->interval;
+	}
 	if (c->recorded < 2 || c->span <= 0 ||
 	    real_cuEventElapsedTime(&ms, c->ev[!c->last], c->ev[c->last]) != CUDA_SUCCESS || ms <= 0)
 		k = SM_LAUNCHQ_MAX;
 	else if ((per = (uint64_t)((double)ms * 1e6) / (uint64_t)c->span) == 0)
 		k = SM_LAUNCHQ_MAX;
-	else
+	else {
 		k = QUEUE_NS / per;
+		c->span_ns = per * (uint64_t)c->span;
+	}
 	/* Grown slowly from FIRST_INTERVAL: long kernels are known before
 	 * many are queued. */
 	if (k > 2 * (uint64_t)c->interval)
 		k = 2 * (uint64_t)c->interval;
 	return k < 1 ? 1 : k > SM_LAUNCHQ_MAX ? SM_LAUNCHQ_MAX : (int)k;
+}
+
+hidden void sm_launchq_waited(int o)
+{
+	if (o >= 0 && o < SM_MAX_DEVICES)
+		cps[o].waited = 1;
+}
+
+hidden uint64_t sm_launchq_done_by(int o, unsigned int count, uint64_t now, uint64_t *per)
+{
+	const struct checkpoint *c;
+	uint64_t end, since;
+
+	*per = 0;
+	if (o < 0 || o >= SM_MAX_DEVICES)
+		return 0;
+	c = &cps[o];
+	if (!c->ev[0] || !c->span_ns || c->span <= 0)
+		return 0;
+	*per = c->span_ns / (uint64_t)c->span;
+	/* the launches since the newest checkpoint, and the one at hand */
+	since = *per * ((uint64_t)(count - c->at) + 1);
+	if (real_cuEventQuery(c->ev[c->last]) == CUDA_SUCCESS) {
+		end = now + since; /* the span before it is done */
+	} else {
+		/* The checkpoint had waited for the one before: the span
+		 * launched since began by then at the latest.  Each launch at
+		 * the pace the last span ran. */
+		end = c->at_ns + *per * (uint64_t)c->span + since;
+		if (end < now + since)
+			end = now + since;
+	}
+	/* Kernels too long for a window are not kept out of it for good: the
+	 * authority's debt accounts for what runs past. */
+	return end < now + 3 * QUEUE_NS ? end : now + 3 * QUEUE_NS;
 }
 
 hidden int sm_launchq_checkpoint(int o, CUstream stream, unsigned int count)
@@ -211,6 +259,7 @@ hidden int sm_launchq_checkpoint(int o, CUstream stream, unsigned int count)
 	c->last = !c->last;
 	c->span = (int)(count - c->at);
 	c->at = count;
+	c->at_ns = realtime_ns();
 	if (c->recorded < 2)
 		c->recorded++;
 	if (!c->interval)

@@ -5,6 +5,8 @@
 #ifndef SOFTMIG_LAUNCHQ_H
 #define SOFTMIG_LAUNCHQ_H
 
+#include <stdint.h>
+
 #include "cuda_abi.h"
 #include "softmig.h"
 
@@ -14,5 +16,17 @@
  * the thread's checkpoint is due, waits for its previous one and records
  * one.  Returns in how many launches it is due next. */
 hidden int sm_launchq_checkpoint(int o, CUstream stream, unsigned int count);
+
+/* When (CLOCK_REALTIME ns, at the earliest now) the work the thread's
+ * launches on ordinal o may hold queued is done at the latest, the launch
+ * at hand (its count-th) included, at the pace of its last ones (at most
+ * 45 ms from now); *per is one launch's.  Both 0 while unknown.  Asks the
+ * driver whether its newest checkpoint is done (one event query).  The
+ * gate lets no launch go whose work would run past the job's window. */
+hidden uint64_t sm_launchq_done_by(int o, unsigned int count, uint64_t now, uint64_t *per);
+
+/* The thread waited at the gate of ordinal o after its newest checkpoint:
+ * the time to the next is no measure of its launches. */
+hidden void sm_launchq_waited(int o);
 
 #endif

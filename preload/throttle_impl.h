@@ -7,6 +7,7 @@
  *   authority.c  whether the device follows the authority now: its beat,
  *                its file, the job's entry; the gate word the launches read
  *   timefile.c   the file itself (timefile.h)
+ *   launchq.c    the launch queue's bound (launchq.h): when its work is done
  *
  * Design in docs/compute.md.
  */

@@ -94,6 +94,7 @@ type timeJob struct {
 	repaid  time.Duration // of cut, what has passed and was taken off the debt
 	busy    bool
 	gate    uint64
+	closeAt time.Time // of the open window, as published
 	hist    []openSpan
 
 	used, ownUsed, lentUsed time.Duration // this period
@@ -433,10 +434,16 @@ func (a *authority) setGate(g *gpuTime, j *timeJob, now time.Time) {
 			}
 		}
 	}
+	if want == j.gate && closeAt.Equal(j.closeAt) {
+		return
+	}
+	// An open gate whose window runs into the next one stays open; its
+	// end moves (the library stops launching before the end it reads).
+	g.file.SetGate(j.entry, want, closeAt)
+	j.closeAt = closeAt
 	if want == j.gate {
 		return
 	}
-	g.file.SetGate(j.entry, want, closeAt)
 	if want == 0 {
 		j.hist = append(j.hist, openSpan{a: now})
 	} else if j.gate == 0 && len(j.hist) > 0 {

@@ -44,9 +44,10 @@ type bg struct {
 }
 
 // load starts loadgen in job j under the library: 1 ms kernels,
-// synchronised every 4, for secs.
+// synchronised every 16 (a busy job: its syncs leave the GPU idle for
+// little of its window), for secs.
 func (n *node) load(j *sjob, secs float64, args ...string) *bg {
-	return n.bgRun(j, append([]string{n.shared.Path("build/test/loadgen"), fmt.Sprintf("secs=%g", secs), "us=1000", "sync=4"}, args...))
+	return n.bgRun(j, append([]string{n.shared.Path("build/test/loadgen"), fmt.Sprintf("secs=%g", secs), "us=1000", "sync=16"}, args...))
 }
 
 func (n *node) bgRun(j *sjob, argv []string) *bg { return n.bgRunEnv(j, nil, argv) }
