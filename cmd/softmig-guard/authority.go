@@ -67,6 +67,10 @@ type gpuTime struct {
 	// usedAll: GPU time of every job seen in the samples, with a time
 	// share or not (metrics).
 	usedAll map[string]time.Duration
+	// earlier: a job's totals from its stays on the GPU that ended (no
+	// process for linger): its counters go on from them when it comes
+	// back, until its config is gone.
+	earlier map[string]timeSnap
 	start   time.Time // the period now
 	last    uint64    // newest sample instant seen (us)
 	prev    uint64    // the sample instant before the newest (us)
@@ -239,13 +243,17 @@ func (a *authority) sync(now time.Time) {
 			a.g.log.errorf("time file", "time: GPU %d: %v (its jobs keep their static slots)", i, err)
 			continue
 		}
-		g := &gpuTime{index: i, uuid: uuid, file: f, lock: lock, jobs: map[string]*timeJob{}, present: map[string]time.Time{}, usedAll: map[string]time.Duration{}, start: a.periodStart(now), every: 200 * time.Millisecond}
+		g := &gpuTime{index: i, uuid: uuid, file: f, lock: lock, jobs: map[string]*timeJob{}, present: map[string]time.Time{}, usedAll: map[string]time.Duration{}, earlier: map[string]timeSnap{}, start: a.periodStart(now), every: 200 * time.Millisecond}
 		a.gpus[i] = g
 		a.notePresent(g, now)
 		a.g.log.infof("time: GPU %d (%s): gates in %s", i, uuid, path)
 	}
 	want := map[int]map[string]*timeJob{}
-	for _, job := range a.g.conf.jobs(now) {
+	jobs := a.g.conf.jobs(now)
+	for _, g := range a.gpus {
+		forgetEnded(g.earlier, jobs)
+	}
+	for _, job := range jobs {
 		js := a.g.conf.get(job, now)
 		if js.conf == nil || js.conf.Disabled != "" {
 			continue
@@ -279,6 +287,16 @@ func (a *authority) sync(now time.Time) {
 	}
 }
 
+// forgetEnded drops the totals of jobs whose config is gone (jobs: those
+// with one, in order).
+func forgetEnded(totals map[string]timeSnap, jobs []string) {
+	for job := range totals {
+		if i := sort.SearchStrings(jobs, job); i == len(jobs) || jobs[i] != job {
+			delete(totals, job)
+		}
+	}
+}
+
 // notePresent records which jobs have processes on GPU g now. A job is
 // scheduled on a GPU while its processes are there (and for linger after):
 // a job with no process on a GPU has nothing to launch, and its slot is
@@ -301,6 +319,9 @@ func (a *authority) notePresent(g *gpuTime, now time.Time) {
 	for job, t := range g.present {
 		if now.Sub(t) > linger {
 			delete(g.present, job)
+			e := g.earlier[job]
+			e.used += g.usedAll[job]
+			g.earlier[job] = e
 			delete(g.usedAll, job)
 		}
 	}
@@ -369,6 +390,10 @@ func (a *authority) syncGPU(g *gpuTime, want map[string]*timeJob, now time.Time)
 		}
 		a.logTime(g, j, now, true)
 		g.file.Free(j.entry, now)
+		e := g.earlier[job]
+		e.paused += j.totalPaused
+		e.lent += j.totalLent
+		g.earlier[job] = e
 		delete(g.jobs, job)
 		changed = true
 	}

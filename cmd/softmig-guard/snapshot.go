@@ -136,12 +136,18 @@ func (a *authority) snapshot() (map[watchKey]timeSnap, map[int]string) {
 	uuids := map[int]string{}
 	for i, g := range a.gpus {
 		uuids[i] = g.uuid
+		for job, e := range g.earlier {
+			e.uuid, e.lending = g.uuid, g.lend
+			out[watchKey{job: job, gpu: i}] = e
+		}
 		for job, used := range g.usedAll {
-			out[watchKey{job: job, gpu: i}] = timeSnap{uuid: g.uuid, used: used}
+			t := out[watchKey{job: job, gpu: i}]
+			t.uuid, t.used = g.uuid, t.used+used
+			out[watchKey{job: job, gpu: i}] = t
 		}
 		for job, j := range g.jobs {
 			t := out[watchKey{job: job, gpu: i}]
-			t.uuid, t.paused, t.lent, t.lending = g.uuid, j.totalPaused, j.totalLent, g.lend
+			t.uuid, t.paused, t.lent, t.lending = g.uuid, t.paused+j.totalPaused, t.lent+j.totalLent, g.lend
 			out[watchKey{job: job, gpu: i}] = t
 		}
 	}

@@ -279,3 +279,27 @@ func TestFrozenRecord(t *testing.T) {
 		t.Errorf("a record that cannot be written: log %q; want its path and what it costs", s)
 	}
 }
+
+// A job whose processes left a GPU for longer than linger, and came back,
+// keeps counting its GPU time, pauses and lent time from where they were
+// (Prometheus counters that vanish or restart at every idle phase of a
+// job); its totals go once its config is gone.
+func TestJobTotalsOutliveAnIdlePhase(t *testing.T) {
+	g := &gpuTime{uuid: "GPU-1", lend: true,
+		earlier: map[string]timeSnap{"7": {used: 2 * time.Second, paused: time.Second, lent: 3 * time.Second}, "8": {used: time.Second}},
+		usedAll: map[string]time.Duration{"7": 500 * time.Millisecond},
+		jobs:    map[string]*timeJob{"7": {totalPaused: 250 * time.Millisecond, totalLent: 100 * time.Millisecond}}}
+	a := &authority{gpus: map[int]*gpuTime{0: g}}
+	got, _ := a.snapshot()
+	want := map[watchKey]timeSnap{
+		{job: "7", gpu: 0}: {uuid: "GPU-1", used: 2500 * time.Millisecond, paused: 1250 * time.Millisecond, lent: 3100 * time.Millisecond, lending: true},
+		{job: "8", gpu: 0}: {uuid: "GPU-1", used: time.Second, lending: true},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("snapshot: %+v, want %+v", got, want)
+	}
+	forgetEnded(g.earlier, []string{"6", "7"})
+	if _, ok := g.earlier["8"]; ok || len(g.earlier) != 1 {
+		t.Errorf("after job 8's config went: %v, want job 7's totals only", g.earlier)
+	}
+}
