@@ -328,6 +328,8 @@ func TestTimeWithDriverLikeSamples(t *testing.T) {
 	deadline := time.Now().Add(20 * time.Second)
 	for !strings.Contains(g.output(), "time pause: job "+jobs[2].id) {
 		if time.Now().After(deadline) {
+			_ = cheat.cmd.Process.Kill()
+			_ = cheat.cmd.Wait() // killed: its output is whole, and ours to read
 			t.Fatalf("with driver-like samples, the job around the library was never paused in 20 s:\n%s\nthe job's program said:\n%s", g.output(), cheat.out.String())
 		}
 		time.Sleep(100 * time.Millisecond)
