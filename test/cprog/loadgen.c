@@ -36,7 +36,7 @@ static const char *opt(int argc, char **argv, const char *key, const char *def)
 	size_t n = strlen(key);
 	int i;
 
-	for (i = 1; i < argc; i++)
+	for (i = argc - 1; i > 0; i--) /* the last one given counts */
 		if (strncmp(argv[i], key, n) == 0 && argv[i][n] == '=')
 			return argv[i] + n + 1;
 	return def;
