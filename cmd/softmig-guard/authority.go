@@ -109,8 +109,8 @@ type timeJob struct {
 	pausedAt  time.Time
 	pauseDebt time.Duration // its debt when it was paused
 	pauses    []time.Time
-	stopped   []int // pids stopped with SIGSTOP (outside the job cgroup)
-	pauseNext bool  // killed: to be paused once the killed processes are gone
+	stopped   map[int]procFacts // processes stopped with SIGSTOP (outside the job cgroup), as they were then
+	pauseNext bool              // killed: to be paused once the killed processes are gone
 	killed    map[int]string
 	killedAt  time.Time
 

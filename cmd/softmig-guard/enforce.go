@@ -111,7 +111,7 @@ func (a *authority) stopStarters(j *timeJob, pid, uid int) {
 			return
 		}
 		if signalVerified(a.g.opts.procRoot, ppid, f, unix.SIGSTOP) == nil {
-			j.stopped = append(j.stopped, ppid)
+			j.noteStopped(ppid, f)
 		}
 		pid = ppid
 	}
@@ -185,7 +185,7 @@ func (a *authority) pause(g *gpuTime, j *timeJob, now time.Time) {
 	for _, pid := range rest {
 		f := facts[pid]
 		if err := signalVerified(a.g.opts.procRoot, pid, f, unix.SIGSTOP); err == nil {
-			j.stopped = append(j.stopped, pid)
+			j.noteStopped(pid, f)
 		} else if !errors.Is(err, errGone) {
 			a.g.log.errorf("stop", "time: job %s pid %d: %v", j.job, pid, err)
 		}
@@ -195,7 +195,7 @@ func (a *authority) pause(g *gpuTime, j *timeJob, now time.Time) {
 	g.file.SetStats(j.entry, timefileFlags(j), permille(j.lastUsed, a.period), permille(j.lastLent, a.period))
 	a.g.stats.pauses.Add(1)
 	a.g.log.infof("time pause: job %s GPU %d: owes %s (share %d%%), froze %s, stopped %s",
-		j.job, g.index, j.debt.Round(time.Millisecond), j.share, strings.Join(dirs, ","), joinPids(j.stopped))
+		j.job, g.index, j.debt.Round(time.Millisecond), j.share, strings.Join(dirs, ","), joinPids(j.stoppedPids()))
 	a.g.jobLog(j.job, j.uid, j.dev, now, logrec.MsgTimePause,
 		"gpu", strconv.Itoa(g.index), "share", strconv.Itoa(j.share),
 		"debt_ms", strconv.FormatInt(j.debt.Milliseconds(), 10), "pids", joinPids(pids),
@@ -209,10 +209,8 @@ func (a *authority) resume(g *gpuTime, j *timeJob, now time.Time, why string) {
 	if err := a.fz.thaw(j.job, g.uuid); err != nil {
 		a.g.log.errorf("thaw", "time: job %s: %v", j.job, err)
 	}
-	for _, pid := range j.stopped {
-		if err := unix.Kill(pid, unix.SIGCONT); err != nil && !errors.Is(err, unix.ESRCH) {
-			a.g.log.errorf("cont", "time: job %s pid %d: %v", j.job, pid, err)
-		}
+	for pid, err := range continueStopped(a.g.opts.procRoot, j) {
+		a.g.log.errorf("cont", "time: job %s pid %d: %v", j.job, pid, err)
 	}
 	j.stopped = nil
 	paused := now.Sub(j.pauses[len(j.pauses)-1])
@@ -251,4 +249,35 @@ func timefileFlags(j *timeJob) uint32 {
 		f |= timefile.FlagPaused
 	}
 	return f
+}
+
+// noteStopped records that pid (f) was stopped, to be continued at resume.
+func (j *timeJob) noteStopped(pid int, f procFacts) {
+	if j.stopped == nil {
+		j.stopped = map[int]procFacts{}
+	}
+	j.stopped[pid] = f
+}
+
+// stoppedPids lists the stopped processes, in order.
+func (j *timeJob) stoppedPids() []int {
+	pids := make([]int, 0, len(j.stopped))
+	for pid := range j.stopped {
+		pids = append(pids, pid)
+	}
+	sort.Ints(pids)
+	return pids
+}
+
+// continueStopped sends SIGCONT to j's stopped processes that are still
+// the processes that were stopped (a pid may be another's by now), and
+// returns what failed otherwise.
+func continueStopped(procRoot string, j *timeJob) map[int]error {
+	errs := map[int]error{}
+	for _, pid := range j.stoppedPids() {
+		if err := signalVerified(procRoot, pid, j.stopped[pid], unix.SIGCONT); err != nil && !errors.Is(err, errGone) {
+			errs[pid] = err
+		}
+	}
+	return errs
 }

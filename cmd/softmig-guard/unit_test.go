@@ -7,11 +7,14 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/softmig/softmig/internal/jobconf"
 	"github.com/softmig/softmig/internal/logrec"
@@ -301,5 +304,59 @@ func TestJobTotalsOutliveAnIdlePhase(t *testing.T) {
 	forgetEnded(g.earlier, []string{"6", "7"})
 	if _, ok := g.earlier["8"]; ok || len(g.earlier) != 1 {
 		t.Errorf("after job 8's config went: %v, want job 7's totals only", g.earlier)
+	}
+}
+
+// A resume continues the processes it stopped, and not a process that
+// has since taken one of their pids (here: the same process judged with
+// another start time, as a reused pid reads).
+func TestResumeContinuesOnlyWhatItStopped(t *testing.T) {
+	testutil.NeedRoot(t, "stops and continues another user's process")
+	cmd := exec.Command("setpriv", fmt.Sprintf("--reuid=%d", nobody), fmt.Sprintf("--regid=%d", nobody), "--clear-groups", "sleep", "60")
+	testutil.Must(t, cmd.Start())
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	pid := cmd.Process.Pid
+	var f procFacts
+	var err error
+	for end := time.Now().Add(2 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if f, err = readFacts("/proc", pid); err == nil && f.uid == nobody {
+			break // setpriv has run sleep as nobody
+		}
+		if time.Now().After(end) {
+			t.Fatalf("facts of the sleeper: %+v, %v", f, err)
+		}
+	}
+	testutil.Must(t, unix.Kill(pid, unix.SIGSTOP))
+	waitState(t, pid, f.start, 'T')
+
+	other := f
+	other.start = "1"
+	j := &timeJob{}
+	j.noteStopped(pid, other)
+	if errs := continueStopped("/proc", j); len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if st := procState("/proc", pid, f.start); st != 'T' {
+		t.Errorf("a process that was not the one stopped was continued (state %c)", st)
+	}
+	j.noteStopped(pid, f)
+	if errs := continueStopped("/proc", j); len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	waitState(t, pid, f.start, 'S')
+}
+
+// waitState waits up to 2 s for pid (started at start) to be in state st.
+func waitState(t *testing.T, pid int, start string, st byte) {
+	t.Helper()
+	for end := time.Now().Add(2 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		got := procState("/proc", pid, start)
+		if got == st {
+			return
+		}
+		if time.Now().After(end) {
+			t.Fatalf("pid %d in state %c, want %c", pid, got, st)
+		}
 	}
 }
