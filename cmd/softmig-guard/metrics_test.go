@@ -52,6 +52,7 @@ func TestMetricsScrapedByPrometheus(t *testing.T) {
 	}
 	q = fmt.Sprintf(`softmig_job_gpu_time_seconds_total{jobid=%q}`, timed.id)
 	want := ranMs / 1000
+	t.Logf("loadgen launched %.3f s of kernels", want)
 	prom.WaitFor(t, q, func(v float64) bool { return math.Abs(v-want) <= 0.05*want }, 15*time.Second)
 	if s := prom.Query(t, fmt.Sprintf(`softmig_job_sm_limit_ratio{jobid=%q}`, timed.id)); len(s) != 1 || s[0].Value != 0.5 {
 		t.Errorf("share of the timed job: %v, want 0.5", s)

@@ -176,6 +176,7 @@ func TestLookErrorsNeverKill(t *testing.T) {
 type fakeGPUs struct {
 	lists map[int][]gpuProc
 	fail  map[int]bool
+	smp   map[int][]sample
 }
 
 func (f *fakeGPUs) count() (int, error) { return 2, nil }
@@ -198,10 +199,10 @@ func (f *fakeGPUs) procs(i int) ([]gpuProc, error) {
 	}
 	return f.lists[i], nil
 }
-func (f *fakeGPUs) samples(int, uint64) ([]sample, error) { return nil, nil }
-func (f *fakeGPUs) calls() uint64                         { return 0 }
-func (f *fakeGPUs) errors() uint64                        { return 0 }
-func (f *fakeGPUs) close() error                          { return nil }
+func (f *fakeGPUs) samples(i int, _ uint64) ([]sample, error) { return f.smp[i], nil }
+func (f *fakeGPUs) calls() uint64                             { return 0 }
+func (f *fakeGPUs) errors() uint64                            { return 0 }
+func (f *fakeGPUs) close() error                              { return nil }
 
 func TestJobLogSafety(t *testing.T) {
 	rec := logrec.Event(time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC), "5", 7, 0, logrec.MsgGuardKill,
@@ -358,5 +359,21 @@ func waitState(t *testing.T, pid int, start string, st byte) {
 		if time.Now().After(end) {
 			t.Fatalf("pid %d in state %c, want %c", pid, got, st)
 		}
+	}
+}
+
+// A GPU's first samples count for the driver's sampling period as the
+// batch shows it, not for the 200 ms assumed before any was seen.
+func TestFirstSamplesCountTheirOwnPeriod(t *testing.T) {
+	g := newGuard(options{interval: 10 * time.Millisecond, procRoot: t.TempDir()}, newLogger(&bytes.Buffer{}))
+	const t0 = 1_700_000_000_000_000 // us
+	g.gpus = &fakeGPUs{smp: map[int][]sample{0: {
+		{pid: 77, ts: t0 + 40_000, util: 100}, {pid: 77, ts: t0, util: 100}, {pid: 77, ts: t0 + 20_000, util: 100}}}}
+	g.facts.remember(77, "1", []string{"5"}, time.Now()) // gone since: charged to its job
+	a := newAuthority(g)
+	gt := &gpuTime{jobs: map[string]*timeJob{}, usedAll: map[string]time.Duration{}, every: 200 * time.Millisecond}
+	a.measure(gt, time.Now())
+	if got := gt.usedAll["5"]; got != 60*time.Millisecond {
+		t.Errorf("three 20 ms samples at 100 %% counted %v, want 60ms", got)
 	}
 }
