@@ -36,9 +36,9 @@ func TestFreezeHeldByEachGPU(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		thawDir(dir)
-		sleep.Process.Kill()
-		sleep.Wait()
+		_ = thawDir(dir) // cleanup: a cgroup left frozen is the next check's to report
+		_ = sleep.Process.Kill()
+		_ = sleep.Wait() // killed: its exit status says so
 		for d := dir; d != base; d = filepath.Dir(d) {
 			for i := 0; i < 50 && os.Remove(d) != nil; i++ {
 				time.Sleep(20 * time.Millisecond)

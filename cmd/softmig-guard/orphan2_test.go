@@ -66,7 +66,9 @@ func childOf(t *testing.T, c *client) int {
 	for _, l := range c.lines {
 		if i := strings.Index(l, "child="); i >= 0 {
 			var pid int
-			fmt.Sscanf(l[i+len("child="):], "%d", &pid)
+			if _, err := fmt.Sscanf(l[i+len("child="):], "%d", &pid); err != nil {
+				return 0
+			}
 			return pid
 		}
 	}

@@ -48,10 +48,10 @@ func TestTimeAroundTheLibraryOnTwoGPUs(t *testing.T) {
 	g := n.guard()
 	cheatJob, honestJob := n.twoGPUJob(25, "0-25", "cap"), n.twoGPUJob(75, "25-100", "cap")
 	time.Sleep(1200 * time.Millisecond)
-	var cheats, honests []*bg
+	var honests []*bg
 	for gpu := 0; gpu < 2; gpu++ {
 		vis := "CUDA_VISIBLE_DEVICES=" + strconv.Itoa(gpu)
-		cheats = append(cheats, n.bgRunEnv(cheatJob, []string{vis}, []string{"/bin/sh", "-c", `while :; do "$0" launch 1000 30; done`, n.shared.Path("build/test/dl_attack")}))
+		n.bgRunEnv(cheatJob, []string{vis}, []string{"/bin/sh", "-c", `while :; do "$0" launch 1000 30; done`, n.shared.Path("build/test/dl_attack")}) // killed at the test's end
 		honests = append(honests, n.bgRunEnv(honestJob, []string{vis}, []string{n.shared.Path("build/test/loadgen"), "secs=16", "us=1000", "sync=4"}))
 	}
 	type res struct{ m map[string]float64 }

@@ -142,11 +142,11 @@ func TestProcFacts(t *testing.T) {
 func TestFactsOfAReusedPid(t *testing.T) {
 	dir := t.TempDir()
 	p := filepath.Join(dir, "9")
-	os.MkdirAll(p, 0o755)
+	testutil.Must(t, os.MkdirAll(p, 0o755))
 	write := func(job, start string) {
-		os.WriteFile(filepath.Join(p, "cgroup"), []byte("0::/system.slice/slurmstepd.scope/job_"+job+"/step_0/user/task_0\n"), 0o644)
-		os.WriteFile(filepath.Join(p, "status"), []byte("Name:\tx\nUid:\t1000\t1000\t1000\t1000\nGid:\t100\t100\t100\t100\n"), 0o644)
-		os.WriteFile(filepath.Join(p, "stat"), []byte("9 (x) S 1 9 9 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 "+start+" 1000 10\n"), 0o644)
+		testutil.Must(t, os.WriteFile(filepath.Join(p, "cgroup"), []byte("0::/system.slice/slurmstepd.scope/job_"+job+"/step_0/user/task_0\n"), 0o644))
+		testutil.Must(t, os.WriteFile(filepath.Join(p, "status"), []byte("Name:\tx\nUid:\t1000\t1000\t1000\t1000\nGid:\t100\t100\t100\t100\n"), 0o644))
+		testutil.Must(t, os.WriteFile(filepath.Join(p, "stat"), []byte("9 (x) S 1 9 9 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 "+start+" 1000 10\n"), 0o644))
 	}
 	c := newFactsCache(dir)
 	now := time.Now()

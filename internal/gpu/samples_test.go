@@ -48,7 +48,7 @@ func hammerUtilization(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer lib.Close()
+	defer testutil.Close(t, lib)
 	d, err := lib.Device(0)
 	if err != nil {
 		t.Fatal(err)
