@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # SoftMig build.  `make` builds the preload library, the simulated GPU and the
 # Go tools into build/; `make test` runs every CPU test through `go test`.
 # Site overrides (CC, CFLAGS, PREFIX, ...) go in an optional config.mak.

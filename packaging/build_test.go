@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package packaging tests the packages an admin installs: `make rpm` and
 // `make deb` build them from this tree, and the tests check what they
 // hold, install them into scratch roots and onto a real one-node Slurm,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The NVML cross-check: at most once a second per device and job (and
  * before any refusal), what NVML reports for the job's processes replaces

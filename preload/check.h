@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The NVML cross-check and this process's own view (check.c). */
 #ifndef SOFTMIG_CHECK_H
 #define SOFTMIG_CHECK_H

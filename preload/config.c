@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Configuration (contract 2): /run/softmig/<jobid>.conf, then the
  * environment, else passive.  Read once, during sm_init, and read-only

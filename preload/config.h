@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The job's configuration (contract 2), as config.c read it at sm_init:
  * read-only from then on.  What is enforced on each ordinal is limits.c's.

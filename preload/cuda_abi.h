@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The subset of the CUDA driver API and NVML ABI that libsoftmig.so hooks
  * and the simulated GPU (sim/) implements.  Written from the public

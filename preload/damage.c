@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * What the job's user may do to the region file (contract 4: it is theirs)
  * must never kill a process.  A mapped file that shrinks turns every access

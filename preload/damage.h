@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Damage to the region file, survived and reported (damage.c). */
 #ifndef SOFTMIG_DAMAGE_H
 #define SOFTMIG_DAMAGE_H

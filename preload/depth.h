@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The thread's re-entry depth (depth.c). */
 #ifndef SOFTMIG_DEPTH_H
 #define SOFTMIG_DEPTH_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Devices: the CUDA ordinal a program uses (of the current context), its
  * device entry in the region (found by its UUID, uuid.c), and the "device

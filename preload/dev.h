@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The CUDA ordinals a program uses and their device entries (dev.c). */
 #ifndef SOFTMIG_DEV_H
 #define SOFTMIG_DEV_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * dlsym interposition.  glibc resolves RTLD_NEXT and RTLD_DEFAULT relative
  * to the object that called dlsym (its return address), so for those two

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The region's lock and its entries: a process takes an entry when it
  * first uses the GPU and gives it back at exit; the entries of processes

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The region's process and device entries (entries.c). */
 #ifndef SOFTMIG_ENTRIES_H
 #define SOFTMIG_ENTRIES_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The environment, which is hostile. */
 #include <stdlib.h>
 #include <sys/auxv.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The environment, which is hostile (env.c). */
 #ifndef SOFTMIG_ENV_H
 #define SOFTMIG_ENV_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* fstat through the system call: glibc 2.33 turned fstat into a new
  * versioned symbol, which would raise the library's glibc requirement. */
 #include <sys/stat.h>

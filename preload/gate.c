@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Compute slicing, the launch side behind sm_gate() (throttle.h): the
  * first launch on a device with an SM limit enrols it (the region's device

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Bind the glibc symbols the library uses to their oldest versions, so the
  * library built on a new distribution still loads on glibc 2.17 (old-distro

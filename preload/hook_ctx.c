@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Context hooks.  A context costs device memory the program never asked
  * for: the slice reserves it before the driver creates one and measures it

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * What a program asks about memory, through the driver, answers with the
  * slice (slice_view.c).

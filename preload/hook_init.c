@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * cuInit: the limits of each ordinal are moved to the GPU it is in this
  * process (SOFTMIG_GPU_<i>) once the driver knows its devices.

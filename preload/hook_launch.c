@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Kernel launch hooks.  Every launch path is hooked so that the compute
  * share (CUDA_DEVICE_SM_LIMIT) can hold each of them (throttle.h): without

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Handing out hooks: the identity table that maps each driver (and NVML)
  * function to its hook, and the two ways a program gets a function

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Memory allocation hooks: every path that takes device memory is admitted
  * by the slice (slice.h) before the driver is asked (so concurrent

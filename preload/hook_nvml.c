@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * NVML hooks: inside a job, memory info answers with the slice and the
  * job's usage, and process lists hold only the job's processes (so

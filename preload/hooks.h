@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * What a hook file needs: the hooks' prototypes (the lists of real.h) and
  * their prologues, which read the mode, the re-entry depth and the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * One-time initialisation, on the first CUDA or NVML call (never in a
  * constructor: the library is in every process of the node).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The one-time initialisation (init.c). */
 #ifndef SOFTMIG_INIT_H
 #define SOFTMIG_INIT_H

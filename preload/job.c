@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Job identity (contract 1): from the cgroup, which the user cannot
  * change; SLURM_JOB_ID only when no job cgroup exists (config.c).

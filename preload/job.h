@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Job identity (contract 1, job.c). */
 #ifndef SOFTMIG_JOB_H
 #define SOFTMIG_JOB_H

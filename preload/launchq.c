@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The launch queue's bound on a device with an SM limit.  The gate decides
  * when a job may launch, but the driver queues about a thousand launches a

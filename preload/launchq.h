@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The launch queue's bound on a device with an SM limit (launchq.c): the
  * gate's slow path calls it for each launch it sees on such a device.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The ledger: the bytes the job holds on each device, in the region's
  * entries (contract 4): reservations and releases, context memory, peaks

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* What the region's entries hold, under the lock (ledger.c). */
 #ifndef SOFTMIG_LEDGER_H
 #define SOFTMIG_LEDGER_H

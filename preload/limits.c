@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * What is enforced on each CUDA ordinal of this process, apart from what
  * the config said (config.c, read-only once parsed).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* What is enforced on each CUDA ordinal (limits.c). */
 #ifndef SOFTMIG_LIMITS_H
 #define SOFTMIG_LIMITS_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The region's lock, as a primitive over its bytes (region.c takes it
  * through sm_region_lock, which repairs what a taken-over holder left).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The region's lock as a primitive over its bytes (lock.c). */
 #ifndef SOFTMIG_LOCK_H
 #define SOFTMIG_LOCK_H

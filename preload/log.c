@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Logging (contract 5): one logfmt line per event, formatted on the stack
  * and written with a single write(2) to an O_APPEND descriptor, so lines of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Logging (contract 5, log.c). */
 #ifndef SOFTMIG_LOG_H
 #define SOFTMIG_LOG_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The library's mode (mode.c), set once by sm_init, and why it fails
  * closed when it does. */
 #ifndef SOFTMIG_MODE_H

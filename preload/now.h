@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The monotonic clocks, in nanoseconds (now.c). */
 #ifndef SOFTMIG_NOW_H
 #define SOFTMIG_NOW_H

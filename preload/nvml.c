@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * NVML, as the library asks it: the handle of a CUDA ordinal's device,
  * the processes on a device, this process's own usage there, whether one

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* NVML, as the library asks it (nvml.c). */
 #ifndef SOFTMIG_NVML_H
 #define SOFTMIG_NVML_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * ACTIVE_OOM_KILLER=1: on a refusal, kill the job's own processes on that
  * GPU.  A target must be on the device (NVML), belong to this job (its

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* ACTIVE_OOM_KILLER=1 (oom.c). */
 #ifndef SOFTMIG_OOM_H
 #define SOFTMIG_OOM_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Numbers from text (sizes are size.c's). */
 #include "parse.h"
 

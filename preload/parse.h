@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Numbers and sizes from text (parse.c, size.c). */
 #ifndef SOFTMIG_PARSE_H
 #define SOFTMIG_PARSE_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Where a job's files lie: its config and region in SM_RUN_DIR, its log in
  * SM_LOG_DIR, the fallbacks of the log, and the region of a process

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Entries of processes in other PID namespaces (pidns.c). */
 #ifndef SOFTMIG_PIDNS_H
 #define SOFTMIG_PIDNS_H

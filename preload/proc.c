@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A process as /proc shows it: its state, its start time, whether it runs. */
 #include <errno.h>
 #include <fcntl.h>

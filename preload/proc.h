@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A process as /proc shows it (proc.c). */
 #ifndef SOFTMIG_PROC_H
 #define SOFTMIG_PROC_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * What each live allocation cost, so its free can be credited back: an
  * open-addressing hash table keyed by (kind, pointer or handle), private

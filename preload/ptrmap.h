@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* What each allocation cost, for its free (ptrmap.c). */
 #ifndef SOFTMIG_PTRMAP_H
 #define SOFTMIG_PTRMAP_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Small files read whole (read.c). */
 #ifndef SOFTMIG_READ_H
 #define SOFTMIG_READ_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Symbol resolution, the library's only: the typed table of the driver's
  * (and NVML's) own functions, real_<name>, the real dlsym, and the libc

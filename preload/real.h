@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The driver's (and NVML's) functions, resolved by real.c alone: the
  * lists of the hooked ones and of those the library only calls, as

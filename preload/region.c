@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The job's shared region (contract 4, layout in region_abi.h): the
  * mapping and its init protocol, the header and its repair after damage,

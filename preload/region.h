@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The job's shared region (region.c): the mapping and its header, this
  * process's entry, and the lock, which puts back what a holder that was

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The per-job shared region: an ABI shared by every process of a job and by
  * the Go tools (internal/region mirrors it; its layout test pins the same

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * What a job config's text and the environment say (contract 2): the keys,
  * their values and the rules for each; and how the two combine (the

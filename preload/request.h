@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * What a job config's text and the environment ask for (request.c), for
  * config.c, which knows where a config comes from and whether it is safe.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Sizes (contract 3): digits, then an optional binary unit k/m/g/t
  * (any case) optionally followed by "B"/"b" or "iB"/"ib", or a bare "B".
  * The vectors in testdata/sizes.tsv pin this behaviour for C and Go. */

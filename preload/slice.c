@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Admission of an allocation against the job's slice.  Both the region's
  * bookkeeping and what this process itself last saw from NVML (plus its

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The memory side's one door, as throttle.h is the compute side's: every
  * memory hook (hook_mem.c, hook_ctx.c, hook_info.c, hook_nvml.c) calls

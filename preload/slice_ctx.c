@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Contexts.  A context costs device memory the program never asked for
  * (hundreds of MiB on a big GPU).  A new context reserves the largest

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Private to slice.c, slice_ctx.c and slice_view.c (slice.h is the door).
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * What a program is told about memory inside a sliced job: total is the
  * limit, used is the job's (the bookkeeping, or NVML's sum over the job's

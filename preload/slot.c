@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Compute time slots: mask to ranges, and where a time falls (slot.h).
  */

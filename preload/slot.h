@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Compute time slots (SOFTMIG_SM_SLOT): the parts of a fixed period, the
  * same on every process of the node (CLOCK_REALTIME), in which a job may

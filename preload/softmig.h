@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * What every file of libsoftmig.so includes: the build's macros and
  * facts.  The declarations of each file are in a header of its own name

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* strlcpy: glibc has it only from 2.38, which the library must not need. */
 #include <string.h>
 

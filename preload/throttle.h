@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Compute slicing (CUDA_DEVICE_SM_LIMIT): the per-launch gate (gate.c and
  * authority.c over throttle_impl.h; design in docs/compute.md).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Private to the compute slicing files (throttle.h is the public side):
  * the state of each limited device and the one function that crosses

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The library's side of the time file (timefile_abi.h): one GPU's file,
  * mapped read-only, and the job's entry in it.  Pure mechanics: whether to

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The time file: who may launch on a GPU, and when.  One per GPU,
  * <run dir>/<GPU UUID>.time (the UUID as NVML prints it, "GPU-xxxxxxxx-..."),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The user namespace this process runs in, and who root is there. */
 #include <fcntl.h>
 #include <stdio.h>

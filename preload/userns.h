@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The user namespace this process runs in (userns.c). */
 #ifndef SOFTMIG_USERNS_H
 #define SOFTMIG_USERNS_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * GPU UUIDs: a CUDA ordinal's (which keys the shared region, so processes
  * with different CUDA_VISIBLE_DEVICES agree), and their text as NVML and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* GPU UUIDs (uuid.c). */
 #ifndef SOFTMIG_UUID_H
 #define SOFTMIG_UUID_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* softmig_version: lets softmig-install check that a candidate library
  * loads and answers before it is swapped into place.
  * softmig_build_info: the facts this build trusts, read from the file

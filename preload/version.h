@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* What softmig-install asks a candidate library (version.c). */
 #ifndef SOFTMIG_VERSION_H
 #define SOFTMIG_VERSION_H

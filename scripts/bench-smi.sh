@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Times softmig-smi against the real nvidia-smi (run on the GPU machine,
 # from the repository root, after `make tools` on the build machine).
 #

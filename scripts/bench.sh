@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # make bench: what libsoftmig.so adds, measured against the null driver
 # (test/bench/nulldriver.c: a libcuda.so.1 whose calls do nothing, and
 # nullnvml.c beside it), so that only the library's own cost shows:

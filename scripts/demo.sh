@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # make demo: a quarter slice of a 48 GiB GPU, end to end.  Runs on the
 # simulated GPU (build/sim), or on the real one where nvidia-smi works.
 set -u

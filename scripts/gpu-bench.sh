@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Overhead of libsoftmig.so on a real GPU: alloc+free pair, kernel launch,
 # process start, each with and without the library (a slice active, no SM
 # limit).  Prints a markdown table.  Run from the repo root after `make`.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Compute-slicing accuracy and overhead benchmark on a real GPU (issue 3).
 # Run from the repository root on the GPU machine, with build/ carried over
 # from a `make` on the CPU machine (build/libsoftmig.so, build/test/bench_launch):

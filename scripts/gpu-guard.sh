@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # softmig-guard on a real NVIDIA GPU: jobs that fill their slice through the
 # library (PyTorch, two processes, 30 s) are never killed, and escapes (a
 # process without the library, a dlmopen'd libcuda) are killed, with the time

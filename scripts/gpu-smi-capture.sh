@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Captures the real nvidia-smi's outputs on the GPU machine into
 # cmd/softmig-smi/testdata/real/ (run from the repository root), so that the
 # layout tests and goldens can be checked against the real thing. Commit the

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Compares softmig-smi with the real nvidia-smi field by field on the GPU
 # machine (run from the repository root, as root, with build/ copied there).
 #

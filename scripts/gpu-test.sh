@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # make gpu-test: the memory slice on a real NVIDIA GPU (CUDA 12/13).
 # Builds the CUDA C checks with nvcc, then runs the prebuilt test clients
 # (build/test), PyTorch, CuPy, JAX and nvidia-smi under build/libsoftmig.so.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # GPU time under softmig-guard's time authority on a real GPU (issue 20):
 # single jobs under cap at 10/25/50/75, four busy quarters under cap and
 # lend, lend with one busy job alone, two busy beside two idle, 30/70 with

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # The Go tools on the GPU machine, against the real driver: softmig-install
 # into a scratch root (install, verify, hot-swap update, uninstall), and
 # softmig-log reading a log the library wrote there.  Usage:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Prototypes of the CUDA driver entry points the simulated libcuda.so.1
  * exports (signatures of cuda.h, CUDA 12/13).  Test clients include it too.

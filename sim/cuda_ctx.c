@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Contexts: primary contexts (refcounted per device) and created ones, the
  * per-thread current-context stack, and the memory a context costs.

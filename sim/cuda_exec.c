@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Execution: modules and functions, streams, events and kernel launches.
  * A kernel named "busy" runs for *(uint64_t *)kernelParams[0] microseconds,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * CUDA graphs: kernel nodes (duration fixed when the node is added), memory
  * allocation nodes (charged when added, released with the graph) and free

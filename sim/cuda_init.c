@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * cuInit, CUDA_VISIBLE_DEVICES, device queries, versions and error strings.
  */

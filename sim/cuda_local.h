@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Process-local state of the simulated libcuda.so.1: visible devices,
  * contexts, streams and the allocation map.  Hidden, like sim.h.

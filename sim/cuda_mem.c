@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Device memory: the per-process allocation map and every allocating entry
  * point (linear, pitched, managed, async/pools, virtual memory, arrays).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * cuGetProcAddress: the driver's symbol query.  The table maps a base name
  * to its implementations, each with the CUDA version (cuda.h's 1000 * major

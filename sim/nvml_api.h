@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Prototypes of the NVML entry points the simulated libnvidia-ml.so.1
  * exports (nvml.h signatures; enum parameters are written as int / unsigned

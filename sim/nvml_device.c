@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * NVML device properties: identity, PCI, clocks, power, modes.  Values are
  * those of an H100 SXM unless the state says otherwise.  What only

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * NVML memory, process lists and utilisation, computed from the shared
  * state: memory from the process table, utilisation from the busy ring.

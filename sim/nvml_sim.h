@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Internals of the simulated libnvidia-ml.so.1 shared by nvml_*.c (and by
  * any sim/nvml_extra*.c): initialisation state and device handles.

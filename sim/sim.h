@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Internal API of the simulated NVIDIA GPU (sim/): the state shared by every
  * process that uses the same SOFTMIG_SIM_STATE file, and the helpers both

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * A process's driver files.  The real driver keeps a process's memory for
  * as long as its files (/dev/nvidia*) are open, and a child forked after

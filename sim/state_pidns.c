@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Who a process is, as the driver sees it.  The real driver records a
  * process by its pid in the initial PID namespace (the host's), whatever

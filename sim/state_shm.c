@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The shared state file: creation (race-free), mapping, the robust lock,
  * the process table with lazy reaping of dead processes, and memory charging.

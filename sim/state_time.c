@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Simulated time: kernels run one at a time per device, FIFO across all
  * processes; each leaves a busy interval in the device's ring (in time

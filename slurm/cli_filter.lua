@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: Apache-2.0
 -- SoftMig cli_filter plugin: slurm.conf "CliFilterPlugins=lua"; sbatch,
 -- salloc and srun run it on the submitting host. It rewrites a valid GPU
 -- slice request (--gres=gpu:l40s.2:1) into shards (shard:l40s:2) before

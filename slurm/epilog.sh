@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # SoftMig Slurm Epilog, run by the site's Epilog where it exists
 # (examples/site-epilog.sh), or named by slurm.conf itself.
 # slurmd runs it as root on the compute node after each job. It removes the

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: Apache-2.0
 -- SoftMig job_submit plugin: slurm.conf "JobSubmitPlugins=lua"; slurmctld
 -- runs it for every submitted job. It turns a GPU slice request
 -- (--gres=gpu:l40s.4:1) into shards (shard:l40s:1) and rejects invalid

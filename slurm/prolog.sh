@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # SoftMig Slurm Prolog, run by the site's Prolog where it exists
 # (examples/site-prolog.sh: removing SoftMig then never fails a job), or
 # named by slurm.conf itself (then the package refuses removal).

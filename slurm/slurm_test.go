@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Tests of the Slurm integration on a real one-node cluster: prolog,
 // epilog, job_submit.lua and cli_filter.lua with softmig-conf. All tests
 // share one cluster, started once (only one can run on a machine).

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: Apache-2.0
 -- SoftMig GPU slice requests for Slurm's lua plugins: a module, loaded with
 -- dofile by SoftMig's job_submit.lua (slurmctld) and cli_filter.lua
 -- (sbatch, salloc, srun), or by a site's own plugins, which call

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // gres-lua: the Lua table of GPU types that softmig_gres.lua loads.
 
 package main

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // softmig-conf writes the SoftMig config of a Slurm job: the limits that
 // libsoftmig.so enforces for the job's GPU slice.
 //

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // paths: the directories built in, and where a job's files lie in them.
 
 package main

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // remove: the epilog's command, which removes a job's config and region.
 
 package main

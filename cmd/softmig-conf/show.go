@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // show: check and print one job's config and its time slots.
 
 package main

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 package main
 
 // Time slots: the GPU's compute period is cut into one unit per shard, and

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // write: the prolog's command, which writes a job's config and region.
 
 package main

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // softmig-guard holds every job on the node to its GPU slice by what its
 // user cannot forge: memory by the driver's own numbers, GPU time by a
 // schedule it decides and publishes itself. A root daemon, the backstop

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // installer.go: applying a plan (directories, files, the preload line) to
 // one tree and recording it in the manifest; install, enable and the
 // nvidia-smi link use it.

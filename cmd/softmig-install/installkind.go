@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // installkind.go: how SoftMig came onto this node decides the fix verify
 // gives for a missing or damaged file: the package manager's reinstall for
 // a package, softmig-install install for an install from the sources.

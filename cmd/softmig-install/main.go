@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // softmig-install installs SoftMig on a node, swaps its preload library on a
 // busy node without ever failing a process start, checks an installation and
 // removes it.

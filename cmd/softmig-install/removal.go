@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // removal.go: a package's removal must not hurt the node. Slurm runs the
 // programs slurm.conf names for every job, and a Prolog or Epilog that is
 // gone fails the job and drains the node (a TaskProlog, every task); so

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // slurmconf.go: the Slurm configuration of this node, as slurmd reads it,
 // for verify's Slurm checks and for the refusal to remove SoftMig while
 // Slurm still runs its scripts.

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // softmig-log reads the per-job logs that libsoftmig.so writes: what happened
 // to a job on its GPU slice, and whether it needed that slice.
 //

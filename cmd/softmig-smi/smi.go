@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Softmig-smi is nvidia-smi for a GPU slice.
 //
 // Synopsis:

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package cmdline parses a kong command line inside a function: --help and
 // other kong exits come back as an *Exit error instead of ending the
 // process, so each tool's run(args, stdout, stderr) error stays testable.

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package defs holds the build-time facts of a SoftMig node that the
 // library and the Go tools must agree on: the directory the library trusts
 // for job configs, the log directory, and the fixed numbers of the shared

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # The build-time facts of a SoftMig node, defined once for every language.
 #
 # The Makefile includes this file and compiles the values into the library

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 package defs
 
 // version is set at link time by the Makefile (-ldflags -X) to the same

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package elfcheck decides, without loading it, whether a file can be a
 // preload library for this machine: an ELF shared object of the host's
 // class, byte order and architecture, complete (not truncated), exporting a

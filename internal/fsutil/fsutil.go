@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package fsutil writes files the way a node's system files must be written:
 // to a temporary file in the same directory, owned and moded before it is
 // visible, synced, then renamed over the old name, so that a reader sees the

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package guardstat is softmig-guard's status file, <run dir>/softmig-guard.status:
 // what the node daemon is doing, for softmig-smi's admin view. One
 // KEY=VALUE per line, written by the guard (root, 0644) every few seconds

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package job finds the Slurm job a process belongs to (contract 1 in
 // docs/contracts.md): the job_<M> component of its cgroup path first, and
 // SLURM_JOB_ID only when no cgroup line names a job.

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package jobconf reads and writes the per-job config
 // <run dir>/<jobid>.conf (defs.RunDir(); docs/contracts.md, section 2): KEY=VALUE
 // lines that tell libsoftmig.so a job's limits, written only by root.

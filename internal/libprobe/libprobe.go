@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package libprobe asks a shared library which version it is: it dlopens the
 // library with RTLD_NOW (every symbol bound, constructors run) and calls its
 // `const char *softmig_version(void)`. softmig-install runs it in a fresh

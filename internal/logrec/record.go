@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package logrec reads and writes SoftMig log records, the logfmt lines that
 // libsoftmig.so appends to /var/log/softmig/<jobid>.log (contract 5 in
 // docs/contracts.md).

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package preloadcfg reads and edits /etc/ld.so.preload: it finds, adds and
 // removes one library entry while keeping every other line byte for byte, and
 // writes the result atomically (temporary file, fsync, rename).

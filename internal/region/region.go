@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package region reads a job's shared region (contract 4 in
 // docs/contracts.md), the file in which every process of a job records the
 // device memory it holds. The layout mirrors preload/region_abi.h and is

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package siteconf reads the site config /etc/softmig/softmig.yaml
 // (softmig.yaml(5)): the GPU types a node slices (shards per GPU, memory,
 // allowed slices), the slice policy and the few paths the tools run. Every

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package size parses and formats memory sizes in SoftMig's one syntax
 // (docs/contracts.md, section 3): digits with an optional binary unit.
 package size

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package slurm parses what Slurm tells SoftMig about a job: the one-line
 // output of `scontrol show job -d -o <id>`, its per-node GRES allocation
 // (GRES=shard:l40s:2(IDX:0)), GRES requests (gpu:l40s.4:1) and hostlists.

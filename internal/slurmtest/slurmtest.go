@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package slurmtest runs a real one-node Slurm cluster (munge, slurmctld,
 // slurmd from Debian's packages) on localhost for tests, with SoftMig's
 // prolog, epilog and lua plugins from the repository, and on request

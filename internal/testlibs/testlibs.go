@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package testlibs builds tiny shared objects and programs with the C
 // compiler for tests of the installer: a good preload library, broken ones,
 // and a program that reports which library it has preloaded.

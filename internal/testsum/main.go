@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Command testsum runs `go test -json` and tells what happened: a line per
 // package as it finishes ("ok   test/preload  53.1s  212 passed, 0 failed,
 // 1 skipped"), after 15 s without output a line per package still running

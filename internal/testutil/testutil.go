@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package testutil builds the C parts of SoftMig (preload library, simulated
 // GPU, test clients) for Go tests and runs programs against them.
 package testutil

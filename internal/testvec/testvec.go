@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package testvec reads the test vectors in testdata/ that the library's C
 // unit tests (test/cprog/unit.c, driven by test/preload) and the Go tests
 // share (testdata/README describes the files), and lays out on disk the

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package timefile is the time file (contract 9 in docs/contracts.md): one
 // per GPU, <run dir>/<GPU UUID>.time, in which the node's time authority
 // (softmig-guard, root) publishes which job may launch on the GPU now, and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * A "null driver": a libcuda.so.1 whose calls do nothing but succeed, so
  * that a benchmark run against it measures libsoftmig.so's own cost per

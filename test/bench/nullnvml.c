@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * A "null NVML" beside the null driver (nulldriver.c): the library trusts
  * the libnvidia-ml.so.1 in the directory of the libcuda.so.1 it finds, and

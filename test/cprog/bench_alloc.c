@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * bench_alloc [N] [BYTES]: mean time of one cuMemAlloc_v2 + cuMemFree_v2
  * pair on device 0, best of 5 rounds of N pairs.  Prints "pair_ns=<x>".

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * bench_ctx [N]: mean time of one cuCtxCreate_v2 on device 0 (each
  * followed, off the clock, by its cuCtxDestroy_v2), best of 5 rounds of N.

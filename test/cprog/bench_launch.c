@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * bench_launch MODULE KERNEL [N [ROUNDS [IDLE_MS]]]: mean CPU time of one
  * asynchronous cuLaunchKernel of KERNEL (no parameters, 1 block of 32

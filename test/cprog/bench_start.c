@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * bench_start N [BYTES]: N processes of one job start CUDA at the same
  * instant.  Each is a fresh process (this program again, exec'd), loaded

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * cuclient: the test client (client/client.h) with the driver linked
  * directly (-lcuda): calls go through the exported symbols, so they land

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * dl_attack: a job process that goes around libsoftmig.so from inside: it
  * finds the driver's own functions in libcuda's dynamic symbol table (no

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * dl_bench_spawn N: mean time to start and reap /bin/true, best of 7 rounds
  * of N.  The children inherit the environment, so running it with

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * dl_client: the test client (client/client.h) reaching the driver as the
  * CUDA 12/13 runtime does: dlopen libcuda.so.1, then every function through

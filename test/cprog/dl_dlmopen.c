@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * dl_dlmopen: the test client (client/client.h) with a second, private copy
  * of the driver: libcuda.so.1 dlmopen'd into a new link-map namespace

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * dl_errstate: what dlsym leaves in errno and dlerror(), lookup by lookup.
  * Built with -rdynamic so that it finds its own curl_fake and nvmlFake (a

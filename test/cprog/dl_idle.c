@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * dl_idle [EXIT]: a program that never touches CUDA.  It reports what the
  * preloaded library must not have done to it, one fact a line on stdout:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * dl_lockstop REGION [spin SECONDS]: takes the job's region lock as the
  * library does (its futex word: 0 free, else the holder's thread id) and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * dl_nvclient [INDEX] [watch MS SECONDS]: loads libnvidia-ml.so.1 as
  * nvidia-smi and the Go tools do and prints what NVML says about device

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * dl_nvutil INDEX SKIP_MS SECS NAME=PID,PID... [NAME=...]: samples the GPU
  * time of groups of processes (jobs) the way an outside observer does: it

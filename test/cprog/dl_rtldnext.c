@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * dl_rtldnext: dlsym(RTLD_NEXT) and dlsym(RTLD_DEFAULT) go through the
  * preloaded library's dlsym, and must still answer relative to the caller.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * loadgen KEY=VALUE...: keeps the simulated GPU busy with "busy" kernels
  * for a while, through one launch path, and reports what it got.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* memtest alloc <bytes>: the slice as a program sees it, and one
  * allocation against it, on device 0.  Used by the Slurm tests. */
 #include <stdio.h>

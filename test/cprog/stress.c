@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * stress SECONDS THREADS MAXBYTES [GO]: threads allocate and free at random
  * on device 0 for SECONDS, then free everything.  With GO, the program

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * unit: drives the library's parsers and encoder directly (linked from
  * preload/), so that the Go tests hold them to the shared vectors in

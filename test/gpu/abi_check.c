@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Build twice: -DREAL with the CUDA toolkit's headers, and without it
  * against preload/cuda_abi.h.  The outputs must be identical. */
 #include <stddef.h>

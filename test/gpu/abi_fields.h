@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Sizes and offsets of every struct libsoftmig.so shares with the driver;
  * abi_check.c prints them once with the real cuda.h/nvml.h and once with
  * preload/cuda_abi.h, and gpu-test.sh compares the two outputs. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 // burner US SECS [SYNC [ITERS]]: keeps the GPU busy with kernels of a fixed amount
 // of arithmetic (every SM running dependent FMAs), calibrated at start to
 // take about US microseconds each, launched through the CUDA runtime

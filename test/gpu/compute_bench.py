@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Compute-slicing accuracy benchmark on a real GPU (scripts/gpu-compute-bench.sh
 runs it).  Runs loads under libsoftmig.so at several CUDA_DEVICE_SM_LIMITs,
 samples NVML every 100 ms from this (unhooked) process, and writes

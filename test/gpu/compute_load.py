@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """A PyTorch load for the compute benchmark.  Usage:
 compute_load.py matmul|graph SECS [N]
 matmul: fp16 N x N matmuls (default 4096), synchronising every 8, like a

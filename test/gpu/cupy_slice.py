@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """CuPy under a slice.  Usage: cupy_slice.py SLICE_GIB"""
 import sys
 import cupy

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """JAX under a slice: XLA sizes its pool from the free memory it is told.
 Usage: jax_slice.py SLICE_GIB"""
 import os

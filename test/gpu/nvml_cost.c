@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * nvml_cost [ROUNDS]: what the NVML calls of the library's memory check
  * cost on this driver, with whatever runs on GPU 0 now: nvmlInit_v2 (once

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Raw nvmlDeviceGetProcessUtilization samples for 1 and 4 busy burners, as
 the compute controller polls them (every 20 ms, lastSeenTimeStamp = newest
 sample seen).  Records what real NVML returns, so the simulator and the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """GPU time under softmig-guard's time authority, on a real GPU, beside native
 time-slicing and HAMi-core (scripts/gpu-time-bench.sh runs it; issue 20).
 

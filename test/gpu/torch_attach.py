@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """One of a job's processes that start CUDA together (scripts/gpu-start.sh).
 
 Imports torch and says "imported"; waits until the FIFO GO is opened and

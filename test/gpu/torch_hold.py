@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Holds GIB of device memory until stdin closes (two processes, one job)."""
 import sys
 import torch

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """PyTorch under a slice: mem_get_info shows it, allocating past it raises
 out-of-memory.  Usage: torch_slice.py SLICE_GIB [HOLD_GIB]"""
 import sys

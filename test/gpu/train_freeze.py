@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """A deterministic small training loop for scripts/gpu-guard.sh: prints
 "ready", trains STEPS steps, then "done loss=... digest=..." (a digest of the
 final weights). Run twice, once left alone and once while its cgroup is

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 package preloadtest
 
 // The shape of preload/, held by tests (issues 15 and 23): its files

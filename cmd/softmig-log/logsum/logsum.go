@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package logsum summarizes the log of one job for `softmig-log summary`:
 // per device the slice, the peak memory held and when, out-of-memory
 // refusals and kills, time spent throttled; the processes seen; and a

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // detail.go: the -q report (Detail), nvidia-smi's detailed listing of each GPU,
 // limited by -d to the sections softmig-smi implements.
 

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package smi builds what softmig-smi prints: a snapshot of the GPUs
 // (System, read from NVML or a fake), the job's view of it (Apply: the
 // slice's totals, the job's usage, the job's processes), and nvidia-smi's

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // query.go: the CSV queries, --query-gpu and --query-compute-apps with
 // --format (Query, Format).
 

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package testjob lays out Slurm jobs for tests on the simulated node
 // (internal/testutil): job cgroups as slurmd makes them, and job configs
 // as root writes them.

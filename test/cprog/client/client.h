@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The scriptable CUDA/NVML client the tests drive.  One interpreter, three
  * ways to reach the driver (the programs differ only in that):

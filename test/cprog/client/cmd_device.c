@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Commands on the driver, devices and contexts: init, dev, info, devtotal,
  * retain, release, reset, state, ctxcreate, ctxdestroy, sync, meminfo.

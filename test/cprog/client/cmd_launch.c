@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Kernel commands, all with the simulator's "busy" kernel (one parameter:
  * its duration in microseconds):

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Allocation commands, one per driver path the library must hold to the
  * slice, and the stack of what they hold:

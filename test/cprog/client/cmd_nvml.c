@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * NVML commands, on device index I (default 0) of libnvidia-ml.so.1,
  * dlopen'd at the first one (rc=-1 when it cannot be):

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * proc:SYMBOL:VERSION:FLAGS[:EXPORTED]: asks the driver's cuGetProcAddress_v2
  * directly.  Prints status=<query result> sym=SYMBOL name=<the exported

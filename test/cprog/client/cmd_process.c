@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Commands on the process itself, for tests that run several clients:
  *   sleep:MS   pid (pid=)   fork (a child that exits at once)

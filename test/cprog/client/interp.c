@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The interpreter: splits each argument into a command and its ':'
  * arguments, finds the command in the groups' tables, runs it and prints

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The driver as cudart 12/13 reaches it (dl_client, dl_dlmopen): from a
  * loaded libcuda.so.1 take cuGetProcAddress_v2 with dlsym, ask it for

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The names of the cuda_api entries, in struct order, for the programs that
  * take the driver's functions through cuGetProcAddress (procaddr.c).
