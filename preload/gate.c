@@ -174,16 +174,16 @@ static void wait_gate(const uint64_t *gate, uint64_t now)
 		nanosleep(&ts, NULL);
 }
 
-/* Whether a launch may go now through the gate: open, and, where the
- * work the thread has queued is known (done by done_by, per ns a launch;
- * launchq.h), not so close to the window's end (the entry's close_ns)
- * that the work would run past it.  *fit: how many launches, this one
- * included, fit before the end; *end: when to look again where the
- * launch must wait for the end (0: wait for the gate). */
-static int open_for(const uint64_t *gate, uint64_t now, uint64_t done_by, uint64_t per, uint64_t *end,
-		    unsigned int *fit)
+/* Whether a launch on ordinal o may go now through the gate: open, and,
+ * where the work the thread has queued is known (launchq.h), not so close
+ * to the window's end (the entry's close_ns) that the work would run past
+ * it.  fresh: the thread waited for the gate
+ * to open.  *fit: how many launches, this one included, fit before the
+ * end; *end: when to look again where the launch must wait for the end
+ * (0: wait for the gate). */
+static int open_for(const uint64_t *gate, int o, uint64_t now, int fresh, uint64_t *end, unsigned int *fit)
 {
-	uint64_t close_ns, k;
+	uint64_t close_ns, done_by, per, k;
 
 	*end = 0;
 	*fit = SM_GATE_EVERY;
@@ -199,8 +199,17 @@ static int open_for(const uint64_t *gate, uint64_t now, uint64_t done_by, uint64
 		*end = now + WAIT_NS;
 		return 0;
 	}
+	done_by = sm_launchq_done_by(o, sm_gate_count, now, close_ns, &per);
 	if (!per)
 		return 1;
+	if (done_by > close_ns && fresh) {
+		/* A window too short for one launch at the thread's pace still
+		 * gets one, the first after the gate opened: a job of kernels
+		 * longer than its window runs up debt and hears why (the
+		 * authority's pause or kill), rather than waiting for good. */
+		*fit = 1;
+		return 1;
+	}
 	if (done_by > close_ns) {
 		/* looked at again a launch's time later: the queue's end is an
 		 * upper bound, nearer the truth once its checkpoint is done */
@@ -258,10 +267,10 @@ hidden void sm_gate_slow(CUstream stream)
 {
 	struct gdev *g;
 	const uint64_t *gate;
-	uint64_t t0 = 0, now, next = 0, end = 0, done_by, per;
+	uint64_t t0 = 0, now, next = 0, end = 0;
 	CUdevice o;
 	unsigned int fit;
-	int saved = errno, due;
+	int saved = errno, due, fresh = 0;
 
 	sm_gate_due = sm_gate_count + SM_GATE_EVERY;
 	if (sm_dev_current(&o) != 0)
@@ -282,12 +291,11 @@ hidden void sm_gate_slow(CUstream stream)
 		sm_gate_due = sm_gate_count + (unsigned int)due;
 	for (;;) {
 		now = realtime_ns();
-		done_by = sm_launchq_done_by(o, sm_gate_count, now, &per);
 		gate = sm_authority_follow(g, o, now);
 		publish(g, gate);
 		if (!gate && in_static_slot(g, now, &next))
 			break;
-		if (gate && open_for(gate, now, done_by, per, &end, &fit)) {
+		if (gate && open_for(gate, o, now, fresh, &end, &fit)) {
 			if ((int)(sm_gate_count + fit - sm_gate_due) < 0)
 				sm_gate_due = sm_gate_count + fit;
 			break;
@@ -299,8 +307,10 @@ hidden void sm_gate_slow(CUstream stream)
 		}
 		if (end > now) /* open, but what it queues would run past the window */
 			sleep_until(end);
-		else if (gate)
+		else if (gate) {
 			wait_gate(gate, now);
+			fresh = 1;
+		}
 		else /* and look for the authority again at least every RETRY_NS */
 			sleep_until(next < now + RETRY_NS ? next : now + RETRY_NS);
 	}

@@ -192,7 +192,7 @@ hidden void sm_launchq_waited(int o)
 		cps[o].waited = 1;
 }
 
-hidden uint64_t sm_launchq_done_by(int o, unsigned int count, uint64_t now, uint64_t *per)
+hidden uint64_t sm_launchq_done_by(int o, unsigned int count, uint64_t now, uint64_t by, uint64_t *per)
 {
 	const struct checkpoint *c;
 	uint64_t end, since;
@@ -206,16 +206,16 @@ hidden uint64_t sm_launchq_done_by(int o, unsigned int count, uint64_t now, uint
 	*per = c->span_ns / (uint64_t)c->span;
 	/* the launches since the newest checkpoint, and the one at hand */
 	since = *per * ((uint64_t)(count - c->at) + 1);
-	if (real_cuEventQuery(c->ev[c->last]) == CUDA_SUCCESS) {
-		end = now + since; /* the span before it is done */
-	} else {
-		/* The checkpoint had waited for the one before: the span
-		 * launched since began by then at the latest.  Each launch at
-		 * the pace the last span ran. */
-		end = c->at_ns + *per * (uint64_t)c->span + since;
-		if (end < now + since)
-			end = now + since;
-	}
+	/* The checkpoint had waited for the one before: the span launched
+	 * since began by then at the latest.  Each launch at the pace the
+	 * last span ran. */
+	end = c->at_ns + *per * (uint64_t)c->span + since;
+	if (end < now + since)
+		end = now + since;
+	/* Past by, the driver is asked whether that span is done (one event
+	 * query, near a window's end only). */
+	if (end > by && real_cuEventQuery(c->ev[c->last]) == CUDA_SUCCESS)
+		end = now + since;
 	/* Kernels too long for a window are not kept out of it for good: the
 	 * authority's debt accounts for what runs past. */
 	return end < now + 3 * QUEUE_NS ? end : now + 3 * QUEUE_NS;

@@ -21,10 +21,11 @@ hidden int sm_launchq_checkpoint(int o, CUstream stream, unsigned int count);
 /* When (CLOCK_REALTIME ns, at the earliest now) the work the thread's
  * launches on ordinal o may hold queued is done at the latest, the launch
  * at hand (its count-th) included, at the pace of its last ones (at most
- * 45 ms from now); *per is one launch's.  Both 0 while unknown.  Asks the
- * driver whether its newest checkpoint is done (one event query).  The
- * gate lets no launch go whose work would run past the job's window. */
-hidden uint64_t sm_launchq_done_by(int o, unsigned int count, uint64_t now, uint64_t *per);
+ * 45 ms from now); *per is one launch's.  Both 0 while unknown.  Where the
+ * bound is past by, it asks the driver whether the newest checkpoint is
+ * done (one event query) for a nearer one.  The gate lets no launch go
+ * whose work would run past the job's window. */
+hidden uint64_t sm_launchq_done_by(int o, unsigned int count, uint64_t now, uint64_t by, uint64_t *per);
 
 /* The thread waited at the gate of ordinal o after its newest checkpoint:
  * the time to the next is no measure of its launches. */

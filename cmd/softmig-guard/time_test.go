@@ -344,3 +344,21 @@ func (n *node) libLog(t *testing.T) string {
 	b, _ := os.ReadFile(filepath.Join(n.dir, "lib.log"))
 	return string(b)
 }
+
+// A job whose kernels are longer than its window (3 %: 30 ms a period;
+// 50 ms kernels) still launches, the first launch after its gate opens:
+// it runs up debt and hears why from the authority, instead of waiting at
+// an open gate for good because nothing it launches could end in time.
+func TestTimeKernelsLongerThanTheWindow(t *testing.T) {
+	t.Parallel()
+	n := newNode(t)
+	g := n.guard()
+	j := n.timeJob(3, "0-3", "cap")
+	time.Sleep(1200 * time.Millisecond)
+	p := n.bgRun(j, []string{n.shared.Path("build/test/loadgen"), "secs=6", "us=50000", "sync=1"})
+	mean, _ := n.observe(2*time.Second, 3, group("job", p))
+	t.Logf("3 %% job of 50 ms kernels, from its third second: %.1f %%", mean["job"])
+	if mean["job"] < 1 {
+		t.Errorf("a job of kernels longer than its window ran %.1f %% of the GPU from its third second on; want it to launch in every window:\n%s", mean["job"], g.output())
+	}
+}
