@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/softmig/softmig/internal/testutil"
 )
 
 // A job on two GPUs paused by both GPUs' authorities: one job cgroup is
@@ -28,7 +30,7 @@ func TestFreezeHeldByEachGPU(t *testing.T) {
 			t.Skip("no v1 freezer hierarchy and no cgroup2 at /sys/fs/cgroup")
 		}
 	}
-	job := fmt.Sprint(800000000 + rand.Intn(99999999))
+	job := fmt.Sprint(testutil.TestJobIDs + rand.Intn(testutil.TestJobIDsLen))
 	dir := filepath.Join(base, "slurm_smfreeze", "uid_65534", "job_"+job)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Skipf("cannot make a job cgroup: %v", err)

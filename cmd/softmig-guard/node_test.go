@@ -84,7 +84,7 @@ func (n *node) job(conf string) *sjob {
 	if strings.Contains(conf, "SOFTMIG_SM_SLOT") && strings.Contains(conf, "SOFTMIG_GPU_") {
 		testutil.HoldSlotsShared(t) // the node's softmig-conf counts these slots as taken
 	}
-	id := fmt.Sprintf("%d", 800000000+rand.Intn(99999999))
+	id := fmt.Sprintf("%d", testutil.TestJobIDs+rand.Intn(testutil.TestJobIDsLen))
 	var dir string
 	for _, base := range []string{"/sys/fs/cgroup/freezer", "/sys/fs/cgroup/pids", "/sys/fs/cgroup"} {
 		if _, err := os.Stat(filepath.Join(base, "cgroup.procs")); err != nil {
