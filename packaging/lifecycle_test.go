@@ -314,10 +314,16 @@ func stopGuards() {
 // guardPid finds the process running /usr/bin/softmig-guard, and whether
 // its file was replaced since it started; 0 when none.
 func guardPid() (int, bool) {
+	// Ours only: a lifecycle test of a second suite beside this one runs
+	// its own packaged guard, in its own mount namespace.
+	ours, _ := os.Readlink("/proc/self/ns/mnt")
 	dirs, _ := filepath.Glob("/proc/[0-9]*")
 	for _, d := range dirs {
 		exe, err := os.Readlink(d + "/exe")
 		if err != nil || strings.TrimSuffix(exe, " (deleted)") != "/usr/bin/softmig-guard" {
+			continue
+		}
+		if ns, err := os.Readlink(d + "/ns/mnt"); err != nil || ns != ours {
 			continue
 		}
 		if st, err := os.ReadFile(d + "/stat"); err == nil && strings.Contains(string(st), ") Z ") {

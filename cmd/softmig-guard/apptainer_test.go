@@ -52,9 +52,10 @@ func newApptainer(t *testing.T, simEnv ...string) *apptainer {
 	// What --nv does on a GPU node (the driver's libraries in
 	// /.singularity.d/libs), the test clients, and the simulator's state
 	// (on a real node: /dev/nvidia*), passed the way --cleanenv keeps.
-	tb := []string{testutil.Path(t, "build/test") + ":/softmig-test", n.dir + ":/softmig-sim"}
+	// From the copy every user can reach: the tree may be a private clone.
+	tb := []string{n.shared.Path("build/test") + ":/softmig-test", n.dir + ":/softmig-sim"}
 	for _, lib := range []string{"libcuda.so.1", "libnvidia-ml.so.1"} {
-		tb = append(tb, testutil.Path(t, "build/sim/"+lib)+":/.singularity.d/libs/"+lib)
+		tb = append(tb, n.shared.Path("build/sim/"+lib)+":/.singularity.d/libs/"+lib)
 	}
 	a.env = []string{"HOME=" + n.dir, "APPTAINER_BIND=" + strings.Join(tb, ","),
 		"APPTAINERENV_LD_LIBRARY_PATH=/.singularity.d/libs"}

@@ -27,7 +27,7 @@ func (n *node) inPidNS(j *sjob, preload bool, prog string, args ...string) *clie
 		env = []string{"LD_PRELOAD=" + n.lib()}
 	}
 	argv := append([]string{"unshare", "-p", "-f", "--mount-proc", "setpriv", fmt.Sprintf("--reuid=%d", nobody),
-		fmt.Sprintf("--regid=%d", nobody), "--clear-groups", testutil.Path(n.t, "build/test/"+prog)}, args...)
+		fmt.Sprintf("--regid=%d", nobody), "--clear-groups", n.shared.Path("build/test/" + prog)}, args...)
 	return n.startArgv(j, env, argv)
 }
 

@@ -211,8 +211,15 @@ func (c *Cluster) setup(o Options) error {
 		return err
 	}
 	files["ld.so.preload"] = lib + "\n"
-	files["task_prolog.sh"] = fmt.Sprintf("#!/bin/sh\n# test wrapper: the node's preload list is %[1]s/ld.so.preload\nexec %[2]s %[1]s/ld.so.preload %[3]s %[4]s\n",
-		c.ConfDir, filepath.Join(o.Repo, "slurm", "task_prolog.sh"), RunDir, c.LogDir)
+	// The task prolog runs as the job's user: a copy beside slurm.conf,
+	// where that user can reach it from a clone in a private directory.
+	tp, err := os.ReadFile(filepath.Join(o.Repo, "slurm", "task_prolog.sh"))
+	if err != nil {
+		return err
+	}
+	files["softmig_task_prolog.sh"] = string(tp)
+	files["task_prolog.sh"] = fmt.Sprintf("#!/bin/sh\n# test wrapper: the node's preload list is %[1]s/ld.so.preload\nexec %[1]s/softmig_task_prolog.sh %[1]s/ld.so.preload %[2]s %[3]s\n",
+		c.ConfDir, RunDir, c.LogDir)
 	// The lua table of GPU types comes from the site config, as on a node.
 	if err := os.WriteFile(c.SiteConfig, []byte(o.SiteConfig), 0o644); err != nil {
 		return err
