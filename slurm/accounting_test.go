@@ -33,13 +33,16 @@ func accountingCluster(t *testing.T) *slurmtest.Cluster {
 // to create the file go-<jobid> in the output directory before it starts.
 func simJob(t *testing.T, c *slurmtest.Cluster, hold bool) string {
 	t.Helper()
-	root := testutil.Root(t)
-	script := "export LD_PRELOAD=" + root + "/build/libsoftmig.so LD_LIBRARY_PATH=" + root + "/build/sim" +
+	// The job's user runs these: copies it can reach (the tree may be a
+	// private clone).
+	sh := testutil.NewShared(t)
+	script := "export LD_PRELOAD=" + sh.Path("build/libsoftmig.so") + " LD_LIBRARY_PATH=" + sh.Path("build/sim") +
 		" SOFTMIG_SIM_STATE=" + filepath.Join(c.Out, "sim.state") + " SOFTMIG_SIM_MEMORY=48g\n"
 	if hold {
 		script += "i=0; while [ ! -e " + c.Out + "/go-$SLURM_JOB_ID ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done\n"
 	}
-	script += root + "/build/test/memtest alloc 11811160064; " + root + "/build/test/memtest alloc 13958643712; true"
+	memtest := sh.Path("build/test/memtest")
+	script += memtest + " alloc 11811160064; " + memtest + " alloc 13958643712; true"
 	out, stderr, err := c.Run(slurmtest.User, "sbatch", "--parsable", "-o", filepath.Join(c.Out, "job-%j.out"), "--gres=gpu:l40s.4:1", "--wrap", script)
 	if err != nil {
 		t.Fatalf("sbatch: %v: %s", err, stderr)
