@@ -513,7 +513,12 @@ func (a *authority) newPeriod(g *gpuTime, start, now time.Time) {
 	for _, j := range g.jobs {
 		a.repay(g, j, g.start.Add(a.period))
 		ownLen := total(j.own)
-		j.busy = j.paused || float64(j.ownUsed+j.lentUsed) >= idleBelow*float64(ownLen)
+		// A job that got its entry during the period ended now had part of
+		// it in its static slot, unmeasured: it stays busy until a whole
+		// period shows it idle (its slot was lent away at its first period
+		// end, and the job lost a part of the next before it woke).
+		whole := !j.since.After(g.start)
+		j.busy = j.paused || !whole || float64(j.ownUsed+j.lentUsed) >= idleBelow*float64(ownLen)
 		j.lastUsed, j.lastLent = j.used, j.lentUsed
 		var flags uint32
 		if j.paused {

@@ -21,6 +21,7 @@ import (
 	"github.com/softmig/softmig/internal/jobconf"
 	"github.com/softmig/softmig/internal/logrec"
 	"github.com/softmig/softmig/internal/testutil"
+	"github.com/softmig/softmig/internal/timefile"
 )
 
 func conf(t *testing.T, text string) jobSlices {
@@ -377,5 +378,37 @@ func TestFirstSamplesCountTheirOwnPeriod(t *testing.T) {
 	a.measure(gt, time.Now())
 	if got := gt.usedAll["5"]; got != 60*time.Millisecond {
 		t.Errorf("three 20 ms samples at 100 %% counted %v, want 60ms", got)
+	}
+}
+
+// A job that got its time entry during a period stays busy at that
+// period's end: part of the period it ran in its static slot, unmeasured,
+// and judged idle its slot was lent away for the next period (four busy
+// quarters under lend: one got 22.6 % of its 25 until it woke again). A
+// job there for the whole period without using its slot is idle.
+func TestNewJobStaysBusyThroughItsFirstPeriod(t *testing.T) {
+	g := newGuard(options{interval: 10 * time.Millisecond, procRoot: t.TempDir()}, newLogger(&bytes.Buffer{}))
+	a := newAuthority(g)
+	now := time.Now()
+	start := a.periodStart(now).Add(-a.period)
+	f, err := timefile.Create(filepath.Join(t.TempDir(), "GPU-00000000-0000-0000-0000-000000000001.time"), timefile.Lend, a.period, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gt := &gpuTime{file: f, jobs: map[string]*timeJob{}, usedAll: map[string]time.Duration{}, earlier: map[string]timeSnap{},
+		start: start, lend: true, every: 200 * time.Millisecond}
+	for job, since := range map[string]time.Time{"7": start.Add(a.period * 6 / 10), "8": start.Add(-a.period)} {
+		e, err := f.Assign(job, 25, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gt.jobs[job] = &timeJob{job: job, share: 25, own: []span{{0, a.period / 4}}, entry: e, busy: true, since: since, policy: "lend"}
+	}
+	a.newPeriod(gt, start.Add(a.period), now)
+	if !gt.jobs["7"].busy {
+		t.Error("a job whose entry came in the middle of the period was judged idle at its end")
+	}
+	if gt.jobs["8"].busy {
+		t.Error("a job there for the whole period, its slot unused, was judged busy")
 	}
 }

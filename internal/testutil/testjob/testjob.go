@@ -69,6 +69,10 @@ func WriteConf(t testing.TB, id, text string, mode os.FileMode) string {
 	if err := os.Chmod(path, mode); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { os.Remove(path) })
+	// The region the library makes for a config that names none goes too.
+	t.Cleanup(func() {
+		_ = os.Remove(path)
+		_ = os.Remove(jobpath.Region(defs.RunDir(), id))
+	})
 	return path
 }
