@@ -512,13 +512,13 @@ func (a *authority) nextEdge(now, tick time.Time) time.Time {
 func (a *authority) newPeriod(g *gpuTime, start, now time.Time) {
 	for _, j := range g.jobs {
 		a.repay(g, j, g.start.Add(a.period))
-		ownLen := total(j.own)
-		// A job that got its entry during the period ended now had part of
-		// it in its static slot, unmeasured: it stays busy until a whole
-		// period shows it idle (its slot was lent away at its first period
-		// end, and the job lost a part of the next before it woke).
-		whole := !j.since.After(g.start)
-		j.busy = j.paused || !whole || float64(j.ownUsed+j.lentUsed) >= idleBelow*float64(ownLen)
+		// Judged on the part of its slot that passed since it got its
+		// entry: before, it ran in its static slot, unmeasured. A job whose
+		// slot had passed when it came stays busy (judged idle, its slot
+		// was lent away, and it lost a part of the next period before it
+		// woke); one whose slot passed unused since is idle at once.
+		ownLen := ownAfter(j.own, j.since.Sub(g.start))
+		j.busy = j.paused || ownLen < minEvidence || float64(j.ownUsed+j.lentUsed) >= idleBelow*float64(ownLen)
 		j.lastUsed, j.lastLent = j.used, j.lentUsed
 		var flags uint32
 		if j.paused {
@@ -535,6 +535,26 @@ func (a *authority) newPeriod(g *gpuTime, start, now time.Time) {
 	}
 	g.start = start
 	a.replan(g, now)
+}
+
+// minEvidence is the least of its own slot a job must have been measured
+// in to be judged idle.
+const minEvidence = 50 * time.Millisecond
+
+// ownAfter is how much of the spans lies after off (from the period's
+// start).
+func ownAfter(own []span, off time.Duration) time.Duration {
+	var n time.Duration
+	for _, s := range own {
+		a := s.a
+		if off > a {
+			a = off
+		}
+		if s.b > a {
+			n += s.b - a
+		}
+	}
+	return n
 }
 
 func permille(d, of time.Duration) uint32 {

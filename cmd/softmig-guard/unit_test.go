@@ -381,11 +381,12 @@ func TestFirstSamplesCountTheirOwnPeriod(t *testing.T) {
 	}
 }
 
-// A job that got its time entry during a period stays busy at that
-// period's end: part of the period it ran in its static slot, unmeasured,
-// and judged idle its slot was lent away for the next period (four busy
-// quarters under lend: one got 22.6 % of its 25 until it woke again). A
-// job there for the whole period without using its slot is idle.
+// A job is judged idle on the part of its slot that passed since it got
+// its time entry: one whose slot had passed when it came stays busy (it
+// ran in its static slot, unmeasured; judged idle, its slot was lent away
+// and one of four busy quarters under lend got 22.6 % of its 25 until it
+// woke again). One whose slot passed unused since, or that was there the
+// whole period, is idle.
 func TestNewJobStaysBusyThroughItsFirstPeriod(t *testing.T) {
 	g := newGuard(options{interval: 10 * time.Millisecond, procRoot: t.TempDir()}, newLogger(&bytes.Buffer{}))
 	a := newAuthority(g)
@@ -397,7 +398,7 @@ func TestNewJobStaysBusyThroughItsFirstPeriod(t *testing.T) {
 	}
 	gt := &gpuTime{file: f, jobs: map[string]*timeJob{}, usedAll: map[string]time.Duration{}, earlier: map[string]timeSnap{},
 		start: start, lend: true, every: 200 * time.Millisecond}
-	for job, since := range map[string]time.Time{"7": start.Add(a.period * 6 / 10), "8": start.Add(-a.period)} {
+	for job, since := range map[string]time.Time{"7": start.Add(a.period * 6 / 10), "8": start.Add(-a.period), "9": start.Add(a.period / 10)} {
 		e, err := f.Assign(job, 25, now)
 		if err != nil {
 			t.Fatal(err)
@@ -410,5 +411,8 @@ func TestNewJobStaysBusyThroughItsFirstPeriod(t *testing.T) {
 	}
 	if gt.jobs["8"].busy {
 		t.Error("a job there for the whole period, its slot unused, was judged busy")
+	}
+	if gt.jobs["9"].busy {
+		t.Error("a job that came early in the period, its slot unused since, was judged busy")
 	}
 }
