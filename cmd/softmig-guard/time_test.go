@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -62,12 +63,25 @@ func (n *node) bgRunEnv(j *sjob, env, argv []string) *bg {
 	b := &bg{cmd: exec.Command(argv[0], argv[1:]...)}
 	b.cmd.Env = append(append(append([]string{}, n.env...), "LD_PRELOAD="+n.lib()), env...)
 	b.cmd.Stdout, b.cmd.Stderr = &b.out, &b.out
+	// Its own process group, killed whole at the end: a shell's child
+	// keeps the output pipe open, frozen by the guard it may not die
+	// before the guard's cleanup thaws it (a cleanup waited 9 minutes).
+	b.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	b.cmd.WaitDelay = 5 * time.Second
 	if err := b.cmd.Start(); err != nil {
 		n.t.Fatal(err)
 	}
 	n.t.Cleanup(func() {
-		b.cmd.Process.Kill()
-		b.cmd.Wait()
+		_ = syscall.Kill(-b.cmd.Process.Pid, syscall.SIGKILL)
+		done := make(chan struct{})
+		go func() { _ = b.cmd.Wait(); close(done) }() // killed: its exit status says so
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			// Still frozen by the guard: a frozen process dies once thawed.
+			_ = thawDir(filepath.Dir(j.procs))
+			<-done
+		}
 	})
 	return b
 }
