@@ -270,7 +270,7 @@ hidden void sm_gate_slow(CUstream stream)
 	uint64_t t0 = 0, now, next = 0, end = 0;
 	CUdevice o;
 	unsigned int fit;
-	int saved = errno, due, fresh = 0;
+	int saved = errno, due, fresh = 0, marked = 0;
 
 	sm_gate_due = sm_gate_count + SM_GATE_EVERY;
 	if (sm_dev_current(&o) != 0)
@@ -305,8 +305,13 @@ hidden void sm_gate_slow(CUstream stream)
 				break;
 			t0 = sm_now_ns();
 		}
-		if (end > now) /* open, but what it queues would run past the window */
+		if (end > now) { /* open, but what it queues would run past the window */
+			if (!marked) {
+				sm_launchq_mark(o, stream, sm_gate_count);
+				marked = 1;
+			}
 			sleep_until(end);
+		}
 		else if (gate) {
 			wait_gate(gate, now);
 			fresh = 1;

@@ -48,7 +48,7 @@ struct checkpoint {
 	int recorded;    /* checkpoints recorded on this context, capped at 2 */
 	unsigned int at; /* the thread's launch count at the newest */
 	int span;        /* launches between the two recorded */
-	uint64_t span_ns; /* the GPU time they took; 0 unknown */
+	uint64_t per_ns; /* the GPU time a launch of theirs took; 0 unknown */
 	uint64_t at_ns;  /* when the newest was recorded (CLOCK_REALTIME) */
 	int interval;    /* launches from the newest to the next */
 	int failures;    /* driver errors; at MAX_FAILURES the thread stops trying */
@@ -177,7 +177,7 @@ static int next_interval(struct checkpoint *c)
 		k = SM_LAUNCHQ_MAX;
 	else {
 		k = QUEUE_NS / per;
-		c->span_ns = per * (uint64_t)c->span;
+		c->per_ns = per;
 	}
 	/* Grown slowly from FIRST_INTERVAL: long kernels are known before
 	 * many are queued. */
@@ -201,9 +201,9 @@ hidden uint64_t sm_launchq_done_by(int o, unsigned int count, uint64_t now, uint
 	if (o < 0 || o >= SM_MAX_DEVICES)
 		return 0;
 	c = &cps[o];
-	if (!c->ev[0] || !c->span_ns || c->span <= 0)
+	if (!c->ev[0] || !c->per_ns || c->span < 0)
 		return 0;
-	*per = c->span_ns / (uint64_t)c->span;
+	*per = c->per_ns;
 	/* the launches since the newest checkpoint, and the one at hand */
 	since = *per * ((uint64_t)(count - c->at) + 1);
 	/* The checkpoint had waited for the one before: the span launched
@@ -219,6 +219,34 @@ hidden uint64_t sm_launchq_done_by(int o, unsigned int count, uint64_t now, uint
 	/* Kernels too long for a window are not kept out of it for good: the
 	 * authority's debt accounts for what runs past. */
 	return end < now + 3 * QUEUE_NS ? end : now + 3 * QUEUE_NS;
+}
+
+hidden void sm_launchq_mark(int o, CUstream stream, unsigned int count)
+{
+	struct checkpoint *c;
+	CUcontext ctx = NULL;
+	int mode = CAPTURE_MODE_RELAXED, saved = errno;
+
+	if (o < 0 || o >= SM_MAX_DEVICES || !have_driver())
+		return;
+	c = &cps[o];
+	if (!c->ev[0] || c->recorded < 2 || count == c->at || real_cuCtxGetCurrent(&ctx) != CUDA_SUCCESS || ctx != c->ctx)
+		goto out;
+	if (real_cuThreadExchangeStreamCaptureMode && real_cuThreadExchangeStreamCaptureMode(&mode) != CUDA_SUCCESS)
+		mode = -1;
+	/* Only with the newest done: then both are, and the older is free.
+	 * The span it closes measures nothing (the thread waits now). */
+	if (real_cuEventQuery(c->ev[c->last]) == CUDA_SUCCESS && real_cuEventRecord(c->ev[!c->last], stream) == CUDA_SUCCESS) {
+		c->last = !c->last;
+		c->span = (int)(count - c->at);
+		c->at = count;
+		c->at_ns = realtime_ns();
+		c->waited = 1;
+	}
+	if (mode >= 0 && real_cuThreadExchangeStreamCaptureMode)
+		real_cuThreadExchangeStreamCaptureMode(&mode);
+out:
+	errno = saved;
 }
 
 hidden int sm_launchq_checkpoint(int o, CUstream stream, unsigned int count)

@@ -27,6 +27,12 @@ hidden int sm_launchq_checkpoint(int o, CUstream stream, unsigned int count);
  * whose work would run past the job's window. */
 hidden uint64_t sm_launchq_done_by(int o, unsigned int count, uint64_t now, uint64_t by, uint64_t *per);
 
+/* The thread stops launching on ordinal o before a window's end, its
+ * count-th launch held: a checkpoint is recorded there when the newest is
+ * done, so that the gate sees when all it queued is done, not only what
+ * came before the newest. */
+hidden void sm_launchq_mark(int o, CUstream stream, unsigned int count);
+
 /* The thread waited at the gate of ordinal o after its newest checkpoint:
  * the time to the next is no measure of its launches. */
 hidden void sm_launchq_waited(int o);
