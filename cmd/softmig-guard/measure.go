@@ -27,13 +27,19 @@ func (a *authority) measure(g *gpuTime, now time.Time) {
 		return
 	}
 	sort.Slice(samples, func(x, y int) bool { return samples[x].ts < samples[y].ts })
-	// The spacing is learnt from the whole batch before any is charged: a
-	// GPU's first sample would otherwise count for the 200 ms assumed
-	// until then (on the simulator's 20 ms samples, 180 ms too many).
-	for k := 1; k < len(samples); k++ {
-		if dt := time.Duration(samples[k].ts-samples[k-1].ts) * time.Microsecond; dt >= time.Millisecond && dt < g.every {
+	// The driver's sampling period is the shortest spacing of consecutive
+	// samples, learnt from the whole batch before any is charged: a GPU's
+	// first sample would otherwise count for the 200 ms assumed until then
+	// (on the simulator's 20 ms samples, 180 ms too many).
+	prev := g.prev
+	for _, s := range samples {
+		if s.ts <= g.last && g.last != 0 {
+			continue
+		}
+		if dt := time.Duration(s.ts-prev) * time.Microsecond; prev != 0 && dt >= time.Millisecond && dt < g.every {
 			g.every = dt
 		}
+		prev = s.ts
 	}
 	warm := a.started.Add(a.period)
 	woke := false
@@ -47,9 +53,6 @@ func (a *authority) measure(g *gpuTime, now time.Time) {
 			// driver took one in every period, and never more (after a gap
 			// with nothing to sample, the next sample still covers one).
 			dt := time.Duration(s.ts-g.prev) * time.Microsecond
-			if g.prev != 0 && dt >= time.Millisecond && dt < g.every {
-				g.every = dt
-			}
 			if g.prev == 0 || dt > g.every {
 				dt = g.every
 			}
