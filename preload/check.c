@@ -5,6 +5,12 @@
  * the bookkeeping where it is higher.  Context memory, memory held by pools
  * after a free, job processes that bypass the library and a region
  * tampered with by its user therefore cannot raise the real limit.
+ *
+ * A process's first view of a device comes from the node's guard when it
+ * published one within a second (usedfile.c): root's reading of the same
+ * NVML numbers, so that the processes of a job that start together do not
+ * each read the GPU's process list (issue 25).  It stands in for the first
+ * check only: a refusal, and the check a second later, read NVML here.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -13,6 +19,7 @@
 
 #include "check.h"
 
+#include "config.h"
 #include "depth.h"
 #include "entries.h"
 #include "ledger.h"
@@ -20,6 +27,8 @@
 #include "nvml.h"
 #include "pidns.h"
 #include "region.h"
+#include "usedfile.h"
+#include "uuid.h"
 
 #define CHECK_INTERVAL_NS 1000000000ULL
 
@@ -30,7 +39,8 @@
  * since.  Admission also holds seen + since to the slice.
  */
 static struct {
-	uint64_t last_ns;
+	uint64_t last_ns;   /* this process's own last read; 0 none */
+	uint64_t seeded_ns; /* when the guard's read that seen came from was */
 	uint64_t seen;
 	int64_t since;
 	int valid;
@@ -215,10 +225,33 @@ hidden void sm_check_now(int d, int ordinal)
 		free(infos);
 }
 
+/* The guard's view of the job on d as this process's first; 0, or -1
+ * when there is none to trust.  Its age counts against the interval. */
+static int seed(int d, int ordinal, uint64_t now)
+{
+	uint8_t uuid[16];
+	uint64_t used, age;
+
+	if (mine[d].seeded_ns || sm_uuid_of(ordinal, uuid) != 0 ||
+	    sm_usedfile_job(uuid, sm_config->job, &used, &age) != 0 || age >= now)
+		return -1;
+	__atomic_store_n(&mine[d].seen, used, __ATOMIC_RELAXED);
+	__atomic_store_n(&mine[d].since, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&mine[d].seeded_ns, now - age, __ATOMIC_RELAXED);
+	__atomic_store_n(&mine[d].valid, 1, __ATOMIC_RELEASE);
+	return 0;
+}
+
 hidden void sm_check_maybe(int d, int ordinal)
 {
 	uint64_t now = sm_now_coarse_ns();
 	uint64_t last = sm_ledger_checked_ns(d);
+
+	if (d >= 0 && d < SM_MAX_DEVICES && !mine[d].last_ns) {
+		uint64_t seeded = __atomic_load_n(&mine[d].seeded_ns, __ATOMIC_RELAXED);
+		if (seeded ? now - seeded < CHECK_INTERVAL_NS : seed(d, ordinal, now) == 0)
+			return;
+	}
 
 	/* The shared stamp spares NVML when another process of the job just
 	 * checked; this process's own stamp (which its user cannot touch)

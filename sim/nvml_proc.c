@@ -3,8 +3,12 @@
  * NVML memory, process lists and utilisation, computed from the shared
  * state: memory from the process table, utilisation from the busy ring.
  */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "nvml_sim.h"
 
@@ -49,6 +53,20 @@ nvmlReturn_t nvmlDeviceGetMemoryInfo_v2(nvmlDevice_t device, nvmlMemory_v2_t *me
 	return NVML_SUCCESS;
 }
 
+/* With SOFTMIG_SIM_NVML_TRACE set, each read of a process list appends
+ * the reader's pid to that file, so tests can tell who read it. */
+static void trace_read(void)
+{
+	const char *path = getenv("SOFTMIG_SIM_NVML_TRACE");
+	int saved = errno, fd;
+
+	if (path && *path && (fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0666)) >= 0) {
+		dprintf(fd, "%d\n", (int)getpid());
+		close(fd);
+	}
+	errno = saved;
+}
+
 /* The real size protocol: *count in is the capacity of infos; out, the
  * number of processes.  Too small: NVML_ERROR_INSUFFICIENT_SIZE. */
 static nvmlReturn_t processes(nvmlDevice_t device, unsigned int *count, void *infos, int v1,
@@ -62,6 +80,7 @@ static nvmlReturn_t processes(nvmlDevice_t device, unsigned int *count, void *in
 	if (!count || (!infos && *count))
 		return NVML_ERROR_INVALID_ARGUMENT;
 	if (!none) {
+		trace_read();
 		sim_lock();
 		sim_reap_locked();
 		n = sim_list_procs_locked(i, list, SIM_MAX_PROCS);

@@ -90,6 +90,7 @@ type guard struct {
 	seen      map[watchKey]time.Time // escapes: last seen
 	sightings map[watchKey][]time.Time
 	holders   holderScan
+	usedPubs  map[int]*usedPub // by GPU index
 
 	killMu sync.Mutex
 	killed map[int]string // pid -> start time of processes already killed
@@ -105,11 +106,12 @@ func newGuard(opts options, log *logger) *guard {
 		opts: opts, log: log,
 		open:   func() (gpuReader, error) { return openNVML() },
 		runDir: defs.RunDir(), logDir: defs.LogDir(),
-		killed:  map[int]string{},
-		notify:  newNotifier(log),
-		mem:     map[int]jobSums{},
-		peak:    map[watchKey]uint64{},
-		killsBy: map[watchKey]uint64{},
+		killed:   map[int]string{},
+		usedPubs: map[int]*usedPub{},
+		notify:   newNotifier(log),
+		mem:      map[int]jobSums{},
+		peak:     map[watchKey]uint64{},
+		killsBy:  map[watchKey]uint64{},
 	}
 	g.conf = newConfigs(g.runDir, log)
 	g.facts = newFactsCache(opts.procRoot)
@@ -225,6 +227,7 @@ func (g *guard) openGPUs(ctx context.Context) error {
 func (g *guard) stop() {
 	g.notify.wait(5 * time.Second)
 	g.logStats("stop")
+	g.removeUsed()
 	if g.gpus != nil {
 		if err := g.gpus.close(); err != nil {
 			g.log.errorf("nvml", "stopping NVML: %v", err)

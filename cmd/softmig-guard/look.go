@@ -114,6 +114,7 @@ func (g *guard) fullLook(now time.Time, i int, st *gpuLook, used uint64) ([]verd
 	sums := g.sum(now, i, procs, used)
 	st.jobUsed, st.jobPids, st.facts = sums.used, sums.pids, sums.facts
 	g.publishMemory(i, sums)
+	g.publishUsed(i, now, used, sums.used)
 	var due []verdict
 	jobs := make([]string, 0, len(sums.used))
 	for job := range sums.used {

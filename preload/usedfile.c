@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The used file (usedfile_abi.h): the job's memory on a GPU as the node's
+ * guard read it.  Judged as a file the library may trust by the rule of
+ * job configs (sm_config_root_owned) and read whole with one pread: the
+ * guard replaces it by a rename, so an open file is one complete write.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "usedfile.h"
+#include "usedfile_abi.h"
+
+#include "config.h"
+#include "fstat.h"
+#include "uuid.h"
+
+_Static_assert(SM_JOB_MAX <= sizeof(((struct sm_used_entry *)0)->job), "a job id fits an entry");
+
+/* The file for uuid, read whole into f if it is the guard's; 0 or -1. */
+static int read_file(const uint8_t uuid[16], struct sm_used_file *f)
+{
+	char us[64], path[256];
+	struct stat st;
+	int fd, n, ok = 0;
+
+	sm_uuid_format(uuid, us, sizeof(us));
+	n = snprintf(path, sizeof(path), "%s/%s%s", SM_RUN_DIR, us, SM_USED_SUFFIX);
+	if (n <= 0 || (size_t)n >= sizeof(path))
+		return -1;
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	if (fd < 0)
+		return -1;
+	if (sm_fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && sm_config_root_owned(&st) &&
+	    st.st_size == (off_t)SM_USED_SIZE)
+		ok = pread(fd, f, sizeof(*f), 0) == (ssize_t)sizeof(*f);
+	close(fd);
+	return ok && f->magic == SM_USED_MAGIC && f->version == SM_USED_VERSION &&
+			       f->entries == SM_USED_ENTRIES && f->jobs <= SM_USED_ENTRIES &&
+			       !(f->flags & SM_USED_F_PARTIAL)
+		       ? 0
+		       : -1;
+}
+
+hidden int sm_usedfile_job(const uint8_t uuid[16], const char *job, uint64_t *used, uint64_t *age_ns)
+{
+	struct sm_used_file f;
+	struct timespec ts;
+	char want[sizeof(f.e[0].job)] = { 0 };
+	uint64_t now;
+	int saved = errno, r = -1;
+	uint32_t i;
+
+	if (!job[0] || strlen(job) >= sizeof(want) || read_file(uuid, &f) != 0 ||
+	    clock_gettime(CLOCK_REALTIME, &ts) != 0)
+		goto out;
+	now = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+	if (f.seen_ns > now + SM_USED_AHEAD_NS || (f.seen_ns < now && now - f.seen_ns >= SM_USED_FRESH_NS))
+		goto out;
+	memcpy(want, job, strlen(job));
+	*used = 0; /* a job the guard saw nothing of held nothing */
+	for (i = 0; i < f.jobs; i++)
+		if (memcmp(f.e[i].job, want, sizeof(want)) == 0) {
+			*used = f.e[i].used;
+			break;
+		}
+	*age_ns = f.seen_ns < now ? now - f.seen_ns : 0;
+	r = 0;
+out:
+	errno = saved;
+	return r;
+}
