@@ -118,6 +118,15 @@ hidden int sm_slice_reserve(int d, int ordinal, struct sm_ask *ask, const char *
 	return 0;
 }
 
+hidden void sm_slice_await_guesses(int d)
+{
+	struct timespec poll = { 0, GUESS_POLL_NS };
+	uint64_t start = sm_now_ns();
+
+	while (!sm_ledger_ctx_estimate(d) && sm_ledger_guesses_stand() && sm_now_ns() - start <= GUESS_WAIT_NS)
+		nanosleep(&poll, NULL);
+}
+
 /* An allocation's reservation, or its refusal. */
 static int reserve_alloc(int d, int ordinal, uint64_t bytes, const char *api)
 {

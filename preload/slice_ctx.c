@@ -7,9 +7,11 @@
  * under the lock as an allocation's, and nothing else, so that the
  * processes of a job that start together do not wait in line for NVML.
  * What the context really cost is measured through NVML (this process's
- * usage less its allocations) at this process's next NVML check, which its
- * first allocation makes; only the job's first context on a device, whose
- * size nobody knows yet, is measured at once.  Destroying a context frees
+ * usage less its allocations) at this process's next NVML check, within a
+ * second (its first allocation's, unless the guard's used file stood in
+ * for that: check.c); only the job's first context on a device, whose
+ * size nobody knows yet, is measured at once, and contexts that would
+ * guess while another's guess stands wait for that measure.  Destroying a context frees
  * what was allocated in it, so those allocations are credited back too.
  */
 #include <unistd.h>
@@ -63,6 +65,7 @@ static int reserve_ctx(int d, int ordinal, const char *api, struct sm_take *t)
 {
 	struct sm_ask ask = { 0, 0, ctx_size };
 
+	sm_slice_await_guesses(d);
 	ask.bytes = ctx_size(d, &ask.what);
 	if (sm_slice_reserve(d, ordinal, &ask, api) != 0)
 		return -1;

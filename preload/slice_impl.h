@@ -26,4 +26,11 @@ struct sm_ask {
  * holds sm_depth. */
 hidden int sm_slice_reserve(int d, int ordinal, struct sm_ask *ask, const char *api);
 
+/* Waits (at most as long as a refused reservation waits for guesses) while
+ * no context size is known on device entry d and another process's guess
+ * stands in the job: its measure is a moment away, and a guess of each of
+ * the job's processes that start together would fill the slice with
+ * guesses and send them all to NVML. */
+hidden void sm_slice_await_guesses(int d);
+
 #endif

@@ -16,6 +16,7 @@ B=$PWD/build T=$PWD/build/test W=$(mktemp -d)
 BURNERS=
 trap 'kill $BURNERS 2>/dev/null; rm -rf "$W"' EXIT
 export TMPDIR=$W SLURM_JOB_ID=77
+printf 'metrics:\n  enabled: false\n' > "$W/guard.yaml"
 LIB=$B/libsoftmig.so
 STORM_PROCS=${STORM_PROCS:-200} STORM_RUNS=${STORM_RUNS:-3}
 val() { sed 's/.*=//'; }
@@ -57,13 +58,23 @@ l2=skipped d2="(needs root to write the time file)"
 [ $GATE = open ] && l2=$(best < "$W/l2") && d2=$(sub "$l0" "$l2")
 
 # One start of a new job: its own simulated GPU and region.  Contexts cost
-# 1 MiB so that every process fits the 16 GiB slice.
+# 1 MiB so that every process fits the 16 GiB slice.  As root, the GPU's
+# softmig-guard runs beside it, as on a node (its used file spares each
+# process its own first NVML read); the processes are root's, whom it
+# charges nothing, but it looks at them all.
 storm() {
-	local d
+	local d g=
 	d=$(mktemp -d "$W/storm.XXXXXX")
-	env TMPDIR="$d" SOFTMIG_SIM_STATE="$d/sim.state" SOFTMIG_SIM_MEMORY=48g SOFTMIG_SIM_CTX_MEMORY=1m \
-	    CUDA_DEVICE_MEMORY_LIMIT=16g SOFTMIG_LOG_FILE="$d/log" LD_LIBRARY_PATH="$B/sim" "$@" \
-	    "$T/bench_start" "$STORM_PROCS" > "$d/out"
+	set -- env TMPDIR="$d" SOFTMIG_SIM_STATE="$d/sim.state" SOFTMIG_SIM_MEMORY=48g SOFTMIG_SIM_CTX_MEMORY=1m \
+	    LD_LIBRARY_PATH="$B/sim" "$@"
+	if [ "$(id -u)" = 0 ]; then
+		"$@" LD_PRELOAD= "$B/bin/softmig-guard" --library "$LIB" --config "$W/guard.yaml" > "$d/guard.log" 2>&1 &
+		g=$!
+		for _ in $(seq 100); do grep -q 'used file: GPU 0' "$d/guard.log" && break; sleep 0.1; done
+		grep -q 'used file: GPU 0' "$d/guard.log" || echo "bench: the storm's guard published no used file: $(cat "$d/guard.log")" >&2
+	fi
+	"$@" CUDA_DEVICE_MEMORY_LIMIT=16g SOFTMIG_LOG_FILE="$d/log" "$T/bench_start" "$STORM_PROCS" > "$d/out"
+	[ -z "$g" ] || { kill "$g"; wait "$g" 2>/dev/null; }
 	# A start where a process got no context or memory is not a time.
 	grep -q ' failed=0$' "$d/out" || { echo "bench_start $*: $(cat "$d/out")" >&2; echo NaN; }
 	grep ' failed=0$' "$d/out" | sed 's/ .*//' | val
