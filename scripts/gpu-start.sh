@@ -82,6 +82,19 @@ run() {
 $(awk -v g="$t_gate" '{ print $1 - g }' "$D/attached" | median) $(cat "$D/nvml_cost")" | tee -a "$W/runs"
 }
 
+GUARDED="not running"
+# The GPU's softmig-guard runs through every mode, as on a node: its used
+# file spares each library process its own first NVML process-list read
+# (docs/contracts.md, section 10).  GUARD=no leaves it out.
+if [ "${GUARD:-yes}" = yes ] && [ "$(id -u)" = 0 ] && [ -x build/bin/softmig-guard ]; then
+	printf 'metrics:\n  enabled: false\n' > "$W/guard.yaml"
+	build/bin/softmig-guard --library "$LIB" --config "$W/guard.yaml" > "$W/guard.log" 2>&1 &
+	GUARD_PID=$! GUARDED=running
+	trap 'kill $GUARD_PID 2>/dev/null' EXIT
+	for _ in $(seq 100); do grep -q 'used file: GPU 0' "$W/guard.log" && break; sleep 0.1; done
+	grep -q 'used file: GPU 0' "$W/guard.log" || fail "softmig-guard published no used file: $(cat "$W/guard.log")"
+fi
+
 modes="none lib"
 [ -n "${OLD_LIB:-}" ] && modes="$modes old"
 rm -f "$W/runs"
@@ -96,7 +109,7 @@ stats() { # mode column: min–max (median)
 		awk '{ v[NR] = $1 } END { printf "%.2f–%.2f (median %.2f)", v[1], v[NR], NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 {
-	echo "$(nvidia-smi -i 0 --query-gpu=name,driver_version --format=csv,noheader), $(nproc) cores, $N processes, $REPS repetitions, slice $SLICE, $(date -u +%F)"
+	echo "$(nvidia-smi -i 0 --query-gpu=name,driver_version --format=csv,noheader), $(nproc) cores, $N processes, $REPS repetitions, slice $SLICE, softmig-guard $GUARDED, $(date -u +%F)"
 	echo
 	echo "| library | gate → all attached, s | launch → all attached (import torch, and 1 s at the gate), s | one process's attach (median), s |"
 	echo "| --- | --- | --- | --- |"
