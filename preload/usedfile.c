@@ -2,11 +2,13 @@
 /*
  * The used file (usedfile_abi.h): the job's memory on a GPU as the node's
  * guard read it.  Judged as a file the library may trust by the rule of
- * job configs (sm_config_root_owned) and read whole with one pread: the
- * guard replaces it by a rename, so an open file is one complete write.
+ * job configs (sm_config_root_owned) and copied with one pread; the guard
+ * writes it in place, so the copy counts only when the sequence count read
+ * again after it is the same even number.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -21,6 +23,22 @@
 #include "uuid.h"
 
 _Static_assert(SM_JOB_MAX <= sizeof(((struct sm_used_entry *)0)->job), "a job id fits an entry");
+
+/* A copy of the file taken while the guard was not writing: 1, or 0. */
+static int read_stable(int fd, struct sm_used_file *f)
+{
+	uint64_t seq;
+	int tries;
+
+	for (tries = 0; tries < 3; tries++) {
+		if (pread(fd, f, sizeof(*f), 0) != (ssize_t)sizeof(*f) ||
+		    pread(fd, &seq, sizeof(seq), offsetof(struct sm_used_file, seq)) != (ssize_t)sizeof(seq))
+			return 0;
+		if (seq == f->seq && !(seq & 1))
+			return 1;
+	}
+	return 0;
+}
 
 /* The file for uuid, read whole into f if it is the guard's; 0 or -1. */
 static int read_file(const uint8_t uuid[16], struct sm_used_file *f)
@@ -38,7 +56,7 @@ static int read_file(const uint8_t uuid[16], struct sm_used_file *f)
 		return -1;
 	if (sm_fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && sm_config_root_owned(&st) &&
 	    st.st_size == (off_t)SM_USED_SIZE)
-		ok = pread(fd, f, sizeof(*f), 0) == (ssize_t)sizeof(*f);
+		ok = read_stable(fd, f);
 	close(fd);
 	return ok && f->magic == SM_USED_MAGIC && f->version == SM_USED_VERSION &&
 			       f->entries == SM_USED_ENTRIES && f->jobs <= SM_USED_ENTRIES &&

@@ -6,7 +6,9 @@
  * replaced whole (a new file renamed over the old), and read by a job
  * process in place of its own NVML process-list read before its first
  * allocation on the GPU (docs/contracts.md, section 10): one pread instead
- * of a driver call that scans every process of the GPU.  An ABI shared
+ * of a driver call that scans every process of the GPU.  A reader copies
+ * the file, reads seq again, and uses the copy only when both counts are
+ * the same even number.  An ABI shared
  * with the Go tools: internal/usedfile mirrors it and its layout test pins
  * the same offsets.  Fixed-width fields, the node's byte order.  Change
  * SM_USED_VERSION on any change.
@@ -49,7 +51,8 @@ struct sm_used_file {
 	uint64_t device_used; /* the GPU's memory in use then (NVML) */
 	uint32_t jobs;        /* entries in use, the first ones */
 	uint32_t flags;       /* SM_USED_F_* */
-	uint8_t reserved[24];
+	uint64_t seq;         /* odd while the guard writes */
+	uint8_t reserved[16];
 	struct sm_used_entry e[SM_USED_ENTRIES];
 };
 
@@ -59,6 +62,7 @@ _Static_assert(offsetof(struct sm_used_file, seen_ns) == 16, "sm_used_file.seen_
 _Static_assert(offsetof(struct sm_used_file, device_used) == 24, "sm_used_file.device_used");
 _Static_assert(offsetof(struct sm_used_file, jobs) == 32, "sm_used_file.jobs");
 _Static_assert(offsetof(struct sm_used_file, flags) == 36, "sm_used_file.flags");
+_Static_assert(offsetof(struct sm_used_file, seq) == 40, "sm_used_file.seq");
 _Static_assert(offsetof(struct sm_used_file, e) == 64, "sm_used_file.e");
 _Static_assert(sizeof(struct sm_used_file) == SM_USED_SIZE, "sm_used_file size");
 

@@ -13,6 +13,7 @@ import (
 	"github.com/softmig/softmig/internal/guardstat"
 	"github.com/softmig/softmig/internal/logrec"
 	"github.com/softmig/softmig/internal/size"
+	"github.com/softmig/softmig/internal/usedfile"
 )
 
 type options struct {
@@ -90,7 +91,7 @@ type guard struct {
 	seen      map[watchKey]time.Time // escapes: last seen
 	sightings map[watchKey][]time.Time
 	holders   holderScan
-	usedPubs  map[int]*usedPub // by GPU index
+	usedFiles map[int]*usedfile.File // by GPU index
 
 	killMu sync.Mutex
 	killed map[int]string // pid -> start time of processes already killed
@@ -106,12 +107,12 @@ func newGuard(opts options, log *logger) *guard {
 		opts: opts, log: log,
 		open:   func() (gpuReader, error) { return openNVML() },
 		runDir: defs.RunDir(), logDir: defs.LogDir(),
-		killed:   map[int]string{},
-		usedPubs: map[int]*usedPub{},
-		notify:   newNotifier(log),
-		mem:      map[int]jobSums{},
-		peak:     map[watchKey]uint64{},
-		killsBy:  map[watchKey]uint64{},
+		killed:    map[int]string{},
+		usedFiles: map[int]*usedfile.File{},
+		notify:    newNotifier(log),
+		mem:       map[int]jobSums{},
+		peak:      map[watchKey]uint64{},
+		killsBy:   map[watchKey]uint64{},
 	}
 	g.conf = newConfigs(g.runDir, log)
 	g.facts = newFactsCache(opts.procRoot)

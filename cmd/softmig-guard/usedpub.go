@@ -3,38 +3,25 @@
 package main
 
 import (
-	"maps"
-	"os"
 	"time"
 
 	"github.com/softmig/softmig/internal/usedfile"
 )
 
-// The used files (internal/usedfile): after a full look, what each job
+// The used files (internal/usedfile): after each full look, what each job
 // holds on the GPU, for the job processes that would otherwise each read
-// the GPU's process list before their first allocation. A file changes
-// when the sums do (at most every usedEvery) and is rewritten when it would
-// otherwise age past usedRefresh, well within what readers accept
-// (usedfile.Fresh).
-const (
-	usedEvery   = 20 * time.Millisecond
-	usedRefresh = 250 * time.Millisecond
-)
-
-// usedPub is what the guard last wrote for one GPU.
-type usedPub struct {
-	path string
-	at   time.Time
-	used map[string]uint64
-}
+// the GPU's process list before their first allocation. Written in place
+// (stores into a mapping, no system call), so every full look publishes;
+// full looks come at least every fullLookLatest, well within what readers
+// accept (usedfile.Fresh).
 
 // publishUsed writes GPU i's used file from a full look made at seen.
 func (g *guard) publishUsed(i int, seen time.Time, deviceUsed uint64, used map[string]uint64) {
 	if g.opts.dryRun || g.opts.once {
 		return
 	}
-	p := g.usedPubs[i]
-	if p == nil {
+	f := g.usedFiles[i]
+	if f == nil {
 		uuid, err := g.gpus.uuid(i)
 		if err != nil {
 			g.log.errorf("used uuid", "used file: GPU %d: %v", i, err)
@@ -45,32 +32,21 @@ func (g *guard) publishUsed(i int, seen time.Time, deviceUsed uint64, used map[s
 			g.log.errorf("used uuid", "used file: GPU %d: %v", i, err)
 			return
 		}
-		p = &usedPub{path: path}
-		g.usedPubs[i] = p
+		if f, err = usedfile.Create(path); err != nil {
+			g.log.errorf("used create", "used file: GPU %d: %v (its jobs' processes read NVML themselves)", i, err)
+			return
+		}
+		g.usedFiles[i] = f
+		defer g.log.infof("used file: GPU %d: %s", i, path)
 	}
-	age := seen.Sub(p.at)
-	if age < usedEvery || (age < usedRefresh && maps.Equal(p.used, used)) {
-		return
-	}
-	if err := usedfile.Write(p.path, usedfile.Encode(seen, deviceUsed, used)); err != nil {
-		g.log.errorf("used write", "used file: GPU %d: %v (its jobs' processes read NVML themselves)", i, err)
-		return
-	}
-	if p.at.IsZero() {
-		g.log.infof("used file: GPU %d: %s", i, p.path)
-	}
-	p.at, p.used = seen, maps.Clone(used)
+	f.Publish(seen, deviceUsed, used)
 }
 
-// removeUsed takes the used files away when the guard stops: readers would
-// find them stale within a second anyway.
+// removeUsed takes the used files away when the guard stops.
 func (g *guard) removeUsed() {
-	for _, p := range g.usedPubs {
-		if p.at.IsZero() {
-			continue
-		}
-		if err := os.Remove(p.path); err != nil && !os.IsNotExist(err) {
-			g.log.errorf("used remove", "used file: %v", err)
+	for _, f := range g.usedFiles {
+		if err := f.Remove(); err != nil {
+			g.log.errorf("used remove", "used file %s: %v", f.Path(), err)
 		}
 	}
 }

@@ -67,10 +67,12 @@ func TestUsedFileStandsInForTheFirstRead(t *testing.T) {
 	if _, err := os.Stat(path); !os.IsNotExist(err) {
 		t.Errorf("used file after the guard stopped: %v, want it removed", err)
 	}
-	if err := usedfile.Write(path, usedfile.Encode(time.Now().Add(-2*usedfile.Fresh), 0, nil)); err != nil {
+	stale, err := usedfile.Create(path)
+	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { os.Remove(path) })
+	t.Cleanup(func() { stale.Remove() })
+	stale.Publish(time.Now().Add(-2*usedfile.Fresh), 0, nil)
 	late := n.start(j, true, nil, "cuclient", "init", "dev:0", "alloc:64m", "ready", "hold")
 	defer late.stop()
 	if k := readsBy(t, trace, late.pid()); k == 0 {

@@ -7,18 +7,19 @@
 // process-list read before its first allocation there. The layout mirrors
 // preload/usedfile_abi.h and is pinned by layout_test.go.
 //
-// The guard replaces the file whole (Write: a new file renamed over the
-// old), so a reader's one read sees one complete write.
+// The guard maps the file and writes it in place (Create, Publish) under a
+// sequence count, odd while a write is under way: a write is a few hundred
+// stores, no system call, so the guard may publish at every full look. A
+// reader copies the file and reads the count again (Read).
 package usedfile
 
 import (
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
@@ -58,7 +59,8 @@ type Layout struct {
 	DeviceUsed uint64
 	Jobs       uint32
 	Flags      uint32
-	Reserved   [24]byte
+	Seq        uint64 // odd while the guard writes
+	Reserved   [16]byte
 	E          [Entries]Entry
 }
 
@@ -72,12 +74,55 @@ func Path(runDir, uuid string) (string, error) {
 	return filepath.Join(runDir, uuid+Suffix), nil
 }
 
-// Encode lays out what jobs held (bytes by job id) at seen, when the GPU
+// File is a used file mapped read-write by the guard.
+type File struct {
+	path string
+	mem  []byte
+	l    *Layout
+}
+
+// Create opens or creates the used file at path (root-owned, 0644, never
+// through a symlink, one link) and maps it; a file of another size or
+// format is started over.
+func Create(path string) (*File, error) {
+	fd, err := unix.Open(path, unix.O_RDWR|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return nil, &os.PathError{Op: "fstat", Path: path, Err: err}
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG || int(st.Uid) != os.Geteuid() || st.Nlink != 1 {
+		return nil, fmt.Errorf("%s: not a regular file of uid %d with one link: remove it", path, os.Geteuid())
+	}
+	if err := unix.Fchmod(fd, 0o644); err != nil {
+		return nil, &os.PathError{Op: "chmod", Path: path, Err: err}
+	}
+	if st.Size != Size {
+		if err := unix.Ftruncate(fd, 0); err != nil {
+			return nil, &os.PathError{Op: "truncate", Path: path, Err: err}
+		}
+		if err := unix.Ftruncate(fd, Size); err != nil {
+			return nil, &os.PathError{Op: "truncate", Path: path, Err: err}
+		}
+	}
+	mem, err := unix.Mmap(fd, 0, Size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	if err != nil {
+		return nil, &os.PathError{Op: "mmap", Path: path, Err: err}
+	}
+	return &File{path: path, mem: mem, l: (*Layout)(unsafe.Pointer(&mem[0]))}, nil
+}
+
+// Path is where the file lives.
+func (f *File) Path() string { return f.path }
+
+// Publish writes what jobs held (bytes by job id) at seen, when the GPU
 // had deviceUsed in use. Jobs are sorted by id; a job id no entry can hold
-// cannot be a library's (its ids fit), and is left out; more jobs than
+// cannot be a library's (its ids fit) and is left out; more jobs than
 // entries mark the file partial, which readers do not use.
-func Encode(seen time.Time, deviceUsed uint64, used map[string]uint64) *Layout {
-	l := &Layout{Magic: Magic, Version: Version, NEntries: Entries, SeenNs: uint64(seen.UnixNano()), DeviceUsed: deviceUsed}
+func (f *File) Publish(seen time.Time, deviceUsed uint64, used map[string]uint64) {
 	jobs := make([]string, 0, len(used))
 	for job := range used {
 		if job != "" && len(job) < JobBytes && strings.IndexByte(job, 0) < 0 {
@@ -85,46 +130,40 @@ func Encode(seen time.Time, deviceUsed uint64, used map[string]uint64) *Layout {
 		}
 	}
 	sort.Strings(jobs)
+	var flags uint32
 	if len(jobs) > Entries {
-		jobs, l.Flags = jobs[:Entries], FlagPartial
+		jobs, flags = jobs[:Entries], FlagPartial
 	}
-	for i, job := range jobs {
-		copy(l.E[i].Job[:], job)
-		l.E[i].Used = used[job]
+	l := f.l
+	seq := atomic.LoadUint64(&l.Seq) | 1 // odd: a write is under way
+	atomic.StoreUint64(&l.Seq, seq)
+	l.Magic, l.Version, l.NEntries = Magic, Version, Entries
+	l.SeenNs, l.DeviceUsed, l.Flags, l.Jobs = uint64(seen.UnixNano()), deviceUsed, flags, uint32(len(jobs))
+	for i := range l.E {
+		e := &l.E[i]
+		if i >= len(jobs) {
+			*e = Entry{}
+			continue
+		}
+		e.Job = [JobBytes]byte{}
+		copy(e.Job[:], jobs[i])
+		e.Used = used[jobs[i]]
 	}
-	l.Jobs = uint32(len(jobs))
-	return l
+	atomic.StoreUint64(&l.Seq, seq+1)
 }
 
-// Write replaces the file at path with l: written to a new root-only
-// name beside it, made 0644 and renamed over path, so a reader opens
-// either the old file or the new one, whole.
-func Write(path string, l *Layout) error {
-	tmp := path + ".new." + strconv.Itoa(os.Getpid())
-	_ = unix.Unlink(tmp) // one left by a guard of this pid that died mid-write
-	fd, err := unix.Open(tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
-	if err != nil {
-		return &os.PathError{Op: "create", Path: tmp, Err: err}
+// Remove unmaps the file and removes it: readers would find it stale
+// within a second anyway.
+func (f *File) Remove() error {
+	if f.mem == nil {
+		return nil
 	}
-	buf := unsafe.Slice((*byte)(unsafe.Pointer(l)), Size)
-	n, err := unix.Write(fd, buf)
-	if err == nil && n != Size {
-		err = io.ErrShortWrite
+	err := unix.Munmap(f.mem)
+	f.mem, f.l = nil, nil
+	if rerr := os.Remove(f.path); err == nil && !os.IsNotExist(rerr) {
+		err = rerr
 	}
-	if err == nil {
-		err = unix.Fchmod(fd, 0o644)
-	}
-	if cerr := unix.Close(fd); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = unix.Rename(tmp, path)
-	}
-	if err != nil {
-		_ = unix.Unlink(tmp)
-		return &os.PathError{Op: "write", Path: path, Err: err}
-	}
-	return nil
+	return err
 }
 
 // Read reads the file at path as the library does: a regular file owned by
@@ -144,8 +183,21 @@ func Read(path string) (*Layout, error) {
 		return nil, fmt.Errorf("%s: not a %d-byte regular file owned by root and writable only by it", path, Size)
 	}
 	l := &Layout{}
-	if _, err := io.ReadFull(f, unsafe.Slice((*byte)(unsafe.Pointer(l)), Size)); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+	buf := unsafe.Slice((*byte)(unsafe.Pointer(l)), Size)
+	var seq [8]byte
+	for tries := 0; ; tries++ {
+		if _, err := f.ReadAt(buf, 0); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		if _, err := f.ReadAt(seq[:], int64(unsafe.Offsetof(l.Seq))); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		if l.Seq&1 == 0 && *(*uint64)(unsafe.Pointer(&seq[0])) == l.Seq {
+			break
+		}
+		if tries == 2 {
+			return nil, fmt.Errorf("%s: written to while read three times", path)
+		}
 	}
 	if l.Magic != Magic || l.Version != Version || l.NEntries != Entries || l.Jobs > Entries {
 		return nil, fmt.Errorf("%s: not a version %d used file", path, Version)
