@@ -71,7 +71,11 @@ func TestUsedFileStandsInForTheFirstRead(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { stale.Remove() })
+	t.Cleanup(func() {
+		if err := stale.Remove(); err != nil {
+			t.Error(err)
+		}
+	})
 	stale.Publish(time.Now().Add(-2*usedfile.Fresh), 0, nil)
 	late := n.start(j, true, nil, "cuclient", "init", "dev:0", "alloc:64m", "ready", "hold")
 	defer late.stop()

@@ -5,10 +5,10 @@ package timefile
 import (
 	"fmt"
 	"io"
-	"os"
-	"syscall"
 	"time"
 	"unsafe"
+
+	"github.com/softmig/softmig/internal/fsutil"
 )
 
 // Snapshot is a copy of a time file, read without a lock: good for display,
@@ -21,19 +21,11 @@ type Snapshot struct {
 // Read copies the time file at path. It must be a regular file owned by
 // root and writable only by it, as the library requires before it maps it.
 func Read(path string) (*Snapshot, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	f, err := fsutil.OpenRootFile(path, 0)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	sys, ok := st.Sys().(*syscall.Stat_t)
-	if !ok || !st.Mode().IsRegular() || sys.Uid != 0 || st.Mode().Perm()&0o022 != 0 {
-		return nil, fmt.Errorf("%s: not a regular file owned by root and writable only by it", path)
-	}
 	s := &Snapshot{Path: path}
 	buf := (*[Size]byte)(unsafe.Pointer(&s.Layout))
 	if _, err := io.ReadFull(f, buf[:]); err != nil {

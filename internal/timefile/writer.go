@@ -6,13 +6,13 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
-	"fmt"
-	"os"
 	"sync/atomic"
 	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/softmig/softmig/internal/fsutil"
 )
 
 // File is a time file mapped read-write by the authority. Its gate words,
@@ -33,36 +33,9 @@ type File struct {
 // them, and its free entries count as freed now (the authority before may
 // have freed them a moment ago). A new file's entries are free at once.
 func Create(path string, policy uint32, period time.Duration, now time.Time) (*File, error) {
-	fd, err := unix.Open(path, unix.O_RDWR|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
+	mem, fresh, err := fsutil.MapOwnFile(path, Size)
 	if err != nil {
-		return nil, &os.PathError{Op: "open", Path: path, Err: err}
-	}
-	defer unix.Close(fd)
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
-		return nil, &os.PathError{Op: "fstat", Path: path, Err: err}
-	}
-	if st.Mode&unix.S_IFMT != unix.S_IFREG || int(st.Uid) != os.Geteuid() || st.Nlink != 1 {
-		return nil, fmt.Errorf("%s: not a regular file of uid %d with one link: remove it", path, os.Geteuid())
-	}
-	if err := unix.Fchmod(fd, 0o644); err != nil {
-		return nil, &os.PathError{Op: "chmod", Path: path, Err: err}
-	}
-	fresh := st.Size != Size
-	if fresh {
-		// A file of another size is another format: start it over. Only
-		// the authority writes here, so nobody maps it meanwhile but
-		// readers, who check magic and version first.
-		if err := unix.Ftruncate(fd, 0); err != nil {
-			return nil, &os.PathError{Op: "truncate", Path: path, Err: err}
-		}
-		if err := unix.Ftruncate(fd, Size); err != nil {
-			return nil, &os.PathError{Op: "truncate", Path: path, Err: err}
-		}
-	}
-	mem, err := unix.Mmap(fd, 0, Size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
-	if err != nil {
-		return nil, &os.PathError{Op: "mmap", Path: path, Err: err}
+		return nil, err
 	}
 	f := &File{path: path, mem: mem, l: (*Layout)(unsafe.Pointer(&mem[0]))}
 	l := f.l

@@ -52,7 +52,7 @@ func TestWriteRead(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Remove()
+	defer func() { _ = f.Remove() }() // removed by the test's end; this is for a failure before
 	many := map[string]uint64{}
 	for i := 0; i <= Entries; i++ {
 		many[strconv.Itoa(i)] = 1
@@ -120,7 +120,11 @@ func TestReadNeverTorn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Remove()
+	defer func() {
+		if err := f.Remove(); err != nil {
+			t.Error(err)
+		}
+	}()
 	f.Publish(time.Now(), 0, map[string]uint64{"a": 0, "b": 0})
 	done := make(chan struct{})
 	defer func() { <-done }() // before Remove unmaps it

@@ -20,12 +20,12 @@ import (
 	"sort"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/softmig/softmig/internal/fsutil"
 	"github.com/softmig/softmig/internal/timefile"
 )
 
@@ -40,7 +40,7 @@ const (
 	JobBytes = 32
 )
 
-// FlagPartial: more jobs held memory on the GPU than the file has entries.
+// FlagPartial says more jobs held memory on the GPU than the file has entries.
 const FlagPartial uint32 = 1
 
 // Entry is struct sm_used_entry.
@@ -85,32 +85,9 @@ type File struct {
 // through a symlink, one link) and maps it; a file of another size or
 // format is started over.
 func Create(path string) (*File, error) {
-	fd, err := unix.Open(path, unix.O_RDWR|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
+	mem, _, err := fsutil.MapOwnFile(path, Size)
 	if err != nil {
-		return nil, &os.PathError{Op: "open", Path: path, Err: err}
-	}
-	defer unix.Close(fd)
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
-		return nil, &os.PathError{Op: "fstat", Path: path, Err: err}
-	}
-	if st.Mode&unix.S_IFMT != unix.S_IFREG || int(st.Uid) != os.Geteuid() || st.Nlink != 1 {
-		return nil, fmt.Errorf("%s: not a regular file of uid %d with one link: remove it", path, os.Geteuid())
-	}
-	if err := unix.Fchmod(fd, 0o644); err != nil {
-		return nil, &os.PathError{Op: "chmod", Path: path, Err: err}
-	}
-	if st.Size != Size {
-		if err := unix.Ftruncate(fd, 0); err != nil {
-			return nil, &os.PathError{Op: "truncate", Path: path, Err: err}
-		}
-		if err := unix.Ftruncate(fd, Size); err != nil {
-			return nil, &os.PathError{Op: "truncate", Path: path, Err: err}
-		}
-	}
-	mem, err := unix.Mmap(fd, 0, Size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
-	if err != nil {
-		return nil, &os.PathError{Op: "mmap", Path: path, Err: err}
+		return nil, err
 	}
 	return &File{path: path, mem: mem, l: (*Layout)(unsafe.Pointer(&mem[0]))}, nil
 }
@@ -169,19 +146,11 @@ func (f *File) Remove() error {
 // Read reads the file at path as the library does: a regular file owned by
 // root and writable only by it, of this magic, version and size.
 func Read(path string) (*Layout, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	f, err := fsutil.OpenRootFile(path, Size)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	sys, ok := st.Sys().(*syscall.Stat_t)
-	if !ok || !st.Mode().IsRegular() || sys.Uid != 0 || st.Mode().Perm()&0o022 != 0 || st.Size() != Size {
-		return nil, fmt.Errorf("%s: not a %d-byte regular file owned by root and writable only by it", path, Size)
-	}
 	l := &Layout{}
 	buf := unsafe.Slice((*byte)(unsafe.Pointer(l)), Size)
 	var seq [8]byte
