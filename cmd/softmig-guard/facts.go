@@ -5,6 +5,8 @@ package main
 import (
 	"sync"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // factsTTL is how long root's reading of a process (its job cgroups, uid,
@@ -13,15 +15,18 @@ import (
 // Slurm never delegates); reading three /proc files for every GPU process
 // at every look would make a look cost what the user's process count
 // says. A reading is reused only while the pid's start time is the same
-// (one small read): a pid another process took within the TTL would
-// otherwise be charged to the job of the one before, and that job's own
-// processes, which every check before a kill passes, killed for it.
+// (one small read), or while a pidfd taken before the reading says the
+// process has not exited (one poll, where the kernel has pidfds): a pid
+// another process took within the TTL would otherwise be charged to the
+// job of the one before, and that job's own processes, which every check
+// before a kill passes, killed for it.
 const factsTTL = time.Second
 
 type factsEntry struct {
-	f    procFacts
-	err  error
-	read time.Time
+	f     procFacts
+	err   error
+	read  time.Time
+	pidfd int // the process the facts are of, while it lives; -1 none
 }
 
 // factsCache holds root's readings of GPU processes, shared by the
@@ -56,14 +61,27 @@ func newFactsCache(procRoot string) *factsCache {
 func (c *factsCache) get(pid int, now time.Time) (procFacts, error) {
 	c.mu.Lock()
 	e, ok := c.m[pid]
+	same := ok && now.Sub(e.read) < factsTTL && (e.err != nil || (e.pidfd >= 0 && pidfdLives(e.pidfd)))
 	c.mu.Unlock()
-	if ok && now.Sub(e.read) < factsTTL && (e.err != nil || procState(c.procRoot, pid, e.f.start) != 0) {
+	if same || ok && now.Sub(e.read) < factsTTL && e.pidfd < 0 && procState(c.procRoot, pid, e.f.start) != 0 {
 		return e.f, e.err
 	}
+	fd := -1
+	if c.procRoot == "/proc" {
+		// Taken before the reading: while it lives, the pid is its.
+		if fd, _ = unix.PidfdOpen(pid, 0); fd < 0 {
+			fd = -1
+		}
+	}
 	f, err := readFacts(c.procRoot, pid)
+	if err != nil && fd >= 0 {
+		unix.Close(fd)
+		fd = -1
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.m[pid] = factsEntry{f: f, err: err, read: now}
+	c.drop(pid)
+	c.m[pid] = factsEntry{f: f, err: err, read: now, pidfd: fd}
 	if j, ok := c.lastJobs[pid]; ok && err == nil && j.start != f.start {
 		delete(c.lastJobs, pid) // another process has the pid now
 	}
@@ -93,13 +111,34 @@ func (c *factsCache) forget(alive map[int]bool, now time.Time) {
 	defer c.mu.Unlock()
 	for pid := range c.m {
 		if !alive[pid] {
-			delete(c.m, pid)
+			c.drop(pid)
 		}
 	}
 	for pid, j := range c.lastJobs {
 		if !alive[pid] && now.Sub(j.seen) > rememberGone {
 			delete(c.lastJobs, pid)
 		}
+	}
+}
+
+// drop forgets pid's reading and closes its pidfd (c.mu held).
+func (c *factsCache) drop(pid int) {
+	if e, ok := c.m[pid]; ok && e.pidfd >= 0 {
+		unix.Close(e.pidfd)
+	}
+	delete(c.m, pid)
+}
+
+// pidfdLives says whether the process of pidfd fd has not exited (a pidfd
+// polls readable once it has).
+func pidfdLives(fd int) bool {
+	p := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+	for {
+		n, err := unix.Poll(p, 0)
+		if err == unix.EINTR {
+			continue
+		}
+		return err == nil && n == 0
 	}
 }
 

@@ -163,6 +163,33 @@ func TestFactsOfAReusedPid(t *testing.T) {
 	}
 }
 
+// A real process's reading, reused through its pidfd, is dropped the
+// moment the process exits, within the cache's second.
+func TestFactsOfAProcessThatExited(t *testing.T) {
+	cmd := exec.Command("sleep", "30")
+	testutil.Must(t, cmd.Start())
+	c := newFactsCache("/proc")
+	now := time.Now()
+	if _, err := c.get(cmd.Process.Pid, now); err != nil {
+		t.Fatalf("get of a live process: %v", err)
+	}
+	if e := c.m[cmd.Process.Pid]; e.pidfd < 0 {
+		t.Logf("no pidfd on this kernel: the start time is read again instead")
+	}
+	if _, err := c.get(cmd.Process.Pid, now.Add(time.Millisecond)); err != nil {
+		t.Fatalf("get of the same live process again: %v", err)
+	}
+	testutil.Must(t, cmd.Process.Kill())
+	_ = cmd.Wait()
+	if f, err := c.get(cmd.Process.Pid, now.Add(2*time.Millisecond)); !errors.Is(err, errGone) {
+		t.Errorf("get of an exited process within the cache's time = %+v, %v; want errGone", f, err)
+	}
+	c.forget(map[int]bool{}, now)
+	if len(c.m) != 0 {
+		t.Errorf("forget left %d readings", len(c.m))
+	}
+}
+
 // A GPU whose NVML calls fail is skipped and its pending kills forgotten;
 // a process that vanished between the list and /proc is skipped.
 func TestLookErrorsNeverKill(t *testing.T) {
