@@ -17,6 +17,7 @@
 
 #include "config.h"
 #include "dev.h"
+#include "gpufile.h"
 #include "launchq.h"
 #include "limits.h"
 #include "log.h"
@@ -115,7 +116,7 @@ static void enroll_limited(int o, int limit)
 		g->limit = limit;
 		static_slot(o, limit, &g->slots);
 		sm_timefile_init(&g->tf, sm_config->job);
-		if (sm_uuid_of(o, uuid) != 0 || sm_timefile_path(uuid, g->path, sizeof(g->path)) != 0)
+		if (sm_uuid_of(o, uuid) != 0 || sm_gpufile_path(uuid, SM_TIME_SUFFIX, g->path, sizeof(g->path)) != 0)
 			g->path[0] = 0;
 		g->last_log_ns = sm_now_ns();
 		g->on = 1;

@@ -11,8 +11,9 @@
  * second (its first allocation's, unless the guard's used file stood in
  * for that: check.c); only the job's first context on a device, whose
  * size nobody knows yet, is measured at once, and contexts that would
- * guess while another's guess stands wait for that measure.  Destroying a context frees
- * what was allocated in it, so those allocations are credited back too.
+ * guess while another's guess stands wait for that measure.  Destroying
+ * a context frees what was allocated in it, so those allocations are
+ * credited back too.
  */
 #include <unistd.h>
 

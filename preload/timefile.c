@@ -6,9 +6,6 @@
  * in it is checked against the user, only against a writer that is not the
  * authority (another owner, a loose mode, a symlink) or another format.
  */
-#include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -16,45 +13,10 @@
 
 #include "timefile.h"
 
-#include "config.h"
-#include "fstat.h"
+#include "gpufile.h"
 #include "strlcpy.h"
-#include "uuid.h"
 
 _Static_assert(SM_JOB_MAX <= sizeof(((struct sm_tfmap *)0)->job), "a job id fits an entry");
-
-hidden int sm_timefile_path(const uint8_t uuid[16], char *buf, size_t len)
-{
-	char us[64];
-	int n;
-
-	sm_uuid_format(uuid, us, sizeof(us));
-	n = snprintf(buf, len, "%s/%s%s", SM_RUN_DIR, us, SM_TIME_SUFFIX);
-	return n > 0 && (size_t)n < len ? 0 : -1;
-}
-
-/* The file at path, open, if it is one the authority wrote; else -1 and why. */
-static int open_safe(const char *path, struct stat *st, const char **why)
-{
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-
-	if (fd < 0) {
-		*why = errno == ENOENT ? "missing" : errno == ELOOP ? "unsafe: a symbolic link" : "cannot open";
-		return -1;
-	}
-	if (sm_fstat(fd, st) != 0 || !S_ISREG(st->st_mode))
-		*why = "unsafe: not a regular file";
-	else if (!sm_config_root_owned(st))
-		*why = "unsafe: not owned by root or writable by others";
-	else if (st->st_size != (off_t)SM_TIME_SIZE)
-		/* Exactly one page: a file of another size is another format,
-		 * which the authority may cut to size under a mapping. */
-		*why = "unsafe: not the size of a time file";
-	else
-		return fd;
-	close(fd);
-	return -1;
-}
 
 hidden const char *sm_timefile_attach(struct sm_tfmap *m, const char *path)
 {
@@ -62,7 +24,7 @@ hidden const char *sm_timefile_attach(struct sm_tfmap *m, const char *path)
 	const char *why = NULL;
 	struct stat st;
 	void *p;
-	int fd = open_safe(path, &st, &why);
+	int fd = sm_gpufile_open(path, SM_TIME_SIZE, &st, &why);
 
 	if (fd < 0)
 		return why;

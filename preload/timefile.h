@@ -27,9 +27,6 @@ struct sm_tfmap {
 /* A map of nothing yet, for job (the name of its config; "" none). */
 hidden void sm_timefile_init(struct sm_tfmap *m, const char *job);
 
-/* <run dir>/<GPU-uuid>.time; 0, or -1 when it does not fit. */
-hidden int sm_timefile_path(const uint8_t uuid[16], char *buf, size_t len);
-
 /* Maps the time file at path unless the file mapped is still the one the
  * path names; checks that it is a regular root-owned file writable only by
  * root, of SM_TIME_SIZE bytes, of this magic and version.  Returns NULL, or

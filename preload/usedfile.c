@@ -7,9 +7,7 @@
  * again after it is the same even number.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stddef.h>
-#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -19,8 +17,7 @@
 #include "usedfile_abi.h"
 
 #include "config.h"
-#include "fstat.h"
-#include "uuid.h"
+#include "gpufile.h"
 
 _Static_assert(SM_JOB_MAX <= sizeof(((struct sm_used_entry *)0)->job), "a job id fits an entry");
 
@@ -43,26 +40,20 @@ static int read_stable(int fd, struct sm_used_file *f)
 /* The file for uuid, read whole into f if it is the guard's; 0 or -1. */
 static int read_file(const uint8_t uuid[16], struct sm_used_file *f)
 {
-	char us[64], path[256];
+	char path[256];
+	const char *why;
 	struct stat st;
-	int fd, n, ok = 0;
+	int fd, ok;
 
-	sm_uuid_format(uuid, us, sizeof(us));
-	n = snprintf(path, sizeof(path), "%s/%s%s", SM_RUN_DIR, us, SM_USED_SUFFIX);
-	if (n <= 0 || (size_t)n >= sizeof(path))
+	if (sm_gpufile_path(uuid, SM_USED_SUFFIX, path, sizeof(path)) != 0 ||
+	    (fd = sm_gpufile_open(path, SM_USED_SIZE, &st, &why)) < 0)
 		return -1;
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-	if (fd < 0)
-		return -1;
-	if (sm_fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && sm_config_root_owned(&st) &&
-	    st.st_size == (off_t)SM_USED_SIZE)
-		ok = read_stable(fd, f);
+	ok = read_stable(fd, f);
 	close(fd);
-	return ok && f->magic == SM_USED_MAGIC && f->version == SM_USED_VERSION &&
-			       f->entries == SM_USED_ENTRIES && f->jobs <= SM_USED_ENTRIES &&
-			       !(f->flags & SM_USED_F_PARTIAL)
-		       ? 0
-		       : -1;
+	if (!ok || f->magic != SM_USED_MAGIC || f->version != SM_USED_VERSION || f->entries != SM_USED_ENTRIES ||
+	    f->jobs > SM_USED_ENTRIES || (f->flags & SM_USED_F_PARTIAL))
+		return -1;
+	return 0;
 }
 
 hidden int sm_usedfile_job(const uint8_t uuid[16], const char *job, uint64_t *used, uint64_t *age_ns)
