@@ -16,7 +16,6 @@
 #include "usedfile.h"
 #include "usedfile_abi.h"
 
-#include "config.h"
 #include "gpufile.h"
 
 _Static_assert(SM_JOB_MAX <= sizeof(((struct sm_used_entry *)0)->job), "a job id fits an entry");
