@@ -182,15 +182,19 @@ func Read(path string) (*Layout, error) {
 	defer f.Close()
 	l := &Layout{}
 	buf := unsafe.Slice((*byte)(unsafe.Pointer(l)), Size)
-	var seq [8]byte
+	var before, seq [8]byte
 	for tries := 0; ; tries++ {
+		// The count before the copy too: the header precedes seq.
+		if _, err := f.ReadAt(before[:], int64(unsafe.Offsetof(l.Seq))); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
 		if _, err := f.ReadAt(buf, 0); err != nil {
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
 		if _, err := f.ReadAt(seq[:], int64(unsafe.Offsetof(l.Seq))); err != nil {
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
-		if l.Seq&1 == 0 && *(*uint64)(unsafe.Pointer(&seq[0])) == l.Seq {
+		if l.Seq&1 == 0 && *(*uint64)(unsafe.Pointer(&seq[0])) == l.Seq && before == seq {
 			break
 		}
 		if tries == 2 {
