@@ -20,17 +20,22 @@
 
 _Static_assert(SM_JOB_MAX <= sizeof(((struct sm_used_entry *)0)->job), "a job id fits an entry");
 
-/* A copy of the file taken while the guard was not writing: 1, or 0. */
+/* A copy of the file taken while the guard was not writing: 1, or 0.
+ * The count is read before the copy too: the copy's own seq comes after
+ * the header (magic to flags), which a write whole between their copies
+ * would leave from before it. */
 static int read_stable(int fd, struct sm_used_file *f)
 {
-	uint64_t seq;
+	const off_t at = offsetof(struct sm_used_file, seq);
+	uint64_t before, seq;
 	int tries;
 
 	for (tries = 0; tries < 3; tries++) {
-		if (pread(fd, f, sizeof(*f), 0) != (ssize_t)sizeof(*f) ||
-		    pread(fd, &seq, sizeof(seq), offsetof(struct sm_used_file, seq)) != (ssize_t)sizeof(seq))
+		if (pread(fd, &before, sizeof(before), at) != (ssize_t)sizeof(before) ||
+		    pread(fd, f, sizeof(*f), 0) != (ssize_t)sizeof(*f) ||
+		    pread(fd, &seq, sizeof(seq), at) != (ssize_t)sizeof(seq))
 			return 0;
-		if (seq == f->seq && !(seq & 1))
+		if (before == seq && seq == f->seq && !(seq & 1))
 			return 1;
 	}
 	return 0;

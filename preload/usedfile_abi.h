@@ -3,12 +3,12 @@
  * The used file: what each job holds on a GPU, as the node's guard read it
  * from NVML.  One per GPU, <run dir>/<GPU UUID>.used (the UUID as NVML
  * prints it), written only by softmig-guard (root) after its full looks,
- * replaced whole (a new file renamed over the old), and read by a job
+ * in place under a sequence count (odd while it writes), and read by a job
  * process in place of its own NVML process-list read before its first
  * allocation on the GPU (docs/contracts.md, section 10): one pread instead
- * of a driver call that scans every process of the GPU.  A reader copies
- * the file, reads seq again, and uses the copy only when both counts are
- * the same even number.  An ABI shared
+ * of a driver call that scans every process of the GPU.  A reader reads
+ * seq, copies the file, reads seq again, and uses the copy only when the
+ * three counts are the same even number.  An ABI shared
  * with the Go tools: internal/usedfile mirrors it and its layout test pins
  * the same offsets.  Fixed-width fields, the node's byte order.  Change
  * SM_USED_VERSION on any change.

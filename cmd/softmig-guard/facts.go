@@ -3,6 +3,7 @@
 package main
 
 import (
+	"errors"
 	"sync"
 	"time"
 
@@ -61,9 +62,12 @@ func newFactsCache(procRoot string) *factsCache {
 func (c *factsCache) get(pid int, now time.Time) (procFacts, error) {
 	c.mu.Lock()
 	e, ok := c.m[pid]
-	same := ok && now.Sub(e.read) < factsTTL && (e.err != nil || (e.pidfd >= 0 && pidfdLives(e.pidfd)))
+	// A pid found gone is looked at again (one failed open): another
+	// process may have it now, and a cached errGone would charge that
+	// process's memory to the jobs of the one before (chargeGone).
+	same := ok && now.Sub(e.read) < factsTTL && ((e.err != nil && !errors.Is(e.err, errGone)) || (e.pidfd >= 0 && pidfdLives(e.pidfd)))
 	c.mu.Unlock()
-	if same || ok && now.Sub(e.read) < factsTTL && e.pidfd < 0 && procState(c.procRoot, pid, e.f.start) != 0 {
+	if same || ok && now.Sub(e.read) < factsTTL && e.err == nil && e.pidfd < 0 && procState(c.procRoot, pid, e.f.start) != 0 {
 		return e.f, e.err
 	}
 	fd := -1

@@ -92,6 +92,7 @@ type guard struct {
 	sightings map[watchKey][]time.Time
 	holders   holderScan
 	usedFiles map[int]*usedfile.File // by GPU index
+	usedRetry map[int]time.Time      // by GPU index: when to try Create again
 
 	killMu sync.Mutex
 	killed map[int]string // pid -> start time of processes already killed
@@ -109,6 +110,7 @@ func newGuard(opts options, log *logger) *guard {
 		runDir: defs.RunDir(), logDir: defs.LogDir(),
 		killed:    map[int]string{},
 		usedFiles: map[int]*usedfile.File{},
+		usedRetry: map[int]time.Time{},
 		notify:    newNotifier(log),
 		mem:       map[int]jobSums{},
 		peak:      map[watchKey]uint64{},

@@ -163,6 +163,37 @@ func TestFactsOfAReusedPid(t *testing.T) {
 	}
 }
 
+// A pid found gone and taken by another process within the cache's second
+// is read again: the cached "gone" made the new process's memory a gone
+// process's, charged to the job the pid was last in (chargeGone), whose
+// processes the guard then kills for memory another user holds.
+func TestFactsOfAGonePidTakenAgain(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "9")
+	write := func(job, start string) {
+		testutil.Must(t, os.MkdirAll(p, 0o755))
+		testutil.Must(t, os.WriteFile(filepath.Join(p, "cgroup"), []byte("0::/system.slice/slurmstepd.scope/job_"+job+"/step_0/user/task_0\n"), 0o644))
+		testutil.Must(t, os.WriteFile(filepath.Join(p, "status"), []byte("Name:\tx\nUid:\t1000\t1000\t1000\t1000\nGid:\t100\t100\t100\t100\n"), 0o644))
+		testutil.Must(t, os.WriteFile(filepath.Join(p, "stat"), []byte("9 (x) S 1 9 9 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 "+start+" 1000 10\n"), 0o644))
+	}
+	c := newFactsCache(dir)
+	now := time.Now()
+	write("77", "1000")
+	f, err := c.get(9, now)
+	if err != nil {
+		t.Fatalf("get = %+v, %v", f, err)
+	}
+	c.remember(9, f.start, []string{"77"}, now) // charged to job 77 while alive
+	testutil.Must(t, os.RemoveAll(p))            // gone
+	if _, err := c.get(9, now.Add(time.Millisecond)); !errors.Is(err, errGone) {
+		t.Fatalf("get of a gone pid = %v, want errGone", err)
+	}
+	write("88", "1001") // the pid taken by a process of another job
+	if f, err := c.get(9, now.Add(2*time.Millisecond)); err != nil || f.jobs[0] != "88" {
+		t.Errorf("get of a gone pid taken again within the cache's time = %+v, %v; want the new process, of job 88 (its memory was charged to job %v)", f, err, c.jobsOfGone(9))
+	}
+}
+
 // A real process's reading, reused through its pidfd, is dropped the
 // moment the process exits, within the cache's second.
 func TestFactsOfAProcessThatExited(t *testing.T) {

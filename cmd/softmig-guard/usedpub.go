@@ -22,6 +22,12 @@ func (g *guard) publishUsed(i int, seen time.Time, deviceUsed uint64, used map[s
 	}
 	f := g.usedFiles[i]
 	if f == nil {
+		// A file another guard writes (or one that failed) is tried
+		// again a second later: the other may stop.
+		if seen.Before(g.usedRetry[i]) {
+			return
+		}
+		g.usedRetry[i] = seen.Add(time.Second)
 		uuid, err := g.gpus.uuid(i)
 		if err != nil {
 			g.log.errorf("used uuid", "used file: GPU %d: %v", i, err)
@@ -33,7 +39,7 @@ func (g *guard) publishUsed(i int, seen time.Time, deviceUsed uint64, used map[s
 			return
 		}
 		if f, err = usedfile.Create(path); err != nil {
-			g.log.errorf("used create", "used file: GPU %d: %v (its jobs' processes read NVML themselves)", i, err)
+			g.log.errorf("used create", "used file: GPU %d: %v (this guard leaves it alone)", i, err)
 			return
 		}
 		g.usedFiles[i] = f

@@ -14,6 +14,7 @@
 package usedfile
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -79,17 +80,44 @@ type File struct {
 	path string
 	mem  []byte
 	l    *Layout
+	lock int // the file's exclusive flock: this guard is its one writer
 }
+
+// ErrHeld says another softmig-guard writes the used file.
+var ErrHeld = errors.New("another softmig-guard writes it")
 
 // Create opens or creates the used file at path (root-owned, 0644, never
 // through a symlink, one link) and maps it; a file of another size or
-// format is started over.
+// format is started over. The sequence count holds for one writer only:
+// the File holds an exclusive flock on the file until Remove, and a second
+// guard's Create fails with ErrHeld (two writers would let a reader take a
+// mix of both for a stable copy, and the one that stopped first would
+// remove the file the other still writes).
 func Create(path string) (*File, error) {
+	lock, err := unix.Open(path, unix.O_RDWR|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	if err := unix.Flock(lock, unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		unix.Close(lock)
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return nil, fmt.Errorf("%s: %w", path, ErrHeld)
+		}
+		return nil, &os.PathError{Op: "lock", Path: path, Err: err}
+	}
+	// A guard that stops removes its file before it lets the lock go:
+	// the file locked must still be the one at path.
+	var locked, now unix.Stat_t
+	if err := unix.Fstat(lock, &locked); err != nil || unix.Lstat(path, &now) != nil || locked.Dev != now.Dev || locked.Ino != now.Ino {
+		unix.Close(lock)
+		return nil, fmt.Errorf("%s: removed by the guard that wrote it while locked: try again", path)
+	}
 	mem, _, err := fsutil.MapOwnFile(path, Size)
 	if err != nil {
+		unix.Close(lock)
 		return nil, err
 	}
-	return &File{path: path, mem: mem, l: (*Layout)(unsafe.Pointer(&mem[0]))}, nil
+	return &File{path: path, mem: mem, l: (*Layout)(unsafe.Pointer(&mem[0])), lock: lock}, nil
 }
 
 // Path is where the file lives.
@@ -140,6 +168,7 @@ func (f *File) Remove() error {
 	if rerr := os.Remove(f.path); err == nil && !os.IsNotExist(rerr) {
 		err = rerr
 	}
+	unix.Close(f.lock) // after the removal: see Create
 	return err
 }
 
@@ -153,15 +182,19 @@ func Read(path string) (*Layout, error) {
 	defer f.Close()
 	l := &Layout{}
 	buf := unsafe.Slice((*byte)(unsafe.Pointer(l)), Size)
-	var seq [8]byte
+	var before, seq [8]byte
 	for tries := 0; ; tries++ {
+		// The count before the copy too: the header precedes seq.
+		if _, err := f.ReadAt(before[:], int64(unsafe.Offsetof(l.Seq))); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
 		if _, err := f.ReadAt(buf, 0); err != nil {
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
 		if _, err := f.ReadAt(seq[:], int64(unsafe.Offsetof(l.Seq))); err != nil {
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
-		if l.Seq&1 == 0 && *(*uint64)(unsafe.Pointer(&seq[0])) == l.Seq {
+		if l.Seq&1 == 0 && *(*uint64)(unsafe.Pointer(&seq[0])) == l.Seq && before == seq {
 			break
 		}
 		if tries == 2 {
