@@ -3,6 +3,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -53,8 +54,15 @@ func TestUsedFileStandsInForTheFirstRead(t *testing.T) {
 	// hold a new process: 2 + 1 GiB, three contexts and 3 GiB do not fit.
 	zeroUsage(t, filepath.Join(defs.RunDir(), j.id+".region"))
 	publishedFor(t, j.id, 3<<30)
-	over := n.start(j, true, nil, "cuclient", "init", "dev:0", "alloc:3g", "ready", "hold")
+	over := n.start(j, true, nil, "cuclient", "init", "dev:0", "meminfo", "alloc:3g", "ready", "hold")
 	defer over.stop()
+	// What the program is told agrees: at most 1 GiB of the slice is free.
+	for _, line := range over.lines {
+		var free, total uint64
+		if _, err := fmt.Sscanf(line, "meminfo rc=0 free=%d total=%d", &free, &total); err == nil && free > 1<<30 {
+			t.Errorf("cuMemGetInfo beside 3 GiB held of a 4 GiB slice, the region zeroed: free %d, want at most 1 GiB", free)
+		}
+	}
 	if !strings.Contains(strings.Join(over.lines, " "), "alloc rc=2") {
 		t.Errorf("3 GiB over 3 GiB held of a 4 GiB slice, the region zeroed: %q, want a refusal", over.lines)
 	}
