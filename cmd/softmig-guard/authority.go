@@ -80,8 +80,11 @@ type gpuTime struct {
 	every   time.Duration // the driver's sampling period: the shortest spacing seen
 }
 
-// openSpan is a time a job's gate was open; b is zero while it is.
-type openSpan struct{ a, b time.Time }
+// openSpan is a time a job's gate was open; b is zero while it is. due is
+// the latest end of the window the job was told while it was open: a
+// gate closed before it (a waking job took back time lent) leaves work
+// the library let go for that end, which runs on until it, owing nothing.
+type openSpan struct{ a, b, due time.Time }
 
 // timeJob is one job's time on one GPU.
 type timeJob struct {
@@ -468,11 +471,14 @@ func (a *authority) setGate(g *gpuTime, j *timeJob, now time.Time) {
 	// end moves (the library stops launching before the end it reads).
 	g.file.SetGate(j.entry, want, closeAt)
 	j.closeAt = closeAt
+	if want == 0 && j.gate == 0 && len(j.hist) > 0 && closeAt.After(j.hist[len(j.hist)-1].due) {
+		j.hist[len(j.hist)-1].due = closeAt
+	}
 	if want == j.gate {
 		return
 	}
 	if want == 0 {
-		j.hist = append(j.hist, openSpan{a: now})
+		j.hist = append(j.hist, openSpan{a: now, due: closeAt})
 	} else if j.gate == 0 && len(j.hist) > 0 {
 		j.hist[len(j.hist)-1].b = now
 	}
@@ -613,11 +619,15 @@ func (a *authority) repay(g *gpuTime, j *timeJob, now time.Time) {
 func (j *timeJob) openAt(t time.Time) (bool, time.Time) {
 	var closed time.Time
 	for _, h := range j.hist {
-		if !t.Before(h.a) && (h.b.IsZero() || t.Before(h.b)) {
+		end := h.b
+		if !end.IsZero() && h.due.After(end) {
+			end = h.due
+		}
+		if !t.Before(h.a) && (end.IsZero() || t.Before(end)) {
 			return true, time.Time{}
 		}
-		if !h.b.IsZero() && !h.b.After(t) {
-			closed = h.b
+		if !end.IsZero() && !end.After(t) {
+			closed = end
 		}
 	}
 	return false, closed

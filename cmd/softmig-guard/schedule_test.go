@@ -3,8 +3,12 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/softmig/softmig/internal/timefile"
 )
 
 const P = time.Second
@@ -92,5 +96,39 @@ func TestCutRepaysAsItPasses(t *testing.T) {
 	}
 	if cutSpans(own, 0) != nil || before(nil, P) != 0 {
 		t.Error("no debt must cut nothing")
+	}
+}
+
+// A window shrunk while open (a waking job takes its lent time back) owes
+// nothing for the work the library let go for the end the job was told:
+// that runs on until the old end. What runs after that end is owed.
+func TestShrunkWindowOwesFromTheEndTheJobWasTold(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("the time file is root's: run as root")
+	}
+	start := time.Now()
+	f, err := timefile.Create(filepath.Join(t.TempDir(), "GPU-x.time"), timefile.Lend, P, start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	g := &gpuTime{file: f, start: start}
+	j := &timeJob{entry: 0, gate: timefile.GateClosed, windows: []window{{span: pct(0, 80), lent: true}}}
+	a := &authority{}
+	a.setGate(g, j, start.Add(P/10)) // open, told the end 800 ms
+	j.windows = []window{{span: pct(0, 30)}}
+	a.setGate(g, j, start.Add(3*P/10)) // closed at 300 ms: the lent time taken back
+	if j.gate == 0 {
+		t.Fatalf("gate open after its window shrank past now")
+	}
+	if open, _ := j.openAt(start.Add(5 * P / 10)); !open {
+		t.Errorf("work at 500 ms, let go for the end of 800 ms the job was told, counts as run after a close")
+	}
+	open, closed := j.openAt(start.Add(9 * P / 10))
+	if open || !closed.Equal(start.Add(8*P/10)) {
+		t.Errorf("work at 900 ms: open %v, closed at %v; want owed from 800 ms", open, closed.Sub(start))
+	}
+	if open, _ := j.openAt(start.Add(P / 20)); open {
+		t.Errorf("work before the gate opened counts as within it")
 	}
 }
