@@ -111,7 +111,11 @@ func TestShrunkWindowOwesFromTheEndTheJobWasTold(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	defer func() {
+		if err := f.Close(); err != nil {
+			t.Error(err)
+		}
+	}()
 	g := &gpuTime{file: f, start: start}
 	j := &timeJob{entry: 0, gate: timefile.GateClosed, windows: []window{{span: pct(0, 80), lent: true}}}
 	a := &authority{}

@@ -184,7 +184,7 @@ func TestFactsOfAGonePidTakenAgain(t *testing.T) {
 		t.Fatalf("get = %+v, %v", f, err)
 	}
 	c.remember(9, f.start, []string{"77"}, now) // charged to job 77 while alive
-	testutil.Must(t, os.RemoveAll(p))            // gone
+	testutil.Must(t, os.RemoveAll(p))           // gone
 	if _, err := c.get(9, now.Add(time.Millisecond)); !errors.Is(err, errGone) {
 		t.Fatalf("get of a gone pid = %v, want errGone", err)
 	}
