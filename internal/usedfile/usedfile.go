@@ -142,6 +142,10 @@ func (f *File) Publish(seen time.Time, deviceUsed uint64, used map[string]uint64
 	l := f.l
 	seq := atomic.LoadUint64(&l.Seq) | 1 // odd: a write is under way
 	atomic.StoreUint64(&l.Seq, seq)
+	// A load after the store (on arm64 LDAR after STLR, which stay in
+	// order): the stores below cannot be seen before the odd count. x86
+	// keeps stores in order anyway.
+	atomic.LoadUint64(&l.Seq)
 	l.Magic, l.Version, l.NEntries = Magic, Version, Entries
 	l.SeenNs, l.DeviceUsed, l.Flags, l.Jobs = uint64(seen.UnixNano()), deviceUsed, flags, uint32(len(jobs))
 	for i := range l.E {
