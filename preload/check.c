@@ -225,14 +225,15 @@ hidden void sm_check_now(int d, int ordinal)
 		free(infos);
 }
 
-/* The guard's view of the job on d as this process's first; 0, or -1
- * when there is none to trust.  Its age counts against the interval. */
+/* The guard's view of the job on d as this process's first (once: the
+ * caller asks only while none was taken); 0, or -1 when there is none to
+ * trust.  Its age counts against the interval. */
 static int seed(int d, int ordinal, uint64_t now)
 {
 	uint8_t uuid[16];
 	uint64_t used, age;
 
-	if (mine[d].seeded_ns || sm_uuid_of(ordinal, uuid) != 0 ||
+	if (sm_uuid_of(ordinal, uuid) != 0 ||
 	    sm_usedfile_job(uuid, sm_config->job, &used, &age) != 0 || age >= now)
 		return -1;
 	__atomic_store_n(&mine[d].seen, used, __ATOMIC_RELAXED);

@@ -62,13 +62,24 @@ func newFactsCache(procRoot string) *factsCache {
 func (c *factsCache) get(pid int, now time.Time) (procFacts, error) {
 	c.mu.Lock()
 	e, ok := c.m[pid]
-	// A pid found gone is looked at again (one failed open): another
-	// process may have it now, and a cached errGone would charge that
-	// process's memory to the jobs of the one before (chargeGone).
-	same := ok && now.Sub(e.read) < factsTTL && ((e.err != nil && !errors.Is(e.err, errGone)) || (e.pidfd >= 0 && pidfdLives(e.pidfd)))
+	fresh := ok && now.Sub(e.read) < factsTTL
+	lives := fresh && e.pidfd >= 0 && pidfdLives(e.pidfd) // under the lock: drop closes it
 	c.mu.Unlock()
-	if same || ok && now.Sub(e.read) < factsTTL && e.err == nil && e.pidfd < 0 && procState(c.procRoot, pid, e.f.start) != 0 {
-		return e.f, e.err
+	switch {
+	case !fresh:
+	case e.err != nil:
+		// A pid found gone is looked at again (one failed open): another
+		// process may have it now, and a cached errGone would charge that
+		// process's memory to the jobs of the one before (chargeGone).
+		if !errors.Is(e.err, errGone) {
+			return e.f, e.err
+		}
+	case e.pidfd >= 0:
+		if lives {
+			return e.f, nil
+		}
+	case procState(c.procRoot, pid, e.f.start) != 0:
+		return e.f, nil
 	}
 	fd := -1
 	if c.procRoot == "/proc" {

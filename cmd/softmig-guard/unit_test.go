@@ -140,17 +140,22 @@ func TestProcFacts(t *testing.T) {
 	}
 }
 
+// fakeJobProc writes /proc/9 at p as a fake proc root shows it: a process
+// of uid 1000 in job's cgroup, started at start (clock ticks).
+func fakeJobProc(t *testing.T, p, job, start string) {
+	t.Helper()
+	testutil.Must(t, os.MkdirAll(p, 0o755))
+	testutil.Must(t, os.WriteFile(filepath.Join(p, "cgroup"), []byte("0::/system.slice/slurmstepd.scope/job_"+job+"/step_0/user/task_0\n"), 0o644))
+	testutil.Must(t, os.WriteFile(filepath.Join(p, "status"), []byte("Name:\tx\nUid:\t1000\t1000\t1000\t1000\nGid:\t100\t100\t100\t100\n"), 0o644))
+	testutil.Must(t, os.WriteFile(filepath.Join(p, "stat"), []byte("9 (x) S 1 9 9 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 "+start+" 1000 10\n"), 0o644))
+}
+
 // A pid another process takes is read again at once, not charged to the
 // job of the process before it for the rest of the cache's second.
 func TestFactsOfAReusedPid(t *testing.T) {
 	dir := t.TempDir()
 	p := filepath.Join(dir, "9")
-	testutil.Must(t, os.MkdirAll(p, 0o755))
-	write := func(job, start string) {
-		testutil.Must(t, os.WriteFile(filepath.Join(p, "cgroup"), []byte("0::/system.slice/slurmstepd.scope/job_"+job+"/step_0/user/task_0\n"), 0o644))
-		testutil.Must(t, os.WriteFile(filepath.Join(p, "status"), []byte("Name:\tx\nUid:\t1000\t1000\t1000\t1000\nGid:\t100\t100\t100\t100\n"), 0o644))
-		testutil.Must(t, os.WriteFile(filepath.Join(p, "stat"), []byte("9 (x) S 1 9 9 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 "+start+" 1000 10\n"), 0o644))
-	}
+	write := func(job, start string) { fakeJobProc(t, p, job, start) }
 	c := newFactsCache(dir)
 	now := time.Now()
 	write("77", "1000")
@@ -170,12 +175,7 @@ func TestFactsOfAReusedPid(t *testing.T) {
 func TestFactsOfAGonePidTakenAgain(t *testing.T) {
 	dir := t.TempDir()
 	p := filepath.Join(dir, "9")
-	write := func(job, start string) {
-		testutil.Must(t, os.MkdirAll(p, 0o755))
-		testutil.Must(t, os.WriteFile(filepath.Join(p, "cgroup"), []byte("0::/system.slice/slurmstepd.scope/job_"+job+"/step_0/user/task_0\n"), 0o644))
-		testutil.Must(t, os.WriteFile(filepath.Join(p, "status"), []byte("Name:\tx\nUid:\t1000\t1000\t1000\t1000\nGid:\t100\t100\t100\t100\n"), 0o644))
-		testutil.Must(t, os.WriteFile(filepath.Join(p, "stat"), []byte("9 (x) S 1 9 9 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 "+start+" 1000 10\n"), 0o644))
-	}
+	write := func(job, start string) { fakeJobProc(t, p, job, start) }
 	c := newFactsCache(dir)
 	now := time.Now()
 	write("77", "1000")
