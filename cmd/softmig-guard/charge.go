@@ -56,12 +56,21 @@ func (c *charger) heldTo(f procFacts, pid int, now time.Time) []string {
 		// SLURM_JOB_ID: one of the user's jobs named there takes the
 		// charge alone (naming another of their own jobs moves it only
 		// between their own slices).
-		if id, ok, err := job.FromProc(c.facts.procRoot, pid); err == nil && ok {
+		id, ok, err := job.FromProc(c.facts.procRoot, pid)
+		if err == nil && ok {
 			for _, j := range users {
 				if j == id {
 					return []string{id}
 				}
 			}
+		}
+		if gonePid(c.facts.procRoot, pid, f.start) {
+			// It exited while read: an exiting process's environment reads
+			// empty or not at all, which says nothing of its job. Charged
+			// to all its user's jobs, its memory killed the others; a
+			// gone process's memory goes to the jobs it was last seen in,
+			// or with the processes that keep it (orphan.go).
+			return nil
 		}
 	}
 	return users

@@ -4,6 +4,7 @@ package main
 
 import (
 	"os"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -102,21 +103,12 @@ func (g *guard) chargeUnlisted(now time.Time, i int, devUsed, listed uint64, s *
 // its pids: they keep its orphaned memory, and a kill must free it.
 func (s *jobSums) addHolders(job string, holders map[int]holder) {
 	for pid, h := range holders {
-		if _, listed := s.facts[pid]; listed || !contains(h.jobs, job) {
+		if _, listed := s.facts[pid]; listed || !slices.Contains(h.jobs, job) || slices.Contains(s.pids[job], pid) {
 			continue
 		}
 		s.pids[job] = append(s.pids[job], pid)
 		s.held[pid] = h.f
 	}
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // holder is a job process that holds GPU device files open.

@@ -55,6 +55,11 @@ func readFacts(procRoot string, pid int) (procFacts, error) {
 	if f.start, ok = startTime(stat); !ok {
 		return f, fmt.Errorf("%s/stat: cannot parse", dir)
 	}
+	if exited(stat) {
+		// What the driver still holds for its pid is a gone process's
+		// (orphan.go).
+		return f, errGone
+	}
 	return f, nil
 }
 
@@ -140,9 +145,42 @@ func procState(procRoot string, pid int, start string) byte {
 	if err != nil {
 		return 0
 	}
-	st, ok := startTime(stat)
+	if st, ok := startTime(stat); !ok || st != start {
+		return 0
+	}
+	return stateOf(stat)
+}
+
+// exited says whether stat is of a process that has exited: a zombie, or
+// one inside exit(2) that has let go of its address space (vsize, field
+// 23, is 0), whose environment and mappings read empty or fail and whose
+// files close next. Kernel threads have no address space either; they are
+// root's.
+func exited(stat []byte) bool {
+	if st := stateOf(stat); st == 'Z' || st == 'X' {
+		return true
+	}
 	i := bytes.LastIndexByte(stat, ')')
-	if !ok || st != start || i+2 >= len(stat) {
+	f := strings.Fields(string(stat[i+1:]))
+	return len(f) > 20 && f[20] == "0"
+}
+
+// gonePid says whether pid is no longer the live process that started at
+// start: read again after something of it failed or read empty, it tells
+// a process that is exiting from one that said nothing.
+func gonePid(procRoot string, pid int, start string) bool {
+	stat, err := os.ReadFile(filepath.Join(procRoot, strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return true
+	}
+	st, ok := startTime(stat)
+	return !ok || st != start || exited(stat)
+}
+
+// stateOf returns field 3 of /proc/<pid>/stat (R, S, Z...), 0 when unparsable.
+func stateOf(stat []byte) byte {
+	i := bytes.LastIndexByte(stat, ')')
+	if i < 0 || i+2 >= len(stat) {
 		return 0
 	}
 	return stat[i+2]

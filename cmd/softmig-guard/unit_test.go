@@ -221,6 +221,60 @@ func TestFactsOfAProcessThatExited(t *testing.T) {
 	}
 }
 
+// A process that has exited and awaits its parent is gone. Its
+// environment reads empty, which says nothing of its job; taken for a
+// process in no job, a user's several jobs were all charged its memory,
+// and the other jobs' processes were killed for what a gone process of
+// one left behind (TestOrphanMemoryHiddenBehindFiles, CI under load).
+func TestAnExitedProcessIsInNoneOfItsUsersJobs(t *testing.T) {
+	testutil.NeedRoot(t, "job configs are root's files")
+	runDir := t.TempDir()
+	for _, job := range []string{"41", "42"} {
+		testutil.Must(t, os.WriteFile(filepath.Join(runDir, job+".conf"), []byte(fmt.Sprintf("CUDA_DEVICE_MEMORY_LIMIT=12g\nSOFTMIG_UID=%d\n", nobody)), 0o644))
+	}
+	c := &charger{log: newLogger(&bytes.Buffer{}), conf: newConfigs(runDir, newLogger(&bytes.Buffer{})),
+		facts: newFactsCache("/proc"), forged: map[int]string{}}
+	cmd := exec.Command("sleep", "30")
+	cmd.Env = []string{"PATH=/usr/bin:/bin"} // no SLURM_JOB_ID: in none of the jobs
+	testutil.Must(t, cmd.Start())
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	pid := cmd.Process.Pid
+	f, err := readFacts("/proc", pid)
+	testutil.Must(t, err)
+	f.uid = nobody // as if the jobs' user ran it
+	now := time.Now()
+	if jobs := c.heldTo(f, pid, now); len(jobs) != 2 {
+		t.Fatalf("a live process of the user in no job is held to %v, want both of the user's jobs", jobs)
+	}
+	testutil.Must(t, cmd.Process.Kill())
+	waitState(t, pid, f.start, 'Z')
+	if got, err := readFacts("/proc", pid); !errors.Is(err, errGone) {
+		t.Errorf("facts of an exited process not yet waited for = %+v, %v; want errGone", got, err)
+	}
+	if jobs := c.heldTo(f, pid, now); len(jobs) != 0 {
+		t.Errorf("an exited process is held to %v, want none (its memory is a gone process's)", jobs)
+	}
+}
+
+// A process inside exit(2) has let go of its address space before it is a
+// zombie: its environment already fails to open (ESRCH) while its state
+// still reads R and its files still hold the GPU.
+func TestExitedFromStat(t *testing.T) {
+	for _, c := range []struct {
+		stat string
+		want bool
+	}{
+		{"9 (a b) c) S 1 9 9 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 1000 3133440 10", false},
+		{"9 (x) R 1 9 9 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 1000 0 0", true},
+		{"9 (x) Z 1 9 9 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 1000 0 0", true},
+		{"9 (x) R 1 9", false}, // too short to say: not taken for gone
+	} {
+		if got := exited([]byte(c.stat)); got != c.want {
+			t.Errorf("exited(%q) = %v, want %v", c.stat, got, c.want)
+		}
+	}
+}
+
 // A GPU whose NVML calls fail is skipped and its pending kills forgotten;
 // a process that vanished between the list and /proc is skipped.
 func TestLookErrorsNeverKill(t *testing.T) {
