@@ -4,6 +4,7 @@ package main
 
 import (
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -42,6 +43,10 @@ type gpuReader interface {
 	samples(i int, since uint64) ([]sample, error)
 	calls() uint64 // NVML calls made so far
 	errors() uint64
+	// driverCPU is the CPU the guard's threads spent inside those calls:
+	// the driver's share of the guard's cost (on the simulator, the
+	// simulator's).
+	driverCPU() time.Duration
 	close() error
 }
 
@@ -50,6 +55,7 @@ type nvmlReader struct {
 	lib  gpu.Library
 	n    atomic.Uint64
 	errs atomic.Uint64
+	cpu  atomic.Int64 // ns of thread CPU inside the driver
 	mu   sync.Mutex
 	devs map[int]gpu.Device
 }
@@ -66,6 +72,20 @@ func (r *nvmlReader) calls() uint64  { return r.n.Load() }
 func (r *nvmlReader) errors() uint64 { return r.errs.Load() }
 func (r *nvmlReader) close() error   { return r.lib.Close() }
 
+func (r *nvmlReader) driverCPU() time.Duration { return time.Duration(r.cpu.Load()) }
+
+// timed runs f, a call into the driver, on one thread and adds the CPU
+// that thread used to r.cpu (two clock reads: under a microsecond).
+func (r *nvmlReader) timed(f func()) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	t0 := threadCPU()
+	f()
+	if d := threadCPU() - t0; d > 0 {
+		r.cpu.Add(int64(d))
+	}
+}
+
 // call counts one NVML call and its failure.
 func (r *nvmlReader) call(err error) error {
 	r.n.Add(1)
@@ -76,7 +96,9 @@ func (r *nvmlReader) call(err error) error {
 }
 
 func (r *nvmlReader) count() (int, error) {
-	n, err := r.lib.DeviceCount()
+	var n int
+	var err error
+	r.timed(func() { n, err = r.lib.DeviceCount() })
 	return n, r.call(err)
 }
 
@@ -111,7 +133,8 @@ func (r *nvmlReader) memUsed(i int) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	m, err := d.Memory()
+	var m gpu.Memory
+	r.timed(func() { m, err = d.Memory() })
 	if err := r.call(err); err != nil {
 		return 0, fmt.Errorf("GPU %d: %w", i, err)
 	}
@@ -126,7 +149,8 @@ func (r *nvmlReader) procs(i int) ([]gpuProc, error) {
 	var procs []gpuProc
 	seen := map[int]int{}
 	for k, get := range []func() ([]gpu.Process, error){d.ComputeProcesses, d.GraphicsProcesses} {
-		list, err := get()
+		var list []gpu.Process
+		r.timed(func() { list, err = get() })
 		if k == 1 && gpu.IsCode(err, gpu.CodeNotSupported) {
 			r.n.Add(1)
 			continue
@@ -155,7 +179,8 @@ func (r *nvmlReader) samples(i int, since uint64) ([]sample, error) {
 	if err != nil {
 		return nil, err
 	}
-	got, err := d.Utilization(time.UnixMicro(int64(since)))
+	var got []gpu.Sample
+	r.timed(func() { got, err = d.Utilization(time.UnixMicro(int64(since))) })
 	if err := r.call(err); err != nil {
 		return nil, fmt.Errorf("GPU %d: %w", i, err)
 	}

@@ -243,8 +243,9 @@ func (g *guard) stop() {
 func (g *guard) logStats(what string) {
 	secs := time.Since(g.started).Seconds()
 	var calls, errs uint64
+	var driver time.Duration
 	if g.gpus != nil {
-		calls, errs = g.gpus.calls(), g.gpus.errors()
+		calls, errs, driver = g.gpus.calls(), g.gpus.errors(), g.gpus.driverCPU()
 	}
 	looks := g.stats.looks.Load()
 	mean := time.Duration(0)
@@ -255,9 +256,9 @@ func (g *guard) logStats(what string) {
 	if g.scan != nil {
 		reads, bytes, over = g.scan.reads.Load(), g.scan.bytesRead.Load(), g.scan.overBudget.Load()
 	}
-	g.log.infof("%s: looks=%d full_looks=%d look_mean=%s look_max=%s kills=%d pauses=%d nvml_calls=%d nvml_calls_per_s=%.1f nvml_errors=%d maps_reads=%d maps_bytes=%d maps_over_budget=%d cpu_ms=%d seconds=%.1f",
+	g.log.infof("%s: looks=%d full_looks=%d look_mean=%s look_max=%s kills=%d pauses=%d nvml_calls=%d nvml_calls_per_s=%.1f nvml_errors=%d maps_reads=%d maps_bytes=%d maps_over_budget=%d cpu_ms=%d nvml_cpu_ms=%d seconds=%.1f",
 		what, looks, g.stats.fullLooks.Load(), mean, time.Duration(g.stats.lookMaxNs.Load()), g.stats.kills.Load(), g.stats.pauses.Load(),
-		calls, float64(calls)/secs, errs, reads, bytes, over, cpuMillis(), secs)
+		calls, float64(calls)/secs, errs, reads, bytes, over, cpuMillis(), driver.Milliseconds(), secs)
 }
 
 // writeStatus writes the status file softmig-smi's admin view reads.
@@ -272,7 +273,7 @@ func (g *guard) writeStatus(now time.Time) {
 		s.LookMean = time.Duration(g.stats.lookNs.Load() / int64(s.Looks))
 	}
 	if g.gpus != nil {
-		s.NVMLCalls, s.NVMLErrors = g.gpus.calls(), g.gpus.errors()
+		s.NVMLCalls, s.NVMLErrors, s.NVMLCPU = g.gpus.calls(), g.gpus.errors(), g.gpus.driverCPU()
 		s.GPUs, _ = g.gpus.count()
 	}
 	if g.scan != nil {

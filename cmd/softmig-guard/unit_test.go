@@ -317,6 +317,7 @@ func (f *fakeGPUs) procs(i int) ([]gpuProc, error) {
 func (f *fakeGPUs) samples(i int, _ uint64) ([]sample, error) { return f.smp[i], nil }
 func (f *fakeGPUs) calls() uint64                             { return 0 }
 func (f *fakeGPUs) errors() uint64                            { return 0 }
+func (f *fakeGPUs) driverCPU() time.Duration                  { return 0 }
 func (f *fakeGPUs) close() error                              { return nil }
 
 func TestJobLogSafety(t *testing.T) {

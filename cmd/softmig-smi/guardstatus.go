@@ -33,7 +33,7 @@ func printGuardStatus(w io.Writer, runDir string, now time.Time) {
 	if !s.TimeAuthority {
 		auth = "time authority off (jobs keep their static slots)"
 	}
-	fmt.Fprintf(w, "\nsoftmig-guard: pid %d, up %s, %d GPUs, %s; looks %s mean, %s max; CPU %.1f %% of a core; NVML errors %d; kills %d, pauses %d; mappings over budget %d\n",
+	fmt.Fprintf(w, "\nsoftmig-guard: pid %d, up %s, %d GPUs, %s; looks %s mean, %s max; CPU %.1f %% of a core (%.1f %% inside NVML); NVML errors %d; kills %d, pauses %d; mappings over budget %d\n",
 		s.PID, s.Updated.Sub(s.Started).Round(time.Second), s.GPUs, auth, s.LookMean.Round(time.Microsecond),
-		s.LookMax.Round(time.Microsecond), 100*s.CPUShare(), s.NVMLErrors, s.Kills, s.Pauses, s.MapsOverBudget)
+		s.LookMax.Round(time.Microsecond), 100*s.CPUShare(), 100*s.NVMLShare(), s.NVMLErrors, s.Kills, s.Pauses, s.MapsOverBudget)
 }

@@ -121,7 +121,7 @@ func (n *node) authority(t *testing.T, uuid string) {
 	f.SetStats(b, timefile.FlagLent, 596, 96)
 	f.Beat(now)
 	s := &guardstat.Status{PID: 812, Started: now.Add(-time.Hour), Updated: now, TimeAuthority: true, GPUs: 2, Looks: 160000,
-		LookMean: 312 * time.Microsecond, LookMax: 9 * time.Millisecond, CPU: 36 * time.Second, Kills: 1}
+		LookMean: 312 * time.Microsecond, LookMax: 9 * time.Millisecond, CPU: 36 * time.Second, NVMLCPU: 12 * time.Second, Kills: 1}
 	if err := guardstat.Write(n.conf, s); err != nil {
 		t.Fatal(err)
 	}

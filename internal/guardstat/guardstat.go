@@ -40,6 +40,7 @@ type Status struct {
 	LookMax        time.Duration
 	CPU            time.Duration // the guard's user+system time so far
 	NVMLCalls      uint64
+	NVMLCPU        time.Duration // the part of CPU spent inside NVML's calls
 	NVMLErrors     uint64
 	Kills          uint64
 	Pauses         uint64
@@ -56,6 +57,16 @@ func (s *Status) CPUShare() float64 {
 	return float64(s.CPU) / float64(up)
 }
 
+// NVMLShare is the part of CPUShare spent inside NVML's calls: the
+// driver's cost, not the guard's own work.
+func (s *Status) NVMLShare() float64 {
+	up := s.Updated.Sub(s.Started)
+	if up <= 0 {
+		return 0
+	}
+	return float64(s.NVMLCPU) / float64(up)
+}
+
 // Write replaces dir's status file.
 func Write(dir string, s *Status) error {
 	kv := map[string]string{
@@ -69,6 +80,7 @@ func Write(dir string, s *Status) error {
 		"look_max_us":      strconv.FormatInt(s.LookMax.Microseconds(), 10),
 		"cpu_ms":           strconv.FormatInt(s.CPU.Milliseconds(), 10),
 		"nvml_calls":       strconv.FormatUint(s.NVMLCalls, 10),
+		"nvml_cpu_ms":      strconv.FormatInt(s.NVMLCPU.Milliseconds(), 10),
 		"nvml_errors":      strconv.FormatUint(s.NVMLErrors, 10),
 		"kills":            strconv.FormatUint(s.Kills, 10),
 		"pauses":           strconv.FormatUint(s.Pauses, 10),
@@ -134,6 +146,8 @@ func Read(dir string) (*Status, error) {
 			s.CPU = time.Duration(n) * time.Millisecond
 		case "nvml_calls":
 			s.NVMLCalls = u
+		case "nvml_cpu_ms":
+			s.NVMLCPU = time.Duration(n) * time.Millisecond
 		case "nvml_errors":
 			s.NVMLErrors = u
 		case "kills":

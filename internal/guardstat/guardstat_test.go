@@ -16,7 +16,7 @@ func TestRoundTrip(t *testing.T) {
 	dir := t.TempDir()
 	now := time.UnixMilli(time.Now().UnixMilli())
 	in := &Status{PID: 42, Started: now.Add(-time.Minute), Updated: now, TimeAuthority: true, GPUs: 8, Looks: 1200,
-		LookMean: 310 * time.Microsecond, LookMax: 9 * time.Millisecond, CPU: 600 * time.Millisecond, NVMLCalls: 9000,
+		LookMean: 310 * time.Microsecond, LookMax: 9 * time.Millisecond, CPU: 600 * time.Millisecond, NVMLCalls: 9000, NVMLCPU: 200 * time.Millisecond,
 		NVMLErrors: 1, Kills: 2, Pauses: 3, MapsReads: 40, MapsOverBudget: 1}
 	if err := Write(dir, in); err != nil {
 		t.Fatal(err)
