@@ -12,6 +12,7 @@ import (
 // Escapes are timed per job and GPU, not per process: a chain of escaped
 // processes, each gone before the grace period, is one escape.
 func (g *guard) judgeEscapes(now time.Time, i int, st *gpuLook) []verdict {
+	st.escapeGen, st.escaping = g.escapeChanges(), false
 	var due []verdict
 	jobs := make([]string, 0, len(st.jobPids))
 	for job := range st.jobPids {
@@ -46,6 +47,7 @@ func (g *guard) judgeEscapes(now time.Time, i int, st *gpuLook) []verdict {
 		if len(escaped) == 0 {
 			continue
 		}
+		st.escaping = true
 		k := watchKey{job: job, gpu: i, pid: escapeKey}
 		g.seen[k] = now
 		v := verdict{watchKey: k, reason: reasonEscape, dev: js.ordinal(i), used: st.jobUsed[job], limit: sl.limit,
@@ -55,6 +57,14 @@ func (g *guard) judgeEscapes(now time.Time, i int, st *gpuLook) []verdict {
 		}
 	}
 	return due
+}
+
+// escapeChanges is how many of the scanner's verdicts changed so far.
+func (g *guard) escapeChanges() uint64 {
+	if g.scan == nil {
+		return 0 // not started: no verdicts
+	}
+	return g.scan.changes.Load()
 }
 
 // due starts or checks the grace timer of k.

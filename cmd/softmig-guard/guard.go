@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"os"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -133,7 +134,14 @@ func (g *guard) marginFor(limit uint64) uint64 {
 	return g.opts.margin
 }
 
+// gcPercent is the guard's GOGC (run).
+const gcPercent = 400
+
 func (g *guard) run(ctx context.Context) error {
+	// Most of what a look allocates is garbage by the next one, over a
+	// live heap of a few MiB: collecting at 5x it, not 2x, cuts the
+	// collector's share of the guard's CPU for ~10 MiB more memory.
+	debug.SetGCPercent(gcPercent)
 	var warn string
 	g.lib, warn = findLibrary(g.opts.library)
 	g.started = time.Now()

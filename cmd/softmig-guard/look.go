@@ -41,6 +41,10 @@ type gpuLook struct {
 	jobUsed map[string]uint64
 	jobPids map[string][]int
 	facts   map[int]procFacts
+	// escaping: the last judgement of escapes found one; escapeGen: the
+	// scanner's changes it saw. Neither moved: judging again finds the same.
+	escaping  bool
+	escapeGen uint64
 }
 
 // nextLook returns a random wait within (interval/10, interval].
@@ -82,7 +86,9 @@ func (g *guard) look(now time.Time) []verdict {
 					alive[p] = true
 				}
 			}
-			due = append(due, g.judgeEscapes(now, i, st)...)
+			if st.escaping || g.escapeChanges() != st.escapeGen {
+				due = append(due, g.judgeEscapes(now, i, st)...)
+			}
 			continue
 		}
 		v, ok := g.fullLook(now, i, st, used)

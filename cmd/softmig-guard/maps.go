@@ -40,7 +40,10 @@ type scanner struct {
 	libMu sync.Mutex // lib.known grows as upgrades are seen
 
 	reads, bytesRead, overBudget atomic.Uint64
-	busy                         atomic.Int64 // nanoseconds spent reading
+	// changes counts verdicts that changed: a look judges a GPU's escapes
+	// again only when one did, or while one of its processes is escaped.
+	changes atomic.Uint64
+	busy    atomic.Int64 // nanoseconds spent reading
 }
 
 type scanned struct {
@@ -74,11 +77,21 @@ func (s *scanner) verdict(pid int, start string) string {
 }
 
 // run reads mappings until ctx ends, new processes first, then the one
-// read longest ago, keeping to its duty cycle.
+// read longest ago, keeping to its duty cycle. Readings come in batches of
+// up to batchWork, each followed by the rest its duty asks: one wake-up
+// for several processes, where one each made the guard's threads switch
+// more than they read.
 func (s *scanner) run(ctx context.Context) {
 	for {
-		pid, start, ok := s.next(time.Now())
-		if !ok {
+		var work time.Duration
+		for work < batchWork {
+			pid, start, ok := s.next(time.Now())
+			if !ok {
+				break
+			}
+			work += s.read(pid, start)
+		}
+		if work == 0 { // nothing due: until a new process or the next due
 			select {
 			case <-ctx.Done():
 				return
@@ -87,30 +100,41 @@ func (s *scanner) run(ctx context.Context) {
 			}
 			continue
 		}
-		t0 := time.Now()
-		cause, err := s.judge(pid)
-		took := time.Since(t0)
-		s.busy.Add(int64(took))
-		s.mu.Lock()
-		if p, ok := s.procs[pid]; ok && p.start == start {
-			switch {
-			case errors.Is(err, errGone):
-				delete(s.procs, pid)
-			case err != nil:
-				s.log.errorf("maps", "pid %d: %v", pid, err)
-				p.at = time.Now()
-			default:
-				p.at, p.cause = time.Now(), cause
-			}
-		}
-		s.mu.Unlock()
-		rest := time.Duration(float64(took) * (1 - s.duty) / s.duty)
-		select {
+		select { // the rest is kept whatever comes: new processes wait
 		case <-ctx.Done():
 			return
-		case <-time.After(rest):
+		case <-time.After(time.Duration(float64(work) * (1 - s.duty) / s.duty)):
 		}
 	}
+}
+
+// batchWork is how much reading a batch does before it rests.
+const batchWork = time.Millisecond
+
+// read judges pid's mappings and records the verdict; it returns the time
+// the reading took.
+func (s *scanner) read(pid int, start string) time.Duration {
+	t0 := time.Now()
+	cause, err := s.judge(pid)
+	took := time.Since(t0)
+	s.busy.Add(int64(took))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p, ok := s.procs[pid]; ok && p.start == start {
+		switch {
+		case errors.Is(err, errGone):
+			delete(s.procs, pid)
+		case err != nil:
+			s.log.errorf("maps", "pid %d: %v", pid, err)
+			p.at = time.Now()
+		default:
+			if p.cause != cause {
+				s.changes.Add(1)
+			}
+			p.at, p.cause = time.Now(), cause
+		}
+	}
+	return took
 }
 
 // next picks the process to read: one never read, else the one read

@@ -43,6 +43,9 @@ func (a *authority) measure(g *gpuTime, now time.Time) {
 	}
 	warm := a.started.Add(a.period)
 	woke := false
+	// A batch holds a process's samples since the last tick (five of
+	// them on the simulator's 20 ms period): one answer per process.
+	jobsOf := map[int][]string{}
 	for _, s := range samples {
 		if s.ts <= g.last && g.last != 0 {
 			continue
@@ -62,7 +65,11 @@ func (a *authority) measure(g *gpuTime, now time.Time) {
 			continue
 		}
 		busy := g.dt * time.Duration(s.util) / 100
-		jobs := a.jobsOf(s.pid, now)
+		jobs, ok := jobsOf[s.pid]
+		if !ok {
+			jobs = a.jobsOf(s.pid, now)
+			jobsOf[s.pid] = jobs
+		}
 		for _, job := range jobs {
 			g.usedAll[job] += busy
 		}

@@ -33,12 +33,13 @@ type procFacts struct {
 func readFacts(procRoot string, pid int) (procFacts, error) {
 	dir := filepath.Join(procRoot, strconv.Itoa(pid))
 	var f procFacts
-	cg, err := os.ReadFile(filepath.Join(dir, "cgroup"))
+	buf := make([]byte, procFileMax) // one buffer for the three, each parsed before the next
+	cg, err := readProcFile(filepath.Join(dir, "cgroup"), buf)
 	if err != nil {
 		return f, gone(err)
 	}
 	f.jobs = job.AllFromCgroup(bytes.NewReader(cg))
-	status, err := os.ReadFile(filepath.Join(dir, "status"))
+	status, err := readProcFile(filepath.Join(dir, "status"), buf)
 	if err != nil {
 		return f, gone(err)
 	}
@@ -48,7 +49,7 @@ func readFacts(procRoot string, pid int) (procFacts, error) {
 	}
 	f.uid, f.root = ruid, ruid == 0
 	f.gid, _, _ = ids(status, "Gid:")
-	stat, err := os.ReadFile(filepath.Join(dir, "stat"))
+	stat, err := readProcFile(filepath.Join(dir, "stat"), buf)
 	if err != nil {
 		return f, gone(err)
 	}
@@ -61,6 +62,29 @@ func readFacts(procRoot string, pid int) (procFacts, error) {
 		return f, errGone
 	}
 	return f, nil
+}
+
+// procFileMax holds a process's cgroup, status or stat file whole (a
+// cgroup v1 file of a dozen hierarchies is under 2 KiB).
+const procFileMax = 8 << 10
+
+// readProcFile reads a small /proc file into buf in one read, as the
+// kernel makes it (open, read, close: os.ReadFile also stats it and reads
+// again to see the end); one that fills buf is read again whole.
+func readProcFile(path string, buf []byte) ([]byte, error) {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	n, err := unix.Read(fd, buf)
+	unix.Close(fd)
+	switch {
+	case err != nil:
+		return nil, &os.PathError{Op: "read", Path: path, Err: err}
+	case n == len(buf):
+		return os.ReadFile(path)
+	}
+	return buf[:n], nil
 }
 
 // in says whether the process's cgroup names job.
@@ -85,17 +109,23 @@ func uids(status []byte) (ruid, euid int, ok bool) { return ids(status, "Uid:") 
 
 // ids parses the first two numbers of a Uid: or Gid: line.
 func ids(status []byte, prefix string) (realID, effectiveID int, ok bool) {
-	for _, line := range strings.Split(string(status), "\n") {
-		rest, found := strings.CutPrefix(line, prefix)
+	for rest := status; len(rest) > 0; {
+		line := rest
+		if i := bytes.IndexByte(rest, '\n'); i >= 0 {
+			line, rest = rest[:i], rest[i+1:]
+		} else {
+			rest = nil
+		}
+		nums, found := bytes.CutPrefix(line, []byte(prefix))
 		if !found {
 			continue
 		}
-		f := strings.Fields(rest)
+		f := bytes.Fields(nums)
 		if len(f) < 2 {
 			return 0, 0, false
 		}
-		r, err1 := strconv.Atoi(f[0])
-		e, err2 := strconv.Atoi(f[1])
+		r, err1 := strconv.Atoi(string(f[0]))
+		e, err2 := strconv.Atoi(string(f[1]))
 		return r, e, err1 == nil && err2 == nil
 	}
 	return 0, 0, false
