@@ -95,6 +95,10 @@ type guard struct {
 	usedFiles map[int]*usedfile.File // by GPU index
 	usedRetry map[int]time.Time      // by GPU index: when to try Create again
 
+	// Until when each GPU's looks are all full (look.go, closely).
+	closeMu    sync.Mutex
+	closeUntil map[int]time.Time
+
 	killMu sync.Mutex
 	killed map[int]string // pid -> start time of processes already killed
 
@@ -109,13 +113,14 @@ func newGuard(opts options, log *logger) *guard {
 		opts: opts, log: log,
 		open:   func() (gpuReader, error) { return openNVML() },
 		runDir: defs.RunDir(), logDir: defs.LogDir(),
-		killed:    map[int]string{},
-		usedFiles: map[int]*usedfile.File{},
-		usedRetry: map[int]time.Time{},
-		notify:    newNotifier(log),
-		mem:       map[int]jobSums{},
-		peak:      map[watchKey]uint64{},
-		killsBy:   map[watchKey]uint64{},
+		killed:     map[int]string{},
+		usedFiles:  map[int]*usedfile.File{},
+		usedRetry:  map[int]time.Time{},
+		notify:     newNotifier(log),
+		mem:        map[int]jobSums{},
+		closeUntil: map[int]time.Time{},
+		peak:       map[watchKey]uint64{},
+		killsBy:    map[watchKey]uint64{},
 	}
 	g.conf = newConfigs(g.runDir, log)
 	g.facts = newFactsCache(opts.procRoot)

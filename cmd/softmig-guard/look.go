@@ -80,7 +80,7 @@ func (g *guard) look(now time.Time) []verdict {
 		if diff < 0 {
 			diff = -diff
 		}
-		if st.jobUsed != nil && diff <= lookTrigger && now.Before(st.nextFull) {
+		if st.jobUsed != nil && diff <= lookTrigger && now.Before(st.nextFull) && !g.closely(i, now) {
 			for _, pids := range st.jobPids {
 				for _, p := range pids {
 					alive[p] = true
@@ -105,6 +105,30 @@ func (g *guard) look(now time.Time) []verdict {
 	}
 	g.afterLook(now, alive)
 	return due
+}
+
+// watchClose makes every look at GPU i full until until: the time
+// authority saw GPU time used by processes no look saw alive. One short
+// process after another, each gone before a full look, swaps a context
+// for a context and leaves the device's total where it was: the cheap
+// first stage saw nothing, and their time was charged to nobody. Reading
+// the process list at every look sees them alive and charges their time to
+// their jobs, for the price of a list read per look while it lasts.
+func (g *guard) watchClose(i int, until time.Time) (started bool) {
+	g.closeMu.Lock()
+	defer g.closeMu.Unlock()
+	old := g.closeUntil[i]
+	if until.After(old) {
+		g.closeUntil[i] = until
+	}
+	return !time.Now().Before(old)
+}
+
+// closely says whether every look at GPU i is full now.
+func (g *guard) closely(i int, now time.Time) bool {
+	g.closeMu.Lock()
+	defer g.closeMu.Unlock()
+	return now.Before(g.closeUntil[i])
 }
 
 // fullLook reads GPU i's processes, sums them per job and judges the sums.

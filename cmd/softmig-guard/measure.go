@@ -67,8 +67,12 @@ func (a *authority) measure(g *gpuTime, now time.Time) {
 		busy := g.dt * time.Duration(s.util) / 100
 		jobs, ok := jobsOf[s.pid]
 		if !ok {
-			jobs = a.jobsOf(s.pid, now)
+			var unseen bool
+			jobs, unseen = a.jobsOf(s.pid, now)
 			jobsOf[s.pid] = jobs
+			if unseen && a.g.watchClose(g.index, now.Add(watchUnseen)) {
+				a.g.log.warnf("time: GPU %d: GPU time of pid %d, gone before any look saw it: every look reads the GPU's processes for %s", g.index, s.pid, watchUnseen)
+			}
 		}
 		for _, job := range jobs {
 			g.usedAll[job] += busy
@@ -127,16 +131,22 @@ func (a *authority) measure(g *gpuTime, now time.Time) {
 	}
 }
 
+// watchUnseen is how long every look reads the process lists of a GPU
+// after it was busy for a process no look saw alive (look.go, watchClose).
+const watchUnseen = 5 * time.Second
+
 // jobsOf returns the jobs pid is charged to (none for root's processes
-// and processes outside jobs).
-func (a *authority) jobsOf(pid int, now time.Time) []string {
+// and processes outside jobs); unseen: it is gone, and no look saw it alive
+// in a job.
+func (a *authority) jobsOf(pid int, now time.Time) (jobs []string, unseen bool) {
 	f, err := a.g.facts.get(pid, now)
 	switch {
 	case errors.Is(err, errGone):
-		return a.g.facts.jobsOfGone(pid)
+		jobs = a.g.facts.jobsOfGone(pid)
+		return jobs, len(jobs) == 0
 	case err != nil || f.root:
-		return nil
+		return nil, false
 	default:
-		return a.g.charge.jobsOf(f, pid, now)
+		return a.g.charge.jobsOf(f, pid, now), false
 	}
 }
