@@ -350,6 +350,7 @@ func TestTimeWithDriverLikeSamples(t *testing.T) {
 		}
 	}
 	noPauses(t, g)
+	started := time.Now()
 	cheat := n.bgRun(jobs[2], []string{n.shared.Path("build/test/dl_attack"), "launch", "1000", "8"})
 	// Paused within a second or two of starting, on an idle machine; the
 	// bound is for a CI machine whose neighbours take its CPU.
@@ -362,6 +363,7 @@ func TestTimeWithDriverLikeSamples(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	t.Logf("with driver-like samples, the job around the library was paused %s after it started", time.Since(started).Round(100*time.Millisecond))
 }
 
 // libLog is what the library logged on this node (SOFTMIG_LOG_FILE).
