@@ -174,11 +174,25 @@ static void resolve_locked(void)
 	closedir(d);
 }
 
+/* How many threads /proc/<pid>/status counts, 0 when unreadable. */
+static int proc_threads(uint32_t pid)
+{
+	char path[64], buf[4096], *p;
+	snprintf(path, sizeof path, "/proc/%u/status", pid);
+	if (read_small(path, buf, sizeof buf) <= 0 || !(p = strstr(buf, "\nThreads:")))
+		return 0;
+	return atoi(p + 9);
+}
+
+/* A leader that left with pthread_exit or SYS_exit reads Z while its other
+ * threads run on: the process lives, and the driver keeps its memory. */
 static int alive(uint32_t pid, uint64_t start)
 {
 	uint64_t st;
 	char state;
-	return proc_stat(pid, &state, &st) == 0 && st == start && state != 'Z' && state != 'X';
+	if (proc_stat(pid, &state, &st) != 0 || st != start)
+		return 0;
+	return (state != 'Z' && state != 'X') || proc_threads(pid) > 1;
 }
 
 /* A pidfd of each entry's host pid, kept by this process: one poll() then

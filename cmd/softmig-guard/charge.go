@@ -56,7 +56,7 @@ func (c *charger) heldTo(f procFacts, pid int, now time.Time) []string {
 		// SLURM_JOB_ID: one of the user's jobs named there takes the
 		// charge alone (naming another of their own jobs moves it only
 		// between their own slices).
-		id, ok, err := job.FromProc(c.facts.procRoot, pid)
+		id, ok, err := job.FromDir(liveDir(c.facts.procRoot, pid))
 		if err == nil && ok {
 			for _, j := range users {
 				if j == id {

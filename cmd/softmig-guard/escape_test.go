@@ -64,6 +64,56 @@ func TestEscapeWithoutLibrary(t *testing.T) {
 	}
 }
 
+// The same from a process whose main thread has left (SYS_exit) while a
+// second thread goes on: its /proc/<pid>/stat, the leader's, reads Z with
+// no address space, as an exited process's does, and its maps, environ
+// and fd read empty. Taken for gone, its memory was charged to nobody and
+// a kill refused it (red team, 2026-12-07).
+func TestEscapeWithAZombieLeader(t *testing.T) {
+	t.Parallel()
+	n := newNode(t)
+	j := n.job(slicedConf)
+	g := n.guard()
+	c := n.start(j, false, nil, "cuclient", "leaderexit", "init", "dev:0", "alloc:13g", "ready", "hold")
+	waitState(t, c.pid(), startOf(t, c.pid()), 'Z')
+	took := c.killedWithin(t, 3*time.Second)
+	t.Logf("a zombie leader's live thread without the library: killed %s after crossing the slice", took.Round(time.Millisecond))
+	wantKillEvent(t, g, j, c.pid(), reasonEscape, reasonOver)
+}
+
+// A program whose main() ends with pthread_exit while its threads work
+// on, under the library and within its slice, is left alone: read through
+// its leader, its maps were empty, an escape, and it was killed.
+func TestZombieLeaderUnderTheLibraryUntouched(t *testing.T) {
+	t.Parallel()
+	n := newNode(t)
+	j := n.job(slicedConf + "SOFTMIG_UID=65534\n")
+	g := n.guard()
+	c := n.start(j, true, nil, "cuclient", "init", "leaderexit", "dev:0", "alloc:2g", "ready", "hold")
+	if res := testutil.ClientResults(c.lines); len(res) != 3 || res[2] != "alloc rc=0" {
+		t.Fatalf("client: %q", c.lines)
+	}
+	waitState(t, c.pid(), startOf(t, c.pid()), 'Z')
+	time.Sleep(3 * time.Second) // six escape graces
+	if !c.alive() || strings.Contains(g.output(), "guard kill") {
+		t.Errorf("a process under the library whose leader thread left was killed:\n%s", g.output())
+	}
+}
+
+// startOf is pid's start time (field 22 of its stat).
+func startOf(t *testing.T, pid int) string {
+	t.Helper()
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, ok := startTime(stat)
+	if !ok {
+		t.Fatalf("stat of %d: %q", pid, stat)
+	}
+	return st
+}
+
 // dlmopen(LM_ID_NEWLM, "libcuda.so.1"): a second copy of the driver in a
 // namespace the preloaded library is not in.
 func TestEscapeDlmopen(t *testing.T) {

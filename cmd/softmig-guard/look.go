@@ -170,6 +170,7 @@ type jobSums struct {
 	pids    map[string][]int
 	facts   map[int]procFacts // the listed processes charged to a job
 	held    map[int]procFacts // job processes that only hold orphaned memory
+	added   map[jobPid]bool   // holders added to a job's pids (addHolders)
 	orphans map[string]uint64 // part of used held for processes that are gone
 	unseen  uint64            // listed for gone processes never seen in a job
 }
@@ -180,7 +181,7 @@ type jobSums struct {
 // seen in (orphan.go).
 func (g *guard) sum(now time.Time, i int, procs []gpuProc, devUsed uint64) jobSums {
 	s := jobSums{used: map[string]uint64{}, pids: map[string][]int{}, facts: map[int]procFacts{},
-		held: map[int]procFacts{}, orphans: map[string]uint64{}}
+		held: map[int]procFacts{}, added: map[jobPid]bool{}, orphans: map[string]uint64{}}
 	var listed uint64
 	for _, p := range procs {
 		listed += p.used

@@ -11,7 +11,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -206,6 +205,9 @@ func (s *scanner) judgeNow(pid int, start string) string {
 	cause := m.escape()
 	s.mu.Lock()
 	if p, ok := s.procs[pid]; ok && p.start == start {
+		if p.cause != cause {
+			s.changes.Add(1)
+		}
 		p.at, p.cause = time.Now(), cause
 	}
 	s.mu.Unlock()
@@ -240,7 +242,7 @@ func threadCPU() time.Duration {
 // the preloaded library is not in it). It returns the bytes read.
 func readMaps(procRoot string, pid int, lib libID, maxBytes int64, maxTime time.Duration) (mapped, int64, error) {
 	var m mapped
-	dir := filepath.Join(procRoot, strconv.Itoa(pid))
+	dir := liveDir(procRoot, pid)
 	f, err := os.Open(filepath.Join(dir, "maps"))
 	if err != nil {
 		return m, 0, gone(err)

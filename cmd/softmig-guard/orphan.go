@@ -103,12 +103,20 @@ func (g *guard) chargeUnlisted(now time.Time, i int, devUsed, listed uint64, s *
 // its pids: they keep its orphaned memory, and a kill must free it.
 func (s *jobSums) addHolders(job string, holders map[int]holder) {
 	for pid, h := range holders {
-		if _, listed := s.facts[pid]; listed || !slices.Contains(h.jobs, job) || slices.Contains(s.pids[job], pid) {
+		k := jobPid{job, pid}
+		if _, listed := s.facts[pid]; listed || !slices.Contains(h.jobs, job) || s.added[k] {
 			continue
 		}
+		s.added[k] = true
 		s.pids[job] = append(s.pids[job], pid)
 		s.held[pid] = h.f
 	}
+}
+
+// jobPid is a process in one of its jobs.
+type jobPid struct {
+	job string
+	pid int
 }
 
 // holder is a job process that holds GPU device files open.

@@ -31,7 +31,7 @@ type procFacts struct {
 // readFacts reads a process's jobs from its cgroup (never from its
 // environment, which its owner writes), its uids and its start time.
 func readFacts(procRoot string, pid int) (procFacts, error) {
-	dir := filepath.Join(procRoot, strconv.Itoa(pid))
+	dir := liveDir(procRoot, pid)
 	var f procFacts
 	buf := make([]byte, procFileMax) // one buffer for the three, each parsed before the next
 	cg, err := readProcFile(filepath.Join(dir, "cgroup"), buf)
@@ -49,14 +49,16 @@ func readFacts(procRoot string, pid int) (procFacts, error) {
 	}
 	f.uid, f.root = ruid, ruid == 0
 	f.gid, _, _ = ids(status, "Gid:")
-	stat, err := readProcFile(filepath.Join(dir, "stat"), buf)
+	threads := threadsOf(status)
+	// The leader's stat: its start time is the process's.
+	stat, err := readProcFile(filepath.Join(procRoot, strconv.Itoa(pid), "stat"), buf)
 	if err != nil {
 		return f, gone(err)
 	}
 	if f.start, ok = startTime(stat); !ok {
 		return f, fmt.Errorf("%s/stat: cannot parse", dir)
 	}
-	if exited(stat) {
+	if exited(stat) && threads <= 1 {
 		// What the driver still holds for its pid is a gone process's
 		// (orphan.go).
 		return f, errGone
@@ -185,7 +187,10 @@ func procState(procRoot string, pid int, start string) byte {
 // one inside exit(2) that has let go of its address space (vsize, field
 // 23, is 0), whose environment and mappings read empty or fail and whose
 // files close next. Kernel threads have no address space either; they are
-// root's.
+// root's. stat is the leader thread's: a leader that left by pthread_exit
+// or SYS_exit reads the same while the process's other threads run on,
+// its memory and the driver's files theirs. Only a process of one thread
+// (threadsOf) that reads so has exited.
 func exited(stat []byte) bool {
 	if st := stateOf(stat); st == 'Z' || st == 'X' {
 		return true
@@ -193,6 +198,28 @@ func exited(stat []byte) bool {
 	i := bytes.LastIndexByte(stat, ')')
 	f := strings.Fields(string(stat[i+1:]))
 	return len(f) > 20 && f[20] == "0"
+}
+
+// liveDir is the /proc directory through which pid's own state reads: its
+// /proc/<pid>, or, when its leader thread has left (pthread_exit, SYS_exit)
+// while other threads run on, a live thread's /proc/<pid>/task/<tid>. The
+// leader's then reads as an exited process's: the root cgroup, empty maps,
+// environment and open files. Taken at its word, such a process's memory
+// went to no job and a process under the library was an escape.
+func liveDir(procRoot string, pid int) string {
+	dir := filepath.Join(procRoot, strconv.Itoa(pid))
+	stat, err := os.ReadFile(filepath.Join(dir, "stat"))
+	if err != nil || !exited(stat) {
+		return dir
+	}
+	tasks, _ := os.ReadDir(filepath.Join(dir, "task"))
+	for _, t := range tasks {
+		tdir := filepath.Join(dir, "task", t.Name())
+		if st, err := os.ReadFile(filepath.Join(tdir, "stat")); err == nil && !exited(st) {
+			return tdir
+		}
+	}
+	return dir
 }
 
 // gonePid says whether pid is no longer the live process that started at
@@ -204,7 +231,28 @@ func gonePid(procRoot string, pid int, start string) bool {
 		return true
 	}
 	st, ok := startTime(stat)
-	return !ok || st != start || exited(stat)
+	if !ok || st != start {
+		return true
+	}
+	if !exited(stat) {
+		return false
+	}
+	status, err := os.ReadFile(filepath.Join(procRoot, strconv.Itoa(pid), "status"))
+	return err != nil || threadsOf(status) <= 1
+}
+
+// threadsOf is the Threads: count of /proc/<pid>/status, 0 when absent.
+func threadsOf(status []byte) int {
+	i := bytes.Index(status, []byte("\nThreads:"))
+	if i < 0 {
+		return 0
+	}
+	f := bytes.Fields(status[i+len("\nThreads:"):])
+	if len(f) == 0 {
+		return 0
+	}
+	n, _ := strconv.Atoi(string(f[0]))
+	return n
 }
 
 // stateOf returns field 3 of /proc/<pid>/stat (R, S, Z...), 0 when unparsable.

@@ -154,17 +154,22 @@ func Self(procRoot string, getenv func(string) string) (jobID string, ok bool, e
 // environment (readable only for one's own processes or as root). Any read
 // error is returned so that callers can fail closed.
 func FromProc(procRoot string, pid int) (jobID string, ok bool, err error) {
-	dir := filepath.Join(procRoot, strconv.Itoa(pid))
+	return FromDir(filepath.Join(procRoot, strconv.Itoa(pid)))
+}
+
+// FromDir is FromProc for the process (or thread: .../task/<tid>) whose
+// /proc directory is dir.
+func FromDir(dir string) (jobID string, ok bool, err error) {
 	data, err := os.ReadFile(filepath.Join(dir, "cgroup"))
 	if err != nil {
-		return "", false, fmt.Errorf("reading job of pid %d: %w", pid, err)
+		return "", false, fmt.Errorf("reading job of %s: %w", dir, err)
 	}
 	if id, ok := FromCgroup(bytes.NewReader(data)); ok {
 		return id, true, nil
 	}
 	env, err := os.ReadFile(filepath.Join(dir, "environ"))
 	if err != nil {
-		return "", false, fmt.Errorf("reading job of pid %d: %w", pid, err)
+		return "", false, fmt.Errorf("reading job of %s: %w", dir, err)
 	}
 	id, ok := FromEnv(environGetter(env))
 	return id, ok, nil

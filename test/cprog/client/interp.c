@@ -3,11 +3,19 @@
  * The interpreter: splits each argument into a command and its ':'
  * arguments, finds the command in the groups' tables, runs it and prints
  * its line (see client.h).
+ *
+ * The word "leaderexit" runs the words after it in a second thread and
+ * ends the main thread alone (SYS_exit): the process lives on with a
+ * leader that reads as a zombie in /proc/<pid>/stat.
  */
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "client.h"
 
@@ -118,15 +126,40 @@ static int run_word(struct client *c, char *word)
 	return 0;
 }
 
+static struct client c;
+static int nargs;
+static char **words;
+
+static void *after_leader(void *from);
+
+/* Runs words[from...]; at "leaderexit" the rest goes on in a new thread. */
+static int run_from(int from)
+{
+	for (int i = from; i < nargs; i++) {
+		if (strcmp(words[i], "leaderexit") == 0) {
+			pthread_t t;
+			if (pthread_create(&t, NULL, after_leader, (void *)(intptr_t)(i + 1)) != 0)
+				return CLIENT_FAILED;
+			syscall(SYS_exit, 0); /* this thread only */
+		}
+		if (run_word(&c, words[i]) < 0)
+			return CLIENT_USAGE;
+	}
+	return c.failed ? CLIENT_FAILED : 0;
+}
+
+/* The thread that goes on after the leader left; exit() ends the process. */
+static void *after_leader(void *from)
+{
+	exit(run_from((int)(intptr_t)from));
+}
+
 int client_main(const struct client_driver *drv, int argc, char **argv)
 {
-	static struct client c;
-
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	c.drv = drv;
 	c.a = &drv->api;
-	for (int i = 1; i < argc; i++)
-		if (run_word(&c, argv[i]) < 0)
-			return CLIENT_USAGE;
-	return c.failed ? CLIENT_FAILED : 0;
+	nargs = argc;
+	words = argv;
+	return run_from(1);
 }
