@@ -241,8 +241,20 @@ func threadCPU() time.Duration {
 // second link-map namespace (dlmopen(LM_ID_NEWLM) loads its own libc, and
 // the preloaded library is not in it). It returns the bytes read.
 func readMaps(procRoot string, pid int, lib libID, maxBytes int64, maxTime time.Duration) (mapped, int64, error) {
+	dir := filepath.Join(procRoot, fmt.Sprint(pid))
+	m, n, err := readMapsAt(dir, lib, maxBytes, maxTime)
+	if err == nil && n == 0 {
+		// Empty: a process whose leader thread left reads so through it.
+		if live := liveDir(procRoot, pid); live != dir {
+			return readMapsAt(live, lib, maxBytes, maxTime)
+		}
+	}
+	return m, n, err
+}
+
+// readMapsAt is readMaps of the process or thread whose /proc directory is dir.
+func readMapsAt(dir string, lib libID, maxBytes int64, maxTime time.Duration) (mapped, int64, error) {
 	var m mapped
-	dir := liveDir(procRoot, pid)
 	f, err := os.Open(filepath.Join(dir, "maps"))
 	if err != nil {
 		return m, 0, gone(err)

@@ -31,9 +31,29 @@ type procFacts struct {
 // readFacts reads a process's jobs from its cgroup (never from its
 // environment, which its owner writes), its uids and its start time.
 func readFacts(procRoot string, pid int) (procFacts, error) {
-	dir := liveDir(procRoot, pid)
+	dir := filepath.Join(procRoot, strconv.Itoa(pid))
 	var f procFacts
 	buf := make([]byte, procFileMax) // one buffer for the three, each parsed before the next
+	// The leader's stat first: its start time is the process's, and it
+	// says whether the leader has left (the rest then reads through a
+	// live thread).
+	stat, err := readProcFile(filepath.Join(dir, "stat"), buf)
+	if err != nil {
+		return f, gone(err)
+	}
+	var ok bool
+	if f.start, ok = startTime(stat); !ok {
+		return f, fmt.Errorf("%s/stat: cannot parse", dir)
+	}
+	if exited(stat) {
+		// Gone, unless another thread runs on (a zombie's status reads one
+		// thread): two reads, for the zombies a kill leaves.
+		status, err := readProcFile(filepath.Join(dir, "status"), buf)
+		if err != nil || threadsOf(status) <= 1 {
+			return f, errGone
+		}
+		dir = liveThreadDir(dir)
+	}
 	cg, err := readProcFile(filepath.Join(dir, "cgroup"), buf)
 	if err != nil {
 		return f, gone(err)
@@ -49,20 +69,6 @@ func readFacts(procRoot string, pid int) (procFacts, error) {
 	}
 	f.uid, f.root = ruid, ruid == 0
 	f.gid, _, _ = ids(status, "Gid:")
-	threads := threadsOf(status)
-	// The leader's stat: its start time is the process's.
-	stat, err := readProcFile(filepath.Join(procRoot, strconv.Itoa(pid), "stat"), buf)
-	if err != nil {
-		return f, gone(err)
-	}
-	if f.start, ok = startTime(stat); !ok {
-		return f, fmt.Errorf("%s/stat: cannot parse", dir)
-	}
-	if exited(stat) && threads <= 1 {
-		// What the driver still holds for its pid is a gone process's
-		// (orphan.go).
-		return f, errGone
-	}
 	return f, nil
 }
 
@@ -184,21 +190,28 @@ func procState(procRoot string, pid int, start string) byte {
 }
 
 // exited says whether stat is of a process that has exited: a zombie, or
-// one inside exit(2) that has let go of its address space (vsize, field
-// 23, is 0), whose environment and mappings read empty or fail and whose
-// files close next. Kernel threads have no address space either; they are
-// root's. stat is the leader thread's: a leader that left by pthread_exit
-// or SYS_exit reads the same while the process's other threads run on,
-// its memory and the driver's files theirs. Only a process of one thread
-// (threadsOf) that reads so has exited.
+// one inside exit(2) (PF_EXITING in its flags, field 9), whose address
+// space goes first, so that its environment and mappings read empty or
+// fail, and whose files close next. stat is the leader thread's: a leader
+// that left by pthread_exit or SYS_exit reads the same while the process's
+// other threads run on, its memory and the driver's files theirs. Only a
+// process of one thread (threadsOf) that reads so has exited. Kernel
+// threads, without an address space but not exiting, have not.
 func exited(stat []byte) bool {
 	if st := stateOf(stat); st == 'Z' || st == 'X' {
 		return true
 	}
 	i := bytes.LastIndexByte(stat, ')')
 	f := strings.Fields(string(stat[i+1:]))
-	return len(f) > 20 && f[20] == "0"
+	if len(f) < 7 {
+		return false
+	}
+	flags, err := strconv.ParseUint(f[6], 10, 64)
+	return err == nil && flags&pfExiting != 0
 }
+
+// pfExiting is PF_EXITING of linux/sched.h: set as a task enters do_exit.
+const pfExiting = 0x4
 
 // liveDir is the /proc directory through which pid's own state reads: its
 // /proc/<pid>, or, when its leader thread has left (pthread_exit, SYS_exit)
@@ -210,6 +223,15 @@ func liveDir(procRoot string, pid int) string {
 	dir := filepath.Join(procRoot, strconv.Itoa(pid))
 	stat, err := os.ReadFile(filepath.Join(dir, "stat"))
 	if err != nil || !exited(stat) {
+		return dir
+	}
+	return liveThreadDir(dir)
+}
+
+// liveThreadDir is the task directory of a live thread of the process at
+// dir, whose leader has left, or dir when it has none.
+func liveThreadDir(dir string) string {
+	if status, err := os.ReadFile(filepath.Join(dir, "status")); err != nil || threadsOf(status) <= 1 {
 		return dir
 	}
 	tasks, _ := os.ReadDir(filepath.Join(dir, "task"))

@@ -258,15 +258,17 @@ func TestAnExitedProcessIsInNoneOfItsUsersJobs(t *testing.T) {
 
 // A process inside exit(2) has let go of its address space before it is a
 // zombie: its environment already fails to open (ESRCH) while its state
-// still reads R and its files still hold the GPU.
+// still reads R and its files still hold the GPU. Its flags say it exits;
+// a kernel thread, without an address space, does not.
 func TestExitedFromStat(t *testing.T) {
 	for _, c := range []struct {
 		stat string
 		want bool
 	}{
 		{"9 (a b) c) S 1 9 9 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 1000 3133440 10", false},
-		{"9 (x) R 1 9 9 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 1000 0 0", true},
-		{"9 (x) Z 1 9 9 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 1000 0 0", true},
+		{"9 (x) R 1 9 9 0 -1 4194564 100 0 0 0 1 2 0 0 20 0 1 0 1000 0 0", true},     // PF_EXITING
+		{"9 (x) Z 1 9 9 0 -1 4194564 100 0 0 0 1 2 0 0 20 0 1 0 1000 0 0", true},     // a zombie
+		{"2 (kthreadd) S 0 0 0 0 -1 2129984 0 0 0 0 0 0 0 0 20 0 1 0 10 0 0", false}, // a kernel thread: no address space
 		{"9 (x) R 1 9", false}, // too short to say: not taken for gone
 	} {
 		if got := exited([]byte(c.stat)); got != c.want {
