@@ -113,8 +113,9 @@ func (g *guard) look(now time.Time) []verdict {
 // for a context and leaves the device's total where it was: the cheap
 // first stage saw nothing, and their time was charged to nobody. Reading
 // the process list at every look sees them alive and charges their time to
-// their jobs, for the price of a list read per look while it lasts.
-func (g *guard) watchClose(i int, until time.Time) (started bool) {
+// their jobs, for the price of a list read per look while it lasts. It
+// says whether this starts a watch (none was on).
+func (g *guard) watchClose(i int, until time.Time) bool {
 	g.closeMu.Lock()
 	defer g.closeMu.Unlock()
 	old := g.closeUntil[i]

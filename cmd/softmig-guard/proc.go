@@ -31,29 +31,13 @@ type procFacts struct {
 // readFacts reads a process's jobs from its cgroup (never from its
 // environment, which its owner writes), its uids and its start time.
 func readFacts(procRoot string, pid int) (procFacts, error) {
-	dir := filepath.Join(procRoot, strconv.Itoa(pid))
 	var f procFacts
 	buf := make([]byte, procFileMax) // one buffer for the three, each parsed before the next
-	// The leader's stat first: its start time is the process's, and it
-	// says whether the leader has left (the rest then reads through a
-	// live thread).
-	stat, err := readProcFile(filepath.Join(dir, "stat"), buf)
+	start, dir, err := leader(filepath.Join(procRoot, strconv.Itoa(pid)), buf)
 	if err != nil {
-		return f, gone(err)
+		return f, err
 	}
-	var ok bool
-	if f.start, ok = startTime(stat); !ok {
-		return f, fmt.Errorf("%s/stat: cannot parse", dir)
-	}
-	if exited(stat) {
-		// Gone, unless another thread runs on (a zombie's status reads one
-		// thread): two reads, for the zombies a kill leaves.
-		status, err := readProcFile(filepath.Join(dir, "status"), buf)
-		if err != nil || threadsOf(status) <= 1 {
-			return f, errGone
-		}
-		dir = liveThreadDir(dir)
-	}
+	f.start = start
 	cg, err := readProcFile(filepath.Join(dir, "cgroup"), buf)
 	if err != nil {
 		return f, gone(err)
@@ -70,6 +54,32 @@ func readFacts(procRoot string, pid int) (procFacts, error) {
 	f.uid, f.root = ruid, ruid == 0
 	f.gid, _, _ = ids(status, "Gid:")
 	return f, nil
+}
+
+// leader reads the stat of the process at dir, its leader thread's, into
+// buf: the process's start time, and the directory its own state reads
+// through: dir, or, when the leader has left (pthread_exit, SYS_exit) while
+// other threads run on, a live thread's task directory (the leader's then
+// reads the root cgroup and empty maps, environment and open files).
+// errGone: the process has exited, or exits (one thread left); two reads
+// for the zombies a kill leaves.
+func leader(dir string, buf []byte) (start, live string, err error) {
+	stat, err := readProcFile(filepath.Join(dir, "stat"), buf)
+	if err != nil {
+		return "", "", gone(err)
+	}
+	start, ok := startTime(stat)
+	if !ok {
+		return "", "", fmt.Errorf("%s/stat: cannot parse", dir)
+	}
+	if !exited(stat) {
+		return start, dir, nil
+	}
+	status, err := readProcFile(filepath.Join(dir, "status"), buf)
+	if err != nil || threadsOf(status) <= 1 {
+		return start, "", errGone
+	}
+	return start, liveThreadDir(dir), nil
 }
 
 // procFileMax holds a process's cgroup, status or stat file whole (a
@@ -221,19 +231,15 @@ const pfExiting = 0x4
 // went to no job and a process under the library was an escape.
 func liveDir(procRoot string, pid int) string {
 	dir := filepath.Join(procRoot, strconv.Itoa(pid))
-	stat, err := os.ReadFile(filepath.Join(dir, "stat"))
-	if err != nil || !exited(stat) {
-		return dir
+	if _, live, err := leader(dir, make([]byte, procFileMax)); err == nil {
+		return live
 	}
-	return liveThreadDir(dir)
+	return dir
 }
 
 // liveThreadDir is the task directory of a live thread of the process at
 // dir, whose leader has left, or dir when it has none.
 func liveThreadDir(dir string) string {
-	if status, err := os.ReadFile(filepath.Join(dir, "status")); err != nil || threadsOf(status) <= 1 {
-		return dir
-	}
 	tasks, _ := os.ReadDir(filepath.Join(dir, "task"))
 	for _, t := range tasks {
 		tdir := filepath.Join(dir, "task", t.Name())
@@ -248,19 +254,8 @@ func liveThreadDir(dir string) string {
 // start: read again after something of it failed or read empty, it tells
 // a process that is exiting from one that said nothing.
 func gonePid(procRoot string, pid int, start string) bool {
-	stat, err := os.ReadFile(filepath.Join(procRoot, strconv.Itoa(pid), "stat"))
-	if err != nil {
-		return true
-	}
-	st, ok := startTime(stat)
-	if !ok || st != start {
-		return true
-	}
-	if !exited(stat) {
-		return false
-	}
-	status, err := os.ReadFile(filepath.Join(procRoot, strconv.Itoa(pid), "status"))
-	return err != nil || threadsOf(status) <= 1
+	st, _, err := leader(filepath.Join(procRoot, strconv.Itoa(pid)), make([]byte, procFileMax))
+	return err != nil || st != start
 }
 
 // threadsOf is the Threads: count of /proc/<pid>/status, 0 when absent.
