@@ -51,7 +51,7 @@ median() { sort -g | awk '{ v[NR] = $1 } END { printf "%.3f", NR % 2 ? v[(NR + 1
 # One start: mode none|lib|old; appends "mode gate_s launch_s median_s
 # nvml_cost..." to $W/runs.
 run() {
-	local mode=$1 rep=$2 lib= job=$((700000000 + RANDOM * 1000 + RANDOM % 1000)) i t_launch t_gate last
+	local mode=$1 rep=$2 lib= job=$((700000000 + RANDOM * 1000 + RANDOM % 1000)) i t_launch t_gate last pids=()
 	case $mode in lib) lib=$LIB ;; old) lib=$OLD_LIB ;; esac
 	D=$W/$mode.$rep
 	rm -rf "$D" && mkdir -p "$D"
@@ -64,6 +64,7 @@ run() {
 		else
 			"$PY" test/gpu/torch_attach.py "$D/go" "$D/hold" > "$D/out.$i" 2> "$D/err.$i" &
 		fi
+		pids+=($!)
 	done
 	wait_for "$mode import" imported 600
 	sleep 1 # every process from its "imported" into the FIFO's open
@@ -72,7 +73,7 @@ run() {
 	wait_for "$mode attach" attached 600
 	"$W/nvml_cost" 100 > "$D/nvml_cost"
 	release "$D/hold"
-	wait
+	wait "${pids[@]}" # the N processes, not the guard beside them
 	if [ -n "$lib" ] && grep -qs 'msg="oom refused"' "$D/softmig.log"; then
 		fail "$mode: the library refused something: $(grep -m3 'oom refused' "$D/softmig.log")"
 	fi
