@@ -633,6 +633,28 @@ func (j *timeJob) openAt(t time.Time) (bool, time.Time) {
 	return false, closed
 }
 
+// openDuring is how long j's gate was open within [from, to), by its
+// history (a window runs to its published end where it closed early).
+func (j *timeJob) openDuring(from, to time.Time) time.Duration {
+	var open time.Duration
+	for _, h := range j.hist {
+		a, end := h.a, h.b
+		if h.due.After(end) {
+			end = h.due
+		}
+		if end.IsZero() || end.After(to) {
+			end = to
+		}
+		if a.Before(from) {
+			a = from
+		}
+		if end.After(a) {
+			open += end.Sub(a)
+		}
+	}
+	return open
+}
+
 // logTime writes the job's "gpu time" record every logEvery (and at its end).
 func (a *authority) logTime(g *gpuTime, j *timeJob, now time.Time, final bool) {
 	if !final && now.Sub(j.logAt) < logEvery {

@@ -136,3 +136,34 @@ func TestShrunkWindowOwesFromTheEndTheJobWasTold(t *testing.T) {
 		t.Errorf("work before the gate opened counts as within it")
 	}
 }
+
+// A sample taken after a close is owed only for what cannot have run in
+// the window before it: a lone process's sample averages the time it
+// covers (the real driver's do), so an honest job's sample just after its
+// close reads the window's work, and owes nothing for it.
+func TestOwedIsWhatCannotHaveRunInTheWindow(t *testing.T) {
+	start := time.Unix(1000, 0)
+	ms := func(n int) time.Time { return start.Add(time.Duration(n) * time.Millisecond) }
+	j := &timeJob{hist: []openSpan{{a: ms(0), b: ms(750), due: ms(750)}, {a: ms(1000), due: ms(1750)}}}
+	for _, c := range []struct {
+		what string
+		at   int
+		busy time.Duration
+		owed time.Duration
+	}{
+		{"honest, 100 ms before the close", 850, 100 * time.Millisecond, 0},
+		{"ran through the close", 850, 198 * time.Millisecond, 98 * time.Millisecond},
+		{"ran only after the close", 900, 200 * time.Millisecond, 150 * time.Millisecond},
+		{"idle after the close", 980, 0, 0},
+		{"a whole sample in the next window, after the gap", 1100, 200 * time.Millisecond, 100 * time.Millisecond},
+		{"inside a window", 500, 200 * time.Millisecond, 0},
+		{"a window still open at the instant", 1200, 200 * time.Millisecond, 0},
+	} {
+		if got := j.owed(ms(c.at), 200*time.Millisecond, c.busy); got != c.owed {
+			t.Errorf("%s: sample at %d ms, busy %v: owed %v, want %v", c.what, c.at, c.busy, got, c.owed)
+		}
+	}
+	if got := j.openDuring(ms(600), ms(1100)); got != 250*time.Millisecond {
+		t.Errorf("open from 600 to 1100 ms: %v, want 250ms (150 of the first window, 100 of the second)", got)
+	}
+}
