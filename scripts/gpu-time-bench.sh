@@ -32,7 +32,7 @@ chmod -R a+rX "$w"
 chmod 755 "$w"
 set --
 if [ -n "${HAMI_SRC:-}" ]; then
-	mkdir -p "$w/hami" && (cd "$w/hami" && cmake -DCMAKE_BUILD_TYPE=Release "$HAMI_SRC" >/dev/null && make -j8 vgpu >/dev/null) &&
+	mkdir -p "$w/hami" && (cd "$w/hami" && cmake -DCMAKE_BUILD_TYPE=Release -DCMAKE_POLICY_VERSION_MINIMUM=3.5 "$HAMI_SRC" >/dev/null && make -j8 vgpu >/dev/null) &&
 		set -- --hami "$w/hami/libvgpu.so" || echo "gpu-time-bench: HAMi-core did not build: no comparison" >&2
 	chmod -R a+rX "$w"
 fi

@@ -229,13 +229,16 @@ def run(b, specs, secs, late=None):
         j = Job(b, share, slot, policy, **extra)
         jobs.append(j)
     time.sleep(1.2)  # the guard reads new configs within a second
+    # Idle loads first: a burner runs for a fixed time from its start, and
+    # importing torch takes seconds.
+    idle = [b.idle(jobs[i], secs + 8) for i, s in enumerate(specs) if s[3] == "idle"]
+    b.wait_ready(idle)
+    procs += idle
     for i, (share, slot, policy, kind, extra) in enumerate(specs):
         if late and late[0] == i:
             continue
         if kind == "burner":
             procs.append(b.burner(jobs[i], secs + 1))
-        elif kind == "idle":
-            procs.append(b.idle(jobs[i], secs + 1))
         elif kind == "cheat":
             procs.append(jobs[i].start([b.a.attack, "launch", "0", str(secs + 1), b.a.cubin, str(b.iters)]))
     b.wait_ready(procs)
