@@ -3,8 +3,10 @@
  * nvml_cost [ROUNDS]: what the NVML calls of the library's memory check
  * cost on this driver, with whatever runs on GPU 0 now: nvmlInit_v2 (once
  * per process), nvmlDeviceGetHandleByUUID, and the compute-process list
- * (_v3, the size protocol as the library does it), mean of ROUNDS calls.
- * Prints "init_us= handle_us= list_us= procs=".  Built by scripts/gpu-start.sh
+ * (_v3, the size protocol as the library does it), and the two calls
+ * softmig-guard makes at every look (nvmlDeviceGetCount_v2,
+ * nvmlDeviceGetMemoryInfo), mean of ROUNDS calls.
+ * Prints "init_us= handle_us= list_us= procs= count_us= mem_us=".  Built by scripts/gpu-start.sh
  * with gcc (NVML loaded with dlopen, the library's own ABI header).
  */
 #include <dlfcn.h>
@@ -29,11 +31,14 @@ int main(int argc, char **argv)
 	nvmlReturn_t (*init)(void), (*byindex)(unsigned int, nvmlDevice_t *), (*byuuid)(const char *, nvmlDevice_t *);
 	nvmlReturn_t (*uuid)(nvmlDevice_t, char *, unsigned int);
 	nvmlReturn_t (*list)(nvmlDevice_t, unsigned int *, nvmlProcessInfo_t *);
+	nvmlReturn_t (*count)(unsigned int *), (*mem)(nvmlDevice_t, nvmlMemory_t *);
+	nvmlMemory_t m;
+	unsigned int ngpu;
 	static nvmlProcessInfo_t infos[4096];
 	char u[NVML_DEVICE_UUID_V2_BUFFER_SIZE];
 	nvmlDevice_t dev;
 	unsigned int n = 0;
-	double t0, t_init, t_handle = 0, t_list = 0;
+	double t0, t_init, t_handle = 0, t_list = 0, t_count = 0, t_mem = 0;
 
 	if (!h) {
 		fprintf(stderr, "nvml_cost: %s\n", dlerror());
@@ -45,7 +50,9 @@ int main(int argc, char **argv)
 	uuid = (nvmlReturn_t(*)(nvmlDevice_t, char *, unsigned int))dlsym(h, "nvmlDeviceGetUUID");
 	list = (nvmlReturn_t(*)(nvmlDevice_t, unsigned int *, nvmlProcessInfo_t *))dlsym(
 		h, "nvmlDeviceGetComputeRunningProcesses_v3");
-	if (!init || !byindex || !byuuid || !uuid || !list) {
+	count = (nvmlReturn_t(*)(unsigned int *))dlsym(h, "nvmlDeviceGetCount_v2");
+	mem = (nvmlReturn_t(*)(nvmlDevice_t, nvmlMemory_t *))dlsym(h, "nvmlDeviceGetMemoryInfo");
+	if (!init || !byindex || !byuuid || !uuid || !list || !count || !mem) {
 		fprintf(stderr, "nvml_cost: NVML lacks a function the library uses\n");
 		return 1;
 	}
@@ -64,7 +71,14 @@ int main(int argc, char **argv)
 			list(dev, &n, infos);
 		}
 		t_list += now_us() - t0;
+		t0 = now_us();
+		count(&ngpu);
+		t_count += now_us() - t0;
+		t0 = now_us();
+		mem(dev, &m);
+		t_mem += now_us() - t0;
 	}
-	printf("init_us=%.0f handle_us=%.1f list_us=%.1f procs=%u\n", t_init, t_handle / rounds, t_list / rounds, n);
+	printf("init_us=%.0f handle_us=%.1f list_us=%.1f procs=%u count_us=%.1f mem_us=%.1f\n", t_init, t_handle / rounds,
+	       t_list / rounds, n, t_count / rounds, t_mem / rounds);
 	return 0;
 }
