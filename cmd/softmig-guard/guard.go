@@ -139,14 +139,21 @@ func (g *guard) marginFor(limit uint64) uint64 {
 	return g.opts.margin
 }
 
-// gcPercent is the guard's GOGC (run).
-const gcPercent = 400
+// gcPercent is the guard's GOGC (run). memoryLimit is a soft ceiling on
+// the runtime's memory: near it the collector runs as often as it must,
+// whatever GOGC says (GOGC alone lets the heap reach 5x its live data,
+// which grows with the processes users start).
+const (
+	gcPercent   = 400
+	memoryLimit = 256 << 20
+)
 
 func (g *guard) run(ctx context.Context) error {
 	// Most of what a look allocates is garbage by the next one, over a
 	// live heap of a few MiB: collecting at 5x it, not 2x, cuts the
 	// collector's share of the guard's CPU for ~10 MiB more memory.
 	debug.SetGCPercent(gcPercent)
+	debug.SetMemoryLimit(memoryLimit)
 	var warn string
 	g.lib, warn = findLibrary(g.opts.library)
 	g.started = time.Now()
