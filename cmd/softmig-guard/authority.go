@@ -614,23 +614,19 @@ func (a *authority) repay(g *gpuTime, j *timeJob, now time.Time) {
 	}
 }
 
-// openAt says whether j's gate was open at t, and when it last closed
-// before t if not (zero: not within the history).
-func (j *timeJob) openAt(t time.Time) (bool, time.Time) {
-	var closed time.Time
+// openAt says whether j's gate was open at t (a window counts until the
+// end the job was told, where it closed before it).
+func (j *timeJob) openAt(t time.Time) bool {
 	for _, h := range j.hist {
 		end := h.b
 		if !end.IsZero() && h.due.After(end) {
 			end = h.due
 		}
 		if !t.Before(h.a) && (end.IsZero() || t.Before(end)) {
-			return true, time.Time{}
-		}
-		if !end.IsZero() && !end.After(t) {
-			closed = end
+			return true
 		}
 	}
-	return false, closed
+	return false
 }
 
 // openDuring is how long j's gate was open within [from, to), by its

@@ -95,8 +95,7 @@ func (a *authority) measure(g *gpuTime, now time.Time) {
 			// to its static slot): no history of gates to judge it by.
 			continue
 		}
-		open, _ := j.openAt(at)
-		if open {
+		if j.openAt(at) {
 			if within(j.own, at.Sub(a.periodStart(at))) {
 				j.ownUsed += busy
 				if !j.busy && s.util >= wakeUtil && g.lend && !at.Before(g.start) {

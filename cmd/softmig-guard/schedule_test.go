@@ -125,14 +125,16 @@ func TestShrunkWindowOwesFromTheEndTheJobWasTold(t *testing.T) {
 	if j.gate == 0 {
 		t.Fatalf("gate open after its window shrank past now")
 	}
-	if open, _ := j.openAt(start.Add(5 * P / 10)); !open {
+	if !j.openAt(start.Add(5 * P / 10)) {
 		t.Errorf("work at 500 ms, let go for the end of 800 ms the job was told, counts as run after a close")
 	}
-	open, closed := j.openAt(start.Add(9 * P / 10))
-	if open || !closed.Equal(start.Add(8*P/10)) {
-		t.Errorf("work at 900 ms: open %v, closed at %v; want owed from 800 ms", open, closed.Sub(start))
+	if j.openAt(start.Add(9 * P / 10)) {
+		t.Errorf("work at 900 ms counts as within the window told to end at 800 ms")
 	}
-	if open, _ := j.openAt(start.Add(P / 20)); open {
+	if open := j.openDuring(start, start.Add(P)); open != 7*P/10 {
+		t.Errorf("open %v of the period; want 700ms, from 100 ms to the told end of 800 ms", open)
+	}
+	if j.openAt(start.Add(P / 20)) {
 		t.Errorf("work before the gate opened counts as within it")
 	}
 }
