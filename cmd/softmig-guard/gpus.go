@@ -58,7 +58,15 @@ type nvmlReader struct {
 	cpu  atomic.Int64 // ns of thread CPU inside the driver
 	mu   sync.Mutex
 	devs map[int]gpu.Device
+	// The device count, read again after countFresh: every look asks
+	// for it, and a node's GPUs do not come and go between two looks.
+	nGPU   int
+	nGPUAt time.Time
 }
+
+// countFresh is how long a device count is used before NVML is asked
+// again (a look every 4-40 ms would otherwise ask at each).
+const countFresh = time.Second
 
 func openNVML() (*nvmlReader, error) {
 	lib, err := gpu.Open("")
@@ -96,10 +104,19 @@ func (r *nvmlReader) call(err error) error {
 }
 
 func (r *nvmlReader) count() (int, error) {
-	var n int
-	var err error
-	r.timed(func() { n, err = r.lib.DeviceCount() })
-	return n, r.call(err)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if now := time.Now(); r.nGPUAt.IsZero() || now.Sub(r.nGPUAt) >= countFresh {
+		var n int
+		var err error
+		r.timed(func() { n, err = r.lib.DeviceCount() })
+		if err := r.call(err); err != nil {
+			r.nGPUAt = time.Time{}
+			return 0, err
+		}
+		r.nGPU, r.nGPUAt = n, now
+	}
+	return r.nGPU, nil
 }
 
 func (r *nvmlReader) dev(i int) (gpu.Device, error) {
