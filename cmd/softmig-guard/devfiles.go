@@ -22,38 +22,49 @@ import (
 // errFDBudget: the process has more open files than could be read in time.
 var errFDBudget = errors.New("too many open files to read in time")
 
+// devFiles is a process's open GPU device files, and the task kcmp(2)
+// names it by: its pid, or a live thread's id when its leader has left (a
+// leader that left holds no files; its /proc/<pid>/fd reads empty).
+type devFiles struct {
+	task int
+	fds  []int
+}
+
 // deviceFDs lists pid's open files that are GPU device files (glob), all
 // of them, whatever their numbers: a process that moves the driver's files
 // above the first few thousand must still be seen holding them.
-func deviceFDs(procRoot string, pid int, glob string, over func() bool) ([]int, error) {
-	dir := filepath.Join(procRoot, strconv.Itoa(pid), "fd")
-	d, err := os.Open(dir)
+func deviceFDs(procRoot string, pid int, glob string, over func() bool) (devFiles, error) {
+	files := devFiles{task: pid}
+	dir := liveDir(procRoot, pid)
+	if tdir, tid := filepath.Split(dir); filepath.Base(tdir) == "task" {
+		files.task, _ = strconv.Atoi(tid)
+	}
+	d, err := os.Open(filepath.Join(dir, "fd"))
 	if err != nil {
-		return nil, gone(err)
+		return files, gone(err)
 	}
 	defer d.Close()
-	var fds []int
 	for {
 		names, err := d.Readdirnames(4096)
 		for _, n := range names {
-			target, err := os.Readlink(filepath.Join(dir, n))
+			target, err := os.Readlink(filepath.Join(dir, "fd", n))
 			if err != nil {
 				continue
 			}
 			if ok, _ := filepath.Match(glob, target); ok {
 				if fd, err := strconv.Atoi(n); err == nil {
-					fds = append(fds, fd)
+					files.fds = append(files.fds, fd)
 				}
 			}
 		}
 		if err == io.EOF || (err == nil && len(names) == 0) {
-			return fds, nil
+			return files, nil
 		}
 		if err != nil {
-			return fds, gone(err)
+			return files, gone(err)
 		}
 		if over() {
-			return fds, errFDBudget
+			return files, errFDBudget
 		}
 	}
 }
@@ -61,8 +72,8 @@ func deviceFDs(procRoot string, pid int, glob string, over func() bool) ([]int, 
 // kcmpFile is KCMP_FILE of linux/kcmp.h.
 const kcmpFile = 0
 
-// sameFile says whether fd a of process p and fd b of process q are one
-// open file (a fork shares it; so does a file passed over a socket).
+// sameFile says whether fd a of task p and fd b of task q are one open
+// file (a fork shares it; so does a file passed over a socket).
 func sameFile(p, a, q, b int) bool {
 	r, _, errno := unix.Syscall6(unix.SYS_KCMP, uintptr(p), uintptr(q), kcmpFile, uintptr(a), uintptr(b), 0)
 	return errno == 0 && r == 0

@@ -153,14 +153,21 @@ func procCPU(t *testing.T, pid int) time.Duration {
 // counts the parent), takes 4 GiB. The job holds 14 GiB: its processes on
 // the GPU are killed, the child with them, and the memory comes back. The
 // driver may list the gone pid with its memory, or list nothing for it.
+// The child's main thread may have left while another thread keeps the
+// files: its /proc/<pid>/fd is then the leader's, empty, and the files
+// are read through the live thread.
 func TestOrphanMemoryChargedToTheJob(t *testing.T) {
-	for _, mode := range []string{"listed", "unlisted"} {
-		t.Run(mode, func(t *testing.T) {
+	for _, c := range []struct{ name, mode, hold string }{
+		{"listed", "listed", "forkhold:60"},
+		{"unlisted", "unlisted", "forkhold:60"},
+		{"child_leader_left", "listed", "forkholdleft:60"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			n := newNode(t, "SOFTMIG_SIM_ORPHAN="+mode)
+			n := newNode(t, "SOFTMIG_SIM_ORPHAN="+c.mode)
 			j := n.job(slicedConf + "SOFTMIG_UID=65534\n")
 			g := n.guard("--device-files", n.dir+"/*.fd/*")
-			parent := n.start(j, true, nil, "cuclient", "init", "dev:0", "alloc:10g", "forkhold:60")
+			parent := n.start(j, true, nil, "cuclient", "init", "dev:0", "alloc:10g", c.hold)
 			<-parent.exited
 			child := 0
 			for _, l := range parent.lines {

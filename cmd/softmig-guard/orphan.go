@@ -71,12 +71,12 @@ func (g *guard) chargeUnlisted(now time.Time, i int, devUsed, listed uint64, s *
 	jobs := map[string]bool{}
 	over, done := cpuBudget(holdersBudget)
 	defer done()
-	listedFDs := map[int][]int{}
+	listedFDs := map[int]devFiles{}
 	for pid, h := range holders {
 		if _, listed := s.facts[pid]; listed {
 			continue
 		}
-		keeps, err := g.keepsOrphan(pid, h, s, listedFDs, over)
+		keeps, err := g.keepsOrphan(h, s, listedFDs, over)
 		if err != nil {
 			g.log.errorf("orphan "+strconv.Itoa(i), "GPU %d: %d MiB held for no process the guard saw in a job: %v: charged to nobody", i, extra>>20, err)
 			return
@@ -123,7 +123,7 @@ type jobPid struct {
 type holder struct {
 	jobs []string
 	f    procFacts
-	fds  []int // its device files
+	fds  devFiles // its device files
 }
 
 // holderScan is the last scan of which job processes hold GPU device files.
@@ -173,23 +173,23 @@ func (g *guard) holdersOf(now time.Time, i int) map[int]holder {
 		if len(jobs) == 0 {
 			continue
 		}
-		if fds, _ := deviceFDs(g.opts.procRoot, pid, g.opts.deviceFiles, over); len(fds) > 0 {
-			h.holders[pid] = holder{jobs: jobs, f: f, fds: fds}
+		if files, _ := deviceFDs(g.opts.procRoot, pid, g.opts.deviceFiles, over); len(files.fds) > 0 {
+			h.holders[pid] = holder{jobs: jobs, f: f, fds: files}
 			g.facts.remember(pid, f.start, jobs, now)
 		}
 	}
 	return h.holders
 }
 
-// keepsOrphan says whether holder pid may keep memory of a gone process:
+// keepsOrphan says whether holder h may keep memory of a gone process:
 // some device file it holds is held by no listed process of its job. A
 // process forked after CUDA started whose parent lives on (a DataLoader
 // worker) holds only its parent's files, and the parent's memory is
 // listed under the parent: it keeps nothing that is not counted, and must
 // not make its job a suspect (nor, the one holder found, the job charged
 // for memory another job's hidden holder keeps).
-func (g *guard) keepsOrphan(pid int, h holder, s *jobSums, listedFDs map[int][]int, over func() bool) (bool, error) {
-	for _, fd := range h.fds {
+func (g *guard) keepsOrphan(h holder, s *jobSums, listedFDs map[int]devFiles, over func() bool) (bool, error) {
+	for _, fd := range h.fds.fds {
 		shared := false
 		for _, job := range h.jobs {
 			for _, q := range s.pids[job] {
@@ -201,8 +201,8 @@ func (g *guard) keepsOrphan(pid int, h holder, s *jobSums, listedFDs map[int][]i
 					qfds, _ = deviceFDs(g.opts.procRoot, q, g.opts.deviceFiles, over)
 					listedFDs[q] = qfds
 				}
-				for _, b := range qfds {
-					if sameFile(pid, fd, q, b) {
+				for _, b := range qfds.fds {
+					if sameFile(h.fds.task, fd, qfds.task, b) {
 						shared = true
 						break
 					}

@@ -4,13 +4,19 @@
  *   sleep:MS   pid (pid=)   fork (a child that exits at once)
  *   forkhold:S a child that keeps what it inherited (the driver's files)
  *              without using CUDA, for S seconds (child=)
+ *   forkholdleft:S  the same, whose main thread then leaves (SYS_exit) while
+ *              a second thread keeps the files: its /proc/<pid> is the
+ *              leader's corpse, with no open files
  *   gate:PATH  waits until PATH exists (processes that start together)
  *   ready      prints the bare line "ready" (tests wait for it)
  *   hold       prints "hold rc=0 pid=<pid>", then waits for EOF on stdin
  */
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -51,7 +57,13 @@ static int fork_child(struct client *c, char **args)
 
 /* The child calls nothing of CUDA: it only keeps the parent's files open,
  * as a program that forked after CUDA started and went on does. */
-static int fork_hold(struct client *c, char **args)
+static void *hold_then_exit(void *secs)
+{
+	sleep((unsigned)(uintptr_t)secs);
+	_exit(0);
+}
+
+static int fork_hold_as(struct client *c, char **args, int leader_leaves)
 {
 	long long secs = arg_int(args, 0, 0);
 	pid_t child;
@@ -65,6 +77,11 @@ static int fork_hold(struct client *c, char **args)
 		dup2(null, 0);
 		dup2(null, 1);
 		dup2(null, 2);
+		if (leader_leaves) {
+			pthread_t t;
+			if (pthread_create(&t, NULL, hold_then_exit, (void *)(uintptr_t)secs) == 0)
+				syscall(SYS_exit, 0); /* this thread only */
+		}
 		sleep((unsigned)secs);
 		_exit(0);
 	}
@@ -72,6 +89,16 @@ static int fork_hold(struct client *c, char **args)
 		return -1;
 	kv(c, "child=%d", (int)child);
 	return 0;
+}
+
+static int fork_hold(struct client *c, char **args)
+{
+	return fork_hold_as(c, args, 0);
+}
+
+static int fork_hold_left(struct client *c, char **args)
+{
+	return fork_hold_as(c, args, 1);
 }
 
 static int gate(struct client *c, char **args)
@@ -109,6 +136,7 @@ const struct command process_commands[] = {
 	{"pid", 0, pid, 0},
 	{"fork", 0, fork_child, 0},
 	{"forkhold", 1, fork_hold, 0},
+	{"forkholdleft", 1, fork_hold_left, 0},
 	{"gate", 1, gate, 0},
 	{"ready", 0, ready, 0},
 	{"hold", 0, hold, 0},
