@@ -354,9 +354,22 @@ func TestTimeAuthorityRestart(t *testing.T) {
 	}
 }
 
+// driverLikeQuartersAndHalf is a node whose samples are the driver's
+// (whole, every 200 ms), its guard, and three lend jobs of GPU 0: two
+// quarters and a half, their entries read by the authority.
+func driverLikeQuartersAndHalf(t *testing.T) (*node, *guardProc, []*sjob) {
+	t.Helper()
+	n := newNode(t, "SOFTMIG_SIM_SAMPLE_MS=200", "SOFTMIG_SIM_SAMPLE_WHOLE=1")
+	g := n.guard()
+	jobs := []*sjob{n.timeJob(25, "0-25", "lend"), n.timeJob(25, "25-50", "lend"), n.timeJob(50, "50-100", "lend")}
+	time.Sleep(1200 * time.Millisecond)
+	return n, g, jobs
+}
+
 // With samples like the real driver's (one every 200 ms, whole to the
-// process running at its instant), the authority still lends, evenly,
-// and pauses a job that runs around the library. The observer reads what
+// process running at its instant), the authority still lends, evenly
+// (its pause of a job around the library with them:
+// TestTimeAroundTheLibraryWithDriverLikeSamples). The observer reads what
 // ran: through the same whole samples, whose instants fall at the same
 // offsets of every period, it saw the two quarters' even windows as 3 and
 // 2 samples a period, 59/39 % (the authority's own reading of each job's
@@ -364,10 +377,7 @@ func TestTimeAuthorityRestart(t *testing.T) {
 // driver's instants drift against the period, it evens out).
 func TestTimeWithDriverLikeSamples(t *testing.T) {
 	t.Parallel()
-	n := newNode(t, "SOFTMIG_SIM_SAMPLE_MS=200", "SOFTMIG_SIM_SAMPLE_WHOLE=1")
-	g := n.guard()
-	jobs := []*sjob{n.timeJob(25, "0-25", "lend"), n.timeJob(25, "25-50", "lend"), n.timeJob(50, "50-100", "lend")}
-	time.Sleep(1200 * time.Millisecond)
+	n, g, jobs := driverLikeQuartersAndHalf(t)
 	a, b := n.load(jobs[0], 7), n.load(jobs[1], 7)
 	mean, _ := n.observe(2500*time.Millisecond, 3, group("a", a), group("b", b))
 	t.Logf("200 ms whole samples, lend, two busy quarters beside an idle half: %.1f / %.1f %%", mean["a"], mean["b"])
@@ -389,10 +399,7 @@ func TestTimeWithDriverLikeSamples(t *testing.T) {
 // found the quarters idle, and lend gave it their time.
 func TestTimeAroundTheLibraryWithDriverLikeSamples(t *testing.T) {
 	t.Parallel()
-	n := newNode(t, "SOFTMIG_SIM_SAMPLE_MS=200", "SOFTMIG_SIM_SAMPLE_WHOLE=1")
-	g := n.guard()
-	jobs := []*sjob{n.timeJob(25, "0-25", "lend"), n.timeJob(25, "25-50", "lend"), n.timeJob(50, "50-100", "lend")}
-	time.Sleep(1200 * time.Millisecond)
+	n, g, jobs := driverLikeQuartersAndHalf(t)
 	// The quarters stay busy for as long as the cheat may run: once they
 	// are idle, lend gives it their time, and nothing it runs is theirs.
 	n.load(jobs[0], 30)
