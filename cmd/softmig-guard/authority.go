@@ -86,6 +86,15 @@ type gpuTime struct {
 // the library let go for that end, which runs on until it, owing nothing.
 type openSpan struct{ a, b, due time.Time }
 
+// end is when the gate counts as closed: its close, or the end the job was
+// told where it closed before that; zero while it is open.
+func (h openSpan) end() time.Time {
+	if !h.b.IsZero() && h.due.After(h.b) {
+		return h.due
+	}
+	return h.b
+}
+
 // timeJob is one job's time on one GPU.
 type timeJob struct {
 	job    string
@@ -618,11 +627,7 @@ func (a *authority) repay(g *gpuTime, j *timeJob, now time.Time) {
 // end the job was told, where it closed before it).
 func (j *timeJob) openAt(t time.Time) bool {
 	for _, h := range j.hist {
-		end := h.b
-		if !end.IsZero() && h.due.After(end) {
-			end = h.due
-		}
-		if !t.Before(h.a) && (end.IsZero() || t.Before(end)) {
+		if end := h.end(); !t.Before(h.a) && (end.IsZero() || t.Before(end)) {
 			return true
 		}
 	}
@@ -630,14 +635,11 @@ func (j *timeJob) openAt(t time.Time) bool {
 }
 
 // openDuring is how long j's gate was open within [from, to), by its
-// history (a window runs to its published end where it closed early).
+// history, with the ends openAt judges by.
 func (j *timeJob) openDuring(from, to time.Time) time.Duration {
 	var open time.Duration
 	for _, h := range j.hist {
-		a, end := h.a, h.b
-		if h.due.After(end) {
-			end = h.due
-		}
+		a, end := h.a, h.end()
 		if end.IsZero() || end.After(to) {
 			end = to
 		}
