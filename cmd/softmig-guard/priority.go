@@ -20,13 +20,33 @@ const guardNice = -10
 // raisePriority sets every thread of the process to guardNice (Linux
 // keeps a nice value per thread; threads made later inherit their
 // creator's). A value the admin already set lower (systemd's Nice=) stays.
+// The Go runtime may start a thread while the list is walked, cloned from
+// one not yet raised: the walk repeats until a whole pass changes nothing,
+// after which every thread, and every thread any of them makes, is raised.
 // It returns the nice value in force, or an error.
 func raisePriority() (int, error) {
+	nice := guardNice
+	for pass := 0; pass < 100; pass++ {
+		changed, low, err := raiseEachThread()
+		if err != nil {
+			return low, err // the nice value of the thread that failed
+		}
+		nice = min(nice, low)
+		if !changed {
+			return nice, nil
+		}
+	}
+	return nice, nil
+}
+
+// raiseEachThread raises the threads listed now. It reports whether it
+// changed any, the lowest nice value an admin had set, and the first error.
+func raiseEachThread() (changed bool, nice int, err error) {
 	tasks, err := os.ReadDir("/proc/self/task")
 	if err != nil {
-		return 0, err
+		return false, guardNice, err
 	}
-	nice := guardNice
+	nice = guardNice
 	for _, t := range tasks {
 		tid, err := strconv.Atoi(t.Name())
 		if err != nil {
@@ -38,12 +58,13 @@ func raisePriority() (int, error) {
 			continue // a thread that just ended
 		}
 		if 20-cur <= guardNice {
-			nice = 20 - cur
+			nice = min(nice, 20-cur)
 			continue
 		}
 		if err := unix.Setpriority(unix.PRIO_PROCESS, tid, guardNice); err != nil {
-			return 20 - cur, err
+			return changed, 20 - cur, err
 		}
+		changed = true
 	}
-	return nice, nil
+	return changed, nice, nil
 }
