@@ -191,6 +191,10 @@ func (g *guard) run(ctx context.Context) error {
 	}
 	first := time.Now()
 	report, status := first, time.Time{}
+	// One timer for every wait: a new one each look was a twentieth of
+	// the look's own CPU.
+	wake := time.NewTimer(time.Hour)
+	defer wake.Stop()
 	for {
 		now := time.Now()
 		due := g.look(now)
@@ -215,12 +219,11 @@ func (g *guard) run(ctx context.Context) error {
 			status = now
 			g.writeStatus(now)
 		}
-		t := time.NewTimer(g.nextLook())
+		wake.Reset(g.nextLook()) // fired and received, or unfired: Reset is safe
 		select {
 		case <-ctx.Done():
-			t.Stop()
 			return nil
-		case <-t.C:
+		case <-wake.C:
 		}
 	}
 }
