@@ -29,8 +29,10 @@ import (
 // pauseAt freezes its job cgroup until it is repaid, and one over killAt,
 // or a second pause within pauseWindow, kills its processes on the GPU.
 const (
-	timeTick    = timefile.Beat          // the beat
-	measureTick = 100 * time.Millisecond // measuring and enforcing (the driver samples every 200 ms)
+	// The beat is also when the authority measures and enforces (the
+	// driver samples every 200 ms): one wake-up does both, where a beat of
+	// its own every 50 ms was one wake-up in eight of the guard's.
+	timeTick    = timefile.Beat
 	syncEvery   = time.Second            // job configs and GPUs read again
 	pauseAt     = 200 * time.Millisecond // debt that pauses a job
 	killAt      = 750 * time.Millisecond // debt that kills one
@@ -50,7 +52,6 @@ type authority struct {
 	fz      *freezer
 	started time.Time
 	synced  time.Time
-	judged  time.Time // last measured and enforced
 
 	mu   sync.Mutex // guards gpus for readers (snapshot)
 	gpus map[int]*gpuTime
@@ -157,6 +158,8 @@ func (a *authority) run(ctx context.Context) {
 		a.g.log.infof("time: thawed %s, frozen by an earlier run of the guard", dir)
 	}
 	tick := a.started
+	t := time.NewTimer(time.Hour) // one timer for every wait, as the looks'
+	defer t.Stop()
 	for {
 		now := time.Now()
 		if !now.Before(tick) {
@@ -164,11 +167,9 @@ func (a *authority) run(ctx context.Context) {
 			tick = now.Add(timeTick)
 		}
 		a.flip(now)
-		wake := a.nextEdge(now, tick)
-		t := time.NewTimer(time.Until(wake))
+		t.Reset(time.Until(a.nextEdge(now, tick))) // fired and received, or unfired
 		select {
 		case <-ctx.Done():
-			t.Stop()
 			a.stop()
 			return
 		case <-t.C:
@@ -196,8 +197,8 @@ func (a *authority) stop() {
 	a.fz.thawAll()
 }
 
-// step beats; every measureTick it measures and enforces, every syncEvery
-// it reads the GPUs and the job configs again.
+// step beats, measures and enforces; every syncEvery it reads the GPUs and
+// the job configs again.
 func (a *authority) step(now time.Time) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -205,15 +206,8 @@ func (a *authority) step(now time.Time) {
 		a.synced = now
 		a.sync(now)
 	}
-	judge := now.Sub(a.judged) >= measureTick-timeTick/2 // every other beat, late beats or not
-	if judge {
-		a.judged = now
-	}
 	for _, g := range a.gpus {
 		g.file.Beat(now)
-		if !judge {
-			continue
-		}
 		a.measure(g, now)
 		for _, j := range g.jobs {
 			a.repay(g, j, now)
