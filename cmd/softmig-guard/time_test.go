@@ -232,8 +232,17 @@ func fourQuarters(t *testing.T, policy string, env ...string) {
 	for q := 0; q < 4; q++ {
 		m := mean[fmt.Sprintf("q%d", q)]
 		total += m
-		if m > 25+2 || m < atLeast(23, 12) {
-			t.Errorf("%s, four busy quarters: q%d %.1f %%, want 25 ± 2", policy, q, m)
+		// Under lend a quarter may take what the others left: on a loaded
+		// machine a load starved of CPU launches less, and its time is
+		// lent. Only that, never more.
+		most := 25 + 2.0
+		for o := 0; o < 4 && policy == "lend"; o++ {
+			if o != q {
+				most += max(0, 25-mean[fmt.Sprintf("q%d", o)])
+			}
+		}
+		if m > most || m < atLeast(23, 12) {
+			t.Errorf("%s, four busy quarters: q%d %.1f %%, want 25 ± 2 (at most %.1f: what the others left)", policy, q, m, most)
 		}
 	}
 	t.Logf("%s, four busy quarters: %v, together %.1f %%", policy, mean, total)
