@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -43,7 +44,39 @@ func (n *node) timeJob(share int, slot, policy string) *sjob {
 // bg is a process of a job started without waiting for it.
 type bg struct {
 	cmd *exec.Cmd
-	out bytes.Buffer
+	out lockedBuffer // its stdout and stderr, readable while it runs
+}
+
+// lockedBuffer is a bytes.Buffer that a process writes while a test reads.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// waitFor waits until the process has printed s, and returns when it saw
+// it (within 10 ms).
+func (b *bg) waitFor(t *testing.T, s string, within time.Duration) time.Time {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !strings.Contains(b.out.String(), s) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%q not printed in %s; it printed:\n%s", s, within, b.out.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return time.Now()
 }
 
 // load starts loadgen in job j under the library: 1 ms kernels,
@@ -305,11 +338,15 @@ func lendWake(t *testing.T, env ...string) {
 	g := n.guard()
 	jobs := []*sjob{n.timeJob(30, "0-30", "lend"), n.timeJob(70, "30-100", "lend")}
 	time.Sleep(1200 * time.Millisecond)
-	a := n.load(jobs[0], 8)
+	a := n.load(jobs[0], 10) // past the windows below, however late b starts
 	// Seconds 2.5 to 4.5: the 30's first second runs in its own slot, the
 	// authority sees it busy and lends it the rest.
 	before, _ := n.observe(2500*time.Millisecond, 2, group("a", a))
-	b := n.load(jobs[1], 4)
+	// Windows from its first launch, not from its process's start: under
+	// load a process starts CUDA late, and the second from the start was
+	// its first from waking (45/54 once, in a CI-like run).
+	b := n.load(jobs[1], 5, "say=1")
+	b.waitFor(t, "launching", 10*time.Second)
 	_, wins := n.observe(0, 3, group("a", a), group("b", b))
 	t.Logf("lend 30/70: the 30 alone %.1f %%; after the 70 woke, windows %v", before["a"], wins)
 	if before["a"] < atLeast(95, 60) {

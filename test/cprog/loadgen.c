@@ -11,6 +11,8 @@
  *   sync=N     cuCtxSynchronize after every N launches (default 4)
  *   nodes=N    kernels per graph (default 4)
  *   on=MS off=MS  bursts: launch for `on` ms, then idle `off` ms (default: steady)
+ *   say=1      print "launching" once the first launch returned (a test's
+ *              mark of when the load began, not when the process did)
  *
  * Prints "launches=<n> gpu_ms=<kernel time launched> wall_ms=<>
  * launch_ns=<mean CPU time of one launch call>" and exits 0, or 1 on a
@@ -63,6 +65,7 @@ int main(int argc, char **argv)
 	long sync = atol(opt(argc, argv, "sync", "4"));
 	int nodes = atoi(opt(argc, argv, "nodes", "4"));
 	double on = atof(opt(argc, argv, "on", "0")), off = atof(opt(argc, argv, "off", "0"));
+	int say = atoi(opt(argc, argv, "say", "0"));
 	void *params[] = { &us };
 	static const char image[] = "busy";
 	CUcontext ctx;
@@ -131,6 +134,10 @@ int main(int argc, char **argv)
 			CHECK(fn(f, 1, 1, 1, 32, 1, 1, 0, NULL, params, NULL));
 		}
 		launch_ms += now_ms() - l0;
+		if (say && launches == 0) {
+			printf("launching\n");
+			fflush(stdout);
+		}
 		if (++launches % sync == 0)
 			CHECK(cuCtxSynchronize());
 	}
