@@ -61,8 +61,61 @@ static struct {
 	uint64_t unmeasured;
 	int guessed;      /* how many of those were reserved at a guessed size */
 	uint64_t after;
+	int again;        /* a measure after a context went was put off */
 } ctxs[SM_MAX_DEVICES];
 static pthread_mutex_t ctxs_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/*
+ * Memory on its way between the ledger and the driver in this process: an
+ * allocation reserved and not yet settled, a free or a destroyed context
+ * or graph not yet credited.  NVML's figure for the process and the
+ * ledger's differ by it, so a context measured as their difference came
+ * out short by an allocation in flight (to nothing, where it was larger
+ * than the contexts), and the job's ledger counted none of them until a
+ * later check.  A measure counts only when no other thread had memory in
+ * flight from before NVML was read until after the ledger was; until then
+ * the reservation stands.
+ */
+static struct {
+	unsigned busy;
+	uint64_t gen; /* ends so far */
+} flight;
+static SM_TLS unsigned my_flight; /* this thread's part of busy */
+
+struct calm {
+	uint64_t gen;
+	int ok;
+};
+
+hidden void sm_check_flight_begin(void)
+{
+	my_flight++;
+	__atomic_add_fetch(&flight.busy, 1, __ATOMIC_SEQ_CST);
+}
+
+hidden void sm_check_flight_end(void)
+{
+	__atomic_add_fetch(&flight.gen, 1, __ATOMIC_SEQ_CST);
+	__atomic_sub_fetch(&flight.busy, 1, __ATOMIC_SEQ_CST);
+	my_flight--;
+}
+
+/* Taken before NVML is read: whether other threads have memory in flight. */
+static struct calm calm_begin(void)
+{
+	struct calm c;
+
+	c.ok = __atomic_load_n(&flight.busy, __ATOMIC_SEQ_CST) == my_flight;
+	c.gen = __atomic_load_n(&flight.gen, __ATOMIC_SEQ_CST);
+	return c;
+}
+
+/* After the ledger was read: whether nothing went in flight since. */
+static int calm_held(struct calm c)
+{
+	return c.ok && __atomic_load_n(&flight.busy, __ATOMIC_SEQ_CST) == my_flight &&
+	       __atomic_load_n(&flight.gen, __ATOMIC_SEQ_CST) == c.gen;
+}
 
 hidden void sm_check_note(int d, int64_t delta)
 {
@@ -101,6 +154,8 @@ hidden void sm_check_reset_after_fork(void)
 	memset(mine, 0, sizeof(mine));
 	memset(ctxs, 0, sizeof(ctxs));
 	pthread_mutex_init(&ctxs_lock, NULL);
+	memset(&flight, 0, sizeof(flight)); /* the threads that had any are not in the child */
+	my_flight = 0;
 }
 
 hidden void sm_check_ctx_begin(int d)
@@ -123,31 +178,39 @@ hidden void sm_check_ctx_end(int d, uint64_t reserved, int guessed)
 	pthread_mutex_unlock(&ctxs_lock);
 }
 
-/* Context memory of this process on d is what NVML shows for it (self)
- * less the allocations the library tracks there.  A check numbered seq
- * settles the reservations it can see; a context that went (seq 0) has
- * everything measured again, unless one is in flight. */
-static void measure_ctxs(int d, uint64_t seq, uint64_t self)
+/* Context memory of this process on d is what NVML shows for it (self,
+ * read after calm began) less the allocations the library tracks there.
+ * A check numbered seq settles the reservations it can see; a context
+ * that went (seq 0) has everything measured again, unless one is in
+ * flight.  Memory in flight puts the measure off to a later check. */
+static void measure_ctxs(int d, uint64_t seq, uint64_t self, struct calm calm)
 {
 	uint64_t ctx;
 
-	if (seq && !__atomic_load_n(&ctxs[d].unmeasured, __ATOMIC_ACQUIRE))
+	if (seq && !__atomic_load_n(&ctxs[d].unmeasured, __ATOMIC_ACQUIRE) &&
+	    !__atomic_load_n(&ctxs[d].again, __ATOMIC_ACQUIRE))
 		return;
 	pthread_mutex_lock(&ctxs_lock);
-	if (!ctxs[d].inflight && (!seq || (ctxs[d].unmeasured && seq > ctxs[d].after))) {
+	if (!ctxs[d].inflight && (!seq || ((ctxs[d].unmeasured || ctxs[d].again) && seq > ctxs[d].after))) {
 		ctx = sm_sat_sub(self, sm_ledger_proc_used(d));
-		if (seq)
-			sm_ledger_ctx_settle(d, ctxs[d].unmeasured, (int64_t)ctx, 1, ctxs[d].guessed);
-		else
-			sm_ledger_ctx_account(d, (int64_t)ctx, ctxs[d].guessed);
-		ctxs[d].unmeasured = 0;
-		ctxs[d].guessed = 0;
+		if (!calm_held(calm)) {
+			ctxs[d].again |= !seq;
+		} else {
+			if (seq && !ctxs[d].again)
+				sm_ledger_ctx_settle(d, ctxs[d].unmeasured, (int64_t)ctx, 1, ctxs[d].guessed);
+			else
+				sm_ledger_ctx_account(d, (int64_t)ctx, ctxs[d].guessed);
+			ctxs[d].unmeasured = 0;
+			ctxs[d].guessed = 0;
+			ctxs[d].again = 0;
+		}
 	}
 	pthread_mutex_unlock(&ctxs_lock);
 }
 
 hidden void sm_check_ctx_gone(int d, int ordinal)
 {
+	struct calm calm = calm_begin();
 	int64_t self;
 
 	if (d < 0 || d >= SM_MAX_DEVICES)
@@ -156,7 +219,7 @@ hidden void sm_check_ctx_gone(int d, int ordinal)
 	self = sm_nvml_self_used(ordinal);
 	sm_depth--;
 	if (self >= 0)
-		measure_ctxs(d, 0, (uint64_t)self);
+		measure_ctxs(d, 0, (uint64_t)self, calm);
 }
 
 static int by_pid(const void *a, const void *b)
@@ -186,12 +249,14 @@ hidden void sm_check_now(int d, int ordinal)
 	int32_t region_pids[SM_MAX_PROCS];
 	nvmlDevice_t nd;
 	uint64_t untracked = 0, job_nvml = 0, self = 0, seq;
+	struct calm calm;
 	pid_t me = sm_pidns_host_pid(); /* NVML's pids are the host's; 0 unknown */
 	int n, i, np, others;
 
 	if (d < 0 || d >= SM_MAX_DEVICES || !sm_region || !(nd = sm_nvml_handle(ordinal)))
 		return;
 	seq = __atomic_add_fetch(&ctxs[d].seq, 1, __ATOMIC_ACQ_REL);
+	calm = calm_begin();
 	sm_depth++;
 	n = sm_nvml_processes(nd, stack, &infos);
 	sm_depth--;
@@ -220,7 +285,7 @@ hidden void sm_check_now(int d, int ordinal)
 	sm_entries_reap(d, infos, n);
 	sm_ledger_nvml(d, infos, n, untracked);
 	if (me)
-		measure_ctxs(d, seq, self);
+		measure_ctxs(d, seq, self, calm);
 	if (infos != stack)
 		free(infos);
 }

@@ -21,5 +21,10 @@ hidden void sm_check_reset_after_fork(void);
 hidden void sm_check_ctx_begin(int d);
 hidden void sm_check_ctx_end(int d, uint64_t reserved, int guessed);
 hidden void sm_check_ctx_gone(int d, int ordinal);
+/* Memory on its way between the ledger and the driver in this thread
+ * (begin before the first of the two changes, end after the second): no
+ * context is measured while another thread has some. */
+hidden void sm_check_flight_begin(void);
+hidden void sm_check_flight_end(void);
 
 #endif

@@ -87,8 +87,10 @@ SOFTMIG_EXPORT CUresult cuCtxCreate_v4(CUcontext *pctx, CUctxCreateParams *param
 		CUresult r; \
 		SM_NEED_REAL(name); \
 		SM_PASS(real_##name(ctx)); \
+		sm_slice_teardown_begin(); \
 		if ((r = real_##name(ctx)) == CUDA_SUCCESS) \
 			sm_slice_ctx_gone((uint64_t)(uintptr_t)ctx); \
+		sm_slice_teardown_end(); \
 		return r; \
 	}
 
@@ -111,8 +113,10 @@ static void primary_released(CUdevice dev, int reset)
 		CUresult r; \
 		SM_NEED_REAL(name); \
 		SM_PASS(real_##name(dev)); \
+		sm_slice_teardown_begin(); \
 		if ((r = real_##name(dev)) == CUDA_SUCCESS) \
 			primary_released(dev, (reset)); \
+		sm_slice_teardown_end(); \
 		return r; \
 	}
 

@@ -311,8 +311,10 @@ SOFTMIG_EXPORT CUresult cuGraphDestroy(CUgraph graph)
 
 	SM_NEED_REAL(cuGraphDestroy);
 	SM_PASS(real_cuGraphDestroy(graph));
+	sm_slice_teardown_begin();
 	r = real_cuGraphDestroy(graph);
 	if (r == CUDA_SUCCESS)
 		sm_slice_credit_owned((uint64_t)(uintptr_t)graph);
+	sm_slice_teardown_end();
 	return r;
 }

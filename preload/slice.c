@@ -153,10 +153,13 @@ hidden CUresult sm_slice_admit(int ordinal, uint64_t bytes, const char *api, str
 	}
 	sm_dev_note(ordinal);
 	sm_check_maybe(d, ordinal);
+	sm_check_flight_begin(); /* ended by the settle */
 	refused = reserve_alloc(d, ordinal, bytes, api);
 	sm_depth--;
-	if (refused)
+	if (refused) {
+		sm_check_flight_end();
 		return CUDA_ERROR_OUT_OF_MEMORY;
+	}
 	t->dev = d;
 	return CUDA_SUCCESS;
 }
@@ -193,7 +196,10 @@ hidden CUresult sm_slice_resize(struct sm_take *t, uint64_t actual, const char *
 		refused = reserve_alloc(t->dev, t->ordinal, actual - t->bytes, api);
 		sm_depth--;
 		if (refused) {
+			/* The hook frees it and settles nothing. */
 			give_back(t->dev, t->bytes);
+			sm_check_flight_end();
+			t->dev = -1;
 			return CUDA_ERROR_OUT_OF_MEMORY;
 		}
 	} else if (actual < t->bytes) {
@@ -207,18 +213,21 @@ hidden void sm_slice_settle(CUresult r, const struct sm_take *t, int kind, uint6
 {
 	if (t->dev < 0)
 		return;
-	if (r != CUDA_SUCCESS) {
+	if (r != CUDA_SUCCESS)
 		give_back(t->dev, t->bytes);
-		return;
-	}
-	if (sm_ptrmap_put(kind, key, t->bytes, t->dev, t->ordinal, owner) != 0)
+	else if (sm_ptrmap_put(kind, key, t->bytes, t->dev, t->ordinal, owner) != 0)
 		sm_log(SM_WARN, t->ordinal, "allocation not tracked for its free", "bytes=%llu",
 		       (unsigned long long)t->bytes);
+	sm_check_flight_end();
 }
 
 hidden int sm_slice_forget(int kind, uint64_t key, struct sm_alloc *a)
 {
-	return sm_ptrmap_take(kind, key, a);
+	int found = sm_ptrmap_take(kind, key, a);
+
+	if (found)
+		sm_check_flight_begin(); /* ended by the credit */
+	return found;
 }
 
 hidden CUresult sm_slice_credit(CUresult r, int kind, uint64_t key, const struct sm_alloc *a)
@@ -227,7 +236,18 @@ hidden CUresult sm_slice_credit(CUresult r, int kind, uint64_t key, const struct
 		give_back(a->dev, a->size);
 	else
 		sm_ptrmap_put(kind, key, a->size, a->dev, a->ordinal, a->owner);
+	sm_check_flight_end();
 	return r;
+}
+
+hidden void sm_slice_teardown_begin(void)
+{
+	sm_check_flight_begin();
+}
+
+hidden void sm_slice_teardown_end(void)
+{
+	sm_check_flight_end();
 }
 
 hidden void sm_slice_credit_owned(uint64_t owner)

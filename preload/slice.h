@@ -49,6 +49,10 @@ hidden int sm_slice_forget(int kind, uint64_t key, struct sm_alloc *a);
 hidden CUresult sm_slice_credit(CUresult r, int kind, uint64_t key, const struct sm_alloc *a);
 /* Everything owned by a destroyed graph or context. */
 hidden void sm_slice_credit_owned(uint64_t owner);
+/* Around a context's or graph's destruction and its credits: the driver
+ * frees before the ledger hears of it (as between forget and credit). */
+hidden void sm_slice_teardown_begin(void);
+hidden void sm_slice_teardown_end(void);
 
 /* Contexts: reserved before the driver creates one (the largest seen on
  * the device, or a default), settled to what NVML shows at this process's

@@ -9,9 +9,11 @@
  * What the context really cost is measured through NVML (this process's
  * usage less its allocations) at this process's next NVML check, within a
  * second (its first allocation's, unless the guard's used file stood in
- * for that: check.c); only the job's first context on a device, whose
- * size nobody knows yet, is measured at once, and contexts that would
- * guess while another's guess stands wait for that measure.  Destroying
+ * for that: check.c) at which no other thread of it had an allocation or
+ * a free between the ledger and the driver; only the job's first context
+ * on a device, whose size nobody knows yet, is measured at once, and
+ * contexts that would guess while another's guess stands wait for that
+ * measure.  Destroying
  * a context frees what was allocated in it, so those allocations are
  * credited back too.
  */

@@ -5,6 +5,7 @@
  * Addresses are fake and never dereferenced.
  */
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "cuda_local.h"
 
@@ -184,6 +185,25 @@ CUresult cuMemGetInfo(unsigned int *free_bytes, unsigned int *total)
 	return r;
 }
 
+/* SOFTMIG_SIM_SLOW_ALLOC=<bytes>:<ms>: an allocation of at least that many
+ * bytes takes that long before its memory is the process's, as a large one
+ * takes milliseconds on a real GPU, so that a test can hold one in flight. */
+static void slow_alloc(uint64_t size)
+{
+	const char *s = getenv("SOFTMIG_SIM_SLOW_ALLOC");
+	char *end;
+	unsigned long long min, ms;
+
+	if (!s)
+		return;
+	min = strtoull(s, &end, 10);
+	if (*end != ':')
+		return;
+	ms = strtoull(end + 1, NULL, 10);
+	if (size >= min && ms > 0 && ms <= 60000)
+		usleep((useconds_t)(ms * 1000));
+}
+
 static CUresult alloc_current(uint64_t *dptr, uint64_t size, int low32)
 {
 	struct CUctx_st *c;
@@ -192,6 +212,7 @@ static CUresult alloc_current(uint64_t *dptr, uint64_t size, int low32)
 		return r;
 	if (!dptr || !size)
 		return CUDA_ERROR_INVALID_VALUE;
+	slow_alloc(size);
 	return cu_mem_alloc(c, c->phys, size, CU_MEM_DEVICE, low32, dptr);
 }
 

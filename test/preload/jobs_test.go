@@ -163,3 +163,34 @@ func TestOOMKillerSparesRoot(t *testing.T) {
 		t.Fatalf("root's holder did not survive: %v", err)
 	}
 }
+
+// A context measured while another thread of its process had an
+// allocation in flight (reserved by the library, not yet the driver's)
+// came out short by that allocation: the job's ledger then counted none of
+// its contexts, and until a later check found the difference the job's
+// other processes could take that much past the slice (under load,
+// TestConcurrentProcessesNeverOvershoot saw the GPU hold a job 216 MiB
+// over its 4 GiB). A measure now counts only when nothing went between the
+// ledger and the driver while it was taken; until then the reservation
+// stands.
+func TestContextMeasuredBesideAnAllocationInFlight(t *testing.T) {
+	job := uniqueJob()
+	const ctx = 300 * MiB // SOFTMIG_SIM_CTX_MEMORY's default
+	r := newRig(t, "SLURM_JOB_ID="+job, "CUDA_DEVICE_MEMORY_LIMIT=8g",
+		fmt.Sprintf("SOFTMIG_SIM_SLOW_ALLOC=%d:2500", GiB))
+	h := r.startReady(nil, "ctxmeasure", strconv.FormatUint(GiB, 10))
+	// Two contexts, 1 MiB twice and the gigabyte in flight.
+	allocs := GiB + 2*MiB
+	if got := readRegion(t, r.regionPath(job)).tracked(0); got < allocs+2*ctx {
+		t.Errorf("with an allocation in flight the job's ledger counts %d MiB, want at least %d (the allocations and two contexts): a context measured short",
+			got/MiB, (allocs+2*ctx)/MiB)
+	}
+	h.stdin.Close()
+	if line, err := h.out.ReadString('\n'); err != nil || strings.TrimSpace(line) != "measured" {
+		t.Fatalf("ctxmeasure said %q (%v), want \"measured\"", line, err)
+	}
+	// Nothing in flight at the next check: measured, exactly.
+	if got, want := readRegion(t, r.regionPath(job)).tracked(0), allocs+MiB+2*ctx; got != want {
+		t.Errorf("once measured the job's ledger counts %d MiB, want %d", got/MiB, want/MiB)
+	}
+}
