@@ -12,6 +12,7 @@
  * each read the GPU's process list (issue 25).  It stands in for the first
  * check only: a refusal, and the check a second later, read NVML here.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,7 +111,8 @@ static struct calm calm_begin(void)
 	return c;
 }
 
-/* After the ledger was read: whether nothing went in flight since. */
+/* After the ledger was read (under its lock, after which a begin before
+ * the reservation it saw is seen): whether nothing went in flight since. */
 static int calm_held(struct calm c)
 {
 	return c.ok && __atomic_load_n(&flight.busy, __ATOMIC_SEQ_CST) == my_flight &&
@@ -181,45 +183,63 @@ hidden void sm_check_ctx_end(int d, uint64_t reserved, int guessed)
 /* Context memory of this process on d is what NVML shows for it (self,
  * read after calm began) less the allocations the library tracks there.
  * A check numbered seq settles the reservations it can see; a context
- * that went (seq 0) has everything measured again, unless one is in
- * flight.  Memory in flight puts the measure off to a later check. */
-static void measure_ctxs(int d, uint64_t seq, uint64_t self, struct calm calm)
+ * that went (seq 0) has everything measured again, or (again) at the
+ * first check after a context in the making or memory in flight put it
+ * off.  Returns 0 when memory in flight put it off. */
+static int measure_ctxs(int d, uint64_t seq, uint64_t self, struct calm calm)
 {
-	uint64_t ctx;
+	uint64_t used;
+	int done = 1;
 
 	if (seq && !__atomic_load_n(&ctxs[d].unmeasured, __ATOMIC_ACQUIRE) &&
 	    !__atomic_load_n(&ctxs[d].again, __ATOMIC_ACQUIRE))
-		return;
+		return 1;
 	pthread_mutex_lock(&ctxs_lock);
-	if (!ctxs[d].inflight && (!seq || ((ctxs[d].unmeasured || ctxs[d].again) && seq > ctxs[d].after))) {
-		ctx = sm_sat_sub(self, sm_ledger_proc_used(d));
-		if (!calm_held(calm)) {
+	if (!seq && ctxs[d].inflight) {
+		ctxs[d].again = 1; /* measured with the context in the making */
+	} else if (!ctxs[d].inflight &&
+		   (!seq || ((ctxs[d].unmeasured || ctxs[d].again) && seq > ctxs[d].after))) {
+		if (sm_ledger_proc_used(d, &used) != 0 || !calm_held(calm)) {
 			ctxs[d].again |= !seq;
+			done = 0;
 		} else {
+			int64_t ctx = (int64_t)sm_sat_sub(self, used);
 			if (seq && !ctxs[d].again)
-				sm_ledger_ctx_settle(d, ctxs[d].unmeasured, (int64_t)ctx, 1, ctxs[d].guessed);
+				sm_ledger_ctx_settle(d, ctxs[d].unmeasured, ctx, 1, ctxs[d].guessed);
 			else
-				sm_ledger_ctx_account(d, (int64_t)ctx, ctxs[d].guessed);
+				sm_ledger_ctx_account(d, ctx, ctxs[d].guessed);
 			ctxs[d].unmeasured = 0;
 			ctxs[d].guessed = 0;
 			ctxs[d].again = 0;
 		}
 	}
 	pthread_mutex_unlock(&ctxs_lock);
+	return done;
 }
+
+/* How many times a measure after a context went waits 1 ms for memory
+ * in flight in other threads: put off, a destroyed context stays charged
+ * until this process's next check, which one that only launches or is
+ * about to exit may never make. */
+#define GONE_TRIES 20
 
 hidden void sm_check_ctx_gone(int d, int ordinal)
 {
-	struct calm calm = calm_begin();
-	int64_t self;
+	int saved = errno;
 
 	if (d < 0 || d >= SM_MAX_DEVICES)
 		return;
-	sm_depth++;
-	self = sm_nvml_self_used(ordinal);
-	sm_depth--;
-	if (self >= 0)
-		measure_ctxs(d, 0, (uint64_t)self, calm);
+	for (int tries = 0; tries < GONE_TRIES; tries++) {
+		struct calm calm = calm_begin();
+		int64_t self;
+		sm_depth++;
+		self = sm_nvml_self_used(ordinal);
+		sm_depth--;
+		if (self < 0 || measure_ctxs(d, 0, (uint64_t)self, calm))
+			break;
+		usleep(1000);
+	}
+	errno = saved;
 }
 
 static int by_pid(const void *a, const void *b)

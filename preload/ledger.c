@@ -194,11 +194,17 @@ hidden uint64_t sm_ledger_ctx_estimate(int d)
 }
 
 /* This process's allocations and context memory on d. */
-hidden uint64_t sm_ledger_proc_used(int d)
+/* Under the lock: what an allocation reserved (under it) after its begin
+ * (check.c) is seen with that begin. */
+hidden int sm_ledger_proc_used(int d, uint64_t *used)
 {
-	int me = sm_region_entry;
+	struct sm_proc *me;
 
-	return me < 0 ? 0 : sm_region->procs[me].used[d];
+	if (d < 0 || !(me = lock_me()))
+		return -1;
+	*used = me->used[d];
+	sm_region_unlock();
+	return 0;
 }
 
 hidden uint64_t sm_ledger_proc_ctx(int d)

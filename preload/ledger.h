@@ -16,7 +16,7 @@ hidden void sm_ledger_ctx_account(int d, int64_t bytes, int guesses);
 hidden void sm_ledger_ctx_settle(int d, uint64_t reserved, int64_t measured, int created, int guesses);
 hidden uint64_t sm_ledger_ctx_estimate(int d);
 hidden uint64_t sm_ledger_used(int d);         /* tracked + excess */
-hidden uint64_t sm_ledger_proc_used(int d);    /* this process's allocations on d */
+hidden int sm_ledger_proc_used(int d, uint64_t *used); /* this process's allocations on d (0, or -1) */
 hidden uint64_t sm_ledger_proc_ctx(int d);     /* ... and context memory */
 hidden uint64_t sm_ledger_proc_peak(int d);
 hidden void sm_ledger_nvml(int d, const nvmlProcessInfo_t *sorted, int n, uint64_t untracked);
