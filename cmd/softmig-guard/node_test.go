@@ -245,22 +245,29 @@ func (c *client) pid() int { return c.cmd.Process.Pid }
 
 // guardProc is softmig-guard running in its own process on the node.
 type guardProc struct {
-	cmd    *exec.Cmd
-	mu     sync.Mutex
-	stderr bytes.Buffer
-	done   chan struct{}
+	cmd  *exec.Cmd
+	out  lockedBuffer // its stdout and stderr
+	done chan struct{}
 }
 
-func (g *guardProc) Write(p []byte) (int, error) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.stderr.Write(p)
+func (g *guardProc) output() string { return g.out.String() }
+
+// lockedBuffer is a bytes.Buffer that a process writes while a test reads.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
 }
 
-func (g *guardProc) output() string {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.stderr.String()
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func (n *node) guard(args ...string) *guardProc {
@@ -278,7 +285,7 @@ func (n *node) guard(args ...string) *guardProc {
 	c := exec.Command(os.Args[0], append([]string{"--library", n.lib()}, args...)...)
 	c.Env = append(append([]string{}, n.env...), "SOFTMIG_GUARD_TEST_MAIN=1")
 	g := &guardProc{cmd: c, done: make(chan struct{})}
-	c.Stdout, c.Stderr = g, g
+	c.Stdout, c.Stderr = &g.out, &g.out
 	if err := c.Start(); err != nil {
 		t.Fatal(err)
 	}
