@@ -193,9 +193,9 @@ hidden uint64_t sm_ledger_ctx_estimate(int d)
 	return __atomic_load_n(&sm_region->devs[d].ctx_estimate, __ATOMIC_RELAXED);
 }
 
-/* This process's allocations and context memory on d. */
-/* Under the lock: what an allocation reserved (under it) after its begin
- * (check.c) is seen with that begin. */
+/* This process's allocations on d, read under the lock, so that a
+ * reservation seen (made under it) comes with the in-flight mark its
+ * allocation set before it (check.c). */
 hidden int sm_ledger_proc_used(int d, uint64_t *used)
 {
 	struct sm_proc *me;
