@@ -40,7 +40,7 @@
 #define SM_TIME_ENTRIES 63
 #define SM_TIME_SIZE 4096
 #define SM_TIME_SUFFIX ".time"
-#define SM_TIME_BEAT_NS 100000000ULL  /* the authority writes beat_ns this often */
+#define SM_TIME_BEAT_NS 50000000ULL   /* the authority writes beat_ns this often */
 #define SM_TIME_STALE_NS 250000000ULL /* older than this: the authority is down */
 #define SM_TIME_REUSE_NS 5000000000ULL /* a freed entry stays unused this long */
 

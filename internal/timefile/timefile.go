@@ -26,7 +26,7 @@ const (
 	Entries  = 63
 	Size     = 4096
 	Suffix   = ".time"
-	Beat     = 100 * time.Millisecond // the authority writes BeatNs this often
+	Beat     = 50 * time.Millisecond  // the authority writes BeatNs this often
 	Stale    = 250 * time.Millisecond // older: readers fall back to their static slot
 	Reuse    = 5 * time.Second        // a freed entry stays unused this long
 	JobBytes = 32
