@@ -192,8 +192,8 @@ func (g *guard) run(ctx context.Context) error {
 	first := time.Now()
 	report, status := first, time.Time{}
 	// One timer for every wait: a new one each look showed in the guard's
-	// CPU profile (time.NewTimer, about 7 % of its samples with the
-	// authority's, docs/benchmarks.md).
+	// CPU profile (time.NewTimer, about 7 % of its samples, the
+	// authority's timers with it).
 	wake := time.NewTimer(time.Hour)
 	defer wake.Stop()
 	for {
