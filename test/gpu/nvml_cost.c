@@ -5,8 +5,11 @@
  * per process), nvmlDeviceGetHandleByUUID, and the compute-process list
  * (_v3, the size protocol as the library does it), and the two calls
  * softmig-guard makes at every look (nvmlDeviceGetCount_v2,
- * nvmlDeviceGetMemoryInfo), mean of ROUNDS calls.
- * Prints "init_us= handle_us= list_us= procs= count_us= mem_us=".  Built by scripts/gpu-start.sh
+ * nvmlDeviceGetMemoryInfo, and the _v2 the guard prefers), the graphics
+ * list of a full look, and the time authority's per-process utilisation
+ * samples (the sizing call and the read, as go-nvml makes them), mean of
+ * ROUNDS calls.  Prints "init_us= handle_us= list_us= procs= count_us=
+ * mem_us= mem2_us= glist_us= util_us= samples=".  Built by scripts/gpu-start.sh
  * with gcc (NVML loaded with dlopen, the library's own ABI header).
  */
 #include <dlfcn.h>
@@ -31,8 +34,15 @@ int main(int argc, char **argv)
 	nvmlReturn_t (*init)(void), (*byindex)(unsigned int, nvmlDevice_t *), (*byuuid)(const char *, nvmlDevice_t *);
 	nvmlReturn_t (*uuid)(nvmlDevice_t, char *, unsigned int);
 	nvmlReturn_t (*list)(nvmlDevice_t, unsigned int *, nvmlProcessInfo_t *);
+	nvmlReturn_t (*glist)(nvmlDevice_t, unsigned int *, nvmlProcessInfo_t *);
 	nvmlReturn_t (*count)(unsigned int *), (*mem)(nvmlDevice_t, nvmlMemory_t *);
+	nvmlReturn_t (*mem2)(nvmlDevice_t, nvmlMemory_v2_t *);
+	nvmlReturn_t (*util)(nvmlDevice_t, nvmlProcessUtilizationSample_t *, unsigned int *, unsigned long long);
 	nvmlMemory_t m;
+	nvmlMemory_v2_t m2 = { .version = nvmlMemory_v2 };
+	static nvmlProcessUtilizationSample_t samples[4096];
+	unsigned int ns = 0, gn;
+	double t_mem2 = 0, t_glist = 0, t_util = 0;
 	unsigned int ngpu;
 	static nvmlProcessInfo_t infos[4096];
 	char u[NVML_DEVICE_UUID_V2_BUFFER_SIZE];
@@ -52,7 +62,12 @@ int main(int argc, char **argv)
 		h, "nvmlDeviceGetComputeRunningProcesses_v3");
 	count = (nvmlReturn_t(*)(unsigned int *))dlsym(h, "nvmlDeviceGetCount_v2");
 	mem = (nvmlReturn_t(*)(nvmlDevice_t, nvmlMemory_t *))dlsym(h, "nvmlDeviceGetMemoryInfo");
-	if (!init || !byindex || !byuuid || !uuid || !list || !count || !mem) {
+	mem2 = (nvmlReturn_t(*)(nvmlDevice_t, nvmlMemory_v2_t *))dlsym(h, "nvmlDeviceGetMemoryInfo_v2");
+	glist = (nvmlReturn_t(*)(nvmlDevice_t, unsigned int *, nvmlProcessInfo_t *))dlsym(
+		h, "nvmlDeviceGetGraphicsRunningProcesses_v3");
+	util = (nvmlReturn_t(*)(nvmlDevice_t, nvmlProcessUtilizationSample_t *, unsigned int *,
+				unsigned long long))dlsym(h, "nvmlDeviceGetProcessUtilization");
+	if (!init || !byindex || !byuuid || !uuid || !list || !count || !mem || !mem2 || !glist || !util) {
 		fprintf(stderr, "nvml_cost: NVML lacks a function the library uses\n");
 		return 1;
 	}
@@ -77,8 +92,30 @@ int main(int argc, char **argv)
 		t0 = now_us();
 		mem(dev, &m);
 		t_mem += now_us() - t0;
+		t0 = now_us();
+		mem2(dev, &m2);
+		t_mem2 += now_us() - t0;
+		t0 = now_us();
+		gn = 128;
+		glist(dev, &gn, infos);
+		t_glist += now_us() - t0;
+		/* The authority asks for the samples since its last read, 100 ms
+		 * ago: the sizing call, then the read. */
+		t0 = now_us();
+		{
+			struct timespec rt;
+			unsigned long long since;
+
+			clock_gettime(CLOCK_REALTIME, &rt);
+			since = (unsigned long long)rt.tv_sec * 1000000ULL + (unsigned long long)rt.tv_nsec / 1000 - 100000;
+			ns = 0;
+			if (util(dev, NULL, &ns, since) == NVML_ERROR_INSUFFICIENT_SIZE && ns <= 4096)
+				util(dev, samples, &ns, since);
+		}
+		t_util += now_us() - t0;
 	}
-	printf("init_us=%.0f handle_us=%.1f list_us=%.1f procs=%u count_us=%.1f mem_us=%.1f\n", t_init, t_handle / rounds,
-	       t_list / rounds, n, t_count / rounds, t_mem / rounds);
+	printf("init_us=%.0f handle_us=%.1f list_us=%.1f procs=%u count_us=%.1f mem_us=%.1f mem2_us=%.1f glist_us=%.1f util_us=%.1f samples=%u\n",
+	       t_init, t_handle / rounds, t_list / rounds, n, t_count / rounds, t_mem / rounds, t_mem2 / rounds,
+	       t_glist / rounds, t_util / rounds, ns);
 	return 0;
 }
