@@ -23,6 +23,20 @@ import (
 // before a kill passes, killed for it.
 const factsTTL = time.Second
 
+// settledTTL is how long a reading of a settled process is reused while
+// its pidfd says it lives: a process in a job, not root's. What can
+// change in it lets no memory go uncharged: it stays in its job's cgroup
+// (above; in a hierarchy its user was delegated it can add or drop job_<n>
+// lines of its own making, which the charger never takes on their word),
+// its real uid stays its owner's (a setuid program changes the effective
+// one), and one root moves out of its job stays charged to the job a
+// little longer (a kill reads /proc afresh). Readings of anything else
+// (root's processes; processes outside jobs, such as slurmstepd's child
+// before it joins its job and becomes the user) keep factsTTL. Reading
+// three /proc files for each GPU process of the node every second was a
+// fifth of the guard's CPU with its looks off.
+const settledTTL = 10 * time.Second
+
 type factsEntry struct {
 	f     procFacts
 	err   error
@@ -36,6 +50,12 @@ type factsCache struct {
 	mu       sync.Mutex
 	procRoot string
 	m        map[int]factsEntry
+	// exits holds every cached pidfd: one epoll_wait finds the processes
+	// that exited since the last (a pidfd polls readable once its process
+	// has), where a poll per process per reading made a system call for
+	// each GPU process at every full look. -1: none (each pidfd is polled).
+	exits    int
+	sweptFor time.Time
 	// lastJobs remembers the jobs each pid was charged to after it is gone,
 	// so that memory the driver still holds for it (orphan.go) and samples
 	// of its last moments (measure.go) go to them: the jobs it was held to,
@@ -54,7 +74,19 @@ type pidJobs struct {
 const rememberGone = 30 * time.Second
 
 func newFactsCache(procRoot string) *factsCache {
-	return &factsCache{procRoot: procRoot, m: map[int]factsEntry{}, lastJobs: map[int]pidJobs{}}
+	c := &factsCache{procRoot: procRoot, m: map[int]factsEntry{}, lastJobs: map[int]pidJobs{}, exits: -1}
+	if fd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC); err == nil {
+		c.exits = fd
+	}
+	return c
+}
+
+// ttl is how long e may be reused.
+func (e factsEntry) ttl() time.Duration {
+	if e.err == nil && e.pidfd >= 0 && !e.f.root && len(e.f.jobs) > 0 {
+		return settledTTL
+	}
+	return factsTTL
 }
 
 // get returns pid's facts, read at most factsTTL ago. errGone: no such
@@ -62,8 +94,12 @@ func newFactsCache(procRoot string) *factsCache {
 func (c *factsCache) get(pid int, now time.Time) (procFacts, error) {
 	c.mu.Lock()
 	e, ok := c.m[pid]
-	fresh := ok && now.Sub(e.read) < factsTTL
-	lives := fresh && e.pidfd >= 0 && pidfdLives(e.pidfd) // under the lock: drop closes it
+	if ok && e.pidfd >= 0 && c.exits >= 0 {
+		c.sweep(now)
+		e, ok = c.m[pid]
+	}
+	fresh := ok && now.Sub(e.read) < e.ttl()
+	lives := fresh && e.pidfd >= 0 && (c.exits >= 0 || pidfdLives(e.pidfd)) // under the lock: drop closes it
 	c.mu.Unlock()
 	switch {
 	case !fresh:
@@ -96,6 +132,13 @@ func (c *factsCache) get(pid int, now time.Time) (procFacts, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.drop(pid)
+	if fd >= 0 && c.exits >= 0 {
+		ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(fd), Pad: int32(pid)}
+		if unix.EpollCtl(c.exits, unix.EPOLL_CTL_ADD, fd, &ev) != nil {
+			unix.Close(fd) // unwatched, it would say nothing of an exit
+			fd = -1
+		}
+	}
 	c.m[pid] = factsEntry{f: f, err: err, read: now, pidfd: fd}
 	if j, ok := c.lastJobs[pid]; ok && err == nil && j.start != f.start {
 		delete(c.lastJobs, pid) // another process has the pid now
@@ -142,6 +185,39 @@ func (c *factsCache) drop(pid int) {
 		unix.Close(e.pidfd)
 	}
 	delete(c.m, pid)
+}
+
+// sweep drops the readings of processes that exited, as their pidfds
+// say (c.mu held), once per moment its callers read at: a look passes one
+// moment for all its processes, so one system call confirms them all, and
+// a reading left is of a process alive when the look began.
+func (c *factsCache) sweep(now time.Time) {
+	if now.Equal(c.sweptFor) {
+		return
+	}
+	c.sweptFor = now
+	var evs [64]unix.EpollEvent
+	for {
+		n, err := unix.EpollWait(c.exits, evs[:], 0)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			// Unknown state: trust no reading (each is read again).
+			for pid := range c.m {
+				c.drop(pid)
+			}
+			break
+		}
+		for _, ev := range evs[:n] {
+			if e, ok := c.m[int(ev.Pad)]; ok && e.pidfd == int(ev.Fd) {
+				c.drop(int(ev.Pad))
+			}
+		}
+		if n < len(evs) {
+			break
+		}
+	}
 }
 
 // pidfdLives says whether the process of pidfd fd has not exited (a pidfd

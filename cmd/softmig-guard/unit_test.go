@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -218,6 +219,41 @@ func TestFactsOfAProcessThatExited(t *testing.T) {
 	c.forget(map[int]bool{}, now)
 	if len(c.m) != 0 {
 		t.Errorf("forget left %d readings", len(c.m))
+	}
+}
+
+// A reading of a process in a job, not root's, is reused while the
+// process lives (settledTTL); a reading of a process in no job is read
+// again after factsTTL: slurmstepd's child joins its job after it was
+// first seen, and must be charged to it within a second.
+func TestFactsOfSettledProcessesLastLonger(t *testing.T) {
+	n := newNode(t)
+	j := n.job(slicedConf + "SOFTMIG_UID=65534\n")
+	root := filepath.Join(filepath.Dir(j.procs), "..", "..", "..", "cgroup.procs") // the hierarchy's root
+	cmd := exec.Command("sleep", "30")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
+	testutil.Must(t, cmd.Start())
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	pid := fmt.Sprint(cmd.Process.Pid)
+	c := newFactsCache("/proc")
+	now := time.Now()
+	if f, err := c.get(cmd.Process.Pid, now); err != nil || len(f.jobs) != 0 {
+		t.Fatalf("a process in no job: %+v, %v", f, err)
+	}
+	testutil.Must(t, os.WriteFile(j.procs, []byte(pid), 0o644)) // it joins the job
+	if f, err := c.get(cmd.Process.Pid, now.Add(factsTTL+time.Millisecond)); err != nil || len(f.jobs) != 1 || f.jobs[0] != j.id {
+		t.Fatalf("a process that joined job %s, read %s later: %+v, %v; want it in the job", j.id, factsTTL, f, err)
+	}
+	if c.m[cmd.Process.Pid].pidfd < 0 {
+		t.Skip("no pidfd on this kernel: every reading keeps factsTTL")
+	}
+	testutil.Must(t, os.WriteFile(root, []byte(pid), 0o644)) // root moves it out
+	at := now.Add(factsTTL + time.Millisecond)
+	if f, err := c.get(cmd.Process.Pid, at.Add(settledTTL-time.Millisecond)); err != nil || len(f.jobs) != 1 {
+		t.Errorf("a settled reading within %s: %+v, %v; want it reused (still in job %s)", settledTTL, f, err, j.id)
+	}
+	if f, err := c.get(cmd.Process.Pid, at.Add(settledTTL)); err != nil || len(f.jobs) != 0 {
+		t.Errorf("a settled reading %s old: %+v, %v; want it read again (in no job)", settledTTL, f, err)
 	}
 }
 
