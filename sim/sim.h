@@ -49,6 +49,8 @@ struct sim_interval {
 	uint64_t end_ns;
 	uint32_t pid; /* host pid; or, while ns != 0, the pid in its namespace */
 	uint32_t ns;  /* 0, or the tag of that namespace (state_pidns.c) */
+	uint32_t unsampled; /* launched with SOFTMIG_SIM_UNSAMPLED=1: in no sample */
+	uint32_t pad;
 };
 
 struct sim_device {
