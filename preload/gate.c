@@ -245,6 +245,22 @@ static void count_sleep(struct gdev *g, uint64_t dt)
 	__atomic_add_fetch(&sm_region->devs[g->d].sm[SM_THR_THROTTLED], dt, __ATOMIC_RELAXED);
 }
 
+/* A launch of a job the authority judged idle waits at its closed gate:
+ * the job is busy again.  Whole samples (the driver's: one every 200 ms,
+ * to the process running at its instant) can miss it for periods while
+ * its slot is lent and shared; the authority reads this word of an idle
+ * job at every measure (docs/compute.md, "Idle and busy"). */
+static void note_wanted(const struct gdev *g, const uint64_t *gate, uint64_t now)
+{
+	const struct sm_time_entry *e = (const struct sm_time_entry *)(const void *)gate;
+
+	if (g->d < 0 || __atomic_load_n(gate, __ATOMIC_RELAXED) != SM_GATE_CLOSED ||
+	    !(__atomic_load_n(&e->flags, __ATOMIC_RELAXED) & SM_TIME_F_IDLE))
+		return;
+	sm_region_ensure();
+	__atomic_store_n(&sm_region->devs[g->d].sm[SM_THR_WANTED], now, __ATOMIC_RELAXED);
+}
+
 /* A throttle record per device at most every LOG_INTERVAL_NS, by the
  * launching thread that gets there first. */
 static void maybe_log(struct gdev *g, int o, uint64_t now)
@@ -314,6 +330,7 @@ hidden void sm_gate_slow(CUstream stream)
 			sleep_until(end);
 		}
 		else if (gate) {
+			note_wanted(g, gate, now);
 			wait_gate(gate, now);
 			fresh = 1;
 		}

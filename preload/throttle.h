@@ -21,10 +21,14 @@
 #include "region_abi.h"
 #include "softmig.h"
 
-/* Indices into struct sm_dev.sm[8] (region_abi.h), per device and job:
- * bookkeeping only (the region is the user's file; no decision reads it).
- * The other words are unused since the time authority decides. */
+/* Indices into struct sm_dev.sm[8] (region_abi.h), per device and job
+ * (internal/region mirrors them).  The region is the user's file: the
+ * authority reads SM_THR_WANTED alone, and only to give an idle job its
+ * own slot back sooner, which is the job's due whatever it writes.  The
+ * other words are unused since the time authority decides. */
 enum {
+	SM_THR_WANTED = 0,   /* CLOCK_REALTIME ns a launch last waited at its gate
+			      * while the job's entry said idle (SM_TIME_F_IDLE) */
 	SM_THR_THROTTLED = 4 /* ns that the job's launching threads slept, total */
 };
 

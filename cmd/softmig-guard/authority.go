@@ -94,6 +94,7 @@ type timeJob struct {
 	dev    int // the job's CUDA ordinal of the GPU
 	uid    int
 	policy string
+	region string // its region (SOFTMIG_REGION), for the word wake.go reads
 
 	since   time.Time // when it got its entry: what it ran before is not judged
 	windows []window  // this period's, from its start
@@ -101,6 +102,8 @@ type timeJob struct {
 	cut     []span        // its own time cut from this period's windows to repay debt
 	repaid  time.Duration // of cut, what has passed and was taken off the debt
 	busy    bool
+	idleAt  time.Time // judged idle then (lend), and not busy since
+	wokeAt  time.Time // made busy then by its waiting launches (wake.go)
 	gate    uint64
 	closeAt time.Time // of the open window, as published
 	hist    []openSpan
@@ -205,6 +208,7 @@ func (a *authority) step(now time.Time) {
 			continue
 		}
 		a.measure(g, now)
+		a.wakeWaiting(g, now)
 		for _, j := range g.jobs {
 			a.repay(g, j, now)
 			a.enforce(g, j, now)

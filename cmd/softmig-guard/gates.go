@@ -121,8 +121,17 @@ func (a *authority) newPeriod(g *gpuTime, start, now time.Time) {
 		// slot had passed when it came stays busy (judged idle, its slot
 		// was lent away, and it lost a part of the next period before it
 		// woke); one whose slot passed unused since is idle at once.
-		ownLen := ownAfter(j.own, j.since.Sub(g.start))
+		// One woken by its waiting launches is judged on its slot since.
+		from := j.since
+		if j.wokeAt.After(from) {
+			from = j.wokeAt
+		}
+		ownLen := ownAfter(j.own, from.Sub(g.start))
+		wasBusy := j.busy
 		j.busy = j.paused || ownLen < minEvidence || float64(j.ownUsed+j.lentUsed) >= idleBelow*float64(ownLen)
+		if wasBusy && !j.busy {
+			j.idleAt = now // before SetStats says so: what it writes after is newer
+		}
 		j.lastUsed, j.lastLent = j.used, j.lentUsed
 		var flags uint32
 		if j.paused {

@@ -358,6 +358,36 @@ func lendWake(t *testing.T, from int, env ...string) {
 	noPauses(t, g)
 }
 
+// A quarter judged idle whose slot is lent wakes, and the samples never
+// see it (the worst case of the driver's whole samples, which can miss a
+// process that shares its slot for periods in a row; 10.4 % once for a
+// busy quarter in TestTimeLendFourQuartersWithDriverLikeSamples): its
+// launches wait at its closed gate, the library says so in its region,
+// and the authority gives it its slot back (wake.go). Without that it
+// shares its own slot with the busy job for as long as it runs.
+func TestTimeLendWakesAJobTheSamplesMiss(t *testing.T) {
+	t.Parallel()
+	n := newNode(t, driverLike...)
+	g := n.guard()
+	jobs := []*sjob{n.timeJob(25, "0-25", "lend"), n.timeJob(25, "25-50", "lend")}
+	time.Sleep(1200 * time.Millisecond)
+	a := n.load(jobs[0], 14)
+	time.Sleep(2 * time.Second) // b judged idle, its slot lent to a
+	b := n.bgRunEnv(jobs[1], []string{"SOFTMIG_SIM_UNSAMPLED=1"},
+		[]string{n.shared.Path("build/test/loadgen"), "secs=6", "us=1000", "sync=16", "say=1"})
+	b.waitFor(t, "launching", 10*time.Second)
+	_, wins := n.observe(0, 4, group("a", a), group("b", b))
+	t.Logf("lend, a quarter the samples miss wakes beside a busy quarter: windows %v", wins)
+	// Woken, it is busy: its slot and half the idle half, like a (without
+	// the wake, 6-12 % from the second window on: its slot shared).
+	for i := 1; i < len(wins); i++ {
+		if w := wins[i]; w["b"] < atLeast(46, 25) {
+			t.Errorf("window %d after the unsampled quarter woke: a %.1f / b %.1f %%, want b at least 46 (its slot and half the idle time)", i, w["a"], w["b"])
+		}
+	}
+	noPauses(t, g)
+}
+
 // A job that calls the driver's own cuLaunchKernel (found in libcuda's
 // symbol table, the library still mapped) beside a busy 75 % job: paused,
 // then killed, and held near its share meanwhile.

@@ -87,7 +87,7 @@ func (a *authority) sync(now time.Time) {
 			if pol == "" {
 				pol = a.policy
 			}
-			want[idx][job] = &timeJob{job: job, share: share, own: own, dev: o, uid: uid, policy: pol}
+			want[idx][job] = &timeJob{job: job, share: share, own: own, dev: o, uid: uid, policy: pol, region: js.conf.Region}
 		}
 	}
 	for i, g := range a.gpus {
@@ -209,7 +209,7 @@ func (a *authority) syncGPU(g *gpuTime, want map[string]*timeJob, now time.Time)
 	for job, w := range want {
 		lend = lend && w.policy == "lend"
 		if j, ok := g.jobs[job]; ok {
-			j.share, j.own, j.dev, j.uid, j.policy = w.share, w.own, w.dev, w.uid, w.policy
+			j.share, j.own, j.dev, j.uid, j.policy, j.region = w.share, w.own, w.dev, w.uid, w.policy, w.region
 			continue
 		}
 		e, err := g.file.Assign(job, uint32(w.share), now)

@@ -49,6 +49,8 @@ func TestLayout(t *testing.T) {
 		{"sm_region.devs", unsafe.Offsetof(r.Devs), 256},
 		{"sm_region.procs", unsafe.Offsetof(r.Procs), 2304},
 		{"sm_region size", unsafe.Sizeof(r), 2304 + 528*MaxProcs},
+		{"SM_THR_WANTED (preload/throttle.h)", SMWanted, 0},
+		{"SM_THR_THROTTLED (preload/throttle.h)", SMThrottled, 4},
 	}
 	for _, tt := range tests {
 		if tt.got != tt.want {

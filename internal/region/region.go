@@ -39,8 +39,19 @@ type Dev struct {
 	Peak        uint64
 	LastCheckNs uint64
 	OOMCount    uint64
-	SM          [8]uint64 // compute bookkeeping: [4] ns slept at the gate; the rest unused (preload/throttle.h)
+	SM          [8]uint64 // compute bookkeeping, by the SM* indices; the rest unused (preload/throttle.h)
 }
+
+// Indices into Dev.SM: preload/throttle.h's SM_THR_*.
+const (
+	// SMWanted: CLOCK_REALTIME ns a launch last waited at its closed gate
+	// while the job's time entry said idle. The only word of a region
+	// the time authority reads; written by the job's user, it can only
+	// give the job its own slot back sooner.
+	SMWanted = 0
+	// SMThrottled: ns the job's launching threads slept at the gate.
+	SMThrottled = 4
+)
 
 // Proc is struct sm_proc: one process entry.
 type Proc struct {
@@ -90,7 +101,22 @@ type Region struct {
 // Open reads a snapshot of the region at path. It does not follow a
 // symlink, and it checks size, magic, version and the initialisation state.
 func Open(path string) (*Region, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0)
+	return open(path, Size)
+}
+
+// devsEnd is the length of the header and the device entries.
+const devsEnd = int64(unsafe.Offsetof(Layout{}.Procs))
+
+// OpenDevs is Open without the process entries (left zero): the header
+// and the device entries, a 2 KiB read where the whole region is 540 KiB.
+func OpenDevs(path string) (*Region, error) {
+	return open(path, devsEnd)
+}
+
+// open reads the first n bytes of the region at path. O_NONBLOCK: a
+// FIFO in its place (a file of its user's) must not hang a root reader.
+func open(path string, n int64) (*Region, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_CLOEXEC|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, fmt.Errorf("opening region: %w", err)
 	}
@@ -109,7 +135,7 @@ func Open(path string) (*Region, error) {
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
 		r.UID = st.Uid
 	}
-	buf := unsafe.Slice((*byte)(unsafe.Pointer(&r.L)), Size)
+	buf := unsafe.Slice((*byte)(unsafe.Pointer(&r.L)), n)
 	if _, err := io.ReadFull(f, buf); err != nil {
 		return nil, fmt.Errorf("reading region %q: %w", path, err)
 	}

@@ -155,6 +155,14 @@ func (a *authority) setGate(i int, open bool) {
 	}
 }
 
+// setFlags sets entry i's flags (timefile.Flag*), as the authority does
+// at the end of a period.
+func (a *authority) setFlags(i int, flags uint32) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.f.SetStats(i, flags, 0, 0)
+}
+
 // gateRig is one job on its own simulated GPU, with its time file.
 type gateRig struct {
 	*rig

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/softmig/softmig/internal/region"
 	"github.com/softmig/softmig/internal/testutil"
 	"github.com/softmig/softmig/internal/timefile"
 )
@@ -286,6 +287,42 @@ func TestRegionWriterCannotOpenTheGate(t *testing.T) {
 	if b := o.busyMs(pid, opened, time.Now(), nil); b == 0 {
 		t.Errorf("the job never ran after its gate opened: the test shows nothing")
 	}
+}
+
+// A job the authority judged idle whose launches wait at its closed gate
+// says so in its region (sm[SM_THR_WANTED]), which the authority reads to
+// give it its slot back (cmd/softmig-guard/wake.go); a job not judged
+// idle writes nothing there.
+func TestIdleJobWaitingAtItsGateSaysSo(t *testing.T) {
+	t.Parallel()
+	g, a, i := quarterJob(t)
+	_, wait := g.loadgen("secs=1", "us=1000", "sync=4")
+	path := filepath.Join(g.dir, "job.region")
+	var r *region.Region
+	eventually(t, 10*time.Second, "the job's device entry", func() bool {
+		var err error
+		r, err = region.OpenDevs(path)
+		return err == nil && len(r.Devs()) == 1
+	})
+	time.Sleep(300 * ms) // waiting at its closed gate, not idle
+	wanted := func() uint64 {
+		r, err := region.OpenDevs(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range r.Devs() {
+			return d.SM[region.SMWanted]
+		}
+		return 0
+	}
+	if w := wanted(); w != 0 {
+		t.Errorf("a busy job's launches at its closed gate wrote %d, want 0", w)
+	}
+	judged := time.Now()
+	a.setFlags(i, timefile.FlagIdle)
+	eventually(t, 2*time.Second, "the waiting time in the region", func() bool { return wanted() >= uint64(judged.UnixNano()) })
+	a.setGate(i, true)
+	wait()
 }
 
 // A fork child follows the same gate, and what it sleeps is its own.
