@@ -8,7 +8,7 @@
 # root on the GPU machine with build/ carried over from `make` on the CPU
 # machine (the library, build/bin/softmig-guard, build/test/dl_attack):
 #
-#   OUT=/tmp/out [HAMI_SRC=dir] scripts/gpu-time-bench.sh
+#   OUT=/tmp/out [HAMI_SRC=dir] [ONLY=softmig|others] scripts/gpu-time-bench.sh
 #
 # HAMI_SRC: a HAMi-core source tree (github.com/Project-HAMi/HAMi-core),
 # built here with cmake for the comparison.  Writes $OUT/time.md.  About 4
@@ -38,4 +38,4 @@ if [ -n "${HAMI_SRC:-}" ]; then
 fi
 unset LD_PRELOAD CUDA_DEVICE_SM_LIMIT
 exec timeout 560 python3 test/gpu/time_bench.py --lib "$w/libsoftmig.so" --guard build/bin/softmig-guard \
-	--burner "$w/burner" --cubin "$w/burner.cubin" --attack "$w/dl_attack" --out "$out" --secs "${SECS:-8}" "$@"
+	--burner "$w/burner" --cubin "$w/burner.cubin" --attack "$w/dl_attack" --out "$out" --secs "${SECS:-8}" ${ONLY:+--only "$ONLY"} "$@"

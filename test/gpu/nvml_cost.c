@@ -7,9 +7,12 @@
  * softmig-guard makes at every look (nvmlDeviceGetCount_v2,
  * nvmlDeviceGetMemoryInfo, and the _v2 the guard prefers), the graphics
  * list of a full look, and the time authority's per-process utilisation
- * samples (the sizing call and the read, as go-nvml makes them), mean of
+ * samples (the sizing call and the read, as go-nvml makes them; then
+ * apart: the sizing call alone, one call into a buffer of 4096 samples,
+ * and one asking only for samples newer than the newest seen), mean of
  * ROUNDS calls.  Prints "init_us= handle_us= list_us= procs= count_us=
- * mem_us= mem2_us= glist_us= util_us= samples=".  Built by scripts/gpu-start.sh
+ * mem_us= mem2_us= glist_us= util_us= samples= usize_us= uone_us=
+ * unew_us= new=".  Built by scripts/gpu-start.sh
  * with gcc (NVML loaded with dlopen, the library's own ABI header).
  */
 #include <dlfcn.h>
@@ -42,7 +45,9 @@ int main(int argc, char **argv)
 	nvmlMemory_v2_t m2 = { .version = nvmlMemory_v2 };
 	static nvmlProcessUtilizationSample_t samples[4096];
 	unsigned int ns = 0, gn;
-	double t_mem2 = 0, t_glist = 0, t_util = 0;
+	double t_mem2 = 0, t_glist = 0, t_util = 0, t_usize = 0, t_uone = 0, t_unew = 0;
+	unsigned long long newest = 0;
+	unsigned int nnew = 0, ngot = 0;
 	unsigned int ngpu;
 	static nvmlProcessInfo_t infos[4096];
 	char u[NVML_DEVICE_UUID_V2_BUFFER_SIZE];
@@ -113,9 +118,34 @@ int main(int argc, char **argv)
 				util(dev, samples, &ns, since);
 		}
 		t_util += now_us() - t0;
+		ngot = ns;
+		{
+			struct timespec rt;
+			unsigned long long since;
+			unsigned int k;
+
+			clock_gettime(CLOCK_REALTIME, &rt);
+			since = (unsigned long long)rt.tv_sec * 1000000ULL + (unsigned long long)rt.tv_nsec / 1000 - 100000;
+			t0 = now_us();
+			ns = 0;
+			util(dev, NULL, &ns, since);
+			t_usize += now_us() - t0;
+			t0 = now_us();
+			ns = 4096;
+			util(dev, samples, &ns, since);
+			t_uone += now_us() - t0;
+			for (k = 0; k < ns && k < 4096; k++)
+				if (samples[k].timeStamp > newest)
+					newest = samples[k].timeStamp;
+			t0 = now_us();
+			nnew = 4096;
+			if (util(dev, samples, &nnew, newest) != NVML_SUCCESS)
+				nnew = 0;
+			t_unew += now_us() - t0;
+		}
 	}
-	printf("init_us=%.0f handle_us=%.1f list_us=%.1f procs=%u count_us=%.1f mem_us=%.1f mem2_us=%.1f glist_us=%.1f util_us=%.1f samples=%u\n",
+	printf("init_us=%.0f handle_us=%.1f list_us=%.1f procs=%u count_us=%.1f mem_us=%.1f mem2_us=%.1f glist_us=%.1f util_us=%.1f samples=%u usize_us=%.1f uone_us=%.1f unew_us=%.1f new=%u\n",
 	       t_init, t_handle / rounds, t_list / rounds, n, t_count / rounds, t_mem / rounds, t_mem2 / rounds,
-	       t_glist / rounds, t_util / rounds, ns);
+	       t_glist / rounds, t_util / rounds, ngot, t_usize / rounds, t_uone / rounds, t_unew / rounds, nnew);
 	return 0;
 }
