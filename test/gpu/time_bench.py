@@ -16,6 +16,7 @@ Writes OUT/time.md.  Usage: time_bench.py --lib L --guard G --burner B
 import argparse
 import os
 import random
+import shutil
 import statistics
 import subprocess
 import sys
@@ -63,6 +64,8 @@ class Job:
         os.chmod(path + ".tmp", 0o644)
         os.rename(path + ".tmp", path)
         self.lib = bench.a.lib
+        with open(os.path.join(bench.a.out, "jobs.txt"), "a") as f:  # which job log is which
+            f.write("%s %.3f share=%d slot=%s policy=%s\n" % (self.id, time.time(), share, slot, policy))
 
     def start(self, argv):
         env = dict(os.environ, HOME="/tmp", BURNER_PROGRESS="1", SOFTMIG_LOG_FILE=self.b.log)
@@ -200,6 +203,10 @@ def main():
     a.rundir = a.rundir or "/run/softmig"
     os.makedirs(a.out, exist_ok=True)
     os.makedirs(a.rundir, exist_ok=True)
+    # The guard's job logs (their gpu time records: used, lent, paused
+    # per job), copied into OUT at the end.
+    logdir = "/var/log/softmig"
+    os.makedirs(logdir, exist_ok=True)
     b = Bench(a)
     S = a.secs
     md = b.md
@@ -215,6 +222,10 @@ def main():
     finally:
         guard.terminate()
         guard.wait()
+    os.makedirs(os.path.join(a.out, "joblogs"), exist_ok=True)
+    for name in os.listdir(logdir):
+        if name.endswith(".log"):
+            shutil.copy(os.path.join(logdir, name), os.path.join(a.out, "joblogs", name))
     glog = open(os.path.join(a.out, "guard.log")).read()
     md += ["softmig-guard over the whole run: %d pauses, %d kills (only the run around the library may have any)." % (
         glog.count("time pause:"), glog.count("guard kill:")), ""]
