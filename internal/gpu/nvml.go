@@ -18,7 +18,11 @@ func Open(library string) (*NVML, error) {
 	if library != "" {
 		opts = append(opts, nvml.WithLibraryPath(library))
 	}
-	return Wrap(nvml.New(opts...))
+	n, err := Wrap(nvml.New(opts...))
+	if err == nil {
+		n.util = newUtilReader(library)
+	}
+	return n, err
 }
 
 // Wrap initialises NVML through lib: go-nvml's library, or a mock of it in
@@ -39,6 +43,7 @@ type NVML struct {
 	lib  nvml.Interface
 	mu   sync.Mutex // a node daemon asks from several goroutines
 	syms map[string]bool
+	util *utilReader // nil: go-nvml's two calls (a mock, or no symbols)
 }
 
 func check(call string, ret nvml.Return) error {
@@ -92,6 +97,9 @@ func (n *NVML) Close() error { return check("nvmlShutdown", n.lib.Shutdown()) }
 type NVMLDevice struct {
 	h   nvml.Device
 	lib *NVML
+
+	uuidOnce sync.Once
+	uuid     string // for the one-call samples read; "" unknown
 }
 
 // Handle is go-nvml's device, for softmig-smi's nvidia-smi fields beyond
@@ -158,11 +166,25 @@ func (d *NVMLDevice) Utilization(since time.Time) ([]Sample, error) {
 	if !d.lib.Has(call) {
 		return nil, &Error{Call: call, Code: CodeNotSupported, Msg: "not in this driver's library"}
 	}
-	samples, ret := d.processUtilization(since)
-	// New samples between go-nvml's sizing call and its second make the
-	// second too small: ask again.
-	for try := 0; try < 2 && ret == nvml.ERROR_INSUFFICIENT_SIZE; try++ {
+	var samples []nvml.ProcessUtilizationSample
+	ret := nvml.ERROR_UNKNOWN
+	if u := d.lib.util; u != nil {
+		d.uuidOnce.Do(func() {
+			if v, r := d.h.GetUUID(); r == nvml.SUCCESS {
+				d.uuid = v
+			}
+		})
+		if d.uuid != "" {
+			samples, ret = u.read(d.uuid, uint64(since.UnixMicro()))
+		}
+	}
+	if ret != nvml.SUCCESS && ret != nvml.ERROR_NOT_FOUND {
 		samples, ret = d.processUtilization(since)
+		// New samples between go-nvml's sizing call and its second make
+		// the second too small: ask again.
+		for try := 0; try < 2 && ret == nvml.ERROR_INSUFFICIENT_SIZE; try++ {
+			samples, ret = d.processUtilization(since)
+		}
 	}
 	if ret == nvml.ERROR_NOT_FOUND {
 		return nil, nil // no sample in the window

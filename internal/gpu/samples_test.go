@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/NVIDIA/go-nvml/pkg/nvml"
+
 	"github.com/softmig/softmig/internal/testutil"
 )
 
@@ -77,5 +79,41 @@ func hammerUtilization(t *testing.T) {
 	t.Logf("%d calls, %d with samples", calls, got)
 	if got == 0 {
 		t.Fatalf("no samples in %d calls while a process kept the GPU busy", calls)
+	}
+	oneCallReadsWhatGoNVMLReads(t, lib, d.(*NVMLDevice))
+}
+
+// The one-call read (utilread.go) gives the samples go-nvml's two calls
+// give: every sample it returned is in a two-call read made just after,
+// which may hold newer ones besides.
+func oneCallReadsWhatGoNVMLReads(t *testing.T, lib *NVML, d *NVMLDevice) {
+	if lib.util == nil {
+		t.Fatal("the one-call reader did not find nvmlDeviceGetProcessUtilization and nvmlDeviceGetHandleByUUID")
+	}
+	uuid, err := d.UUID()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 20; i++ {
+		since := uint64(time.Now().Add(-300 * time.Millisecond).UnixMicro())
+		one, ret := lib.util.read(uuid, since)
+		// go-nvml's two calls, its panic caught; new samples between them
+		// make the second too small.
+		two, ret2 := d.processUtilization(time.UnixMicro(int64(since)))
+		for try := 0; try < 3 && ret2 == nvml.ERROR_INSUFFICIENT_SIZE; try++ {
+			two, ret2 = d.processUtilization(time.UnixMicro(int64(since)))
+		}
+		if ret != nvml.SUCCESS || ret2 != nvml.SUCCESS || len(one) == 0 {
+			t.Fatalf("one call: %d samples (%v); two: %d (%v)", len(one), ret, len(two), ret2)
+		}
+		have := map[[2]uint64]uint32{}
+		for _, s := range two {
+			have[[2]uint64{uint64(s.Pid), s.TimeStamp}] = s.SmUtil
+		}
+		for _, s := range one {
+			if u, ok := have[[2]uint64{uint64(s.Pid), s.TimeStamp}]; !ok || u != s.SmUtil {
+				t.Fatalf("one call read pid %d at %d util %d; the two calls after it: %v", s.Pid, s.TimeStamp, s.SmUtil, two)
+			}
+		}
 	}
 }
