@@ -89,7 +89,7 @@ func (e factsEntry) ttl() time.Duration {
 	return factsTTL
 }
 
-// get returns pid's facts, read at most factsTTL ago. errGone: no such
+// get returns pid's facts, read at most factsTTL ago (settledTTL, see ttl). errGone: no such
 // process now.
 func (c *factsCache) get(pid int, now time.Time) (procFacts, error) {
 	c.mu.Lock()
