@@ -28,16 +28,21 @@ void sim_sleep_until(uint64_t t_ns)
 			break;
 }
 
+/* Whether this process's environment sets name to 1. */
+static int env_one(const char *name)
+{
+	const char *v = getenv(name);
+	return v && strcmp(v, "1") == 0;
+}
+
 /* Whether this process's work is hidden from the samples (the observer
  * still sees it): the worst case of the driver's whole samples, which can
  * miss a process sharing its slot for periods in a row. */
 static int unsampled(void)
 {
 	static int v = -1;
-	if (v < 0) {
-		const char *s = getenv("SOFTMIG_SIM_UNSAMPLED");
-		v = s && strcmp(s, "1") == 0;
-	}
+	if (v < 0)
+		v = env_one("SOFTMIG_SIM_UNSAMPLED");
 	return v;
 }
 
@@ -152,8 +157,7 @@ static int whole(struct acc *a, int n)
  * give the bin whole to one: what ran, not what a sampler saw. */
 static int truth_reader(void)
 {
-	const char *v = getenv("SOFTMIG_SIM_SAMPLE_TRUTH");
-	return v && strcmp(v, "1") == 0;
+	return env_one("SOFTMIG_SIM_SAMPLE_TRUTH");
 }
 
 int sim_samples_locked(int dev, uint64_t from, uint64_t to, struct sim_sample **out)
